@@ -1,0 +1,4 @@
+//! Compiled expressions shared by every component: JSONPath queries and minijinja templates.
+
+pub mod jsonpath;
+pub mod template;

@@ -1,0 +1,1 @@
+//! minijinja templates compiled at build time: string templates and structured value templates.

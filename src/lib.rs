@@ -1,0 +1,7 @@
+//! Weir: a declarative integration engine. YAML pipelines are loaded (`config`), checked and wired into a
+//! DAG (`graph`), built into runtime components (`transforms`, `sources`, `sinks`) and run on tokio
+//! (`runtime`).
+
+pub mod expr;
+pub mod record;
+pub mod tables;
