@@ -2,6 +2,10 @@
 //! DAG (`graph`), built into runtime components (`transforms`, `sources`, `sinks`) and run on tokio
 //! (`runtime`).
 
+pub mod build;
+pub mod config;
 pub mod expr;
 pub mod record;
+pub mod runtime;
 pub mod tables;
+pub mod transforms;

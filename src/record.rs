@@ -1,18 +1,95 @@
-//! The unit of data that flows through a pipeline: a JSON value plus the metadata the runtime needs
-//! (where it came from, its key, and the acknowledgement handle that tells its source when it is done).
+//! The unit of data that flows through a pipeline: a JSON value plus the metadata the runtime needs —
+//! its key, the parent it was exploded from, and the acknowledgement handles that tell its source when
+//! it is done.
+
+use std::sync::Arc;
 
 use serde_json::Value;
+
+use crate::runtime::ack::AckRef;
+
+/// The inputs a record stands for: one for most records, several after `group` or `batch`.
+#[derive(Debug, Clone, Default)]
+pub enum Acks {
+    /// Not tracked (tests, replays without a source).
+    #[default]
+    None,
+    /// Derived from one input.
+    One(AckRef),
+    /// Derived from several inputs.
+    Many(Vec<AckRef>),
+}
+
+impl Acks {
+    fn each(&self, f: impl Fn(&AckRef)) {
+        match self {
+            Acks::None => {}
+            Acks::One(a) => f(a),
+            Acks::Many(v) => v.iter().for_each(f),
+        }
+    }
+
+    /// Adds the inputs of `other` to these (for N → 1 steps).
+    pub fn merge(&mut self, other: Acks) {
+        let mut all = match std::mem::take(self) {
+            Acks::None => Vec::new(),
+            Acks::One(a) => vec![a],
+            Acks::Many(v) => v,
+        };
+        match other {
+            Acks::None => {}
+            Acks::One(a) => all.push(a),
+            Acks::Many(v) => all.extend(v),
+        }
+        *self = match all.len() {
+            0 => Acks::None,
+            1 => all.pop().map_or(Acks::None, Acks::One),
+            _ => Acks::Many(all),
+        };
+    }
+}
 
 /// One record in flight.
 #[derive(Debug, Clone)]
 pub struct Record {
     /// The record's data.
     pub value: Value,
+    /// Stable identity (e.g. `order:000000042`), from the source's `key` template.
+    pub key: Option<Arc<str>>,
+    /// The record this one was exploded from, visible to templates as `parent`.
+    pub parent: Option<Arc<Value>>,
+    /// The inputs this record was derived from.
+    pub acks: Acks,
 }
 
 impl Record {
-    /// Wraps a JSON value.
+    /// A record not tied to any source input.
     pub fn new(value: Value) -> Self {
-        Self { value }
+        Self { value, key: None, parent: None, acks: Acks::None }
+    }
+
+    /// A record derived from this one (same key, parent and inputs) with another value.
+    pub fn derive(&self, value: Value) -> Self {
+        Self { value, key: self.key.clone(), parent: self.parent.clone(), acks: self.acks.clone() }
+    }
+
+    /// Marks every input of this record as having reached a sink.
+    pub fn mark_delivered(&self) {
+        self.acks.each(AckRef::delivered);
+    }
+
+    /// Marks every input as dropped on purpose.
+    pub fn mark_filtered(&self) {
+        self.acks.each(AckRef::filtered);
+    }
+
+    /// Marks every input as dead-lettered.
+    pub fn mark_dead_lettered(&self) {
+        self.acks.each(AckRef::dead_lettered);
+    }
+
+    /// The key as a string, or "-" when the record has none.
+    pub fn key_str(&self) -> &str {
+        self.key.as_deref().unwrap_or("-")
     }
 }

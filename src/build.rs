@@ -1,0 +1,102 @@
+//! What `build()` needs and what it reports: the shared build context (template engine, tables, the
+//! pipeline's folder) and build errors that name the offending field so the loader can point at it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::expr::jsonpath::JsonPath;
+use crate::expr::template::{ExprTemplate, StringTemplate, TemplateEngine, TemplateError, ValueTemplate};
+use crate::tables::Tables;
+
+/// Shared inputs of every component's `build()`.
+#[derive(Debug, Clone)]
+pub struct BuildContext {
+    /// Compiles templates; knows the tables.
+    pub templates: TemplateEngine,
+    /// Lookup tables visible to the pipeline.
+    pub tables: Arc<Tables>,
+    /// The folder relative paths are resolved against.
+    pub base_dir: PathBuf,
+    /// The pipeline's name.
+    pub pipeline: String,
+}
+
+/// One problem found while building a component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildError {
+    /// Path of the field inside the component, as JSON Pointer segments (`["set", "size"]`).
+    pub field: Vec<String>,
+    /// Short code (`bad-jsonpath`, `bad-template`, `unknown-table` …).
+    pub code: &'static str,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+/// Every problem found while building one component.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildErrors(pub Vec<BuildError>);
+
+impl BuildErrors {
+    /// Records a problem at `field`.
+    pub fn push(&mut self, field: &[&str], code: &'static str, message: impl Into<String>, hint: Option<String>) {
+        self.0.push(BuildError {
+            field: field.iter().map(|s| s.to_string()).collect(),
+            code,
+            message: message.into(),
+            hint,
+        });
+    }
+
+    /// `Ok(value)` when nothing was recorded.
+    pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, BuildErrors> {
+        if self.0.is_empty() { Ok(value()) } else { Err(self) }
+    }
+
+    /// Compiles a JSONPath, recording a failure at `field`.
+    pub fn jsonpath(&mut self, field: &[&str], expr: &str) -> Option<JsonPath> {
+        match JsonPath::compile(expr) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.push(field, "bad-jsonpath", e.to_string(), Some("JSONPath starts with `$`, e.g. `$.items[*].sku` (RFC 9535)".into()));
+                None
+            }
+        }
+    }
+
+    /// Compiles a string template, recording a failure at `field`.
+    pub fn string_template(&mut self, ctx: &BuildContext, field: &[&str], source: &str) -> Option<StringTemplate> {
+        ctx.templates.compile_string(source).map_err(|e| self.template_error(field, e)).ok()
+    }
+
+    /// Compiles a structured template, recording a failure at `field`.
+    pub fn value_template(&mut self, ctx: &BuildContext, field: &[&str], value: &serde_json::Value) -> Option<ValueTemplate> {
+        ctx.templates.compile_value(value).map_err(|e| self.template_error(field, e)).ok()
+    }
+
+    /// Compiles an expression (`{{ … }}` around it is allowed), recording a failure at `field`.
+    pub fn expression(&mut self, ctx: &BuildContext, field: &[&str], source: &str) -> Option<ExprTemplate> {
+        let trimmed = source.trim();
+        let expr = trimmed
+            .strip_prefix("{{")
+            .and_then(|s| s.strip_suffix("}}"))
+            .map_or(trimmed, str::trim);
+        ctx.templates.compile_expression(expr).map_err(|e| self.template_error(field, e)).ok()
+    }
+
+    fn template_error(&mut self, field: &[&str], e: TemplateError) {
+        match e {
+            TemplateError::UnknownTable { name, known } => {
+                let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
+                let hint = if known.is_empty() {
+                    "no tables are defined: add one under `tables:` or as tables/NAME.csv".to_string()
+                } else {
+                    crate::config::diagnostic::suggestion(&name, &known_refs, "known tables")
+                };
+                self.push(field, "unknown-table", format!("template uses unknown table `{name}`"), Some(hint));
+            }
+            other => self.push(field, "bad-template", other.to_string(), Some("templates use minijinja syntax: `{{ record.field }}`".into())),
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Secret values resolved from `${secret:NAME}` are registered here so that every rendered error, log
+//! line, dead-letter entry and dry-run output can be scrubbed of them before it leaves the process.
+
+use std::sync::RwLock;
+
+/// What a secret is replaced with.
+pub const MASK: &str = "***";
+
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Remembers a secret value so that it is masked from now on. Values shorter than 3 characters are
+/// still masked; empty ones are ignored.
+pub fn register(value: &str) {
+    if value.is_empty() {
+        return;
+    }
+    let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    if !secrets.iter().any(|s| s == value) {
+        secrets.push(value.to_string());
+        // Longest first, so a secret that contains another is masked whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+}
+
+/// `text` with every registered secret replaced by [`MASK`].
+pub fn redact(text: &str) -> String {
+    let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    let mut out = text.to_string();
+    for s in secrets.iter() {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), MASK);
+        }
+    }
+    out
+}
+
+/// True when at least one secret is registered (lets hot paths skip scrubbing).
+pub fn any() -> bool {
+    !SECRETS.read().unwrap_or_else(|e| e.into_inner()).is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_registered_values_longest_first() {
+        register("hunter2-long");
+        register("hunter2");
+        assert_eq!(redact("a hunter2-long b hunter2"), "a *** b ***");
+        assert!(any());
+    }
+}

@@ -1,0 +1,273 @@
+//! End-to-end acknowledgements. Every record read from a source carries an [`AckRef`]; copies made by
+//! fan-out and records derived by explode/group share or merge it. When the last holder lets go, the
+//! source's [`AckTracker`] learns the input's fate — delivered, filtered, dead-lettered, or
+//! unacknowledged (dropped without an outcome, e.g. a sink failed) — and advances its progress
+//! watermark only over inputs that were fully acknowledged.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+const DELIVERED: u8 = 1;
+const FILTERED: u8 = 2;
+const DEAD_LETTERED: u8 = 4;
+
+/// What finally happened to one input record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// At least one derived record reached a sink and none was dead-lettered.
+    Delivered,
+    /// Every derived record was dropped on purpose (filter, dedupe, empty explode).
+    Filtered,
+    /// At least one derived record went to the dead-letter output.
+    DeadLettered,
+    /// Dropped without any outcome: the input must be read again.
+    Unacknowledged,
+}
+
+/// Position of an input within its source, used for progress/checkpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct InputPosition {
+    /// Which input of the source (e.g. the index of a file matched by a glob).
+    pub stream: u32,
+    /// Sequence number within that stream (e.g. the line or record index), from 0.
+    pub seq: u64,
+}
+
+/// Counts of final outcomes, per source.
+#[derive(Debug, Default)]
+pub struct AckCounters {
+    /// Inputs handed out.
+    pub received: AtomicU64,
+    /// Inputs whose outcome was `Delivered`.
+    pub delivered: AtomicU64,
+    /// Inputs whose outcome was `Filtered`.
+    pub filtered: AtomicU64,
+    /// Inputs whose outcome was `DeadLettered`.
+    pub dead_lettered: AtomicU64,
+    /// Inputs dropped without outcome.
+    pub unacknowledged: AtomicU64,
+}
+
+/// A snapshot of [`AckCounters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AckSummary {
+    /// Inputs handed out.
+    pub received: u64,
+    /// Delivered inputs.
+    pub delivered: u64,
+    /// Filtered inputs.
+    pub filtered: u64,
+    /// Dead-lettered inputs.
+    pub dead_lettered: u64,
+    /// Inputs that never got an outcome.
+    pub unacknowledged: u64,
+}
+
+impl AckSummary {
+    /// Inputs still in flight (handed out, no outcome yet).
+    pub fn in_flight(&self) -> u64 {
+        self.received - self.delivered - self.filtered - self.dead_lettered - self.unacknowledged
+    }
+}
+
+#[derive(Debug, Default)]
+struct StreamProgress {
+    /// Every seq below this is acknowledged.
+    watermark: u64,
+    /// Acknowledged seqs at or above the watermark (out-of-order completions).
+    ahead: BTreeSet<u64>,
+    /// True once an input of this stream was unacknowledged: the watermark stops there for good.
+    blocked: bool,
+}
+
+/// Collects acknowledgements for one source.
+#[derive(Debug, Default)]
+pub struct AckTracker {
+    counters: AckCounters,
+    progress: Mutex<Vec<StreamProgress>>,
+}
+
+impl AckTracker {
+    /// A tracker shared by a source and every record it produces.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Hands out the acknowledgement handle for a new input.
+    pub fn track(self: &Arc<Self>, position: InputPosition) -> AckRef {
+        self.counters.received.fetch_add(1, Ordering::Relaxed);
+        AckRef(Arc::new(AckInner { position, state: AtomicU8::new(0), tracker: Arc::clone(self) }))
+    }
+
+    /// Current counts.
+    pub fn summary(&self) -> AckSummary {
+        let c = &self.counters;
+        AckSummary {
+            received: c.received.load(Ordering::Acquire),
+            delivered: c.delivered.load(Ordering::Acquire),
+            filtered: c.filtered.load(Ordering::Acquire),
+            dead_lettered: c.dead_lettered.load(Ordering::Acquire),
+            unacknowledged: c.unacknowledged.load(Ordering::Acquire),
+        }
+    }
+
+    /// How many leading inputs of `stream` are fully acknowledged (the resumable position).
+    pub fn acknowledged_prefix(&self, stream: u32) -> u64 {
+        let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        progress.get(stream as usize).map_or(0, |p| p.watermark)
+    }
+
+    fn complete(&self, position: InputPosition, state: u8) {
+        let outcome = outcome_of(state);
+        let counter = match outcome {
+            Outcome::Delivered => &self.counters.delivered,
+            Outcome::Filtered => &self.counters.filtered,
+            Outcome::DeadLettered => &self.counters.dead_lettered,
+            Outcome::Unacknowledged => &self.counters.unacknowledged,
+        };
+        let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        let idx = position.stream as usize;
+        if progress.len() <= idx {
+            progress.resize_with(idx + 1, StreamProgress::default);
+        }
+        let p = &mut progress[idx];
+        if outcome == Outcome::Unacknowledged {
+            p.blocked = true;
+        } else if !p.blocked {
+            if position.seq == p.watermark {
+                p.watermark += 1;
+                while p.ahead.remove(&p.watermark) {
+                    p.watermark += 1;
+                }
+            } else if position.seq > p.watermark {
+                p.ahead.insert(position.seq);
+            }
+        }
+        drop(progress);
+        // Counted after the watermark moved, so a reader that sees all inputs complete also sees the
+        // final watermark.
+        counter.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+fn outcome_of(state: u8) -> Outcome {
+    if state & DEAD_LETTERED != 0 {
+        Outcome::DeadLettered
+    } else if state & DELIVERED != 0 {
+        Outcome::Delivered
+    } else if state & FILTERED != 0 {
+        Outcome::Filtered
+    } else {
+        Outcome::Unacknowledged
+    }
+}
+
+#[derive(Debug)]
+struct AckInner {
+    position: InputPosition,
+    state: AtomicU8,
+    tracker: Arc<AckTracker>,
+}
+
+impl Drop for AckInner {
+    fn drop(&mut self) {
+        self.tracker.complete(self.position, *self.state.get_mut());
+    }
+}
+
+/// A shared handle on one input's acknowledgement. Cloned with the record; the input is complete when
+/// the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct AckRef(Arc<AckInner>);
+
+impl AckRef {
+    /// Records that a record derived from this input reached a sink.
+    pub fn delivered(&self) {
+        self.0.state.fetch_or(DELIVERED, Ordering::AcqRel);
+    }
+
+    /// Records that a derived record was dropped on purpose.
+    pub fn filtered(&self) {
+        self.0.state.fetch_or(FILTERED, Ordering::AcqRel);
+    }
+
+    /// Records that a derived record was written to the dead-letter output.
+    pub fn dead_lettered(&self) {
+        self.0.state.fetch_or(DEAD_LETTERED, Ordering::AcqRel);
+    }
+
+    /// Where the input came from.
+    pub fn position(&self) -> InputPosition {
+        self.0.position
+    }
+
+    /// True when both handles refer to the same input.
+    pub fn same_input(&self, other: &AckRef) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pos(seq: u64) -> InputPosition {
+        InputPosition { stream: 0, seq }
+    }
+
+    #[test]
+    fn outcome_is_decided_when_last_copy_drops() {
+        let tracker = AckTracker::new();
+        let a = tracker.track(pos(0));
+        let copy = a.clone();
+        copy.filtered();
+        drop(copy);
+        assert_eq!(tracker.summary().in_flight(), 1, "one copy still alive");
+        a.delivered();
+        drop(a);
+        let s = tracker.summary();
+        assert_eq!((s.received, s.delivered, s.filtered), (1, 1, 0));
+    }
+
+    #[test]
+    fn dead_letter_wins_and_unmarked_drop_is_unacknowledged() {
+        let tracker = AckTracker::new();
+        let a = tracker.track(pos(0));
+        a.delivered();
+        a.dead_lettered();
+        drop(a);
+        drop(tracker.track(pos(1)));
+        let s = tracker.summary();
+        assert_eq!((s.dead_lettered, s.unacknowledged), (1, 1));
+    }
+
+    #[test]
+    fn watermark_advances_over_contiguous_acks_only() {
+        let tracker = AckTracker::new();
+        let refs: Vec<_> = (0..4).map(|i| tracker.track(pos(i))).collect();
+        let mut refs = refs.into_iter();
+        let (r0, r1, r2, r3) = (refs.next(), refs.next(), refs.next(), refs.next());
+        for r in [&r1, &r2, &r3, &r0].into_iter().flatten() {
+            r.delivered();
+        }
+        drop(r2);
+        drop(r3);
+        assert_eq!(tracker.acknowledged_prefix(0), 0);
+        drop(r0);
+        assert_eq!(tracker.acknowledged_prefix(0), 1);
+        drop(r1);
+        assert_eq!(tracker.acknowledged_prefix(0), 4);
+    }
+
+    #[test]
+    fn unacknowledged_input_blocks_the_watermark() {
+        let tracker = AckTracker::new();
+        let r0 = tracker.track(pos(0));
+        let r1 = tracker.track(pos(1));
+        drop(r0);
+        r1.delivered();
+        drop(r1);
+        assert_eq!(tracker.acknowledged_prefix(0), 0);
+    }
+}

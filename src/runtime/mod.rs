@@ -1,0 +1,4 @@
+//! Running a built pipeline: one tokio task per node, bounded channels carrying batches, end-to-end
+//! acknowledgements, counters, and graceful shutdown.
+
+pub mod ack;

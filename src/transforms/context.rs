@@ -1,0 +1,53 @@
+//! Helpers shared by steps: building a template context around a record without copying it, and
+//! turning field names into JSONPath.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::expr::template::RenderContext;
+use crate::record::Record;
+
+/// Runs `f` with a template context whose `record` is this record's value, lent (not copied) through
+/// an `Arc` and taken back afterwards.
+pub fn with_context<T>(record: &mut Record, f: impl FnOnce(&RenderContext) -> T) -> T {
+    let value = std::mem::take(&mut record.value);
+    let ctx = RenderContext { record: Arc::new(value), parent: record.parent.clone(), vars: BTreeMap::new() };
+    let out = f(&ctx);
+    let RenderContext { record: shared, .. } = ctx;
+    record.value = Arc::try_unwrap(shared).unwrap_or_else(|still_shared| (*still_shared).clone());
+    out
+}
+
+/// A field reference as written in config (`size`, `a.b`, or a JSONPath like `$.a['b c']`) → JSONPath.
+pub fn field_to_jsonpath(field: &str) -> String {
+    if field.starts_with('$') {
+        return field.to_string();
+    }
+    let mut out = String::from("$");
+    for part in field.split('.') {
+        out.push_str("['");
+        out.push_str(&part.replace('\\', "\\\\").replace('\'', "\\'"));
+        out.push_str("']");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_names_become_jsonpath() {
+        assert_eq!(field_to_jsonpath("a.b"), "$['a']['b']");
+        assert_eq!(field_to_jsonpath("it's"), "$['it\\'s']");
+        assert_eq!(field_to_jsonpath("$.x[0]"), "$.x[0]");
+    }
+
+    #[test]
+    fn context_lends_the_value_back() {
+        let mut r = Record::new(serde_json::json!({"a": 1}));
+        let seen = with_context(&mut r, |ctx| ctx.record["a"].clone());
+        assert_eq!(seen, serde_json::json!(1));
+        assert_eq!(r.value, serde_json::json!({"a": 1}));
+    }
+}

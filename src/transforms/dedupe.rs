@@ -1,0 +1,92 @@
+//! `dedupe`: drops records whose key was already seen (within a bounded memory of recent keys).
+
+use std::collections::{HashSet, VecDeque};
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::context::with_context;
+use super::{Output, Transform};
+use crate::build::{BuildContext, BuildErrors};
+use crate::expr::template::StringTemplate;
+use crate::record::Record;
+
+fn default_capacity() -> usize {
+    1_000_000
+}
+
+/// Drops repeated records.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DedupeConfig {
+    /// Template producing the identity of a record, e.g. `{{ record.sku }}`.
+    pub key: String,
+    /// How many recent keys to remember; the oldest are forgotten first (bounds memory).
+    #[serde(default = "default_capacity")]
+    pub capacity: usize,
+}
+
+/// Built `dedupe` step.
+#[derive(Debug)]
+pub struct Dedupe {
+    key: StringTemplate,
+    capacity: usize,
+    seen: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl DedupeConfig {
+    /// Compiles the key template.
+    pub fn build(&self, ctx: &BuildContext) -> Result<Dedupe, BuildErrors> {
+        let mut errors = BuildErrors::default();
+        let key = errors.string_template(ctx, &["key"], &self.key);
+        if self.capacity == 0 {
+            errors.push(&["capacity"], "bad-value", "`capacity` must be at least 1", None);
+        }
+        errors.finish(|| Dedupe { key: key.expect("compiled"), capacity: self.capacity, seen: HashSet::new(), order: VecDeque::new() })
+    }
+}
+
+impl Transform for Dedupe {
+    fn process(&mut self, batch: Vec<Record>, out: &mut Output) {
+        for mut record in batch {
+            let key = match with_context(&mut record, |ctx| self.key.render(ctx)) {
+                Ok(k) => k,
+                Err(e) => {
+                    out.reject(record, format!("dedupe key: {e}"));
+                    continue;
+                }
+            };
+            if self.seen.contains(&key) {
+                out.filter(record);
+                continue;
+            }
+            if self.order.len() >= self.capacity {
+                if let Some(old) = self.order.pop_front() {
+                    self.seen.remove(&old);
+                }
+            }
+            self.seen.insert(key.clone());
+            self.order.push_back(key);
+            out.emit(record);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transforms::testing::{context, run, values};
+    use serde_json::json;
+
+    #[test]
+    fn drops_repeats_and_forgets_beyond_capacity() {
+        let cfg = DedupeConfig { key: "{{ record.k }}".into(), capacity: 2 };
+        let mut s = cfg.build(&context()).expect("builds");
+        let input = ["a", "b", "a", "c", "a"].iter().map(|k| json!({"k": k})).collect();
+        let out = run(&mut s, input);
+        // "a" is forgotten once "c" pushes it out of the 2-key memory.
+        assert_eq!(values(&out), vec![json!({"k": "a"}), json!({"k": "b"}), json!({"k": "c"}), json!({"k": "a"})]);
+        assert_eq!(out.filtered, 1);
+    }
+}

@@ -1,0 +1,91 @@
+//! `explode`: turns one record into one record per element a JSONPath query selects (e.g. an order into
+//! its lines, a configurable product into its variants); each child can read the original as `parent`.
+
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::{Output, Transform};
+use crate::build::{BuildContext, BuildErrors};
+use crate::expr::jsonpath::JsonPath;
+use crate::record::Record;
+
+/// Splits a record into one record per selected element.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExplodeConfig {
+    /// JSONPath selecting the elements, e.g. `$.items[*]`. Each match becomes a record; the record it
+    /// came from is available to later templates as `parent`.
+    pub path: String,
+    /// When nothing is selected: drop the record (counted as filtered), or dead-letter it.
+    #[serde(default)]
+    pub on_empty: OnEmpty,
+}
+
+/// Policy for records whose query selects nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnEmpty {
+    /// Drop the record (counted as filtered).
+    #[default]
+    Filter,
+    /// Send it to the dead-letter output.
+    DeadLetter,
+}
+
+/// Built `explode` step.
+#[derive(Debug)]
+pub struct Explode {
+    path: JsonPath,
+    on_empty: OnEmpty,
+}
+
+impl ExplodeConfig {
+    /// Compiles the query.
+    pub fn build(&self, _ctx: &BuildContext) -> Result<Explode, BuildErrors> {
+        let mut errors = BuildErrors::default();
+        let path = errors.jsonpath(&["path"], &self.path);
+        errors.finish(|| Explode { path: path.expect("compiled"), on_empty: self.on_empty })
+    }
+}
+
+impl Transform for Explode {
+    fn process(&mut self, batch: Vec<Record>, out: &mut Output) {
+        for record in batch {
+            let children: Vec<_> = self.path.query(&record.value).into_iter().cloned().collect();
+            if children.is_empty() {
+                match self.on_empty {
+                    OnEmpty::Filter => out.filter(record),
+                    OnEmpty::DeadLetter => {
+                        let msg = format!("`{}` selected nothing", self.path.as_str());
+                        out.reject(record, msg);
+                    }
+                }
+                continue;
+            }
+            let Record { value, key, acks, .. } = record;
+            let parent = Arc::new(value);
+            for child in children {
+                out.emit(Record { value: child, key: key.clone(), parent: Some(Arc::clone(&parent)), acks: acks.clone() });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transforms::testing::{context, run, values};
+    use serde_json::json;
+
+    #[test]
+    fn one_record_per_match_with_parent() {
+        let cfg = ExplodeConfig { path: "$.items[*]".into(), on_empty: OnEmpty::Filter };
+        let mut s = cfg.build(&context()).expect("builds");
+        let out = run(&mut s, vec![json!({"id": 7, "items": [{"sku": "a"}, {"sku": "b"}]}), json!({"id": 8, "items": []})]);
+        assert_eq!(values(&out), vec![json!({"sku": "a"}), json!({"sku": "b"})]);
+        assert_eq!(out.records[1].parent.as_deref(), Some(&json!({"id": 7, "items": [{"sku": "a"}, {"sku": "b"}]})));
+        assert_eq!(out.filtered, 1);
+    }
+}

@@ -1,0 +1,175 @@
+//! Field edits: `set` (values or templates), `rename`, and `remove`.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::context::{field_to_jsonpath, with_context};
+use super::{Output, Transform};
+use crate::build::{BuildContext, BuildErrors};
+use crate::expr::jsonpath::JsonPath;
+use crate::expr::template::ValueTemplate;
+use crate::record::Record;
+
+/// Sets fields to literal values or templates.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetConfig {
+    /// Field (name, dotted name or JSONPath) → value; strings may be templates such as `{{ record.x }}`.
+    pub fields: BTreeMap<String, Value>,
+}
+
+/// Renames fields.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameConfig {
+    /// Old field → new field (names, dotted names or JSONPath).
+    pub fields: BTreeMap<String, String>,
+    /// Dead-letter records that lack a field to rename (default: leave them as they are).
+    #[serde(default)]
+    pub require: bool,
+}
+
+/// Removes fields.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveConfig {
+    /// Fields to remove (names, dotted names or JSONPath); absent fields are ignored.
+    pub fields: Vec<String>,
+}
+
+/// Built field edit.
+#[derive(Debug)]
+pub enum FieldEdit {
+    /// `set`
+    Set(Vec<(JsonPath, ValueTemplate)>),
+    /// `rename`
+    Rename(Vec<(JsonPath, JsonPath)>, bool),
+    /// `remove`
+    Remove(Vec<JsonPath>),
+}
+
+fn singular(errors: &mut BuildErrors, field: &[&str], name: &str) -> Option<JsonPath> {
+    let path = errors.jsonpath(field, &field_to_jsonpath(name))?;
+    if !path.is_singular() {
+        errors.push(field, "bad-field", format!("`{name}` does not name a single field"), Some("use a name, a dotted name, or a JSONPath with only names and indexes".into()));
+        return None;
+    }
+    Some(path)
+}
+
+impl SetConfig {
+    /// Compiles targets and templates.
+    pub fn build(&self, ctx: &BuildContext) -> Result<FieldEdit, BuildErrors> {
+        let mut errors = BuildErrors::default();
+        let mut edits = Vec::new();
+        for (name, value) in &self.fields {
+            let path = singular(&mut errors, &["fields", name], name);
+            let template = errors.value_template(ctx, &["fields", name], value);
+            if let (Some(p), Some(t)) = (path, template) {
+                edits.push((p, t));
+            }
+        }
+        errors.finish(|| FieldEdit::Set(edits))
+    }
+}
+
+impl RenameConfig {
+    /// Compiles both sides of every rename.
+    pub fn build(&self, _ctx: &BuildContext) -> Result<FieldEdit, BuildErrors> {
+        let mut errors = BuildErrors::default();
+        let mut edits = Vec::new();
+        for (from, to) in &self.fields {
+            let a = singular(&mut errors, &["fields", from], from);
+            let b = singular(&mut errors, &["fields", from], to);
+            if let (Some(a), Some(b)) = (a, b) {
+                edits.push((a, b));
+            }
+        }
+        errors.finish(|| FieldEdit::Rename(edits, self.require))
+    }
+}
+
+impl RemoveConfig {
+    /// Compiles every path.
+    pub fn build(&self, _ctx: &BuildContext) -> Result<FieldEdit, BuildErrors> {
+        let mut errors = BuildErrors::default();
+        let mut paths = Vec::new();
+        for (i, name) in self.fields.iter().enumerate() {
+            if let Some(p) = singular(&mut errors, &["fields", &i.to_string()], name) {
+                paths.push(p);
+            }
+        }
+        errors.finish(|| FieldEdit::Remove(paths))
+    }
+}
+
+impl FieldEdit {
+    fn apply(&self, record: &mut Record) -> Result<(), String> {
+        match self {
+            FieldEdit::Set(edits) => {
+                let values: Vec<Value> = with_context(record, |ctx| {
+                    edits.iter().map(|(_, t)| t.render(ctx)).collect::<Result<_, _>>()
+                })
+                .map_err(|e| e.to_string())?;
+                for ((path, _), v) in edits.iter().zip(values) {
+                    path.set(&mut record.value, v).map_err(|e| e.reason)?;
+                }
+            }
+            FieldEdit::Rename(edits, require) => {
+                for (from, to) in edits {
+                    match from.remove(&mut record.value) {
+                        Some(v) => to.set(&mut record.value, v).map_err(|e| e.reason)?,
+                        None if *require => return Err(format!("field `{}` is missing", from.as_str())),
+                        None => {}
+                    }
+                }
+            }
+            FieldEdit::Remove(paths) => {
+                for p in paths {
+                    p.remove(&mut record.value);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Transform for FieldEdit {
+    fn process(&mut self, batch: Vec<Record>, out: &mut Output) {
+        for mut record in batch {
+            match self.apply(&mut record) {
+                Ok(()) => out.emit(record),
+                Err(e) => out.reject(record, e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transforms::testing::{context, run, values};
+    use serde_json::json;
+
+    #[test]
+    fn set_rename_remove() {
+        let ctx = context();
+        let mut set = SetConfig { fields: BTreeMap::from([("a.b".into(), json!("{{ record.x + 1 }}")), ("c".into(), json!(true))]) }
+            .build(&ctx)
+            .expect("builds");
+        let out = run(&mut set, vec![json!({"x": 1})]);
+        assert_eq!(values(&out), vec![json!({"x": 1, "a": {"b": 2}, "c": true})]);
+
+        let mut rename = RenameConfig { fields: BTreeMap::from([("x".into(), "y.z".into())]), require: true }.build(&ctx).expect("builds");
+        let out = run(&mut rename, vec![json!({"x": 1}), json!({"q": 1})]);
+        assert_eq!(values(&out), vec![json!({"y": {"z": 1}})]);
+        assert_eq!(out.rejected.len(), 1);
+
+        let mut remove = RemoveConfig { fields: vec!["x".into(), "nope.deeper".into()] }.build(&ctx).expect("builds");
+        let out = run(&mut remove, vec![json!({"x": 1, "k": 2})]);
+        assert_eq!(values(&out), vec![json!({"k": 2})]);
+    }
+}

@@ -1,0 +1,203 @@
+//! `jsonpath`: extracts values with JSONPath queries into fields of the record, or replaces the record
+//! with what a query selects.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::context::field_to_jsonpath;
+use super::{Output, Transform};
+use crate::build::{BuildContext, BuildErrors};
+use crate::expr::jsonpath::JsonPath;
+use crate::record::Record;
+
+/// What to do when a query selects nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Missing {
+    /// Send the record to the dead-letter output.
+    #[default]
+    Error,
+    /// Write `null`.
+    Null,
+    /// Leave the target field untouched.
+    Skip,
+}
+
+/// One extraction: a query, or a query with options.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Extract {
+    /// A JSONPath query; its first match is written.
+    Query(String),
+    /// A query with options.
+    Options(ExtractOptions),
+}
+
+/// An extraction with options.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractOptions {
+    /// The JSONPath query (RFC 9535), e.g. `$.custom_attributes[?@.attribute_code == 'size'].value`.
+    pub path: String,
+    /// Write every match as a list instead of the first match.
+    #[serde(default)]
+    pub all: bool,
+    /// Written when the query selects nothing (overrides `missing`).
+    #[serde(default)]
+    pub default: Option<Value>,
+    /// What to do when the query selects nothing and no default is given.
+    #[serde(default)]
+    pub missing: Option<Missing>,
+}
+
+/// Extracts values with JSONPath.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JsonpathConfig {
+    /// Target field (name, dotted name, or JSONPath) → query.
+    #[serde(default)]
+    pub set: BTreeMap<String, Extract>,
+    /// Replace the whole record with the first match of this query (applied after `set`), e.g. `$.data`.
+    #[serde(default)]
+    pub root: Option<String>,
+    /// What to do when a query selects nothing: `error` (dead-letter the record), `null`, or `skip`.
+    #[serde(default)]
+    pub missing: Missing,
+}
+
+#[derive(Debug)]
+struct Field {
+    name: String,
+    target: JsonPath,
+    query: JsonPath,
+    all: bool,
+    default: Option<Value>,
+    missing: Missing,
+}
+
+/// Built `jsonpath` step.
+#[derive(Debug)]
+pub struct JsonpathStep {
+    fields: Vec<Field>,
+    root: Option<JsonPath>,
+}
+
+impl JsonpathConfig {
+    /// Compiles every query.
+    pub fn build(&self, _ctx: &BuildContext) -> Result<JsonpathStep, BuildErrors> {
+        let mut errors = BuildErrors::default();
+        let mut fields = Vec::new();
+        for (name, extract) in &self.set {
+            let (path, all, default, missing, field) = match extract {
+                Extract::Query(q) => (q, false, None, self.missing, vec!["set", name.as_str()]),
+                Extract::Options(o) => {
+                    (&o.path, o.all, o.default.clone(), o.missing.unwrap_or(self.missing), vec!["set", name.as_str(), "path"])
+                }
+            };
+            let query = errors.jsonpath(&field, path);
+            let target = errors.jsonpath(&["set", name], &field_to_jsonpath(name));
+            if let (Some(query), Some(target)) = (query, target) {
+                if !target.is_singular() {
+                    errors.push(&["set", name], "bad-field", format!("target `{name}` does not name a single field"), None);
+                }
+                fields.push(Field { name: name.clone(), target, query, all, default, missing });
+            }
+        }
+        let root = self.root.as_deref().and_then(|r| errors.jsonpath(&["root"], r));
+        if self.set.is_empty() && self.root.is_none() {
+            errors.push(&[], "missing-field", "missing field `set` (or `root`)", Some("add `set: { field: \"$.path\" }`".into()));
+        }
+        errors.finish(|| JsonpathStep { fields, root })
+    }
+}
+
+impl JsonpathStep {
+    fn apply(&self, value: &mut Value) -> Result<(), String> {
+        let mut found = Vec::with_capacity(self.fields.len());
+        for f in &self.fields {
+            let v = if f.all {
+                let all = f.query.query(value);
+                if all.is_empty() { None } else { Some(Value::Array(all.into_iter().cloned().collect())) }
+            } else {
+                f.query.first(value).cloned()
+            };
+            let v = match (v, &f.default, f.missing) {
+                (Some(v), _, _) => Some(v),
+                (None, Some(d), _) => Some(d.clone()),
+                (None, None, Missing::Null) => Some(Value::Null),
+                (None, None, Missing::Skip) => None,
+                (None, None, Missing::Error) => {
+                    return Err(format!("`{}` selected nothing for field `{}`", f.query.as_str(), f.name));
+                }
+            };
+            found.push(v);
+        }
+        for (f, v) in self.fields.iter().zip(found) {
+            if let Some(v) = v {
+                f.target.set(value, v).map_err(|e| e.reason)?;
+            }
+        }
+        if let Some(root) = &self.root {
+            let new = root.first(value).cloned().ok_or_else(|| format!("`{}` selected nothing", root.as_str()))?;
+            *value = new;
+        }
+        Ok(())
+    }
+}
+
+impl Transform for JsonpathStep {
+    fn process(&mut self, batch: Vec<Record>, out: &mut Output) {
+        for mut record in batch {
+            match self.apply(&mut record.value) {
+                Ok(()) => out.emit(record),
+                Err(e) => out.reject(record, e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transforms::testing::{context, run, values};
+    use serde_json::json;
+
+    fn step(cfg: Value) -> JsonpathStep {
+        serde_json::from_value::<JsonpathConfig>(cfg).expect("valid config").build(&context()).expect("builds")
+    }
+
+    #[test]
+    fn extracts_first_all_and_defaults() {
+        let mut s = step(json!({"set": {
+            "size": "$.attrs[?@.code == 'size'].value",
+            "codes": {"path": "$.attrs[*].code", "all": true},
+            "qty": {"path": "$.qty", "default": 0}
+        }}));
+        let out = run(&mut s, vec![json!({"attrs": [{"code": "color", "value": "red"}, {"code": "size", "value": "M"}]})]);
+        let v = &values(&out)[0];
+        assert_eq!(v["size"], json!("M"));
+        assert_eq!(v["codes"], json!(["color", "size"]));
+        assert_eq!(v["qty"], json!(0));
+    }
+
+    #[test]
+    fn missing_is_rejected_by_default_and_root_replaces() {
+        let mut s = step(json!({"set": {"x": "$.nope"}}));
+        let out = run(&mut s, vec![json!({"a": 1})]);
+        assert_eq!(out.rejected.len(), 1);
+        let mut s = step(json!({"root": "$.data"}));
+        let out = run(&mut s, vec![json!({"data": {"k": 1}})]);
+        assert_eq!(values(&out), vec![json!({"k": 1})]);
+    }
+
+    #[test]
+    fn bad_query_is_a_build_error_at_its_field() {
+        let cfg: JsonpathConfig = serde_json::from_value(json!({"set": {"x": "$.a[?"}})).expect("valid config");
+        let e = cfg.build(&context()).expect_err("fails");
+        assert_eq!(e.0[0].field, vec!["set", "x"]);
+        assert_eq!(e.0[0].code, "bad-jsonpath");
+    }
+}
