@@ -68,8 +68,8 @@ have_weir() { [ -x "$WEIR_BIN" ]; }
 # describe TOOL -> the command line, for the report
 describe() {
     case $1 in
-    weir) echo "weir run $PIPELINE ${WEIR_ARGS:-}" ;;
-    weir-1cpu) echo "taskset -c 0 weir run $PIPELINE ${WEIR_ARGS:-}" ;;
+    weir) echo "weir run $PIPELINE${WEIR_ARGS:+ $WEIR_ARGS}" ;;
+    weir-1cpu) echo "taskset -c 0 weir run $PIPELINE${WEIR_ARGS:+ $WEIR_ARGS}" ;;
     serde1) echo "serde-baseline --threads 1 IN OUT" ;;
     serde2) echo "serde-baseline --threads 2 IN OUT (ordered)" ;;
     orjson) echo "python3 benches/peers/map_orjson.py IN OUT" ;;

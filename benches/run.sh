@@ -18,9 +18,11 @@
 #   DATA_DIR  (default bench-data, git-ignored)   SEED (default 42)
 #
 # Input is read once with cat before each tool so it is in the page cache.
-# Wall time and peak RSS come from GNU time (`/usr/bin/time -f '%e %M'`);
-# records/s = records / median wall time. The 1-minute load average is
-# recorded before each tool: on a shared machine, read numbers next to it.
+# Wall time, peak RSS and CPU time come from GNU time (`/usr/bin/time -f '%e %M %U %S'`);
+# records/s = records / median wall time. Records per CPU-second (records /
+# median user+sys time) is printed too: it is less sensitive to other load on
+# a shared machine than wall time, but it is not the headline number. The load
+# average is recorded before each tool: read every number next to it.
 set -euo pipefail
 # shellcheck source=benches/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -59,8 +61,8 @@ versions() {
     versions
     echo "- uptime at start: $(uptime)"
     echo
-    echo "| Tool | Command | Records | Wall times (s) | Median (s) | Records/s | Peak RSS (MiB) | Load 1/5/15 before |"
-    echo "|---|---|---:|---|---:|---:|---:|---|"
+    echo "| Tool | Command | Records | Wall times (s) | Median wall (s) | Records/s | CPU s (user+sys, median) | Records/CPU-s | Peak RSS (MiB) | Load 1/5/15 before |"
+    echo "|---|---|---:|---|---:|---:|---:|---:|---:|---|"
 } | tee "$REPORT"
 
 for tool in "${TOOL_LIST[@]}"; do
@@ -70,29 +72,32 @@ for tool in "${TOOL_LIST[@]}"; do
     in=$(cd "$(dirname "$(data_file "$n")")" && pwd)/$(basename "$(data_file "$n")")
     if [[ $tool == weir* ]] && ! have_weir; then
         log "skipping $tool: $WEIR_BIN does not exist yet (build Weir with 'cargo build --release' first)"
-        echo "| $tool | $(describe "$tool") | – | skipped: $WEIR_BIN not built | | | | |" | tee -a "$REPORT"
+        echo "| $tool | \`$(describe "$tool")\` | – | skipped: $WEIR_BIN not built | | | | | | |" | tee -a "$REPORT"
         continue
     fi
     cat "$in" > /dev/null # page cache
     load=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)
-    times=() rss=0 failed=
+    times=() cpus=() rss=0 failed=
     for ((r = 1; r <= RUNS; r++)); do
         log "$tool run $r/$RUNS on $n records (load $(cut -d' ' -f1 /proc/loadavg))"
-        if ! invoke "$tool" "$in" "$OUT" /usr/bin/time -f '%e %M' -o "$TMP/time" 2> "$TMP/stderr"; then
+        if ! invoke "$tool" "$in" "$OUT" /usr/bin/time -f '%e %M %U %S' -o "$TMP/time" 2> "$TMP/stderr"; then
             log "$tool failed:"; tail -n 20 "$TMP/stderr" >&2; failed=1; break
         fi
-        read -r wall kb < <(tail -n 1 "$TMP/time")
+        read -r wall kb usr sys < <(tail -n 1 "$TMP/time")
         times+=("$wall")
+        cpus+=("$(awk -v u="$usr" -v s="$sys" 'BEGIN {printf "%.2f", u + s}')")
         if ((kb > rss)); then rss=$kb; fi
     done
     if [ -n "$failed" ]; then
-        echo "| $tool | $(describe "$tool") | $n | FAILED (see stderr above) | | | | $load |" | tee -a "$REPORT"
+        echo "| $tool | \`$(describe "$tool")\` | $n | FAILED (see stderr above) | | | | | | $load |" | tee -a "$REPORT"
         continue
     fi
     med=$(printf '%s\n' "${times[@]}" | median)
-    rps=$(awk -v n="$n" -v t="$med" 'BEGIN { if (t > 0) printf "%.0f", n / t; else print "inf" }')
-    printf '| %s | `%s` | %s | %s | %s | %s | %s | %s |\n' "$tool" "$(describe "$tool")" "$n" \
-        "${times[*]}" "$med" "$rps" "$(awk -v k="$rss" 'BEGIN {printf "%.0f", k / 1024}')" "$load" | tee -a "$REPORT"
+    cpu=$(printf '%s\n' "${cpus[@]}" | median)
+    rate() { awk -v n="$1" -v t="$2" 'BEGIN { if (t > 0) printf "%.0f", n / t; else print "inf" }'; }
+    printf '| %s | `%s` | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$tool" "$(describe "$tool")" "$n" \
+        "${times[*]}" "$med" "$(rate "$n" "$med")" "$cpu" "$(rate "$n" "$cpu")" \
+        "$(awk -v k="$rss" 'BEGIN {printf "%.0f", k / 1024}')" "$load" | tee -a "$REPORT"
 done
 echo | tee -a "$REPORT"
 echo "- uptime at end: $(uptime)" | tee -a "$REPORT"

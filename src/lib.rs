@@ -3,7 +3,10 @@
 //! (`runtime`).
 
 pub mod build;
+pub mod sinks;
+pub mod sources;
 pub mod config;
+pub mod graph;
 pub mod expr;
 pub mod record;
 pub mod runtime;

@@ -1,1 +1,292 @@
-fn main() {}
+//! The `weir` command line: validate, run, draw and describe pipelines. The only place that uses
+//! `anyhow`; everything below it returns typed errors.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use weir::config::diagnostic::Diagnostics;
+use weir::config::load::{LoadedPipeline, load_paths, process_env};
+use weir::config::schema;
+use weir::config::secrets;
+use weir::graph::plan::{Plan, compile};
+use weir::runtime::executor::{Execution, RunOptions};
+
+const EXIT_CODES: &str = "Exit codes:
+  0    success
+  1    the run failed (a source or sink failed, or records were left unacknowledged)
+  2    invalid configuration (every error is printed, with file:line:col)
+  130  interrupted by SIGINT/SIGTERM after draining in-flight records";
+
+#[derive(Debug, Parser)]
+#[command(name = "weir", version, about = "Declarative integration engine: YAML pipelines between an ERP and Adobe Commerce", after_help = EXIT_CODES)]
+struct Cli {
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `weir=debug`. Also read from WEIR_LOG.
+    #[arg(long, global = true, env = "WEIR_LOG", default_value = "warn")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check pipeline files or client folders: syntax, types, graph, and every expression compiled.
+    #[command(after_help = EXIT_CODES)]
+    Validate {
+        /// Pipeline files or client folders (searched recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Run a pipeline (or every pipeline of a folder, one after another) to the end of its input.
+    #[command(after_help = EXIT_CODES)]
+    Run {
+        /// A pipeline file or a client folder.
+        path: PathBuf,
+        /// Run sources and steps but print what each sink would receive instead of writing it.
+        #[arg(long)]
+        dry_run: bool,
+        /// Stop reading after N records.
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+        /// No progress bar and no summary.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Print the summary as JSON on stderr.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the JSON Schema of pipeline files (or write it to a file).
+    Schema {
+        /// Which schema.
+        #[arg(long, value_enum, default_value_t = SchemaKind::Pipeline)]
+        kind: SchemaKind,
+        /// Write to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Print a pipeline's DAG.
+    #[command(after_help = EXIT_CODES)]
+    Graph {
+        /// A pipeline file.
+        path: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SchemaKind {
+    /// Pipeline files.
+    Pipeline,
+    /// `connections.yaml`.
+    Connections,
+    /// `shared.yaml`.
+    Shared,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    /// Graphviz DOT.
+    Dot,
+    /// Mermaid flowchart.
+    Mermaid,
+}
+
+/// Log output with every registered secret masked.
+struct RedactingStderr;
+
+impl std::io::Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = secrets::redact(&String::from_utf8_lossy(buf));
+        std::io::stderr().write_all(text.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| RedactingStderr).with_target(false).init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{}", secrets::redact(&format!("error: {e:#}")));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Loads and compiles; prints every config error and returns `None` when there are any.
+fn load_and_compile(paths: &[PathBuf]) -> Option<Vec<(LoadedPipeline, Plan)>> {
+    let mut diagnostics = Diagnostics::default();
+    let pipelines = match load_paths(paths, &process_env) {
+        Ok(p) => p,
+        Err(d) => {
+            eprintln!("{d}");
+            return None;
+        }
+    };
+    let mut plans = Vec::new();
+    for p in pipelines {
+        match compile(&p) {
+            Ok(plan) => plans.push((p, plan)),
+            Err(d) => d.0.into_iter().for_each(|x| diagnostics.push(x)),
+        }
+    }
+    if diagnostics.is_empty() {
+        Some(plans)
+    } else {
+        eprintln!("{diagnostics}");
+        None
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate { paths } => Ok(match load_and_compile(&paths) {
+            Some(plans) => {
+                for (p, _) in &plans {
+                    println!("ok: {} ({})", p.config.name, p.file.display);
+                }
+                println!("{} pipeline{} valid", plans.len(), if plans.len() == 1 { "" } else { "s" });
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::from(2),
+        }),
+        Command::Schema { kind, output } => {
+            let value = match kind {
+                SchemaKind::Pipeline => schema::pipeline_schema(),
+                SchemaKind::Connections => schema::connections_schema(),
+                SchemaKind::Shared => schema::shared_schema(),
+            };
+            let text = schema::to_text(&value);
+            match output {
+                Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?,
+                None => print!("{text}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Graph { path, format } => {
+            let Some(plans) = load_and_compile(std::slice::from_ref(&path)) else { return Ok(ExitCode::from(2)) };
+            for (p, plan) in plans {
+                match format {
+                    GraphFormat::Dot => print!("{}", plan.graph.to_dot(&p.config.name)),
+                    GraphFormat::Mermaid => print!("{}", plan.graph.to_mermaid()),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { path, dry_run, limit, quiet, json } => {
+            let Some(plans) = load_and_compile(std::slice::from_ref(&path)) else { return Ok(ExitCode::from(2)) };
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the tokio runtime")?;
+            runtime.block_on(run_plans(plans, dry_run, limit, quiet, json))
+        }
+    }
+}
+
+/// Sets `stop` on the first SIGINT/SIGTERM (drain), exits at once on the second.
+fn watch_signals(stop: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        let mut count = 0;
+        loop {
+            #[cfg(unix)]
+            {
+                let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            #[cfg(not(unix))]
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            count += 1;
+            if count == 1 {
+                eprintln!("stopping: draining in-flight records (signal again to exit at once)");
+                stop.store(true, Ordering::SeqCst);
+            } else {
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+async fn run_plans(plans: Vec<(LoadedPipeline, Plan)>, dry_run: bool, limit: Option<u64>, quiet: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let stop = Arc::new(AtomicBool::new(false));
+    watch_signals(Arc::clone(&stop));
+    let mut code = ExitCode::SUCCESS;
+    for (_, plan) in plans {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let execution = Execution::start(plan, RunOptions { dry_run, limit, stop: Arc::clone(&stop) });
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar
+        });
+        let summary = match &bar {
+            Some(bar) => {
+                let mut wait = std::pin::pin!(execution.wait_with_progress(bar.clone()));
+                (&mut wait).await
+            }
+            None => execution.wait().await,
+        };
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        if json {
+            eprintln!("{}", serde_json::to_string(&summary).unwrap_or_default());
+        } else if !quiet {
+            eprint!("{summary}");
+        }
+        if summary.error.is_some() || !summary.is_success() {
+            code = ExitCode::from(1);
+        } else if summary.interrupted {
+            code = ExitCode::from(130);
+        }
+    }
+    Ok(code)
+}
+
+/// Progress display for interactive runs.
+trait WaitWithProgress {
+    async fn wait_with_progress(self, bar: indicatif::ProgressBar) -> weir::runtime::stats::RunSummary;
+}
+
+impl WaitWithProgress for Execution {
+    async fn wait_with_progress(self, bar: indicatif::ProgressBar) -> weir::runtime::stats::RunSummary {
+        let progress = self.progress_handle();
+        let ticker = tokio::spawn(async move {
+            loop {
+                let p = progress.summary();
+                bar.set_message(format!(
+                    "received {}  delivered {}  filtered {}  dead-lettered {}",
+                    p.received, p.delivered, p.filtered, p.dead_lettered
+                ));
+                bar.tick();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        let summary = self.wait().await;
+        ticker.abort();
+        summary
+    }
+}

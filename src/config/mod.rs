@@ -4,7 +4,12 @@
 pub mod diagnostic;
 pub mod duration;
 pub mod file;
+pub mod folder;
+pub mod load;
+pub mod parse;
 pub mod interpolate;
-pub(crate) mod registry;
+pub mod pipeline;
+pub mod registry;
+pub mod schema;
 pub mod secrets;
 pub mod source_map;

@@ -15,6 +15,23 @@ macro_rules! component_registry {
             )*
         }
 
+        impl $crate::config::registry::Registry for $name {
+            const KIND: &'static str = $kind;
+            const TYPES: &'static [&'static str] = &[$($tag),*];
+            fn from_value(
+                type_name: &str,
+                value: &serde_json::Value,
+            ) -> Option<Result<Self, serde_path_to_error::Error<serde_json::Error>>> {
+                $name::from_value(type_name, value)
+            }
+            fn variant_schemas(generator: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)> {
+                $name::variant_schemas(generator)
+            }
+            fn fields(type_name: &str) -> Option<Vec<String>> {
+                $name::fields(type_name)
+            }
+        }
+
         impl $name {
             /// What this registry holds, for messages ("step", "source", "sink").
             pub const KIND: &'static str = $kind;
@@ -41,12 +58,47 @@ macro_rules! component_registry {
                 }
             }
 
+            /// The keys the config struct of `type_name` accepts (`None` for an unknown type).
+            pub fn fields(type_name: &str) -> Option<Vec<String>> {
+                match type_name {
+                    $($tag => Some($crate::config::registry::schema_fields::<$cfg>()),)*
+                    _ => None,
+                }
+            }
+
             /// `(type, schema of its config struct)` for every variant.
             pub fn variant_schemas(generator: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)> {
-                vec![$(($tag, generator.root_schema_for::<$cfg>()),)*]
+                vec![$(($tag, generator.subschema_for::<$cfg>()),)*]
             }
         }
     };
 }
 
 pub(crate) use component_registry;
+
+/// What the loader needs from a registry enum (implemented by `component_registry!`).
+pub trait Registry: Sized {
+    /// "step", "source" or "sink".
+    const KIND: &'static str;
+    /// Every accepted `type:` value.
+    const TYPES: &'static [&'static str];
+    /// Deserializes one variant from its map (without the common keys); `None` for an unknown type.
+    fn from_value(
+        type_name: &str,
+        value: &serde_json::Value,
+    ) -> Option<Result<Self, serde_path_to_error::Error<serde_json::Error>>>;
+    /// `(type, schema of its config struct)` for every variant.
+    fn variant_schemas(generator: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)>;
+    /// The keys the config struct of `type_name` accepts.
+    fn fields(type_name: &str) -> Option<Vec<String>>;
+}
+
+/// The property names of `T`'s JSON Schema: the keys a config struct accepts.
+pub fn schema_fields<T: schemars::JsonSchema>() -> Vec<String> {
+    let schema = schemars::SchemaGenerator::default().into_root_schema_for::<T>();
+    schema
+        .get("properties")
+        .and_then(serde_json::Value::as_object)
+        .map(|props| props.keys().cloned().collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,295 @@
+//! Positioned JSON values → typed configs. Deserializes piece by piece (each component's common keys,
+//! then its type's struct) so that one bad component does not hide the errors of the others, checks
+//! unknown keys against what the struct accepts (all of them, each with a did-you-mean), and maps serde's
+//! error paths back to `file:line:col` through the file's position index.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::diagnostic::{Diagnostic, Diagnostics, did_you_mean, suggestion};
+use super::file::{Anchor, ConfigFile};
+use super::pipeline::{Origin, PipelineConfig, SinkCommon, SinkSpec, SourceCommon, SourceSpec, StepCommon, StepSpec};
+use super::registry::{Registry, schema_fields};
+use crate::sinks::SinkConfig;
+use crate::sources::SourceConfig;
+use crate::transforms::StepConfig;
+
+/// Parsing state for one file.
+pub struct Parser<'a> {
+    /// The file being parsed.
+    pub file: &'a Arc<ConfigFile>,
+    /// Errors found so far.
+    pub diagnostics: &'a mut Diagnostics,
+}
+
+/// Escapes a key for a JSON Pointer.
+pub fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// A JSON Pointer (`/steps/2/set`) as a dotted field name (`steps[2].set`), relative to `base`.
+fn field_name(pointer: &str, base: &str) -> String {
+    let rel = pointer.strip_prefix(base).unwrap_or(pointer);
+    let mut out = String::new();
+    for seg in rel.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        if seg.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&seg);
+        }
+    }
+    out
+}
+
+/// Extracts the backticked names from serde's "expected one of `a`, `b`" tail.
+fn backticked(text: &str) -> Vec<String> {
+    text.split('`').skip(1).step_by(2).map(str::to_string).collect()
+}
+
+impl Parser<'_> {
+    /// Records an error at `pointer`.
+    pub fn error(&mut self, code: &'static str, message: String, pointer: &str, anchor: Anchor, component: Option<&str>, base: &str, hint: Option<String>) {
+        let mut d = Diagnostic::new(code, message)
+            .at(self.file.locate(pointer, anchor))
+            .with_component(component.map(str::to_string))
+            .with_field(field_name(pointer, base));
+        d.hint = hint;
+        self.diagnostics.push(d);
+    }
+
+    /// Deserializes `value` (found at `pointer`) as `T`, reporting a failure with its exact position.
+    pub fn de<T: DeserializeOwned>(&mut self, value: &Value, pointer: &str, component: Option<&str>, base: &str) -> Option<T> {
+        match serde_path_to_error::deserialize::<_, T>(value) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let mut at = pointer.to_string();
+                for seg in e.path().iter() {
+                    match seg {
+                        serde_path_to_error::Segment::Seq { index } => at.push_str(&format!("/{index}")),
+                        serde_path_to_error::Segment::Map { key } => {
+                            at.push('/');
+                            at.push_str(&escape(key));
+                        }
+                        _ => {}
+                    }
+                }
+                self.serde_error(&e.into_inner().to_string(), &at, component, base);
+                None
+            }
+        }
+    }
+
+    fn serde_error(&mut self, message: &str, at: &str, component: Option<&str>, base: &str) {
+        if let Some(rest) = message.strip_prefix("missing field `") {
+            let name = rest.split('`').next().unwrap_or("");
+            let hint = Some(format!("add `{name}: …` here"));
+            self.error("missing-field", format!("missing field `{name}`"), at, Anchor::Key, component, base, hint);
+        } else if let Some(rest) = message.strip_prefix("unknown field `") {
+            let name = rest.split('`').next().unwrap_or("").to_string();
+            let expected = backticked(rest.split_once(", expected").map_or("", |(_, t)| t));
+            let refs: Vec<&str> = expected.iter().map(String::as_str).collect();
+            let hint = Some(suggestion(&name, &refs, "allowed keys"));
+            let key_at = if at.ends_with(&format!("/{}", escape(&name))) { at.to_string() } else { format!("{at}/{}", escape(&name)) };
+            self.error("unknown-field", format!("unknown field `{name}`"), &key_at, Anchor::Key, component, base, hint);
+        } else if let Some(rest) = message.strip_prefix("unknown variant `") {
+            let name = rest.split('`').next().unwrap_or("").to_string();
+            let expected = backticked(rest.split_once(", expected").map_or("", |(_, t)| t));
+            let refs: Vec<&str> = expected.iter().map(String::as_str).collect();
+            let hint = Some(suggestion(&name, &refs, "allowed values"));
+            self.error("bad-value", format!("unknown value `{name}`"), at, Anchor::Value, component, base, hint);
+        } else if message.starts_with("invalid type") || message.starts_with("invalid value") || message.starts_with("invalid length") {
+            self.error("wrong-type", message.to_string(), at, Anchor::Value, component, base, None);
+        } else if message.starts_with("data did not match any variant") {
+            let hint = Some("check the shape of this value against the documentation or the JSON Schema".into());
+            self.error("wrong-type", "this value has none of the accepted shapes".into(), at, Anchor::Value, component, base, hint);
+        } else {
+            self.error("invalid", message.to_string(), at, Anchor::Value, component, base, None);
+        }
+    }
+
+    /// Reports every key of `obj` not in `allowed`, each with a did-you-mean; true when there were none.
+    pub fn check_keys(&mut self, obj: &Map<String, Value>, allowed: &[&str], pointer: &str, component: Option<&str>, base: &str) -> bool {
+        let mut ok = true;
+        for key in obj.keys() {
+            if !allowed.contains(&key.as_str()) {
+                ok = false;
+                let hint = Some(suggestion(key, allowed, "allowed keys"));
+                let at = format!("{pointer}/{}", escape(key));
+                self.error("unknown-field", format!("unknown field `{key}`"), &at, Anchor::Key, component, base, hint);
+            }
+        }
+        ok
+    }
+
+    /// Parses one component (`id`, `type`, common keys, the type's keys) at `pointer`.
+    fn component<R: Registry, C: DeserializeOwned + schemars::JsonSchema>(&mut self, value: &Value, pointer: &str) -> Option<(C, R)> {
+        let Some(obj) = value.as_object() else {
+            let hint = Some(format!("write a mapping such as `{{ id: my_{0}, type: … }}`", R::KIND));
+            self.error("wrong-type", format!("a {} must be a mapping", R::KIND), pointer, Anchor::Value, None, pointer, hint);
+            return None;
+        };
+        let id = obj.get("id").and_then(Value::as_str);
+        let label = match id {
+            Some(id) => format!("{} `{id}`", R::KIND),
+            None => format!("{} at {}", R::KIND, field_name(pointer, "")),
+        };
+        let label = Some(label.as_str());
+        let type_name = match obj.get("type") {
+            Some(Value::String(t)) => t.as_str(),
+            Some(_) => {
+                self.error("wrong-type", "`type` must be a string".into(), &format!("{pointer}/type"), Anchor::Value, label, pointer, None);
+                return None;
+            }
+            None => {
+                let hint = Some(format!("add `type:` — one of {}", R::TYPES.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")));
+                self.error("missing-field", "missing field `type`".into(), pointer, Anchor::Key, label, pointer, hint);
+                return None;
+            }
+        };
+        let Some(fields) = R::fields(type_name) else {
+            let hint = Some(suggestion(type_name, R::TYPES, &format!("{} types", R::KIND)));
+            self.error("unknown-type", format!("unknown {} type `{type_name}`", R::KIND), &format!("{pointer}/type"), Anchor::Value, label, pointer, hint);
+            return None;
+        };
+        let common_fields = schema_fields::<C>();
+        let mut allowed: Vec<&str> = common_fields.iter().map(String::as_str).collect();
+        allowed.push("type");
+        allowed.extend(fields.iter().map(String::as_str));
+        let keys_ok = self.check_keys(obj, &allowed, pointer, label, pointer);
+        let (mut common, mut own) = (Map::new(), Map::new());
+        for (k, v) in obj {
+            if common_fields.iter().any(|c| c == k) {
+                common.insert(k.clone(), v.clone());
+            } else if k != "type" && fields.iter().any(|f| f == k) {
+                own.insert(k.clone(), v.clone());
+            }
+        }
+        let common: Option<C> = self.de(&Value::Object(common), pointer, label, pointer);
+        let own = match R::from_value(type_name, &Value::Object(own)) {
+            Some(Ok(v)) => Some(v),
+            Some(Err(e)) => {
+                let mut at = pointer.to_string();
+                for seg in e.path().iter() {
+                    match seg {
+                        serde_path_to_error::Segment::Seq { index } => at.push_str(&format!("/{index}")),
+                        serde_path_to_error::Segment::Map { key } => {
+                            at.push('/');
+                            at.push_str(&escape(key));
+                        }
+                        _ => {}
+                    }
+                }
+                self.serde_error(&e.into_inner().to_string(), &at, label, pointer);
+                None
+            }
+            None => None,
+        };
+        if !keys_ok {
+            return None;
+        }
+        Some((common?, own?))
+    }
+
+    /// Parses a pipeline document.
+    pub fn pipeline(&mut self) -> Option<PipelineConfig> {
+        let file = Arc::clone(self.file);
+        let Some(root) = file.value.as_object() else {
+            let hint = Some("a pipeline file is a mapping with `name`, `source`, `steps` and `sinks`".into());
+            self.error("wrong-type", "a pipeline must be a mapping".into(), "", Anchor::Value, None, "", hint);
+            return None;
+        };
+        const TOP: &[&str] = &["name", "description", "source", "steps", "sinks", "dead_letter", "tables", "runtime"];
+        self.check_keys(root, TOP, "", None, "");
+        let origin = |pointer: String| Origin { file: Arc::clone(&file), pointer };
+        let name: Option<String> = match root.get("name") {
+            Some(v) => self.de(v, "/name", None, ""),
+            None => {
+                self.missing_top("name", "give the pipeline a unique name, e.g. `name: orders-to-erp`");
+                None
+            }
+        };
+        let description = root.get("description").and_then(|v| self.de::<Option<String>>(v, "/description", None, "")).flatten();
+        let source = match root.get("source") {
+            Some(v) => self
+                .component::<SourceConfig, SourceCommon>(v, "/source")
+                .map(|(common, config)| SourceSpec { common, config, origin: origin("/source".into()) }),
+            None => {
+                self.missing_top("source", "add `source: { id: input, type: file, path: data.ndjson }`");
+                None
+            }
+        };
+        let mut steps_ok = true;
+        let mut steps = Vec::new();
+        match root.get("steps") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let pointer = format!("/steps/{i}");
+                    match self.component::<StepConfig, StepCommon>(item, &pointer) {
+                        Some((common, config)) => steps.push(StepSpec { common, config, origin: origin(pointer) }),
+                        None => steps_ok = false,
+                    }
+                }
+            }
+            Some(_) => {
+                steps_ok = false;
+                self.error("wrong-type", "`steps` must be a list".into(), "/steps", Anchor::Value, None, "", Some("write each step as a `- id: …` item".into()));
+            }
+        }
+        let mut sinks_ok = true;
+        let mut sinks = Vec::new();
+        match root.get("sinks") {
+            Some(Value::Array(items)) if !items.is_empty() => {
+                for (i, item) in items.iter().enumerate() {
+                    let pointer = format!("/sinks/{i}");
+                    match self.component::<SinkConfig, SinkCommon>(item, &pointer) {
+                        Some((common, config)) => sinks.push(SinkSpec { common, config, origin: origin(pointer) }),
+                        None => sinks_ok = false,
+                    }
+                }
+            }
+            Some(Value::Array(_)) => {
+                sinks_ok = false;
+                self.error("no-sink", "a pipeline needs at least one sink".into(), "/sinks", Anchor::Key, None, "", Some("add `- { id: out, type: stdout }`".into()));
+            }
+            Some(_) => {
+                sinks_ok = false;
+                self.error("wrong-type", "`sinks` must be a list".into(), "/sinks", Anchor::Value, None, "", None);
+            }
+            None => {
+                sinks_ok = false;
+                self.missing_top("sinks", "add `sinks: [{ id: out, type: stdout }]`");
+            }
+        }
+        let dead_letter = root.get("dead_letter").map(|v| self.de(v, "/dead_letter", None, ""));
+        let tables = root.get("tables").map(|v| self.de(v, "/tables", None, ""));
+        let runtime = root.get("runtime").map(|v| self.de(v, "/runtime", None, ""));
+        Some(PipelineConfig {
+            name: name?,
+            description,
+            source: source?,
+            steps: if steps_ok { steps } else { return None },
+            sinks: if sinks_ok { sinks } else { return None },
+            dead_letter: dead_letter.unwrap_or(Some(None))?,
+            tables: tables.unwrap_or(Some(Default::default()))?,
+            runtime: runtime.unwrap_or(Some(Default::default()))?,
+        })
+    }
+
+    fn missing_top(&mut self, key: &str, hint: &str) {
+        let first = self.file.text.lines().next().unwrap_or("").to_string();
+        let location = Some(super::diagnostic::Location { file: self.file.display.clone(), pos: Default::default(), line_text: first });
+        self.diagnostics.push(Diagnostic::new("missing-field", format!("missing field `{key}`")).with_hint(hint).at(location).with_field(key));
+    }
+}
+
+/// The closest accepted name to `wrong`, for callers outside the parser.
+pub fn closest<'a>(wrong: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    did_you_mean(wrong, candidates.iter().copied())
+}

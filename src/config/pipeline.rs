@@ -1,0 +1,256 @@
+//! The typed shape of a pipeline file, and of the folder-level files beside it. These types are the
+//! single source of the JSON Schema in `schema/`; the loader fills them from positioned YAML.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::file::ConfigFile;
+use super::registry::Registry;
+use crate::sinks::SinkConfig;
+use crate::sources::SourceConfig;
+use crate::transforms::StepConfig;
+
+/// Where a component was written: its file and JSON Pointer, for errors found after parsing.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The file.
+    pub file: Arc<ConfigFile>,
+    /// JSON Pointer of the component within the file (`/steps/2`).
+    pub pointer: String,
+}
+
+/// One pipeline: a source, steps, and sinks.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields, title = "Weir pipeline")]
+pub struct PipelineConfig {
+    /// Unique name of the pipeline (used in logs, the dead-letter output and run history).
+    pub name: String,
+    /// What the pipeline is for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Where records come from.
+    pub source: SourceSpec,
+    /// Processing steps. They run in file order unless a step names its `inputs`.
+    #[serde(default)]
+    pub steps: Vec<StepSpec>,
+    /// Where records go. A sink without `inputs` takes the output of the last step.
+    pub sinks: Vec<SinkSpec>,
+    /// Where records that fail a step are written (default `.weir/dead-letter/<name>.ndjson` in the
+    /// pipeline's folder).
+    #[serde(default)]
+    pub dead_letter: Option<DeadLetterConfig>,
+    /// Lookup tables local to this pipeline (in addition to the folder's `tables/*.csv`).
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableConfig>,
+    /// Runtime tuning.
+    #[serde(default)]
+    pub runtime: RuntimeSettings,
+}
+
+/// Where dead-lettered records are written.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterConfig {
+    /// NDJSON file, relative to the pipeline's folder; one entry per line with the pipeline, step,
+    /// key, error, attempts, time and the record as it entered the failing step.
+    pub path: String,
+}
+
+/// A lookup table: a CSV file (with a header row) or inline rows.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum TableConfig {
+    /// Path of a CSV file with a header row, relative to the pipeline's folder.
+    File(String),
+    /// Inline rows; each row maps column names to values.
+    Rows(Vec<Map<String, Value>>),
+}
+
+fn default_batch_size() -> usize {
+    1024
+}
+
+fn default_channel_capacity() -> usize {
+    4
+}
+
+/// Runtime tuning of one pipeline.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeSettings {
+    /// Largest number of records moved between components at once.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Batches buffered between two components before the upstream one waits (backpressure).
+    #[serde(default = "default_channel_capacity")]
+    pub channel_capacity: usize,
+}
+
+impl Default for RuntimeSettings {
+    fn default() -> Self {
+        Self { batch_size: default_batch_size(), channel_capacity: default_channel_capacity() }
+    }
+}
+
+/// Keys every source has besides its type's own.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceCommon {
+    /// Unique id of the source within the pipeline.
+    pub id: String,
+    /// Template giving each record a stable key (e.g. `order:{{ record.increment_id }}`), used in
+    /// dead-letter entries, dedupe and (later) the id map.
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+/// What a step does with a record it cannot process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Write it to the dead-letter output and go on.
+    #[default]
+    DeadLetter,
+    /// Drop it (counted as filtered) and go on.
+    Drop,
+    /// Stop the pipeline.
+    Fail,
+}
+
+/// Keys every step has besides its type's own.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepCommon {
+    /// Unique id of the step within the pipeline.
+    pub id: String,
+    /// Ids of the components whose output this step reads (default: the step before it, or the
+    /// source for the first step). Several ids merge their outputs (fan-in).
+    #[serde(default)]
+    pub inputs: Option<Vec<String>>,
+    /// What to do with a record this step cannot process: `dead_letter` (default), `drop`, or `fail`.
+    #[serde(default)]
+    pub on_error: OnError,
+}
+
+/// Keys every sink has besides its type's own.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SinkCommon {
+    /// Unique id of the sink within the pipeline.
+    pub id: String,
+    /// Ids of the components whose output this sink writes (default: the last step, or the source).
+    #[serde(default)]
+    pub inputs: Option<Vec<String>>,
+}
+
+/// A source with its common keys.
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    /// Common keys.
+    pub common: SourceCommon,
+    /// The type-specific config.
+    pub config: SourceConfig,
+    /// Where it was written.
+    pub origin: Origin,
+}
+
+/// A step with its common keys.
+#[derive(Debug, Clone)]
+pub struct StepSpec {
+    /// Common keys.
+    pub common: StepCommon,
+    /// The type-specific config.
+    pub config: StepConfig,
+    /// Where it was written.
+    pub origin: Origin,
+}
+
+/// A sink with its common keys.
+#[derive(Debug, Clone)]
+pub struct SinkSpec {
+    /// Common keys.
+    pub common: SinkCommon,
+    /// The type-specific config.
+    pub config: SinkConfig,
+    /// Where it was written.
+    pub origin: Origin,
+}
+
+/// `{ "type": "<name>", …common keys, …the type's keys }` for every type of a registry, as `oneOf`.
+fn component_schema<R: Registry, C: JsonSchema>(generator: &mut SchemaGenerator, what: &str) -> Schema {
+    let common = generator.root_schema_for::<C>();
+    let common_props = common.get("properties").cloned().unwrap_or_default();
+    let common_required = common.get("required").cloned().unwrap_or(Value::Array(Vec::new()));
+    let mut variants = Vec::new();
+    for (type_name, reference) in R::variant_schemas(generator) {
+        let def_name = reference
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.rsplit('/').next())
+            .map(str::to_string);
+        let mut body = match &def_name {
+            Some(name) => generator.definitions_mut().remove(name).unwrap_or_default(),
+            None => reference.as_value().clone(),
+        };
+        let Some(obj) = body.as_object_mut() else { continue };
+        let props = obj.entry("properties").or_insert_with(|| Value::Object(Map::new()));
+        if let (Some(props), Some(common)) = (props.as_object_mut(), common_props.as_object()) {
+            for (k, v) in common {
+                props.insert(k.clone(), v.clone());
+            }
+            props.insert(
+                "type".into(),
+                json_schema!({"const": type_name, "description": format!("The {what} type.")}).to_value(),
+            );
+        }
+        let mut required: Vec<Value> = common_required.as_array().cloned().unwrap_or_default();
+        required.push(Value::String("type".into()));
+        if let Some(Value::Array(own)) = obj.get("required") {
+            required.extend(own.iter().cloned());
+        }
+        obj.insert("required".into(), Value::Array(required));
+        obj.insert("additionalProperties".into(), Value::Bool(false));
+        obj.insert("title".into(), Value::String(format!("{type_name} {what}")));
+        let name = format!("{}_{}", what, type_name);
+        generator.definitions_mut().insert(name.clone(), body);
+        variants.push(json_schema!({"$ref": format!("#/$defs/{name}")}).to_value());
+    }
+    json_schema!({
+        "description": format!("A {what}: `id`, `type`, and the keys of that type."),
+        "type": "object",
+        "required": ["id", "type"],
+        "properties": { "type": { "enum": R::TYPES, "description": format!("The {what} type.") } },
+        "oneOf": variants,
+    })
+}
+
+impl JsonSchema for SourceSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Source".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        component_schema::<SourceConfig, SourceCommon>(generator, "source")
+    }
+}
+
+impl JsonSchema for StepSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Step".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        component_schema::<StepConfig, StepCommon>(generator, "step")
+    }
+}
+
+impl JsonSchema for SinkSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Sink".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        component_schema::<SinkConfig, SinkCommon>(generator, "sink")
+    }
+}

@@ -1,0 +1,35 @@
+//! The JSON Schema of pipeline files, generated from the config types (schemars). `schema/` holds the
+//! generated file that editors use; a test fails when it is stale.
+
+use schemars::generate::SchemaSettings;
+use serde_json::Value;
+
+use super::folder::{ConnectionsFile, SharedFile};
+use super::pipeline::PipelineConfig;
+
+/// The schema of a pipeline file.
+pub fn pipeline_schema() -> Value {
+    let generator = SchemaSettings::draft2020_12().into_generator();
+    let mut schema = generator.into_root_schema_for::<PipelineConfig>().to_value();
+    if let Some(obj) = schema.as_object_mut() {
+        obj.insert("$id".into(), Value::String("https://weir.dev/schema/pipeline.schema.json".into()));
+    }
+    schema
+}
+
+/// The schema of `connections.yaml`.
+pub fn connections_schema() -> Value {
+    SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<ConnectionsFile>().to_value()
+}
+
+/// The schema of `shared.yaml`.
+pub fn shared_schema() -> Value {
+    SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<SharedFile>().to_value()
+}
+
+/// Pretty JSON text with a trailing newline, as written to `schema/`.
+pub fn to_text(schema: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(schema).unwrap_or_default();
+    text.push('\n');
+    text
+}

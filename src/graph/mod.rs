@@ -1,0 +1,272 @@
+//! The pipeline as a DAG (petgraph): nodes are the source, steps and sinks; edges follow `inputs:`, or
+//! file order where a component names none. Checked for duplicate ids, dangling inputs, cycles (the
+//! cycle's path is named) and components whose output reaches no sink. Rendered as DOT or Mermaid.
+
+pub mod plan;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use petgraph::algo::{has_path_connecting, tarjan_scc};
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+
+use crate::config::diagnostic::{Diagnostic, suggestion};
+use crate::config::file::Anchor;
+use crate::config::pipeline::{Origin, PipelineConfig};
+
+/// What a node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    /// The source.
+    Source,
+    /// `steps[i]`.
+    Step(usize),
+    /// `sinks[i]`.
+    Sink(usize),
+}
+
+/// One component in the graph.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The component's id.
+    pub id: String,
+    /// Its `type:`.
+    pub type_name: &'static str,
+    /// Which component.
+    pub kind: NodeKind,
+}
+
+/// The checked DAG of one pipeline.
+#[derive(Debug, Clone)]
+pub struct PipelineGraph {
+    /// Nodes and edges (edges point downstream).
+    pub graph: DiGraph<Node, ()>,
+    /// The source node.
+    pub source: NodeIndex,
+    /// Node of each step, by step index.
+    pub steps: Vec<NodeIndex>,
+    /// Node of each sink, by sink index.
+    pub sinks: Vec<NodeIndex>,
+}
+
+impl NodeKind {
+    fn label(self) -> &'static str {
+        match self {
+            NodeKind::Source => "source",
+            NodeKind::Step(_) => "step",
+            NodeKind::Sink(_) => "sink",
+        }
+    }
+}
+
+fn located(d: Diagnostic, origin: &Origin, suffix: &str, anchor: Anchor) -> Diagnostic {
+    d.at(origin.file.locate(&format!("{}{suffix}", origin.pointer), anchor))
+}
+
+/// Builds and checks the graph of `p`; every problem is returned.
+pub fn build_graph(p: &PipelineConfig) -> Result<PipelineGraph, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let mut graph = DiGraph::new();
+    let mut by_id: HashMap<String, (NodeIndex, Origin)> = HashMap::new();
+    let mut add = |graph: &mut DiGraph<Node, ()>, id: &str, type_name: &'static str, kind: NodeKind, origin: &'_ Origin, errors: &mut Vec<Diagnostic>| {
+        let idx = graph.add_node(Node { id: id.to_string(), type_name, kind });
+        if let Some((_, first)) = by_id.get(id) {
+            let first_line = first.file.locate(&format!("{}/id", first.pointer), Anchor::Value).map_or(0, |l| l.pos.line);
+            errors.push(located(
+                Diagnostic::new("duplicate-id", format!("duplicate id `{id}`"))
+                    .with_component(Some(format!("{} `{id}`", kind.label())))
+                    .with_field("id")
+                    .with_hint(format!("`{id}` is already used on line {first_line}; ids must be unique within a pipeline")),
+                origin,
+                "/id",
+                Anchor::Value,
+            ));
+        } else {
+            by_id.insert(id.to_string(), (idx, origin.clone()));
+        }
+        idx
+    };
+    let source = add(&mut graph, &p.source.common.id, p.source.config.type_name(), NodeKind::Source, &p.source.origin, &mut errors);
+    let steps: Vec<NodeIndex> = p
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| add(&mut graph, &s.common.id, s.config.type_name(), NodeKind::Step(i), &s.origin, &mut errors))
+        .collect();
+    let sinks: Vec<NodeIndex> = p
+        .sinks
+        .iter()
+        .enumerate()
+        .map(|(i, s)| add(&mut graph, &s.common.id, s.config.type_name(), NodeKind::Sink(i), &s.origin, &mut errors))
+        .collect();
+    let ids: Vec<String> = graph.node_weights().filter(|n| !matches!(n.kind, NodeKind::Sink(_))).map(|n| n.id.clone()).collect();
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+
+    let connect = |graph: &mut DiGraph<Node, ()>, target: NodeIndex, inputs: &Option<Vec<String>>, default: NodeIndex, origin: &Origin, errors: &mut Vec<Diagnostic>| {
+        let Some(inputs) = inputs else {
+            graph.add_edge(default, target, ());
+            return;
+        };
+        let node = graph[target].clone();
+        let component = Some(format!("{} `{}`", node.kind.label(), node.id));
+        if inputs.is_empty() {
+            errors.push(located(
+                Diagnostic::new("bad-value", "`inputs` is empty").with_component(component.clone()).with_field("inputs").with_hint("name at least one component, or remove `inputs` to read the previous step"),
+                origin,
+                "/inputs",
+                Anchor::Key,
+            ));
+        }
+        for (i, input) in inputs.iter().enumerate() {
+            match by_id.get(input) {
+                Some((from, _)) if matches!(graph[*from].kind, NodeKind::Sink(_)) => errors.push(located(
+                    Diagnostic::new("bad-input", format!("`{input}` is a sink; sinks have no output to read"))
+                        .with_component(component.clone())
+                        .with_field(format!("inputs[{i}]")),
+                    origin,
+                    &format!("/inputs/{i}"),
+                    Anchor::Value,
+                )),
+                Some((from, _)) => {
+                    graph.add_edge(*from, target, ());
+                }
+                None => errors.push(located(
+                    Diagnostic::new("unknown-input", format!("`inputs` names `{input}`, which does not exist"))
+                        .with_component(component.clone())
+                        .with_field(format!("inputs[{i}]"))
+                        .with_hint(suggestion(input, &id_refs, "components that can be inputs")),
+                    origin,
+                    &format!("/inputs/{i}"),
+                    Anchor::Value,
+                )),
+            }
+        }
+    };
+    let mut previous = source;
+    for (i, s) in p.steps.iter().enumerate() {
+        connect(&mut graph, steps[i], &s.common.inputs, previous, &s.origin, &mut errors);
+        previous = steps[i];
+    }
+    for (i, s) in p.sinks.iter().enumerate() {
+        connect(&mut graph, sinks[i], &s.common.inputs, previous, &s.origin, &mut errors);
+    }
+
+    let origin_of = |n: NodeIndex| -> &Origin {
+        match graph[n].kind {
+            NodeKind::Source => &p.source.origin,
+            NodeKind::Step(i) => &p.steps[i].origin,
+            NodeKind::Sink(i) => &p.sinks[i].origin,
+        }
+    };
+    let mut in_cycle = vec![false; graph.node_count()];
+    for scc in tarjan_scc(&graph) {
+        let self_loop = scc.len() == 1 && graph.contains_edge(scc[0], scc[0]);
+        if scc.len() < 2 && !self_loop {
+            continue;
+        }
+        let path = cycle_path(&graph, &scc);
+        for n in &scc {
+            in_cycle[n.index()] = true;
+        }
+        let first = path[0];
+        let names: Vec<String> = path.iter().chain(std::iter::once(&first)).map(|n| format!("`{}`", graph[*n].id)).collect();
+        errors.push(located(
+            Diagnostic::new("cycle", format!("cycle: {}", names.join(" → ")))
+                .with_component(Some(format!("{} `{}`", graph[first].kind.label(), graph[first].id)))
+                .with_field("inputs")
+                .with_hint("a pipeline must be acyclic; break the cycle by changing one of these `inputs`"),
+            origin_of(first),
+            "/inputs",
+            Anchor::Key,
+        ));
+    }
+    for (i, &n) in steps.iter().enumerate() {
+        if in_cycle[n.index()] {
+            continue;
+        }
+        if !sinks.iter().any(|&s| has_path_connecting(&graph, n, s, None)) {
+            errors.push(located(
+                Diagnostic::new("reaches-no-sink", format!("the output of step `{}` reaches no sink", p.steps[i].common.id))
+                    .with_component(Some(format!("step `{}`", p.steps[i].common.id)))
+                    .with_hint("name it in a later component's `inputs`, or remove it"),
+                &p.steps[i].origin,
+                "",
+                Anchor::Key,
+            ));
+        }
+    }
+    if errors.is_empty() { Ok(PipelineGraph { graph, source, steps, sinks }) } else { Err(errors) }
+}
+
+/// One cycle through the nodes of a strongly connected component, in edge order.
+fn cycle_path(graph: &DiGraph<Node, ()>, scc: &[NodeIndex]) -> Vec<NodeIndex> {
+    let start = *scc.iter().min_by_key(|n| n.index()).unwrap_or(&scc[0]);
+    let mut path = vec![start];
+    let mut seen = vec![start];
+    let mut current = start;
+    loop {
+        let next = graph
+            .edges(current)
+            .map(|e| e.target())
+            .filter(|t| scc.contains(t))
+            .min_by_key(|t| (seen.contains(t) && *t != start, t.index()));
+        match next {
+            Some(n) if n == start || seen.contains(&n) => break,
+            Some(n) => {
+                path.push(n);
+                seen.push(n);
+                current = n;
+            }
+            None => break,
+        }
+    }
+    path
+}
+
+impl PipelineGraph {
+    /// The nodes that read the output of `n`.
+    pub fn downstream(&self, n: NodeIndex) -> Vec<NodeIndex> {
+        let mut out: Vec<NodeIndex> = self.graph.neighbors(n).collect();
+        out.sort();
+        out
+    }
+
+    /// Graphviz DOT.
+    pub fn to_dot(&self, name: &str) -> String {
+        let mut out = format!("digraph \"{}\" {{\n  rankdir=LR;\n", name.replace('"', "\\\""));
+        for n in self.graph.node_indices() {
+            let node = &self.graph[n];
+            let shape = match node.kind {
+                NodeKind::Source => "invhouse",
+                NodeKind::Step(_) => "box",
+                NodeKind::Sink(_) => "house",
+            };
+            let _ = writeln!(out, "  \"{}\" [label=\"{}\\n({})\", shape={shape}];", node.id, node.id, node.type_name);
+        }
+        for e in self.graph.edge_references() {
+            let _ = writeln!(out, "  \"{}\" -> \"{}\";", self.graph[e.source()].id, self.graph[e.target()].id);
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// Mermaid flowchart.
+    pub fn to_mermaid(&self) -> String {
+        let mut out = String::from("flowchart LR\n");
+        let safe = |id: &str| id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect::<String>();
+        for n in self.graph.node_indices() {
+            let node = &self.graph[n];
+            let (open, close) = match node.kind {
+                NodeKind::Source => ("[/", "/]"),
+                NodeKind::Step(_) => ("[", "]"),
+                NodeKind::Sink(_) => ("[\\", "\\]"),
+            };
+            let _ = writeln!(out, "  {}{open}\"{} ({})\"{close}", safe(&node.id), node.id, node.type_name);
+        }
+        for e in self.graph.edge_references() {
+            let _ = writeln!(out, "  {} --> {}", safe(&self.graph[e.source()].id), safe(&self.graph[e.target()].id));
+        }
+        out
+    }
+}

@@ -1,0 +1,54 @@
+//! Bounded channels of batches between components, and fan-out: a component with several downstream
+//! readers sends each a copy (the last one gets the original, so the common single-reader case copies
+//! nothing). Bounded capacity is what makes a slow sink slow down the source.
+
+use tokio::sync::mpsc::{Receiver, Sender, channel};
+
+use crate::record::Record;
+
+/// A batch of records.
+pub type Batch = Vec<Record>;
+
+/// A bounded channel of batches.
+pub fn batch_channel(capacity: usize) -> (Sender<Batch>, Receiver<Batch>) {
+    channel(capacity.max(1))
+}
+
+/// The readers of one component's output.
+#[derive(Debug, Clone, Default)]
+pub struct Outputs {
+    senders: Vec<Sender<Batch>>,
+}
+
+impl Outputs {
+    /// Sends to these readers.
+    pub fn new(senders: Vec<Sender<Batch>>) -> Self {
+        Self { senders }
+    }
+
+    /// Sends a batch to every reader, waiting while a reader is full. False when every reader is gone.
+    pub async fn send(&self, batch: Batch) -> bool {
+        if batch.is_empty() {
+            return true;
+        }
+        let Some((last, rest)) = self.senders.split_last() else { return false };
+        let mut any = false;
+        for s in rest {
+            any |= s.send(batch.clone()).await.is_ok();
+        }
+        any | last.send(batch).await.is_ok()
+    }
+
+    /// [`Outputs::send`] from a blocking thread.
+    pub fn blocking_send(&self, batch: Batch) -> bool {
+        if batch.is_empty() {
+            return true;
+        }
+        let Some((last, rest)) = self.senders.split_last() else { return false };
+        let mut any = false;
+        for s in rest {
+            any |= s.blocking_send(batch.clone()).is_ok();
+        }
+        any | last.blocking_send(batch).is_ok()
+    }
+}

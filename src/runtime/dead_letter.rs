@@ -1,0 +1,180 @@
+//! The pipeline's dead-letter output: records that a step (or the source's parser) could not process are
+//! written here with the step id, key, error and the record as it entered the step, and only then
+//! acknowledged as dead-lettered. Entries are rare, so they are written and flushed one by one, under a
+//! lock, from whichever task found them.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::secrets;
+use crate::record::Record;
+
+/// One dead-letter entry, as written (one JSON object per line).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct DeadLetterEntry {
+    /// When it was written (RFC 3339, UTC).
+    pub time: String,
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// The id of the component that rejected the record.
+    pub step: String,
+    /// The record's key, if it has one.
+    pub key: Option<String>,
+    /// Why it was rejected.
+    pub error: String,
+    /// How many times it has been attempted.
+    pub attempts: u32,
+    /// The record as it entered the failing component.
+    pub record: Value,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pipeline: String,
+    /// `None`: print entries to stdout instead of writing them (dry runs).
+    path: Option<PathBuf>,
+    writer: Mutex<Option<BufWriter<File>>>,
+    written: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// A cloneable handle on the dead-letter output.
+#[derive(Debug, Clone)]
+pub struct DeadLetterSender(Arc<Inner>);
+
+impl DeadLetterSender {
+    /// Appends to `path`, creating it (and its folder) on the first entry.
+    pub fn to_file(pipeline: &str, path: &Path) -> Self {
+        Self(Arc::new(Inner {
+            pipeline: pipeline.to_string(),
+            path: Some(path.to_path_buf()),
+            writer: Mutex::new(None),
+            written: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        }))
+    }
+
+    /// Prints entries to stdout, prefixed with `[dead-letter]`, instead of writing them (dry runs).
+    pub fn printing(pipeline: &str) -> Self {
+        Self(Arc::new(Inner {
+            pipeline: pipeline.to_string(),
+            path: None,
+            writer: Mutex::new(None),
+            written: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        }))
+    }
+
+    /// Where entries go (`None` when printing).
+    pub fn path(&self) -> Option<&Path> {
+        self.0.path.as_deref()
+    }
+
+    /// Entries written so far.
+    pub fn written(&self) -> u64 {
+        self.0.written.load(Ordering::Acquire)
+    }
+
+    /// Entries that could not be written (their inputs stay unacknowledged).
+    pub fn failed(&self) -> u64 {
+        self.0.failed.load(Ordering::Acquire)
+    }
+
+    /// Writes one entry; on success the record's inputs are marked dead-lettered.
+    pub fn send(&self, record: Record, step: &str, error: impl Into<String>) {
+        let entry = DeadLetterEntry {
+            time: now_rfc3339(),
+            pipeline: self.0.pipeline.clone(),
+            step: step.to_string(),
+            key: record.key.as_deref().map(str::to_string),
+            error: error.into(),
+            attempts: 1,
+            record: record.value.clone(),
+        };
+        match self.write(&entry) {
+            Ok(()) => {
+                record.mark_dead_lettered();
+                self.0.written.fetch_add(1, Ordering::AcqRel);
+            }
+            Err(e) => {
+                self.0.failed.fetch_add(1, Ordering::AcqRel);
+                let path = self.0.path.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
+                tracing::error!(pipeline = %self.0.pipeline, step, error = %e, path, "cannot write dead-letter entry");
+            }
+        }
+    }
+
+    fn write(&self, entry: &DeadLetterEntry) -> std::io::Result<()> {
+        let mut line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
+        if secrets::any() {
+            line = secrets::redact(&line);
+        }
+        let Some(path) = &self.0.path else {
+            println!("[dead-letter] {line}");
+            return Ok(());
+        };
+        let mut guard = self.0.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let file = OpenOptions::new().create(true).append(true).open(path)?;
+            *guard = Some(BufWriter::new(file));
+        }
+        let writer = guard.as_mut().ok_or_else(|| std::io::Error::other("dead-letter writer missing"))?;
+        writer.write_all(line.as_bytes())?;
+        writer.write_all(b"\n")?;
+        writer.flush()
+    }
+}
+
+/// The current time as RFC 3339 in UTC.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Acks;
+    use crate::runtime::ack::{AckTracker, InputPosition};
+
+    #[test]
+    fn writes_entry_then_acknowledges() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("dlq/p.ndjson");
+        let dlq = DeadLetterSender::to_file("p", &path);
+        let tracker = AckTracker::new();
+        let mut record = Record::new(serde_json::json!({"a": 1}));
+        record.acks = Acks::One(tracker.track(InputPosition { stream: 0, seq: 0 }));
+        record.key = Some("k1".into());
+        dlq.send(record, "map", "boom");
+        assert_eq!(tracker.summary().dead_lettered, 1);
+        let text = std::fs::read_to_string(&path).expect("written");
+        let entry: DeadLetterEntry = serde_json::from_str(text.trim()).expect("json");
+        assert_eq!((entry.step.as_str(), entry.key.as_deref(), entry.error.as_str()), ("map", Some("k1"), "boom"));
+        assert_eq!(entry.record, serde_json::json!({"a": 1}));
+    }
+
+    #[test]
+    fn unwritable_path_leaves_input_unacknowledged() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, "x").expect("write");
+        let dlq = DeadLetterSender::to_file("p", &blocker.join("sub/dlq.ndjson"));
+        let tracker = AckTracker::new();
+        let mut record = Record::new(serde_json::json!(1));
+        record.acks = Acks::One(tracker.track(InputPosition { stream: 0, seq: 0 }));
+        dlq.send(record, "s", "e");
+        assert_eq!(tracker.summary().unacknowledged, 1);
+        assert_eq!(dlq.failed(), 1);
+    }
+}

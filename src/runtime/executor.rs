@@ -1,0 +1,288 @@
+//! Runs a [`Plan`]: the source on a blocking thread (file reading and parsing block), one tokio task per
+//! step, each sink on a blocking thread, joined by bounded channels of batches. Tracks acknowledgements,
+//! counts per component, routes rejected records by each step's `on_error`, and stops cleanly — the
+//! source stops reading, everything in flight drains — when asked or when a component fails.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use petgraph::graph::NodeIndex;
+use tokio::sync::mpsc::Receiver;
+use tokio::task::JoinHandle;
+
+use super::ack::{AckSummary, AckTracker};
+use super::channel::{Batch, Outputs, batch_channel};
+use super::dead_letter::DeadLetterSender;
+use super::stats::{NodeCounters, RunSummary};
+use crate::config::pipeline::OnError;
+use crate::graph::plan::{BuiltSink, BuiltStep, Plan};
+use crate::sinks::Sink;
+use crate::sinks::dry_run::DryRunSink;
+use crate::sources::{Source, SourceContext};
+use crate::transforms::Output;
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Replace every sink with one that prints what it would receive; write nothing.
+    pub dry_run: bool,
+    /// Stop reading after this many records.
+    pub limit: Option<u64>,
+    /// Set to stop reading (SIGINT/SIGTERM); in-flight records drain.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// The first fatal error of a run.
+#[derive(Debug, Default, Clone)]
+struct Failure(Arc<Mutex<Option<String>>>);
+
+impl Failure {
+    fn set(&self, message: String, stop: &AtomicBool) {
+        stop.store(true, Ordering::SeqCst);
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            tracing::error!(error = %message, "pipeline failed");
+            *slot = Some(message);
+        }
+    }
+
+    fn is_set(&self) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+
+    fn take(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// A running pipeline.
+pub struct Execution {
+    tracker: Arc<AckTracker>,
+    handles: Vec<JoinHandle<()>>,
+    counters: Vec<(String, &'static str, &'static str, Arc<NodeCounters>)>,
+    failure: Failure,
+    stop: Arc<AtomicBool>,
+    dead_letter: DeadLetterSender,
+    started: Instant,
+    name: String,
+}
+
+impl Execution {
+    /// Starts every component of `plan`. Must be called within a tokio runtime.
+    pub fn start(plan: Plan, options: RunOptions) -> Self {
+        let Plan { name, graph, source, steps, sinks, dead_letter_path, settings } = plan;
+        let stop = Arc::clone(&options.stop);
+        let failure = Failure::default();
+        let tracker = AckTracker::new();
+        let dead_letter = if options.dry_run {
+            DeadLetterSender::printing(&name)
+        } else {
+            DeadLetterSender::to_file(&name, &dead_letter_path)
+        };
+        // One input channel per non-source node; senders are handed to the nodes upstream of it.
+        let mut senders = std::collections::HashMap::new();
+        let mut receivers = std::collections::HashMap::new();
+        for n in graph.steps.iter().chain(graph.sinks.iter()) {
+            let (tx, rx) = batch_channel(settings.channel_capacity);
+            senders.insert(*n, tx);
+            receivers.insert(*n, rx);
+        }
+        let outputs_of = |n: NodeIndex| Outputs::new(graph.downstream(n).iter().filter_map(|d| senders.get(d).cloned()).collect());
+        let mut counters = Vec::new();
+        let mut handles = Vec::new();
+
+        let source_counters = Arc::new(NodeCounters::default());
+        counters.push((source.id.clone(), "source", type_of_source(&source.source), Arc::clone(&source_counters)));
+        let ctx = SourceContext {
+            output: outputs_of(graph.source),
+            tracker: Arc::clone(&tracker),
+            dead_letter: dead_letter.clone(),
+            batch_size: settings.batch_size,
+            limit: options.limit,
+            stop: Arc::clone(&stop),
+            key: source.key,
+            id: source.id.clone(),
+            counters: Arc::clone(&source_counters),
+        };
+        {
+            let failure = failure.clone();
+            let stop = Arc::clone(&stop);
+            let source_id = source.id.clone();
+            let src = source.source;
+            handles.push(tokio::task::spawn_blocking(move || {
+                let result = match &src {
+                    Source::File(f) => f.run_blocking(&ctx),
+                };
+                if let Err(e) = result {
+                    failure.set(format!("source `{source_id}`: {e}"), &stop);
+                }
+            }));
+        }
+
+        for (i, step) in steps.into_iter().enumerate() {
+            let n = graph.steps[i];
+            let node_counters = Arc::new(NodeCounters::default());
+            counters.push((step.id.clone(), "step", step.type_name, Arc::clone(&node_counters)));
+            let rx = receivers.remove(&n).expect("every step has an input channel");
+            let outputs = outputs_of(n);
+            let dlq = dead_letter.clone();
+            let failure = failure.clone();
+            let stop = Arc::clone(&stop);
+            handles.push(tokio::spawn(run_step(step, rx, outputs, dlq, node_counters, failure, stop)));
+        }
+
+        for (i, built) in sinks.into_iter().enumerate() {
+            let n = graph.sinks[i];
+            let node_counters = Arc::new(NodeCounters::default());
+            counters.push((built.id.clone(), "sink", built.type_name, Arc::clone(&node_counters)));
+            let rx = receivers.remove(&n).expect("every sink has an input channel");
+            let BuiltSink { id, sink, .. } = built;
+            let sink: Box<dyn Sink> = if options.dry_run { Box::new(DryRunSink::new(&id)) } else { sink };
+            let dlq = dead_letter.clone();
+            let failure = failure.clone();
+            let stop = Arc::clone(&stop);
+            handles.push(tokio::task::spawn_blocking(move || run_sink(id, sink, rx, dlq, &node_counters, &failure, &stop)));
+        }
+        drop(senders);
+        Self { tracker, handles, counters, failure, stop, dead_letter, started: Instant::now(), name }
+    }
+
+    /// Outcomes so far.
+    pub fn progress(&self) -> AckSummary {
+        self.tracker.summary()
+    }
+
+    /// A handle for watching progress from another task.
+    pub fn progress_handle(&self) -> Arc<AckTracker> {
+        Arc::clone(&self.tracker)
+    }
+
+    /// Waits for every component to finish and summarizes the run.
+    pub async fn wait(self) -> RunSummary {
+        for h in self.handles {
+            if let Err(e) = h.await {
+                self.failure.set(format!("a component stopped unexpectedly: {e}"), &self.stop);
+            }
+        }
+        let error = self.failure.take();
+        let interrupted = error.is_none() && self.stop.load(Ordering::SeqCst);
+        RunSummary {
+            pipeline: self.name,
+            duration: self.started.elapsed(),
+            records: self.tracker.summary(),
+            components: self.counters.iter().map(|(id, kind, ty, c)| c.snapshot(id, kind, ty)).collect(),
+            dead_letter_path: (self.dead_letter.written() > 0).then(|| self.dead_letter.path().map(|p| p.display().to_string())).flatten(),
+            interrupted,
+            error,
+        }
+    }
+}
+
+fn type_of_source(s: &Source) -> &'static str {
+    match s {
+        Source::File(_) => "file",
+    }
+}
+
+async fn run_step(
+    mut step: BuiltStep,
+    mut rx: Receiver<Batch>,
+    outputs: Outputs,
+    dlq: DeadLetterSender,
+    counters: Arc<NodeCounters>,
+    failure: Failure,
+    stop: Arc<AtomicBool>,
+) {
+    loop {
+        let mut out = Output::default();
+        let next = match step.transform.deadline() {
+            Some(deadline) => tokio::select! {
+                batch = rx.recv() => Some(batch),
+                () = tokio::time::sleep_until(deadline.into()) => None,
+            },
+            None => Some(rx.recv().await),
+        };
+        let finished = match next {
+            None => {
+                step.transform.on_deadline(&mut out);
+                false
+            }
+            Some(Some(batch)) => {
+                if failure.is_set() {
+                    // After a fatal error nothing more is delivered; these inputs stay unacknowledged.
+                    continue;
+                }
+                NodeCounters::add(&counters.received, batch.len());
+                step.transform.process(batch, &mut out);
+                false
+            }
+            Some(None) => {
+                step.transform.flush(&mut out);
+                true
+            }
+        };
+        NodeCounters::add(&counters.filtered, out.filtered as usize);
+        for rejected in out.rejected {
+            match step.on_error {
+                OnError::DeadLetter => {
+                    NodeCounters::add(&counters.dead_lettered, 1);
+                    dlq.send(rejected.record, &step.id, rejected.error);
+                }
+                OnError::Drop => {
+                    NodeCounters::add(&counters.filtered, 1);
+                    rejected.record.mark_filtered();
+                }
+                OnError::Fail => failure.set(format!("step `{}`: {}", step.id, rejected.error), &stop),
+            }
+        }
+        if let Some(fatal) = out.fatal {
+            failure.set(format!("step `{}`: {fatal}", step.id), &stop);
+        }
+        if !out.records.is_empty() && !failure.is_set() {
+            NodeCounters::add(&counters.emitted, out.records.len());
+            outputs.send(out.records).await;
+        }
+        if finished {
+            break;
+        }
+    }
+}
+
+fn run_sink(
+    id: String,
+    mut sink: Box<dyn Sink>,
+    mut rx: Receiver<Batch>,
+    dlq: DeadLetterSender,
+    counters: &NodeCounters,
+    failure: &Failure,
+    stop: &AtomicBool,
+) {
+    while let Some(batch) = rx.blocking_recv() {
+        NodeCounters::add(&counters.received, batch.len());
+        if failure.is_set() {
+            continue;
+        }
+        match sink.write(&batch) {
+            Ok(rejected) => {
+                let mut rejected = rejected.into_iter().peekable();
+                for (i, record) in batch.into_iter().enumerate() {
+                    if rejected.peek().is_some_and(|(r, _)| *r == i) {
+                        let (_, reason) = rejected.next().unwrap_or_default();
+                        NodeCounters::add(&counters.dead_lettered, 1);
+                        dlq.send(record, &id, reason);
+                    } else {
+                        NodeCounters::add(&counters.delivered, 1);
+                        record.mark_delivered();
+                    }
+                }
+            }
+            Err(e) => failure.set(format!("sink `{id}`: {e}"), stop),
+        }
+    }
+    if !failure.is_set() {
+        if let Err(e) = sink.finish() {
+            failure.set(format!("sink `{id}`: {e}"), stop);
+        }
+    }
+}

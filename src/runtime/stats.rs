@@ -1,0 +1,144 @@
+//! Per-component counters and the run summary shown after every run.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::ack::AckSummary;
+
+/// Live counters of one component.
+#[derive(Debug, Default)]
+pub struct NodeCounters {
+    /// Records that arrived.
+    pub received: AtomicU64,
+    /// Records passed downstream.
+    pub emitted: AtomicU64,
+    /// Records dropped on purpose.
+    pub filtered: AtomicU64,
+    /// Records sent to the dead-letter output.
+    pub dead_lettered: AtomicU64,
+    /// Records written (sinks).
+    pub delivered: AtomicU64,
+}
+
+impl NodeCounters {
+    /// Adds `n` to a counter.
+    pub fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// A snapshot.
+    pub fn snapshot(&self, id: &str, kind: &'static str, type_name: &'static str) -> NodeSummary {
+        NodeSummary {
+            id: id.to_string(),
+            kind,
+            type_name,
+            received: self.received.load(Ordering::Acquire),
+            emitted: self.emitted.load(Ordering::Acquire),
+            filtered: self.filtered.load(Ordering::Acquire),
+            dead_lettered: self.dead_lettered.load(Ordering::Acquire),
+            delivered: self.delivered.load(Ordering::Acquire),
+        }
+    }
+}
+
+/// Counters of one component at the end of a run.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NodeSummary {
+    /// Component id.
+    pub id: String,
+    /// `source`, `step` or `sink`.
+    pub kind: &'static str,
+    /// Its `type:`.
+    #[serde(rename = "type")]
+    pub type_name: &'static str,
+    /// Records that arrived (for the source: records read).
+    pub received: u64,
+    /// Records passed downstream.
+    pub emitted: u64,
+    /// Records dropped on purpose.
+    pub filtered: u64,
+    /// Records dead-lettered here.
+    pub dead_lettered: u64,
+    /// Records written (sinks).
+    pub delivered: u64,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// Wall time.
+    #[serde(serialize_with = "as_secs")]
+    pub duration: Duration,
+    /// Outcomes of the source's records: received = delivered + filtered + dead_lettered (+ unacknowledged
+    /// when the run failed).
+    pub records: AckSummary,
+    /// Per-component counters.
+    pub components: Vec<NodeSummary>,
+    /// Where dead-lettered records were written, if any were.
+    pub dead_letter_path: Option<String>,
+    /// True when SIGINT/SIGTERM stopped the source early.
+    pub interrupted: bool,
+    /// Why the run failed, if it did.
+    pub error: Option<String>,
+}
+
+fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+impl RunSummary {
+    /// True when every record read got an outcome and nothing failed.
+    pub fn is_success(&self) -> bool {
+        self.error.is_none() && self.records.unacknowledged == 0 && self.records.in_flight() == 0
+    }
+
+    /// True when the books balance: every record read is delivered, filtered or dead-lettered.
+    pub fn balances(&self) -> bool {
+        let r = &self.records;
+        r.received == r.delivered + r.filtered + r.dead_lettered
+    }
+}
+
+impl fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.records;
+        let secs = self.duration.as_secs_f64();
+        let rate = if secs > 0.0 { r.received as f64 / secs } else { 0.0 };
+        let status = match (&self.error, self.interrupted) {
+            (Some(_), _) => "FAILED",
+            (None, true) => "interrupted (drained)",
+            (None, false) => "ok",
+        };
+        writeln!(f, "pipeline `{}`: {status} in {secs:.2}s ({rate:.0} records/s)", self.pipeline)?;
+        write!(
+            f,
+            "  records: received {} = delivered {} + filtered {} + dead-lettered {}",
+            r.received, r.delivered, r.filtered, r.dead_lettered
+        )?;
+        if r.unacknowledged > 0 {
+            write!(f, " + unacknowledged {}", r.unacknowledged)?;
+        }
+        writeln!(f)?;
+        writeln!(f, "  {:<24} {:<9} {:>10} {:>10} {:>10} {:>10} {:>10}", "component", "type", "received", "emitted", "filtered", "dead", "delivered")?;
+        for n in &self.components {
+            let id = format!("{} {}", n.kind, n.id);
+            writeln!(
+                f,
+                "  {:<24} {:<9} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                id, n.type_name, n.received, n.emitted, n.filtered, n.dead_lettered, n.delivered
+            )?;
+        }
+        if let Some(p) = &self.dead_letter_path {
+            writeln!(f, "  dead-letter entries written to {p}")?;
+        }
+        if let Some(e) = &self.error {
+            writeln!(f, "  error: {e}")?;
+        }
+        Ok(())
+    }
+}

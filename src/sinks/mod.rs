@@ -1,0 +1,60 @@
+//! Sinks: where records go. Each sink is one file with its config struct, `build()` and runtime;
+//! [`SinkConfig`] is the closed registry of sink types. A sink reports per-record rejections (bound for
+//! the dead-letter output) separately from failures of the sink itself.
+
+pub mod dry_run;
+pub mod file;
+pub mod stdout;
+
+use crate::build::{BuildContext, BuildErrors};
+use crate::record::Record;
+
+crate::config::registry::component_registry! {
+    /// Every sink type, selected by `type:`.
+    SinkConfig, "sink" {
+        "file" => File(file::FileSinkConfig),
+        "stdout" => Stdout(stdout::StdoutSinkConfig),
+    }
+}
+
+impl SinkConfig {
+    /// Compiles the sink.
+    pub fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Sink>, BuildErrors> {
+        Ok(match self {
+            SinkConfig::File(c) => Box::new(c.build(ctx)?),
+            SinkConfig::Stdout(c) => Box::new(c.build(ctx)?),
+        })
+    }
+}
+
+/// A failure of the sink itself (not of one record).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct SinkError {
+    /// What went wrong.
+    pub message: String,
+    /// Whether trying again later may succeed.
+    pub retryable: bool,
+}
+
+impl SinkError {
+    /// An I/O failure, which may succeed later (disk full, permissions fixed).
+    pub fn io(context: impl std::fmt::Display, e: std::io::Error) -> Self {
+        Self { message: format!("{context}: {e}"), retryable: true }
+    }
+}
+
+/// A record a sink could not write, by its index in the batch, and why.
+pub type RecordRejection = (usize, String);
+
+/// A built sink. Writes are blocking; the runtime runs each sink on a blocking thread.
+pub trait Sink: Send {
+    /// Writes a batch durably enough that it may be acknowledged as delivered, except the records it
+    /// returns as rejected.
+    fn write(&mut self, batch: &[Record]) -> Result<Vec<RecordRejection>, SinkError>;
+
+    /// Completes the output once every input has ended.
+    fn finish(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}

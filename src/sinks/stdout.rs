@@ -1,0 +1,62 @@
+//! `stdout` sink: prints records, one JSON document per line or pretty-printed.
+
+use std::io::Write;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::{RecordRejection, Sink, SinkError};
+use crate::build::{BuildContext, BuildErrors};
+use crate::config::secrets;
+use crate::record::Record;
+
+/// How records are printed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StdoutFormat {
+    /// One JSON document per line.
+    #[default]
+    Ndjson,
+    /// Indented JSON.
+    Pretty,
+}
+
+/// Prints records to standard output.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StdoutSinkConfig {
+    /// `ndjson` (default) or `pretty`.
+    #[serde(default)]
+    pub format: StdoutFormat,
+}
+
+/// Built `stdout` sink.
+#[derive(Debug)]
+pub struct StdoutSink {
+    format: StdoutFormat,
+}
+
+impl StdoutSinkConfig {
+    /// Nothing to compile.
+    pub fn build(&self, _ctx: &BuildContext) -> Result<StdoutSink, BuildErrors> {
+        Ok(StdoutSink { format: self.format })
+    }
+}
+
+/// Renders a record for printing, with secrets masked.
+pub fn render(record: &Record, pretty: bool) -> String {
+    let text = if pretty { serde_json::to_string_pretty(&record.value) } else { serde_json::to_string(&record.value) };
+    let text = text.unwrap_or_else(|e| format!("<unprintable: {e}>"));
+    if secrets::any() { secrets::redact(&text) } else { text }
+}
+
+impl Sink for StdoutSink {
+    fn write(&mut self, batch: &[Record]) -> Result<Vec<RecordRejection>, SinkError> {
+        let mut out = std::io::stdout().lock();
+        for record in batch {
+            writeln!(out, "{}", render(record, self.format == StdoutFormat::Pretty)).map_err(|e| SinkError::io("stdout", e))?;
+        }
+        out.flush().map_err(|e| SinkError::io("stdout", e))?;
+        Ok(Vec::new())
+    }
+}

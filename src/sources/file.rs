@@ -1,0 +1,259 @@
+//! `file` source: reads NDJSON, a JSON array, or CSV with a header row, from one file or every file a
+//! glob matches (in sorted order). Lines that do not parse are dead-lettered and reading goes on.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{SourceContext, SourceError};
+use crate::build::{BuildContext, BuildErrors};
+use crate::record::{Acks, Record};
+use crate::runtime::ack::InputPosition;
+use crate::runtime::stats::NodeCounters;
+use crate::transforms::context::with_context;
+
+/// Record formats of files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    /// One JSON value per line.
+    #[default]
+    Ndjson,
+    /// One JSON array of values (read as a stream, element by element).
+    Json,
+    /// CSV with a header row; each row becomes an object of strings.
+    Csv,
+}
+
+/// Reads records from files.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileSourceConfig {
+    /// File path or glob (`data/*.ndjson`), relative to the pipeline's folder.
+    pub path: String,
+    /// Record format: `ndjson` (default), `json` (an array), or `csv`.
+    #[serde(default)]
+    pub format: FileFormat,
+    /// CSV field delimiter (one character).
+    #[serde(default)]
+    pub delimiter: Option<char>,
+}
+
+/// Built `file` source.
+#[derive(Debug)]
+pub struct FileSource {
+    pattern: String,
+    format: FileFormat,
+    delimiter: u8,
+}
+
+impl FileSourceConfig {
+    /// Resolves the path against the pipeline's folder and checks the glob.
+    pub fn build(&self, ctx: &BuildContext) -> Result<FileSource, BuildErrors> {
+        let mut errors = BuildErrors::default();
+        let full = if std::path::Path::new(&self.path).is_absolute() {
+            self.path.clone()
+        } else {
+            ctx.base_dir.join(&self.path).to_string_lossy().into_owned()
+        };
+        if let Err(e) = glob::Pattern::new(&full) {
+            errors.push(&["path"], "bad-glob", format!("invalid glob `{}`: {e}", self.path), None);
+        }
+        let delimiter = match self.delimiter {
+            None => b',',
+            Some(c) if c.is_ascii() => c as u8,
+            Some(c) => {
+                errors.push(&["delimiter"], "bad-value", format!("delimiter `{c}` is not a single-byte character"), None);
+                b','
+            }
+        };
+        errors.finish(|| FileSource { pattern: full, format: self.format, delimiter })
+    }
+}
+
+/// Reads `reader` in large chunks and calls `line` for every complete line (without its newline).
+fn for_each_line(mut reader: impl Read, mut line: impl FnMut(&[u8]) -> bool) -> std::io::Result<()> {
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+    let mut chunk = vec![0u8; 1 << 20];
+    loop {
+        let n = reader.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(last_newline) = buf.iter().rposition(|&b| b == b'\n') else { continue };
+        for l in buf[..last_newline].split(|&b| b == b'\n') {
+            if !line(l) {
+                return Ok(());
+            }
+        }
+        buf.drain(..=last_newline);
+    }
+    if !buf.is_empty() {
+        line(&buf);
+    }
+    Ok(())
+}
+
+/// Collects records into batches and sends them; stops early when asked or at the limit.
+struct Emitter<'a> {
+    ctx: &'a SourceContext,
+    batch: Vec<Record>,
+    emitted: u64,
+}
+
+impl Emitter<'_> {
+    fn should_stop(&self) -> bool {
+        self.ctx.stop.load(Ordering::Relaxed) || self.ctx.limit.is_some_and(|l| self.emitted >= l)
+    }
+
+    /// Adds one input (a parsed value, or why it did not parse and its raw text); false when reading
+    /// should stop.
+    fn push(&mut self, position: InputPosition, parsed: Result<Value, (String, Value)>) -> bool {
+        if self.should_stop() {
+            return false;
+        }
+        self.emitted += 1;
+        NodeCounters::add(&self.ctx.counters.received, 1);
+        let acks = Acks::One(self.ctx.tracker.track(position));
+        let mut record = Record { value: Value::Null, key: None, parent: None, acks };
+        match parsed {
+            Ok(value) => {
+                record.value = value;
+                if let Some(key) = &self.ctx.key {
+                    match with_context(&mut record, |c| key.render(c)) {
+                        Ok(k) => record.key = Some(k.into()),
+                        Err(e) => {
+                            NodeCounters::add(&self.ctx.counters.dead_lettered, 1);
+                            self.ctx.dead_letter.send(record, &self.ctx.id, format!("record key: {e}"));
+                            return true;
+                        }
+                    }
+                }
+                NodeCounters::add(&self.ctx.counters.emitted, 1);
+                self.batch.push(record);
+                if self.batch.len() >= self.ctx.batch_size {
+                    return self.send();
+                }
+            }
+            Err((error, raw)) => {
+                record.value = raw;
+                NodeCounters::add(&self.ctx.counters.dead_lettered, 1);
+                self.ctx.dead_letter.send(record, &self.ctx.id, error);
+            }
+        }
+        true
+    }
+
+    fn send(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.ctx.batch_size));
+        self.ctx.output.blocking_send(batch)
+    }
+}
+
+impl FileSource {
+    /// The files the pattern matches now, sorted.
+    pub fn files(&self) -> Result<Vec<PathBuf>, SourceError> {
+        let err = |message: String| SourceError::Read { message, retryable: false };
+        let mut files: Vec<PathBuf> = glob::glob(&self.pattern)
+            .map_err(|e| err(format!("invalid glob `{}`: {e}", self.pattern)))?
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(SourceError::Read { message: format!("no file matches `{}`", self.pattern), retryable: true });
+        }
+        Ok(files)
+    }
+
+    /// Reads every file, blocking; call from a blocking thread.
+    pub fn run_blocking(&self, ctx: &SourceContext) -> Result<(), SourceError> {
+        let mut emitter = Emitter { ctx, batch: Vec::with_capacity(ctx.batch_size), emitted: 0 };
+        for (stream, path) in self.files()?.into_iter().enumerate() {
+            if emitter.should_stop() {
+                break;
+            }
+            let stream = u32::try_from(stream).unwrap_or(u32::MAX);
+            let io = |e: std::io::Error| SourceError::Read { message: format!("reading `{}`: {e}", path.display()), retryable: true };
+            let file = File::open(&path).map_err(io)?;
+            match self.format {
+                FileFormat::Ndjson => {
+                    let mut seq = 0u64;
+                    let mut line_no = 0u64;
+                    for_each_line(file, |line| {
+                        line_no += 1;
+                        let line = line.strip_suffix(b"\r").unwrap_or(line);
+                        if line.iter().all(u8::is_ascii_whitespace) {
+                            return true;
+                        }
+                        let parsed = serde_json::from_slice::<Value>(line).map_err(|e| {
+                            let raw = Value::String(String::from_utf8_lossy(line).into_owned());
+                            (format!("{}:{line_no}: invalid JSON: {e}", path.display()), raw)
+                        });
+                        let position = InputPosition { stream, seq };
+                        seq += 1;
+                        emitter.push(position, parsed)
+                    })
+                    .map_err(io)?;
+                }
+                FileFormat::Json => self.read_json_array(&path, stream, &mut emitter, file)?,
+                FileFormat::Csv => {
+                    let mut reader = csv::ReaderBuilder::new().delimiter(self.delimiter).flexible(false).from_reader(BufReader::new(file));
+                    let headers: Vec<String> = reader
+                        .headers()
+                        .map_err(|e| SourceError::Read { message: format!("`{}`: {e}", path.display()), retryable: false })?
+                        .iter()
+                        .map(str::to_string)
+                        .collect();
+                    for (seq, row) in reader.records().enumerate() {
+                        let parsed = row.map_err(|e| (format!("{}: {e}", path.display()), Value::Null)).map(|row| {
+                            Value::Object(headers.iter().cloned().zip(row.iter().map(|s| Value::String(s.to_string()))).collect::<Map<_, _>>())
+                        });
+                        if !emitter.push(InputPosition { stream, seq: seq as u64 }, parsed) {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        emitter.send();
+        Ok(())
+    }
+
+    /// Streams the elements of a top-level JSON array without holding the whole document.
+    fn read_json_array(&self, path: &std::path::Path, stream: u32, emitter: &mut Emitter<'_>, file: File) -> Result<(), SourceError> {
+        struct Elements<'e, 'c> {
+            emitter: &'e mut Emitter<'c>,
+            stream: u32,
+        }
+        impl<'de> serde::de::Visitor<'de> for Elements<'_, '_> {
+            type Value = ();
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON array of records")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+                let mut n = 0u64;
+                while let Some(value) = seq.next_element::<Value>()? {
+                    if !self.emitter.push(InputPosition { stream: self.stream, seq: n }, Ok(value)) {
+                        return Ok(());
+                    }
+                    n += 1;
+                }
+                Ok(())
+            }
+        }
+        let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 20, file));
+        serde::Deserializer::deserialize_seq(&mut de, Elements { emitter, stream })
+            .map_err(|e| SourceError::Read { message: format!("`{}`: {e}", path.display()), retryable: false })
+    }
+}
+

@@ -1,0 +1,79 @@
+//! Sources: where records come from. Each source is one file with its config struct, `build()` and
+//! runtime; [`SourceConfig`] is the closed registry of source types.
+
+pub mod file;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use crate::build::{BuildContext, BuildErrors};
+use crate::expr::template::StringTemplate;
+use crate::runtime::ack::AckTracker;
+use crate::runtime::dead_letter::DeadLetterSender;
+
+crate::config::registry::component_registry! {
+    /// Every source type, selected by `type:`.
+    SourceConfig, "source" {
+        "file" => File(file::FileSourceConfig),
+    }
+}
+
+/// A built source.
+#[derive(Debug)]
+pub enum Source {
+    /// `type: file`
+    File(file::FileSource),
+}
+
+impl SourceConfig {
+    /// Compiles the source.
+    pub fn build(&self, ctx: &BuildContext) -> Result<Source, BuildErrors> {
+        Ok(match self {
+            SourceConfig::File(c) => Source::File(c.build(ctx)?),
+        })
+    }
+}
+
+/// Why a source stopped before reading everything.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// Reading failed (I/O, or a document that cannot be resumed after an error).
+    #[error("{message}")]
+    Read {
+        /// What went wrong.
+        message: String,
+        /// Whether trying again later may succeed.
+        retryable: bool,
+    },
+}
+
+impl SourceError {
+    /// True when a later attempt may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SourceError::Read { retryable, .. } => *retryable,
+        }
+    }
+}
+
+/// Everything a running source needs from the runtime.
+pub struct SourceContext {
+    /// Where batches go.
+    pub output: crate::runtime::channel::Outputs,
+    /// Hands out acknowledgement handles and counts outcomes.
+    pub tracker: Arc<AckTracker>,
+    /// Where unparseable inputs go.
+    pub dead_letter: DeadLetterSender,
+    /// Records per batch.
+    pub batch_size: usize,
+    /// Stop after this many records.
+    pub limit: Option<u64>,
+    /// Set when the pipeline should stop reading (SIGINT/SIGTERM).
+    pub stop: Arc<AtomicBool>,
+    /// The source's key template.
+    pub key: Option<StringTemplate>,
+    /// The source's id (for dead-letter entries).
+    pub id: String,
+    /// The source's counters.
+    pub counters: Arc<crate::runtime::stats::NodeCounters>,
+}
