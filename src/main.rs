@@ -11,8 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use weir::config::diagnostic::Diagnostics;
-use weir::config::load::{LoadedPipeline, load_paths, process_env};
+use weir::config::load::{LoadedPipeline, load_paths_partial, process_env};
 use weir::config::schema;
 use weir::config::secrets;
 use weir::graph::plan::{Plan, compile};
@@ -129,14 +128,7 @@ fn main() -> ExitCode {
 
 /// Loads and compiles; prints every config error and returns `None` when there are any.
 fn load_and_compile(paths: &[PathBuf]) -> Option<Vec<(LoadedPipeline, Plan)>> {
-    let mut diagnostics = Diagnostics::default();
-    let pipelines = match load_paths(paths, &process_env) {
-        Ok(p) => p,
-        Err(d) => {
-            eprintln!("{d}");
-            return None;
-        }
-    };
+    let (pipelines, mut diagnostics) = load_paths_partial(paths, &process_env);
     let mut plans = Vec::new();
     for p in pipelines {
         match compile(&p) {

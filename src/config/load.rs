@@ -93,6 +93,14 @@ fn is_yaml(path: &Path) -> bool {
 
 /// Loads every pipeline under `paths`, collecting all errors.
 pub fn load_paths(paths: &[PathBuf], env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<LoadedPipeline>, Diagnostics> {
+    let (pipelines, diagnostics) = load_paths_partial(paths, env);
+    if diagnostics.is_empty() { Ok(pipelines) } else { Err(diagnostics) }
+}
+
+/// Loads every pipeline under `paths`, returning the ones that parsed (possibly with some steps or
+/// sinks missing, see [`PipelineConfig::unparsed`]) alongside every error, so that later checks can
+/// still report theirs.
+pub fn load_paths_partial(paths: &[PathBuf], env: &dyn Fn(&str) -> Option<String>) -> (Vec<LoadedPipeline>, Diagnostics) {
     let mut diagnostics = Diagnostics::default();
     let mut pipelines = Vec::new();
     let mut folders: BTreeMap<PathBuf, Arc<Folder>> = BTreeMap::new();
@@ -133,7 +141,7 @@ pub fn load_paths(paths: &[PathBuf], env: &dyn Fn(&str) -> Option<String>) -> Re
         }
     }
     check_unique_names(&pipelines, &mut diagnostics);
-    if diagnostics.is_empty() { Ok(pipelines) } else { Err(diagnostics) }
+    (pipelines, diagnostics)
 }
 
 fn collect_pipeline_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -214,17 +214,24 @@ impl Parser<'_> {
                 None
             }
         };
+        let mut unparsed = Vec::new();
         let description = root.get("description").and_then(|v| self.de::<Option<String>>(v, "/description", None, "")).flatten();
         let source = match root.get("source") {
-            Some(v) => self
-                .component::<SourceConfig, SourceCommon>(v, "/source")
-                .map(|(common, config)| SourceSpec { common, config, origin: origin("/source".into()) }),
+            Some(v) => {
+                let parsed = self
+                    .component::<SourceConfig, SourceCommon>(v, "/source")
+                    .map(|(common, config)| SourceSpec { common, config, origin: origin("/source".into()) });
+                if parsed.is_none() {
+                    unparsed.push(component_id(v, "/source"));
+                }
+                parsed
+            }
             None => {
                 self.missing_top("source", "add `source: { id: input, type: file, path: data.ndjson }`");
+                unparsed.push("source".into());
                 None
             }
         };
-        let mut steps_ok = true;
         let mut steps = Vec::new();
         match root.get("steps") {
             None | Some(Value::Null) => {}
@@ -233,16 +240,15 @@ impl Parser<'_> {
                     let pointer = format!("/steps/{i}");
                     match self.component::<StepConfig, StepCommon>(item, &pointer) {
                         Some((common, config)) => steps.push(StepSpec { common, config, origin: origin(pointer) }),
-                        None => steps_ok = false,
+                        None => unparsed.push(component_id(item, &pointer)),
                     }
                 }
             }
             Some(_) => {
-                steps_ok = false;
+                unparsed.push("steps".into());
                 self.error("wrong-type", "`steps` must be a list".into(), "/steps", Anchor::Value, None, "", Some("write each step as a `- id: …` item".into()));
             }
         }
-        let mut sinks_ok = true;
         let mut sinks = Vec::new();
         match root.get("sinks") {
             Some(Value::Array(items)) if !items.is_empty() => {
@@ -250,20 +256,19 @@ impl Parser<'_> {
                     let pointer = format!("/sinks/{i}");
                     match self.component::<SinkConfig, SinkCommon>(item, &pointer) {
                         Some((common, config)) => sinks.push(SinkSpec { common, config, origin: origin(pointer) }),
-                        None => sinks_ok = false,
+                        None => unparsed.push(component_id(item, &pointer)),
                     }
                 }
             }
             Some(Value::Array(_)) => {
-                sinks_ok = false;
                 self.error("no-sink", "a pipeline needs at least one sink".into(), "/sinks", Anchor::Key, None, "", Some("add `- { id: out, type: stdout }`".into()));
             }
             Some(_) => {
-                sinks_ok = false;
+                unparsed.push("sinks".into());
                 self.error("wrong-type", "`sinks` must be a list".into(), "/sinks", Anchor::Value, None, "", None);
             }
             None => {
-                sinks_ok = false;
+                unparsed.push("sinks".into());
                 self.missing_top("sinks", "add `sinks: [{ id: out, type: stdout }]`");
             }
         }
@@ -273,12 +278,13 @@ impl Parser<'_> {
         Some(PipelineConfig {
             name: name?,
             description,
-            source: source?,
-            steps: if steps_ok { steps } else { return None },
-            sinks: if sinks_ok { sinks } else { return None },
+            source,
+            steps,
+            sinks,
             dead_letter: dead_letter.unwrap_or(Some(None))?,
             tables: tables.unwrap_or(Some(Default::default()))?,
             runtime: runtime.unwrap_or(Some(Default::default()))?,
+            unparsed,
         })
     }
 
@@ -287,6 +293,11 @@ impl Parser<'_> {
         let location = Some(super::diagnostic::Location { file: self.file.display.clone(), pos: Default::default(), line_text: first });
         self.diagnostics.push(Diagnostic::new("missing-field", format!("missing field `{key}`")).with_hint(hint).at(location).with_field(key));
     }
+}
+
+/// The id of a component that failed to parse, or its position when it has none.
+fn component_id(item: &Value, pointer: &str) -> String {
+    item.get("id").and_then(Value::as_str).map_or_else(|| pointer.to_string(), str::to_string)
 }
 
 /// The closest accepted name to `wrong`, for callers outside the parser.

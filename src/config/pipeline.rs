@@ -32,8 +32,9 @@ pub struct PipelineConfig {
     /// What the pipeline is for.
     #[serde(default)]
     pub description: Option<String>,
-    /// Where records come from.
-    pub source: SourceSpec,
+    /// Where records come from. (`None` only while reporting errors: the source failed to parse.)
+    #[schemars(required, schema_with = "source_schema")]
+    pub source: Option<SourceSpec>,
     /// Processing steps. They run in file order unless a step names its `inputs`.
     #[serde(default)]
     pub steps: Vec<StepSpec>,
@@ -49,6 +50,10 @@ pub struct PipelineConfig {
     /// Runtime tuning.
     #[serde(default)]
     pub runtime: RuntimeSettings,
+    /// Ids of steps and sinks that failed to parse (their errors are already reported); later checks
+    /// skip what they would make look wrong, so that every other error still surfaces.
+    #[schemars(skip)]
+    pub unparsed: Vec<String>,
 }
 
 /// Where dead-lettered records are written.
@@ -226,6 +231,12 @@ fn component_schema<R: Registry, C: JsonSchema>(generator: &mut SchemaGenerator,
         "properties": { "type": { "enum": R::TYPES, "description": format!("The {what} type.") } },
         "oneOf": variants,
     })
+}
+
+fn source_schema(generator: &mut SchemaGenerator) -> Schema {
+    let mut schema = generator.subschema_for::<SourceSpec>();
+    schema.insert("description".into(), Value::String("Where records come from.".into()));
+    schema
 }
 
 impl JsonSchema for SourceSpec {

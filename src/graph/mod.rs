@@ -87,7 +87,11 @@ pub fn build_graph(p: &PipelineConfig) -> Result<PipelineGraph, Vec<Diagnostic>>
         }
         idx
     };
-    let source = add(&mut graph, &p.source.common.id, p.source.config.type_name(), NodeKind::Source, &p.source.origin, &mut errors);
+    // A source that failed to parse (already reported) still needs a node so the rest can be checked.
+    let source = match &p.source {
+        Some(src) => add(&mut graph, &src.common.id, src.config.type_name(), NodeKind::Source, &src.origin, &mut errors),
+        None => graph.add_node(Node { id: "(source)".into(), type_name: "unparsed", kind: NodeKind::Source }),
+    };
     let steps: Vec<NodeIndex> = p
         .steps
         .iter()
@@ -131,6 +135,7 @@ pub fn build_graph(p: &PipelineConfig) -> Result<PipelineGraph, Vec<Diagnostic>>
                 Some((from, _)) => {
                     graph.add_edge(*from, target, ());
                 }
+                None if p.unparsed.contains(input) => {}
                 None => errors.push(located(
                     Diagnostic::new("unknown-input", format!("`inputs` names `{input}`, which does not exist"))
                         .with_component(component.clone())
@@ -152,11 +157,12 @@ pub fn build_graph(p: &PipelineConfig) -> Result<PipelineGraph, Vec<Diagnostic>>
         connect(&mut graph, sinks[i], &s.common.inputs, previous, &s.origin, &mut errors);
     }
 
+    // Sources have no inputs, so every node in a cycle is a step or a sink.
     let origin_of = |n: NodeIndex| -> &Origin {
         match graph[n].kind {
-            NodeKind::Source => &p.source.origin,
             NodeKind::Step(i) => &p.steps[i].origin,
             NodeKind::Sink(i) => &p.sinks[i].origin,
+            NodeKind::Source => &p.steps[0].origin,
         }
     };
     let mut in_cycle = vec![false; graph.node_count()];
@@ -182,7 +188,7 @@ pub fn build_graph(p: &PipelineConfig) -> Result<PipelineGraph, Vec<Diagnostic>>
         ));
     }
     for (i, &n) in steps.iter().enumerate() {
-        if in_cycle[n.index()] {
+        if in_cycle[n.index()] || !p.unparsed.is_empty() {
             continue;
         }
         if !sinks.iter().any(|&s| has_path_connecting(&graph, n, s, None)) {

@@ -96,18 +96,15 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
         base_dir: pipeline.base_dir().to_path_buf(),
         pipeline: config.name.clone(),
     };
-    let src = &config.source;
-    let label = format!("source `{}`", src.common.id);
-    let source = src.config.build(&ctx).map_err(|e| report(&mut diagnostics, e, &src.origin, label.clone())).ok();
-    let key = match &src.common.key {
-        Some(k) => {
-            let mut errors = BuildErrors::default();
-            let t = errors.string_template(&ctx, &["key"], k);
-            report(&mut diagnostics, errors, &src.origin, label);
-            t
-        }
-        None => None,
-    };
+    let mut source = None;
+    if let Some(src) = &config.source {
+        let label = format!("source `{}`", src.common.id);
+        let built = src.config.build(&ctx).map_err(|e| report(&mut diagnostics, e, &src.origin, label.clone())).ok();
+        let mut errors = BuildErrors::default();
+        let key = src.common.key.as_ref().and_then(|k| errors.string_template(&ctx, &["key"], k));
+        report(&mut diagnostics, errors, &src.origin, label);
+        source = built.map(|s| BuiltSource { id: src.common.id.clone(), source: s, key });
+    }
     let mut steps = Vec::new();
     for s in &config.steps {
         let label = format!("step `{}`", s.common.id);
@@ -134,11 +131,11 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
         Some(d) => pipeline.base_dir().join(&d.path),
         None => pipeline.base_dir().join(".weir").join("dead-letter").join(format!("{}.ndjson", config.name)),
     };
-    match (graph, source, diagnostics.is_empty()) {
+    match (graph, source, diagnostics.is_empty() && config.unparsed.is_empty()) {
         (Ok(graph), Some(source), true) => Ok(Plan {
             name: config.name.clone(),
             graph,
-            source: BuiltSource { id: src.common.id.clone(), source, key },
+            source,
             steps,
             sinks,
             dead_letter_path,
