@@ -14,7 +14,7 @@ source "$(dirname "$0")/lib.sh"
 N=${N:-10000}
 read -r -a TOOL_LIST <<< "${TOOLS:-$ALL_TOOLS}"
 ensure_tools "${TOOL_LIST[@]}"
-build_peers
+build_peers "${TOOL_LIST[@]}"
 ensure_data "$N"
 
 TMP=$(mktemp -d)

@@ -1,6 +1,7 @@
 # Canonical mapping peer for jq (>= 1.6) and jaq (>= 2).
-#   jq  -c -f benches/peers/map.jq bench-data/products.ndjson
-#   jaq -c -f benches/peers/map.jq bench-data/products.ndjson
+#   jq  -c -f benches/peers/map.jq < bench-data/products.ndjson
+#   jaq -c -f benches/peers/map.jq < bench-data/products.ndjson
+# (stdin, not a file argument: jaq 3.1 reads a file argument whole into memory)
 #
 # unit_price: half away from zero to 2 decimals on the decimal representation
 # (tostring gives the shortest round-trip digits: 184.185 -> "184.185" -> 184.19).

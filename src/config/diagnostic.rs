@@ -38,7 +38,14 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A new error without location.
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), location: None, component: None, field: None, hint: None }
+        Self {
+            code,
+            message: message.into(),
+            location: None,
+            component: None,
+            field: None,
+            hint: None,
+        }
     }
 
     /// Attaches a hint.
@@ -88,15 +95,48 @@ impl fmt::Display for Diagnostic {
             writeln!(f, "{pad}--> {}:{}:{}", loc.file, loc.pos.line, loc.pos.col)?;
             writeln!(f, "{pad} |")?;
             let text = secrets::redact(&loc.line_text.replace('\t', " "));
+            let (text, col) = window(text.trim_end(), loc.pos.col);
             writeln!(f, "{} | {}", loc.pos.line, text.trim_end())?;
-            let lead: String = " ".repeat(loc.pos.col.saturating_sub(1));
-            writeln!(f, "{pad} | {lead}{}", "^".repeat(loc.pos.width.clamp(1, 80)))?;
+            let lead: String = " ".repeat(col.saturating_sub(1));
+            writeln!(
+                f,
+                "{pad} | {lead}{}",
+                "^".repeat(loc.pos.width.clamp(1, 80))
+            )?;
         }
         if let Some(hint) = &self.hint {
             writeln!(f, "  = hint: {}", secrets::redact(hint))?;
         }
         Ok(())
     }
+}
+
+/// Snippet lines longer than this are cut around the offending column.
+const MAX_SNIPPET_CHARS: usize = 120;
+
+/// `line` cut to at most [`MAX_SNIPPET_CHARS`] around `col` (with `…` where text was left out), and the
+/// column of the same character in the cut line.
+fn window(line: &str, col: usize) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= MAX_SNIPPET_CHARS {
+        return (line.to_string(), col);
+    }
+    let start = col
+        .saturating_sub(1)
+        .saturating_sub(MAX_SNIPPET_CHARS / 2)
+        .min(chars.len() - MAX_SNIPPET_CHARS);
+    let end = start + MAX_SNIPPET_CHARS;
+    let mut out = String::new();
+    let mut col = col - start;
+    if start > 0 {
+        out.push('…');
+        col += 1;
+    }
+    out.extend(&chars[start..end]);
+    if end < chars.len() {
+        out.push('…');
+    }
+    (out, col)
 }
 
 /// Every error found while loading and checking a set of config files.
@@ -133,7 +173,10 @@ impl fmt::Display for Diagnostics {
 impl std::error::Error for Diagnostics {}
 
 /// The closest candidate to a misspelt name, if one is close enough to be a plausible typo.
-pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    wrong: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(wrong, c), c))
@@ -146,7 +189,14 @@ pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a st
 pub fn suggestion(wrong: &str, candidates: &[&str], what: &str) -> String {
     match did_you_mean(wrong, candidates.iter().copied()) {
         Some(c) => format!("did you mean `{c}`?"),
-        None => format!("{what}: {}", candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")),
+        None => format!(
+            "{what}: {}",
+            candidates
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -162,7 +212,11 @@ mod tests {
             .with_hint("did you mean `filter`?")
             .at(Some(Location {
                 file: "p.yaml".into(),
-                pos: Pos { line: 12, col: 5, width: 6 },
+                pos: Pos {
+                    line: 12,
+                    col: 5,
+                    width: 6,
+                },
                 line_text: "    fitler: x".into(),
             }));
         let text = d.to_string();
@@ -173,8 +227,20 @@ mod tests {
     }
 
     #[test]
+    fn long_lines_are_cut_around_the_column() {
+        let line = format!("{}X{}", "a".repeat(300), "b".repeat(300));
+        let (cut, col) = window(&line, 301);
+        assert!(cut.starts_with('…') && cut.ends_with('…'), "{cut}");
+        assert_eq!(cut.chars().nth(col - 1), Some('X'));
+        assert_eq!(window("short", 3), ("short".to_string(), 3));
+    }
+
+    #[test]
     fn suggests_close_names_only() {
-        assert_eq!(did_you_mean("fitler", ["filter", "template"]), Some("filter"));
+        assert_eq!(
+            did_you_mean("fitler", ["filter", "template"]),
+            Some("filter")
+        );
         assert_eq!(did_you_mean("zzz", ["filter", "template"]), None);
     }
 }

@@ -10,7 +10,9 @@ use serde_json::{Map, Value};
 
 use super::diagnostic::{Diagnostic, Diagnostics, did_you_mean, suggestion};
 use super::file::{Anchor, ConfigFile};
-use super::pipeline::{Origin, PipelineConfig, SinkCommon, SinkSpec, SourceCommon, SourceSpec, StepCommon, StepSpec};
+use super::pipeline::{
+    Origin, PipelineConfig, SinkCommon, SinkSpec, SourceCommon, SourceSpec, StepCommon, StepSpec,
+};
 use super::registry::{Registry, schema_fields};
 use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
@@ -30,7 +32,7 @@ pub fn escape(key: &str) -> String {
 }
 
 /// A JSON Pointer (`/steps/2/set`) as a dotted field name (`steps[2].set`), relative to `base`.
-fn field_name(pointer: &str, base: &str) -> String {
+pub(crate) fn field_name(pointer: &str, base: &str) -> String {
     let rel = pointer.strip_prefix(base).unwrap_or(pointer);
     let mut out = String::new();
     for seg in rel.split('/').skip(1) {
@@ -49,12 +51,26 @@ fn field_name(pointer: &str, base: &str) -> String {
 
 /// Extracts the backticked names from serde's "expected one of `a`, `b`" tail.
 fn backticked(text: &str) -> Vec<String> {
-    text.split('`').skip(1).step_by(2).map(str::to_string).collect()
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
 }
 
 impl Parser<'_> {
     /// Records an error at `pointer`.
-    pub fn error(&mut self, code: &'static str, message: String, pointer: &str, anchor: Anchor, component: Option<&str>, base: &str, hint: Option<String>) {
+    #[allow(clippy::too_many_arguments)] // every argument is a distinct part of the diagnostic
+    pub fn error(
+        &mut self,
+        code: &'static str,
+        message: String,
+        pointer: &str,
+        anchor: Anchor,
+        component: Option<&str>,
+        base: &str,
+        hint: Option<String>,
+    ) {
         let mut d = Diagnostic::new(code, message)
             .at(self.file.locate(pointer, anchor))
             .with_component(component.map(str::to_string))
@@ -64,14 +80,22 @@ impl Parser<'_> {
     }
 
     /// Deserializes `value` (found at `pointer`) as `T`, reporting a failure with its exact position.
-    pub fn de<T: DeserializeOwned>(&mut self, value: &Value, pointer: &str, component: Option<&str>, base: &str) -> Option<T> {
+    pub fn de<T: DeserializeOwned>(
+        &mut self,
+        value: &Value,
+        pointer: &str,
+        component: Option<&str>,
+        base: &str,
+    ) -> Option<T> {
         match serde_path_to_error::deserialize::<_, T>(value) {
             Ok(v) => Some(v),
             Err(e) => {
                 let mut at = pointer.to_string();
                 for seg in e.path().iter() {
                     match seg {
-                        serde_path_to_error::Segment::Seq { index } => at.push_str(&format!("/{index}")),
+                        serde_path_to_error::Segment::Seq { index } => {
+                            at.push_str(&format!("/{index}"))
+                        }
                         serde_path_to_error::Segment::Map { key } => {
                             at.push('/');
                             at.push_str(&escape(key));
@@ -89,49 +113,136 @@ impl Parser<'_> {
         if let Some(rest) = message.strip_prefix("missing field `") {
             let name = rest.split('`').next().unwrap_or("");
             let hint = Some(format!("add `{name}: …` here"));
-            self.error("missing-field", format!("missing field `{name}`"), at, Anchor::Key, component, base, hint);
+            self.error(
+                "missing-field",
+                format!("missing field `{name}`"),
+                at,
+                Anchor::Key,
+                component,
+                base,
+                hint,
+            );
         } else if let Some(rest) = message.strip_prefix("unknown field `") {
             let name = rest.split('`').next().unwrap_or("").to_string();
             let expected = backticked(rest.split_once(", expected").map_or("", |(_, t)| t));
             let refs: Vec<&str> = expected.iter().map(String::as_str).collect();
             let hint = Some(suggestion(&name, &refs, "allowed keys"));
-            let key_at = if at.ends_with(&format!("/{}", escape(&name))) { at.to_string() } else { format!("{at}/{}", escape(&name)) };
-            self.error("unknown-field", format!("unknown field `{name}`"), &key_at, Anchor::Key, component, base, hint);
+            let key_at = if at.ends_with(&format!("/{}", escape(&name))) {
+                at.to_string()
+            } else {
+                format!("{at}/{}", escape(&name))
+            };
+            self.error(
+                "unknown-field",
+                format!("unknown field `{name}`"),
+                &key_at,
+                Anchor::Key,
+                component,
+                base,
+                hint,
+            );
         } else if let Some(rest) = message.strip_prefix("unknown variant `") {
             let name = rest.split('`').next().unwrap_or("").to_string();
             let expected = backticked(rest.split_once(", expected").map_or("", |(_, t)| t));
             let refs: Vec<&str> = expected.iter().map(String::as_str).collect();
             let hint = Some(suggestion(&name, &refs, "allowed values"));
-            self.error("bad-value", format!("unknown value `{name}`"), at, Anchor::Value, component, base, hint);
-        } else if message.starts_with("invalid type") || message.starts_with("invalid value") || message.starts_with("invalid length") {
-            self.error("wrong-type", message.to_string(), at, Anchor::Value, component, base, None);
+            self.error(
+                "bad-value",
+                format!("unknown value `{name}`"),
+                at,
+                Anchor::Value,
+                component,
+                base,
+                hint,
+            );
+        } else if message.starts_with("invalid type")
+            || message.starts_with("invalid value")
+            || message.starts_with("invalid length")
+        {
+            self.error(
+                "wrong-type",
+                message.to_string(),
+                at,
+                Anchor::Value,
+                component,
+                base,
+                None,
+            );
         } else if message.starts_with("data did not match any variant") {
-            let hint = Some("check the shape of this value against the documentation or the JSON Schema".into());
-            self.error("wrong-type", "this value has none of the accepted shapes".into(), at, Anchor::Value, component, base, hint);
+            let hint = Some(
+                "check the shape of this value against the documentation or the JSON Schema".into(),
+            );
+            self.error(
+                "wrong-type",
+                "this value has none of the accepted shapes".into(),
+                at,
+                Anchor::Value,
+                component,
+                base,
+                hint,
+            );
         } else {
-            self.error("invalid", message.to_string(), at, Anchor::Value, component, base, None);
+            self.error(
+                "invalid",
+                message.to_string(),
+                at,
+                Anchor::Value,
+                component,
+                base,
+                None,
+            );
         }
     }
 
     /// Reports every key of `obj` not in `allowed`, each with a did-you-mean; true when there were none.
-    pub fn check_keys(&mut self, obj: &Map<String, Value>, allowed: &[&str], pointer: &str, component: Option<&str>, base: &str) -> bool {
+    pub fn check_keys(
+        &mut self,
+        obj: &Map<String, Value>,
+        allowed: &[&str],
+        pointer: &str,
+        component: Option<&str>,
+        base: &str,
+    ) -> bool {
         let mut ok = true;
         for key in obj.keys() {
             if !allowed.contains(&key.as_str()) {
                 ok = false;
                 let hint = Some(suggestion(key, allowed, "allowed keys"));
                 let at = format!("{pointer}/{}", escape(key));
-                self.error("unknown-field", format!("unknown field `{key}`"), &at, Anchor::Key, component, base, hint);
+                self.error(
+                    "unknown-field",
+                    format!("unknown field `{key}`"),
+                    &at,
+                    Anchor::Key,
+                    component,
+                    base,
+                    hint,
+                );
             }
         }
         ok
     }
 
     /// Parses one component (`id`, `type`, common keys, the type's keys) at `pointer`.
-    fn component<R: Registry, C: DeserializeOwned + schemars::JsonSchema>(&mut self, value: &Value, pointer: &str) -> Option<(C, R)> {
+    fn component<R: Registry, C: DeserializeOwned + schemars::JsonSchema>(
+        &mut self,
+        value: &Value,
+        pointer: &str,
+    ) -> Option<(C, R)> {
         let Some(obj) = value.as_object() else {
-            let hint = Some(format!("write a mapping such as `{{ id: my_{0}, type: … }}`", R::KIND));
-            self.error("wrong-type", format!("a {} must be a mapping", R::KIND), pointer, Anchor::Value, None, pointer, hint);
+            let hint = Some(format!(
+                "write a mapping such as `{{ id: my_{0}, type: … }}`",
+                R::KIND
+            ));
+            self.error(
+                "wrong-type",
+                format!("a {} must be a mapping", R::KIND),
+                pointer,
+                Anchor::Value,
+                None,
+                pointer,
+                hint,
+            );
             return None;
         };
         let id = obj.get("id").and_then(Value::as_str);
@@ -143,18 +254,53 @@ impl Parser<'_> {
         let type_name = match obj.get("type") {
             Some(Value::String(t)) => t.as_str(),
             Some(_) => {
-                self.error("wrong-type", "`type` must be a string".into(), &format!("{pointer}/type"), Anchor::Value, label, pointer, None);
+                self.error(
+                    "wrong-type",
+                    "`type` must be a string".into(),
+                    &format!("{pointer}/type"),
+                    Anchor::Value,
+                    label,
+                    pointer,
+                    None,
+                );
                 return None;
             }
             None => {
-                let hint = Some(format!("add `type:` — one of {}", R::TYPES.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")));
-                self.error("missing-field", "missing field `type`".into(), pointer, Anchor::Key, label, pointer, hint);
+                let hint = Some(format!(
+                    "add `type:` — one of {}",
+                    R::TYPES
+                        .iter()
+                        .map(|t| format!("`{t}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                self.error(
+                    "missing-field",
+                    "missing field `type`".into(),
+                    pointer,
+                    Anchor::Key,
+                    label,
+                    pointer,
+                    hint,
+                );
                 return None;
             }
         };
         let Some(fields) = R::fields(type_name) else {
-            let hint = Some(suggestion(type_name, R::TYPES, &format!("{} types", R::KIND)));
-            self.error("unknown-type", format!("unknown {} type `{type_name}`", R::KIND), &format!("{pointer}/type"), Anchor::Value, label, pointer, hint);
+            let hint = Some(suggestion(
+                type_name,
+                R::TYPES,
+                &format!("{} types", R::KIND),
+            ));
+            self.error(
+                "unknown-type",
+                format!("unknown {} type `{type_name}`", R::KIND),
+                &format!("{pointer}/type"),
+                Anchor::Value,
+                label,
+                pointer,
+                hint,
+            );
             return None;
         };
         let common_fields = schema_fields::<C>();
@@ -171,13 +317,16 @@ impl Parser<'_> {
             }
         }
         let common: Option<C> = self.de(&Value::Object(common), pointer, label, pointer);
-        let own = match R::from_value(type_name, &Value::Object(own)) {
+        let own = Value::Object(own);
+        let own = match R::from_value(type_name, &own) {
             Some(Ok(v)) => Some(v),
             Some(Err(e)) => {
                 let mut at = pointer.to_string();
                 for seg in e.path().iter() {
                     match seg {
-                        serde_path_to_error::Segment::Seq { index } => at.push_str(&format!("/{index}")),
+                        serde_path_to_error::Segment::Seq { index } => {
+                            at.push_str(&format!("/{index}"))
+                        }
                         serde_path_to_error::Segment::Map { key } => {
                             at.push('/');
                             at.push_str(&escape(key));
@@ -185,7 +334,14 @@ impl Parser<'_> {
                         _ => {}
                     }
                 }
-                self.serde_error(&e.into_inner().to_string(), &at, label, pointer);
+                let message = e.into_inner().to_string();
+                let explained = message.starts_with("data did not match any variant")
+                    && R::schema(type_name).is_some_and(|schema| {
+                        self.explain_shape(&schema, &own, &at, label, pointer)
+                    });
+                if !explained {
+                    self.serde_error(&message, &at, label, pointer);
+                }
                 None
             }
             None => None,
@@ -196,38 +352,166 @@ impl Parser<'_> {
         Some((common?, own?))
     }
 
+    /// Explains why the value at `at` (inside `own`, the component's type-specific keys at `base`)
+    /// has none of the shapes of an untagged enum: picks the variant whose JSON type matches the value
+    /// (a mapping for an options struct) and reports what that variant rejects, each at its own key or
+    /// value. False when nothing could be said (the caller then reports the generic error).
+    fn explain_shape(
+        &mut self,
+        root: &Value,
+        own: &Value,
+        at: &str,
+        component: Option<&str>,
+        base: &str,
+    ) -> bool {
+        let rel = at.strip_prefix(base).unwrap_or(at);
+        let Some(value) = own.pointer(rel) else {
+            return false;
+        };
+        let Some(schema) = sub_schema(root, root, own, rel) else {
+            return false;
+        };
+        let Some(branch) = schema
+            .get("anyOf")
+            .or_else(|| schema.get("oneOf"))
+            .and_then(Value::as_array)
+            .and_then(|branches| {
+                branches
+                    .iter()
+                    .filter_map(|b| resolve(root, b))
+                    .find(|b| type_matches(b, value))
+            })
+        else {
+            return false;
+        };
+        let mut full = branch.clone();
+        if let (Some(obj), Some(defs)) = (full.as_object_mut(), root.get("$defs")) {
+            obj.insert("$defs".into(), defs.clone());
+        }
+        let Ok(validator) = jsonschema::validator_for(&full) else {
+            return false;
+        };
+        let mut any = false;
+        for error in validator.iter_errors(value) {
+            any = true;
+            let inner = error.instance_path.as_str();
+            let here = format!("{at}{inner}");
+            match &error.kind {
+                jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    let allowed: Vec<String> = sub_schema(root, &full, value, inner)
+                        .and_then(|s| s.get("properties"))
+                        .and_then(Value::as_object)
+                        .map(|p| p.keys().cloned().collect())
+                        .unwrap_or_default();
+                    let refs: Vec<&str> = allowed.iter().map(String::as_str).collect();
+                    for name in unexpected {
+                        let hint = Some(suggestion(name, &refs, "allowed keys"));
+                        let key_at = format!("{here}/{}", escape(name));
+                        self.error(
+                            "unknown-field",
+                            format!("unknown field `{name}`"),
+                            &key_at,
+                            Anchor::Key,
+                            component,
+                            base,
+                            hint,
+                        );
+                    }
+                }
+                jsonschema::error::ValidationErrorKind::Required { property } => {
+                    let name = property.as_str().unwrap_or_default();
+                    let hint = Some(format!("add `{name}: …` here"));
+                    self.error(
+                        "missing-field",
+                        format!("missing field `{name}`"),
+                        &here,
+                        Anchor::Key,
+                        component,
+                        base,
+                        hint,
+                    );
+                }
+                _ => self.error(
+                    "wrong-type",
+                    error.to_string(),
+                    &here,
+                    Anchor::Value,
+                    component,
+                    base,
+                    None,
+                ),
+            }
+        }
+        any
+    }
+
     /// Parses a pipeline document.
     pub fn pipeline(&mut self) -> Option<PipelineConfig> {
         let file = Arc::clone(self.file);
         let Some(root) = file.value.as_object() else {
-            let hint = Some("a pipeline file is a mapping with `name`, `source`, `steps` and `sinks`".into());
-            self.error("wrong-type", "a pipeline must be a mapping".into(), "", Anchor::Value, None, "", hint);
+            let hint = Some(
+                "a pipeline file is a mapping with `name`, `source`, `steps` and `sinks`".into(),
+            );
+            self.error(
+                "wrong-type",
+                "a pipeline must be a mapping".into(),
+                "",
+                Anchor::Value,
+                None,
+                "",
+                hint,
+            );
             return None;
         };
-        const TOP: &[&str] = &["name", "description", "source", "steps", "sinks", "dead_letter", "tables", "runtime"];
+        const TOP: &[&str] = &[
+            "name",
+            "description",
+            "source",
+            "steps",
+            "sinks",
+            "dead_letter",
+            "tables",
+            "runtime",
+        ];
         self.check_keys(root, TOP, "", None, "");
-        let origin = |pointer: String| Origin { file: Arc::clone(&file), pointer };
+        let origin = |pointer: String| Origin {
+            file: Arc::clone(&file),
+            pointer,
+        };
         let name: Option<String> = match root.get("name") {
             Some(v) => self.de(v, "/name", None, ""),
             None => {
-                self.missing_top("name", "give the pipeline a unique name, e.g. `name: orders-to-erp`");
+                self.missing_top(
+                    "name",
+                    "give the pipeline a unique name, e.g. `name: orders-to-erp`",
+                );
                 None
             }
         };
         let mut unparsed = Vec::new();
-        let description = root.get("description").and_then(|v| self.de::<Option<String>>(v, "/description", None, "")).flatten();
+        let description = root
+            .get("description")
+            .and_then(|v| self.de::<Option<String>>(v, "/description", None, ""))
+            .flatten();
         let source = match root.get("source") {
             Some(v) => {
                 let parsed = self
                     .component::<SourceConfig, SourceCommon>(v, "/source")
-                    .map(|(common, config)| SourceSpec { common, config, origin: origin("/source".into()) });
+                    .map(|(common, config)| SourceSpec {
+                        common,
+                        config,
+                        origin: origin("/source".into()),
+                    });
                 if parsed.is_none() {
                     unparsed.push(component_id(v, "/source"));
                 }
                 parsed
             }
             None => {
-                self.missing_top("source", "add `source: { id: input, type: file, path: data.ndjson }`");
+                self.missing_top(
+                    "source",
+                    "add `source: { id: input, type: file, path: data.ndjson }`",
+                );
                 unparsed.push("source".into());
                 None
             }
@@ -239,14 +523,26 @@ impl Parser<'_> {
                 for (i, item) in items.iter().enumerate() {
                     let pointer = format!("/steps/{i}");
                     match self.component::<StepConfig, StepCommon>(item, &pointer) {
-                        Some((common, config)) => steps.push(StepSpec { common, config, origin: origin(pointer) }),
+                        Some((common, config)) => steps.push(StepSpec {
+                            common,
+                            config,
+                            origin: origin(pointer),
+                        }),
                         None => unparsed.push(component_id(item, &pointer)),
                     }
                 }
             }
             Some(_) => {
                 unparsed.push("steps".into());
-                self.error("wrong-type", "`steps` must be a list".into(), "/steps", Anchor::Value, None, "", Some("write each step as a `- id: …` item".into()));
+                self.error(
+                    "wrong-type",
+                    "`steps` must be a list".into(),
+                    "/steps",
+                    Anchor::Value,
+                    None,
+                    "",
+                    Some("write each step as a `- id: …` item".into()),
+                );
             }
         }
         let mut sinks = Vec::new();
@@ -255,26 +551,50 @@ impl Parser<'_> {
                 for (i, item) in items.iter().enumerate() {
                     let pointer = format!("/sinks/{i}");
                     match self.component::<SinkConfig, SinkCommon>(item, &pointer) {
-                        Some((common, config)) => sinks.push(SinkSpec { common, config, origin: origin(pointer) }),
+                        Some((common, config)) => sinks.push(SinkSpec {
+                            common,
+                            config,
+                            origin: origin(pointer),
+                        }),
                         None => unparsed.push(component_id(item, &pointer)),
                     }
                 }
             }
             Some(Value::Array(_)) => {
-                self.error("no-sink", "a pipeline needs at least one sink".into(), "/sinks", Anchor::Key, None, "", Some("add `- { id: out, type: stdout }`".into()));
+                self.error(
+                    "no-sink",
+                    "a pipeline needs at least one sink".into(),
+                    "/sinks",
+                    Anchor::Key,
+                    None,
+                    "",
+                    Some("add `- { id: out, type: stdout }`".into()),
+                );
             }
             Some(_) => {
                 unparsed.push("sinks".into());
-                self.error("wrong-type", "`sinks` must be a list".into(), "/sinks", Anchor::Value, None, "", None);
+                self.error(
+                    "wrong-type",
+                    "`sinks` must be a list".into(),
+                    "/sinks",
+                    Anchor::Value,
+                    None,
+                    "",
+                    None,
+                );
             }
             None => {
                 unparsed.push("sinks".into());
                 self.missing_top("sinks", "add `sinks: [{ id: out, type: stdout }]`");
             }
         }
-        let dead_letter = root.get("dead_letter").map(|v| self.de(v, "/dead_letter", None, ""));
+        let dead_letter = root
+            .get("dead_letter")
+            .map(|v| self.de(v, "/dead_letter", None, ""));
         let tables = root.get("tables").map(|v| self.de(v, "/tables", None, ""));
-        let runtime = root.get("runtime").map(|v| self.de(v, "/runtime", None, ""));
+        let runtime = root
+            .get("runtime")
+            .map(|v| self.de(v, "/runtime", None, ""));
         Some(PipelineConfig {
             name: name?,
             description,
@@ -290,14 +610,94 @@ impl Parser<'_> {
 
     fn missing_top(&mut self, key: &str, hint: &str) {
         let first = self.file.text.lines().next().unwrap_or("").to_string();
-        let location = Some(super::diagnostic::Location { file: self.file.display.clone(), pos: Default::default(), line_text: first });
-        self.diagnostics.push(Diagnostic::new("missing-field", format!("missing field `{key}`")).with_hint(hint).at(location).with_field(key));
+        let location = Some(super::diagnostic::Location {
+            file: self.file.display.clone(),
+            pos: Default::default(),
+            line_text: first,
+        });
+        self.diagnostics.push(
+            Diagnostic::new("missing-field", format!("missing field `{key}`"))
+                .with_hint(hint)
+                .at(location)
+                .with_field(key),
+        );
     }
+}
+
+/// `schema` with `$ref`s into `root` followed.
+fn resolve<'a>(root: &'a Value, mut schema: &'a Value) -> Option<&'a Value> {
+    for _ in 0..32 {
+        match schema.get("$ref").and_then(Value::as_str) {
+            Some(r) => schema = root.pointer(r.strip_prefix('#')?)?,
+            None => return Some(schema),
+        }
+    }
+    None
+}
+
+/// Whether the JSON type(s) `schema` declares admit `value`.
+fn type_matches(schema: &Value, value: &Value) -> bool {
+    let kind = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    let admits = |t: &Value| {
+        t.as_str()
+            .is_some_and(|t| t == kind || (t == "number" && kind == "integer"))
+    };
+    match schema.get("type") {
+        Some(Value::Array(types)) => types.iter().any(admits),
+        Some(t) => admits(t),
+        None => false,
+    }
+}
+
+/// The schema of the value at JSON Pointer `rel` inside `value` (whose schema is `schema`), following
+/// properties, `additionalProperties`, `items`, and the branch of an `anyOf` that admits the value.
+fn sub_schema<'a>(
+    root: &'a Value,
+    schema: &'a Value,
+    value: &Value,
+    rel: &str,
+) -> Option<&'a Value> {
+    let mut schema = resolve(root, schema)?;
+    let mut value = value;
+    for seg in rel.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        if let Some(branches) = schema.get("anyOf").and_then(Value::as_array) {
+            schema = branches
+                .iter()
+                .filter_map(|b| resolve(root, b))
+                .find(|b| type_matches(b, value))?;
+        }
+        let next = match value {
+            Value::Array(items) => {
+                value = items.get(seg.parse::<usize>().ok()?)?;
+                schema.get("items")?
+            }
+            _ => {
+                value = value.get(&seg)?;
+                schema
+                    .get("properties")
+                    .and_then(|p| p.get(&seg))
+                    .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()))?
+            }
+        };
+        schema = resolve(root, next)?;
+    }
+    Some(schema)
 }
 
 /// The id of a component that failed to parse, or its position when it has none.
 fn component_id(item: &Value, pointer: &str) -> String {
-    item.get("id").and_then(Value::as_str).map_or_else(|| pointer.to_string(), str::to_string)
+    item.get("id")
+        .and_then(Value::as_str)
+        .map_or_else(|| pointer.to_string(), str::to_string)
 }
 
 /// The closest accepted name to `wrong`, for callers outside the parser.

@@ -32,7 +32,8 @@ pub struct PipelineConfig {
     /// What the pipeline is for.
     #[serde(default)]
     pub description: Option<String>,
-    /// Where records come from. (`None` only while reporting errors: the source failed to parse.)
+    /// Where records come from.
+    // `None` only while errors are being collected: the source failed to parse.
     #[schemars(required, schema_with = "source_schema")]
     pub source: Option<SourceSpec>,
     /// Processing steps. They run in file order unless a step names its `inputs`.

@@ -30,6 +30,12 @@ macro_rules! component_registry {
             fn fields(type_name: &str) -> Option<Vec<String>> {
                 $name::fields(type_name)
             }
+            fn schema(type_name: &str) -> Option<serde_json::Value> {
+                match type_name {
+                    $($tag => Some(schemars::SchemaGenerator::default().into_root_schema_for::<$cfg>().to_value()),)*
+                    _ => None,
+                }
+            }
         }
 
         impl $name {
@@ -88,9 +94,14 @@ pub trait Registry: Sized {
         value: &serde_json::Value,
     ) -> Option<Result<Self, serde_path_to_error::Error<serde_json::Error>>>;
     /// `(type, schema of its config struct)` for every variant.
-    fn variant_schemas(generator: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)>;
+    fn variant_schemas(
+        generator: &mut schemars::SchemaGenerator,
+    ) -> Vec<(&'static str, schemars::Schema)>;
     /// The keys the config struct of `type_name` accepts.
     fn fields(type_name: &str) -> Option<Vec<String>>;
+    /// The JSON Schema of the config struct of `type_name` (with its `$defs`), used to explain values
+    /// that serde can only call "none of the accepted shapes".
+    fn schema(type_name: &str) -> Option<serde_json::Value>;
 }
 
 /// The property names of `T`'s JSON Schema: the keys a config struct accepts.

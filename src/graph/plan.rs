@@ -5,12 +5,14 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use serde_json::Value;
+
 use super::{PipelineGraph, build_graph};
 use crate::build::{BuildContext, BuildErrors};
 use crate::config::diagnostic::{Diagnostic, Diagnostics};
 use crate::config::file::Anchor;
 use crate::config::load::LoadedPipeline;
-use crate::config::parse::escape;
+use crate::config::parse::{escape, field_name};
 use crate::config::pipeline::{OnError, Origin, RuntimeSettings};
 use crate::expr::template::{StringTemplate, TemplateEngine, TemplateOptions};
 use crate::sinks::Sink;
@@ -68,16 +70,75 @@ pub struct Plan {
     pub settings: RuntimeSettings,
 }
 
-fn report(diagnostics: &mut Diagnostics, errors: BuildErrors, origin: &Origin, component: String) {
+fn report(
+    diagnostics: &mut Diagnostics,
+    errors: BuildErrors,
+    origin: &Origin,
+    component: String,
+    templates: &TemplateEngine,
+) {
     for e in errors.0 {
-        let suffix: String = e.field.iter().map(|f| format!("/{}", escape(f))).collect();
-        let anchor = if e.field.is_empty() { Anchor::Key } else { Anchor::Value };
+        let mut pointer = origin.pointer.clone();
+        e.field
+            .iter()
+            .for_each(|f| pointer.push_str(&format!("/{}", escape(f))));
+        let mut field = e.field.join(".");
+        let node = origin.file.value.pointer(&pointer);
+        if let (Some(node), "bad-template" | "unknown-table") = (node, e.code) {
+            // Errors of a structured template are reported on the whole structure: show the string
+            // that fails instead.
+            let mut leaf = Vec::new();
+            if failing_leaf(templates, node, &mut leaf) && !leaf.is_empty() {
+                let suffix: String = leaf.iter().map(|s| format!("/{}", escape(s))).collect();
+                let dotted = field_name(&format!("{pointer}{suffix}"), &pointer);
+                field = if dotted.starts_with('[') {
+                    format!("{field}{dotted}")
+                } else {
+                    format!("{field}.{dotted}")
+                };
+                pointer.push_str(&suffix);
+            }
+        }
+        // A structure is pointed at by its key: its value starts on the next line, at its first entry.
+        let container = origin
+            .file
+            .value
+            .pointer(&pointer)
+            .is_some_and(|v| v.is_object() || v.is_array());
+        let anchor = if e.field.is_empty() || container {
+            Anchor::Key
+        } else {
+            Anchor::Value
+        };
         let mut d = Diagnostic::new(e.code, e.message)
             .with_component(Some(component.clone()))
-            .with_field(e.field.join("."))
-            .at(origin.file.locate(&format!("{}{suffix}", origin.pointer), anchor));
+            .with_field(field)
+            .at(origin.file.locate(&pointer, anchor));
         d.hint = e.hint;
         diagnostics.push(d);
+    }
+}
+
+/// Finds the first template string under `value` that does not compile, leaving its path in `path`.
+fn failing_leaf(templates: &TemplateEngine, value: &Value, path: &mut Vec<String>) -> bool {
+    let descend = |key: String, child: &Value, path: &mut Vec<String>| {
+        path.push(key);
+        let found = failing_leaf(templates, child, path);
+        if !found {
+            path.pop();
+        }
+        found
+    };
+    match value {
+        Value::String(s) => {
+            (s.contains("{{") || s.contains("{%")) && templates.compile_string(s).is_err()
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .any(|(i, v)| descend(i.to_string(), v, path)),
+        Value::Object(map) => map.iter().any(|(k, v)| descend(k.clone(), v, path)),
+        _ => false,
     }
 }
 
@@ -99,39 +160,84 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
     let mut source = None;
     if let Some(src) = &config.source {
         let label = format!("source `{}`", src.common.id);
-        let built = src.config.build(&ctx).map_err(|e| report(&mut diagnostics, e, &src.origin, label.clone())).ok();
+        let built = src
+            .config
+            .build(&ctx)
+            .map_err(|e| {
+                report(
+                    &mut diagnostics,
+                    e,
+                    &src.origin,
+                    label.clone(),
+                    &ctx.templates,
+                )
+            })
+            .ok();
         let mut errors = BuildErrors::default();
-        let key = src.common.key.as_ref().and_then(|k| errors.string_template(&ctx, &["key"], k));
-        report(&mut diagnostics, errors, &src.origin, label);
-        source = built.map(|s| BuiltSource { id: src.common.id.clone(), source: s, key });
+        let key = src
+            .common
+            .key
+            .as_ref()
+            .and_then(|k| errors.string_template(&ctx, &["key"], k));
+        report(&mut diagnostics, errors, &src.origin, label, &ctx.templates);
+        source = built.map(|s| BuiltSource {
+            id: src.common.id.clone(),
+            source: s,
+            key,
+        });
     }
     let mut steps = Vec::new();
     for s in &config.steps {
         let label = format!("step `{}`", s.common.id);
         match s.config.build(&ctx) {
-            Ok(transform) => steps.push(BuiltStep { id: s.common.id.clone(), type_name: s.config.type_name(), on_error: s.common.on_error, transform }),
-            Err(e) => report(&mut diagnostics, e, &s.origin, label),
+            Ok(transform) => steps.push(BuiltStep {
+                id: s.common.id.clone(),
+                type_name: s.config.type_name(),
+                on_error: s.common.on_error,
+                transform,
+            }),
+            Err(e) => report(&mut diagnostics, e, &s.origin, label, &ctx.templates),
         }
     }
     let mut sinks = Vec::new();
     for s in &config.sinks {
         let label = format!("sink `{}`", s.common.id);
         match s.config.build(&ctx) {
-            Ok(sink) => sinks.push(BuiltSink { id: s.common.id.clone(), type_name: s.config.type_name(), sink }),
-            Err(e) => report(&mut diagnostics, e, &s.origin, label),
+            Ok(sink) => sinks.push(BuiltSink {
+                id: s.common.id.clone(),
+                type_name: s.config.type_name(),
+                sink,
+            }),
+            Err(e) => report(&mut diagnostics, e, &s.origin, label, &ctx.templates),
         }
     }
-    if config.runtime.batch_size == 0 || config.runtime.channel_capacity == 0 {
-        diagnostics.push(
-            Diagnostic::new("bad-value", "`batch_size` and `channel_capacity` must be at least 1")
-                .at(pipeline.file.locate("/runtime", Anchor::Key)),
-        );
+    for (name, value) in [
+        ("batch_size", config.runtime.batch_size),
+        ("channel_capacity", config.runtime.channel_capacity),
+    ] {
+        if value == 0 {
+            diagnostics.push(
+                Diagnostic::new("bad-value", format!("`{name}` must be at least 1"))
+                    .with_field(format!("runtime.{name}"))
+                    .at(pipeline
+                        .file
+                        .locate(&format!("/runtime/{name}"), Anchor::Value)),
+            );
+        }
     }
     let dead_letter_path = match &config.dead_letter {
         Some(d) => pipeline.base_dir().join(&d.path),
-        None => pipeline.base_dir().join(".weir").join("dead-letter").join(format!("{}.ndjson", config.name)),
+        None => pipeline
+            .base_dir()
+            .join(".weir")
+            .join("dead-letter")
+            .join(format!("{}.ndjson", config.name)),
     };
-    match (graph, source, diagnostics.is_empty() && config.unparsed.is_empty()) {
+    match (
+        graph,
+        source,
+        diagnostics.is_empty() && config.unparsed.is_empty(),
+    ) {
         (Ok(graph), Some(source), true) => Ok(Plan {
             name: config.name.clone(),
             graph,
