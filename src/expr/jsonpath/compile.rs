@@ -1,0 +1,243 @@
+//! Lowers jsonpath-rust's parsed AST into Weir's evaluator tree, enforcing the RFC 9535 rules the
+//! parser does not (function names, argument and result types).
+
+use jsonpath_rust::parser::model as ast;
+use serde_json::Value;
+
+use super::ir::{CmpOp, Logical, Operand, Pattern, Query, RegexCall, Segment, Selector, Step};
+use super::iregexp;
+
+/// Why a parsed query is not valid RFC 9535.
+pub(super) type Invalid = String;
+
+pub(super) fn query(q: &ast::JpQuery) -> Result<Query, Invalid> {
+    Ok(Query {
+        absolute: true,
+        segments: segments(&q.segments)?,
+    })
+}
+
+fn segments(segments: &[ast::Segment]) -> Result<Vec<Segment>, Invalid> {
+    segments.iter().map(segment).collect()
+}
+
+fn segment(s: &ast::Segment) -> Result<Segment, Invalid> {
+    Ok(match s {
+        ast::Segment::Selector(sel) => Segment::Child(vec![selector(sel)?]),
+        ast::Segment::Selectors(sels) => {
+            Segment::Child(sels.iter().map(selector).collect::<Result<_, _>>()?)
+        }
+        ast::Segment::Descendant(inner) => match segment(inner)? {
+            Segment::Child(sels) => Segment::Descendant(sels),
+            Segment::Descendant(_) => return Err("nested descendant segment".into()),
+        },
+    })
+}
+
+fn selector(s: &ast::Selector) -> Result<Selector, Invalid> {
+    Ok(match s {
+        ast::Selector::Name(name) => Selector::Name(name.clone()),
+        ast::Selector::Index(index) => Selector::Index(*index),
+        ast::Selector::Wildcard => Selector::Wildcard,
+        ast::Selector::Slice(start, end, step) => Selector::Slice {
+            start: *start,
+            end: *end,
+            step: step.unwrap_or(1),
+        },
+        ast::Selector::Filter(f) => Selector::Filter(Box::new(filter(f)?)),
+    })
+}
+
+fn filter(f: &ast::Filter) -> Result<Logical, Invalid> {
+    Ok(match f {
+        ast::Filter::Or(items) => Logical::Or(items.iter().map(filter).collect::<Result<_, _>>()?),
+        ast::Filter::And(items) => {
+            Logical::And(items.iter().map(filter).collect::<Result<_, _>>()?)
+        }
+        ast::Filter::Atom(atom) => filter_atom(atom)?,
+    })
+}
+
+fn negate(logical: Logical, not: bool) -> Logical {
+    if not {
+        Logical::Not(Box::new(logical))
+    } else {
+        logical
+    }
+}
+
+fn filter_atom(atom: &ast::FilterAtom) -> Result<Logical, Invalid> {
+    Ok(match atom {
+        ast::FilterAtom::Filter { expr, not } => negate(filter(expr)?, *not),
+        ast::FilterAtom::Test { expr, not } => negate(test_expr(expr)?, *not),
+        ast::FilterAtom::Comparison(cmp) => comparison(cmp)?,
+    })
+}
+
+/// A test expression: an existence test or a function returning LogicalType.
+fn test_expr(test: &ast::Test) -> Result<Logical, Invalid> {
+    Ok(match test {
+        ast::Test::RelQuery(segs) => Logical::Exists(Query {
+            absolute: false,
+            segments: segments(segs)?,
+        }),
+        ast::Test::AbsQuery(q) => Logical::Exists(query(q)?),
+        ast::Test::Function(func) => match func.as_ref() {
+            ast::TestFunction::Match(subject, pattern) => regex_call(true, subject, pattern)?,
+            ast::TestFunction::Search(subject, pattern) => regex_call(false, subject, pattern)?,
+            ast::TestFunction::Custom(name, _) => return Err(unknown_function(name)),
+            other => {
+                return Err(format!(
+                    "`{}()` returns a value, not a logical result, so it cannot be used as a test \
+                     (compare it instead)",
+                    function_name(other)
+                ));
+            }
+        },
+    })
+}
+
+fn comparison(cmp: &ast::Comparison) -> Result<Logical, Invalid> {
+    let (op, (left, right)) = match cmp {
+        ast::Comparison::Eq(..) => (CmpOp::Eq, cmp.vals()),
+        ast::Comparison::Ne(..) => (CmpOp::Ne, cmp.vals()),
+        ast::Comparison::Lt(..) => (CmpOp::Lt, cmp.vals()),
+        ast::Comparison::Lte(..) => (CmpOp::Le, cmp.vals()),
+        ast::Comparison::Gt(..) => (CmpOp::Gt, cmp.vals()),
+        ast::Comparison::Gte(..) => (CmpOp::Ge, cmp.vals()),
+    };
+    Ok(Logical::Compare(op, comparable(left)?, comparable(right)?))
+}
+
+fn comparable(c: &ast::Comparable) -> Result<Operand, Invalid> {
+    match c {
+        ast::Comparable::Literal(lit) => Ok(Operand::Literal(literal(lit))),
+        ast::Comparable::SingularQuery(q) => Ok(singular_query(q)),
+        ast::Comparable::Function(func) => value_function(func),
+    }
+}
+
+fn singular_query(q: &ast::SingularQuery) -> Operand {
+    let (absolute, segs) = match q {
+        ast::SingularQuery::Current(segs) => (false, segs),
+        ast::SingularQuery::Root(segs) => (true, segs),
+    };
+    let steps = segs
+        .iter()
+        .map(|s| match s {
+            ast::SingularQuerySegment::Name(name) => Step::Name(name.clone()),
+            ast::SingularQuerySegment::Index(index) => Step::Index(*index),
+        })
+        .collect();
+    Operand::Singular { absolute, steps }
+}
+
+fn literal(lit: &ast::Literal) -> Value {
+    match lit {
+        ast::Literal::Int(i) => Value::from(*i),
+        // A float literal that does not fit an f64 (e.g. 1e400) has no JSON value; null never
+        // equals a number, which is as close as serde_json can get.
+        ast::Literal::Float(f) => {
+            serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+        }
+        ast::Literal::String(s) => Value::String(s.clone()),
+        ast::Literal::Bool(b) => Value::Bool(*b),
+        ast::Literal::Null => Value::Null,
+    }
+}
+
+/// A function used where a value is expected: `length`, `count` or `value`.
+fn value_function(func: &ast::TestFunction) -> Result<Operand, Invalid> {
+    match func {
+        ast::TestFunction::Length(arg) => Ok(Operand::Length(Box::new(value_arg("length", arg)?))),
+        ast::TestFunction::Count(arg) => Ok(Operand::Count(nodes_arg("count", arg)?)),
+        ast::TestFunction::Value(arg) => Ok(Operand::Value(nodes_arg("value", arg)?)),
+        ast::TestFunction::Custom(name, _) => Err(unknown_function(name)),
+        other => Err(format!(
+            "`{}()` returns a logical result and cannot be compared",
+            function_name(other)
+        )),
+    }
+}
+
+fn regex_call(
+    anchored: bool,
+    subject: &ast::FnArg,
+    pattern: &ast::FnArg,
+) -> Result<Logical, Invalid> {
+    let name = if anchored { "match" } else { "search" };
+    let subject = value_arg(name, subject)?;
+    let pattern = match value_arg(name, pattern)? {
+        Operand::Literal(Value::String(p)) => Pattern::Static(iregexp::compile(&p, anchored)),
+        // A literal that is not a string never matches.
+        Operand::Literal(_) => Pattern::Static(None),
+        other => Pattern::Dynamic(other),
+    };
+    Ok(Logical::Regex(Box::new(RegexCall {
+        anchored,
+        subject,
+        pattern,
+    })))
+}
+
+/// An argument of a ValueType parameter: a literal, a singular query or a value function.
+fn value_arg(func: &str, arg: &ast::FnArg) -> Result<Operand, Invalid> {
+    match arg {
+        ast::FnArg::Literal(lit) => Ok(Operand::Literal(literal(lit))),
+        ast::FnArg::Test(test) => match test.as_ref() {
+            ast::Test::RelQuery(segs) => singular_arg(func, false, segs),
+            ast::Test::AbsQuery(q) => singular_arg(func, true, &q.segments),
+            ast::Test::Function(inner) => value_function(inner),
+        },
+        ast::FnArg::Filter(_) => Err(format!(
+            "`{func}()` takes a value, not a logical expression"
+        )),
+    }
+}
+
+fn singular_arg(func: &str, absolute: bool, segs: &[ast::Segment]) -> Result<Operand, Invalid> {
+    let query = Query {
+        absolute,
+        segments: segments(segs)?,
+    };
+    match query.singular_steps() {
+        Some(steps) => Ok(Operand::Singular { absolute, steps }),
+        None => Err(format!(
+            "`{func}()` takes a value, so its query argument must be singular (only name and \
+             index selectors)"
+        )),
+    }
+}
+
+/// An argument of a NodesType parameter: a query.
+fn nodes_arg(func: &str, arg: &ast::FnArg) -> Result<Query, Invalid> {
+    match arg {
+        ast::FnArg::Test(test) => match test.as_ref() {
+            ast::Test::RelQuery(segs) => Ok(Query {
+                absolute: false,
+                segments: segments(segs)?,
+            }),
+            ast::Test::AbsQuery(q) => query(q),
+            ast::Test::Function(_) => Err(format!("`{func}()` takes a query, not a function")),
+        },
+        ast::FnArg::Literal(_) => Err(format!("`{func}()` takes a query, not a literal")),
+        ast::FnArg::Filter(_) => Err(format!(
+            "`{func}()` takes a query, not a logical expression"
+        )),
+    }
+}
+
+fn unknown_function(name: &str) -> Invalid {
+    format!("unknown function `{name}()` (RFC 9535 defines length, count, value, match, search)")
+}
+
+fn function_name(func: &ast::TestFunction) -> &str {
+    match func {
+        ast::TestFunction::Custom(name, _) => name,
+        ast::TestFunction::Length(_) => "length",
+        ast::TestFunction::Value(_) => "value",
+        ast::TestFunction::Count(_) => "count",
+        ast::TestFunction::Search(..) => "search",
+        ast::TestFunction::Match(..) => "match",
+    }
+}
