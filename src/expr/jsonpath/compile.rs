@@ -111,7 +111,7 @@ fn comparison(cmp: &ast::Comparison) -> Result<Logical, Invalid> {
 
 fn comparable(c: &ast::Comparable) -> Result<Operand, Invalid> {
     match c {
-        ast::Comparable::Literal(lit) => Ok(Operand::Literal(literal(lit))),
+        ast::Comparable::Literal(lit) => Ok(Operand::Literal(literal(lit)?)),
         ast::Comparable::SingularQuery(q) => Ok(singular_query(q)),
         ast::Comparable::Function(func) => value_function(func),
     }
@@ -132,18 +132,18 @@ fn singular_query(q: &ast::SingularQuery) -> Operand {
     Operand::Singular { absolute, steps }
 }
 
-fn literal(lit: &ast::Literal) -> Value {
-    match lit {
+fn literal(lit: &ast::Literal) -> Result<Value, Invalid> {
+    Ok(match lit {
         ast::Literal::Int(i) => Value::from(*i),
-        // A float literal that does not fit an f64 (e.g. 1e400) has no JSON value; null never
-        // equals a number, which is as close as serde_json can get.
-        ast::Literal::Float(f) => {
-            serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
-        }
+        // 1e400 parses to infinity, which has no JSON value.
+        ast::Literal::Float(f) => Value::Number(
+            serde_json::Number::from_f64(*f)
+                .ok_or_else(|| format!("number literal {f} is out of range"))?,
+        ),
         ast::Literal::String(s) => Value::String(s.clone()),
         ast::Literal::Bool(b) => Value::Bool(*b),
         ast::Literal::Null => Value::Null,
-    }
+    })
 }
 
 /// A function used where a value is expected: `length`, `count` or `value`.
@@ -183,7 +183,7 @@ fn regex_call(
 /// An argument of a ValueType parameter: a literal, a singular query or a value function.
 fn value_arg(func: &str, arg: &ast::FnArg) -> Result<Operand, Invalid> {
     match arg {
-        ast::FnArg::Literal(lit) => Ok(Operand::Literal(literal(lit))),
+        ast::FnArg::Literal(lit) => Ok(Operand::Literal(literal(lit)?)),
         ast::FnArg::Test(test) => match test.as_ref() {
             ast::Test::RelQuery(segs) => singular_arg(func, false, segs),
             ast::Test::AbsQuery(q) => singular_arg(func, true, &q.segments),
@@ -240,4 +240,58 @@ fn function_name(func: &ast::TestFunction) -> &str {
         ast::TestFunction::Search(..) => "search",
         ast::TestFunction::Match(..) => "match",
     }
+}
+
+/// Rejects whitespace the RFC 9535 grammar forbids but jsonpath-rust's parser skips (its grammar
+/// inherits pest's implicit whitespace): inside a member-name shorthand (`$.a b` would read member
+/// `"a b"`) and right after a `.` (`@. a` in a comparison).
+pub(super) fn check_shorthand_whitespace(expr: &str) -> Result<(), Invalid> {
+    let chars: Vec<char> = expr.chars().collect();
+    let is_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r');
+    let name_first = |c: char| c.is_ascii_alphabetic() || c == '_' || c >= '\u{80}';
+    let name_char = |c: char| name_first(c) || c.is_ascii_digit();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            quote @ ('\'' | '"') => {
+                // Skip the string literal, escapes included.
+                i += 1;
+                while i < chars.len() && chars[i] != quote {
+                    i += if chars[i] == '\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            '.' => {
+                let mut j = i + 1;
+                if chars.get(j) == Some(&'.') {
+                    j += 1;
+                }
+                if chars.get(j).is_some_and(|&c| is_space(c)) {
+                    return Err("whitespace is not allowed after `.`".into());
+                }
+                let start = j;
+                while chars.get(j).is_some_and(|&c| name_char(c)) {
+                    j += 1;
+                }
+                if j > start && name_first(chars[start]) {
+                    let mut k = j;
+                    while chars.get(k).is_some_and(|&c| is_space(c)) {
+                        k += 1;
+                    }
+                    if k > j && chars.get(k).is_some_and(|&c| name_char(c)) {
+                        let name: String = chars[start..k].iter().collect();
+                        return Err(format!(
+                            "whitespace inside member name `{}`; quote names with spaces: \
+                             ['{}']",
+                            name.escape_debug(),
+                            name.escape_debug()
+                        ));
+                    }
+                }
+                i = j.max(i + 1);
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
 }

@@ -41,6 +41,8 @@ fn translate(pattern: &str) -> Option<String> {
                 out.push(']');
             }
             ']' => return None,
+            // `(?…)` groups and flags are `regex` syntax, not I-Regexp (there `?` needs an atom).
+            '(' if !in_class && chars.clone().next() == Some('?') => return None,
             // Literal inside an I-Regexp class, but set operators (`&&`, `~~`) in `regex`.
             '&' | '~' if in_class => {
                 out.push('\\');

@@ -42,6 +42,7 @@ impl JsonPath {
             reason,
         };
         let ast = jsonpath_rust::parser::parse_json_path(expr).map_err(|e| error(e.to_string()))?;
+        compile::check_shorthand_whitespace(expr).map_err(error)?;
         let query = compile::query(&ast).map_err(error)?;
         let singular = query.singular_steps().map(Arc::from);
         Ok(Self {
