@@ -295,3 +295,100 @@ pub(super) fn check_shorthand_whitespace(expr: &str) -> Result<(), Invalid> {
     }
     Ok(())
 }
+
+/// Rejects whitespace inside the brackets of a singular query used as a comparison operand
+/// (`@[ 'a' ] == 1`): RFC 9535 name and index segments there are `[name]`/`[index]` with no
+/// whitespace, but jsonpath-rust's parser skips it.
+pub(super) fn check_comparison_brackets(expr: &str) -> Result<(), Invalid> {
+    let chars: Vec<char> = expr.chars().collect();
+    let is_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r');
+    let is_cmp = |c: char| matches!(c, '=' | '<' | '>');
+    let skip_string = |mut i: usize| {
+        let quote = chars[i];
+        i += 1;
+        while i < chars.len() && chars[i] != quote {
+            i += if chars[i] == '\\' { 2 } else { 1 };
+        }
+        i + 1
+    };
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\'' | '"' => i = skip_string(i),
+            '@' | '$' => {
+                let start = i;
+                let preceded_by_cmp = chars[..start]
+                    .iter()
+                    .rev()
+                    .find(|&&c| !is_space(c))
+                    .is_some_and(|&c| is_cmp(c));
+                // Read a singular-query tail leniently, noting whitespace inside brackets.
+                let mut j = i + 1;
+                let mut spaced_bracket = false;
+                loop {
+                    let mut k = j;
+                    while chars.get(k).is_some_and(|&c| is_space(c)) {
+                        k += 1;
+                    }
+                    match chars.get(k) {
+                        Some('.') if chars.get(k + 1) != Some(&'.') => {
+                            k += 1;
+                            while chars
+                                .get(k)
+                                .is_some_and(|&c| c.is_alphanumeric() || c == '_' || c >= '\u{80}')
+                            {
+                                k += 1;
+                            }
+                        }
+                        Some('[') => {
+                            k += 1;
+                            let inner_start = k;
+                            while chars.get(k).is_some_and(|&c| is_space(c)) {
+                                k += 1;
+                            }
+                            let leading = k > inner_start;
+                            match chars.get(k) {
+                                Some('\'' | '"') => k = skip_string(k),
+                                Some(c) if c.is_ascii_digit() || *c == '-' => {
+                                    while chars
+                                        .get(k)
+                                        .is_some_and(|&c| c.is_ascii_digit() || c == '-')
+                                    {
+                                        k += 1;
+                                    }
+                                }
+                                _ => break,
+                            }
+                            let inner_end = k;
+                            while chars.get(k).is_some_and(|&c| is_space(c)) {
+                                k += 1;
+                            }
+                            if chars.get(k) != Some(&']') {
+                                break;
+                            }
+                            spaced_bracket |= leading || k > inner_end;
+                            k += 1;
+                        }
+                        _ => break,
+                    }
+                    j = k;
+                }
+                let followed_by_cmp = chars[j..]
+                    .iter()
+                    .find(|&&c| !is_space(c))
+                    .is_some_and(|&c| is_cmp(c) || c == '!');
+                if spaced_bracket && (preceded_by_cmp || followed_by_cmp) {
+                    let operand: String = chars[start..j].iter().collect();
+                    return Err(format!(
+                        "whitespace inside the brackets of `{}`, a singular query compared with \
+                         `==`/`<`/…, is not allowed",
+                        operand.trim_end()
+                    ));
+                }
+                i = j.max(i + 1);
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}

@@ -43,6 +43,7 @@ impl JsonPath {
         };
         let ast = jsonpath_rust::parser::parse_json_path(expr).map_err(|e| error(e.to_string()))?;
         compile::check_shorthand_whitespace(expr).map_err(error)?;
+        compile::check_comparison_brackets(expr).map_err(error)?;
         let query = compile::query(&ast).map_err(error)?;
         let singular = query.singular_steps().map(Arc::from);
         Ok(Self {
