@@ -13,6 +13,9 @@ const PATHS: &[&str] = &[
     "$.custom_attributes[?@.attribute_code=='color'].value",
     "$.extension_attributes.stock_item.qty",
     "$.sku",
+    "$.custom_attributes[0].value",
+    "$.custom_attributes[?@.attribute_code=='eco_collection'].value",
+    "$.custom_attributes[?@.value].value",
 ];
 
 fn time_ns(iterations: u32, mut op: impl FnMut()) -> f64 {
