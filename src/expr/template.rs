@@ -1,1 +1,0 @@
-//! minijinja templates compiled at build time: string templates and structured value templates.
