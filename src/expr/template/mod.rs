@@ -10,6 +10,7 @@ mod filters;
 mod object;
 mod structured;
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;
 
 use std::collections::BTreeMap;
@@ -254,7 +255,7 @@ impl TemplateEngine {
         machinery::parse(
             source,
             "<template>",
-            minijinja::syntax::SyntaxConfig::default(),
+            minijinja::syntax::SyntaxConfig,
             ws,
         )
         .map_err(|e| syntax_error(&e, source))

@@ -213,6 +213,7 @@ pub(crate) fn value_to_json(v: &MjValue) -> Result<Json, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
