@@ -252,25 +252,24 @@ impl TemplateEngine {
             lstrip_blocks: false,
             trim_blocks: false,
         };
-        machinery::parse(
-            source,
-            "<template>",
-            minijinja::syntax::SyntaxConfig,
-            ws,
-        )
-        .map_err(|e| syntax_error(&e, source))
+        machinery::parse(source, "<template>", minijinja::syntax::SyntaxConfig, ws)
+            .map_err(|e| syntax_error(&e, source))
     }
 
     /// Checks `expr` and adds it to `env` under `name` as a template that evaluates it into
     /// [`RESULT_VAR`].
+    fn check_expression(&self, expr: &str) -> Result<(), TemplateError> {
+        let ast = machinery::parse_expr(expr).map_err(|e| syntax_error(&e, expr))?;
+        Checker::new(&self.env, &self.tables).check_expr(&ast)
+    }
+
     fn add_expression(
         &self,
         env: &mut Environment<'static>,
         name: &str,
         expr: &str,
     ) -> Result<(), TemplateError> {
-        let ast = machinery::parse_expr(expr).map_err(|e| syntax_error(&e, expr))?;
-        Checker::new(&self.env, &self.tables).check_expr(&ast)?;
+        self.check_expression(expr)?;
         // `expr` parsed as exactly one expression, so it cannot close the block early.
         let wrapped = format!("{{% set {RESULT_VAR} = ({expr}) %}}");
         env.add_template_owned(name.to_string(), wrapped)
@@ -410,6 +409,11 @@ fn syntax_error(e: &minijinja::Error, source: &str) -> TemplateError {
 }
 
 fn render_error(e: &minijinja::Error, source: &str) -> TemplateError {
+    render_error_at(e, source, e.line())
+}
+
+/// Like [`render_error`], with the error's line within `source` given explicitly.
+fn render_error_at(e: &minijinja::Error, source: &str, line: Option<usize>) -> TemplateError {
     if e.kind() == ErrorKind::OutOfFuel {
         return TemplateError::FuelExhausted;
     }
@@ -423,7 +427,7 @@ fn render_error(e: &minijinja::Error, source: &str) -> TemplateError {
         reason.push_str(&c.to_string());
         cause = c.source();
     }
-    let snippet = match e.line() {
+    let snippet = match line {
         Some(l) if source.lines().nth(1).is_some() => {
             format!("line {l}: {}", line_snippet(source, l))
         }

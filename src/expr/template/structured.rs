@@ -11,37 +11,61 @@
 
 use std::sync::Arc;
 
-use minijinja::Environment;
 use minijinja::machinery::ast::Stmt;
 use minijinja::value::{Value as MjValue, ValueKind};
+use minijinja::{Environment, State};
 use serde_json::{Map, Value as Json};
 
 use super::object::value_to_json;
-use super::{RenderContext, Scope, TemplateEngine, TemplateError, eval_named, render_named};
+use super::{RenderContext, Scope, TemplateEngine, TemplateError, eval_named};
 
 const EACH_KEYS: [&str; 4] = ["$each", "$as", "$where", "$value"];
 
 #[derive(Debug)]
 enum Node {
     Literal(Json),
-    /// Template rendering to a string: (template name, source).
-    Text(String, String),
-    /// Single expression yielding a typed value: (template name, expression).
+    /// A template string, rendered into frame variable `.0`.
+    Text(String),
+    /// A single expression evaluated into frame variable `.0`; `.1` is the expression (for errors).
     Typed(String, String),
     Array(Vec<Node>),
     Object(Vec<(String, Node)>),
     Each {
+        /// Frame variable holding the list, and the list expression.
         list: (String, String),
         as_name: String,
+        /// Own template evaluating `$where`, and the expression.
         filter: Option<(String, String)>,
+        /// The per-element frame `value`'s templates live in.
+        frame: Frame,
         value: Box<Node>,
     },
+}
+
+/// All templates of one level (the root, or one `$each` element) compiled into a single minijinja
+/// template of `{% set %}` statements, so a record costs one render per level, not one per field.
+#[derive(Debug, Default)]
+struct Frame {
+    /// Template name in the environment; `None` when the level has no template strings.
+    name: Option<String>,
+    pieces: Vec<Piece>,
+}
+
+/// Where one field's template sits in its frame (for error messages).
+#[derive(Debug)]
+struct Piece {
+    first_line: usize,
+    last_line: usize,
+    /// Path of the field below the frame's root.
+    rel_path: Vec<Seg>,
+    source: String,
 }
 
 /// A compiled structured template.
 #[derive(Clone)]
 pub struct ValueTemplate {
     env: Arc<Environment<'static>>,
+    frame: Arc<Frame>,
     root: Arc<Node>,
 }
 
@@ -51,18 +75,30 @@ impl std::fmt::Debug for ValueTemplate {
     }
 }
 
+fn var(state: Option<&State<'_, '_>>, name: &str) -> Option<MjValue> {
+    state
+        .and_then(|s| s.lookup(name))
+        .filter(|v| !v.is_undefined())
+}
+
 impl ValueTemplate {
     /// Renders to a JSON value. Errors name the place in the template (`at $.a.b: ...`).
     pub fn render(&self, ctx: &RenderContext) -> Result<Json, TemplateError> {
         let scope = ctx.scope();
         let mut path = Vec::new();
-        self.node(&self.root, &scope, &scope.to_value(), &mut path)
-            .map_err(|e| match e {
-                TemplateError::Render { reason } => TemplateError::Render {
-                    reason: format!("at {}: {reason}", path_string(&path)),
-                },
-                other => other,
-            })
+        self.frame(
+            &self.frame,
+            &self.root,
+            &scope,
+            &scope.to_value(),
+            &mut path,
+        )
+        .map_err(|e| match e {
+            TemplateError::Render { reason } => TemplateError::Render {
+                reason: format!("at {}: {reason}", path_string(&path)),
+            },
+            other => other,
+        })
     }
 
     /// True when the template contains no template strings (it always renders to the same value).
@@ -70,25 +106,54 @@ impl ValueTemplate {
         matches!(*self.root, Node::Literal(_))
     }
 
-    fn node(
+    fn frame(
         &self,
+        frame: &Frame,
         node: &Node,
         scope: &Scope,
         ctx: &MjValue,
         path: &mut Vec<Seg>,
     ) -> Result<Json, TemplateError> {
+        let Some(name) = &frame.name else {
+            return self.node(node, None, scope, path);
+        };
+        let tmpl = self
+            .env
+            .get_template(name)
+            .map_err(|e| super::render_error(&e, ""))?;
+        let captured = tmpl
+            .render_captured(ctx)
+            .map_err(|e| frame_error(frame, &e, path))?;
+        self.node(node, Some(captured.state()), scope, path)
+    }
+
+    fn node(
+        &self,
+        node: &Node,
+        state: Option<&State<'_, '_>>,
+        scope: &Scope,
+        path: &mut Vec<Seg>,
+    ) -> Result<Json, TemplateError> {
         match node {
             Node::Literal(v) => Ok(v.clone()),
-            Node::Text(name, src) => render_named(&self.env, name, src, ctx).map(Json::String),
+            Node::Text(name) => {
+                let v = var(state, name).unwrap_or_default();
+                Ok(Json::String(match v.as_str() {
+                    Some(s) => s.to_string(),
+                    None => v.to_string(),
+                }))
+            }
             Node::Typed(name, expr) => {
-                let v = eval_named(&self.env, name, expr, ctx)?;
+                let v = var(state, name).ok_or_else(|| TemplateError::Render {
+                    reason: format!("undefined value in `{expr}`"),
+                })?;
                 value_to_json(&v).map_err(|reason| TemplateError::Render { reason })
             }
             Node::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, n) in items.iter().enumerate() {
                     path.push(Seg::Index(i));
-                    out.push(self.node(n, scope, ctx, path)?);
+                    out.push(self.node(n, state, scope, path)?);
                     path.pop();
                 }
                 Ok(Json::Array(out))
@@ -97,7 +162,7 @@ impl ValueTemplate {
                 let mut out = Map::new();
                 for (k, n) in fields {
                     path.push(Seg::Key(k.clone()));
-                    out.insert(k.clone(), self.node(n, scope, ctx, path)?);
+                    out.insert(k.clone(), self.node(n, state, scope, path)?);
                     path.pop();
                 }
                 Ok(Json::Object(out))
@@ -106,10 +171,13 @@ impl ValueTemplate {
                 list,
                 as_name,
                 filter,
+                frame,
                 value,
             } => {
                 path.push(Seg::Key("$each".into()));
-                let items = eval_named(&self.env, &list.0, &list.1, ctx)?;
+                let items = var(state, &list.0).ok_or_else(|| TemplateError::Render {
+                    reason: format!("undefined value in `{}`", list.1),
+                })?;
                 let not_list = || TemplateError::Render {
                     reason: format!("`{}` gave {}, not a list", list.1, items.kind()),
                 };
@@ -135,7 +203,7 @@ impl ValueTemplate {
                             continue;
                         }
                     }
-                    out.push(self.node(value, &inner, &inner_ctx, path)?);
+                    out.push(self.frame(frame, value, &inner, &inner_ctx, path)?);
                     path.pop();
                 }
                 Ok(Json::Array(out))
@@ -144,7 +212,23 @@ impl ValueTemplate {
     }
 }
 
-#[derive(Debug)]
+/// Maps a frame's render error back to the field it came from (pushed onto `path`).
+fn frame_error(frame: &Frame, e: &minijinja::Error, path: &mut Vec<Seg>) -> TemplateError {
+    let line = e.line().unwrap_or(0);
+    match frame
+        .pieces
+        .iter()
+        .find(|p| p.first_line <= line && line <= p.last_line)
+    {
+        Some(p) => {
+            path.extend(p.rel_path.iter().cloned());
+            super::render_error_at(e, &p.source, Some(line - p.first_line + 1))
+        }
+        None => super::render_error(e, ""),
+    }
+}
+
+#[derive(Debug, Clone)]
 enum Seg {
     Key(String),
     Index(usize),
@@ -165,7 +249,8 @@ fn path_string(path: &[Seg]) -> String {
     s
 }
 
-/// Compiles a structured template: every template string goes into one environment copy.
+/// Compiles a structured template: every template string goes into one environment copy, one
+/// minijinja template per frame.
 pub(super) fn compile(
     engine: &TemplateEngine,
     template: &Json,
@@ -175,12 +260,25 @@ pub(super) fn compile(
         env: engine.base_env(),
         path: Vec::new(),
         count: 0,
+        frame: FrameBuilder::default(),
     };
     let root = c.node(template)?;
+    let builder = std::mem::take(&mut c.frame);
+    let frame = c.finish_frame(builder)?;
     Ok(ValueTemplate {
         env: Arc::new(c.env),
+        frame: Arc::new(frame),
         root: Arc::new(root),
     })
+}
+
+/// The frame being compiled: its source so far and its pieces.
+#[derive(Default)]
+struct FrameBuilder {
+    src: String,
+    pieces: Vec<Piece>,
+    /// Length of the compiler's path at the frame's root.
+    base: usize,
 }
 
 struct Compiler<'e> {
@@ -188,13 +286,14 @@ struct Compiler<'e> {
     env: Environment<'static>,
     path: Vec<Seg>,
     count: usize,
+    frame: FrameBuilder,
 }
 
 impl Compiler<'_> {
-    /// A unique template name that also tells where the template sits (shown in minijinja errors).
-    fn next_name(&mut self) -> String {
+    /// A unique name (template or frame variable).
+    fn next_name(&mut self, prefix: &str) -> String {
         self.count += 1;
-        format!("{}#{}", path_string(&self.path), self.count)
+        format!("{prefix}{}", self.count)
     }
 
     fn invalid(&self, reason: impl Into<String>) -> TemplateError {
@@ -202,6 +301,41 @@ impl Compiler<'_> {
             path: path_string(&self.path),
             reason: reason.into(),
         }
+    }
+
+    /// Appends `{% set VAR ... %}` for one field to the current frame; returns VAR.
+    fn add_piece(&mut self, source: &str, typed: bool) -> String {
+        let var = self.next_name("__weir_f");
+        let f = &mut self.frame;
+        let first_line = 1 + f.src.matches('\n').count();
+        if typed {
+            f.src.push_str(&format!("{{% set {var} = ({source}) %}}\n"));
+        } else {
+            f.src
+                .push_str(&format!("{{% set {var} %}}{source}{{% endset %}}\n"));
+        }
+        let rel_path = self.path.get(f.base..).unwrap_or_default().to_vec();
+        f.pieces.push(Piece {
+            first_line,
+            last_line: first_line + source.matches('\n').count(),
+            rel_path,
+            source: source.to_string(),
+        });
+        var
+    }
+
+    fn finish_frame(&mut self, builder: FrameBuilder) -> Result<Frame, TemplateError> {
+        if builder.pieces.is_empty() {
+            return Ok(Frame::default());
+        }
+        let name = format!("{}#{}", path_string(&self.path), self.next_name(""));
+        self.env
+            .add_template_owned(name.clone(), builder.src.clone())
+            .map_err(|e| super::syntax_error(&e, &builder.src))?;
+        Ok(Frame {
+            name: Some(name),
+            pieces: builder.pieces,
+        })
     }
 
     fn node(&mut self, v: &Json) -> Result<Node, TemplateError> {
@@ -240,17 +374,12 @@ impl Compiler<'_> {
             return self.typed(expr);
         }
         super::Checker::new(&self.engine.env, &self.engine.tables).check_stmt(&ast)?;
-        let name = self.next_name();
-        self.env
-            .add_template_owned(name.clone(), s.to_string())
-            .map_err(|e| super::syntax_error(&e, s))?;
-        Ok(Node::Text(name, s.to_string()))
+        Ok(Node::Text(self.add_piece(s, false)))
     }
 
     fn typed(&mut self, expr: &str) -> Result<Node, TemplateError> {
-        let name = self.next_name();
-        self.engine.add_expression(&mut self.env, &name, expr)?;
-        Ok(Node::Typed(name, expr.to_string()))
+        self.engine.check_expression(expr)?;
+        Ok(Node::Typed(self.add_piece(expr, true), expr.to_string()))
     }
 
     /// An expression field of `$each`: a bare expression, or one `{{ expr }}`.
@@ -258,10 +387,9 @@ impl Compiler<'_> {
         &mut self,
         key: &str,
         v: Option<&Json>,
-    ) -> Result<Option<(String, String)>, TemplateError> {
+    ) -> Result<Option<String>, TemplateError> {
         let Some(v) = v else { return Ok(None) };
-        self.path.push(Seg::Key(key.to_string()));
-        let result = match v {
+        match v {
             Json::String(s) => {
                 let expr = match self
                     .engine
@@ -272,15 +400,10 @@ impl Compiler<'_> {
                     Some(inner) if s.contains("{{") => inner.to_string(),
                     _ => s.clone(),
                 };
-                self.typed(&expr).map(|n| match n {
-                    Node::Typed(name, e) => Some((name, e)),
-                    _ => None,
-                })
+                Ok(Some(expr))
             }
             _ => Err(self.invalid(format!("`{key}` must be an expression string"))),
-        };
-        self.path.pop();
-        result
+        }
     }
 
     fn each(&mut self, m: &Map<String, Json>) -> Result<Node, TemplateError> {
@@ -307,17 +430,40 @@ impl Compiler<'_> {
         let Some(value) = m.get("$value") else {
             return Err(self.invalid("`$each` needs a `$value` (the template for each element)"));
         };
-        let list = self
+        self.path.push(Seg::Key("$each".into()));
+        let list_expr = self
             .expression_field("$each", m.get("$each"))?
             .ok_or_else(|| self.invalid("`$each` is empty"))?;
-        let filter = self.expression_field("$where", m.get("$where"))?;
+        let Node::Typed(list_var, _) = self.typed(&list_expr)? else {
+            return Err(self.invalid("`$each` must be an expression"));
+        };
+        self.path.pop();
+        self.path.push(Seg::Key("$where".into()));
+        let filter = match self.expression_field("$where", m.get("$where"))? {
+            Some(expr) => {
+                let name = format!("{}#{}", path_string(&self.path), self.next_name(""));
+                self.engine.add_expression(&mut self.env, &name, &expr)?;
+                Some((name, expr))
+            }
+            None => None,
+        };
+        self.path.pop();
         self.path.push(Seg::Key("$value".into()));
-        let value = self.node(value)?;
+        let inner = FrameBuilder {
+            base: self.path.len(),
+            ..FrameBuilder::default()
+        };
+        let outer = std::mem::replace(&mut self.frame, inner);
+        let value = self.node(value);
+        let inner = std::mem::replace(&mut self.frame, outer);
+        let value = value?;
+        let frame = self.finish_frame(inner)?;
         self.path.pop();
         Ok(Node::Each {
-            list,
+            list: (list_var, list_expr),
             as_name,
             filter,
+            frame,
             value: Box::new(value),
         })
     }

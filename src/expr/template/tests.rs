@@ -625,3 +625,29 @@ fn compiled_templates_are_send_sync_and_cheap_to_share() {
     let outs: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(outs, ["0", "1", "2", "3"]);
 }
+
+#[test]
+fn structured_errors_name_the_field() {
+    let e = engine();
+    let t = e
+        .compile_value(&json!({"a": "{{ record.x }}", "b": "line1\n{{ record.nope }}", "c": 1}))
+        .unwrap();
+    let err = t.render(&ctx(json!({"x": 1}))).unwrap_err().to_string();
+    assert!(
+        err.contains("at $.b:") && err.contains("record.nope"),
+        "{err}"
+    );
+    let t = e
+        .compile_value(&json!({"c": {"$each": "[1, 2]", "$value": {"d": "{{ item.zz }}", "e": "{{ item }}!"}}}))
+        .unwrap();
+    let err = t.render(&ctx(json!({}))).unwrap_err().to_string();
+    assert!(err.contains("at $.c[0].d:"), "{err}");
+    // Variables set in one field do not break the others; text fields stay strings.
+    let t = e
+        .compile_value(&json!({"a": "{% set y = 2 %}{{ y }}", "b": "{{ 1 }}{{ 2 }}"}))
+        .unwrap();
+    assert_eq!(
+        t.render(&ctx(json!({}))).unwrap(),
+        json!({"a": "2", "b": "12"})
+    );
+}
