@@ -27,9 +27,7 @@ impl JsonPath {
             expr: expr.to_string(),
             reason: e.to_string(),
         })?;
-        Ok(Self {
-            source: expr.to_string(),
-        })
+        Ok(Self { source: expr.to_string() })
     }
 
     /// The expression as written.
