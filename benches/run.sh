@@ -34,7 +34,7 @@ OUT=${OUT:-/dev/null}
 read -r -a TOOL_LIST <<< "${TOOLS:-$ALL_TOOLS}"
 
 ensure_tools "${TOOL_LIST[@]}"
-build_peers
+build_peers "${TOOL_LIST[@]}"
 ensure_data "$N"
 [ "$SLOW_N" = "$N" ] || ensure_data "$SLOW_N"
 

@@ -32,6 +32,9 @@ pub struct BuildError {
     pub message: String,
     /// How to fix it.
     pub hint: Option<String>,
+    /// Where inside the field's string value the problem is (1-based line and column), so the caret
+    /// can point into an expression rather than at its start.
+    pub offset: Option<(usize, usize)>,
 }
 
 /// Every problem found while building one component.
@@ -46,7 +49,15 @@ impl BuildErrors {
             code,
             message: message.into(),
             hint,
+            offset: None,
         });
+    }
+
+    /// Sets the in-value position of the most recent problem.
+    fn at_offset(&mut self, offset: Option<(usize, usize)>) {
+        if let Some(last) = self.0.last_mut() {
+            last.offset = offset;
+        }
     }
 
     /// `Ok(value)` when nothing was recorded.
@@ -59,7 +70,9 @@ impl BuildErrors {
         match JsonPath::compile(expr) {
             Ok(p) => Some(p),
             Err(e) => {
+                let offset = e.column.map(|c| (1, c));
                 self.push(field, "bad-jsonpath", e.to_string(), Some("JSONPath starts with `$`, e.g. `$.items[*].sku` (RFC 9535)".into()));
+                self.at_offset(offset);
                 None
             }
         }
@@ -96,7 +109,14 @@ impl BuildErrors {
                 };
                 self.push(field, "unknown-table", format!("template uses unknown table `{name}`"), Some(hint));
             }
-            other => self.push(field, "bad-template", other.to_string(), Some("templates use minijinja syntax: `{{ record.field }}`".into())),
+            other => {
+                let offset = match &other {
+                    TemplateError::Syntax { line, col, .. } => Some((*line, *col)),
+                    _ => None,
+                };
+                self.push(field, "bad-template", other.to_string(), Some("templates use minijinja syntax: `{{ record.field }}`".into()));
+                self.at_offset(offset);
+            }
         }
     }
 }

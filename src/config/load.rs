@@ -58,7 +58,9 @@ impl LoadedPipeline {
         for (name, config) in &self.config.tables {
             let pointer = format!("/tables/{}", escape(name));
             match load_table(name, config, &self.folder.dir) {
-                Ok(t) => tables.insert(t),
+                Ok(t) => {
+                    tables.insert(t);
+                }
                 Err(message) => diagnostics.push(
                     Diagnostic::new("bad-table", message).at(self.file.locate(&pointer, Anchor::Value)).with_field(format!("tables.{name}")),
                 ),

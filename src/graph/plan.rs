@@ -10,7 +10,9 @@ use serde_json::Value;
 use super::{PipelineGraph, build_graph};
 use crate::build::{BuildContext, BuildErrors};
 use crate::config::diagnostic::{Diagnostic, Diagnostics};
-use crate::config::file::Anchor;
+use crate::config::diagnostic::Location;
+use crate::config::file::{Anchor, ConfigFile};
+use crate::config::source_map::Pos;
 use crate::config::load::LoadedPipeline;
 use crate::config::parse::{escape, field_name};
 use crate::config::pipeline::{OnError, Origin, RuntimeSettings};
@@ -110,13 +112,36 @@ fn report(
         } else {
             Anchor::Value
         };
+        let mut location = origin.file.locate(&pointer, anchor);
+        if let (Some(loc), Some(offset), Anchor::Value) = (&location, e.offset, anchor) {
+            location = Some(point_into(&origin.file, loc, offset));
+        }
         let mut d = Diagnostic::new(e.code, e.message)
             .with_component(Some(component.clone()))
             .with_field(field)
-            .at(origin.file.locate(&pointer, anchor));
+            .at(location);
         d.hint = e.hint;
         diagnostics.push(d);
     }
+}
+
+/// Moves a location from the start of a string value to `(line, col)` within the string: past the
+/// opening quote of a quoted scalar, or onto the content lines of a block scalar (`|`, `>`).
+fn point_into(file: &ConfigFile, loc: &Location, (line, col): (usize, usize)) -> Location {
+    let start: String = loc.line_text.chars().skip(loc.pos.col.saturating_sub(1)).collect();
+    let first = start.chars().next().unwrap_or(' ');
+    let pos = if first == '|' || first == '>' {
+        let file_line = loc.pos.line + line;
+        let text = file.text.lines().nth(file_line - 1).unwrap_or("");
+        let indent = text.chars().take_while(|c| *c == ' ').count();
+        Pos { line: file_line, col: indent + col, width: 1 }
+    } else if line == 1 {
+        let quote = usize::from(first == '"' || first == '\'');
+        Pos { line: loc.pos.line, col: loc.pos.col + quote + col - 1, width: 1 }
+    } else {
+        return loc.clone();
+    };
+    file.location_at(pos)
 }
 
 /// Finds the first template string under `value` that does not compile, leaving its path in `path`.

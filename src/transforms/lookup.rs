@@ -77,7 +77,8 @@ impl LookupConfig {
             (Some(name), None) => match ctx.tables.get(name) {
                 Some(t) => Some(Arc::clone(t)),
                 None => {
-                    let known: Vec<&str> = ctx.tables.names().collect();
+                    let names = ctx.tables.names();
+                    let known: Vec<&str> = names.iter().map(String::as_str).collect();
                     let hint = if known.is_empty() {
                         "no tables are defined: add one under `tables:` or as tables/NAME.csv".into()
                     } else {
@@ -140,7 +141,7 @@ impl Transform for Lookup {
             };
             let found = self.table.lookup(&self.key_column, &key).map(|row| match &self.column {
                 Some(c) => row.get(c).cloned().unwrap_or(Value::Null),
-                None => Value::Object(row.clone()),
+                None => Value::Object(row.to_map()),
             });
             let value = match (found, self.on_miss) {
                 (Some(v), _) => v,

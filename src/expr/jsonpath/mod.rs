@@ -23,6 +23,8 @@ pub struct JsonPathError {
     pub expr: String,
     /// What is wrong with it.
     pub reason: String,
+    /// 1-based column (in characters) within the expression where it goes wrong, when known.
+    pub column: Option<usize>,
 }
 
 /// A compiled JSONPath query.
@@ -40,8 +42,12 @@ impl JsonPath {
         let error = |reason: String| JsonPathError {
             expr: expr.to_string(),
             reason,
+            column: None,
         };
-        let ast = jsonpath_rust::parser::parse_json_path(expr).map_err(|e| error(e.to_string()))?;
+        let ast = jsonpath_rust::parser::parse_json_path(expr).map_err(|e| {
+            let (reason, column) = tidy_parse_error(&e.to_string());
+            JsonPathError { column, ..error(reason) }
+        })?;
         compile::check_shorthand_whitespace(expr).map_err(error)?;
         compile::check_comparison_brackets(expr).map_err(error)?;
         let query = compile::query(&ast).map_err(error)?;
@@ -100,6 +106,7 @@ impl JsonPath {
         let error = |reason: String| JsonPathError {
             expr: self.source.clone(),
             reason,
+            column: None,
         };
         let steps = self
             .singular
@@ -271,5 +278,22 @@ fn type_name(value: &Value) -> &'static str {
         Value::String(_) => "string",
         Value::Array(_) => "array",
         Value::Object(_) => "object",
+    }
+}
+
+/// jsonpath-rust reports syntax errors as pest's multi-line rendering (` --> 1:19`, a snippet, and
+/// `= expected comparable`); Weir shows its own snippet, so keep the column and the expectation only.
+fn tidy_parse_error(message: &str) -> (String, Option<usize>) {
+    let column = message
+        .split(" --> ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| c.is_whitespace()).next())
+        .and_then(|pos| pos.split(':').nth(1))
+        .and_then(|col| col.parse().ok());
+    let expected = message.lines().map(str::trim).find_map(|l| l.strip_prefix("= ")).map(str::to_string);
+    match (expected, column) {
+        (Some(what), Some(col)) => (format!("syntax error at column {col}: {what}"), Some(col)),
+        (Some(what), None) => (format!("syntax error: {what}"), None),
+        _ => (message.lines().next().unwrap_or(message).trim().to_string(), column),
     }
 }

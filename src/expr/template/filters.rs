@@ -1,0 +1,420 @@
+//! Weir's own template filters: `lookup` (tables), decimal-exact `round`, `decimal`, `money`, date
+//! parsing/formatting (`parse_date`, `dateformat`) and a `tojson` that serializes records directly.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, RwLock};
+
+use minijinja::value::{Kwargs, Value};
+use minijinja::{Environment, Error, ErrorKind};
+use rust_decimal::{Decimal, RoundingStrategy};
+use time::format_description::OwnedFormatItem;
+use time::format_description::well_known::{Iso8601, Rfc3339};
+use time::macros::format_description;
+use time::{Date, OffsetDateTime, PrimitiveDateTime};
+
+use super::object::{JsonNode, scalar_to_value};
+use crate::tables::Tables;
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+/// Registers every Weir filter on `env` (after minijinja's builtins and minijinja-contrib's, so ours
+/// win where names clash: `round`, `tojson`, `dateformat`).
+pub(crate) fn register(env: &mut Environment<'static>, tables: Arc<Tables>) {
+    let function_tables = Arc::clone(&tables);
+    env.add_filter(
+        "lookup",
+        move |value: Value, table: String, kwargs: Kwargs| lookup(&tables, value, &table, kwargs),
+    );
+    // The same as a function: `lookup('table', value, column=…)`.
+    env.add_function(
+        "lookup",
+        move |table: String, value: Value, kwargs: Kwargs| {
+            lookup(&function_tables, value, &table, kwargs)
+        },
+    );
+    env.add_filter("round", round);
+    env.add_filter("decimal", decimal);
+    env.add_filter("money", money);
+    let formats = FormatCache::default();
+    let f2 = formats.clone();
+    env.add_filter(
+        "parse_date",
+        move |value: Value, format: Option<String>, kwargs: Kwargs| {
+            parse_date(&formats, value, format, kwargs)
+        },
+    );
+    env.add_filter(
+        "dateformat",
+        move |value: Value, format: Option<String>, kwargs: Kwargs| {
+            dateformat(&f2, value, format, kwargs)
+        },
+    );
+    env.add_filter("tojson", tojson);
+}
+
+/// The string a looked-up value is matched against: strings as is, numbers and bools spelled as in JSON.
+fn key_of(value: &Value) -> Option<String> {
+    if let Some(s) = value.as_str() {
+        return Some(s.to_string());
+    }
+    match value.kind() {
+        minijinja::value::ValueKind::Number | minijinja::value::ValueKind::Bool => {
+            Some(value.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// `value | lookup('table', column=None, key=None, default=...)`.
+fn lookup(tables: &Tables, value: Value, table_name: &str, kwargs: Kwargs) -> Result<Value, Error> {
+    let column: Option<String> = kwargs.get("column")?;
+    let key_column: Option<String> = kwargs.get("key")?;
+    let default: Option<Value> = if kwargs.has("default") {
+        Some(kwargs.get("default")?)
+    } else {
+        None
+    };
+    kwargs.assert_all_used()?;
+    let table = tables.get(table_name).ok_or_else(|| {
+        invalid(format!(
+            "unknown table `{table_name}` (known: {})",
+            tables.names().join(", ")
+        ))
+    })?;
+    let key_column = key_column.as_deref().unwrap_or_else(|| table.key_column());
+    if !table.has_column(key_column) {
+        return Err(invalid(format!(
+            "table `{table_name}` has no column `{key_column}`"
+        )));
+    }
+    if let Some(c) = &column
+        && !table.has_column(c)
+    {
+        return Err(invalid(format!("table `{table_name}` has no column `{c}`")));
+    }
+    let row = key_of(&value).and_then(|k| table.lookup(key_column, &k));
+    let Some(row) = row else {
+        return match default {
+            Some(d) => Ok(d),
+            None => Err(invalid(format!(
+                "no row with {key_column} = {} in table `{table_name}`",
+                key_of(&value)
+                    .map(|k| format!("{k:?}"))
+                    .unwrap_or_else(|| format!("<{}>", value.kind()))
+            ))),
+        };
+    };
+    match column {
+        Some(c) => Ok(row.get(&c).map(scalar_to_value).unwrap_or_default()),
+        None => Ok(row
+            .iter()
+            .map(|(k, v)| (Value::from(k), scalar_to_value(v)))
+            .collect()),
+    }
+}
+
+/// The exact decimal a template number stands for: integers exactly, strings parsed as decimals, floats
+/// through their shortest round-trip representation (so 184.185 is 184.185, not 184.18499999...).
+pub(crate) fn to_decimal(value: &Value) -> Result<Decimal, Error> {
+    if let Some(s) = value.as_str() {
+        let s = s.trim();
+        return Decimal::from_str(s)
+            .or_else(|_| Decimal::from_scientific(s))
+            .map_err(|_| invalid(format!("{s:?} is not a number")));
+    }
+    if value.kind() != minijinja::value::ValueKind::Number {
+        return Err(invalid(format!("expected a number, got {}", value.kind())));
+    }
+    if let Some(i) = value.as_i64() {
+        return Ok(Decimal::from(i));
+    }
+    if let Ok(u) = u64::try_from(value.clone()) {
+        return Ok(Decimal::from(u));
+    }
+    let f = f64::try_from(value.clone())?;
+    if !f.is_finite() {
+        return Err(invalid(format!("{f} is not a finite number")));
+    }
+    let repr = f.to_string();
+    Decimal::from_str(&repr)
+        .or_else(|_| Decimal::from_scientific(&format!("{f:e}")))
+        .map_err(|_| {
+            invalid(format!(
+                "{f} is out of the decimal range (about ±7.9e28, 28 fractional digits)"
+            ))
+        })
+}
+
+fn places_arg(
+    positional: Option<Value>,
+    kwargs: &Kwargs,
+    name: &str,
+    default: u32,
+) -> Result<u32, Error> {
+    let v = match positional {
+        Some(v) => Some(v),
+        None => kwargs.get::<Option<Value>>(name)?,
+    };
+    match v {
+        None => Ok(default),
+        Some(v) => {
+            let n = i64::try_from(v)?;
+            u32::try_from(n)
+                .ok()
+                .filter(|&n| n <= 28)
+                .ok_or_else(|| invalid(format!("{name} must be 0..=28, got {n}")))
+        }
+    }
+}
+
+fn round_half_away(d: Decimal, places: u32) -> Decimal {
+    d.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero)
+}
+
+fn decimal_to_number(d: Decimal) -> Result<Value, Error> {
+    if d.scale() == 0
+        && let Ok(i) = i64::try_from(d)
+    {
+        return Ok(Value::from(i));
+    }
+    let f: f64 = d
+        .to_string()
+        .parse()
+        .map_err(|_| invalid(format!("cannot represent {d} as a number")))?;
+    Ok(Value::from(f))
+}
+
+/// `value | round(places=0)`: half away from zero on the decimal representation; returns a number
+/// (integers pass through unchanged; numeric strings are accepted).
+fn round(value: Value, precision: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let places = places_arg(precision, &kwargs, "precision", 0)?;
+    kwargs.assert_all_used()?;
+    if value.is_integer() {
+        return Ok(value);
+    }
+    let d = to_decimal(&value)?;
+    let r = round_half_away(d, places);
+    if value.as_str().is_none() {
+        // Keep floats floats, like Jinja: 2.5 | round → 3.0.
+        let f: f64 = r
+            .to_string()
+            .parse()
+            .map_err(|_| invalid(format!("cannot represent {r} as a number")))?;
+        return Ok(Value::from(f));
+    }
+    decimal_to_number(r)
+}
+
+/// `value | decimal(places=2)`: a string with exactly `places` decimals, rounded half away from zero.
+fn decimal(value: Value, places: Option<Value>, kwargs: Kwargs) -> Result<String, Error> {
+    let places = places_arg(places, &kwargs, "places", 2)?;
+    kwargs.assert_all_used()?;
+    fixed(&value, places)
+}
+
+fn fixed(value: &Value, places: u32) -> Result<String, Error> {
+    let mut d = round_half_away(to_decimal(value)?, places);
+    d.rescale(places);
+    Ok(d.to_string())
+}
+
+/// `value | money(currency=None, places=2)`: "12.50" or "12.50 EUR".
+fn money(
+    value: Value,
+    currency: Option<String>,
+    places: Option<Value>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
+    let currency = match currency {
+        Some(c) => Some(c),
+        None => kwargs.get::<Option<String>>("currency")?,
+    };
+    let places = places_arg(places, &kwargs, "places", 2)?;
+    kwargs.assert_all_used()?;
+    let amount = fixed(&value, places)?;
+    Ok(match currency {
+        Some(c) if !c.is_empty() => format!("{amount} {c}"),
+        _ => amount,
+    })
+}
+
+/// Parsed time format descriptions, shared by every render (format strings are almost always literals).
+#[derive(Clone, Default)]
+struct FormatCache(Arc<RwLock<HashMap<String, Arc<OwnedFormatItem>>>>);
+
+impl FormatCache {
+    fn get(&self, fmt: &str) -> Result<Arc<OwnedFormatItem>, Error> {
+        if let Ok(m) = self.0.read()
+            && let Some(f) = m.get(fmt)
+        {
+            return Ok(f.clone());
+        }
+        let parsed = time::format_description::parse_owned::<2>(fmt)
+            .map_err(|e| invalid(format!("bad date format {fmt:?}: {e}")))?;
+        let parsed = Arc::new(parsed);
+        if let Ok(mut m) = self.0.write()
+            && m.len() < 1024
+        {
+            m.insert(fmt.to_string(), parsed.clone());
+        }
+        Ok(parsed)
+    }
+}
+
+const MAGENTO: &[time::format_description::BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+const MAGENTO_FRAC: &[time::format_description::BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond]");
+const DATE_ONLY: &[time::format_description::BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]");
+
+/// Parses a date/time in any of the formats Weir meets: RFC 3339 / ISO 8601 (with or without offset),
+/// Magento's `2023-02-28 07:55:06`, a bare date, or a unix timestamp (seconds). Times without an offset
+/// are taken as UTC.
+fn parse_auto(value: &Value) -> Result<OffsetDateTime, Error> {
+    if let Some(s) = value.as_str() {
+        let s = s.trim();
+        if let Ok(dt) = OffsetDateTime::parse(s, &Rfc3339) {
+            return Ok(dt);
+        }
+        if let Ok(dt) = OffsetDateTime::parse(s, &Iso8601::PARSING) {
+            return Ok(dt);
+        }
+        for fmt in [MAGENTO, MAGENTO_FRAC] {
+            if let Ok(dt) = PrimitiveDateTime::parse(s, fmt) {
+                return Ok(dt.assume_utc());
+            }
+        }
+        if let Ok(dt) = PrimitiveDateTime::parse(s, &Iso8601::PARSING) {
+            return Ok(dt.assume_utc());
+        }
+        if let Ok(d) = Date::parse(s, DATE_ONLY) {
+            return Ok(d.midnight().assume_utc());
+        }
+        return Err(invalid(format!(
+            "{s:?} is not a date (expected ISO 8601 or \"YYYY-MM-DD HH:MM:SS\")"
+        )));
+    }
+    if value.kind() == minijinja::value::ValueKind::Number {
+        let secs = f64::try_from(value.clone())?;
+        let nanos = (secs * 1e9) as i128;
+        return OffsetDateTime::from_unix_timestamp_nanos(nanos)
+            .map_err(|_| invalid(format!("timestamp {secs} out of range")));
+    }
+    Err(invalid(format!(
+        "expected a date string or a unix timestamp, got {}",
+        value.kind()
+    )))
+}
+
+/// Parses with an explicit time format description (v2 syntax, e.g. `[day].[month].[year]`), trying a
+/// full date-time with offset, then a date-time (UTC), then a date (midnight UTC).
+fn parse_with(cache: &FormatCache, value: &Value, fmt: &str) -> Result<OffsetDateTime, Error> {
+    let s = value
+        .as_str()
+        .ok_or_else(|| invalid(format!("expected a date string, got {}", value.kind())))?;
+    let f = cache.get(fmt)?;
+    let f = &*f;
+    OffsetDateTime::parse(s, f)
+        .or_else(|_| PrimitiveDateTime::parse(s, f).map(PrimitiveDateTime::assume_utc))
+        .or_else(|_| Date::parse(s, f).map(|d| d.midnight().assume_utc()))
+        .map_err(|e| invalid(format!("cannot parse {s:?} with format {fmt:?}: {e}")))
+}
+
+fn parse_input(
+    cache: &FormatCache,
+    value: &Value,
+    input: Option<&str>,
+) -> Result<OffsetDateTime, Error> {
+    match input {
+        Some(fmt) => parse_with(cache, value, fmt),
+        None => parse_auto(value),
+    }
+}
+
+/// `value | parse_date(format=None)` → an RFC 3339 string (UTC offset kept), chainable into `dateformat`.
+fn parse_date(
+    cache: &FormatCache,
+    value: Value,
+    format: Option<String>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
+    let format = match format {
+        Some(f) => Some(f),
+        None => kwargs.get::<Option<String>>("format")?,
+    };
+    kwargs.assert_all_used()?;
+    let dt = parse_input(cache, &value, format.as_deref())?;
+    dt.format(&Rfc3339).map_err(|e| invalid(e.to_string()))
+}
+
+/// `value | dateformat(format='iso', input=None)`. `format` is `iso`/`rfc3339`, `magento`, `date`, `unix`
+/// or a time format description (`[day].[month].[year]`); `input` is an explicit input format.
+fn dateformat(
+    cache: &FormatCache,
+    value: Value,
+    format: Option<String>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
+    let format = match format {
+        Some(f) => Some(f),
+        None => kwargs.get::<Option<String>>("format")?,
+    };
+    let input: Option<String> = kwargs.get("input")?;
+    kwargs.assert_all_used()?;
+    let dt = parse_input(cache, &value, input.as_deref())?;
+    let err = |e: time::error::Format| invalid(e.to_string());
+    let out = match format.as_deref().unwrap_or("iso") {
+        "iso" | "rfc3339" => dt.format(&Rfc3339).map_err(err)?,
+        "magento" => dt.format(MAGENTO).map_err(err)?,
+        "date" => dt.format(DATE_ONLY).map_err(err)?,
+        "unix" => return Ok(Value::from(dt.unix_timestamp())),
+        other => dt.format(&*cache.get(other)?).map_err(err)?,
+    };
+    Ok(Value::from(out))
+}
+
+/// `tojson` with a fast path for record nodes (serialized straight from the `serde_json::Value`); other
+/// values go to minijinja's builtin. Output is HTML-safe like the builtin's.
+fn tojson(value: &Value, indent: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let Some(node) = value.downcast_object_ref::<JsonNode>() else {
+        return minijinja::filters::tojson(value, indent, kwargs);
+    };
+    let indent = match indent {
+        Some(i) => Some(i),
+        None => kwargs.get::<Option<Value>>("indent")?,
+    };
+    kwargs.assert_all_used()?;
+    let indent = match indent {
+        None => None,
+        Some(v) if v.kind() == minijinja::value::ValueKind::Bool => v.is_true().then_some(2),
+        Some(v) => Some(usize::try_from(v)?),
+    };
+    let json = node.resolve();
+    let s = match indent {
+        None => serde_json::to_string(json),
+        Some(n) => {
+            let ind = " ".repeat(n);
+            let mut out = Vec::new();
+            let fmt = serde_json::ser::PrettyFormatter::with_indent(ind.as_bytes());
+            let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+            serde::Serialize::serialize(json, &mut ser)
+                .map(|_| String::from_utf8_lossy(&out).into_owned())
+        }
+    }
+    .map_err(|e| invalid(format!("cannot serialize to JSON: {e}")))?;
+    let mut rv = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => rv.push_str("\\u003c"),
+            '>' => rv.push_str("\\u003e"),
+            '&' => rv.push_str("\\u0026"),
+            '\'' => rv.push_str("\\u0027"),
+            _ => rv.push(c),
+        }
+    }
+    Ok(Value::from_safe_string(rv))
+}

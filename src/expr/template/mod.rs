@@ -1,0 +1,438 @@
+//! minijinja templates compiled at build time: string templates, typed expressions and structured value
+//! templates, rendered against a record without converting it (see [`object`]).
+//!
+//! The [`TemplateEngine`] owns one configured minijinja environment (strict undefined, fuel limit, Weir's
+//! filters and minijinja-contrib's). Each compiled template gets its own cheap copy of that environment
+//! holding its source, so compiled templates are `Send + Sync + 'static` and render without locks.
+
+mod check;
+mod filters;
+mod object;
+mod structured;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use minijinja::machinery::{self, WhitespaceConfig};
+use minijinja::value::Value as MjValue;
+use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
+use serde_json::Value as Json;
+
+pub use structured::ValueTemplate;
+
+use crate::tables::Tables;
+use check::Checker;
+use object::{JsonNode, json_to_value, value_to_json};
+
+/// Name of the variable a typed expression is evaluated into.
+const RESULT_VAR: &str = "__weir_result";
+
+/// Why a template failed to compile or render.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TemplateError {
+    /// The template does not parse. `line`/`col` are 1-based, within the template text.
+    #[error("template syntax error at line {line}, column {col}: {reason}")]
+    Syntax {
+        /// The offending line of the template.
+        source_snippet: String,
+        /// 1-based line within the template.
+        line: usize,
+        /// 1-based column (in characters) within that line.
+        col: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// `lookup` names a table that does not exist (`known` lets the caller suggest one).
+    #[error("unknown table `{name}`")]
+    UnknownTable {
+        /// The table named in the template.
+        name: String,
+        /// Every table that does exist.
+        known: Vec<String>,
+    },
+    /// `lookup` names a key or value column the table does not have.
+    #[error("table `{table}` has no column `{column}`")]
+    UnknownColumn {
+        /// The table.
+        table: String,
+        /// The missing column.
+        column: String,
+        /// The table's columns.
+        known: Vec<String>,
+    },
+    /// The template applies a filter that is not registered.
+    #[error("unknown filter `{name}`")]
+    UnknownFilter {
+        /// The filter's name.
+        name: String,
+    },
+    /// The template uses a test (`is name`) that is not registered.
+    #[error("unknown test `{name}`")]
+    UnknownTest {
+        /// The test's name.
+        name: String,
+    },
+    /// A structured template is malformed (e.g. `$each` without `$value`).
+    #[error("invalid structured template at {path}: {reason}")]
+    InvalidStructure {
+        /// Where in the structured template (`$.a.b[0]`).
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Rendering failed for this record (undefined value, failed lookup, bad filter argument...).
+    #[error("template error: {reason}")]
+    Render {
+        /// What went wrong, with the place in the template.
+        reason: String,
+    },
+    /// Rendering used up its fuel (a runaway loop); the record fails, the engine does not hang.
+    #[error("template ran out of fuel (too many steps; runaway loop?)")]
+    FuelExhausted,
+}
+
+/// Engine settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateOptions {
+    /// Maximum minijinja instructions per render (`None`: unlimited). Default 50,000.
+    pub fuel: Option<u64>,
+}
+
+impl Default for TemplateOptions {
+    fn default() -> Self {
+        Self { fuel: Some(50_000) }
+    }
+}
+
+/// What a template can see: `record`, `parent` (when set) and any extra top-level `vars`.
+#[derive(Debug, Clone)]
+pub struct RenderContext {
+    /// The record being processed, exposed as `record` without being copied.
+    pub record: Arc<Json>,
+    /// The enclosing record (for nested steps), exposed as `parent`.
+    pub parent: Option<Arc<Json>>,
+    /// Extra top-level names. `record` and `parent` take precedence over a var of the same name.
+    pub vars: BTreeMap<String, Json>,
+}
+
+impl RenderContext {
+    /// A context with only `record`.
+    pub fn new(record: Arc<Json>) -> Self {
+        Self {
+            record,
+            parent: None,
+            vars: BTreeMap::new(),
+        }
+    }
+
+    /// Sets `parent`.
+    pub fn with_parent(mut self, parent: Arc<Json>) -> Self {
+        self.parent = Some(parent);
+        self
+    }
+
+    /// Adds a top-level variable.
+    pub fn with_var(mut self, name: impl Into<String>, value: Json) -> Self {
+        self.vars.insert(name.into(), value);
+        self
+    }
+
+    /// The top-level names as minijinja (key, value) pairs.
+    fn scope(&self) -> Scope {
+        let mut pairs = Vec::with_capacity(self.vars.len() + 2);
+        for (k, v) in &self.vars {
+            pairs.push((MjValue::from(k.as_str()), json_to_value(v)));
+        }
+        pairs.push((
+            MjValue::from("record"),
+            JsonNode::root_value(self.record.clone()),
+        ));
+        if let Some(p) = &self.parent {
+            pairs.push((MjValue::from("parent"), JsonNode::root_value(p.clone())));
+        }
+        Scope { pairs }
+    }
+}
+
+/// Top-level names for one render, extendable (for `$each` items) without touching the record.
+#[derive(Clone)]
+pub(crate) struct Scope {
+    pairs: Vec<(MjValue, MjValue)>,
+}
+
+impl Scope {
+    fn with(&self, extra: impl IntoIterator<Item = (MjValue, MjValue)>) -> Scope {
+        let mut pairs = self.pairs.clone();
+        pairs.extend(extra);
+        Scope { pairs }
+    }
+
+    /// The minijinja context value (later pairs shadow earlier ones).
+    fn to_value(&self) -> MjValue {
+        self.pairs.iter().cloned().collect()
+    }
+}
+
+/// Compiles templates against one configured environment and the pipeline's tables. Cheap to clone.
+#[derive(Clone)]
+pub struct TemplateEngine {
+    env: Arc<Environment<'static>>,
+    tables: Arc<Tables>,
+}
+
+impl std::fmt::Debug for TemplateEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TemplateEngine")
+            .field("tables", &self.tables.names())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TemplateEngine {
+    /// Builds the environment: minijinja builtins (with json/urlencode), minijinja-contrib (datetime),
+    /// Weir's filters, strict undefined, no auto-escaping, trailing newlines kept, and the fuel limit.
+    pub fn new(tables: Arc<Tables>, options: TemplateOptions) -> Self {
+        let mut env = Environment::new();
+        minijinja_contrib::add_to_environment(&mut env);
+        filters::register(&mut env, tables.clone());
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        env.set_keep_trailing_newline(true);
+        env.set_fuel(options.fuel);
+        Self {
+            env: Arc::new(env),
+            tables,
+        }
+    }
+
+    /// The tables `lookup` sees.
+    pub fn tables(&self) -> &Arc<Tables> {
+        &self.tables
+    }
+
+    /// Compiles a string template (`"{{ record.name }} ({{ size | upper }})"`).
+    pub fn compile_string(&self, source: &str) -> Result<StringTemplate, TemplateError> {
+        self.check_template(source)?;
+        let mut env = (*self.env).clone();
+        env.add_template_owned(STRING_NAME, source.to_string())
+            .map_err(|e| syntax_error(&e, source))?;
+        Ok(StringTemplate {
+            env: Arc::new(env),
+            source: source.into(),
+        })
+    }
+
+    /// Compiles a structured template (see [`ValueTemplate`]).
+    pub fn compile_value(&self, template: &Json) -> Result<ValueTemplate, TemplateError> {
+        structured::compile(self, template)
+    }
+
+    /// Compiles a bare expression (no `{{ }}`), e.g. a `when:` condition, evaluated to a typed value.
+    pub fn compile_expression(&self, expr: &str) -> Result<ExprTemplate, TemplateError> {
+        let mut env = (*self.env).clone();
+        self.add_expression(&mut env, EXPR_NAME, expr)?;
+        Ok(ExprTemplate {
+            env: Arc::new(env),
+            source: expr.into(),
+        })
+    }
+
+    /// Parses `source` as a template and runs the AST checks.
+    fn check_template(&self, source: &str) -> Result<(), TemplateError> {
+        let ast = self.parse(source)?;
+        Checker::new(&self.env, &self.tables).check_stmt(&ast)
+    }
+
+    fn parse<'s>(&self, source: &'s str) -> Result<machinery::ast::Stmt<'s>, TemplateError> {
+        let ws = WhitespaceConfig {
+            keep_trailing_newline: true,
+            lstrip_blocks: false,
+            trim_blocks: false,
+        };
+        machinery::parse(source, "<template>", minijinja::syntax::SyntaxConfig, ws)
+            .map_err(|e| syntax_error(&e, source))
+    }
+
+    /// Checks `expr` and adds it to `env` under `name` as a template that evaluates it into
+    /// [`RESULT_VAR`].
+    fn check_expression(&self, expr: &str) -> Result<(), TemplateError> {
+        let ast = machinery::parse_expr(expr).map_err(|e| syntax_error(&e, expr))?;
+        Checker::new(&self.env, &self.tables).check_expr(&ast)
+    }
+
+    fn add_expression(
+        &self,
+        env: &mut Environment<'static>,
+        name: &str,
+        expr: &str,
+    ) -> Result<(), TemplateError> {
+        self.check_expression(expr)?;
+        // `expr` parsed as exactly one expression, so it cannot close the block early.
+        let wrapped = format!("{{% set {RESULT_VAR} = ({expr}) %}}");
+        env.add_template_owned(name.to_string(), wrapped)
+            .map_err(|e| syntax_error(&e, expr))
+    }
+
+    fn base_env(&self) -> Environment<'static> {
+        (*self.env).clone()
+    }
+}
+
+const STRING_NAME: &str = "template";
+const EXPR_NAME: &str = "expression";
+
+/// A compiled string template.
+#[derive(Clone)]
+pub struct StringTemplate {
+    env: Arc<Environment<'static>>,
+    source: Arc<str>,
+}
+
+impl std::fmt::Debug for StringTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("StringTemplate").field(&self.source).finish()
+    }
+}
+
+impl StringTemplate {
+    /// Renders against `ctx`.
+    pub fn render(&self, ctx: &RenderContext) -> Result<String, TemplateError> {
+        render_named(
+            &self.env,
+            STRING_NAME,
+            &self.source,
+            &ctx.scope().to_value(),
+        )
+    }
+
+    /// The template as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+/// A compiled bare expression, evaluated to a typed value.
+#[derive(Clone)]
+pub struct ExprTemplate {
+    env: Arc<Environment<'static>>,
+    source: Arc<str>,
+}
+
+impl std::fmt::Debug for ExprTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ExprTemplate").field(&self.source).finish()
+    }
+}
+
+impl ExprTemplate {
+    /// The expression's value as JSON (`none` → `null`). An undefined result is an error.
+    pub fn eval(&self, ctx: &RenderContext) -> Result<Json, TemplateError> {
+        let v = eval_named(&self.env, EXPR_NAME, &self.source, &ctx.scope().to_value())?;
+        value_to_json(&v).map_err(|reason| TemplateError::Render { reason })
+    }
+
+    /// Whether the expression is truthy (Jinja truthiness: empty strings/lists/maps, 0, none are false).
+    pub fn is_true(&self, ctx: &RenderContext) -> Result<bool, TemplateError> {
+        Ok(eval_named(&self.env, EXPR_NAME, &self.source, &ctx.scope().to_value())?.is_true())
+    }
+
+    /// The expression as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+/// Renders the template `name` of `env` to a string.
+fn render_named(
+    env: &Environment<'static>,
+    name: &str,
+    source: &str,
+    ctx: &MjValue,
+) -> Result<String, TemplateError> {
+    let tmpl = env
+        .get_template(name)
+        .map_err(|e| render_error(&e, source))?;
+    tmpl.render(ctx).map_err(|e| render_error(&e, source))
+}
+
+/// Evaluates the expression template `name` of `env` (see [`TemplateEngine::add_expression`]).
+fn eval_named(
+    env: &Environment<'static>,
+    name: &str,
+    expr: &str,
+    ctx: &MjValue,
+) -> Result<MjValue, TemplateError> {
+    let tmpl = env.get_template(name).map_err(|e| render_error(&e, expr))?;
+    let captured = tmpl
+        .render_captured(ctx)
+        .map_err(|e| render_error(&e, expr))?;
+    match captured.state().lookup(RESULT_VAR) {
+        Some(v) if !v.is_undefined() => Ok(v),
+        _ => Err(TemplateError::Render {
+            reason: format!("undefined value in `{expr}`"),
+        }),
+    }
+}
+
+/// The 1-based character column of byte `offset` in `source`.
+fn column_of(source: &str, offset: usize) -> usize {
+    let offset = offset.min(source.len());
+    let before = source.get(..offset).unwrap_or(source);
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    before.get(line_start..).map_or(0, |s| s.chars().count()) + 1
+}
+
+fn line_snippet(source: &str, line: usize) -> String {
+    let l = source.lines().nth(line.saturating_sub(1)).unwrap_or("");
+    if l.chars().count() > 200 {
+        l.chars().take(200).chain("…".chars()).collect()
+    } else {
+        l.to_string()
+    }
+}
+
+fn syntax_error(e: &minijinja::Error, source: &str) -> TemplateError {
+    let line = e.line().unwrap_or(1);
+    let col = e.range().map_or(1, |r| column_of(source, r.start));
+    let reason = e
+        .detail()
+        .map_or_else(|| e.kind().to_string(), str::to_string);
+    TemplateError::Syntax {
+        source_snippet: line_snippet(source, line),
+        line,
+        col,
+        reason,
+    }
+}
+
+fn render_error(e: &minijinja::Error, source: &str) -> TemplateError {
+    render_error_at(e, source, e.line())
+}
+
+/// Like [`render_error`], with the error's line within `source` given explicitly.
+fn render_error_at(e: &minijinja::Error, source: &str, line: Option<usize>) -> TemplateError {
+    if e.kind() == ErrorKind::OutOfFuel {
+        return TemplateError::FuelExhausted;
+    }
+    let mut reason = match e.detail() {
+        Some(d) => format!("{}: {d}", e.kind()),
+        None => e.kind().to_string(),
+    };
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        reason.push_str(": ");
+        reason.push_str(&c.to_string());
+        cause = c.source();
+    }
+    let snippet = match line {
+        Some(l) if source.lines().nth(1).is_some() => {
+            format!("line {l}: {}", line_snippet(source, l))
+        }
+        _ => line_snippet(source, 1),
+    };
+    reason.push_str(&format!(" (in `{}`)", snippet.trim()));
+    TemplateError::Render { reason }
+}

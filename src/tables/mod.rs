@@ -1,0 +1,358 @@
+//! Lookup tables (inline in YAML or CSV files in the pipeline folder), shared by the `lookup` step and the
+//! `lookup` template filter.
+//!
+//! A [`Table`] is a named list of rows with fixed columns. Values are strings for CSV tables and JSON
+//! scalars for inline tables. Lookups by any column are O(1): a hash index per column is built the first
+//! time that column is used as a key, and the first row holding a key wins.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use serde_json::{Map, Value};
+
+/// Why a table could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    /// The CSV file could not be opened or read.
+    #[error("table `{table}`: cannot read {}: {reason}", path.display())]
+    Io {
+        /// The table's name.
+        table: String,
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The CSV file is malformed (bad quoting, a row with the wrong number of fields, bad UTF-8...).
+    #[error("table `{table}`: {}:{line}: {reason}", path.display())]
+    Csv {
+        /// The table's name.
+        table: String,
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the offending record (0 when unknown).
+        line: u64,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The header row (or the column list) is empty or names a column twice or with an empty name.
+    #[error("table `{table}`: bad columns: {reason}")]
+    Columns {
+        /// The table's name.
+        table: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// An inline row holds a value that is not a scalar (an array or an object).
+    #[error(
+        "table `{table}`: row {row}, column `{column}`: values must be scalars (string, number, bool, null)"
+    )]
+    NotScalar {
+        /// The table's name.
+        table: String,
+        /// 0-based row index.
+        row: usize,
+        /// The column holding the value.
+        column: String,
+    },
+    /// An inline row names a column that is not in the declared column list.
+    #[error("table `{table}`: row {row} has unknown column `{column}`")]
+    UnknownColumn {
+        /// The table's name.
+        table: String,
+        /// 0-based row index.
+        row: usize,
+        /// The offending column.
+        column: String,
+    },
+}
+
+/// One row of a table: a value per column (`null` where an inline row left a column out).
+#[derive(Debug, Clone)]
+pub struct Row {
+    columns: Arc<[String]>,
+    values: Box<[Value]>,
+}
+
+impl Row {
+    /// The value in `column`, or `None` when the table has no such column.
+    pub fn get(&self, column: &str) -> Option<&Value> {
+        let i = self.columns.iter().position(|c| c == column)?;
+        self.values.get(i)
+    }
+
+    /// The value at column index `i`.
+    pub fn get_index(&self, i: usize) -> Option<&Value> {
+        self.values.get(i)
+    }
+
+    /// The table's column names, in order.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// `(column, value)` pairs in column order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.columns
+            .iter()
+            .map(String::as_str)
+            .zip(self.values.iter())
+    }
+
+    /// The row as a JSON object keyed by column name.
+    pub fn to_map(&self) -> Map<String, Value> {
+        self.iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+}
+
+/// A named lookup table.
+#[derive(Debug)]
+pub struct Table {
+    name: String,
+    columns: Arc<[String]>,
+    rows: Vec<Row>,
+    /// One lazily built index per column: key string -> index of the first row holding it.
+    indexes: Box<[OnceLock<HashMap<String, usize>>]>,
+}
+
+/// The string a value is indexed (and looked up) under: strings as is, numbers and bools in their JSON
+/// spelling. `null` is not indexed.
+pub fn key_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+impl Table {
+    /// Loads a CSV file whose header row names the columns. All values are strings.
+    pub fn from_csv_path(name: &str, path: &Path) -> Result<Table, TableError> {
+        let file = std::fs::File::open(path).map_err(|e| TableError::Io {
+            table: name.to_string(),
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        Self::from_csv_reader(name, path, file)
+    }
+
+    /// Loads CSV data from any reader; `path` is only used in error messages.
+    pub fn from_csv_reader<R: std::io::Read>(
+        name: &str,
+        path: &Path,
+        reader: R,
+    ) -> Result<Table, TableError> {
+        let csv_err = |e: csv::Error| TableError::Csv {
+            table: name.to_string(),
+            path: path.to_path_buf(),
+            line: e.position().map(|p| p.line()).unwrap_or(0),
+            reason: match e.kind() {
+                csv::ErrorKind::UnequalLengths {
+                    expected_len, len, ..
+                } => {
+                    format!("row has {len} fields, the header has {expected_len}")
+                }
+                _ => e.to_string(),
+            },
+        };
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(reader);
+        let columns: Vec<String> = rdr
+            .headers()
+            .map_err(csv_err)?
+            .iter()
+            .map(|h| h.trim().to_string())
+            .collect();
+        let columns = check_columns(name, columns)?;
+        let mut rows = Vec::new();
+        for rec in rdr.records() {
+            let rec = rec.map_err(csv_err)?;
+            let values: Box<[Value]> = rec.iter().map(|f| Value::String(f.to_string())).collect();
+            rows.push(Row {
+                columns: columns.clone(),
+                values,
+            });
+        }
+        Ok(Self::assemble(name, columns, rows))
+    }
+
+    /// Builds a table from inline rows (YAML mappings of scalars). Columns are taken in the order the
+    /// rows' keys iterate (sorted, as `serde_json::Map` is), first row first; use
+    /// [`Table::from_rows_with_columns`] to fix the order (and so the default key column).
+    pub fn from_rows(name: &str, rows: Vec<Map<String, Value>>) -> Result<Table, TableError> {
+        let mut columns: Vec<String> = Vec::new();
+        for row in &rows {
+            for k in row.keys() {
+                if !columns.iter().any(|c| c == k) {
+                    columns.push(k.clone());
+                }
+            }
+        }
+        Self::from_rows_with_columns(name, columns, rows)
+    }
+
+    /// Builds a table from inline rows with an explicit column order (the first column is the default
+    /// key column). A row naming a column not in `columns` is an error; a missing one is `null`.
+    pub fn from_rows_with_columns(
+        name: &str,
+        columns: Vec<String>,
+        rows: Vec<Map<String, Value>>,
+    ) -> Result<Table, TableError> {
+        let columns = check_columns(name, columns)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (i, mut row) in rows.into_iter().enumerate() {
+            let mut values = Vec::with_capacity(columns.len());
+            for c in columns.iter() {
+                let v = row.remove(c).unwrap_or(Value::Null);
+                if v.is_array() || v.is_object() {
+                    return Err(TableError::NotScalar {
+                        table: name.to_string(),
+                        row: i,
+                        column: c.clone(),
+                    });
+                }
+                values.push(v);
+            }
+            if let Some(extra) = row.keys().next() {
+                return Err(TableError::UnknownColumn {
+                    table: name.to_string(),
+                    row: i,
+                    column: extra.clone(),
+                });
+            }
+            out.push(Row {
+                columns: columns.clone(),
+                values: values.into_boxed_slice(),
+            });
+        }
+        Ok(Self::assemble(name, columns, out))
+    }
+
+    fn assemble(name: &str, columns: Arc<[String]>, rows: Vec<Row>) -> Table {
+        let indexes = columns.iter().map(|_| OnceLock::new()).collect();
+        Table {
+            name: name.to_string(),
+            columns,
+            rows,
+            indexes,
+        }
+    }
+
+    /// The table's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Column names in order; the first is the default key column.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The default key column (the first one).
+    pub fn key_column(&self) -> &str {
+        self.columns.first().map(String::as_str).unwrap_or("")
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True when the table has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// All rows in order.
+    pub fn rows(&self) -> &[Row] {
+        &self.rows
+    }
+
+    /// Whether the table has a column named `c`.
+    pub fn has_column(&self, c: &str) -> bool {
+        self.columns.iter().any(|x| x == c)
+    }
+
+    /// The first row whose `key_column` value (in its [`key_string`] form) equals `key`. `None` when no
+    /// row matches or the column does not exist. O(1) after the column's index is built.
+    pub fn lookup(&self, key_column: &str, key: &str) -> Option<&Row> {
+        let ci = self.columns.iter().position(|c| c == key_column)?;
+        let index = self.indexes.get(ci)?.get_or_init(|| {
+            let mut m = HashMap::with_capacity(self.rows.len());
+            for (ri, row) in self.rows.iter().enumerate() {
+                if let Some(k) = row.values.get(ci).and_then(key_string) {
+                    m.entry(k).or_insert(ri);
+                }
+            }
+            m
+        });
+        index.get(key).and_then(|&ri| self.rows.get(ri))
+    }
+}
+
+fn check_columns(table: &str, columns: Vec<String>) -> Result<Arc<[String]>, TableError> {
+    let bad = |reason: String| TableError::Columns {
+        table: table.to_string(),
+        reason,
+    };
+    if columns.is_empty() {
+        return Err(bad("no columns".to_string()));
+    }
+    for (i, c) in columns.iter().enumerate() {
+        if c.is_empty() {
+            return Err(bad(format!("column {} has an empty name", i + 1)));
+        }
+        if columns[..i].contains(c) {
+            return Err(bad(format!("column `{c}` appears twice")));
+        }
+    }
+    Ok(columns.into())
+}
+
+/// All tables of a pipeline, by name.
+#[derive(Debug, Default, Clone)]
+pub struct Tables {
+    by_name: BTreeMap<String, Arc<Table>>,
+}
+
+impl Tables {
+    /// No tables.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a table under its own name; returns the table it replaced.
+    pub fn insert(&mut self, table: Table) -> Option<Arc<Table>> {
+        self.by_name
+            .insert(table.name().to_string(), Arc::new(table))
+    }
+
+    /// The table called `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<Table>> {
+        self.by_name.get(name)
+    }
+
+    /// All table names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.by_name.keys().cloned().collect()
+    }
+
+    /// Number of tables.
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// True when there are no tables.
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;
