@@ -53,6 +53,32 @@ pub(crate) fn register(env: &mut Environment<'static>, tables: Arc<Tables>) {
         },
     );
     env.add_filter("tojson", tojson);
+    env.add_filter("parse_kv", parse_kv);
+}
+
+/// `"a=1,b=2" | parse_kv(pair_sep=',', kv_sep='=')` → `{"a": "1", "b": "2"}`: key/value lists such as
+/// Magento's `additional_attributes` and `configurable_variations` columns. Values stay strings; a part
+/// without `kv_sep` is an error (the input is not what the mapping expects).
+fn parse_kv(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
+    let pair_sep: Option<String> = kwargs.get("pair_sep")?;
+    let kv_sep: Option<String> = kwargs.get("kv_sep")?;
+    kwargs.assert_all_used()?;
+    let text = value
+        .as_str()
+        .ok_or_else(|| invalid(format!("parse_kv expects a string, got {}", value.kind())))?;
+    let pair_sep = pair_sep.as_deref().unwrap_or(",");
+    let kv_sep = kv_sep.as_deref().unwrap_or("=");
+    if pair_sep.is_empty() || kv_sep.is_empty() {
+        return Err(invalid("parse_kv separators must not be empty"));
+    }
+    let mut map = std::collections::BTreeMap::new();
+    for part in text.split(pair_sep).filter(|p| !p.trim().is_empty()) {
+        let (k, v) = part
+            .split_once(kv_sep)
+            .ok_or_else(|| invalid(format!("parse_kv: `{part}` has no `{kv_sep}`")))?;
+        map.insert(k.trim().to_string(), Value::from(v.trim()));
+    }
+    Ok(Value::from(map))
 }
 
 /// The string a looked-up value is matched against: strings as is, numbers and bools spelled as in JSON.

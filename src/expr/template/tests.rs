@@ -651,3 +651,23 @@ fn structured_errors_name_the_field() {
         json!({"a": "2", "b": "12"})
     );
 }
+
+#[test]
+fn parse_kv_splits_key_value_lists() {
+    let engine = TemplateEngine::new(Arc::new(Tables::new()), TemplateOptions::default());
+    let t = engine
+        .compile_value(&json!("{{ record.v | parse_kv }}"))
+        .unwrap();
+    let ctx = RenderContext::new(Arc::new(json!({"v": "sku=MH01-XS-Black, size=XS,color=Black"})));
+    assert_eq!(
+        t.render(&ctx).unwrap(),
+        json!({"sku": "MH01-XS-Black", "size": "XS", "color": "Black"})
+    );
+    let t = engine
+        .compile_value(&json!("{{ record.v | parse_kv(pair_sep='|', kv_sep=':') }}"))
+        .unwrap();
+    let ctx = RenderContext::new(Arc::new(json!({"v": "a:1|b:2"})));
+    assert_eq!(t.render(&ctx).unwrap(), json!({"a": "1", "b": "2"}));
+    let ctx = RenderContext::new(Arc::new(json!({"v": "a:1|oops"})));
+    assert!(t.render(&ctx).is_err());
+}
