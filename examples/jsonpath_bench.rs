@@ -28,22 +28,15 @@ fn time_ns(iterations: u32, mut op: impl FnMut()) -> f64 {
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let file = args
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("usage: jsonpath_bench RECORD.json [ITERATIONS]"))?;
+    let file = args.next().ok_or_else(|| anyhow::anyhow!("usage: jsonpath_bench RECORD.json [ITERATIONS]"))?;
     let iterations: u32 = args.next().map_or(Ok(1_000_000), |n| n.parse())?;
     let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file)?)?;
 
     for expr in PATHS {
         let path = JsonPath::compile(expr)?;
         let ours = path.first(&record).cloned();
-        let theirs = jsonpath_rust::query::js_path_vals(expr, &record)?
-            .first()
-            .map(|v| (*v).clone());
-        anyhow::ensure!(
-            ours == theirs,
-            "{expr}: weir {ours:?} != jsonpath-rust {theirs:?}"
-        );
+        let theirs = jsonpath_rust::query::js_path_vals(expr, &record)?.first().map(|v| (*v).clone());
+        anyhow::ensure!(ours == theirs, "{expr}: weir {ours:?} != jsonpath-rust {theirs:?}");
 
         let weir_ns = time_ns(iterations, || {
             black_box(path.first(black_box(&record)));

@@ -27,8 +27,7 @@ fn time(label: &str, mut f: impl FnMut()) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let record: serde_json::Value =
-        serde_json::from_str(include_str!("../tests/data/sample-product.json"))?;
+    let record: serde_json::Value = serde_json::from_str(include_str!("../tests/data/sample-product.json"))?;
     let record = Arc::new(record);
     let engine = TemplateEngine::new(Arc::new(Tables::new()), TemplateOptions::default());
     let src = "{{ record.name }} ({{ size | upper }})";
@@ -46,26 +45,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         black_box(tmpl_nofuel.render(black_box(&ctx)).ok());
     });
     let constant = engine.compile_string("x")?;
-    time(
-        "weir StringTemplate \"x\" (fixed per-render overhead)",
-        || {
-            black_box(constant.render(black_box(&ctx)).ok());
-        },
-    );
+    time("weir StringTemplate \"x\" (fixed per-render overhead)", || {
+        black_box(constant.render(black_box(&ctx)).ok());
+    });
 
     let mut env = minijinja::Environment::new();
     env.add_template("t", src)?;
     let t = env.get_template("t")?;
-    time(
-        "plain minijinja, context from Value::from_serialize(record)",
-        || {
-            let rec = minijinja::Value::from_serialize(black_box(&*record));
-            black_box(
-                t.render(minijinja::context! { record => rec, size => "xs" })
-                    .ok(),
-            );
-        },
-    );
+    time("plain minijinja, context from Value::from_serialize(record)", || {
+        let rec = minijinja::Value::from_serialize(black_box(&*record));
+        black_box(t.render(minijinja::context! { record => rec, size => "xs" }).ok());
+    });
     let tx = env.template_from_str("x")?;
     time("plain minijinja \"x\" with context!{size}", || {
         black_box(tx.render(minijinja::context! { size => "xs" }).ok());

@@ -71,7 +71,12 @@ impl BuildErrors {
             Ok(p) => Some(p),
             Err(e) => {
                 let offset = e.column.map(|c| (1, c));
-                self.push(field, "bad-jsonpath", e.to_string(), Some("JSONPath starts with `$`, e.g. `$.items[*].sku` (RFC 9535)".into()));
+                self.push(
+                    field,
+                    "bad-jsonpath",
+                    e.to_string(),
+                    Some("JSONPath starts with `$`, e.g. `$.items[*].sku` (RFC 9535)".into()),
+                );
                 self.at_offset(offset);
                 None
             }
@@ -84,17 +89,19 @@ impl BuildErrors {
     }
 
     /// Compiles a structured template, recording a failure at `field`.
-    pub fn value_template(&mut self, ctx: &BuildContext, field: &[&str], value: &serde_json::Value) -> Option<ValueTemplate> {
+    pub fn value_template(
+        &mut self,
+        ctx: &BuildContext,
+        field: &[&str],
+        value: &serde_json::Value,
+    ) -> Option<ValueTemplate> {
         ctx.templates.compile_value(value).map_err(|e| self.template_error(field, e)).ok()
     }
 
     /// Compiles an expression (`{{ … }}` around it is allowed), recording a failure at `field`.
     pub fn expression(&mut self, ctx: &BuildContext, field: &[&str], source: &str) -> Option<ExprTemplate> {
         let trimmed = source.trim();
-        let expr = trimmed
-            .strip_prefix("{{")
-            .and_then(|s| s.strip_suffix("}}"))
-            .map_or(trimmed, str::trim);
+        let expr = trimmed.strip_prefix("{{").and_then(|s| s.strip_suffix("}}")).map_or(trimmed, str::trim);
         ctx.templates.compile_expression(expr).map_err(|e| self.template_error(field, e)).ok()
     }
 
@@ -114,7 +121,12 @@ impl BuildErrors {
                     TemplateError::Syntax { line, col, .. } => Some((*line, *col)),
                     _ => None,
                 };
-                self.push(field, "bad-template", other.to_string(), Some("templates use minijinja syntax: `{{ record.field }}`".into()));
+                self.push(
+                    field,
+                    "bad-template",
+                    other.to_string(),
+                    Some("templates use minijinja syntax: `{{ record.field }}`".into()),
+                );
                 self.at_offset(offset);
             }
         }

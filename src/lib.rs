@@ -3,12 +3,12 @@
 //! (`runtime`).
 
 pub mod build;
-pub mod sinks;
-pub mod sources;
 pub mod config;
-pub mod graph;
 pub mod expr;
+pub mod graph;
 pub mod record;
 pub mod runtime;
+pub mod sinks;
+pub mod sources;
 pub mod tables;
 pub mod transforms;

@@ -115,7 +115,8 @@ impl std::io::Write for RedactingStderr {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| RedactingStderr).with_target(false).init();
     match run(cli) {
         Ok(code) => code,
@@ -181,7 +182,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Run { path, dry_run, limit, quiet, json } => {
             let Some(plans) = load_and_compile(std::slice::from_ref(&path)) else { return Ok(ExitCode::from(2)) };
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the tokio runtime")?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the tokio runtime")?;
             runtime.block_on(run_plans(plans, dry_run, limit, quiet, json))
         }
     }
@@ -218,7 +222,13 @@ fn watch_signals(stop: Arc<AtomicBool>) {
     });
 }
 
-async fn run_plans(plans: Vec<(LoadedPipeline, Plan)>, dry_run: bool, limit: Option<u64>, quiet: bool, json: bool) -> anyhow::Result<ExitCode> {
+async fn run_plans(
+    plans: Vec<(LoadedPipeline, Plan)>,
+    dry_run: bool,
+    limit: Option<u64>,
+    quiet: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
     watch_signals(Arc::clone(&stop));
     let mut code = ExitCode::SUCCESS;
@@ -230,7 +240,8 @@ async fn run_plans(plans: Vec<(LoadedPipeline, Plan)>, dry_run: bool, limit: Opt
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
             );
             bar
         });

@@ -28,9 +28,7 @@ const SECRET: &str = "s3cr3t-hunter2-do-not-print";
 const AT_START_ALLOWED: &[&str] = &["23-empty-file", "25-alias-bomb", "38-missing-top-level-key"];
 
 fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("bad_configs")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("bad_configs")
 }
 
 /// Every case, by stem (`NN-name`), sorted.
@@ -39,12 +37,7 @@ fn cases() -> Vec<String> {
         .expect("tests/bad_configs exists")
         .map(|e| e.expect("readable entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .map(|p| {
-            p.file_stem()
-                .expect("has a stem")
-                .to_string_lossy()
-                .into_owned()
-        })
+        .map(|p| p.file_stem().expect("has a stem").to_string_lossy().into_owned())
         .collect();
     stems.sort();
     stems
@@ -83,11 +76,7 @@ fn run_case(stem: &str) -> (Option<i32>, String, Duration) {
     };
     let elapsed = started.elapsed();
     let bytes = reader.join().expect("reader thread");
-    (
-        status.code(),
-        String::from_utf8_lossy(&bytes).into_owned(),
-        elapsed,
-    )
+    (status.code(), String::from_utf8_lossy(&bytes).into_owned(), elapsed)
 }
 
 /// A line diff of `expected` and `actual` (longest common subsequence), `-` for expected-only lines and
@@ -98,11 +87,7 @@ fn diff(expected: &str, actual: &str) -> String {
     let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
     for i in (0..a.len()).rev() {
         for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
+            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
         }
     }
     let mut lines = Vec::new();
@@ -121,12 +106,7 @@ fn diff(expected: &str, actual: &str) -> String {
         }
     }
     const CONTEXT: usize = 2;
-    let changed: Vec<usize> = lines
-        .iter()
-        .enumerate()
-        .filter(|(_, (t, _))| *t != ' ')
-        .map(|(n, _)| n)
-        .collect();
+    let changed: Vec<usize> = lines.iter().enumerate().filter(|(_, (t, _))| *t != ' ').map(|(n, _)| n).collect();
     let mut out = String::from("--- expected\n+++ actual\n");
     let mut last_shown: Option<usize> = None;
     for (n, (tag, text)) in lines.iter().enumerate() {
@@ -144,50 +124,38 @@ fn diff(expected: &str, actual: &str) -> String {
 
 /// The `file:line:col` locations of a rendered error output.
 fn locations(stderr: &str) -> Vec<&str> {
-    stderr
-        .lines()
-        .filter_map(|l| l.trim_start().strip_prefix("--> "))
-        .collect()
+    stderr.lines().filter_map(|l| l.trim_start().strip_prefix("--> ")).collect()
 }
 
 #[test]
 fn bad_configs_render_their_snapshots() {
     let bless = std::env::var("WEIR_BLESS").is_ok_and(|v| v == "1");
     let stems = cases();
-    assert!(
-        stems.len() >= MIN_CASES,
-        "the bad-config corpus has {} cases; it needs at least {MIN_CASES}",
-        stems.len()
-    );
+    assert!(stems.len() >= MIN_CASES, "the bad-config corpus has {} cases; it needs at least {MIN_CASES}", stems.len());
     let mut failures = Vec::new();
     for stem in &stems {
         let ok_name = stem.len() > 3
             && stem[..2].chars().all(|c| c.is_ascii_digit())
             && stem[2..].starts_with('-')
-            && stem[3..]
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            && stem[3..].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !ok_name {
             failures.push(format!("{stem}: case files are named `NN-short-name.yaml`"));
         }
         let (code, stderr, elapsed) = run_case(stem);
         if code != Some(2) {
-            failures.push(format!(
-                "{stem}: exit code {code:?}, expected 2 (invalid configuration); stderr:\n{stderr}"
-            ));
+            failures.push(format!("{stem}: exit code {code:?}, expected 2 (invalid configuration); stderr:\n{stderr}"));
         }
         if stderr.contains(SECRET) {
             failures.push(format!("{stem}: the secret's value appears in stderr"));
         }
         if elapsed > Duration::from_secs(5) {
-            failures.push(format!(
-                "{stem}: took {elapsed:?}; bad configs must be refused quickly"
-            ));
+            failures.push(format!("{stem}: took {elapsed:?}; bad configs must be refused quickly"));
         }
         if !AT_START_ALLOWED.contains(&stem.as_str()) {
             for loc in locations(&stderr) {
                 if loc.ends_with(":1:1") {
-                    failures.push(format!("{stem}: an error points at `{loc}`; errors must point at the offending line"));
+                    failures
+                        .push(format!("{stem}: an error points at `{loc}`; errors must point at the offending line"));
                 }
             }
         }
@@ -207,8 +175,7 @@ fn bad_configs_render_their_snapshots() {
     }
     for entry in std::fs::read_dir(corpus_dir()).expect("tests/bad_configs exists") {
         let path = entry.expect("readable entry").path();
-        if path.extension().is_some_and(|e| e == "stderr") && !path.with_extension("yaml").exists()
-        {
+        if path.extension().is_some_and(|e| e == "stderr") && !path.with_extension("yaml").exists() {
             failures.push(format!("{}: snapshot without a case", path.display()));
         }
     }
@@ -228,10 +195,7 @@ fn the_snapshots_point_inside_the_file() {
         let Ok(text) = std::fs::read_to_string(corpus_dir().join(format!("{stem}.stderr"))) else {
             continue;
         };
-        assert!(
-            !text.contains(SECRET),
-            "{stem}.stderr holds the secret's value"
-        );
+        assert!(!text.contains(SECRET), "{stem}.stderr holds the secret's value");
         if AT_START_ALLOWED.contains(&stem.as_str()) {
             continue;
         }
@@ -247,8 +211,5 @@ fn the_snapshots_point_inside_the_file() {
 #[test]
 fn diff_marks_changed_lines() {
     let d = diff("a\nb\nc\n", "a\nx\nc\n");
-    assert!(
-        d.contains("-b\n") && d.contains("+x\n") && d.contains(" a\n"),
-        "{d}"
-    );
+    assert!(d.contains("-b\n") && d.contains("+x\n") && d.contains(" a\n"), "{d}");
 }

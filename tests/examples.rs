@@ -26,7 +26,9 @@ fn run_all(dir: &Path, out: &Path) -> BTreeMap<String, RunSummary> {
     for p in pipelines {
         let plan = compile(&p).unwrap_or_else(|d| panic!("{} must compile:\n{d}", p.config.name));
         let summary = runtime.block_on(async {
-            Execution::start(plan, RunOptions { dry_run: false, limit: None, stop: Arc::new(AtomicBool::new(false)) }).wait().await
+            Execution::start(plan, RunOptions { dry_run: false, limit: None, stop: Arc::new(AtomicBool::new(false)) })
+                .wait()
+                .await
         });
         summaries.insert(p.config.name.clone(), summary);
     }
@@ -84,7 +86,11 @@ fn shipped_pipelines_run_and_match_expected_outputs() {
     let orders = lines(&out.path().join("erp-sales-orders.ndjson"));
     let refs: Vec<&str> = orders.iter().map(|o| o["reference"].as_str().expect("reference")).collect();
     assert_eq!(refs, vec!["000000042", "000000044"]);
-    let skus: Vec<&str> = orders.iter().flat_map(|o| o["lines"].as_array().expect("lines")).map(|l| l["item_no"].as_str().expect("sku")).collect();
+    let skus: Vec<&str> = orders
+        .iter()
+        .flat_map(|o| o["lines"].as_array().expect("lines"))
+        .map(|l| l["item_no"].as_str().expect("sku"))
+        .collect();
     assert_eq!(skus, vec!["MH01-M-Black", "24-MB01", "WS03-XS-Red", "MP01-32-Gray"]);
     assert_eq!(orders[0]["lines"][0]["unit_price"], serde_json::json!(52.0));
 }

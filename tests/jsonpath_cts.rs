@@ -43,9 +43,7 @@ fn run_case(case: &Value) -> Result<(), String> {
 #[test]
 fn jsonpath_compliance_test_suite() {
     let suite: Value = serde_json::from_str(CTS).expect("cts.json is valid JSON");
-    let cases = suite["tests"]
-        .as_array()
-        .expect("cts.json has a tests array");
+    let cases = suite["tests"].as_array().expect("cts.json has a tests array");
 
     // Keep panics from individual cases quiet; they are reported as failures below.
     let previous_hook = std::panic::take_hook();
@@ -67,9 +65,5 @@ fn jsonpath_compliance_test_suite() {
     for failure in &failures {
         println!("  FAILED {failure}");
     }
-    assert!(
-        passed >= PASS_FLOOR,
-        "JSONPath CTS regressed: {passed}/{} passed, floor is {PASS_FLOOR}",
-        cases.len()
-    );
+    assert!(passed >= PASS_FLOOR, "JSONPath CTS regressed: {passed}/{} passed, floor is {PASS_FLOOR}", cases.len());
 }

@@ -11,22 +11,15 @@ fn repo() -> PathBuf {
 }
 
 fn committed(name: &str) -> Value {
-    let text =
-        std::fs::read_to_string(repo().join("schema").join(name)).expect("schema file exists");
+    let text = std::fs::read_to_string(repo().join("schema").join(name)).expect("schema file exists");
     serde_json::from_str(&text).expect("schema file is JSON")
 }
 
 #[test]
 fn committed_schemas_match_the_code() {
     for (name, generated) in [
-        (
-            "pipeline.schema.json",
-            weir::config::schema::pipeline_schema(),
-        ),
-        (
-            "connections.schema.json",
-            weir::config::schema::connections_schema(),
-        ),
+        ("pipeline.schema.json", weir::config::schema::pipeline_schema()),
+        ("connections.schema.json", weir::config::schema::connections_schema()),
         ("shared.schema.json", weir::config::schema::shared_schema()),
     ] {
         assert!(
@@ -42,11 +35,7 @@ fn undescribed(schema: &Value, path: &str, out: &mut Vec<String>) {
         Value::Object(obj) => {
             if let Some(Value::Object(props)) = obj.get("properties") {
                 for (name, prop) in props {
-                    if prop
-                        .get("description")
-                        .and_then(Value::as_str)
-                        .is_none_or(str::is_empty)
-                    {
+                    if prop.get("description").and_then(Value::as_str).is_none_or(str::is_empty) {
                         out.push(format!("{path}/properties/{name}"));
                     }
                 }
@@ -66,17 +55,10 @@ fn undescribed(schema: &Value, path: &str, out: &mut Vec<String>) {
 
 #[test]
 fn every_property_has_a_description() {
-    for name in [
-        "pipeline.schema.json",
-        "connections.schema.json",
-        "shared.schema.json",
-    ] {
+    for name in ["pipeline.schema.json", "connections.schema.json", "shared.schema.json"] {
         let mut missing = Vec::new();
         undescribed(&committed(name), "", &mut missing);
-        assert!(
-            missing.is_empty(),
-            "{name}: properties without description: {missing:#?}"
-        );
+        assert!(missing.is_empty(), "{name}: properties without description: {missing:#?}");
     }
 }
 
@@ -88,10 +70,7 @@ fn pipeline_files(dir: &Path, out: &mut Vec<PathBuf>) {
             if !["tables", "data", "expected", "out", ".weir"].contains(&name) {
                 pipeline_files(&path, out);
             }
-        } else if path.extension().is_some_and(|e| e == "yaml")
-            && name != "connections.yaml"
-            && name != "shared.yaml"
-        {
+        } else if path.extension().is_some_and(|e| e == "yaml") && name != "connections.yaml" && name != "shared.yaml" {
             out.push(path);
         }
     }
@@ -106,10 +85,7 @@ fn every_shipped_pipeline_declares_and_satisfies_the_schema() {
     let mut files = Vec::new();
     pipeline_files(&repo().join("pipelines"), &mut files);
     pipeline_files(&repo().join("benches/pipelines"), &mut files);
-    assert!(
-        files.len() >= 3,
-        "expected the example pipelines, found {files:?}"
-    );
+    assert!(files.len() >= 3, "expected the example pipelines, found {files:?}");
     let validator = validator();
     for file in files {
         let text = std::fs::read_to_string(&file).expect("readable");
@@ -128,15 +104,8 @@ fn every_shipped_pipeline_declares_and_satisfies_the_schema() {
             resolved.display()
         );
         let doc: Value = serde_yaml::from_str(&text).expect("YAML");
-        let errors: Vec<String> = validator
-            .iter_errors(&doc)
-            .map(|e| format!("{}: {e}", e.instance_path))
-            .collect();
-        assert!(
-            errors.is_empty(),
-            "{} violates the schema: {errors:#?}",
-            file.display()
-        );
+        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{}: {e}", e.instance_path)).collect();
+        assert!(errors.is_empty(), "{} violates the schema: {errors:#?}", file.display());
     }
 }
 
@@ -150,60 +119,26 @@ fn malformed_pipelines_are_rejected_by_the_schema() {
         "sinks": [{"id": "out", "type": "stdout"}]
     });
     assert!(validator.is_valid(&good), "the baseline must be valid");
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
-        (
-            "unknown top-level key",
-            Box::new(|v| v["sinkz"] = json!([])),
-        ),
-        (
-            "missing name",
-            Box::new(|v| drop(v.as_object_mut().map(|o| o.remove("name")))),
-        ),
-        (
-            "unknown step type",
-            Box::new(|v| v["steps"][0]["type"] = json!("fitler")),
-        ),
-        (
-            "unknown field in a step",
-            Box::new(|v| v["steps"][0]["whn"] = json!("x")),
-        ),
-        (
-            "step without id",
-            Box::new(|v| drop(v["steps"][0].as_object_mut().map(|o| o.remove("id")))),
-        ),
-        (
-            "wrong type in a step",
-            Box::new(|v| v["steps"][0]["when"] = json!(5)),
-        ),
-        (
-            "missing required step field",
-            Box::new(|v| drop(v["steps"][0].as_object_mut().map(|o| o.remove("when")))),
-        ),
-        (
-            "bad enum value",
-            Box::new(|v| v["source"]["format"] = json!("xml")),
-        ),
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Mutation)> = vec![
+        ("unknown top-level key", Box::new(|v| v["sinkz"] = json!([]))),
+        ("missing name", Box::new(|v| drop(v.as_object_mut().map(|o| o.remove("name"))))),
+        ("unknown step type", Box::new(|v| v["steps"][0]["type"] = json!("fitler"))),
+        ("unknown field in a step", Box::new(|v| v["steps"][0]["whn"] = json!("x"))),
+        ("step without id", Box::new(|v| drop(v["steps"][0].as_object_mut().map(|o| o.remove("id"))))),
+        ("wrong type in a step", Box::new(|v| v["steps"][0]["when"] = json!(5))),
+        ("missing required step field", Box::new(|v| drop(v["steps"][0].as_object_mut().map(|o| o.remove("when"))))),
+        ("bad enum value", Box::new(|v| v["source"]["format"] = json!("xml"))),
         (
             "bad duration",
-            Box::new(|v| {
-                v["steps"][0] = json!({"id": "b", "type": "batch", "timeout": "5 minutes please"})
-            }),
+            Box::new(|v| v["steps"][0] = json!({"id": "b", "type": "batch", "timeout": "5 minutes please"})),
         ),
-        (
-            "unknown sink type",
-            Box::new(|v| v["sinks"][0]["type"] = json!("kafka")),
-        ),
-        (
-            "inputs not a list",
-            Box::new(|v| v["sinks"][0]["inputs"] = json!("f")),
-        ),
+        ("unknown sink type", Box::new(|v| v["sinks"][0]["type"] = json!("kafka"))),
+        ("inputs not a list", Box::new(|v| v["sinks"][0]["inputs"] = json!("f"))),
     ];
     for (what, mutate) in cases {
         let mut doc = good.clone();
         mutate(&mut doc);
-        assert!(
-            !validator.is_valid(&doc),
-            "the schema accepted a pipeline with {what}: {doc}"
-        );
+        assert!(!validator.is_valid(&doc), "the schema accepted a pipeline with {what}: {doc}");
     }
 }

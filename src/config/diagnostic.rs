@@ -38,14 +38,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A new error without location.
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            location: None,
-            component: None,
-            field: None,
-            hint: None,
-        }
+        Self { code, message: message.into(), location: None, component: None, field: None, hint: None }
     }
 
     /// Attaches a hint.
@@ -98,11 +91,7 @@ impl fmt::Display for Diagnostic {
             let (text, col) = window(text.trim_end(), loc.pos.col);
             writeln!(f, "{} | {}", loc.pos.line, text.trim_end())?;
             let lead: String = " ".repeat(col.saturating_sub(1));
-            writeln!(
-                f,
-                "{pad} | {lead}{}",
-                "^".repeat(loc.pos.width.clamp(1, 80))
-            )?;
+            writeln!(f, "{pad} | {lead}{}", "^".repeat(loc.pos.width.clamp(1, 80)))?;
         }
         if let Some(hint) = &self.hint {
             writeln!(f, "  = hint: {}", secrets::redact(hint))?;
@@ -121,10 +110,7 @@ fn window(line: &str, col: usize) -> (String, usize) {
     if chars.len() <= MAX_SNIPPET_CHARS {
         return (line.to_string(), col);
     }
-    let start = col
-        .saturating_sub(1)
-        .saturating_sub(MAX_SNIPPET_CHARS / 2)
-        .min(chars.len() - MAX_SNIPPET_CHARS);
+    let start = col.saturating_sub(1).saturating_sub(MAX_SNIPPET_CHARS / 2).min(chars.len() - MAX_SNIPPET_CHARS);
     let end = start + MAX_SNIPPET_CHARS;
     let mut out = String::new();
     let mut col = col - start;
@@ -173,10 +159,7 @@ impl fmt::Display for Diagnostics {
 impl std::error::Error for Diagnostics {}
 
 /// The closest candidate to a misspelt name, if one is close enough to be a plausible typo.
-pub fn did_you_mean<'a>(
-    wrong: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(wrong, c), c))
@@ -189,14 +172,7 @@ pub fn did_you_mean<'a>(
 pub fn suggestion(wrong: &str, candidates: &[&str], what: &str) -> String {
     match did_you_mean(wrong, candidates.iter().copied()) {
         Some(c) => format!("did you mean `{c}`?"),
-        None => format!(
-            "{what}: {}",
-            candidates
-                .iter()
-                .map(|c| format!("`{c}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        None => format!("{what}: {}", candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")),
     }
 }
 
@@ -212,11 +188,7 @@ mod tests {
             .with_hint("did you mean `filter`?")
             .at(Some(Location {
                 file: "p.yaml".into(),
-                pos: Pos {
-                    line: 12,
-                    col: 5,
-                    width: 6,
-                },
+                pos: Pos { line: 12, col: 5, width: 6 },
                 line_text: "    fitler: x".into(),
             }));
         let text = d.to_string();
@@ -237,10 +209,7 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(
-            did_you_mean("fitler", ["filter", "template"]),
-            Some("filter")
-        );
+        assert_eq!(did_you_mean("fitler", ["filter", "template"]), Some("filter"));
         assert_eq!(did_you_mean("zzz", ["filter", "template"]), None);
     }
 }

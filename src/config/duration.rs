@@ -20,9 +20,9 @@ impl<'de> Deserialize<'de> for Duration {
                 f.write_str("a duration such as `500ms`, `30s`, `5m` or `1h`")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Duration, E> {
-                humantime::parse_duration(v)
-                    .map(Duration)
-                    .map_err(|e| E::custom(format!("invalid duration `{v}`: {e}; write e.g. `500ms`, `30s`, `5m`, `1h`")))
+                humantime::parse_duration(v).map(Duration).map_err(|e| {
+                    E::custom(format!("invalid duration `{v}`: {e}; write e.g. `500ms`, `30s`, `5m`, `1h`"))
+                })
             }
         }
         deserializer.deserialize_str(Visitor)

@@ -49,33 +49,18 @@ impl ConfigFile {
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, Vec<Diagnostic>> {
         let at_start = |line_text: &str| {
-            Some(Location {
-                file: display.clone(),
-                pos: Pos::default(),
-                line_text: line_text.to_string(),
-            })
+            Some(Location { file: display.clone(), pos: Pos::default(), line_text: line_text.to_string() })
         };
-        let meta = std::fs::metadata(path).map_err(|e| {
-            vec![Diagnostic::new(
-                "io",
-                format!("cannot read `{display}`: {e}"),
-            )]
-        })?;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| vec![Diagnostic::new("io", format!("cannot read `{display}`: {e}"))])?;
         if meta.len() > MAX_FILE_BYTES {
             return Err(vec![Diagnostic::new(
                 "too-large",
-                format!(
-                    "`{display}` is {} bytes; config files are limited to {MAX_FILE_BYTES}",
-                    meta.len()
-                ),
+                format!("`{display}` is {} bytes; config files are limited to {MAX_FILE_BYTES}", meta.len()),
             )]);
         }
-        let bytes = std::fs::read(path).map_err(|e| {
-            vec![Diagnostic::new(
-                "io",
-                format!("cannot read `{display}`: {e}"),
-            )]
-        })?;
+        let bytes =
+            std::fs::read(path).map_err(|e| vec![Diagnostic::new("io", format!("cannot read `{display}`: {e}"))])?;
         let text = match String::from_utf8(bytes) {
             Ok(t) => t,
             Err(e) => {
@@ -88,30 +73,16 @@ impl ConfigFile {
                 return Err(vec![
                     Diagnostic::new("not-utf8", "file is not valid UTF-8")
                         .with_hint("save the file as UTF-8")
-                        .at(Some(Location {
-                            file: display.clone(),
-                            pos: Pos {
-                                line,
-                                col,
-                                width: 1,
-                            },
-                            line_text,
-                        })),
+                        .at(Some(Location { file: display.clone(), pos: Pos { line, col, width: 1 }, line_text })),
                 ]);
             }
         };
-        let text = text
-            .strip_prefix('\u{feff}')
-            .map(str::to_string)
-            .unwrap_or(text);
+        let text = text.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(text);
         if let Some(pos) = super::source_map::too_deep(&text, MAX_DEPTH) {
             return Err(vec![
-                Diagnostic::new(
-                    "too-deep",
-                    format!("the document nests more than {MAX_DEPTH} levels deep"),
-                )
-                .with_hint("pipelines need only a few levels; check for unbalanced brackets")
-                .at(Some(location_in(&display, &text, pos))),
+                Diagnostic::new("too-deep", format!("the document nests more than {MAX_DEPTH} levels deep"))
+                    .with_hint("pipelines need only a few levels; check for unbalanced brackets")
+                    .at(Some(location_in(&display, &text, pos))),
             ]);
         }
         let yaml: serde_yaml::Value = match serde_yaml::from_str(&text) {
@@ -126,29 +97,16 @@ impl ConfigFile {
             ]);
         }
         let map = SourceMap::build(&text);
-        let mut file = ConfigFile {
-            path: path.to_path_buf(),
-            display,
-            text,
-            map,
-            value: Value::Null,
-        };
+        let mut file = ConfigFile { path: path.to_path_buf(), display, text, map, value: Value::Null };
         let mut errors = Vec::new();
         let mut pointer = String::new();
         file.value = file.convert(yaml, &mut pointer, lookup, &mut errors);
-        if errors.is_empty() {
-            Ok(file)
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(file) } else { Err(errors) }
     }
 
     /// The location of the node at `pointer` (or its nearest ancestor), pointing at its key or value.
     pub fn locate(&self, pointer: &str, anchor: Anchor) -> Option<Location> {
-        let span = self
-            .map
-            .get(pointer)
-            .or_else(|| self.map.nearest(pointer))?;
+        let span = self.map.get(pointer).or_else(|| self.map.nearest(pointer))?;
         let pos = match anchor {
             Anchor::Key => span.key.unwrap_or(span.value),
             Anchor::Value => span.value,
@@ -158,17 +116,8 @@ impl ConfigFile {
 
     /// A location for an explicit position.
     pub fn location_at(&self, pos: Pos) -> Location {
-        let line_text = self
-            .text
-            .lines()
-            .nth(pos.line.saturating_sub(1))
-            .unwrap_or("")
-            .to_string();
-        Location {
-            file: self.display.clone(),
-            pos,
-            line_text,
-        }
+        let line_text = self.text.lines().nth(pos.line.saturating_sub(1)).unwrap_or("").to_string();
+        Location { file: self.display.clone(), pos, line_text }
     }
 
     /// The span recorded for `pointer`.
@@ -198,11 +147,8 @@ impl ConfigFile {
                         Some(f) => Value::Number(f),
                         None => {
                             errors.push(
-                                Diagnostic::new(
-                                    "bad-number",
-                                    format!("`{n}` is not a finite number"),
-                                )
-                                .at(self.locate(pointer, Anchor::Value)),
+                                Diagnostic::new("bad-number", format!("`{n}` is not a finite number"))
+                                    .at(self.locate(pointer, Anchor::Value)),
                             );
                             Value::Null
                         }
@@ -234,10 +180,7 @@ impl ConfigFile {
                         other => {
                             errors.push(
                                 Diagnostic::new("bad-key", "mapping keys must be strings")
-                                    .with_hint(format!(
-                                        "found a {} used as a key",
-                                        kind_name(&other)
-                                    ))
+                                    .with_hint(format!("found a {} used as a key", kind_name(&other)))
                                     .at(self.locate(pointer, Anchor::Value)),
                             );
                             continue;
@@ -254,12 +197,9 @@ impl ConfigFile {
             }
             Y::Tagged(t) => {
                 errors.push(
-                    Diagnostic::new(
-                        "yaml-tag",
-                        format!("YAML tags such as `{}` are not supported", t.tag),
-                    )
-                    .with_hint("remove the tag; the value's type comes from the field")
-                    .at(self.locate(pointer, Anchor::Value)),
+                    Diagnostic::new("yaml-tag", format!("YAML tags such as `{}` are not supported", t.tag))
+                        .with_hint("remove the tag; the value's type comes from the field")
+                        .at(self.locate(pointer, Anchor::Value)),
                 );
                 Value::Null
             }
@@ -298,7 +238,10 @@ impl ConfigFile {
                     super::interpolate::InterpolationError::UnsetSecret(name) => {
                         format!("set the environment variable {name}")
                     }
-                    _ => "use `${env:NAME}`, `${env:NAME:-default}` or `${secret:NAME}`; write `$${` for a literal `${`".into(),
+                    _ => {
+                        "use `${env:NAME}`, `${env:NAME:-default}` or `${secret:NAME}`; write `$${` for a literal `${`"
+                            .into()
+                    }
                 };
                 errors.push(
                     Diagnostic::new("interpolation", e.to_string())
@@ -313,16 +256,8 @@ impl ConfigFile {
 
 /// A location at `pos` in `text`.
 fn location_in(display: &str, text: &str, pos: Pos) -> Location {
-    let line_text = text
-        .lines()
-        .nth(pos.line.saturating_sub(1))
-        .unwrap_or("")
-        .to_string();
-    Location {
-        file: display.to_string(),
-        pos,
-        line_text,
-    }
+    let line_text = text.lines().nth(pos.line.saturating_sub(1)).unwrap_or("").to_string();
+    Location { file: display.to_string(), pos, line_text }
 }
 
 /// Turns a serde_yaml error into a diagnostic pointing at the offending token: libyaml's "PROBLEM at
@@ -341,12 +276,7 @@ fn yaml_error(e: &serde_yaml::Error, display: &str, text: &str) -> Diagnostic {
     match code {
         "duplicate-key" => {
             if let Some((pointer, first, again)) = SourceMap::build(text).first_duplicate() {
-                let key = pointer
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or("")
-                    .replace("~1", "/")
-                    .replace("~0", "~");
+                let key = pointer.rsplit('/').next().unwrap_or("").replace("~1", "/").replace("~0", "~");
                 let parent = pointer.rsplit_once('/').map_or("", |(p, _)| p);
                 return Diagnostic::new(code, format!("duplicate key `{key}`"))
                     .with_field(super::parse::field_name(parent, ""))
@@ -358,8 +288,7 @@ fn yaml_error(e: &serde_yaml::Error, display: &str, text: &str) -> Diagnostic {
             }
         }
         "multi-document" => {
-            let location =
-                super::source_map::second_document(text).map(|pos| location_in(display, text, pos));
+            let location = super::source_map::second_document(text).map(|pos| location_in(display, text, pos));
             return Diagnostic::new(code, "the file holds more than one YAML document")
                 .with_hint(hint)
                 .at(location.or_else(at_start));
@@ -367,53 +296,27 @@ fn yaml_error(e: &serde_yaml::Error, display: &str, text: &str) -> Diagnostic {
         _ => {}
     }
     let mut message = problem.to_string();
-    let mut location = e.location().map(|l| {
-        location_in(
-            display,
-            text,
-            Pos {
-                line: l.line(),
-                col: l.column(),
-                width: 1,
-            },
-        )
-    });
+    let mut location =
+        e.location().map(|l| location_in(display, text, Pos { line: l.line(), col: l.column(), width: 1 }));
     if let Some(context) = context {
         let (context, mark) = split_mark(context);
         message = format!("{message} while {context}");
         // An unclosed quote or key is reported where it opens rather than where the scanner gave up.
-        let opens = context.starts_with("scanning a quoted scalar")
-            || context.starts_with("scanning a simple key");
+        let opens = context.starts_with("scanning a quoted scalar") || context.starts_with("scanning a simple key");
         if let (true, Some((line, col))) = (opens, mark) {
-            location = Some(location_in(
-                display,
-                text,
-                Pos {
-                    line,
-                    col,
-                    width: 1,
-                },
-            ));
+            location = Some(location_in(display, text, Pos { line, col, width: 1 }));
         }
     }
-    Diagnostic::new(code, message)
-        .with_hint(hint)
-        .at(location.or_else(at_start))
+    Diagnostic::new(code, message).with_hint(hint).at(location.or_else(at_start))
 }
 
 /// Splits "TEXT at line L column C" into the text and the 1-based position ("TEXT at position N"
 /// loses its offset: the error's own location says where).
 fn split_mark(text: &str) -> (&str, Option<(usize, usize)>) {
     let Some((head, mark)) = text.rsplit_once(" at line ") else {
-        return (
-            text.rsplit_once(" at position ")
-                .map_or(text, |(head, _)| head),
-            None,
-        );
+        return (text.rsplit_once(" at position ").map_or(text, |(head, _)| head), None);
     };
-    let pos = mark
-        .split_once(" column ")
-        .and_then(|(l, c)| Some((l.trim().parse().ok()?, c.trim().parse().ok()?)));
+    let pos = mark.split_once(" column ").and_then(|(l, c)| Some((l.trim().parse().ok()?, c.trim().parse().ok()?)));
     (head, pos)
 }
 
@@ -428,34 +331,16 @@ fn kind_name(v: &serde_yaml::Value) -> &'static str {
 
 fn classify_yaml_error(message: &str) -> (&'static str, String) {
     if message.contains("duplicate entry") {
-        (
-            "duplicate-key",
-            "each key may appear once per mapping; remove or rename one of them".into(),
-        )
+        ("duplicate-key", "each key may appear once per mapping; remove or rename one of them".into())
     } else if message.contains("recursion limit") {
-        (
-            "too-deep",
-            "the document nests too deeply; pipelines need only a few levels".into(),
-        )
+        ("too-deep", "the document nests too deeply; pipelines need only a few levels".into())
     } else if message.contains("repetition limit") {
-        (
-            "alias-bomb",
-            "aliases expand to too many nodes; expand them by hand or reduce the nesting".into(),
-        )
+        ("alias-bomb", "aliases expand to too many nodes; expand them by hand or reduce the nesting".into())
     } else if message.contains("tab character") {
-        (
-            "yaml-syntax",
-            "indent with spaces: YAML does not allow tabs in indentation".into(),
-        )
+        ("yaml-syntax", "indent with spaces: YAML does not allow tabs in indentation".into())
     } else if message.contains("more than one document") {
-        (
-            "multi-document",
-            "put one pipeline per file; remove the extra `---`".into(),
-        )
+        ("multi-document", "put one pipeline per file; remove the extra `---`".into())
     } else {
-        (
-            "yaml-syntax",
-            "check indentation and quoting around this position".into(),
-        )
+        ("yaml-syntax", "check indentation and quoting around this position".into())
     }
 }

@@ -32,10 +32,7 @@ pub struct Interpolated {
 }
 
 /// Resolves every reference in `input` using `lookup` for variables.
-pub fn interpolate(
-    input: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<Interpolated, InterpolationError> {
+pub fn interpolate(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Interpolated, InterpolationError> {
     let mut out = String::with_capacity(input.len());
     let mut rest = input;
     let mut refs = 0;
@@ -43,9 +40,9 @@ pub fn interpolate(
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
         let after = &rest[i..];
-        if after.starts_with("$${") {
+        if let Some(escaped) = after.strip_prefix("$${") {
             out.push_str("${");
-            rest = &after[3..];
+            rest = escaped;
             continue;
         }
         if !after.starts_with("${") {

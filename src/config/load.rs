@@ -6,8 +6,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-
-
 use super::diagnostic::{Diagnostic, Diagnostics, Location};
 use super::file::{Anchor, ConfigFile};
 use super::folder::{ConnectionsFile, SharedFile};
@@ -62,7 +60,9 @@ impl LoadedPipeline {
                     tables.insert(t);
                 }
                 Err(message) => diagnostics.push(
-                    Diagnostic::new("bad-table", message).at(self.file.locate(&pointer, Anchor::Value)).with_field(format!("tables.{name}")),
+                    Diagnostic::new("bad-table", message)
+                        .at(self.file.locate(&pointer, Anchor::Value))
+                        .with_field(format!("tables.{name}")),
                 ),
             }
         }
@@ -102,7 +102,10 @@ pub fn load_paths(paths: &[PathBuf], env: &dyn Fn(&str) -> Option<String>) -> Re
 /// Loads every pipeline under `paths`, returning the ones that parsed (possibly with some steps or
 /// sinks missing, see [`PipelineConfig::unparsed`]) alongside every error, so that later checks can
 /// still report theirs.
-pub fn load_paths_partial(paths: &[PathBuf], env: &dyn Fn(&str) -> Option<String>) -> (Vec<LoadedPipeline>, Diagnostics) {
+pub fn load_paths_partial(
+    paths: &[PathBuf],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (Vec<LoadedPipeline>, Diagnostics) {
     let mut diagnostics = Diagnostics::default();
     let mut pipelines = Vec::new();
     let mut folders: BTreeMap<PathBuf, Arc<Folder>> = BTreeMap::new();
@@ -111,7 +114,10 @@ pub fn load_paths_partial(paths: &[PathBuf], env: &dyn Fn(&str) -> Option<String
             let mut found = Vec::new();
             collect_pipeline_files(path, &mut found);
             if found.is_empty() {
-                diagnostics.push(Diagnostic::new("no-pipelines", format!("no pipeline files (*.yaml) in `{}`", display(path))));
+                diagnostics.push(Diagnostic::new(
+                    "no-pipelines",
+                    format!("no pipeline files (*.yaml) in `{}`", display(path)),
+                ));
             }
             found
         } else if path.exists() {
@@ -166,10 +172,19 @@ fn collect_pipeline_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn load_folder(dir: &Path, env: &dyn Fn(&str) -> Option<String>, diagnostics: &mut Diagnostics) -> Folder {
-    let mut folder = Folder { dir: dir.to_path_buf(), connections: ConnectionsFile::default(), tables: Tables::default(), table_origins: BTreeMap::new() };
+    let mut folder = Folder {
+        dir: dir.to_path_buf(),
+        connections: ConnectionsFile::default(),
+        tables: Tables::default(),
+        table_origins: BTreeMap::new(),
+    };
     let tables_dir = dir.join("tables");
     if let Ok(entries) = std::fs::read_dir(&tables_dir) {
-        let mut csvs: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "csv")).collect();
+        let mut csvs: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+            .collect();
         csvs.sort();
         for path in csvs {
             let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
@@ -210,7 +225,10 @@ fn load_folder(dir: &Path, env: &dyn Fn(&str) -> Option<String>, diagnostics: &m
                         folder.table_origins.insert(table.clone(), display(&path));
                         folder.tables.insert(t);
                     }
-                    Err(e) => diagnostics.push(Diagnostic::new("bad-table", e).at(file.locate(&format!("/tables/{}", escape(&table)), Anchor::Value))),
+                    Err(e) => diagnostics.push(
+                        Diagnostic::new("bad-table", e)
+                            .at(file.locate(&format!("/tables/{}", escape(&table)), Anchor::Value)),
+                    ),
                 }
             }
         }
@@ -233,4 +251,3 @@ fn check_unique_names(pipelines: &[LoadedPipeline], diagnostics: &mut Diagnostic
         }
     }
 }
-

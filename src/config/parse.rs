@@ -10,9 +10,7 @@ use serde_json::{Map, Value};
 
 use super::diagnostic::{Diagnostic, Diagnostics, did_you_mean, suggestion};
 use super::file::{Anchor, ConfigFile};
-use super::pipeline::{
-    Origin, PipelineConfig, SinkCommon, SinkSpec, SourceCommon, SourceSpec, StepCommon, StepSpec,
-};
+use super::pipeline::{Origin, PipelineConfig, SinkCommon, SinkSpec, SourceCommon, SourceSpec, StepCommon, StepSpec};
 use super::registry::{Registry, schema_fields};
 use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
@@ -51,11 +49,7 @@ pub(crate) fn field_name(pointer: &str, base: &str) -> String {
 
 /// Extracts the backticked names from serde's "expected one of `a`, `b`" tail.
 fn backticked(text: &str) -> Vec<String> {
-    text.split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_string)
-        .collect()
+    text.split('`').skip(1).step_by(2).map(str::to_string).collect()
 }
 
 impl Parser<'_> {
@@ -93,9 +87,7 @@ impl Parser<'_> {
                 let mut at = pointer.to_string();
                 for seg in e.path().iter() {
                     match seg {
-                        serde_path_to_error::Segment::Seq { index } => {
-                            at.push_str(&format!("/{index}"))
-                        }
+                        serde_path_to_error::Segment::Seq { index } => at.push_str(&format!("/{index}")),
                         serde_path_to_error::Segment::Map { key } => {
                             at.push('/');
                             at.push_str(&escape(key));
@@ -113,15 +105,7 @@ impl Parser<'_> {
         if let Some(rest) = message.strip_prefix("missing field `") {
             let name = rest.split('`').next().unwrap_or("");
             let hint = Some(format!("add `{name}: …` here"));
-            self.error(
-                "missing-field",
-                format!("missing field `{name}`"),
-                at,
-                Anchor::Key,
-                component,
-                base,
-                hint,
-            );
+            self.error("missing-field", format!("missing field `{name}`"), at, Anchor::Key, component, base, hint);
         } else if let Some(rest) = message.strip_prefix("unknown field `") {
             let name = rest.split('`').next().unwrap_or("").to_string();
             let expected = backticked(rest.split_once(", expected").map_or("", |(_, t)| t));
@@ -132,46 +116,20 @@ impl Parser<'_> {
             } else {
                 format!("{at}/{}", escape(&name))
             };
-            self.error(
-                "unknown-field",
-                format!("unknown field `{name}`"),
-                &key_at,
-                Anchor::Key,
-                component,
-                base,
-                hint,
-            );
+            self.error("unknown-field", format!("unknown field `{name}`"), &key_at, Anchor::Key, component, base, hint);
         } else if let Some(rest) = message.strip_prefix("unknown variant `") {
             let name = rest.split('`').next().unwrap_or("").to_string();
             let expected = backticked(rest.split_once(", expected").map_or("", |(_, t)| t));
             let refs: Vec<&str> = expected.iter().map(String::as_str).collect();
             let hint = Some(suggestion(&name, &refs, "allowed values"));
-            self.error(
-                "bad-value",
-                format!("unknown value `{name}`"),
-                at,
-                Anchor::Value,
-                component,
-                base,
-                hint,
-            );
+            self.error("bad-value", format!("unknown value `{name}`"), at, Anchor::Value, component, base, hint);
         } else if message.starts_with("invalid type")
             || message.starts_with("invalid value")
             || message.starts_with("invalid length")
         {
-            self.error(
-                "wrong-type",
-                message.to_string(),
-                at,
-                Anchor::Value,
-                component,
-                base,
-                None,
-            );
+            self.error("wrong-type", message.to_string(), at, Anchor::Value, component, base, None);
         } else if message.starts_with("data did not match any variant") {
-            let hint = Some(
-                "check the shape of this value against the documentation or the JSON Schema".into(),
-            );
+            let hint = Some("check the shape of this value against the documentation or the JSON Schema".into());
             self.error(
                 "wrong-type",
                 "this value has none of the accepted shapes".into(),
@@ -182,15 +140,7 @@ impl Parser<'_> {
                 hint,
             );
         } else {
-            self.error(
-                "invalid",
-                message.to_string(),
-                at,
-                Anchor::Value,
-                component,
-                base,
-                None,
-            );
+            self.error("invalid", message.to_string(), at, Anchor::Value, component, base, None);
         }
     }
 
@@ -209,15 +159,7 @@ impl Parser<'_> {
                 ok = false;
                 let hint = Some(suggestion(key, allowed, "allowed keys"));
                 let at = format!("{pointer}/{}", escape(key));
-                self.error(
-                    "unknown-field",
-                    format!("unknown field `{key}`"),
-                    &at,
-                    Anchor::Key,
-                    component,
-                    base,
-                    hint,
-                );
+                self.error("unknown-field", format!("unknown field `{key}`"), &at, Anchor::Key, component, base, hint);
             }
         }
         ok
@@ -230,10 +172,7 @@ impl Parser<'_> {
         pointer: &str,
     ) -> Option<(C, R)> {
         let Some(obj) = value.as_object() else {
-            let hint = Some(format!(
-                "write a mapping such as `{{ id: my_{0}, type: … }}`",
-                R::KIND
-            ));
+            let hint = Some(format!("write a mapping such as `{{ id: my_{0}, type: … }}`", R::KIND));
             self.error(
                 "wrong-type",
                 format!("a {} must be a mapping", R::KIND),
@@ -268,30 +207,14 @@ impl Parser<'_> {
             None => {
                 let hint = Some(format!(
                     "add `type:` — one of {}",
-                    R::TYPES
-                        .iter()
-                        .map(|t| format!("`{t}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    R::TYPES.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
                 ));
-                self.error(
-                    "missing-field",
-                    "missing field `type`".into(),
-                    pointer,
-                    Anchor::Key,
-                    label,
-                    pointer,
-                    hint,
-                );
+                self.error("missing-field", "missing field `type`".into(), pointer, Anchor::Key, label, pointer, hint);
                 return None;
             }
         };
         let Some(fields) = R::fields(type_name) else {
-            let hint = Some(suggestion(
-                type_name,
-                R::TYPES,
-                &format!("{} types", R::KIND),
-            ));
+            let hint = Some(suggestion(type_name, R::TYPES, &format!("{} types", R::KIND)));
             self.error(
                 "unknown-type",
                 format!("unknown {} type `{type_name}`", R::KIND),
@@ -324,9 +247,7 @@ impl Parser<'_> {
                 let mut at = pointer.to_string();
                 for seg in e.path().iter() {
                     match seg {
-                        serde_path_to_error::Segment::Seq { index } => {
-                            at.push_str(&format!("/{index}"))
-                        }
+                        serde_path_to_error::Segment::Seq { index } => at.push_str(&format!("/{index}")),
                         serde_path_to_error::Segment::Map { key } => {
                             at.push('/');
                             at.push_str(&escape(key));
@@ -336,9 +257,8 @@ impl Parser<'_> {
                 }
                 let message = e.into_inner().to_string();
                 let explained = message.starts_with("data did not match any variant")
-                    && R::schema(type_name).is_some_and(|schema| {
-                        self.explain_shape(&schema, &own, &at, label, pointer)
-                    });
+                    && R::schema(type_name)
+                        .is_some_and(|schema| self.explain_shape(&schema, &own, &at, label, pointer));
                 if !explained {
                     self.serde_error(&message, &at, label, pointer);
                 }
@@ -356,14 +276,7 @@ impl Parser<'_> {
     /// has none of the shapes of an untagged enum: picks the variant whose JSON type matches the value
     /// (a mapping for an options struct) and reports what that variant rejects, each at its own key or
     /// value. False when nothing could be said (the caller then reports the generic error).
-    fn explain_shape(
-        &mut self,
-        root: &Value,
-        own: &Value,
-        at: &str,
-        component: Option<&str>,
-        base: &str,
-    ) -> bool {
+    fn explain_shape(&mut self, root: &Value, own: &Value, at: &str, component: Option<&str>, base: &str) -> bool {
         let rel = at.strip_prefix(base).unwrap_or(at);
         let Some(value) = own.pointer(rel) else {
             return false;
@@ -375,12 +288,7 @@ impl Parser<'_> {
             .get("anyOf")
             .or_else(|| schema.get("oneOf"))
             .and_then(Value::as_array)
-            .and_then(|branches| {
-                branches
-                    .iter()
-                    .filter_map(|b| resolve(root, b))
-                    .find(|b| type_matches(b, value))
-            })
+            .and_then(|branches| branches.iter().filter_map(|b| resolve(root, b)).find(|b| type_matches(b, value)))
         else {
             return false;
         };
@@ -431,15 +339,7 @@ impl Parser<'_> {
                         hint,
                     );
                 }
-                _ => self.error(
-                    "wrong-type",
-                    error.to_string(),
-                    &here,
-                    Anchor::Value,
-                    component,
-                    base,
-                    None,
-                ),
+                _ => self.error("wrong-type", error.to_string(), &here, Anchor::Value, component, base, None),
             }
         }
         any
@@ -449,69 +349,35 @@ impl Parser<'_> {
     pub fn pipeline(&mut self) -> Option<PipelineConfig> {
         let file = Arc::clone(self.file);
         let Some(root) = file.value.as_object() else {
-            let hint = Some(
-                "a pipeline file is a mapping with `name`, `source`, `steps` and `sinks`".into(),
-            );
-            self.error(
-                "wrong-type",
-                "a pipeline must be a mapping".into(),
-                "",
-                Anchor::Value,
-                None,
-                "",
-                hint,
-            );
+            let hint = Some("a pipeline file is a mapping with `name`, `source`, `steps` and `sinks`".into());
+            self.error("wrong-type", "a pipeline must be a mapping".into(), "", Anchor::Value, None, "", hint);
             return None;
         };
-        const TOP: &[&str] = &[
-            "name",
-            "description",
-            "source",
-            "steps",
-            "sinks",
-            "dead_letter",
-            "tables",
-            "runtime",
-        ];
+        const TOP: &[&str] = &["name", "description", "source", "steps", "sinks", "dead_letter", "tables", "runtime"];
         self.check_keys(root, TOP, "", None, "");
-        let origin = |pointer: String| Origin {
-            file: Arc::clone(&file),
-            pointer,
-        };
+        let origin = |pointer: String| Origin { file: Arc::clone(&file), pointer };
         let name: Option<String> = match root.get("name") {
             Some(v) => self.de(v, "/name", None, ""),
             None => {
-                self.missing_top(
-                    "name",
-                    "give the pipeline a unique name, e.g. `name: orders-to-erp`",
-                );
+                self.missing_top("name", "give the pipeline a unique name, e.g. `name: orders-to-erp`");
                 None
             }
         };
         let mut unparsed = Vec::new();
-        let description = root
-            .get("description")
-            .and_then(|v| self.de::<Option<String>>(v, "/description", None, ""))
-            .flatten();
+        let description =
+            root.get("description").and_then(|v| self.de::<Option<String>>(v, "/description", None, "")).flatten();
         let source = match root.get("source") {
             Some(v) => {
                 let parsed = self
                     .component::<SourceConfig, SourceCommon>(v, "/source")
-                    .map(|(common, config)| SourceSpec {
-                        common,
-                        config,
-                        origin: origin("/source".into()),
-                    });
+                    .map(|(common, config)| SourceSpec { common, config, origin: origin("/source".into()) });
                 if parsed.is_none() {
                     unparsed.push(component_id(v, "/source"));
                 }
                 parsed
             }
             None => {
-                self.missing_top(
-                    "source",
-                    "add `source: { id: input, type: file, path: data.ndjson }`",
-                );
+                self.missing_top("source", "add `source: { id: input, type: file, path: data.ndjson }`");
                 unparsed.push("source".into());
                 None
             }
@@ -523,11 +389,7 @@ impl Parser<'_> {
                 for (i, item) in items.iter().enumerate() {
                     let pointer = format!("/steps/{i}");
                     match self.component::<StepConfig, StepCommon>(item, &pointer) {
-                        Some((common, config)) => steps.push(StepSpec {
-                            common,
-                            config,
-                            origin: origin(pointer),
-                        }),
+                        Some((common, config)) => steps.push(StepSpec { common, config, origin: origin(pointer) }),
                         None => unparsed.push(component_id(item, &pointer)),
                     }
                 }
@@ -551,11 +413,7 @@ impl Parser<'_> {
                 for (i, item) in items.iter().enumerate() {
                     let pointer = format!("/sinks/{i}");
                     match self.component::<SinkConfig, SinkCommon>(item, &pointer) {
-                        Some((common, config)) => sinks.push(SinkSpec {
-                            common,
-                            config,
-                            origin: origin(pointer),
-                        }),
+                        Some((common, config)) => sinks.push(SinkSpec { common, config, origin: origin(pointer) }),
                         None => unparsed.push(component_id(item, &pointer)),
                     }
                 }
@@ -573,28 +431,16 @@ impl Parser<'_> {
             }
             Some(_) => {
                 unparsed.push("sinks".into());
-                self.error(
-                    "wrong-type",
-                    "`sinks` must be a list".into(),
-                    "/sinks",
-                    Anchor::Value,
-                    None,
-                    "",
-                    None,
-                );
+                self.error("wrong-type", "`sinks` must be a list".into(), "/sinks", Anchor::Value, None, "", None);
             }
             None => {
                 unparsed.push("sinks".into());
                 self.missing_top("sinks", "add `sinks: [{ id: out, type: stdout }]`");
             }
         }
-        let dead_letter = root
-            .get("dead_letter")
-            .map(|v| self.de(v, "/dead_letter", None, ""));
+        let dead_letter = root.get("dead_letter").map(|v| self.de(v, "/dead_letter", None, ""));
         let tables = root.get("tables").map(|v| self.de(v, "/tables", None, ""));
-        let runtime = root
-            .get("runtime")
-            .map(|v| self.de(v, "/runtime", None, ""));
+        let runtime = root.get("runtime").map(|v| self.de(v, "/runtime", None, ""));
         Some(PipelineConfig {
             name: name?,
             description,
@@ -646,10 +492,7 @@ fn type_matches(schema: &Value, value: &Value) -> bool {
         Value::Array(_) => "array",
         Value::Object(_) => "object",
     };
-    let admits = |t: &Value| {
-        t.as_str()
-            .is_some_and(|t| t == kind || (t == "number" && kind == "integer"))
-    };
+    let admits = |t: &Value| t.as_str().is_some_and(|t| t == kind || (t == "number" && kind == "integer"));
     match schema.get("type") {
         Some(Value::Array(types)) => types.iter().any(admits),
         Some(t) => admits(t),
@@ -659,21 +502,13 @@ fn type_matches(schema: &Value, value: &Value) -> bool {
 
 /// The schema of the value at JSON Pointer `rel` inside `value` (whose schema is `schema`), following
 /// properties, `additionalProperties`, `items`, and the branch of an `anyOf` that admits the value.
-fn sub_schema<'a>(
-    root: &'a Value,
-    schema: &'a Value,
-    value: &Value,
-    rel: &str,
-) -> Option<&'a Value> {
+fn sub_schema<'a>(root: &'a Value, schema: &'a Value, value: &Value, rel: &str) -> Option<&'a Value> {
     let mut schema = resolve(root, schema)?;
     let mut value = value;
     for seg in rel.split('/').skip(1) {
         let seg = seg.replace("~1", "/").replace("~0", "~");
         if let Some(branches) = schema.get("anyOf").and_then(Value::as_array) {
-            schema = branches
-                .iter()
-                .filter_map(|b| resolve(root, b))
-                .find(|b| type_matches(b, value))?;
+            schema = branches.iter().filter_map(|b| resolve(root, b)).find(|b| type_matches(b, value))?;
         }
         let next = match value {
             Value::Array(items) => {
@@ -695,9 +530,7 @@ fn sub_schema<'a>(
 
 /// The id of a component that failed to parse, or its position when it has none.
 fn component_id(item: &Value, pointer: &str) -> String {
-    item.get("id")
-        .and_then(Value::as_str)
-        .map_or_else(|| pointer.to_string(), str::to_string)
+    item.get("id").and_then(Value::as_str).map_or_else(|| pointer.to_string(), str::to_string)
 }
 
 /// The closest accepted name to `wrong`, for callers outside the parser.

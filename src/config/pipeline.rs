@@ -193,11 +193,8 @@ fn component_schema<R: Registry, C: JsonSchema>(generator: &mut SchemaGenerator,
     let common_required = common.get("required").cloned().unwrap_or(Value::Array(Vec::new()));
     let mut variants = Vec::new();
     for (type_name, reference) in R::variant_schemas(generator) {
-        let def_name = reference
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| r.rsplit('/').next())
-            .map(str::to_string);
+        let def_name =
+            reference.get("$ref").and_then(Value::as_str).and_then(|r| r.rsplit('/').next()).map(str::to_string);
         let mut body = match &def_name {
             Some(name) => generator.definitions_mut().remove(name).unwrap_or_default(),
             None => reference.as_value().clone(),

@@ -94,9 +94,7 @@ pub trait Registry: Sized {
         value: &serde_json::Value,
     ) -> Option<Result<Self, serde_path_to_error::Error<serde_json::Error>>>;
     /// `(type, schema of its config struct)` for every variant.
-    fn variant_schemas(
-        generator: &mut schemars::SchemaGenerator,
-    ) -> Vec<(&'static str, schemars::Schema)>;
+    fn variant_schemas(generator: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)>;
     /// The keys the config struct of `type_name` accepts.
     fn fields(type_name: &str) -> Option<Vec<String>>;
     /// The JSON Schema of the config struct of `type_name` (with its `$defs`), used to explain values

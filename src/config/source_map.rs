@@ -63,14 +63,8 @@ pub fn pointer(path: &[Segment]) -> String {
 const MAX_EVENTS: usize = 1_000_000;
 
 enum Frame {
-    Map {
-        next_key: Option<(String, Pos)>,
-        awaiting_key: bool,
-        first: bool,
-    },
-    Seq {
-        index: usize,
-    },
+    Map { next_key: Option<(String, Pos)>, awaiting_key: bool, first: bool },
+    Seq { index: usize },
 }
 
 impl SourceMap {
@@ -91,11 +85,7 @@ impl SourceMap {
                 Event::Scalar(value, style, _, _) => {
                     let pos = scalar_pos(mark, &value, style, &lines);
                     let plain = style == TScalarStyle::Plain;
-                    if let Some(Frame::Map {
-                        next_key,
-                        awaiting_key,
-                        first,
-                    }) = stack.last_mut()
+                    if let Some(Frame::Map { next_key, awaiting_key, first }) = stack.last_mut()
                         && *awaiting_key
                     {
                         *next_key = Some((value, pos));
@@ -110,17 +100,9 @@ impl SourceMap {
                 }
                 Event::Alias(_) => {
                     let pos = pos_of(mark, 1);
-                    if let Some(Frame::Map {
-                        awaiting_key: true, ..
-                    }) = stack.last()
-                    {
+                    if let Some(Frame::Map { awaiting_key: true, .. }) = stack.last() {
                         // An alias used as a key: rare; treat as an opaque key.
-                        if let Some(Frame::Map {
-                            next_key,
-                            awaiting_key,
-                            ..
-                        }) = stack.last_mut()
-                        {
+                        if let Some(Frame::Map { next_key, awaiting_key, .. }) = stack.last_mut() {
                             *next_key = Some(("*alias".into(), pos));
                             *awaiting_key = false;
                         }
@@ -131,28 +113,16 @@ impl SourceMap {
                 }
                 Event::MappingStart(..) | Event::SequenceStart(..) => {
                     let is_map = matches!(event, Event::MappingStart(..));
-                    if let Some(Frame::Map {
-                        awaiting_key: true, ..
-                    }) = stack.last()
-                    {
+                    if let Some(Frame::Map { awaiting_key: true, .. }) = stack.last() {
                         // A complex key (a mapping used as a key): index nothing beneath it.
-                        if let Some(Frame::Map {
-                            next_key,
-                            awaiting_key,
-                            ..
-                        }) = stack.last_mut()
-                        {
+                        if let Some(Frame::Map { next_key, awaiting_key, .. }) = stack.last_mut() {
                             *next_key = Some(("?complex".into(), pos_of(mark, 1)));
                             *awaiting_key = false;
                         }
                     }
                     map.enter_value(&mut stack, &mut path, pos_of(mark, 1), false);
                     stack.push(if is_map {
-                        Frame::Map {
-                            next_key: None,
-                            awaiting_key: true,
-                            first: true,
-                        }
+                        Frame::Map { next_key: None, awaiting_key: true, first: true }
                     } else {
                         Frame::Seq { index: 0 }
                     });
@@ -168,13 +138,7 @@ impl SourceMap {
     }
 
     /// Pushes the path segment for a value about to start and records its span.
-    fn enter_value(
-        &mut self,
-        stack: &mut [Frame],
-        path: &mut Vec<Segment>,
-        value: Pos,
-        plain: bool,
-    ) {
+    fn enter_value(&mut self, stack: &mut [Frame], path: &mut Vec<Segment>, value: Pos, plain: bool) {
         let key = match stack.last_mut() {
             Some(Frame::Map { next_key, .. }) => {
                 let (name, pos) = next_key.take().unwrap_or_default();
@@ -207,9 +171,7 @@ impl SourceMap {
     /// The first key repeated within one mapping: its pointer, and the positions of its first and
     /// second occurrence.
     pub fn first_duplicate(&self) -> Option<(&str, Pos, Pos)> {
-        self.duplicates
-            .first()
-            .map(|(p, a, b)| (p.as_str(), *a, *b))
+        self.duplicates.first().map(|(p, a, b)| (p.as_str(), *a, *b))
     }
 
     /// Pops the finished value's segment and readies the parent for its next entry.
@@ -300,38 +262,23 @@ pub fn second_document(text: &str) -> Option<Pos> {
 
 impl Default for Pos {
     fn default() -> Self {
-        Pos {
-            line: 1,
-            col: 1,
-            width: 1,
-        }
+        Pos { line: 1, col: 1, width: 1 }
     }
 }
 
 fn pos_of(mark: Marker, width: usize) -> Pos {
-    Pos {
-        line: mark.line(),
-        col: mark.col() + 1,
-        width: width.max(1),
-    }
+    Pos { line: mark.line(), col: mark.col() + 1, width: width.max(1) }
 }
 
 /// The width of a scalar on its first line: its text for plain scalars, up to the closing quote for
 /// quoted ones, and the rest of the line for block scalars.
 fn scalar_pos(mark: Marker, value: &str, style: TScalarStyle, lines: &[&str]) -> Pos {
-    let line_text = lines
-        .get(mark.line().saturating_sub(1))
-        .copied()
-        .unwrap_or("");
+    let line_text = lines.get(mark.line().saturating_sub(1)).copied().unwrap_or("");
     let rest: String = line_text.chars().skip(mark.col()).collect();
     let width = match style {
         TScalarStyle::Plain => value.lines().next().map_or(1, |l| l.chars().count()),
         TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => {
-            let quote = if style == TScalarStyle::SingleQuoted {
-                '\''
-            } else {
-                '"'
-            };
+            let quote = if style == TScalarStyle::SingleQuoted { '\'' } else { '"' };
             closing_quote(&rest, quote).unwrap_or_else(|| rest.trim_end().chars().count())
         }
         _ => rest.trim_end().chars().count(),
@@ -365,40 +312,12 @@ mod tests {
         let text = "name: demo\nsteps:\n  - id: a\n    type: filter\n  - id: \"b\"\n";
         let map = SourceMap::build(text);
         let name = map.get("/name").expect("name indexed");
-        assert_eq!(
-            name.key,
-            Some(Pos {
-                line: 1,
-                col: 1,
-                width: 4
-            })
-        );
-        assert_eq!(
-            name.value,
-            Pos {
-                line: 1,
-                col: 7,
-                width: 4
-            }
-        );
+        assert_eq!(name.key, Some(Pos { line: 1, col: 1, width: 4 }));
+        assert_eq!(name.value, Pos { line: 1, col: 7, width: 4 });
         let ty = map.get("/steps/0/type").expect("type indexed");
-        assert_eq!(
-            ty.value,
-            Pos {
-                line: 4,
-                col: 11,
-                width: 6
-            }
-        );
+        assert_eq!(ty.value, Pos { line: 4, col: 11, width: 6 });
         let quoted = map.get("/steps/1/id").expect("id indexed");
-        assert_eq!(
-            quoted.value,
-            Pos {
-                line: 5,
-                col: 9,
-                width: 3
-            }
-        );
+        assert_eq!(quoted.value, Pos { line: 5, col: 9, width: 3 });
     }
 
     #[test]
@@ -412,14 +331,8 @@ mod tests {
     #[test]
     fn block_mappings_start_at_their_first_key() {
         let map = SourceMap::build("steps:\n  - id: a\n    set:\n      x: 1\n");
-        assert_eq!(
-            map.get("/steps/0").map(|s| (s.value.line, s.value.col)),
-            Some((2, 5))
-        );
-        assert_eq!(
-            map.get("/steps/0/set").map(|s| (s.value.line, s.value.col)),
-            Some((4, 7))
-        );
+        assert_eq!(map.get("/steps/0").map(|s| (s.value.line, s.value.col)), Some((2, 5)));
+        assert_eq!(map.get("/steps/0/set").map(|s| (s.value.line, s.value.col)), Some((4, 7)));
     }
 
     #[test]
@@ -432,10 +345,7 @@ mod tests {
         assert_eq!(too_deep("a: [[[[1]]]]\n", 3).map(|p| p.col), Some(6));
         let deep = format!("a: {}", "[".repeat(100_000));
         assert!(too_deep(&deep, 100).is_some());
-        assert_eq!(
-            second_document("a: 1\n---\nb: 2\n").map(|p| p.line),
-            Some(2)
-        );
+        assert_eq!(second_document("a: 1\n---\nb: 2\n").map(|p| p.line), Some(2));
         assert!(second_document("a: 1\n").is_none());
     }
 

@@ -61,9 +61,7 @@ impl NodeKind {
 }
 
 fn located(d: Diagnostic, origin: &Origin, suffix: &str, anchor: Anchor) -> Diagnostic {
-    d.at(origin
-        .file
-        .locate(&format!("{}{suffix}", origin.pointer), anchor))
+    d.at(origin.file.locate(&format!("{}{suffix}", origin.pointer), anchor))
 }
 
 /// Builds and checks the graph of `p`; every problem is returned.
@@ -77,21 +75,17 @@ pub fn build_graph(p: &PipelineConfig) -> Result<PipelineGraph, Vec<Diagnostic>>
                    kind: NodeKind,
                    origin: &'_ Origin,
                    errors: &mut Vec<Diagnostic>| {
-        let idx = graph.add_node(Node {
-            id: id.to_string(),
-            type_name,
-            kind,
-        });
+        let idx = graph.add_node(Node { id: id.to_string(), type_name, kind });
         if let Some((_, first)) = by_id.get(id) {
-            let first_line = first
-                .file
-                .locate(&format!("{}/id", first.pointer), Anchor::Value)
-                .map_or(0, |l| l.pos.line);
+            let first_line =
+                first.file.locate(&format!("{}/id", first.pointer), Anchor::Value).map_or(0, |l| l.pos.line);
             errors.push(located(
                 Diagnostic::new("duplicate-id", format!("duplicate id `{id}`"))
                     .with_component(Some(format!("{} `{id}`", kind.label())))
                     .with_field("id")
-                    .with_hint(format!("`{id}` is already used on line {first_line}; ids must be unique within a pipeline")),
+                    .with_hint(format!(
+                        "`{id}` is already used on line {first_line}; ids must be unique within a pipeline"
+                    )),
                 origin,
                 "/id",
                 Anchor::Value,
@@ -103,55 +97,25 @@ pub fn build_graph(p: &PipelineConfig) -> Result<PipelineGraph, Vec<Diagnostic>>
     };
     // A source that failed to parse (already reported) still needs a node so the rest can be checked.
     let source = match &p.source {
-        Some(src) => add(
-            &mut graph,
-            &src.common.id,
-            src.config.type_name(),
-            NodeKind::Source,
-            &src.origin,
-            &mut errors,
-        ),
-        None => graph.add_node(Node {
-            id: "(source)".into(),
-            type_name: "unparsed",
-            kind: NodeKind::Source,
-        }),
+        Some(src) => {
+            add(&mut graph, &src.common.id, src.config.type_name(), NodeKind::Source, &src.origin, &mut errors)
+        }
+        None => graph.add_node(Node { id: "(source)".into(), type_name: "unparsed", kind: NodeKind::Source }),
     };
     let steps: Vec<NodeIndex> = p
         .steps
         .iter()
         .enumerate()
-        .map(|(i, s)| {
-            add(
-                &mut graph,
-                &s.common.id,
-                s.config.type_name(),
-                NodeKind::Step(i),
-                &s.origin,
-                &mut errors,
-            )
-        })
+        .map(|(i, s)| add(&mut graph, &s.common.id, s.config.type_name(), NodeKind::Step(i), &s.origin, &mut errors))
         .collect();
     let sinks: Vec<NodeIndex> = p
         .sinks
         .iter()
         .enumerate()
-        .map(|(i, s)| {
-            add(
-                &mut graph,
-                &s.common.id,
-                s.config.type_name(),
-                NodeKind::Sink(i),
-                &s.origin,
-                &mut errors,
-            )
-        })
+        .map(|(i, s)| add(&mut graph, &s.common.id, s.config.type_name(), NodeKind::Sink(i), &s.origin, &mut errors))
         .collect();
-    let ids: Vec<String> = graph
-        .node_weights()
-        .filter(|n| !matches!(n.kind, NodeKind::Sink(_)))
-        .map(|n| n.id.clone())
-        .collect();
+    let ids: Vec<String> =
+        graph.node_weights().filter(|n| !matches!(n.kind, NodeKind::Sink(_))).map(|n| n.id.clone()).collect();
     let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
 
     let connect = |graph: &mut DiGraph<Node, ()>,
@@ -171,9 +135,7 @@ pub fn build_graph(p: &PipelineConfig) -> Result<PipelineGraph, Vec<Diagnostic>>
                 Diagnostic::new("bad-value", "`inputs` is empty")
                     .with_component(component.clone())
                     .with_field("inputs")
-                    .with_hint(
-                        "name at least one component, or remove `inputs` to read the previous step",
-                    ),
+                    .with_hint("name at least one component, or remove `inputs` to read the previous step"),
                 origin,
                 "/inputs",
                 Anchor::Key,
@@ -181,35 +143,23 @@ pub fn build_graph(p: &PipelineConfig) -> Result<PipelineGraph, Vec<Diagnostic>>
         }
         for (i, input) in inputs.iter().enumerate() {
             match by_id.get(input) {
-                Some((from, _)) if matches!(graph[*from].kind, NodeKind::Sink(_)) => {
-                    errors.push(located(
-                        Diagnostic::new(
-                            "bad-input",
-                            format!("`{input}` is a sink; sinks have no output to read"),
-                        )
+                Some((from, _)) if matches!(graph[*from].kind, NodeKind::Sink(_)) => errors.push(located(
+                    Diagnostic::new("bad-input", format!("`{input}` is a sink; sinks have no output to read"))
                         .with_component(component.clone())
                         .with_field(format!("inputs[{i}]")),
-                        origin,
-                        &format!("/inputs/{i}"),
-                        Anchor::Value,
-                    ))
-                }
+                    origin,
+                    &format!("/inputs/{i}"),
+                    Anchor::Value,
+                )),
                 Some((from, _)) => {
                     graph.add_edge(*from, target, ());
                 }
                 None if p.unparsed.contains(input) => {}
                 None => errors.push(located(
-                    Diagnostic::new(
-                        "unknown-input",
-                        format!("`inputs` names `{input}`, which does not exist"),
-                    )
-                    .with_component(component.clone())
-                    .with_field(format!("inputs[{i}]"))
-                    .with_hint(suggestion(
-                        input,
-                        &id_refs,
-                        "components that can be inputs",
-                    )),
+                    Diagnostic::new("unknown-input", format!("`inputs` names `{input}`, which does not exist"))
+                        .with_component(component.clone())
+                        .with_field(format!("inputs[{i}]"))
+                        .with_hint(suggestion(input, &id_refs, "components that can be inputs")),
                     origin,
                     &format!("/inputs/{i}"),
                     Anchor::Value,
@@ -219,25 +169,11 @@ pub fn build_graph(p: &PipelineConfig) -> Result<PipelineGraph, Vec<Diagnostic>>
     };
     let mut previous = source;
     for (i, s) in p.steps.iter().enumerate() {
-        connect(
-            &mut graph,
-            steps[i],
-            &s.common.inputs,
-            previous,
-            &s.origin,
-            &mut errors,
-        );
+        connect(&mut graph, steps[i], &s.common.inputs, previous, &s.origin, &mut errors);
         previous = steps[i];
     }
     for (i, s) in p.sinks.iter().enumerate() {
-        connect(
-            &mut graph,
-            sinks[i],
-            &s.common.inputs,
-            previous,
-            &s.origin,
-            &mut errors,
-        );
+        connect(&mut graph, sinks[i], &s.common.inputs, previous, &s.origin, &mut errors);
     }
 
     // Sources have no inputs, so every node in a cycle is a step or a sink.
@@ -259,22 +195,13 @@ pub fn build_graph(p: &PipelineConfig) -> Result<PipelineGraph, Vec<Diagnostic>>
             in_cycle[n.index()] = true;
         }
         let first = path[0];
-        let names: Vec<String> = path
-            .iter()
-            .chain(std::iter::once(&first))
-            .map(|n| format!("`{}`", graph[*n].id))
-            .collect();
+        let names: Vec<String> =
+            path.iter().chain(std::iter::once(&first)).map(|n| format!("`{}`", graph[*n].id)).collect();
         errors.push(located(
             Diagnostic::new("cycle", format!("cycle: {}", names.join(" → ")))
-                .with_component(Some(format!(
-                    "{} `{}`",
-                    graph[first].kind.label(),
-                    graph[first].id
-                )))
+                .with_component(Some(format!("{} `{}`", graph[first].kind.label(), graph[first].id)))
                 .with_field("inputs")
-                .with_hint(
-                    "a pipeline must be acyclic; break the cycle by changing one of these `inputs`",
-                ),
+                .with_hint("a pipeline must be acyclic; break the cycle by changing one of these `inputs`"),
             origin_of(first),
             "/inputs",
             Anchor::Key,
@@ -286,17 +213,11 @@ pub fn build_graph(p: &PipelineConfig) -> Result<PipelineGraph, Vec<Diagnostic>>
         if in_cycle[n.index()] || !p.unparsed.is_empty() || dangling {
             continue;
         }
-        if !sinks
-            .iter()
-            .any(|&s| has_path_connecting(&graph, n, s, None))
-        {
+        if !sinks.iter().any(|&s| has_path_connecting(&graph, n, s, None)) {
             errors.push(located(
                 Diagnostic::new(
                     "reaches-no-sink",
-                    format!(
-                        "the output of step `{}` reaches no sink",
-                        p.steps[i].common.id
-                    ),
+                    format!("the output of step `{}` reaches no sink", p.steps[i].common.id),
                 )
                 .with_component(Some(format!("step `{}`", p.steps[i].common.id)))
                 .with_hint("name it in a later component's `inputs`, or remove it"),
@@ -306,16 +227,7 @@ pub fn build_graph(p: &PipelineConfig) -> Result<PipelineGraph, Vec<Diagnostic>>
             ));
         }
     }
-    if errors.is_empty() {
-        Ok(PipelineGraph {
-            graph,
-            source,
-            steps,
-            sinks,
-        })
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(PipelineGraph { graph, source, steps, sinks }) } else { Err(errors) }
 }
 
 /// One cycle through the nodes of a strongly connected component, in edge order.
@@ -353,10 +265,7 @@ impl PipelineGraph {
 
     /// Graphviz DOT.
     pub fn to_dot(&self, name: &str) -> String {
-        let mut out = format!(
-            "digraph \"{}\" {{\n  rankdir=LR;\n",
-            name.replace('"', "\\\"")
-        );
+        let mut out = format!("digraph \"{}\" {{\n  rankdir=LR;\n", name.replace('"', "\\\""));
         for n in self.graph.node_indices() {
             let node = &self.graph[n];
             let shape = match node.kind {
@@ -364,19 +273,10 @@ impl PipelineGraph {
                 NodeKind::Step(_) => "box",
                 NodeKind::Sink(_) => "house",
             };
-            let _ = writeln!(
-                out,
-                "  \"{}\" [label=\"{}\\n({})\", shape={shape}];",
-                node.id, node.id, node.type_name
-            );
+            let _ = writeln!(out, "  \"{}\" [label=\"{}\\n({})\", shape={shape}];", node.id, node.id, node.type_name);
         }
         for e in self.graph.edge_references() {
-            let _ = writeln!(
-                out,
-                "  \"{}\" -> \"{}\";",
-                self.graph[e.source()].id,
-                self.graph[e.target()].id
-            );
+            let _ = writeln!(out, "  \"{}\" -> \"{}\";", self.graph[e.source()].id, self.graph[e.target()].id);
         }
         out.push_str("}\n");
         out
@@ -386,15 +286,7 @@ impl PipelineGraph {
     pub fn to_mermaid(&self) -> String {
         let mut out = String::from("flowchart LR\n");
         let safe = |id: &str| {
-            id.chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '_' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect::<String>()
+            id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect::<String>()
         };
         for n in self.graph.node_indices() {
             let node = &self.graph[n];
@@ -403,21 +295,10 @@ impl PipelineGraph {
                 NodeKind::Step(_) => ("[", "]"),
                 NodeKind::Sink(_) => ("[\\", "\\]"),
             };
-            let _ = writeln!(
-                out,
-                "  {}{open}\"{} ({})\"{close}",
-                safe(&node.id),
-                node.id,
-                node.type_name
-            );
+            let _ = writeln!(out, "  {}{open}\"{} ({})\"{close}", safe(&node.id), node.id, node.type_name);
         }
         for e in self.graph.edge_references() {
-            let _ = writeln!(
-                out,
-                "  {} --> {}",
-                safe(&self.graph[e.source()].id),
-                safe(&self.graph[e.target()].id)
-            );
+            let _ = writeln!(out, "  {} --> {}", safe(&self.graph[e.source()].id), safe(&self.graph[e.target()].id));
         }
         out
     }

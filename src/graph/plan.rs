@@ -9,13 +9,13 @@ use serde_json::Value;
 
 use super::{PipelineGraph, build_graph};
 use crate::build::{BuildContext, BuildErrors};
-use crate::config::diagnostic::{Diagnostic, Diagnostics};
 use crate::config::diagnostic::Location;
+use crate::config::diagnostic::{Diagnostic, Diagnostics};
 use crate::config::file::{Anchor, ConfigFile};
-use crate::config::source_map::Pos;
 use crate::config::load::LoadedPipeline;
 use crate::config::parse::{escape, field_name};
 use crate::config::pipeline::{OnError, Origin, RuntimeSettings};
+use crate::config::source_map::Pos;
 use crate::expr::template::{StringTemplate, TemplateEngine, TemplateOptions};
 use crate::sinks::Sink;
 use crate::sources::Source;
@@ -81,9 +81,7 @@ fn report(
 ) {
     for e in errors.0 {
         let mut pointer = origin.pointer.clone();
-        e.field
-            .iter()
-            .for_each(|f| pointer.push_str(&format!("/{}", escape(f))));
+        e.field.iter().for_each(|f| pointer.push_str(&format!("/{}", escape(f))));
         let mut field = e.field.join(".");
         let node = origin.file.value.pointer(&pointer);
         if let (Some(node), "bad-template" | "unknown-table") = (node, e.code) {
@@ -93,33 +91,19 @@ fn report(
             if failing_leaf(templates, node, &mut leaf) && !leaf.is_empty() {
                 let suffix: String = leaf.iter().map(|s| format!("/{}", escape(s))).collect();
                 let dotted = field_name(&format!("{pointer}{suffix}"), &pointer);
-                field = if dotted.starts_with('[') {
-                    format!("{field}{dotted}")
-                } else {
-                    format!("{field}.{dotted}")
-                };
+                field = if dotted.starts_with('[') { format!("{field}{dotted}") } else { format!("{field}.{dotted}") };
                 pointer.push_str(&suffix);
             }
         }
         // A structure is pointed at by its key: its value starts on the next line, at its first entry.
-        let container = origin
-            .file
-            .value
-            .pointer(&pointer)
-            .is_some_and(|v| v.is_object() || v.is_array());
-        let anchor = if e.field.is_empty() || container {
-            Anchor::Key
-        } else {
-            Anchor::Value
-        };
+        let container = origin.file.value.pointer(&pointer).is_some_and(|v| v.is_object() || v.is_array());
+        let anchor = if e.field.is_empty() || container { Anchor::Key } else { Anchor::Value };
         let mut location = origin.file.locate(&pointer, anchor);
         if let (Some(loc), Some(offset), Anchor::Value) = (&location, e.offset, anchor) {
             location = Some(point_into(&origin.file, loc, offset));
         }
-        let mut d = Diagnostic::new(e.code, e.message)
-            .with_component(Some(component.clone()))
-            .with_field(field)
-            .at(location);
+        let mut d =
+            Diagnostic::new(e.code, e.message).with_component(Some(component.clone())).with_field(field).at(location);
         d.hint = e.hint;
         diagnostics.push(d);
     }
@@ -155,13 +139,8 @@ fn failing_leaf(templates: &TemplateEngine, value: &Value, path: &mut Vec<String
         found
     };
     match value {
-        Value::String(s) => {
-            (s.contains("{{") || s.contains("{%")) && templates.compile_string(s).is_err()
-        }
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .any(|(i, v)| descend(i.to_string(), v, path)),
+        Value::String(s) => (s.contains("{{") || s.contains("{%")) && templates.compile_string(s).is_err(),
+        Value::Array(items) => items.iter().enumerate().any(|(i, v)| descend(i.to_string(), v, path)),
         Value::Object(map) => map.iter().any(|(k, v)| descend(k.clone(), v, path)),
         _ => false,
     }
@@ -188,28 +167,12 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
         let built = src
             .config
             .build(&ctx)
-            .map_err(|e| {
-                report(
-                    &mut diagnostics,
-                    e,
-                    &src.origin,
-                    label.clone(),
-                    &ctx.templates,
-                )
-            })
+            .map_err(|e| report(&mut diagnostics, e, &src.origin, label.clone(), &ctx.templates))
             .ok();
         let mut errors = BuildErrors::default();
-        let key = src
-            .common
-            .key
-            .as_ref()
-            .and_then(|k| errors.string_template(&ctx, &["key"], k));
+        let key = src.common.key.as_ref().and_then(|k| errors.string_template(&ctx, &["key"], k));
         report(&mut diagnostics, errors, &src.origin, label, &ctx.templates);
-        source = built.map(|s| BuiltSource {
-            id: src.common.id.clone(),
-            source: s,
-            key,
-        });
+        source = built.map(|s| BuiltSource { id: src.common.id.clone(), source: s, key });
     }
     let mut steps = Vec::new();
     for s in &config.steps {
@@ -228,41 +191,26 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
     for s in &config.sinks {
         let label = format!("sink `{}`", s.common.id);
         match s.config.build(&ctx) {
-            Ok(sink) => sinks.push(BuiltSink {
-                id: s.common.id.clone(),
-                type_name: s.config.type_name(),
-                sink,
-            }),
+            Ok(sink) => sinks.push(BuiltSink { id: s.common.id.clone(), type_name: s.config.type_name(), sink }),
             Err(e) => report(&mut diagnostics, e, &s.origin, label, &ctx.templates),
         }
     }
-    for (name, value) in [
-        ("batch_size", config.runtime.batch_size),
-        ("channel_capacity", config.runtime.channel_capacity),
-    ] {
+    for (name, value) in
+        [("batch_size", config.runtime.batch_size), ("channel_capacity", config.runtime.channel_capacity)]
+    {
         if value == 0 {
             diagnostics.push(
                 Diagnostic::new("bad-value", format!("`{name}` must be at least 1"))
                     .with_field(format!("runtime.{name}"))
-                    .at(pipeline
-                        .file
-                        .locate(&format!("/runtime/{name}"), Anchor::Value)),
+                    .at(pipeline.file.locate(&format!("/runtime/{name}"), Anchor::Value)),
             );
         }
     }
     let dead_letter_path = match &config.dead_letter {
         Some(d) => pipeline.base_dir().join(&d.path),
-        None => pipeline
-            .base_dir()
-            .join(".weir")
-            .join("dead-letter")
-            .join(format!("{}.ndjson", config.name)),
+        None => pipeline.base_dir().join(".weir").join("dead-letter").join(format!("{}.ndjson", config.name)),
     };
-    match (
-        graph,
-        source,
-        diagnostics.is_empty() && config.unparsed.is_empty(),
-    ) {
+    match (graph, source, diagnostics.is_empty() && config.unparsed.is_empty()) {
         (Ok(graph), Some(source), true) => Ok(Plan {
             name: config.name.clone(),
             graph,

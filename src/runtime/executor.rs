@@ -88,7 +88,8 @@ impl Execution {
             senders.insert(*n, tx);
             receivers.insert(*n, rx);
         }
-        let outputs_of = |n: NodeIndex| Outputs::new(graph.downstream(n).iter().filter_map(|d| senders.get(d).cloned()).collect());
+        let outputs_of =
+            |n: NodeIndex| Outputs::new(graph.downstream(n).iter().filter_map(|d| senders.get(d).cloned()).collect());
         let mut counters = Vec::new();
         let mut handles = Vec::new();
 
@@ -142,7 +143,9 @@ impl Execution {
             let dlq = dead_letter.clone();
             let failure = failure.clone();
             let stop = Arc::clone(&stop);
-            handles.push(tokio::task::spawn_blocking(move || run_sink(id, sink, rx, dlq, &node_counters, &failure, &stop)));
+            handles.push(tokio::task::spawn_blocking(move || {
+                run_sink(id, sink, rx, dlq, &node_counters, &failure, &stop)
+            }));
         }
         drop(senders);
         Self { tracker, handles, counters, failure, stop, dead_letter, started: Instant::now(), name }
@@ -172,7 +175,9 @@ impl Execution {
             duration: self.started.elapsed(),
             records: self.tracker.summary(),
             components: self.counters.iter().map(|(id, kind, ty, c)| c.snapshot(id, kind, ty)).collect(),
-            dead_letter_path: (self.dead_letter.written() > 0).then(|| self.dead_letter.path().map(|p| p.display().to_string())).flatten(),
+            dead_letter_path: (self.dead_letter.written() > 0)
+                .then(|| self.dead_letter.path().map(|p| p.display().to_string()))
+                .flatten(),
             interrupted,
             error,
         }
@@ -280,9 +285,9 @@ fn run_sink(
             Err(e) => failure.set(format!("sink `{id}`: {e}"), stop),
         }
     }
-    if !failure.is_set() {
-        if let Err(e) = sink.finish() {
-            failure.set(format!("sink `{id}`: {e}"), stop);
-        }
+    if !failure.is_set()
+        && let Err(e) = sink.finish()
+    {
+        failure.set(format!("sink `{id}`: {e}"), stop);
     }
 }

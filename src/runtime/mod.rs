@@ -2,7 +2,7 @@
 //! acknowledgements, counters, and graceful shutdown.
 
 pub mod ack;
-pub mod dead_letter;
 pub mod channel;
+pub mod dead_letter;
 pub mod executor;
 pub mod stats;

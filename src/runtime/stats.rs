@@ -124,7 +124,11 @@ impl fmt::Display for RunSummary {
             write!(f, " + unacknowledged {}", r.unacknowledged)?;
         }
         writeln!(f)?;
-        writeln!(f, "  {:<24} {:<9} {:>10} {:>10} {:>10} {:>10} {:>10}", "component", "type", "received", "emitted", "filtered", "dead", "delivered")?;
+        writeln!(
+            f,
+            "  {:<24} {:<9} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "component", "type", "received", "emitted", "filtered", "dead", "delivered"
+        )?;
         for n in &self.components {
             let id = format!("{} {}", n.kind, n.id);
             writeln!(

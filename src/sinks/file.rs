@@ -98,8 +98,10 @@ impl FileSink {
                 WriteMode::Truncate => options.write(true).truncate(true),
                 WriteMode::Append => options.append(true),
             };
-            let file = options.open(&self.path).map_err(|e| SinkError::io(format!("opening `{}`", self.path.display()), e))?;
-            self.header_written = self.mode == WriteMode::Append && file.metadata().map(|m| m.len() > 0).unwrap_or(false);
+            let file =
+                options.open(&self.path).map_err(|e| SinkError::io(format!("opening `{}`", self.path.display()), e))?;
+            self.header_written =
+                self.mode == WriteMode::Append && file.metadata().map(|m| m.len() > 0).unwrap_or(false);
             let mut writer = BufWriter::with_capacity(1 << 20, file);
             if self.format == FileFormat::Json {
                 writer.write_all(b"[").map_err(|e| SinkError::io(self.path.display(), e))?;
@@ -190,7 +192,9 @@ mod tests {
     fn sink(dir: &std::path::Path, format: FileFormat) -> FileSink {
         let mut ctx = context();
         ctx.base_dir = dir.to_path_buf();
-        FileSinkConfig { path: "out/x".into(), format, columns: None, mode: WriteMode::Truncate }.build(&ctx).expect("builds")
+        FileSinkConfig { path: "out/x".into(), format, columns: None, mode: WriteMode::Truncate }
+            .build(&ctx)
+            .expect("builds")
     }
 
     #[test]

@@ -54,7 +54,8 @@ impl Sink for StdoutSink {
     fn write(&mut self, batch: &[Record]) -> Result<Vec<RecordRejection>, SinkError> {
         let mut out = std::io::stdout().lock();
         for record in batch {
-            writeln!(out, "{}", render(record, self.format == StdoutFormat::Pretty)).map_err(|e| SinkError::io("stdout", e))?;
+            writeln!(out, "{}", render(record, self.format == StdoutFormat::Pretty))
+                .map_err(|e| SinkError::io("stdout", e))?;
         }
         out.flush().map_err(|e| SinkError::io("stdout", e))?;
         Ok(Vec::new())

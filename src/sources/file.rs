@@ -68,7 +68,12 @@ impl FileSourceConfig {
             None => b',',
             Some(c) if c.is_ascii() => c as u8,
             Some(c) => {
-                errors.push(&["delimiter"], "bad-value", format!("delimiter `{c}` is not a single-byte character"), None);
+                errors.push(
+                    &["delimiter"],
+                    "bad-value",
+                    format!("delimiter `{c}` is not a single-byte character"),
+                    None,
+                );
                 b','
             }
         };
@@ -183,7 +188,10 @@ impl FileSource {
                 break;
             }
             let stream = u32::try_from(stream).unwrap_or(u32::MAX);
-            let io = |e: std::io::Error| SourceError::Read { message: format!("reading `{}`: {e}", path.display()), retryable: true };
+            let io = |e: std::io::Error| SourceError::Read {
+                message: format!("reading `{}`: {e}", path.display()),
+                retryable: true,
+            };
             let file = File::open(&path).map_err(io)?;
             match self.format {
                 FileFormat::Ndjson => {
@@ -207,16 +215,28 @@ impl FileSource {
                 }
                 FileFormat::Json => self.read_json_array(&path, stream, &mut emitter, file)?,
                 FileFormat::Csv => {
-                    let mut reader = csv::ReaderBuilder::new().delimiter(self.delimiter).flexible(false).from_reader(BufReader::new(file));
+                    let mut reader = csv::ReaderBuilder::new()
+                        .delimiter(self.delimiter)
+                        .flexible(false)
+                        .from_reader(BufReader::new(file));
                     let headers: Vec<String> = reader
                         .headers()
-                        .map_err(|e| SourceError::Read { message: format!("`{}`: {e}", path.display()), retryable: false })?
+                        .map_err(|e| SourceError::Read {
+                            message: format!("`{}`: {e}", path.display()),
+                            retryable: false,
+                        })?
                         .iter()
                         .map(str::to_string)
                         .collect();
                     for (seq, row) in reader.records().enumerate() {
                         let parsed = row.map_err(|e| (format!("{}: {e}", path.display()), Value::Null)).map(|row| {
-                            Value::Object(headers.iter().cloned().zip(row.iter().map(|s| Value::String(s.to_string()))).collect::<Map<_, _>>())
+                            Value::Object(
+                                headers
+                                    .iter()
+                                    .cloned()
+                                    .zip(row.iter().map(|s| Value::String(s.to_string())))
+                                    .collect::<Map<_, _>>(),
+                            )
                         });
                         if !emitter.push(InputPosition { stream, seq: seq as u64 }, parsed) {
                             break;
@@ -230,7 +250,13 @@ impl FileSource {
     }
 
     /// Streams the elements of a top-level JSON array without holding the whole document.
-    fn read_json_array(&self, path: &std::path::Path, stream: u32, emitter: &mut Emitter<'_>, file: File) -> Result<(), SourceError> {
+    fn read_json_array(
+        &self,
+        path: &std::path::Path,
+        stream: u32,
+        emitter: &mut Emitter<'_>,
+        file: File,
+    ) -> Result<(), SourceError> {
         struct Elements<'e, 'c> {
             emitter: &'e mut Emitter<'c>,
             stream: u32,
@@ -256,4 +282,3 @@ impl FileSource {
             .map_err(|e| SourceError::Read { message: format!("`{}`: {e}", path.display()), retryable: false })
     }
 }
-

@@ -45,9 +45,7 @@ pub enum TableError {
         reason: String,
     },
     /// An inline row holds a value that is not a scalar (an array or an object).
-    #[error(
-        "table `{table}`: row {row}, column `{column}`: values must be scalars (string, number, bool, null)"
-    )]
+    #[error("table `{table}`: row {row}, column `{column}`: values must be scalars (string, number, bool, null)")]
     NotScalar {
         /// The table's name.
         table: String,
@@ -94,17 +92,12 @@ impl Row {
 
     /// `(column, value)` pairs in column order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.columns
-            .iter()
-            .map(String::as_str)
-            .zip(self.values.iter())
+        self.columns.iter().map(String::as_str).zip(self.values.iter())
     }
 
     /// The row as a JSON object keyed by column name.
     pub fn to_map(&self) -> Map<String, Value> {
-        self.iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect()
+        self.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
     }
 }
 
@@ -141,42 +134,26 @@ impl Table {
     }
 
     /// Loads CSV data from any reader; `path` is only used in error messages.
-    pub fn from_csv_reader<R: std::io::Read>(
-        name: &str,
-        path: &Path,
-        reader: R,
-    ) -> Result<Table, TableError> {
+    pub fn from_csv_reader<R: std::io::Read>(name: &str, path: &Path, reader: R) -> Result<Table, TableError> {
         let csv_err = |e: csv::Error| TableError::Csv {
             table: name.to_string(),
             path: path.to_path_buf(),
             line: e.position().map(|p| p.line()).unwrap_or(0),
             reason: match e.kind() {
-                csv::ErrorKind::UnequalLengths {
-                    expected_len, len, ..
-                } => {
+                csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
                     format!("row has {len} fields, the header has {expected_len}")
                 }
                 _ => e.to_string(),
             },
         };
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_reader(reader);
-        let columns: Vec<String> = rdr
-            .headers()
-            .map_err(csv_err)?
-            .iter()
-            .map(|h| h.trim().to_string())
-            .collect();
+        let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
+        let columns: Vec<String> = rdr.headers().map_err(csv_err)?.iter().map(|h| h.trim().to_string()).collect();
         let columns = check_columns(name, columns)?;
         let mut rows = Vec::new();
         for rec in rdr.records() {
             let rec = rec.map_err(csv_err)?;
             let values: Box<[Value]> = rec.iter().map(|f| Value::String(f.to_string())).collect();
-            rows.push(Row {
-                columns: columns.clone(),
-                values,
-            });
+            rows.push(Row { columns: columns.clone(), values });
         }
         Ok(Self::assemble(name, columns, rows))
     }
@@ -210,37 +187,21 @@ impl Table {
             for c in columns.iter() {
                 let v = row.remove(c).unwrap_or(Value::Null);
                 if v.is_array() || v.is_object() {
-                    return Err(TableError::NotScalar {
-                        table: name.to_string(),
-                        row: i,
-                        column: c.clone(),
-                    });
+                    return Err(TableError::NotScalar { table: name.to_string(), row: i, column: c.clone() });
                 }
                 values.push(v);
             }
             if let Some(extra) = row.keys().next() {
-                return Err(TableError::UnknownColumn {
-                    table: name.to_string(),
-                    row: i,
-                    column: extra.clone(),
-                });
+                return Err(TableError::UnknownColumn { table: name.to_string(), row: i, column: extra.clone() });
             }
-            out.push(Row {
-                columns: columns.clone(),
-                values: values.into_boxed_slice(),
-            });
+            out.push(Row { columns: columns.clone(), values: values.into_boxed_slice() });
         }
         Ok(Self::assemble(name, columns, out))
     }
 
     fn assemble(name: &str, columns: Arc<[String]>, rows: Vec<Row>) -> Table {
         let indexes = columns.iter().map(|_| OnceLock::new()).collect();
-        Table {
-            name: name.to_string(),
-            columns,
-            rows,
-            indexes,
-        }
+        Table { name: name.to_string(), columns, rows, indexes }
     }
 
     /// The table's name.
@@ -296,10 +257,7 @@ impl Table {
 }
 
 fn check_columns(table: &str, columns: Vec<String>) -> Result<Arc<[String]>, TableError> {
-    let bad = |reason: String| TableError::Columns {
-        table: table.to_string(),
-        reason,
-    };
+    let bad = |reason: String| TableError::Columns { table: table.to_string(), reason };
     if columns.is_empty() {
         return Err(bad("no columns".to_string()));
     }
@@ -328,8 +286,7 @@ impl Tables {
 
     /// Adds (or replaces) a table under its own name; returns the table it replaced.
     pub fn insert(&mut self, table: Table) -> Option<Arc<Table>> {
-        self.by_name
-            .insert(table.name().to_string(), Arc::new(table))
+        self.by_name.insert(table.name().to_string(), Arc::new(table))
     }
 
     /// The table called `name`.

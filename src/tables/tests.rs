@@ -14,11 +14,7 @@ fn map(v: Value) -> Map<String, Value> {
 #[test]
 fn csv_load_and_lookup() {
     let mut f = tempfile::NamedTempFile::new().unwrap();
-    writeln!(
-        f,
-        "magento_size,erp_size,label\nxs,XS-01,Extra small\ns,S-02,Small\nxs,DUP,dup"
-    )
-    .unwrap();
+    writeln!(f, "magento_size,erp_size,label\nxs,XS-01,Extra small\ns,S-02,Small\nxs,DUP,dup").unwrap();
     let t = Table::from_csv_path("sizes", f.path()).unwrap();
     assert_eq!(t.name(), "sizes");
     assert_eq!(t.columns(), ["magento_size", "erp_size", "label"]);
@@ -26,21 +22,11 @@ fn csv_load_and_lookup() {
     assert!(t.has_column("erp_size"));
     assert!(!t.has_column("nope"));
     let row = t.lookup("magento_size", "xs").unwrap();
-    assert_eq!(
-        row.get("erp_size"),
-        Some(&json!("XS-01")),
-        "first matching row wins"
-    );
-    assert_eq!(
-        t.lookup("erp_size", "S-02").unwrap().get("label"),
-        Some(&json!("Small"))
-    );
+    assert_eq!(row.get("erp_size"), Some(&json!("XS-01")), "first matching row wins");
+    assert_eq!(t.lookup("erp_size", "S-02").unwrap().get("label"), Some(&json!("Small")));
     assert!(t.lookup("magento_size", "xxl").is_none(), "miss");
     assert!(t.lookup("nope", "xs").is_none(), "unknown column");
-    assert_eq!(
-        row.to_map(),
-        map(json!({"magento_size": "xs", "erp_size": "XS-01", "label": "Extra small"}))
-    );
+    assert_eq!(row.to_map(), map(json!({"magento_size": "xs", "erp_size": "XS-01", "label": "Extra small"})));
 }
 
 #[test]
@@ -67,38 +53,19 @@ fn csv_errors_carry_path_and_line() {
 
 #[test]
 fn inline_rows() {
-    let rows = vec![
-        map(json!({"code": 1, "name": "one"})),
-        map(json!({"code": 2, "name": "two", })),
-    ];
-    let t = Table::from_rows_with_columns("n", vec!["code".into(), "name".into()], rows.clone())
-        .unwrap();
+    let rows = vec![map(json!({"code": 1, "name": "one"})), map(json!({"code": 2, "name": "two", }))];
+    let t = Table::from_rows_with_columns("n", vec!["code".into(), "name".into()], rows.clone()).unwrap();
     assert_eq!(t.key_column(), "code");
-    assert_eq!(
-        t.lookup("code", "2").unwrap().get("name"),
-        Some(&json!("two"))
-    );
-    assert_eq!(
-        t.lookup("code", "2").unwrap().get("code"),
-        Some(&json!(2)),
-        "typed values kept"
-    );
+    assert_eq!(t.lookup("code", "2").unwrap().get("name"), Some(&json!("two")));
+    assert_eq!(t.lookup("code", "2").unwrap().get("code"), Some(&json!(2)), "typed values kept");
 
-    let t = Table::from_rows(
-        "n",
-        vec![map(json!({"name": "x"})), map(json!({"code": 3}))],
-    )
-    .unwrap();
+    let t = Table::from_rows("n", vec![map(json!({"name": "x"})), map(json!({"code": 3}))]).unwrap();
     assert_eq!(t.columns(), ["name", "code"]);
-    assert_eq!(
-        t.lookup("code", "3").unwrap().get("name"),
-        Some(&Value::Null)
-    );
+    assert_eq!(t.lookup("code", "3").unwrap().get("name"), Some(&Value::Null));
 
     let bad = Table::from_rows("n", vec![map(json!({"a": [1]}))]).unwrap_err();
     assert!(matches!(bad, TableError::NotScalar { .. }));
-    let bad = Table::from_rows_with_columns("n", vec!["a".into()], vec![map(json!({"b": 1}))])
-        .unwrap_err();
+    let bad = Table::from_rows_with_columns("n", vec!["a".into()], vec![map(json!({"b": 1}))]).unwrap_err();
     assert!(matches!(bad, TableError::UnknownColumn { .. }));
 }
 

@@ -115,10 +115,7 @@ mod tests {
         let cfg = BatchConfig { size: Some(2), timeout: None, into: Some("items".into()) };
         let mut s = cfg.build(&context()).expect("builds");
         let out = run(&mut s, (1..=5).map(|i| json!(i)).collect());
-        assert_eq!(
-            values(&out),
-            vec![json!({"items": [1, 2]}), json!({"items": [3, 4]}), json!({"items": [5]})]
-        );
+        assert_eq!(values(&out), vec![json!({"items": [1, 2]}), json!({"items": [3, 4]}), json!({"items": [5]})]);
     }
 
     #[test]

@@ -43,7 +43,12 @@ impl DedupeConfig {
         if self.capacity == 0 {
             errors.push(&["capacity"], "bad-value", "`capacity` must be at least 1", None);
         }
-        errors.finish(|| Dedupe { key: key.expect("compiled"), capacity: self.capacity, seen: HashSet::new(), order: VecDeque::new() })
+        errors.finish(|| Dedupe {
+            key: key.expect("compiled"),
+            capacity: self.capacity,
+            seen: HashSet::new(),
+            order: VecDeque::new(),
+        })
     }
 }
 
@@ -61,10 +66,10 @@ impl Transform for Dedupe {
                 out.filter(record);
                 continue;
             }
-            if self.order.len() >= self.capacity {
-                if let Some(old) = self.order.pop_front() {
-                    self.seen.remove(&old);
-                }
+            if self.order.len() >= self.capacity
+                && let Some(old) = self.order.pop_front()
+            {
+                self.seen.remove(&old);
             }
             self.seen.insert(key.clone());
             self.order.push_back(key);

@@ -67,7 +67,12 @@ impl Transform for Explode {
             let Record { value, key, acks, .. } = record;
             let parent = Arc::new(value);
             for child in children {
-                out.emit(Record { value: child, key: key.clone(), parent: Some(Arc::clone(&parent)), acks: acks.clone() });
+                out.emit(Record {
+                    value: child,
+                    key: key.clone(),
+                    parent: Some(Arc::clone(&parent)),
+                    acks: acks.clone(),
+                });
             }
         }
     }
@@ -83,7 +88,8 @@ mod tests {
     fn one_record_per_match_with_parent() {
         let cfg = ExplodeConfig { path: "$.items[*]".into(), on_empty: OnEmpty::Filter };
         let mut s = cfg.build(&context()).expect("builds");
-        let out = run(&mut s, vec![json!({"id": 7, "items": [{"sku": "a"}, {"sku": "b"}]}), json!({"id": 8, "items": []})]);
+        let out =
+            run(&mut s, vec![json!({"id": 7, "items": [{"sku": "a"}, {"sku": "b"}]}), json!({"id": 8, "items": []})]);
         assert_eq!(values(&out), vec![json!({"sku": "a"}), json!({"sku": "b"})]);
         assert_eq!(out.records[1].parent.as_deref(), Some(&json!({"id": 7, "items": [{"sku": "a"}, {"sku": "b"}]})));
         assert_eq!(out.filtered, 1);

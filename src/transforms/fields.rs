@@ -54,7 +54,12 @@ pub enum FieldEdit {
 fn singular(errors: &mut BuildErrors, field: &[&str], name: &str) -> Option<JsonPath> {
     let path = errors.jsonpath(field, &field_to_jsonpath(name))?;
     if !path.is_singular() {
-        errors.push(field, "bad-field", format!("`{name}` does not name a single field"), Some("use a name, a dotted name, or a JSONPath with only names and indexes".into()));
+        errors.push(
+            field,
+            "bad-field",
+            format!("`{name}` does not name a single field"),
+            Some("use a name, a dotted name, or a JSONPath with only names and indexes".into()),
+        );
         return None;
     }
     Some(path)
@@ -110,10 +115,9 @@ impl FieldEdit {
     fn apply(&self, record: &mut Record) -> Result<(), String> {
         match self {
             FieldEdit::Set(edits) => {
-                let values: Vec<Value> = with_context(record, |ctx| {
-                    edits.iter().map(|(_, t)| t.render(ctx)).collect::<Result<_, _>>()
-                })
-                .map_err(|e| e.to_string())?;
+                let values: Vec<Value> =
+                    with_context(record, |ctx| edits.iter().map(|(_, t)| t.render(ctx)).collect::<Result<_, _>>())
+                        .map_err(|e| e.to_string())?;
                 for ((path, _), v) in edits.iter().zip(values) {
                     path.set(&mut record.value, v).map_err(|e| e.reason)?;
                 }
@@ -157,13 +161,17 @@ mod tests {
     #[test]
     fn set_rename_remove() {
         let ctx = context();
-        let mut set = SetConfig { fields: BTreeMap::from([("a.b".into(), json!("{{ record.x + 1 }}")), ("c".into(), json!(true))]) }
-            .build(&ctx)
-            .expect("builds");
+        let mut set = SetConfig {
+            fields: BTreeMap::from([("a.b".into(), json!("{{ record.x + 1 }}")), ("c".into(), json!(true))]),
+        }
+        .build(&ctx)
+        .expect("builds");
         let out = run(&mut set, vec![json!({"x": 1})]);
         assert_eq!(values(&out), vec![json!({"x": 1, "a": {"b": 2}, "c": true})]);
 
-        let mut rename = RenameConfig { fields: BTreeMap::from([("x".into(), "y.z".into())]), require: true }.build(&ctx).expect("builds");
+        let mut rename = RenameConfig { fields: BTreeMap::from([("x".into(), "y.z".into())]), require: true }
+            .build(&ctx)
+            .expect("builds");
         let out = run(&mut rename, vec![json!({"x": 1}), json!({"q": 1})]);
         assert_eq!(values(&out), vec![json!({"y": {"z": 1}})]);
         assert_eq!(out.rejected.len(), 1);

@@ -93,22 +93,36 @@ impl JsonpathConfig {
         for (name, extract) in &self.set {
             let (path, all, default, missing, field) = match extract {
                 Extract::Query(q) => (q, false, None, self.missing, vec!["set", name.as_str()]),
-                Extract::Options(o) => {
-                    (&o.path, o.all, o.default.clone(), o.missing.unwrap_or(self.missing), vec!["set", name.as_str(), "path"])
-                }
+                Extract::Options(o) => (
+                    &o.path,
+                    o.all,
+                    o.default.clone(),
+                    o.missing.unwrap_or(self.missing),
+                    vec!["set", name.as_str(), "path"],
+                ),
             };
             let query = errors.jsonpath(&field, path);
             let target = errors.jsonpath(&["set", name], &field_to_jsonpath(name));
             if let (Some(query), Some(target)) = (query, target) {
                 if !target.is_singular() {
-                    errors.push(&["set", name], "bad-field", format!("target `{name}` does not name a single field"), None);
+                    errors.push(
+                        &["set", name],
+                        "bad-field",
+                        format!("target `{name}` does not name a single field"),
+                        None,
+                    );
                 }
                 fields.push(Field { name: name.clone(), target, query, all, default, missing });
             }
         }
         let root = self.root.as_deref().and_then(|r| errors.jsonpath(&["root"], r));
         if self.set.is_empty() && self.root.is_none() {
-            errors.push(&[], "missing-field", "missing field `set` (or `root`)", Some("add `set: { field: \"$.path\" }`".into()));
+            errors.push(
+                &[],
+                "missing-field",
+                "missing field `set` (or `root`)",
+                Some("add `set: { field: \"$.path\" }`".into()),
+            );
         }
         errors.finish(|| JsonpathStep { fields, root })
     }
@@ -176,7 +190,8 @@ mod tests {
             "codes": {"path": "$.attrs[*].code", "all": true},
             "qty": {"path": "$.qty", "default": 0}
         }}));
-        let out = run(&mut s, vec![json!({"attrs": [{"code": "color", "value": "red"}, {"code": "size", "value": "M"}]})]);
+        let out =
+            run(&mut s, vec![json!({"attrs": [{"code": "color", "value": "red"}, {"code": "size", "value": "M"}]})]);
         let v = &values(&out)[0];
         assert_eq!(v["size"], json!("M"));
         assert_eq!(v["codes"], json!(["color", "size"]));

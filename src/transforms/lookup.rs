@@ -107,13 +107,18 @@ impl LookupConfig {
         }
         let mut key_column = String::new();
         if let Some(t) = &table {
-            key_column = self.key_column.clone().or_else(|| t.columns().first().cloned()).unwrap_or_default();
+            key_column = self.key_column.clone().unwrap_or_else(|| t.key_column().to_string());
             for (field, col) in [("key_column", Some(&key_column)), ("column", self.column.as_ref())] {
-                if let Some(col) = col {
-                    if !t.has_column(col) {
-                        let cols: Vec<&str> = t.columns().iter().map(String::as_str).collect();
-                        errors.push(&[field], "unknown-column", format!("table `{}` has no column `{col}`", t.name()), Some(crate::config::diagnostic::suggestion(col, &cols, "its columns")));
-                    }
+                if let Some(col) = col
+                    && !t.has_column(col)
+                {
+                    let cols: Vec<&str> = t.columns().iter().map(String::as_str).collect();
+                    errors.push(
+                        &[field],
+                        "unknown-column",
+                        format!("table `{}` has no column `{col}`", t.name()),
+                        Some(crate::config::diagnostic::suggestion(col, &cols, "its columns")),
+                    );
                 }
             }
         }
@@ -151,8 +156,16 @@ impl Transform for Lookup {
                     continue;
                 }
                 (None, policy) => {
-                    let msg = format!("key `{key}` not found in table `{}` (column `{}`)", self.table.name(), self.key_column);
-                    if policy == OnMiss::Error { out.fail(record, msg) } else { out.reject(record, msg) }
+                    let msg = format!(
+                        "key `{key}` not found in table `{}` (column `{}`)",
+                        self.table.name(),
+                        self.key_column
+                    );
+                    if policy == OnMiss::Error {
+                        out.fail(record, msg)
+                    } else {
+                        out.reject(record, msg)
+                    }
                     continue;
                 }
             };
@@ -203,12 +216,14 @@ mod tests {
 
     #[test]
     fn unknown_table_and_column_are_build_errors() {
-        let cfg: LookupConfig = serde_json::from_value(json!({"table": "size", "key": "x", "target": "t"})).expect("valid");
+        let cfg: LookupConfig =
+            serde_json::from_value(json!({"table": "size", "key": "x", "target": "t"})).expect("valid");
         let e = cfg.build(&context()).expect_err("fails");
         assert_eq!(e.0[0].code, "unknown-table");
         assert_eq!(e.0[0].hint.as_deref(), Some("did you mean `sizes`?"));
         let cfg: LookupConfig =
-            serde_json::from_value(json!({"table": "sizes", "key": "x", "column": "erpp", "target": "t"})).expect("valid");
+            serde_json::from_value(json!({"table": "sizes", "key": "x", "column": "erpp", "target": "t"}))
+                .expect("valid");
         assert_eq!(cfg.build(&context()).expect_err("fails").0[0].code, "unknown-column");
     }
 }

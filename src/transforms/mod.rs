@@ -137,13 +137,11 @@ pub(crate) mod testing {
     /// A build context with one table `sizes` (magento,erp: S→SM, M→MD).
     pub(crate) fn context() -> BuildContext {
         let mut tables = Tables::default();
-        let rows = vec![
-            serde_json::json!({"magento": "S", "erp": "SM"}),
-            serde_json::json!({"magento": "M", "erp": "MD"}),
-        ]
-        .into_iter()
-        .filter_map(|v| v.as_object().cloned())
-        .collect();
+        let rows =
+            vec![serde_json::json!({"magento": "S", "erp": "SM"}), serde_json::json!({"magento": "M", "erp": "MD"})]
+                .into_iter()
+                .filter_map(|v| v.as_object().cloned())
+                .collect();
         tables.insert(Table::from_rows("sizes", rows).expect("valid table"));
         let tables = Arc::new(tables);
         BuildContext {

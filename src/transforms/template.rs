@@ -55,7 +55,12 @@ impl TemplateConfig {
                     let template = errors.value_template(ctx, &["set", name], template);
                     if let (Some(path), Some(template)) = (path, template) {
                         if !path.is_singular() {
-                            errors.push(&["set", name], "bad-field", format!("`{name}` does not name a single field"), None);
+                            errors.push(
+                                &["set", name],
+                                "bad-field",
+                                format!("`{name}` does not name a single field"),
+                                None,
+                            );
                         }
                         fields.push((name.clone(), path, template));
                     }
@@ -63,11 +68,21 @@ impl TemplateConfig {
                 Some(Mode::Set(fields))
             }
             (Some(_), Some(_)) => {
-                errors.push(&["set"], "conflict", "`value` and `set` cannot be used together", Some("use `value` to build a new record, or `set` to change fields of the current one".into()));
+                errors.push(
+                    &["set"],
+                    "conflict",
+                    "`value` and `set` cannot be used together",
+                    Some("use `value` to build a new record, or `set` to change fields of the current one".into()),
+                );
                 None
             }
             (None, None) => {
-                errors.push(&[], "missing-field", "missing field `value` (or `set`)", Some("add `value:` with the new record's structure".into()));
+                errors.push(
+                    &[],
+                    "missing-field",
+                    "missing field `value` (or `set`)",
+                    Some("add `value:` with the new record's structure".into()),
+                );
                 None
             }
         };
@@ -81,7 +96,10 @@ impl Transform for Template {
             let result = match &self.mode {
                 Mode::Replace(t) => with_context(&mut record, |ctx| t.render(ctx)).map(Some),
                 Mode::Set(fields) => with_context(&mut record, |ctx| {
-                    fields.iter().map(|(name, path, t)| t.render(ctx).map(|v| (name, path, v))).collect::<Result<Vec<_>, _>>()
+                    fields
+                        .iter()
+                        .map(|(name, path, t)| t.render(ctx).map(|v| (name, path, v)))
+                        .collect::<Result<Vec<_>, _>>()
                 })
                 .and_then(|values| {
                     for (_, path, v) in values {

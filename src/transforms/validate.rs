@@ -49,7 +49,12 @@ impl ValidateConfig {
                     Ok(text) => match serde_yaml::from_str::<Value>(&text) {
                         Ok(v) => Some(v),
                         Err(e) => {
-                            errors.push(&["schema_file"], "bad-schema", format!("`{}` is not JSON or YAML: {e}", path.display()), None);
+                            errors.push(
+                                &["schema_file"],
+                                "bad-schema",
+                                format!("`{}` is not JSON or YAML: {e}", path.display()),
+                                None,
+                            );
                             None
                         }
                     },

@@ -11,10 +11,7 @@ use super::iregexp;
 pub(super) type Invalid = String;
 
 pub(super) fn query(q: &ast::JpQuery) -> Result<Query, Invalid> {
-    Ok(Query {
-        absolute: true,
-        segments: segments(&q.segments)?,
-    })
+    Ok(Query { absolute: true, segments: segments(&q.segments)? })
 }
 
 fn segments(segments: &[ast::Segment]) -> Result<Vec<Segment>, Invalid> {
@@ -24,9 +21,7 @@ fn segments(segments: &[ast::Segment]) -> Result<Vec<Segment>, Invalid> {
 fn segment(s: &ast::Segment) -> Result<Segment, Invalid> {
     Ok(match s {
         ast::Segment::Selector(sel) => Segment::Child(vec![selector(sel)?]),
-        ast::Segment::Selectors(sels) => {
-            Segment::Child(sels.iter().map(selector).collect::<Result<_, _>>()?)
-        }
+        ast::Segment::Selectors(sels) => Segment::Child(sels.iter().map(selector).collect::<Result<_, _>>()?),
         ast::Segment::Descendant(inner) => match segment(inner)? {
             Segment::Child(sels) => Segment::Descendant(sels),
             Segment::Descendant(_) => return Err("nested descendant segment".into()),
@@ -39,11 +34,7 @@ fn selector(s: &ast::Selector) -> Result<Selector, Invalid> {
         ast::Selector::Name(name) => Selector::Name(name.clone()),
         ast::Selector::Index(index) => Selector::Index(*index),
         ast::Selector::Wildcard => Selector::Wildcard,
-        ast::Selector::Slice(start, end, step) => Selector::Slice {
-            start: *start,
-            end: *end,
-            step: step.unwrap_or(1),
-        },
+        ast::Selector::Slice(start, end, step) => Selector::Slice { start: *start, end: *end, step: step.unwrap_or(1) },
         ast::Selector::Filter(f) => Selector::Filter(Box::new(filter(f)?)),
     })
 }
@@ -51,19 +42,13 @@ fn selector(s: &ast::Selector) -> Result<Selector, Invalid> {
 fn filter(f: &ast::Filter) -> Result<Logical, Invalid> {
     Ok(match f {
         ast::Filter::Or(items) => Logical::Or(items.iter().map(filter).collect::<Result<_, _>>()?),
-        ast::Filter::And(items) => {
-            Logical::And(items.iter().map(filter).collect::<Result<_, _>>()?)
-        }
+        ast::Filter::And(items) => Logical::And(items.iter().map(filter).collect::<Result<_, _>>()?),
         ast::Filter::Atom(atom) => filter_atom(atom)?,
     })
 }
 
 fn negate(logical: Logical, not: bool) -> Logical {
-    if not {
-        Logical::Not(Box::new(logical))
-    } else {
-        logical
-    }
+    if not { Logical::Not(Box::new(logical)) } else { logical }
 }
 
 fn filter_atom(atom: &ast::FilterAtom) -> Result<Logical, Invalid> {
@@ -77,10 +62,7 @@ fn filter_atom(atom: &ast::FilterAtom) -> Result<Logical, Invalid> {
 /// A test expression: an existence test or a function returning LogicalType.
 fn test_expr(test: &ast::Test) -> Result<Logical, Invalid> {
     Ok(match test {
-        ast::Test::RelQuery(segs) => Logical::Exists(Query {
-            absolute: false,
-            segments: segments(segs)?,
-        }),
+        ast::Test::RelQuery(segs) => Logical::Exists(Query { absolute: false, segments: segments(segs)? }),
         ast::Test::AbsQuery(q) => Logical::Exists(query(q)?),
         ast::Test::Function(func) => match func.as_ref() {
             ast::TestFunction::Match(subject, pattern) => regex_call(true, subject, pattern)?,
@@ -137,8 +119,7 @@ fn literal(lit: &ast::Literal) -> Result<Value, Invalid> {
         ast::Literal::Int(i) => Value::from(*i),
         // 1e400 parses to infinity, which has no JSON value.
         ast::Literal::Float(f) => Value::Number(
-            serde_json::Number::from_f64(*f)
-                .ok_or_else(|| format!("number literal {f} is out of range"))?,
+            serde_json::Number::from_f64(*f).ok_or_else(|| format!("number literal {f} is out of range"))?,
         ),
         ast::Literal::String(s) => Value::String(s.clone()),
         ast::Literal::Bool(b) => Value::Bool(*b),
@@ -153,18 +134,11 @@ fn value_function(func: &ast::TestFunction) -> Result<Operand, Invalid> {
         ast::TestFunction::Count(arg) => Ok(Operand::Count(nodes_arg("count", arg)?)),
         ast::TestFunction::Value(arg) => Ok(Operand::Value(nodes_arg("value", arg)?)),
         ast::TestFunction::Custom(name, _) => Err(unknown_function(name)),
-        other => Err(format!(
-            "`{}()` returns a logical result and cannot be compared",
-            function_name(other)
-        )),
+        other => Err(format!("`{}()` returns a logical result and cannot be compared", function_name(other))),
     }
 }
 
-fn regex_call(
-    anchored: bool,
-    subject: &ast::FnArg,
-    pattern: &ast::FnArg,
-) -> Result<Logical, Invalid> {
+fn regex_call(anchored: bool, subject: &ast::FnArg, pattern: &ast::FnArg) -> Result<Logical, Invalid> {
     let name = if anchored { "match" } else { "search" };
     let subject = value_arg(name, subject)?;
     let pattern = match value_arg(name, pattern)? {
@@ -173,11 +147,7 @@ fn regex_call(
         Operand::Literal(_) => Pattern::Static(None),
         other => Pattern::Dynamic(other),
     };
-    Ok(Logical::Regex(Box::new(RegexCall {
-        anchored,
-        subject,
-        pattern,
-    })))
+    Ok(Logical::Regex(Box::new(RegexCall { anchored, subject, pattern })))
 }
 
 /// An argument of a ValueType parameter: a literal, a singular query or a value function.
@@ -189,17 +159,12 @@ fn value_arg(func: &str, arg: &ast::FnArg) -> Result<Operand, Invalid> {
             ast::Test::AbsQuery(q) => singular_arg(func, true, &q.segments),
             ast::Test::Function(inner) => value_function(inner),
         },
-        ast::FnArg::Filter(_) => Err(format!(
-            "`{func}()` takes a value, not a logical expression"
-        )),
+        ast::FnArg::Filter(_) => Err(format!("`{func}()` takes a value, not a logical expression")),
     }
 }
 
 fn singular_arg(func: &str, absolute: bool, segs: &[ast::Segment]) -> Result<Operand, Invalid> {
-    let query = Query {
-        absolute,
-        segments: segments(segs)?,
-    };
+    let query = Query { absolute, segments: segments(segs)? };
     match query.singular_steps() {
         Some(steps) => Ok(Operand::Singular { absolute, steps }),
         None => Err(format!(
@@ -213,17 +178,12 @@ fn singular_arg(func: &str, absolute: bool, segs: &[ast::Segment]) -> Result<Ope
 fn nodes_arg(func: &str, arg: &ast::FnArg) -> Result<Query, Invalid> {
     match arg {
         ast::FnArg::Test(test) => match test.as_ref() {
-            ast::Test::RelQuery(segs) => Ok(Query {
-                absolute: false,
-                segments: segments(segs)?,
-            }),
+            ast::Test::RelQuery(segs) => Ok(Query { absolute: false, segments: segments(segs)? }),
             ast::Test::AbsQuery(q) => query(q),
             ast::Test::Function(_) => Err(format!("`{func}()` takes a query, not a function")),
         },
         ast::FnArg::Literal(_) => Err(format!("`{func}()` takes a query, not a literal")),
-        ast::FnArg::Filter(_) => Err(format!(
-            "`{func}()` takes a query, not a logical expression"
-        )),
+        ast::FnArg::Filter(_) => Err(format!("`{func}()` takes a query, not a logical expression")),
     }
 }
 
@@ -317,11 +277,7 @@ pub(super) fn check_comparison_brackets(expr: &str) -> Result<(), Invalid> {
             '\'' | '"' => i = skip_string(i),
             '@' | '$' => {
                 let start = i;
-                let preceded_by_cmp = chars[..start]
-                    .iter()
-                    .rev()
-                    .find(|&&c| !is_space(c))
-                    .is_some_and(|&c| is_cmp(c));
+                let preceded_by_cmp = chars[..start].iter().rev().find(|&&c| !is_space(c)).is_some_and(|&c| is_cmp(c));
                 // Read a singular-query tail leniently, noting whitespace inside brackets.
                 let mut j = i + 1;
                 let mut spaced_bracket = false;
@@ -333,10 +289,7 @@ pub(super) fn check_comparison_brackets(expr: &str) -> Result<(), Invalid> {
                     match chars.get(k) {
                         Some('.') if chars.get(k + 1) != Some(&'.') => {
                             k += 1;
-                            while chars
-                                .get(k)
-                                .is_some_and(|&c| c.is_alphanumeric() || c == '_' || c >= '\u{80}')
-                            {
+                            while chars.get(k).is_some_and(|&c| c.is_alphanumeric() || c == '_' || c >= '\u{80}') {
                                 k += 1;
                             }
                         }
@@ -350,10 +303,7 @@ pub(super) fn check_comparison_brackets(expr: &str) -> Result<(), Invalid> {
                             match chars.get(k) {
                                 Some('\'' | '"') => k = skip_string(k),
                                 Some(c) if c.is_ascii_digit() || *c == '-' => {
-                                    while chars
-                                        .get(k)
-                                        .is_some_and(|&c| c.is_ascii_digit() || c == '-')
-                                    {
+                                    while chars.get(k).is_some_and(|&c| c.is_ascii_digit() || c == '-') {
                                         k += 1;
                                     }
                                 }
@@ -373,10 +323,8 @@ pub(super) fn check_comparison_brackets(expr: &str) -> Result<(), Invalid> {
                     }
                     j = k;
                 }
-                let followed_by_cmp = chars[j..]
-                    .iter()
-                    .find(|&&c| !is_space(c))
-                    .is_some_and(|&c| is_cmp(c) || c == '!');
+                let followed_by_cmp =
+                    chars[j..].iter().find(|&&c| !is_space(c)).is_some_and(|&c| is_cmp(c) || c == '!');
                 if spaced_bracket && (preceded_by_cmp || followed_by_cmp) {
                     let operand: String = chars[start..j].iter().collect();
                     return Err(format!(

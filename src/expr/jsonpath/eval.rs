@@ -12,12 +12,7 @@ use super::ir::{CmpOp, Logical, Operand, Pattern, Query, RegexCall, Segment, Sel
 use super::iregexp;
 
 /// Pushes every node `segments` selects from `node` to `emit`, in order, until it breaks.
-pub(super) fn walk<'a, F>(
-    segments: &[Segment],
-    node: &'a Value,
-    root: &'a Value,
-    emit: &mut F,
-) -> ControlFlow<()>
+pub(super) fn walk<'a, F>(segments: &[Segment], node: &'a Value, root: &'a Value, emit: &mut F) -> ControlFlow<()>
 where
     F: FnMut(&'a Value) -> ControlFlow<()>,
 {
@@ -27,9 +22,7 @@ where
     match segment {
         Segment::Child(selectors) => {
             for selector in selectors {
-                select(selector, node, root, &mut |child| {
-                    walk(rest, child, root, emit)
-                })?;
+                select(selector, node, root, &mut |child| walk(rest, child, root, emit))?;
             }
             ControlFlow::Continue(())
         }
@@ -49,9 +42,7 @@ where
     F: FnMut(&'a Value) -> ControlFlow<()>,
 {
     for selector in selectors {
-        select(selector, node, root, &mut |child| {
-            walk(rest, child, root, emit)
-        })?;
+        select(selector, node, root, &mut |child| walk(rest, child, root, emit))?;
     }
     match node {
         Value::Array(items) => {
@@ -125,11 +116,7 @@ pub(super) fn index_in(items: &[Value], index: i64) -> Option<&Value> {
 
 /// The position `index` names in an array of `len` elements, if it is in range.
 pub(super) fn normalize_index(len: usize, index: i64) -> Option<usize> {
-    let position = if index < 0 {
-        i64::try_from(len).ok()?.checked_add(index)?
-    } else {
-        index
-    };
+    let position = if index < 0 { i64::try_from(len).ok()?.checked_add(index)? } else { index };
     usize::try_from(position).ok().filter(|&p| p < len)
 }
 
@@ -177,19 +164,11 @@ fn test(logical: &Logical, current: &Value, root: &Value) -> bool {
         Logical::Not(inner) => !test(inner, current, root),
         Logical::Exists(query) => {
             let start = if query.absolute { root } else { current };
-            walk(
-                &query.segments,
-                start,
-                root,
-                &mut |_| ControlFlow::Break(()),
-            )
-            .is_break()
+            walk(&query.segments, start, root, &mut |_| ControlFlow::Break(())).is_break()
         }
-        Logical::Compare(op, left, right) => compare(
-            *op,
-            &operand(left, current, root),
-            &operand(right, current, root),
-        ),
+        Logical::Compare(op, left, right) => {
+            compare(*op, &operand(left, current, root), &operand(right, current, root))
+        }
         Logical::Regex(call) => regex_matches(call, current, root),
     }
 }
@@ -259,9 +238,7 @@ fn regex_matches(call: &RegexCall, current: &Value, root: &Value) -> bool {
         Pattern::Static(Some(regex)) => regex.is_match(subject),
         Pattern::Static(None) => false,
         Pattern::Dynamic(pattern) => match operand(pattern, current, root) {
-            Val::Node(Value::String(p)) => {
-                iregexp::compile(p, call.anchored).is_some_and(|re| re.is_match(subject))
-            }
+            Val::Node(Value::String(p)) => iregexp::compile(p, call.anchored).is_some_and(|re| re.is_match(subject)),
             _ => false,
         },
     }
@@ -284,8 +261,7 @@ fn equal(left: &Val<'_>, right: &Val<'_>) -> bool {
         (Val::Nothing, Val::Nothing) => true,
         (Val::Nothing, _) | (_, Val::Nothing) => false,
         (Val::Count(a), Val::Count(b)) => a == b,
-        (Val::Count(c), Val::Node(Value::Number(n)))
-        | (Val::Node(Value::Number(n)), Val::Count(c)) => {
+        (Val::Count(c), Val::Node(Value::Number(n))) | (Val::Node(Value::Number(n)), Val::Count(c)) => {
             num_cmp(&Num::Int(i128::from(*c)), &Num::of(n)) == Some(Ordering::Equal)
         }
         (Val::Count(_), Val::Node(_)) | (Val::Node(_), Val::Count(_)) => false,
@@ -311,17 +287,12 @@ fn less(left: &Val<'_>, right: &Val<'_>) -> bool {
 /// Deep equality with numbers compared by value (`1 == 1.0`).
 fn values_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            num_cmp(&Num::of(x), &Num::of(y)) == Some(Ordering::Equal)
-        }
+        (Value::Number(x), Value::Number(y)) => num_cmp(&Num::of(x), &Num::of(y)) == Some(Ordering::Equal),
         (Value::Array(xs), Value::Array(ys)) => {
             xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| values_equal(x, y))
         }
         (Value::Object(xs), Value::Object(ys)) => {
-            xs.len() == ys.len()
-                && xs
-                    .iter()
-                    .all(|(k, x)| ys.get(k).is_some_and(|y| values_equal(x, y)))
+            xs.len() == ys.len() && xs.iter().all(|(k, x)| ys.get(k).is_some_and(|y| values_equal(x, y)))
         }
         _ => a == b,
     }

@@ -23,11 +23,7 @@ pub(super) enum Selector {
     Name(String),
     Index(i64),
     Wildcard,
-    Slice {
-        start: Option<i64>,
-        end: Option<i64>,
-        step: i64,
-    },
+    Slice { start: Option<i64>, end: Option<i64>, step: i64 },
     Filter(Box<Logical>),
 }
 
@@ -165,14 +161,10 @@ impl Logical {
     /// Adds the paths read by absolute queries in this filter; false if it may read anything.
     fn collect_field_paths(&self, out: &mut Vec<Vec<String>>) -> bool {
         match self {
-            Logical::Or(items) | Logical::And(items) => {
-                items.iter().all(|item| item.collect_field_paths(out))
-            }
+            Logical::Or(items) | Logical::And(items) => items.iter().all(|item| item.collect_field_paths(out)),
             Logical::Not(inner) => inner.collect_field_paths(out),
             Logical::Exists(query) => query_field_paths(query, out),
-            Logical::Compare(_, left, right) => {
-                left.collect_field_paths(out) && right.collect_field_paths(out)
-            }
+            Logical::Compare(_, left, right) => left.collect_field_paths(out) && right.collect_field_paths(out),
             Logical::Regex(call) => {
                 call.subject.collect_field_paths(out)
                     && match &call.pattern {
@@ -188,13 +180,8 @@ impl Operand {
     fn collect_field_paths(&self, out: &mut Vec<Vec<String>>) -> bool {
         match self {
             Operand::Literal(_) => true,
-            Operand::Singular {
-                absolute: false, ..
-            } => true,
-            Operand::Singular {
-                absolute: true,
-                steps,
-            } => {
+            Operand::Singular { absolute: false, .. } => true,
+            Operand::Singular { absolute: true, steps } => {
                 let names: Vec<String> = steps
                     .iter()
                     .map_while(|step| match step {

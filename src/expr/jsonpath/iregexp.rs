@@ -7,11 +7,7 @@ use regex::Regex;
 /// `None` when the pattern is not a valid I-Regexp: per RFC 9535 such a call matches nothing.
 pub(super) fn compile(pattern: &str, anchored: bool) -> Option<Regex> {
     let translated = translate(pattern)?;
-    let full = if anchored {
-        format!(r"\A(?:{translated})\z")
-    } else {
-        translated
-    };
+    let full = if anchored { format!(r"\A(?:{translated})\z") } else { translated };
     Regex::new(&full).ok()
 }
 

@@ -39,11 +39,7 @@ pub struct JsonPath {
 impl JsonPath {
     /// Parses and checks `expr`.
     pub fn compile(expr: &str) -> Result<Self, JsonPathError> {
-        let error = |reason: String| JsonPathError {
-            expr: expr.to_string(),
-            reason,
-            column: None,
-        };
+        let error = |reason: String| JsonPathError { expr: expr.to_string(), reason, column: None };
         let ast = jsonpath_rust::parser::parse_json_path(expr).map_err(|e| {
             let (reason, column) = tidy_parse_error(&e.to_string());
             JsonPathError { column, ..error(reason) }
@@ -52,11 +48,7 @@ impl JsonPath {
         compile::check_comparison_brackets(expr).map_err(error)?;
         let query = compile::query(&ast).map_err(error)?;
         let singular = query.singular_steps().map(Arc::from);
-        Ok(Self {
-            source: expr.to_string(),
-            query: Arc::new(query),
-            singular,
-        })
+        Ok(Self { source: expr.to_string(), query: Arc::new(query), singular })
     }
 
     /// The expression as written.
@@ -103,11 +95,7 @@ impl JsonPath {
     /// value is neither an object nor null where a name is needed, or is not an array holding the
     /// index where an index is needed.
     pub fn set(&self, target: &mut Value, new: Value) -> Result<(), JsonPathError> {
-        let error = |reason: String| JsonPathError {
-            expr: self.source.clone(),
-            reason,
-            column: None,
-        };
+        let error = |reason: String| JsonPathError { expr: self.source.clone(), reason, column: None };
         let steps = self
             .singular
             .as_deref()
@@ -134,9 +122,8 @@ impl JsonPath {
                     }
                     child
                 }
-                Step::Index(index) => index_mut(node, *index).ok_or_else(|| {
-                    error(format!("index {index} is not in an array at this path"))
-                })?,
+                Step::Index(index) => index_mut(node, *index)
+                    .ok_or_else(|| error(format!("index {index} is not in an array at this path")))?,
             };
         }
         match last {
@@ -153,9 +140,8 @@ impl JsonPath {
                 }
             }
             Step::Index(index) => {
-                let slot = index_mut(node, *index).ok_or_else(|| {
-                    error(format!("index {index} is not in an array at this path"))
-                })?;
+                let slot = index_mut(node, *index)
+                    .ok_or_else(|| error(format!("index {index} is not in an array at this path")))?;
                 *slot = new;
                 Ok(())
             }
@@ -243,27 +229,16 @@ fn check_settable(steps: &[Step], target: &Value) -> Result<(), String> {
             (Step::Name(_), None) => None,
             (Step::Name(name), Some(Value::Object(members))) => members.get(name),
             (Step::Name(name), Some(other)) => {
-                return Err(format!(
-                    "cannot set member `{name}` of a {}",
-                    type_name(other)
-                ));
+                return Err(format!("cannot set member `{name}` of a {}", type_name(other)));
             }
-            (Step::Index(index), Some(Value::Array(items))) => {
-                match eval::normalize_index(items.len(), *index) {
-                    Some(position) => items.get(position),
-                    None => {
-                        return Err(format!(
-                            "index {index} is out of range for an array of {} elements",
-                            items.len()
-                        ));
-                    }
+            (Step::Index(index), Some(Value::Array(items))) => match eval::normalize_index(items.len(), *index) {
+                Some(position) => items.get(position),
+                None => {
+                    return Err(format!("index {index} is out of range for an array of {} elements", items.len()));
                 }
-            }
+            },
             (Step::Index(index), other) => {
-                return Err(format!(
-                    "cannot set index {index} of a {}",
-                    other.map_or("missing value", type_name)
-                ));
+                return Err(format!("cannot set index {index} of a {}", other.map_or("missing value", type_name)));
             }
         };
     }

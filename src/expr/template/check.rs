@@ -19,11 +19,7 @@ pub(crate) struct Checker<'a> {
 
 impl<'a> Checker<'a> {
     pub(crate) fn new(env: &'a Environment<'static>, tables: &'a Tables) -> Self {
-        Self {
-            env,
-            tables,
-            error: None,
-        }
+        Self { env, tables, error: None }
     }
 
     /// Checks a whole template.
@@ -136,10 +132,7 @@ impl<'a> Checker<'a> {
     fn args(&mut self, args: &[CallArg<'_>]) {
         for a in args {
             match a {
-                CallArg::Pos(e)
-                | CallArg::Kwarg(_, e)
-                | CallArg::PosSplat(e)
-                | CallArg::KwargSplat(e) => self.expr(e),
+                CallArg::Pos(e) | CallArg::Kwarg(_, e) | CallArg::PosSplat(e) | CallArg::KwargSplat(e) => self.expr(e),
             }
         }
     }
@@ -215,9 +208,7 @@ impl<'a> Checker<'a> {
         if let Err(e) = state.apply_filter(name, &[])
             && e.kind() == ErrorKind::UnknownFilter
         {
-            self.fail(TemplateError::UnknownFilter {
-                name: name.to_string(),
-            });
+            self.fail(TemplateError::UnknownFilter { name: name.to_string() });
         }
     }
 
@@ -226,9 +217,7 @@ impl<'a> Checker<'a> {
         if let Err(e) = state.perform_test(name, &[])
             && e.kind() == ErrorKind::UnknownTest
         {
-            self.fail(TemplateError::UnknownTest {
-                name: name.to_string(),
-            });
+            self.fail(TemplateError::UnknownTest { name: name.to_string() });
         }
     }
 
@@ -241,10 +230,7 @@ impl<'a> Checker<'a> {
             return;
         };
         let Some(table) = self.tables.get(name) else {
-            self.fail(TemplateError::UnknownTable {
-                name: name.to_string(),
-                known: self.tables.names(),
-            });
+            self.fail(TemplateError::UnknownTable { name: name.to_string(), known: self.tables.names() });
             return;
         };
         for a in args {

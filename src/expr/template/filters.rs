@@ -24,34 +24,22 @@ fn invalid(msg: impl Into<String>) -> Error {
 /// win where names clash: `round`, `tojson`, `dateformat`).
 pub(crate) fn register(env: &mut Environment<'static>, tables: Arc<Tables>) {
     let function_tables = Arc::clone(&tables);
-    env.add_filter(
-        "lookup",
-        move |value: Value, table: String, kwargs: Kwargs| lookup(&tables, value, &table, kwargs),
-    );
+    env.add_filter("lookup", move |value: Value, table: String, kwargs: Kwargs| lookup(&tables, value, &table, kwargs));
     // The same as a function: `lookup('table', value, column=…)`.
-    env.add_function(
-        "lookup",
-        move |table: String, value: Value, kwargs: Kwargs| {
-            lookup(&function_tables, value, &table, kwargs)
-        },
-    );
+    env.add_function("lookup", move |table: String, value: Value, kwargs: Kwargs| {
+        lookup(&function_tables, value, &table, kwargs)
+    });
     env.add_filter("round", round);
     env.add_filter("decimal", decimal);
     env.add_filter("money", money);
     let formats = FormatCache::default();
     let f2 = formats.clone();
-    env.add_filter(
-        "parse_date",
-        move |value: Value, format: Option<String>, kwargs: Kwargs| {
-            parse_date(&formats, value, format, kwargs)
-        },
-    );
-    env.add_filter(
-        "dateformat",
-        move |value: Value, format: Option<String>, kwargs: Kwargs| {
-            dateformat(&f2, value, format, kwargs)
-        },
-    );
+    env.add_filter("parse_date", move |value: Value, format: Option<String>, kwargs: Kwargs| {
+        parse_date(&formats, value, format, kwargs)
+    });
+    env.add_filter("dateformat", move |value: Value, format: Option<String>, kwargs: Kwargs| {
+        dateformat(&f2, value, format, kwargs)
+    });
     env.add_filter("tojson", tojson);
     env.add_filter("parse_kv", parse_kv);
 }
@@ -63,9 +51,7 @@ fn parse_kv(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
     let pair_sep: Option<String> = kwargs.get("pair_sep")?;
     let kv_sep: Option<String> = kwargs.get("kv_sep")?;
     kwargs.assert_all_used()?;
-    let text = value
-        .as_str()
-        .ok_or_else(|| invalid(format!("parse_kv expects a string, got {}", value.kind())))?;
+    let text = value.as_str().ok_or_else(|| invalid(format!("parse_kv expects a string, got {}", value.kind())))?;
     let pair_sep = pair_sep.as_deref().unwrap_or(",");
     let kv_sep = kv_sep.as_deref().unwrap_or("=");
     if pair_sep.is_empty() || kv_sep.is_empty() {
@@ -73,9 +59,7 @@ fn parse_kv(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
     }
     let mut map = std::collections::BTreeMap::new();
     for part in text.split(pair_sep).filter(|p| !p.trim().is_empty()) {
-        let (k, v) = part
-            .split_once(kv_sep)
-            .ok_or_else(|| invalid(format!("parse_kv: `{part}` has no `{kv_sep}`")))?;
+        let (k, v) = part.split_once(kv_sep).ok_or_else(|| invalid(format!("parse_kv: `{part}` has no `{kv_sep}`")))?;
         map.insert(k.trim().to_string(), Value::from(v.trim()));
     }
     Ok(Value::from(map))
@@ -87,9 +71,7 @@ fn key_of(value: &Value) -> Option<String> {
         return Some(s.to_string());
     }
     match value.kind() {
-        minijinja::value::ValueKind::Number | minijinja::value::ValueKind::Bool => {
-            Some(value.to_string())
-        }
+        minijinja::value::ValueKind::Number | minijinja::value::ValueKind::Bool => Some(value.to_string()),
         _ => None,
     }
 }
@@ -98,23 +80,14 @@ fn key_of(value: &Value) -> Option<String> {
 fn lookup(tables: &Tables, value: Value, table_name: &str, kwargs: Kwargs) -> Result<Value, Error> {
     let column: Option<String> = kwargs.get("column")?;
     let key_column: Option<String> = kwargs.get("key")?;
-    let default: Option<Value> = if kwargs.has("default") {
-        Some(kwargs.get("default")?)
-    } else {
-        None
-    };
+    let default: Option<Value> = if kwargs.has("default") { Some(kwargs.get("default")?) } else { None };
     kwargs.assert_all_used()?;
-    let table = tables.get(table_name).ok_or_else(|| {
-        invalid(format!(
-            "unknown table `{table_name}` (known: {})",
-            tables.names().join(", ")
-        ))
-    })?;
+    let table = tables
+        .get(table_name)
+        .ok_or_else(|| invalid(format!("unknown table `{table_name}` (known: {})", tables.names().join(", "))))?;
     let key_column = key_column.as_deref().unwrap_or_else(|| table.key_column());
     if !table.has_column(key_column) {
-        return Err(invalid(format!(
-            "table `{table_name}` has no column `{key_column}`"
-        )));
+        return Err(invalid(format!("table `{table_name}` has no column `{key_column}`")));
     }
     if let Some(c) = &column
         && !table.has_column(c)
@@ -127,18 +100,13 @@ fn lookup(tables: &Tables, value: Value, table_name: &str, kwargs: Kwargs) -> Re
             Some(d) => Ok(d),
             None => Err(invalid(format!(
                 "no row with {key_column} = {} in table `{table_name}`",
-                key_of(&value)
-                    .map(|k| format!("{k:?}"))
-                    .unwrap_or_else(|| format!("<{}>", value.kind()))
+                key_of(&value).map(|k| format!("{k:?}")).unwrap_or_else(|| format!("<{}>", value.kind()))
             ))),
         };
     };
     match column {
         Some(c) => Ok(row.get(&c).map(scalar_to_value).unwrap_or_default()),
-        None => Ok(row
-            .iter()
-            .map(|(k, v)| (Value::from(k), scalar_to_value(v)))
-            .collect()),
+        None => Ok(row.iter().map(|(k, v)| (Value::from(k), scalar_to_value(v))).collect()),
     }
 }
 
@@ -167,19 +135,10 @@ pub(crate) fn to_decimal(value: &Value) -> Result<Decimal, Error> {
     let repr = f.to_string();
     Decimal::from_str(&repr)
         .or_else(|_| Decimal::from_scientific(&format!("{f:e}")))
-        .map_err(|_| {
-            invalid(format!(
-                "{f} is out of the decimal range (about ±7.9e28, 28 fractional digits)"
-            ))
-        })
+        .map_err(|_| invalid(format!("{f} is out of the decimal range (about ±7.9e28, 28 fractional digits)")))
 }
 
-fn places_arg(
-    positional: Option<Value>,
-    kwargs: &Kwargs,
-    name: &str,
-    default: u32,
-) -> Result<u32, Error> {
+fn places_arg(positional: Option<Value>, kwargs: &Kwargs, name: &str, default: u32) -> Result<u32, Error> {
     let v = match positional {
         Some(v) => Some(v),
         None => kwargs.get::<Option<Value>>(name)?,
@@ -188,10 +147,7 @@ fn places_arg(
         None => Ok(default),
         Some(v) => {
             let n = i64::try_from(v)?;
-            u32::try_from(n)
-                .ok()
-                .filter(|&n| n <= 28)
-                .ok_or_else(|| invalid(format!("{name} must be 0..=28, got {n}")))
+            u32::try_from(n).ok().filter(|&n| n <= 28).ok_or_else(|| invalid(format!("{name} must be 0..=28, got {n}")))
         }
     }
 }
@@ -206,10 +162,7 @@ fn decimal_to_number(d: Decimal) -> Result<Value, Error> {
     {
         return Ok(Value::from(i));
     }
-    let f: f64 = d
-        .to_string()
-        .parse()
-        .map_err(|_| invalid(format!("cannot represent {d} as a number")))?;
+    let f: f64 = d.to_string().parse().map_err(|_| invalid(format!("cannot represent {d} as a number")))?;
     Ok(Value::from(f))
 }
 
@@ -225,10 +178,7 @@ fn round(value: Value, precision: Option<Value>, kwargs: Kwargs) -> Result<Value
     let r = round_half_away(d, places);
     if value.as_str().is_none() {
         // Keep floats floats, like Jinja: 2.5 | round → 3.0.
-        let f: f64 = r
-            .to_string()
-            .parse()
-            .map_err(|_| invalid(format!("cannot represent {r} as a number")))?;
+        let f: f64 = r.to_string().parse().map_err(|_| invalid(format!("cannot represent {r} as a number")))?;
         return Ok(Value::from(f));
     }
     decimal_to_number(r)
@@ -248,12 +198,7 @@ fn fixed(value: &Value, places: u32) -> Result<String, Error> {
 }
 
 /// `value | money(currency=None, places=2)`: "12.50" or "12.50 EUR".
-fn money(
-    value: Value,
-    currency: Option<String>,
-    places: Option<Value>,
-    kwargs: Kwargs,
-) -> Result<String, Error> {
+fn money(value: Value, currency: Option<String>, places: Option<Value>, kwargs: Kwargs) -> Result<String, Error> {
     let currency = match currency {
         Some(c) => Some(c),
         None => kwargs.get::<Option<String>>("currency")?,
@@ -294,8 +239,7 @@ const MAGENTO: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
 const MAGENTO_FRAC: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond]");
-const DATE_ONLY: &[time::format_description::BorrowedFormatItem<'static>] =
-    format_description!("[year]-[month]-[day]");
+const DATE_ONLY: &[time::format_description::BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day]");
 
 /// Parses a date/time in any of the formats Weir meets: RFC 3339 / ISO 8601 (with or without offset),
 /// Magento's `2023-02-28 07:55:06`, a bare date, or a unix timestamp (seconds). Times without an offset
@@ -320,9 +264,7 @@ fn parse_auto(value: &Value) -> Result<OffsetDateTime, Error> {
         if let Ok(d) = Date::parse(s, DATE_ONLY) {
             return Ok(d.midnight().assume_utc());
         }
-        return Err(invalid(format!(
-            "{s:?} is not a date (expected ISO 8601 or \"YYYY-MM-DD HH:MM:SS\")"
-        )));
+        return Err(invalid(format!("{s:?} is not a date (expected ISO 8601 or \"YYYY-MM-DD HH:MM:SS\")")));
     }
     if value.kind() == minijinja::value::ValueKind::Number {
         let secs = f64::try_from(value.clone())?;
@@ -330,18 +272,13 @@ fn parse_auto(value: &Value) -> Result<OffsetDateTime, Error> {
         return OffsetDateTime::from_unix_timestamp_nanos(nanos)
             .map_err(|_| invalid(format!("timestamp {secs} out of range")));
     }
-    Err(invalid(format!(
-        "expected a date string or a unix timestamp, got {}",
-        value.kind()
-    )))
+    Err(invalid(format!("expected a date string or a unix timestamp, got {}", value.kind())))
 }
 
 /// Parses with an explicit time format description (v2 syntax, e.g. `[day].[month].[year]`), trying a
 /// full date-time with offset, then a date-time (UTC), then a date (midnight UTC).
 fn parse_with(cache: &FormatCache, value: &Value, fmt: &str) -> Result<OffsetDateTime, Error> {
-    let s = value
-        .as_str()
-        .ok_or_else(|| invalid(format!("expected a date string, got {}", value.kind())))?;
+    let s = value.as_str().ok_or_else(|| invalid(format!("expected a date string, got {}", value.kind())))?;
     let f = cache.get(fmt)?;
     let f = &*f;
     OffsetDateTime::parse(s, f)
@@ -350,11 +287,7 @@ fn parse_with(cache: &FormatCache, value: &Value, fmt: &str) -> Result<OffsetDat
         .map_err(|e| invalid(format!("cannot parse {s:?} with format {fmt:?}: {e}")))
 }
 
-fn parse_input(
-    cache: &FormatCache,
-    value: &Value,
-    input: Option<&str>,
-) -> Result<OffsetDateTime, Error> {
+fn parse_input(cache: &FormatCache, value: &Value, input: Option<&str>) -> Result<OffsetDateTime, Error> {
     match input {
         Some(fmt) => parse_with(cache, value, fmt),
         None => parse_auto(value),
@@ -362,12 +295,7 @@ fn parse_input(
 }
 
 /// `value | parse_date(format=None)` → an RFC 3339 string (UTC offset kept), chainable into `dateformat`.
-fn parse_date(
-    cache: &FormatCache,
-    value: Value,
-    format: Option<String>,
-    kwargs: Kwargs,
-) -> Result<String, Error> {
+fn parse_date(cache: &FormatCache, value: Value, format: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
     let format = match format {
         Some(f) => Some(f),
         None => kwargs.get::<Option<String>>("format")?,
@@ -379,12 +307,7 @@ fn parse_date(
 
 /// `value | dateformat(format='iso', input=None)`. `format` is `iso`/`rfc3339`, `magento`, `date`, `unix`
 /// or a time format description (`[day].[month].[year]`); `input` is an explicit input format.
-fn dateformat(
-    cache: &FormatCache,
-    value: Value,
-    format: Option<String>,
-    kwargs: Kwargs,
-) -> Result<Value, Error> {
+fn dateformat(cache: &FormatCache, value: Value, format: Option<String>, kwargs: Kwargs) -> Result<Value, Error> {
     let format = match format {
         Some(f) => Some(f),
         None => kwargs.get::<Option<String>>("format")?,
@@ -427,8 +350,7 @@ fn tojson(value: &Value, indent: Option<Value>, kwargs: Kwargs) -> Result<Value,
             let mut out = Vec::new();
             let fmt = serde_json::ser::PrettyFormatter::with_indent(ind.as_bytes());
             let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-            serde::Serialize::serialize(json, &mut ser)
-                .map(|_| String::from_utf8_lossy(&out).into_owned())
+            serde::Serialize::serialize(json, &mut ser).map(|_| String::from_utf8_lossy(&out).into_owned())
         }
     }
     .map_err(|e| invalid(format!("cannot serialize to JSON: {e}")))?;

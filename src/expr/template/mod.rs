@@ -121,11 +121,7 @@ pub struct RenderContext {
 impl RenderContext {
     /// A context with only `record`.
     pub fn new(record: Arc<Json>) -> Self {
-        Self {
-            record,
-            parent: None,
-            vars: BTreeMap::new(),
-        }
+        Self { record, parent: None, vars: BTreeMap::new() }
     }
 
     /// Sets `parent`.
@@ -146,10 +142,7 @@ impl RenderContext {
         for (k, v) in &self.vars {
             pairs.push((MjValue::from(k.as_str()), json_to_value(v)));
         }
-        pairs.push((
-            MjValue::from("record"),
-            JsonNode::root_value(self.record.clone()),
-        ));
+        pairs.push((MjValue::from("record"), JsonNode::root_value(self.record.clone())));
         if let Some(p) = &self.parent {
             pairs.push((MjValue::from("parent"), JsonNode::root_value(p.clone())));
         }
@@ -185,9 +178,7 @@ pub struct TemplateEngine {
 
 impl std::fmt::Debug for TemplateEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TemplateEngine")
-            .field("tables", &self.tables.names())
-            .finish_non_exhaustive()
+        f.debug_struct("TemplateEngine").field("tables", &self.tables.names()).finish_non_exhaustive()
     }
 }
 
@@ -202,10 +193,7 @@ impl TemplateEngine {
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_keep_trailing_newline(true);
         env.set_fuel(options.fuel);
-        Self {
-            env: Arc::new(env),
-            tables,
-        }
+        Self { env: Arc::new(env), tables }
     }
 
     /// The tables `lookup` sees.
@@ -217,12 +205,8 @@ impl TemplateEngine {
     pub fn compile_string(&self, source: &str) -> Result<StringTemplate, TemplateError> {
         self.check_template(source)?;
         let mut env = (*self.env).clone();
-        env.add_template_owned(STRING_NAME, source.to_string())
-            .map_err(|e| syntax_error(&e, source))?;
-        Ok(StringTemplate {
-            env: Arc::new(env),
-            source: source.into(),
-        })
+        env.add_template_owned(STRING_NAME, source.to_string()).map_err(|e| syntax_error(&e, source))?;
+        Ok(StringTemplate { env: Arc::new(env), source: source.into() })
     }
 
     /// Compiles a structured template (see [`ValueTemplate`]).
@@ -234,10 +218,7 @@ impl TemplateEngine {
     pub fn compile_expression(&self, expr: &str) -> Result<ExprTemplate, TemplateError> {
         let mut env = (*self.env).clone();
         self.add_expression(&mut env, EXPR_NAME, expr)?;
-        Ok(ExprTemplate {
-            env: Arc::new(env),
-            source: expr.into(),
-        })
+        Ok(ExprTemplate { env: Arc::new(env), source: expr.into() })
     }
 
     /// Parses `source` as a template and runs the AST checks.
@@ -247,11 +228,7 @@ impl TemplateEngine {
     }
 
     fn parse<'s>(&self, source: &'s str) -> Result<machinery::ast::Stmt<'s>, TemplateError> {
-        let ws = WhitespaceConfig {
-            keep_trailing_newline: true,
-            lstrip_blocks: false,
-            trim_blocks: false,
-        };
+        let ws = WhitespaceConfig { keep_trailing_newline: true, lstrip_blocks: false, trim_blocks: false };
         machinery::parse(source, "<template>", minijinja::syntax::SyntaxConfig, ws)
             .map_err(|e| syntax_error(&e, source))
     }
@@ -263,17 +240,11 @@ impl TemplateEngine {
         Checker::new(&self.env, &self.tables).check_expr(&ast)
     }
 
-    fn add_expression(
-        &self,
-        env: &mut Environment<'static>,
-        name: &str,
-        expr: &str,
-    ) -> Result<(), TemplateError> {
+    fn add_expression(&self, env: &mut Environment<'static>, name: &str, expr: &str) -> Result<(), TemplateError> {
         self.check_expression(expr)?;
         // `expr` parsed as exactly one expression, so it cannot close the block early.
         let wrapped = format!("{{% set {RESULT_VAR} = ({expr}) %}}");
-        env.add_template_owned(name.to_string(), wrapped)
-            .map_err(|e| syntax_error(&e, expr))
+        env.add_template_owned(name.to_string(), wrapped).map_err(|e| syntax_error(&e, expr))
     }
 
     fn base_env(&self) -> Environment<'static> {
@@ -300,12 +271,7 @@ impl std::fmt::Debug for StringTemplate {
 impl StringTemplate {
     /// Renders against `ctx`.
     pub fn render(&self, ctx: &RenderContext) -> Result<String, TemplateError> {
-        render_named(
-            &self.env,
-            STRING_NAME,
-            &self.source,
-            &ctx.scope().to_value(),
-        )
+        render_named(&self.env, STRING_NAME, &self.source, &ctx.scope().to_value())
     }
 
     /// The template as written.
@@ -346,34 +312,18 @@ impl ExprTemplate {
 }
 
 /// Renders the template `name` of `env` to a string.
-fn render_named(
-    env: &Environment<'static>,
-    name: &str,
-    source: &str,
-    ctx: &MjValue,
-) -> Result<String, TemplateError> {
-    let tmpl = env
-        .get_template(name)
-        .map_err(|e| render_error(&e, source))?;
+fn render_named(env: &Environment<'static>, name: &str, source: &str, ctx: &MjValue) -> Result<String, TemplateError> {
+    let tmpl = env.get_template(name).map_err(|e| render_error(&e, source))?;
     tmpl.render(ctx).map_err(|e| render_error(&e, source))
 }
 
 /// Evaluates the expression template `name` of `env` (see [`TemplateEngine::add_expression`]).
-fn eval_named(
-    env: &Environment<'static>,
-    name: &str,
-    expr: &str,
-    ctx: &MjValue,
-) -> Result<MjValue, TemplateError> {
+fn eval_named(env: &Environment<'static>, name: &str, expr: &str, ctx: &MjValue) -> Result<MjValue, TemplateError> {
     let tmpl = env.get_template(name).map_err(|e| render_error(&e, expr))?;
-    let captured = tmpl
-        .render_captured(ctx)
-        .map_err(|e| render_error(&e, expr))?;
+    let captured = tmpl.render_captured(ctx).map_err(|e| render_error(&e, expr))?;
     match captured.state().lookup(RESULT_VAR) {
         Some(v) if !v.is_undefined() => Ok(v),
-        _ => Err(TemplateError::Render {
-            reason: format!("undefined value in `{expr}`"),
-        }),
+        _ => Err(TemplateError::Render { reason: format!("undefined value in `{expr}`") }),
     }
 }
 
@@ -387,25 +337,14 @@ fn column_of(source: &str, offset: usize) -> usize {
 
 fn line_snippet(source: &str, line: usize) -> String {
     let l = source.lines().nth(line.saturating_sub(1)).unwrap_or("");
-    if l.chars().count() > 200 {
-        l.chars().take(200).chain("…".chars()).collect()
-    } else {
-        l.to_string()
-    }
+    if l.chars().count() > 200 { l.chars().take(200).chain("…".chars()).collect() } else { l.to_string() }
 }
 
 fn syntax_error(e: &minijinja::Error, source: &str) -> TemplateError {
     let line = e.line().unwrap_or(1);
     let col = e.range().map_or(1, |r| column_of(source, r.start));
-    let reason = e
-        .detail()
-        .map_or_else(|| e.kind().to_string(), str::to_string);
-    TemplateError::Syntax {
-        source_snippet: line_snippet(source, line),
-        line,
-        col,
-        reason,
-    }
+    let reason = e.detail().map_or_else(|| e.kind().to_string(), str::to_string);
+    TemplateError::Syntax { source_snippet: line_snippet(source, line), line, col, reason }
 }
 
 fn render_error(e: &minijinja::Error, source: &str) -> TemplateError {

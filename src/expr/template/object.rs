@@ -28,10 +28,7 @@ impl JsonNode {
     /// The root of `doc`, as a minijinja value (scalars are converted directly).
     pub(crate) fn root_value(doc: Arc<Json>) -> MjValue {
         match &*doc {
-            Json::Array(_) | Json::Object(_) => MjValue::from_object(JsonNode {
-                root: doc,
-                path: Vec::new(),
-            }),
+            Json::Array(_) | Json::Object(_) => MjValue::from_object(JsonNode { root: doc, path: Vec::new() }),
             scalar => scalar_to_value(scalar),
         }
     }
@@ -61,10 +58,7 @@ impl JsonNode {
                 let mut path = Vec::with_capacity(self.path.len() + 1);
                 path.extend(self.path.iter().cloned());
                 path.push(step());
-                MjValue::from_object(JsonNode {
-                    root: self.root.clone(),
-                    path,
-                })
+                MjValue::from_object(JsonNode { root: self.root.clone(), path })
             }
             scalar => scalar_to_value(scalar),
         }
@@ -94,11 +88,7 @@ impl Object for JsonNode {
             Json::Object(_) => self.get_str(key.as_str()?),
             Json::Array(a) => {
                 let i = key.as_i64()?;
-                let i = if i < 0 {
-                    i.checked_add(i64::try_from(a.len()).ok()?)?
-                } else {
-                    i
-                };
+                let i = if i < 0 { i.checked_add(i64::try_from(a.len()).ok()?)? } else { i };
                 let i = usize::try_from(i).ok()?;
                 Some(self.child(|| Step::Index(i), a.get(i)?))
             }
@@ -113,9 +103,7 @@ impl Object for JsonNode {
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         match self.resolve() {
             Json::Array(a) => Enumerator::Seq(a.len()),
-            Json::Object(m) => {
-                Enumerator::Values(m.keys().map(|k| MjValue::from(k.as_str())).collect())
-            }
+            Json::Object(m) => Enumerator::Values(m.keys().map(|k| MjValue::from(k.as_str())).collect()),
             _ => Enumerator::Empty,
         }
     }
@@ -146,10 +134,7 @@ pub(crate) fn scalar_to_value(v: &Json) -> MjValue {
         }
         Json::String(s) => MjValue::from(s.as_str()),
         Json::Array(a) => a.iter().map(scalar_to_value).collect(),
-        Json::Object(m) => m
-            .iter()
-            .map(|(k, v)| (MjValue::from(k.as_str()), scalar_to_value(v)))
-            .collect(),
+        Json::Object(m) => m.iter().map(|(k, v)| (MjValue::from(k.as_str()), scalar_to_value(v))).collect(),
     }
 }
 
@@ -190,9 +175,7 @@ pub(crate) fn value_to_json(v: &MjValue) -> Result<Json, String> {
         }
         ValueKind::Seq | ValueKind::Iterable => {
             let iter = v.try_iter().map_err(|e| e.to_string())?;
-            iter.map(|x| value_to_json(&x))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Json::Array)
+            iter.map(|x| value_to_json(&x)).collect::<Result<Vec<_>, _>>().map(Json::Array)
         }
         ValueKind::Map => {
             let mut out = serde_json::Map::new();

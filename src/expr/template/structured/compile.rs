@@ -15,21 +15,11 @@ pub(in crate::expr::template) fn compile(
     engine: &TemplateEngine,
     template: &Json,
 ) -> Result<ValueTemplate, TemplateError> {
-    let mut c = Compiler {
-        engine,
-        env: engine.base_env(),
-        path: Vec::new(),
-        count: 0,
-        frame: FrameBuilder::default(),
-    };
+    let mut c = Compiler { engine, env: engine.base_env(), path: Vec::new(), count: 0, frame: FrameBuilder::default() };
     let root = c.node(template)?;
     let builder = std::mem::take(&mut c.frame);
     let frame = c.finish_frame(builder)?;
-    Ok(ValueTemplate {
-        env: Arc::new(c.env),
-        frame: Arc::new(frame),
-        root: Arc::new(root),
-    })
+    Ok(ValueTemplate { env: Arc::new(c.env), frame: Arc::new(frame), root: Arc::new(root) })
 }
 
 /// The frame being compiled: its source so far and its pieces.
@@ -57,10 +47,7 @@ impl Compiler<'_> {
     }
 
     fn invalid(&self, reason: impl Into<String>) -> TemplateError {
-        TemplateError::InvalidStructure {
-            path: path_string(&self.path),
-            reason: reason.into(),
-        }
+        TemplateError::InvalidStructure { path: path_string(&self.path), reason: reason.into() }
     }
 
     /// Appends `{% set VAR ... %}` for one field to the current frame; returns VAR.
@@ -71,8 +58,7 @@ impl Compiler<'_> {
         if typed {
             f.src.push_str(&format!("{{% set {var} = ({source}) %}}\n"));
         } else {
-            f.src
-                .push_str(&format!("{{% set {var} %}}{source}{{% endset %}}\n"));
+            f.src.push_str(&format!("{{% set {var} %}}{source}{{% endset %}}\n"));
         }
         let rel_path = self.path.get(f.base..).unwrap_or_default().to_vec();
         f.pieces.push(Piece {
@@ -92,10 +78,7 @@ impl Compiler<'_> {
         self.env
             .add_template_owned(name.clone(), builder.src.clone())
             .map_err(|e| crate::expr::template::syntax_error(&e, &builder.src))?;
-        Ok(Frame {
-            name: Some(name),
-            pieces: builder.pieces,
-        })
+        Ok(Frame { name: Some(name), pieces: builder.pieces })
     }
 
     fn node(&mut self, v: &Json) -> Result<Node, TemplateError> {
@@ -133,8 +116,7 @@ impl Compiler<'_> {
         if let Some(expr) = single_expression(&ast, s) {
             return self.typed(expr);
         }
-        crate::expr::template::Checker::new(&self.engine.env, &self.engine.tables)
-            .check_stmt(&ast)?;
+        crate::expr::template::Checker::new(&self.engine.env, &self.engine.tables).check_stmt(&ast)?;
         Ok(Node::Text(self.add_piece(s, false)))
     }
 
@@ -144,20 +126,11 @@ impl Compiler<'_> {
     }
 
     /// An expression field of `$each`: a bare expression, or one `{{ expr }}`.
-    fn expression_field(
-        &mut self,
-        key: &str,
-        v: Option<&Json>,
-    ) -> Result<Option<String>, TemplateError> {
+    fn expression_field(&mut self, key: &str, v: Option<&Json>) -> Result<Option<String>, TemplateError> {
         let Some(v) = v else { return Ok(None) };
         match v {
             Json::String(s) => {
-                let expr = match self
-                    .engine
-                    .parse(s)
-                    .ok()
-                    .and_then(|ast| single_expression(&ast, s))
-                {
+                let expr = match self.engine.parse(s).ok().and_then(|ast| single_expression(&ast, s)) {
                     Some(inner) if s.contains("{{") => inner.to_string(),
                     _ => s.clone(),
                 };
@@ -169,17 +142,14 @@ impl Compiler<'_> {
 
     fn each(&mut self, m: &Map<String, Json>) -> Result<Node, TemplateError> {
         if let Some(k) = m.keys().find(|k| !EACH_KEYS.contains(&k.as_str())) {
-            return Err(self.invalid(format!(
-                "unexpected key `{k}` next to `$each` (allowed: {})",
-                EACH_KEYS.join(", ")
-            )));
+            return Err(
+                self.invalid(format!("unexpected key `{k}` next to `$each` (allowed: {})", EACH_KEYS.join(", ")))
+            );
         }
         let as_name = match m.get("$as") {
             None => "item".to_string(),
             Some(Json::String(s))
-                if s.chars()
-                    .next()
-                    .is_some_and(|c| c.is_alphabetic() || c == '_')
+                if s.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
                     && s.chars().all(|c| c.is_alphanumeric() || c == '_') =>
             {
                 s.clone()
@@ -192,9 +162,8 @@ impl Compiler<'_> {
             return Err(self.invalid("`$each` needs a `$value` (the template for each element)"));
         };
         self.path.push(Seg::Key("$each".into()));
-        let list_expr = self
-            .expression_field("$each", m.get("$each"))?
-            .ok_or_else(|| self.invalid("`$each` is empty"))?;
+        let list_expr =
+            self.expression_field("$each", m.get("$each"))?.ok_or_else(|| self.invalid("`$each` is empty"))?;
         let Node::Typed(list_var, _) = self.typed(&list_expr)? else {
             return Err(self.invalid("`$each` must be an expression"));
         };
@@ -210,54 +179,28 @@ impl Compiler<'_> {
         };
         self.path.pop();
         self.path.push(Seg::Key("$value".into()));
-        let inner = FrameBuilder {
-            base: self.path.len(),
-            ..FrameBuilder::default()
-        };
+        let inner = FrameBuilder { base: self.path.len(), ..FrameBuilder::default() };
         let outer = std::mem::replace(&mut self.frame, inner);
         let value = self.node(value);
         let inner = std::mem::replace(&mut self.frame, outer);
         let value = value?;
         let frame = self.finish_frame(inner)?;
         self.path.pop();
-        Ok(Node::Each {
-            list: (list_var, list_expr),
-            as_name,
-            filter,
-            frame,
-            value: Box::new(value),
-        })
+        Ok(Node::Each { list: (list_var, list_expr), as_name, filter, frame, value: Box::new(value) })
     }
 }
 
 /// An array or object whose children are all literal is itself literal.
 fn fold_literals(node: Node) -> Node {
     match node {
-        Node::Array(items) if items.iter().all(|n| matches!(n, Node::Literal(_))) => {
-            Node::Literal(Json::Array(
-                items
-                    .into_iter()
-                    .filter_map(|n| {
-                        if let Node::Literal(v) = n {
-                            Some(v)
-                        } else {
-                            None
-                        }
-                    })
-                    .collect(),
-            ))
-        }
+        Node::Array(items) if items.iter().all(|n| matches!(n, Node::Literal(_))) => Node::Literal(Json::Array(
+            items.into_iter().filter_map(|n| if let Node::Literal(v) = n { Some(v) } else { None }).collect(),
+        )),
         Node::Object(fields) if fields.iter().all(|(_, n)| matches!(n, Node::Literal(_))) => {
             Node::Literal(Json::Object(
                 fields
                     .into_iter()
-                    .filter_map(|(k, n)| {
-                        if let Node::Literal(v) = n {
-                            Some((k, v))
-                        } else {
-                            None
-                        }
-                    })
+                    .filter_map(|(k, n)| if let Node::Literal(v) = n { Some((k, v)) } else { None })
                     .collect(),
             ))
         }

@@ -79,9 +79,7 @@ impl std::fmt::Debug for ValueTemplate {
 }
 
 fn var(state: Option<&State<'_, '_>>, name: &str) -> Option<MjValue> {
-    state
-        .and_then(|s| s.lookup(name))
-        .filter(|v| !v.is_undefined())
+    state.and_then(|s| s.lookup(name)).filter(|v| !v.is_undefined())
 }
 
 impl ValueTemplate {
@@ -89,17 +87,10 @@ impl ValueTemplate {
     pub fn render(&self, ctx: &RenderContext) -> Result<Json, TemplateError> {
         let scope = ctx.scope();
         let mut path = Vec::new();
-        self.frame(
-            &self.frame,
-            &self.root,
-            &scope,
-            &scope.to_value(),
-            &mut path,
-        )
-        .map_err(|e| match e {
-            TemplateError::Render { reason } => TemplateError::Render {
-                reason: format!("at {}: {reason}", path_string(&path)),
-            },
+        self.frame(&self.frame, &self.root, &scope, &scope.to_value(), &mut path).map_err(|e| match e {
+            TemplateError::Render { reason } => {
+                TemplateError::Render { reason: format!("at {}: {reason}", path_string(&path)) }
+            }
             other => other,
         })
     }
@@ -120,13 +111,8 @@ impl ValueTemplate {
         let Some(name) = &frame.name else {
             return self.node(node, None, scope, path);
         };
-        let tmpl = self
-            .env
-            .get_template(name)
-            .map_err(|e| super::render_error(&e, ""))?;
-        let captured = tmpl
-            .render_captured(ctx)
-            .map_err(|e| frame_error(frame, &e, path))?;
+        let tmpl = self.env.get_template(name).map_err(|e| super::render_error(&e, ""))?;
+        let captured = tmpl.render_captured(ctx).map_err(|e| frame_error(frame, &e, path))?;
         self.node(node, Some(captured.state()), scope, path)
     }
 
@@ -147,9 +133,8 @@ impl ValueTemplate {
                 }))
             }
             Node::Typed(name, expr) => {
-                let v = var(state, name).ok_or_else(|| TemplateError::Render {
-                    reason: format!("undefined value in `{expr}`"),
-                })?;
+                let v = var(state, name)
+                    .ok_or_else(|| TemplateError::Render { reason: format!("undefined value in `{expr}`") })?;
                 value_to_json(&v).map_err(|reason| TemplateError::Render { reason })
             }
             Node::Array(items) => {
@@ -170,20 +155,12 @@ impl ValueTemplate {
                 }
                 Ok(Json::Object(out))
             }
-            Node::Each {
-                list,
-                as_name,
-                filter,
-                frame,
-                value,
-            } => {
+            Node::Each { list, as_name, filter, frame, value } => {
                 path.push(Seg::Key("$each".into()));
-                let items = var(state, &list.0).ok_or_else(|| TemplateError::Render {
-                    reason: format!("undefined value in `{}`", list.1),
-                })?;
-                let not_list = || TemplateError::Render {
-                    reason: format!("`{}` gave {}, not a list", list.1, items.kind()),
-                };
+                let items = var(state, &list.0)
+                    .ok_or_else(|| TemplateError::Render { reason: format!("undefined value in `{}`", list.1) })?;
+                let not_list =
+                    || TemplateError::Render { reason: format!("`{}` gave {}, not a list", list.1, items.kind()) };
                 if !matches!(items.kind(), ValueKind::Seq | ValueKind::Iterable) {
                     return Err(not_list());
                 }
@@ -218,11 +195,7 @@ impl ValueTemplate {
 /// Maps a frame's render error back to the field it came from (pushed onto `path`).
 fn frame_error(frame: &Frame, e: &minijinja::Error, path: &mut Vec<Seg>) -> TemplateError {
     let line = e.line().unwrap_or(0);
-    match frame
-        .pieces
-        .iter()
-        .find(|p| p.first_line <= line && line <= p.last_line)
-    {
+    match frame.pieces.iter().find(|p| p.first_line <= line && line <= p.last_line) {
         Some(p) => {
             path.extend(p.rel_path.iter().cloned());
             super::render_error_at(e, &p.source, Some(line - p.first_line + 1))
