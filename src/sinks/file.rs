@@ -179,7 +179,12 @@ impl Sink for FileSink {
             writer.write_all(b"\n]\n").map_err(|e| SinkError::io(&path, e))?;
         }
         writer.flush().map_err(|e| SinkError::io(&path, e))?;
-        writer.get_ref().sync_data().map_err(|e| SinkError::io(&path, e))
+        // Only regular files can be synced (pipes, /dev/null and other devices refuse).
+        let file = writer.get_ref();
+        if file.metadata().is_ok_and(|m| m.is_file()) {
+            file.sync_data().map_err(|e| SinkError::io(&path, e))?;
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,217 @@
+//! The runtime end to end: fan-out and fan-in, acknowledgements and the summary's books, backpressure
+//! from a slow sink, dead letters that do not stop the pipeline, and SIGTERM draining in-flight work.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use serde_json::{Value, json};
+use weir::config::load::load_paths;
+use weir::graph::plan::compile;
+use weir::runtime::executor::{Execution, RunOptions};
+use weir::runtime::stats::RunSummary;
+
+fn write_input(path: &Path, n: usize) {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create input"));
+    for i in 0..n {
+        writeln!(f, "{}", json!({"id": i, "kind": if i % 3 == 0 { "a" } else { "b" }, "qty": i % 7})).expect("write");
+    }
+}
+
+fn start(dir: &Path, yaml: &str, options: RunOptions) -> Execution {
+    let file = dir.join("p.yaml");
+    std::fs::write(&file, yaml).expect("write pipeline");
+    let pipelines = load_paths(&[file], &|n| std::env::var(n).ok()).unwrap_or_else(|d| panic!("{d}"));
+    let plan = compile(&pipelines[0]).unwrap_or_else(|d| panic!("{d}"));
+    Execution::start(plan, options)
+}
+
+fn run(dir: &Path, yaml: &str) -> RunSummary {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    rt.block_on(async { start(dir, yaml, RunOptions::default()).wait().await })
+}
+
+fn count_lines(path: &Path) -> usize {
+    std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
+}
+
+#[test]
+fn fan_out_and_fan_in_deliver_every_copy_and_the_books_balance() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_input(&dir.path().join("in.ndjson"), 3000);
+    let summary = run(
+        dir.path(),
+        r#"
+name: fan
+runtime: { batch_size: 64, channel_capacity: 2 }
+source: { id: in, type: file, path: in.ndjson }
+steps:
+  - { id: only_a, type: filter, when: "record.kind == 'a'" }
+  - { id: tag_b, type: set, inputs: [in], fields: { tagged: true } }
+sinks:
+  - { id: merged, type: file, path: merged.ndjson, inputs: [only_a, tag_b] }
+  - { id: a_only, type: file, path: a.ndjson, inputs: [only_a] }
+"#,
+    );
+    assert!(summary.is_success(), "{summary}");
+    assert!(summary.balances(), "{summary}");
+    // Every input reaches `merged` through tag_b; a third also through only_a (fan-in), and a_only
+    // gets a copy of those (fan-out).
+    assert_eq!(count_lines(&dir.path().join("merged.ndjson")), 3000 + 1000);
+    assert_eq!(count_lines(&dir.path().join("a.ndjson")), 1000);
+    assert_eq!(summary.records.received, 3000);
+    assert_eq!(summary.records.delivered, 3000, "every input delivered at least once: {summary}");
+    let filter = summary.components.iter().find(|c| c.id == "only_a").expect("filter stats");
+    assert_eq!((filter.received, filter.emitted, filter.filtered), (3000, 1000, 2000));
+}
+
+#[test]
+fn bad_records_are_dead_lettered_and_the_pipeline_keeps_going() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut input = String::new();
+    for i in 0..100 {
+        input.push_str(&match i % 10 {
+            3 => "{not json\n".to_string(),
+            7 => format!("{}\n", json!({"id": i})),
+            _ => format!("{}\n", json!({"id": i, "qty": i})),
+        });
+    }
+    std::fs::write(dir.path().join("in.ndjson"), input).expect("write");
+    let summary = run(
+        dir.path(),
+        r#"
+name: dlq
+source: { id: in, type: file, path: in.ndjson, key: "item:{{ record.id }}" }
+dead_letter: { path: dead.ndjson }
+steps:
+  - id: shape
+    type: template
+    value: { id: "{{ record.id }}", double: "{{ record.qty * 2 }}" }
+sinks:
+  - { id: out, type: file, path: out.ndjson }
+"#,
+    );
+    assert!(summary.is_success(), "{summary}");
+    assert!(summary.balances(), "{summary}");
+    assert_eq!((summary.records.delivered, summary.records.dead_lettered), (80, 20));
+    let dead: Vec<Value> = std::fs::read_to_string(dir.path().join("dead.ndjson"))
+        .expect("dead letters written")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(dead.len(), 20);
+    let parse_error = dead.iter().find(|d| d["step"] == "in").expect("a parse error from the source");
+    assert_eq!(parse_error["record"], json!("{not json"));
+    let step_error = dead.iter().find(|d| d["step"] == "shape").expect("a template error");
+    assert_eq!(step_error["key"], json!("item:7"));
+    assert_eq!(step_error["record"], json!({"id": 7}));
+    assert!(step_error["error"].as_str().is_some_and(|e| e.contains("undefined")), "{step_error}");
+}
+
+/// Creates a named pipe (the test reads the sink's output through it at its own pace).
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().expect("mkfifo runs");
+    assert!(status.success(), "mkfifo failed");
+}
+
+#[test]
+fn a_slow_sink_holds_the_source_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let total = 200_000;
+    write_input(&dir.path().join("in.ndjson"), total);
+    let fifo = dir.path().join("out.fifo");
+    mkfifo(&fifo);
+    let yaml = r#"
+name: slow
+runtime: { batch_size: 100, channel_capacity: 2 }
+source: { id: in, type: file, path: in.ndjson }
+steps:
+  - { id: pass, type: set, fields: { seen: true } }
+sinks:
+  - { id: out, type: file, path: out.fifo }
+"#;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let execution = rt.block_on(async { start(dir.path(), yaml, RunOptions::default()) });
+    let progress = execution.progress_handle();
+    // The reader stops after 1,000 lines and, while it stops, the source must stall: at most the
+    // records that fit in the pipe buffer, the channels (2 × 2 batches of 100), one batch being worked on
+    // per component, and the sink's write buffer can be ahead of what was read.
+    let mut reader = BufReader::new(std::fs::File::open(&fifo).expect("open fifo"));
+    let mut line = String::new();
+    for _ in 0..1000 {
+        line.clear();
+        reader.read_line(&mut line).expect("read");
+    }
+    let mut stalled_at = 0;
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let received = progress.summary().received;
+        if received == stalled_at {
+            break;
+        }
+        stalled_at = received;
+    }
+    let ahead = stalled_at.saturating_sub(1000);
+    assert!(
+        ahead < 50_000,
+        "the source ran {ahead} records ahead of a sink that stopped reading (of {total}); backpressure is broken"
+    );
+    let rest = reader.lines().count();
+    let summary = rt.block_on(execution.wait());
+    assert!(summary.is_success(), "{summary}");
+    assert_eq!(1000 + rest, total);
+    assert_eq!(summary.records.delivered as usize, total);
+}
+
+#[test]
+fn sigterm_drains_in_flight_records_and_exits_130() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let total = 200_000;
+    write_input(&dir.path().join("in.ndjson"), total);
+    mkfifo(&dir.path().join("out.fifo"));
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        r#"
+name: drain
+runtime: { batch_size: 100, channel_capacity: 2 }
+source: { id: in, type: file, path: in.ndjson }
+sinks:
+  - { id: out, type: file, path: out.fifo }
+"#,
+    )
+    .expect("write pipeline");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "--json"])
+        .arg(dir.path().join("p.yaml"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("weir starts");
+    let mut reader = BufReader::new(std::fs::File::open(dir.path().join("out.fifo")).expect("open fifo"));
+    let mut line = String::new();
+    for _ in 0..500 {
+        line.clear();
+        reader.read_line(&mut line).expect("read");
+    }
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    assert!(status.success());
+    // Keep reading: everything already in flight is delivered, then the sink closes the pipe.
+    let delivered_lines = 500 + reader.lines().count();
+    let output = child.wait_with_output().expect("weir exits");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "stderr: {stderr}");
+    let summary: Value = stderr
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON summary in: {stderr}"));
+    let records = &summary["records"];
+    assert_eq!(summary["interrupted"], json!(true));
+    assert_eq!(records["unacknowledged"], json!(0), "{summary}");
+    assert_eq!(records["delivered"].as_u64(), Some(delivered_lines as u64), "{summary}");
+    assert_eq!(records["received"], records["delivered"], "every record read was drained: {summary}");
+    assert!((delivered_lines as u64) < total as u64, "the signal must have stopped the source early");
+}
