@@ -4,8 +4,6 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use serde_json::{Value, json};
 use weir::config::load::load_paths;
@@ -182,7 +180,7 @@ sinks:
 "#,
     )
     .expect("write pipeline");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+    let child = Command::new(env!("CARGO_BIN_EXE_weir"))
         .args(["run", "--json"])
         .arg(dir.path().join("p.yaml"))
         .stdin(Stdio::null())
