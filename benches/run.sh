@@ -50,7 +50,7 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 versions() {
     echo "- jq: $(jq --version 2>/dev/null || echo n/a); jaq: $(jaq --version 2>/dev/null || echo n/a)"
     echo "- $(python3 --version 2>&1), orjson $(python3 -c 'import orjson; print(orjson.__version__)' 2>/dev/null || echo n/a)"
-    echo "- $(rustc --version 2>/dev/null || echo 'rustc n/a'); weir: $(have_weir && "$WEIR_BIN" --version 2>/dev/null || echo 'not built')"
+    echo "- $(rustc --version 2>/dev/null || echo 'rustc n/a'); weir: $(if have_weir; then echo "$WEIR_BIN ($("$WEIR_BIN" --version 2>/dev/null || echo 'no --version'))"; else echo 'not built'; fi)"
 }
 
 {

@@ -17,6 +17,12 @@ use weir::config::secrets;
 use weir::graph::plan::{Plan, compile};
 use weir::runtime::executor::{Execution, RunOptions};
 
+/// mimalloc instead of glibc malloc: records are allocated on one thread (the source) and freed on
+/// another (a step or sink), the pattern where glibc's per-thread arenas spend their time consolidating
+/// (measured in docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EXIT_CODES: &str = "Exit codes:
   0    success
   1    the run failed (a source or sink failed, or records were left unacknowledged)
