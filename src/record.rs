@@ -60,17 +60,26 @@ pub struct Record {
     pub parent: Option<Arc<Value>>,
     /// The inputs this record was derived from.
     pub acks: Acks,
+    /// The input's text, kept when the source parsed only the fields the pipeline reads
+    /// (see `runtime::projection`), so that a dead-letter entry can still show the whole input.
+    pub original: Option<bytes::Bytes>,
 }
 
 impl Record {
     /// A record not tied to any source input.
     pub fn new(value: Value) -> Self {
-        Self { value, key: None, parent: None, acks: Acks::None }
+        Self { value, key: None, parent: None, acks: Acks::None, original: None }
     }
 
     /// A record derived from this one (same key, parent and inputs) with another value.
     pub fn derive(&self, value: Value) -> Self {
-        Self { value, key: self.key.clone(), parent: self.parent.clone(), acks: self.acks.clone() }
+        Self {
+            value,
+            key: self.key.clone(),
+            parent: self.parent.clone(),
+            acks: self.acks.clone(),
+            original: self.original.clone(),
+        }
     }
 
     /// Marks every input of this record as having reached a sink.

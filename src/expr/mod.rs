@@ -1,4 +1,5 @@
 //! Compiled expressions shared by every component: JSONPath queries and minijinja templates.
 
 pub mod jsonpath;
+pub mod reads;
 pub mod template;

@@ -70,6 +70,8 @@ pub struct Plan {
     pub dead_letter_path: PathBuf,
     /// Batch size and channel capacity.
     pub settings: RuntimeSettings,
+    /// The fields the pipeline reads of its source's records, when it does not need them whole.
+    pub projection: Option<crate::runtime::projection::Projection>,
 }
 
 fn report(
@@ -212,6 +214,7 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
     };
     match (graph, source, diagnostics.is_empty() && config.unparsed.is_empty()) {
         (Ok(graph), Some(source), true) => Ok(Plan {
+            projection: crate::runtime::projection::Projection::for_pipeline(config, &graph),
             name: config.name.clone(),
             graph,
             source,

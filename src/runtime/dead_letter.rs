@@ -95,7 +95,12 @@ impl DeadLetterSender {
             key: record.key.as_deref().map(str::to_string),
             error: error.into(),
             attempts: 1,
-            record: record.value.clone(),
+            // A record parsed in part (see `runtime::projection`) is shown as the whole input.
+            record: match &record.original {
+                Some(text) => serde_json::from_slice(text)
+                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(text).into_owned())),
+                None => record.value.clone(),
+            },
         };
         match self.write(&entry) {
             Ok(()) => {

@@ -71,7 +71,7 @@ pub struct Execution {
 impl Execution {
     /// Starts every component of `plan`. Must be called within a tokio runtime.
     pub fn start(plan: Plan, options: RunOptions) -> Self {
-        let Plan { name, graph, source, steps, sinks, dead_letter_path, settings } = plan;
+        let Plan { name, graph, source, steps, sinks, dead_letter_path, settings, projection } = plan;
         let stop = Arc::clone(&options.stop);
         let failure = Failure::default();
         let tracker = AckTracker::new();
@@ -105,6 +105,7 @@ impl Execution {
             key: source.key,
             id: source.id.clone(),
             counters: Arc::clone(&source_counters),
+            projection,
         };
         {
             let failure = failure.clone();

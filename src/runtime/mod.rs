@@ -5,4 +5,5 @@ pub mod ack;
 pub mod channel;
 pub mod dead_letter;
 pub mod executor;
+pub mod projection;
 pub mod stats;

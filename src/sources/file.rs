@@ -6,6 +6,7 @@ use std::io::{BufReader, Read};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
+use bytes::{Bytes, BytesMut};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -81,26 +82,31 @@ impl FileSourceConfig {
     }
 }
 
-/// Reads `reader` in large chunks and calls `line` for every complete line (without its newline).
-fn for_each_line(mut reader: impl Read, mut line: impl FnMut(&[u8]) -> bool) -> std::io::Result<()> {
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
-    let mut chunk = vec![0u8; 1 << 20];
+/// Reads `reader` in large chunks and calls `line` for every complete line (without its newline), as
+/// a cheap shared slice of the chunk it came from (records parsed in part keep it as their original).
+fn for_each_line(mut reader: impl Read, mut line: impl FnMut(Bytes) -> bool) -> std::io::Result<()> {
+    const CHUNK: usize = 1 << 20;
+    let mut buf = BytesMut::with_capacity(CHUNK);
     loop {
-        let n = reader.read(&mut chunk)?;
+        let filled = buf.len();
+        buf.resize(filled + CHUNK, 0);
+        let n = reader.read(&mut buf[filled..])?;
+        buf.truncate(filled + n);
         if n == 0 {
             break;
         }
-        buf.extend_from_slice(&chunk[..n]);
         let Some(last_newline) = buf.iter().rposition(|&b| b == b'\n') else { continue };
-        for l in buf[..last_newline].split(|&b| b == b'\n') {
-            if !line(l) {
+        let complete = buf.split_to(last_newline + 1).freeze();
+        let mut start = 0;
+        while let Some(len) = complete[start..].iter().position(|&b| b == b'\n') {
+            if !line(complete.slice(start..start + len)) {
                 return Ok(());
             }
+            start += len + 1;
         }
-        buf.drain(..=last_newline);
     }
     if !buf.is_empty() {
-        line(&buf);
+        line(buf.freeze());
     }
     Ok(())
 }
@@ -120,16 +126,27 @@ impl Emitter<'_> {
     /// Adds one input (a parsed value, or why it did not parse and its raw text); false when reading
     /// should stop.
     fn push(&mut self, position: InputPosition, parsed: Result<Value, (String, Value)>) -> bool {
+        self.push_with_original(position, parsed, None)
+    }
+
+    /// [`Emitter::push`] for a record parsed in part, with the input's text.
+    fn push_with_original(
+        &mut self,
+        position: InputPosition,
+        parsed: Result<Value, (String, Value)>,
+        original: Option<Bytes>,
+    ) -> bool {
         if self.should_stop() {
             return false;
         }
         self.emitted += 1;
         NodeCounters::add(&self.ctx.counters.received, 1);
         let acks = Acks::One(self.ctx.tracker.track(position));
-        let mut record = Record { value: Value::Null, key: None, parent: None, acks };
+        let mut record = Record { value: Value::Null, key: None, parent: None, acks, original: None };
         match parsed {
             Ok(value) => {
                 record.value = value;
+                record.original = original;
                 if let Some(key) = &self.ctx.key {
                     match with_context(&mut record, |c| key.render(c)) {
                         Ok(k) => record.key = Some(k.into()),
@@ -197,19 +214,26 @@ impl FileSource {
                 FileFormat::Ndjson => {
                     let mut seq = 0u64;
                     let mut line_no = 0u64;
-                    for_each_line(file, |line| {
+                    for_each_line(file, |whole| {
                         line_no += 1;
-                        let line = line.strip_suffix(b"\r").unwrap_or(line);
+                        let line = whole.strip_suffix(b"\r").unwrap_or(&whole);
                         if line.iter().all(u8::is_ascii_whitespace) {
                             return true;
                         }
-                        let parsed = serde_json::from_slice::<Value>(line).map_err(|e| {
+                        let invalid = |e: serde_json::Error| {
                             let raw = Value::String(String::from_utf8_lossy(line).into_owned());
                             (format!("{}:{line_no}: invalid JSON: {e}", path.display()), raw)
-                        });
+                        };
                         let position = InputPosition { stream, seq };
                         seq += 1;
-                        emitter.push(position, parsed)
+                        match &ctx.projection {
+                            Some(projection) => {
+                                let parsed = projection.parse(line).map_err(invalid);
+                                let original = parsed.is_ok().then(|| whole.clone());
+                                emitter.push_with_original(position, parsed, original)
+                            }
+                            None => emitter.push(position, serde_json::from_slice::<Value>(line).map_err(invalid)),
+                        }
                     })
                     .map_err(io)?;
                 }

@@ -76,4 +76,6 @@ pub struct SourceContext {
     pub id: String,
     /// The source's counters.
     pub counters: Arc<crate::runtime::stats::NodeCounters>,
+    /// Build only these fields of each record (`None`: build everything).
+    pub projection: Option<crate::runtime::projection::Projection>,
 }

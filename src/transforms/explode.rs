@@ -72,6 +72,7 @@ impl Transform for Explode {
                     key: key.clone(),
                     parent: Some(Arc::clone(&parent)),
                     acks: acks.clone(),
+                    original: None,
                 });
             }
         }

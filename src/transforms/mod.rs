@@ -12,11 +12,14 @@ pub mod group;
 pub mod jsonpath;
 pub mod lookup;
 pub mod template;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod validate;
 
 use std::time::Instant;
 
 use crate::build::{BuildContext, BuildErrors};
+use crate::expr::reads::Reads;
 use crate::record::Record;
 
 /// A record that a step could not process, bound for the dead-letter output.
@@ -122,46 +125,64 @@ impl StepConfig {
     }
 }
 
-/// Test helpers for steps.
-#[cfg(test)]
-pub(crate) mod testing {
-    use std::path::PathBuf;
-    use std::sync::Arc;
-
-    use super::{Output, Transform};
-    use crate::build::BuildContext;
-    use crate::expr::template::{TemplateEngine, TemplateOptions};
-    use crate::record::Record;
-    use crate::tables::{Table, Tables};
-
-    /// A build context with one table `sizes` (magento,erp: S→SM, M→MD).
-    pub(crate) fn context() -> BuildContext {
-        let mut tables = Tables::default();
-        let rows =
-            vec![serde_json::json!({"magento": "S", "erp": "SM"}), serde_json::json!({"magento": "M", "erp": "MD"})]
-                .into_iter()
-                .filter_map(|v| v.as_object().cloned())
-                .collect();
-        tables.insert(Table::from_rows("sizes", rows).expect("valid table"));
-        let tables = Arc::new(tables);
-        BuildContext {
-            templates: TemplateEngine::new(Arc::clone(&tables), TemplateOptions::default()),
-            tables,
-            base_dir: PathBuf::from("."),
-            pipeline: "test".into(),
+fn jsonpath_reads(expr: &str) -> Reads {
+    match crate::expr::jsonpath::JsonPath::compile(expr).ok().and_then(|p| p.field_paths()) {
+        Some(paths) => {
+            let mut reads = Reads::none();
+            paths.into_iter().for_each(|p| reads.add_path(p));
+            reads
         }
+        None => Reads::All,
+    }
+}
+
+impl StepConfig {
+    /// Which fields of its input records the step reads; `Reads::All` when it may read or pass on
+    /// anything. Used to parse only what a pipeline needs.
+    pub fn reads(&self) -> Reads {
+        use crate::expr::template::{expression_reads, template_reads, value_reads};
+        let mut reads = Reads::none();
+        match self {
+            StepConfig::Jsonpath(c) => {
+                for extract in c.set.values() {
+                    reads.merge(jsonpath_reads(match extract {
+                        jsonpath::Extract::Query(q) => q,
+                        jsonpath::Extract::Options(o) => &o.path,
+                    }));
+                }
+                if let Some(root) = &c.root {
+                    reads.merge(jsonpath_reads(root));
+                }
+            }
+            StepConfig::Template(c) => {
+                c.value.iter().for_each(|v| reads.merge(value_reads(v)));
+                c.set.iter().flat_map(|s| s.values()).for_each(|v| reads.merge(value_reads(v)));
+            }
+            StepConfig::Filter(c) => {
+                let when = c.when.trim();
+                let expr = when.strip_prefix("{{").and_then(|s| s.strip_suffix("}}")).map_or(when, str::trim);
+                reads.merge(expression_reads(expr));
+            }
+            StepConfig::Lookup(c) => reads.merge(template_reads(&c.key)),
+            StepConfig::Dedupe(c) => reads.merge(template_reads(&c.key)),
+            StepConfig::Set(c) => c.fields.values().for_each(|v| reads.merge(value_reads(v))),
+            StepConfig::Explode(_)
+            | StepConfig::Group(_)
+            | StepConfig::Batch(_)
+            | StepConfig::Validate(_)
+            | StepConfig::Rename(_)
+            | StepConfig::Remove(_) => reads = Reads::All,
+        }
+        reads
     }
 
-    /// Runs one batch through a step and flushes it.
-    pub(crate) fn run(step: &mut dyn Transform, values: Vec<serde_json::Value>) -> Output {
-        let mut out = Output::default();
-        step.process(values.into_iter().map(Record::new).collect(), &mut out);
-        step.flush(&mut out);
-        out
-    }
-
-    /// The values of the emitted records.
-    pub(crate) fn values(out: &Output) -> Vec<serde_json::Value> {
-        out.records.iter().map(|r| r.value.clone()).collect()
+    /// True when the step's output records are built anew, so nothing downstream reads its input's
+    /// other fields.
+    pub fn replaces_record(&self) -> bool {
+        match self {
+            StepConfig::Template(c) => c.value.is_some(),
+            StepConfig::Jsonpath(c) => c.root.is_some(),
+            _ => false,
+        }
     }
 }

@@ -113,6 +113,8 @@ impl Transform for Template {
             match result {
                 Ok(Some(v)) => {
                     record.value = v;
+                    // A new record: the input's text no longer describes it.
+                    record.original = None;
                     out.emit(record);
                 }
                 Ok(None) => out.emit(record),

@@ -8,18 +8,78 @@ use minijinja::machinery::ast::{self, CallArg, Expr, Stmt};
 use minijinja::{Environment, ErrorKind};
 
 use super::TemplateError;
+use crate::expr::reads::Reads;
 use crate::tables::Tables;
 
-/// Walks a parsed template or expression and reports the first problem found.
+/// Walks a parsed template or expression and reports the first problem found; while walking it also
+/// collects which `record` fields are read.
 pub(crate) struct Checker<'a> {
     env: &'a Environment<'static>,
     tables: &'a Tables,
     error: Option<TemplateError>,
+    /// Only collect reads: report nothing, walk everything.
+    collect_only: bool,
+    reads: Reads,
+}
+
+/// The `record` fields a template reads (`Reads::All` when it cannot be told, e.g. a syntax error).
+pub fn template_reads(source: &str) -> Reads {
+    let ws = minijinja::machinery::WhitespaceConfig::default();
+    match minijinja::machinery::parse(source, "<template>", minijinja::syntax::SyntaxConfig, ws) {
+        Ok(ast) => collect(|c| c.stmt(&ast)),
+        Err(_) => Reads::All,
+    }
+}
+
+/// The `record` fields an expression reads.
+pub fn expression_reads(source: &str) -> Reads {
+    match minijinja::machinery::parse_expr(source) {
+        Ok(ast) => collect(|c| c.expr(&ast)),
+        Err(_) => Reads::All,
+    }
+}
+
+fn collect(walk: impl FnOnce(&mut Checker<'_>)) -> Reads {
+    let env = Environment::new();
+    let tables = Tables::new();
+    let mut checker = Checker { collect_only: true, ..Checker::new(&env, &tables) };
+    walk(&mut checker);
+    checker.reads
+}
+
+/// The names of a `record.a.b['c']` chain, or `None` when `e` is not such a chain. An index or a
+/// computed subscript ends the path (everything beneath is read).
+fn record_path(e: &Expr<'_>) -> Option<Vec<String>> {
+    let mut names = Vec::new();
+    let mut cur = e;
+    loop {
+        match cur {
+            Expr::GetAttr(g) => {
+                names.push(g.name.to_string());
+                cur = &g.expr;
+            }
+            Expr::GetItem(g) => {
+                match &g.subscript_expr {
+                    Expr::Const(c) if c.value.as_str().is_some() => {
+                        names.push(c.value.as_str().unwrap_or_default().to_string());
+                    }
+                    // `record.list[0]` or `record[key]`: everything beneath what came before.
+                    _ => names.clear(),
+                }
+                cur = &g.expr;
+            }
+            Expr::Var(v) if v.id == "record" => {
+                names.reverse();
+                return Some(names);
+            }
+            _ => return None,
+        }
+    }
 }
 
 impl<'a> Checker<'a> {
     pub(crate) fn new(env: &'a Environment<'static>, tables: &'a Tables) -> Self {
-        Self { env, tables, error: None }
+        Self { env, tables, error: None, collect_only: false, reads: Reads::none() }
     }
 
     /// Checks a whole template.
@@ -35,7 +95,7 @@ impl<'a> Checker<'a> {
     }
 
     fn fail(&mut self, e: TemplateError) {
-        if self.error.is_none() {
+        if self.error.is_none() && !self.collect_only {
             self.error = Some(e);
         }
     }
@@ -129,6 +189,17 @@ impl<'a> Checker<'a> {
         self.args(&c.args);
     }
 
+    fn chain_subscripts(&mut self, e: &Expr<'_>) {
+        match e {
+            Expr::GetAttr(g) => self.chain_subscripts(&g.expr),
+            Expr::GetItem(g) => {
+                self.expr(&g.subscript_expr);
+                self.chain_subscripts(&g.expr);
+            }
+            _ => {}
+        }
+    }
+
     fn args(&mut self, args: &[CallArg<'_>]) {
         for a in args {
             match a {
@@ -141,7 +212,14 @@ impl<'a> Checker<'a> {
         if self.error.is_some() {
             return;
         }
+        if let (Expr::GetAttr(_) | Expr::GetItem(_), Some(path)) = (e, record_path(e)) {
+            self.reads.add_path(path);
+            // Subscripts inside the chain may read too (`record.a[record.i]`).
+            self.chain_subscripts(e);
+            return;
+        }
         match e {
+            Expr::Var(v) if v.id == "record" => self.reads = Reads::All,
             Expr::Var(_) | Expr::Const(_) => {}
             Expr::Slice(s) => {
                 self.expr(&s.expr);

@@ -21,6 +21,7 @@ use minijinja::value::Value as MjValue;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
 use serde_json::Value as Json;
 
+pub use check::{expression_reads, template_reads};
 pub use structured::ValueTemplate;
 
 use crate::tables::Tables;
@@ -374,4 +375,24 @@ fn render_error_at(e: &minijinja::Error, source: &str, line: Option<usize>) -> T
     };
     reason.push_str(&format!(" (in `{}`)", snippet.trim()));
     TemplateError::Render { reason }
+}
+
+/// The `record` fields a structured template (`value:` / `set:`) reads: every template string in it,
+/// and the `$each` / `$where` expressions.
+pub fn value_reads(template: &Json) -> crate::expr::reads::Reads {
+    let mut reads = crate::expr::reads::Reads::none();
+    match template {
+        Json::String(s) if s.contains("{{") || s.contains("{%") => reads.merge(template_reads(s)),
+        Json::Array(items) => items.iter().for_each(|v| reads.merge(value_reads(v))),
+        Json::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("$each" | "$where", Json::String(expr)) => reads.merge(expression_reads(expr)),
+                    _ => reads.merge(value_reads(v)),
+                }
+            }
+        }
+        _ => {}
+    }
+    reads
 }
