@@ -4,8 +4,8 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -16,6 +16,7 @@ use weir::config::schema;
 use weir::config::secrets;
 use weir::graph::plan::{Plan, compile};
 use weir::runtime::executor::{Execution, RunOptions};
+use weir::runtime::stats::RunReport;
 
 /// mimalloc instead of glibc malloc: records are allocated on one thread (the source) and freed on
 /// another (a step or sink), the pattern where glibc's per-thread arenas spend their time consolidating
@@ -25,7 +26,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const EXIT_CODES: &str = "Exit codes:
   0    success
-  1    the run failed (a source or sink failed, or records were left unacknowledged)
+  1    the run failed (a source or sink failed, or records were left unacknowledged; for a folder:
+       in any of its pipelines)
   2    invalid configuration (every error is printed, with file:line:col)
   130  interrupted by SIGINT/SIGTERM after draining in-flight records";
 
@@ -48,7 +50,8 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Run a pipeline (or every pipeline of a folder, one after another) to the end of its input.
+    /// Run a pipeline (or every pipeline of a folder, one after another, a failure not stopping the
+    /// others) to the end of its input.
     #[command(after_help = EXIT_CODES)]
     Run {
         /// A pipeline file or a client folder.
@@ -197,8 +200,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Sets `stop` on the first SIGINT/SIGTERM (drain), exits at once on the second.
-fn watch_signals(stop: Arc<AtomicBool>) {
+/// What SIGINT/SIGTERM stop: the whole folder run (`signalled`, checked before each pipeline starts)
+/// and the pipeline running now (its own stop flag, which its failure also sets without affecting the
+/// pipelines after it).
+#[derive(Default)]
+struct Stopper {
+    signalled: AtomicBool,
+    current: Mutex<Option<Arc<AtomicBool>>>,
+}
+
+impl Stopper {
+    /// A fresh stop flag for the next pipeline, or `None` when a signal already stopped the run.
+    fn next(&self) -> Option<Arc<AtomicBool>> {
+        let stop = Arc::new(AtomicBool::new(false));
+        // Published before `signalled` is checked: a signal arriving in between still reaches it.
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&stop));
+        (!self.signalled.load(Ordering::SeqCst)).then_some(stop)
+    }
+
+    fn signal(&self) {
+        self.signalled.store(true, Ordering::SeqCst);
+        if let Some(stop) = &*self.current.lock().unwrap_or_else(|e| e.into_inner()) {
+            stop.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Stops the run on the first SIGINT/SIGTERM (drain), exits at once on the second.
+fn watch_signals(stopper: Arc<Stopper>) {
     tokio::spawn(async move {
         let mut count = 0;
         loop {
@@ -220,7 +249,7 @@ fn watch_signals(stop: Arc<AtomicBool>) {
             count += 1;
             if count == 1 {
                 eprintln!("stopping: draining in-flight records (signal again to exit at once)");
-                stop.store(true, Ordering::SeqCst);
+                stopper.signal();
             } else {
                 std::process::exit(130);
             }
@@ -228,6 +257,8 @@ fn watch_signals(stop: Arc<AtomicBool>) {
     });
 }
 
+/// Runs the pipelines one after another. A pipeline that fails does not stop the next one; only a
+/// signal does. Exit code 1 when any failed, else 130 when interrupted.
 async fn run_plans(
     plans: Vec<(LoadedPipeline, Plan)>,
     dry_run: bool,
@@ -235,14 +266,18 @@ async fn run_plans(
     quiet: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let stop = Arc::new(AtomicBool::new(false));
-    watch_signals(Arc::clone(&stop));
-    let mut code = ExitCode::SUCCESS;
-    for (_, plan) in plans {
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let execution = Execution::start(plan, RunOptions { dry_run, limit, stop: Arc::clone(&stop) });
+    let stopper = Arc::new(Stopper::default());
+    watch_signals(Arc::clone(&stopper));
+    let total = plans.len();
+    let mut failed: Vec<String> = Vec::new();
+    let mut not_run: Vec<String> = Vec::new();
+    let mut interrupted = false;
+    for (loaded, plan) in plans {
+        let Some(stop) = stopper.next() else {
+            not_run.push(loaded.config.name.clone());
+            continue;
+        };
+        let execution = Execution::start(plan, RunOptions { dry_run, limit, stop });
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(
@@ -261,18 +296,34 @@ async fn run_plans(
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
+        let report = RunReport::new(summary, dry_run);
         if json {
-            eprintln!("{}", serde_json::to_string(&summary).unwrap_or_default());
+            eprintln!("{}", serde_json::to_string(&report).unwrap_or_default());
         } else if !quiet {
-            eprint!("{summary}");
+            eprint!("{report}");
         }
+        let summary = &report.summary;
         if summary.error.is_some() || !summary.is_success() {
-            code = ExitCode::from(1);
+            failed.push(format!("{} ({})", summary.pipeline, loaded.file.display));
         } else if summary.interrupted {
-            code = ExitCode::from(130);
+            interrupted = true;
         }
     }
-    Ok(code)
+    if total > 1 && !json {
+        if !failed.is_empty() {
+            eprintln!("failed: {} of {total} pipelines: {}", failed.len(), failed.join(", "));
+        }
+        if !not_run.is_empty() {
+            eprintln!("not started (interrupted): {}", not_run.join(", "));
+        }
+    }
+    Ok(if !failed.is_empty() {
+        ExitCode::from(1)
+    } else if interrupted || !not_run.is_empty() {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Progress display for interactive runs.

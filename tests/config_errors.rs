@@ -1,6 +1,7 @@
 //! The bad-config corpus: every `tests/bad_configs/NN-name.yaml` is run through `weir validate` (the real
 //! binary, from the repository root so paths print as `tests/bad_configs/…`), which must exit with code 2
-//! and print exactly the rendered errors stored beside it in `NN-name.stderr`.
+//! and print exactly the rendered errors stored beside it in `NN-name.stderr`. A case may also be a client
+//! folder `NN-name/` (a pipeline plus `connections.yaml`, `shared.yaml` …), validated as a folder.
 //!
 //! To accept new output (after adding a case or changing a message), run with `WEIR_BLESS=1`:
 //! `WEIR_BLESS=1 cargo test --test config_errors` rewrites the `.stderr` snapshots instead of comparing
@@ -24,6 +25,9 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 /// Value of `WEIR_TEST_SECRET` during the run; it must never be printed.
 const SECRET: &str = "s3cr3t-hunter2-do-not-print";
 
+/// Value of `WEIR_TEST_SHORT_SECRET` during the run: too short to be used as a secret.
+const SHORT_SECRET: &str = "abc";
+
 /// Cases whose errors may point at `:1:1`: they are about the file as a whole.
 const AT_START_ALLOWED: &[&str] = &["23-empty-file", "25-alias-bomb", "38-missing-top-level-key"];
 
@@ -31,16 +35,25 @@ fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("bad_configs")
 }
 
-/// Every case, by stem (`NN-name`), sorted.
+/// Every case, by stem (`NN-name`, a `.yaml` file or a folder), sorted.
 fn cases() -> Vec<String> {
     let mut stems: Vec<String> = std::fs::read_dir(corpus_dir())
         .expect("tests/bad_configs exists")
         .map(|e| e.expect("readable entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .filter(|p| p.is_dir() || p.extension().is_some_and(|e| e == "yaml"))
         .map(|p| p.file_stem().expect("has a stem").to_string_lossy().into_owned())
         .collect();
     stems.sort();
     stems
+}
+
+/// The path `weir validate` is given for a case, relative to the repository root.
+fn case_path(stem: &str) -> String {
+    if corpus_dir().join(stem).is_dir() {
+        format!("tests/bad_configs/{stem}")
+    } else {
+        format!("tests/bad_configs/{stem}.yaml")
+    }
 }
 
 /// Runs `weir validate` on one case: (exit code, stderr, elapsed).
@@ -48,9 +61,10 @@ fn run_case(stem: &str) -> (Option<i32>, String, Duration) {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
         .arg("validate")
-        .arg(format!("tests/bad_configs/{stem}.yaml"))
+        .arg(case_path(stem))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("WEIR_TEST_SECRET", SECRET)
+        .env("WEIR_TEST_SHORT_SECRET", SHORT_SECRET)
         .env("WEIR_LOG", "warn")
         .env_remove("WEIR_TEST_SURELY_UNSET")
         .stdin(Stdio::null())
@@ -175,7 +189,10 @@ fn bad_configs_render_their_snapshots() {
     }
     for entry in std::fs::read_dir(corpus_dir()).expect("tests/bad_configs exists") {
         let path = entry.expect("readable entry").path();
-        if path.extension().is_some_and(|e| e == "stderr") && !path.with_extension("yaml").exists() {
+        if path.extension().is_some_and(|e| e == "stderr")
+            && !path.with_extension("yaml").exists()
+            && !path.with_extension("").is_dir()
+        {
             failures.push(format!("{}: snapshot without a case", path.display()));
         }
     }

@@ -238,6 +238,10 @@ impl ConfigFile {
                     super::interpolate::InterpolationError::UnsetSecret(name) => {
                         format!("set the environment variable {name}")
                     }
+                    super::interpolate::InterpolationError::ShortSecret(name) => format!(
+                        "set {name} to the real secret; a value this short would be masked wherever its text \
+                         appears in logs and outputs"
+                    ),
                     _ => {
                         "use `${env:NAME}`, `${env:NAME:-default}` or `${secret:NAME}`; write `$${` for a literal `${`"
                             .into()

@@ -12,6 +12,13 @@ pub enum InterpolationError {
     /// `${secret:NAME}` and NAME is not set.
     #[error("secret `{0}` is not set (secrets are read from the environment variable of that name)")]
     UnsetSecret(String),
+    /// `${secret:NAME}` and NAME's value is shorter than [`secrets::MIN_LEN`] characters: masking it
+    /// would replace that text everywhere in logs and outputs.
+    #[error(
+        "secret `{0}` is shorter than {min} characters, too short to be masked reliably",
+        min = secrets::MIN_LEN
+    )]
+    ShortSecret(String),
     /// `${…}` with a provider other than `env` or `secret`.
     #[error("unknown interpolation `${{{0}}}`")]
     UnknownProvider(String),
@@ -68,6 +75,9 @@ pub fn interpolate(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Resu
             }
             "secret" => {
                 let value = lookup(spec).ok_or_else(|| InterpolationError::UnsetSecret(spec.to_string()))?;
+                if value.chars().count() < secrets::MIN_LEN {
+                    return Err(InterpolationError::ShortSecret(spec.to_string()));
+                }
                 secrets::register(&value);
                 has_secret = true;
                 out.push_str(&value);
@@ -89,6 +99,7 @@ mod tests {
         match name {
             "HOST" => Some("erp.local".into()),
             "TOKEN" => Some("s3cr3t-token".into()),
+            "SHORT" => Some("t".into()),
             _ => None,
         }
     }
@@ -106,6 +117,9 @@ mod tests {
         assert_eq!(interpolate("${env:NOPE}", &env), Err(InterpolationError::UnsetEnv("NOPE".into())));
         assert_eq!(interpolate("${vault:x}", &env), Err(InterpolationError::UnknownProvider("vault:x".into())));
         assert_eq!(interpolate("${env:X", &env), Err(InterpolationError::Unterminated));
+        assert_eq!(interpolate("a ${secret:SHORT}", &env), Err(InterpolationError::ShortSecret("SHORT".into())));
+        // A short environment variable is fine: it is not masked.
+        assert_eq!(interpolate("${env:SHORT}", &env).expect("ok").text, "t");
     }
 
     #[test]

@@ -55,7 +55,7 @@ impl LoadedPipeline {
         let mut tables = self.folder.tables.clone();
         for (name, config) in &self.config.tables {
             let pointer = format!("/tables/{}", escape(name));
-            match load_table(name, config, &self.folder.dir) {
+            match load_table(name, config, &self.folder.dir, &self.file, &pointer) {
                 Ok(t) => {
                     tables.insert(t);
                 }
@@ -70,11 +70,42 @@ impl LoadedPipeline {
     }
 }
 
-fn load_table(name: &str, config: &TableConfig, dir: &Path) -> Result<Table, String> {
+/// Loads the table `name` defined at `pointer` of `file`. Inline rows keep their columns in the order
+/// they are written (the first column is the default key column), although the parsed mapping has
+/// forgotten it: the position index knows where each key was.
+fn load_table(name: &str, config: &TableConfig, dir: &Path, file: &ConfigFile, pointer: &str) -> Result<Table, String> {
     match config {
         TableConfig::File(path) => Table::from_csv_path(name, &dir.join(path)).map_err(|e| e.to_string()),
-        TableConfig::Rows(rows) => Table::from_rows(name, rows.clone()).map_err(|e| e.to_string()),
+        TableConfig::Rows(rows) => {
+            Table::from_rows_with_columns(name, written_column_order(rows, file, pointer), rows.clone())
+                .map_err(|e| e.to_string())
+        }
     }
+}
+
+/// The columns of inline `rows` (at `pointer` of `file`) in the order they are first written: the first
+/// row's keys by position, then any key a later row adds, by its position in that row. Keys without a
+/// recorded position (reached through a YAML alias) keep their relative order after the positioned ones.
+fn written_column_order(
+    rows: &[serde_json::Map<String, serde_json::Value>],
+    file: &ConfigFile,
+    pointer: &str,
+) -> Vec<String> {
+    let mut columns: Vec<String> = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let mut keys: Vec<(Option<(usize, usize)>, &String)> = row
+            .keys()
+            .filter(|k| !columns.contains(k))
+            .map(|k| {
+                let span = file.span(&format!("{pointer}/{i}/{}", escape(k)));
+                (span.map(|s| s.key.unwrap_or(s.value)).map(|p| (p.line, p.col)), k)
+            })
+            .collect();
+        // `None` sorts first; put unpositioned keys last instead (stable, so they keep their order).
+        keys.sort_by_key(|(pos, _)| (pos.is_none(), *pos));
+        columns.extend(keys.into_iter().map(|(_, k)| k.clone()));
+    }
+    columns
 }
 
 /// Reads environment variables for `${env:…}` and `${secret:…}`.
@@ -216,24 +247,86 @@ fn load_folder(dir: &Path, env: &dyn Fn(&str) -> Option<String>, diagnostics: &m
         let mut parser = Parser { file: &file, diagnostics };
         if is_connections {
             if let Some(c) = parser.de::<ConnectionsFile>(&file.value, "", None, "") {
+                check_connections(&c, &file, diagnostics);
                 folder.connections = c;
             }
         } else if let Some(shared) = parser.de::<SharedFile>(&file.value, "", None, "") {
             for (table, config) in shared.tables {
-                match load_table(&table, &config, dir) {
+                let pointer = format!("/tables/{}", escape(&table));
+                match load_table(&table, &config, dir, &file, &pointer) {
                     Ok(t) => {
                         folder.table_origins.insert(table.clone(), display(&path));
                         folder.tables.insert(t);
                     }
-                    Err(e) => diagnostics.push(
-                        Diagnostic::new("bad-table", e)
-                            .at(file.locate(&format!("/tables/{}", escape(&table)), Anchor::Value)),
-                    ),
+                    Err(e) => {
+                        diagnostics.push(Diagnostic::new("bad-table", e).at(file.locate(&pointer, Anchor::Value)))
+                    }
                 }
             }
         }
     }
     folder
+}
+
+/// Checks what deserialization cannot: every `rate_limit` names an entry of `rate_limits`, and every
+/// `base_url` is an absolute `http://` or `https://` URL with a host.
+fn check_connections(connections: &ConnectionsFile, file: &ConfigFile, diagnostics: &mut Diagnostics) {
+    let known: Vec<&str> = connections.rate_limits.keys().map(String::as_str).collect();
+    // In the order they are written, so errors read top to bottom.
+    let mut written: Vec<(&String, &super::folder::ConnectionConfig)> = connections.connections.iter().collect();
+    written.sort_by_key(|(name, _)| {
+        file.span(&format!("/connections/{}", escape(name))).map(|s| (s.value.line, s.value.col))
+    });
+    for (name, connection) in written {
+        let at = |field: &str| file.locate(&format!("/connections/{}/{field}", escape(name)), Anchor::Value);
+        let component = Some(format!("connection `{name}`"));
+        if !is_absolute_http_url(&connection.base_url) {
+            diagnostics.push(
+                Diagnostic::new("bad-url", format!("`{}` is not an absolute http(s) URL", connection.base_url))
+                    .with_component(component.clone())
+                    .with_field("base_url")
+                    .with_hint(
+                        "write the scheme and host, e.g. `https://shop.example.com` or `http://localhost:8080/api`",
+                    )
+                    .at(at("base_url")),
+            );
+        }
+        if let Some(limit) = &connection.rate_limit
+            && !connections.rate_limits.contains_key(limit)
+        {
+            let hint = if known.is_empty() {
+                "no rate limits are defined: add one under `rate_limits:`".to_string()
+            } else {
+                super::diagnostic::suggestion(limit, &known, "known rate limits")
+            };
+            diagnostics.push(
+                Diagnostic::new("unknown-rate-limit", format!("unknown rate limit `{limit}`"))
+                    .with_component(component)
+                    .with_field("rate_limit")
+                    .with_hint(hint)
+                    .at(at("rate_limit")),
+            );
+        }
+    }
+}
+
+/// True for `http://HOST…` or `https://HOST…` (scheme in any case) with a non-empty host and no
+/// whitespace.
+fn is_absolute_http_url(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else { return false };
+    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+        || url.chars().any(char::is_whitespace)
+    {
+        return false;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host_port.starts_with('[') {
+        host_port.split_once(']').map_or("", |(h, _)| h.trim_start_matches('['))
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    !host.is_empty()
 }
 
 fn check_unique_names(pipelines: &[LoadedPipeline], diagnostics: &mut Diagnostics) {
@@ -248,6 +341,29 @@ fn check_unique_names(pipelines: &[LoadedPipeline], diagnostics: &mut Diagnostic
             );
         } else {
             seen.insert(&p.config.name, p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_http_urls() {
+        for ok in [
+            "https://shop.example.com",
+            "http://localhost:8080/api",
+            "HTTPS://x.y/z?q#f",
+            "http://u:p@h",
+            "http://[::1]:80/",
+        ] {
+            assert!(is_absolute_http_url(ok), "{ok}");
+        }
+        for bad in
+            ["shop.example.com", "ftp://x", "https://", "https:///api", "http://:80/", "https://a b", "http://[]/", ""]
+        {
+            assert!(!is_absolute_http_url(bad), "{bad}");
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod interpolate;
 pub mod load;
 pub mod parse;
 pub mod pipeline;
+pub mod present;
 pub mod registry;
 pub mod schema;
 pub mod secrets;

@@ -6,10 +6,14 @@ use std::sync::RwLock;
 /// What a secret is replaced with.
 pub const MASK: &str = "***";
 
+/// Secrets shorter than this many characters are refused when the config is loaded: masking them would
+/// replace every occurrence of such common text (`t`, `abc`) in every log line and output.
+pub const MIN_LEN: usize = 4;
+
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
-/// Remembers a secret value so that it is masked from now on. Values shorter than 3 characters are
-/// still masked; empty ones are ignored.
+/// Remembers a secret value so that it is masked from now on. Empty values are ignored; the config
+/// loader refuses `${secret:…}` values shorter than [`MIN_LEN`] before they get here.
 pub fn register(value: &str) {
     if value.is_empty() {
         return;

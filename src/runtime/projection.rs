@@ -4,7 +4,6 @@
 //! of the cost of a large record is building and later freeing the parts nobody looks at. The record's
 //! text is kept beside it so that a dead-letter entry still shows the whole input.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -19,8 +18,9 @@ use crate::graph::{NodeKind, PipelineGraph};
 pub struct Projection {
     /// Build this node whole.
     all: bool,
-    /// Members to build (with what to build of each); others are skipped.
-    fields: HashMap<String, Projection>,
+    /// Members to build (with what to build of each); others are skipped. A list, not a map: there
+    /// are a handful, and a linear scan beats hashing every key of every record.
+    fields: Vec<(String, Projection)>,
 }
 
 impl Projection {
@@ -33,7 +33,14 @@ impl Projection {
                 if node.all {
                     break;
                 }
-                node = node.fields.entry(name.clone()).or_default();
+                let i = match node.fields.iter().position(|(n, _)| n == name) {
+                    Some(i) => i,
+                    None => {
+                        node.fields.push((name.clone(), Projection::default()));
+                        node.fields.len() - 1
+                    }
+                };
+                node = &mut node.fields[i].1;
             }
             node.all = true;
             node.fields.clear();
@@ -121,8 +128,8 @@ impl<'a> Visitor<'_> for KeySeed<'a> {
     }
 
     fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Key<'a>, E> {
-        Ok(match self.0.fields.get(name) {
-            Some(child) => Key::Keep(name.to_string(), child),
+        Ok(match self.0.fields.iter().find(|(n, _)| n == name) {
+            Some((_, child)) => Key::Keep(name.to_string(), child),
             None => Key::Skip,
         })
     }

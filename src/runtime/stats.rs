@@ -104,8 +104,40 @@ impl RunSummary {
     }
 }
 
+/// A run's summary as shown to the user: the [`RunSummary`] plus how the run was made. The JSON form is
+/// the summary's fields plus `dry_run`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// What the run did.
+    #[serde(flatten)]
+    pub summary: RunSummary,
+    /// True for `weir run --dry-run`: every sink was replaced by a stand-in that printed what it would
+    /// have received, so "delivered" counts printed records and nothing was written.
+    pub dry_run: bool,
+}
+
+impl RunReport {
+    /// The report of a run made with or without `--dry-run`.
+    pub fn new(summary: RunSummary, dry_run: bool) -> Self {
+        Self { summary, dry_run }
+    }
+}
+
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.summary.render(f, self.dry_run)
+    }
+}
+
 impl fmt::Display for RunSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.render(f, false)
+    }
+}
+
+impl RunSummary {
+    /// The summary's text; a dry run says so in its first line and after the counts.
+    fn render(&self, f: &mut fmt::Formatter<'_>, dry_run: bool) -> fmt::Result {
         let r = &self.records;
         let secs = self.duration.as_secs_f64();
         let rate = if secs > 0.0 { r.received as f64 / secs } else { 0.0 };
@@ -114,7 +146,8 @@ impl fmt::Display for RunSummary {
             (None, true) => "interrupted (drained)",
             (None, false) => "ok",
         };
-        writeln!(f, "pipeline `{}`: {status} in {secs:.2}s ({rate:.0} records/s)", self.pipeline)?;
+        let mode = if dry_run { " (dry run: nothing was written)" } else { "" };
+        writeln!(f, "pipeline `{}`: {status}{mode} in {secs:.2}s ({rate:.0} records/s)", self.pipeline)?;
         write!(
             f,
             "  records: received {} = delivered {} + filtered {} + dead-lettered {}",
@@ -137,6 +170,12 @@ impl fmt::Display for RunSummary {
                 id, n.type_name, n.received, n.emitted, n.filtered, n.dead_lettered, n.delivered
             )?;
         }
+        if dry_run {
+            writeln!(
+                f,
+                "  dry run: \"delivered\" counts the records the sinks' stand-ins printed; no sink wrote anything"
+            )?;
+        }
         if let Some(p) = &self.dead_letter_path {
             writeln!(f, "  dead-letter entries written to {p}")?;
         }
@@ -144,5 +183,38 @@ impl fmt::Display for RunSummary {
             writeln!(f, "  error: {e}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> RunSummary {
+        RunSummary {
+            pipeline: "p".into(),
+            duration: Duration::from_millis(10),
+            records: AckSummary::default(),
+            components: Vec::new(),
+            dead_letter_path: None,
+            interrupted: false,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn a_dry_run_says_so_in_text_and_json() {
+        let dry = RunReport::new(summary(), true);
+        let text = dry.to_string();
+        assert!(text.starts_with("pipeline `p`: ok (dry run: nothing was written) in "), "{text}");
+        assert!(text.contains("no sink wrote anything"), "{text}");
+        let json = serde_json::to_value(&dry).expect("serializes");
+        assert_eq!(json["dry_run"], serde_json::json!(true));
+        assert_eq!(json["pipeline"], serde_json::json!("p"));
+
+        let real = RunReport::new(summary(), false);
+        assert!(!real.to_string().contains("dry run"));
+        assert_eq!(real.to_string(), summary().to_string());
+        assert_eq!(serde_json::to_value(&real).expect("serializes")["dry_run"], serde_json::json!(false));
     }
 }

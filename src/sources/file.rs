@@ -85,13 +85,15 @@ impl FileSourceConfig {
 /// Reads `reader` in large chunks and calls `line` for every complete line (without its newline), as
 /// a cheap shared slice of the chunk it came from (records parsed in part keep it as their original).
 fn for_each_line(mut reader: impl Read, mut line: impl FnMut(Bytes) -> bool) -> std::io::Result<()> {
-    const CHUNK: usize = 1 << 20;
-    let mut buf = BytesMut::with_capacity(CHUNK);
+    const CHUNK: u64 = 1 << 20;
+    let mut buf = BytesMut::new();
     loop {
-        let filled = buf.len();
-        buf.resize(filled + CHUNK, 0);
-        let n = reader.read(&mut buf[filled..])?;
-        buf.truncate(filled + n);
+        // Read into a fresh vector (`read_to_end` does not zero it first), after the partial line left
+        // over from the previous chunk; the vector becomes the shared chunk without a copy.
+        let mut next = Vec::with_capacity(buf.len() + CHUNK as usize);
+        next.extend_from_slice(&buf);
+        let n = (&mut reader).take(CHUNK).read_to_end(&mut next)?;
+        buf = BytesMut::from(Bytes::from(next));
         if n == 0 {
             break;
         }

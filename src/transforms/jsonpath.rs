@@ -14,8 +14,11 @@ use crate::expr::jsonpath::JsonPath;
 use crate::record::Record;
 
 /// What to do when a query selects nothing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+///
+/// A bare YAML `null` (`missing: null`, unquoted) means [`Missing::Null`], as it reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(transform = allow_bare_null)]
 pub enum Missing {
     /// Send the record to the dead-letter output.
     #[default]
@@ -24,6 +27,35 @@ pub enum Missing {
     Null,
     /// Leave the target field untouched.
     Skip,
+}
+
+/// The names of [`Missing`], deserialized as strings (errors list them for the did-you-mean).
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum MissingName {
+    Error,
+    Null,
+    Skip,
+}
+
+impl<'de> Deserialize<'de> for Missing {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match Option::<MissingName>::deserialize(deserializer)? {
+            None | Some(MissingName::Null) => Missing::Null,
+            Some(MissingName::Error) => Missing::Error,
+            Some(MissingName::Skip) => Missing::Skip,
+        })
+    }
+}
+
+/// Adds `null` (a bare YAML `null`, the same as `"null"`) to the schema of [`Missing`].
+fn allow_bare_null(schema: &mut schemars::Schema) {
+    if let Some(one_of) = schema.get_mut("oneOf").and_then(serde_json::Value::as_array_mut) {
+        one_of.push(serde_json::json!({
+            "type": "null",
+            "description": "A bare YAML `null`: the same as `\"null\"`."
+        }));
+    }
 }
 
 /// One extraction: a query, or a query with options.
@@ -45,11 +77,11 @@ pub struct ExtractOptions {
     /// Write every match as a list instead of the first match.
     #[serde(default)]
     pub all: bool,
-    /// Written when the query selects nothing (overrides `missing`).
-    #[serde(default)]
+    /// Written when the query selects nothing (overrides `missing`); `default: null` writes `null`.
+    #[serde(default, deserialize_with = "crate::config::present::present")]
     pub default: Option<Value>,
-    /// What to do when the query selects nothing and no default is given.
-    #[serde(default)]
+    /// What to do when the query selects nothing and no default is given (a bare `null` means `null`).
+    #[serde(default, deserialize_with = "crate::config::present::present")]
     pub missing: Option<Missing>,
 }
 
@@ -63,7 +95,8 @@ pub struct JsonpathConfig {
     /// Replace the whole record with the first match of this query (applied after `set`), e.g. `$.data`.
     #[serde(default)]
     pub root: Option<String>,
-    /// What to do when a query selects nothing: `error` (dead-letter the record), `null`, or `skip`.
+    /// What to do when a query selects nothing: `error` (dead-letter the record), `null` (quoted or
+    /// not), or `skip`.
     #[serde(default)]
     pub missing: Missing,
 }
@@ -206,6 +239,25 @@ mod tests {
         let mut s = step(json!({"root": "$.data"}));
         let out = run(&mut s, vec![json!({"data": {"k": 1}})]);
         assert_eq!(values(&out), vec![json!({"k": 1})]);
+    }
+
+    #[test]
+    fn an_explicit_null_default_and_a_bare_null_missing_write_null() {
+        let mut s = step(json!({"set": {"x": {"path": "$.nope", "default": null}}}));
+        let out = run(&mut s, vec![json!({"a": 1})]);
+        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+        assert_eq!(values(&out), vec![json!({"a": 1, "x": null})]);
+
+        let mut s = step(json!({"set": {"x": "$.nope"}, "missing": null}));
+        let out = run(&mut s, vec![json!({"a": 1})]);
+        assert_eq!(values(&out), vec![json!({"a": 1, "x": null})], "{:?}", out.rejected);
+
+        let mut s = step(json!({"set": {"x": {"path": "$.nope", "missing": null}}, "missing": "skip"}));
+        let out = run(&mut s, vec![json!({"a": 1})]);
+        assert_eq!(values(&out), vec![json!({"a": 1, "x": null})], "{:?}", out.rejected);
+
+        let e = serde_json::from_value::<JsonpathConfig>(json!({"set": {}, "missing": "nul"})).expect_err("bad value");
+        assert!(e.to_string().contains("unknown variant `nul`"), "{e}");
     }
 
     #[test]

@@ -52,8 +52,8 @@ pub struct LookupConfig {
     /// Policy for keys not in the table: `error`, `dead_letter` (default), `default`, or `keep`.
     #[serde(default)]
     pub on_miss: OnMiss,
-    /// The value written on a miss when `on_miss: default`.
-    #[serde(default)]
+    /// The value written on a miss when `on_miss: default` (`default: null` writes `null`).
+    #[serde(default, deserialize_with = "crate::config::present::present")]
     pub default: Option<Value>,
 }
 
@@ -201,6 +201,12 @@ mod tests {
         cfg["default"] = json!("??");
         let out = run(&mut step(cfg), vec![json!({"size": "XXL"})]);
         assert_eq!(values(&out)[0]["erp_size"], json!("??"));
+
+        let mut cfg = base.clone();
+        cfg["on_miss"] = json!("default");
+        cfg["default"] = Value::Null;
+        let out = run(&mut step(cfg), vec![json!({"size": "XXL"})]);
+        assert_eq!(values(&out), vec![json!({"size": "XXL", "erp_size": null})], "{:?}", out.rejected);
 
         let mut cfg = base.clone();
         cfg["on_miss"] = json!("keep");

@@ -1,0 +1,78 @@
+//! `weir run` as users call it: a folder run goes on after a failing pipeline and lists the failures;
+//! a dry run's summary says that nothing was written.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn weir(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(args)
+        .current_dir(dir)
+        .env("WEIR_LOG", "off")
+        .output()
+        .expect("the weir binary runs")
+}
+
+/// A folder with `a-fails.yaml` (stops on a lookup miss) and `b-ok.yaml` (copies its input).
+fn folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).expect("write");
+    write("in.ndjson", "{\"id\":1,\"size\":\"M\"}\n{\"id\":2,\"size\":\"XXL\"}\n");
+    write(
+        "a-fails.yaml",
+        r#"name: a-fails
+source: { id: in, type: file, path: in.ndjson }
+steps:
+  - id: map
+    type: lookup
+    rows: [ { k: M, v: MD } ]
+    key: "{{ record.size }}"
+    key_column: k
+    column: v
+    target: erp
+    on_miss: error
+sinks:
+  - { id: out, type: file, path: a.ndjson }
+"#,
+    );
+    write(
+        "b-ok.yaml",
+        "name: b-ok\nsource: { id: in, type: file, path: in.ndjson }\nsinks:\n  - { id: out, type: file, path: b.ndjson }\n",
+    );
+    dir
+}
+
+#[test]
+fn a_failing_pipeline_does_not_stop_the_folder_run() {
+    let dir = folder();
+    let out = weir(&["run", "."], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("pipeline `a-fails`: FAILED"), "{stderr}");
+    assert!(stderr.contains("pipeline `b-ok`: ok"), "the pipeline after the failure ran:\n{stderr}");
+    assert!(stderr.contains("failed: 1 of 2 pipelines: a-fails"), "{stderr}");
+    let written = std::fs::read_to_string(dir.path().join("b.ndjson")).expect("b-ok wrote its output");
+    assert_eq!(written.lines().count(), 2);
+}
+
+#[test]
+fn a_dry_run_summary_says_nothing_was_written() {
+    let dir = folder();
+    let out = weir(&["run", "b-ok.yaml", "--dry-run"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("pipeline `b-ok`: ok (dry run: nothing was written)"), "{stderr}");
+    assert!(stderr.contains("delivered 2"), "the counts are kept: {stderr}");
+    assert!(!dir.path().join("b.ndjson").exists(), "a dry run writes nothing");
+
+    let out = weir(&["run", "b-ok.yaml", "--dry-run", "--json"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let summary: serde_json::Value = serde_json::from_str(stderr.trim()).expect("one JSON summary");
+    assert_eq!(summary["dry_run"], serde_json::json!(true));
+    assert_eq!(summary["records"]["delivered"], serde_json::json!(2));
+
+    let out = weir(&["run", "b-ok.yaml", "--json"], dir.path());
+    let summary: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stderr).trim()).expect("one JSON summary");
+    assert_eq!(summary["dry_run"], serde_json::json!(false));
+}
