@@ -15,7 +15,7 @@ use crate::record::Record;
 
 /// What to do when a query selects nothing.
 ///
-/// A bare YAML `null` (`missing: null`, unquoted) means [`Missing::Null`], as it reads.
+/// A bare YAML `null` (`missing: null`, unquoted) means `null`, as it reads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[schemars(transform = allow_bare_null)]
