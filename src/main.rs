@@ -16,7 +16,6 @@ use weir::config::schema;
 use weir::config::secrets;
 use weir::graph::plan::{Plan, compile};
 use weir::runtime::executor::{Execution, RunOptions};
-use weir::runtime::stats::RunReport;
 
 /// mimalloc instead of glibc malloc: records are allocated on one thread (the source) and freed on
 /// another (a step or sink), the pattern where glibc's per-thread arenas spend their time consolidating
@@ -296,13 +295,11 @@ async fn run_plans(
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        let report = RunReport::new(summary, dry_run);
         if json {
-            eprintln!("{}", serde_json::to_string(&report).unwrap_or_default());
+            eprintln!("{}", serde_json::to_string(&summary).unwrap_or_default());
         } else if !quiet {
-            eprint!("{report}");
+            eprint!("{summary}");
         }
-        let summary = &report.summary;
         if summary.error.is_some() || !summary.is_success() {
             failed.push(format!("{} ({})", summary.pipeline, loaded.file.display));
         } else if summary.interrupted {

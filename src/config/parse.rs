@@ -47,6 +47,22 @@ pub(crate) fn field_name(pointer: &str, base: &str) -> String {
     out
 }
 
+/// The JSON Pointer of the value serde failed on: `base` plus serde_path_to_error's path.
+fn error_pointer(base: &str, path: &serde_path_to_error::Path) -> String {
+    let mut at = base.to_string();
+    for seg in path.iter() {
+        match seg {
+            serde_path_to_error::Segment::Seq { index } => at.push_str(&format!("/{index}")),
+            serde_path_to_error::Segment::Map { key } => {
+                at.push('/');
+                at.push_str(&escape(key));
+            }
+            _ => {}
+        }
+    }
+    at
+}
+
 /// Extracts the backticked names from serde's "expected one of `a`, `b`" tail.
 fn backticked(text: &str) -> Vec<String> {
     text.split('`').skip(1).step_by(2).map(str::to_string).collect()
@@ -84,17 +100,7 @@ impl Parser<'_> {
         match serde_path_to_error::deserialize::<_, T>(value) {
             Ok(v) => Some(v),
             Err(e) => {
-                let mut at = pointer.to_string();
-                for seg in e.path().iter() {
-                    match seg {
-                        serde_path_to_error::Segment::Seq { index } => at.push_str(&format!("/{index}")),
-                        serde_path_to_error::Segment::Map { key } => {
-                            at.push('/');
-                            at.push_str(&escape(key));
-                        }
-                        _ => {}
-                    }
-                }
+                let at = error_pointer(pointer, e.path());
                 self.serde_error(&e.into_inner().to_string(), &at, component, base);
                 None
             }
@@ -244,17 +250,7 @@ impl Parser<'_> {
         let own = match R::from_value(type_name, &own) {
             Some(Ok(v)) => Some(v),
             Some(Err(e)) => {
-                let mut at = pointer.to_string();
-                for seg in e.path().iter() {
-                    match seg {
-                        serde_path_to_error::Segment::Seq { index } => at.push_str(&format!("/{index}")),
-                        serde_path_to_error::Segment::Map { key } => {
-                            at.push('/');
-                            at.push_str(&escape(key));
-                        }
-                        _ => {}
-                    }
-                }
+                let at = error_pointer(pointer, e.path());
                 let message = e.into_inner().to_string();
                 let explained = message.starts_with("data did not match any variant")
                     && R::schema(type_name)

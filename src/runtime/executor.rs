@@ -66,6 +66,7 @@ pub struct Execution {
     dead_letter: DeadLetterSender,
     started: Instant,
     name: String,
+    dry_run: bool,
 }
 
 impl Execution {
@@ -149,7 +150,17 @@ impl Execution {
             }));
         }
         drop(senders);
-        Self { tracker, handles, counters, failure, stop, dead_letter, started: Instant::now(), name }
+        Self {
+            tracker,
+            handles,
+            counters,
+            failure,
+            stop,
+            dead_letter,
+            started: Instant::now(),
+            name,
+            dry_run: options.dry_run,
+        }
     }
 
     /// Outcomes so far.
@@ -181,6 +192,7 @@ impl Execution {
                 .flatten(),
             interrupted,
             error,
+            dry_run: self.dry_run,
         }
     }
 }

@@ -85,6 +85,9 @@ pub struct RunSummary {
     pub interrupted: bool,
     /// Why the run failed, if it did.
     pub error: Option<String>,
+    /// True for `weir run --dry-run`: every sink was replaced by a stand-in that printed what it would
+    /// have received, so "delivered" counts printed records and nothing was written.
+    pub dry_run: bool,
 }
 
 fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -104,40 +107,10 @@ impl RunSummary {
     }
 }
 
-/// A run's summary as shown to the user: the [`RunSummary`] plus how the run was made. The JSON form is
-/// the summary's fields plus `dry_run`.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
-    /// What the run did.
-    #[serde(flatten)]
-    pub summary: RunSummary,
-    /// True for `weir run --dry-run`: every sink was replaced by a stand-in that printed what it would
-    /// have received, so "delivered" counts printed records and nothing was written.
-    pub dry_run: bool,
-}
-
-impl RunReport {
-    /// The report of a run made with or without `--dry-run`.
-    pub fn new(summary: RunSummary, dry_run: bool) -> Self {
-        Self { summary, dry_run }
-    }
-}
-
-impl fmt::Display for RunReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.summary.render(f, self.dry_run)
-    }
-}
-
+/// The summary's text; a dry run says so in its first line and after the counts.
 impl fmt::Display for RunSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.render(f, false)
-    }
-}
-
-impl RunSummary {
-    /// The summary's text; a dry run says so in its first line and after the counts.
-    fn render(&self, f: &mut fmt::Formatter<'_>, dry_run: bool) -> fmt::Result {
+        let dry_run = self.dry_run;
         let r = &self.records;
         let secs = self.duration.as_secs_f64();
         let rate = if secs > 0.0 { r.received as f64 / secs } else { 0.0 };
@@ -199,12 +172,13 @@ mod tests {
             dead_letter_path: None,
             interrupted: false,
             error: None,
+            dry_run: false,
         }
     }
 
     #[test]
     fn a_dry_run_says_so_in_text_and_json() {
-        let dry = RunReport::new(summary(), true);
+        let dry = RunSummary { dry_run: true, ..summary() };
         let text = dry.to_string();
         assert!(text.starts_with("pipeline `p`: ok (dry run: nothing was written) in "), "{text}");
         assert!(text.contains("no sink wrote anything"), "{text}");
@@ -212,9 +186,8 @@ mod tests {
         assert_eq!(json["dry_run"], serde_json::json!(true));
         assert_eq!(json["pipeline"], serde_json::json!("p"));
 
-        let real = RunReport::new(summary(), false);
+        let real = summary();
         assert!(!real.to_string().contains("dry run"));
-        assert_eq!(real.to_string(), summary().to_string());
         assert_eq!(serde_json::to_value(&real).expect("serializes")["dry_run"], serde_json::json!(false));
     }
 }
