@@ -21,6 +21,10 @@ pub struct Projection {
     /// Members to build (with what to build of each); others are skipped. A list, not a map: there
     /// are a handful, and a linear scan beats hashing every key of every record.
     fields: Vec<(String, Projection)>,
+    /// When not empty, this node is an array of which only the elements whose `key` member equals one
+    /// of these literals are built (whole); the others are skipped. Set for arrays read only through
+    /// `$.array[?@.key == literal]` queries.
+    keep_elements: Vec<(String, Value)>,
 }
 
 impl Projection {
@@ -48,6 +52,23 @@ impl Projection {
         root
     }
 
+    /// Narrows the array at `path` to the elements whose `key` equals `literal` (see
+    /// [`Projection::for_pipeline`]); several filters on one array keep what any of them matches.
+    fn keep_matching(&mut self, path: &[String], key: &str, literal: &Value) {
+        let mut node = self;
+        for name in path {
+            let i = match node.fields.iter().position(|(n, _)| n == name) {
+                Some(i) => i,
+                None => {
+                    node.fields.push((name.clone(), Projection::default()));
+                    node.fields.len() - 1
+                }
+            };
+            node = &mut node.fields[i].1;
+        }
+        node.keep_elements.push((key.to_string(), literal.clone()));
+    }
+
     /// Parses one JSON document, building only the projected members.
     pub fn parse(&self, text: &[u8]) -> Result<Value, serde_json::Error> {
         let mut de = serde_json::Deserializer::from_slice(text);
@@ -59,6 +80,7 @@ impl Projection {
     /// What a pipeline reads of its source's records, or `None` when it needs them whole.
     pub fn for_pipeline(config: &PipelineConfig, graph: &PipelineGraph) -> Option<Projection> {
         let mut reads = Reads::none();
+        let mut filters = Vec::new();
         if let Some(key) = config.source.as_ref().and_then(|s| s.common.key.as_ref()) {
             reads.merge(crate::expr::template::template_reads(key));
         }
@@ -73,6 +95,7 @@ impl Projection {
                 NodeKind::Step(i) => {
                     let step = &config.steps[i].config;
                     reads.merge(step.reads());
+                    filters.extend(step.element_filters());
                     if !step.replaces_record() {
                         pending.extend(graph.downstream(n));
                     }
@@ -84,10 +107,19 @@ impl Projection {
                 return None;
             }
         }
-        match reads {
-            Reads::All => None,
-            Reads::Paths(paths) => Some(Projection::from_paths(&paths)),
+        let Reads::Paths(mut paths) = reads else { return None };
+        // An array read only through `[?@.key == literal]` filters needs only the matching elements;
+        // read any other way (a template over the whole list, say), it is built whole.
+        let overlaps = |array: &[String], paths: &[Vec<String>]| {
+            paths.iter().any(|p| p.starts_with(array) || array.starts_with(p))
+        };
+        let (narrowed, whole): (Vec<_>, Vec<_>) = filters.into_iter().partition(|f| !overlaps(&f.array, &paths));
+        paths.extend(whole.into_iter().map(|f| f.array));
+        let mut projection = Projection::from_paths(&paths);
+        for f in narrowed {
+            projection.keep_matching(&f.array, &f.key, &f.literal);
         }
+        Some(projection)
     }
 }
 
@@ -99,6 +131,9 @@ impl<'de> DeserializeSeed<'de> for Seed<'_> {
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         if self.0.all {
             return serde::Deserialize::deserialize(deserializer);
+        }
+        if !self.0.keep_elements.is_empty() {
+            return deserializer.deserialize_any(Elements(&self.0.keep_elements));
         }
         deserializer.deserialize_any(self)
     }
@@ -204,6 +239,131 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 }
 
+/// An array of which only the elements matching one of the tests are built.
+struct Elements<'a>(&'a [(String, Value)]);
+
+impl<'de> Visitor<'de> for Elements<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        // Each element is first only delimited (no allocation), then tested, then built if it matches.
+        while let Some(raw) = seq.next_element::<&'de serde_json::value::RawValue>()? {
+            let text = raw.get();
+            let mut de = serde_json::Deserializer::from_str(text);
+            let matches = Matches(self.0).deserialize(&mut de).map_err(serde::de::Error::custom)?;
+            if matches {
+                items.push(serde_json::from_str(text).map_err(serde::de::Error::custom)?);
+            }
+        }
+        Ok(Value::Array(items))
+    }
+
+    // Not an array after all: build it whole, as the filter would see it.
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+        serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+}
+
+/// Whether an element is an object whose tested member equals a literal, read without building it.
+struct Matches<'a>(&'a [(String, Value)]);
+
+impl<'de> DeserializeSeed<'de> for Matches<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Matches<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let mut matched = false;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let tests: Vec<&Value> = self.0.iter().filter(|(k, _)| *k == key).map(|(_, v)| v).collect();
+            if tests.is_empty() || matched {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            let value: Value = map.next_value()?;
+            matched = tests.iter().any(|literal| literal_equals(literal, &value));
+        }
+        Ok(matched)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(false)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+}
+
+/// RFC 9535 `==` between a literal (string, number or boolean) and a member's value: numbers compare by
+/// value (1 == 1.0), everything else by equality.
+fn literal_equals(literal: &Value, value: &Value) -> bool {
+    match (literal, value) {
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        _ => literal == value,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +387,28 @@ mod tests {
         assert_eq!(p.parse(br#"{"a":{"b":1,"c":2},"z":0}"#).expect("parses"), json!({"a": {"b": 1, "c": 2}}));
         assert!(p.parse(br#"{"a":1,"z":[1,}"#).is_err(), "skipped members must still be valid JSON");
         assert!(p.parse(br#"{"a":1} trailing"#).is_err());
+    }
+
+    #[test]
+    fn filtered_arrays_keep_only_matching_elements_in_order() {
+        let mut p = Projection::from_paths(&paths(&[&["sku"]]));
+        p.keep_matching(&["attrs".to_string()], "code", &json!("size"));
+        p.keep_matching(&["attrs".to_string()], "code", &json!("color"));
+        let text = br#"{"sku":"A","attrs":[{"code":"eco","v":"0"},{"v":"M","code":"size"},{"code":"color","v":"red"},{"code":"size","v":"L"},7,{"code":["size"]}]}"#;
+        let v = p.parse(text).expect("parses");
+        assert_eq!(
+            v,
+            json!({"sku": "A", "attrs": [{"v": "M", "code": "size"}, {"code": "color", "v": "red"}, {"code": "size", "v": "L"}]})
+        );
+        // Not an array: built whole; invalid JSON inside a skipped element is still an error.
+        assert_eq!(p.parse(br#"{"attrs":{"code":"size"}}"#).expect("parses"), json!({"attrs": {"code": "size"}}));
+        assert!(p.parse(br#"{"attrs":[{"code":"eco","v":[1,}]}"#).is_err());
+    }
+
+    #[test]
+    fn numbers_match_by_value() {
+        let mut p = Projection::default();
+        p.keep_matching(&["xs".to_string()], "n", &json!(1));
+        assert_eq!(p.parse(br#"{"xs":[{"n":1.0},{"n":2},{"n":"1"}]}"#).expect("parses"), json!({"xs": [{"n": 1.0}]}));
     }
 }

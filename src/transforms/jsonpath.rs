@@ -68,6 +68,16 @@ pub enum Extract {
     Options(ExtractOptions),
 }
 
+impl Extract {
+    /// The JSONPath query.
+    pub fn query(&self) -> &str {
+        match self {
+            Extract::Query(q) => q,
+            Extract::Options(o) => &o.path,
+        }
+    }
+}
+
 /// An extraction with options.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -144,11 +144,12 @@ impl StepConfig {
         let mut reads = Reads::none();
         match self {
             StepConfig::Jsonpath(c) => {
-                for extract in c.set.values() {
-                    reads.merge(jsonpath_reads(match extract {
-                        jsonpath::Extract::Query(q) => q,
-                        jsonpath::Extract::Options(o) => &o.path,
-                    }));
+                for query in c.set.values().map(jsonpath::Extract::query) {
+                    // Element filters are reported by `element_filters`, which lets the source skip
+                    // the array elements they cannot match.
+                    if crate::expr::jsonpath::JsonPath::compile(query).ok().and_then(|p| p.element_filter()).is_none() {
+                        reads.merge(jsonpath_reads(query));
+                    }
                 }
                 if let Some(root) = &c.root {
                     reads.merge(jsonpath_reads(root));
@@ -174,6 +175,19 @@ impl StepConfig {
             | StepConfig::Remove(_) => reads = Reads::All,
         }
         reads
+    }
+
+    /// The `$.array[?@.key == literal]` queries of a `jsonpath` step's `set` (not counted in
+    /// [`StepConfig::reads`]).
+    pub fn element_filters(&self) -> Vec<crate::expr::jsonpath::ElementFilter> {
+        match self {
+            StepConfig::Jsonpath(c) => c
+                .set
+                .values()
+                .filter_map(|e| crate::expr::jsonpath::JsonPath::compile(e.query()).ok()?.element_filter())
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// True when the step's output records are built anew, so nothing downstream reads its input's

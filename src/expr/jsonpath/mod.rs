@@ -173,6 +173,38 @@ impl JsonPath {
         }
     }
 
+    /// For `$.a.b[?@.key == literal]…` (names, then one equality filter on a member of the elements,
+    /// then anything): the array, the member and the literal. A source may then build only matching
+    /// elements of that array. `None` for any other shape.
+    pub fn element_filter(&self) -> Option<ElementFilter> {
+        let q = &self.query;
+        if !q.absolute {
+            return None;
+        }
+        let mut path = Vec::new();
+        for segment in &q.segments {
+            let ir::Segment::Child(selectors) = segment else { return None };
+            match selectors.as_slice() {
+                [ir::Selector::Name(name)] => path.push(name.clone()),
+                [ir::Selector::Filter(logical)] => {
+                    let ir::Logical::Compare(ir::CmpOp::Eq, left, right) = logical.as_ref() else { return None };
+                    let (key, literal) = match (left, right) {
+                        (ir::Operand::Singular { absolute: false, steps }, ir::Operand::Literal(v))
+                        | (ir::Operand::Literal(v), ir::Operand::Singular { absolute: false, steps }) => (steps, v),
+                        _ => return None,
+                    };
+                    let [ir::Step::Name(key)] = key.as_slice() else { return None };
+                    if path.is_empty() || !(literal.is_string() || literal.is_number() || literal.is_boolean()) {
+                        return None;
+                    }
+                    return Some(ElementFilter { array: path, key: key.clone(), literal: literal.clone() });
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+
     /// The object-member name paths from the root this query can read, e.g. `$.a.b[*].c` reads
     /// only under `["a", "b"]`; absolute queries inside filters add their own paths. `None` when
     /// the query may read anything (`$`, `$..x`, `$[*]`, `$[0]`).
@@ -192,6 +224,18 @@ impl JsonPath {
         }
         Some(minimal)
     }
+}
+
+/// A query of the form `$.a.b[?@.key == literal]…`: it reads only the elements of the array at
+/// `$.a.b` whose member `key` equals `literal`, so a source may skip building the others.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ElementFilter {
+    /// Member names leading to the array.
+    pub array: Vec<String>,
+    /// The element member compared.
+    pub key: String,
+    /// The value it is compared with (a string, number or boolean).
+    pub literal: Value,
 }
 
 /// Removes `name` from `members`, keeping the order of the others whether or not serde_json's
