@@ -12,5 +12,5 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --all-targets --locked
 cargo test --doc --locked
+cargo test --all-targets --locked
