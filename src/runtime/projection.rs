@@ -132,9 +132,6 @@ impl<'de> DeserializeSeed<'de> for Seed<'_> {
         if self.0.all {
             return serde::Deserialize::deserialize(deserializer);
         }
-        if !self.0.keep_elements.is_empty() {
-            return deserializer.deserialize_any(Elements(&self.0.keep_elements));
-        }
         deserializer.deserialize_any(self)
     }
 }
@@ -214,8 +211,20 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        // Paths stop at the first index, so the elements of a projected list use the list's projection.
         let mut items = Vec::new();
+        if !self.0.keep_elements.is_empty() {
+            // Each element is first only delimited (no allocation), then tested, then built if it
+            // matches one of the tests.
+            while let Some(raw) = seq.next_element::<&'de serde_json::value::RawValue>()? {
+                let text = raw.get();
+                let mut de = serde_json::Deserializer::from_str(text);
+                if Matches(&self.0.keep_elements).deserialize(&mut de).map_err(serde::de::Error::custom)? {
+                    items.push(serde_json::from_str(text).map_err(serde::de::Error::custom)?);
+                }
+            }
+            return Ok(Value::Array(items));
+        }
+        // Paths stop at the first index, so the elements of a projected list use the list's projection.
         while let Some(v) = seq.next_element_seed(Seed(self.0))? {
             items.push(v);
         }
@@ -223,6 +232,10 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        if !self.0.keep_elements.is_empty() {
+            // Filtered as an array but an object after all: build it whole, as the filter sees it.
+            return serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map));
+        }
         let mut out = Map::new();
         while let Some(key) = map.next_key_seed(KeySeed(self.0))? {
             match key {
@@ -236,60 +249,6 @@ impl<'de> Visitor<'de> for Seed<'_> {
             }
         }
         Ok(Value::Object(out))
-    }
-}
-
-/// An array of which only the elements matching one of the tests are built.
-struct Elements<'a>(&'a [(String, Value)]);
-
-impl<'de> Visitor<'de> for Elements<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        // Each element is first only delimited (no allocation), then tested, then built if it matches.
-        while let Some(raw) = seq.next_element::<&'de serde_json::value::RawValue>()? {
-            let text = raw.get();
-            let mut de = serde_json::Deserializer::from_str(text);
-            let matches = Matches(self.0).deserialize(&mut de).map_err(serde::de::Error::custom)?;
-            if matches {
-                items.push(serde_json::from_str(text).map_err(serde::de::Error::custom)?);
-            }
-        }
-        Ok(Value::Array(items))
-    }
-
-    // Not an array after all: build it whole, as the filter would see it.
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
-        serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
     }
 }
 
