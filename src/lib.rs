@@ -10,5 +10,6 @@ pub mod record;
 pub mod runtime;
 pub mod sinks;
 pub mod sources;
+pub mod state;
 pub mod tables;
 pub mod transforms;

@@ -1,0 +1,230 @@
+//! Weir's memory: checkpoints, the id map, the intent ledger, the dead-letter queue, run history and
+//! the per-record audit log, behind one [`StateStore`] trait. The embedded default is SQLite
+//! ([`sqlite::SqliteStore`]); a server-backed store (PostgreSQL) can implement the same trait.
+
+pub mod lease;
+pub mod sqlite;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use lease::{LeaseHolder, LeaseInfo};
+
+/// Why the state store could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The state file cannot be used at all; Weir refuses to start rather than re-syncing from scratch.
+    #[error("state store {path}: {message}")]
+    Unusable {
+        /// The state file.
+        path: String,
+        /// What is wrong and what to do about it.
+        message: String,
+    },
+    /// The disk (or the store's size limit) is full; nothing was written. Retryable once space returns.
+    #[error("state store is full (no space left): {0}")]
+    Full(String),
+    /// Another process holds a lock for longer than the busy timeout. Retryable.
+    #[error("state store is busy: {0}")]
+    Busy(String),
+    /// Another engine process runs this pipeline.
+    #[error("{0}")]
+    LeaseHeld(LeaseInfo),
+    /// Any other database error.
+    #[error("state store error: {message}")]
+    Other {
+        /// The database's message.
+        message: String,
+        /// Whether trying again may succeed (I/O errors).
+        retryable: bool,
+    },
+}
+
+impl StateError {
+    /// Whether the same call may succeed later (disk full, busy, transient I/O).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StateError::Full(_) | StateError::Busy(_) => true,
+            StateError::Other { retryable, .. } => *retryable,
+            StateError::Unusable { .. } | StateError::LeaseHeld(_) => false,
+        }
+    }
+}
+
+/// Result of state operations.
+pub type StateResult<T> = Result<T, StateError>;
+
+/// Identifies one idempotent write: which sink of which pipeline, for which record key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntentId {
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// The sink's id.
+    pub sink: String,
+    /// The record's key (e.g. `order:000000042`).
+    pub key: String,
+}
+
+/// What the ledger knew about a key before this attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PriorIntent {
+    /// Never attempted (or the last attempt was rejected for good): create.
+    None,
+    /// Attempted, outcome unknown (a crash, a timeout, a lost response): look the key up in the target
+    /// before creating again.
+    Pending {
+        /// Hash of the payload of that attempt.
+        payload_hash: String,
+    },
+    /// Created before; do not create again.
+    Done {
+        /// Hash of the payload that was created.
+        payload_hash: String,
+        /// What the target answered (captured values live in the id map).
+        response: Option<Value>,
+    },
+}
+
+/// A dead-letter entry as stored, with its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredDeadLetter {
+    /// Id for `weir dlq show|replay|drop`.
+    pub id: i64,
+    /// The run that wrote it, when known.
+    pub run_id: Option<i64>,
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: crate::runtime::dead_letter::DeadLetterEntry,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Still running (or its process died: see `interrupted`).
+    Running,
+    /// Every input was acknowledged.
+    Succeeded,
+    /// Stopped by an error.
+    Failed,
+    /// Stopped by a signal, or its process disappeared.
+    Interrupted,
+}
+
+impl RunStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+
+    fn parse(s: &str) -> RunStatus {
+        match s {
+            "succeeded" => RunStatus::Succeeded,
+            "failed" => RunStatus::Failed,
+            "interrupted" => RunStatus::Interrupted,
+            _ => RunStatus::Running,
+        }
+    }
+}
+
+/// One run of a pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Run id.
+    pub id: i64,
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// What started it: `cli`, `replay`, `schedule`, …
+    pub trigger: String,
+    /// Start time (RFC 3339, UTC).
+    pub started_at: String,
+    /// End time, when it ended.
+    pub ended_at: Option<String>,
+    /// How it ended.
+    pub status: RunStatus,
+    /// The run summary (counters per node), when it ended.
+    pub summary: Option<Value>,
+    /// The error that stopped it, if any.
+    pub error: Option<String>,
+}
+
+/// One audited action on one keyed record: what was sent where, or where it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// The run, when known.
+    pub run_id: Option<i64>,
+    /// When (RFC 3339, UTC).
+    pub time: String,
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// The record's key.
+    pub key: String,
+    /// The component (sink or step id).
+    pub component: String,
+    /// `delivered`, `created`, `found`, `skipped`, `dead_lettered`, …
+    pub action: String,
+    /// Where it went (a file path, a URL).
+    pub target: String,
+    /// Details: status code, remote ids.
+    pub detail: Option<Value>,
+}
+
+/// Everything Weir remembers between runs. Implementations are shared between threads; every method
+/// commits durably before it returns.
+pub trait StateStore: Send + Sync + std::fmt::Debug {
+    /// The saved position of a source, if any.
+    fn checkpoint(&self, pipeline: &str, source: &str) -> StateResult<Option<Value>>;
+    /// Saves a source's position (only ever called with fully acknowledged positions).
+    fn save_checkpoint(&self, pipeline: &str, source: &str, position: &Value) -> StateResult<()>;
+    /// Forgets a source's position (`weir run --from-start`).
+    fn clear_checkpoint(&self, pipeline: &str, source: &str) -> StateResult<()>;
+
+    /// Every remote id recorded for a key (`{"erp_order_id": "SO123"}`).
+    fn ids(&self, key: &str) -> StateResult<serde_json::Map<String, Value>>;
+    /// Records a remote id for a key (replacing an older value of the same name).
+    fn put_id(&self, key: &str, name: &str, value: &Value) -> StateResult<()>;
+
+    /// Starts an idempotent write: records a pending intent with the payload's hash unless one exists,
+    /// and says what was known before.
+    fn begin_intent(&self, id: &IntentId, payload_hash: &str) -> StateResult<PriorIntent>;
+    /// Records that the write happened (the target created or already had it).
+    fn complete_intent(&self, id: &IntentId, payload_hash: &str, response: Option<&Value>) -> StateResult<()>;
+    /// Forgets a pending intent whose write was rejected for good (nothing was created).
+    fn abandon_intent(&self, id: &IntentId) -> StateResult<()>;
+
+    /// Stores a dead-letter entry; returns its id.
+    fn push_dead_letter(
+        &self,
+        entry: &crate::runtime::dead_letter::DeadLetterEntry,
+        run_id: Option<i64>,
+    ) -> StateResult<i64>;
+    /// Dead-letter entries, oldest first, of one pipeline or all.
+    fn dead_letters(&self, pipeline: Option<&str>) -> StateResult<Vec<StoredDeadLetter>>;
+    /// One dead-letter entry.
+    fn dead_letter(&self, id: i64) -> StateResult<Option<StoredDeadLetter>>;
+    /// Removes a dead-letter entry; false when there was none.
+    fn drop_dead_letter(&self, id: i64) -> StateResult<bool>;
+
+    /// Records the start of a run; runs of the same pipeline still marked running are marked
+    /// interrupted (the caller holds the pipeline's lease, so they cannot be alive).
+    fn start_run(&self, pipeline: &str, trigger: &str) -> StateResult<i64>;
+    /// Records the end of a run.
+    fn finish_run(&self, id: i64, status: RunStatus, summary: &Value, error: Option<&str>) -> StateResult<()>;
+    /// Runs, newest first.
+    fn runs(&self, pipeline: Option<&str>, limit: usize) -> StateResult<Vec<RunRecord>>;
+
+    /// Appends audit entries (one transaction).
+    fn audit(&self, entries: &[AuditEntry]) -> StateResult<()>;
+    /// Everything audited for a key, oldest first.
+    fn trace(&self, key: &str) -> StateResult<Vec<AuditEntry>>;
+
+    /// Takes (or renews) the right to run a pipeline for `ttl`; fails with [`StateError::LeaseHeld`]
+    /// when another live holder has it.
+    fn acquire_lease(&self, pipeline: &str, holder: &LeaseHolder, ttl: std::time::Duration) -> StateResult<()>;
+    /// Gives the lease up (only if `holder` has it).
+    fn release_lease(&self, pipeline: &str, holder: &LeaseHolder) -> StateResult<()>;
+}

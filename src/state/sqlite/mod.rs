@@ -1,0 +1,159 @@
+//! The embedded state store: one SQLite file (default `.weir/state.db` next to the pipelines) in WAL
+//! mode with `synchronous=FULL`, so every committed checkpoint, intent and dead letter survives a crash
+//! or power loss. Opening refuses — with a message that says why — a file from a newer or unknown
+//! schema, a corrupt file, or a location Weir cannot write, instead of silently starting over.
+
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+use super::{StateError, StateResult};
+
+/// `PRAGMA application_id` of Weir state files ("WEIR" in ASCII): tells them from other SQLite files.
+const APPLICATION_ID: i32 = 0x5745_4952;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` holds how many have been applied.
+/// Never edit a released migration: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE checkpoints (
+         pipeline TEXT NOT NULL, source TEXT NOT NULL, position TEXT NOT NULL, updated_at TEXT NOT NULL,
+         PRIMARY KEY (pipeline, source));
+     CREATE TABLE id_map (
+         key TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, updated_at TEXT NOT NULL,
+         PRIMARY KEY (key, name));
+     CREATE TABLE intents (
+         pipeline TEXT NOT NULL, sink TEXT NOT NULL, key TEXT NOT NULL, payload_hash TEXT NOT NULL,
+         status TEXT NOT NULL CHECK (status IN ('pending', 'done')), response TEXT,
+         attempts INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+         PRIMARY KEY (pipeline, sink, key));
+     CREATE TABLE dead_letters (
+         id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER, time TEXT NOT NULL, pipeline TEXT NOT NULL,
+         step TEXT NOT NULL, key TEXT, error TEXT NOT NULL, attempts INTEGER NOT NULL, record TEXT NOT NULL);
+     CREATE INDEX dead_letters_pipeline ON dead_letters (pipeline, id);
+     CREATE TABLE runs (
+         id INTEGER PRIMARY KEY AUTOINCREMENT, pipeline TEXT NOT NULL, trigger TEXT NOT NULL,
+         started_at TEXT NOT NULL, ended_at TEXT, status TEXT NOT NULL, summary TEXT, error TEXT,
+         host TEXT NOT NULL, pid INTEGER NOT NULL);
+     CREATE INDEX runs_pipeline ON runs (pipeline, id);
+     CREATE TABLE audit (
+         id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER, time TEXT NOT NULL, pipeline TEXT NOT NULL,
+         key TEXT NOT NULL, component TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT);
+     CREATE INDEX audit_key ON audit (key, id);
+     CREATE TABLE leases (
+         pipeline TEXT PRIMARY KEY, holder TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+         acquired_at TEXT NOT NULL, expires_at_ms INTEGER NOT NULL);",
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// SQLite-backed [`super::StateStore`].
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating when absent) the state file and brings its schema up to date.
+    pub fn open(path: &Path) -> StateResult<SqliteStore> {
+        let unusable = |message: String| StateError::Unusable { path: path.display().to_string(), message };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                unusable(format!(
+                    "cannot create its folder {}: {e}; choose a writable place with --state",
+                    dir.display()
+                ))
+            })?;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| unusable(format!("cannot open it: {e}; choose a writable place with --state")))?;
+        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+            return Err(unusable("it is read-only; Weir must write checkpoints to it".into()));
+        }
+        conn.busy_timeout(Duration::from_secs(5)).map_err(|e| unusable(e.to_string()))?;
+        let describe = |e: rusqlite::Error| match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => unusable(
+                "it is not a Weir state file or it is corrupt; Weir will not start over from scratch on \
+                 its own — restore it from a backup, or move it away to start with empty state"
+                    .into(),
+            ),
+            Some(ErrorCode::ReadOnly) | Some(ErrorCode::CannotOpen) | Some(ErrorCode::PermissionDenied) => {
+                unusable(format!("cannot write to it: {e}; choose a writable place with --state"))
+            }
+            _ => unusable(e.to_string()),
+        };
+        // WAL: readers (`weir dlq list`) never block the running pipeline; FULL: a commit is on disk
+        // when it returns.
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(describe)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(unusable(format!("cannot switch it to WAL mode (got `{mode}`)")));
+        }
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").map_err(describe)?;
+        let store = SqliteStore { path: path.to_path_buf(), conn: Mutex::new(conn) };
+        store.migrate().map_err(|e| match e {
+            StateError::Other { message, .. } => unusable(message),
+            other => other,
+        })?;
+        Ok(store)
+    }
+
+    /// The state file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn migrate(&self) -> StateResult<()> {
+        let unusable = |message: String| StateError::Unusable { path: self.path.display().to_string(), message };
+        let mut conn = self.lock();
+        let app_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(map_error)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_error)?;
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
+            .map_err(map_error)?;
+        if app_id != APPLICATION_ID && (tables > 0 || version > 0) {
+            return Err(unusable(
+                "it is a SQLite file but not a Weir state file (unknown schema); Weir will not write into it".into(),
+            ));
+        }
+        if version > SCHEMA_VERSION {
+            return Err(unusable(format!(
+                "it was written by a newer Weir (state schema {version}; this build knows up to \
+                 {SCHEMA_VERSION}); upgrade Weir, or restore a state file from this version"
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn.transaction().map_err(map_error)?;
+            tx.execute_batch(sql).map_err(map_error)?;
+            tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(map_error)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(map_error)?;
+            tx.commit().map_err(map_error)?;
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Maps a SQLite error to a [`StateError`], telling retryable conditions apart.
+fn map_error(e: rusqlite::Error) -> StateError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => StateError::Full(e.to_string()),
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StateError::Busy(e.to_string()),
+        Some(ErrorCode::SystemIoFailure) | Some(ErrorCode::OutOfMemory) => {
+            StateError::Other { message: e.to_string(), retryable: true }
+        }
+        _ => StateError::Other { message: e.to_string(), retryable: false },
+    }
+}
+
+#[cfg(test)]
+mod tests;

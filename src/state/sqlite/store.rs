@@ -1,0 +1,368 @@
+//! [`StateStore`] queries for [`SqliteStore`]: one short transaction per call, committed durably
+//! before the call returns.
+
+use std::time::Duration;
+
+use rusqlite::{OptionalExtension, params};
+use serde_json::{Map, Value};
+
+use super::{SqliteStore, map_error};
+use crate::runtime::dead_letter::{DeadLetterEntry, now_rfc3339};
+use crate::state::lease::{LeaseHolder, LeaseInfo, process_alive};
+use crate::state::{
+    AuditEntry, IntentId, PriorIntent, RunRecord, RunStatus, StateError, StateResult, StateStore, StoredDeadLetter,
+};
+
+fn to_json(value: &Value) -> String {
+    value.to_string()
+}
+
+fn from_json(text: Option<String>) -> Option<Value> {
+    text.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t)))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn dead_letter_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredDeadLetter> {
+    Ok(StoredDeadLetter {
+        id: row.get(0)?,
+        run_id: row.get(1)?,
+        entry: DeadLetterEntry {
+            time: row.get(2)?,
+            pipeline: row.get(3)?,
+            step: row.get(4)?,
+            key: row.get(5)?,
+            error: row.get(6)?,
+            attempts: row.get(7)?,
+            record: from_json(row.get(8)?).unwrap_or(Value::Null),
+        },
+    })
+}
+
+const DEAD_LETTER_COLUMNS: &str = "id, run_id, time, pipeline, step, key, error, attempts, record";
+
+impl StateStore for SqliteStore {
+    fn checkpoint(&self, pipeline: &str, source: &str) -> StateResult<Option<Value>> {
+        let conn = self.lock();
+        let text: Option<String> = conn
+            .query_row(
+                "SELECT position FROM checkpoints WHERE pipeline = ?1 AND source = ?2",
+                params![pipeline, source],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(map_error)?;
+        Ok(from_json(text))
+    }
+
+    fn save_checkpoint(&self, pipeline: &str, source: &str, position: &Value) -> StateResult<()> {
+        self.lock()
+            .execute(
+                "INSERT INTO checkpoints (pipeline, source, position, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (pipeline, source) DO UPDATE SET position = ?3, updated_at = ?4",
+                params![pipeline, source, to_json(position), now_rfc3339()],
+            )
+            .map_err(map_error)?;
+        Ok(())
+    }
+
+    fn clear_checkpoint(&self, pipeline: &str, source: &str) -> StateResult<()> {
+        self.lock()
+            .execute("DELETE FROM checkpoints WHERE pipeline = ?1 AND source = ?2", params![pipeline, source])
+            .map_err(map_error)?;
+        Ok(())
+    }
+
+    fn ids(&self, key: &str) -> StateResult<Map<String, Value>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached("SELECT name, value FROM id_map WHERE key = ?1").map_err(map_error)?;
+        let rows = stmt
+            .query_map(params![key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(map_error)?;
+        let mut ids = Map::new();
+        for row in rows {
+            let (name, value) = row.map_err(map_error)?;
+            ids.insert(name, from_json(Some(value)).unwrap_or(Value::Null));
+        }
+        Ok(ids)
+    }
+
+    fn put_id(&self, key: &str, name: &str, value: &Value) -> StateResult<()> {
+        self.lock()
+            .execute(
+                "INSERT INTO id_map (key, name, value, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (key, name) DO UPDATE SET value = ?3, updated_at = ?4",
+                params![key, name, to_json(value), now_rfc3339()],
+            )
+            .map_err(map_error)?;
+        Ok(())
+    }
+
+    fn begin_intent(&self, id: &IntentId, payload_hash: &str) -> StateResult<PriorIntent> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(map_error)?;
+        let prior: Option<(String, String, Option<String>)> = tx
+            .query_row(
+                "SELECT status, payload_hash, response FROM intents WHERE pipeline = ?1 AND sink = ?2 AND key = ?3",
+                params![id.pipeline, id.sink, id.key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(map_error)?;
+        let now = now_rfc3339();
+        let prior = match prior {
+            None => {
+                tx.execute(
+                    "INSERT INTO intents (pipeline, sink, key, payload_hash, status, attempts, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, 'pending', 1, ?5, ?5)",
+                    params![id.pipeline, id.sink, id.key, payload_hash, now],
+                )
+                .map_err(map_error)?;
+                PriorIntent::None
+            }
+            Some((status, hash, response)) if status == "done" => {
+                PriorIntent::Done { payload_hash: hash, response: from_json(response) }
+            }
+            Some((_, hash, _)) => {
+                tx.execute(
+                    "UPDATE intents SET attempts = attempts + 1, updated_at = ?4
+                     WHERE pipeline = ?1 AND sink = ?2 AND key = ?3",
+                    params![id.pipeline, id.sink, id.key, now],
+                )
+                .map_err(map_error)?;
+                PriorIntent::Pending { payload_hash: hash }
+            }
+        };
+        tx.commit().map_err(map_error)?;
+        Ok(prior)
+    }
+
+    fn complete_intent(&self, id: &IntentId, payload_hash: &str, response: Option<&Value>) -> StateResult<()> {
+        let now = now_rfc3339();
+        self.lock()
+            .execute(
+                "INSERT INTO intents (pipeline, sink, key, payload_hash, status, response, attempts, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 'done', ?5, 1, ?6, ?6)
+                 ON CONFLICT (pipeline, sink, key) DO UPDATE SET status = 'done', payload_hash = ?4,
+                     response = ?5, updated_at = ?6",
+                params![id.pipeline, id.sink, id.key, payload_hash, response.map(to_json), now],
+            )
+            .map_err(map_error)?;
+        Ok(())
+    }
+
+    fn abandon_intent(&self, id: &IntentId) -> StateResult<()> {
+        self.lock()
+            .execute(
+                "DELETE FROM intents WHERE pipeline = ?1 AND sink = ?2 AND key = ?3 AND status = 'pending'",
+                params![id.pipeline, id.sink, id.key],
+            )
+            .map_err(map_error)?;
+        Ok(())
+    }
+
+    fn push_dead_letter(&self, entry: &DeadLetterEntry, run_id: Option<i64>) -> StateResult<i64> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO dead_letters (run_id, time, pipeline, step, key, error, attempts, record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                run_id,
+                entry.time,
+                entry.pipeline,
+                entry.step,
+                entry.key,
+                entry.error,
+                entry.attempts,
+                to_json(&entry.record)
+            ],
+        )
+        .map_err(map_error)?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn dead_letters(&self, pipeline: Option<&str>) -> StateResult<Vec<StoredDeadLetter>> {
+        let conn = self.lock();
+        let sql =
+            format!("SELECT {DEAD_LETTER_COLUMNS} FROM dead_letters WHERE ?1 IS NULL OR pipeline = ?1 ORDER BY id");
+        let mut stmt = conn.prepare_cached(&sql).map_err(map_error)?;
+        let rows = stmt.query_map(params![pipeline], dead_letter_row).map_err(map_error)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(map_error)
+    }
+
+    fn dead_letter(&self, id: i64) -> StateResult<Option<StoredDeadLetter>> {
+        let conn = self.lock();
+        let sql = format!("SELECT {DEAD_LETTER_COLUMNS} FROM dead_letters WHERE id = ?1");
+        conn.query_row(&sql, params![id], dead_letter_row).optional().map_err(map_error)
+    }
+
+    fn drop_dead_letter(&self, id: i64) -> StateResult<bool> {
+        let n = self.lock().execute("DELETE FROM dead_letters WHERE id = ?1", params![id]).map_err(map_error)?;
+        Ok(n > 0)
+    }
+
+    fn start_run(&self, pipeline: &str, trigger: &str) -> StateResult<i64> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(map_error)?;
+        let now = now_rfc3339();
+        tx.execute(
+            "UPDATE runs SET status = 'interrupted', ended_at = coalesce(ended_at, ?2),
+                 error = coalesce(error, 'the process ended without finishing the run')
+             WHERE pipeline = ?1 AND status = 'running'",
+            params![pipeline, now],
+        )
+        .map_err(map_error)?;
+        let holder = LeaseHolder::this_process();
+        tx.execute(
+            "INSERT INTO runs (pipeline, trigger, started_at, status, host, pid) VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
+            params![pipeline, trigger, now, holder.host, holder.pid],
+        )
+        .map_err(map_error)?;
+        let id = tx.last_insert_rowid();
+        tx.commit().map_err(map_error)?;
+        Ok(id)
+    }
+
+    fn finish_run(&self, id: i64, status: RunStatus, summary: &Value, error: Option<&str>) -> StateResult<()> {
+        self.lock()
+            .execute(
+                "UPDATE runs SET status = ?2, ended_at = ?3, summary = ?4, error = ?5 WHERE id = ?1",
+                params![id, status.as_str(), now_rfc3339(), to_json(summary), error],
+            )
+            .map_err(map_error)?;
+        Ok(())
+    }
+
+    fn runs(&self, pipeline: Option<&str>, limit: usize) -> StateResult<Vec<RunRecord>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, pipeline, trigger, started_at, ended_at, status, summary, error FROM runs
+                 WHERE ?1 IS NULL OR pipeline = ?1 ORDER BY id DESC LIMIT ?2",
+            )
+            .map_err(map_error)?;
+        let rows = stmt
+            .query_map(params![pipeline, limit as i64], |r| {
+                Ok(RunRecord {
+                    id: r.get(0)?,
+                    pipeline: r.get(1)?,
+                    trigger: r.get(2)?,
+                    started_at: r.get(3)?,
+                    ended_at: r.get(4)?,
+                    status: RunStatus::parse(&r.get::<_, String>(5)?),
+                    summary: from_json(r.get(6)?),
+                    error: r.get(7)?,
+                })
+            })
+            .map_err(map_error)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(map_error)
+    }
+
+    fn audit(&self, entries: &[AuditEntry]) -> StateResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(map_error)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO audit (run_id, time, pipeline, key, component, action, target, detail)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(map_error)?;
+            for e in entries {
+                stmt.execute(params![
+                    e.run_id,
+                    e.time,
+                    e.pipeline,
+                    e.key,
+                    e.component,
+                    e.action,
+                    e.target,
+                    e.detail.as_ref().map(to_json)
+                ])
+                .map_err(map_error)?;
+            }
+        }
+        tx.commit().map_err(map_error)
+    }
+
+    fn trace(&self, key: &str) -> StateResult<Vec<AuditEntry>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT run_id, time, pipeline, key, component, action, target, detail FROM audit
+                 WHERE key = ?1 ORDER BY id",
+            )
+            .map_err(map_error)?;
+        let rows = stmt
+            .query_map(params![key], |r| {
+                Ok(AuditEntry {
+                    run_id: r.get(0)?,
+                    time: r.get(1)?,
+                    pipeline: r.get(2)?,
+                    key: r.get(3)?,
+                    component: r.get(4)?,
+                    action: r.get(5)?,
+                    target: r.get(6)?,
+                    detail: from_json(r.get(7)?),
+                })
+            })
+            .map_err(map_error)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(map_error)
+    }
+
+    fn acquire_lease(&self, pipeline: &str, holder: &LeaseHolder, ttl: Duration) -> StateResult<()> {
+        let mut conn = self.lock();
+        // IMMEDIATE: take the write lock before reading, so two processes cannot both see the lease free.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
+        let now = now_ms();
+        let current: Option<(String, String, u32, String, i64)> = tx
+            .query_row(
+                "SELECT holder, host, pid, acquired_at, expires_at_ms FROM leases WHERE pipeline = ?1",
+                params![pipeline],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()
+            .map_err(map_error)?;
+        let expires = now + ttl.as_millis() as i64;
+        match current {
+            Some((id, ..)) if id == holder.id => {
+                tx.execute("UPDATE leases SET expires_at_ms = ?2 WHERE pipeline = ?1", params![pipeline, expires])
+                    .map_err(map_error)?;
+            }
+            Some((_, host, pid, since, expires_at))
+                if expires_at > now && !(host == holder.host && !process_alive(pid)) =>
+            {
+                return Err(StateError::LeaseHeld(LeaseInfo {
+                    pipeline: pipeline.to_string(),
+                    host,
+                    pid,
+                    since,
+                    expires_in_ms: expires_at - now,
+                }));
+            }
+            _ => {
+                tx.execute(
+                    "INSERT INTO leases (pipeline, holder, host, pid, acquired_at, expires_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (pipeline) DO UPDATE SET holder = ?2, host = ?3, pid = ?4, acquired_at = ?5,
+                         expires_at_ms = ?6",
+                    params![pipeline, holder.id, holder.host, holder.pid, now_rfc3339(), expires],
+                )
+                .map_err(map_error)?;
+            }
+        }
+        tx.commit().map_err(map_error)
+    }
+
+    fn release_lease(&self, pipeline: &str, holder: &LeaseHolder) -> StateResult<()> {
+        self.lock()
+            .execute("DELETE FROM leases WHERE pipeline = ?1 AND holder = ?2", params![pipeline, holder.id])
+            .map_err(map_error)?;
+        Ok(())
+    }
+}
