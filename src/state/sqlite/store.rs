@@ -335,7 +335,8 @@ impl StateStore for SqliteStore {
                     .map_err(map_error)?;
             }
             Some((_, host, pid, since, expires_at))
-                if expires_at > now && !(host == holder.host && !process_alive(pid)) =>
+                // A holder on this host whose process is gone cannot renew: take over at once.
+                if expires_at > now && (host != holder.host || process_alive(pid)) =>
             {
                 return Err(StateError::LeaseHeld(LeaseInfo {
                     pipeline: pipeline.to_string(),
