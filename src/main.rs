@@ -276,7 +276,7 @@ async fn run_plans(
             not_run.push(loaded.config.name.clone());
             continue;
         };
-        let execution = Execution::start(plan, RunOptions { dry_run, limit, stop });
+        let execution = Execution::start(plan, RunOptions { dry_run, limit, stop, ..RunOptions::default() });
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(

@@ -26,7 +26,7 @@ fn run_all(dir: &Path, out: &Path) -> BTreeMap<String, RunSummary> {
     for p in pipelines {
         let plan = compile(&p).unwrap_or_else(|d| panic!("{} must compile:\n{d}", p.config.name));
         let summary = runtime.block_on(async {
-            Execution::start(plan, RunOptions { dry_run: false, limit: None, stop: Arc::new(AtomicBool::new(false)) })
+            Execution::start(plan, RunOptions { stop: Arc::new(AtomicBool::new(false)), ..RunOptions::default() })
                 .wait()
                 .await
         });

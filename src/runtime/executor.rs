@@ -17,9 +17,10 @@ use super::dead_letter::DeadLetterSender;
 use super::stats::{NodeCounters, RunSummary};
 use crate::config::pipeline::OnError;
 use crate::graph::plan::{BuiltSink, BuiltStep, Plan};
-use crate::sinks::Sink;
 use crate::sinks::dry_run::DryRunSink;
+use crate::sinks::{Sink, SinkContext};
 use crate::sources::{Source, SourceContext};
+use crate::state::StateStore;
 use crate::transforms::Output;
 
 /// How to run.
@@ -31,6 +32,11 @@ pub struct RunOptions {
     pub limit: Option<u64>,
     /// Set to stop reading (SIGINT/SIGTERM); in-flight records drain.
     pub stop: Arc<AtomicBool>,
+    /// The state store (checkpoints, id map, intents, dead letters, audit); `None` runs without memory
+    /// (dry runs, tests).
+    pub state: Option<Arc<dyn StateStore>>,
+    /// This run's id in the state store's run history.
+    pub run_id: Option<i64>,
 }
 
 /// The first fatal error of a run.
@@ -142,11 +148,17 @@ impl Execution {
             let rx = receivers.remove(&n).expect("every sink has an input channel");
             let BuiltSink { id, sink, .. } = built;
             let sink: Box<dyn Sink> = if options.dry_run { Box::new(DryRunSink::new(&id)) } else { sink };
+            let sink_ctx = SinkContext {
+                pipeline: name.clone(),
+                sink: id.clone(),
+                state: if options.dry_run { None } else { options.state.clone() },
+                run_id: options.run_id,
+            };
             let dlq = dead_letter.clone();
             let failure = failure.clone();
             let stop = Arc::clone(&stop);
             handles.push(tokio::task::spawn_blocking(move || {
-                run_sink(id, sink, rx, dlq, &node_counters, &failure, &stop)
+                run_sink(sink_ctx, sink, rx, dlq, &node_counters, &failure, &stop)
             }));
         }
         drop(senders);
@@ -268,7 +280,7 @@ async fn run_step(
 }
 
 fn run_sink(
-    id: String,
+    ctx: SinkContext,
     mut sink: Box<dyn Sink>,
     mut rx: Receiver<Batch>,
     dlq: DeadLetterSender,
@@ -276,6 +288,10 @@ fn run_sink(
     failure: &Failure,
     stop: &AtomicBool,
 ) {
+    let id = ctx.sink.clone();
+    if let Err(e) = sink.open(&ctx) {
+        failure.set(format!("sink `{id}`: {e}"), stop);
+    }
     while let Some(batch) = rx.blocking_recv() {
         NodeCounters::add(&counters.received, batch.len());
         if failure.is_set() {

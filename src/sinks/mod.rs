@@ -47,8 +47,26 @@ impl SinkError {
 /// A record a sink could not write, by its index in the batch, and why.
 pub type RecordRejection = (usize, String);
 
+/// What a sink is given when its run starts.
+#[derive(Debug, Clone)]
+pub struct SinkContext {
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// The sink's id.
+    pub sink: String,
+    /// The state store (intent ledger, id map, audit), when the run has one.
+    pub state: Option<std::sync::Arc<dyn crate::state::StateStore>>,
+    /// This run's id in the run history.
+    pub run_id: Option<i64>,
+}
+
 /// A built sink. Writes are blocking; the runtime runs each sink on a blocking thread.
 pub trait Sink: Send {
+    /// Called once on the sink's thread before the first write (open connections, take state).
+    fn open(&mut self, _ctx: &SinkContext) -> Result<(), SinkError> {
+        Ok(())
+    }
+
     /// Writes a batch durably enough that it may be acknowledged as delivered, except the records it
     /// returns as rejected.
     fn write(&mut self, batch: &[Record]) -> Result<Vec<RecordRejection>, SinkError>;
