@@ -16,6 +16,11 @@ use weir::config::schema;
 use weir::config::secrets;
 use weir::graph::plan::{Plan, compile};
 use weir::runtime::executor::{Execution, RunOptions};
+use weir::state::StateStore;
+use weir::state::session::RunSession;
+use weir::state::sqlite::SqliteStore;
+
+mod cli;
 
 /// mimalloc instead of glibc malloc: records are allocated on one thread (the source) and freed on
 /// another (a step or sink), the pattern where glibc's per-thread arenas spend their time consolidating
@@ -36,6 +41,10 @@ struct Cli {
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `weir=debug`. Also read from WEIR_LOG.
     #[arg(long, global = true, env = "WEIR_LOG", default_value = "warn")]
     log: String,
+    /// The state file (checkpoints, id map, dead letters, run history). Default: `.weir/state.db` in
+    /// the pipeline's folder for `run`, in the current folder for `dlq`, `runs` and `trace`.
+    #[arg(long, global = true, env = "WEIR_STATE", value_name = "PATH")]
+    state: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -65,6 +74,36 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
         /// Print the summary as JSON on stderr.
+        #[arg(long)]
+        json: bool,
+        /// Read sources from the beginning, ignoring (and then replacing) saved checkpoints.
+        #[arg(long)]
+        from_start: bool,
+    },
+    /// The dead-letter queue: list, show, replay and drop entries.
+    #[command(after_help = EXIT_CODES)]
+    Dlq {
+        #[command(subcommand)]
+        command: cli::DlqCommand,
+    },
+    /// Run history: when each run started and ended, how, and its counters.
+    #[command(after_help = EXIT_CODES)]
+    Runs {
+        /// Only this pipeline's runs.
+        pipeline: Option<String>,
+        /// How many runs, newest first.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything recorded about one record key: what was sent where, created, skipped, dead-lettered.
+    #[command(after_help = EXIT_CODES)]
+    Trace {
+        /// The record key, e.g. `order:000000042`.
+        key: String,
+        /// JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -136,7 +175,7 @@ fn main() -> ExitCode {
 }
 
 /// Loads and compiles; prints every config error and returns `None` when there are any.
-fn load_and_compile(paths: &[PathBuf]) -> Option<Vec<(LoadedPipeline, Plan)>> {
+pub(crate) fn load_and_compile(paths: &[PathBuf]) -> Option<Vec<(LoadedPipeline, Plan)>> {
     let (pipelines, mut diagnostics) = load_paths_partial(paths, &process_env);
     let mut plans = Vec::new();
     for p in pipelines {
@@ -188,15 +227,52 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { path, dry_run, limit, quiet, json } => {
+        Command::Run { path, dry_run, limit, quiet, json, from_start } => {
             let Some(plans) = load_and_compile(std::slice::from_ref(&path)) else { return Ok(ExitCode::from(2)) };
+            // A dry run writes nothing, state included.
+            let state = if dry_run {
+                None
+            } else {
+                let folder = if path.is_dir() { path.clone() } else { path.parent().unwrap_or(&path).to_path_buf() };
+                Some(open_state(cli.state.as_deref(), &folder)?)
+            };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .context("starting the tokio runtime")?;
-            runtime.block_on(run_plans(plans, dry_run, limit, quiet, json))
+            let options = RunSettings { dry_run, limit, quiet, json, from_start };
+            runtime.block_on(run_plans(plans, state, options))
+        }
+        Command::Dlq { command } => {
+            let store = open_state(cli.state.as_deref(), std::path::Path::new("."))?;
+            cli::dlq(command, store)
+        }
+        Command::Runs { pipeline, limit, json } => {
+            let store = open_state(cli.state.as_deref(), std::path::Path::new("."))?;
+            cli::runs(&*store, pipeline.as_deref(), limit, json)
+        }
+        Command::Trace { key, json } => {
+            let store = open_state(cli.state.as_deref(), std::path::Path::new("."))?;
+            cli::trace(&*store, &key, json)
         }
     }
+}
+
+/// Opens the state file: `--state`/`WEIR_STATE`, else `.weir/state.db` in `folder`.
+fn open_state(explicit: Option<&std::path::Path>, folder: &std::path::Path) -> anyhow::Result<Arc<dyn StateStore>> {
+    let path = explicit.map_or_else(|| folder.join(".weir").join("state.db"), std::path::Path::to_path_buf);
+    let store = SqliteStore::open(&path)?;
+    Ok(Arc::new(store))
+}
+
+/// How `weir run` runs.
+#[derive(Debug, Clone, Copy)]
+struct RunSettings {
+    dry_run: bool,
+    limit: Option<u64>,
+    quiet: bool,
+    json: bool,
+    from_start: bool,
 }
 
 /// What SIGINT/SIGTERM stop: the whole folder run (`signalled`, checked before each pipeline starts)
@@ -260,11 +336,10 @@ fn watch_signals(stopper: Arc<Stopper>) {
 /// signal does. Exit code 1 when any failed, else 130 when interrupted.
 async fn run_plans(
     plans: Vec<(LoadedPipeline, Plan)>,
-    dry_run: bool,
-    limit: Option<u64>,
-    quiet: bool,
-    json: bool,
+    state: Option<Arc<dyn StateStore>>,
+    settings: RunSettings,
 ) -> anyhow::Result<ExitCode> {
+    let RunSettings { dry_run, limit, quiet, json, from_start } = settings;
     let stopper = Arc::new(Stopper::default());
     watch_signals(Arc::clone(&stopper));
     let total = plans.len();
@@ -276,7 +351,31 @@ async fn run_plans(
             not_run.push(loaded.config.name.clone());
             continue;
         };
-        let execution = Execution::start(plan, RunOptions { dry_run, limit, stop, ..RunOptions::default() });
+        let session = match &state {
+            Some(store) => {
+                let store = Arc::clone(store);
+                let (name, lease_stop) = (loaded.config.name.clone(), Arc::clone(&stop));
+                match tokio::task::spawn_blocking(move || RunSession::begin(store, &name, "cli", lease_stop)).await? {
+                    Ok(session) => Some(session),
+                    Err(e) => {
+                        eprintln!("error: {}: {e}", loaded.config.name);
+                        failed.push(format!("{} ({})", loaded.config.name, loaded.file.display));
+                        continue;
+                    }
+                }
+            }
+            None => None,
+        };
+        let options = RunOptions {
+            dry_run,
+            limit,
+            stop,
+            state: state.clone(),
+            run_id: session.as_ref().map(RunSession::run_id),
+            from_start,
+            replay: None,
+        };
+        let execution = Execution::start(plan, options);
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(
@@ -294,6 +393,12 @@ async fn run_plans(
         };
         if let Some(bar) = bar {
             bar.finish_and_clear();
+        }
+        if let Some(session) = session {
+            let summary = summary.clone();
+            if let Err(e) = tokio::task::spawn_blocking(move || session.finish(&summary)).await? {
+                eprintln!("warning: {}: cannot record the run's end: {e}", loaded.config.name);
+            }
         }
         if json {
             eprintln!("{}", serde_json::to_string(&summary).unwrap_or_default());

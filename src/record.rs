@@ -21,11 +21,12 @@ pub enum Acks {
 }
 
 impl Acks {
-    fn each(&self, f: impl Fn(&AckRef)) {
+    /// Calls `f` on each input handle.
+    pub fn each(&self, mut f: impl FnMut(&AckRef)) {
         match self {
             Acks::None => {}
             Acks::One(a) => f(a),
-            Acks::Many(v) => v.iter().for_each(f),
+            Acks::Many(v) => v.iter().for_each(&mut f),
         }
     }
 

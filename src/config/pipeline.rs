@@ -61,9 +61,23 @@ pub struct PipelineConfig {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeadLetterConfig {
-    /// NDJSON file, relative to the pipeline's folder; one entry per line with the pipeline, step,
-    /// key, error, attempts, time and the record as it entered the failing step.
-    pub path: String,
+    /// `state` (the default): the state store's dead-letter queue, listed and replayed with
+    /// `weir dlq`. Leave out when `path` is set.
+    #[serde(default)]
+    pub store: Option<DeadLetterStore>,
+    /// An NDJSON file instead of the state store, relative to the pipeline's folder; one entry per line
+    /// with the pipeline, step, key, error, attempts, time and the record as it entered the failing
+    /// step. Entries written there cannot be replayed with `weir dlq replay`.
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// Stores that can hold dead letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadLetterStore {
+    /// The state store (`.weir/state.db` by default).
+    State,
 }
 
 /// A lookup table: a CSV file (with a header row) or inline rows.

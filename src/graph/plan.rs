@@ -14,7 +14,7 @@ use crate::config::diagnostic::{Diagnostic, Diagnostics};
 use crate::config::file::{Anchor, ConfigFile};
 use crate::config::load::LoadedPipeline;
 use crate::config::parse::{escape, field_name};
-use crate::config::pipeline::{OnError, Origin, RuntimeSettings};
+use crate::config::pipeline::{DeadLetterConfig, OnError, Origin, RuntimeSettings};
 use crate::config::source_map::Pos;
 use crate::expr::template::{StringTemplate, TemplateEngine, TemplateOptions};
 use crate::sinks::Sink;
@@ -67,11 +67,23 @@ pub struct Plan {
     /// Sinks, by index.
     pub sinks: Vec<BuiltSink>,
     /// Where dead-lettered records are written.
-    pub dead_letter_path: PathBuf,
+    pub dead_letter: DeadLetterTarget,
     /// Batch size and channel capacity.
     pub settings: RuntimeSettings,
     /// The fields the pipeline reads of its source's records, when it does not need them whole.
     pub projection: Option<crate::runtime::projection::Projection>,
+}
+
+/// Where a pipeline's dead letters go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeadLetterTarget {
+    /// The state store's queue; runs without a state store (library use, tests) write `fallback`.
+    Store {
+        /// NDJSON file used when the run has no state store.
+        fallback: PathBuf,
+    },
+    /// An NDJSON file.
+    File(PathBuf),
 }
 
 fn report(
@@ -208,9 +220,19 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
             );
         }
     }
-    let dead_letter_path = match &config.dead_letter {
-        Some(d) => pipeline.base_dir().join(&d.path),
-        None => pipeline.base_dir().join(".weir").join("dead-letter").join(format!("{}.ndjson", config.name)),
+    let fallback = pipeline.base_dir().join(".weir").join("dead-letter").join(format!("{}.ndjson", config.name));
+    let dead_letter = match &config.dead_letter {
+        Some(DeadLetterConfig { path: Some(path), store: Some(_) }) => {
+            diagnostics.push(
+                Diagnostic::new("conflict", format!("`dead_letter` has both `store` and `path` (`{path}`)"))
+                    .with_field("dead_letter")
+                    .with_hint("dead letters go either to the state store (`store: state`) or to a file (`path:`)")
+                    .at(pipeline.file.locate("/dead_letter/path", Anchor::Key)),
+            );
+            DeadLetterTarget::Store { fallback }
+        }
+        Some(DeadLetterConfig { path: Some(path), .. }) => DeadLetterTarget::File(pipeline.base_dir().join(path)),
+        _ => DeadLetterTarget::Store { fallback },
     };
     match (graph, source, diagnostics.is_empty() && config.unparsed.is_empty()) {
         (Ok(graph), Some(source), true) => Ok(Plan {
@@ -220,7 +242,7 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
             source,
             steps,
             sinks,
-            dead_letter_path,
+            dead_letter,
             settings: config.runtime.clone(),
         }),
         _ => Err(diagnostics),

@@ -4,7 +4,7 @@
 //! unacknowledged (dropped without an outcome, e.g. a sink failed) — and advances its progress
 //! watermark only over inputs that were fully acknowledged.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -75,8 +75,11 @@ impl AckSummary {
 struct StreamProgress {
     /// Every seq below this is acknowledged.
     watermark: u64,
-    /// Acknowledged seqs at or above the watermark (out-of-order completions).
-    ahead: BTreeSet<u64>,
+    /// Where the input just below the watermark ends in its stream (a byte offset for files): where
+    /// reading resumes.
+    resume_at: u64,
+    /// Acknowledged seqs at or above the watermark (out-of-order completions), with where each ends.
+    ahead: BTreeMap<u64, u64>,
     /// True once an input of this stream was unacknowledged: the watermark stops there for good.
     blocked: bool,
 }
@@ -86,6 +89,8 @@ struct StreamProgress {
 pub struct AckTracker {
     counters: AckCounters,
     progress: Mutex<Vec<StreamProgress>>,
+    /// Every input's outcome, kept only when asked for (replays report per entry).
+    outcomes: Option<Mutex<Vec<(InputPosition, Outcome)>>>,
 }
 
 impl AckTracker {
@@ -94,10 +99,33 @@ impl AckTracker {
         Arc::new(Self::default())
     }
 
+    /// A tracker that also remembers every input's outcome (see [`AckTracker::outcomes`]).
+    pub fn recording() -> Arc<Self> {
+        Arc::new(Self { outcomes: Some(Mutex::new(Vec::new())), ..Self::default() })
+    }
+
     /// Hands out the acknowledgement handle for a new input.
     pub fn track(self: &Arc<Self>, position: InputPosition) -> AckRef {
+        self.track_until(position, 0)
+    }
+
+    /// [`AckTracker::track`] for an input that ends at `end` within its stream (the byte offset after
+    /// a line, say), so that [`AckTracker::resume_point`] can say where to resume.
+    pub fn track_until(self: &Arc<Self>, position: InputPosition, end: u64) -> AckRef {
         self.counters.received.fetch_add(1, Ordering::Relaxed);
-        AckRef(Arc::new(AckInner { position, state: AtomicU8::new(0), tracker: Arc::clone(self) }))
+        AckRef(Arc::new(AckInner { position, end, state: AtomicU8::new(0), tracker: Arc::clone(self) }))
+    }
+
+    /// Every input's outcome so far, in completion order (only for [`AckTracker::recording`] trackers).
+    pub fn outcomes(&self) -> Vec<(InputPosition, Outcome)> {
+        self.outcomes.as_ref().map(|o| o.lock().unwrap_or_else(|e| e.into_inner()).clone()).unwrap_or_default()
+    }
+
+    /// How many leading inputs of `stream` are fully acknowledged, and where the last of them ends:
+    /// the position a checkpoint may record.
+    pub fn resume_point(&self, stream: u32) -> (u64, u64) {
+        let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        progress.get(stream as usize).map_or((0, 0), |p| (p.watermark, p.resume_at))
     }
 
     /// Current counts.
@@ -118,8 +146,11 @@ impl AckTracker {
         progress.get(stream as usize).map_or(0, |p| p.watermark)
     }
 
-    fn complete(&self, position: InputPosition, state: u8) {
+    fn complete(&self, position: InputPosition, end: u64, state: u8) {
         let outcome = outcome_of(state);
+        if let Some(outcomes) = &self.outcomes {
+            outcomes.lock().unwrap_or_else(|e| e.into_inner()).push((position, outcome));
+        }
         let counter = match outcome {
             Outcome::Delivered => &self.counters.delivered,
             Outcome::Filtered => &self.counters.filtered,
@@ -137,11 +168,13 @@ impl AckTracker {
         } else if !p.blocked {
             if position.seq == p.watermark {
                 p.watermark += 1;
-                while p.ahead.remove(&p.watermark) {
+                p.resume_at = end;
+                while let Some(next_end) = p.ahead.remove(&p.watermark) {
                     p.watermark += 1;
+                    p.resume_at = next_end;
                 }
             } else if position.seq > p.watermark {
-                p.ahead.insert(position.seq);
+                p.ahead.insert(position.seq, end);
             }
         }
         drop(progress);
@@ -166,13 +199,14 @@ fn outcome_of(state: u8) -> Outcome {
 #[derive(Debug)]
 struct AckInner {
     position: InputPosition,
+    end: u64,
     state: AtomicU8,
     tracker: Arc<AckTracker>,
 }
 
 impl Drop for AckInner {
     fn drop(&mut self) {
-        self.tracker.complete(self.position, *self.state.get_mut());
+        self.tracker.complete(self.position, self.end, *self.state.get_mut());
     }
 }
 
@@ -269,5 +303,24 @@ mod tests {
         r1.delivered();
         drop(r1);
         assert_eq!(tracker.acknowledged_prefix(0), 0);
+    }
+
+    #[test]
+    fn resume_point_is_the_end_of_the_last_contiguous_input() {
+        let tracker = AckTracker::recording();
+        let lines: Vec<AckRef> = (0..3).map(|i| tracker.track_until(pos(i), (i + 1) * 10)).collect();
+        let mut lines = lines.into_iter();
+        let (first, second, third) = (lines.next().unwrap_or_else(|| unreachable!()), lines.next(), lines.next());
+        third.iter().for_each(AckRef::delivered);
+        drop(third);
+        assert_eq!(tracker.resume_point(0), (0, 0), "an input ahead of the watermark does not count");
+        first.filtered();
+        drop(first);
+        assert_eq!(tracker.resume_point(0), (1, 10));
+        second.iter().for_each(AckRef::delivered);
+        drop(second);
+        assert_eq!(tracker.resume_point(0), (3, 30), "the gap closed: resume after the third line");
+        let outcomes: Vec<_> = tracker.outcomes().into_iter().map(|(p, o)| (p.seq, o)).collect();
+        assert_eq!(outcomes, vec![(2, Outcome::Delivered), (0, Outcome::Filtered), (1, Outcome::Delivered)]);
     }
 }

@@ -26,6 +26,11 @@ impl Outputs {
         Self { senders }
     }
 
+    /// The readers of several outputs together.
+    pub fn merge(outputs: Vec<Outputs>) -> Self {
+        Self { senders: outputs.into_iter().flat_map(|o| o.senders).collect() }
+    }
+
     /// Sends a batch to every reader, waiting while a reader is full. False when every reader is gone.
     pub async fn send(&self, batch: Batch) -> bool {
         if batch.is_empty() {

@@ -6,14 +6,16 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::secrets;
 use crate::record::Record;
+use crate::state::{StateError, StateStore};
 
 /// One dead-letter entry, as written (one JSON object per line).
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -34,12 +36,23 @@ pub struct DeadLetterEntry {
     pub record: Value,
 }
 
+/// Where entries go.
+#[derive(Debug)]
+enum Target {
+    /// An NDJSON file (`dead_letter: { path: … }`).
+    File { path: PathBuf, writer: Mutex<Option<BufWriter<File>>> },
+    /// The state store's dead-letter queue (`weir dlq …`).
+    Store { store: Arc<dyn StateStore>, run_id: Option<i64>, stop: Arc<AtomicBool> },
+    /// Printed to stdout, prefixed with `[dead-letter]` (dry runs).
+    Print,
+}
+
 #[derive(Debug)]
 struct Inner {
     pipeline: String,
-    /// `None`: print entries to stdout instead of writing them (dry runs).
-    path: Option<PathBuf>,
-    writer: Mutex<Option<BufWriter<File>>>,
+    target: Target,
+    /// For replays: how often each replayed input (by sequence number) had been attempted already.
+    previous_attempts: Vec<u32>,
     written: AtomicU64,
     failed: AtomicU64,
 }
@@ -49,31 +62,51 @@ struct Inner {
 pub struct DeadLetterSender(Arc<Inner>);
 
 impl DeadLetterSender {
-    /// Appends to `path`, creating it (and its folder) on the first entry.
-    pub fn to_file(pipeline: &str, path: &Path) -> Self {
+    fn new(pipeline: &str, target: Target) -> Self {
         Self(Arc::new(Inner {
             pipeline: pipeline.to_string(),
-            path: Some(path.to_path_buf()),
-            writer: Mutex::new(None),
+            target,
+            previous_attempts: Vec::new(),
             written: AtomicU64::new(0),
             failed: AtomicU64::new(0),
         }))
+    }
+
+    /// Appends to `path`, creating it (and its folder) on the first entry.
+    pub fn to_file(pipeline: &str, path: &Path) -> Self {
+        Self::new(pipeline, Target::File { path: path.to_path_buf(), writer: Mutex::new(None) })
+    }
+
+    /// Stores entries in the state store's dead-letter queue. When the store is full (or busy) the
+    /// write is retried until it succeeds or `stop` is set: the record stays unacknowledged meanwhile,
+    /// so a full disk pauses the pipeline instead of losing records.
+    pub fn to_store(pipeline: &str, store: Arc<dyn StateStore>, run_id: Option<i64>, stop: Arc<AtomicBool>) -> Self {
+        Self::new(pipeline, Target::Store { store, run_id, stop })
     }
 
     /// Prints entries to stdout, prefixed with `[dead-letter]`, instead of writing them (dry runs).
     pub fn printing(pipeline: &str) -> Self {
-        Self(Arc::new(Inner {
-            pipeline: pipeline.to_string(),
-            path: None,
-            writer: Mutex::new(None),
-            written: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-        }))
+        Self::new(pipeline, Target::Print)
     }
 
-    /// Where entries go (`None` when printing).
-    pub fn path(&self) -> Option<&Path> {
-        self.0.path.as_deref()
+    /// For replays: entries of input `seq` count `previous[seq]` earlier attempts.
+    pub fn with_previous_attempts(self, previous: Vec<u32>) -> Self {
+        match Arc::try_unwrap(self.0) {
+            Ok(mut inner) => {
+                inner.previous_attempts = previous;
+                Self(Arc::new(inner))
+            }
+            Err(shared) => Self(shared),
+        }
+    }
+
+    /// Where entries go, for the run summary.
+    pub fn describe(&self) -> Option<String> {
+        match &self.0.target {
+            Target::File { path, .. } => Some(path.display().to_string()),
+            Target::Store { .. } => Some(format!("the state store (weir dlq list {})", self.0.pipeline)),
+            Target::Print => None,
+        }
     }
 
     /// Entries written so far.
@@ -88,13 +121,18 @@ impl DeadLetterSender {
 
     /// Writes one entry; on success the record's inputs are marked dead-lettered.
     pub fn send(&self, record: Record, step: &str, error: impl Into<String>) {
-        let entry = DeadLetterEntry {
+        let mut attempts = 1;
+        record.acks.each(|a| {
+            let previous = self.0.previous_attempts.get(a.position().seq as usize).copied().unwrap_or(0);
+            attempts = attempts.max(previous + 1);
+        });
+        let mut entry = DeadLetterEntry {
             time: now_rfc3339(),
             pipeline: self.0.pipeline.clone(),
             step: step.to_string(),
             key: record.key.as_deref().map(str::to_string),
             error: error.into(),
-            attempts: 1,
+            attempts,
             // A record parsed in part (see `runtime::projection`) is shown as the whole input.
             record: match &record.original {
                 Some(text) => serde_json::from_slice(text)
@@ -102,6 +140,9 @@ impl DeadLetterSender {
                 None => record.value.clone(),
             },
         };
+        if secrets::any() {
+            entry = redact_entry(entry);
+        }
         match self.write(&entry) {
             Ok(()) => {
                 record.mark_dead_lettered();
@@ -109,33 +150,71 @@ impl DeadLetterSender {
             }
             Err(e) => {
                 self.0.failed.fetch_add(1, Ordering::AcqRel);
-                let path = self.0.path.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
-                tracing::error!(pipeline = %self.0.pipeline, step, error = %e, path, "cannot write dead-letter entry");
+                let target = self.describe().unwrap_or_default();
+                tracing::error!(pipeline = %self.0.pipeline, step, error = %e, target, "cannot write dead-letter entry");
             }
         }
     }
 
     fn write(&self, entry: &DeadLetterEntry) -> std::io::Result<()> {
-        let mut line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
-        if secrets::any() {
-            line = secrets::redact(&line);
-        }
-        let Some(path) = &self.0.path else {
-            println!("[dead-letter] {line}");
-            return Ok(());
-        };
-        let mut guard = self.0.writer.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.is_none() {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
+        match &self.0.target {
+            Target::Print => {
+                println!("[dead-letter] {}", serde_json::to_string(entry).map_err(std::io::Error::other)?);
+                Ok(())
             }
-            let file = OpenOptions::new().create(true).append(true).open(path)?;
-            *guard = Some(BufWriter::new(file));
+            Target::File { path, writer } => {
+                let line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
+                let mut guard = writer.lock().unwrap_or_else(|e| e.into_inner());
+                if guard.is_none() {
+                    if let Some(dir) = path.parent() {
+                        std::fs::create_dir_all(dir)?;
+                    }
+                    let file = OpenOptions::new().create(true).append(true).open(path)?;
+                    *guard = Some(BufWriter::new(file));
+                }
+                let writer = guard.as_mut().ok_or_else(|| std::io::Error::other("dead-letter writer missing"))?;
+                writer.write_all(line.as_bytes())?;
+                writer.write_all(b"\n")?;
+                writer.flush()
+            }
+            Target::Store { store, run_id, stop } => {
+                retry_while_full(stop, "dead-letter entry", || store.push_dead_letter(entry, *run_id).map(drop))
+                    .map_err(std::io::Error::other)
+            }
         }
-        let writer = guard.as_mut().ok_or_else(|| std::io::Error::other("dead-letter writer missing"))?;
-        writer.write_all(line.as_bytes())?;
-        writer.write_all(b"\n")?;
-        writer.flush()
+    }
+}
+
+/// Masks registered secrets everywhere in an entry (error text and record).
+fn redact_entry(entry: DeadLetterEntry) -> DeadLetterEntry {
+    let text = secrets::redact(&serde_json::to_string(&entry).unwrap_or_default());
+    serde_json::from_str(&text).unwrap_or(entry)
+}
+
+/// Calls `write` until it succeeds, fails for good, or `stop` is set; a full or busy store is waited
+/// out with growing pauses (up to 5 s), warning on each. Blocks the calling thread (on a tokio worker,
+/// through `block_in_place`, so other tasks move on).
+pub fn retry_while_full(
+    stop: &AtomicBool,
+    what: &str,
+    mut write: impl FnMut() -> Result<(), StateError>,
+) -> Result<(), StateError> {
+    let mut run = || {
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match write() {
+                Err(e) if e.is_retryable() && !stop.load(Ordering::SeqCst) => {
+                    tracing::warn!(error = %e, retry_in = ?pause, "cannot store {what}; records stay unacknowledged until it succeeds");
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                other => return other,
+            }
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(run),
+        _ => run(),
     }
 }
 

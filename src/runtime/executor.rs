@@ -14,9 +14,10 @@ use tokio::task::JoinHandle;
 use super::ack::{AckSummary, AckTracker};
 use super::channel::{Batch, Outputs, batch_channel};
 use super::dead_letter::DeadLetterSender;
+use super::replay::{self, Replay};
 use super::stats::{NodeCounters, RunSummary};
 use crate::config::pipeline::OnError;
-use crate::graph::plan::{BuiltSink, BuiltStep, Plan};
+use crate::graph::plan::{BuiltSink, BuiltStep, DeadLetterTarget, Plan};
 use crate::sinks::dry_run::DryRunSink;
 use crate::sinks::{Sink, SinkContext};
 use crate::sources::{Source, SourceContext};
@@ -37,6 +38,10 @@ pub struct RunOptions {
     pub state: Option<Arc<dyn StateStore>>,
     /// This run's id in the state store's run history.
     pub run_id: Option<i64>,
+    /// Read sources from the beginning, ignoring saved checkpoints.
+    pub from_start: bool,
+    /// Re-inject these dead letters instead of reading the source.
+    pub replay: Option<Arc<Replay>>,
 }
 
 /// The first fatal error of a run.
@@ -78,14 +83,21 @@ pub struct Execution {
 impl Execution {
     /// Starts every component of `plan`. Must be called within a tokio runtime.
     pub fn start(plan: Plan, options: RunOptions) -> Self {
-        let Plan { name, graph, source, steps, sinks, dead_letter_path, settings, projection } = plan;
+        let Plan { name, graph, source, steps, sinks, dead_letter, settings, projection } = plan;
         let stop = Arc::clone(&options.stop);
         let failure = Failure::default();
-        let tracker = AckTracker::new();
-        let dead_letter = if options.dry_run {
-            DeadLetterSender::printing(&name)
-        } else {
-            DeadLetterSender::to_file(&name, &dead_letter_path)
+        let tracker = if options.replay.is_some() { AckTracker::recording() } else { AckTracker::new() };
+        let dead_letter = match (&dead_letter, &options.state) {
+            _ if options.dry_run => DeadLetterSender::printing(&name),
+            (DeadLetterTarget::File(path), _) => DeadLetterSender::to_file(&name, path),
+            (DeadLetterTarget::Store { .. }, Some(state)) => {
+                DeadLetterSender::to_store(&name, Arc::clone(state), options.run_id, Arc::clone(&stop))
+            }
+            (DeadLetterTarget::Store { fallback }, None) => DeadLetterSender::to_file(&name, fallback),
+        };
+        let dead_letter = match &options.replay {
+            Some(replay) => dead_letter.with_previous_attempts(replay.previous_attempts()),
+            None => dead_letter,
         };
         // One input channel per non-source node; senders are handed to the nodes upstream of it.
         let mut senders = std::collections::HashMap::new();
@@ -114,7 +126,15 @@ impl Execution {
             counters: Arc::clone(&source_counters),
             projection,
         };
-        {
+        if let Some(replay) = options.replay.clone() {
+            let inputs: std::collections::HashMap<NodeIndex, Outputs> =
+                senders.iter().map(|(n, tx)| (*n, Outputs::new(vec![tx.clone()]))).collect();
+            let graph = graph.clone();
+            let tracker = Arc::clone(&tracker);
+            handles.push(tokio::task::spawn_blocking(move || {
+                replay::inject(&replay, &graph, &tracker, |n| inputs.get(&n).cloned().unwrap_or_default());
+            }));
+        } else {
             let failure = failure.clone();
             let stop = Arc::clone(&stop);
             let source_id = source.id.clone();
@@ -128,7 +148,6 @@ impl Execution {
                 }
             }));
         }
-
         for (i, step) in steps.into_iter().enumerate() {
             let n = graph.steps[i];
             let node_counters = Arc::new(NodeCounters::default());
@@ -199,9 +218,7 @@ impl Execution {
             duration: self.started.elapsed(),
             records: self.tracker.summary(),
             components: self.counters.iter().map(|(id, kind, ty, c)| c.snapshot(id, kind, ty)).collect(),
-            dead_letter_path: (self.dead_letter.written() > 0)
-                .then(|| self.dead_letter.path().map(|p| p.display().to_string()))
-                .flatten(),
+            dead_letter_path: (self.dead_letter.written() > 0).then(|| self.dead_letter.describe()).flatten(),
             interrupted,
             error,
             dry_run: self.dry_run,

@@ -6,4 +6,5 @@ pub mod channel;
 pub mod dead_letter;
 pub mod executor;
 pub mod projection;
+pub mod replay;
 pub mod stats;

@@ -3,6 +3,7 @@
 //! ([`sqlite::SqliteStore`]); a server-backed store (PostgreSQL) can implement the same trait.
 
 pub mod lease;
+pub mod session;
 pub mod sqlite;
 
 use serde::{Deserialize, Serialize};

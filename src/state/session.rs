@@ -1,0 +1,116 @@
+//! One run of one pipeline against the state store: take the pipeline's lease (and keep renewing it
+//! while the run lasts), record the run's start, and at the end its outcome and counters, then let the
+//! lease go.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::{LeaseHolder, RunStatus, StateResult, StateStore};
+use crate::runtime::stats::RunSummary;
+
+/// How long a lease lasts unless renewed; renewed at a third of it. A holder that dies on this host
+/// is taken over at once (see [`super::lease`]); one on another host after this long.
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
+
+/// A run in progress.
+#[derive(Debug)]
+pub struct RunSession {
+    store: Arc<dyn StateStore>,
+    pipeline: String,
+    holder: LeaseHolder,
+    run_id: i64,
+    renewal: Option<(Arc<(Mutex<bool>, Condvar)>, JoinHandle<()>)>,
+}
+
+impl RunSession {
+    /// Takes the pipeline's lease (failing with [`super::StateError::LeaseHeld`] when another process
+    /// has it) and records the run's start. `stop` is set if the lease is lost while running.
+    pub fn begin(
+        store: Arc<dyn StateStore>,
+        pipeline: &str,
+        trigger: &str,
+        stop: Arc<AtomicBool>,
+    ) -> StateResult<RunSession> {
+        let holder = LeaseHolder::this_process();
+        store.acquire_lease(pipeline, &holder, LEASE_TTL)?;
+        let run_id = match store.start_run(pipeline, trigger) {
+            Ok(id) => id,
+            Err(e) => {
+                let _ = store.release_lease(pipeline, &holder);
+                return Err(e);
+            }
+        };
+        let signal = Arc::new((Mutex::new(false), Condvar::new()));
+        let renewal = {
+            let (store, pipeline, holder, signal) =
+                (Arc::clone(&store), pipeline.to_string(), holder.clone(), Arc::clone(&signal));
+            std::thread::spawn(move || renew_until_done(&*store, &pipeline, &holder, &signal, &stop))
+        };
+        Ok(RunSession { store, pipeline: pipeline.to_string(), holder, run_id, renewal: Some((signal, renewal)) })
+    }
+
+    /// This run's id.
+    pub fn run_id(&self) -> i64 {
+        self.run_id
+    }
+
+    /// Records how the run ended and releases the lease.
+    pub fn finish(mut self, summary: &RunSummary) -> StateResult<()> {
+        self.stop_renewing();
+        let status = if summary.error.is_some() {
+            RunStatus::Failed
+        } else if summary.interrupted {
+            RunStatus::Interrupted
+        } else if summary.is_success() {
+            RunStatus::Succeeded
+        } else {
+            RunStatus::Failed
+        };
+        let value = serde_json::to_value(summary).unwrap_or_default();
+        let result = self.store.finish_run(self.run_id, status, &value, summary.error.as_deref());
+        self.store.release_lease(&self.pipeline, &self.holder)?;
+        result
+    }
+
+    fn stop_renewing(&mut self) {
+        if let Some((signal, handle)) = self.renewal.take() {
+            *signal.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+            signal.1.notify_all();
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for RunSession {
+    fn drop(&mut self) {
+        self.stop_renewing();
+    }
+}
+
+fn renew_until_done(
+    store: &dyn StateStore,
+    pipeline: &str,
+    holder: &LeaseHolder,
+    signal: &(Mutex<bool>, Condvar),
+    stop: &AtomicBool,
+) {
+    let mut done = signal.0.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let (guard, _) = signal.1.wait_timeout(done, LEASE_TTL / 3).unwrap_or_else(|e| e.into_inner());
+        done = guard;
+        if *done {
+            return;
+        }
+        match store.acquire_lease(pipeline, holder, LEASE_TTL) {
+            Ok(()) => {}
+            Err(e) if e.is_retryable() => tracing::warn!(pipeline, error = %e, "cannot renew the pipeline's lease yet"),
+            Err(e) => {
+                tracing::error!(pipeline, error = %e, "lost the pipeline's lease; stopping the run");
+                stop.store(true, Ordering::SeqCst);
+                return;
+            }
+        }
+    }
+}
