@@ -135,7 +135,11 @@ fn select(
     Ok(out)
 }
 
-fn replay(entries: Vec<StoredDeadLetter>, store: Arc<dyn StateStore>, config: &std::path::Path) -> anyhow::Result<ExitCode> {
+fn replay(
+    entries: Vec<StoredDeadLetter>,
+    store: Arc<dyn StateStore>,
+    config: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
     if entries.is_empty() {
         eprintln!("nothing to replay");
         return Ok(ExitCode::SUCCESS);
@@ -150,7 +154,11 @@ fn replay(entries: Vec<StoredDeadLetter>, store: Arc<dyn StateStore>, config: &s
     let mut failed = false;
     for (pipeline, entries) in by_pipeline {
         let Some(plan) = plans.remove(&pipeline) else {
-            eprintln!("error: pipeline `{pipeline}` is not in {}; its {} entries are kept", config.display(), entries.len());
+            eprintln!(
+                "error: pipeline `{pipeline}` is not in {}; its {} entries are kept",
+                config.display(),
+                entries.len()
+            );
             failed = true;
             continue;
         };
@@ -194,7 +202,12 @@ fn replay(entries: Vec<StoredDeadLetter>, store: Arc<dyn StateStore>, config: &s
 }
 
 /// `weir runs`
-pub(crate) fn runs(store: &dyn StateStore, pipeline: Option<&str>, limit: usize, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) fn runs(
+    store: &dyn StateStore,
+    pipeline: Option<&str>,
+    limit: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let runs = store.runs(pipeline, limit)?;
     if json {
         print_json(&runs);
@@ -219,7 +232,19 @@ pub(crate) fn runs(store: &dyn StateStore, pipeline: Option<&str>, limit: usize,
         ]
     });
     print_table(
-        &["ID", "PIPELINE", "TRIGGER", "STARTED", "ENDED", "STATUS", "RECEIVED", "DELIVERED", "FILTERED", "DLQ", "ERROR"],
+        &[
+            "ID",
+            "PIPELINE",
+            "TRIGGER",
+            "STARTED",
+            "ENDED",
+            "STATUS",
+            "RECEIVED",
+            "DELIVERED",
+            "FILTERED",
+            "DLQ",
+            "ERROR",
+        ],
         rows,
     );
     Ok(ExitCode::SUCCESS)

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::ack::{AckSummary, AckTracker};
 use super::channel::{Batch, Outputs, batch_channel};
+use super::checkpoint::Checkpoints;
 use super::dead_letter::DeadLetterSender;
 use super::replay::{self, Replay};
 use super::stats::{NodeCounters, RunSummary};
@@ -75,6 +76,8 @@ pub struct Execution {
     failure: Failure,
     stop: Arc<AtomicBool>,
     dead_letter: DeadLetterSender,
+    checkpoints: Option<Arc<Checkpoints>>,
+    saver: Option<JoinHandle<()>>,
     started: Instant,
     name: String,
     dry_run: bool,
@@ -112,6 +115,27 @@ impl Execution {
         let mut counters = Vec::new();
         let mut handles = Vec::new();
 
+        let checkpoints =
+            match (&options.state, options.dry_run || options.replay.is_some() || !source.source.checkpointed()) {
+                (Some(state), false) => {
+                    match Checkpoints::load(
+                        Arc::clone(state),
+                        &name,
+                        &source.id,
+                        Arc::clone(&tracker),
+                        options.from_start,
+                    ) {
+                        Ok(c) => Some(Arc::new(c)),
+                        Err(e) => {
+                            failure.set(format!("source `{}`: cannot read its checkpoint: {e}", source.id), &stop);
+                            None
+                        }
+                    }
+                }
+                _ => None,
+            };
+        let resumed = checkpoints.as_ref().is_some_and(|c| c.resumes());
+        let saver = checkpoints.clone().map(|c| tokio::spawn(save_checkpoints_periodically(c)));
         let source_counters = Arc::new(NodeCounters::default());
         counters.push((source.id.clone(), "source", type_of_source(&source.source), Arc::clone(&source_counters)));
         let ctx = SourceContext {
@@ -125,6 +149,7 @@ impl Execution {
             id: source.id.clone(),
             counters: Arc::clone(&source_counters),
             projection,
+            checkpoints: checkpoints.clone(),
         };
         if let Some(replay) = options.replay.clone() {
             let inputs: std::collections::HashMap<NodeIndex, Outputs> =
@@ -172,6 +197,7 @@ impl Execution {
                 sink: id.clone(),
                 state: if options.dry_run { None } else { options.state.clone() },
                 run_id: options.run_id,
+                resumed,
             };
             let dlq = dead_letter.clone();
             let failure = failure.clone();
@@ -188,6 +214,8 @@ impl Execution {
             failure,
             stop,
             dead_letter,
+            checkpoints,
+            saver,
             started: Instant::now(),
             name,
             dry_run: options.dry_run,
@@ -211,6 +239,23 @@ impl Execution {
                 self.failure.set(format!("a component stopped unexpectedly: {e}"), &self.stop);
             }
         }
+        if let Some(saver) = self.saver {
+            saver.abort();
+        }
+        if let Some(checkpoints) = self.checkpoints {
+            // Everything has finished: the last position is final. A full store is retried unless
+            // the run is being stopped; the next run then re-reads from the last saved position.
+            let stop = Arc::clone(&self.stop);
+            let saved = tokio::task::spawn_blocking(move || {
+                super::dead_letter::retry_while_full(&stop, "checkpoint", || checkpoints.save().map(drop))
+            })
+            .await;
+            match saved {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => self.failure.set(format!("cannot save the checkpoint: {e}"), &self.stop),
+                Err(e) => self.failure.set(format!("cannot save the checkpoint: {e}"), &self.stop),
+            }
+        }
         let error = self.failure.take();
         let interrupted = error.is_none() && self.stop.load(Ordering::SeqCst);
         RunSummary {
@@ -222,6 +267,20 @@ impl Execution {
             interrupted,
             error,
             dry_run: self.dry_run,
+        }
+    }
+}
+
+/// Saves the source's acknowledged position every second while the run lasts; a failed save (a full
+/// disk) is logged and tried again at the next tick — the position simply does not advance meanwhile.
+async fn save_checkpoints_periodically(checkpoints: Arc<Checkpoints>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let c = Arc::clone(&checkpoints);
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || c.save()).await {
+            tracing::warn!(error = %e, "cannot save the checkpoint; will try again");
         }
     }
 }

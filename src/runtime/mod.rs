@@ -3,6 +3,7 @@
 
 pub mod ack;
 pub mod channel;
+pub mod checkpoint;
 pub mod dead_letter;
 pub mod executor;
 pub mod projection;

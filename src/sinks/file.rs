@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{RecordRejection, Sink, SinkError};
+use super::{RecordRejection, Sink, SinkContext, SinkError};
 use crate::build::{BuildContext, BuildErrors};
 use crate::record::Record;
 use crate::sources::file::FileFormat;
@@ -150,6 +150,24 @@ impl FileSink {
 }
 
 impl Sink for FileSink {
+    fn open(&mut self, ctx: &SinkContext) -> Result<(), SinkError> {
+        // What earlier runs delivered is already in the file: truncating it would lose it.
+        if ctx.resumed && self.mode == WriteMode::Truncate {
+            if self.format == FileFormat::Json {
+                return Err(SinkError {
+                    message: format!(
+                        "the source resumes from a checkpoint, and `{}` holds a JSON array that cannot be \
+                         extended; use `format: ndjson`, or re-read everything with `weir run --from-start`",
+                        self.path.display()
+                    ),
+                    retryable: false,
+                });
+            }
+            self.mode = WriteMode::Append;
+        }
+        Ok(())
+    }
+
     fn write(&mut self, batch: &[Record]) -> Result<Vec<RecordRejection>, SinkError> {
         self.open()?;
         let mut rejected = Vec::new();

@@ -58,6 +58,9 @@ pub struct SinkContext {
     pub state: Option<std::sync::Arc<dyn crate::state::StateStore>>,
     /// This run's id in the run history.
     pub run_id: Option<i64>,
+    /// The source resumes from a checkpoint: part of its input was delivered by earlier runs, so a
+    /// sink that rewrites its output from scratch must append to it instead.
+    pub resumed: bool,
 }
 
 /// A built sink. Writes are blocking; the runtime runs each sink on a blocking thread.

@@ -2,7 +2,7 @@
 //! glob matches (in sorted order). Lines that do not parse are dead-lettered and reading goes on.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
@@ -15,6 +15,7 @@ use super::{SourceContext, SourceError};
 use crate::build::{BuildContext, BuildErrors};
 use crate::record::{Acks, Record};
 use crate::runtime::ack::InputPosition;
+use crate::runtime::checkpoint::ResumeAt;
 use crate::runtime::stats::NodeCounters;
 use crate::transforms::context::with_context;
 
@@ -43,6 +44,10 @@ pub struct FileSourceConfig {
     /// CSV field delimiter (one character).
     #[serde(default)]
     pub delimiter: Option<char>,
+    /// Read every file whole on every run instead of resuming where the last run stopped (for
+    /// snapshots that are replaced each time, e.g. a full stock export read by a reconciliation).
+    #[serde(default)]
+    pub ignore_checkpoints: bool,
 }
 
 /// Built `file` source.
@@ -51,6 +56,10 @@ pub struct FileSource {
     pattern: String,
     format: FileFormat,
     delimiter: u8,
+    /// Resume from checkpoints (`ignore_checkpoints: false`).
+    pub checkpointed: bool,
+    /// The pipeline's folder.
+    base_dir: PathBuf,
 }
 
 impl FileSourceConfig {
@@ -78,15 +87,23 @@ impl FileSourceConfig {
                 b','
             }
         };
-        errors.finish(|| FileSource { pattern: full, format: self.format, delimiter })
+        errors.finish(|| FileSource {
+            pattern: full,
+            format: self.format,
+            delimiter,
+            checkpointed: !self.ignore_checkpoints,
+            base_dir: ctx.base_dir.clone(),
+        })
     }
 }
 
 /// Reads `reader` in large chunks and calls `line` for every complete line (without its newline), as
-/// a cheap shared slice of the chunk it came from (records parsed in part keep it as their original).
-fn for_each_line(mut reader: impl Read, mut line: impl FnMut(Bytes) -> bool) -> std::io::Result<()> {
+/// a cheap shared slice of the chunk it came from (records parsed in part keep it as their original),
+/// with the offset just after the line (`start` being the reader's offset).
+fn for_each_line(mut reader: impl Read, start: u64, mut line: impl FnMut(Bytes, u64) -> bool) -> std::io::Result<()> {
     const CHUNK: u64 = 1 << 20;
     let mut buf = BytesMut::new();
+    let mut consumed = start;
     loop {
         // Read into a fresh vector (`read_to_end` does not zero it first), after the partial line left
         // over from the previous chunk; the vector becomes the shared chunk without a copy.
@@ -101,14 +118,16 @@ fn for_each_line(mut reader: impl Read, mut line: impl FnMut(Bytes) -> bool) -> 
         let complete = buf.split_to(last_newline + 1).freeze();
         let mut start = 0;
         while let Some(len) = complete[start..].iter().position(|&b| b == b'\n') {
-            if !line(complete.slice(start..start + len)) {
+            if !line(complete.slice(start..start + len), consumed + (start + len + 1) as u64) {
                 return Ok(());
             }
             start += len + 1;
         }
+        consumed += complete.len() as u64;
     }
     if !buf.is_empty() {
-        line(buf.freeze());
+        let end = consumed + buf.len() as u64;
+        line(buf.freeze(), end);
     }
     Ok(())
 }
@@ -118,6 +137,8 @@ struct Emitter<'a> {
     ctx: &'a SourceContext,
     batch: Vec<Record>,
     emitted: u64,
+    /// Where the input being pushed ends in its file (byte offset), for checkpoints.
+    end: u64,
 }
 
 impl Emitter<'_> {
@@ -143,7 +164,7 @@ impl Emitter<'_> {
         }
         self.emitted += 1;
         NodeCounters::add(&self.ctx.counters.received, 1);
-        let acks = Acks::One(self.ctx.tracker.track(position));
+        let acks = Acks::One(self.ctx.tracker.track_until(position, self.end));
         let mut record = Record { value: Value::Null, key: None, parent: None, acks, original: None };
         match parsed {
             Ok(value) => {
@@ -184,6 +205,12 @@ impl Emitter<'_> {
 }
 
 impl FileSource {
+    /// A file's name in checkpoints: relative to the pipeline's folder, so that moving the client
+    /// folder or running from another directory keeps its position.
+    fn checkpoint_key(&self, path: &std::path::Path) -> String {
+        path.strip_prefix(&self.base_dir).unwrap_or(path).display().to_string()
+    }
+
     /// The files the pattern matches now, sorted.
     pub fn files(&self) -> Result<Vec<PathBuf>, SourceError> {
         let err = |message: String| SourceError::Read { message, retryable: false };
@@ -201,7 +228,7 @@ impl FileSource {
 
     /// Reads every file, blocking; call from a blocking thread.
     pub fn run_blocking(&self, ctx: &SourceContext) -> Result<(), SourceError> {
-        let mut emitter = Emitter { ctx, batch: Vec::with_capacity(ctx.batch_size), emitted: 0 };
+        let mut emitter = Emitter { ctx, batch: Vec::with_capacity(ctx.batch_size), emitted: 0, end: 0 };
         for (stream, path) in self.files()?.into_iter().enumerate() {
             if emitter.should_stop() {
                 break;
@@ -211,13 +238,20 @@ impl FileSource {
                 message: format!("reading `{}`: {e}", path.display()),
                 retryable: true,
             };
-            let file = File::open(&path).map_err(io)?;
+            let mut file = File::open(&path).map_err(io)?;
+            let resume = match &ctx.checkpoints {
+                Some(c) => c.open_stream(stream, &self.checkpoint_key(&path), &path, &mut file).map_err(io)?,
+                None => ResumeAt::default(),
+            };
             match self.format {
                 FileFormat::Ndjson => {
+                    file.seek(SeekFrom::Start(resume.offset)).map_err(io)?;
                     let mut seq = 0u64;
-                    let mut line_no = 0u64;
-                    for_each_line(file, |whole| {
+                    // Counted from the resume point (blank lines between records are not in the checkpoint).
+                    let mut line_no = resume.records;
+                    for_each_line(file, resume.offset, |whole, end| {
                         line_no += 1;
+                        emitter.end = end;
                         let line = whole.strip_suffix(b"\r").unwrap_or(&whole);
                         if line.iter().all(u8::is_ascii_whitespace) {
                             return true;
@@ -239,7 +273,7 @@ impl FileSource {
                     })
                     .map_err(io)?;
                 }
-                FileFormat::Json => self.read_json_array(&path, stream, &mut emitter, file)?,
+                FileFormat::Json => self.read_json_array(&path, stream, resume.records, &mut emitter, file)?,
                 FileFormat::Csv => {
                     let mut reader = csv::ReaderBuilder::new()
                         .delimiter(self.delimiter)
@@ -254,8 +288,20 @@ impl FileSource {
                         .iter()
                         .map(str::to_string)
                         .collect();
-                    for (seq, row) in reader.records().enumerate() {
-                        let parsed = row.map_err(|e| (format!("{}: {e}", path.display()), Value::Null)).map(|row| {
+                    let mut row = csv::StringRecord::new();
+                    let (mut seq, mut skipped) = (0u64, 0u64);
+                    loop {
+                        let read = reader.read_record(&mut row);
+                        // Offsets make the checkpoint's fingerprint; rows already read are skipped.
+                        emitter.end = reader.position().byte();
+                        if matches!(read, Ok(false)) {
+                            break;
+                        }
+                        if skipped < resume.records {
+                            skipped += 1;
+                            continue;
+                        }
+                        let parsed = read.map_err(|e| (format!("{}: {e}", path.display()), Value::Null)).map(|_| {
                             Value::Object(
                                 headers
                                     .iter()
@@ -264,9 +310,10 @@ impl FileSource {
                                     .collect::<Map<_, _>>(),
                             )
                         });
-                        if !emitter.push(InputPosition { stream, seq: seq as u64 }, parsed) {
+                        if !emitter.push(InputPosition { stream, seq }, parsed) {
                             break;
                         }
+                        seq += 1;
                     }
                 }
             }
@@ -280,12 +327,14 @@ impl FileSource {
         &self,
         path: &std::path::Path,
         stream: u32,
+        skip: u64,
         emitter: &mut Emitter<'_>,
         file: File,
     ) -> Result<(), SourceError> {
         struct Elements<'e, 'c> {
             emitter: &'e mut Emitter<'c>,
             stream: u32,
+            skip: u64,
         }
         impl<'de> serde::de::Visitor<'de> for Elements<'_, '_> {
             type Value = ();
@@ -293,6 +342,12 @@ impl FileSource {
                 f.write_str("a JSON array of records")
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+                // Elements acknowledged in an earlier run are read past, not emitted.
+                for _ in 0..self.skip {
+                    if seq.next_element::<serde::de::IgnoredAny>()?.is_none() {
+                        return Ok(());
+                    }
+                }
                 let mut n = 0u64;
                 while let Some(value) = seq.next_element::<Value>()? {
                     if !self.emitter.push(InputPosition { stream: self.stream, seq: n }, Ok(value)) {
@@ -304,7 +359,7 @@ impl FileSource {
             }
         }
         let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 20, file));
-        serde::Deserializer::deserialize_seq(&mut de, Elements { emitter, stream })
+        serde::Deserializer::deserialize_seq(&mut de, Elements { emitter, stream, skip })
             .map_err(|e| SourceError::Read { message: format!("`{}`: {e}", path.display()), retryable: false })
     }
 }

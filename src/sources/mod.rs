@@ -34,6 +34,15 @@ impl SourceConfig {
     }
 }
 
+impl Source {
+    /// Whether the source resumes from checkpoints.
+    pub fn checkpointed(&self) -> bool {
+        match self {
+            Source::File(f) => f.checkpointed,
+        }
+    }
+}
+
 /// Why a source stopped before reading everything.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -78,4 +87,7 @@ pub struct SourceContext {
     pub counters: Arc<crate::runtime::stats::NodeCounters>,
     /// Build only these fields of each record (`None`: build everything).
     pub projection: Option<crate::runtime::projection::Projection>,
+    /// Where to resume each input, and where acknowledged progress is saved (`None`: read everything,
+    /// remember nothing).
+    pub checkpoints: Option<Arc<crate::runtime::checkpoint::Checkpoints>>,
 }

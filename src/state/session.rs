@@ -21,8 +21,11 @@ pub struct RunSession {
     pipeline: String,
     holder: LeaseHolder,
     run_id: i64,
-    renewal: Option<(Arc<(Mutex<bool>, Condvar)>, JoinHandle<()>)>,
+    renewal: Option<(Arc<DoneSignal>, JoinHandle<()>)>,
 }
+
+/// Set (and notified) when the run ends, to stop the renewal thread.
+type DoneSignal = (Mutex<bool>, Condvar);
 
 impl RunSession {
     /// Takes the pipeline's lease (failing with [`super::StateError::LeaseHeld`] when another process
@@ -42,7 +45,7 @@ impl RunSession {
                 return Err(e);
             }
         };
-        let signal = Arc::new((Mutex::new(false), Condvar::new()));
+        let signal: Arc<DoneSignal> = Arc::new((Mutex::new(false), Condvar::new()));
         let renewal = {
             let (store, pipeline, holder, signal) =
                 (Arc::clone(&store), pipeline.to_string(), holder.clone(), Arc::clone(&signal));
@@ -93,7 +96,7 @@ fn renew_until_done(
     store: &dyn StateStore,
     pipeline: &str,
     holder: &LeaseHolder,
-    signal: &(Mutex<bool>, Condvar),
+    signal: &DoneSignal,
     stop: &AtomicBool,
 ) {
     let mut done = signal.0.lock().unwrap_or_else(|e| e.into_inner());

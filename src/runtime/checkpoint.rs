@@ -1,0 +1,271 @@
+//! Source checkpoints: where a source resumes after a stop or a crash. A position is saved only once
+//! every record read before it is acknowledged (delivered, filtered or dead-lettered) — the
+//! [`AckTracker`]'s contiguous watermark — so a crash re-reads, never skips. The file source's
+//! position is per file: the byte offset after the last acknowledged line (and the record count, for
+//! CSV and JSON arrays), with fingerprints that tell an appended file (resume) from a replaced or
+//! truncated one (read from the start).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::ack::AckTracker;
+use crate::state::{StateResult, StateStore};
+
+/// Bytes hashed at the head of a file and just before its resume offset.
+const FINGERPRINT_BYTES: u64 = 512;
+
+/// Where to start reading a stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResumeAt {
+    /// Byte offset to seek to (line-oriented formats).
+    pub offset: u64,
+    /// Records already read before it (formats that cannot seek skip this many).
+    pub records: u64,
+}
+
+/// The saved position of one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilePosition {
+    /// Byte offset after the last acknowledged record.
+    pub offset: u64,
+    /// Records acknowledged from the start of the file.
+    pub records: u64,
+    /// Hash of the file's first bytes (up to 512, never past `offset`).
+    pub head: String,
+    /// Hash of the (up to 512) bytes just before `offset`.
+    pub tail: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct SourcePosition {
+    files: BTreeMap<String, FilePosition>,
+}
+
+#[derive(Debug)]
+struct OpenStream {
+    /// The file's name in the checkpoint.
+    key: String,
+    /// Where it is now (for fingerprints).
+    path: std::path::PathBuf,
+    start: ResumeAt,
+}
+
+/// Checkpoints of one source in one run.
+#[derive(Debug)]
+pub struct Checkpoints {
+    store: Arc<dyn StateStore>,
+    pipeline: String,
+    source: String,
+    tracker: Arc<AckTracker>,
+    saved: SourcePosition,
+    streams: Mutex<Vec<Option<OpenStream>>>,
+    last_written: Mutex<Option<SourcePosition>>,
+}
+
+impl Checkpoints {
+    /// Loads the source's saved position (none with `from_start`).
+    pub fn load(
+        store: Arc<dyn StateStore>,
+        pipeline: &str,
+        source: &str,
+        tracker: Arc<AckTracker>,
+        from_start: bool,
+    ) -> StateResult<Checkpoints> {
+        let saved = if from_start {
+            SourcePosition::default()
+        } else {
+            store
+                .checkpoint(pipeline, source)?
+                .and_then(|v| serde_json::from_value::<SourcePosition>(v).ok())
+                .unwrap_or_default()
+        };
+        Ok(Checkpoints {
+            store,
+            pipeline: pipeline.to_string(),
+            source: source.to_string(),
+            tracker,
+            saved,
+            streams: Mutex::new(Vec::new()),
+            last_written: Mutex::new(None),
+        })
+    }
+
+    /// True when some input was already read in an earlier run (sinks that rewrite their output from
+    /// scratch must append instead).
+    pub fn resumes(&self) -> bool {
+        self.saved.files.values().any(|f| f.offset > 0 || f.records > 0)
+    }
+
+    /// Registers `file` as `stream` and says where to start reading it: after the saved position when
+    /// the file is the same one, grown or not; from the start when it was replaced or truncated.
+    pub fn open_stream(&self, stream: u32, key: &str, path: &Path, file: &mut File) -> std::io::Result<ResumeAt> {
+        let key = key.to_string();
+        let start = match self.saved.files.get(&key) {
+            Some(saved) if same_file(file, saved)? => ResumeAt { offset: saved.offset, records: saved.records },
+            Some(_) => {
+                tracing::warn!(file = %key, "the file changed since its checkpoint (replaced or truncated); reading it from the start");
+                ResumeAt::default()
+            }
+            None => ResumeAt::default(),
+        };
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let i = stream as usize;
+        if streams.len() <= i {
+            streams.resize_with(i + 1, || None);
+        }
+        streams[i] = Some(OpenStream { key, path: path.to_path_buf(), start });
+        Ok(start)
+    }
+
+    /// The position acknowledged so far: saved positions of files not opened (yet) in this run, and
+    /// for each opened one, its start plus what was acknowledged since.
+    fn current(&self) -> SourcePosition {
+        let mut position = self.saved.clone();
+        let streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, s) in streams.iter().enumerate() {
+            let Some(s) = s else { continue };
+            let (acknowledged, end) = self.tracker.resume_point(i as u32);
+            let offset = if acknowledged == 0 { s.start.offset } else { end };
+            let records = s.start.records + acknowledged;
+            if offset == 0 && records == 0 {
+                // Nothing read from it yet (or it was replaced): no position to keep.
+                position.files.remove(&s.key);
+                continue;
+            }
+            if offset == s.start.offset && records == s.start.records && position.files.contains_key(&s.key) {
+                continue;
+            }
+            match fingerprint(&s.path, offset) {
+                Ok((head, tail)) => {
+                    position.files.insert(s.key.clone(), FilePosition { offset, records, head, tail });
+                }
+                // Gone or unreadable now: keep what was saved before rather than guess.
+                Err(e) => tracing::warn!(file = %s.key, error = %e, "cannot fingerprint the file for its checkpoint"),
+            }
+        }
+        position
+    }
+
+    /// Saves the current position if it moved; returns whether it wrote.
+    pub fn save(&self) -> StateResult<bool> {
+        let position = self.current();
+        let mut last = self.last_written.lock().unwrap_or_else(|e| e.into_inner());
+        if last.as_ref() == Some(&position) || (last.is_none() && position == self.saved) {
+            return Ok(false);
+        }
+        let value = serde_json::to_value(&position).unwrap_or(Value::Null);
+        self.store.save_checkpoint(&self.pipeline, &self.source, &value)?;
+        *last = Some(position);
+        Ok(true)
+    }
+}
+
+fn same_file(file: &mut File, saved: &FilePosition) -> std::io::Result<bool> {
+    let len = file.metadata()?.len();
+    if len < saved.offset {
+        return Ok(false);
+    }
+    let (head, tail) = fingerprint_open(file, saved.offset)?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok(head == saved.head && tail == saved.tail)
+}
+
+fn fingerprint(path: &Path, offset: u64) -> std::io::Result<(String, String)> {
+    fingerprint_open(&mut File::open(path)?, offset)
+}
+
+/// Hashes of the first bytes of a file and of the bytes just before `offset`.
+fn fingerprint_open(file: &mut File, offset: u64) -> std::io::Result<(String, String)> {
+    let mut read_at = |start: u64, len: u64| -> std::io::Result<String> {
+        file.seek(SeekFrom::Start(start))?;
+        let mut buf = Vec::with_capacity(len as usize);
+        file.by_ref().take(len).read_to_end(&mut buf)?;
+        Ok(format!("{:016x}", fnv1a(&buf)))
+    };
+    let head = read_at(0, offset.min(FINGERPRINT_BYTES))?;
+    let tail_start = offset.saturating_sub(FINGERPRINT_BYTES);
+    let tail = read_at(tail_start, offset - tail_start)?;
+    Ok((head, tail))
+}
+
+/// FNV-1a, 64 bits: stable across Rust versions and platforms (std's hashers are not), which a hash
+/// stored on disk needs.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::ack::InputPosition;
+    use crate::state::sqlite::SqliteStore;
+
+    fn setup() -> (tempfile::TempDir, Arc<dyn StateStore>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn StateStore> = Arc::new(SqliteStore::open(&dir.path().join("state.db")).expect("open"));
+        (dir, store)
+    }
+
+    /// Reads `path` as one run would: registers it, acknowledges the first `ack` lines, saves.
+    fn run_once(store: &Arc<dyn StateStore>, path: &Path, ack: usize) -> ResumeAt {
+        let tracker = AckTracker::new();
+        let cp = Checkpoints::load(Arc::clone(store), "p", "src", Arc::clone(&tracker), false).expect("load");
+        let start = cp.open_stream(0, "in", path, &mut File::open(path).expect("open")).expect("stream");
+        let text = std::fs::read(path).expect("read");
+        let mut end = start.offset;
+        let lines: Vec<u64> = text[start.offset as usize..]
+            .split_inclusive(|b| *b == b'\n')
+            .map(|l| {
+                end += l.len() as u64;
+                end
+            })
+            .collect();
+        for (seq, end) in lines.into_iter().take(ack).enumerate() {
+            let r = tracker.track_until(InputPosition { stream: 0, seq: seq as u64 }, end);
+            r.delivered();
+        }
+        cp.save().expect("save");
+        start
+    }
+
+    #[test]
+    fn resumes_after_the_acknowledged_lines_and_follows_appends() {
+        let (dir, store) = setup();
+        let path = dir.path().join("in.ndjson");
+        std::fs::write(&path, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n").expect("write");
+        assert_eq!(run_once(&store, &path, 2), ResumeAt::default());
+        assert_eq!(run_once(&store, &path, 1), ResumeAt { offset: 16, records: 2 });
+        // Appended: the same file, resumed after what was read.
+        std::fs::write(&path, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n").expect("append");
+        assert_eq!(run_once(&store, &path, 0), ResumeAt { offset: 24, records: 3 });
+    }
+
+    #[test]
+    fn a_replaced_or_truncated_file_is_read_from_the_start() {
+        let (dir, store) = setup();
+        let path = dir.path().join("in.csv");
+        std::fs::write(&path, "sku,qty\nA,1\nB,2\n").expect("write");
+        run_once(&store, &path, 3);
+        // Same header, other rows: the bytes before the offset differ.
+        std::fs::write(&path, "sku,qty\nC,7\nD,8\nE,9\n").expect("replace");
+        assert_eq!(run_once(&store, &path, 0), ResumeAt::default());
+        run_once(&store, &path, 4);
+        std::fs::write(&path, "sku,qty\n").expect("truncate");
+        assert_eq!(run_once(&store, &path, 0), ResumeAt::default());
+    }
+
+    #[test]
+    fn nothing_acknowledged_saves_nothing_new() {
+        let (dir, store) = setup();
+        let path = dir.path().join("in.ndjson");
+        std::fs::write(&path, "1\n2\n").expect("write");
+        run_once(&store, &path, 0);
+        assert_eq!(store.checkpoint("p", "src").expect("read"), None);
+    }
+}
