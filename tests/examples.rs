@@ -44,11 +44,13 @@ fn lines(path: &Path) -> Vec<Value> {
 fn shipped_pipelines_run_and_match_expected_outputs() {
     let out = tempfile::tempdir().expect("tempdir");
     let summaries = run_all(&repo().join("pipelines"), out.path());
-    assert!(summaries.len() >= 3, "expected the three examples, ran {:?}", summaries.keys());
+    assert!(summaries.len() >= 4, "expected the four examples, ran {:?}", summaries.keys());
     for (name, s) in &summaries {
         assert!(s.is_success(), "{name} failed:\n{s}");
         assert!(s.balances(), "{name}: received != delivered + filtered + dead-lettered:\n{s}");
-        assert_eq!(s.records.dead_lettered, 0, "{name} dead-lettered records:\n{s}");
+        // reconcile-stock dead-letters the ERP export's two duplicate rows on purpose; see (d).
+        let dead = if name == "reconcile-stock" { 2 } else { 0 };
+        assert_eq!(s.records.dead_lettered, dead, "{name} dead-lettered records:\n{s}");
     }
     let expected_dir = repo().join("pipelines/examples/expected");
     for entry in std::fs::read_dir(&expected_dir).expect("expected/ exists").flatten() {
@@ -93,4 +95,36 @@ fn shipped_pipelines_run_and_match_expected_outputs() {
         .collect();
     assert_eq!(skus, vec!["MH01-M-Black", "24-MB01", "WS03-XS-Red", "MP01-32-Gray"]);
     assert_eq!(orders[0]["lines"][0]["unit_price"], serde_json::json!(52.0));
+
+    // (d) stock drift ERP ↔ commerce: every kind of finding, each turned into an MSI request; the
+    // ERP export's duplicate rows are dead-lettered with the key; 100.0 (ERP) == 100 (commerce).
+    let repairs = lines(&out.path().join("stock-repairs.ndjson"));
+    let found: Vec<(&str, &str)> =
+        repairs.iter().map(|r| (r["finding"].as_str().expect("finding"), r["key"].as_str().expect("key"))).collect();
+    assert_eq!(
+        found,
+        vec![
+            ("different", "MH01-XL-Gray@default"),
+            ("different", "MH02-L-Red@default"),
+            ("missing_right", "MH03-M-Green@default"),
+            ("missing_right", "MH01-M-Orange@east_dc"),
+            ("missing_left", "MH01-M-Gray@default"),
+            ("missing_left", "MH04-XS-Blue@default"),
+        ]
+    );
+    assert!(repairs.iter().all(|r| r["path"] == "/V1/inventory/source-items"));
+    let s = &summaries["reconcile-stock"];
+    assert_eq!((s.records.received, s.records.delivered, s.records.filtered), (49, 4, 43));
+    let drift = s.components.iter().find(|c| c.id == "stock_drift").expect("reconcile step");
+    let counts = drift.report.as_ref().expect("reconcile reports its counts");
+    assert_eq!(counts.0, vec![("matching", 41), ("different", 2), ("missing_left", 2), ("missing_right", 2)]);
+    let dead = lines(&out.path().join("reconcile-stock.dead-letter.ndjson"));
+    let reasons: Vec<&str> = dead.iter().map(|d| d["error"].as_str().expect("error")).collect();
+    assert_eq!(
+        reasons,
+        vec![
+            "duplicate left key `MH01-XS-Black@east_dc`: an earlier record has the same key",
+            "duplicate left key `MH01-S-Orange@east_dc`: an earlier record has the same key",
+        ]
+    );
 }

@@ -213,3 +213,54 @@ sinks:
     assert_eq!(records["received"], records["delivered"], "every record read was drained: {summary}");
     assert!((delivered_lines as u64) < total as u64, "the signal must have stopped the source early");
 }
+
+#[test]
+fn reconcile_counts_its_findings_in_the_summary_and_the_books_balance() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let left: String = (0..500).map(|i| format!("{}\n", json!({"sku": format!("S{i}"), "qty": i % 10}))).collect();
+    // The right set lacks S0..S9, has S1000..S1004 besides, and differs on every S*7.
+    let right: String = (10..505)
+        .map(|i| {
+            let sku = if i >= 500 { format!("S{}", i + 500) } else { format!("S{i}") };
+            let qty = if i % 10 == 7 { 100.0 } else { f64::from(i % 10) };
+            format!("{}\n", json!({"sku": sku, "qty": qty}))
+        })
+        .collect();
+    std::fs::write(dir.path().join("left.ndjson"), &left).expect("write");
+    std::fs::write(dir.path().join("right.ndjson"), &right).expect("write");
+    let yaml = r#"
+name: drift
+runtime: { batch_size: 16, channel_capacity: 2 }
+source: { id: in, type: file, path: left.ndjson }
+steps:
+  - id: drift
+    type: reconcile
+    right: { path: right.ndjson }
+    left_key: "{{ record.sku }}"
+    right_key: "{{ record.sku }}"
+    compare: [qty]
+sinks:
+  - { id: findings, type: file, path: findings.ndjson }
+"#;
+    let summary = run(dir.path(), yaml);
+    assert!(summary.is_success(), "{summary}");
+    assert!(summary.balances(), "{summary}");
+    let r = &summary.records;
+    assert_eq!((r.received, r.delivered, r.filtered, r.dead_lettered), (500, 59, 441, 0), "{summary}");
+    let drift = summary.components.iter().find(|c| c.id == "drift").expect("step stats");
+    let report = drift.report.as_ref().expect("reconcile reports its counts");
+    assert_eq!(report.0, vec![("matching", 441), ("different", 49), ("missing_left", 5), ("missing_right", 10)]);
+    assert_eq!(drift.emitted, 64, "49 different + 10 missing_right + 5 missing_left");
+    assert_eq!(count_lines(&dir.path().join("findings.ndjson")), 64);
+    assert!(summary.to_string().contains("step drift: matching 441, different 49, missing_left 5, missing_right 10"));
+
+    // Stopped at a limit, the step cannot know what it did not see: no missing_left findings.
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let options = RunOptions { limit: Some(100), ..RunOptions::default() };
+    let limited = rt.block_on(async { start(dir.path(), yaml, options).wait().await });
+    assert!(limited.balances(), "{limited}");
+    let drift = limited.components.iter().find(|c| c.id == "drift").expect("step stats");
+    let report = drift.report.as_ref().expect("reconcile reports its counts");
+    assert_eq!(report.0[2], ("missing_left", 0), "{limited}");
+    assert_eq!(report.0.last(), Some(&("right_not_checked", 405)), "{limited}");
+}

@@ -181,8 +181,8 @@ impl Execution {
             let outputs = outputs_of(n);
             let dlq = dead_letter.clone();
             let failure = failure.clone();
-            let stop = Arc::clone(&stop);
-            handles.push(tokio::spawn(run_step(step, rx, outputs, dlq, node_counters, failure, stop)));
+            let end = SourceEnd { stop: Arc::clone(&stop), limit: options.limit, source: Arc::clone(&source_counters) };
+            handles.push(tokio::spawn(run_step(step, rx, outputs, dlq, node_counters, failure, end)));
         }
 
         for (i, built) in sinks.into_iter().enumerate() {
@@ -291,6 +291,24 @@ fn type_of_source(s: &Source) -> &'static str {
     }
 }
 
+/// Tells a step, once its input has ended, whether the source read everything.
+struct SourceEnd {
+    /// Set when the run was interrupted or failed.
+    stop: Arc<AtomicBool>,
+    /// `--limit`.
+    limit: Option<u64>,
+    /// The source's counters.
+    source: Arc<NodeCounters>,
+}
+
+impl SourceEnd {
+    /// True when the source stopped before the end of its input (a limit that was reached counts).
+    fn early(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+            || self.limit.is_some_and(|l| self.source.received.load(Ordering::Acquire) >= l)
+    }
+}
+
 async fn run_step(
     mut step: BuiltStep,
     mut rx: Receiver<Batch>,
@@ -298,8 +316,9 @@ async fn run_step(
     dlq: DeadLetterSender,
     counters: Arc<NodeCounters>,
     failure: Failure,
-    stop: Arc<AtomicBool>,
+    end: SourceEnd,
 ) {
+    let stop = &end.stop;
     loop {
         let mut out = Output::default();
         let next = match step.transform.deadline() {
@@ -324,6 +343,9 @@ async fn run_step(
                 false
             }
             Some(None) => {
+                if end.early() {
+                    step.transform.input_incomplete();
+                }
                 step.transform.flush(&mut out);
                 true
             }
@@ -339,11 +361,11 @@ async fn run_step(
                     NodeCounters::add(&counters.filtered, 1);
                     rejected.record.mark_filtered();
                 }
-                OnError::Fail => failure.set(format!("step `{}`: {}", step.id, rejected.error), &stop),
+                OnError::Fail => failure.set(format!("step `{}`: {}", step.id, rejected.error), stop),
             }
         }
         if let Some(fatal) = out.fatal {
-            failure.set(format!("step `{}`: {fatal}", step.id), &stop);
+            failure.set(format!("step `{}`: {fatal}", step.id), stop);
         }
         if !out.records.is_empty() && !failure.is_set() {
             NodeCounters::add(&counters.emitted, out.records.len());
@@ -352,6 +374,9 @@ async fn run_step(
         if finished {
             break;
         }
+    }
+    if let Some(report) = step.transform.report() {
+        counters.set_report(report);
     }
 }
 

@@ -1,6 +1,7 @@
 //! Per-component counters and the run summary shown after every run.
 
 use std::fmt;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -21,6 +22,8 @@ pub struct NodeCounters {
     pub dead_lettered: AtomicU64,
     /// Records written (sinks).
     pub delivered: AtomicU64,
+    /// What the step reported about its work at the end (see [`crate::transforms::Transform::report`]).
+    pub report: Mutex<Option<StepReport>>,
 }
 
 impl NodeCounters {
@@ -40,7 +43,38 @@ impl NodeCounters {
             filtered: self.filtered.load(Ordering::Acquire),
             dead_lettered: self.dead_lettered.load(Ordering::Acquire),
             delivered: self.delivered.load(Ordering::Acquire),
+            report: self.report.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         }
+    }
+
+    /// Keeps what a step reported at the end of the run.
+    pub fn set_report(&self, report: StepReport) {
+        *self.report.lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
+    }
+}
+
+/// Counts a step keeps about its own work, by name, in the order it gives them (e.g. `reconcile`'s
+/// findings: `matching`, `different`, `missing_left`, `missing_right`). In the JSON summary, an object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepReport(pub Vec<(&'static str, u64)>);
+
+impl Serialize for StepReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, count) in &self.0 {
+            map.serialize_entry(name, count)?;
+        }
+        map.end()
+    }
+}
+
+impl fmt::Display for StepReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (name, count)) in self.0.iter().enumerate() {
+            write!(f, "{}{name} {count}", if i == 0 { "" } else { ", " })?;
+        }
+        Ok(())
     }
 }
 
@@ -64,6 +98,9 @@ pub struct NodeSummary {
     pub dead_lettered: u64,
     /// Records written (sinks).
     pub delivered: u64,
+    /// Counts the step reported about its work (only steps that keep any, e.g. `reconcile`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<StepReport>,
 }
 
 /// What a run did.
@@ -143,6 +180,11 @@ impl fmt::Display for RunSummary {
                 id, n.type_name, n.received, n.emitted, n.filtered, n.dead_lettered, n.delivered
             )?;
         }
+        for n in &self.components {
+            if let Some(report) = &n.report {
+                writeln!(f, "  {} {}: {report}", n.kind, n.id)?;
+            }
+        }
         if dry_run {
             writeln!(
                 f,
@@ -189,5 +231,28 @@ mod tests {
         let real = summary();
         assert!(!real.to_string().contains("dry run"));
         assert_eq!(serde_json::to_value(&real).expect("serializes")["dry_run"], serde_json::json!(false));
+    }
+
+    #[test]
+    fn step_reports_show_in_text_and_json_and_only_where_kept() {
+        let node = |id: &str, report: Option<StepReport>| NodeSummary {
+            id: id.into(),
+            kind: "step",
+            type_name: "reconcile",
+            received: 3,
+            emitted: 2,
+            filtered: 1,
+            dead_lettered: 0,
+            delivered: 0,
+            report,
+        };
+        let counts = StepReport(vec![("matching", 1), ("missing_left", 4)]);
+        let s = RunSummary { components: vec![node("drift", Some(counts)), node("plain", None)], ..summary() };
+        let text = s.to_string();
+        assert!(text.contains("\n  step drift: matching 1, missing_left 4\n"), "{text}");
+        assert!(!text.contains("step plain:"), "{text}");
+        let json = serde_json::to_value(&s).expect("serializes");
+        assert_eq!(json["components"][0]["report"], serde_json::json!({"matching": 1, "missing_left": 4}));
+        assert!(json["components"][1].get("report").is_none());
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use bytes::{Bytes, BytesMut};
@@ -16,6 +16,7 @@ use crate::build::{BuildContext, BuildErrors};
 use crate::record::{Acks, Record};
 use crate::runtime::ack::InputPosition;
 use crate::runtime::checkpoint::ResumeAt;
+use crate::runtime::projection::Projection;
 use crate::runtime::stats::NodeCounters;
 use crate::transforms::context::with_context;
 
@@ -132,6 +133,19 @@ fn for_each_line(mut reader: impl Read, start: u64, mut line: impl FnMut(Bytes, 
     Ok(())
 }
 
+/// One input read from a file.
+#[derive(Debug)]
+pub struct Input {
+    /// Which file (its index among the files the pattern matches) and which record of it.
+    pub position: InputPosition,
+    /// The value, or why it did not parse and its raw text.
+    pub parsed: Result<Value, (String, Value)>,
+    /// The input's text, when only part of it was built (see `runtime::projection`).
+    pub original: Option<Bytes>,
+    /// Where the input ends in its file (a byte offset; 0 for JSON arrays), for checkpoints.
+    pub end: u64,
+}
+
 /// Collects records into batches and sends them; stops early when asked or at the limit.
 struct Emitter<'a> {
     ctx: &'a SourceContext,
@@ -146,13 +160,8 @@ impl Emitter<'_> {
         self.ctx.stop.load(Ordering::Relaxed) || self.ctx.limit.is_some_and(|l| self.emitted >= l)
     }
 
-    /// Adds one input (a parsed value, or why it did not parse and its raw text); false when reading
-    /// should stop.
-    fn push(&mut self, position: InputPosition, parsed: Result<Value, (String, Value)>) -> bool {
-        self.push_with_original(position, parsed, None)
-    }
-
-    /// [`Emitter::push`] for a record parsed in part, with the input's text.
+    /// Adds one input (a parsed value, or why it did not parse and its raw text; with the input's text
+    /// when it was parsed in part); false when reading should stop.
     fn push_with_original(
         &mut self,
         position: InputPosition,
@@ -207,7 +216,7 @@ impl Emitter<'_> {
 impl FileSource {
     /// A file's name in checkpoints: relative to the pipeline's folder, so that moving the client
     /// folder or running from another directory keeps its position.
-    fn checkpoint_key(&self, path: &std::path::Path) -> String {
+    fn checkpoint_key(&self, path: &Path) -> String {
         path.strip_prefix(&self.base_dir).unwrap_or(path).display().to_string()
     }
 
@@ -234,132 +243,235 @@ impl FileSource {
                 break;
             }
             let stream = u32::try_from(stream).unwrap_or(u32::MAX);
-            let io = |e: std::io::Error| SourceError::Read {
-                message: format!("reading `{}`: {e}", path.display()),
-                retryable: true,
-            };
-            let mut file = File::open(&path).map_err(io)?;
+            let mut file = File::open(&path).map_err(|e| read_error(&path, e))?;
             let resume = match &ctx.checkpoints {
-                Some(c) => c.open_stream(stream, &self.checkpoint_key(&path), &path, &mut file).map_err(io)?,
+                Some(c) => c
+                    .open_stream(stream, &self.checkpoint_key(&path), &path, &mut file)
+                    .map_err(|e| read_error(&path, e))?,
                 None => ResumeAt::default(),
             };
-            match self.format {
-                FileFormat::Ndjson => {
-                    file.seek(SeekFrom::Start(resume.offset)).map_err(io)?;
-                    let mut seq = 0u64;
-                    // Counted from the resume point (blank lines between records are not in the checkpoint).
-                    let mut line_no = resume.records;
-                    for_each_line(file, resume.offset, |whole, end| {
-                        line_no += 1;
-                        emitter.end = end;
-                        let line = whole.strip_suffix(b"\r").unwrap_or(&whole);
-                        if line.iter().all(u8::is_ascii_whitespace) {
-                            return true;
-                        }
-                        let invalid = |e: serde_json::Error| {
-                            let raw = Value::String(String::from_utf8_lossy(line).into_owned());
-                            (format!("{}:{line_no}: invalid JSON: {e}", path.display()), raw)
-                        };
-                        let position = InputPosition { stream, seq };
-                        seq += 1;
-                        match &ctx.projection {
-                            Some(projection) => {
-                                let parsed = projection.parse(line).map_err(invalid);
-                                let original = parsed.is_ok().then(|| whole.clone());
-                                emitter.push_with_original(position, parsed, original)
-                            }
-                            None => emitter.push(position, serde_json::from_slice::<Value>(line).map_err(invalid)),
-                        }
-                    })
-                    .map_err(io)?;
-                }
-                FileFormat::Json => self.read_json_array(&path, stream, resume.records, &mut emitter, file)?,
-                FileFormat::Csv => {
-                    let mut reader = csv::ReaderBuilder::new()
-                        .delimiter(self.delimiter)
-                        .flexible(false)
-                        .from_reader(BufReader::new(file));
-                    let headers: Vec<String> = reader
-                        .headers()
-                        .map_err(|e| SourceError::Read {
-                            message: format!("`{}`: {e}", path.display()),
-                            retryable: false,
-                        })?
-                        .iter()
-                        .map(str::to_string)
-                        .collect();
-                    let mut row = csv::StringRecord::new();
-                    let (mut seq, mut skipped) = (0u64, 0u64);
-                    loop {
-                        let read = reader.read_record(&mut row);
-                        // Offsets make the checkpoint's fingerprint; rows already read are skipped.
-                        emitter.end = reader.position().byte();
-                        if matches!(read, Ok(false)) {
-                            break;
-                        }
-                        if skipped < resume.records {
-                            skipped += 1;
-                            continue;
-                        }
-                        let parsed = read.map_err(|e| (format!("{}: {e}", path.display()), Value::Null)).map(|_| {
-                            Value::Object(
-                                headers
-                                    .iter()
-                                    .cloned()
-                                    .zip(row.iter().map(|s| Value::String(s.to_string())))
-                                    .collect::<Map<_, _>>(),
-                            )
-                        });
-                        if !emitter.push(InputPosition { stream, seq }, parsed) {
-                            break;
-                        }
-                        seq += 1;
-                    }
-                }
+            let mut push = |input: Input| {
+                emitter.end = input.end;
+                emitter.push_with_original(input.position, input.parsed, input.original)
+            };
+            if !self.read_file(&path, file, resume, stream, ctx.projection.as_ref(), &mut push)? {
+                break;
             }
         }
         emitter.send();
         Ok(())
     }
 
-    /// Streams the elements of a top-level JSON array without holding the whole document.
-    fn read_json_array(
+    /// Reads every file the pattern matches, in order, handing each input to `visit` until it returns
+    /// false. Blocking. Used by the source and by steps that read a keyed set themselves (`reconcile`).
+    pub fn read(&self, visit: &mut dyn FnMut(Input) -> bool) -> Result<(), SourceError> {
+        for (stream, path) in self.files()?.into_iter().enumerate() {
+            let stream = u32::try_from(stream).unwrap_or(u32::MAX);
+            let file = File::open(&path).map_err(|e| read_error(&path, e))?;
+            if !self.read_file(&path, file, ResumeAt::default(), stream, None, visit)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one file (input number `stream` of the pattern) from `resume` on; false when `visit` asked
+    /// to stop. `projection`: build only these fields of NDJSON records, keeping the line as the
+    /// original.
+    fn read_file(
         &self,
-        path: &std::path::Path,
+        path: &Path,
+        mut file: File,
+        resume: ResumeAt,
+        stream: u32,
+        projection: Option<&Projection>,
+        visit: &mut dyn FnMut(Input) -> bool,
+    ) -> Result<bool, SourceError> {
+        let io = |e: std::io::Error| read_error(path, e);
+        match self.format {
+            FileFormat::Ndjson => {
+                file.seek(SeekFrom::Start(resume.offset)).map_err(io)?;
+                let mut seq = 0u64;
+                // Counted from the resume point (blank lines between records are not in the checkpoint).
+                let mut line_no = resume.records;
+                let mut go_on = true;
+                for_each_line(file, resume.offset, |whole, end| {
+                    line_no += 1;
+                    let line = whole.strip_suffix(b"\r").unwrap_or(&whole);
+                    if line.iter().all(u8::is_ascii_whitespace) {
+                        return true;
+                    }
+                    let invalid = |e: serde_json::Error| {
+                        let raw = Value::String(String::from_utf8_lossy(line).into_owned());
+                        (format!("{}:{line_no}: invalid JSON: {e}", path.display()), raw)
+                    };
+                    let position = InputPosition { stream, seq };
+                    seq += 1;
+                    let input = match projection {
+                        Some(projection) => {
+                            let parsed = projection.parse(line).map_err(invalid);
+                            let original = parsed.is_ok().then(|| whole.clone());
+                            Input { position, parsed, original, end }
+                        }
+                        None => Input {
+                            position,
+                            parsed: serde_json::from_slice::<Value>(line).map_err(invalid),
+                            original: None,
+                            end,
+                        },
+                    };
+                    go_on = visit(input);
+                    go_on
+                })
+                .map_err(io)?;
+                Ok(go_on)
+            }
+            FileFormat::Json => read_json_array(path, stream, resume.records, visit, file),
+            FileFormat::Csv => {
+                let mut reader = csv::ReaderBuilder::new()
+                    .delimiter(self.delimiter)
+                    .flexible(false)
+                    .from_reader(BufReader::new(file));
+                let headers: Vec<String> = reader
+                    .headers()
+                    .map_err(|e| SourceError::Read { message: format!("`{}`: {e}", path.display()), retryable: false })?
+                    .iter()
+                    .map(str::to_string)
+                    .collect();
+                let mut row = csv::StringRecord::new();
+                let (mut seq, mut skipped) = (0u64, 0u64);
+                loop {
+                    let read = reader.read_record(&mut row);
+                    // Offsets make the checkpoint's fingerprint; rows read in earlier runs are skipped.
+                    let end = reader.position().byte();
+                    if matches!(read, Ok(false)) {
+                        return Ok(true);
+                    }
+                    if skipped < resume.records {
+                        skipped += 1;
+                        continue;
+                    }
+                    let parsed = read.map_err(|e| (format!("{}: {e}", path.display()), Value::Null)).map(|_| {
+                        Value::Object(
+                            headers
+                                .iter()
+                                .cloned()
+                                .zip(row.iter().map(|s| Value::String(s.to_string())))
+                                .collect::<Map<_, _>>(),
+                        )
+                    });
+                    if !visit(Input { position: InputPosition { stream, seq }, parsed, original: None, end }) {
+                        return Ok(false);
+                    }
+                    seq += 1;
+                }
+            }
+        }
+    }
+}
+
+fn read_error(path: &Path, e: std::io::Error) -> SourceError {
+    SourceError::Read { message: format!("reading `{}`: {e}", path.display()), retryable: true }
+}
+
+/// Streams the elements of a top-level JSON array without holding the whole document; false when
+/// `visit` asked to stop (the rest of the document is then not read, nor checked).
+fn read_json_array(
+    path: &Path,
+    stream: u32,
+    skip: u64,
+    visit: &mut dyn FnMut(Input) -> bool,
+    file: File,
+) -> Result<bool, SourceError> {
+    struct Elements<'v> {
+        visit: &'v mut dyn FnMut(Input) -> bool,
         stream: u32,
         skip: u64,
-        emitter: &mut Emitter<'_>,
-        file: File,
-    ) -> Result<(), SourceError> {
-        struct Elements<'e, 'c> {
-            emitter: &'e mut Emitter<'c>,
-            stream: u32,
-            skip: u64,
+        stopped: &'v mut bool,
+    }
+    impl<'de> serde::de::Visitor<'de> for Elements<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON array of records")
         }
-        impl<'de> serde::de::Visitor<'de> for Elements<'_, '_> {
-            type Value = ();
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON array of records")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-                // Elements acknowledged in an earlier run are read past, not emitted.
-                for _ in 0..self.skip {
-                    if seq.next_element::<serde::de::IgnoredAny>()?.is_none() {
-                        return Ok(());
-                    }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            // Elements acknowledged in an earlier run are read past, not handed out.
+            for _ in 0..self.skip {
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_none() {
+                    return Ok(());
                 }
-                let mut n = 0u64;
-                while let Some(value) = seq.next_element::<Value>()? {
-                    if !self.emitter.push(InputPosition { stream: self.stream, seq: n }, Ok(value)) {
-                        return Ok(());
-                    }
-                    n += 1;
-                }
-                Ok(())
             }
+            let mut n = 0u64;
+            while let Some(value) = seq.next_element::<Value>()? {
+                let position = InputPosition { stream: self.stream, seq: n };
+                if !(self.visit)(Input { position, parsed: Ok(value), original: None, end: 0 }) {
+                    *self.stopped = true;
+                    return Ok(());
+                }
+                n += 1;
+            }
+            Ok(())
         }
-        let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 20, file));
-        serde::Deserializer::deserialize_seq(&mut de, Elements { emitter, stream, skip })
-            .map_err(|e| SourceError::Read { message: format!("`{}`: {e}", path.display()), retryable: false })
+    }
+    let mut stopped = false;
+    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 20, file));
+    let result = serde::Deserializer::deserialize_seq(&mut de, Elements { visit, stream, skip, stopped: &mut stopped });
+    match result {
+        // Stopping early leaves the rest of the array unread, which serde_json reports as trailing
+        // characters: not an error of the input.
+        _ if stopped => Ok(false),
+        Ok(()) => Ok(true),
+        Err(e) => Err(SourceError::Read { message: format!("`{}`: {e}", path.display()), retryable: false }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transforms::testing::context;
+    use serde_json::json;
+
+    fn source(dir: &Path, name: &str, text: &str, format: &str) -> FileSource {
+        std::fs::write(dir.join(name), text).expect("write input");
+        let cfg: FileSourceConfig =
+            serde_json::from_value(json!({"path": dir.join(name).display().to_string(), "format": format}))
+                .expect("valid config");
+        cfg.build(&context()).expect("builds")
+    }
+
+    /// Every parsed value `read` hands out, stopping after `stop_after` when given.
+    fn read_values(s: &FileSource, stop_after: Option<usize>) -> Result<Vec<Value>, SourceError> {
+        let mut values = Vec::new();
+        s.read(&mut |input| {
+            values.push(input.parsed.unwrap_or_else(|(e, _)| json!({ "error": e })));
+            stop_after.is_none_or(|n| values.len() < n)
+        })?;
+        Ok(values)
+    }
+
+    #[test]
+    fn read_hands_out_every_format_and_bad_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let nd = source(dir.path(), "a.ndjson", "{\"a\":1}\n\n{oops\n{\"a\":2}", "ndjson");
+        let values = read_values(&nd, None).expect("reads");
+        assert_eq!(values.len(), 3);
+        assert_eq!((&values[0], &values[2]), (&json!({"a": 1}), &json!({"a": 2})));
+        assert!(values[1]["error"].as_str().is_some_and(|e| e.contains("a.ndjson:3: invalid JSON")), "{values:?}");
+        let csv = source(dir.path(), "a.csv", "sku,qty\nA,1\nB,2\n", "csv");
+        assert_eq!(
+            read_values(&csv, None).expect("reads"),
+            vec![json!({"sku": "A", "qty": "1"}), json!({"sku": "B", "qty": "2"})]
+        );
+    }
+
+    #[test]
+    fn stopping_inside_a_json_array_is_not_an_error() {
+        // `weir run --limit 1` on a JSON array used to fail with serde_json's "trailing characters".
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = source(dir.path(), "a.json", "[{\"a\":1},{\"a\":2},{\"a\":3}]", "json");
+        assert_eq!(read_values(&s, Some(1)).expect("stopping early is fine"), vec![json!({"a": 1})]);
+        assert_eq!(read_values(&s, None).expect("reads").len(), 3);
+        let broken = source(dir.path(), "b.json", "[{\"a\":1},", "json");
+        assert!(read_values(&broken, None).is_err(), "a truncated document is still an error");
     }
 }

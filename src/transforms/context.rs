@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::expr::template::RenderContext;
+use super::Output;
+use crate::expr::template::{RenderContext, StringTemplate};
 use crate::record::Record;
 
 /// Runs `f` with a template context whose `record` is this record's value, lent (not copied) through
@@ -16,6 +17,23 @@ pub fn with_context<T>(record: &mut Record, f: impl FnOnce(&RenderContext) -> T)
     let RenderContext { record: shared, .. } = ctx;
     record.value = Arc::try_unwrap(shared).unwrap_or_else(|still_shared| (*still_shared).clone());
     out
+}
+
+/// Renders a key template on `record`: the record and its key, or `None` when the template fails and
+/// the record was rejected with `"{what}: {error}"`.
+pub fn key_or_reject(
+    mut record: Record,
+    template: &StringTemplate,
+    what: &str,
+    out: &mut Output,
+) -> Option<(Record, String)> {
+    match with_context(&mut record, |ctx| template.render(ctx)) {
+        Ok(key) => Some((record, key)),
+        Err(e) => {
+            out.reject(record, format!("{what}: {e}"));
+            None
+        }
+    }
 }
 
 /// A field reference as written in config (`size`, `a.b`, or a JSONPath like `$.a['b c']`) → JSONPath.

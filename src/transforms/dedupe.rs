@@ -5,7 +5,7 @@ use std::collections::{HashSet, VecDeque};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::context::with_context;
+use super::context::key_or_reject;
 use super::{Output, Transform};
 use crate::build::{BuildContext, BuildErrors};
 use crate::expr::template::StringTemplate;
@@ -54,14 +54,8 @@ impl DedupeConfig {
 
 impl Transform for Dedupe {
     fn process(&mut self, batch: Vec<Record>, out: &mut Output) {
-        for mut record in batch {
-            let key = match with_context(&mut record, |ctx| self.key.render(ctx)) {
-                Ok(k) => k,
-                Err(e) => {
-                    out.reject(record, format!("dedupe key: {e}"));
-                    continue;
-                }
-            };
+        for record in batch {
+            let Some((record, key)) = key_or_reject(record, &self.key, "dedupe key", out) else { continue };
             if self.seen.contains(&key) {
                 out.filter(record);
                 continue;

@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::context::with_context;
+use super::context::key_or_reject;
 use super::{Output, Transform};
 use crate::build::{BuildContext, BuildErrors};
 use crate::config::duration::Duration;
@@ -114,14 +114,8 @@ impl Group {
 
 impl Transform for Group {
     fn process(&mut self, batch: Vec<Record>, out: &mut Output) {
-        for mut record in batch {
-            let key = match with_context(&mut record, |ctx| self.key.render(ctx)) {
-                Ok(k) => k,
-                Err(e) => {
-                    out.reject(record, format!("group key: {e}"));
-                    continue;
-                }
-            };
+        for record in batch {
+            let Some((record, key)) = key_or_reject(record, &self.key, "group key", out) else { continue };
             if self.adjacent && self.groups.first().is_some_and(|g| g.key != key) {
                 self.emit_group(0, out);
             }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-use super::context::{field_to_jsonpath, with_context};
+use super::context::{field_to_jsonpath, key_or_reject};
 use super::{Output, Transform};
 use crate::build::{BuildContext, BuildErrors};
 use crate::expr::jsonpath::JsonPath;
@@ -136,14 +136,8 @@ impl LookupConfig {
 
 impl Transform for Lookup {
     fn process(&mut self, batch: Vec<Record>, out: &mut Output) {
-        for mut record in batch {
-            let key = match with_context(&mut record, |ctx| self.key.render(ctx)) {
-                Ok(k) => k,
-                Err(e) => {
-                    out.reject(record, format!("lookup key: {e}"));
-                    continue;
-                }
-            };
+        for record in batch {
+            let Some((mut record, key)) = key_or_reject(record, &self.key, "lookup key", out) else { continue };
             let found = self.table.lookup(&self.key_column, &key).map(|row| match &self.column {
                 Some(c) => row.get(c).cloned().unwrap_or(Value::Null),
                 None => Value::Object(row.to_map()),

@@ -11,6 +11,7 @@ pub mod filter;
 pub mod group;
 pub mod jsonpath;
 pub mod lookup;
+pub mod reconcile;
 pub mod template;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -85,6 +86,17 @@ pub trait Transform: Send {
 
     /// Called at or after [`Transform::deadline`].
     fn on_deadline(&mut self, _out: &mut Output) {}
+
+    /// Called just before [`Transform::flush`] when the source did not read its whole input (the run
+    /// was interrupted or failed, or stopped at `--limit`): a step that draws conclusions from what it
+    /// did *not* see (`reconcile`'s `missing_left`) must not draw them.
+    fn input_incomplete(&mut self) {}
+
+    /// Counts the step keeps about its work, collected by the runtime after [`Transform::flush`] and
+    /// shown in the run summary.
+    fn report(&self) -> Option<crate::runtime::stats::StepReport> {
+        None
+    }
 }
 
 crate::config::registry::component_registry! {
@@ -102,6 +114,7 @@ crate::config::registry::component_registry! {
         "validate" => Validate(validate::ValidateConfig),
         "dedupe" => Dedupe(dedupe::DedupeConfig),
         "batch" => Batch(batch::BatchConfig),
+        "reconcile" => Reconcile(reconcile::ReconcileConfig),
     }
 }
 
@@ -121,6 +134,7 @@ impl StepConfig {
             StepConfig::Validate(c) => Box::new(c.build(ctx)?),
             StepConfig::Dedupe(c) => Box::new(c.build(ctx)?),
             StepConfig::Batch(c) => Box::new(c.build(ctx)?),
+            StepConfig::Reconcile(c) => Box::new(c.build(ctx)?),
         })
     }
 }
@@ -170,6 +184,7 @@ impl StepConfig {
             StepConfig::Explode(_)
             | StepConfig::Group(_)
             | StepConfig::Batch(_)
+            | StepConfig::Reconcile(_)
             | StepConfig::Validate(_)
             | StepConfig::Rename(_)
             | StepConfig::Remove(_) => reads = Reads::All,

@@ -1,0 +1,380 @@
+//! `reconcile`: compares two keyed sets — the records flowing into the step (the **left** set, e.g.
+//! ERP stock) and a set the step reads itself (the **right** set, e.g. a commerce stock export) — and
+//! emits one finding per key that is not the same on both sides: `missing_right` (only on the left),
+//! `missing_left` (only on the right) and `different` (with the fields that differ). Later steps turn
+//! findings into repairs. Counts of each kind go to the run summary.
+
+mod compare;
+mod right;
+
+use std::collections::HashSet;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use self::compare::Comparison;
+pub use self::compare::{CompareField, RenamedField};
+pub use self::right::RightConfig;
+use self::right::{RightSet, RightSource};
+use super::context::key_or_reject;
+use super::{Output, Transform};
+use crate::build::{BuildContext, BuildErrors};
+use crate::expr::template::StringTemplate;
+use crate::record::Record;
+use crate::runtime::stats::StepReport;
+
+/// Compares the records flowing in (left) with a keyed set read by the step (right).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileConfig {
+    /// The right-hand set, read by the step when the first record arrives (or when the input ends):
+    /// `{ path, format, delimiter }` as for the `file` source, the path relative to the pipeline's
+    /// folder.
+    pub right: RightConfig,
+    /// Template producing the key of a left record (the records flowing in), e.g. `{{ record.sku }}`.
+    pub left_key: String,
+    /// Template producing the key of a right record, e.g. `{{ record.sku }}@{{ record.source_code }}`.
+    pub right_key: String,
+    /// Fields to compare: field references, or `{ left: qty, right: quantity }` where the sides name
+    /// a field differently. Default: every top-level field present on either side.
+    #[serde(default)]
+    pub compare: Option<Vec<CompareField>>,
+    /// Numbers whose difference is at most this are equal (default `0`: equal by value, `1` == `1.0`).
+    #[serde(default)]
+    pub tolerance: f64,
+    /// Also emit a `matching` finding for every key that is the same on both sides (default: those
+    /// left records are filtered).
+    #[serde(default)]
+    pub emit_matching: bool,
+}
+
+/// The kinds of findings, as written in their `kind` field.
+const MATCHING: &str = "matching";
+const DIFFERENT: &str = "different";
+const MISSING_LEFT: &str = "missing_left";
+const MISSING_RIGHT: &str = "missing_right";
+
+/// The right-hand set's state: read on first use, at run time.
+#[derive(Debug)]
+enum Right {
+    NotLoaded(RightSource),
+    Loaded(RightSet),
+    Failed,
+    /// Flushed: every finding is out.
+    Done,
+}
+
+/// Findings so far, by kind.
+#[derive(Debug, Default)]
+struct Counts {
+    matching: u64,
+    different: u64,
+    missing_left: u64,
+    missing_right: u64,
+    /// Right keys never seen on the left and not reported because the input was incomplete.
+    not_checked: Option<u64>,
+}
+
+/// Built `reconcile` step.
+#[derive(Debug)]
+pub struct Reconcile {
+    right: Right,
+    right_key: StringTemplate,
+    left_key: StringTemplate,
+    comparison: Comparison,
+    emit_matching: bool,
+    /// Left keys seen so far (duplicates are rejected; right keys not among them are `missing_left`).
+    seen: HashSet<String>,
+    input_complete: bool,
+    counts: Counts,
+}
+
+impl ReconcileConfig {
+    /// Compiles the key templates and the comparison and checks the right-hand source; reads nothing.
+    pub fn build(&self, ctx: &BuildContext) -> Result<Reconcile, BuildErrors> {
+        let mut errors = BuildErrors::default();
+        let right = self.right.build(ctx, &mut errors);
+        let left_key = errors.string_template(ctx, &["left_key"], &self.left_key);
+        let right_key = errors.string_template(ctx, &["right_key"], &self.right_key);
+        let comparison = Comparison::build(&mut errors, self.compare.as_deref(), self.tolerance);
+        errors.finish(|| Reconcile {
+            right: Right::NotLoaded(right.expect("built")),
+            right_key: right_key.expect("compiled"),
+            left_key: left_key.expect("compiled"),
+            comparison: comparison.expect("compiled"),
+            emit_matching: self.emit_matching,
+            seen: HashSet::new(),
+            input_complete: true,
+            counts: Counts::default(),
+        })
+    }
+}
+
+/// A finding: `{"kind", "key", "left", "right", "differences"}`.
+fn finding(kind: &str, key: &str, left: Value, right: Value, differences: Vec<Value>) -> Value {
+    let mut obj = Map::new();
+    obj.insert("kind".into(), Value::String(kind.into()));
+    obj.insert("key".into(), Value::String(key.into()));
+    obj.insert("left".into(), left);
+    obj.insert("right".into(), right);
+    obj.insert("differences".into(), Value::Array(differences));
+    Value::Object(obj)
+}
+
+impl Reconcile {
+    /// Reads the right-hand set if it is not read yet; false (and `out.fatal` set) when it cannot be.
+    fn load(&mut self, out: &mut Output) -> bool {
+        if let Right::NotLoaded(source) = &self.right {
+            self.right = match source.load(&self.right_key) {
+                Ok(set) => Right::Loaded(set),
+                Err(e) => {
+                    out.fatal.get_or_insert(format!("reading the right-hand set: {e}"));
+                    Right::Failed
+                }
+            };
+        }
+        matches!(self.right, Right::Loaded(_))
+    }
+}
+
+impl Transform for Reconcile {
+    fn process(&mut self, batch: Vec<Record>, out: &mut Output) {
+        // Without the right-hand set nothing can be compared: the batch stays unacknowledged.
+        if !self.load(out) {
+            return;
+        }
+        let Right::Loaded(right) = &self.right else { return };
+        for record in batch {
+            let Some((mut record, key)) = key_or_reject(record, &self.left_key, "left_key", out) else { continue };
+            if self.seen.contains(&key) {
+                out.reject(record, format!("duplicate left key `{key}`: an earlier record has the same key"));
+                continue;
+            }
+            let Some(right_value) = right.get(&key) else {
+                self.counts.missing_right += 1;
+                record.value = finding(MISSING_RIGHT, &key, std::mem::take(&mut record.value), Value::Null, Vec::new());
+                self.seen.insert(key);
+                out.emit(record);
+                continue;
+            };
+            let differences = self.comparison.differences(&record.value, right_value);
+            let kind = if differences.is_empty() {
+                self.counts.matching += 1;
+                MATCHING
+            } else {
+                self.counts.different += 1;
+                DIFFERENT
+            };
+            if kind == MATCHING && !self.emit_matching {
+                out.filter(record);
+            } else {
+                let left = std::mem::take(&mut record.value);
+                record.value = finding(kind, &key, left, right_value.clone(), differences);
+                out.emit(record);
+            }
+            self.seen.insert(key);
+        }
+    }
+
+    fn input_incomplete(&mut self) {
+        self.input_complete = false;
+    }
+
+    fn flush(&mut self, out: &mut Output) {
+        if !self.load(out) {
+            return;
+        }
+        let Right::Loaded(right) = std::mem::replace(&mut self.right, Right::Done) else { return };
+        let unseen = right.records.into_iter().filter(|(k, _)| !self.seen.contains(k));
+        if !self.input_complete {
+            // Keys not seen may be in the part of the input that was not read.
+            let n = unseen.count() as u64;
+            tracing::warn!(not_checked = n, "reconcile: the input was not read to its end; no `missing_left` findings");
+            self.counts.not_checked = Some(n);
+            return;
+        }
+        for (key, value) in unseen {
+            self.counts.missing_left += 1;
+            let value = finding(MISSING_LEFT, &key, Value::Null, value, Vec::new());
+            out.emit(Record { key: Some(key.into()), ..Record::new(value) });
+        }
+    }
+
+    fn report(&self) -> Option<StepReport> {
+        let c = &self.counts;
+        let mut counts = vec![
+            (MATCHING, c.matching),
+            (DIFFERENT, c.different),
+            (MISSING_LEFT, c.missing_left),
+            (MISSING_RIGHT, c.missing_right),
+        ];
+        if let Some(n) = c.not_checked {
+            counts.push(("right_not_checked", n));
+        }
+        Some(StepReport(counts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Acks;
+    use crate::runtime::ack::{AckTracker, InputPosition};
+    use crate::transforms::testing::{context, run, values};
+    use serde_json::json;
+
+    /// A step reading `right` (NDJSON lines, written to a temporary folder), with `extra` config keys.
+    fn step(dir: &tempfile::TempDir, right: &[Value], extra: Value) -> Reconcile {
+        let text: String = right.iter().map(|v| format!("{v}\n")).collect();
+        std::fs::write(dir.path().join("right.ndjson"), text).expect("write right set");
+        over(dir, "right.ndjson", extra)
+    }
+
+    /// A step whose right-hand set is `file` of the folder (which need not exist).
+    fn over(dir: &tempfile::TempDir, file: &str, extra: Value) -> Reconcile {
+        let mut cfg = json!({
+            "right": {"path": dir.path().join(file).display().to_string()},
+            "left_key": "{{ record.sku }}",
+            "right_key": "{{ record.sku }}",
+        });
+        extra.as_object().into_iter().flatten().for_each(|(k, v)| cfg[k] = v.clone());
+        serde_json::from_value::<ReconcileConfig>(cfg).expect("valid config").build(&context()).expect("builds")
+    }
+
+    fn report(s: &Reconcile) -> Vec<(&'static str, u64)> {
+        s.report().expect("reconcile reports").0
+    }
+
+    #[test]
+    fn each_kind_of_finding() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let right = [json!({"sku": "A", "qty": 5.0}), json!({"sku": "B", "qty": 7}), json!({"sku": "R", "qty": 1})];
+        let mut s = step(&dir, &right, json!({}));
+        let out = run(
+            &mut s,
+            vec![json!({"sku": "A", "qty": 5}), json!({"sku": "B", "qty": 6}), json!({"sku": "L", "qty": 2})],
+        );
+        assert_eq!(
+            values(&out),
+            vec![
+                json!({"kind": "different", "key": "B", "left": {"sku": "B", "qty": 6}, "right": {"sku": "B", "qty": 7},
+                       "differences": [{"field": "qty", "left": 6, "right": 7}]}),
+                json!({"kind": "missing_right", "key": "L", "left": {"sku": "L", "qty": 2}, "right": null, "differences": []}),
+                json!({"kind": "missing_left", "key": "R", "left": null, "right": {"sku": "R", "qty": 1}, "differences": []}),
+            ]
+        );
+        assert_eq!(out.filtered, 1, "A is the same on both sides (5 == 5.0) and filtered");
+        assert_eq!(out.records[2].key.as_deref(), Some("R"), "a missing_left finding is keyed by its key");
+        assert_eq!(report(&s), vec![("matching", 1), ("different", 1), ("missing_left", 1), ("missing_right", 1)]);
+    }
+
+    #[test]
+    fn emit_matching_passes_matching_findings_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = step(&dir, &[json!({"sku": "A", "qty": 1})], json!({"emit_matching": true}));
+        let out = run(&mut s, vec![json!({"sku": "A", "qty": 1.0})]);
+        assert_eq!(out.filtered, 0);
+        assert_eq!(values(&out)[0]["kind"], json!("matching"));
+        assert_eq!(values(&out)[0]["differences"], json!([]));
+    }
+
+    #[test]
+    fn tolerance_and_renamed_fields() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let right =
+            [json!({"sku": "A", "quantity": 10.4, "status": 1}), json!({"sku": "B", "quantity": 11, "status": 1})];
+        let compare = json!({"compare": [{"left": "qty", "right": "quantity"}, "status"], "tolerance": 0.5});
+        let mut s = step(&dir, &right, compare);
+        let out =
+            run(&mut s, vec![json!({"sku": "A", "qty": 10, "status": 1}), json!({"sku": "B", "qty": 10, "status": 1})]);
+        assert_eq!(out.filtered, 1, "A is within the tolerance");
+        assert_eq!(
+            values(&out),
+            vec![json!({"kind": "different", "key": "B", "left": {"sku": "B", "qty": 10, "status": 1},
+            "right": {"sku": "B", "quantity": 11, "status": 1}, "differences": [{"field": "qty", "left": 10, "right": 11}]})]
+        );
+    }
+
+    #[test]
+    fn compare_omitted_compares_every_top_level_field() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = step(&dir, &[json!({"sku": "A", "qty": 1, "extra": true})], json!({}));
+        let out = run(&mut s, vec![json!({"sku": "A", "qty": 1})]);
+        assert_eq!(values(&out)[0]["differences"], json!([{"field": "extra", "left": null, "right": true}]));
+    }
+
+    #[test]
+    fn a_duplicate_left_key_is_rejected_and_a_bad_left_key_too() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = step(&dir, &[json!({"sku": "A"})], json!({}));
+        let out = run(&mut s, vec![json!({"sku": "A"}), json!({"sku": "A", "n": 2}), json!({"no_sku": 1})]);
+        assert_eq!(out.filtered, 1);
+        assert_eq!(out.rejected.len(), 2);
+        assert_eq!(out.rejected[0].record.value, json!({"sku": "A", "n": 2}));
+        assert_eq!(out.rejected[0].error, "duplicate left key `A`: an earlier record has the same key");
+        assert!(out.rejected[1].error.starts_with("left_key: "), "{}", out.rejected[1].error);
+        assert!(out.records.is_empty(), "A was seen on the left, so it is not missing_left");
+    }
+
+    #[test]
+    fn the_right_set_is_read_at_run_time_and_any_problem_with_it_is_fatal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Building reads nothing, so a missing file is no build error.
+        let mut s = over(&dir, "absent.ndjson", json!({}));
+        let out = run(&mut s, vec![json!({"sku": "A"})]);
+        let fatal = out.fatal.expect("fatal");
+        assert!(fatal.starts_with("reading the right-hand set: no file matches"), "{fatal}");
+        assert!(out.records.is_empty() && out.rejected.is_empty() && out.filtered == 0);
+
+        let mut s = step(&dir, &[json!({"sku": "A"}), json!({"sku": "B"}), json!({"sku": "A"})], json!({}));
+        let fatal = run(&mut s, vec![]).fatal.expect("fatal");
+        assert!(fatal.contains("key `A` appears twice: record 1 of `"), "{fatal}");
+        assert!(fatal.ends_with("right.ndjson`"), "{fatal}");
+
+        let mut s = step(&dir, &[json!({"sku": "A"}), json!({"id": 2})], json!({}));
+        let fatal = run(&mut s, vec![json!({"sku": "A"})]).fatal.expect("fatal");
+        assert!(fatal.contains("right_key of record 2 of `"), "{fatal}");
+
+        std::fs::write(dir.path().join("right.ndjson"), "{\"sku\": \"A\"}\n{broken\n").expect("write");
+        let fatal = run(&mut over(&dir, "right.ndjson", json!({})), vec![]).fatal.expect("fatal");
+        assert!(fatal.contains("right.ndjson:2: invalid JSON"), "{fatal}");
+    }
+
+    #[test]
+    fn an_incomplete_input_reports_no_missing_left() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = step(&dir, &[json!({"sku": "A"}), json!({"sku": "B"}), json!({"sku": "C"})], json!({}));
+        let mut out = Output::default();
+        s.process(vec![Record::new(json!({"sku": "A"}))], &mut out);
+        s.input_incomplete();
+        s.flush(&mut out);
+        assert!(out.records.is_empty(), "{:?}", values(&out));
+        assert_eq!(report(&s).last(), Some(&("right_not_checked", 2)));
+    }
+
+    #[test]
+    fn inputs_of_findings_are_acknowledged_by_the_sink_and_matches_as_filtered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s =
+            step(&dir, &[json!({"sku": "A", "q": 1}), json!({"sku": "B", "q": 1}), json!({"sku": "R"})], json!({}));
+        let tracker = AckTracker::new();
+        let batch: Vec<Record> = [json!({"sku": "A", "q": 1}), json!({"sku": "B", "q": 2}), json!({"sku": "L"})]
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| Record {
+                acks: Acks::One(tracker.track(InputPosition { stream: 0, seq: i as u64 })),
+                ..Record::new(v)
+            })
+            .collect();
+        let mut out = Output::default();
+        s.process(batch, &mut out);
+        s.flush(&mut out);
+        assert_eq!(out.records.len(), 3);
+        assert!(matches!(out.records[2].acks, Acks::None), "missing_left stands for no input");
+        out.records.iter().for_each(Record::mark_delivered);
+        drop(out);
+        let summary = tracker.summary();
+        assert_eq!((summary.received, summary.delivered, summary.filtered, summary.in_flight()), (3, 2, 1, 0));
+    }
+}
