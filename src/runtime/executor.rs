@@ -181,7 +181,12 @@ impl Execution {
             let outputs = outputs_of(n);
             let dlq = dead_letter.clone();
             let failure = failure.clone();
-            let end = SourceEnd { stop: Arc::clone(&stop), limit: options.limit, source: Arc::clone(&source_counters) };
+            let end = SourceEnd {
+                stop: Arc::clone(&stop),
+                limit: options.limit,
+                source: Arc::clone(&source_counters),
+                partial: resumed || options.replay.is_some(),
+            };
             handles.push(tokio::spawn(run_step(step, rx, outputs, dlq, node_counters, failure, end)));
         }
 
@@ -299,12 +304,17 @@ struct SourceEnd {
     limit: Option<u64>,
     /// The source's counters.
     source: Arc<NodeCounters>,
+    /// The source reads only part of its input on purpose: it resumed from a checkpoint (earlier
+    /// runs read the rest), or this is a replay of dead letters.
+    partial: bool,
 }
 
 impl SourceEnd {
-    /// True when the source stopped before the end of its input (a limit that was reached counts).
+    /// True when the steps did not see the whole input: the source stopped before its end (a limit that
+    /// was reached counts), or it read only part of it on purpose.
     fn early(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
+        self.partial
+            || self.stop.load(Ordering::SeqCst)
             || self.limit.is_some_and(|l| self.source.received.load(Ordering::Acquire) >= l)
     }
 }
