@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::config::secrets;
 use crate::record::Record;
-use crate::state::{StateError, StateStore};
+use crate::state::{AuditEntry, StateError, StateStore};
 
 /// One dead-letter entry, as written (one JSON object per line).
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -55,6 +55,8 @@ struct Inner {
     previous_attempts: Vec<u32>,
     written: AtomicU64,
     failed: AtomicU64,
+    /// Writes that found the store full (or busy) and were tried again.
+    retried: AtomicU64,
 }
 
 /// A cloneable handle on the dead-letter output.
@@ -69,6 +71,7 @@ impl DeadLetterSender {
             previous_attempts: Vec::new(),
             written: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            retried: AtomicU64::new(0),
         }))
     }
 
@@ -112,6 +115,11 @@ impl DeadLetterSender {
     /// Entries written so far.
     pub fn written(&self) -> u64 {
         self.0.written.load(Ordering::Acquire)
+    }
+
+    /// Writes that found the store full or busy and waited (the pipeline pauses meanwhile).
+    pub fn retried(&self) -> u64 {
+        self.0.retried.load(Ordering::Acquire)
     }
 
     /// Entries that could not be written (their inputs stay unacknowledged).
@@ -178,8 +186,31 @@ impl DeadLetterSender {
                 writer.flush()
             }
             Target::Store { store, run_id, stop } => {
-                retry_while_full(stop, "dead-letter entry", || store.push_dead_letter(entry, *run_id).map(drop))
-                    .map_err(std::io::Error::other)
+                retry_while_full(stop, "dead-letter entry", || {
+                    let result = store.push_dead_letter(entry, *run_id).map(drop);
+                    if result.as_ref().is_err_and(StateError::is_retryable) {
+                        self.0.retried.fetch_add(1, Ordering::AcqRel);
+                    }
+                    result
+                })
+                .map_err(std::io::Error::other)?;
+                if let Some(key) = &entry.key {
+                    let audit = AuditEntry {
+                        run_id: *run_id,
+                        time: entry.time.clone(),
+                        pipeline: entry.pipeline.clone(),
+                        key: key.clone(),
+                        component: entry.step.clone(),
+                        action: "dead_lettered".into(),
+                        target: "dead-letter queue".into(),
+                        detail: Some(serde_json::json!({ "error": entry.error, "attempts": entry.attempts })),
+                    };
+                    // The entry is stored; an audit line that cannot be written only costs history.
+                    if let Err(e) = store.audit(&[audit]) {
+                        tracing::warn!(error = %e, "cannot write the audit entry of a dead letter");
+                    }
+                }
+                Ok(())
             }
         }
     }

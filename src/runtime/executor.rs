@@ -19,10 +19,11 @@ use super::replay::{self, Replay};
 use super::stats::{NodeCounters, RunSummary};
 use crate::config::pipeline::OnError;
 use crate::graph::plan::{BuiltSink, BuiltStep, DeadLetterTarget, Plan};
+use crate::record::Record;
 use crate::sinks::dry_run::DryRunSink;
 use crate::sinks::{Sink, SinkContext};
 use crate::sources::{Source, SourceContext};
-use crate::state::StateStore;
+use crate::state::{AuditEntry, StateError, StateStore};
 use crate::transforms::Output;
 
 /// How to run.
@@ -134,7 +135,8 @@ impl Execution {
                 }
                 _ => None,
             };
-        let resumed = checkpoints.as_ref().is_some_and(|c| c.resumes());
+        // Replays add to what earlier runs wrote, like a resumed source.
+        let resumed = options.replay.is_some() || checkpoints.as_ref().is_some_and(|c| c.resumes());
         let saver = checkpoints.clone().map(|c| tokio::spawn(save_checkpoints_periodically(c)));
         let source_counters = Arc::new(NodeCounters::default());
         counters.push((source.id.clone(), "source", type_of_source(&source.source), Arc::clone(&source_counters)));
@@ -185,7 +187,7 @@ impl Execution {
                 stop: Arc::clone(&stop),
                 limit: options.limit,
                 source: Arc::clone(&source_counters),
-                partial: resumed || options.replay.is_some(),
+                partial: resumed,
             };
             handles.push(tokio::spawn(run_step(step, rx, outputs, dlq, node_counters, failure, end)));
         }
@@ -390,6 +392,38 @@ async fn run_step(
     }
 }
 
+/// Records `delivered` in the audit log for each keyed record, unless the sink audits itself.
+fn audit_delivered(
+    ctx: &SinkContext,
+    sink: &dyn Sink,
+    records: &[Record],
+    stop: &AtomicBool,
+) -> Result<(), StateError> {
+    let Some(state) = &ctx.state else { return Ok(()) };
+    if sink.audits_itself() {
+        return Ok(());
+    }
+    let (time, target) = (super::dead_letter::now_rfc3339(), sink.target());
+    let entries: Vec<AuditEntry> = records
+        .iter()
+        .filter_map(|r| r.key.as_deref())
+        .map(|key| AuditEntry {
+            run_id: ctx.run_id,
+            time: time.clone(),
+            pipeline: ctx.pipeline.clone(),
+            key: key.to_string(),
+            component: ctx.sink.clone(),
+            action: "delivered".into(),
+            target: target.clone(),
+            detail: None,
+        })
+        .collect();
+    if entries.is_empty() {
+        return Ok(());
+    }
+    super::dead_letter::retry_while_full(stop, "audit entries", || state.audit(&entries))
+}
+
 fn run_sink(
     ctx: SinkContext,
     mut sink: Box<dyn Sink>,
@@ -411,16 +445,24 @@ fn run_sink(
         match sink.write(&batch) {
             Ok(rejected) => {
                 let mut rejected = rejected.into_iter().peekable();
+                let mut delivered = Vec::with_capacity(batch.len());
                 for (i, record) in batch.into_iter().enumerate() {
                     if rejected.peek().is_some_and(|(r, _)| *r == i) {
                         let (_, reason) = rejected.next().unwrap_or_default();
                         NodeCounters::add(&counters.dead_lettered, 1);
                         dlq.send(record, &id, reason);
                     } else {
-                        NodeCounters::add(&counters.delivered, 1);
-                        record.mark_delivered();
+                        delivered.push(record);
                     }
                 }
+                // Audited before acknowledged: a crash in between re-delivers (and re-audits), never
+                // leaves a delivery unrecorded.
+                if let Err(e) = audit_delivered(&ctx, &*sink, &delivered, stop) {
+                    failure.set(format!("sink `{id}`: cannot write the audit log: {e}"), stop);
+                    continue;
+                }
+                NodeCounters::add(&counters.delivered, delivered.len());
+                delivered.iter().for_each(Record::mark_delivered);
             }
             Err(e) => failure.set(format!("sink `{id}`: {e}"), stop),
         }

@@ -150,6 +150,10 @@ impl FileSink {
 }
 
 impl Sink for FileSink {
+    fn target(&self) -> String {
+        self.path.display().to_string()
+    }
+
     fn open(&mut self, ctx: &SinkContext) -> Result<(), SinkError> {
         // What earlier runs delivered is already in the file: truncating it would lose it.
         if ctx.resumed && self.mode == WriteMode::Truncate {

@@ -74,6 +74,17 @@ pub trait Sink: Send {
     /// returns as rejected.
     fn write(&mut self, batch: &[Record]) -> Result<Vec<RecordRejection>, SinkError>;
 
+    /// Where records go, for the audit log (a path, a URL).
+    fn target(&self) -> String {
+        String::new()
+    }
+
+    /// True when the sink writes its own, more precise audit entries (created / found / skipped);
+    /// otherwise the runtime records `delivered` for each keyed record.
+    fn audits_itself(&self) -> bool {
+        false
+    }
+
     /// Completes the output once every input has ended.
     fn finish(&mut self) -> Result<(), SinkError> {
         Ok(())

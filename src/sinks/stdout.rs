@@ -51,6 +51,10 @@ pub fn render(record: &Record, pretty: bool) -> String {
 }
 
 impl Sink for StdoutSink {
+    fn target(&self) -> String {
+        "stdout".into()
+    }
+
     fn write(&mut self, batch: &[Record]) -> Result<Vec<RecordRejection>, SinkError> {
         let mut out = std::io::stdout().lock();
         for record in batch {
