@@ -76,7 +76,7 @@ pub(crate) fn dlq(command: DlqCommand, store: Arc<dyn StateStore>) -> anyhow::Re
                     let e = &d.entry;
                     vec![
                         d.id.to_string(),
-                        e.time.clone(),
+                        short_time(&e.time),
                         e.pipeline.clone(),
                         e.step.clone(),
                         e.key.clone().unwrap_or_else(|| "-".into()),
@@ -188,7 +188,13 @@ fn replay(
             if outcome != Outcome::Unacknowledged {
                 store.drop_dead_letter(id)?;
             }
-            *counts.entry(format!("{outcome:?}").to_lowercase()).or_insert(0) += 1;
+            let label = match outcome {
+                Outcome::Delivered => "delivered",
+                Outcome::Filtered => "filtered",
+                Outcome::DeadLettered => "dead-lettered again",
+                Outcome::Unacknowledged => "undecided (kept)",
+            };
+            *counts.entry(label).or_insert(0) += 1;
         }
         eprintln!(
             "{pipeline}: replayed {} entr{}: {}",
@@ -196,7 +202,7 @@ fn replay(
             if replay.entries.len() == 1 { "y" } else { "ies" },
             counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")
         );
-        failed |= summary.error.is_some() || counts.contains_key("unacknowledged");
+        failed |= summary.error.is_some() || counts.contains_key("undecided (kept)");
     }
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
@@ -221,8 +227,8 @@ pub(crate) fn runs(
             r.id.to_string(),
             r.pipeline.clone(),
             r.trigger.clone(),
-            r.started_at.clone(),
-            r.ended_at.clone().unwrap_or_else(|| "-".into()),
+            short_time(&r.started_at),
+            r.ended_at.as_deref().map_or_else(|| "-".into(), short_time),
             format!("{:?}", r.status).to_lowercase(),
             count(r, "received"),
             count(r, "delivered"),
@@ -258,7 +264,7 @@ pub(crate) fn trace(store: &dyn StateStore, key: &str, json: bool) -> anyhow::Re
     } else {
         let rows = entries.iter().map(|a| {
             vec![
-                a.time.clone(),
+                short_time(&a.time),
                 a.run_id.map_or_else(|| "-".into(), |r| r.to_string()),
                 a.pipeline.clone(),
                 a.component.clone(),
@@ -273,6 +279,11 @@ pub(crate) fn trace(store: &dyn StateStore, key: &str, json: bool) -> anyhow::Re
         eprintln!("nothing recorded for key `{key}`");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `2026-11-28T00:47:28.536953152Z` → `2026-11-28 00:47:28` (tables only; JSON keeps the full time).
+fn short_time(time: &str) -> String {
+    time.get(..19).map_or_else(|| time.to_string(), |t| t.replace('T', " "))
 }
 
 fn print_json(value: &impl serde::Serialize) {
