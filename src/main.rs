@@ -36,6 +36,9 @@ struct Cli {
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `weir=debug`. Also read from WEIR_LOG.
     #[arg(long, global = true, env = "WEIR_LOG", default_value = "warn")]
     log: String,
+    /// The state file (intents, id map, audit). Also read from WEIR_STATE.
+    #[arg(long, global = true, env = "WEIR_STATE", value_name = "PATH")]
+    state: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -154,6 +157,7 @@ fn load_and_compile(paths: &[PathBuf]) -> Option<Vec<(LoadedPipeline, Plan)>> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let state_path = cli.state.clone();
     match cli.command {
         Command::Validate { paths } => Ok(match load_and_compile(&paths) {
             Some(plans) => {
@@ -190,11 +194,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Run { path, dry_run, limit, quiet, json } => {
             let Some(plans) = load_and_compile(std::slice::from_ref(&path)) else { return Ok(ExitCode::from(2)) };
+            let state = match state_path {
+                Some(p) => {
+                    Some(Arc::new(weir::state::sqlite::SqliteStore::open(&p)?) as Arc<dyn weir::state::StateStore>)
+                }
+                None => None,
+            };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .context("starting the tokio runtime")?;
-            runtime.block_on(run_plans(plans, dry_run, limit, quiet, json))
+            runtime.block_on(run_plans(
+                plans,
+                RunOptions { dry_run, limit, state, ..RunOptions::default() },
+                quiet,
+                json,
+            ))
         }
     }
 }
@@ -260,8 +275,7 @@ fn watch_signals(stopper: Arc<Stopper>) {
 /// signal does. Exit code 1 when any failed, else 130 when interrupted.
 async fn run_plans(
     plans: Vec<(LoadedPipeline, Plan)>,
-    dry_run: bool,
-    limit: Option<u64>,
+    options: RunOptions,
     quiet: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
@@ -276,7 +290,7 @@ async fn run_plans(
             not_run.push(loaded.config.name.clone());
             continue;
         };
-        let execution = Execution::start(plan, RunOptions { dry_run, limit, stop, ..RunOptions::default() });
+        let execution = Execution::start(plan, RunOptions { stop, ..options.clone() });
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(

@@ -78,7 +78,10 @@ pub struct Execution {
 impl Execution {
     /// Starts every component of `plan`. Must be called within a tokio runtime.
     pub fn start(plan: Plan, options: RunOptions) -> Self {
-        let Plan { name, graph, source, steps, sinks, dead_letter_path, settings, projection } = plan;
+        let Plan { name, graph, source, steps, sinks, dead_letter_path, settings, projection, ids } = plan;
+        if let Some(state) = &options.state {
+            ids.fill(Arc::new(Arc::clone(state)));
+        }
         let stop = Arc::clone(&options.stop);
         let failure = Failure::default();
         let tracker = AckTracker::new();
