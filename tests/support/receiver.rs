@@ -59,6 +59,12 @@ pub(crate) struct Stats {
     pub(crate) open_connections: u64,
     /// `Authorization` headers seen.
     pub(crate) authorizations: Vec<String>,
+    /// Order ids per reference.
+    by_reference: HashMap<String, Vec<u64>>,
+    /// Hold the answer to the create that makes `total_creates` reach this (see [`Receiver::pause_at`]).
+    pause_at: Option<u64>,
+    /// The reference whose create is committed and whose answer is being held.
+    pub(crate) paused: Option<String>,
 }
 
 struct Shared {
@@ -74,7 +80,8 @@ pub(crate) struct Receiver {
     shared: Arc<Shared>,
 }
 
-fn xorshift(state: &mut u64) -> u64 {
+/// One step of a xorshift64 generator (the state must not be 0).
+pub(crate) fn xorshift(state: &mut u64) -> u64 {
     let mut x = *state;
     x ^= x << 13;
     x ^= x >> 7;
@@ -121,6 +128,20 @@ impl Receiver {
     /// A copy of the counters.
     pub(crate) fn stats(&self) -> Stats {
         self.shared.stats.lock().expect("stats").0.clone()
+    }
+
+    /// Holds the answer to the `n`-th create (counted over the receiver's life) after committing it,
+    /// until [`Receiver::release`]: the client sees a create in flight that has in fact happened.
+    pub(crate) fn pause_at(&self, n: u64) {
+        self.shared.update(|s| s.pause_at = Some(n));
+    }
+
+    /// Lets a held answer go (to a client that may be gone) and cancels a pending pause.
+    pub(crate) fn release(&self) {
+        self.shared.update(|s| {
+            s.pause_at = None;
+            s.paused = None;
+        });
     }
 
     /// Waits until `done(stats)` holds or `timeout` passes; returns whether it holds.
@@ -196,16 +217,18 @@ fn respond(stream: &mut TcpStream, status: u16, body: &Value) -> std::io::Result
         503 => "Service Unavailable",
         _ => "Other",
     };
-    write!(
-        stream,
+    // One write: several small ones would meet Nagle's algorithm and the client's delayed ACK (40ms each).
+    let response = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
         text.len()
-    )?;
+    );
+    stream.write_all(response.as_bytes())?;
     stream.flush()
 }
 
 /// Serves one connection (keep-alive) until the client closes it or a response is dropped.
 fn serve(shared: &Shared, stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
     let Ok(read_half) = stream.try_clone() else { return };
     let mut reader = BufReader::new(read_half);
     let mut stream = stream;
@@ -251,11 +274,17 @@ fn handle(shared: &Shared, request: &Request) -> Option<(u16, Value, Duration)> 
             }
             let id = stats.orders.len() as u64 + 1;
             stats.orders.insert(id, body);
+            stats.by_reference.entry(reference.clone()).or_default().push(id);
             *stats.creates.entry(reference.clone()).or_default() += 1;
             stats.total_creates += 1;
             let drop_it = (xorshift(rng) % 1_000_000) as f64 / 1_000_000.0 < shared.config.drop_fraction;
             if drop_it {
                 stats.dropped += 1;
+            }
+            if stats.pause_at == Some(stats.total_creates) {
+                stats.paused = Some(reference.clone());
+                shared.changed.notify_all();
+                guard = shared.changed.wait_while(guard, |(s, _)| s.paused.is_some()).expect("wait for release");
             }
             drop(guard);
             shared.changed.notify_all();
@@ -271,11 +300,10 @@ fn handle(shared: &Shared, request: &Request) -> Option<(u16, Value, Duration)> 
                 .unwrap_or_default();
             shared.update(|s| {
                 let found: Vec<Value> = s
-                    .orders
-                    .iter()
-                    .filter(|(_, o)| o["reference"] == json!(reference))
-                    .map(|(id, _)| json!({"id": id, "reference": reference}))
-                    .collect();
+                    .by_reference
+                    .get(&reference)
+                    .map(|ids| ids.iter().map(|id| json!({"id": id, "reference": reference})).collect())
+                    .unwrap_or_default();
                 if found.is_empty() {
                     s.lookups_missed += 1;
                 } else {

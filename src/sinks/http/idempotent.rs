@@ -8,11 +8,14 @@
 //!    transaction; a definite rejection (4xx) forgets the intent; no answer leaves it pending, and the
 //!    next attempt — in this write, or in a later run — starts with the lookup.
 
+use std::cell::OnceCell;
+
 use serde_json::{Value, json};
 
 use super::payload::payload_hash;
 use super::request::{Answer, Prepared};
 use super::{Attempts, Delivery, HttpSink, Lookup, Run, state_error};
+use crate::expr::template::RenderContext;
 use crate::fault;
 use crate::sinks::SinkError;
 use crate::state::{CompletedIntent, IntentId, PriorIntent, StateStore};
@@ -23,18 +26,20 @@ enum LookupResult {
     Found(Value, Answer),
     /// The target does not have it.
     Missing,
-    /// The lookup was refused for good (a 4xx other than 404).
-    Refused(Answer),
+    /// The lookup was refused for good (a 4xx other than 404), or could not be rendered.
+    Refused(String),
 }
 
 /// One record's idempotent write.
 pub(super) struct Write<'a> {
     pub(super) sink: &'a HttpSink,
     pub(super) run: &'a Run,
+    /// The record's template context.
+    pub(super) ctx: &'a RenderContext,
     /// The create request.
     pub(super) request: Prepared,
-    /// The lookup request.
-    pub(super) lookup: Prepared,
+    /// The lookup request, rendered when first needed.
+    pub(super) lookup: OnceCell<Result<Prepared, String>>,
     pub(super) lookup_spec: &'a Lookup,
     /// The intent's key.
     pub(super) idem_key: String,
@@ -120,20 +125,16 @@ impl Write<'_> {
                     }
                     self.create(state, &id, &hash, &mut attempts)
                 }
-                LookupResult::Refused(answer) => Ok(self.lookup_refused(&answer)),
+                LookupResult::Refused(why) => Ok(self.lookup_refused(&why)),
             },
             PriorIntent::None => self.create(state, &id, &hash, &mut attempts),
         }
     }
 
-    fn lookup_refused(&self, answer: &Answer) -> Delivery {
+    fn lookup_refused(&self, why: &str) -> Delivery {
         self.rejected(
-            format!(
-                "the lookup {} answered {}; an earlier attempt's outcome is unknown, so the record is not sent again",
-                self.lookup.target,
-                answer.describe()
-            ),
-            json!({ "status": answer.status() }),
+            format!("{why}; an earlier attempt's outcome is unknown, so the record is not sent again"),
+            json!({ "lookup_failed": true }),
         )
     }
 
@@ -194,7 +195,7 @@ impl Write<'_> {
                             return Ok(Delivery::Written);
                         }
                         LookupResult::Missing => {}
-                        LookupResult::Refused(refused) => return Ok(self.lookup_refused(&refused)),
+                        LookupResult::Refused(why) => return Ok(self.lookup_refused(&why)),
                     }
                 }
                 _ => {
@@ -244,9 +245,13 @@ impl Write<'_> {
 
     /// Runs the lookup, retrying while its outcome is unknown.
     fn look_up(&self, attempts: &mut Attempts) -> Result<LookupResult, SinkError> {
+        let lookup = match self.lookup.get_or_init(|| self.lookup_spec.request.render(self.ctx)) {
+            Ok(l) => l,
+            Err(e) => return Ok(LookupResult::Refused(format!("the lookup cannot be rendered: {e}"))),
+        };
         loop {
             attempts.sent();
-            let answer = self.run.client.send(&self.lookup);
+            let answer = self.run.client.send(lookup);
             match &answer {
                 Answer::Response { status: 404, .. } => return Ok(LookupResult::Missing),
                 Answer::Response { status, body } if (200..300).contains(status) => {
@@ -263,10 +268,16 @@ impl Write<'_> {
                 }
                 a if a.is_uncertain() => {
                     if !attempts.retry() {
-                        return Err(self.sink.gave_up(&self.lookup, &answer, attempts.made));
+                        return Err(self.sink.gave_up(lookup, &answer, attempts.made));
                     }
                 }
-                _ => return Ok(LookupResult::Refused(answer)),
+                _ => {
+                    return Ok(LookupResult::Refused(format!(
+                        "the lookup {} answered {}",
+                        lookup.target,
+                        answer.describe()
+                    )));
+                }
             }
         }
     }

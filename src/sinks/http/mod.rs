@@ -397,13 +397,18 @@ impl HttpSink {
                         }
                     },
                 };
-                let lookup = match idem.lookup.request.render(&ctx) {
-                    Ok(l) => l,
-                    Err(e) => return reject(format!("lookup: {e}"), &request.target),
-                };
                 let id_key = key.unwrap_or(&idem_key).to_string();
-                idempotent::Write { sink: self, run, request, lookup, lookup_spec: &idem.lookup, idem_key, id_key }
-                    .deliver()
+                idempotent::Write {
+                    sink: self,
+                    run,
+                    ctx: &ctx,
+                    request,
+                    lookup: std::cell::OnceCell::new(),
+                    lookup_spec: &idem.lookup,
+                    idem_key,
+                    id_key,
+                }
+                .deliver()
             }
             None => {
                 if !self.capture.is_empty() && key.is_none() {
