@@ -272,6 +272,9 @@ impl Client {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("weir/", env!("CARGO_PKG_VERSION")))
+            // A redirected POST would be re-sent as a GET and its answer taken for the create's: an
+            // API that redirects writes is a configuration error, reported with its 3xx status.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot create the HTTP client: {e}"))?;
         Ok(Self { inner })
