@@ -15,7 +15,7 @@ use weir::graph::plan::compile;
 use weir::runtime::executor::{Execution, RunOptions};
 use weir::runtime::stats::RunSummary;
 use weir::state::sqlite::SqliteStore;
-use weir::state::{AuditEntry, StateStore};
+use weir::state::{AuditEntry, IntentId, PriorIntent, StateStore};
 
 const TOKEN: &str = "tok-5ecret-9f8e7d";
 
@@ -72,15 +72,25 @@ sinks:
     )
 }
 
+/// A temporary folder, a receiver configured by `config`, and a state store in the folder.
+fn fixture(config: Config) -> (tempfile::TempDir, Receiver, Arc<SqliteStore>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = store(dir.path());
+    (dir, Receiver::start(config), state)
+}
+
+/// The reason of a `dead_lettered` audit entry.
+fn reason(entry: &AuditEntry) -> String {
+    entry.detail.as_ref().and_then(|d| d["reason"].as_str()).expect("a reason").to_string()
+}
+
 fn actions(trail: &[AuditEntry]) -> Vec<&str> {
     trail.iter().map(|e| e.action.as_str()).collect()
 }
 
 #[test]
 fn creates_once_captures_ids_and_a_later_template_reads_them() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let receiver = Receiver::start(Config::default());
-    let state = store(dir.path());
+    let (dir, receiver, state) = fixture(Config::default());
     write_orders(dir.path(), &[("R1", 1), ("R2", 2), ("R3", 3)]);
     let yaml = order_pipeline("push", "erp_order", &receiver, "");
     let summary = run(dir.path(), "push", &yaml, Some(&state));
@@ -151,9 +161,7 @@ sinks:
 
 #[test]
 fn a_changed_payload_is_reported_and_not_sent_again() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let receiver = Receiver::start(Config::default());
-    let state = store(dir.path());
+    let (dir, receiver, state) = fixture(Config::default());
     let yaml = order_pipeline("push", "erp_order", &receiver, "");
     write_orders(dir.path(), &[("R1", 1), ("R2", 2)]);
     assert!(run(dir.path(), "push", &yaml, Some(&state)).is_success());
@@ -164,16 +172,14 @@ fn a_changed_payload_is_reported_and_not_sent_again() {
     assert_eq!(receiver.stats().total_creates, 2, "the changed order is not sent again");
     let trail = state.trace("order:R2").expect("trace");
     assert_eq!(actions(&trail), ["created", "dead_lettered"]);
-    let reason = trail[1].detail.as_ref().expect("detail")["reason"].as_str().expect("reason").to_string();
+    let reason = reason(&trail[1]);
     let id = state.ids("order:R2").expect("ids")["erp_order_id"].clone();
     assert!(reason.starts_with(&format!("payload changed since it was created as erp_order_id={id}")), "{reason}");
 }
 
 #[test]
 fn rejections_are_dead_lettered_with_their_status_and_secrets_stay_masked() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let receiver = Receiver::start(Config::default());
-    let state = store(dir.path());
+    let (dir, receiver, state) = fixture(Config::default());
     std::fs::write(
         dir.path().join("connections.yaml"),
         format!(
@@ -215,9 +221,7 @@ sinks:
 
 #[test]
 fn a_conflict_means_the_target_has_it_and_the_lookup_supplies_the_ids() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let receiver = Receiver::start(Config { conflict_on_duplicate: true, ..Config::default() });
-    let state = store(dir.path());
+    let (dir, receiver, state) = fixture(Config { conflict_on_duplicate: true, ..Config::default() });
     write_orders(dir.path(), &[("R1", 1)]);
     // Another system (here: another sink id, with its own intents) created R1 first.
     assert!(run(dir.path(), "other", &order_pipeline("other", "first", &receiver, ""), Some(&state)).is_success());
@@ -238,9 +242,7 @@ fn a_conflict_means_the_target_has_it_and_the_lookup_supplies_the_ids() {
 
 #[test]
 fn lost_responses_are_resolved_by_the_lookup_without_creating_twice() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let receiver = Receiver::start(Config { drop_fraction: 1.0, ..Config::default() });
-    let state = store(dir.path());
+    let (dir, receiver, state) = fixture(Config { drop_fraction: 1.0, ..Config::default() });
     write_orders(dir.path(), &[("R1", 1), ("R2", 2), ("R3", 3)]);
     let summary = run(dir.path(), "push", &order_pipeline("push", "erp_order", &receiver, ""), Some(&state));
     assert!(summary.is_success(), "{summary}");
@@ -254,9 +256,7 @@ fn lost_responses_are_resolved_by_the_lookup_without_creating_twice() {
 
 #[test]
 fn a_timeout_fails_the_run_retryably_and_the_next_run_finds_what_was_created() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let receiver = Receiver::start(Config { slow: Duration::from_millis(1500), ..Config::default() });
-    let state = store(dir.path());
+    let (dir, receiver, state) = fixture(Config { slow: Duration::from_millis(1500), ..Config::default() });
     write_orders(dir.path(), &[("R1", 1), ("slow-2", 2), ("R3", 3)]);
     let yaml =
         order_pipeline("push", "erp_order", &receiver, "    retries: 0\n").replace("timeout: 2s", "timeout: 300ms");
@@ -283,4 +283,57 @@ fn an_idempotent_sink_refuses_to_start_without_a_state_store() {
     let error = summary.error.clone().expect("the run fails");
     assert!(error.contains("`idempotency` needs the state store") && error.contains("--state"), "{error}");
     assert_eq!(receiver.stats().total_creates, 0);
+}
+
+#[test]
+fn a_pending_intent_for_an_earlier_payload_is_looked_up_before_anything_is_sent() {
+    let (dir, receiver, state) = fixture(Config::default());
+    // R2 exists at the target already (created by another sink, with its own intents).
+    write_orders(dir.path(), &[("R2", 2)]);
+    assert!(run(dir.path(), "seed", &order_pipeline("seed", "first", &receiver, ""), Some(&state)).is_success());
+    // Earlier attempts with another payload left both intents pending.
+    for key in ["order:R1", "order:R2"] {
+        let id = IntentId { pipeline: "push".into(), sink: "erp_order".into(), key: key.into() };
+        assert_eq!(state.begin_intent(&id, "sha256:earlier").expect("begin"), PriorIntent::None);
+    }
+    write_orders(dir.path(), &[("R1", 1), ("R2", 2)]);
+    let yaml = order_pipeline("push", "erp_order", &receiver, "");
+    let summary = run(dir.path(), "push", &yaml, Some(&state));
+    assert!(summary.is_success(), "{summary}");
+    assert_eq!((summary.records.delivered, summary.records.dead_lettered), (1, 1), "{summary}");
+    let stats = receiver.stats();
+    assert_eq!((stats.creates["R1"], stats.creates["R2"]), (1, 1));
+    assert_eq!((stats.lookups_missed, stats.lookups_found), (1, 1));
+    // R1 was not at the target: created with the current payload, which its intent now stands for.
+    assert_eq!(actions(&state.trace("order:R1").expect("trace")), ["created"]);
+    // R2 was: the target keeps what the earlier attempt sent, and the new payload is reported.
+    let trail = state.trace("order:R2").expect("trace");
+    assert_eq!(actions(&trail), ["created", "found", "dead_lettered"]);
+    let reason = reason(&trail[2]);
+    assert!(reason.starts_with("payload changed since it was created as erp_order_id="), "{reason}");
+
+    let again = run(dir.path(), "push", &yaml, Some(&state));
+    assert_eq!((again.records.delivered, again.records.dead_lettered), (1, 1), "{again}");
+    assert_eq!(actions(&state.trace("order:R1").expect("trace")), ["created", "skipped"]);
+    assert_eq!(receiver.stats().total_creates, 2);
+}
+
+#[test]
+fn without_idempotency_every_run_sends_again() {
+    let (dir, receiver, state) = fixture(Config::default());
+    write_orders(dir.path(), &[("R1", 1)]);
+    let yaml = header("plain")
+        + &format!(
+            "sinks:\n  - {{ id: erp, type: http, url: \"{}/orders\", capture: {{ erp_order_id: \"$.id\" }} }}\n",
+            receiver.base_url()
+        );
+    for _ in 0..2 {
+        let summary = run(dir.path(), "plain", &yaml, Some(&state));
+        assert!(summary.is_success(), "{summary}");
+    }
+    assert_eq!(receiver.stats().creates["R1"], 2, "at least once: sent by each run");
+    assert_eq!(actions(&state.trace("order:R1").expect("trace")), ["sent", "sent"]);
+    assert_eq!(state.ids("order:R1").expect("ids")["erp_order_id"], json!(2), "the latest id");
+    let body = &receiver.stats().orders[&1];
+    assert_eq!(body, &json!({"reference": "R1", "qty": 1, "note": "x"}), "the record is the default body");
 }
