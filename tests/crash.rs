@@ -178,9 +178,14 @@ fn killed_at_twenty_and_more_random_points_every_order_is_created_exactly_once()
             receiver.pause_at(kill_at);
         }
         let mut child = start(dir.path(), run, None);
+        let run_started = Instant::now();
         let exited = loop {
             if let Some(status) = child.try_wait().expect("try_wait") {
                 break Some(status);
+            }
+            if run_started.elapsed() > Duration::from_secs(600) {
+                let _ = child.kill();
+                panic!("run {run} neither finished nor reached a kill point in 10 minutes:\n{}", log(dir.path(), run));
             }
             let reached = match how {
                 Kill::InTheCall => receiver.wait_until(Duration::from_millis(100), |s| s.paused.is_some()),

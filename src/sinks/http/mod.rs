@@ -207,17 +207,12 @@ impl HttpSinkConfig {
             },
             None => None,
         };
-        let connection_headers: Vec<(String, String)> = connection
-            .map(|(_, c)| {
-                c.headers
-                    .iter()
-                    .filter(|(k, _)| !self.headers.contains_key(*k))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let headers: Vec<(String, String)> =
-            connection_headers.into_iter().chain(self.headers.iter().map(|(k, v)| (k.clone(), v.clone()))).collect();
+        // The sink's headers replace the connection's of the same (case-insensitive) name.
+        let mut merged = BTreeMap::new();
+        for (name, value) in connection.iter().flat_map(|(_, c)| &c.headers).chain(&self.headers) {
+            merged.insert(name.to_ascii_lowercase(), (name.clone(), value.clone()));
+        }
+        let headers: Vec<(String, String)> = merged.into_values().collect();
         let body = match &self.body {
             Some(v) => errors.value_template(ctx, &["body"], v).map(BodySpec::Template),
             None => Some(BodySpec::Record),

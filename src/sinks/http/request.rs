@@ -82,15 +82,16 @@ fn is_template(text: &str) -> bool {
     text.contains("{{") || text.contains("{%")
 }
 
+/// The field path `prefix` + `rest`.
+fn field<'s>(prefix: &[&'s str], rest: &[&'s str]) -> Vec<&'s str> {
+    prefix.iter().chain(rest).copied().collect()
+}
+
 impl RequestTemplate {
     /// Compiles a request, recording every problem in `errors`.
     pub(super) fn compile(ctx: &BuildContext, spec: RequestSpec<'_>, errors: &mut BuildErrors) -> Option<Self> {
-        let at =
-            |name: &str| -> Vec<String> { spec.field.iter().map(|s| s.to_string()).chain([name.into()]).collect() };
         let push = |errors: &mut BuildErrors, name: &str, message: String, hint: Option<String>| {
-            let field = at(name);
-            let field: Vec<&str> = field.iter().map(String::as_str).collect();
-            errors.push(&field, "bad-value", message, hint);
+            errors.push(&field(spec.field, &[name]), "bad-value", message, hint);
         };
         let (base, target_field, target) = match (spec.connection, spec.url, spec.path) {
             (None, Some(url), None) => {
@@ -135,12 +136,9 @@ impl RequestTemplate {
                 return None;
             }
         };
-        let target =
-            errors.string_template(ctx, &at(target_field).iter().map(String::as_str).collect::<Vec<_>>(), target);
+        let target = errors.string_template(ctx, &field(spec.field, &[target_field]), target);
         let method = if is_template(spec.method) {
-            errors
-                .string_template(ctx, &at("method").iter().map(String::as_str).collect::<Vec<_>>(), spec.method)
-                .map(MethodSpec::Template)
+            errors.string_template(ctx, &field(spec.field, &["method"]), spec.method).map(MethodSpec::Template)
         } else {
             match parse_method(spec.method) {
                 Ok(m) => Some(MethodSpec::Fixed(m)),
@@ -152,9 +150,7 @@ impl RequestTemplate {
         };
         let mut headers = Vec::new();
         for (name, value) in &spec.headers {
-            let field = at("headers");
-            let mut field: Vec<&str> = field.iter().map(String::as_str).collect();
-            field.push(name);
+            let field = field(spec.field, &["headers", name]);
             match HeaderName::from_bytes(name.as_bytes()) {
                 Ok(h) => {
                     if let Some(t) = errors.string_template(ctx, &field, value) {
