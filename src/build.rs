@@ -19,6 +19,8 @@ pub struct BuildContext {
     pub base_dir: PathBuf,
     /// The pipeline's name.
     pub pipeline: String,
+    /// The folder's `connections.yaml` (named endpoints components refer to).
+    pub connections: Arc<crate::config::folder::ConnectionsFile>,
 }
 
 /// One problem found while building a component.

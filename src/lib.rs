@@ -5,6 +5,7 @@
 pub mod build;
 pub mod config;
 pub mod expr;
+pub mod fault;
 pub mod graph;
 pub mod record;
 pub mod runtime;

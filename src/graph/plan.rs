@@ -72,6 +72,8 @@ pub struct Plan {
     pub settings: RuntimeSettings,
     /// The fields the pipeline reads of its source's records, when it does not need them whole.
     pub projection: Option<crate::runtime::projection::Projection>,
+    /// Where the pipeline's templates read the id map (`ids`); filled when a run starts.
+    pub ids: crate::expr::template::IdsSlot,
 }
 
 /// Where a pipeline's dead letters go.
@@ -174,6 +176,7 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
         tables,
         base_dir: pipeline.base_dir().to_path_buf(),
         pipeline: config.name.clone(),
+        connections: Arc::new(pipeline.folder.connections.clone()),
     };
     let mut source = None;
     if let Some(src) = &config.source {
@@ -236,6 +239,7 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
     };
     match (graph, source, diagnostics.is_empty() && config.unparsed.is_empty()) {
         (Ok(graph), Some(source), true) => Ok(Plan {
+            ids: ctx.templates.ids().clone(),
             projection: crate::runtime::projection::Projection::for_pipeline(config, &graph),
             name: config.name.clone(),
             graph,

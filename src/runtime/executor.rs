@@ -87,7 +87,10 @@ pub struct Execution {
 impl Execution {
     /// Starts every component of `plan`. Must be called within a tokio runtime.
     pub fn start(plan: Plan, options: RunOptions) -> Self {
-        let Plan { name, graph, source, steps, sinks, dead_letter, settings, projection } = plan;
+        let Plan { name, graph, source, steps, sinks, dead_letter, settings, projection, ids } = plan;
+        if let Some(state) = &options.state {
+            ids.fill(Arc::new(Arc::clone(state)));
+        }
         let stop = Arc::clone(&options.stop);
         let failure = Failure::default();
         let tracker = if options.replay.is_some() { AckTracker::recording() } else { AckTracker::new() };

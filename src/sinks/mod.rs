@@ -4,6 +4,7 @@
 
 pub mod dry_run;
 pub mod file;
+pub mod http;
 pub mod stdout;
 
 use crate::build::{BuildContext, BuildErrors};
@@ -13,6 +14,7 @@ crate::config::registry::component_registry! {
     /// Every sink type, selected by `type:`.
     SinkConfig, "sink" {
         "file" => File(file::FileSinkConfig),
+        "http" => Http(Box<http::HttpSinkConfig>),
         "stdout" => Stdout(stdout::StdoutSinkConfig),
     }
 }
@@ -22,6 +24,7 @@ impl SinkConfig {
     pub fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Sink>, BuildErrors> {
         Ok(match self {
             SinkConfig::File(c) => Box::new(c.build(ctx)?),
+            SinkConfig::Http(c) => Box::new(c.build(ctx)?),
             SinkConfig::Stdout(c) => Box::new(c.build(ctx)?),
         })
     }

@@ -3,6 +3,7 @@
 //! ([`sqlite::SqliteStore`]); a server-backed store (PostgreSQL) can implement the same trait.
 
 pub mod lease;
+pub mod outcome;
 pub mod session;
 pub mod sqlite;
 
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use lease::{LeaseHolder, LeaseInfo};
+pub use outcome::{CapturedId, CompletedIntent, WriteOutcome};
 
 /// Why the state store could not do something.
 #[derive(Debug, thiserror::Error)]
@@ -196,6 +198,17 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     fn complete_intent(&self, id: &IntentId, payload_hash: &str, response: Option<&Value>) -> StateResult<()>;
     /// Forgets a pending intent whose write was rejected for good (nothing was created).
     fn abandon_intent(&self, id: &IntentId) -> StateResult<()>;
+    /// Records the outcome of one write: completes its intent, records the captured ids and appends the
+    /// audit entries. Stores should do it in one transaction (this default does not).
+    fn record_outcome(&self, outcome: &WriteOutcome) -> StateResult<()> {
+        if let Some(c) = &outcome.completed {
+            self.complete_intent(&c.id, &c.payload_hash, c.response.as_ref())?;
+        }
+        for id in &outcome.ids {
+            self.put_id(&id.key, &id.name, &id.value)?;
+        }
+        self.audit(&outcome.audit)
+    }
 
     /// Stores a dead-letter entry; returns its id.
     fn push_dead_letter(

@@ -12,7 +12,12 @@ use crate::record::Record;
 /// an `Arc` and taken back afterwards.
 pub fn with_context<T>(record: &mut Record, f: impl FnOnce(&RenderContext) -> T) -> T {
     let value = std::mem::take(&mut record.value);
-    let ctx = RenderContext { record: Arc::new(value), parent: record.parent.clone(), vars: BTreeMap::new() };
+    let ctx = RenderContext {
+        record: Arc::new(value),
+        parent: record.parent.clone(),
+        vars: BTreeMap::new(),
+        key: record.key.clone(),
+    };
     let out = f(&ctx);
     let RenderContext { record: shared, .. } = ctx;
     record.value = Arc::try_unwrap(shared).unwrap_or_else(|still_shared| (*still_shared).clone());

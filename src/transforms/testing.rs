@@ -23,6 +23,7 @@ pub(crate) fn context() -> BuildContext {
         tables,
         base_dir: PathBuf::from("."),
         pipeline: "test".into(),
+        connections: Default::default(),
     }
 }
 

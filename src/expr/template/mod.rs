@@ -7,6 +7,7 @@
 
 mod check;
 mod filters;
+mod ids;
 mod object;
 mod structured;
 #[cfg(test)]
@@ -22,6 +23,7 @@ use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
 use serde_json::Value as Json;
 
 pub use check::{expression_reads, template_reads};
+pub use ids::{IdLookup, IdsSlot};
 pub use structured::ValueTemplate;
 
 use crate::tables::Tables;
@@ -108,7 +110,8 @@ impl Default for TemplateOptions {
     }
 }
 
-/// What a template can see: `record`, `parent` (when set) and any extra top-level `vars`.
+/// What a template can see: `record`, `parent` (when set), any extra top-level `vars`, and — for
+/// templates that mention them — `ids` (the id map of `key`) and `ids_for(key)`.
 #[derive(Debug, Clone)]
 pub struct RenderContext {
     /// The record being processed, exposed as `record` without being copied.
@@ -117,12 +120,20 @@ pub struct RenderContext {
     pub parent: Option<Arc<Json>>,
     /// Extra top-level names. `record` and `parent` take precedence over a var of the same name.
     pub vars: BTreeMap<String, Json>,
+    /// The record's key, whose ids `ids` reads.
+    pub key: Option<Arc<str>>,
 }
 
 impl RenderContext {
     /// A context with only `record`.
     pub fn new(record: Arc<Json>) -> Self {
-        Self { record, parent: None, vars: BTreeMap::new() }
+        Self { record, parent: None, vars: BTreeMap::new(), key: None }
+    }
+
+    /// Sets the record's key (read by `ids`).
+    pub fn with_key(mut self, key: Option<Arc<str>>) -> Self {
+        self.key = key;
+        self
     }
 
     /// Sets `parent`.
@@ -137,11 +148,14 @@ impl RenderContext {
         self
     }
 
-    /// The top-level names as minijinja (key, value) pairs.
-    fn scope(&self) -> Scope {
-        let mut pairs = Vec::with_capacity(self.vars.len() + 2);
+    /// The top-level names as minijinja (key, value) pairs; `ids` / `ids_for` when `ids` is given.
+    fn scope(&self, ids: Option<&IdsSlot>) -> Scope {
+        let mut pairs = Vec::with_capacity(self.vars.len() + 4);
         for (k, v) in &self.vars {
             pairs.push((MjValue::from(k.as_str()), json_to_value(v)));
+        }
+        if let Some(ids) = ids {
+            pairs.extend(ids.scope_pairs(self.key.as_ref()));
         }
         pairs.push((MjValue::from("record"), JsonNode::root_value(self.record.clone())));
         if let Some(p) = &self.parent {
@@ -175,6 +189,7 @@ impl Scope {
 pub struct TemplateEngine {
     env: Arc<Environment<'static>>,
     tables: Arc<Tables>,
+    ids: IdsSlot,
 }
 
 impl std::fmt::Debug for TemplateEngine {
@@ -194,7 +209,7 @@ impl TemplateEngine {
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_keep_trailing_newline(true);
         env.set_fuel(options.fuel);
-        Self { env: Arc::new(env), tables }
+        Self { env: Arc::new(env), tables, ids: IdsSlot::default() }
     }
 
     /// The tables `lookup` sees.
@@ -202,12 +217,22 @@ impl TemplateEngine {
         &self.tables
     }
 
+    /// Where the templates of this engine find the id map; the runtime fills it when a run starts.
+    pub fn ids(&self) -> &IdsSlot {
+        &self.ids
+    }
+
+    /// The id slot for a template whose source is `source`: `None` when it cannot read `ids`.
+    fn ids_for_source(&self, source: &str) -> Option<IdsSlot> {
+        ids::mentions_ids(source).then(|| self.ids.clone())
+    }
+
     /// Compiles a string template (`"{{ record.name }} ({{ size | upper }})"`).
     pub fn compile_string(&self, source: &str) -> Result<StringTemplate, TemplateError> {
         self.check_template(source)?;
         let mut env = (*self.env).clone();
         env.add_template_owned(STRING_NAME, source.to_string()).map_err(|e| syntax_error(&e, source))?;
-        Ok(StringTemplate { env: Arc::new(env), source: source.into() })
+        Ok(StringTemplate { env: Arc::new(env), source: source.into(), ids: self.ids_for_source(source) })
     }
 
     /// Compiles a structured template (see [`ValueTemplate`]).
@@ -219,7 +244,7 @@ impl TemplateEngine {
     pub fn compile_expression(&self, expr: &str) -> Result<ExprTemplate, TemplateError> {
         let mut env = (*self.env).clone();
         self.add_expression(&mut env, EXPR_NAME, expr)?;
-        Ok(ExprTemplate { env: Arc::new(env), source: expr.into() })
+        Ok(ExprTemplate { env: Arc::new(env), source: expr.into(), ids: self.ids_for_source(expr) })
     }
 
     /// Parses `source` as a template and runs the AST checks.
@@ -261,6 +286,7 @@ const EXPR_NAME: &str = "expression";
 pub struct StringTemplate {
     env: Arc<Environment<'static>>,
     source: Arc<str>,
+    ids: Option<IdsSlot>,
 }
 
 impl std::fmt::Debug for StringTemplate {
@@ -272,7 +298,7 @@ impl std::fmt::Debug for StringTemplate {
 impl StringTemplate {
     /// Renders against `ctx`.
     pub fn render(&self, ctx: &RenderContext) -> Result<String, TemplateError> {
-        render_named(&self.env, STRING_NAME, &self.source, &ctx.scope().to_value())
+        render_named(&self.env, STRING_NAME, &self.source, &ctx.scope(self.ids.as_ref()).to_value())
     }
 
     /// The template as written.
@@ -286,6 +312,7 @@ impl StringTemplate {
 pub struct ExprTemplate {
     env: Arc<Environment<'static>>,
     source: Arc<str>,
+    ids: Option<IdsSlot>,
 }
 
 impl std::fmt::Debug for ExprTemplate {
@@ -297,13 +324,13 @@ impl std::fmt::Debug for ExprTemplate {
 impl ExprTemplate {
     /// The expression's value as JSON (`none` → `null`). An undefined result is an error.
     pub fn eval(&self, ctx: &RenderContext) -> Result<Json, TemplateError> {
-        let v = eval_named(&self.env, EXPR_NAME, &self.source, &ctx.scope().to_value())?;
+        let v = eval_named(&self.env, EXPR_NAME, &self.source, &ctx.scope(self.ids.as_ref()).to_value())?;
         value_to_json(&v).map_err(|reason| TemplateError::Render { reason })
     }
 
     /// Whether the expression is truthy (Jinja truthiness: empty strings/lists/maps, 0, none are false).
     pub fn is_true(&self, ctx: &RenderContext) -> Result<bool, TemplateError> {
-        Ok(eval_named(&self.env, EXPR_NAME, &self.source, &ctx.scope().to_value())?.is_true())
+        Ok(eval_named(&self.env, EXPR_NAME, &self.source, &ctx.scope(self.ids.as_ref()).to_value())?.is_true())
     }
 
     /// The expression as written.

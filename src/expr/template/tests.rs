@@ -407,3 +407,36 @@ fn parse_kv_splits_key_value_lists() {
     let ctx = RenderContext::new(Arc::new(json!({"v": "a:1|oops"})));
     assert!(t.render(&ctx).is_err());
 }
+
+#[derive(Debug)]
+struct FakeIds;
+
+impl IdLookup for FakeIds {
+    fn ids(&self, key: &str) -> Result<serde_json::Map<String, Json>, String> {
+        match key {
+            "order:1" => Ok(json!({"erp_order_id": 17, "erp_ref": "SO17"}).as_object().unwrap().clone()),
+            "broken" => Err("disk on fire".into()),
+            _ => Ok(serde_json::Map::new()),
+        }
+    }
+}
+
+#[test]
+fn ids_read_the_id_map_of_the_record_key_or_any_key() {
+    let e = engine();
+    let t = e.compile_string("{{ ids.erp_ref }}/{{ ids_for('order:1').erp_order_id }}").unwrap();
+    let value =
+        e.compile_value(&json!({"id": "{{ ids.erp_order_id }}", "known": "{{ ids.nope is defined }}"})).unwrap();
+    let keyed = |key: &str| ctx(json!({})).with_key(Some(Arc::from(key)));
+    // Before the run fills the slot, reading ids says why it cannot.
+    let err = t.render(&keyed("order:1")).unwrap_err().to_string();
+    assert!(err.contains("needs the state store"), "{err}");
+    assert!(e.ids().fill(Arc::new(FakeIds)));
+    assert_eq!(t.render(&keyed("order:1")).unwrap(), "SO17/17");
+    assert_eq!(value.render(&keyed("order:1")).unwrap(), json!({"id": 17, "known": false}));
+    let err = t.render(&ctx(json!({}))).unwrap_err().to_string();
+    assert!(err.contains("this record has no key"), "{err}");
+    let err = t.render(&keyed("broken")).unwrap_err().to_string();
+    assert!(err.contains("reading the id map for `broken`: disk on fire"), "{err}");
+    assert_eq!(e.compile_expression("ids is defined").unwrap().eval(&keyed("x")).unwrap(), json!(true));
+}

@@ -4,6 +4,7 @@
 //! schema, a corrupt file, or a location Weir cannot write, instead of silently starting over.
 
 mod store;
+mod writes;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

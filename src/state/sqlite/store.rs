@@ -6,11 +6,12 @@ use std::time::Duration;
 use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value};
 
-use super::{SqliteStore, map_error};
+use super::{SqliteStore, map_error, writes};
 use crate::runtime::dead_letter::{DeadLetterEntry, now_rfc3339};
 use crate::state::lease::{LeaseHolder, LeaseInfo, process_alive};
 use crate::state::{
     AuditEntry, IntentId, PriorIntent, RunRecord, RunStatus, StateError, StateResult, StateStore, StoredDeadLetter,
+    WriteOutcome,
 };
 
 fn to_json(value: &Value) -> String {
@@ -90,14 +91,7 @@ impl StateStore for SqliteStore {
     }
 
     fn put_id(&self, key: &str, name: &str, value: &Value) -> StateResult<()> {
-        self.lock()
-            .execute(
-                "INSERT INTO id_map (key, name, value, updated_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (key, name) DO UPDATE SET value = ?3, updated_at = ?4",
-                params![key, name, to_json(value), now_rfc3339()],
-            )
-            .map_err(map_error)?;
-        Ok(())
+        writes::put_id(&self.lock(), key, name, value)
     }
 
     fn begin_intent(&self, id: &IntentId, payload_hash: &str) -> StateResult<PriorIntent> {
@@ -140,17 +134,7 @@ impl StateStore for SqliteStore {
     }
 
     fn complete_intent(&self, id: &IntentId, payload_hash: &str, response: Option<&Value>) -> StateResult<()> {
-        let now = now_rfc3339();
-        self.lock()
-            .execute(
-                "INSERT INTO intents (pipeline, sink, key, payload_hash, status, response, attempts, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, 'done', ?5, 1, ?6, ?6)
-                 ON CONFLICT (pipeline, sink, key) DO UPDATE SET status = 'done', payload_hash = ?4,
-                     response = ?5, updated_at = ?6",
-                params![id.pipeline, id.sink, id.key, payload_hash, response.map(to_json), now],
-            )
-            .map_err(map_error)?;
-        Ok(())
+        writes::complete_intent(&self.lock(), id, payload_hash, response)
     }
 
     fn abandon_intent(&self, id: &IntentId) -> StateResult<()> {
@@ -266,27 +250,14 @@ impl StateStore for SqliteStore {
         }
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(map_error)?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO audit (run_id, time, pipeline, key, component, action, target, detail)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )
-                .map_err(map_error)?;
-            for e in entries {
-                stmt.execute(params![
-                    e.run_id,
-                    e.time,
-                    e.pipeline,
-                    e.key,
-                    e.component,
-                    e.action,
-                    e.target,
-                    e.detail.as_ref().map(to_json)
-                ])
-                .map_err(map_error)?;
-            }
-        }
+        writes::audit(&tx, entries)?;
+        tx.commit().map_err(map_error)
+    }
+
+    fn record_outcome(&self, outcome: &WriteOutcome) -> StateResult<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(map_error)?;
+        writes::outcome(&tx, outcome)?;
         tx.commit().map_err(map_error)
     }
 

@@ -19,7 +19,8 @@ pub(in crate::expr::template) fn compile(
     let root = c.node(template)?;
     let builder = std::mem::take(&mut c.frame);
     let frame = c.finish_frame(builder)?;
-    Ok(ValueTemplate { env: Arc::new(c.env), frame: Arc::new(frame), root: Arc::new(root) })
+    let ids = engine.ids_for_source(&template.to_string());
+    Ok(ValueTemplate { env: Arc::new(c.env), frame: Arc::new(frame), root: Arc::new(root), ids })
 }
 
 /// The frame being compiled: its source so far and its pieces.

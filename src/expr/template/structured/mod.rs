@@ -70,6 +70,8 @@ pub struct ValueTemplate {
     env: Arc<Environment<'static>>,
     frame: Arc<Frame>,
     root: Arc<Node>,
+    /// Set when a template string may read `ids`.
+    ids: Option<super::IdsSlot>,
 }
 
 impl std::fmt::Debug for ValueTemplate {
@@ -85,7 +87,7 @@ fn var(state: Option<&State<'_, '_>>, name: &str) -> Option<MjValue> {
 impl ValueTemplate {
     /// Renders to a JSON value. Errors name the place in the template (`at $.a.b: ...`).
     pub fn render(&self, ctx: &RenderContext) -> Result<Json, TemplateError> {
-        let scope = ctx.scope();
+        let scope = ctx.scope(self.ids.as_ref());
         let mut path = Vec::new();
         self.frame(&self.frame, &self.root, &scope, &scope.to_value(), &mut path).map_err(|e| match e {
             TemplateError::Render { reason } => {

@@ -1,0 +1,284 @@
+//! The intent protocol of an idempotent `http` sink, per record:
+//!
+//! 1. hash the rendered body and `begin_intent` (durable before any request is sent);
+//! 2. by what the ledger knew: nothing → create; done with the same hash → skip; done with another hash
+//!    → dead-letter ("payload changed", nothing is sent); pending (an earlier attempt's outcome is
+//!    unknown) → look the record up first: found → done, not found → create;
+//! 3. after a definite answer, record the outcome (intent done, captured ids, audit) in one
+//!    transaction; a definite rejection (4xx) forgets the intent; no answer leaves it pending, and the
+//!    next attempt — in this write, or in a later run — starts with the lookup.
+
+use std::cell::OnceCell;
+
+use serde_json::{Value, json};
+
+use super::payload::payload_hash;
+use super::request::{Answer, Prepared};
+use super::{Attempts, Delivery, HttpSink, Lookup, Run, state_error};
+use crate::expr::template::RenderContext;
+use crate::fault;
+use crate::sinks::SinkError;
+use crate::state::{CompletedIntent, IntentId, PriorIntent, StateStore};
+
+/// What a lookup said.
+enum LookupResult {
+    /// The target has the record: the value `found` selected, and the answer.
+    Found(Value, Answer),
+    /// The target does not have it.
+    Missing,
+    /// The lookup was refused for good (a 4xx other than 404), or could not be rendered.
+    Refused(String),
+}
+
+/// One record's idempotent write.
+pub(super) struct Write<'a> {
+    pub(super) sink: &'a HttpSink,
+    pub(super) run: &'a Run,
+    /// The record's template context.
+    pub(super) ctx: &'a RenderContext,
+    /// The create request.
+    pub(super) request: Prepared,
+    /// The lookup request, rendered when first needed.
+    pub(super) lookup: OnceCell<Result<Prepared, String>>,
+    pub(super) lookup_spec: &'a Lookup,
+    /// The intent's key.
+    pub(super) idem_key: String,
+    /// The key the captured ids and audit entries are recorded under.
+    pub(super) id_key: String,
+}
+
+/// The ids remembered with a done intent, as `name=value` pairs.
+fn describe_ids(response: Option<&Value>) -> String {
+    let ids: Vec<String> = response
+        .and_then(|r| r.get("ids"))
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter().map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect()
+        })
+        .unwrap_or_default();
+    if ids.is_empty() { String::new() } else { format!(" as {}", ids.join(", ")) }
+}
+
+impl Write<'_> {
+    fn state(&self) -> Result<&dyn StateStore, SinkError> {
+        self.run
+            .state
+            .as_deref()
+            .ok_or_else(|| SinkError { message: "an idempotent sink needs the state store".into(), retryable: false })
+    }
+
+    fn intent(&self) -> IntentId {
+        IntentId { pipeline: self.run.pipeline.clone(), sink: self.run.sink.clone(), key: self.idem_key.clone() }
+    }
+
+    fn rejected(&self, reason: String, detail: Value) -> Delivery {
+        let reason = super::request::scrub(reason);
+        let mut detail = detail;
+        detail["reason"] = json!(reason);
+        Delivery::Rejected(
+            reason,
+            HttpSink::audit_entry(self.run, &self.id_key, "dead_lettered", &self.request.target, detail),
+        )
+    }
+
+    fn changed(&self, response: Option<&Value>) -> Delivery {
+        self.rejected(
+            format!(
+                "payload changed since it was created{} (key `{}`); not sent again: the target keeps the earlier \
+                 version",
+                describe_ids(response),
+                self.idem_key
+            ),
+            json!({ "changed": true }),
+        )
+    }
+
+    pub(super) fn deliver(self) -> Result<Delivery, SinkError> {
+        let state = self.state()?;
+        let hash = payload_hash(self.request.body.as_ref().unwrap_or(&Value::Null));
+        let id = self.intent();
+        let mut attempts = Attempts::new(self.sink.retries, self.sink.backoff);
+        match state.begin_intent(&id, &hash).map_err(state_error)? {
+            PriorIntent::Done { payload_hash, response } if payload_hash == hash => {
+                let ids = response.as_ref().and_then(|r| r.get("ids")).cloned().unwrap_or(Value::Null);
+                let detail = json!({ "ids": ids });
+                Ok(Delivery::Skipped(HttpSink::audit_entry(
+                    self.run,
+                    &self.id_key,
+                    "skipped",
+                    &self.request.target,
+                    detail,
+                )))
+            }
+            PriorIntent::Done { response, .. } => Ok(self.changed(response.as_ref())),
+            PriorIntent::Pending { payload_hash: earlier } => match self.look_up(&mut attempts)? {
+                LookupResult::Found(found, answer) => {
+                    // The target has what the earlier attempt sent.
+                    let response = self.found(state, &id, &earlier, &found, &answer, "lookup", attempts.made)?;
+                    Ok(if earlier == hash { Delivery::Written } else { self.changed(Some(&response)) })
+                }
+                LookupResult::Missing => {
+                    if earlier != hash {
+                        // Nothing was created with the earlier payload: the intent now stands for this one.
+                        state.abandon_intent(&id).map_err(state_error)?;
+                        state.begin_intent(&id, &hash).map_err(state_error)?;
+                    }
+                    self.create(state, &id, &hash, &mut attempts)
+                }
+                LookupResult::Refused(why) => Ok(self.lookup_refused(&why)),
+            },
+            PriorIntent::None => self.create(state, &id, &hash, &mut attempts),
+        }
+    }
+
+    fn lookup_refused(&self, why: &str) -> Delivery {
+        self.rejected(
+            format!("{why}; an earlier attempt's outcome is unknown, so the record is not sent again"),
+            json!({ "lookup_failed": true }),
+        )
+    }
+
+    /// Sends the create; on an unknown outcome looks the record up before sending it again.
+    fn create(
+        &self,
+        state: &dyn StateStore,
+        id: &IntentId,
+        hash: &str,
+        attempts: &mut Attempts,
+    ) -> Result<Delivery, SinkError> {
+        fault::point("after_intent");
+        loop {
+            attempts.sent();
+            let answer = self.run.client.send(&self.request);
+            fault::point("after_call");
+            match &answer {
+                Answer::Response { status, body } if (200..300).contains(status) => {
+                    let (mut outcome, ids) = self.sink.outcome(
+                        self.run,
+                        &self.id_key,
+                        "created",
+                        &self.request,
+                        &answer,
+                        body,
+                        &self.sink.capture,
+                        attempts.made,
+                    );
+                    outcome.completed = Some(CompletedIntent {
+                        id: id.clone(),
+                        payload_hash: hash.to_string(),
+                        response: Some(json!({ "status": status, "ids": ids })),
+                    });
+                    state.record_outcome(&outcome).map_err(state_error)?;
+                    return Ok(Delivery::Written);
+                }
+                Answer::Response { status: 409, .. } => {
+                    // The target has it already; look it up for the ids when there are any to capture.
+                    let found = if self.lookup_spec.capture.is_empty() {
+                        None
+                    } else {
+                        match self.look_up(attempts)? {
+                            LookupResult::Found(found, _) => Some(found),
+                            _ => None,
+                        }
+                    };
+                    let found = found.unwrap_or(Value::Null);
+                    self.found(state, id, hash, &found, &answer, "conflict", attempts.made)?;
+                    return Ok(Delivery::Written);
+                }
+                a if a.is_uncertain() => {
+                    if !attempts.retry() {
+                        return Err(self.sink.gave_up(&self.request, &answer, attempts.made));
+                    }
+                    match self.look_up(attempts)? {
+                        LookupResult::Found(found, found_answer) => {
+                            self.found(state, id, hash, &found, &found_answer, "lookup", attempts.made)?;
+                            return Ok(Delivery::Written);
+                        }
+                        LookupResult::Missing => {}
+                        LookupResult::Refused(why) => return Ok(self.lookup_refused(&why)),
+                    }
+                }
+                _ => {
+                    // A definite rejection: nothing was created.
+                    state.abandon_intent(id).map_err(state_error)?;
+                    return Ok(self.rejected(
+                        format!("{} answered {}", self.request.target, answer.describe()),
+                        json!({ "status": answer.status() }),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Records that the target has the record (found by a lookup or by a 409): the intent done with
+    /// `hash`, the ids captured from `found`. Returns the intent's stored response.
+    #[allow(clippy::too_many_arguments)]
+    fn found(
+        &self,
+        state: &dyn StateStore,
+        id: &IntentId,
+        hash: &str,
+        found: &Value,
+        answer: &Answer,
+        via: &str,
+        attempts: u32,
+    ) -> Result<Value, SinkError> {
+        let (mut outcome, ids) = self.sink.outcome(
+            self.run,
+            &self.id_key,
+            "found",
+            &self.request,
+            answer,
+            found,
+            &self.lookup_spec.capture,
+            attempts,
+        );
+        if let Some(detail) = outcome.audit.first_mut().and_then(|a| a.detail.as_mut()) {
+            detail["via"] = json!(via);
+        }
+        let response = json!({ "status": answer.status(), "ids": ids, "via": via });
+        outcome.completed =
+            Some(CompletedIntent { id: id.clone(), payload_hash: hash.to_string(), response: Some(response.clone()) });
+        state.record_outcome(&outcome).map_err(state_error)?;
+        Ok(response)
+    }
+
+    /// Runs the lookup, retrying while its outcome is unknown.
+    fn look_up(&self, attempts: &mut Attempts) -> Result<LookupResult, SinkError> {
+        let lookup = match self.lookup.get_or_init(|| self.lookup_spec.request.render(self.ctx)) {
+            Ok(l) => l,
+            Err(e) => return Ok(LookupResult::Refused(format!("the lookup cannot be rendered: {e}"))),
+        };
+        loop {
+            attempts.sent();
+            let answer = self.run.client.send(lookup);
+            match &answer {
+                Answer::Response { status: 404, .. } => return Ok(LookupResult::Missing),
+                Answer::Response { status, body } if (200..300).contains(status) => {
+                    let found = self.lookup_spec.found.first(body).filter(|v| match v {
+                        Value::Null => false,
+                        Value::Array(a) => !a.is_empty(),
+                        Value::Object(o) => !o.is_empty(),
+                        _ => true,
+                    });
+                    return Ok(match found {
+                        Some(v) => LookupResult::Found(v.clone(), answer.clone()),
+                        None => LookupResult::Missing,
+                    });
+                }
+                a if a.is_uncertain() => {
+                    if !attempts.retry() {
+                        return Err(self.sink.gave_up(lookup, &answer, attempts.made));
+                    }
+                }
+                _ => {
+                    return Ok(LookupResult::Refused(format!(
+                        "the lookup {} answered {}",
+                        lookup.target,
+                        answer.describe()
+                    )));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! Requests of the `http` sink: the URL, method, headers and body compiled once as templates and
+//! rendered per record; one blocking client sending them; and the answers sorted into what the sink
+//! does next. Every text that leaves this module (errors, targets) has the registered secrets masked.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::Value;
+
+use crate::build::{BuildContext, BuildErrors};
+use crate::config::folder::ConnectionConfig;
+use crate::config::secrets;
+use crate::expr::template::{RenderContext, StringTemplate, ValueTemplate};
+
+/// `text` with every registered secret masked.
+pub(super) fn scrub(text: impl Into<String>) -> String {
+    let text = text.into();
+    if secrets::any() { secrets::redact(&text) } else { text }
+}
+
+/// At most `max` characters of `text`, for error messages.
+fn excerpt(text: &str, max: usize) -> String {
+    let text = text.trim();
+    if text.chars().count() > max { text.chars().take(max).chain("…".chars()).collect() } else { text.to_string() }
+}
+
+/// How a method is given: fixed, or rendered per record.
+#[derive(Debug, Clone)]
+enum MethodSpec {
+    Fixed(Method),
+    Template(StringTemplate),
+}
+
+/// What is sent as the body.
+#[derive(Debug, Clone)]
+pub(super) enum BodySpec {
+    /// No body (lookups).
+    None,
+    /// The record itself.
+    Record,
+    /// A structured template.
+    Template(ValueTemplate),
+}
+
+/// One compiled request: where, how, with which headers and body.
+#[derive(Debug, Clone)]
+pub(super) struct RequestTemplate {
+    /// The connection's `base_url` the rendered `target` is appended to, if any.
+    base: Option<String>,
+    /// The URL, or the path below `base`.
+    target: StringTemplate,
+    method: MethodSpec,
+    headers: Vec<(HeaderName, StringTemplate)>,
+    body: BodySpec,
+}
+
+/// The parts of a request as written in config, with the config fields they come from (for errors).
+pub(super) struct RequestSpec<'a> {
+    /// The field prefix (`[]` for the sink, `["idempotency", "lookup"]` for the lookup).
+    pub field: &'a [&'a str],
+    pub connection: Option<(&'a str, &'a ConnectionConfig)>,
+    pub url: Option<&'a str>,
+    pub path: Option<&'a str>,
+    pub method: &'a str,
+    pub headers: Vec<(String, String)>,
+    pub body: BodySpec,
+}
+
+const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+fn parse_method(text: &str) -> Result<Method, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    if METHODS.contains(&upper.as_str()) {
+        Method::from_bytes(upper.as_bytes()).map_err(|e| e.to_string())
+    } else {
+        Err(format!("`{}` is not a supported HTTP method ({})", excerpt(text, 20), METHODS.join(", ")))
+    }
+}
+
+fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%")
+}
+
+/// The field path `prefix` + `rest`.
+fn field<'s>(prefix: &[&'s str], rest: &[&'s str]) -> Vec<&'s str> {
+    prefix.iter().chain(rest).copied().collect()
+}
+
+impl RequestTemplate {
+    /// Compiles a request, recording every problem in `errors`.
+    pub(super) fn compile(ctx: &BuildContext, spec: RequestSpec<'_>, errors: &mut BuildErrors) -> Option<Self> {
+        let push = |errors: &mut BuildErrors, name: &str, message: String, hint: Option<String>| {
+            errors.push(&field(spec.field, &[name]), "bad-value", message, hint);
+        };
+        let (base, target_field, target) = match (spec.connection, spec.url, spec.path) {
+            (None, Some(url), None) => {
+                let literal_start = url.split("{{").next().unwrap_or_default();
+                if !(literal_start.starts_with("http://") || literal_start.starts_with("https://")) {
+                    push(
+                        errors,
+                        "url",
+                        format!("`{}` is not an absolute http(s) URL", scrub(excerpt(url, 80))),
+                        Some("write the scheme and host, e.g. `https://erp.example.com/api/orders`, or use `connection` and `path`".into()),
+                    );
+                }
+                (None, "url", url)
+            }
+            (Some((_, connection)), None, Some(path)) => {
+                (Some(connection.base_url.trim_end_matches('/').to_string()), "path", path)
+            }
+            (None, None, Some(_)) => {
+                push(
+                    errors,
+                    "path",
+                    "`path` is joined to a connection's `base_url`: name the `connection`".into(),
+                    None,
+                );
+                return None;
+            }
+            (Some(_), Some(_), _) => {
+                push(errors, "url", "give either `url`, or `connection` and `path`, not both".into(), None);
+                return None;
+            }
+            (Some((name, _)), None, None) => {
+                push(errors, "path", format!("connection `{name}` needs a `path` (appended to its `base_url`)"), None);
+                return None;
+            }
+            (None, _, _) => {
+                push(
+                    errors,
+                    "url",
+                    "where to send the request: give `url`, or `connection` and `path`".into(),
+                    Some("e.g. `url: \"https://erp.example.com/api/orders\"`".into()),
+                );
+                return None;
+            }
+        };
+        let target = errors.string_template(ctx, &field(spec.field, &[target_field]), target);
+        let method = if is_template(spec.method) {
+            errors.string_template(ctx, &field(spec.field, &["method"]), spec.method).map(MethodSpec::Template)
+        } else {
+            match parse_method(spec.method) {
+                Ok(m) => Some(MethodSpec::Fixed(m)),
+                Err(e) => {
+                    push(errors, "method", e, None);
+                    None
+                }
+            }
+        };
+        let mut headers = Vec::new();
+        for (name, value) in &spec.headers {
+            let field = field(spec.field, &["headers", name]);
+            match HeaderName::from_bytes(name.as_bytes()) {
+                Ok(h) => {
+                    if let Some(t) = errors.string_template(ctx, &field, value) {
+                        headers.push((h, t));
+                    }
+                }
+                Err(_) => errors.push(&field, "bad-value", format!("`{name}` is not a valid header name"), None),
+            }
+        }
+        Some(RequestTemplate { base, target: target?, method: method?, headers, body: spec.body })
+    }
+
+    /// Renders the request for one record.
+    pub(super) fn render(&self, ctx: &RenderContext) -> Result<Prepared, String> {
+        let method = match &self.method {
+            MethodSpec::Fixed(m) => m.clone(),
+            MethodSpec::Template(t) => parse_method(&t.render(ctx).map_err(|e| format!("method: {e}"))?)?,
+        };
+        let rendered = self.target.render(ctx).map_err(|e| format!("url: {e}"))?;
+        let url = match &self.base {
+            Some(base) if rendered.starts_with('/') => format!("{base}{rendered}"),
+            Some(base) => format!("{base}/{rendered}"),
+            None => rendered,
+        };
+        let parsed = reqwest::Url::parse(&url).map_err(|e| format!("`{}` is not a valid URL: {e}", scrub(&url)))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!("`{}` is not an http(s) URL", scrub(&url)));
+        }
+        let mut headers = HeaderMap::new();
+        for (name, template) in &self.headers {
+            let value = template.render(ctx).map_err(|e| format!("header `{name}`: {e}"))?;
+            let value = HeaderValue::from_str(&value)
+                .map_err(|_| format!("header `{name}`: the value is not a valid header"))?;
+            headers.insert(name.clone(), value);
+        }
+        let body = match &self.body {
+            BodySpec::None => None,
+            BodySpec::Record => Some((*ctx.record).clone()),
+            BodySpec::Template(t) => Some(t.render(ctx).map_err(|e| format!("body: {e}"))?),
+        };
+        let target = scrub(format!("{method} {url}"));
+        Ok(Prepared { method, url: parsed, headers, body, target })
+    }
+}
+
+/// A request rendered for one record.
+#[derive(Debug, Clone)]
+pub(super) struct Prepared {
+    pub method: Method,
+    pub url: reqwest::Url,
+    pub headers: HeaderMap,
+    /// The JSON body.
+    pub body: Option<Value>,
+    /// `METHOD URL` with secrets masked, for audit entries and errors.
+    pub target: String,
+}
+
+/// What came back.
+#[derive(Debug, Clone)]
+pub(super) enum Answer {
+    /// A response: its status and its body (JSON when it parses, else the text; `null` when empty).
+    Response { status: u16, body: Value },
+    /// No response: a timeout, a refused or dropped connection. Whether the target acted is unknown.
+    NoResponse { message: String },
+}
+
+impl Answer {
+    /// True when the outcome is unknown and trying again may succeed: no response, 408, 429, 5xx.
+    pub(super) fn is_uncertain(&self) -> bool {
+        match self {
+            Answer::NoResponse { .. } => true,
+            Answer::Response { status, .. } => matches!(status, 408 | 429 | 500..=599),
+        }
+    }
+
+    /// A one-line description (secrets masked): `HTTP 422: {"error": …}` or the transport error.
+    pub(super) fn describe(&self) -> String {
+        match self {
+            Answer::NoResponse { message } => scrub(message.clone()),
+            Answer::Response { status, body } => {
+                let text = match body {
+                    Value::Null => String::new(),
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                if text.is_empty() {
+                    format!("HTTP {status}")
+                } else {
+                    scrub(format!("HTTP {status}: {}", excerpt(&text, 300)))
+                }
+            }
+        }
+    }
+
+    pub(super) fn status(&self) -> Option<u16> {
+        match self {
+            Answer::Response { status, .. } => Some(*status),
+            Answer::NoResponse { .. } => None,
+        }
+    }
+}
+
+/// One blocking HTTP client per sink (connections are pooled and kept alive).
+#[derive(Debug, Clone)]
+pub(super) struct Client {
+    inner: reqwest::blocking::Client,
+}
+
+impl Client {
+    /// Builds the client. Must run on a thread that may block (the sink's), not in async code.
+    pub(super) fn new(timeout: Duration) -> Result<Self, String> {
+        // reqwest is built without a bundled crypto provider; use ring's (first caller wins).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let inner = reqwest::blocking::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("weir/", env!("CARGO_PKG_VERSION")))
+            // A redirected POST would be re-sent as a GET and its answer taken for the create's: an
+            // API that redirects writes is a configuration error, reported with its 3xx status.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("cannot create the HTTP client: {e}"))?;
+        Ok(Self { inner })
+    }
+
+    /// Sends `request`; never fails, the failure is in the [`Answer`].
+    pub(super) fn send(&self, request: &Prepared) -> Answer {
+        let mut builder =
+            self.inner.request(request.method.clone(), request.url.clone()).headers(request.headers.clone());
+        if let Some(body) = &request.body {
+            builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string());
+        }
+        builder = builder.header(reqwest::header::ACCEPT, "application/json");
+        match builder.send().and_then(|r| {
+            let status = r.status().as_u16();
+            r.bytes().map(|b| (status, b))
+        }) {
+            Ok((status, bytes)) => {
+                let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+                    Value::Null
+                } else {
+                    serde_json::from_slice(&bytes)
+                        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+                };
+                Answer::Response { status, body }
+            }
+            Err(e) => Answer::NoResponse { message: describe_error(&e) },
+        }
+    }
+}
+
+/// A transport error with its causes, without the URL (the caller names the target).
+fn describe_error(e: &reqwest::Error) -> String {
+    let mut message = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "could not connect".to_string()
+    } else {
+        "no response".to_string()
+    };
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = c.source();
+    }
+    scrub(message)
+}

@@ -1,0 +1,124 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::*;
+use crate::config::folder::{ConnectionConfig, ConnectionType, ConnectionsFile};
+use crate::transforms::testing::context;
+
+fn config(yaml: &str) -> HttpSinkConfig {
+    serde_yaml::from_str(yaml).expect("valid config")
+}
+
+fn build_errors(yaml: &str, connections: ConnectionsFile) -> Vec<(String, String)> {
+    let mut ctx = context();
+    ctx.connections = Arc::new(connections);
+    match config(yaml).build(&ctx) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.0.into_iter().map(|e| (e.field.join("."), e.message)).collect(),
+    }
+}
+
+fn erp_connection() -> ConnectionsFile {
+    let mut connections = BTreeMap::new();
+    connections.insert(
+        "erp".to_string(),
+        ConnectionConfig {
+            kind: ConnectionType::Http,
+            base_url: "http://127.0.0.1:9/api/".into(),
+            headers: BTreeMap::new(),
+            timeout: None,
+            rate_limit: None,
+        },
+    );
+    ConnectionsFile { connections, rate_limits: BTreeMap::new() }
+}
+
+#[test]
+fn every_problem_is_reported_with_its_field() {
+    let errors = build_errors(
+        r#"
+url: "erp.example.com/orders"
+method: FETCH
+capture: { id: "$.[" }
+idempotency:
+  lookup: { path: "/orders", found: "$[0]" }
+"#,
+        ConnectionsFile::default(),
+    );
+    let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(fields, ["url", "method", "capture.id", "idempotency.lookup.path"], "{errors:?}");
+    assert!(errors[0].1.contains("not an absolute http(s) URL"));
+    assert!(errors[1].1.contains("not a supported HTTP method"));
+
+    let errors = build_errors("connection: epr\npath: /orders\n", erp_connection());
+    assert_eq!(errors, [("connection".to_string(), "unknown connection `epr`".to_string())]);
+    let errors = build_errors("connection: erp\nurl: http://x/y\n", erp_connection());
+    assert!(errors[0].1.contains("not both"), "{errors:?}");
+    assert!(build_errors("connection: erp\npath: orders\n", erp_connection()).is_empty());
+}
+
+#[test]
+fn paths_join_the_connection_base_url() {
+    let mut ctx = context();
+    ctx.connections = Arc::new(erp_connection());
+    let sink = config("connection: erp\npath: \"/orders/{{ record.id }}\"\nmethod: \"{{ record.m }}\"\n")
+        .build(&ctx)
+        .expect("builds");
+    let request = sink.create.render(&RenderContext::new(Arc::new(json!({"id": 7, "m": "put"})))).expect("renders");
+    assert_eq!(request.target, "PUT http://127.0.0.1:9/api/orders/7");
+    assert_eq!(request.body, Some(json!({"id": 7, "m": "put"})), "the record is the default body");
+    let bad = sink.create.render(&RenderContext::new(Arc::new(json!({"id": 7, "m": "FETCH"}))));
+    assert!(bad.expect_err("bad method").contains("not a supported HTTP method"));
+}
+
+#[test]
+fn idempotency_and_capture_need_the_state_store() {
+    let mut sink = config(
+        r#"
+url: "http://127.0.0.1:9/orders"
+idempotency: { lookup: { url: "http://127.0.0.1:9/orders", found: "$[0]" } }
+"#,
+    )
+    .build(&context())
+    .expect("builds");
+    let ctx = SinkContext { pipeline: "p".into(), sink: "s".into(), state: None, run_id: None, resumed: false };
+    let e = sink.open(&ctx).expect_err("refuses to start");
+    assert!(!e.retryable);
+    assert!(e.message.contains("`idempotency` needs the state store"), "{}", e.message);
+}
+
+/// Accepts connections and never answers.
+fn silent_server() -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let handle = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        // Two connections at most (one per attempt), then stop.
+        for stream in listener.incoming().take(2) {
+            held.push(stream);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    });
+    (addr, handle)
+}
+
+#[test]
+fn a_timeout_is_a_retryable_failure_without_the_secret() {
+    crate::config::secrets::register("s3cret-in-url");
+    let (addr, server) = silent_server();
+    let mut sink = config(&format!(
+        "url: \"http://{addr}/orders?token=s3cret-in-url\"\ntimeout: 100ms\nretries: 1\nretry_backoff: 1ms\n"
+    ))
+    .build(&context())
+    .expect("builds");
+    let ctx = SinkContext { pipeline: "p".into(), sink: "s".into(), state: None, run_id: None, resumed: false };
+    sink.open(&ctx).expect("opens");
+    let e = sink.write(&[Record::new(json!({"a": 1}))]).expect_err("times out");
+    assert!(e.retryable, "{}", e.message);
+    assert!(e.message.contains("timed out") && e.message.contains("after 2 attempts"), "{}", e.message);
+    assert!(e.message.contains("token=***") && !e.message.contains("s3cret-in-url"), "{}", e.message);
+    drop(sink);
+    server.join().expect("server");
+}
