@@ -1,0 +1,203 @@
+//! `weir run`: runs the pipelines of a file or folder one after another — each under its lease and
+//! recorded in the run history — with a progress bar on a TTY, the summary, and signal handling
+//! (drain on the first SIGINT/SIGTERM, exit on the second).
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use weir::config::load::LoadedPipeline;
+use weir::graph::plan::Plan;
+use weir::runtime::executor::{Execution, RunOptions};
+use weir::state::StateStore;
+use weir::state::session::RunSession;
+
+/// How `weir run` runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunSettings {
+    pub(crate) dry_run: bool,
+    pub(crate) limit: Option<u64>,
+    pub(crate) quiet: bool,
+    pub(crate) json: bool,
+    pub(crate) from_start: bool,
+}
+
+/// What SIGINT/SIGTERM stop: the whole folder run (`signalled`, checked before each pipeline starts)
+/// and the pipeline running now (its own stop flag, which its failure also sets without affecting the
+/// pipelines after it).
+#[derive(Default)]
+struct Stopper {
+    signalled: AtomicBool,
+    current: Mutex<Option<Arc<AtomicBool>>>,
+}
+
+impl Stopper {
+    /// A fresh stop flag for the next pipeline, or `None` when a signal already stopped the run.
+    fn next(&self) -> Option<Arc<AtomicBool>> {
+        let stop = Arc::new(AtomicBool::new(false));
+        // Published before `signalled` is checked: a signal arriving in between still reaches it.
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&stop));
+        (!self.signalled.load(Ordering::SeqCst)).then_some(stop)
+    }
+
+    fn signal(&self) {
+        self.signalled.store(true, Ordering::SeqCst);
+        if let Some(stop) = &*self.current.lock().unwrap_or_else(|e| e.into_inner()) {
+            stop.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Stops the run on the first SIGINT/SIGTERM (drain), exits at once on the second.
+fn watch_signals(stopper: Arc<Stopper>) {
+    tokio::spawn(async move {
+        let mut count = 0;
+        loop {
+            #[cfg(unix)]
+            {
+                let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            #[cfg(not(unix))]
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            count += 1;
+            if count == 1 {
+                eprintln!("stopping: draining in-flight records (signal again to exit at once)");
+                stopper.signal();
+            } else {
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+/// Runs the pipelines one after another. A pipeline that fails does not stop the next one; only a
+/// signal does. Exit code 1 when any failed, else 130 when interrupted.
+pub(crate) async fn run_plans(
+    plans: Vec<(LoadedPipeline, Plan)>,
+    state: Option<Arc<dyn StateStore>>,
+    settings: RunSettings,
+) -> anyhow::Result<ExitCode> {
+    let RunSettings { dry_run, limit, quiet, json, from_start } = settings;
+    let stopper = Arc::new(Stopper::default());
+    watch_signals(Arc::clone(&stopper));
+    let total = plans.len();
+    let mut failed: Vec<String> = Vec::new();
+    let mut not_run: Vec<String> = Vec::new();
+    let mut interrupted = false;
+    for (loaded, plan) in plans {
+        let Some(stop) = stopper.next() else {
+            not_run.push(loaded.config.name.clone());
+            continue;
+        };
+        let session = match &state {
+            Some(store) => {
+                let store = Arc::clone(store);
+                let (name, lease_stop) = (loaded.config.name.clone(), Arc::clone(&stop));
+                match tokio::task::spawn_blocking(move || RunSession::begin(store, &name, "cli", lease_stop)).await? {
+                    Ok(session) => Some(session),
+                    Err(e) => {
+                        eprintln!("error: {}: {e}", loaded.config.name);
+                        failed.push(format!("{} ({})", loaded.config.name, loaded.file.display));
+                        continue;
+                    }
+                }
+            }
+            None => None,
+        };
+        let options = RunOptions {
+            dry_run,
+            limit,
+            stop,
+            state: state.clone(),
+            run_id: session.as_ref().map(RunSession::run_id),
+            from_start,
+            replay: None,
+        };
+        let execution = Execution::start(plan, options);
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar
+        });
+        let summary = match &bar {
+            Some(bar) => {
+                let mut wait = std::pin::pin!(execution.wait_with_progress(bar.clone()));
+                (&mut wait).await
+            }
+            None => execution.wait().await,
+        };
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        if let Some(session) = session {
+            let summary = summary.clone();
+            if let Err(e) = tokio::task::spawn_blocking(move || session.finish(&summary)).await? {
+                eprintln!("warning: {}: cannot record the run's end: {e}", loaded.config.name);
+            }
+        }
+        if json {
+            eprintln!("{}", serde_json::to_string(&summary).unwrap_or_default());
+        } else if !quiet {
+            eprint!("{summary}");
+        }
+        if summary.error.is_some() || !summary.is_success() {
+            failed.push(format!("{} ({})", summary.pipeline, loaded.file.display));
+        } else if summary.interrupted {
+            interrupted = true;
+        }
+    }
+    if total > 1 && !json {
+        if !failed.is_empty() {
+            eprintln!("failed: {} of {total} pipelines: {}", failed.len(), failed.join(", "));
+        }
+        if !not_run.is_empty() {
+            eprintln!("not started (interrupted): {}", not_run.join(", "));
+        }
+    }
+    Ok(if !failed.is_empty() {
+        ExitCode::from(1)
+    } else if interrupted || !not_run.is_empty() {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Progress display for interactive runs.
+trait WaitWithProgress {
+    async fn wait_with_progress(self, bar: indicatif::ProgressBar) -> weir::runtime::stats::RunSummary;
+}
+
+impl WaitWithProgress for Execution {
+    async fn wait_with_progress(self, bar: indicatif::ProgressBar) -> weir::runtime::stats::RunSummary {
+        let progress = self.progress_handle();
+        let ticker = tokio::spawn(async move {
+            loop {
+                let p = progress.summary();
+                bar.set_message(format!(
+                    "received {}  delivered {}  filtered {}  dead-lettered {}",
+                    p.received, p.delivered, p.filtered, p.dead_lettered
+                ));
+                bar.tick();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        let summary = self.wait().await;
+        ticker.abort();
+        summary
+    }
+}

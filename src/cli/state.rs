@@ -1,0 +1,313 @@
+//! The state commands: `weir dlq list|show|replay|drop`, `weir runs`, `weir trace`.
+//! Tables for people, `--json` for scripts.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context;
+use clap::Subcommand;
+
+use weir::config::secrets;
+use weir::runtime::ack::Outcome;
+use weir::runtime::executor::{Execution, RunOptions};
+use weir::runtime::replay::Replay;
+use weir::state::session::RunSession;
+use weir::state::{StateStore, StoredDeadLetter};
+
+/// `weir dlq …`
+#[derive(Debug, Subcommand)]
+pub(crate) enum DlqCommand {
+    /// List dead-letter entries, oldest first.
+    List {
+        /// Only this pipeline's entries.
+        pipeline: Option<String>,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one entry whole, with its record.
+    Show {
+        /// The entry's id (from `weir dlq list`).
+        id: i64,
+    },
+    /// Send entries again, each at the step or sink that rejected it, with the pipeline as configured
+    /// now. An entry is removed once its record got through (or was rejected again, which writes a new
+    /// entry with one more attempt); it is kept when the run stopped before deciding.
+    Replay {
+        /// Entry ids.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ids: Vec<i64>,
+        /// Every entry (of `--pipeline`, when given).
+        #[arg(long)]
+        all: bool,
+        /// Only entries of this pipeline.
+        #[arg(long)]
+        pipeline: Option<String>,
+        /// Where the pipelines are: a pipeline file or a client folder.
+        #[arg(long, default_value = ".")]
+        config: PathBuf,
+    },
+    /// Remove entries without sending them.
+    Drop {
+        /// Entry ids.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ids: Vec<i64>,
+        /// Every entry (of `--pipeline`, when given).
+        #[arg(long)]
+        all: bool,
+        /// Only entries of this pipeline.
+        #[arg(long)]
+        pipeline: Option<String>,
+    },
+}
+
+/// Runs a `weir dlq` command.
+pub(crate) fn dlq(command: DlqCommand, store: Arc<dyn StateStore>) -> anyhow::Result<ExitCode> {
+    match command {
+        DlqCommand::List { pipeline, json } => {
+            let entries = store.dead_letters(pipeline.as_deref())?;
+            if json {
+                print_json(&entries);
+            } else {
+                let rows = entries.iter().map(|d| {
+                    let e = &d.entry;
+                    vec![
+                        d.id.to_string(),
+                        short_time(&e.time),
+                        e.pipeline.clone(),
+                        e.step.clone(),
+                        e.key.clone().unwrap_or_else(|| "-".into()),
+                        e.attempts.to_string(),
+                        one_line(&e.error, 60),
+                    ]
+                });
+                print_table(&["ID", "TIME", "PIPELINE", "STEP", "KEY", "ATTEMPTS", "ERROR"], rows);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DlqCommand::Show { id } => match store.dead_letter(id)? {
+            Some(entry) => {
+                print_json(&entry);
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                eprintln!("error: no dead-letter entry {id}");
+                Ok(ExitCode::from(1))
+            }
+        },
+        DlqCommand::Drop { ids, all, pipeline } => {
+            let entries = select(&*store, &ids, all, pipeline.as_deref())?;
+            let mut dropped = 0;
+            for e in &entries {
+                dropped += usize::from(store.drop_dead_letter(e.id)?);
+            }
+            eprintln!("dropped {dropped} entr{}", if dropped == 1 { "y" } else { "ies" });
+            Ok(ExitCode::SUCCESS)
+        }
+        DlqCommand::Replay { ids, all, pipeline, config } => {
+            let entries = select(&*store, &ids, all, pipeline.as_deref())?;
+            replay(entries, store, &config)
+        }
+    }
+}
+
+/// The entries named by ids, or all of them (of one pipeline).
+fn select(
+    store: &dyn StateStore,
+    ids: &[i64],
+    all: bool,
+    pipeline: Option<&str>,
+) -> anyhow::Result<Vec<StoredDeadLetter>> {
+    if all {
+        return Ok(store.dead_letters(pipeline)?);
+    }
+    let mut out = Vec::new();
+    for id in ids {
+        match store.dead_letter(*id)? {
+            Some(e) if pipeline.is_none_or(|p| p == e.entry.pipeline) => out.push(e),
+            Some(_) => {}
+            None => anyhow::bail!("no dead-letter entry {id}"),
+        }
+    }
+    Ok(out)
+}
+
+fn replay(
+    entries: Vec<StoredDeadLetter>,
+    store: Arc<dyn StateStore>,
+    config: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    if entries.is_empty() {
+        eprintln!("nothing to replay");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(plans) = crate::load_and_compile(&[config.to_path_buf()]) else { return Ok(ExitCode::from(2)) };
+    let mut by_pipeline: BTreeMap<String, Vec<StoredDeadLetter>> = BTreeMap::new();
+    for e in entries {
+        by_pipeline.entry(e.entry.pipeline.clone()).or_default().push(e);
+    }
+    let mut plans: BTreeMap<String, _> = plans.into_iter().map(|(p, plan)| (p.config.name.clone(), plan)).collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
+    let mut failed = false;
+    for (pipeline, entries) in by_pipeline {
+        let Some(plan) = plans.remove(&pipeline) else {
+            eprintln!(
+                "error: pipeline `{pipeline}` is not in {}; its {} entries are kept",
+                config.display(),
+                entries.len()
+            );
+            failed = true;
+            continue;
+        };
+        let replay = Arc::new(Replay { entries });
+        for missing in replay.missing_components(&plan.graph) {
+            eprintln!("warning: `{pipeline}` has no component `{missing}` any more; its entries are kept");
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let session = RunSession::begin(Arc::clone(&store), &pipeline, "replay", Arc::clone(&stop))?;
+        let options = RunOptions {
+            stop,
+            state: Some(Arc::clone(&store)),
+            run_id: Some(session.run_id()),
+            replay: Some(Arc::clone(&replay)),
+            ..RunOptions::default()
+        };
+        let (summary, outcomes) = runtime.block_on(async {
+            let execution = Execution::start(plan, options);
+            let tracker = execution.progress_handle();
+            let summary = execution.wait().await;
+            (summary, replay.outcomes(&tracker))
+        });
+        session.finish(&summary)?;
+        let mut counts = BTreeMap::new();
+        for (id, outcome) in outcomes {
+            // Rejected again: the new entry (one more attempt) replaces this one.
+            if outcome != Outcome::Unacknowledged {
+                store.drop_dead_letter(id)?;
+            }
+            let label = match outcome {
+                Outcome::Delivered => "delivered",
+                Outcome::Filtered => "filtered",
+                Outcome::DeadLettered => "dead-lettered again",
+                Outcome::Unacknowledged => "undecided (kept)",
+            };
+            *counts.entry(label).or_insert(0) += 1;
+        }
+        eprintln!(
+            "{pipeline}: replayed {} entr{}: {}",
+            replay.entries.len(),
+            if replay.entries.len() == 1 { "y" } else { "ies" },
+            counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")
+        );
+        failed |= summary.error.is_some() || counts.contains_key("undecided (kept)");
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// `weir runs`
+pub(crate) fn runs(
+    store: &dyn StateStore,
+    pipeline: Option<&str>,
+    limit: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let runs = store.runs(pipeline, limit)?;
+    if json {
+        print_json(&runs);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let count = |r: &weir::state::RunRecord, name: &str| {
+        r.summary.as_ref().and_then(|s| s["records"][name].as_u64()).map_or_else(|| "-".into(), |n| n.to_string())
+    };
+    let rows = runs.iter().map(|r| {
+        vec![
+            r.id.to_string(),
+            r.pipeline.clone(),
+            r.trigger.clone(),
+            short_time(&r.started_at),
+            r.ended_at.as_deref().map_or_else(|| "-".into(), short_time),
+            format!("{:?}", r.status).to_lowercase(),
+            count(r, "received"),
+            count(r, "delivered"),
+            count(r, "filtered"),
+            count(r, "dead_lettered"),
+            r.error.as_deref().map_or_else(|| "-".into(), |e| one_line(e, 50)),
+        ]
+    });
+    print_table(
+        &[
+            "ID",
+            "PIPELINE",
+            "TRIGGER",
+            "STARTED",
+            "ENDED",
+            "STATUS",
+            "RECEIVED",
+            "DELIVERED",
+            "FILTERED",
+            "DLQ",
+            "ERROR",
+        ],
+        rows,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `weir trace KEY`
+pub(crate) fn trace(store: &dyn StateStore, key: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let entries = store.trace(key)?;
+    if json {
+        print_json(&entries);
+    } else {
+        let rows = entries.iter().map(|a| {
+            vec![
+                short_time(&a.time),
+                a.run_id.map_or_else(|| "-".into(), |r| r.to_string()),
+                a.pipeline.clone(),
+                a.component.clone(),
+                a.action.clone(),
+                a.target.clone(),
+                a.detail.as_ref().map_or_else(|| "-".into(), |d| one_line(&d.to_string(), 60)),
+            ]
+        });
+        print_table(&["TIME", "RUN", "PIPELINE", "COMPONENT", "ACTION", "TARGET", "DETAIL"], rows);
+    }
+    if entries.is_empty() {
+        eprintln!("nothing recorded for key `{key}`");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `2026-11-28T00:47:28.536953152Z` → `2026-11-28 00:47:28` (tables only; JSON keeps the full time).
+fn short_time(time: &str) -> String {
+    time.get(..19).map_or_else(|| time.to_string(), |t| t.replace('T', " "))
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    println!("{}", secrets::redact(&serde_json::to_string_pretty(value).unwrap_or_default()));
+}
+
+fn one_line(text: &str, max: usize) -> String {
+    let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if flat.chars().count() > max { format!("{}…", flat.chars().take(max - 1).collect::<String>()) } else { flat }
+}
+
+/// Left-aligned columns, two spaces apart.
+fn print_table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) {
+    let rows: Vec<Vec<String>> = rows.collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        println!("{}", secrets::redact(padded.join("  ").trim_end()));
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    rows.into_iter().for_each(line);
+}

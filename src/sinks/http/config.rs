@@ -1,0 +1,236 @@
+//! The `http` sink's configuration (serde + schemars) and its `build()`, which compiles every template,
+//! JSONPath and URL up front into the runtime [`HttpSink`].
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::request::{BodySpec, RequestSpec, RequestTemplate};
+use super::{Captures, HttpSink, Idempotency, Lookup};
+use crate::build::{BuildContext, BuildErrors};
+use crate::config::duration::Duration;
+
+fn default_create_method() -> String {
+    "POST".into()
+}
+
+fn default_lookup_method() -> String {
+    "GET".into()
+}
+
+fn default_retries() -> u32 {
+    2
+}
+
+fn default_retry_backoff() -> Duration {
+    Duration(std::time::Duration::from_millis(200))
+}
+
+/// Sends each record to an HTTP API as JSON.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSinkConfig {
+    /// A connection from `connections.yaml`: `path` is appended to its `base_url`, and its headers and
+    /// timeout apply. Use either `connection` and `path`, or `url`.
+    #[serde(default)]
+    pub connection: Option<String>,
+    /// The absolute URL (a template), e.g. `https://erp.example.com/api/orders`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The path below the connection's `base_url` (a template), e.g. `/api/orders`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The HTTP method: `POST` (default), `PUT`, `PATCH`, `DELETE` or `GET`; may be a template.
+    #[serde(default = "default_create_method")]
+    pub method: String,
+    /// Request headers; values are templates and may use `${secret:NAME}`. They replace the
+    /// connection's headers of the same name.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The JSON body: a structured template, like the `template` step's `value` (default: the record).
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// Time limit for one request (default: the connection's `timeout`, else `30s`).
+    #[serde(default)]
+    pub timeout: Option<Duration>,
+    /// How many more times a request whose outcome is unknown (no answer, 408, 429, 5xx) is tried
+    /// within one write before the sink fails (default 2). With `idempotency`, the lookup runs before
+    /// each new create.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// Wait before the first retry; doubled for each further one, at most 30s (default `200ms`).
+    #[serde(default = "default_retry_backoff")]
+    pub retry_backoff: Duration,
+    /// Makes creates safe to repeat across crashes and lost answers (needs the state store).
+    #[serde(default)]
+    pub idempotency: Option<IdempotencyConfig>,
+    /// Remote ids to record in the id map under the record's key: name → JSONPath into the answer's
+    /// body (e.g. `erp_order_id: "$.id"`). Templates read them as `ids.erp_order_id`. Needs the state
+    /// store.
+    #[serde(default)]
+    pub capture: BTreeMap<String, String>,
+}
+
+/// How an idempotent sink recognises a record the target already has.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdempotencyConfig {
+    /// What identifies the record at the target (a template; default: the record's key). Intents are
+    /// kept per pipeline, sink and this key.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// The request that finds the record at the target, run whenever an earlier attempt's outcome is
+    /// unknown.
+    pub lookup: LookupConfig,
+}
+
+/// The lookup request of an idempotent sink.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LookupConfig {
+    /// The HTTP method (default `GET`).
+    #[serde(default = "default_lookup_method")]
+    pub method: String,
+    /// The absolute URL (a template), e.g. `https://erp.example.com/api/orders?reference={{ record.reference | urlencode }}`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The path below the sink's connection's `base_url` (a template).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// JSONPath into the answer's body that selects the existing record (e.g. `$[0]` for a search that
+    /// answers a list). Found: it selects a value that is not null, `[]` or `{}`. A 404 means not found.
+    pub found: String,
+    /// Captures from the found record (name → JSONPath into the value `found` selected); default: the
+    /// sink's `capture`, applied to that value.
+    #[serde(default)]
+    pub capture: Option<BTreeMap<String, String>>,
+}
+
+fn compile_captures(errors: &mut BuildErrors, field: &[&str], captures: &BTreeMap<String, String>) -> Captures {
+    let mut out = Vec::new();
+    for (name, path) in captures {
+        let mut f = field.to_vec();
+        f.push(name);
+        if name.trim().is_empty() {
+            errors.push(&f, "bad-value", "a captured id needs a name", None);
+        }
+        if let Some(p) = errors.jsonpath(&f, path) {
+            out.push((name.clone(), p));
+        }
+    }
+    out
+}
+
+impl HttpSinkConfig {
+    /// Compiles every template and JSONPath; checks the connection exists.
+    pub fn build(&self, ctx: &BuildContext) -> Result<HttpSink, BuildErrors> {
+        let mut errors = BuildErrors::default();
+        let connection = match &self.connection {
+            Some(name) => match ctx.connections.connections.get(name) {
+                Some(c) => Some((name.as_str(), c)),
+                None => {
+                    let known: Vec<&str> = ctx.connections.connections.keys().map(String::as_str).collect();
+                    let hint = if known.is_empty() {
+                        "no connections are defined: add one to the folder's connections.yaml".to_string()
+                    } else {
+                        crate::config::diagnostic::suggestion(name, &known, "known connections")
+                    };
+                    errors.push(
+                        &["connection"],
+                        "unknown-connection",
+                        format!("unknown connection `{name}`"),
+                        Some(hint),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        // The sink's headers replace the connection's of the same (case-insensitive) name.
+        let mut merged = BTreeMap::new();
+        for (name, value) in connection.iter().flat_map(|(_, c)| &c.headers).chain(&self.headers) {
+            merged.insert(name.to_ascii_lowercase(), (name.clone(), value.clone()));
+        }
+        let headers: Vec<(String, String)> = merged.into_values().collect();
+        let body = match &self.body {
+            Some(v) => errors.value_template(ctx, &["body"], v).map(BodySpec::Template),
+            None => Some(BodySpec::Record),
+        };
+        let unknown_connection = self.connection.is_some() && connection.is_none();
+        let create = if unknown_connection {
+            None
+        } else {
+            body.and_then(|body| {
+                let spec = RequestSpec {
+                    field: &[],
+                    connection,
+                    url: self.url.as_deref(),
+                    path: self.path.as_deref(),
+                    method: &self.method,
+                    headers: headers.clone(),
+                    body,
+                };
+                RequestTemplate::compile(ctx, spec, &mut errors)
+            })
+        };
+        let capture = compile_captures(&mut errors, &["capture"], &self.capture);
+        let idempotency = self.idempotency.as_ref().and_then(|idem| {
+            let key = idem.key.as_ref().map(|k| errors.string_template(ctx, &["idempotency", "key"], k));
+            let l = &idem.lookup;
+            let request = if unknown_connection {
+                None
+            } else {
+                let spec = RequestSpec {
+                    field: &["idempotency", "lookup"],
+                    connection,
+                    url: l.url.as_deref(),
+                    path: l.path.as_deref(),
+                    method: &l.method,
+                    headers: headers.clone(),
+                    body: BodySpec::None,
+                };
+                RequestTemplate::compile(ctx, spec, &mut errors)
+            };
+            let found = errors.jsonpath(&["idempotency", "lookup", "found"], &l.found);
+            let lookup_capture = match &l.capture {
+                Some(c) => compile_captures(&mut errors, &["idempotency", "lookup", "capture"], c),
+                None => capture.clone(),
+            };
+            Some(Idempotency {
+                key: match key {
+                    Some(k) => Some(k?),
+                    None => None,
+                },
+                lookup: Lookup { request: request?, found: found?, capture: lookup_capture },
+            })
+        });
+        let timeout = self
+            .timeout
+            .or_else(|| connection.and_then(|(_, c)| c.timeout))
+            .map_or(std::time::Duration::from_secs(30), |d| d.0);
+        if timeout.is_zero() {
+            errors.push(&["timeout"], "bad-value", "`timeout` must be longer than zero", None);
+        }
+        match create {
+            Some(create) if errors.0.is_empty() && idempotency.is_some() == self.idempotency.is_some() => {
+                Ok(HttpSink {
+                    create,
+                    capture,
+                    idempotency,
+                    timeout,
+                    retries: self.retries,
+                    backoff: self.retry_backoff.0,
+                    run: None,
+                })
+            }
+            _ => {
+                if errors.0.is_empty() {
+                    errors.push(&[], "bad-value", "the sink could not be built", None);
+                }
+                Err(errors)
+            }
+        }
+    }
+}
