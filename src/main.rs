@@ -239,18 +239,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(cli::run::run_plans(plans, state, options))
         }
         Command::Dlq { command } => {
-            let store = open_state(cli.state.as_deref(), std::path::Path::new("."))?;
+            let store = open_existing_state(cli.state.as_deref())?;
             cli::state::dlq(command, store)
         }
         Command::Runs { pipeline, limit, json } => {
-            let store = open_state(cli.state.as_deref(), std::path::Path::new("."))?;
+            let store = open_existing_state(cli.state.as_deref())?;
             cli::state::runs(&*store, pipeline.as_deref(), limit, json)
         }
         Command::Trace { key, json } => {
-            let store = open_state(cli.state.as_deref(), std::path::Path::new("."))?;
+            let store = open_existing_state(cli.state.as_deref())?;
             cli::state::trace(&*store, &key, json)
         }
     }
+}
+
+/// For the commands that inspect state (`dlq`, `runs`, `trace`): the state file must exist already —
+/// `--state`/`WEIR_STATE`, else `.weir/state.db` in the current folder.
+fn open_existing_state(explicit: Option<&std::path::Path>) -> anyhow::Result<Arc<dyn StateStore>> {
+    let path = explicit.map_or_else(|| std::path::Path::new(".weir").join("state.db"), std::path::Path::to_path_buf);
+    if !path.exists() {
+        anyhow::bail!(
+            "no state file at {}: nothing has run here yet; run from the pipelines' folder or pass --state PATH",
+            path.display()
+        );
+    }
+    open_state(Some(&path), std::path::Path::new("."))
 }
 
 /// Opens the state file: `--state`/`WEIR_STATE`, else `.weir/state.db` in `folder`.

@@ -132,14 +132,18 @@ impl SqliteStore {
     fn migrate(&self) -> StateResult<()> {
         let unusable = |message: String| StateError::Unusable { path: self.path.display().to_string(), message };
         let mut conn = self.lock();
-        let app_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(map_error)?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_error)?;
-        let tables: i64 = conn
+        // IMMEDIATE: two processes opening a new file at once must not both apply the migrations; the
+        // second waits, then finds them applied.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
+        let app_id: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(map_error)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_error)?;
+        let tables: i64 = tx
             .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
             .map_err(map_error)?;
         if app_id != APPLICATION_ID && (tables > 0 || version > 0) {
             return Err(unusable(
-                "it is a SQLite file but not a Weir state file (unknown schema); Weir will not write into it".into(),
+                "it is a SQLite file but not a Weir state file (unknown schema); Weir will not write into it"
+                    .into(),
             ));
         }
         if version > SCHEMA_VERSION {
@@ -149,13 +153,11 @@ impl SqliteStore {
             )));
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = conn.transaction().map_err(map_error)?;
             tx.execute_batch(sql).map_err(map_error)?;
             tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(map_error)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(map_error)?;
-            tx.commit().map_err(map_error)?;
         }
-        Ok(())
+        tx.commit().map_err(map_error)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {

@@ -223,3 +223,24 @@ fn expired_leases_and_dead_local_holders_are_taken_over() {
     store.acquire_lease("q", &dead, Duration::from_secs(600)).expect("take");
     store.acquire_lease("q", &LeaseHolder::this_process(), Duration::from_secs(60)).expect("dead holder: taken over");
 }
+
+#[test]
+fn processes_opening_a_new_file_at_once_all_succeed() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(format!("state-{round}.db"));
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let openers: Vec<_> = (0..4)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), std::sync::Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    SqliteStore::open(&path).map(drop)
+                })
+            })
+            .collect();
+        for opener in openers {
+            opener.join().expect("thread").expect("every opener gets a migrated store");
+        }
+    }
+}
