@@ -61,8 +61,25 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating when absent) the state file and brings its schema up to date.
+    /// Opens (creating when absent) the state file and brings its schema up to date. Another process
+    /// opening or migrating the same file at that moment is waited for (up to 30 s).
     pub fn open(path: &Path) -> StateResult<SqliteStore> {
+        let started = std::time::Instant::now();
+        loop {
+            match Self::try_open(path) {
+                // Switching to WAL mode is not covered by the busy timeout: try again.
+                Err(StateError::Busy(_)) if started.elapsed() < Duration::from_secs(30) => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(StateError::Busy(message)) => {
+                    return Err(StateError::Unusable { path: path.display().to_string(), message });
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_open(path: &Path) -> StateResult<SqliteStore> {
         let unusable = |message: String| StateError::Unusable { path: path.display().to_string(), message };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
@@ -85,6 +102,7 @@ impl SqliteStore {
                  its own — restore it from a backup, or move it away to start with empty state"
                     .into(),
             ),
+            Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StateError::Busy(e.to_string()),
             Some(ErrorCode::ReadOnly) | Some(ErrorCode::CannotOpen) | Some(ErrorCode::PermissionDenied) => {
                 unusable(format!("cannot write to it: {e}; choose a writable place with --state"))
             }
@@ -142,8 +160,7 @@ impl SqliteStore {
             .map_err(map_error)?;
         if app_id != APPLICATION_ID && (tables > 0 || version > 0) {
             return Err(unusable(
-                "it is a SQLite file but not a Weir state file (unknown schema); Weir will not write into it"
-                    .into(),
+                "it is a SQLite file but not a Weir state file (unknown schema); Weir will not write into it".into(),
             ));
         }
         if version > SCHEMA_VERSION {
