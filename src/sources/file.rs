@@ -97,14 +97,14 @@ fn for_each_line(mut reader: impl Read, mut line: impl FnMut(Bytes) -> bool) -> 
         if n == 0 {
             break;
         }
-        let Some(last_newline) = buf.iter().rposition(|&b| b == b'\n') else { continue };
+        let Some(last_newline) = memchr::memrchr(b'\n', &buf) else { continue };
         let complete = buf.split_to(last_newline + 1).freeze();
         let mut start = 0;
-        while let Some(len) = complete[start..].iter().position(|&b| b == b'\n') {
-            if !line(complete.slice(start..start + len)) {
+        for end in memchr::memchr_iter(b'\n', &complete) {
+            if !line(complete.slice(start..end)) {
                 return Ok(());
             }
-            start += len + 1;
+            start = end + 1;
         }
     }
     if !buf.is_empty() {
