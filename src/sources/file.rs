@@ -222,7 +222,7 @@ impl FileSource {
                         if line.iter().all(u8::is_ascii_whitespace) {
                             return true;
                         }
-                        let invalid = |e: serde_json::Error| {
+                        let invalid = |e: String| {
                             let raw = Value::String(String::from_utf8_lossy(line).into_owned());
                             (format!("{}:{line_no}: invalid JSON: {e}", path.display()), raw)
                         };
@@ -234,7 +234,10 @@ impl FileSource {
                                 let original = parsed.is_ok().then(|| whole.clone());
                                 emitter.push_with_original(position, parsed, original)
                             }
-                            None => emitter.push(position, serde_json::from_slice::<Value>(line).map_err(invalid)),
+                            None => emitter.push(
+                                position,
+                                serde_json::from_slice::<Value>(line).map_err(|e| invalid(e.to_string())),
+                            ),
                         }
                     })
                     .map_err(io)?;
