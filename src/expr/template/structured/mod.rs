@@ -19,6 +19,7 @@ use super::object::value_to_json;
 use super::{RenderContext, Scope, TemplateError, eval_named};
 
 mod compile;
+mod direct;
 
 pub(super) use compile::compile;
 
@@ -70,6 +71,8 @@ pub struct ValueTemplate {
     env: Arc<Environment<'static>>,
     frame: Arc<Frame>,
     root: Arc<Node>,
+    /// The same template evaluated without minijinja, when it is simple enough (see [`direct`]).
+    direct: Option<Arc<direct::Direct>>,
 }
 
 impl std::fmt::Debug for ValueTemplate {
@@ -85,6 +88,9 @@ fn var(state: Option<&State<'_, '_>>, name: &str) -> Option<MjValue> {
 impl ValueTemplate {
     /// Renders to a JSON value. Errors name the place in the template (`at $.a.b: ...`).
     pub fn render(&self, ctx: &RenderContext) -> Result<Json, TemplateError> {
+        if let Some(v) = self.direct.as_ref().and_then(|d| d.render(&ctx.record)) {
+            return Ok(v);
+        }
         let scope = ctx.scope();
         let mut path = Vec::new();
         self.frame(&self.frame, &self.root, &scope, &scope.to_value(), &mut path).map_err(|e| match e {
