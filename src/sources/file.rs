@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use bytes::{Bytes, BytesMut};
@@ -15,6 +15,7 @@ use super::{SourceContext, SourceError};
 use crate::build::{BuildContext, BuildErrors};
 use crate::record::{Acks, Record};
 use crate::runtime::ack::InputPosition;
+use crate::runtime::projection::Projection;
 use crate::runtime::stats::NodeCounters;
 use crate::transforms::context::with_context;
 
@@ -111,6 +112,116 @@ fn for_each_line(mut reader: impl Read, mut line: impl FnMut(Bytes) -> bool) -> 
         line(buf.freeze());
     }
     Ok(())
+}
+
+/// One non-blank NDJSON line, numbered.
+struct Line {
+    position: InputPosition,
+    line_no: u64,
+    /// The line as read (with a `\r` before its newline, if any).
+    whole: Bytes,
+}
+
+/// A line parsed: what [`Emitter::push_with_original`] takes.
+type Parsed = (InputPosition, Result<Value, (String, Value)>, Option<Bytes>);
+
+/// Parses one line (only the projected fields, when the pipeline has a projection).
+fn parse_line(projection: Option<&Projection>, path: &Path, line: Line) -> Parsed {
+    let Line { position, line_no, whole } = line;
+    let text = whole.strip_suffix(b"\r").unwrap_or(&whole);
+    let invalid = |e: String| {
+        let raw = Value::String(String::from_utf8_lossy(text).into_owned());
+        (format!("{}:{line_no}: invalid JSON: {e}", path.display()), raw)
+    };
+    match projection {
+        Some(projection) => {
+            let parsed = projection.parse(text).map_err(invalid);
+            let original = parsed.is_ok().then(|| whole.clone());
+            (position, parsed, original)
+        }
+        None => (position, serde_json::from_slice::<Value>(text).map_err(|e| invalid(e.to_string())), None),
+    }
+}
+
+/// Calls `line` for every non-blank line of an NDJSON file, numbered; stops when it returns false.
+fn for_each_ndjson_line(file: File, stream: u32, mut line: impl FnMut(Line) -> bool) -> std::io::Result<()> {
+    let mut seq = 0u64;
+    let mut line_no = 0u64;
+    for_each_line(file, |whole| {
+        line_no += 1;
+        if whole.iter().all(u8::is_ascii_whitespace) {
+            return true;
+        }
+        let position = InputPosition { stream, seq };
+        seq += 1;
+        line(Line { position, line_no, whole })
+    })
+}
+
+/// How many threads parse NDJSON lines: one per core the process may run on (up to 4).
+fn parse_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(4)
+}
+
+/// Reads an NDJSON file. With several cores, this thread only cuts the file into chunks of lines;
+/// parse threads take the chunks in turn, and the records are emitted here in input order.
+fn read_ndjson(path: &Path, stream: u32, emitter: &mut Emitter<'_>, file: File) -> std::io::Result<()> {
+    let projection = emitter.ctx.projection.as_ref();
+    let threads = parse_threads();
+    if threads < 2 {
+        return for_each_ndjson_line(file, stream, |line| {
+            let (position, parsed, original) = parse_line(projection, path, line);
+            emitter.push_with_original(position, parsed, original)
+        });
+    }
+    let chunk_size = emitter.ctx.batch_size.max(1);
+    std::thread::scope(|scope| {
+        let mut parsed_rx = Vec::with_capacity(threads);
+        let mut chunk_tx = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Line>>(2);
+            let (parsed_tx, parsed) = std::sync::mpsc::sync_channel::<Vec<Parsed>>(2);
+            scope.spawn(move || {
+                for chunk in rx {
+                    let parsed = chunk.into_iter().map(|line| parse_line(projection, path, line)).collect();
+                    if parsed_tx.send(parsed).is_err() {
+                        break;
+                    }
+                }
+            });
+            chunk_tx.push(tx);
+            parsed_rx.push(parsed);
+        }
+        // Chunk `k` goes to parse thread `k % threads`, so reading the threads' results in turn restores
+        // the input order. A send fails once the emitter stopped and dropped the receivers.
+        let reader = scope.spawn(move || {
+            let mut chunk = Vec::with_capacity(chunk_size);
+            let mut k = 0;
+            let result = for_each_ndjson_line(file, stream, |line| {
+                chunk.push(line);
+                if chunk.len() < chunk_size {
+                    return true;
+                }
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(chunk_size));
+                k += 1;
+                chunk_tx[(k - 1) % threads].send(full).is_ok()
+            });
+            if !chunk.is_empty() {
+                let _ = chunk_tx[k % threads].send(chunk);
+            }
+            result
+        });
+        'emit: for k in 0.. {
+            let Ok(parsed) = parsed_rx[k % threads].recv() else { break };
+            for (position, parsed, original) in parsed {
+                if !emitter.push_with_original(position, parsed, original) {
+                    break 'emit;
+                }
+            }
+        }
+        drop(parsed_rx);
+        reader.join().unwrap_or_else(|_| Err(std::io::Error::other("the NDJSON reader thread panicked")))
+    })
 }
 
 /// Collects records into batches and sends them; stops early when asked or at the limit.
@@ -213,35 +324,7 @@ impl FileSource {
             };
             let file = File::open(&path).map_err(io)?;
             match self.format {
-                FileFormat::Ndjson => {
-                    let mut seq = 0u64;
-                    let mut line_no = 0u64;
-                    for_each_line(file, |whole| {
-                        line_no += 1;
-                        let line = whole.strip_suffix(b"\r").unwrap_or(&whole);
-                        if line.iter().all(u8::is_ascii_whitespace) {
-                            return true;
-                        }
-                        let invalid = |e: String| {
-                            let raw = Value::String(String::from_utf8_lossy(line).into_owned());
-                            (format!("{}:{line_no}: invalid JSON: {e}", path.display()), raw)
-                        };
-                        let position = InputPosition { stream, seq };
-                        seq += 1;
-                        match &ctx.projection {
-                            Some(projection) => {
-                                let parsed = projection.parse(line).map_err(invalid);
-                                let original = parsed.is_ok().then(|| whole.clone());
-                                emitter.push_with_original(position, parsed, original)
-                            }
-                            None => emitter.push(
-                                position,
-                                serde_json::from_slice::<Value>(line).map_err(|e| invalid(e.to_string())),
-                            ),
-                        }
-                    })
-                    .map_err(io)?;
-                }
+                FileFormat::Ndjson => read_ndjson(&path, stream, &mut emitter, file).map_err(io)?,
                 FileFormat::Json => self.read_json_array(&path, stream, &mut emitter, file)?,
                 FileFormat::Csv => {
                     let mut reader = csv::ReaderBuilder::new()
