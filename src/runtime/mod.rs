@@ -5,5 +5,6 @@ pub mod ack;
 pub mod channel;
 pub mod dead_letter;
 pub mod executor;
+pub mod fused;
 pub mod projection;
 pub mod stats;
