@@ -201,8 +201,7 @@ fn type_of_source(s: &Source) -> &'static str {
 fn fusable_chain(graph: &crate::graph::PipelineGraph, steps: &[BuiltStep]) -> Vec<usize> {
     let mut chain = Vec::new();
     let mut at = graph.source;
-    loop {
-        let [next] = graph.downstream(at)[..] else { break };
+    while let [next] = graph.downstream(at)[..] {
         let Some(i) = graph.steps.iter().position(|&n| n == next) else { break };
         let readers_of_next = graph.graph.neighbors_directed(next, petgraph::Direction::Incoming).count();
         let t = &steps[i].transform;
