@@ -101,6 +101,18 @@ impl ValueTemplate {
         })
     }
 
+    /// True when the template is rendered without minijinja (for the records the shortcut handles).
+    #[cfg(test)]
+    pub(crate) fn has_shortcut(&self) -> bool {
+        self.direct.is_some()
+    }
+
+    /// [`ValueTemplate::render`] without the shortcut.
+    #[cfg(test)]
+    pub(crate) fn render_with_minijinja(&self, ctx: &RenderContext) -> Result<Json, TemplateError> {
+        Self { direct: None, ..self.clone() }.render(ctx)
+    }
+
     /// True when the template contains no template strings (it always renders to the same value).
     pub fn is_literal(&self) -> bool {
         matches!(*self.root, Node::Literal(_))
