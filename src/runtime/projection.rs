@@ -25,7 +25,22 @@ pub struct Projection {
     /// of these literals are built (whole); the others are skipped. Set for arrays read only through
     /// `$.array[?@.key == literal]` queries.
     keep_elements: Vec<(String, Value)>,
+    /// The JSON text of each literal of `keep_elements` when all are strings (`None` otherwise): an
+    /// element whose text holds none of them, and no escape, cannot match and is skipped untested.
+    element_needles: Option<Vec<Needle>>,
 }
+
+/// A string searched for, with its searcher built once.
+#[derive(Debug, Clone)]
+struct Needle(memchr::memmem::Finder<'static>);
+
+impl PartialEq for Needle {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.needle() == other.0.needle()
+    }
+}
+
+impl Eq for Needle {}
 
 impl Projection {
     /// The projection that keeps exactly these member paths (and everything beneath each).
@@ -66,7 +81,27 @@ impl Projection {
             };
             node = &mut node.fields[i].1;
         }
+        let needle = literal
+            .as_str()
+            .and_then(|_| serde_json::to_vec(literal).ok())
+            .map(|text| Needle(memchr::memmem::Finder::new(&text).into_owned()));
+        node.element_needles = match (node.keep_elements.is_empty(), node.element_needles.take(), needle) {
+            (true, _, Some(needle)) => Some(vec![needle]),
+            (false, Some(mut needles), Some(needle)) => {
+                needles.push(needle);
+                Some(needles)
+            }
+            _ => None,
+        };
         node.keep_elements.push((key.to_string(), literal.clone()));
+    }
+
+    /// False when an array element (its JSON text) cannot match any of `keep_elements`.
+    fn may_match(&self, element: &str) -> bool {
+        self.element_needles.as_ref().is_none_or(|needles| {
+            memchr::memchr(b'\\', element.as_bytes()).is_some()
+                || needles.iter().any(|n| n.0.find(element.as_bytes()).is_some())
+        })
     }
 
     /// Parses one JSON document, building only the projected members.
@@ -227,6 +262,9 @@ impl<'de> Visitor<'de> for Seed<'_> {
             // matches one of the tests.
             while let Some(raw) = seq.next_element::<sonic_rs::LazyValue<'de>>()? {
                 let text = raw.as_raw_str();
+                if !self.0.may_match(text) {
+                    continue;
+                }
                 let mut de = sonic_rs::Deserializer::from_str(text);
                 if Matches(&self.0.keep_elements).deserialize(&mut de).map_err(serde::de::Error::custom)? {
                     items.push(sonic_rs::from_str(text).map_err(serde::de::Error::custom)?);
@@ -457,6 +495,17 @@ mod tests {
         // Not an array: built whole; invalid JSON inside a skipped element is still an error.
         assert_eq!(p.parse(br#"{"attrs":{"code":"size"}}"#).expect("parses"), json!({"attrs": {"code": "size"}}));
         assert!(p.parse(br#"{"attrs":[{"code":"eco","v":[1,}]}"#).is_err());
+    }
+
+    #[test]
+    fn escaped_elements_are_still_tested() {
+        let mut p = Projection::default();
+        p.keep_matching(&["xs".to_string()], "c", &json!("s\"z"));
+        let text = br#"{"xs":[{"c":"s\"z"},{"c":"\u0073\"z"},{"c":"sz"},{"c":"s\u0022z","v":1}]}"#;
+        assert_eq!(
+            p.parse(text).expect("parses"),
+            json!({"xs": [{"c": "s\"z"}, {"c": "s\"z"}, {"c": "s\"z", "v": 1}]})
+        );
     }
 
     #[test]
