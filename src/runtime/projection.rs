@@ -106,9 +106,9 @@ impl Projection {
 
     /// Parses one JSON document, building only the projected members.
     ///
-    /// sonic-rs does the parsing: it skips the members nobody reads several times faster than
-    /// serde_json (SIMD string scanning), and still checks that they are valid JSON. Errors are worded
-    /// by serde_json, like those of whole-record parsing.
+    /// sonic-rs walks the document: it skips the members nobody reads faster than serde_json (SIMD
+    /// string scanning) and still checks that they are valid JSON, including their UTF-8. What is kept
+    /// is built by serde_json, and errors are worded by serde_json, like those of whole-record parsing.
     pub fn parse(&self, text: &[u8]) -> Result<Value, String> {
         let parsed = std::str::from_utf8(text).map_err(|e| e.to_string()).and_then(|text| {
             let mut de = sonic_rs::Deserializer::from_str(text);
@@ -116,9 +116,9 @@ impl Projection {
             de.end().map_err(|e| e.to_string())?;
             Ok(value)
         });
-        parsed.map_err(|sonic| match serde_json::from_slice::<IgnoredAny>(text) {
+        parsed.map_err(|sonic| match serde_json::from_slice::<Value>(text) {
             Err(e) => e.to_string(),
-            Ok(_) => sonic,
+            Ok(_) => sonic.lines().next().unwrap_or_default().to_string(),
         })
     }
 
@@ -175,7 +175,10 @@ impl<'de> DeserializeSeed<'de> for Seed<'_> {
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         if self.0.all {
-            return serde::Deserialize::deserialize(deserializer);
+            // Built by serde_json from the value's text, so that kept values come out exactly as when the
+            // whole record is parsed (sonic-rs reads `-0` as `0`, for one).
+            let raw: sonic_rs::LazyValue<'de> = serde::Deserialize::deserialize(deserializer)?;
+            return serde_json::from_str(raw.as_raw_str()).map_err(serde::de::Error::custom);
         }
         deserializer.deserialize_any(self)
     }
@@ -267,7 +270,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 }
                 let mut de = sonic_rs::Deserializer::from_str(text);
                 if Matches(&self.0.keep_elements).deserialize(&mut de).map_err(serde::de::Error::custom)? {
-                    items.push(sonic_rs::from_str(text).map_err(serde::de::Error::custom)?);
+                    items.push(serde_json::from_str(text).map_err(serde::de::Error::custom)?);
                 }
             }
             return Ok(Value::Array(items));
@@ -506,6 +509,18 @@ mod tests {
             p.parse(text).expect("parses"),
             json!({"xs": [{"c": "s\"z"}, {"c": "s\"z"}, {"c": "s\"z", "v": 1}]})
         );
+    }
+
+    #[test]
+    fn kept_values_are_read_as_serde_json_reads_them() {
+        let p = Projection::from_paths(&paths(&[&["a"], &["b"], &["c"], &["d"]]));
+        let text = br#"{"a":-0,"b":-0.0,"c":18446744073709551616,"d":"\u00e9\n","e":"x"}"#;
+        let expected: Value =
+            serde_json::from_slice(br#"{"a":-0,"b":-0.0,"c":18446744073709551616,"d":"\u00e9\n"}"#).expect("parses");
+        assert_eq!(serde_json::to_string(&p.parse(text).expect("parses")).ok(), serde_json::to_string(&expected).ok());
+        let err = p.parse(br#"{"a":1e400}"#).expect_err("out of range");
+        assert_eq!(err, "number out of range at line 1 column 10");
+        assert!(p.parse(b"{\"a\":1,\"e\":\"\xff\"}").is_err(), "invalid UTF-8 in a skipped member");
     }
 
     #[test]
