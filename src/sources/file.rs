@@ -7,7 +7,7 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -104,7 +104,8 @@ fn for_each_line(mut reader: impl Read, mut line: impl FnMut(Bytes) -> bool) -> 
         if handed_out.len() > 16 {
             handed_out.pop_front();
         }
-        let mut buf = reused.unwrap_or_default();
+        // Room for the partial line too, so that a reused chunk does not have to grow.
+        let mut buf = reused.unwrap_or_else(|| BytesMut::with_capacity(CHUNK + (64 << 10)));
         buf.clear();
         buf.extend_from_slice(&partial);
         let start = buf.len();
