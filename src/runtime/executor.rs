@@ -1,5 +1,6 @@
-//! Runs a [`Plan`]: the source on a blocking thread (file reading and parsing block), one tokio task per
-//! step, each sink on a blocking thread, joined by bounded channels of batches. Tracks acknowledgements,
+//! Runs a [`Plan`]: the source on a blocking thread (file reading and parsing block) together with the
+//! stateless steps right after it (`runtime::fused`), one tokio task per other step, each sink on a
+//! blocking thread, joined by bounded channels of batches. Tracks acknowledgements,
 //! counts per component, routes rejected records by each step's `on_error`, and stops cleanly — the
 //! source stops reading, everything in flight drains — when asked or when a component fails.
 
