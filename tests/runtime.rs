@@ -264,3 +264,48 @@ sinks:
     assert_eq!(report.0[2], ("missing_left", 0), "{limited}");
     assert_eq!(report.0.last(), Some(&("right_not_checked", 405)), "{limited}");
 }
+
+#[test]
+fn steps_run_by_the_source_keep_the_input_order_and_the_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_input(&dir.path().join("in.ndjson"), 5000);
+    // `kind` and `out` are stateless: they run inside the source, on every thread that parses.
+    let yaml = r#"
+name: fused
+runtime: { batch_size: 7, channel_capacity: 2 }
+source: { id: in, type: file, path: in.ndjson }
+dead_letter: { path: dead.ndjson }
+steps:
+  - { id: kind, type: jsonpath, set: { k: "$.kind" } }
+  - id: out
+    type: template
+    value: { id: "{{ record.id }}", k: "{{ record.k | upper }}", q: "{{ 10 // record.qty }}" }
+sinks:
+  - { id: all, type: file, path: all.ndjson }
+"#;
+    let ids = |path: &Path| -> Vec<u64> {
+        std::fs::read_to_string(path)
+            .expect("output")
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("json")["id"].as_u64().expect("id"))
+            .collect()
+    };
+    let summary = run(dir.path(), yaml);
+    assert!(summary.is_success(), "{summary}");
+    assert!(summary.balances(), "{summary}");
+    // qty 0 divides by zero: those records are dead-lettered by the template step.
+    let expected: Vec<u64> = (0..5000).filter(|i| i % 7 != 0).collect();
+    assert_eq!(ids(&dir.path().join("all.ndjson")), expected);
+    let out = summary.components.iter().find(|c| c.id == "out").expect("template stats");
+    assert_eq!(
+        (out.received, out.emitted, out.dead_lettered),
+        (5000, expected.len() as u64, 5000 - expected.len() as u64)
+    );
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let options = RunOptions { limit: Some(1234), ..RunOptions::default() };
+    let summary = rt.block_on(async { start(dir.path(), yaml, options).wait().await });
+    assert_eq!(summary.records.received, 1234, "{summary}");
+    let expected: Vec<u64> = (0..1234).filter(|i| i % 7 != 0).collect();
+    assert_eq!(ids(&dir.path().join("all.ndjson")), expected);
+}

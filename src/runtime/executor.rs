@@ -3,8 +3,8 @@
 //! counts per component, routes rejected records by each step's `on_error`, and stops cleanly — the
 //! source stops reading, everything in flight drains — when asked or when a component fails.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use petgraph::graph::NodeIndex;
@@ -15,9 +15,9 @@ use super::ack::{AckSummary, AckTracker};
 use super::channel::{Batch, Outputs, batch_channel};
 use super::checkpoint::Checkpoints;
 use super::dead_letter::DeadLetterSender;
+use super::fused::{Chain, Failure, StepEnv};
 use super::replay::{self, Replay};
 use super::stats::{NodeCounters, RunSummary};
-use crate::config::pipeline::OnError;
 use crate::graph::plan::{BuiltSink, BuiltStep, DeadLetterTarget, Plan};
 use crate::record::Record;
 use crate::sinks::dry_run::DryRunSink;
@@ -44,29 +44,6 @@ pub struct RunOptions {
     pub from_start: bool,
     /// Re-inject these dead letters instead of reading the source.
     pub replay: Option<Arc<Replay>>,
-}
-
-/// The first fatal error of a run.
-#[derive(Debug, Default, Clone)]
-struct Failure(Arc<Mutex<Option<String>>>);
-
-impl Failure {
-    fn set(&self, message: String, stop: &AtomicBool) {
-        stop.store(true, Ordering::SeqCst);
-        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_none() {
-            tracing::error!(error = %message, "pipeline failed");
-            *slot = Some(message);
-        }
-    }
-
-    fn is_set(&self) -> bool {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).is_some()
-    }
-
-    fn take(&self) -> Option<String> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
-    }
 }
 
 /// A running pipeline.
@@ -141,10 +118,29 @@ impl Execution {
         // Replays add to what earlier runs wrote, like a resumed source.
         let resumed = options.replay.is_some() || checkpoints.as_ref().is_some_and(|c| c.resumes());
         let saver = checkpoints.clone().map(|c| tokio::spawn(save_checkpoints_periodically(c)));
+        let step_counters: Vec<Arc<NodeCounters>> = steps.iter().map(|_| Arc::default()).collect();
+        let env_of = |i: usize, step: &BuiltStep| StepEnv {
+            id: step.id.clone(),
+            on_error: step.on_error,
+            counters: Arc::clone(&step_counters[i]),
+            dlq: dead_letter.clone(),
+            failure: failure.clone(),
+            stop: Arc::clone(&stop),
+        };
+        // The stateless steps right after the source run inside it (`runtime::fused`) — except in a
+        // replay, which injects records at a step's own input.
+        let fused = if options.replay.is_some() { Vec::new() } else { fusable_chain(&graph, &steps) };
+        let ids: Vec<String> = steps.iter().map(|s| s.id.clone()).collect();
+        let type_names: Vec<&'static str> = steps.iter().map(|s| s.type_name).collect();
+        let mut steps: Vec<Option<BuiltStep>> = steps.into_iter().map(Some).collect();
+        let chain = Chain::new(
+            fused.iter().filter_map(|&i| steps[i].take().map(|step| (env_of(i, &step), step.transform))).collect(),
+        );
+        let source_out = fused.last().map_or(graph.source, |&i| graph.steps[i]);
         let source_counters = Arc::new(NodeCounters::default());
         counters.push((source.id.clone(), "source", type_of_source(&source.source), Arc::clone(&source_counters)));
         let ctx = SourceContext {
-            output: outputs_of(graph.source),
+            output: outputs_of(source_out),
             tracker: Arc::clone(&tracker),
             dead_letter: dead_letter.clone(),
             batch_size: settings.batch_size,
@@ -171,28 +167,27 @@ impl Execution {
             let src = source.source;
             handles.push(tokio::task::spawn_blocking(move || {
                 let result = match &src {
-                    Source::File(f) => f.run_blocking(&ctx),
+                    Source::File(f) => f.run_blocking(&ctx, chain),
                 };
                 if let Err(e) = result {
                     failure.set(format!("source `{source_id}`: {e}"), &stop);
                 }
             }));
         }
-        for (i, step) in steps.into_iter().enumerate() {
+        for (i, type_name) in type_names.into_iter().enumerate() {
+            counters.push((ids[i].clone(), "step", type_name, Arc::clone(&step_counters[i])));
+            let Some(step) = steps[i].take() else { continue };
             let n = graph.steps[i];
-            let node_counters = Arc::new(NodeCounters::default());
-            counters.push((step.id.clone(), "step", step.type_name, Arc::clone(&node_counters)));
             let rx = receivers.remove(&n).expect("every step has an input channel");
             let outputs = outputs_of(n);
-            let dlq = dead_letter.clone();
-            let failure = failure.clone();
+            let env = env_of(i, &step);
             let end = SourceEnd {
                 stop: Arc::clone(&stop),
                 limit: options.limit,
                 source: Arc::clone(&source_counters),
                 partial: resumed,
             };
-            handles.push(tokio::spawn(run_step(step, rx, outputs, dlq, node_counters, failure, end)));
+            handles.push(tokio::spawn(run_step(step.transform, env, rx, outputs, end)));
         }
 
         for (i, built) in sinks.into_iter().enumerate() {
@@ -324,19 +319,34 @@ impl SourceEnd {
     }
 }
 
+/// The steps after the source that it can run itself: while the next node is the only reader of the
+/// current one, reads only from it, and is a step without state or timer, by step index.
+fn fusable_chain(graph: &crate::graph::PipelineGraph, steps: &[BuiltStep]) -> Vec<usize> {
+    let mut chain = Vec::new();
+    let mut at = graph.source;
+    while let [next] = graph.downstream(at)[..] {
+        let Some(i) = graph.steps.iter().position(|&n| n == next) else { break };
+        let readers_of_next = graph.graph.neighbors_directed(next, petgraph::Direction::Incoming).count();
+        let t = &steps[i].transform;
+        if readers_of_next != 1 || t.deadline().is_some() || t.replicate().is_none() {
+            break;
+        }
+        chain.push(i);
+        at = next;
+    }
+    chain
+}
+
 async fn run_step(
-    mut step: BuiltStep,
+    mut transform: Box<dyn crate::transforms::Transform>,
+    env: StepEnv,
     mut rx: Receiver<Batch>,
     outputs: Outputs,
-    dlq: DeadLetterSender,
-    counters: Arc<NodeCounters>,
-    failure: Failure,
     end: SourceEnd,
 ) {
-    let stop = &end.stop;
     loop {
         let mut out = Output::default();
-        let next = match step.transform.deadline() {
+        let next = match transform.deadline() {
             Some(deadline) => tokio::select! {
                 batch = rx.recv() => Some(batch),
                 () = tokio::time::sleep_until(deadline.into()) => None,
@@ -345,53 +355,36 @@ async fn run_step(
         };
         let finished = match next {
             None => {
-                step.transform.on_deadline(&mut out);
+                transform.on_deadline(&mut out);
                 false
             }
             Some(Some(batch)) => {
-                if failure.is_set() {
+                if env.failure.is_set() {
                     // After a fatal error nothing more is delivered; these inputs stay unacknowledged.
                     continue;
                 }
-                NodeCounters::add(&counters.received, batch.len());
-                step.transform.process(batch, &mut out);
+                NodeCounters::add(&env.counters.received, batch.len());
+                transform.process(batch, &mut out);
                 false
             }
             Some(None) => {
                 if end.early() {
-                    step.transform.input_incomplete();
+                    transform.input_incomplete();
                 }
-                step.transform.flush(&mut out);
+                transform.flush(&mut out);
                 true
             }
         };
-        NodeCounters::add(&counters.filtered, out.filtered as usize);
-        for rejected in out.rejected {
-            match step.on_error {
-                OnError::DeadLetter => {
-                    NodeCounters::add(&counters.dead_lettered, 1);
-                    dlq.send(rejected.record, &step.id, rejected.error);
-                }
-                OnError::Drop => {
-                    NodeCounters::add(&counters.filtered, 1);
-                    rejected.record.mark_filtered();
-                }
-                OnError::Fail => failure.set(format!("step `{}`: {}", step.id, rejected.error), stop),
-            }
-        }
-        if let Some(fatal) = out.fatal {
-            failure.set(format!("step `{}`: {fatal}", step.id), stop);
-        }
-        if !out.records.is_empty() && !failure.is_set() {
-            NodeCounters::add(&counters.emitted, out.records.len());
-            outputs.send(out.records).await;
+        let records = env.route(out);
+        if !records.is_empty() {
+            outputs.send(records).await;
         }
         if finished {
             break;
         }
     }
-    if let Some(report) = step.transform.report() {
-        counters.set_report(report);
+    if let Some(report) = transform.report() {
+        env.counters.set_report(report);
     }
 }
 

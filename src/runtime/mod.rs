@@ -6,6 +6,7 @@ pub mod channel;
 pub mod checkpoint;
 pub mod dead_letter;
 pub mod executor;
+pub mod fused;
 pub mod projection;
 pub mod replay;
 pub mod stats;

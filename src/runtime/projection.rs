@@ -25,7 +25,22 @@ pub struct Projection {
     /// of these literals are built (whole); the others are skipped. Set for arrays read only through
     /// `$.array[?@.key == literal]` queries.
     keep_elements: Vec<(String, Value)>,
+    /// The JSON text of each literal of `keep_elements` when all are strings (`None` otherwise): an
+    /// element whose text holds none of them, and no escape, cannot match and is skipped untested.
+    element_needles: Option<Vec<Needle>>,
 }
+
+/// A string searched for, with its searcher built once.
+#[derive(Debug, Clone)]
+struct Needle(memchr::memmem::Finder<'static>);
+
+impl PartialEq for Needle {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.needle() == other.0.needle()
+    }
+}
+
+impl Eq for Needle {}
 
 impl Projection {
     /// The projection that keeps exactly these member paths (and everything beneath each).
@@ -66,15 +81,45 @@ impl Projection {
             };
             node = &mut node.fields[i].1;
         }
+        let needle = literal
+            .as_str()
+            .and_then(|_| serde_json::to_vec(literal).ok())
+            .map(|text| Needle(memchr::memmem::Finder::new(&text).into_owned()));
+        node.element_needles = match (node.keep_elements.is_empty(), node.element_needles.take(), needle) {
+            (true, _, Some(needle)) => Some(vec![needle]),
+            (false, Some(mut needles), Some(needle)) => {
+                needles.push(needle);
+                Some(needles)
+            }
+            _ => None,
+        };
         node.keep_elements.push((key.to_string(), literal.clone()));
     }
 
+    /// False when an array element (its JSON text) cannot match any of `keep_elements`.
+    fn may_match(&self, element: &str) -> bool {
+        self.element_needles.as_ref().is_none_or(|needles| {
+            memchr::memchr(b'\\', element.as_bytes()).is_some()
+                || needles.iter().any(|n| n.0.find(element.as_bytes()).is_some())
+        })
+    }
+
     /// Parses one JSON document, building only the projected members.
-    pub fn parse(&self, text: &[u8]) -> Result<Value, serde_json::Error> {
-        let mut de = serde_json::Deserializer::from_slice(text);
-        let value = Seed(self).deserialize(&mut de)?;
-        de.end()?;
-        Ok(value)
+    ///
+    /// sonic-rs walks the document: it skips the members nobody reads faster than serde_json (SIMD
+    /// string scanning) and still checks that they are valid JSON, including their UTF-8. What is kept
+    /// is built by serde_json, and errors are worded by serde_json, like those of whole-record parsing.
+    pub fn parse(&self, text: &[u8]) -> Result<Value, String> {
+        let parsed = std::str::from_utf8(text).map_err(|e| e.to_string()).and_then(|text| {
+            let mut de = sonic_rs::Deserializer::from_str(text);
+            let value = Seed(self).deserialize(&mut de).map_err(|e| e.to_string())?;
+            de.end().map_err(|e| e.to_string())?;
+            Ok(value)
+        });
+        parsed.map_err(|sonic| match serde_json::from_slice::<Value>(text) {
+            Err(e) => e.to_string(),
+            Ok(_) => sonic.lines().next().unwrap_or_default().to_string(),
+        })
     }
 
     /// What a pipeline reads of its source's records, or `None` when it needs them whole.
@@ -130,7 +175,10 @@ impl<'de> DeserializeSeed<'de> for Seed<'_> {
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         if self.0.all {
-            return serde::Deserialize::deserialize(deserializer);
+            // Built by serde_json from the value's text, so that kept values come out exactly as when the
+            // whole record is parsed (sonic-rs reads `-0` as `0`, for one).
+            let raw: sonic_rs::LazyValue<'de> = serde::Deserialize::deserialize(deserializer)?;
+            return serde_json::from_str(raw.as_raw_str()).map_err(serde::de::Error::custom);
         }
         deserializer.deserialize_any(self)
     }
@@ -215,9 +263,12 @@ impl<'de> Visitor<'de> for Seed<'_> {
         if !self.0.keep_elements.is_empty() {
             // Each element is first only delimited (no allocation), then tested, then built if it
             // matches one of the tests.
-            while let Some(raw) = seq.next_element::<&'de serde_json::value::RawValue>()? {
-                let text = raw.get();
-                let mut de = serde_json::Deserializer::from_str(text);
+            while let Some(raw) = seq.next_element::<sonic_rs::LazyValue<'de>>()? {
+                let text = raw.as_raw_str();
+                if !self.0.may_match(text) {
+                    continue;
+                }
+                let mut de = sonic_rs::Deserializer::from_str(text);
                 if Matches(&self.0.keep_elements).deserialize(&mut de).map_err(serde::de::Error::custom)? {
                     items.push(serde_json::from_str(text).map_err(serde::de::Error::custom)?);
                 }
@@ -447,6 +498,29 @@ mod tests {
         // Not an array: built whole; invalid JSON inside a skipped element is still an error.
         assert_eq!(p.parse(br#"{"attrs":{"code":"size"}}"#).expect("parses"), json!({"attrs": {"code": "size"}}));
         assert!(p.parse(br#"{"attrs":[{"code":"eco","v":[1,}]}"#).is_err());
+    }
+
+    #[test]
+    fn escaped_elements_are_still_tested() {
+        let mut p = Projection::default();
+        p.keep_matching(&["xs".to_string()], "c", &json!("s\"z"));
+        let text = br#"{"xs":[{"c":"s\"z"},{"c":"\u0073\"z"},{"c":"sz"},{"c":"s\u0022z","v":1}]}"#;
+        assert_eq!(
+            p.parse(text).expect("parses"),
+            json!({"xs": [{"c": "s\"z"}, {"c": "s\"z"}, {"c": "s\"z", "v": 1}]})
+        );
+    }
+
+    #[test]
+    fn kept_values_are_read_as_serde_json_reads_them() {
+        let p = Projection::from_paths(&paths(&[&["a"], &["b"], &["c"], &["d"]]));
+        let text = br#"{"a":-0,"b":-0.0,"c":18446744073709551616,"d":"\u00e9\n","e":"x"}"#;
+        let expected: Value =
+            serde_json::from_slice(br#"{"a":-0,"b":-0.0,"c":18446744073709551616,"d":"\u00e9\n"}"#).expect("parses");
+        assert_eq!(serde_json::to_string(&p.parse(text).expect("parses")).ok(), serde_json::to_string(&expected).ok());
+        let err = p.parse(br#"{"a":1e400}"#).expect_err("out of range");
+        assert_eq!(err, "number out of range at line 1 column 10");
+        assert!(p.parse(b"{\"a\":1,\"e\":\"\xff\"}").is_err(), "invalid UTF-8 in a skipped member");
     }
 
     #[test]

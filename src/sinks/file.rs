@@ -179,10 +179,9 @@ impl Sink for FileSink {
             match self.encode(record) {
                 Ok(()) => {
                     let line = std::mem::take(&mut self.line);
-                    let path = self.path.display().to_string();
-                    let writer = self.open()?;
-                    writer.write_all(&line).map_err(|e| SinkError::io(&path, e))?;
+                    let written = self.open()?.write_all(&line);
                     self.line = line;
+                    written.map_err(|e| SinkError::io(self.path.display(), e))?;
                     self.written += 1;
                 }
                 Err(e) => rejected.push((i, e)),

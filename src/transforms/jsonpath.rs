@@ -111,7 +111,7 @@ pub struct JsonpathConfig {
     pub missing: Missing,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Field {
     name: String,
     target: JsonPath,
@@ -122,7 +122,7 @@ struct Field {
 }
 
 /// Built `jsonpath` step.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct JsonpathStep {
     fields: Vec<Field>,
     root: Option<JsonPath>,
@@ -206,6 +206,10 @@ impl JsonpathStep {
 }
 
 impl Transform for JsonpathStep {
+    fn replicate(&self) -> Option<Box<dyn Transform>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn process(&mut self, batch: Vec<Record>, out: &mut Output) {
         for mut record in batch {
             match self.apply(&mut record.value) {

@@ -97,6 +97,13 @@ pub trait Transform: Send {
     fn report(&self) -> Option<crate::runtime::stats::StepReport> {
         None
     }
+
+    /// Another instance of this step, for another thread, when the step keeps no state between records
+    /// (what it does to a record depends on that record only). Such steps may run inside the source,
+    /// on every thread that parses (`runtime::fused`).
+    fn replicate(&self) -> Option<Box<dyn Transform>> {
+        None
+    }
 }
 
 crate::config::registry::component_registry! {

@@ -31,12 +31,12 @@ pub struct TemplateConfig {
 }
 
 /// Built `template` step.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Template {
     mode: Mode,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Mode {
     Replace(ValueTemplate),
     Set(Vec<(String, JsonPath, ValueTemplate)>),
@@ -91,6 +91,10 @@ impl TemplateConfig {
 }
 
 impl Transform for Template {
+    fn replicate(&self) -> Option<Box<dyn Transform>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn process(&mut self, batch: Vec<Record>, out: &mut Output) {
         for mut record in batch {
             let result = match &self.mode {

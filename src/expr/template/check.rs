@@ -50,7 +50,13 @@ fn collect(walk: impl FnOnce(&mut Checker<'_>)) -> Reads {
 /// The names of a `record.a.b['c']` chain, or `None` when `e` is not such a chain. An index or a
 /// computed subscript ends the path (everything beneath is read).
 fn record_path(e: &Expr<'_>) -> Option<Vec<String>> {
+    record_path_exact(e).map(|(names, _)| names)
+}
+
+/// [`record_path`], and whether the chain holds member names only (no index or computed subscript).
+pub(super) fn record_path_exact(e: &Expr<'_>) -> Option<(Vec<String>, bool)> {
     let mut names = Vec::new();
+    let mut exact = true;
     let mut cur = e;
     loop {
         match cur {
@@ -64,13 +70,16 @@ fn record_path(e: &Expr<'_>) -> Option<Vec<String>> {
                         names.push(c.value.as_str().unwrap_or_default().to_string());
                     }
                     // `record.list[0]` or `record[key]`: everything beneath what came before.
-                    _ => names.clear(),
+                    _ => {
+                        names.clear();
+                        exact = false;
+                    }
                 }
                 cur = &g.expr;
             }
             Expr::Var(v) if v.id == "record" => {
                 names.reverse();
-                return Some(names);
+                return Some((names, exact));
             }
             _ => return None,
         }

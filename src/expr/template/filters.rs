@@ -171,6 +171,11 @@ fn decimal_to_number(d: Decimal) -> Result<Value, Error> {
 fn round(value: Value, precision: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
     let places = places_arg(precision, &kwargs, "precision", 0)?;
     kwargs.assert_all_used()?;
+    round_value(value, places)
+}
+
+/// What `value | round(places)` gives (also used by templates evaluated without minijinja).
+pub(crate) fn round_value(value: Value, places: u32) -> Result<Value, Error> {
     if value.is_integer() {
         return Ok(value);
     }

@@ -5,6 +5,7 @@ use minijinja::Environment;
 use minijinja::machinery::ast::Stmt;
 use serde_json::{Map, Value as Json};
 
+use super::direct::Direct;
 use super::{EACH_KEYS, Frame, Node, Piece, Seg, ValueTemplate, path_string};
 use crate::expr::template::{TemplateEngine, TemplateError};
 use std::sync::Arc;
@@ -15,12 +16,21 @@ pub(in crate::expr::template) fn compile(
     engine: &TemplateEngine,
     template: &Json,
 ) -> Result<ValueTemplate, TemplateError> {
-    let mut c = Compiler { engine, env: engine.base_env(), path: Vec::new(), count: 0, frame: FrameBuilder::default() };
+    let mut c = Compiler {
+        engine,
+        env: engine.base_env(),
+        path: Vec::new(),
+        count: 0,
+        frame: FrameBuilder::default(),
+        texts: Vec::new(),
+    };
     let root = c.node(template)?;
     let builder = std::mem::take(&mut c.frame);
     let frame = c.finish_frame(builder)?;
     let ids = engine.ids_for_source(&template.to_string());
-    Ok(ValueTemplate { env: Arc::new(c.env), frame: Arc::new(frame), root: Arc::new(root), ids })
+    let text_source = |var: &str| c.texts.iter().find(|(v, _)| v == var).map(|(_, s)| s.as_str());
+    let direct = Direct::plan(&root, &text_source).map(Arc::new);
+    Ok(ValueTemplate { env: Arc::new(c.env), frame: Arc::new(frame), root: Arc::new(root), ids, direct })
 }
 
 /// The frame being compiled: its source so far and its pieces.
@@ -38,6 +48,8 @@ struct Compiler<'e> {
     path: Vec<Seg>,
     count: usize,
     frame: FrameBuilder,
+    /// The source of each `Node::Text` frame variable.
+    texts: Vec<(String, String)>,
 }
 
 impl Compiler<'_> {
@@ -118,7 +130,9 @@ impl Compiler<'_> {
             return self.typed(expr);
         }
         crate::expr::template::Checker::new(&self.engine.env, &self.engine.tables).check_stmt(&ast)?;
-        Ok(Node::Text(self.add_piece(s, false)))
+        let var = self.add_piece(s, false);
+        self.texts.push((var.clone(), s.to_string()));
+        Ok(Node::Text(var))
     }
 
     fn typed(&mut self, expr: &str) -> Result<Node, TemplateError> {

@@ -19,6 +19,7 @@ use super::object::value_to_json;
 use super::{RenderContext, Scope, TemplateError, eval_named};
 
 mod compile;
+mod direct;
 
 pub(super) use compile::compile;
 
@@ -72,6 +73,8 @@ pub struct ValueTemplate {
     root: Arc<Node>,
     /// Set when a template string may read `ids`.
     ids: Option<super::IdsSlot>,
+    /// The same template evaluated without minijinja, when it is simple enough (see [`direct`]).
+    direct: Option<Arc<direct::Direct>>,
 }
 
 impl std::fmt::Debug for ValueTemplate {
@@ -87,6 +90,9 @@ fn var(state: Option<&State<'_, '_>>, name: &str) -> Option<MjValue> {
 impl ValueTemplate {
     /// Renders to a JSON value. Errors name the place in the template (`at $.a.b: ...`).
     pub fn render(&self, ctx: &RenderContext) -> Result<Json, TemplateError> {
+        if let Some(v) = self.direct.as_ref().and_then(|d| d.render(&ctx.record)) {
+            return Ok(v);
+        }
         let scope = ctx.scope(self.ids.as_ref());
         let mut path = Vec::new();
         self.frame(&self.frame, &self.root, &scope, &scope.to_value(), &mut path).map_err(|e| match e {
@@ -95,6 +101,18 @@ impl ValueTemplate {
             }
             other => other,
         })
+    }
+
+    /// True when the template is rendered without minijinja (for the records the shortcut handles).
+    #[cfg(test)]
+    pub(crate) fn has_shortcut(&self) -> bool {
+        self.direct.is_some()
+    }
+
+    /// [`ValueTemplate::render`] without the shortcut.
+    #[cfg(test)]
+    pub(crate) fn render_with_minijinja(&self, ctx: &RenderContext) -> Result<Json, TemplateError> {
+        Self { direct: None, ..self.clone() }.render(ctx)
     }
 
     /// True when the template contains no template strings (it always renders to the same value).

@@ -1,0 +1,137 @@
+//! Stateless steps run by the source itself. When the steps right after the source form a chain (each
+//! reads only its predecessor, which feeds only it) of steps without state, the source applies them to
+//! each batch before sending it on, on whichever thread built the batch. A record then stays on one
+//! thread from parsing to the sink's channel instead of crossing one per step, and when the source
+//! parses on several threads, the steps run on all of them too. Batches still leave the source in input
+//! order.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::channel::Batch;
+use super::dead_letter::DeadLetterSender;
+use super::stats::NodeCounters;
+use crate::config::pipeline::OnError;
+use crate::record::Record;
+use crate::transforms::{Output, Transform};
+
+/// The first fatal error of a run.
+#[derive(Debug, Default, Clone)]
+pub struct Failure(Arc<Mutex<Option<String>>>);
+
+impl Failure {
+    /// Records the error (the first one wins) and asks everything to stop.
+    pub fn set(&self, message: String, stop: &AtomicBool) {
+        stop.store(true, Ordering::SeqCst);
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            tracing::error!(error = %message, "pipeline failed");
+            *slot = Some(message);
+        }
+    }
+
+    /// True once a fatal error happened.
+    pub fn is_set(&self) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+
+    /// The error, taken.
+    pub fn take(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// Where a step's rejected records and fatal errors go.
+#[derive(Debug, Clone)]
+pub struct StepEnv {
+    /// The step's id.
+    pub id: String,
+    /// What to do with records it rejects.
+    pub on_error: OnError,
+    /// Its counters.
+    pub counters: Arc<NodeCounters>,
+    /// The dead-letter output.
+    pub dlq: DeadLetterSender,
+    /// The run's failure.
+    pub failure: Failure,
+    /// The run's stop flag.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl StepEnv {
+    /// Counts what one call of the step produced and routes its rejected records (by `on_error`) and
+    /// fatal error; returns the records to pass on, counted as emitted (none once the run failed).
+    pub fn route(&self, out: Output) -> Vec<Record> {
+        NodeCounters::add(&self.counters.filtered, out.filtered as usize);
+        for rejected in out.rejected {
+            match self.on_error {
+                OnError::DeadLetter => {
+                    NodeCounters::add(&self.counters.dead_lettered, 1);
+                    self.dlq.send(rejected.record, &self.id, rejected.error);
+                }
+                OnError::Drop => {
+                    NodeCounters::add(&self.counters.filtered, 1);
+                    rejected.record.mark_filtered();
+                }
+                OnError::Fail => self.failure.set(format!("step `{}`: {}", self.id, rejected.error), &self.stop),
+            }
+        }
+        if let Some(fatal) = out.fatal {
+            self.failure.set(format!("step `{}`: {fatal}", self.id), &self.stop);
+        }
+        if self.failure.is_set() {
+            return Vec::new();
+        }
+        NodeCounters::add(&self.counters.emitted, out.records.len());
+        out.records
+    }
+}
+
+/// The steps a source runs itself, in order.
+#[derive(Default)]
+pub struct Chain {
+    steps: Vec<(StepEnv, Box<dyn Transform>)>,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.steps.iter().map(|(env, _)| &env.id)).finish()
+    }
+}
+
+impl Chain {
+    /// A chain of these steps (each replicable, see [`Transform::replicate`]).
+    pub fn new(steps: Vec<(StepEnv, Box<dyn Transform>)>) -> Self {
+        Self { steps }
+    }
+
+    /// A copy with its own step instances, for another thread.
+    pub fn replicate(&self) -> Self {
+        Self {
+            steps: self
+                .steps
+                .iter()
+                .map(|(env, t)| (env.clone(), t.replicate().expect("the executor fuses replicable steps only")))
+                .collect(),
+        }
+    }
+
+    /// Runs a batch through every step.
+    pub fn run(&mut self, mut batch: Batch) -> Batch {
+        for (env, step) in &mut self.steps {
+            if batch.is_empty() {
+                break;
+            }
+            if env.failure.is_set() {
+                // After a fatal error nothing more is delivered; these inputs stay unacknowledged.
+                return Vec::new();
+            }
+            NodeCounters::add(&env.counters.received, batch.len());
+            let mut out = Output::default();
+            step.process(batch, &mut out);
+            batch = env.route(out);
+        }
+        batch
+    }
+}

@@ -1,0 +1,106 @@
+//! Turning inputs into records: each gets its acknowledgement handle (with where it ends in its file,
+//! for checkpoints) and its key; records are gathered into batches, run through the steps the source
+//! runs itself (`runtime::fused`) and sent on. Inputs that did not parse, or whose key cannot be
+//! rendered, go to the dead-letter queue.
+
+use std::sync::atomic::Ordering;
+
+use serde_json::Value;
+
+use super::Input;
+use crate::record::{Acks, Record};
+use crate::runtime::channel::Batch;
+use crate::runtime::fused::Chain;
+use crate::runtime::stats::NodeCounters;
+use crate::sources::SourceContext;
+use crate::transforms::context::with_context;
+
+/// Collects records into batches and sends them; stops early when asked or at the limit.
+pub(super) struct Emitter<'a> {
+    pub(super) ctx: &'a SourceContext,
+    batch: Vec<Record>,
+    /// Inputs taken so far.
+    pub(super) emitted: u64,
+    /// Inputs after which to stop (`None` on parse threads: their reader stops at the limit).
+    pub(super) limit: Option<u64>,
+    /// The steps the source runs itself on each batch before sending it.
+    chain: Chain,
+    /// On a parse thread, the finished batches, for the emitting thread to send in input order;
+    /// otherwise `None` and batches are sent at once.
+    finished: Option<Vec<Batch>>,
+}
+
+impl<'a> Emitter<'a> {
+    pub(super) fn new(ctx: &'a SourceContext, chain: Chain) -> Self {
+        Self { ctx, batch: Vec::with_capacity(ctx.batch_size), emitted: 0, limit: ctx.limit, chain, finished: None }
+    }
+
+    /// An emitter for a parse thread, with its own instances of the steps.
+    pub(super) fn for_parse_thread(&self) -> Self {
+        Self { limit: None, finished: Some(Vec::new()), ..Emitter::new(self.ctx, self.chain.replicate()) }
+    }
+
+    /// The batches a parse thread finished since the last call.
+    pub(super) fn take_finished(&mut self) -> Vec<Batch> {
+        self.finished.replace(Vec::new()).unwrap_or_default()
+    }
+
+    pub(super) fn should_stop(&self) -> bool {
+        self.ctx.stop.load(Ordering::Relaxed) || self.limit.is_some_and(|l| self.emitted >= l)
+    }
+
+    /// Adds one input; false when reading should stop.
+    pub(super) fn push(&mut self, input: Input) -> bool {
+        if self.should_stop() {
+            return false;
+        }
+        self.emitted += 1;
+        NodeCounters::add(&self.ctx.counters.received, 1);
+        let Input { position, parsed, original, end } = input;
+        let acks = Acks::One(self.ctx.tracker.track_until(position, end));
+        let mut record = Record { value: Value::Null, key: None, parent: None, acks, original: None };
+        match parsed {
+            Ok(value) => {
+                record.value = value;
+                record.original = original;
+                if let Some(key) = &self.ctx.key {
+                    match with_context(&mut record, |c| key.render(c)) {
+                        Ok(k) => record.key = Some(k.into()),
+                        Err(e) => {
+                            NodeCounters::add(&self.ctx.counters.dead_lettered, 1);
+                            self.ctx.dead_letter.send(record, &self.ctx.id, format!("record key: {e}"));
+                            return true;
+                        }
+                    }
+                }
+                NodeCounters::add(&self.ctx.counters.emitted, 1);
+                self.batch.push(record);
+                if self.batch.len() >= self.ctx.batch_size {
+                    return self.send();
+                }
+            }
+            Err((error, raw)) => {
+                record.value = raw;
+                NodeCounters::add(&self.ctx.counters.dead_lettered, 1);
+                self.ctx.dead_letter.send(record, &self.ctx.id, error);
+            }
+        }
+        true
+    }
+
+    /// Runs the gathered batch through the fused steps and sends it (or keeps it, on a parse thread).
+    pub(super) fn send(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.ctx.batch_size));
+        let batch = self.chain.run(batch);
+        match &mut self.finished {
+            Some(finished) => {
+                finished.push(batch);
+                true
+            }
+            None => self.ctx.output.blocking_send(batch),
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! The formats that are read front to back on one thread: CSV with a header row, and a JSON array
+//! streamed element by element.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::Input;
+use crate::runtime::ack::InputPosition;
+use crate::runtime::checkpoint::ResumeAt;
+use crate::sources::SourceError;
+
+/// Reads a CSV file with a header row, each row an object of strings, from `resume` on (rows read in
+/// earlier runs are read past); false when `visit` asked to stop.
+pub(super) fn read_csv(
+    path: &Path,
+    file: File,
+    delimiter: u8,
+    resume: ResumeAt,
+    stream: u32,
+    visit: &mut dyn FnMut(Input) -> bool,
+) -> Result<bool, SourceError> {
+    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).flexible(false).from_reader(BufReader::new(file));
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| SourceError::Read { message: format!("`{}`: {e}", path.display()), retryable: false })?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let mut row = csv::StringRecord::new();
+    let (mut seq, mut skipped) = (0u64, 0u64);
+    loop {
+        let read = reader.read_record(&mut row);
+        // Offsets make the checkpoint's fingerprint; rows read in earlier runs are skipped.
+        let end = reader.position().byte();
+        if matches!(read, Ok(false)) {
+            return Ok(true);
+        }
+        if skipped < resume.records {
+            skipped += 1;
+            continue;
+        }
+        let parsed = read.map_err(|e| (format!("{}: {e}", path.display()), Value::Null)).map(|_| {
+            Value::Object(
+                headers.iter().cloned().zip(row.iter().map(|s| Value::String(s.to_string()))).collect::<Map<_, _>>(),
+            )
+        });
+        if !visit(Input { position: InputPosition { stream, seq }, parsed, original: None, end }) {
+            return Ok(false);
+        }
+        seq += 1;
+    }
+}
+
+/// Streams the elements of a top-level JSON array without holding the whole document; false when
+/// `visit` asked to stop (the rest of the document is then not read, nor checked).
+pub(super) fn read_json_array(
+    path: &Path,
+    stream: u32,
+    skip: u64,
+    visit: &mut dyn FnMut(Input) -> bool,
+    file: File,
+) -> Result<bool, SourceError> {
+    struct Elements<'v> {
+        visit: &'v mut dyn FnMut(Input) -> bool,
+        stream: u32,
+        skip: u64,
+        stopped: &'v mut bool,
+    }
+    impl<'de> serde::de::Visitor<'de> for Elements<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON array of records")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            // Elements acknowledged in an earlier run are read past, not handed out.
+            for _ in 0..self.skip {
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_none() {
+                    return Ok(());
+                }
+            }
+            let mut n = 0u64;
+            while let Some(value) = seq.next_element::<Value>()? {
+                let position = InputPosition { stream: self.stream, seq: n };
+                if !(self.visit)(Input { position, parsed: Ok(value), original: None, end: 0 }) {
+                    *self.stopped = true;
+                    return Ok(());
+                }
+                n += 1;
+            }
+            Ok(())
+        }
+    }
+    let mut stopped = false;
+    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 20, file));
+    let result = serde::Deserializer::deserialize_seq(&mut de, Elements { visit, stream, skip, stopped: &mut stopped });
+    match result {
+        // Stopping early leaves the rest of the array unread, which serde_json reports as trailing
+        // characters: not an error of the input.
+        _ if stopped => Ok(false),
+        Ok(()) => Ok(true),
+        Err(e) => Err(SourceError::Read { message: format!("`{}`: {e}", path.display()), retryable: false }),
+    }
+}
