@@ -77,8 +77,8 @@ have_weir() { [ -x "$WEIR_BIN" ]; }
 # describe TOOL -> the command line, for the report
 describe() {
     case $1 in
-    weir) echo "weir run $PIPELINE${WEIR_ARGS:+ $WEIR_ARGS}" ;;
-    weir-1cpu) echo "taskset -c 0 weir run $PIPELINE${WEIR_ARGS:+ $WEIR_ARGS}" ;;
+    weir) echo "weir run --from-start $PIPELINE${WEIR_ARGS:+ $WEIR_ARGS}" ;;
+    weir-1cpu) echo "taskset -c 0 weir run --from-start $PIPELINE${WEIR_ARGS:+ $WEIR_ARGS}" ;;
     serde1) echo "serde-baseline --threads 1 IN OUT" ;;
     serde2) echo "serde-baseline --threads 2 IN OUT (ordered)" ;;
     serde1-mimalloc) echo "serde-baseline --threads 1 IN OUT (mimalloc)" ;;
@@ -99,8 +99,8 @@ invoke() {
     # jq and jaq read stdin: jaq 3.1 loads a file *argument* whole (peak RSS ~ file size,
     # 1.5 GiB for the 1M file), while stdin is streamed.
     case $tool in
-    weir) WEIR_BENCH_INPUT=$in WEIR_BENCH_OUTPUT=$out "$@" "$WEIR_BIN" run "$PIPELINE" ${WEIR_ARGS:-} ;;
-    weir-1cpu) WEIR_BENCH_INPUT=$in WEIR_BENCH_OUTPUT=$out "$@" taskset -c 0 "$WEIR_BIN" run "$PIPELINE" ${WEIR_ARGS:-} ;;
+    weir) WEIR_BENCH_INPUT=$in WEIR_BENCH_OUTPUT=$out "$@" "$WEIR_BIN" run --from-start "$PIPELINE" ${WEIR_ARGS:-} ;;
+    weir-1cpu) WEIR_BENCH_INPUT=$in WEIR_BENCH_OUTPUT=$out "$@" taskset -c 0 "$WEIR_BIN" run --from-start "$PIPELINE" ${WEIR_ARGS:-} ;;
     serde1) "$@" "$PEER_BIN/serde-baseline" --threads 1 "$in" "$out" ;;
     serde2) "$@" "$PEER_BIN/serde-baseline" --threads 2 "$in" "$out" ;;
     serde1-mimalloc) "$@" "$PEER_BIN_MI/serde-baseline" --threads 1 "$in" "$out" ;;
