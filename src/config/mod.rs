@@ -12,5 +12,6 @@ pub mod pipeline;
 pub mod present;
 pub mod registry;
 pub mod schema;
+mod schema_walk;
 pub mod secrets;
 pub mod source_map;

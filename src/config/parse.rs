@@ -12,6 +12,7 @@ use super::diagnostic::{Diagnostic, Diagnostics, did_you_mean, suggestion};
 use super::file::{Anchor, ConfigFile};
 use super::pipeline::{Origin, PipelineConfig, SinkCommon, SinkSpec, SourceCommon, SourceSpec, StepCommon, StepSpec};
 use super::registry::{Registry, schema_fields};
+use super::schema_walk::{resolve, sub_schema, type_matches};
 use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
 use crate::transforms::StepConfig;
@@ -464,64 +465,6 @@ impl Parser<'_> {
                 .with_field(key),
         );
     }
-}
-
-/// `schema` with `$ref`s into `root` followed.
-fn resolve<'a>(root: &'a Value, mut schema: &'a Value) -> Option<&'a Value> {
-    for _ in 0..32 {
-        match schema.get("$ref").and_then(Value::as_str) {
-            Some(r) => schema = root.pointer(r.strip_prefix('#')?)?,
-            None => return Some(schema),
-        }
-    }
-    None
-}
-
-/// Whether the JSON type(s) `schema` declares admit `value`.
-fn type_matches(schema: &Value, value: &Value) -> bool {
-    let kind = match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    };
-    let admits = |t: &Value| t.as_str().is_some_and(|t| t == kind || (t == "number" && kind == "integer"));
-    match schema.get("type") {
-        Some(Value::Array(types)) => types.iter().any(admits),
-        Some(t) => admits(t),
-        None => false,
-    }
-}
-
-/// The schema of the value at JSON Pointer `rel` inside `value` (whose schema is `schema`), following
-/// properties, `additionalProperties`, `items`, and the branch of an `anyOf` that admits the value.
-fn sub_schema<'a>(root: &'a Value, schema: &'a Value, value: &Value, rel: &str) -> Option<&'a Value> {
-    let mut schema = resolve(root, schema)?;
-    let mut value = value;
-    for seg in rel.split('/').skip(1) {
-        let seg = seg.replace("~1", "/").replace("~0", "~");
-        if let Some(branches) = schema.get("anyOf").and_then(Value::as_array) {
-            schema = branches.iter().filter_map(|b| resolve(root, b)).find(|b| type_matches(b, value))?;
-        }
-        let next = match value {
-            Value::Array(items) => {
-                value = items.get(seg.parse::<usize>().ok()?)?;
-                schema.get("items")?
-            }
-            _ => {
-                value = value.get(&seg)?;
-                schema
-                    .get("properties")
-                    .and_then(|p| p.get(&seg))
-                    .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()))?
-            }
-        };
-        schema = resolve(root, next)?;
-    }
-    Some(schema)
 }
 
 /// The id of a component that failed to parse, or its position when it has none.

@@ -10,3 +10,4 @@ pub mod fused;
 pub mod projection;
 pub mod replay;
 pub mod stats;
+mod tasks;

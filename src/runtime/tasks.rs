@@ -1,0 +1,192 @@
+//! The tasks that run steps and sinks: a step's loop over its input (and its deadline), routing what
+//! it rejects by `on_error`; a sink's loop that writes, audits and acknowledges; and which steps the
+//! source can run itself.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::mpsc::Receiver;
+
+use super::channel::{Batch, Outputs};
+use super::dead_letter::DeadLetterSender;
+use super::fused::{Failure, StepEnv};
+use super::stats::NodeCounters;
+use crate::graph::plan::BuiltStep;
+use crate::record::Record;
+use crate::sinks::{Sink, SinkContext};
+use crate::state::{AuditEntry, StateError};
+use crate::transforms::Output;
+
+/// Tells a step, once its input has ended, whether the source read everything.
+pub(super) struct SourceEnd {
+    /// Set when the run was interrupted or failed.
+    pub(super) stop: Arc<AtomicBool>,
+    /// `--limit`.
+    pub(super) limit: Option<u64>,
+    /// The source's counters.
+    pub(super) source: Arc<NodeCounters>,
+    /// The source reads only part of its input on purpose: it resumed from a checkpoint (earlier
+    /// runs read the rest), or this is a replay of dead letters.
+    pub(super) partial: bool,
+}
+
+impl SourceEnd {
+    /// True when the steps did not see the whole input: the source stopped before its end (a limit that
+    /// was reached counts), or it read only part of it on purpose.
+    fn early(&self) -> bool {
+        self.partial
+            || self.stop.load(Ordering::SeqCst)
+            || self.limit.is_some_and(|l| self.source.received.load(Ordering::Acquire) >= l)
+    }
+}
+
+/// The steps after the source that it can run itself: while the next node is the only reader of the
+/// current one, reads only from it, and is a step without state or timer, by step index.
+pub(super) fn fusable_chain(graph: &crate::graph::PipelineGraph, steps: &[BuiltStep]) -> Vec<usize> {
+    let mut chain = Vec::new();
+    let mut at = graph.source;
+    while let [next] = graph.downstream(at)[..] {
+        let Some(i) = graph.steps.iter().position(|&n| n == next) else { break };
+        let readers_of_next = graph.graph.neighbors_directed(next, petgraph::Direction::Incoming).count();
+        let t = &steps[i].transform;
+        if readers_of_next != 1 || t.deadline().is_some() || t.replicate().is_none() {
+            break;
+        }
+        chain.push(i);
+        at = next;
+    }
+    chain
+}
+
+pub(super) async fn run_step(
+    mut transform: Box<dyn crate::transforms::Transform>,
+    env: StepEnv,
+    mut rx: Receiver<Batch>,
+    outputs: Outputs,
+    end: SourceEnd,
+) {
+    loop {
+        let mut out = Output::default();
+        let next = match transform.deadline() {
+            Some(deadline) => tokio::select! {
+                batch = rx.recv() => Some(batch),
+                () = tokio::time::sleep_until(deadline.into()) => None,
+            },
+            None => Some(rx.recv().await),
+        };
+        let finished = match next {
+            None => {
+                transform.on_deadline(&mut out);
+                false
+            }
+            Some(Some(batch)) => {
+                if env.failure.is_set() {
+                    // After a fatal error nothing more is delivered; these inputs stay unacknowledged.
+                    continue;
+                }
+                NodeCounters::add(&env.counters.received, batch.len());
+                transform.process(batch, &mut out);
+                false
+            }
+            Some(None) => {
+                if end.early() {
+                    transform.input_incomplete();
+                }
+                transform.flush(&mut out);
+                true
+            }
+        };
+        let records = env.route(out);
+        if !records.is_empty() {
+            outputs.send(records).await;
+        }
+        if finished {
+            break;
+        }
+    }
+    if let Some(report) = transform.report() {
+        env.counters.set_report(report);
+    }
+}
+
+/// Records `delivered` in the audit log for each keyed record, unless the sink audits itself.
+fn audit_delivered(
+    ctx: &SinkContext,
+    sink: &dyn Sink,
+    records: &[Record],
+    stop: &AtomicBool,
+) -> Result<(), StateError> {
+    let Some(state) = &ctx.state else { return Ok(()) };
+    if sink.audits_itself() {
+        return Ok(());
+    }
+    let (time, target) = (super::dead_letter::now_rfc3339(), sink.target());
+    let entries: Vec<AuditEntry> = records
+        .iter()
+        .filter_map(|r| r.key.as_deref())
+        .map(|key| AuditEntry {
+            run_id: ctx.run_id,
+            time: time.clone(),
+            pipeline: ctx.pipeline.clone(),
+            key: key.to_string(),
+            component: ctx.sink.clone(),
+            action: "delivered".into(),
+            target: target.clone(),
+            detail: None,
+        })
+        .collect();
+    if entries.is_empty() {
+        return Ok(());
+    }
+    super::dead_letter::retry_while_full(stop, "audit entries", || state.audit(&entries))
+}
+
+pub(super) fn run_sink(
+    ctx: SinkContext,
+    mut sink: Box<dyn Sink>,
+    mut rx: Receiver<Batch>,
+    dlq: DeadLetterSender,
+    counters: &NodeCounters,
+    failure: &Failure,
+    stop: &AtomicBool,
+) {
+    let id = ctx.sink.clone();
+    if let Err(e) = sink.open(&ctx) {
+        failure.set(format!("sink `{id}`: {e}"), stop);
+    }
+    while let Some(batch) = rx.blocking_recv() {
+        NodeCounters::add(&counters.received, batch.len());
+        if failure.is_set() {
+            continue;
+        }
+        match sink.write(&batch) {
+            Ok(rejected) => {
+                let mut rejected = rejected.into_iter().peekable();
+                let mut delivered = Vec::with_capacity(batch.len());
+                for (i, record) in batch.into_iter().enumerate() {
+                    if rejected.peek().is_some_and(|(r, _)| *r == i) {
+                        let (_, reason) = rejected.next().unwrap_or_default();
+                        NodeCounters::add(&counters.dead_lettered, 1);
+                        dlq.send(record, &id, reason);
+                    } else {
+                        delivered.push(record);
+                    }
+                }
+                // Audited before acknowledged: a crash in between re-delivers (and re-audits), never
+                // leaves a delivery unrecorded.
+                if let Err(e) = audit_delivered(&ctx, &*sink, &delivered, stop) {
+                    failure.set(format!("sink `{id}`: cannot write the audit log: {e}"), stop);
+                    continue;
+                }
+                NodeCounters::add(&counters.delivered, delivered.len());
+                delivered.iter().for_each(Record::mark_delivered);
+            }
+            Err(e) => failure.set(format!("sink `{id}`: {e}"), stop),
+        }
+    }
+    if !failure.is_set()
+        && let Err(e) = sink.finish()
+    {
+        failure.set(format!("sink `{id}`: {e}"), stop);
+    }
+}
