@@ -157,6 +157,8 @@ impl DeadLetterSender {
                 self.0.written.fetch_add(1, Ordering::AcqRel);
             }
             Err(e) => {
+                // Other records derived from the same input may have been delivered: this one was not.
+                record.mark_unacknowledged();
                 self.0.failed.fetch_add(1, Ordering::AcqRel);
                 let target = self.describe().unwrap_or_default();
                 tracing::error!(pipeline = %self.0.pipeline, step, error = %e, target, "cannot write dead-letter entry");
