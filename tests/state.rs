@@ -144,6 +144,25 @@ fn a_second_run_reads_only_what_was_appended() {
 }
 
 #[test]
+fn a_last_line_still_being_written_is_read_whole_by_the_next_run() {
+    let dir = order_folder();
+    let d = dir.path();
+    write(d, "sizes.csv", "size,code\nS,SM\nM,MD\n");
+    // A writer has flushed half of the second line when the run reads the file.
+    write(d, "orders.ndjson", "{\"id\":1,\"size\":\"M\"}\n{\"id\":2,\"si");
+    let first = weir(&["run", "orders.yaml"], d);
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(output_ids(d), vec![1]);
+    // The writer finishes the line: the next run reads it whole, not its second half.
+    let mut orders = std::fs::read_to_string(d.join("orders.ndjson")).expect("read");
+    orders.push_str("ze\":\"S\"}\n");
+    write(d, "orders.ndjson", &orders);
+    let second = weir(&["run", "orders.yaml"], d);
+    assert_eq!(second.status.code(), Some(0), "{}", String::from_utf8_lossy(&second.stderr));
+    assert_eq!(output_ids(d), vec![1, 2]);
+}
+
+#[test]
 fn only_one_process_runs_a_pipeline_at_a_time() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
