@@ -163,6 +163,44 @@ fn a_last_line_still_being_written_is_read_whole_by_the_next_run() {
 }
 
 #[test]
+fn a_replayed_line_that_still_does_not_parse_is_dead_lettered_again() {
+    let dir = order_folder();
+    let d = dir.path();
+    write(d, "orders.ndjson", "{\"id\":1,\"size\":\"M\"}\n{oops\n");
+    assert_eq!(weir(&["run", "orders.yaml"], d).status.code(), Some(0));
+    let list = json(&weir(&["dlq", "list", "--json"], d));
+    assert_eq!((list[0]["step"].as_str(), list[0]["record"].as_str()), (Some("in"), Some("{oops")), "{list}");
+    let replay = weir(&["dlq", "replay", "--all", "--config", "orders.yaml"], d);
+    let stderr = String::from_utf8_lossy(&replay.stderr);
+    assert!(stderr.contains("replayed 1 entry: 1 dead-lettered again"), "{stderr}");
+    assert_eq!(output_ids(d), vec![1], "the broken line is not delivered as a string");
+    let list = json(&weir(&["dlq", "list", "--json"], d));
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!((list[0]["record"].as_str(), list[0]["attempts"].as_u64()), (Some("{oops"), Some(2)), "{list}");
+    assert!(list[0]["error"].as_str().is_some_and(|e| e.contains("invalid JSON")), "{list}");
+}
+
+#[test]
+fn a_replayed_record_whose_key_failed_gets_the_fixed_key() {
+    let dir = order_folder();
+    let d = dir.path();
+    let yaml = std::fs::read_to_string(d.join("orders.yaml")).expect("read");
+    write(d, "orders.yaml", &yaml.replace("record.id }}", "record.ref }}"));
+    assert_eq!(weir(&["run", "orders.yaml"], d).status.code(), Some(0));
+    let list = json(&weir(&["dlq", "list", "--json"], d));
+    assert_eq!(list.as_array().map(Vec::len), Some(3), "every key failed: {list}");
+    assert!(list[0]["error"].as_str().is_some_and(|e| e.starts_with("record key:")), "{list}");
+    write(d, "orders.yaml", &yaml);
+    write(d, "sizes.csv", "size,code\nS,SM\nM,MD\nXXL,2X\n");
+    let replay = weir(&["dlq", "replay", "--all", "--config", "orders.yaml"], d);
+    let stderr = String::from_utf8_lossy(&replay.stderr);
+    assert!(stderr.contains("replayed 3 entries: 3 delivered"), "{stderr}");
+    let trace = json(&weir(&["trace", "order:2", "--json"], d));
+    let actions: Vec<&str> = trace.as_array().expect("trace").iter().filter_map(|a| a["action"].as_str()).collect();
+    assert_eq!(actions, vec!["delivered"], "delivered under the key the fixed template gives: {trace}");
+}
+
+#[test]
 fn only_one_process_runs_a_pipeline_at_a_time() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
