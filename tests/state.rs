@@ -200,6 +200,46 @@ fn a_replayed_record_whose_key_failed_gets_the_fixed_key() {
     assert_eq!(actions, vec!["delivered"], "delivered under the key the fixed template gives: {trace}");
 }
 
+/// Orders wrapped in an envelope; the steps read only a few fields, so the source parses only those
+/// (`runtime::projection`), and size `XXL` is missing from the table.
+fn envelope_folder(steps: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "orders.ndjson",
+        "{\"meta\":\"a\",\"data\":{\"id\":1,\"size\":\"M\",\"qty\":1}}\n\
+         {\"meta\":\"b\",\"data\":{\"id\":2,\"size\":\"XXL\",\"qty\":3}}\n",
+    );
+    write(dir.path(), "sizes.csv", "size,code\nS,SM\nM,MD\n");
+    let yaml = format!(
+        "name: orders\nsource: {{ id: in, type: file, path: orders.ndjson }}\ntables: {{ sizes: sizes.csv }}\nsteps:\n{steps}\n\
+         sinks:\n  - {{ id: erp, type: file, path: out.ndjson }}\n"
+    );
+    write(dir.path(), "orders.yaml", &yaml);
+    dir
+}
+
+/// Runs the pipeline, adds `XXL` to the table, replays: the dead letter must be delivered.
+fn dead_letter_is_delivered_after_the_fix(d: &Path, expected_record: Value) {
+    assert_eq!(weir(&["run", "orders.yaml"], d).status.code(), Some(0));
+    let list = json(&weir(&["dlq", "list", "--json"], d));
+    assert_eq!(list[0]["record"], expected_record, "the record as it entered the failing step: {list}");
+    write(d, "sizes.csv", "size,code\nS,SM\nM,MD\nXXL,2X\n");
+    let replay = weir(&["dlq", "replay", "--all", "--config", "orders.yaml"], d);
+    let stderr = String::from_utf8_lossy(&replay.stderr);
+    assert!(stderr.contains("replayed 1 entry: 1 delivered"), "{stderr}");
+    assert_eq!(output_ids(d), vec![1, 2]);
+}
+
+#[test]
+fn a_record_replaced_by_a_jsonpath_root_is_dead_lettered_as_replaced() {
+    let dir = envelope_folder(
+        "  - { id: unwrap, type: jsonpath, root: \"$.data\" }\n  - id: shape\n    type: template\n    \
+         value: { id: \"{{ record.id }}\", code: \"{{ record.size | lookup('sizes', column='code') }}\" }",
+    );
+    dead_letter_is_delivered_after_the_fix(dir.path(), serde_json::json!({"id": 2, "size": "XXL", "qty": 3}));
+}
+
 #[test]
 fn only_one_process_runs_a_pipeline_at_a_time() {
     let dir = tempfile::tempdir().expect("tempdir");
