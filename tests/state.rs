@@ -241,6 +241,17 @@ fn a_record_replaced_by_a_jsonpath_root_is_dead_lettered_as_replaced() {
 }
 
 #[test]
+fn a_record_changed_by_a_step_is_dead_lettered_with_the_change() {
+    let dir = envelope_folder(
+        "  - { id: double, type: template, set: { qty2: \"{{ record.data.qty * 2 }}\" } }\n  - id: shape\n    \
+         type: template\n    value: { id: \"{{ record.data.id }}\", qty2: \"{{ record.qty2 }}\", \
+         code: \"{{ record.data.size | lookup('sizes', column='code') }}\" }",
+    );
+    let entered = serde_json::json!({"meta": "b", "data": {"id": 2, "size": "XXL", "qty": 3}, "qty2": 6});
+    dead_letter_is_delivered_after_the_fix(dir.path(), entered);
+}
+
+#[test]
 fn only_one_process_runs_a_pipeline_at_a_time() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
