@@ -98,6 +98,12 @@ impl Record {
         self.acks.each(AckRef::dead_lettered);
     }
 
+    /// Marks every input as unacknowledged: this record was dropped without an outcome, so its inputs
+    /// must be read again whatever became of the other records derived from them.
+    pub fn mark_unacknowledged(&self) {
+        self.acks.each(AckRef::unacknowledged);
+    }
+
     /// The key as a string, or "-" when the record has none.
     pub fn key_str(&self) -> &str {
         self.key.as_deref().unwrap_or("-")

@@ -309,3 +309,33 @@ sinks:
     let expected: Vec<u64> = (0..1234).filter(|i| i % 7 != 0).collect();
     assert_eq!(ids(&dir.path().join("all.ndjson")), expected);
 }
+
+#[test]
+fn a_derived_record_whose_dead_letter_cannot_be_written_leaves_its_input_unacknowledged() {
+    // Each order explodes into two lines; the second line of order 1 fails the template. Its dead-letter
+    // entry cannot be written (the folder is a file), so order 1 must stay unacknowledged — even though
+    // its first line was delivered — and the run must fail, or its second line is lost for good.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("blocked"), "a file, not a folder").expect("write");
+    std::fs::write(
+        dir.path().join("in.ndjson"),
+        "{\"id\":0,\"items\":[{\"q\":1},{\"q\":2}]}\n{\"id\":1,\"items\":[{\"q\":1},{\"r\":2}]}\n",
+    )
+    .expect("write");
+    let summary = run(
+        dir.path(),
+        r#"
+name: lost-child
+source: { id: in, type: file, path: in.ndjson }
+dead_letter: { path: blocked/dead.ndjson }
+steps:
+  - { id: lines, type: explode, path: "$.items[*]" }
+  - { id: shape, type: template, value: { q: "{{ record.q }}" } }
+sinks:
+  - { id: out, type: file, path: out.ndjson }
+"#,
+    );
+    assert_eq!(count_lines(&dir.path().join("out.ndjson")), 3, "{summary}");
+    assert_eq!((summary.records.delivered, summary.records.unacknowledged), (1, 1), "{summary}");
+    assert!(!summary.is_success(), "{summary}");
+}

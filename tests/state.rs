@@ -144,6 +144,114 @@ fn a_second_run_reads_only_what_was_appended() {
 }
 
 #[test]
+fn a_last_line_still_being_written_is_read_whole_by_the_next_run() {
+    let dir = order_folder();
+    let d = dir.path();
+    write(d, "sizes.csv", "size,code\nS,SM\nM,MD\n");
+    // A writer has flushed half of the second line when the run reads the file.
+    write(d, "orders.ndjson", "{\"id\":1,\"size\":\"M\"}\n{\"id\":2,\"si");
+    let first = weir(&["run", "orders.yaml"], d);
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(output_ids(d), vec![1]);
+    // The writer finishes the line: the next run reads it whole, not its second half.
+    let mut orders = std::fs::read_to_string(d.join("orders.ndjson")).expect("read");
+    orders.push_str("ze\":\"S\"}\n");
+    write(d, "orders.ndjson", &orders);
+    let second = weir(&["run", "orders.yaml"], d);
+    assert_eq!(second.status.code(), Some(0), "{}", String::from_utf8_lossy(&second.stderr));
+    assert_eq!(output_ids(d), vec![1, 2]);
+}
+
+#[test]
+fn a_replayed_line_that_still_does_not_parse_is_dead_lettered_again() {
+    let dir = order_folder();
+    let d = dir.path();
+    write(d, "orders.ndjson", "{\"id\":1,\"size\":\"M\"}\n{oops\n");
+    assert_eq!(weir(&["run", "orders.yaml"], d).status.code(), Some(0));
+    let list = json(&weir(&["dlq", "list", "--json"], d));
+    assert_eq!((list[0]["step"].as_str(), list[0]["record"].as_str()), (Some("in"), Some("{oops")), "{list}");
+    let replay = weir(&["dlq", "replay", "--all", "--config", "orders.yaml"], d);
+    let stderr = String::from_utf8_lossy(&replay.stderr);
+    assert!(stderr.contains("replayed 1 entry: 1 dead-lettered again"), "{stderr}");
+    assert_eq!(output_ids(d), vec![1], "the broken line is not delivered as a string");
+    let list = json(&weir(&["dlq", "list", "--json"], d));
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!((list[0]["record"].as_str(), list[0]["attempts"].as_u64()), (Some("{oops"), Some(2)), "{list}");
+    assert!(list[0]["error"].as_str().is_some_and(|e| e.contains("invalid JSON")), "{list}");
+}
+
+#[test]
+fn a_replayed_record_whose_key_failed_gets_the_fixed_key() {
+    let dir = order_folder();
+    let d = dir.path();
+    let yaml = std::fs::read_to_string(d.join("orders.yaml")).expect("read");
+    write(d, "orders.yaml", &yaml.replace("record.id }}", "record.ref }}"));
+    assert_eq!(weir(&["run", "orders.yaml"], d).status.code(), Some(0));
+    let list = json(&weir(&["dlq", "list", "--json"], d));
+    assert_eq!(list.as_array().map(Vec::len), Some(3), "every key failed: {list}");
+    assert!(list[0]["error"].as_str().is_some_and(|e| e.starts_with("record key:")), "{list}");
+    write(d, "orders.yaml", &yaml);
+    write(d, "sizes.csv", "size,code\nS,SM\nM,MD\nXXL,2X\n");
+    let replay = weir(&["dlq", "replay", "--all", "--config", "orders.yaml"], d);
+    let stderr = String::from_utf8_lossy(&replay.stderr);
+    assert!(stderr.contains("replayed 3 entries: 3 delivered"), "{stderr}");
+    let trace = json(&weir(&["trace", "order:2", "--json"], d));
+    let actions: Vec<&str> = trace.as_array().expect("trace").iter().filter_map(|a| a["action"].as_str()).collect();
+    assert_eq!(actions, vec!["delivered"], "delivered under the key the fixed template gives: {trace}");
+}
+
+/// Orders wrapped in an envelope; the steps read only a few fields, so the source parses only those
+/// (`runtime::projection`), and size `XXL` is missing from the table.
+fn envelope_folder(steps: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "orders.ndjson",
+        "{\"meta\":\"a\",\"data\":{\"id\":1,\"size\":\"M\",\"qty\":1}}\n\
+         {\"meta\":\"b\",\"data\":{\"id\":2,\"size\":\"XXL\",\"qty\":3}}\n",
+    );
+    write(dir.path(), "sizes.csv", "size,code\nS,SM\nM,MD\n");
+    let yaml = format!(
+        "name: orders\nsource: {{ id: in, type: file, path: orders.ndjson }}\ntables: {{ sizes: sizes.csv }}\nsteps:\n{steps}\n\
+         sinks:\n  - {{ id: erp, type: file, path: out.ndjson }}\n"
+    );
+    write(dir.path(), "orders.yaml", &yaml);
+    dir
+}
+
+/// Runs the pipeline, adds `XXL` to the table, replays: the dead letter must be delivered.
+fn dead_letter_is_delivered_after_the_fix(d: &Path, expected_record: Value) {
+    assert_eq!(weir(&["run", "orders.yaml"], d).status.code(), Some(0));
+    let list = json(&weir(&["dlq", "list", "--json"], d));
+    assert_eq!(list[0]["record"], expected_record, "the record as it entered the failing step: {list}");
+    write(d, "sizes.csv", "size,code\nS,SM\nM,MD\nXXL,2X\n");
+    let replay = weir(&["dlq", "replay", "--all", "--config", "orders.yaml"], d);
+    let stderr = String::from_utf8_lossy(&replay.stderr);
+    assert!(stderr.contains("replayed 1 entry: 1 delivered"), "{stderr}");
+    assert_eq!(output_ids(d), vec![1, 2]);
+}
+
+#[test]
+fn a_record_replaced_by_a_jsonpath_root_is_dead_lettered_as_replaced() {
+    let dir = envelope_folder(
+        "  - { id: unwrap, type: jsonpath, root: \"$.data\" }\n  - id: shape\n    type: template\n    \
+         value: { id: \"{{ record.id }}\", code: \"{{ record.size | lookup('sizes', column='code') }}\" }",
+    );
+    dead_letter_is_delivered_after_the_fix(dir.path(), serde_json::json!({"id": 2, "size": "XXL", "qty": 3}));
+}
+
+#[test]
+fn a_record_changed_by_a_step_is_dead_lettered_with_the_change() {
+    let dir = envelope_folder(
+        "  - { id: double, type: template, set: { qty2: \"{{ record.data.qty * 2 }}\" } }\n  - id: shape\n    \
+         type: template\n    value: { id: \"{{ record.data.id }}\", qty2: \"{{ record.qty2 }}\", \
+         code: \"{{ record.data.size | lookup('sizes', column='code') }}\" }",
+    );
+    let entered = serde_json::json!({"meta": "b", "data": {"id": 2, "size": "XXL", "qty": 3}, "qty2": 6});
+    dead_letter_is_delivered_after_the_fix(dir.path(), entered);
+}
+
+#[test]
 fn only_one_process_runs_a_pipeline_at_a_time() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();

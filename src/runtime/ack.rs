@@ -11,6 +11,10 @@ use std::sync::{Arc, Mutex};
 const DELIVERED: u8 = 1;
 const FILTERED: u8 = 2;
 const DEAD_LETTERED: u8 = 4;
+/// A derived record was dropped without an outcome (a sink failed, the run stopped on an error, its
+/// dead-letter entry could not be written): whatever became of the other records derived from the
+/// input, it must be read again.
+const UNACKNOWLEDGED: u8 = 8;
 
 /// What finally happened to one input record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,7 +189,9 @@ impl AckTracker {
 }
 
 fn outcome_of(state: u8) -> Outcome {
-    if state & DEAD_LETTERED != 0 {
+    if state & UNACKNOWLEDGED != 0 {
+        Outcome::Unacknowledged
+    } else if state & DEAD_LETTERED != 0 {
         Outcome::DeadLettered
     } else if state & DELIVERED != 0 {
         Outcome::Delivered
@@ -231,6 +237,12 @@ impl AckRef {
         self.0.state.fetch_or(DEAD_LETTERED, Ordering::AcqRel);
     }
 
+    /// Records that a derived record was dropped without an outcome: the input stays unacknowledged even
+    /// if other records derived from it (fan-out copies, explode's children) were delivered.
+    pub fn unacknowledged(&self) {
+        self.0.state.fetch_or(UNACKNOWLEDGED, Ordering::AcqRel);
+    }
+
     /// Where the input came from.
     pub fn position(&self) -> InputPosition {
         self.0.position
@@ -274,6 +286,19 @@ mod tests {
         drop(tracker.track(pos(1)));
         let s = tracker.summary();
         assert_eq!((s.dead_lettered, s.unacknowledged), (1, 1));
+    }
+
+    #[test]
+    fn a_copy_dropped_without_outcome_wins_over_a_delivered_one() {
+        let tracker = AckTracker::new();
+        let a = tracker.track(pos(0));
+        let copy = a.clone();
+        a.delivered();
+        drop(a);
+        copy.unacknowledged();
+        drop(copy);
+        assert_eq!(tracker.summary().unacknowledged, 1);
+        assert_eq!(tracker.acknowledged_prefix(0), 0);
     }
 
     #[test]

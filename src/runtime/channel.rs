@@ -2,6 +2,7 @@
 //! readers sends each a copy (the last one gets the original, so the common single-reader case copies
 //! nothing). Bounded capacity is what makes a slow sink slow down the source.
 
+use tokio::sync::mpsc::error::SendError;
 use tokio::sync::mpsc::{Receiver, Sender, channel};
 
 use crate::record::Record;
@@ -39,9 +40,9 @@ impl Outputs {
         let Some((last, rest)) = self.senders.split_last() else { return false };
         let mut any = false;
         for s in rest {
-            any |= s.send(batch.clone()).await.is_ok();
+            any |= delivered_to_reader(s.send(batch.clone()).await);
         }
-        any | last.send(batch).await.is_ok()
+        any | delivered_to_reader(last.send(batch).await)
     }
 
     /// [`Outputs::send`] from a blocking thread.
@@ -52,8 +53,20 @@ impl Outputs {
         let Some((last, rest)) = self.senders.split_last() else { return false };
         let mut any = false;
         for s in rest {
-            any |= s.blocking_send(batch.clone()).is_ok();
+            any |= delivered_to_reader(s.blocking_send(batch.clone()));
         }
-        any | last.blocking_send(batch).is_ok()
+        any | delivered_to_reader(last.blocking_send(batch))
+    }
+}
+
+/// True when the reader took the batch; a batch its reader is gone for leaves its inputs unacknowledged
+/// (other readers may have taken their copies).
+fn delivered_to_reader(sent: Result<(), SendError<Batch>>) -> bool {
+    match sent {
+        Ok(()) => true,
+        Err(SendError(batch)) => {
+            batch.iter().for_each(Record::mark_unacknowledged);
+            false
+        }
     }
 }

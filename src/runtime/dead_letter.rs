@@ -141,10 +141,16 @@ impl DeadLetterSender {
             key: record.key.as_deref().map(str::to_string),
             error: error.into(),
             attempts,
-            // A record parsed in part (see `runtime::projection`) is shown as the whole input.
+            // A record parsed in part (see `runtime::projection`) is shown as the whole input, with what
+            // the steps before this one set in it (so that a replay gives the step what it was given).
             record: match &record.original {
-                Some(text) => serde_json::from_slice(text)
-                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(text).into_owned())),
+                Some(text) => match serde_json::from_slice(text) {
+                    Ok(mut whole) => {
+                        overlay(&mut whole, &record.value);
+                        whole
+                    }
+                    Err(_) => Value::String(String::from_utf8_lossy(text).into_owned()),
+                },
                 None => record.value.clone(),
             },
         };
@@ -157,6 +163,8 @@ impl DeadLetterSender {
                 self.0.written.fetch_add(1, Ordering::AcqRel);
             }
             Err(e) => {
+                // Other records derived from the same input may have been delivered: this one was not.
+                record.mark_unacknowledged();
                 self.0.failed.fetch_add(1, Ordering::AcqRel);
                 let target = self.describe().unwrap_or_default();
                 tracing::error!(pipeline = %self.0.pipeline, step, error = %e, target, "cannot write dead-letter entry");
@@ -213,6 +221,24 @@ impl DeadLetterSender {
                 Ok(())
             }
         }
+    }
+}
+
+/// Writes the fields of `part` (a record built from some fields of `whole`, and changed since) over
+/// `whole`, object by object; anything else in `part` replaces what `whole` has there.
+fn overlay(whole: &mut Value, part: &Value) {
+    match (whole, part) {
+        (Value::Object(whole), Value::Object(part)) => {
+            for (name, value) in part {
+                match whole.get_mut(name) {
+                    Some(existing) => overlay(existing, value),
+                    None => {
+                        whole.insert(name.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        (whole, part) => *whole = part.clone(),
     }
 }
 

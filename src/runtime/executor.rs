@@ -154,9 +154,8 @@ impl Execution {
             let inputs: std::collections::HashMap<NodeIndex, Outputs> =
                 senders.iter().map(|(n, tx)| (*n, Outputs::new(vec![tx.clone()]))).collect();
             let graph = graph.clone();
-            let tracker = Arc::clone(&tracker);
             handles.push(tokio::task::spawn_blocking(move || {
-                replay::inject(&replay, &graph, &tracker, |n| inputs.get(&n).cloned().unwrap_or_default());
+                replay::inject(&replay, &graph, &ctx, |n| inputs.get(&n).cloned().unwrap_or_default());
             }));
         } else {
             let failure = failure.clone();

@@ -74,13 +74,18 @@ impl StepEnv {
                     NodeCounters::add(&self.counters.filtered, 1);
                     rejected.record.mark_filtered();
                 }
-                OnError::Fail => self.failure.set(format!("step `{}`: {}", self.id, rejected.error), &self.stop),
+                OnError::Fail => {
+                    self.failure.set(format!("step `{}`: {}", self.id, rejected.error), &self.stop);
+                    rejected.record.mark_unacknowledged();
+                }
             }
         }
         if let Some(fatal) = out.fatal {
             self.failure.set(format!("step `{}`: {fatal}", self.id), &self.stop);
         }
         if self.failure.is_set() {
+            // Dropped: these inputs stay unacknowledged, whatever became of their other records.
+            out.records.iter().for_each(Record::mark_unacknowledged);
             return Vec::new();
         }
         NodeCounters::add(&self.counters.emitted, out.records.len());
@@ -125,6 +130,7 @@ impl Chain {
             }
             if env.failure.is_set() {
                 // After a fatal error nothing more is delivered; these inputs stay unacknowledged.
+                batch.iter().for_each(Record::mark_unacknowledged);
                 return Vec::new();
             }
             NodeCounters::add(&env.counters.received, batch.len());

@@ -10,9 +10,12 @@ use serde_json::Value;
 
 use super::ack::{AckTracker, InputPosition, Outcome};
 use super::channel::Outputs;
+use super::stats::NodeCounters;
 use crate::graph::{NodeKind, PipelineGraph};
 use crate::record::{Acks, Record};
+use crate::sources::SourceContext;
 use crate::state::StoredDeadLetter;
+use crate::transforms::context::with_context;
 
 /// Dead letters to re-inject into one pipeline.
 #[derive(Debug, Clone, Default)]
@@ -53,31 +56,60 @@ fn node_of(graph: &PipelineGraph, id: &str) -> Option<NodeIndex> {
     graph.graph.node_indices().find(|n| graph.graph[*n].id == id)
 }
 
-/// Sends every entry's record to its component's input (for an entry rejected by the source itself —
-/// a line that did not parse — to the source's readers, parsed again first). Runs on a blocking thread.
-pub fn inject(
-    replay: &Replay,
-    graph: &PipelineGraph,
-    tracker: &Arc<AckTracker>,
-    input_of: impl Fn(NodeIndex) -> Outputs,
-) {
+/// Sends every entry's record to its component's input. An entry rejected by the source itself is
+/// taken as the source would take it: a line that did not parse is parsed again, and the source's key
+/// is rendered; what the source would reject again (a line that still does not parse, a CSV row that
+/// was not kept, a key that still fails) is dead-lettered again instead of being sent on. Runs on a
+/// blocking thread; `source` is the source's context (its tracker, key and dead-letter output).
+pub fn inject(replay: &Replay, graph: &PipelineGraph, source: &SourceContext, input_of: impl Fn(NodeIndex) -> Outputs) {
     for (seq, stored) in replay.entries.iter().enumerate() {
         let entry = &stored.entry;
         let position = InputPosition { stream: 0, seq: seq as u64 };
-        let acks = Acks::One(tracker.track(position));
+        let acks = Acks::One(source.tracker.track(position));
         let Some(node) = node_of(graph, &entry.step) else { continue };
-        let (outputs, value) = match graph.graph[node].kind {
+        let mut record =
+            Record { value: Value::Null, key: entry.key.as_deref().map(Arc::from), parent: None, acks, original: None };
+        let outputs = match graph.graph[node].kind {
             NodeKind::Source => {
-                let value = match &entry.record {
-                    Value::String(text) => serde_json::from_str(text).unwrap_or_else(|_| entry.record.clone()),
-                    other => other.clone(),
+                NodeCounters::add(&source.counters.received, 1);
+                let parsed = match &entry.record {
+                    Value::String(text) => serde_json::from_str(text).map_err(|_| entry.record.clone()),
+                    // A malformed CSV row: its text was not kept.
+                    Value::Null => Err(Value::Null),
+                    other => Ok(other.clone()),
                 };
-                let readers = graph.downstream(node).into_iter().map(&input_of).collect::<Vec<_>>();
-                (Outputs::merge(readers), value)
+                let rejected = match parsed {
+                    Ok(value) => {
+                        record.value = value;
+                        match &source.key {
+                            Some(key) => match with_context(&mut record, |c| key.render(c)) {
+                                Ok(k) => {
+                                    record.key = Some(k.into());
+                                    None
+                                }
+                                Err(e) => Some(format!("record key: {e}")),
+                            },
+                            None => None,
+                        }
+                    }
+                    Err(raw) => {
+                        record.value = raw;
+                        Some(entry.error.clone())
+                    }
+                };
+                if let Some(error) = rejected {
+                    NodeCounters::add(&source.counters.dead_lettered, 1);
+                    source.dead_letter.send(record, &source.id, error);
+                    continue;
+                }
+                NodeCounters::add(&source.counters.emitted, 1);
+                Outputs::merge(graph.downstream(node).into_iter().map(&input_of).collect())
             }
-            NodeKind::Step(_) | NodeKind::Sink(_) => (input_of(node), entry.record.clone()),
+            NodeKind::Step(_) | NodeKind::Sink(_) => {
+                record.value = entry.record.clone();
+                input_of(node)
+            }
         };
-        let record = Record { value, key: entry.key.as_deref().map(Arc::from), parent: None, acks, original: None };
         // A closed input (the run is stopping) leaves the record unacknowledged: the entry is kept.
         outputs.blocking_send(vec![record]);
     }

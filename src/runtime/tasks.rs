@@ -82,6 +82,7 @@ pub(super) async fn run_step(
             Some(Some(batch)) => {
                 if env.failure.is_set() {
                     // After a fatal error nothing more is delivered; these inputs stay unacknowledged.
+                    batch.iter().for_each(Record::mark_unacknowledged);
                     continue;
                 }
                 NodeCounters::add(&env.counters.received, batch.len());
@@ -157,6 +158,8 @@ pub(super) fn run_sink(
     while let Some(batch) = rx.blocking_recv() {
         NodeCounters::add(&counters.received, batch.len());
         if failure.is_set() {
+            // Not written: the inputs stay unacknowledged, whatever other sinks did with their copies.
+            batch.iter().for_each(Record::mark_unacknowledged);
             continue;
         }
         match sink.write(&batch) {
@@ -176,17 +179,60 @@ pub(super) fn run_sink(
                 // leaves a delivery unrecorded.
                 if let Err(e) = audit_delivered(&ctx, &*sink, &delivered, stop) {
                     failure.set(format!("sink `{id}`: cannot write the audit log: {e}"), stop);
+                    delivered.iter().for_each(Record::mark_unacknowledged);
                     continue;
                 }
                 NodeCounters::add(&counters.delivered, delivered.len());
                 delivered.iter().for_each(Record::mark_delivered);
             }
-            Err(e) => failure.set(format!("sink `{id}`: {e}"), stop),
+            Err(e) => {
+                failure.set(format!("sink `{id}`: {e}"), stop);
+                batch.iter().for_each(Record::mark_unacknowledged);
+            }
         }
     }
     if !failure.is_set()
         && let Err(e) = sink.finish()
     {
         failure.set(format!("sink `{id}`: {e}"), stop);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Acks;
+    use crate::runtime::ack::{AckTracker, InputPosition};
+    use crate::sinks::{RecordRejection, SinkError};
+
+    struct Failing;
+
+    impl Sink for Failing {
+        fn write(&mut self, _batch: &[Record]) -> Result<Vec<RecordRejection>, SinkError> {
+            Err(SinkError { message: "the target is down".into(), retryable: true })
+        }
+    }
+
+    #[test]
+    fn a_copy_the_failing_sink_did_not_write_keeps_its_input_unacknowledged() {
+        // Fan-out: another sink delivered its copy of the input; this sink failed to write its own. The
+        // input must be read again (it never reached this sink), not counted as delivered.
+        let tracker = AckTracker::new();
+        let mut record = Record::new(serde_json::json!({"n": 1}));
+        record.acks = Acks::One(tracker.track(InputPosition { stream: 0, seq: 0 }));
+        let other_sinks_copy = record.clone();
+        other_sinks_copy.mark_delivered();
+        drop(other_sinks_copy);
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        tx.try_send(vec![record]).expect("room in the channel");
+        drop(tx);
+        let ctx = SinkContext { pipeline: "p".into(), sink: "s".into(), state: None, run_id: None, resumed: false };
+        let (failure, stop) = (Failure::default(), AtomicBool::new(false));
+        let dlq = DeadLetterSender::printing("p");
+        run_sink(ctx, Box::new(Failing), rx, dlq, &NodeCounters::default(), &failure, &stop);
+        assert!(failure.is_set());
+        let summary = tracker.summary();
+        assert_eq!((summary.delivered, summary.unacknowledged), (0, 1));
+        assert_eq!(tracker.acknowledged_prefix(0), 0, "the checkpoint must not pass it");
     }
 }

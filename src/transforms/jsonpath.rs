@@ -213,7 +213,13 @@ impl Transform for JsonpathStep {
     fn process(&mut self, batch: Vec<Record>, out: &mut Output) {
         for mut record in batch {
             match self.apply(&mut record.value) {
-                Ok(()) => out.emit(record),
+                Ok(()) => {
+                    if self.root.is_some() {
+                        // A new record: the input's text no longer describes it.
+                        record.original = None;
+                    }
+                    out.emit(record);
+                }
                 Err(e) => out.reject(record, e),
             }
         }

@@ -15,12 +15,13 @@ use crate::runtime::checkpoint::ResumeAt;
 use crate::runtime::projection::Projection;
 
 /// Reads `reader` (positioned at byte `start` of its file) in large chunks and calls `line` for every
-/// complete line (without its newline), as a cheap shared slice of the chunk it came from, with the
-/// offset just after the line; stops when `line` returns false.
+/// line (without its newline), as a cheap shared slice of the chunk it came from, with the offset just
+/// after the line and whether a newline ended it (only the file's last line may lack one); stops when
+/// `line` returns false.
 pub(super) fn for_each_line(
     mut reader: impl Read,
     start: u64,
-    mut line: impl FnMut(Bytes, u64) -> bool,
+    mut line: impl FnMut(Bytes, u64, bool) -> bool,
 ) -> std::io::Result<()> {
     const CHUNK: usize = 1 << 20;
     // Chunks handed out, oldest first. Once no line of one is held any more, its memory is read into
@@ -61,7 +62,7 @@ pub(super) fn for_each_line(
         handed_out.push_back(complete.clone());
         let mut from = 0;
         for end in memchr::memchr_iter(b'\n', &complete) {
-            if !line(complete.slice(from..end), chunk_start + end as u64 + 1) {
+            if !line(complete.slice(from..end), chunk_start + end as u64 + 1, true) {
                 return Ok(());
             }
             from = end + 1;
@@ -70,7 +71,7 @@ pub(super) fn for_each_line(
     }
     if !partial.is_empty() {
         let end = chunk_start + partial.len() as u64;
-        line(Bytes::from(partial), end);
+        line(Bytes::from(partial), end, false);
     }
     Ok(())
 }
@@ -97,6 +98,8 @@ pub(super) struct Line {
     pub whole: Bytes,
     /// The file offset just after the line.
     pub end: u64,
+    /// False for a last line without a newline: it may still be being written.
+    pub terminated: bool,
 }
 
 /// Calls `line` for every non-blank line of an NDJSON file read from `resume` on (the reader is
@@ -110,21 +113,24 @@ pub(super) fn for_each_ndjson_line(
     let mut seq = 0u64;
     // Counted from the resume point (blank lines before it are not in the checkpoint).
     let mut line_no = resume.records;
-    for_each_line(reader, resume.offset, |whole, end| {
+    for_each_line(reader, resume.offset, |whole, end, terminated| {
         line_no += 1;
         if whole.iter().all(u8::is_ascii_whitespace) {
             return true;
         }
         let position = InputPosition { stream, seq };
         seq += 1;
-        line(Line { position, line_no, whole, end })
+        line(Line { position, line_no, whole, end, terminated })
     })
 }
 
 /// Parses one line (only the projected fields, when the pipeline has a projection).
 pub(super) fn parse_line(projection: Option<&Projection>, path: &Path, line: Line) -> Input {
-    let Line { position, line_no, whole, end } = line;
+    let Line { position, line_no, whole, end, terminated } = line;
     let text = whole.strip_suffix(b"\r").unwrap_or(&whole);
+    // A last line without a newline that does not parse may be one a writer has not finished: it is
+    // dead-lettered, but the checkpoint stays before it, so that the next run reads it again, whole.
+    let end_if_invalid = if terminated { end } else { end - whole.len() as u64 };
     let invalid = |e: String| {
         let raw = Value::String(String::from_utf8_lossy(text).into_owned());
         (format!("{}:{line_no}: invalid JSON: {e}", path.display()), raw)
@@ -133,14 +139,14 @@ pub(super) fn parse_line(projection: Option<&Projection>, path: &Path, line: Lin
         Some(projection) => {
             let parsed = projection.parse(text).map_err(invalid);
             let original = parsed.is_ok().then(|| whole.clone());
+            let end = if parsed.is_ok() { end } else { end_if_invalid };
             Input { position, parsed, original, end }
         }
-        None => Input {
-            position,
-            parsed: serde_json::from_slice::<Value>(text).map_err(|e| invalid(e.to_string())),
-            original: None,
-            end,
-        },
+        None => {
+            let parsed = serde_json::from_slice::<Value>(text).map_err(|e| invalid(e.to_string()));
+            let end = if parsed.is_ok() { end } else { end_if_invalid };
+            Input { position, parsed, original: None, end }
+        }
     }
 }
 
@@ -150,7 +156,7 @@ mod tests {
 
     fn lines_of(text: &str, start: u64) -> Vec<(String, u64)> {
         let mut out = Vec::new();
-        for_each_line(text.as_bytes(), start, |l, end| {
+        for_each_line(text.as_bytes(), start, |l, end, _| {
             out.push((String::from_utf8_lossy(&l).into_owned(), end));
             true
         })
