@@ -162,12 +162,19 @@ fn replay(
             failed = true;
             continue;
         };
-        let replay = Arc::new(Replay { entries });
+        let stop = Arc::new(AtomicBool::new(false));
+        let session = RunSession::begin(Arc::clone(&store), &pipeline, "replay", Arc::clone(&stop))?;
+        // Chosen before the lease was taken: another replay may have handled some since.
+        let mut still_queued = Vec::with_capacity(entries.len());
+        for e in entries {
+            if store.dead_letter(e.id)?.is_some() {
+                still_queued.push(e);
+            }
+        }
+        let replay = Arc::new(Replay { entries: still_queued });
         for missing in replay.missing_components(&plan.graph) {
             eprintln!("warning: `{pipeline}` has no component `{missing}` any more; its entries are kept");
         }
-        let stop = Arc::new(AtomicBool::new(false));
-        let session = RunSession::begin(Arc::clone(&store), &pipeline, "replay", Arc::clone(&stop))?;
         let options = RunOptions {
             stop,
             state: Some(Arc::clone(&store)),

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::ack::AckTracker;
-use crate::state::{StateResult, StateStore};
+use crate::state::{StateError, StateResult, StateStore};
 
 /// Bytes hashed at the head of a file and just before its resume offset.
 const FINGERPRINT_BYTES: u64 = 512;
@@ -80,10 +80,17 @@ impl Checkpoints {
         let saved = if from_start {
             SourcePosition::default()
         } else {
-            store
-                .checkpoint(pipeline, source)?
-                .and_then(|v| serde_json::from_value::<SourcePosition>(v).ok())
-                .unwrap_or_default()
+            match store.checkpoint(pipeline, source)? {
+                None => SourcePosition::default(),
+                // Unreadable is not "none": reading everything again would resend what was delivered.
+                Some(v) => serde_json::from_value::<SourcePosition>(v).map_err(|e| StateError::Other {
+                    message: format!(
+                        "the checkpoint of source `{source}` (pipeline `{pipeline}`) cannot be read ({e}); \
+                         Weir will not start over on its own: run with --from-start to read everything again"
+                    ),
+                    retryable: false,
+                })?,
+            }
         };
         Ok(Checkpoints {
             store,
@@ -154,8 +161,10 @@ impl Checkpoints {
 
     /// Saves the current position if it moved; returns whether it wrote.
     pub fn save(&self) -> StateResult<bool> {
-        let position = self.current();
+        // Locked before the position is read: a save still running when the final one starts cannot
+        // write its older position after it.
         let mut last = self.last_written.lock().unwrap_or_else(|e| e.into_inner());
+        let position = self.current();
         if last.as_ref() == Some(&position) || (last.is_none() && position == self.saved) {
             return Ok(false);
         }
@@ -258,6 +267,16 @@ mod tests {
         run_once(&store, &path, 4);
         std::fs::write(&path, "sku,qty\n").expect("truncate");
         assert_eq!(run_once(&store, &path, 0), ResumeAt::default());
+    }
+
+    #[test]
+    fn an_unreadable_checkpoint_stops_the_run_instead_of_starting_over() {
+        let (_dir, store) = setup();
+        store.save_checkpoint("p", "src", &serde_json::json!({"files": "not a map"})).expect("save");
+        let error = Checkpoints::load(Arc::clone(&store), "p", "src", AckTracker::new(), false)
+            .expect_err("an unreadable checkpoint is an error");
+        assert!(error.to_string().contains("--from-start"), "{error}");
+        assert!(Checkpoints::load(store, "p", "src", AckTracker::new(), true).is_ok(), "--from-start ignores it");
     }
 
     #[test]

@@ -38,6 +38,7 @@ impl Replay {
             .filter(|e| node_of(graph, &e.entry.step).is_none())
             .map(|e| e.entry.step.clone())
             .collect();
+        missing.sort();
         missing.dedup();
         missing
     }

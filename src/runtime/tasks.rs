@@ -164,6 +164,9 @@ pub(super) fn run_sink(
         }
         match sink.write(&batch) {
             Ok(rejected) => {
+                // Matched to the batch in one pass: in batch order, whatever order the sink listed them.
+                let mut rejected = rejected;
+                rejected.sort_by_key(|(i, _)| *i);
                 let mut rejected = rejected.into_iter().peekable();
                 let mut delivered = Vec::with_capacity(batch.len());
                 for (i, record) in batch.into_iter().enumerate() {

@@ -22,6 +22,8 @@ pub struct RunSession {
     holder: LeaseHolder,
     run_id: i64,
     renewal: Option<(Arc<DoneSignal>, JoinHandle<()>)>,
+    /// Set once `finish` let the lease go.
+    released: bool,
 }
 
 /// Set (and notified) when the run ends, to stop the renewal thread.
@@ -51,7 +53,14 @@ impl RunSession {
                 (Arc::clone(&store), pipeline.to_string(), holder.clone(), Arc::clone(&signal));
             std::thread::spawn(move || renew_until_done(&*store, &pipeline, &holder, &signal, &stop))
         };
-        Ok(RunSession { store, pipeline: pipeline.to_string(), holder, run_id, renewal: Some((signal, renewal)) })
+        Ok(RunSession {
+            store,
+            pipeline: pipeline.to_string(),
+            holder,
+            run_id,
+            renewal: Some((signal, renewal)),
+            released: false,
+        })
     }
 
     /// This run's id.
@@ -71,9 +80,14 @@ impl RunSession {
         } else {
             RunStatus::Failed
         };
-        let value = serde_json::to_value(summary).unwrap_or_default();
-        let result = self.store.finish_run(self.run_id, status, &value, summary.error.as_deref());
+        // The summary's error can quote config text holding a secret; `weir runs` (another process)
+        // does not know the secrets, so they are masked before they are stored.
+        let text = crate::config::secrets::redact(&serde_json::to_string(summary).unwrap_or_default());
+        let value = serde_json::from_str(&text).unwrap_or_default();
+        let error = summary.error.as_deref().map(crate::config::secrets::redact);
+        let result = self.store.finish_run(self.run_id, status, &value, error.as_deref());
         self.store.release_lease(&self.pipeline, &self.holder)?;
+        self.released = true;
         result
     }
 
@@ -87,8 +101,14 @@ impl RunSession {
 }
 
 impl Drop for RunSession {
+    /// A session dropped without `finish` (an error on the way) still lets the lease go, so that the
+    /// next run need not wait for it to expire; the run stays `running` until the next start marks it
+    /// interrupted.
     fn drop(&mut self) {
         self.stop_renewing();
+        if !self.released {
+            let _ = self.store.release_lease(&self.pipeline, &self.holder);
+        }
     }
 }
 

@@ -113,8 +113,13 @@ pub(super) fn for_each_ndjson_line(
     let mut seq = 0u64;
     // Counted from the resume point (blank lines before it are not in the checkpoint).
     let mut line_no = resume.records;
-    for_each_line(reader, resume.offset, |whole, end, terminated| {
+    let mut at_file_start = resume.offset == 0;
+    for_each_line(reader, resume.offset, |mut whole, end, terminated| {
         line_no += 1;
+        // A UTF-8 byte order mark (written by some Windows tools) is not part of the first record.
+        if std::mem::take(&mut at_file_start) && whole.starts_with(b"\xEF\xBB\xBF") {
+            whole = whole.slice(3..);
+        }
         if whole.iter().all(u8::is_ascii_whitespace) {
             return true;
         }
@@ -172,6 +177,18 @@ mod tests {
         );
         // Read from a resume point: offsets are the file's, not the reader's.
         assert_eq!(lines_of("x\nyz\n", 100), vec![("x".into(), 102), ("yz".into(), 105)]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_record() {
+        let text = b"\xEF\xBB\xBF{\"a\":1}\n{\"a\":2}\n";
+        let mut values = Vec::new();
+        for_each_ndjson_line(&text[..], 0, ResumeAt::default(), |l| {
+            values.push(parse_line(None, Path::new("f"), l).parsed.ok());
+            true
+        })
+        .expect("reads");
+        assert_eq!(values, vec![Some(serde_json::json!({"a": 1})), Some(serde_json::json!({"a": 2}))]);
     }
 
     #[test]
