@@ -19,9 +19,11 @@ pub(super) fn scrub(text: impl Into<String>) -> String {
     if secrets::any() { secrets::redact(&text) } else { text }
 }
 
-/// At most `max` characters of `text`, for error messages.
+/// At most `max` characters of `text`, secrets masked, for error messages. Masked before it is cut: a
+/// secret across the cut would otherwise leave its start behind.
 fn excerpt(text: &str, max: usize) -> String {
-    let text = text.trim();
+    let text = scrub(text.trim());
+    let text = text.as_str();
     if text.chars().count() > max { text.chars().take(max).chain("…".chars()).collect() } else { text.to_string() }
 }
 
@@ -100,7 +102,7 @@ impl RequestTemplate {
                     push(
                         errors,
                         "url",
-                        format!("`{}` is not an absolute http(s) URL", scrub(excerpt(url, 80))),
+                        format!("`{}` is not an absolute http(s) URL", excerpt(url, 80)),
                         Some("write the scheme and host, e.g. `https://erp.example.com/api/orders`, or use `connection` and `path`".into()),
                     );
                 }

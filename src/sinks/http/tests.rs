@@ -122,3 +122,16 @@ fn a_timeout_is_a_retryable_failure_without_the_secret() {
     drop(sink);
     server.join().expect("server");
 }
+
+#[test]
+fn a_secret_cut_by_the_excerpt_of_an_answer_is_still_masked() {
+    // The excerpt of an answer ends at 300 characters; a secret echoed across that boundary must not
+    // leave its start behind.
+    crate::config::secrets::register("cut-s3cret-0123456789");
+    let body = Value::String(format!("{} token cut-s3cret-0123456789 echoed", "x".repeat(280)));
+    let text = request::Answer::Response { status: 401, body }.describe();
+    assert!(!text.contains("cut-s3cret"), "{text}");
+    let errors =
+        build_errors(&format!("url: \"{}cut-s3cret-0123456789\"\n", "y".repeat(70)), ConnectionsFile::default());
+    assert!(!errors[0].1.contains("cut-s3cret"), "{errors:?}");
+}
