@@ -5,8 +5,9 @@
 //!    → dead-letter ("payload changed", nothing is sent); pending (an earlier attempt's outcome is
 //!    unknown) → look the record up first: found → done, not found → create;
 //! 3. after a definite answer, record the outcome (intent done, captured ids, audit) in one
-//!    transaction; a definite rejection (4xx) forgets the intent; no answer leaves it pending, and the
-//!    next attempt — in this write, or in a later run — starts with the lookup.
+//!    transaction; a definite rejection (4xx) forgets the intent; a 3xx (a create may precede it) or no
+//!    answer leaves it pending, and the next attempt — in this write, or in a later run — starts with
+//!    the lookup.
 
 use std::cell::OnceCell;
 
@@ -199,12 +200,19 @@ impl Write<'_> {
                     }
                 }
                 _ => {
+                    let reason = format!("{} answered {}", self.request.target, answer.describe());
+                    let detail = json!({ "status": answer.status() });
+                    if answer.status().is_some_and(|s| (300..400).contains(&s)) {
+                        // Not followed; a create may have happened first (post/redirect/get): the intent
+                        // stays pending, and the next attempt looks the record up before sending it.
+                        return Ok(self.rejected(
+                            format!("{reason}; redirects are not followed, and the record may have been created"),
+                            detail,
+                        ));
+                    }
                     // A definite rejection: nothing was created.
                     state.abandon_intent(id).map_err(state_error)?;
-                    return Ok(self.rejected(
-                        format!("{} answered {}", self.request.target, answer.describe()),
-                        json!({ "status": answer.status() }),
-                    ));
+                    return Ok(self.rejected(reason, detail));
                 }
             }
         }
