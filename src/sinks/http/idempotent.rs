@@ -27,7 +27,8 @@ enum LookupResult {
     Found(Value, Answer),
     /// The target does not have it.
     Missing,
-    /// The lookup was refused for good (a 4xx other than 404), or could not be rendered.
+    /// The lookup was refused for good (a 4xx other than 404, a 2xx that is not JSON), or could not be
+    /// rendered.
     Refused(String),
 }
 
@@ -153,7 +154,7 @@ impl Write<'_> {
             let answer = self.run.client.send(&self.request);
             fault::point("after_call");
             match &answer {
-                Answer::Response { status, body } if (200..300).contains(status) => {
+                Answer::Response { status, body, .. } if (200..300).contains(status) => {
                     let (mut outcome, ids) = self.sink.outcome(
                         self.run,
                         &self.id_key,
@@ -262,7 +263,16 @@ impl Write<'_> {
             let answer = self.run.client.send(lookup);
             match &answer {
                 Answer::Response { status: 404, .. } => return Ok(LookupResult::Missing),
-                Answer::Response { status, body } if (200..300).contains(status) => {
+                Answer::Response { status, json: false, .. } if (200..300).contains(status) => {
+                    // Not a search result (a proxy's or a login page): whether the target has the
+                    // record is unknown, and creating it again could duplicate it.
+                    return Ok(LookupResult::Refused(format!(
+                        "the lookup {} answered {}, which is not JSON",
+                        lookup.target,
+                        answer.describe()
+                    )));
+                }
+                Answer::Response { status, body, .. } if (200..300).contains(status) => {
                     let found = self.lookup_spec.found.first(body).filter(|v| match v {
                         Value::Null => false,
                         Value::Array(a) => !a.is_empty(),

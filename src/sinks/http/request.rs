@@ -214,7 +214,12 @@ pub(super) struct Prepared {
 #[derive(Debug, Clone)]
 pub(super) enum Answer {
     /// A response: its status and its body (JSON when it parses, else the text; `null` when empty).
-    Response { status: u16, body: Value },
+    Response {
+        status: u16,
+        body: Value,
+        /// False when the body is not JSON (and `body` holds its text).
+        json: bool,
+    },
     /// No response: a timeout, a refused or dropped connection. Whether the target acted is unknown.
     NoResponse { message: String },
 }
@@ -232,7 +237,7 @@ impl Answer {
     pub(super) fn describe(&self) -> String {
         match self {
             Answer::NoResponse { message } => scrub(message.clone()),
-            Answer::Response { status, body } => {
+            Answer::Response { status, body, .. } => {
                 let text = match body {
                     Value::Null => String::new(),
                     Value::String(s) => s.clone(),
@@ -291,13 +296,15 @@ impl Client {
             r.bytes().map(|b| (status, b))
         }) {
             Ok((status, bytes)) => {
-                let body = if bytes.iter().all(u8::is_ascii_whitespace) {
-                    Value::Null
+                let (body, json) = if bytes.iter().all(u8::is_ascii_whitespace) {
+                    (Value::Null, true)
                 } else {
-                    serde_json::from_slice(&bytes)
-                        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+                    match serde_json::from_slice(&bytes) {
+                        Ok(body) => (body, true),
+                        Err(_) => (Value::String(String::from_utf8_lossy(&bytes).into_owned()), false),
+                    }
                 };
-                Answer::Response { status, body }
+                Answer::Response { status, body, json }
             }
             Err(e) => Answer::NoResponse { message: describe_error(&e) },
         }

@@ -129,7 +129,7 @@ fn a_secret_cut_by_the_excerpt_of_an_answer_is_still_masked() {
     // leave its start behind.
     crate::config::secrets::register("cut-s3cret-0123456789");
     let body = Value::String(format!("{} token cut-s3cret-0123456789 echoed", "x".repeat(280)));
-    let text = request::Answer::Response { status: 401, body }.describe();
+    let text = request::Answer::Response { status: 401, body, json: false }.describe();
     assert!(!text.contains("cut-s3cret"), "{text}");
     let errors =
         build_errors(&format!("url: \"{}cut-s3cret-0123456789\"\n", "y".repeat(70)), ConnectionsFile::default());
