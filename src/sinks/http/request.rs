@@ -210,10 +210,14 @@ pub(super) struct Prepared {
     pub target: String,
 }
 
+/// The most of an answer's body that is read (16 MiB); a longer body is not read to its end.
+pub(super) const MAX_BODY: usize = 16 * 1024 * 1024;
+
 /// What came back.
 #[derive(Debug, Clone)]
 pub(super) enum Answer {
-    /// A response: its status and its body (JSON when it parses, else the text; `null` when empty).
+    /// A response: its status and its body (JSON when it parses, else the text; `null` when empty; a
+    /// note when longer than [`MAX_BODY`]).
     Response {
         status: u16,
         body: Value,
@@ -291,11 +295,13 @@ impl Client {
             builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string());
         }
         builder = builder.header(reqwest::header::ACCEPT, "application/json");
-        match builder.send().and_then(|r| {
-            let status = r.status().as_u16();
-            r.bytes().map(|b| (status, b))
-        }) {
-            Ok((status, bytes)) => {
+        match builder.send().map_err(|e| describe_error(&e)).and_then(read_bounded) {
+            Ok((status, None)) => Answer::Response {
+                status,
+                body: Value::String(format!("(a body larger than {} MiB, not read)", MAX_BODY >> 20)),
+                json: false,
+            },
+            Ok((status, Some(bytes))) => {
                 let (body, json) = if bytes.iter().all(u8::is_ascii_whitespace) {
                     (Value::Null, true)
                 } else {
@@ -306,7 +312,27 @@ impl Client {
                 };
                 Answer::Response { status, body, json }
             }
-            Err(e) => Answer::NoResponse { message: describe_error(&e) },
+            Err(message) => Answer::NoResponse { message },
+        }
+    }
+}
+
+/// The status and the body of `response`, or no body when it is longer than [`MAX_BODY`].
+/// On a transport error, its description.
+fn read_bounded(response: reqwest::blocking::Response) -> Result<(u16, Option<Vec<u8>>), String> {
+    use std::io::Read;
+    let status = response.status().as_u16();
+    let mut bytes = Vec::new();
+    match response.take(MAX_BODY as u64 + 1).read_to_end(&mut bytes) {
+        Ok(n) if n > MAX_BODY => Ok((status, None)),
+        Ok(_) => Ok((status, Some(bytes))),
+        Err(e) => {
+            let text = e.to_string();
+            // The reader wraps reqwest's own error (a timeout, a dropped connection).
+            Err(match e.into_inner().map(|inner| inner.downcast::<reqwest::Error>()) {
+                Some(Ok(e)) => describe_error(&e),
+                _ => scrub(format!("no response: {text}")),
+            })
         }
     }
 }
