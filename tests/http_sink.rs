@@ -340,3 +340,43 @@ fn without_idempotency_every_run_sends_again() {
     let body = &receiver.stats().orders[&1];
     assert_eq!(body, &json!({"reference": "R1", "qty": 1, "note": "x"}), "the record is the default body");
 }
+
+#[test]
+fn a_redirected_create_keeps_its_intent_and_is_looked_up_before_it_is_sent_again() {
+    // Post/redirect/get: the target created the order and answered 303. Redirects are not followed, so
+    // the record is dead-lettered — but the order exists, and sending the record again must find it.
+    let (dir, receiver, state) = fixture(Config::default());
+    write_orders(dir.path(), &[("redirect-1", 1)]);
+    let yaml = order_pipeline("push", "erp_order", &receiver, "");
+    let summary = run(dir.path(), "push", &yaml, Some(&state));
+    assert_eq!(summary.records.dead_lettered, 1, "{summary}");
+    let trail = state.trace("order:redirect-1").expect("trace");
+    assert!(reason(&trail[0]).contains("HTTP 303"), "{trail:?}");
+
+    let again = run(dir.path(), "push", &yaml, Some(&state));
+    assert!(again.is_success(), "{again}");
+    assert_eq!(receiver.stats().creates["redirect-1"], 1, "created once");
+    assert_eq!(actions(&state.trace("order:redirect-1").expect("trace")), ["dead_lettered", "found"]);
+}
+
+#[test]
+fn a_lookup_answering_a_page_that_is_not_json_does_not_count_as_not_found() {
+    let (dir, receiver, state) = fixture(Config::default());
+    // html-1 exists at the target (created by another sink), and an earlier attempt of this sink left
+    // its intent pending; the lookup answers 200 with an HTML page, which says nothing about the order.
+    write_orders(dir.path(), &[("html-1", 1)]);
+    assert!(run(dir.path(), "seed", &order_pipeline("seed", "first", &receiver, ""), Some(&state)).is_success());
+    let id = IntentId { pipeline: "push".into(), sink: "erp_order".into(), key: "order:html-1".into() };
+    assert_eq!(state.begin_intent(&id, "sha256:earlier").expect("begin"), PriorIntent::None);
+
+    let summary = run(dir.path(), "push", &order_pipeline("push", "erp_order", &receiver, ""), Some(&state));
+    assert_eq!(receiver.stats().creates["html-1"], 1, "not created again: {summary}");
+    assert_eq!(summary.records.dead_lettered, 1, "{summary}");
+    let trail = state.trace("order:html-1").expect("trace");
+    let reason = reason(trail.last().expect("an entry"));
+    assert!(reason.contains("not JSON") && reason.contains("Please sign in"), "{reason}");
+    assert!(
+        matches!(state.begin_intent(&id, "sha256:earlier").expect("begin"), PriorIntent::Pending { .. }),
+        "still pending"
+    );
+}

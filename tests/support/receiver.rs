@@ -8,7 +8,10 @@
 //! - `GET /orders?reference=R` answers `200 [{"id": N, "reference": R}]` or `200 []`.
 //! - `GET /orders/N` answers the order or `404`.
 //! - Magic references: `reject-…` → `422` (echoing the `Authorization` header, to test that secrets are
-//!   masked), `down-…` → `503`, `slow-…` → answers after `slow` (the order is created first).
+//!   masked), `down-…` → `503`, `slow-…` → answers after `slow` (the order is created first),
+//!   `redirect-…` → `303 See Other` (the order is created first: post/redirect/get).
+//! - Lookups of `html-…` references answer `200` with an HTML page (a proxy's or a login page), not JSON.
+//! - A body given as a JSON string is sent as that text, `text/html`.
 
 #![allow(dead_code)]
 
@@ -207,10 +210,14 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
 }
 
 fn respond(stream: &mut TcpStream, status: u16, body: &Value) -> std::io::Result<()> {
-    let text = body.to_string();
+    let (text, content_type) = match body {
+        Value::String(page) => (page.clone(), "text/html"),
+        json => (json.to_string(), "application/json"),
+    };
     let reason = match status {
         200 => "OK",
         201 => "Created",
+        303 => "See Other",
         404 => "Not Found",
         409 => "Conflict",
         422 => "Unprocessable Entity",
@@ -219,7 +226,7 @@ fn respond(stream: &mut TcpStream, status: u16, body: &Value) -> std::io::Result
     };
     // One write: several small ones would meet Nagle's algorithm and the client's delayed ACK (40ms each).
     let response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{text}",
         text.len()
     );
     stream.write_all(response.as_bytes())?;
@@ -289,7 +296,8 @@ fn handle(shared: &Shared, request: &Request) -> Option<(u16, Value, Duration)> 
             drop(guard);
             shared.changed.notify_all();
             let delay = if reference.starts_with("slow-") { shared.config.slow } else { Duration::ZERO };
-            (!drop_it).then(|| (201, json!({"id": id, "reference": reference}), delay))
+            let status = if reference.starts_with("redirect-") { 303 } else { 201 };
+            (!drop_it).then(|| (status, json!({"id": id, "reference": reference}), delay))
         }
         ("GET", "/orders") => {
             let reference = query
@@ -298,6 +306,9 @@ fn handle(shared: &Shared, request: &Request) -> Option<(u16, Value, Duration)> 
                 .find(|(k, _)| *k == "reference")
                 .map(|(_, v)| percent_decode(v))
                 .unwrap_or_default();
+            if reference.starts_with("html-") {
+                return Some((200, json!("<html><body>Please sign in</body></html>"), Duration::ZERO));
+            }
             shared.update(|s| {
                 let found: Vec<Value> = s
                     .by_reference

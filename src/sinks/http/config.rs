@@ -100,7 +100,8 @@ pub struct LookupConfig {
     #[serde(default)]
     pub path: Option<String>,
     /// JSONPath into the answer's body that selects the existing record (e.g. `$[0]` for a search that
-    /// answers a list). Found: it selects a value that is not null, `[]` or `{}`. A 404 means not found.
+    /// answers a list). Found: it selects a value that is not null, `[]` or `{}`. A 404 means not found;
+    /// an answer that is not JSON dead-letters the record (whether the target has it is unknown).
     pub found: String,
     /// Captures from the found record (name → JSONPath into the value `found` selected); default: the
     /// sink's `capture`, applied to that value.

@@ -5,8 +5,9 @@
 //!    → dead-letter ("payload changed", nothing is sent); pending (an earlier attempt's outcome is
 //!    unknown) → look the record up first: found → done, not found → create;
 //! 3. after a definite answer, record the outcome (intent done, captured ids, audit) in one
-//!    transaction; a definite rejection (4xx) forgets the intent; no answer leaves it pending, and the
-//!    next attempt — in this write, or in a later run — starts with the lookup.
+//!    transaction; a definite rejection (4xx) forgets the intent; a 3xx (a create may precede it) or no
+//!    answer leaves it pending, and the next attempt — in this write, or in a later run — starts with
+//!    the lookup.
 
 use std::cell::OnceCell;
 
@@ -26,7 +27,8 @@ enum LookupResult {
     Found(Value, Answer),
     /// The target does not have it.
     Missing,
-    /// The lookup was refused for good (a 4xx other than 404), or could not be rendered.
+    /// The lookup was refused for good (a 4xx other than 404, a 2xx that is not JSON), or could not be
+    /// rendered.
     Refused(String),
 }
 
@@ -152,7 +154,7 @@ impl Write<'_> {
             let answer = self.run.client.send(&self.request);
             fault::point("after_call");
             match &answer {
-                Answer::Response { status, body } if (200..300).contains(status) => {
+                Answer::Response { status, body, .. } if (200..300).contains(status) => {
                     let (mut outcome, ids) = self.sink.outcome(
                         self.run,
                         &self.id_key,
@@ -199,12 +201,19 @@ impl Write<'_> {
                     }
                 }
                 _ => {
+                    let reason = format!("{} answered {}", self.request.target, answer.describe());
+                    let detail = json!({ "status": answer.status() });
+                    if answer.status().is_some_and(|s| (300..400).contains(&s)) {
+                        // Not followed; a create may have happened first (post/redirect/get): the intent
+                        // stays pending, and the next attempt looks the record up before sending it.
+                        return Ok(self.rejected(
+                            format!("{reason}; redirects are not followed, and the record may have been created"),
+                            detail,
+                        ));
+                    }
                     // A definite rejection: nothing was created.
                     state.abandon_intent(id).map_err(state_error)?;
-                    return Ok(self.rejected(
-                        format!("{} answered {}", self.request.target, answer.describe()),
-                        json!({ "status": answer.status() }),
-                    ));
+                    return Ok(self.rejected(reason, detail));
                 }
             }
         }
@@ -254,7 +263,16 @@ impl Write<'_> {
             let answer = self.run.client.send(lookup);
             match &answer {
                 Answer::Response { status: 404, .. } => return Ok(LookupResult::Missing),
-                Answer::Response { status, body } if (200..300).contains(status) => {
+                Answer::Response { status, json: false, .. } if (200..300).contains(status) => {
+                    // Not a search result (a proxy's or a login page): whether the target has the
+                    // record is unknown, and creating it again could duplicate it.
+                    return Ok(LookupResult::Refused(format!(
+                        "the lookup {} answered {}, which is not JSON",
+                        lookup.target,
+                        answer.describe()
+                    )));
+                }
+                Answer::Response { status, body, .. } if (200..300).contains(status) => {
                     let found = self.lookup_spec.found.first(body).filter(|v| match v {
                         Value::Null => false,
                         Value::Array(a) => !a.is_empty(),

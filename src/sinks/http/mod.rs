@@ -196,7 +196,7 @@ impl HttpSink {
             attempts.sent();
             let answer = run.client.send(request);
             match &answer {
-                Answer::Response { status, body } if (200..300).contains(status) || *status == 409 => {
+                Answer::Response { status, body, .. } if (200..300).contains(status) || *status == 409 => {
                     let action = if *status == 409 { "exists" } else { "sent" };
                     let outcome = self.outcome(run, key, action, request, &answer, body, &self.capture, attempts.made);
                     if let Some(state) = &run.state {

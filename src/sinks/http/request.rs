@@ -19,9 +19,11 @@ pub(super) fn scrub(text: impl Into<String>) -> String {
     if secrets::any() { secrets::redact(&text) } else { text }
 }
 
-/// At most `max` characters of `text`, for error messages.
+/// At most `max` characters of `text`, secrets masked, for error messages. Masked before it is cut: a
+/// secret across the cut would otherwise leave its start behind.
 fn excerpt(text: &str, max: usize) -> String {
-    let text = text.trim();
+    let text = scrub(text.trim());
+    let text = text.as_str();
     if text.chars().count() > max { text.chars().take(max).chain("…".chars()).collect() } else { text.to_string() }
 }
 
@@ -100,7 +102,7 @@ impl RequestTemplate {
                     push(
                         errors,
                         "url",
-                        format!("`{}` is not an absolute http(s) URL", scrub(excerpt(url, 80))),
+                        format!("`{}` is not an absolute http(s) URL", excerpt(url, 80)),
                         Some("write the scheme and host, e.g. `https://erp.example.com/api/orders`, or use `connection` and `path`".into()),
                     );
                 }
@@ -208,11 +210,20 @@ pub(super) struct Prepared {
     pub target: String,
 }
 
+/// The most of an answer's body that is read (16 MiB); a longer body is not read to its end.
+pub(super) const MAX_BODY: usize = 16 * 1024 * 1024;
+
 /// What came back.
 #[derive(Debug, Clone)]
 pub(super) enum Answer {
-    /// A response: its status and its body (JSON when it parses, else the text; `null` when empty).
-    Response { status: u16, body: Value },
+    /// A response: its status and its body (JSON when it parses, else the text; `null` when empty; a
+    /// note when longer than [`MAX_BODY`]).
+    Response {
+        status: u16,
+        body: Value,
+        /// False when the body is not JSON (and `body` holds its text).
+        json: bool,
+    },
     /// No response: a timeout, a refused or dropped connection. Whether the target acted is unknown.
     NoResponse { message: String },
 }
@@ -230,7 +241,7 @@ impl Answer {
     pub(super) fn describe(&self) -> String {
         match self {
             Answer::NoResponse { message } => scrub(message.clone()),
-            Answer::Response { status, body } => {
+            Answer::Response { status, body, .. } => {
                 let text = match body {
                     Value::Null => String::new(),
                     Value::String(s) => s.clone(),
@@ -284,20 +295,44 @@ impl Client {
             builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string());
         }
         builder = builder.header(reqwest::header::ACCEPT, "application/json");
-        match builder.send().and_then(|r| {
-            let status = r.status().as_u16();
-            r.bytes().map(|b| (status, b))
-        }) {
-            Ok((status, bytes)) => {
-                let body = if bytes.iter().all(u8::is_ascii_whitespace) {
-                    Value::Null
+        match builder.send().map_err(|e| describe_error(&e)).and_then(read_bounded) {
+            Ok((status, None)) => Answer::Response {
+                status,
+                body: Value::String(format!("(a body larger than {} MiB, not read)", MAX_BODY >> 20)),
+                json: false,
+            },
+            Ok((status, Some(bytes))) => {
+                let (body, json) = if bytes.iter().all(u8::is_ascii_whitespace) {
+                    (Value::Null, true)
                 } else {
-                    serde_json::from_slice(&bytes)
-                        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+                    match serde_json::from_slice(&bytes) {
+                        Ok(body) => (body, true),
+                        Err(_) => (Value::String(String::from_utf8_lossy(&bytes).into_owned()), false),
+                    }
                 };
-                Answer::Response { status, body }
+                Answer::Response { status, body, json }
             }
-            Err(e) => Answer::NoResponse { message: describe_error(&e) },
+            Err(message) => Answer::NoResponse { message },
+        }
+    }
+}
+
+/// The status and the body of `response`, or no body when it is longer than [`MAX_BODY`].
+/// On a transport error, its description.
+fn read_bounded(response: reqwest::blocking::Response) -> Result<(u16, Option<Vec<u8>>), String> {
+    use std::io::Read;
+    let status = response.status().as_u16();
+    let mut bytes = Vec::new();
+    match response.take(MAX_BODY as u64 + 1).read_to_end(&mut bytes) {
+        Ok(n) if n > MAX_BODY => Ok((status, None)),
+        Ok(_) => Ok((status, Some(bytes))),
+        Err(e) => {
+            let text = e.to_string();
+            // The reader wraps reqwest's own error (a timeout, a dropped connection).
+            Err(match e.into_inner().map(|inner| inner.downcast::<reqwest::Error>()) {
+                Some(Ok(e)) => describe_error(&e),
+                _ => scrub(format!("no response: {text}")),
+            })
         }
     }
 }

@@ -122,3 +122,43 @@ fn a_timeout_is_a_retryable_failure_without_the_secret() {
     drop(sink);
     server.join().expect("server");
 }
+
+#[test]
+fn a_secret_cut_by_the_excerpt_of_an_answer_is_still_masked() {
+    // The excerpt of an answer ends at 300 characters; a secret echoed across that boundary must not
+    // leave its start behind.
+    crate::config::secrets::register("cut-s3cret-0123456789");
+    let body = Value::String(format!("{} token cut-s3cret-0123456789 echoed", "x".repeat(280)));
+    let text = request::Answer::Response { status: 401, body, json: false }.describe();
+    assert!(!text.contains("cut-s3cret"), "{text}");
+    let errors =
+        build_errors(&format!("url: \"{}cut-s3cret-0123456789\"\n", "y".repeat(70)), ConnectionsFile::default());
+    assert!(!errors[0].1.contains("cut-s3cret"), "{errors:?}");
+}
+
+#[test]
+fn an_answer_body_is_read_up_to_a_limit() {
+    // A server answering 200 with a body that does not end (until the client hangs up, or 3 × the limit).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut request = [0u8; 4096];
+        let _ = stream.read(&mut request);
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n");
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut sent = 0;
+        while sent < 3 * request::MAX_BODY && stream.write_all(&chunk).is_ok() {
+            sent += chunk.len();
+        }
+        sent
+    });
+    let sink = config(&format!("url: \"http://{addr}/orders\"\n")).build(&context()).expect("builds");
+    let prepared = sink.create.render(&RenderContext::new(Arc::new(json!({"a": 1})))).expect("renders");
+    let answer = request::Client::new(std::time::Duration::from_secs(30)).expect("client").send(&prepared);
+    let request::Answer::Response { status: 200, body, json: false } = &answer else { panic!("{answer:?}") };
+    assert!(body.as_str().is_some_and(|t| t.len() < 1000 && t.contains("larger than")), "{}", answer.describe());
+    drop(answer);
+    assert!(server.join().expect("server") < 3 * request::MAX_BODY, "the client stopped reading");
+}
