@@ -312,3 +312,25 @@ fn a_state_file_weir_cannot_trust_stops_the_run() {
     assert_eq!(weir(&["run", "--state", "other.db", "orders.yaml"], d).status.code(), Some(0));
     assert_eq!(weir(&["run", "--dry-run", "orders.yaml"], d).status.code(), Some(0));
 }
+
+#[test]
+fn a_replaced_json_array_file_is_read_again_not_skipped_by_count() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(
+        d,
+        "snap.yaml",
+        "name: snap\nsource: { id: in, type: file, path: snapshot.json, format: json }\nsinks:\n  - { id: out, type: file, path: out.ndjson }\n",
+    );
+    let received = |args: &[&str]| -> u64 {
+        let out = weir(args, d);
+        let summary: Value = serde_json::from_slice(&out.stderr).expect("summary");
+        summary["records"]["received"].as_u64().expect("received")
+    };
+    write(d, "snapshot.json", r#"[{"sku":"A","qty":1},{"sku":"B","qty":2}]"#);
+    assert_eq!(received(&["run", "snap.yaml", "--json"]), 2);
+    assert_eq!(received(&["run", "snap.yaml", "--json"]), 0, "unchanged: nothing new");
+    // Tomorrow's snapshot: as many elements, even the same length, other values.
+    write(d, "snapshot.json", r#"[{"sku":"A","qty":7},{"sku":"B","qty":9}]"#);
+    assert_eq!(received(&["run", "snap.yaml", "--json"]), 2, "a replaced file is read from its start");
+}

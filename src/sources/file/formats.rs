@@ -55,7 +55,10 @@ pub(super) fn read_csv(
 }
 
 /// Streams the elements of a top-level JSON array without holding the whole document; false when
-/// `visit` asked to stop (the rest of the document is then not read, nor checked).
+/// `visit` asked to stop (the rest of the document is then not read, nor checked). Elements have no
+/// byte offsets of their own: each is said to end at the end of the file, so that the checkpoint
+/// fingerprints the whole document (its first and last bytes) and a file replaced by another — even
+/// one with as many elements — is read again from its start rather than skipped by count.
 pub(super) fn read_json_array(
     path: &Path,
     stream: u32,
@@ -67,6 +70,7 @@ pub(super) fn read_json_array(
         visit: &'v mut dyn FnMut(Input) -> bool,
         stream: u32,
         skip: u64,
+        file_len: u64,
         stopped: &'v mut bool,
     }
     impl<'de> serde::de::Visitor<'de> for Elements<'_> {
@@ -84,7 +88,7 @@ pub(super) fn read_json_array(
             let mut n = 0u64;
             while let Some(value) = seq.next_element::<Value>()? {
                 let position = InputPosition { stream: self.stream, seq: n };
-                if !(self.visit)(Input { position, parsed: Ok(value), original: None, end: 0 }) {
+                if !(self.visit)(Input { position, parsed: Ok(value), original: None, end: self.file_len }) {
                     *self.stopped = true;
                     return Ok(());
                 }
@@ -94,8 +98,10 @@ pub(super) fn read_json_array(
         }
     }
     let mut stopped = false;
+    let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 20, file));
-    let result = serde::Deserializer::deserialize_seq(&mut de, Elements { visit, stream, skip, stopped: &mut stopped });
+    let elements = Elements { visit, stream, skip, file_len, stopped: &mut stopped };
+    let result = serde::Deserializer::deserialize_seq(&mut de, elements);
     match result {
         // Stopping early leaves the rest of the array unread, which serde_json reports as trailing
         // characters: not an error of the input.
