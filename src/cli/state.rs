@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
 use weir::config::secrets;
 use weir::runtime::ack::Outcome;
@@ -37,31 +37,50 @@ pub(crate) enum DlqCommand {
     /// now. An entry is removed once its record got through (or was rejected again, which writes a new
     /// entry with one more attempt); it is kept when the run stopped before deciding.
     Replay {
-        /// Entry ids.
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
-        ids: Vec<i64>,
-        /// Every entry (of `--pipeline`, when given).
-        #[arg(long)]
-        all: bool,
-        /// Only entries of this pipeline.
-        #[arg(long)]
-        pipeline: Option<String>,
+        #[command(flatten)]
+        selection: EntrySelection,
         /// Where the pipelines are: a pipeline file or a client folder.
         #[arg(long, default_value = ".")]
         config: PathBuf,
     },
     /// Remove entries without sending them.
     Drop {
-        /// Entry ids.
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
-        ids: Vec<i64>,
-        /// Every entry (of `--pipeline`, when given).
-        #[arg(long)]
-        all: bool,
-        /// Only entries of this pipeline.
-        #[arg(long)]
-        pipeline: Option<String>,
+        #[command(flatten)]
+        selection: EntrySelection,
     },
+}
+
+/// Which entries `replay` and `drop` act on: by id, or all (of one pipeline).
+#[derive(Debug, Args)]
+pub(crate) struct EntrySelection {
+    /// Entry ids.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    ids: Vec<i64>,
+    /// Every entry (of `--pipeline`, when given).
+    #[arg(long)]
+    all: bool,
+    /// Only entries of this pipeline.
+    #[arg(long)]
+    pipeline: Option<String>,
+}
+
+impl EntrySelection {
+    /// The entries selected.
+    fn entries(&self, store: &dyn StateStore) -> anyhow::Result<Vec<StoredDeadLetter>> {
+        let pipeline = self.pipeline.as_deref();
+        if self.all {
+            return Ok(store.dead_letters(pipeline)?);
+        }
+        let mut out = Vec::new();
+        for id in &self.ids {
+            match store.dead_letter(*id)? {
+                Some(e) if pipeline.is_none_or(|p| p == e.entry.pipeline) => out.push(e),
+                Some(_) => {}
+                None => anyhow::bail!("no dead-letter entry {id}"),
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Runs a `weir dlq` command.
@@ -98,8 +117,8 @@ pub(crate) fn dlq(command: DlqCommand, store: Arc<dyn StateStore>) -> anyhow::Re
                 Ok(ExitCode::from(1))
             }
         },
-        DlqCommand::Drop { ids, all, pipeline } => {
-            let entries = select(&*store, &ids, all, pipeline.as_deref())?;
+        DlqCommand::Drop { selection } => {
+            let entries = selection.entries(&*store)?;
             let mut dropped = 0;
             for e in &entries {
                 dropped += usize::from(store.drop_dead_letter(e.id)?);
@@ -107,32 +126,11 @@ pub(crate) fn dlq(command: DlqCommand, store: Arc<dyn StateStore>) -> anyhow::Re
             eprintln!("dropped {dropped} entr{}", if dropped == 1 { "y" } else { "ies" });
             Ok(ExitCode::SUCCESS)
         }
-        DlqCommand::Replay { ids, all, pipeline, config } => {
-            let entries = select(&*store, &ids, all, pipeline.as_deref())?;
+        DlqCommand::Replay { selection, config } => {
+            let entries = selection.entries(&*store)?;
             replay(entries, store, &config)
         }
     }
-}
-
-/// The entries named by ids, or all of them (of one pipeline).
-fn select(
-    store: &dyn StateStore,
-    ids: &[i64],
-    all: bool,
-    pipeline: Option<&str>,
-) -> anyhow::Result<Vec<StoredDeadLetter>> {
-    if all {
-        return Ok(store.dead_letters(pipeline)?);
-    }
-    let mut out = Vec::new();
-    for id in ids {
-        match store.dead_letter(*id)? {
-            Some(e) if pipeline.is_none_or(|p| p == e.entry.pipeline) => out.push(e),
-            Some(_) => {}
-            None => anyhow::bail!("no dead-letter entry {id}"),
-        }
-    }
-    Ok(out)
 }
 
 fn replay(
