@@ -163,6 +163,59 @@ sinks:
     assert_eq!(summary.records.delivered as usize, total);
 }
 
+/// Waits until the source stops taking records (it is held back) and returns how many it took.
+fn received_once_stalled(progress: &weir::runtime::ack::AckTracker) -> u64 {
+    let mut stalled_at = 0;
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let received = progress.summary().received;
+        if received == stalled_at {
+            break;
+        }
+        stalled_at = received;
+    }
+    stalled_at
+}
+
+#[test]
+fn large_records_are_held_back_by_bytes_not_only_by_count() {
+    // 400 records of 256 KiB (100 MiB): with batches of up to 256 records and 4 batches per channel,
+    // a count bound alone lets the source read all of them ahead of a sink that stopped; with batches
+    // closed at 1 MiB, only a few MiB can be in flight.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let total = 400;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(dir.path().join("in.ndjson")).expect("create"));
+    let padding = "x".repeat(256 * 1024);
+    for i in 0..total {
+        writeln!(f, "{}", json!({"id": i, "blob": padding})).expect("write");
+    }
+    drop(f);
+    let fifo = dir.path().join("out.fifo");
+    mkfifo(&fifo);
+    let yaml = r#"
+name: big
+source: { id: in, type: file, path: in.ndjson }
+steps:
+  - { id: pass, type: set, fields: { seen: true } }
+sinks:
+  - { id: out, type: file, path: out.fifo }
+"#;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let execution = rt.block_on(async { start(dir.path(), yaml, RunOptions::default()) });
+    let progress = execution.progress_handle();
+    let mut reader = BufReader::new(std::fs::File::open(&fifo).expect("open fifo"));
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("read");
+    let ahead = received_once_stalled(&progress).saturating_sub(1);
+    // Bound: the parse window (8 chunks), two channels of 4 batches, a batch per component and the
+    // pipe, each of at most 1 MiB plus one record: about 4 records each, under 100 in all.
+    assert!(ahead < 100, "the source read {ahead} records of 256 KiB ahead of a stopped sink (of {total})");
+    let rest = reader.lines().count();
+    let summary = rt.block_on(execution.wait());
+    assert!(summary.is_success(), "{summary}");
+    assert_eq!(1 + rest, total);
+}
+
 #[test]
 fn sigterm_drains_in_flight_records_and_exits_130() {
     let dir = tempfile::tempdir().expect("tempdir");

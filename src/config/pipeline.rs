@@ -100,6 +100,12 @@ fn default_channel_capacity() -> usize {
     4
 }
 
+fn default_batch_bytes() -> usize {
+    // Large enough that records of a few KiB still travel 256 at a time (the canonical benchmark's
+    // batches stay whole); small enough that records of several MiB each travel one or two at a time.
+    1 << 20
+}
+
 /// Runtime tuning of one pipeline.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -110,11 +116,21 @@ pub struct RuntimeSettings {
     /// Batches buffered between two components before the upstream one waits (backpressure).
     #[serde(default = "default_channel_capacity")]
     pub channel_capacity: usize,
+    /// Largest input size, in bytes, of the records moved at once: a batch closes at `batch_size`
+    /// records or at this many bytes of input, whichever comes first (a record larger than this travels
+    /// alone). With `channel_capacity` it bounds the memory records in flight take, whatever their
+    /// size. Default 1048576 (1 MiB).
+    #[serde(default = "default_batch_bytes")]
+    pub batch_bytes: usize,
 }
 
 impl Default for RuntimeSettings {
     fn default() -> Self {
-        Self { batch_size: default_batch_size(), channel_capacity: default_channel_capacity() }
+        Self {
+            batch_size: default_batch_size(),
+            channel_capacity: default_channel_capacity(),
+            batch_bytes: default_batch_bytes(),
+        }
     }
 }
 

@@ -212,9 +212,11 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
             Err(e) => report(&mut diagnostics, e, &s.origin, label, &ctx.templates),
         }
     }
-    for (name, value) in
-        [("batch_size", config.runtime.batch_size), ("channel_capacity", config.runtime.channel_capacity)]
-    {
+    for (name, value) in [
+        ("batch_size", config.runtime.batch_size),
+        ("channel_capacity", config.runtime.channel_capacity),
+        ("batch_bytes", config.runtime.batch_bytes),
+    ] {
         if value == 0 {
             diagnostics.push(
                 Diagnostic::new("bad-value", format!("`{name}` must be at least 1"))

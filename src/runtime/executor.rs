@@ -142,6 +142,7 @@ impl Execution {
             tracker: Arc::clone(&tracker),
             dead_letter: dead_letter.clone(),
             batch_size: settings.batch_size,
+            batch_bytes: settings.batch_bytes,
             limit: options.limit,
             stop: Arc::clone(&stop),
             key: source.key,

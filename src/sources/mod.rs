@@ -75,6 +75,8 @@ pub struct SourceContext {
     pub dead_letter: DeadLetterSender,
     /// Records per batch.
     pub batch_size: usize,
+    /// Input bytes per batch: a batch closes at `batch_size` records or this many bytes.
+    pub batch_bytes: usize,
     /// Stop after this many records.
     pub limit: Option<u64>,
     /// Set when the pipeline should stop reading (SIGINT/SIGTERM).

@@ -19,6 +19,8 @@ use crate::transforms::context::with_context;
 pub(super) struct Emitter<'a> {
     pub(super) ctx: &'a SourceContext,
     batch: Vec<Record>,
+    /// Input bytes of the records in `batch`.
+    batch_bytes: usize,
     /// Inputs taken so far.
     pub(super) emitted: u64,
     /// Inputs after which to stop (`None` on parse threads: their reader stops at the limit).
@@ -32,7 +34,15 @@ pub(super) struct Emitter<'a> {
 
 impl<'a> Emitter<'a> {
     pub(super) fn new(ctx: &'a SourceContext, chain: Chain) -> Self {
-        Self { ctx, batch: Vec::with_capacity(ctx.batch_size), emitted: 0, limit: ctx.limit, chain, finished: None }
+        Self {
+            ctx,
+            batch: Vec::with_capacity(ctx.batch_size),
+            batch_bytes: 0,
+            emitted: 0,
+            limit: ctx.limit,
+            chain,
+            finished: None,
+        }
     }
 
     /// An emitter for a parse thread, with its own instances of the steps.
@@ -56,7 +66,7 @@ impl<'a> Emitter<'a> {
         }
         self.emitted += 1;
         NodeCounters::add(&self.ctx.counters.received, 1);
-        let Input { position, parsed, original, end } = input;
+        let Input { position, parsed, original, end, size } = input;
         let acks = Acks::One(self.ctx.tracker.track_until(position, end));
         let mut record = Record { value: Value::Null, key: None, parent: None, acks, original: None };
         match parsed {
@@ -75,7 +85,8 @@ impl<'a> Emitter<'a> {
                 }
                 NodeCounters::add(&self.ctx.counters.emitted, 1);
                 self.batch.push(record);
-                if self.batch.len() >= self.ctx.batch_size {
+                self.batch_bytes += size;
+                if self.batch.len() >= self.ctx.batch_size || self.batch_bytes >= self.ctx.batch_bytes {
                     return self.send();
                 }
             }
@@ -94,6 +105,7 @@ impl<'a> Emitter<'a> {
             return true;
         }
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.ctx.batch_size));
+        self.batch_bytes = 0;
         let batch = self.chain.run(batch);
         match &mut self.finished {
             Some(finished) => {

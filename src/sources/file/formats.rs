@@ -1,9 +1,11 @@
 //! The formats that are read front to back on one thread: CSV with a header row, and a JSON array
 //! streamed element by element.
 
+use std::cell::Cell;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::Path;
+use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
@@ -47,7 +49,8 @@ pub(super) fn read_csv(
                 headers.iter().cloned().zip(row.iter().map(|s| Value::String(s.to_string()))).collect::<Map<_, _>>(),
             )
         });
-        if !visit(Input { position: InputPosition { stream, seq }, parsed, original: None, end }) {
+        let size = row.as_slice().len() + row.len();
+        if !visit(Input { position: InputPosition { stream, seq }, parsed, original: None, end, size }) {
             return Ok(false);
         }
         seq += 1;
@@ -72,6 +75,7 @@ pub(super) fn read_json_array(
         skip: u64,
         file_len: u64,
         stopped: &'v mut bool,
+        consumed: Rc<Cell<u64>>,
     }
     impl<'de> serde::de::Visitor<'de> for Elements<'_> {
         type Value = ();
@@ -86,9 +90,13 @@ pub(super) fn read_json_array(
                 }
             }
             let mut n = 0u64;
+            let mut before = self.consumed.get();
             while let Some(value) = seq.next_element::<Value>()? {
                 let position = InputPosition { stream: self.stream, seq: n };
-                if !(self.visit)(Input { position, parsed: Ok(value), original: None, end: self.file_len }) {
+                let size = usize::try_from(self.consumed.get() - before).unwrap_or(usize::MAX);
+                before = self.consumed.get();
+                let input = Input { position, parsed: Ok(value), original: None, end: self.file_len, size };
+                if !(self.visit)(input) {
                     *self.stopped = true;
                     return Ok(());
                 }
@@ -99,8 +107,10 @@ pub(super) fn read_json_array(
     }
     let mut stopped = false;
     let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 20, file));
-    let elements = Elements { visit, stream, skip, file_len, stopped: &mut stopped };
+    let consumed = Rc::new(Cell::new(0));
+    let reader = CountingReader { inner: BufReader::with_capacity(1 << 20, file), consumed: Rc::clone(&consumed) };
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let elements = Elements { visit, stream, skip, file_len, stopped: &mut stopped, consumed };
     let result = serde::Deserializer::deserialize_seq(&mut de, elements);
     match result {
         // Stopping early leaves the rest of the array unread, which serde_json reports as trailing
@@ -108,5 +118,20 @@ pub(super) fn read_json_array(
         _ if stopped => Ok(false),
         Ok(()) => Ok(true),
         Err(e) => Err(SourceError::Read { message: format!("`{}`: {e}", path.display()), retryable: false }),
+    }
+}
+
+/// Counts the bytes the JSON parser took, so that each element's size is known (batches are bounded in
+/// bytes).
+struct CountingReader<R> {
+    inner: R,
+    consumed: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.consumed.set(self.consumed.get() + n as u64);
+        Ok(n)
     }
 }

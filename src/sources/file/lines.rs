@@ -145,12 +145,12 @@ pub(super) fn parse_line(projection: Option<&Projection>, path: &Path, line: Lin
             let parsed = projection.parse(text).map_err(invalid);
             let original = parsed.is_ok().then(|| whole.clone());
             let end = if parsed.is_ok() { end } else { end_if_invalid };
-            Input { position, parsed, original, end }
+            Input { position, parsed, original, end, size: whole.len() }
         }
         None => {
             let parsed = serde_json::from_slice::<Value>(text).map_err(|e| invalid(e.to_string()));
             let end = if parsed.is_ok() { end } else { end_if_invalid };
-            Input { position, parsed, original: None, end }
+            Input { position, parsed, original: None, end, size: whole.len() }
         }
     }
 }

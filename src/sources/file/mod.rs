@@ -112,6 +112,8 @@ pub struct Input {
     pub original: Option<Bytes>,
     /// Where the input ends in its file (a byte offset; 0 for JSON arrays), for checkpoints.
     pub end: u64,
+    /// How many bytes of the file the input took: batches are bounded in bytes as well as records.
+    pub size: usize,
 }
 
 impl FileSource {

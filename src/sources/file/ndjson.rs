@@ -73,6 +73,9 @@ pub(super) fn read_ndjson(
         drop((chunks, finished_tx));
         let reader = scope.spawn(move || {
             let mut chunk = Vec::with_capacity(chunk_size);
+            // A chunk closes at `batch_size` lines or `batch_bytes` bytes: the window of chunks in
+            // flight then bounds memory in bytes, whatever the size of a line.
+            let mut chunk_bytes = 0usize;
             let (mut k, mut read) = (0, 0u64);
             let send = |k: usize, chunk: Vec<Line>| tokens.recv().is_ok() && chunk_tx.send((k, chunk)).is_ok();
             let result = for_each_ndjson_line(file, stream, resume, |line| {
@@ -80,10 +83,12 @@ pub(super) fn read_ndjson(
                     return false;
                 }
                 read += 1;
+                chunk_bytes += line.whole.len();
                 chunk.push(line);
-                if chunk.len() < chunk_size {
+                if chunk.len() < chunk_size && chunk_bytes < ctx.batch_bytes {
                     return true;
                 }
+                chunk_bytes = 0;
                 k += 1;
                 send(k - 1, std::mem::replace(&mut chunk, Vec::with_capacity(chunk_size)))
             });
