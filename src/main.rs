@@ -17,6 +17,8 @@ use weir::state::sqlite::SqliteStore;
 
 mod cli;
 
+use cli::output::{print, print_line};
+
 /// mimalloc instead of glibc malloc: records are allocated on one thread (the source) and freed on
 /// another (a step or sink), the pattern where glibc's per-thread arenas spend their time consolidating
 /// (measured in docs/performance.md).
@@ -24,7 +26,7 @@ mod cli;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const EXIT_CODES: &str = "Exit codes:
-  0    success
+  0    success (also: standard output closed by its reader, as in `weir dlq list | head`)
   1    the run failed (a source or sink failed, or records were left unacknowledged; for a folder:
        in any of its pipelines)
   2    invalid configuration (every error is printed, with file:line:col)
@@ -68,7 +70,7 @@ enum Command {
         /// No progress bar and no summary.
         #[arg(long, short)]
         quiet: bool,
-        /// Print the summary as JSON on stderr.
+        /// Print the summary as one JSON line on stdout (logs stay on stderr).
         #[arg(long)]
         json: bool,
         /// Read sources from the beginning, ignoring (and then replacing) saved checkpoints.
@@ -159,9 +161,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter =
         tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| RedactingStderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| RedactingStderr)
+        .with_ansi(cli::output::stderr_colors())
+        .with_target(false)
+        .init();
     match run(cli) {
         Ok(code) => code,
+        // `weir … | head`: the reader has what it wanted; end quietly, as ripgrep does.
+        Err(e) if cli::output::is_closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}", secrets::redact(&format!("error: {e:#}")));
             ExitCode::from(1)
@@ -192,9 +201,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate { paths } => Ok(match load_and_compile(&paths) {
             Some(plans) => {
                 for (p, _) in &plans {
-                    println!("ok: {} ({})", p.config.name, p.file.display);
+                    print_line(&format!("ok: {} ({})", p.config.name, p.file.display))?;
                 }
-                println!("{} pipeline{} valid", plans.len(), if plans.len() == 1 { "" } else { "s" });
+                print_line(&format!("{} pipeline{} valid", plans.len(), if plans.len() == 1 { "" } else { "s" }))?;
                 ExitCode::SUCCESS
             }
             None => ExitCode::from(2),
@@ -208,7 +217,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let text = schema::to_text(&value);
             match output {
                 Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?,
-                None => print!("{text}"),
+                None => print(&text)?,
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -216,8 +225,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let Some(plans) = load_and_compile(std::slice::from_ref(&path)) else { return Ok(ExitCode::from(2)) };
             for (p, plan) in plans {
                 match format {
-                    GraphFormat::Dot => print!("{}", plan.graph.to_dot(&p.config.name)),
-                    GraphFormat::Mermaid => print!("{}", plan.graph.to_mermaid()),
+                    GraphFormat::Dot => print(&plan.graph.to_dot(&p.config.name))?,
+                    GraphFormat::Mermaid => print(&plan.graph.to_mermaid())?,
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -65,14 +65,53 @@ fn a_dry_run_summary_says_nothing_was_written() {
     assert!(stderr.contains("delivered 2"), "the counts are kept: {stderr}");
     assert!(!dir.path().join("b.ndjson").exists(), "a dry run writes nothing");
 
+    // A dry run prints the records on stdout first; the summary is the last line.
     let out = weir(&["run", "b-ok.yaml", "--dry-run", "--json"], dir.path());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let summary: serde_json::Value = serde_json::from_str(stderr.trim()).expect("one JSON summary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    let summary: serde_json::Value = serde_json::from_str(last).expect("the JSON summary");
     assert_eq!(summary["dry_run"], serde_json::json!(true));
     assert_eq!(summary["records"]["delivered"], serde_json::json!(2));
 
     let out = weir(&["run", "b-ok.yaml", "--json"], dir.path());
     let summary: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&out.stderr).trim()).expect("one JSON summary");
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("one JSON summary");
     assert_eq!(summary["dry_run"], serde_json::json!(false));
+}
+
+/// `weir run` with logs at `info`, stderr and stdout captured (not terminals).
+fn weir_logging(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_weir"));
+    cmd.args(args).current_dir(dir).env("WEIR_LOG", "info").env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("the weir binary runs")
+}
+
+#[test]
+fn the_json_summary_is_not_mixed_with_logs() {
+    let dir = folder();
+    // A folder run with a failing pipeline logs errors; stdout still holds only the summaries.
+    let out = weir_logging(&["run", ".", "--json"], dir.path(), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pipeline failed"), "the logs are on stderr: {stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summaries: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).expect("every stdout line is a JSON summary")).collect();
+    assert_eq!(summaries.len(), 2, "{stdout}");
+    assert_eq!(summaries[1]["pipeline"], serde_json::json!("b-ok"));
+}
+
+#[test]
+fn no_colours_off_a_terminal_unless_forced() {
+    let dir = folder();
+    let plain = weir_logging(&["run", "a-fails.yaml"], dir.path(), &[]);
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert!(stderr.contains("pipeline failed"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "ANSI codes on a stderr that is not a terminal: {stderr:?}");
+    let forced = weir_logging(&["run", "a-fails.yaml"], dir.path(), &[("CLICOLOR_FORCE", "1")]);
+    assert!(String::from_utf8_lossy(&forced.stderr).contains('\u{1b}'), "CLICOLOR_FORCE=1 forces colours");
+    let off = weir_logging(&["run", "a-fails.yaml"], dir.path(), &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+    assert!(String::from_utf8_lossy(&off.stderr).contains('\u{1b}'), "CLICOLOR_FORCE wins over NO_COLOR");
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::cli::output::print_line;
 use weir::config::load::LoadedPipeline;
 use weir::graph::plan::Plan;
 use weir::runtime::executor::{Execution, RunOptions};
@@ -82,7 +83,8 @@ fn watch_signals(stopper: Arc<Stopper>) {
 }
 
 /// Runs the pipelines one after another. A pipeline that fails does not stop the next one; only a
-/// signal does. Exit code 1 when any failed, else 130 when interrupted.
+/// signal (or a closed standard output) does. Exit code 1 when any failed, else 0 when standard output
+/// was closed, else 130 when interrupted.
 pub(crate) async fn run_plans(
     plans: Vec<(LoadedPipeline, Plan)>,
     state: Option<Arc<dyn StateStore>>,
@@ -95,6 +97,7 @@ pub(crate) async fn run_plans(
     let mut failed: Vec<String> = Vec::new();
     let mut not_run: Vec<String> = Vec::new();
     let mut interrupted = false;
+    let mut stdout_closed = false;
     for (loaded, plan) in plans {
         let Some(stop) = stopper.next() else {
             not_run.push(loaded.config.name.clone());
@@ -133,7 +136,7 @@ pub(crate) async fn run_plans(
             );
             bar
         });
-        let summary = match &bar {
+        let mut summary = match &bar {
             Some(bar) => {
                 let mut wait = std::pin::pin!(execution.wait_with_progress(bar.clone()));
                 (&mut wait).await
@@ -143,6 +146,13 @@ pub(crate) async fn run_plans(
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
+        // `weir run … | head`: the reader went away. Not a failure: the run stopped like an interrupted
+        // one, and what was not printed stays unacknowledged, to be read again next run.
+        let closed = weir::sinks::stdout::stdout_closed();
+        if closed {
+            summary.error = None;
+            summary.interrupted = true;
+        }
         if let Some(session) = session {
             let summary = summary.clone();
             if let Err(e) = tokio::task::spawn_blocking(move || session.finish(&summary)).await? {
@@ -150,9 +160,15 @@ pub(crate) async fn run_plans(
             }
         }
         if json {
-            eprintln!("{}", serde_json::to_string(&summary).unwrap_or_default());
+            // On stdout, one line per pipeline, so that logs (on stderr) never mix with it.
+            let _ = print_line(&serde_json::to_string(&summary).unwrap_or_default());
         } else if !quiet {
             eprint!("{summary}");
+        }
+        if closed {
+            eprintln!("  stopped: standard output was closed; the records not printed are read again next run");
+            stdout_closed = true;
+            break;
         }
         if summary.error.is_some() || !summary.is_success() {
             failed.push(format!("{} ({})", summary.pipeline, loaded.file.display));
@@ -170,6 +186,8 @@ pub(crate) async fn run_plans(
     }
     Ok(if !failed.is_empty() {
         ExitCode::from(1)
+    } else if stdout_closed {
+        ExitCode::SUCCESS
     } else if interrupted || !not_run.is_empty() {
         ExitCode::from(130)
     } else {
