@@ -27,8 +27,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const EXIT_CODES: &str = "Exit codes:
   0    success (also: standard output closed by its reader, as in `weir dlq list | head`)
-  1    the run failed (a source or sink failed, or records were left unacknowledged; for a folder:
-       in any of its pipelines)
+  1    the run failed (a source or sink failed, records were left unacknowledged, or more were
+       dead-lettered than --max-dead-letters allows; for a folder: in any of its pipelines)
   2    invalid configuration (every error is printed, with file:line:col)
   130  interrupted by SIGINT/SIGTERM after draining in-flight records";
 
@@ -76,6 +76,10 @@ enum Command {
         /// Read sources from the beginning, ignoring (and then replacing) saved checkpoints.
         #[arg(long)]
         from_start: bool,
+        /// Fail the run (exit 1) when more inputs than this were dead-lettered: a count (`0`, `10`) or a
+        /// percentage of the inputs read (`5%`).
+        #[arg(long, value_name = "N|P%")]
+        max_dead_letters: Option<cli::checks::DeadLetterLimit>,
     },
     /// The dead-letter queue: list, show, replay and drop entries.
     #[command(after_help = EXIT_CODES)]
@@ -201,6 +205,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate { paths } => Ok(match load_and_compile(&paths) {
             Some(plans) => {
                 for (p, _) in &plans {
+                    for warning in cli::checks::format_warnings(&p.config) {
+                        eprintln!("warning: {}: {warning}", p.file.display);
+                    }
                     print_line(&format!("ok: {} ({})", p.config.name, p.file.display))?;
                 }
                 print_line(&format!("{} pipeline{} valid", plans.len(), if plans.len() == 1 { "" } else { "s" }))?;
@@ -231,20 +238,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { path, dry_run, limit, quiet, json, from_start } => {
+        Command::Run { path, dry_run, limit, quiet, json, from_start, max_dead_letters } => {
             let Some(plans) = load_and_compile(std::slice::from_ref(&path)) else { return Ok(ExitCode::from(2)) };
             // A dry run writes nothing, state included.
-            let state = if dry_run {
-                None
+            let (state, state_path) = if dry_run {
+                (None, None)
             } else {
                 let folder = if path.is_dir() { path.clone() } else { path.parent().unwrap_or(&path).to_path_buf() };
-                Some(open_state(cli.state.as_deref(), &folder)?)
+                let state_path = state_path(cli.state.as_deref(), &folder);
+                (Some(open_state(Some(&state_path), &folder)?), Some(state_path))
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .context("starting the tokio runtime")?;
-            let options = cli::run::RunSettings { dry_run, limit, quiet, json, from_start };
+            // `weir dlq` looks in `./.weir/state.db`: the end-of-run hint names any other state file.
+            let state_flag = state_path.filter(|p| p != std::path::Path::new(".weir/state.db"));
+            let options =
+                cli::run::RunSettings { dry_run, limit, quiet, json, from_start, max_dead_letters, state_flag };
             runtime.block_on(cli::run::run_plans(plans, state, options))
         }
         Command::Dlq { command } => {
@@ -275,9 +286,14 @@ fn open_existing_state(explicit: Option<&std::path::Path>) -> anyhow::Result<Arc
     open_state(Some(&path), std::path::Path::new("."))
 }
 
+/// The state file: `--state`/`WEIR_STATE`, else `.weir/state.db` in `folder`.
+fn state_path(explicit: Option<&std::path::Path>, folder: &std::path::Path) -> PathBuf {
+    explicit.map_or_else(|| folder.join(".weir").join("state.db"), std::path::Path::to_path_buf)
+}
+
 /// Opens the state file: `--state`/`WEIR_STATE`, else `.weir/state.db` in `folder`.
 fn open_state(explicit: Option<&std::path::Path>, folder: &std::path::Path) -> anyhow::Result<Arc<dyn StateStore>> {
-    let path = explicit.map_or_else(|| folder.join(".weir").join("state.db"), std::path::Path::to_path_buf);
+    let path = state_path(explicit, folder);
     let store = SqliteStore::open(&path)?;
     Ok(Arc::new(store))
 }

@@ -115,3 +115,56 @@ fn no_colours_off_a_terminal_unless_forced() {
     let off = weir_logging(&["run", "a-fails.yaml"], dir.path(), &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
     assert!(String::from_utf8_lossy(&off.stderr).contains('\u{1b}'), "CLICOLOR_FORCE wins over NO_COLOR");
 }
+
+/// A folder with `in.csv` and `p.yaml` reading it with the source options `options`.
+fn csv_folder(options: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("in.csv"), "id,name\n1,a\n2,b\n3,c\n").expect("write");
+    let pipeline = format!(
+        "name: p\nsource: {{ id: in, type: file, path: in.csv{options} }}\nsinks:\n  - {{ id: out, type: file, path: out.ndjson }}\n"
+    );
+    std::fs::write(dir.path().join("p.yaml"), pipeline).expect("write");
+    dir
+}
+
+#[test]
+fn the_format_follows_the_extension_when_not_given() {
+    let dir = csv_folder("");
+    let out = weir(&["run", "p.yaml", "--json"], dir.path());
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("summary");
+    assert_eq!(summary["records"]["delivered"], serde_json::json!(3), "{summary}");
+    let written = std::fs::read_to_string(dir.path().join("out.ndjson")).expect("output");
+    assert!(written.starts_with("{\"id\":\"1\""), "{written}");
+}
+
+#[test]
+fn validate_warns_when_the_format_contradicts_the_extension() {
+    let dir = csv_folder(", format: ndjson");
+    let out = weir(&["validate", "p.yaml"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "a warning, not an error: {stderr}");
+    assert!(stderr.contains("warning:") && stderr.contains("`format: ndjson`") && stderr.contains(".csv"), "{stderr}");
+    let fine = weir(&["validate", "p.yaml"], csv_folder(", format: csv").path());
+    assert!(!String::from_utf8_lossy(&fine.stderr).contains("warning"), "no warning when they agree");
+}
+
+#[test]
+fn most_records_dead_lettered_is_said_plainly_and_can_fail_the_run() {
+    // Declared NDJSON, but the file is CSV: every line is dead-lettered.
+    let dir = csv_folder(", format: ndjson");
+    let out = weir(&["run", "p.yaml", "--state", "st/state.db"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "dead letters alone do not fail a run: {stderr}");
+    assert!(stderr.contains("most records were dead-lettered (4 of 4)"), "{stderr}");
+    assert!(stderr.contains("weir dlq list --state st/state.db p"), "the hint keeps --state: {stderr}");
+    for (limit, code) in [("0", 1), ("4", 0), ("50%", 1), ("100%", 0)] {
+        let out = weir(&["run", "p.yaml", "--from-start", "--max-dead-letters", limit], dir.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "--max-dead-letters {limit}: {stderr}");
+        if code == 1 {
+            assert!(stderr.contains("more than --max-dead-letters"), "{stderr}");
+        }
+    }
+    let bad = weir(&["run", "p.yaml", "--max-dead-letters", "lots"], dir.path());
+    assert_eq!(bad.status.code(), Some(2), "a bad value is a usage error");
+}

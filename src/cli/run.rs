@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::cli::checks::{self, DeadLetterLimit};
 use crate::cli::output::print_line;
 use weir::config::load::LoadedPipeline;
 use weir::graph::plan::Plan;
@@ -16,13 +17,17 @@ use weir::state::StateStore;
 use weir::state::session::RunSession;
 
 /// How `weir run` runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct RunSettings {
     pub(crate) dry_run: bool,
     pub(crate) limit: Option<u64>,
     pub(crate) quiet: bool,
     pub(crate) json: bool,
     pub(crate) from_start: bool,
+    /// `--max-dead-letters`: more dead letters than this fail the run.
+    pub(crate) max_dead_letters: Option<DeadLetterLimit>,
+    /// The state file, when `weir dlq` run from here would not find it without `--state`.
+    pub(crate) state_flag: Option<std::path::PathBuf>,
 }
 
 /// What SIGINT/SIGTERM stop: the whole folder run (`signalled`, checked before each pipeline starts)
@@ -90,7 +95,7 @@ pub(crate) async fn run_plans(
     state: Option<Arc<dyn StateStore>>,
     settings: RunSettings,
 ) -> anyhow::Result<ExitCode> {
-    let RunSettings { dry_run, limit, quiet, json, from_start } = settings;
+    let RunSettings { dry_run, limit, quiet, json, from_start, max_dead_letters, state_flag } = settings;
     let stopper = Arc::new(Stopper::default());
     watch_signals(Arc::clone(&stopper));
     let total = plans.len();
@@ -153,6 +158,9 @@ pub(crate) async fn run_plans(
             summary.error = None;
             summary.interrupted = true;
         }
+        if let (Some(flag), Some(hint)) = (&state_flag, &mut summary.dead_letter_path) {
+            *hint = hint.replace("(weir dlq list ", &format!("(weir dlq list --state {} ", flag.display()));
+        }
         if let Some(session) = session {
             let summary = summary.clone();
             if let Err(e) = tokio::task::spawn_blocking(move || session.finish(&summary)).await? {
@@ -164,13 +172,23 @@ pub(crate) async fn run_plans(
             let _ = print_line(&serde_json::to_string(&summary).unwrap_or_default());
         } else if !quiet {
             eprint!("{summary}");
+            if let Some(warning) = checks::mostly_dead_lettered(&summary) {
+                eprintln!("{warning}");
+            }
         }
         if closed {
             eprintln!("  stopped: standard output was closed; the records not printed are read again next run");
             stdout_closed = true;
             break;
         }
-        if summary.error.is_some() || !summary.is_success() {
+        let too_many = max_dead_letters.filter(|limit| limit.exceeded(&summary));
+        if let Some(limit) = too_many {
+            eprintln!(
+                "error: {}: {} inputs dead-lettered, more than --max-dead-letters {limit}",
+                summary.pipeline, summary.records.dead_lettered
+            );
+        }
+        if summary.error.is_some() || !summary.is_success() || too_many.is_some() {
             failed.push(format!("{} ({})", summary.pipeline, loaded.file.display));
         } else if summary.interrupted {
             interrupted = true;

@@ -36,15 +36,39 @@ pub enum FileFormat {
     Csv,
 }
 
+impl FileFormat {
+    /// The format a path's extension names: `.csv`, `.ndjson`/`.jsonl`, `.json` (any case); `None` for
+    /// any other (or no) extension.
+    pub fn from_extension(path: &str) -> Option<FileFormat> {
+        let ext = Path::new(path).extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" => Some(FileFormat::Csv),
+            "ndjson" | "jsonl" => Some(FileFormat::Ndjson),
+            "json" => Some(FileFormat::Json),
+            _ => None,
+        }
+    }
+
+    /// The name written in config files.
+    pub fn name(self) -> &'static str {
+        match self {
+            FileFormat::Ndjson => "ndjson",
+            FileFormat::Json => "json",
+            FileFormat::Csv => "csv",
+        }
+    }
+}
+
 /// Reads records from files.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileSourceConfig {
     /// File path or glob (`data/*.ndjson`), relative to the pipeline's folder.
     pub path: String,
-    /// Record format: `ndjson` (default), `json` (an array), or `csv`.
+    /// Record format: `ndjson`, `json` (an array), or `csv`. Default: from the path's extension
+    /// (`.csv` → csv, `.json` → json, `.ndjson`/`.jsonl` → ndjson), else ndjson.
     #[serde(default)]
-    pub format: FileFormat,
+    pub format: Option<FileFormat>,
     /// CSV field delimiter (one character).
     #[serde(default)]
     pub delimiter: Option<char>,
@@ -52,6 +76,13 @@ pub struct FileSourceConfig {
     /// snapshots that are replaced each time, e.g. a full stock export read by a reconciliation).
     #[serde(default)]
     pub ignore_checkpoints: bool,
+}
+
+impl FileSourceConfig {
+    /// The format read: the declared one, else the one the path's extension names, else NDJSON.
+    pub fn effective_format(&self) -> FileFormat {
+        self.format.or_else(|| FileFormat::from_extension(&self.path)).unwrap_or_default()
+    }
 }
 
 /// Built `file` source.
@@ -93,7 +124,7 @@ impl FileSourceConfig {
         };
         errors.finish(|| FileSource {
             pattern: full,
-            format: self.format,
+            format: self.effective_format(),
             delimiter,
             checkpointed: !self.ignore_checkpoints,
             base_dir: ctx.base_dir.clone(),
