@@ -55,6 +55,13 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Create a client folder: connections, tables, sample input, one pipeline and a `.gitignore` for
+    /// state and outputs. Never overwrites a file.
+    #[command(after_help = EXIT_CODES)]
+    Init {
+        /// The folder to create (or fill, when it holds none of the scaffold's files).
+        dir: PathBuf,
+    },
     /// Run a pipeline (or every pipeline of a folder, one after another, a failure not stopping the
     /// others) to the end of its input.
     #[command(after_help = EXIT_CODES)]
@@ -215,6 +222,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             None => ExitCode::from(2),
         }),
+        Command::Init { dir } => cli::init::init(&dir),
         Command::Schema { kind, output } => {
             let value = match kind {
                 SchemaKind::Pipeline => schema::pipeline_schema(),

@@ -2,6 +2,7 @@
 //! commands (`dlq`, `runs`, `trace`). `main.rs` parses arguments and dispatches here.
 
 pub(crate) mod checks;
+pub(crate) mod init;
 pub(crate) mod output;
 pub(crate) mod run;
 pub(crate) mod state;
