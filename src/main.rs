@@ -42,6 +42,10 @@ struct Cli {
     /// the pipeline's folder for `run`, in the current folder for `dlq`, `runs` and `trace`.
     #[arg(long, global = true, env = "WEIR_STATE", value_name = "PATH")]
     state: Option<PathBuf>,
+    /// Tables (`dlq list`, `runs`, `trace`) show long text whole instead of cutting it with `…` (only
+    /// done on a terminal anyway).
+    #[arg(long, global = true)]
+    wide: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -208,6 +212,7 @@ pub(crate) fn load_and_compile(paths: &[PathBuf]) -> Option<Vec<(LoadedPipeline,
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    cli::output::set_table_width(cli.wide);
     match cli.command {
         Command::Validate { paths } => Ok(match load_and_compile(&paths) {
             Some(plans) => {

@@ -1,4 +1,5 @@
-//! A closed standard output (`weir … | head`) ends a command quietly with exit 0, as with ripgrep:
+//! Output into pipes: a closed standard output (`weir … | head`) ends a command quietly with exit 0,
+//! as with ripgrep, and tables are not cut off a terminal. On a closed pipe:
 //! no panic, no error message; `weir run` stops reading, and the records it could not print stay
 //! unacknowledged, so the next run prints them again.
 
@@ -76,4 +77,19 @@ fn a_run_into_a_closed_pipe_stops_quietly_and_loses_nothing() {
     let again = weir(&["run", "p.yaml", "--quiet"], dir.path());
     assert_eq!(again.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&again.stdout).lines().count(), 3, "every record again");
+}
+
+#[test]
+fn tables_are_not_cut_off_a_terminal() {
+    let dir = folder();
+    assert_eq!(weir(&["run", "p.yaml", "--quiet"], dir.path()).status.code(), Some(0));
+    let json = weir(&["dlq", "list", "--json"], dir.path());
+    let entries: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let error = entries[0]["error"].as_str().expect("an error").to_string();
+    assert!(error.chars().count() > 60, "the fixture's error is long enough to be cut: {error}");
+    // Captured here, so not a terminal: the table shows the whole text.
+    let table = String::from_utf8_lossy(&weir(&["dlq", "list"], dir.path()).stdout).into_owned();
+    assert!(table.contains(&error) && !table.contains('…'), "{table}");
+    let wide = String::from_utf8_lossy(&weir(&["dlq", "list", "--wide"], dir.path()).stdout).into_owned();
+    assert!(wide.contains(&error), "{wide}");
 }

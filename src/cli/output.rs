@@ -1,7 +1,29 @@
 //! What the command line writes and how: standard output that may be a closed pipe (`weir … | head`
-//! ends quietly, exit 0, as with ripgrep), and whether stderr gets ANSI colours.
+//! ends quietly, exit 0, as with ripgrep), whether tables cut long text, and whether stderr gets ANSI
+//! colours.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether tables cut long text to fit a line (see [`set_table_width`]).
+static CUT_LONG_TEXT: AtomicBool = AtomicBool::new(true);
+
+/// Tables cut long cells with `…` only for a person reading a terminal: not with `--wide`, and not when
+/// standard output is a pipe or a file (scripts and `grep` get whole text).
+pub(crate) fn set_table_width(wide: bool) {
+    CUT_LONG_TEXT.store(!wide && std::io::stdout().is_terminal(), Ordering::Relaxed);
+}
+
+/// `text` on one line (control characters as spaces), cut to `max` characters with `…` when tables are
+/// cut ([`set_table_width`]).
+pub(crate) fn one_line(text: &str, max: usize) -> String {
+    let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if CUT_LONG_TEXT.load(Ordering::Relaxed) && flat.chars().count() > max {
+        format!("{}…", flat.chars().take(max - 1).collect::<String>())
+    } else {
+        flat
+    }
+}
 
 /// Writes `text` to standard output. A closed pipe is an error of kind `BrokenPipe`, which `main`
 /// turns into a quiet exit 0 ([`is_closed_pipe`]).

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use crate::cli::output::print_line;
+use crate::cli::output::{one_line, print_line};
 use weir::config::secrets;
 use weir::runtime::ack::Outcome;
 use weir::runtime::executor::{Execution, RunOptions};
@@ -294,11 +294,6 @@ fn short_time(time: &str) -> String {
 
 fn print_json(value: &impl serde::Serialize) -> std::io::Result<()> {
     print_line(&secrets::redact(&serde_json::to_string_pretty(value).unwrap_or_default()))
-}
-
-fn one_line(text: &str, max: usize) -> String {
-    let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if flat.chars().count() > max { format!("{}…", flat.chars().take(max - 1).collect::<String>()) } else { flat }
 }
 
 /// Left-aligned columns, two spaces apart.
