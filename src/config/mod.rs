@@ -3,6 +3,7 @@
 
 pub mod diagnostic;
 pub mod duration;
+pub mod encoding;
 pub mod file;
 pub mod folder;
 pub mod interpolate;
