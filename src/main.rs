@@ -293,7 +293,7 @@ fn open_existing_state(explicit: Option<&std::path::Path>) -> anyhow::Result<Arc
     if !path.exists() {
         anyhow::bail!(
             "no state file at {}: nothing has run here yet; run from the pipelines' folder or pass --state PATH",
-            path.display()
+            weir::config::paths::shown(&path)
         );
     }
     open_state(Some(&path), std::path::Path::new("."))

@@ -168,3 +168,33 @@ fn most_records_dead_lettered_is_said_plainly_and_can_fail_the_run() {
     let bad = weir(&["run", "p.yaml", "--max-dead-letters", "lots"], dir.path());
     assert_eq!(bad.status.code(), Some(2), "a bad value is a usage error");
 }
+
+#[test]
+fn errors_naming_a_relative_path_show_where_it_resolved() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let abs = d.canonicalize().expect("canonical");
+    std::fs::create_dir(d.join("sub")).expect("mkdir");
+    std::fs::write(
+        d.join("sub/a.yaml"),
+        "name: a\nsource: { id: in, type: file, path: nothere.ndjson }\nsinks:\n  - { id: out, type: stdout }\n",
+    )
+    .expect("write");
+    std::fs::write(
+        d.join("sub/b.yaml"),
+        "name: b\nsource: { id: in, type: file, path: in.ndjson }\ntables:\n  t: missing.csv\nsinks:\n  - { id: out, type: stdout }\n",
+    )
+    .expect("write");
+    let cases: [(&[&str], String); 4] = [
+        (&["run", "sub/a.yaml"], abs.join("sub/nothere.ndjson").display().to_string()),
+        (&["dlq", "list"], abs.join(".weir/state.db").display().to_string()),
+        (&["validate", "nope.yaml"], abs.join("nope.yaml").display().to_string()),
+        (&["validate", "sub/b.yaml"], abs.join("sub/missing.csv").display().to_string()),
+    ];
+    for (args, resolved) in cases {
+        let out = weir(args, d);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        assert!(stderr.contains(&resolved), "{args:?} must name {resolved}: {stderr}");
+    }
+}

@@ -162,7 +162,7 @@ pub fn load_paths_partial(
         } else if path.exists() {
             vec![path.clone()]
         } else {
-            diagnostics.push(Diagnostic::new("io", format!("`{}` does not exist", display(path))));
+            diagnostics.push(Diagnostic::new("io", format!("{} does not exist", super::paths::shown(path))));
             continue;
         };
         for file_path in files {

@@ -9,6 +9,7 @@ pub mod folder;
 pub mod interpolate;
 pub mod load;
 pub mod parse;
+pub mod paths;
 pub mod pipeline;
 pub mod present;
 pub mod registry;

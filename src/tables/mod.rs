@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
     /// The CSV file could not be opened or read.
-    #[error("table `{table}`: cannot read {}: {reason}", path.display())]
+    #[error("table `{table}`: cannot read {}: {reason}", crate::config::paths::shown(path))]
     Io {
         /// The table's name.
         table: String,

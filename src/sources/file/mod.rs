@@ -163,7 +163,8 @@ impl FileSource {
             .collect();
         files.sort();
         if files.is_empty() {
-            return Err(SourceError::Read { message: format!("no file matches `{}`", self.pattern), retryable: true });
+            let pattern = crate::config::paths::shown(Path::new(&self.pattern));
+            return Err(SourceError::Read { message: format!("no file matches {pattern}"), retryable: true });
         }
         Ok(files)
     }
