@@ -211,15 +211,22 @@ pub(crate) fn load_and_compile(paths: &[PathBuf]) -> Option<Vec<(LoadedPipeline,
     }
 }
 
+/// Warns (on stderr) about file formats that contradict their paths' extensions.
+fn print_format_warnings(plans: &[(LoadedPipeline, Plan)]) {
+    for (p, _) in plans {
+        for warning in cli::checks::format_warnings(&p.config) {
+            eprintln!("warning: {}: {warning}", p.file.display);
+        }
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     cli::output::set_table_width(cli.wide);
     match cli.command {
         Command::Validate { paths } => Ok(match load_and_compile(&paths) {
             Some(plans) => {
+                print_format_warnings(&plans);
                 for (p, _) in &plans {
-                    for warning in cli::checks::format_warnings(&p.config) {
-                        eprintln!("warning: {}: {warning}", p.file.display);
-                    }
                     print_line(&format!("ok: {} ({})", p.config.name, p.file.display))?;
                 }
                 print_line(&format!("{} pipeline{} valid", plans.len(), if plans.len() == 1 { "" } else { "s" }))?;
@@ -253,6 +260,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Run { path, dry_run, limit, quiet, json, from_start, max_dead_letters } => {
             let Some(plans) = load_and_compile(std::slice::from_ref(&path)) else { return Ok(ExitCode::from(2)) };
+            print_format_warnings(&plans);
             // A dry run writes nothing, state included.
             let (state, state_path) = if dry_run {
                 (None, None)

@@ -156,6 +156,7 @@ fn most_records_dead_lettered_is_said_plainly_and_can_fail_the_run() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "dead letters alone do not fail a run: {stderr}");
     assert!(stderr.contains("most records were dead-lettered (4 of 4)"), "{stderr}");
+    assert!(stderr.contains("warning:") && stderr.contains("`format: ndjson`"), "run warns too: {stderr}");
     assert!(stderr.contains("weir dlq list --state st/state.db p"), "the hint keeps --state: {stderr}");
     for (limit, code) in [("0", 1), ("4", 0), ("50%", 1), ("100%", 0)] {
         let out = weir(&["run", "p.yaml", "--from-start", "--max-dead-letters", limit], dir.path());
