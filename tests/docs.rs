@@ -326,3 +326,39 @@ fn anchors_follow_github() {
     assert_eq!(anchors(md), vec!["concepts", "dead-letter-queue", "weir-run-options", "dead-letter-queue-1", "x"]);
     assert_eq!(relative_links("see [a](a.md#x), `[b](b.md)` and [c](https://x.org)\n"), vec!["a.md#x"]);
 }
+
+/// The text of the first fenced block of `text` with info string `info` after the line holding `after`.
+fn block_after(file: &str, text: &str, after: &str, info: &str) -> String {
+    let line = text.lines().position(|l| l.contains(after)).unwrap_or_else(|| panic!("{file}: no `{after}`"));
+    blocks(file, text)
+        .into_iter()
+        .find(|b| b.line > line && b.info == info)
+        .unwrap_or_else(|| panic!("{file}: no ```{info} block after `{after}`"))
+        .text
+}
+
+/// The step examples read `data/stock.csv` as shown in steps.md (header row included), and the `batch`
+/// example prints what the page says it prints.
+#[test]
+fn the_batch_example_runs_on_the_documented_stock_csv() {
+    let text = std::fs::read_to_string(repo().join("docs/steps.md")).expect("steps.md");
+    let csv = block_after("docs/steps.md", &text, "read `data/stock.csv`", "csv");
+    assert!(csv.starts_with("sku,warehouse,qty\n"), "the documented file has its header row: {csv}");
+    let pipeline = block_after("docs/steps.md", &text, "## batch", "yaml");
+    let expected = block_after("docs/steps.md", &text, "give two", "json");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("data")).expect("mkdir");
+    std::fs::write(dir.path().join("data/stock.csv"), &csv).expect("write");
+    std::fs::write(dir.path().join("p.yaml"), &pipeline).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "--quiet", "p.yaml"])
+        .current_dir(dir.path())
+        .env("WEIR_LOG", "off")
+        .output()
+        .expect("weir runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let values = |text: &str| -> Vec<serde_json::Value> {
+        text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+    };
+    assert_eq!(values(&String::from_utf8_lossy(&out.stdout)), values(&expected));
+}
