@@ -17,6 +17,8 @@ use weir::state::sqlite::SqliteStore;
 
 mod cli;
 
+use cli::output::{print, print_line};
+
 /// mimalloc instead of glibc malloc: records are allocated on one thread (the source) and freed on
 /// another (a step or sink), the pattern where glibc's per-thread arenas spend their time consolidating
 /// (measured in docs/performance.md).
@@ -24,9 +26,9 @@ mod cli;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const EXIT_CODES: &str = "Exit codes:
-  0    success
-  1    the run failed (a source or sink failed, or records were left unacknowledged; for a folder:
-       in any of its pipelines)
+  0    success (also: standard output closed by its reader, as in `weir dlq list | head`)
+  1    the run failed (a source or sink failed, records were left unacknowledged, or more were
+       dead-lettered than --max-dead-letters allows; for a folder: in any of its pipelines)
   2    invalid configuration (every error is printed, with file:line:col)
   130  interrupted by SIGINT/SIGTERM after draining in-flight records";
 
@@ -40,6 +42,10 @@ struct Cli {
     /// the pipeline's folder for `run`, in the current folder for `dlq`, `runs` and `trace`.
     #[arg(long, global = true, env = "WEIR_STATE", value_name = "PATH")]
     state: Option<PathBuf>,
+    /// Tables (`dlq list`, `runs`, `trace`) show long text whole instead of cutting it with `…` (only
+    /// done on a terminal anyway).
+    #[arg(long, global = true)]
+    wide: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -52,6 +58,13 @@ enum Command {
         /// Pipeline files or client folders (searched recursively).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Create a client folder: connections, tables, sample input, one pipeline and a `.gitignore` for
+    /// state and outputs. Never overwrites a file.
+    #[command(after_help = EXIT_CODES)]
+    Init {
+        /// The folder to create (or fill, when it holds none of the scaffold's files).
+        dir: PathBuf,
     },
     /// Run a pipeline (or every pipeline of a folder, one after another, a failure not stopping the
     /// others) to the end of its input.
@@ -68,12 +81,16 @@ enum Command {
         /// No progress bar and no summary.
         #[arg(long, short)]
         quiet: bool,
-        /// Print the summary as JSON on stderr.
+        /// Print the summary as one JSON line on stdout (logs stay on stderr).
         #[arg(long)]
         json: bool,
         /// Read sources from the beginning, ignoring (and then replacing) saved checkpoints.
         #[arg(long)]
         from_start: bool,
+        /// Fail the run (exit 1) when more inputs than this were dead-lettered: a count (`0`, `10`) or a
+        /// percentage of the inputs read (`5%`).
+        #[arg(long, value_name = "N|P%")]
+        max_dead_letters: Option<cli::checks::DeadLetterLimit>,
     },
     /// The dead-letter queue: list, show, replay and drop entries.
     #[command(after_help = EXIT_CODES)]
@@ -159,9 +176,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter =
         tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| RedactingStderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| RedactingStderr)
+        .with_ansi(cli::output::stderr_colors())
+        .with_target(false)
+        .init();
     match run(cli) {
         Ok(code) => code,
+        // `weir … | head`: the reader has what it wanted; end quietly, as ripgrep does.
+        Err(e) if cli::output::is_closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}", secrets::redact(&format!("error: {e:#}")));
             ExitCode::from(1)
@@ -187,18 +211,30 @@ pub(crate) fn load_and_compile(paths: &[PathBuf]) -> Option<Vec<(LoadedPipeline,
     }
 }
 
+/// Warns (on stderr) about file formats that contradict their paths' extensions.
+fn print_format_warnings(plans: &[(LoadedPipeline, Plan)]) {
+    for (p, _) in plans {
+        for warning in cli::checks::format_warnings(&p.config) {
+            eprintln!("warning: {}: {warning}", p.file.display);
+        }
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    cli::output::set_table_width(cli.wide);
     match cli.command {
         Command::Validate { paths } => Ok(match load_and_compile(&paths) {
             Some(plans) => {
+                print_format_warnings(&plans);
                 for (p, _) in &plans {
-                    println!("ok: {} ({})", p.config.name, p.file.display);
+                    print_line(&format!("ok: {} ({})", p.config.name, p.file.display))?;
                 }
-                println!("{} pipeline{} valid", plans.len(), if plans.len() == 1 { "" } else { "s" });
+                print_line(&format!("{} pipeline{} valid", plans.len(), if plans.len() == 1 { "" } else { "s" }))?;
                 ExitCode::SUCCESS
             }
             None => ExitCode::from(2),
         }),
+        Command::Init { dir } => cli::init::init(&dir),
         Command::Schema { kind, output } => {
             let value = match kind {
                 SchemaKind::Pipeline => schema::pipeline_schema(),
@@ -208,7 +244,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let text = schema::to_text(&value);
             match output {
                 Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?,
-                None => print!("{text}"),
+                None => print(&text)?,
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -216,26 +252,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let Some(plans) = load_and_compile(std::slice::from_ref(&path)) else { return Ok(ExitCode::from(2)) };
             for (p, plan) in plans {
                 match format {
-                    GraphFormat::Dot => print!("{}", plan.graph.to_dot(&p.config.name)),
-                    GraphFormat::Mermaid => print!("{}", plan.graph.to_mermaid()),
+                    GraphFormat::Dot => print(&plan.graph.to_dot(&p.config.name))?,
+                    GraphFormat::Mermaid => print(&plan.graph.to_mermaid())?,
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { path, dry_run, limit, quiet, json, from_start } => {
+        Command::Run { path, dry_run, limit, quiet, json, from_start, max_dead_letters } => {
             let Some(plans) = load_and_compile(std::slice::from_ref(&path)) else { return Ok(ExitCode::from(2)) };
+            print_format_warnings(&plans);
             // A dry run writes nothing, state included.
-            let state = if dry_run {
-                None
+            let (state, state_path) = if dry_run {
+                (None, None)
             } else {
                 let folder = if path.is_dir() { path.clone() } else { path.parent().unwrap_or(&path).to_path_buf() };
-                Some(open_state(cli.state.as_deref(), &folder)?)
+                let state_path = state_path(cli.state.as_deref(), &folder);
+                (Some(open_state(Some(&state_path), &folder)?), Some(state_path))
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .context("starting the tokio runtime")?;
-            let options = cli::run::RunSettings { dry_run, limit, quiet, json, from_start };
+            // `weir dlq` looks in `./.weir/state.db`: the end-of-run hint names any other state file.
+            let state_flag = state_path.filter(|p| p != std::path::Path::new(".weir/state.db"));
+            let options =
+                cli::run::RunSettings { dry_run, limit, quiet, json, from_start, max_dead_letters, state_flag };
             runtime.block_on(cli::run::run_plans(plans, state, options))
         }
         Command::Dlq { command } => {
@@ -260,15 +301,20 @@ fn open_existing_state(explicit: Option<&std::path::Path>) -> anyhow::Result<Arc
     if !path.exists() {
         anyhow::bail!(
             "no state file at {}: nothing has run here yet; run from the pipelines' folder or pass --state PATH",
-            path.display()
+            weir::config::paths::shown(&path)
         );
     }
     open_state(Some(&path), std::path::Path::new("."))
 }
 
+/// The state file: `--state`/`WEIR_STATE`, else `.weir/state.db` in `folder`.
+fn state_path(explicit: Option<&std::path::Path>, folder: &std::path::Path) -> PathBuf {
+    explicit.map_or_else(|| folder.join(".weir").join("state.db"), std::path::Path::to_path_buf)
+}
+
 /// Opens the state file: `--state`/`WEIR_STATE`, else `.weir/state.db` in `folder`.
 fn open_state(explicit: Option<&std::path::Path>, folder: &std::path::Path) -> anyhow::Result<Arc<dyn StateStore>> {
-    let path = explicit.map_or_else(|| folder.join(".weir").join("state.db"), std::path::Path::to_path_buf);
+    let path = state_path(explicit, folder);
     let store = SqliteStore::open(&path)?;
     Ok(Arc::new(store))
 }

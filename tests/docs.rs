@@ -222,3 +222,143 @@ fn fences_are_parsed() {
     assert!(found[1].text.contains("```yaml"), "a longer fence encloses a shorter one");
     assert_eq!((found[2].info.as_str(), found[2].text.as_str()), ("yaml invalid", "a: 1\n"));
 }
+
+/// GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == '-' || *c == '_' || *c == ' ')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// The anchors of a Markdown file: its headings (outside code blocks), with GitHub's `-1`, `-2`
+/// suffixes for repeated ones, and explicit `<a name="…">` / `<a id="…">` anchors.
+fn anchors(text: &str) -> Vec<String> {
+    let explicit = regex::Regex::new(r#"<a (?:name|id)="([^"]+)""#).expect("regex");
+    let mut out: Vec<String> = Vec::new();
+    for line in prose_lines(text) {
+        out.extend(explicit.captures_iter(line).map(|c| c[1].to_string()));
+        let Some(heading) = line.strip_prefix('#') else { continue };
+        let heading = heading.trim_start_matches('#');
+        if !heading.starts_with(' ') {
+            continue;
+        }
+        let base = slug(&heading.replace('`', ""));
+        let repeats = out
+            .iter()
+            .filter(|a| **a == base || a.strip_prefix(&format!("{base}-")).is_some_and(|n| n.parse::<u32>().is_ok()))
+            .count();
+        out.push(if repeats == 0 { base } else { format!("{base}-{repeats}") });
+    }
+    out
+}
+
+/// The lines of a Markdown file outside fenced code blocks.
+fn prose_lines(text: &str) -> Vec<&str> {
+    let mut fence: Option<String> = None;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let marker: String = trimmed.chars().take_while(|&c| c == '`' || c == '~').collect();
+        match &fence {
+            None if marker.len() >= 3 => fence = Some(marker),
+            None => out.push(line),
+            Some(open) if marker.starts_with(open.as_str()) && trimmed.trim_end().len() == marker.len() => fence = None,
+            Some(_) => {}
+        }
+    }
+    out
+}
+
+/// Relative links (`[text](path#anchor)`) of a Markdown file, outside code blocks and code spans.
+fn relative_links(text: &str) -> Vec<String> {
+    let link = regex::Regex::new(r"\]\(([^)\s]+)\)").expect("regex");
+    let code_span = regex::Regex::new(r"`[^`]*`").expect("regex");
+    let mut out = Vec::new();
+    for line in prose_lines(text) {
+        let line = code_span.replace_all(line, "");
+        for m in link.captures_iter(&line) {
+            let target = &m[1];
+            if !target.contains("://") && !target.starts_with("mailto:") {
+                out.push(target.to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn intra_doc_links_and_anchors_resolve() {
+    let root = repo();
+    let mut files = vec![root.join("README.md")];
+    markdown_files(&root.join("docs"), &mut files);
+    let mut broken = Vec::new();
+    let mut checked = 0;
+    for path in &files {
+        let rel = path.strip_prefix(&root).unwrap_or(path).display().to_string();
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        for target in relative_links(&text) {
+            checked += 1;
+            let (file, anchor) = target.split_once('#').map_or((target.as_str(), None), |(f, a)| (f, Some(a)));
+            let linked = if file.is_empty() { path.clone() } else { path.parent().unwrap_or(&root).join(file) };
+            if !linked.exists() {
+                broken.push(format!("{rel}: `{target}`: no file {}", linked.display()));
+                continue;
+            }
+            if let Some(anchor) = anchor.filter(|_| linked.extension().is_some_and(|e| e == "md")) {
+                let linked_text = std::fs::read_to_string(&linked).unwrap_or_default();
+                if !anchors(&linked_text).iter().any(|a| a == anchor) {
+                    broken.push(format!("{rel}: `{target}`: no heading with the anchor `#{anchor}`"));
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "{} broken link(s):\n{}", broken.len(), broken.join("\n"));
+    assert!(checked >= 20, "only {checked} links found; is the link pattern right?");
+}
+
+#[test]
+fn anchors_follow_github() {
+    let md = "# Concepts\n## Dead-letter queue\n```\n# not a heading\n```\n## `weir run` options\n## Dead-letter queue\n| <a name=\"x\"></a>`x` |\n";
+    assert_eq!(anchors(md), vec!["concepts", "dead-letter-queue", "weir-run-options", "dead-letter-queue-1", "x"]);
+    assert_eq!(relative_links("see [a](a.md#x), `[b](b.md)` and [c](https://x.org)\n"), vec!["a.md#x"]);
+}
+
+/// The text of the first fenced block of `text` with info string `info` after the line holding `after`.
+fn block_after(file: &str, text: &str, after: &str, info: &str) -> String {
+    let line = text.lines().position(|l| l.contains(after)).unwrap_or_else(|| panic!("{file}: no `{after}`"));
+    blocks(file, text)
+        .into_iter()
+        .find(|b| b.line > line && b.info == info)
+        .unwrap_or_else(|| panic!("{file}: no ```{info} block after `{after}`"))
+        .text
+}
+
+/// The step examples read `data/stock.csv` as shown in steps.md (header row included), and the `batch`
+/// example prints what the page says it prints.
+#[test]
+fn the_batch_example_runs_on_the_documented_stock_csv() {
+    let text = std::fs::read_to_string(repo().join("docs/steps.md")).expect("steps.md");
+    let csv = block_after("docs/steps.md", &text, "read `data/stock.csv`", "csv");
+    assert!(csv.starts_with("sku,warehouse,qty\n"), "the documented file has its header row: {csv}");
+    let pipeline = block_after("docs/steps.md", &text, "## batch", "yaml");
+    let expected = block_after("docs/steps.md", &text, "give two", "json");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("data")).expect("mkdir");
+    std::fs::write(dir.path().join("data/stock.csv"), &csv).expect("write");
+    std::fs::write(dir.path().join("p.yaml"), &pipeline).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "--quiet", "p.yaml"])
+        .current_dir(dir.path())
+        .env("WEIR_LOG", "off")
+        .output()
+        .expect("weir runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let values = |text: &str| -> Vec<serde_json::Value> {
+        text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+    };
+    assert_eq!(values(&String::from_utf8_lossy(&out.stdout)), values(&expected));
+}

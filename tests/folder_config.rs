@@ -81,3 +81,25 @@ sinks:
     let pipelines = load_paths(&[dir.path().to_path_buf()], &|_| None).unwrap_or_else(|d| panic!("{d}"));
     compile(&pipelines[0]).unwrap_or_else(|d| panic!("{d}"));
 }
+
+#[test]
+fn csv_tables_take_a_delimiter() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("tables")).expect("mkdir");
+    // `tables/*.csv`: the delimiter is read from the header row.
+    write(&dir.path().join("tables"), "sizes.csv", "size;code\nM;MD\n");
+    // Declared: `{ path, delimiter }`, here a pipe the header alone would not reveal.
+    write(dir.path(), "erp.csv", "item|warehouse\nA|WH1\n");
+    write(dir.path(), "shared.yaml", "tables:\n  erp: { path: erp.csv, delimiter: \"|\" }\n");
+    write(
+        dir.path(),
+        "p.yaml",
+        "name: p\nsource: { id: in, type: file, path: in.ndjson }\nsinks:\n  - { id: out, type: stdout }\n",
+    );
+    let pipelines = load_paths(&[dir.path().to_path_buf()], &|_| None).unwrap_or_else(|d| panic!("{d}"));
+    let mut diagnostics = Diagnostics::default();
+    let tables = pipelines[0].tables(&mut diagnostics);
+    assert!(diagnostics.is_empty(), "{diagnostics}");
+    assert_eq!(tables.get("sizes").expect("sizes").columns(), ["size", "code"]);
+    assert_eq!(tables.get("erp").expect("erp").columns(), ["item", "warehouse"]);
+}

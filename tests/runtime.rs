@@ -237,7 +237,7 @@ sinks:
         .args(["run", "--json"])
         .arg(dir.path().join("p.yaml"))
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("weir starts");
@@ -254,11 +254,9 @@ sinks:
     let output = child.wait_with_output().expect("weir exits");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "stderr: {stderr}");
-    let summary: Value = stderr
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("no JSON summary in: {stderr}"));
+    // The JSON summary is stdout, whole; the logs stay on stderr.
+    let summary: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("no JSON summary on stdout ({e}); stderr: {stderr}"));
     let records = &summary["records"];
     assert_eq!(summary["interrupted"], json!(true));
     assert_eq!(records["unacknowledged"], json!(0), "{summary}");

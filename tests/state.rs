@@ -132,7 +132,7 @@ fn a_second_run_reads_only_what_was_appended() {
     assert_eq!(weir(&["run", "orders.yaml"], d).status.code(), Some(0));
     assert_eq!(output_ids(d), vec![1, 2, 3]);
     let again = weir(&["run", "orders.yaml", "--json"], d);
-    let summary: Value = serde_json::from_slice(&again.stderr).expect("summary");
+    let summary: Value = serde_json::from_slice(&again.stdout).expect("summary");
     assert_eq!(summary["records"]["received"].as_u64(), Some(0));
     let mut orders = std::fs::read_to_string(d.join("orders.ndjson")).expect("read");
     orders.push_str("{\"id\":4,\"size\":\"S\"}\n");
@@ -324,7 +324,7 @@ fn a_replaced_json_array_file_is_read_again_not_skipped_by_count() {
     );
     let received = |args: &[&str]| -> u64 {
         let out = weir(args, d);
-        let summary: Value = serde_json::from_slice(&out.stderr).expect("summary");
+        let summary: Value = serde_json::from_slice(&out.stdout).expect("summary");
         summary["records"]["received"].as_u64().expect("received")
     };
     write(d, "snapshot.json", r#"[{"sku":"A","qty":1},{"sku":"B","qty":2}]"#);

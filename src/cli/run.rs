@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::cli::checks::{self, DeadLetterLimit};
+use crate::cli::output::print_line;
 use weir::config::load::LoadedPipeline;
 use weir::graph::plan::Plan;
 use weir::runtime::executor::{Execution, RunOptions};
@@ -15,13 +17,17 @@ use weir::state::StateStore;
 use weir::state::session::RunSession;
 
 /// How `weir run` runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct RunSettings {
     pub(crate) dry_run: bool,
     pub(crate) limit: Option<u64>,
     pub(crate) quiet: bool,
     pub(crate) json: bool,
     pub(crate) from_start: bool,
+    /// `--max-dead-letters`: more dead letters than this fail the run.
+    pub(crate) max_dead_letters: Option<DeadLetterLimit>,
+    /// The state file, when `weir dlq` run from here would not find it without `--state`.
+    pub(crate) state_flag: Option<std::path::PathBuf>,
 }
 
 /// What SIGINT/SIGTERM stop: the whole folder run (`signalled`, checked before each pipeline starts)
@@ -82,19 +88,21 @@ fn watch_signals(stopper: Arc<Stopper>) {
 }
 
 /// Runs the pipelines one after another. A pipeline that fails does not stop the next one; only a
-/// signal does. Exit code 1 when any failed, else 130 when interrupted.
+/// signal (or a closed standard output) does. Exit code 1 when any failed, else 0 when standard output
+/// was closed, else 130 when interrupted.
 pub(crate) async fn run_plans(
     plans: Vec<(LoadedPipeline, Plan)>,
     state: Option<Arc<dyn StateStore>>,
     settings: RunSettings,
 ) -> anyhow::Result<ExitCode> {
-    let RunSettings { dry_run, limit, quiet, json, from_start } = settings;
+    let RunSettings { dry_run, limit, quiet, json, from_start, max_dead_letters, state_flag } = settings;
     let stopper = Arc::new(Stopper::default());
     watch_signals(Arc::clone(&stopper));
     let total = plans.len();
     let mut failed: Vec<String> = Vec::new();
     let mut not_run: Vec<String> = Vec::new();
     let mut interrupted = false;
+    let mut stdout_closed = false;
     for (loaded, plan) in plans {
         let Some(stop) = stopper.next() else {
             not_run.push(loaded.config.name.clone());
@@ -133,7 +141,7 @@ pub(crate) async fn run_plans(
             );
             bar
         });
-        let summary = match &bar {
+        let mut summary = match &bar {
             Some(bar) => {
                 let mut wait = std::pin::pin!(execution.wait_with_progress(bar.clone()));
                 (&mut wait).await
@@ -143,6 +151,16 @@ pub(crate) async fn run_plans(
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
+        // `weir run … | head`: the reader went away. Not a failure: the run stopped like an interrupted
+        // one, and what was not printed stays unacknowledged, to be read again next run.
+        let closed = weir::sinks::stdout::stdout_closed();
+        if closed {
+            summary.error = None;
+            summary.interrupted = true;
+        }
+        if let (Some(flag), Some(hint)) = (&state_flag, &mut summary.dead_letter_path) {
+            *hint = hint.replace("(weir dlq list ", &format!("(weir dlq list --state {} ", flag.display()));
+        }
         if let Some(session) = session {
             let summary = summary.clone();
             if let Err(e) = tokio::task::spawn_blocking(move || session.finish(&summary)).await? {
@@ -150,11 +168,27 @@ pub(crate) async fn run_plans(
             }
         }
         if json {
-            eprintln!("{}", serde_json::to_string(&summary).unwrap_or_default());
+            // On stdout, one line per pipeline, so that logs (on stderr) never mix with it.
+            let _ = print_line(&serde_json::to_string(&summary).unwrap_or_default());
         } else if !quiet {
             eprint!("{summary}");
+            if let Some(warning) = checks::mostly_dead_lettered(&summary) {
+                eprintln!("{warning}");
+            }
         }
-        if summary.error.is_some() || !summary.is_success() {
+        if closed {
+            eprintln!("  stopped: standard output was closed; the records not printed are read again next run");
+            stdout_closed = true;
+            break;
+        }
+        let too_many = max_dead_letters.filter(|limit| limit.exceeded(&summary));
+        if let Some(limit) = too_many {
+            eprintln!(
+                "error: {}: {} inputs dead-lettered, more than --max-dead-letters {limit}",
+                summary.pipeline, summary.records.dead_lettered
+            );
+        }
+        if summary.error.is_some() || !summary.is_success() || too_many.is_some() {
             failed.push(format!("{} ({})", summary.pipeline, loaded.file.display));
         } else if summary.interrupted {
             interrupted = true;
@@ -170,6 +204,8 @@ pub(crate) async fn run_plans(
     }
     Ok(if !failed.is_empty() {
         ExitCode::from(1)
+    } else if stdout_closed {
+        ExitCode::SUCCESS
     } else if interrupted || !not_run.is_empty() {
         ExitCode::from(130)
     } else {

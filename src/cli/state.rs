@@ -10,6 +10,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
+use crate::cli::output::{one_line, print_line};
 use weir::config::secrets;
 use weir::runtime::ack::Outcome;
 use weir::runtime::executor::{Execution, RunOptions};
@@ -89,7 +90,7 @@ pub(crate) fn dlq(command: DlqCommand, store: Arc<dyn StateStore>) -> anyhow::Re
         DlqCommand::List { pipeline, json } => {
             let entries = store.dead_letters(pipeline.as_deref())?;
             if json {
-                print_json(&entries);
+                print_json(&entries)?;
             } else {
                 let rows = entries.iter().map(|d| {
                     let e = &d.entry;
@@ -103,13 +104,13 @@ pub(crate) fn dlq(command: DlqCommand, store: Arc<dyn StateStore>) -> anyhow::Re
                         one_line(&e.error, 60),
                     ]
                 });
-                print_table(&["ID", "TIME", "PIPELINE", "STEP", "KEY", "ATTEMPTS", "ERROR"], rows);
+                print_table(&["ID", "TIME", "PIPELINE", "STEP", "KEY", "ATTEMPTS", "ERROR"], rows)?;
             }
             Ok(ExitCode::SUCCESS)
         }
         DlqCommand::Show { id } => match store.dead_letter(id)? {
             Some(entry) => {
-                print_json(&entry);
+                print_json(&entry)?;
                 Ok(ExitCode::SUCCESS)
             }
             None => {
@@ -221,7 +222,7 @@ pub(crate) fn runs(
 ) -> anyhow::Result<ExitCode> {
     let runs = store.runs(pipeline, limit)?;
     if json {
-        print_json(&runs);
+        print_json(&runs)?;
         return Ok(ExitCode::SUCCESS);
     }
     let count = |r: &weir::state::RunRecord, name: &str| {
@@ -257,7 +258,7 @@ pub(crate) fn runs(
             "ERROR",
         ],
         rows,
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -265,7 +266,7 @@ pub(crate) fn runs(
 pub(crate) fn trace(store: &dyn StateStore, key: &str, json: bool) -> anyhow::Result<ExitCode> {
     let entries = store.trace(key)?;
     if json {
-        print_json(&entries);
+        print_json(&entries)?;
     } else {
         let rows = entries.iter().map(|a| {
             vec![
@@ -278,7 +279,7 @@ pub(crate) fn trace(store: &dyn StateStore, key: &str, json: bool) -> anyhow::Re
                 a.detail.as_ref().map_or_else(|| "-".into(), |d| one_line(&d.to_string(), 60)),
             ]
         });
-        print_table(&["TIME", "RUN", "PIPELINE", "COMPONENT", "ACTION", "TARGET", "DETAIL"], rows);
+        print_table(&["TIME", "RUN", "PIPELINE", "COMPONENT", "ACTION", "TARGET", "DETAIL"], rows)?;
     }
     if entries.is_empty() {
         eprintln!("nothing recorded for key `{key}`");
@@ -291,17 +292,12 @@ fn short_time(time: &str) -> String {
     time.get(..19).map_or_else(|| time.to_string(), |t| t.replace('T', " "))
 }
 
-fn print_json(value: &impl serde::Serialize) {
-    println!("{}", secrets::redact(&serde_json::to_string_pretty(value).unwrap_or_default()));
-}
-
-fn one_line(text: &str, max: usize) -> String {
-    let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if flat.chars().count() > max { format!("{}…", flat.chars().take(max - 1).collect::<String>()) } else { flat }
+fn print_json(value: &impl serde::Serialize) -> std::io::Result<()> {
+    print_line(&secrets::redact(&serde_json::to_string_pretty(value).unwrap_or_default()))
 }
 
 /// Left-aligned columns, two spaces apart.
-fn print_table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) {
+fn print_table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> std::io::Result<()> {
     let rows: Vec<Vec<String>> = rows.collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
@@ -311,8 +307,8 @@ fn print_table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) {
     }
     let line = |cells: Vec<String>| {
         let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        println!("{}", secrets::redact(padded.join("  ").trim_end()));
+        print_line(&secrets::redact(padded.join("  ").trim_end()))
     };
-    line(header.iter().map(|h| h.to_string()).collect());
-    rows.into_iter().for_each(line);
+    line(header.iter().map(|h| h.to_string()).collect())?;
+    rows.into_iter().try_for_each(line)
 }

@@ -61,6 +61,13 @@ impl ConfigFile {
         }
         let bytes =
             std::fs::read(path).map_err(|e| vec![Diagnostic::new("io", format!("cannot read `{display}`: {e}"))])?;
+        if super::encoding::looks_utf16(&bytes) {
+            return Err(vec![
+                Diagnostic::new("not-utf8", "file is UTF-16, not UTF-8")
+                    .with_hint(super::encoding::UTF16_HINT)
+                    .at(at_start("")),
+            ]);
+        }
         let text = match String::from_utf8(bytes) {
             Ok(t) => t,
             Err(e) => {

@@ -76,6 +76,14 @@ impl LoadedPipeline {
 fn load_table(name: &str, config: &TableConfig, dir: &Path, file: &ConfigFile, pointer: &str) -> Result<Table, String> {
     match config {
         TableConfig::File(path) => Table::from_csv_path(name, &dir.join(path)).map_err(|e| e.to_string()),
+        TableConfig::Csv(csv) => {
+            let delimiter = match csv.delimiter {
+                None => None,
+                Some(c) if c.is_ascii() => Some(c as u8),
+                Some(c) => return Err(format!("table `{name}`: delimiter `{c}` is not a single-byte character")),
+            };
+            Table::from_csv_path_with_delimiter(name, &dir.join(&csv.path), delimiter).map_err(|e| e.to_string())
+        }
         TableConfig::Rows(rows) => {
             Table::from_rows_with_columns(name, written_column_order(rows, file, pointer), rows.clone())
                 .map_err(|e| e.to_string())
@@ -154,7 +162,7 @@ pub fn load_paths_partial(
         } else if path.exists() {
             vec![path.clone()]
         } else {
-            diagnostics.push(Diagnostic::new("io", format!("`{}` does not exist", display(path))));
+            diagnostics.push(Diagnostic::new("io", format!("{} does not exist", super::paths::shown(path))));
             continue;
         };
         for file_path in files {

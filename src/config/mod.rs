@@ -3,11 +3,13 @@
 
 pub mod diagnostic;
 pub mod duration;
+pub mod encoding;
 pub mod file;
 pub mod folder;
 pub mod interpolate;
 pub mod load;
 pub mod parse;
+pub mod paths;
 pub mod pipeline;
 pub mod present;
 pub mod registry;

@@ -86,8 +86,22 @@ pub enum DeadLetterStore {
 pub enum TableConfig {
     /// Path of a CSV file with a header row, relative to the pipeline's folder.
     File(String),
+    /// A CSV file with options: `{ path: tables/x.csv, delimiter: ";" }`.
+    Csv(CsvTableConfig),
     /// Inline rows; each row maps column names to values.
     Rows(Vec<Map<String, Value>>),
+}
+
+/// A CSV table file with options.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CsvTableConfig {
+    /// Path of a CSV file with a header row, relative to the pipeline's folder.
+    pub path: String,
+    /// Field delimiter (one ASCII character). Default: `;` or a tab when the header row holds one of
+    /// them and no comma, else `,`.
+    #[serde(default)]
+    pub delimiter: Option<char>,
 }
 
 fn default_batch_size() -> usize {

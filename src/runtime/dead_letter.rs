@@ -167,7 +167,10 @@ impl DeadLetterSender {
                 record.mark_unacknowledged();
                 self.0.failed.fetch_add(1, Ordering::AcqRel);
                 let target = self.describe().unwrap_or_default();
-                tracing::error!(pipeline = %self.0.pipeline, step, error = %e, target, "cannot write dead-letter entry");
+                // Printing into a closed standard output (`weir run --dry-run … | head`) ends the run quietly.
+                if !crate::sinks::stdout::stdout_closed() {
+                    tracing::error!(pipeline = %self.0.pipeline, step, error = %e, target, "cannot write dead-letter entry");
+                }
             }
         }
     }
@@ -175,8 +178,8 @@ impl DeadLetterSender {
     fn write(&self, entry: &DeadLetterEntry) -> std::io::Result<()> {
         match &self.0.target {
             Target::Print => {
-                println!("[dead-letter] {}", serde_json::to_string(entry).map_err(std::io::Error::other)?);
-                Ok(())
+                let line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
+                crate::sinks::stdout::print_line(&format!("[dead-letter] {line}"))
             }
             Target::File { path, writer } => {
                 let line = serde_json::to_string(entry).map_err(std::io::Error::other)?;

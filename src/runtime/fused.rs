@@ -26,7 +26,10 @@ impl Failure {
         stop.store(true, Ordering::SeqCst);
         let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
-            tracing::error!(error = %message, "pipeline failed");
+            // A closed standard output (`weir run … | head`) is the reader's choice, not a failure.
+            if !crate::sinks::stdout::stdout_closed() {
+                tracing::error!(error = %message, "pipeline failed");
+            }
             *slot = Some(message);
         }
     }

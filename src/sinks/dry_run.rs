@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::stdout::render;
+use super::stdout::{render, stdout_error};
 use super::{RecordRejection, Sink, SinkError};
 use crate::record::Record;
 
@@ -24,8 +24,9 @@ impl Sink for DryRunSink {
     fn write(&mut self, batch: &[Record]) -> Result<Vec<RecordRejection>, SinkError> {
         let mut out = std::io::stdout().lock();
         for record in batch {
-            writeln!(out, "[{}] {}", self.id, render(record, false)).map_err(|e| SinkError::io("stdout", e))?;
+            writeln!(out, "[{}] {}", self.id, render(record, false)).map_err(stdout_error)?;
         }
+        out.flush().map_err(stdout_error)?;
         Ok(Vec::new())
     }
 }

@@ -1,6 +1,7 @@
 //! `stdout` sink: prints records, one JSON document per line or pretty-printed.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -43,6 +44,36 @@ impl StdoutSinkConfig {
     }
 }
 
+/// Set once a write found standard output closed by its reader.
+static CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// True once a write to standard output found it closed by its reader (`weir run … | head`): the
+/// command line then ends the run quietly instead of reporting a failure.
+pub fn stdout_closed() -> bool {
+    CLOSED.load(Ordering::SeqCst)
+}
+
+/// The sink error for a failed write to standard output; a closed pipe is remembered.
+pub(super) fn stdout_error(e: std::io::Error) -> SinkError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        CLOSED.store(true, Ordering::SeqCst);
+        return SinkError { message: "standard output was closed".into(), retryable: false };
+    }
+    SinkError::io("stdout", e)
+}
+
+/// Writes one line to standard output; a closed pipe is remembered ([`stdout_closed`]).
+pub fn print_line(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let written = writeln!(out, "{text}").and_then(|()| out.flush());
+    if let Err(e) = &written
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        CLOSED.store(true, Ordering::SeqCst);
+    }
+    written
+}
+
 /// Renders a record for printing, with secrets masked.
 pub fn render(record: &Record, pretty: bool) -> String {
     let text = if pretty { serde_json::to_string_pretty(&record.value) } else { serde_json::to_string(&record.value) };
@@ -58,10 +89,9 @@ impl Sink for StdoutSink {
     fn write(&mut self, batch: &[Record]) -> Result<Vec<RecordRejection>, SinkError> {
         let mut out = std::io::stdout().lock();
         for record in batch {
-            writeln!(out, "{}", render(record, self.format == StdoutFormat::Pretty))
-                .map_err(|e| SinkError::io("stdout", e))?;
+            writeln!(out, "{}", render(record, self.format == StdoutFormat::Pretty)).map_err(stdout_error)?;
         }
-        out.flush().map_err(|e| SinkError::io("stdout", e))?;
+        out.flush().map_err(stdout_error)?;
         Ok(Vec::new())
     }
 }

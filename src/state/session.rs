@@ -119,13 +119,7 @@ fn renew_until_done(
     signal: &DoneSignal,
     stop: &AtomicBool,
 ) {
-    let mut done = signal.0.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        let (guard, _) = signal.1.wait_timeout(done, LEASE_TTL / 3).unwrap_or_else(|e| e.into_inner());
-        done = guard;
-        if *done {
-            return;
-        }
+    while !wait_for_done(signal, LEASE_TTL / 3) {
         match store.acquire_lease(pipeline, holder, LEASE_TTL) {
             Ok(()) => {}
             Err(e) if e.is_retryable() => tracing::warn!(pipeline, error = %e, "cannot renew the pipeline's lease yet"),
@@ -135,5 +129,36 @@ fn renew_until_done(
                 return;
             }
         }
+    }
+}
+
+/// Waits up to `interval` for the run to end; true when it has. The flag is checked under the mutex
+/// before waiting (and after each wake-up), so an end signalled before the wait is not missed.
+fn wait_for_done(signal: &DoneSignal, interval: Duration) -> bool {
+    let done = signal.0.lock().unwrap_or_else(|e| e.into_inner());
+    let (done, _) = signal.1.wait_timeout_while(done, interval, |done| !*done).unwrap_or_else(|e| e.into_inner());
+    *done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The end signalled before the renewal thread starts waiting (the race behind runs that stalled
+    /// ~10 s at exit) is not missed: the wait returns at once instead of sleeping out its interval.
+    #[test]
+    fn an_end_signalled_before_the_wait_is_not_missed() {
+        let signal: Arc<DoneSignal> = Arc::new((Mutex::new(false), Condvar::new()));
+        // The stop is sent (flag set, waiters notified) while nobody waits yet.
+        *signal.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        signal.1.notify_all();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = Arc::clone(&signal);
+        std::thread::spawn(move || {
+            let _ = tx.send(wait_for_done(&waiter, Duration::from_secs(3600)));
+        });
+        // The wait must return without a notification; a lost wake-up would block for the hour.
+        let done = rx.recv_timeout(Duration::from_secs(60));
+        assert_eq!(done, Ok(true), "the renewal thread missed a stop sent before it waited");
     }
 }

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
     /// The CSV file could not be opened or read.
-    #[error("table `{table}`: cannot read {}: {reason}", path.display())]
+    #[error("table `{table}`: cannot read {}: {reason}", crate::config::paths::shown(path))]
     Io {
         /// The table's name.
         table: String,
@@ -123,30 +123,44 @@ pub fn key_string(v: &Value) -> Option<String> {
 }
 
 impl Table {
-    /// Loads a CSV file whose header row names the columns. All values are strings.
+    /// Loads a CSV file whose header row names the columns. All values are strings. The delimiter is
+    /// read from the header row (see [`Table::from_csv_path_with_delimiter`]).
     pub fn from_csv_path(name: &str, path: &Path) -> Result<Table, TableError> {
-        let file = std::fs::File::open(path).map_err(|e| TableError::Io {
+        Self::from_csv_path_with_delimiter(name, path, None)
+    }
+
+    /// Loads a CSV file with the field `delimiter`; `None`: `;` or a tab when the header row holds one
+    /// of them and no comma (ERP exports often use semicolons), else `,`.
+    pub fn from_csv_path_with_delimiter(name: &str, path: &Path, delimiter: Option<u8>) -> Result<Table, TableError> {
+        let io = |reason: String| TableError::Io { table: name.to_string(), path: path.to_path_buf(), reason };
+        let bytes = std::fs::read(path).map_err(|e| io(e.to_string()))?;
+        if crate::config::encoding::looks_utf16(&bytes) {
+            return Err(io(crate::config::encoding::UTF16_HINT.to_string()));
+        }
+        let delimiter = delimiter.unwrap_or_else(|| header_delimiter(&bytes));
+        Self::from_csv_bytes(name, path, &bytes, delimiter)
+    }
+
+    /// Loads CSV data from any reader; `path` is only used in error messages.
+    pub fn from_csv_reader<R: std::io::Read>(name: &str, path: &Path, mut reader: R) -> Result<Table, TableError> {
+        let mut bytes = Vec::new();
+        reader.read_to_end(&mut bytes).map_err(|e| TableError::Io {
             table: name.to_string(),
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-        Self::from_csv_reader(name, path, file)
+        Self::from_csv_bytes(name, path, &bytes, b',')
     }
 
-    /// Loads CSV data from any reader; `path` is only used in error messages.
-    pub fn from_csv_reader<R: std::io::Read>(name: &str, path: &Path, reader: R) -> Result<Table, TableError> {
+    fn from_csv_bytes(name: &str, path: &Path, bytes: &[u8], delimiter: u8) -> Result<Table, TableError> {
+        use crate::sources::file::csv_text;
         let csv_err = |e: csv::Error| TableError::Csv {
             table: name.to_string(),
             path: path.to_path_buf(),
-            line: e.position().map(|p| p.line()).unwrap_or(0),
-            reason: match e.kind() {
-                csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-                    format!("row has {len} fields, the header has {expected_len}")
-                }
-                _ => e.to_string(),
-            },
+            line: e.position().map_or(0, |p| csv_text::line_at(bytes, p.byte())),
+            reason: csv_text::reason(&e),
         };
-        let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
+        let mut rdr = csv::ReaderBuilder::new().has_headers(true).delimiter(delimiter).from_reader(bytes);
         let columns: Vec<String> = rdr.headers().map_err(csv_err)?.iter().map(|h| h.trim().to_string()).collect();
         let columns = check_columns(name, columns)?;
         let mut rows = Vec::new();
@@ -270,6 +284,15 @@ fn check_columns(table: &str, columns: Vec<String>) -> Result<Arc<[String]>, Tab
         }
     }
     Ok(columns.into())
+}
+
+/// The delimiter a CSV header row uses: `;` or a tab when it holds one of them and no comma, else `,`.
+fn header_delimiter(bytes: &[u8]) -> u8 {
+    let header = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    if header.contains(&b',') {
+        return b',';
+    }
+    [b';', b'\t'].into_iter().find(|d| header.contains(d)).unwrap_or(b',')
 }
 
 /// All tables of a pipeline, by name.

@@ -78,3 +78,31 @@ fn tables_registry() {
     assert!(ts.get("a").is_some());
     assert!(ts.get("c").is_none());
 }
+
+#[test]
+fn csv_delimiter_is_given_or_read_from_the_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sizes.csv");
+    std::fs::write(&path, "size;code\nS;SM\nM;MD\n").unwrap();
+    let sniffed = Table::from_csv_path("sizes", &path).unwrap();
+    assert_eq!(sniffed.columns(), ["size", "code"], "a header without commas but with semicolons");
+    assert_eq!(sniffed.lookup("size", "M").unwrap().get("code"), Some(&json!("MD")));
+    let given = Table::from_csv_path_with_delimiter("sizes", &path, Some(b';')).unwrap();
+    assert_eq!(given.columns(), ["size", "code"]);
+    let comma = Table::from_csv_path_with_delimiter("sizes", &path, Some(b',')).unwrap();
+    assert_eq!(comma.columns(), ["size;code"], "a given delimiter is not second-guessed");
+}
+
+#[test]
+fn csv_lines_are_right_in_crlf_files_and_utf16_gets_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, "a,b\r\n1,2\r\n3,4,5\r\n").unwrap();
+    let err = Table::from_csv_path("t", &path).unwrap_err();
+    assert!(err.to_string().contains("t.csv:3: row has 3 fields"), "{err}");
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend("a,b\r\n1,2\r\n".encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(&path, utf16).unwrap();
+    let err = Table::from_csv_path("t", &path).unwrap_err();
+    assert!(err.to_string().contains("looks UTF-16; save it as UTF-8"), "{err}");
+}

@@ -59,7 +59,12 @@ impl ValidateConfig {
                         }
                     },
                     Err(e) => {
-                        errors.push(&["schema_file"], "io", format!("cannot read `{}`: {e}", path.display()), None);
+                        errors.push(
+                            &["schema_file"],
+                            "io",
+                            format!("cannot read {}: {e}", crate::config::paths::shown(&path)),
+                            None,
+                        );
                         None
                     }
                 }

@@ -25,12 +25,11 @@ pub(super) fn read_csv(
     visit: &mut dyn FnMut(Input) -> bool,
 ) -> Result<bool, SourceError> {
     let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).flexible(false).from_reader(BufReader::new(file));
-    let headers: Vec<String> = reader
+    let headers = reader
         .headers()
-        .map_err(|e| SourceError::Read { message: format!("`{}`: {e}", path.display()), retryable: false })?
-        .iter()
-        .map(str::to_string)
-        .collect();
+        .map_err(|e| SourceError::Read { message: format!("`{}`: {e}", path.display()), retryable: false })?;
+    let headers = super::csv_text::header(path, headers)?;
+    let mut lines = super::csv_text::Lines::new(path);
     let mut row = csv::StringRecord::new();
     let (mut seq, mut skipped) = (0u64, 0u64);
     loop {
@@ -44,11 +43,20 @@ pub(super) fn read_csv(
             skipped += 1;
             continue;
         }
-        let parsed = read.map_err(|e| (format!("{}: {e}", path.display()), Value::Null)).map(|_| {
-            Value::Object(
-                headers.iter().cloned().zip(row.iter().map(|s| Value::String(s.to_string()))).collect::<Map<_, _>>(),
-            )
-        });
+        let parsed = read
+            .map_err(|e| {
+                let line = lines.line_of(e.position().map_or(0, csv::Position::byte));
+                (format!("{}:{line}: {}", path.display(), super::csv_text::reason(&e)), Value::Null)
+            })
+            .map(|_| {
+                Value::Object(
+                    headers
+                        .iter()
+                        .cloned()
+                        .zip(row.iter().map(|s| Value::String(s.to_string())))
+                        .collect::<Map<_, _>>(),
+                )
+            });
         let size = row.as_slice().len() + row.len();
         if !visit(Input { position: InputPosition { stream, seq }, parsed, original: None, end, size }) {
             return Ok(false);

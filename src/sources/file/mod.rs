@@ -1,6 +1,7 @@
 //! `file` source: reads NDJSON, a JSON array, or CSV with a header row, from one file or every file a
 //! glob matches (in sorted order). Lines that do not parse are dead-lettered and reading goes on.
 
+pub mod csv_text;
 mod emitter;
 mod formats;
 mod lines;
@@ -36,15 +37,39 @@ pub enum FileFormat {
     Csv,
 }
 
+impl FileFormat {
+    /// The format a path's extension names: `.csv`, `.ndjson`/`.jsonl`, `.json` (any case); `None` for
+    /// any other (or no) extension.
+    pub fn from_extension(path: &str) -> Option<FileFormat> {
+        let ext = Path::new(path).extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" => Some(FileFormat::Csv),
+            "ndjson" | "jsonl" => Some(FileFormat::Ndjson),
+            "json" => Some(FileFormat::Json),
+            _ => None,
+        }
+    }
+
+    /// The name written in config files.
+    pub fn name(self) -> &'static str {
+        match self {
+            FileFormat::Ndjson => "ndjson",
+            FileFormat::Json => "json",
+            FileFormat::Csv => "csv",
+        }
+    }
+}
+
 /// Reads records from files.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileSourceConfig {
     /// File path or glob (`data/*.ndjson`), relative to the pipeline's folder.
     pub path: String,
-    /// Record format: `ndjson` (default), `json` (an array), or `csv`.
+    /// Record format: `ndjson`, `json` (an array), or `csv`. Default: from the path's extension
+    /// (`.csv` → csv, `.json` → json, `.ndjson`/`.jsonl` → ndjson), else ndjson.
     #[serde(default)]
-    pub format: FileFormat,
+    pub format: Option<FileFormat>,
     /// CSV field delimiter (one character).
     #[serde(default)]
     pub delimiter: Option<char>,
@@ -52,6 +77,13 @@ pub struct FileSourceConfig {
     /// snapshots that are replaced each time, e.g. a full stock export read by a reconciliation).
     #[serde(default)]
     pub ignore_checkpoints: bool,
+}
+
+impl FileSourceConfig {
+    /// The format read: the declared one, else the one the path's extension names, else NDJSON.
+    pub fn effective_format(&self) -> FileFormat {
+        self.format.or_else(|| FileFormat::from_extension(&self.path)).unwrap_or_default()
+    }
 }
 
 /// Built `file` source.
@@ -93,7 +125,7 @@ impl FileSourceConfig {
         };
         errors.finish(|| FileSource {
             pattern: full,
-            format: self.format,
+            format: self.effective_format(),
             delimiter,
             checkpointed: !self.ignore_checkpoints,
             base_dir: ctx.base_dir.clone(),
@@ -133,7 +165,8 @@ impl FileSource {
             .collect();
         files.sort();
         if files.is_empty() {
-            return Err(SourceError::Read { message: format!("no file matches `{}`", self.pattern), retryable: true });
+            let pattern = crate::config::paths::shown(Path::new(&self.pattern));
+            return Err(SourceError::Read { message: format!("no file matches {pattern}"), retryable: true });
         }
         Ok(files)
     }
@@ -148,6 +181,7 @@ impl FileSource {
             }
             let stream = u32::try_from(stream).unwrap_or(u32::MAX);
             let mut file = File::open(&path).map_err(|e| read_error(&path, e))?;
+            refuse_utf16(&path, &mut file)?;
             let resume = match &ctx.checkpoints {
                 Some(c) => c
                     .open_stream(stream, &self.checkpoint_key(&path), &path, &mut file)
@@ -175,7 +209,8 @@ impl FileSource {
     pub fn read(&self, visit: &mut dyn FnMut(Input) -> bool) -> Result<(), SourceError> {
         for (stream, path) in self.files()?.into_iter().enumerate() {
             let stream = u32::try_from(stream).unwrap_or(u32::MAX);
-            let file = File::open(&path).map_err(|e| read_error(&path, e))?;
+            let mut file = File::open(&path).map_err(|e| read_error(&path, e))?;
+            refuse_utf16(&path, &mut file)?;
             if !self.read_file(&path, file, ResumeAt::default(), stream, None, visit)? {
                 break;
             }
@@ -211,6 +246,20 @@ impl FileSource {
             FileFormat::Csv => formats::read_csv(path, file, self.delimiter, resume, stream, visit),
         }
     }
+}
+
+/// Fails on a file that looks UTF-16 (its every line would be dead-lettered as garbage), with the hint
+/// to save it as UTF-8; leaves the file at its start.
+fn refuse_utf16(path: &Path, file: &mut File) -> Result<(), SourceError> {
+    use std::io::Read;
+    let mut start = Vec::with_capacity(64);
+    file.by_ref().take(64).read_to_end(&mut start).map_err(|e| read_error(path, e))?;
+    file.seek(SeekFrom::Start(0)).map_err(|e| read_error(path, e))?;
+    if crate::config::encoding::looks_utf16(&start) {
+        let hint = crate::config::encoding::UTF16_HINT;
+        return Err(SourceError::Read { message: format!("`{}`: {hint}", path.display()), retryable: false });
+    }
+    Ok(())
 }
 
 pub(super) fn read_error(path: &Path, e: std::io::Error) -> SourceError {
@@ -254,6 +303,41 @@ mod tests {
             read_values(&csv, None).expect("reads"),
             vec![json!({"sku": "A", "qty": "1"}), json!({"sku": "B", "qty": "2"})]
         );
+    }
+
+    #[test]
+    fn a_repeated_csv_column_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = source(dir.path(), "dup.csv", "id,id\n1,2\n", "csv");
+        let err = read_values(&s, None).expect_err("a repeated column would overwrite a value");
+        assert!(err.to_string().contains("names the column `id` twice"), "{err}");
+    }
+
+    #[test]
+    fn csv_error_lines_are_right_in_crlf_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = source(dir.path(), "w.csv", "id,name\r\n1,a\r\n2,b,c\r\n3,\"x\r\ny\"\r\n4,d,e\r\n", "csv");
+        let errors: Vec<String> = read_values(&s, None)
+            .expect("reads")
+            .iter()
+            .filter_map(|v| v["error"].as_str().map(str::to_string))
+            .collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].ends_with("w.csv:3: row has 3 fields, the header has 2"), "{errors:?}");
+        assert!(errors[1].ends_with("w.csv:6: row has 3 fields, the header has 2"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_utf16_data_file_gets_a_hint() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, format) in [("u.ndjson", "ndjson"), ("u.csv", "csv"), ("u.json", "json")] {
+            let mut bytes = vec![0xFF, 0xFE];
+            bytes.extend("{\"id\":1}\n".encode_utf16().flat_map(u16::to_le_bytes));
+            let s = source(dir.path(), name, "", format);
+            std::fs::write(dir.path().join(name), bytes).expect("write");
+            let err = read_values(&s, None).expect_err("not read as garbage");
+            assert!(err.to_string().contains("looks UTF-16; save it as UTF-8"), "{name}: {err}");
+        }
     }
 
     #[test]
