@@ -244,3 +244,59 @@ fn processes_opening_a_new_file_at_once_all_succeed() {
         }
     }
 }
+
+#[test]
+fn refuses_an_empty_state_file_it_did_not_create() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("state.db");
+    std::fs::write(&path, b"").expect("write");
+    let message = unusable_message(SqliteStore::open(&path));
+    assert!(message.contains("empty (0 bytes)") && message.contains("backup"), "{message}");
+    assert_eq!(std::fs::metadata(&path).expect("meta").len(), 0, "nothing was written into it");
+}
+
+#[test]
+fn a_new_state_file_is_built_aside_and_never_left_empty() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("state.db");
+    let store = SqliteStore::open(&path).expect("open");
+    drop(store);
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into())
+        .collect();
+    assert_eq!(names, vec!["state.db".to_string()], "no file left aside");
+    assert!(std::fs::metadata(&path).expect("meta").len() > 0);
+    SqliteStore::open(&path).expect("reopen");
+}
+
+#[test]
+fn refuses_a_state_file_damaged_in_a_later_page() {
+    let (dir, store) = store();
+    let entries: Vec<AuditEntry> = (0..5000)
+        .map(|i| AuditEntry {
+            run_id: None,
+            time: "2026-11-28T00:00:00Z".into(),
+            pipeline: "p".into(),
+            key: format!("order:{i:09}"),
+            component: "out".into(),
+            action: "delivered".into(),
+            target: "out.ndjson".into(),
+            detail: None,
+        })
+        .collect();
+    store.audit(&entries).expect("audit");
+    store.save_checkpoint("p", "src", &json!({"offset": 1})).expect("save");
+    drop(store);
+    let path = dir.path().join(".weir/state.db");
+    let mut bytes = std::fs::read(&path).expect("read");
+    let page = 4096;
+    let pages = bytes.len() / page;
+    assert!(pages > 40, "the file has {pages} pages");
+    // A page in the middle of the audit table, not one that opening the file reads.
+    let at = pages / 2 * page;
+    bytes[at..at + page].fill(0x5a);
+    std::fs::write(&path, &bytes).expect("write");
+    let message = unusable_message(SqliteStore::open(&path));
+    assert!(message.contains("damaged") || message.contains("corrupt"), "{message}");
+}
