@@ -4,6 +4,7 @@
 //! schema, a corrupt file, or a location Weir cannot write, instead of silently starting over.
 
 mod open;
+mod retention;
 mod store;
 mod writes;
 
@@ -49,6 +50,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE leases (
          pipeline TEXT PRIMARY KEY, holder TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
          acquired_at TEXT NOT NULL, expires_at_ms INTEGER NOT NULL);",
+    // 2: retention prunes a pipeline's audit log oldest first.
+    "CREATE INDEX audit_pipeline ON audit (pipeline, id);",
 ];
 
 /// The schema version this build writes.

@@ -7,11 +7,12 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value};
 
 use super::{SqliteStore, map_error, writes};
+use crate::config::pipeline::RetentionRule;
 use crate::runtime::dead_letter::{DeadLetterEntry, now_rfc3339};
 use crate::state::lease::{LeaseHolder, LeaseInfo, process_alive};
 use crate::state::{
-    AuditEntry, IntentId, PriorIntent, RunRecord, RunStatus, StateError, StateResult, StateStore, StoredDeadLetter,
-    WriteOutcome,
+    AuditEntry, HistoryKind, IntentId, PriorIntent, RunRecord, RunStatus, StateError, StateResult, StateStore,
+    StoredDeadLetter, WriteOutcome,
 };
 
 fn to_json(value: &Value) -> String {
@@ -284,6 +285,10 @@ impl StateStore for SqliteStore {
             })
             .map_err(map_error)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(map_error)
+    }
+
+    fn prune(&self, pipeline: &str, kind: HistoryKind, rule: &RetentionRule) -> StateResult<u64> {
+        self.prune_history(pipeline, kind, rule)
     }
 
     fn acquire_lease(&self, pipeline: &str, holder: &LeaseHolder, ttl: Duration) -> StateResult<()> {

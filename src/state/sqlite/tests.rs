@@ -300,3 +300,64 @@ fn refuses_a_state_file_damaged_in_a_later_page() {
     let message = unusable_message(SqliteStore::open(&path));
     assert!(message.contains("damaged") || message.contains("corrupt"), "{message}");
 }
+
+fn audit_entry(pipeline: &str, key: &str, time: &str) -> AuditEntry {
+    AuditEntry {
+        run_id: None,
+        time: time.into(),
+        pipeline: pipeline.into(),
+        key: key.into(),
+        component: "out".into(),
+        action: "delivered".into(),
+        target: "out.ndjson".into(),
+        detail: None,
+    }
+}
+
+#[test]
+fn retention_prunes_the_audit_log_and_runs_by_age_and_count_per_pipeline() {
+    use crate::config::duration::Duration as Age;
+    use crate::config::pipeline::RetentionRule;
+    use crate::state::HistoryKind;
+    let (_dir, store) = store();
+    let old = "2020-01-01T00:00:00Z";
+    let now = crate::runtime::dead_letter::now_rfc3339();
+    let mut entries: Vec<AuditEntry> = (0..3).map(|i| audit_entry("p", &format!("k{i}"), old)).collect();
+    entries.extend((3..8).map(|i| audit_entry("p", &format!("k{i}"), &now)));
+    entries.extend((0..4).map(|i| audit_entry("q", &format!("q{i}"), old)));
+    store.audit(&entries).expect("audit");
+    let by_age = RetentionRule { max_age: Some(Age(Duration::from_secs(30 * 86_400))), max_entries: None };
+    assert_eq!(store.prune("p", HistoryKind::Audit, &by_age).expect("prune"), 3);
+    assert!(store.trace("k2").expect("trace").is_empty());
+    assert_eq!(store.trace("k3").expect("trace").len(), 1);
+    assert_eq!(store.trace("q0").expect("trace").len(), 1, "another pipeline's log is its own");
+    let by_count = RetentionRule { max_age: None, max_entries: Some(2) };
+    assert_eq!(store.prune("p", HistoryKind::Audit, &by_count).expect("prune"), 3);
+    assert!(store.trace("k5").expect("trace").is_empty());
+    assert_eq!(store.trace("k6").expect("trace").len() + store.trace("k7").expect("trace").len(), 2);
+
+    for _ in 0..3 {
+        let id = store.start_run("p", "cli").expect("start");
+        store.finish_run(id, RunStatus::Succeeded, &json!({}), None).expect("finish");
+    }
+    let running = store.start_run("p", "cli").expect("start");
+    let keep_one = RetentionRule { max_age: None, max_entries: Some(1) };
+    assert_eq!(store.prune("p", HistoryKind::Runs, &keep_one).expect("prune"), 3);
+    assert_eq!(store.runs(Some("p"), 10).expect("runs").iter().map(|r| r.id).collect::<Vec<_>>(), vec![running]);
+    let keep_none = RetentionRule { max_age: None, max_entries: Some(0) };
+    store.prune("p", HistoryKind::Runs, &keep_none).expect("prune");
+    assert_eq!(store.runs(Some("p"), 10).expect("runs").len(), 1, "a running run is never pruned");
+}
+
+#[test]
+fn compact_gives_pruned_space_back() {
+    let (_dir, store) = store();
+    let entries: Vec<AuditEntry> =
+        (0..20_000).map(|i| audit_entry("p", &format!("order:{i:09}"), "2020-01-01T00:00:00Z")).collect();
+    store.audit(&entries).expect("audit");
+    let all = crate::config::pipeline::RetentionRule { max_age: None, max_entries: Some(0) };
+    assert_eq!(store.prune("p", crate::state::HistoryKind::Audit, &all).expect("prune"), 20_000);
+    let (before, after) = store.compact().expect("compact");
+    assert!(after * 4 < before, "{before} → {after}");
+    assert!(store.integrity_check().expect("check").is_empty());
+}
