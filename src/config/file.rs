@@ -311,6 +311,14 @@ fn yaml_error(e: &serde_yaml::Error, display: &str, text: &str) -> Diagnostic {
             location = Some(location_in(display, text, Pos { line, col, width: 1 }));
         }
     }
+    let hint = match &location {
+        // `{ path: ${env:X} }`: in a flow collection `{` and `}` are syntax, so an unquoted `${…}` breaks it.
+        Some(l) if code == "yaml-syntax" && l.line_text.contains("${") => format!(
+            "`${{…}}` inside a flow collection (`{{ … }}` or `[ … ]`) must be quoted: write `path: \"${{env:NAME}}\"`, \
+             or use block style (one `key: value` per line), where it needs no quotes"
+        ),
+        _ => hint,
+    };
     Diagnostic::new(code, message).with_hint(hint).at(location.or_else(at_start))
 }
 
