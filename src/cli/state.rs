@@ -35,8 +35,8 @@ pub(crate) enum DlqCommand {
         id: i64,
     },
     /// Send entries again, each at the step or sink that rejected it, with the pipeline as configured
-    /// now. An entry is removed once its record got through (or was rejected again, which writes a new
-    /// entry with one more attempt); it is kept when the run stopped before deciding.
+    /// now. An entry is removed once its record got through; rejected again, it stays (one more
+    /// attempt); it is kept when the run stopped before deciding.
     Replay {
         #[command(flatten)]
         selection: EntrySelection,
@@ -187,11 +187,15 @@ fn replay(
             let summary = execution.wait().await;
             (summary, replay.outcomes(&tracker))
         });
+        let run_id = session.run_id();
         session.finish(&summary)?;
         let mut counts = BTreeMap::new();
         for (id, outcome) in outcomes {
-            // Rejected again: the new entry (one more attempt) replaces this one.
-            if outcome != Outcome::Unacknowledged {
+            // Rejected again at the same component: this entry was updated (one more attempt) and stays;
+            // rejected elsewhere (or without a key): the new entry replaces this one.
+            let updated =
+                outcome == Outcome::DeadLettered && store.dead_letter(id)?.is_some_and(|e| e.run_id == Some(run_id));
+            if outcome != Outcome::Unacknowledged && !updated {
                 store.drop_dead_letter(id)?;
             }
             let label = match outcome {

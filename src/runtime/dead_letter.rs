@@ -34,6 +34,10 @@ pub struct DeadLetterEntry {
     pub attempts: u32,
     /// The record as it entered the failing component.
     pub record: Value,
+    /// The record it was exploded from (what templates read as `parent`), so a replay gives the step
+    /// what it was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Value>,
 }
 
 /// Where entries go.
@@ -153,6 +157,7 @@ impl DeadLetterSender {
                 },
                 None => record.value.clone(),
             },
+            parent: record.parent.as_deref().cloned(),
         };
         if secrets::any() {
             entry = redact_entry(entry);

@@ -68,8 +68,9 @@ pub fn inject(replay: &Replay, graph: &PipelineGraph, source: &SourceContext, in
         let position = InputPosition { stream: 0, seq: seq as u64 };
         let acks = Acks::One(source.tracker.track(position));
         let Some(node) = node_of(graph, &entry.step) else { continue };
+        let parent = entry.parent.clone().map(Arc::new);
         let mut record =
-            Record { value: Value::Null, key: entry.key.as_deref().map(Arc::from), parent: None, acks, original: None };
+            Record { value: Value::Null, key: entry.key.as_deref().map(Arc::from), parent, acks, original: None };
         let outputs = match graph.graph[node].kind {
             NodeKind::Source => {
                 NodeCounters::add(&source.counters.received, 1);

@@ -52,6 +52,10 @@ const MIGRATIONS: &[&str] = &[
          acquired_at TEXT NOT NULL, expires_at_ms INTEGER NOT NULL);",
     // 2: retention prunes a pipeline's audit log oldest first.
     "CREATE INDEX audit_pipeline ON audit (pipeline, id);",
+    // 3: a dead letter keeps its record's `parent` (explode); entries are found by key, to count a
+    // record failing again as one more attempt and to resolve it once it gets through.
+    "ALTER TABLE dead_letters ADD COLUMN parent TEXT;
+     CREATE INDEX dead_letters_key ON dead_letters (pipeline, key);",
 ];
 
 /// The schema version this build writes.

@@ -39,11 +39,12 @@ fn dead_letter_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredDeadLetter
             error: row.get(6)?,
             attempts: row.get(7)?,
             record: from_json(row.get(8)?).unwrap_or(Value::Null),
+            parent: from_json(row.get(9)?),
         },
     })
 }
 
-const DEAD_LETTER_COLUMNS: &str = "id, run_id, time, pipeline, step, key, error, attempts, record";
+const DEAD_LETTER_COLUMNS: &str = "id, run_id, time, pipeline, step, key, error, attempts, record, parent";
 
 impl StateStore for SqliteStore {
     fn checkpoint(&self, pipeline: &str, source: &str) -> StateResult<Option<Value>> {
@@ -149,23 +150,58 @@ impl StateStore for SqliteStore {
     }
 
     fn push_dead_letter(&self, entry: &DeadLetterEntry, run_id: Option<i64>) -> StateResult<i64> {
-        let conn = self.lock();
-        conn.execute(
-            "INSERT INTO dead_letters (run_id, time, pipeline, step, key, error, attempts, record)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                run_id,
-                entry.time,
-                entry.pipeline,
-                entry.step,
-                entry.key,
-                entry.error,
-                entry.attempts,
-                to_json(&entry.record)
-            ],
-        )
-        .map_err(map_error)?;
-        Ok(conn.last_insert_rowid())
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(map_error)?;
+        let record = to_json(&entry.record);
+        let parent = entry.parent.as_ref().map(to_json);
+        // The same record (by key) failing again at the same component in a later run is one entry, one
+        // more attempt. Within one run, two failures of a key are two records (a source may repeat a
+        // key); children of an `explode` may share their original's key: they are told apart by value.
+        let existing: Option<i64> = match &entry.key {
+            Some(key) => tx
+                .query_row(
+                    "SELECT id FROM dead_letters WHERE pipeline = ?1 AND key = ?2 AND step = ?3
+                         AND (?4 IS NULL OR record = ?5) AND (run_id IS NULL OR ?6 IS NULL OR run_id != ?6)
+                     ORDER BY id LIMIT 1",
+                    params![entry.pipeline, key, entry.step, parent, record, run_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(map_error)?,
+            None => None,
+        };
+        let id = match existing {
+            Some(id) => {
+                tx.execute(
+                    "UPDATE dead_letters SET run_id = ?2, time = ?3, error = ?4, attempts = max(attempts + 1, ?5),
+                         record = ?6, parent = ?7 WHERE id = ?1",
+                    params![id, run_id, entry.time, entry.error, entry.attempts, record, parent],
+                )
+                .map_err(map_error)?;
+                id
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO dead_letters (run_id, time, pipeline, step, key, error, attempts, record, parent)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        run_id,
+                        entry.time,
+                        entry.pipeline,
+                        entry.step,
+                        entry.key,
+                        entry.error,
+                        entry.attempts,
+                        record,
+                        parent
+                    ],
+                )
+                .map_err(map_error)?;
+                tx.last_insert_rowid()
+            }
+        };
+        tx.commit().map_err(map_error)?;
+        Ok(id)
     }
 
     fn dead_letters(&self, pipeline: Option<&str>) -> StateResult<Vec<StoredDeadLetter>> {

@@ -21,6 +21,7 @@ fn entry(pipeline: &str, record: serde_json::Value) -> DeadLetterEntry {
         error: "boom".into(),
         attempts: 1,
         record,
+        parent: None,
     }
 }
 
@@ -164,7 +165,7 @@ fn a_full_store_refuses_writes_keeps_what_it_had_and_recovers() {
     store.lock().query_row(&format!("PRAGMA max_page_count = {}", pages + 4), [], |_| Ok(())).expect("limit");
     let mut written = 0;
     let error = loop {
-        match store.push_dead_letter(&entry("p", big.clone()), None) {
+        match store.push_dead_letter(&DeadLetterEntry { key: None, ..entry("p", big.clone()) }, None) {
             Ok(_) => written += 1,
             Err(e) => break e,
         }
@@ -360,4 +361,34 @@ fn compact_gives_pruned_space_back() {
     let (before, after) = store.compact().expect("compact");
     assert!(after * 4 < before, "{before} → {after}");
     assert!(store.integrity_check().expect("check").is_empty());
+}
+
+#[test]
+fn a_record_failing_again_is_one_entry_and_a_later_delivery_resolves_it() {
+    let (_dir, store) = store();
+    let mut first = entry("p", json!({"n": 1}));
+    first.parent = Some(json!({"sku": "P1", "variants": [{"n": 1}]}));
+    let id = store.push_dead_letter(&first, Some(1)).expect("push");
+    // Run 2 (`--from-start`, still broken): the same key at the same step.
+    let again = DeadLetterEntry { error: "still broken".into(), ..first.clone() };
+    assert_eq!(store.push_dead_letter(&again, Some(2)).expect("push"), id);
+    let other_step = DeadLetterEntry { step: "other".into(), ..first.clone() };
+    let other = store.push_dead_letter(&other_step, Some(2)).expect("push");
+    assert_ne!(other, id, "another component: its own entry");
+    let stored = store.dead_letter(id).expect("show").expect("exists");
+    assert_eq!((stored.entry.attempts, stored.run_id, stored.entry.error.as_str()), (2, Some(2), "still broken"));
+    assert_eq!(stored.entry.parent, first.parent, "the parent is kept for replays");
+    // A delivery in the same run (a sibling, another sink) resolves nothing; one in a later run does.
+    let delivered = |run| AuditEntry { run_id: Some(run), ..audit_entry("p", "order:1", "2026-11-28T00:00:00Z") };
+    store.audit(&[delivered(2)]).expect("audit");
+    assert_eq!(store.dead_letters(Some("p")).expect("list").len(), 2);
+    let dead = AuditEntry { action: "dead_lettered".into(), ..delivered(3) };
+    store.audit(&[dead]).expect("audit");
+    assert_eq!(store.dead_letters(Some("p")).expect("list").len(), 2, "a failure resolves nothing");
+    store.audit(&[delivered(3)]).expect("audit");
+    assert!(store.dead_letters(Some("p")).expect("list").is_empty());
+    // Records without a key cannot be told apart: each failure is an entry.
+    let keyless = DeadLetterEntry { key: None, ..first.clone() };
+    let a = store.push_dead_letter(&keyless, Some(4)).expect("push");
+    assert_ne!(store.push_dead_letter(&keyless, Some(5)).expect("push"), a);
 }
