@@ -138,3 +138,49 @@ fn a_from_start_run_after_the_fix_resolves_the_old_entries() {
     ok(&weir(&["run", "catalog-to-erp-items.yaml"], clean.path()));
     assert_eq!(output(d, "erp-items.ndjson"), output(clean.path(), "erp-items.ndjson"));
 }
+
+#[test]
+fn a_record_too_big_for_the_store_is_dead_lettered_truncated_with_its_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let huge = format!("{{\"id\":2,\"blob\":\"{}\"", "x".repeat(100_000)); // not JSON: no closing brace
+    std::fs::write(d.join("in.ndjson"), format!("{{\"id\":1}}\n{huge}\n{{\"id\":3}}\n")).expect("write");
+    std::fs::write(
+        d.join("p.yaml"),
+        "name: p\nsource: { id: in, type: file, path: in.ndjson }\nsinks:\n  - { id: out, type: file, path: out.ndjson }\n\
+         dead_letter: { max_record_size: 4096 }\n",
+    )
+    .expect("write");
+    ok(&weir(&["run", "p.yaml"], d));
+    let entries = dead_letters(d);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let entry = &entries[0];
+    let error = entry["error"].as_str().expect("error");
+    assert!(error.contains("in.ndjson:2") && error.contains("stored truncated"), "{error}");
+    let stub = &entry["record"]["$truncated"];
+    assert!(stub["bytes"].as_u64().is_some_and(|b| b > 100_000), "{entry}");
+    assert!(stub["head"].as_str().is_some_and(|h| h.len() <= 1024 && h.starts_with("\"{\\\"id\\\":2")), "{entry}");
+    // The next run goes on from after it; a replay keeps it and says why.
+    ok(&weir(&["run", "p.yaml"], d));
+    assert_eq!(dead_letters(d).len(), 1);
+    let replay = weir(&["dlq", "replay", "--all", "--config", "p.yaml"], d);
+    assert!(String::from_utf8_lossy(&replay.stderr).contains("truncated record"), "{replay:?}");
+    assert_eq!(dead_letters(d).len(), 1);
+}
+
+#[test]
+fn reconciliation_recipe_is_fixed_by_running_it_again() {
+    // A reconciliation compares whole snapshots (`ignore_checkpoints`), and its dead letters go to a file:
+    // after a fix it is run again, and the output is exactly a clean run's.
+    let clean = examples();
+    ok(&weir(&["run", "reconcile-stock.yaml"], clean.path()));
+    let expected = output(clean.path(), "stock-repairs.ndjson");
+    let dir = examples();
+    let d = dir.path();
+    let original = edit(d, "tables/warehouses.csv", "WH-EAST,east_dc,", "X,x,");
+    ok(&weir(&["run", "reconcile-stock.yaml"], d));
+    assert_ne!(output(d, "stock-repairs.ndjson"), expected, "breaking the table changes the findings");
+    std::fs::write(d.join("tables/warehouses.csv"), original).expect("fix");
+    ok(&weir(&["run", "reconcile-stock.yaml"], d));
+    assert_eq!(output(d, "stock-repairs.ndjson"), expected);
+}

@@ -174,6 +174,12 @@ fn replay(
         for missing in replay.missing_components(&plan.graph) {
             eprintln!("warning: `{pipeline}` has no component `{missing}` any more; its entries are kept");
         }
+        for id in replay.truncated() {
+            eprintln!(
+                "warning: entry {id} holds a truncated record (too big to store whole) and cannot be replayed; \
+                 it is kept: fix the record at its source, run again, then drop the entry"
+            );
+        }
         let options = RunOptions {
             stop,
             state: Some(Arc::clone(&store)),

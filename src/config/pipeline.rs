@@ -75,7 +75,15 @@ pub struct DeadLetterConfig {
     /// step. Entries written there cannot be replayed with `weir dlq replay`.
     #[serde(default)]
     pub path: Option<String>,
+    /// Largest record (its JSON text, in bytes) an entry stores whole; a bigger one is stored
+    /// truncated — its first KiB, its size, its key and the error, which names its source position —
+    /// so that one huge record cannot fail every run. Default 16 MiB.
+    #[serde(default)]
+    pub max_record_size: Option<usize>,
 }
+
+/// Default of `dead_letter.max_record_size`: far below SQLite's 1 GB limit on one value.
+pub const DEFAULT_MAX_DEAD_LETTER_RECORD: usize = 16 * 1024 * 1024;
 
 /// Stores that can hold dead letters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
