@@ -184,3 +184,21 @@ fn reconciliation_recipe_is_fixed_by_running_it_again() {
     ok(&weir(&["run", "reconcile-stock.yaml"], d));
     assert_eq!(output(d, "stock-repairs.ndjson"), expected);
 }
+
+#[test]
+fn a_line_that_fails_again_without_a_key_is_still_one_entry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("in.ndjson"), "{\"id\":1}\n{\"id\":2,\n{\"id\":3}\n").expect("write");
+    std::fs::write(
+        d.join("p.yaml"),
+        "name: p\nsource: { id: in, type: file, path: in.ndjson }\nsinks:\n  - { id: out, type: file, path: out.ndjson }\n",
+    )
+    .expect("write");
+    for _ in 0..3 {
+        ok(&weir(&["run", "--from-start", "p.yaml"], d));
+    }
+    let entries = dead_letters(d);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["attempts"], 3);
+}

@@ -52,10 +52,13 @@ const MIGRATIONS: &[&str] = &[
          acquired_at TEXT NOT NULL, expires_at_ms INTEGER NOT NULL);",
     // 2: retention prunes a pipeline's audit log oldest first.
     "CREATE INDEX audit_pipeline ON audit (pipeline, id);",
-    // 3: a dead letter keeps its record's `parent` (explode); entries are found by key, to count a
-    // record failing again as one more attempt and to resolve it once it gets through.
+    // 3: a dead letter keeps its record's `parent` (explode); entries are found by key (or, without
+    // one, by the record's hash), to count a record failing again as one more attempt and to resolve
+    // it once it gets through.
     "ALTER TABLE dead_letters ADD COLUMN parent TEXT;
-     CREATE INDEX dead_letters_key ON dead_letters (pipeline, key);",
+     ALTER TABLE dead_letters ADD COLUMN record_hash TEXT;
+     CREATE INDEX dead_letters_key ON dead_letters (pipeline, key);
+     CREATE INDEX dead_letters_record ON dead_letters (pipeline, record_hash);",
 ];
 
 /// The schema version this build writes.

@@ -23,6 +23,12 @@ fn from_json(text: Option<String>) -> Option<Value> {
     text.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t)))
 }
 
+/// SHA-256 of a dead letter's record text (hex): how an entry is recognised without a key.
+fn record_hash(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
@@ -154,36 +160,39 @@ impl StateStore for SqliteStore {
         let tx = conn.transaction().map_err(map_error)?;
         let record = to_json(&entry.record);
         let parent = entry.parent.as_ref().map(to_json);
-        // The same record (by key) failing again at the same component in a later run is one entry, one
-        // more attempt. Within one run, two failures of a key are two records (a source may repeat a
-        // key); children of an `explode` may share their original's key: they are told apart by value.
-        let existing: Option<i64> = match &entry.key {
-            Some(key) => tx
-                .query_row(
-                    "SELECT id FROM dead_letters WHERE pipeline = ?1 AND key = ?2 AND step = ?3
-                         AND (?4 IS NULL OR record = ?5) AND (run_id IS NULL OR ?6 IS NULL OR run_id != ?6)
-                     ORDER BY id LIMIT 1",
-                    params![entry.pipeline, key, entry.step, parent, record, run_id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(map_error)?,
-            None => None,
-        };
+        let hash = record_hash(&record);
+        // The same record failing again at the same component in a later run is one entry, one more
+        // attempt. A record is recognised by its key; without one (a line that does not parse, a
+        // source without `key`), by its content. Within one run, two failures are two records (a
+        // source may repeat a key or a line); children of an `explode` may share their original's key:
+        // they are told apart by content too. Without a run id (library use) nothing is merged.
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM dead_letters WHERE pipeline = ?1 AND step = ?2
+                     AND (CASE WHEN ?3 IS NULL THEN key IS NULL AND record_hash = ?4
+                          ELSE key = ?3 AND (?5 IS NULL OR record_hash = ?4) END)
+                     AND ?6 IS NOT NULL AND (run_id IS NULL OR run_id != ?6)
+                 ORDER BY id LIMIT 1",
+                params![entry.pipeline, entry.step, entry.key, hash, parent, run_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(map_error)?;
         let id = match existing {
             Some(id) => {
                 tx.execute(
                     "UPDATE dead_letters SET run_id = ?2, time = ?3, error = ?4, attempts = max(attempts + 1, ?5),
-                         record = ?6, parent = ?7 WHERE id = ?1",
-                    params![id, run_id, entry.time, entry.error, entry.attempts, record, parent],
+                         record = ?6, parent = ?7, record_hash = ?8 WHERE id = ?1",
+                    params![id, run_id, entry.time, entry.error, entry.attempts, record, parent, hash],
                 )
                 .map_err(map_error)?;
                 id
             }
             None => {
                 tx.execute(
-                    "INSERT INTO dead_letters (run_id, time, pipeline, step, key, error, attempts, record, parent)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    "INSERT INTO dead_letters
+                         (run_id, time, pipeline, step, key, error, attempts, record, parent, record_hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     params![
                         run_id,
                         entry.time,
@@ -193,7 +202,8 @@ impl StateStore for SqliteStore {
                         entry.error,
                         entry.attempts,
                         record,
-                        parent
+                        parent,
+                        hash
                     ],
                 )
                 .map_err(map_error)?;

@@ -387,8 +387,15 @@ fn a_record_failing_again_is_one_entry_and_a_later_delivery_resolves_it() {
     assert_eq!(store.dead_letters(Some("p")).expect("list").len(), 2, "a failure resolves nothing");
     store.audit(&[delivered(3)]).expect("audit");
     assert!(store.dead_letters(Some("p")).expect("list").is_empty());
-    // Records without a key cannot be told apart: each failure is an entry.
-    let keyless = DeadLetterEntry { key: None, ..first.clone() };
+    // Records without a key are recognised by their content: the same line failing in a later run is
+    // one entry; two such lines in one run are two entries, and stay two.
+    let keyless = DeadLetterEntry { key: None, parent: None, step: "in".into(), ..first.clone() };
     let a = store.push_dead_letter(&keyless, Some(4)).expect("push");
-    assert_ne!(store.push_dead_letter(&keyless, Some(5)).expect("push"), a);
+    let b = store.push_dead_letter(&keyless, Some(4)).expect("push");
+    assert_ne!(a, b);
+    assert_eq!(store.push_dead_letter(&keyless, Some(5)).expect("push"), a);
+    assert_eq!(store.push_dead_letter(&keyless, Some(5)).expect("push"), b);
+    let other = DeadLetterEntry { record: json!("another line"), ..keyless.clone() };
+    assert!(![a, b].contains(&store.push_dead_letter(&other, Some(5)).expect("push")));
+    assert_eq!(store.dead_letter(a).expect("show").expect("kept").entry.attempts, 2);
 }
