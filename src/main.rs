@@ -119,6 +119,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The state file itself: compact it, check it.
+    #[command(after_help = EXIT_CODES)]
+    State {
+        #[command(subcommand)]
+        command: cli::state::StateCommand,
+    },
     /// Print the JSON Schema of pipeline files (or write it to a file).
     Schema {
         /// Which schema.
@@ -287,6 +293,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open_existing_state(cli.state.as_deref())?;
             cli::state::runs(&*store, pipeline.as_deref(), limit, json)
         }
+        Command::State { command } => cli::state::state(command, cli.state.as_deref()),
         Command::Trace { key, json } => {
             let store = open_existing_state(cli.state.as_deref())?;
             cli::state::trace(&*store, &key, json)

@@ -266,7 +266,7 @@ fn a_timeout_fails_the_run_retryably_and_the_next_run_finds_what_was_created() {
     let summary = run(dir.path(), "push", &yaml, Some(&state));
     let error = summary.error.clone().expect("the run fails");
     assert!(error.contains("timed out") && error.contains("stays unacknowledged"), "{error}");
-    assert_eq!(summary.records.delivered, 0, "the failed batch is not acknowledged: {summary}");
+    assert_eq!(summary.records.delivered, 1, "R1, created before the timeout, is acknowledged: {summary}");
     assert!(receiver.wait_until(Duration::from_secs(10), |s| s.open_connections == 0 && s.total_creates == 2));
 
     let summary = run(dir.path(), "push", &yaml, Some(&state));
@@ -379,4 +379,22 @@ fn a_lookup_answering_a_page_that_is_not_json_does_not_count_as_not_found() {
         matches!(state.begin_intent(&id, "sha256:earlier").expect("begin"), PriorIntent::Pending { .. }),
         "still pending"
     );
+}
+
+#[test]
+fn a_failed_run_acknowledges_what_it_created_whatever_the_batch_size() {
+    for batch_size in [256, 7, 1] {
+        let (dir, receiver, state) = fixture(Config::default());
+        let refs: Vec<String> = (1..=50).map(|i| if i == 30 { "down-30".into() } else { format!("R{i}") }).collect();
+        write_orders(dir.path(), &refs.iter().map(|r| (r.as_str(), 1)).collect::<Vec<_>>());
+        let yaml = format!(
+            "{}runtime: {{ batch_size: {batch_size} }}\n",
+            order_pipeline("push", "erp_order", &receiver, "    retries: 0\n")
+        );
+        let summary = run(dir.path(), "push", &yaml, Some(&state));
+        assert!(summary.error.is_some(), "{summary}");
+        assert_eq!(receiver.stats().total_creates, 29, "batch {batch_size}");
+        assert_eq!(summary.records.delivered, 29, "batch {batch_size}: the 29 created are delivered: {summary}");
+        assert_eq!(actions(&state.trace("order:R29").expect("trace")), ["created"]);
+    }
 }

@@ -28,6 +28,7 @@ fn full_store(dir: &std::path::Path) -> Arc<SqliteStore> {
         error: "filler".into(),
         attempts: 1,
         record: json!("x".repeat(2000)),
+        parent: None,
     };
     for _ in 0..100 {
         if let Err(e) = store.push_dead_letter(&filler, None) {

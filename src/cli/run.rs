@@ -13,8 +13,8 @@ use crate::cli::output::print_line;
 use weir::config::load::LoadedPipeline;
 use weir::graph::plan::Plan;
 use weir::runtime::executor::{Execution, RunOptions};
-use weir::state::StateStore;
 use weir::state::session::RunSession;
+use weir::state::{StateStore, apply_retention};
 
 /// How `weir run` runs.
 #[derive(Debug, Clone)]
@@ -165,6 +165,13 @@ pub(crate) async fn run_plans(
             let summary = summary.clone();
             if let Err(e) = tokio::task::spawn_blocking(move || session.finish(&summary)).await? {
                 eprintln!("warning: {}: cannot record the run's end: {e}", loaded.config.name);
+            }
+        }
+        if let Some(store) = state.clone() {
+            let (name, retention) = (loaded.config.name.clone(), loaded.config.retention.clone());
+            let pruned = tokio::task::spawn_blocking(move || apply_retention(&*store, &name, &retention)).await?;
+            if let Err(e) = pruned {
+                eprintln!("warning: {}: cannot prune the audit log and run history: {e}", loaded.config.name);
             }
         }
         if json {

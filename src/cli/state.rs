@@ -1,4 +1,5 @@
-//! The state commands: `weir dlq list|show|replay|drop`, `weir runs`, `weir trace`.
+//! The state commands: `weir dlq list|show|replay|drop`, `weir runs`, `weir trace`,
+//! `weir state compact|check`.
 //! Tables for people, `--json` for scripts.
 
 use std::collections::BTreeMap;
@@ -35,8 +36,8 @@ pub(crate) enum DlqCommand {
         id: i64,
     },
     /// Send entries again, each at the step or sink that rejected it, with the pipeline as configured
-    /// now. An entry is removed once its record got through (or was rejected again, which writes a new
-    /// entry with one more attempt); it is kept when the run stopped before deciding.
+    /// now. An entry is removed once its record got through; rejected again, it stays (one more
+    /// attempt); it is kept when the run stopped before deciding.
     Replay {
         #[command(flatten)]
         selection: EntrySelection,
@@ -174,6 +175,12 @@ fn replay(
         for missing in replay.missing_components(&plan.graph) {
             eprintln!("warning: `{pipeline}` has no component `{missing}` any more; its entries are kept");
         }
+        for id in replay.truncated() {
+            eprintln!(
+                "warning: entry {id} holds a truncated record (too big to store whole) and cannot be replayed; \
+                 it is kept: fix the record at its source, run again, then drop the entry"
+            );
+        }
         let options = RunOptions {
             stop,
             state: Some(Arc::clone(&store)),
@@ -187,11 +194,15 @@ fn replay(
             let summary = execution.wait().await;
             (summary, replay.outcomes(&tracker))
         });
+        let run_id = session.run_id();
         session.finish(&summary)?;
         let mut counts = BTreeMap::new();
         for (id, outcome) in outcomes {
-            // Rejected again: the new entry (one more attempt) replaces this one.
-            if outcome != Outcome::Unacknowledged {
+            // Rejected again at the same component: this entry was updated (one more attempt) and stays;
+            // rejected elsewhere (or without a key): the new entry replaces this one.
+            let updated =
+                outcome == Outcome::DeadLettered && store.dead_letter(id)?.is_some_and(|e| e.run_id == Some(run_id));
+            if outcome != Outcome::Unacknowledged && !updated {
                 store.drop_dead_letter(id)?;
             }
             let label = match outcome {
@@ -211,6 +222,46 @@ fn replay(
         failed |= summary.error.is_some() || counts.contains_key("undecided (kept)");
     }
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// `weir state …`
+#[derive(Debug, Subcommand)]
+pub(crate) enum StateCommand {
+    /// Give the space of pruned history and dropped entries back to the disk (SQLite `VACUUM`). Safe
+    /// at any time; it waits for, or fails rather than interrupt, a running pipeline's writes.
+    Compact,
+    /// Check the whole state file (SQLite `integrity_check`, slower and more thorough than the
+    /// `quick_check` every command runs when it opens the file). Exit 1 when it is damaged.
+    Check,
+}
+
+/// Runs a `weir state` command on the state file (`--state`, else `.weir/state.db` here).
+pub(crate) fn state(command: StateCommand, explicit: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let path = explicit.map_or_else(|| PathBuf::from(".weir").join("state.db"), std::path::Path::to_path_buf);
+    if !path.exists() {
+        anyhow::bail!("no state file at {}: pass --state PATH", path.display());
+    }
+    let store = weir::state::sqlite::SqliteStore::open(&path)?;
+    match command {
+        StateCommand::Compact => {
+            let (before, after) = store.compact()?;
+            let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+            eprintln!("compacted {}: {:.1} MiB → {:.1} MiB", path.display(), mib(before), mib(after));
+            Ok(ExitCode::SUCCESS)
+        }
+        StateCommand::Check => {
+            let problems = store.integrity_check()?;
+            if problems.is_empty() {
+                eprintln!("{}: ok", path.display());
+                return Ok(ExitCode::SUCCESS);
+            }
+            for p in &problems {
+                eprintln!("{}: {p}", path.display());
+            }
+            eprintln!("the state file is damaged: restore it from a backup");
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 /// `weir runs`

@@ -271,6 +271,11 @@ fn location_in(display: &str, text: &str, pos: Pos) -> Location {
     Location { file: display.to_string(), pos, line_text }
 }
 
+/// The hint for a syntax error on a line holding `${…}` (`{ path: ${env:X} }`).
+const FLOW_INTERPOLATION: &str = "`${…}` inside a flow collection (`{ … }` or `[ … ]`) must be quoted: write \
+                                  `path: \"${env:NAME}\"`, or use block style (one `key: value` per line), \
+                                  where it needs no quotes";
+
 /// Turns a serde_yaml error into a diagnostic pointing at the offending token: libyaml's "PROBLEM at
 /// line L column C, while CONTEXT at line L2 column C2" becomes "PROBLEM while CONTEXT", located at the
 /// start of the token being scanned (an unclosed quote is reported where it opens, not at the end of
@@ -318,6 +323,11 @@ fn yaml_error(e: &serde_yaml::Error, display: &str, text: &str) -> Diagnostic {
             location = Some(location_in(display, text, Pos { line, col, width: 1 }));
         }
     }
+    let hint = match &location {
+        // `{ path: ${env:X} }`: in a flow collection `{` and `}` are syntax, so an unquoted `${…}` breaks it.
+        Some(l) if code == "yaml-syntax" && l.line_text.contains("${") => FLOW_INTERPOLATION.to_string(),
+        _ => hint,
+    };
     Diagnostic::new(code, message).with_hint(hint).at(location.or_else(at_start))
 }
 

@@ -350,7 +350,8 @@ impl Parser<'_> {
             self.error("wrong-type", "a pipeline must be a mapping".into(), "", Anchor::Value, None, "", hint);
             return None;
         };
-        const TOP: &[&str] = &["name", "description", "source", "steps", "sinks", "dead_letter", "tables", "runtime"];
+        const TOP: &[&str] =
+            &["name", "description", "source", "steps", "sinks", "dead_letter", "tables", "retention", "runtime"];
         self.check_keys(root, TOP, "", None, "");
         let origin = |pointer: String| Origin { file: Arc::clone(&file), pointer };
         let name: Option<String> = match root.get("name") {
@@ -438,6 +439,7 @@ impl Parser<'_> {
         let dead_letter = root.get("dead_letter").map(|v| self.de(v, "/dead_letter", None, ""));
         let tables = root.get("tables").map(|v| self.de(v, "/tables", None, ""));
         let runtime = root.get("runtime").map(|v| self.de(v, "/runtime", None, ""));
+        let retention = root.get("retention").map(|v| self.de(v, "/retention", None, ""));
         Some(PipelineConfig {
             name: name?,
             description,
@@ -446,6 +448,7 @@ impl Parser<'_> {
             sinks,
             dead_letter: dead_letter.unwrap_or(Some(None))?,
             tables: tables.unwrap_or(Some(Default::default()))?,
+            retention: retention.unwrap_or(Some(Default::default()))?,
             runtime: runtime.unwrap_or(Some(Default::default()))?,
             unparsed,
         })

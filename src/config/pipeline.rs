@@ -8,6 +8,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::duration::Duration;
 use super::file::ConfigFile;
 use super::registry::Registry;
 use crate::sinks::SinkConfig;
@@ -48,6 +49,10 @@ pub struct PipelineConfig {
     /// Lookup tables local to this pipeline (in addition to the folder's `tables/*.csv`).
     #[serde(default)]
     pub tables: BTreeMap<String, TableConfig>,
+    /// How long the state store keeps this pipeline's audit log (`weir trace`) and run history
+    /// (`weir runs`). Pruned after every run; `weir state compact` gives the space back to the disk.
+    #[serde(default)]
+    pub retention: RetentionConfig,
     /// Runtime tuning.
     #[serde(default)]
     pub runtime: RuntimeSettings,
@@ -70,7 +75,15 @@ pub struct DeadLetterConfig {
     /// step. Entries written there cannot be replayed with `weir dlq replay`.
     #[serde(default)]
     pub path: Option<String>,
+    /// Largest record (its JSON text, in bytes) an entry stores whole; a bigger one is stored
+    /// truncated — its first KiB, its size, its key and the error, which names its source position —
+    /// so that one huge record cannot fail every run. Default 16 MiB.
+    #[serde(default)]
+    pub max_record_size: Option<usize>,
 }
+
+/// Default of `dead_letter.max_record_size`: far below SQLite's 1 GB limit on one value.
+pub const DEFAULT_MAX_DEAD_LETTER_RECORD: usize = 16 * 1024 * 1024;
 
 /// Stores that can hold dead letters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -78,6 +91,44 @@ pub struct DeadLetterConfig {
 pub enum DeadLetterStore {
     /// The state store (`.weir/state.db` by default).
     State,
+}
+
+/// What the state store keeps of a pipeline's history, per kind. Writing a kind replaces its defaults.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// The per-record audit log read by `weir trace` (default: 90 days).
+    #[serde(default = "default_audit_retention")]
+    pub audit: RetentionRule,
+    /// The run history read by `weir runs` (default: 365 days).
+    #[serde(default = "default_runs_retention")]
+    pub runs: RetentionRule,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self { audit: default_audit_retention(), runs: default_runs_retention() }
+    }
+}
+
+fn default_audit_retention() -> RetentionRule {
+    RetentionRule { max_age: Some(Duration(std::time::Duration::from_secs(90 * 86_400))), max_entries: None }
+}
+
+fn default_runs_retention() -> RetentionRule {
+    RetentionRule { max_age: Some(Duration(std::time::Duration::from_secs(365 * 86_400))), max_entries: None }
+}
+
+/// How much of one kind of history to keep; both limits apply when both are set. Neither: keep all.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRule {
+    /// Remove entries older than this (e.g. `30d`, `12h`).
+    #[serde(default)]
+    pub max_age: Option<Duration>,
+    /// Keep at most this many of the newest entries.
+    #[serde(default)]
+    pub max_entries: Option<u64>,
 }
 
 /// A lookup table: a CSV file (with a header row) or inline rows.

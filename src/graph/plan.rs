@@ -68,6 +68,8 @@ pub struct Plan {
     pub sinks: Vec<BuiltSink>,
     /// Where dead-lettered records are written.
     pub dead_letter: DeadLetterTarget,
+    /// Largest record a dead-letter entry stores whole (`dead_letter.max_record_size`).
+    pub dead_letter_max_record: usize,
     /// Batch size and channel capacity.
     pub settings: RuntimeSettings,
     /// The fields the pipeline reads of its source's records, when it does not need them whole.
@@ -227,7 +229,7 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
     }
     let fallback = pipeline.base_dir().join(".weir").join("dead-letter").join(format!("{}.ndjson", config.name));
     let dead_letter = match &config.dead_letter {
-        Some(DeadLetterConfig { path: Some(path), store: Some(_) }) => {
+        Some(DeadLetterConfig { path: Some(path), store: Some(_), .. }) => {
             diagnostics.push(
                 Diagnostic::new("conflict", format!("`dead_letter` has both `store` and `path` (`{path}`)"))
                     .with_field("dead_letter")
@@ -239,6 +241,11 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
         Some(DeadLetterConfig { path: Some(path), .. }) => DeadLetterTarget::File(pipeline.base_dir().join(path)),
         _ => DeadLetterTarget::Store { fallback },
     };
+    let dead_letter_max_record = config
+        .dead_letter
+        .as_ref()
+        .and_then(|d| d.max_record_size)
+        .unwrap_or(crate::config::pipeline::DEFAULT_MAX_DEAD_LETTER_RECORD);
     match (graph, source, diagnostics.is_empty() && config.unparsed.is_empty()) {
         (Ok(graph), Some(source), true) => Ok(Plan {
             ids: ctx.templates.ids().clone(),
@@ -249,6 +256,7 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
             steps,
             sinks,
             dead_letter,
+            dead_letter_max_record,
             settings: config.runtime.clone(),
         }),
         _ => Err(diagnostics),

@@ -34,6 +34,10 @@ pub struct DeadLetterEntry {
     pub attempts: u32,
     /// The record as it entered the failing component.
     pub record: Value,
+    /// The record it was exploded from (what templates read as `parent`), so a replay gives the step
+    /// what it was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Value>,
 }
 
 /// Where entries go.
@@ -53,6 +57,8 @@ struct Inner {
     target: Target,
     /// For replays: how often each replayed input (by sequence number) had been attempted already.
     previous_attempts: Vec<u32>,
+    /// Largest record (JSON text, bytes) an entry holds whole; bigger ones are stored truncated.
+    max_record: usize,
     written: AtomicU64,
     failed: AtomicU64,
     /// Writes that found the store full (or busy) and were tried again.
@@ -69,6 +75,7 @@ impl DeadLetterSender {
             pipeline: pipeline.to_string(),
             target,
             previous_attempts: Vec::new(),
+            max_record: crate::config::pipeline::DEFAULT_MAX_DEAD_LETTER_RECORD,
             written: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             retried: AtomicU64::new(0),
@@ -94,9 +101,19 @@ impl DeadLetterSender {
 
     /// For replays: entries of input `seq` count `previous[seq]` earlier attempts.
     pub fn with_previous_attempts(self, previous: Vec<u32>) -> Self {
+        self.configure(|inner| inner.previous_attempts = previous)
+    }
+
+    /// Records whose JSON text is longer than `bytes` are stored truncated (see [`TRUNCATED`]).
+    pub fn with_max_record(self, bytes: usize) -> Self {
+        self.configure(|inner| inner.max_record = bytes)
+    }
+
+    /// Changes a sender not yet shared.
+    fn configure(self, change: impl FnOnce(&mut Inner)) -> Self {
         match Arc::try_unwrap(self.0) {
             Ok(mut inner) => {
-                inner.previous_attempts = previous;
+                change(&mut inner);
                 Self(Arc::new(inner))
             }
             Err(shared) => Self(shared),
@@ -153,7 +170,23 @@ impl DeadLetterSender {
                 },
                 None => record.value.clone(),
             },
+            parent: record.parent.as_deref().cloned(),
         };
+        // A record too big to store (SQLite refuses values over 1 GB) would fail every run: it is stored
+        // truncated, with its size; the error names where it came from (a source entry: file and line).
+        let max = self.0.max_record;
+        if let Some(summary) = truncated(&entry.record, max) {
+            let bytes = summary[TRUNCATED]["bytes"].clone();
+            entry.record = summary;
+            entry.error = format!(
+                "{}; the record ({bytes} bytes) is larger than `dead_letter.max_record_size` ({max} bytes) and \
+                 is stored truncated: fix it at its source",
+                entry.error
+            );
+        }
+        if let Some(summary) = entry.parent.as_ref().and_then(|p| truncated(p, max)) {
+            entry.parent = Some(summary);
+        }
         if secrets::any() {
             entry = redact_entry(entry);
         }
@@ -225,6 +258,40 @@ impl DeadLetterSender {
             }
         }
     }
+}
+
+/// The key of a truncated record's stand-in: `{"$truncated": {"bytes": N, "head": "first KiB of its JSON"}}`.
+pub const TRUNCATED: &str = "$truncated";
+
+/// How much of a truncated record's JSON text is kept.
+const TRUNCATED_HEAD: usize = 1024;
+
+/// The stand-in of `value` when its JSON text is longer than `max` bytes (measured without building
+/// the text).
+fn truncated(value: &Value, max: usize) -> Option<Value> {
+    struct Measure {
+        bytes: usize,
+        head: Vec<u8>,
+    }
+    impl Write for Measure {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let room = TRUNCATED_HEAD.saturating_sub(self.head.len());
+            self.head.extend_from_slice(&buf[..room.min(buf.len())]);
+            self.bytes += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut measure = Measure { bytes: 0, head: Vec::with_capacity(TRUNCATED_HEAD) };
+    serde_json::to_writer(&mut measure, value).ok()?;
+    if measure.bytes <= max {
+        return None;
+    }
+    // `from_utf8_lossy` drops a character cut in half at the end.
+    let head = String::from_utf8_lossy(&measure.head).trim_end_matches('\u{FFFD}').to_string();
+    Some(serde_json::json!({ TRUNCATED: { "bytes": measure.bytes, "head": head } }))
 }
 
 /// Writes the fields of `part` (a record built from some fields of `whole`, and changed since) over
@@ -320,5 +387,29 @@ mod tests {
         dlq.send(record, "s", "e");
         assert_eq!(tracker.summary().unacknowledged, 1);
         assert_eq!(dlq.failed(), 1);
+    }
+
+    #[test]
+    fn a_record_the_store_cannot_hold_is_stored_truncated_instead_of_failing_every_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(crate::state::sqlite::SqliteStore::open(&dir.path().join("s.db")).expect("open"));
+        // The store takes at most ~64 KiB more: it stands in for SQLite's 1 GB limit on one value.
+        store.set_size_limit(Some(store.size().expect("size") + 64 * 1024)).expect("limit");
+        let send = |dlq: &DeadLetterSender| {
+            let tracker = AckTracker::new();
+            let mut record = Record::new(serde_json::json!({"blob": "x".repeat(200_000)}));
+            record.acks = Acks::One(tracker.track(InputPosition { stream: 0, seq: 0 }));
+            dlq.send(record, "map", "in.ndjson:7: boom");
+            tracker.summary()
+        };
+        let stop = Arc::new(AtomicBool::new(true));
+        let whole = DeadLetterSender::to_store("p", store.clone(), None, Arc::clone(&stop));
+        assert_eq!(send(&whole).unacknowledged, 1, "too big for the store: the run would fail on it every time");
+        let capped = DeadLetterSender::to_store("p", store.clone(), None, stop).with_max_record(4096);
+        assert_eq!(send(&capped).dead_lettered, 1);
+        let stored = store.dead_letters(None).expect("list");
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].entry.record[TRUNCATED]["bytes"], serde_json::json!(200_011));
+        assert!(stored[0].entry.error.starts_with("in.ndjson:7: boom; the record (200011 bytes)"), "{stored:?}");
     }
 }

@@ -62,7 +62,8 @@ pub struct Execution {
 impl Execution {
     /// Starts every component of `plan`. Must be called within a tokio runtime.
     pub fn start(plan: Plan, options: RunOptions) -> Self {
-        let Plan { name, graph, source, steps, sinks, dead_letter, settings, projection, ids } = plan;
+        let Plan { name, graph, source, steps, sinks, dead_letter, dead_letter_max_record, settings, projection, ids } =
+            plan;
         if let Some(state) = &options.state {
             ids.fill(Arc::new(Arc::clone(state)));
         }
@@ -80,7 +81,8 @@ impl Execution {
         let dead_letter = match &options.replay {
             Some(replay) => dead_letter.with_previous_attempts(replay.previous_attempts()),
             None => dead_letter,
-        };
+        }
+        .with_max_record(dead_letter_max_record);
         // One input channel per non-source node; senders are handed to the nodes upstream of it.
         let mut senders = std::collections::HashMap::new();
         let mut receivers = std::collections::HashMap::new();

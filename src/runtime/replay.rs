@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::ack::{AckTracker, InputPosition, Outcome};
 use super::channel::Outputs;
+use super::dead_letter::TRUNCATED;
 use super::stats::NodeCounters;
 use crate::graph::{NodeKind, PipelineGraph};
 use crate::record::{Acks, Record};
@@ -43,6 +44,11 @@ impl Replay {
         missing
     }
 
+    /// The ids of entries holding a truncated record (too big to store): they cannot be replayed.
+    pub fn truncated(&self) -> Vec<i64> {
+        self.entries.iter().filter(|e| e.entry.record.get(TRUNCATED).is_some()).map(|e| e.id).collect()
+    }
+
     /// Each entry's outcome: the dead-letter id and what became of its record.
     pub fn outcomes(&self, tracker: &AckTracker) -> Vec<(i64, Outcome)> {
         tracker
@@ -67,9 +73,15 @@ pub fn inject(replay: &Replay, graph: &PipelineGraph, source: &SourceContext, in
         let entry = &stored.entry;
         let position = InputPosition { stream: 0, seq: seq as u64 };
         let acks = Acks::One(source.tracker.track(position));
+        // Not sent (its input stays unacknowledged, the entry is kept): no such component any more, or
+        // a record stored truncated.
         let Some(node) = node_of(graph, &entry.step) else { continue };
+        if entry.record.get(TRUNCATED).is_some() {
+            continue;
+        }
+        let parent = entry.parent.clone().map(Arc::new);
         let mut record =
-            Record { value: Value::Null, key: entry.key.as_deref().map(Arc::from), parent: None, acks, original: None };
+            Record { value: Value::Null, key: entry.key.as_deref().map(Arc::from), parent, acks, original: None };
         let outputs = match graph.graph[node].kind {
             NodeKind::Source => {
                 NodeCounters::add(&source.counters.received, 1);

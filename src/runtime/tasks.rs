@@ -142,6 +142,43 @@ fn audit_delivered(
     super::dead_letter::retry_while_full(stop, "audit entries", || state.audit(&entries))
 }
 
+/// Acknowledges written records (after auditing them) and dead-letters the rejected ones.
+#[allow(clippy::too_many_arguments)]
+fn settle(
+    ctx: &SinkContext,
+    sink: &dyn Sink,
+    batch: Batch,
+    mut rejected: Vec<crate::sinks::RecordRejection>,
+    dlq: &DeadLetterSender,
+    counters: &NodeCounters,
+    failure: &Failure,
+    stop: &AtomicBool,
+) {
+    let id = &ctx.sink;
+    // Matched to the batch in one pass: in batch order, whatever order the sink listed them.
+    rejected.sort_by_key(|(i, _)| *i);
+    let mut rejected = rejected.into_iter().peekable();
+    let mut delivered = Vec::with_capacity(batch.len());
+    for (i, record) in batch.into_iter().enumerate() {
+        if rejected.peek().is_some_and(|(r, _)| *r == i) {
+            let (_, reason) = rejected.next().unwrap_or_default();
+            NodeCounters::add(&counters.dead_lettered, 1);
+            dlq.send(record, id, reason);
+        } else {
+            delivered.push(record);
+        }
+    }
+    // Audited before acknowledged: a crash in between re-delivers (and re-audits), never leaves a
+    // delivery unrecorded.
+    if let Err(e) = audit_delivered(ctx, sink, &delivered, stop) {
+        failure.set(format!("sink `{id}`: cannot write the audit log: {e}"), stop);
+        delivered.iter().for_each(Record::mark_unacknowledged);
+        return;
+    }
+    NodeCounters::add(&counters.delivered, delivered.len());
+    delivered.iter().for_each(Record::mark_delivered);
+}
+
 pub(super) fn run_sink(
     ctx: SinkContext,
     mut sink: Box<dyn Sink>,
@@ -163,34 +200,16 @@ pub(super) fn run_sink(
             continue;
         }
         match sink.write(&batch) {
-            Ok(rejected) => {
-                // Matched to the batch in one pass: in batch order, whatever order the sink listed them.
-                let mut rejected = rejected;
-                rejected.sort_by_key(|(i, _)| *i);
-                let mut rejected = rejected.into_iter().peekable();
-                let mut delivered = Vec::with_capacity(batch.len());
-                for (i, record) in batch.into_iter().enumerate() {
-                    if rejected.peek().is_some_and(|(r, _)| *r == i) {
-                        let (_, reason) = rejected.next().unwrap_or_default();
-                        NodeCounters::add(&counters.dead_lettered, 1);
-                        dlq.send(record, &id, reason);
-                    } else {
-                        delivered.push(record);
-                    }
-                }
-                // Audited before acknowledged: a crash in between re-delivers (and re-audits), never
-                // leaves a delivery unrecorded.
-                if let Err(e) = audit_delivered(&ctx, &*sink, &delivered, stop) {
-                    failure.set(format!("sink `{id}`: cannot write the audit log: {e}"), stop);
-                    delivered.iter().for_each(Record::mark_unacknowledged);
-                    continue;
-                }
-                NodeCounters::add(&counters.delivered, delivered.len());
-                delivered.iter().for_each(Record::mark_delivered);
-            }
+            Ok(rejected) => settle(&ctx, &*sink, batch, rejected, &dlq, counters, failure, stop),
             Err(e) => {
                 failure.set(format!("sink `{id}`: {e}"), stop);
-                batch.iter().for_each(Record::mark_unacknowledged);
+                // What the sink settled before it failed is acknowledged: the books of a failed run
+                // do not depend on the batch size.
+                let (settled, rejected) = sink.settled_before_failure().unwrap_or_default();
+                let mut batch = batch;
+                let rest = batch.split_off(settled.min(batch.len()));
+                rest.iter().for_each(Record::mark_unacknowledged);
+                settle(&ctx, &*sink, batch, rejected, &dlq, counters, failure, stop);
             }
         }
     }

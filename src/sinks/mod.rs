@@ -77,6 +77,14 @@ pub trait Sink: Send {
     /// returns as rejected.
     fn write(&mut self, batch: &[Record]) -> Result<Vec<RecordRejection>, SinkError>;
 
+    /// After `write` failed: how many records at the start of that batch were settled before the
+    /// failure — written, or rejected as listed (indexes into the batch) — so the runtime acknowledges
+    /// them and only the rest stays unacknowledged. A sink that writes record by record (`http`) says
+    /// so; the default (nothing settled) suits a sink whose batch is one unit.
+    fn settled_before_failure(&mut self) -> Option<(usize, Vec<RecordRejection>)> {
+        None
+    }
+
     /// Where records go, for the audit log (a path, a URL).
     fn target(&self) -> String {
         String::new()

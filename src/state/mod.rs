@@ -10,6 +10,8 @@ pub mod sqlite;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::config::pipeline::{RetentionConfig, RetentionRule};
+
 pub use lease::{LeaseHolder, LeaseInfo};
 pub use outcome::{CapturedId, CompletedIntent, WriteOutcome};
 
@@ -134,6 +136,22 @@ impl RunStatus {
     }
 }
 
+/// The kinds of history that retention prunes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryKind {
+    /// The per-record audit log (`weir trace`).
+    Audit,
+    /// The run history (`weir runs`).
+    Runs,
+}
+
+/// Prunes a pipeline's audit log and run history as its `retention:` says; returns how many entries
+/// were removed.
+pub fn apply_retention(store: &dyn StateStore, pipeline: &str, retention: &RetentionConfig) -> StateResult<u64> {
+    Ok(store.prune(pipeline, HistoryKind::Audit, &retention.audit)?
+        + store.prune(pipeline, HistoryKind::Runs, &retention.runs)?)
+}
+
 /// One run of a pipeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -235,6 +253,10 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     fn audit(&self, entries: &[AuditEntry]) -> StateResult<()>;
     /// Everything audited for a key, oldest first.
     fn trace(&self, key: &str) -> StateResult<Vec<AuditEntry>>;
+
+    /// Removes a pipeline's history of one kind beyond `rule`: entries older than `max_age`, and all
+    /// but the newest `max_entries`. Runs still running are kept. Returns how many were removed.
+    fn prune(&self, pipeline: &str, kind: HistoryKind, rule: &RetentionRule) -> StateResult<u64>;
 
     /// Takes (or renews) the right to run a pipeline for `ttl`; fails with [`StateError::LeaseHeld`]
     /// when another live holder has it.

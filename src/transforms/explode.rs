@@ -1,14 +1,17 @@
 //! `explode`: turns one record into one record per element a JSONPath query selects (e.g. an order into
-//! its lines, a configurable product into its variants); each child can read the original as `parent`.
+//! its lines, a configurable product into its variants); each child can read the original as `parent`,
+//! and gets its own key from `key:` (else it shares the original's).
 
 use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::context::key_or_reject;
 use super::{Output, Transform};
 use crate::build::{BuildContext, BuildErrors};
 use crate::expr::jsonpath::JsonPath;
+use crate::expr::template::StringTemplate;
 use crate::record::Record;
 
 /// Splits a record into one record per selected element.
@@ -18,6 +21,11 @@ pub struct ExplodeConfig {
     /// JSONPath selecting the elements, e.g. `$.items[*]`. Each match becomes a record; the record it
     /// came from is available to later templates as `parent`.
     pub path: String,
+    /// Key of each child, e.g. `variant:{{ record.sku }}` (the child is `record`, the original `parent`,
+    /// its key `key`). Gives each child its own line in dead letters, `weir trace` and the id map;
+    /// without it every child shares the original's key.
+    #[serde(default)]
+    pub key: Option<String>,
     /// When nothing is selected: drop the record (counted as filtered), or dead-letter it.
     #[serde(default)]
     pub on_empty: OnEmpty,
@@ -38,15 +46,21 @@ pub enum OnEmpty {
 #[derive(Debug)]
 pub struct Explode {
     path: JsonPath,
+    key: Option<StringTemplate>,
     on_empty: OnEmpty,
 }
 
 impl ExplodeConfig {
     /// Compiles the query.
-    pub fn build(&self, _ctx: &BuildContext) -> Result<Explode, BuildErrors> {
+    pub fn build(&self, ctx: &BuildContext) -> Result<Explode, BuildErrors> {
         let mut errors = BuildErrors::default();
         let path = errors.jsonpath(&["path"], &self.path);
-        errors.finish(|| Explode { path: path.expect("compiled"), on_empty: self.on_empty })
+        let key = self.key.as_ref().map(|k| errors.string_template(ctx, &["key"], k));
+        errors.finish(|| Explode {
+            path: path.expect("compiled"),
+            key: key.map(|k| k.expect("compiled")),
+            on_empty: self.on_empty,
+        })
     }
 }
 
@@ -67,13 +81,22 @@ impl Transform for Explode {
             let Record { value, key, acks, .. } = record;
             let parent = Arc::new(value);
             for child in children {
-                out.emit(Record {
+                let child = Record {
                     value: child,
                     key: key.clone(),
                     parent: Some(Arc::clone(&parent)),
                     acks: acks.clone(),
                     original: None,
-                });
+                };
+                match &self.key {
+                    Some(template) => {
+                        if let Some((mut child, k)) = key_or_reject(child, template, "child key", out) {
+                            child.key = Some(k.into());
+                            out.emit(child);
+                        }
+                    }
+                    None => out.emit(child),
+                }
             }
         }
     }
@@ -87,12 +110,26 @@ mod tests {
 
     #[test]
     fn one_record_per_match_with_parent() {
-        let cfg = ExplodeConfig { path: "$.items[*]".into(), on_empty: OnEmpty::Filter };
+        let cfg = ExplodeConfig { path: "$.items[*]".into(), key: None, on_empty: OnEmpty::Filter };
         let mut s = cfg.build(&context()).expect("builds");
         let out =
             run(&mut s, vec![json!({"id": 7, "items": [{"sku": "a"}, {"sku": "b"}]}), json!({"id": 8, "items": []})]);
         assert_eq!(values(&out), vec![json!({"sku": "a"}), json!({"sku": "b"})]);
         assert_eq!(out.records[1].parent.as_deref(), Some(&json!({"id": 7, "items": [{"sku": "a"}, {"sku": "b"}]})));
         assert_eq!(out.filtered, 1);
+    }
+
+    #[test]
+    fn each_child_gets_its_own_key() {
+        let cfg = ExplodeConfig {
+            path: "$.items[*]".into(),
+            key: Some("line:{{ parent.id }}/{{ record.sku }}".into()),
+            on_empty: OnEmpty::Filter,
+        };
+        let mut s = cfg.build(&context()).expect("builds");
+        let out = run(&mut s, vec![json!({"id": 7, "items": [{"sku": "a"}, {"sku": "b"}, {"n": 1}]})]);
+        let keys: Vec<_> = out.records.iter().map(|r| r.key.as_deref().unwrap_or("-").to_string()).collect();
+        assert_eq!(keys, vec!["line:7/a", "line:7/b"]);
+        assert_eq!(out.rejected.len(), 1, "a child whose key fails is dead-lettered");
     }
 }

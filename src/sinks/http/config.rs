@@ -224,6 +224,7 @@ impl HttpSinkConfig {
                     retries: self.retries,
                     backoff: self.retry_backoff.0,
                     run: None,
+                    settled: None,
                 })
             }
             _ => {

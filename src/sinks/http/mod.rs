@@ -57,6 +57,9 @@ pub struct HttpSink {
     backoff: std::time::Duration,
     /// Set by `open`.
     run: Option<Run>,
+    /// After a failed write: the records of that batch settled before it (see
+    /// [`Sink::settled_before_failure`]).
+    settled: Option<(usize, Vec<RecordRejection>)>,
 }
 
 /// What the sink holds while it runs.
@@ -319,7 +322,7 @@ impl Sink for HttpSink {
                     rejected.push((i, reason));
                 }
                 Err(e) => {
-                    failure = Some(e);
+                    failure = Some((i, e));
                     break;
                 }
             }
@@ -329,9 +332,18 @@ impl Sink for HttpSink {
             state.audit(&audit).map_err(state_error)?;
         }
         match failure {
-            Some(e) => Err(e),
+            Some((i, e)) => {
+                // Each record's outcome is committed as it is written: the ones before the failure are
+                // settled, whatever the batch size.
+                self.settled = Some((i, rejected));
+                Err(e)
+            }
             None => Ok(rejected),
         }
+    }
+
+    fn settled_before_failure(&mut self) -> Option<(usize, Vec<RecordRejection>)> {
+        self.settled.take()
     }
 }
 

@@ -3,6 +3,8 @@
 //! or power loss. Opening refuses — with a message that says why — a file from a newer or unknown
 //! schema, a corrupt file, or a location Weir cannot write, instead of silently starting over.
 
+mod open;
+mod retention;
 mod store;
 mod writes;
 
@@ -48,6 +50,15 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE leases (
          pipeline TEXT PRIMARY KEY, holder TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
          acquired_at TEXT NOT NULL, expires_at_ms INTEGER NOT NULL);",
+    // 2: retention prunes a pipeline's audit log oldest first.
+    "CREATE INDEX audit_pipeline ON audit (pipeline, id);",
+    // 3: a dead letter keeps its record's `parent` (explode); entries are found by key (or, without
+    // one, by the record's hash), to count a record failing again as one more attempt and to resolve
+    // it once it gets through.
+    "ALTER TABLE dead_letters ADD COLUMN parent TEXT;
+     ALTER TABLE dead_letters ADD COLUMN record_hash TEXT;
+     CREATE INDEX dead_letters_key ON dead_letters (pipeline, key);
+     CREATE INDEX dead_letters_record ON dead_letters (pipeline, record_hash);",
 ];
 
 /// The schema version this build writes.
@@ -81,14 +92,7 @@ impl SqliteStore {
 
     fn try_open(path: &Path) -> StateResult<SqliteStore> {
         let unusable = |message: String| StateError::Unusable { path: path.display().to_string(), message };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                unusable(format!(
-                    "cannot create its folder {}: {e}; choose a writable place with --state",
-                    dir.display()
-                ))
-            })?;
-        }
+        open::create_or_check_length(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)
             .map_err(|e| unusable(format!("cannot open it: {e}; choose a writable place with --state")))?;
@@ -115,6 +119,9 @@ impl SqliteStore {
             return Err(unusable(format!("cannot switch it to WAL mode (got `{mode}`)")));
         }
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").map_err(describe)?;
+        if let Some(problem) = open::quick_check(&conn).map_err(describe)? {
+            return Err(unusable(open::damaged(&problem)));
+        }
         let store = SqliteStore { path: path.to_path_buf(), conn: Mutex::new(conn) };
         store.migrate().map_err(|e| match e {
             StateError::Other { message, .. } => unusable(message),
@@ -148,38 +155,41 @@ impl SqliteStore {
     }
 
     fn migrate(&self) -> StateResult<()> {
-        let unusable = |message: String| StateError::Unusable { path: self.path.display().to_string(), message };
-        let mut conn = self.lock();
-        // IMMEDIATE: two processes opening a new file at once must not both apply the migrations; the
-        // second waits, then finds them applied.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
-        let app_id: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(map_error)?;
-        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_error)?;
-        let tables: i64 = tx
-            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
-            .map_err(map_error)?;
-        if app_id != APPLICATION_ID && (tables > 0 || version > 0) {
-            return Err(unusable(
-                "it is a SQLite file but not a Weir state file (unknown schema); Weir will not write into it".into(),
-            ));
-        }
-        if version > SCHEMA_VERSION {
-            return Err(unusable(format!(
-                "it was written by a newer Weir (state schema {version}; this build knows up to \
-                 {SCHEMA_VERSION}); upgrade Weir, or restore a state file from this version"
-            )));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            tx.execute_batch(sql).map_err(map_error)?;
-            tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(map_error)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(map_error)?;
-        }
-        tx.commit().map_err(map_error)
+        migrate(&mut self.lock(), &self.path)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Brings a state file's schema up to date (refusing foreign and newer files).
+fn migrate(conn: &mut Connection, path: &Path) -> StateResult<()> {
+    let unusable = |message: String| StateError::Unusable { path: path.display().to_string(), message };
+    // IMMEDIATE: two processes opening a new file at once must not both apply the migrations; the
+    // second waits, then finds them applied.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
+    let app_id: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(map_error)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(map_error)?;
+    let tables: i64 =
+        tx.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0)).map_err(map_error)?;
+    if app_id != APPLICATION_ID && (tables > 0 || version > 0) {
+        return Err(unusable(
+            "it is a SQLite file but not a Weir state file (unknown schema); Weir will not write into it".into(),
+        ));
+    }
+    if version > SCHEMA_VERSION {
+        return Err(unusable(format!(
+            "it was written by a newer Weir (state schema {version}; this build knows up to \
+                 {SCHEMA_VERSION}); upgrade Weir, or restore a state file from this version"
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql).map_err(map_error)?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(map_error)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(map_error)?;
+    }
+    tx.commit().map_err(map_error)
 }
 
 /// Maps a SQLite error to a [`StateError`], telling retryable conditions apart.

@@ -7,11 +7,12 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value};
 
 use super::{SqliteStore, map_error, writes};
+use crate::config::pipeline::RetentionRule;
 use crate::runtime::dead_letter::{DeadLetterEntry, now_rfc3339};
 use crate::state::lease::{LeaseHolder, LeaseInfo, process_alive};
 use crate::state::{
-    AuditEntry, IntentId, PriorIntent, RunRecord, RunStatus, StateError, StateResult, StateStore, StoredDeadLetter,
-    WriteOutcome,
+    AuditEntry, HistoryKind, IntentId, PriorIntent, RunRecord, RunStatus, StateError, StateResult, StateStore,
+    StoredDeadLetter, WriteOutcome,
 };
 
 fn to_json(value: &Value) -> String {
@@ -20,6 +21,12 @@ fn to_json(value: &Value) -> String {
 
 fn from_json(text: Option<String>) -> Option<Value> {
     text.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t)))
+}
+
+/// SHA-256 of a dead letter's record text (hex): how an entry is recognised without a key.
+fn record_hash(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn now_ms() -> i64 {
@@ -38,11 +45,12 @@ fn dead_letter_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredDeadLetter
             error: row.get(6)?,
             attempts: row.get(7)?,
             record: from_json(row.get(8)?).unwrap_or(Value::Null),
+            parent: from_json(row.get(9)?),
         },
     })
 }
 
-const DEAD_LETTER_COLUMNS: &str = "id, run_id, time, pipeline, step, key, error, attempts, record";
+const DEAD_LETTER_COLUMNS: &str = "id, run_id, time, pipeline, step, key, error, attempts, record, parent";
 
 impl StateStore for SqliteStore {
     fn checkpoint(&self, pipeline: &str, source: &str) -> StateResult<Option<Value>> {
@@ -148,23 +156,62 @@ impl StateStore for SqliteStore {
     }
 
     fn push_dead_letter(&self, entry: &DeadLetterEntry, run_id: Option<i64>) -> StateResult<i64> {
-        let conn = self.lock();
-        conn.execute(
-            "INSERT INTO dead_letters (run_id, time, pipeline, step, key, error, attempts, record)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                run_id,
-                entry.time,
-                entry.pipeline,
-                entry.step,
-                entry.key,
-                entry.error,
-                entry.attempts,
-                to_json(&entry.record)
-            ],
-        )
-        .map_err(map_error)?;
-        Ok(conn.last_insert_rowid())
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(map_error)?;
+        let record = to_json(&entry.record);
+        let parent = entry.parent.as_ref().map(to_json);
+        let hash = record_hash(&record);
+        // The same record failing again at the same component in a later run is one entry, one more
+        // attempt. A record is recognised by its key; without one (a line that does not parse, a
+        // source without `key`), by its content. Within one run, two failures are two records (a
+        // source may repeat a key or a line); children of an `explode` may share their original's key:
+        // they are told apart by content too. Without a run id (library use) nothing is merged.
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM dead_letters WHERE pipeline = ?1 AND step = ?2
+                     AND (CASE WHEN ?3 IS NULL THEN key IS NULL AND record_hash = ?4
+                          ELSE key = ?3 AND (?5 IS NULL OR record_hash = ?4) END)
+                     AND ?6 IS NOT NULL AND (run_id IS NULL OR run_id != ?6)
+                 ORDER BY id LIMIT 1",
+                params![entry.pipeline, entry.step, entry.key, hash, parent, run_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(map_error)?;
+        let id = match existing {
+            Some(id) => {
+                tx.execute(
+                    "UPDATE dead_letters SET run_id = ?2, time = ?3, error = ?4, attempts = max(attempts + 1, ?5),
+                         record = ?6, parent = ?7, record_hash = ?8 WHERE id = ?1",
+                    params![id, run_id, entry.time, entry.error, entry.attempts, record, parent, hash],
+                )
+                .map_err(map_error)?;
+                id
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO dead_letters
+                         (run_id, time, pipeline, step, key, error, attempts, record, parent, record_hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![
+                        run_id,
+                        entry.time,
+                        entry.pipeline,
+                        entry.step,
+                        entry.key,
+                        entry.error,
+                        entry.attempts,
+                        record,
+                        parent,
+                        hash
+                    ],
+                )
+                .map_err(map_error)?;
+                tx.last_insert_rowid()
+            }
+        };
+        tx.commit().map_err(map_error)?;
+        Ok(id)
     }
 
     fn dead_letters(&self, pipeline: Option<&str>) -> StateResult<Vec<StoredDeadLetter>> {
@@ -284,6 +331,10 @@ impl StateStore for SqliteStore {
             })
             .map_err(map_error)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(map_error)
+    }
+
+    fn prune(&self, pipeline: &str, kind: HistoryKind, rule: &RetentionRule) -> StateResult<u64> {
+        self.prune_history(pipeline, kind, rule)
     }
 
     fn acquire_lease(&self, pipeline: &str, holder: &LeaseHolder, ttl: Duration) -> StateResult<()> {

@@ -21,6 +21,7 @@ fn entry(pipeline: &str, record: serde_json::Value) -> DeadLetterEntry {
         error: "boom".into(),
         attempts: 1,
         record,
+        parent: None,
     }
 }
 
@@ -164,7 +165,7 @@ fn a_full_store_refuses_writes_keeps_what_it_had_and_recovers() {
     store.lock().query_row(&format!("PRAGMA max_page_count = {}", pages + 4), [], |_| Ok(())).expect("limit");
     let mut written = 0;
     let error = loop {
-        match store.push_dead_letter(&entry("p", big.clone()), None) {
+        match store.push_dead_letter(&DeadLetterEntry { key: None, ..entry("p", big.clone()) }, None) {
             Ok(_) => written += 1,
             Err(e) => break e,
         }
@@ -243,4 +244,158 @@ fn processes_opening_a_new_file_at_once_all_succeed() {
             opener.join().expect("thread").expect("every opener gets a migrated store");
         }
     }
+}
+
+#[test]
+fn refuses_an_empty_state_file_it_did_not_create() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("state.db");
+    std::fs::write(&path, b"").expect("write");
+    let message = unusable_message(SqliteStore::open(&path));
+    assert!(message.contains("empty (0 bytes)") && message.contains("backup"), "{message}");
+    assert_eq!(std::fs::metadata(&path).expect("meta").len(), 0, "nothing was written into it");
+}
+
+#[test]
+fn a_new_state_file_is_built_aside_and_never_left_empty() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("state.db");
+    let store = SqliteStore::open(&path).expect("open");
+    drop(store);
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into())
+        .collect();
+    assert_eq!(names, vec!["state.db".to_string()], "no file left aside");
+    assert!(std::fs::metadata(&path).expect("meta").len() > 0);
+    SqliteStore::open(&path).expect("reopen");
+}
+
+#[test]
+fn refuses_a_state_file_damaged_in_a_later_page() {
+    let (dir, store) = store();
+    let entries: Vec<AuditEntry> = (0..5000)
+        .map(|i| AuditEntry {
+            run_id: None,
+            time: "2026-11-28T00:00:00Z".into(),
+            pipeline: "p".into(),
+            key: format!("order:{i:09}"),
+            component: "out".into(),
+            action: "delivered".into(),
+            target: "out.ndjson".into(),
+            detail: None,
+        })
+        .collect();
+    store.audit(&entries).expect("audit");
+    store.save_checkpoint("p", "src", &json!({"offset": 1})).expect("save");
+    drop(store);
+    let path = dir.path().join(".weir/state.db");
+    let mut bytes = std::fs::read(&path).expect("read");
+    let page = 4096;
+    let pages = bytes.len() / page;
+    assert!(pages > 40, "the file has {pages} pages");
+    // A page in the middle of the audit table, not one that opening the file reads.
+    let at = pages / 2 * page;
+    bytes[at..at + page].fill(0x5a);
+    std::fs::write(&path, &bytes).expect("write");
+    let message = unusable_message(SqliteStore::open(&path));
+    assert!(message.contains("damaged") || message.contains("corrupt"), "{message}");
+}
+
+fn audit_entry(pipeline: &str, key: &str, time: &str) -> AuditEntry {
+    AuditEntry {
+        run_id: None,
+        time: time.into(),
+        pipeline: pipeline.into(),
+        key: key.into(),
+        component: "out".into(),
+        action: "delivered".into(),
+        target: "out.ndjson".into(),
+        detail: None,
+    }
+}
+
+#[test]
+fn retention_prunes_the_audit_log_and_runs_by_age_and_count_per_pipeline() {
+    use crate::config::duration::Duration as Age;
+    use crate::config::pipeline::RetentionRule;
+    use crate::state::HistoryKind;
+    let (_dir, store) = store();
+    let old = "2020-01-01T00:00:00Z";
+    let now = crate::runtime::dead_letter::now_rfc3339();
+    let mut entries: Vec<AuditEntry> = (0..3).map(|i| audit_entry("p", &format!("k{i}"), old)).collect();
+    entries.extend((3..8).map(|i| audit_entry("p", &format!("k{i}"), &now)));
+    entries.extend((0..4).map(|i| audit_entry("q", &format!("q{i}"), old)));
+    store.audit(&entries).expect("audit");
+    let by_age = RetentionRule { max_age: Some(Age(Duration::from_secs(30 * 86_400))), max_entries: None };
+    assert_eq!(store.prune("p", HistoryKind::Audit, &by_age).expect("prune"), 3);
+    assert!(store.trace("k2").expect("trace").is_empty());
+    assert_eq!(store.trace("k3").expect("trace").len(), 1);
+    assert_eq!(store.trace("q0").expect("trace").len(), 1, "another pipeline's log is its own");
+    let by_count = RetentionRule { max_age: None, max_entries: Some(2) };
+    assert_eq!(store.prune("p", HistoryKind::Audit, &by_count).expect("prune"), 3);
+    assert!(store.trace("k5").expect("trace").is_empty());
+    assert_eq!(store.trace("k6").expect("trace").len() + store.trace("k7").expect("trace").len(), 2);
+
+    for _ in 0..3 {
+        let id = store.start_run("p", "cli").expect("start");
+        store.finish_run(id, RunStatus::Succeeded, &json!({}), None).expect("finish");
+    }
+    let running = store.start_run("p", "cli").expect("start");
+    let keep_one = RetentionRule { max_age: None, max_entries: Some(1) };
+    assert_eq!(store.prune("p", HistoryKind::Runs, &keep_one).expect("prune"), 3);
+    assert_eq!(store.runs(Some("p"), 10).expect("runs").iter().map(|r| r.id).collect::<Vec<_>>(), vec![running]);
+    let keep_none = RetentionRule { max_age: None, max_entries: Some(0) };
+    store.prune("p", HistoryKind::Runs, &keep_none).expect("prune");
+    assert_eq!(store.runs(Some("p"), 10).expect("runs").len(), 1, "a running run is never pruned");
+}
+
+#[test]
+fn compact_gives_pruned_space_back() {
+    let (_dir, store) = store();
+    let entries: Vec<AuditEntry> =
+        (0..20_000).map(|i| audit_entry("p", &format!("order:{i:09}"), "2020-01-01T00:00:00Z")).collect();
+    store.audit(&entries).expect("audit");
+    let all = crate::config::pipeline::RetentionRule { max_age: None, max_entries: Some(0) };
+    assert_eq!(store.prune("p", crate::state::HistoryKind::Audit, &all).expect("prune"), 20_000);
+    let (before, after) = store.compact().expect("compact");
+    assert!(after * 4 < before, "{before} → {after}");
+    assert!(store.integrity_check().expect("check").is_empty());
+}
+
+#[test]
+fn a_record_failing_again_is_one_entry_and_a_later_delivery_resolves_it() {
+    let (_dir, store) = store();
+    let mut first = entry("p", json!({"n": 1}));
+    first.parent = Some(json!({"sku": "P1", "variants": [{"n": 1}]}));
+    let id = store.push_dead_letter(&first, Some(1)).expect("push");
+    // Run 2 (`--from-start`, still broken): the same key at the same step.
+    let again = DeadLetterEntry { error: "still broken".into(), ..first.clone() };
+    assert_eq!(store.push_dead_letter(&again, Some(2)).expect("push"), id);
+    let other_step = DeadLetterEntry { step: "other".into(), ..first.clone() };
+    let other = store.push_dead_letter(&other_step, Some(2)).expect("push");
+    assert_ne!(other, id, "another component: its own entry");
+    let stored = store.dead_letter(id).expect("show").expect("exists");
+    assert_eq!((stored.entry.attempts, stored.run_id, stored.entry.error.as_str()), (2, Some(2), "still broken"));
+    assert_eq!(stored.entry.parent, first.parent, "the parent is kept for replays");
+    // A delivery in the same run (a sibling, another sink) resolves nothing; one in a later run does.
+    let delivered = |run| AuditEntry { run_id: Some(run), ..audit_entry("p", "order:1", "2026-11-28T00:00:00Z") };
+    store.audit(&[delivered(2)]).expect("audit");
+    assert_eq!(store.dead_letters(Some("p")).expect("list").len(), 2);
+    let dead = AuditEntry { action: "dead_lettered".into(), ..delivered(3) };
+    store.audit(&[dead]).expect("audit");
+    assert_eq!(store.dead_letters(Some("p")).expect("list").len(), 2, "a failure resolves nothing");
+    store.audit(&[delivered(3)]).expect("audit");
+    assert!(store.dead_letters(Some("p")).expect("list").is_empty());
+    // Records without a key are recognised by their content: the same line failing in a later run is
+    // one entry; two such lines in one run are two entries, and stay two.
+    let keyless = DeadLetterEntry { key: None, parent: None, step: "in".into(), ..first.clone() };
+    let a = store.push_dead_letter(&keyless, Some(4)).expect("push");
+    let b = store.push_dead_letter(&keyless, Some(4)).expect("push");
+    assert_ne!(a, b);
+    assert_eq!(store.push_dead_letter(&keyless, Some(5)).expect("push"), a);
+    assert_eq!(store.push_dead_letter(&keyless, Some(5)).expect("push"), b);
+    let other = DeadLetterEntry { record: json!("another line"), ..keyless.clone() };
+    assert!(![a, b].contains(&store.push_dead_letter(&other, Some(5)).expect("push")));
+    assert_eq!(store.dead_letter(a).expect("show").expect("kept").entry.attempts, 2);
 }

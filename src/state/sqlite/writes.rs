@@ -38,6 +38,11 @@ pub(super) fn complete_intent(
     Ok(())
 }
 
+/// Audit actions that mean the record got through.
+const SUCCESS: &[&str] = &["delivered", "created", "found", "skipped", "sent", "exists"];
+
+/// Appends audit entries. A record that got through resolves the dead-letter entries that earlier runs
+/// wrote for its key: they no longer stand for a failure (and replaying them would deliver it twice).
 pub(super) fn audit(conn: &Connection, entries: &[AuditEntry]) -> StateResult<()> {
     let mut stmt = conn
         .prepare_cached(
@@ -45,7 +50,15 @@ pub(super) fn audit(conn: &Connection, entries: &[AuditEntry]) -> StateResult<()
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .map_err(map_error)?;
+    let mut resolve = conn
+        .prepare_cached(
+            "DELETE FROM dead_letters WHERE pipeline = ?1 AND key = ?2 AND (run_id IS NULL OR run_id != ?3)",
+        )
+        .map_err(map_error)?;
     for e in entries {
+        if let Some(run_id) = e.run_id.filter(|_| SUCCESS.contains(&e.action.as_str())) {
+            resolve.execute(params![e.pipeline, e.key, run_id]).map_err(map_error)?;
+        }
         stmt.execute(params![
             e.run_id,
             e.time,
