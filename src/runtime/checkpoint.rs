@@ -1,9 +1,10 @@
 //! Source checkpoints: where a source resumes after a stop or a crash. A position is saved only once
 //! every record read before it is acknowledged (delivered, filtered or dead-lettered) — the
 //! [`AckTracker`]'s contiguous watermark — so a crash re-reads, never skips. The file source's
-//! position is per file: the byte offset after the last acknowledged line (and the record count, for
-//! CSV and JSON arrays), with fingerprints that tell an appended file (resume) from a replaced or
-//! truncated one (read from the start).
+//! position is per file: the byte offset after the last acknowledged line or row, the line ends before
+//! it (so that line numbers stay right) and the record count (JSON arrays, which have no offsets of
+//! their own, skip that many elements), with fingerprints that tell an appended file (resume) from a
+//! replaced or truncated one (read from the start).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -27,6 +28,8 @@ pub struct ResumeAt {
     pub offset: u64,
     /// Records already read before it (formats that cannot seek skip this many).
     pub records: u64,
+    /// Line ends before `offset` (line numbers go on from there).
+    pub lines: u64,
 }
 
 /// The saved position of one file.
@@ -36,6 +39,9 @@ pub struct FilePosition {
     pub offset: u64,
     /// Records acknowledged from the start of the file.
     pub records: u64,
+    /// Line ends before `offset` (absent in checkpoints of older versions: counted when resuming).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<u64>,
     /// Hash of the file's first bytes (up to 512, never past `offset`).
     pub head: String,
     /// Hash of the (up to 512) bytes just before `offset`.
@@ -114,7 +120,13 @@ impl Checkpoints {
     pub fn open_stream(&self, stream: u32, key: &str, path: &Path, file: &mut File) -> std::io::Result<ResumeAt> {
         let key = key.to_string();
         let start = match self.saved.files.get(&key) {
-            Some(saved) if same_file(file, saved)? => ResumeAt { offset: saved.offset, records: saved.records },
+            Some(saved) if same_file(file, saved)? => {
+                let lines = match saved.lines {
+                    Some(lines) => lines,
+                    None => count_line_ends(file, saved.offset)?,
+                };
+                ResumeAt { offset: saved.offset, records: saved.records, lines }
+            }
             Some(_) => {
                 tracing::warn!(file = %key, "the file changed since its checkpoint (replaced or truncated); reading it from the start");
                 ResumeAt::default()
@@ -138,7 +150,8 @@ impl Checkpoints {
         for (i, s) in streams.iter().enumerate() {
             let Some(s) = s else { continue };
             let (acknowledged, end) = self.tracker.resume_point(i as u32);
-            let offset = if acknowledged == 0 { s.start.offset } else { end };
+            let (offset, lines) =
+                if acknowledged == 0 { (s.start.offset, s.start.lines) } else { (end.offset, end.lines) };
             let records = s.start.records + acknowledged;
             if offset == 0 && records == 0 {
                 // Nothing read from it yet (or it was replaced): no position to keep.
@@ -150,7 +163,8 @@ impl Checkpoints {
             }
             match fingerprint(&s.path, offset) {
                 Ok((head, tail)) => {
-                    position.files.insert(s.key.clone(), FilePosition { offset, records, head, tail });
+                    let lines = Some(lines);
+                    position.files.insert(s.key.clone(), FilePosition { offset, records, lines, head, tail });
                 }
                 // Gone or unreadable now: keep what was saved before rather than guess.
                 Err(e) => tracing::warn!(file = %s.key, error = %e, "cannot fingerprint the file for its checkpoint"),
@@ -185,6 +199,22 @@ fn same_file(file: &mut File, saved: &FilePosition) -> std::io::Result<bool> {
     Ok(head == saved.head && tail == saved.tail)
 }
 
+/// Line ends in the first `len` bytes of `file` (for checkpoints saved before they recorded it).
+fn count_line_ends(file: &mut File, len: u64) -> std::io::Result<u64> {
+    file.seek(SeekFrom::Start(0))?;
+    let (mut lines, mut left, mut buf) = (0u64, len, vec![0u8; 1 << 16]);
+    while left > 0 {
+        let n = file.read(&mut buf[..left.min(1 << 16) as usize])?;
+        if n == 0 {
+            break;
+        }
+        lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        left -= n as u64;
+    }
+    file.seek(SeekFrom::Start(0))?;
+    Ok(lines)
+}
+
 fn fingerprint(path: &Path, offset: u64) -> std::io::Result<(String, String)> {
     fingerprint_open(&mut File::open(path)?, offset)
 }
@@ -212,7 +242,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::ack::InputPosition;
+    use crate::runtime::ack::{InputEnd, InputPosition};
     use crate::state::sqlite::SqliteStore;
 
     fn setup() -> (tempfile::TempDir, Arc<dyn StateStore>) {
@@ -236,6 +266,7 @@ mod tests {
             })
             .collect();
         for (seq, end) in lines.into_iter().take(ack).enumerate() {
+            let end = InputEnd { offset: end, lines: start.lines + seq as u64 + 1 };
             let r = tracker.track_until(InputPosition { stream: 0, seq: seq as u64 }, end);
             r.delivered();
         }
@@ -249,10 +280,10 @@ mod tests {
         let path = dir.path().join("in.ndjson");
         std::fs::write(&path, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n").expect("write");
         assert_eq!(run_once(&store, &path, 2), ResumeAt::default());
-        assert_eq!(run_once(&store, &path, 1), ResumeAt { offset: 16, records: 2 });
+        assert_eq!(run_once(&store, &path, 1), ResumeAt { offset: 16, records: 2, lines: 2 });
         // Appended: the same file, resumed after what was read.
         std::fs::write(&path, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n").expect("append");
-        assert_eq!(run_once(&store, &path, 0), ResumeAt { offset: 24, records: 3 });
+        assert_eq!(run_once(&store, &path, 0), ResumeAt { offset: 24, records: 3, lines: 3 });
     }
 
     #[test]
