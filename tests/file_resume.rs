@@ -132,3 +132,19 @@ fn a_json_array_with_a_byte_order_mark_is_read() {
     assert_eq!(summary["records"]["delivered"].as_u64(), Some(2), "{summary}");
     assert_eq!(output(d), vec![serde_json::json!({"n": 1}), serde_json::json!({"n": 2})]);
 }
+
+#[test]
+fn a_truncating_sink_rewrites_its_output_when_the_input_was_replaced() {
+    let dir = folder("in.ndjson", "ndjson", "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
+    let d = dir.path();
+    run(d);
+    // Appended: the run resumes, the sink appends.
+    append(d, "in.ndjson", "{\"n\":4}\n");
+    run(d);
+    let n = |d: &Path| output(d).iter().map(|v| v["n"].as_i64().unwrap_or(0)).collect::<Vec<_>>();
+    assert_eq!(n(d), vec![1, 2, 3, 4]);
+    // Replaced by another export: read from its start, and the output is rewritten, not extended.
+    std::fs::write(d.join("in.ndjson"), "{\"n\":7}\n{\"n\":8}\n").expect("replace");
+    run(d);
+    assert_eq!(n(d), vec![7, 8]);
+}

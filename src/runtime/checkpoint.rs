@@ -109,10 +109,13 @@ impl Checkpoints {
         })
     }
 
-    /// True when some input was already read in an earlier run (sinks that rewrite their output from
-    /// scratch must append instead).
-    pub fn resumes(&self) -> bool {
-        self.saved.files.values().any(|f| f.offset > 0 || f.records > 0)
+    /// True when the file at `path` (named `key` in checkpoints) would be read on from a saved position
+    /// rather than from its start: part of it was read by an earlier run and it is the same file, grown
+    /// or not (sinks that rewrite their output from scratch must then append instead).
+    pub fn would_resume(&self, key: &str, path: &Path) -> bool {
+        let Some(saved) = self.saved.files.get(key) else { return false };
+        (saved.offset > 0 || saved.records > 0)
+            && File::open(path).and_then(|mut file| same_file(&mut file, saved)).unwrap_or(false)
     }
 
     /// Registers `file` as `stream` and says where to start reading it: after the saved position when

@@ -113,8 +113,9 @@ impl Execution {
                 }
                 _ => None,
             };
-        // Replays add to what earlier runs wrote, like a resumed source.
-        let resumed = options.replay.is_some() || checkpoints.as_ref().is_some_and(|c| c.resumes());
+        // Replays add to what earlier runs wrote, like a resumed source; a source whose inputs were all
+        // replaced reads them whole again, and a truncating sink rewrites its output.
+        let resumed = options.replay.is_some() || checkpoints.as_ref().is_some_and(|c| source.source.resumes(c));
         let saver = checkpoints.clone().map(|c| tokio::spawn(save_checkpoints_periodically(c)));
         let step_counters: Vec<Arc<NodeCounters>> = steps.iter().map(|_| Arc::default()).collect();
         let env_of = |i: usize, step: &BuiltStep| StepEnv {

@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::{SourceContext, SourceError};
 use crate::build::{BuildContext, BuildErrors};
 use crate::runtime::ack::{InputEnd, InputPosition};
-use crate::runtime::checkpoint::ResumeAt;
+use crate::runtime::checkpoint::{Checkpoints, ResumeAt};
 use crate::runtime::fused::Chain;
 use crate::runtime::projection::Projection;
 use emitter::Emitter;
@@ -120,6 +120,12 @@ impl FileSource {
     /// folder or running from another directory keeps its position.
     fn checkpoint_key(&self, path: &Path) -> String {
         path.strip_prefix(&self.base_dir).unwrap_or(path).display().to_string()
+    }
+
+    /// True when a file the pattern matches now would be read on from its checkpoint, not from its
+    /// start (see [`Checkpoints::would_resume`]).
+    pub fn resumes(&self, checkpoints: &Checkpoints) -> bool {
+        self.files().is_ok_and(|files| files.iter().any(|p| checkpoints.would_resume(&self.checkpoint_key(p), p)))
     }
 
     /// The files the pattern matches now, sorted.
