@@ -1,8 +1,11 @@
-//! `file` sink: writes NDJSON, a JSON array, or CSV to a file.
+//! `file` sink: writes NDJSON, a JSON array, or CSV to a file. With a checkpointed source, the file's
+//! length is committed with each checkpoint and a restarted run cuts it back to that length (see
+//! `runtime::checkpoint::outputs`): every record lands in the file exactly once.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -11,6 +14,7 @@ use serde_json::Value;
 use super::{RecordRejection, Sink, SinkContext, SinkError};
 use crate::build::{BuildContext, BuildErrors};
 use crate::record::Record;
+use crate::runtime::checkpoint::{BatchInputs, Checkpoints, output_unchanged};
 use crate::sources::file::FileFormat;
 
 /// Whether an existing file is replaced or extended.
@@ -52,6 +56,13 @@ pub struct FileSink {
     written: u64,
     header_written: bool,
     line: Vec<u8>,
+    /// Bytes in the file: what it kept when opened, and what this run wrote (a JSON array's closing
+    /// bracket excluded).
+    len: u64,
+    /// The source's checkpoints, which commit the file's length (see [`Sink::commit_with`]).
+    commits: Option<Arc<Checkpoints>>,
+    /// The sink's id.
+    id: String,
 }
 
 impl FileSinkConfig {
@@ -73,6 +84,9 @@ impl FileSinkConfig {
             written: 0,
             header_written: false,
             line: Vec::with_capacity(4096),
+            len: 0,
+            commits: None,
+            id: String::new(),
         })
     }
 }
@@ -109,6 +123,115 @@ impl FileSink {
             self.writer = Some(writer);
         }
         self.writer.as_mut().ok_or_else(|| SinkError { message: "file sink not open".into(), retryable: false })
+    }
+
+    /// Opens the file of a sink whose length is committed with checkpoints: cut back to the committed
+    /// length when resuming (dropping what an interrupted run wrote after it), emptied when not, and
+    /// registered with the checkpoints.
+    fn open_committed(&mut self, ctx: &SinkContext, commits: &Checkpoints) -> Result<(), SinkError> {
+        let io = |what: &str, e| SinkError::io(format!("{what} `{}`", self.path.display()), e);
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| SinkError::io(format!("creating `{}`", dir.display()), e))?;
+        }
+        // A pipe or a device cannot be cut back: written as before, at least once. (Asked before
+        // opening it: opening a named pipe for reading and writing would let its reader go on.)
+        if std::fs::metadata(&self.path).is_ok_and(|m| !m.is_file()) {
+            commits.untrack_output(&ctx.sink);
+            return self.open_uncommitted(ctx);
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&self.path)
+            .map_err(|e| io("opening", e))?;
+        let len = file.metadata().map_err(|e| io("opening", e))?.len();
+        let keep = self.length_to_keep(ctx, commits, len)?;
+        file.set_len(keep).map_err(|e| io("cutting", e))?;
+        file.seek(SeekFrom::Start(keep)).map_err(|e| io("opening", e))?;
+        self.len = keep;
+        self.header_written = keep > 0;
+        if self.format == FileFormat::Json {
+            if keep == 0 {
+                file.write_all(b"[").map_err(|e| io("writing", e))?;
+                self.len = 1;
+            }
+            // Elements follow a comma once there is one.
+            self.written = u64::from(self.len > 1);
+        }
+        let handle = file.try_clone().map_err(|e| io("opening", e))?;
+        commits
+            .open_output(&ctx.sink, &self.path, handle, self.len)
+            .map_err(|e| SinkError { message: format!("sink `{}`: {e}", ctx.sink), retryable: e.is_retryable() })?;
+        self.writer = Some(BufWriter::with_capacity(1 << 20, file));
+        Ok(())
+    }
+
+    /// How much of the file (`len` bytes now) this run keeps.
+    fn length_to_keep(&self, ctx: &SinkContext, commits: &Checkpoints, len: u64) -> Result<u64, SinkError> {
+        let path = self.path.display();
+        if self.mode == WriteMode::Truncate && !ctx.resumed {
+            return Ok(0);
+        }
+        let Some(saved) = commits.saved_output(&ctx.sink) else {
+            // No committed length (a new sink, or a checkpoint of an older version): added to.
+            if self.format == FileFormat::Json && len > 0 {
+                return Err(self.cannot_extend());
+            }
+            return Ok(len);
+        };
+        if output_unchanged(&self.path, &saved).unwrap_or(false) {
+            if len > saved.len {
+                tracing::warn!(
+                    "`{path}`: cutting {} bytes written after the last checkpoint by an interrupted run; \
+                     their records are read and written again",
+                    len - saved.len
+                );
+            }
+            return Ok(saved.len);
+        }
+        if self.format == FileFormat::Json {
+            return Err(SinkError {
+                message: format!(
+                    "`{path}` changed since the last run (its bytes before the committed length {} differ), so \
+                     the JSON array cannot be extended; move it away, or re-read everything with `weir run \
+                     --from-start`",
+                    saved.len
+                ),
+                retryable: false,
+            });
+        }
+        tracing::warn!(
+            "`{path}` changed since the last run (it is shorter than the committed length {}, or its bytes \
+             before it differ): it is not cut back, new records are added to its end",
+            saved.len
+        );
+        Ok(len)
+    }
+
+    fn cannot_extend(&self) -> SinkError {
+        SinkError {
+            message: format!(
+                "the source resumes from a checkpoint, and `{}` holds a JSON array that cannot be extended \
+                 (no committed length for it); use `format: ndjson`, or re-read everything with `weir run \
+                 --from-start`",
+                self.path.display()
+            ),
+            retryable: false,
+        }
+    }
+
+    /// A sink without committed lengths: a `truncate` sink appends when the source resumes.
+    fn open_uncommitted(&mut self, ctx: &SinkContext) -> Result<(), SinkError> {
+        // What earlier runs delivered is already in the file: truncating it would lose it.
+        if ctx.resumed && self.mode == WriteMode::Truncate {
+            if self.format == FileFormat::Json {
+                return Err(self.cannot_extend());
+            }
+            self.mode = WriteMode::Append;
+        }
+        Ok(())
     }
 
     /// Serializes one record into `self.line`.
@@ -154,41 +277,46 @@ impl Sink for FileSink {
         self.path.display().to_string()
     }
 
+    fn commit_with(&mut self, checkpoints: &Arc<Checkpoints>) -> bool {
+        self.commits = Some(Arc::clone(checkpoints));
+        true
+    }
+
     fn open(&mut self, ctx: &SinkContext) -> Result<(), SinkError> {
-        // What earlier runs delivered is already in the file: truncating it would lose it.
-        if ctx.resumed && self.mode == WriteMode::Truncate {
-            if self.format == FileFormat::Json {
-                return Err(SinkError {
-                    message: format!(
-                        "the source resumes from a checkpoint, and `{}` holds a JSON array that cannot be \
-                         extended; use `format: ndjson`, or re-read everything with `weir run --from-start`",
-                        self.path.display()
-                    ),
-                    retryable: false,
-                });
-            }
-            self.mode = WriteMode::Append;
+        self.id = ctx.sink.clone();
+        match self.commits.clone() {
+            Some(commits) => self.open_committed(ctx, &commits),
+            None => self.open_uncommitted(ctx),
         }
-        Ok(())
     }
 
     fn write(&mut self, batch: &[Record]) -> Result<Vec<RecordRejection>, SinkError> {
         self.open()?;
         let mut rejected = Vec::new();
+        let mut inputs = BatchInputs::default();
         for (i, record) in batch.iter().enumerate() {
             match self.encode(record) {
                 Ok(()) => {
                     let line = std::mem::take(&mut self.line);
                     let written = self.open()?.write_all(&line);
+                    self.len += line.len() as u64;
                     self.line = line;
                     written.map_err(|e| SinkError::io(self.path.display(), e))?;
                     self.written += 1;
+                    if self.commits.is_some() {
+                        inputs.add(record);
+                    }
                 }
                 Err(e) => rejected.push((i, e)),
             }
         }
         let path = self.path.display().to_string();
         self.open()?.flush().map_err(|e| SinkError::io(path, e))?;
+        crate::fault::point("file_batch_written");
+        // Recorded before the records are acknowledged: a checkpoint covering them also covers these bytes.
+        if let Some(commits) = &self.commits {
+            commits.wrote(&self.id, inputs, self.len);
+        }
         Ok(rejected)
     }
 

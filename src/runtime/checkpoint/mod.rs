@@ -4,7 +4,10 @@
 //! position is per file: the byte offset after the last acknowledged line or row, the line ends before
 //! it (so that line numbers stay right) and the record count (JSON arrays, which have no offsets of
 //! their own, skip that many elements), with fingerprints that tell an appended file (resume) from a
-//! replaced or truncated one (read from the start).
+//! replaced or truncated one (read from the start). With each position go the committed lengths of
+//! the file outputs fed by the source ([`outputs`]), which makes delivery into files exactly once.
+
+mod outputs;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -15,8 +18,10 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::ack::AckTracker;
+use super::ack::{AckTracker, InputEnd};
 use crate::state::{StateError, StateResult, StateStore};
+pub use outputs::{BatchInputs, OutputPosition};
+use outputs::{Ledger, Slot, Slots};
 
 /// Bytes hashed at the head of a file and just before its resume offset.
 const FINGERPRINT_BYTES: u64 = 512;
@@ -51,6 +56,9 @@ pub struct FilePosition {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct SourcePosition {
     files: BTreeMap<String, FilePosition>,
+    /// Committed lengths of the file outputs, by sink id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    outputs: BTreeMap<String, OutputPosition>,
 }
 
 #[derive(Debug)]
@@ -72,6 +80,10 @@ pub struct Checkpoints {
     saved: SourcePosition,
     streams: Mutex<Vec<Option<OpenStream>>>,
     last_written: Mutex<Option<SourcePosition>>,
+    /// The file outputs committed with the checkpoint, by sink id.
+    slots: Mutex<Slots>,
+    /// A replay: no input is read; outputs commit what they wrote at the end of the run.
+    replay: bool,
 }
 
 impl Checkpoints {
@@ -106,7 +118,73 @@ impl Checkpoints {
             saved,
             streams: Mutex::new(Vec::new()),
             last_written: Mutex::new(None),
+            slots: Mutex::new(Slots::new()),
+            replay: false,
         })
+    }
+
+    /// For a replay of dead letters: no input is read (the position stays), and each output commits
+    /// what it wrote when the run ends, so that the next run does not cut the replayed records away.
+    pub fn for_replay(mut self) -> Self {
+        self.replay = true;
+        self
+    }
+
+    /// Announces that the sink `sink` commits its output with this checkpoint: no position is saved
+    /// until it has opened its output ([`Checkpoints::open_output`]).
+    pub fn expect_output(&self, sink: &str) {
+        self.lock_slots().insert(sink.to_string(), Slot::Pending);
+    }
+
+    /// The committed length of `sink`'s output, as the last run saved it.
+    pub fn saved_output(&self, sink: &str) -> Option<OutputPosition> {
+        self.saved.outputs.get(sink).cloned()
+    }
+
+    /// `sink`'s output cannot be cut back (not a regular file): it is left out of checkpoints.
+    pub fn untrack_output(&self, sink: &str) {
+        self.lock_slots().insert(sink.to_string(), Slot::Untracked);
+    }
+
+    /// `sink` opened its output at `path` (`file` is a handle on it), which now holds `len` bytes it
+    /// may keep. Saved at once (with the position of the last save), so that a crash before the next
+    /// checkpoint cuts the output back to `len`, not to an older length.
+    pub fn open_output(&self, sink: &str, path: &Path, file: File, len: u64) -> StateResult<()> {
+        let mut last = self.last_written.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ledger = Ledger::new(path.to_path_buf(), file, len);
+        ledger.sync_to(len).map_err(|e| output_error(path, e))?;
+        self.lock_slots().insert(sink.to_string(), Slot::Open(ledger));
+        let mut position = last.clone().unwrap_or_else(|| self.saved.clone());
+        let slots = self.lock_slots();
+        position.outputs.clear();
+        for (id, slot) in slots.iter() {
+            let output = match slot {
+                Slot::Open(ledger) => Some(output_position(&ledger.path, ledger.committed)?),
+                Slot::Pending => self.saved.outputs.get(id).cloned(),
+                Slot::Untracked => None,
+            };
+            if let Some(output) = output {
+                position.outputs.insert(id.clone(), output);
+            }
+        }
+        drop(slots);
+        if last.as_ref() != Some(&position) {
+            self.write(&position)?;
+            *last = Some(position);
+        }
+        Ok(())
+    }
+
+    /// `sink` wrote a batch of records from `inputs` to its output, which is now `len` bytes long.
+    /// Called after the batch is flushed and before its records are acknowledged.
+    pub fn wrote(&self, sink: &str, inputs: BatchInputs, len: u64) {
+        if let Some(Slot::Open(ledger)) = self.lock_slots().get_mut(sink) {
+            ledger.wrote(inputs, len);
+        }
+    }
+
+    fn lock_slots(&self) -> std::sync::MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// True when the file at `path` (named `key` in checkpoints) would be read on from a saved position
@@ -145,14 +223,21 @@ impl Checkpoints {
         Ok(start)
     }
 
-    /// The position acknowledged so far: saved positions of files not opened (yet) in this run, and
-    /// for each opened one, its start plus what was acknowledged since.
-    fn current(&self) -> SourcePosition {
+    /// How far each opened stream is acknowledged: leading inputs, and where the last of them ends.
+    fn marks(&self) -> Vec<(u64, InputEnd)> {
+        let streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        (0..streams.len()).map(|i| self.tracker.resume_point(i as u32)).collect()
+    }
+
+    /// The position `marks` acknowledge: saved positions of files not opened (yet) in this run, and for
+    /// each opened one, its start plus what was acknowledged since.
+    fn current(&self, marks: &[(u64, InputEnd)]) -> SourcePosition {
         let mut position = self.saved.clone();
+        position.outputs.clear();
         let streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
         for (i, s) in streams.iter().enumerate() {
             let Some(s) = s else { continue };
-            let (acknowledged, end) = self.tracker.resume_point(i as u32);
+            let (acknowledged, end) = marks.get(i).copied().unwrap_or_default();
             let (offset, lines) =
                 if acknowledged == 0 { (s.start.offset, s.start.lines) } else { (end.offset, end.lines) };
             let records = s.start.records + acknowledged;
@@ -176,20 +261,79 @@ impl Checkpoints {
         position
     }
 
-    /// Saves the current position if it moved; returns whether it wrote.
+    /// Saves the current position if it moved; returns whether it wrote. With outputs, the position is
+    /// saved together with each output's length holding exactly the records of the inputs it covers,
+    /// after those bytes are synced to disk; when some output has not opened yet, or its batches
+    /// interleave covered and uncovered inputs, the save is put off (to the next tick, or the end).
     pub fn save(&self) -> StateResult<bool> {
         // Locked before the position is read: a save still running when the final one starts cannot
         // write its older position after it.
         let mut last = self.last_written.lock().unwrap_or_else(|e| e.into_inner());
-        let position = self.current();
+        // Read before the outputs' batches: every input acknowledged by then had its batches recorded.
+        let marks = self.marks();
+        let acknowledged: Vec<u64> = marks.iter().map(|(a, _)| *a).collect();
+        let mut cuts = Vec::new();
+        for (id, slot) in self.lock_slots().iter_mut() {
+            match slot {
+                Slot::Pending => return Ok(false),
+                Slot::Untracked => {}
+                Slot::Open(ledger) => {
+                    let cut = if self.replay { Some(ledger.cut_all()) } else { ledger.cut(&acknowledged) };
+                    let Some(cut) = cut else { return Ok(false) };
+                    let file = ledger.sync_handle(cut.len).map_err(|e| output_error(&ledger.path, e))?;
+                    cuts.push((id.clone(), ledger.path.clone(), file, cut));
+                }
+            }
+        }
+        // Synced and fingerprinted without holding the outputs: sinks go on writing meanwhile.
+        let mut position = self.current(&marks);
+        for (id, path, file, cut) in &cuts {
+            if let Some(file) = file {
+                file.sync_data().map_err(|e| output_error(path, e))?;
+            }
+            position.outputs.insert(id.clone(), output_position(path, cut.len)?);
+        }
         if last.as_ref() == Some(&position) || (last.is_none() && position == self.saved) {
             return Ok(false);
         }
-        let value = serde_json::to_value(&position).unwrap_or(Value::Null);
-        self.store.save_checkpoint(&self.pipeline, &self.source, &value)?;
+        self.write(&position)?;
         *last = Some(position);
+        let mut slots = self.lock_slots();
+        for (id, _, _, cut) in cuts {
+            if let Some(Slot::Open(ledger)) = slots.get_mut(&id) {
+                ledger.committed(cut);
+            }
+        }
         Ok(true)
     }
+
+    fn write(&self, position: &SourcePosition) -> StateResult<()> {
+        let value = serde_json::to_value(position).unwrap_or(Value::Null);
+        self.store.save_checkpoint(&self.pipeline, &self.source, &value)?;
+        crate::fault::point("checkpoint_saved");
+        Ok(())
+    }
+}
+
+/// The committed position of an output `len` bytes long.
+fn output_position(path: &Path, len: u64) -> StateResult<OutputPosition> {
+    let (head, tail) = fingerprint(path, len).map_err(|e| output_error(path, e))?;
+    Ok(OutputPosition { len, head, tail })
+}
+
+fn output_error(path: &Path, e: std::io::Error) -> StateError {
+    StateError::Other { message: format!("output `{}`: {e}", path.display()), retryable: true }
+}
+
+/// True when the first `saved.len` bytes of the output at `path` are the ones a checkpoint committed
+/// (it may be longer: what an interrupted run wrote after).
+pub fn output_unchanged(path: &Path, saved: &OutputPosition) -> std::io::Result<bool> {
+    let mut file = File::open(path)?;
+    if file.metadata()?.len() < saved.len {
+        return Ok(false);
+    }
+    let (head, tail) = fingerprint_open(&mut file, saved.len)?;
+    Ok(head == saved.head && tail == saved.tail)
 }
 
 fn same_file(file: &mut File, saved: &FilePosition) -> std::io::Result<bool> {
