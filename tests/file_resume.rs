@@ -122,6 +122,15 @@ fn line_numbers_stay_right_across_resumes() {
     run(d);
     let errors = dead_letter_errors(d);
     assert!(errors.len() == 1 && errors[0].contains("line: 5"), "{errors:?}");
+
+    // CRLF, cut between the `\r` and the `\n` of a row: held back until its `\n` is there.
+    let dir = folder("in.csv", "csv", "id,v\r\n1,a\r\n2,b\r");
+    let d = dir.path();
+    assert_eq!(held_back(&run(d)), Some(1));
+    append(d, "in.csv", "\n3,c\r\nbad\r\n");
+    run(d);
+    assert_eq!(output(d).len(), 3, "nothing lost or read twice across the cut");
+    assert_eq!(dead_letter_errors(d).len(), 1, "only the short row");
 }
 
 #[test]

@@ -77,12 +77,13 @@ pub(super) enum CsvEnd {
     Held(u64),
 }
 
-/// True when the byte just before `offset` is a line end (`\n`, or `\r` of a CRLF or CR file).
+/// True when the byte just before `offset` is a line end. Only `\n` counts: a row ending in `\r` may be
+/// one whose `\r\n` a writer has not finished (and resuming between the two would number lines wrong).
 fn ends_a_line(file: &File, offset: u64) -> std::io::Result<bool> {
     use std::os::unix::fs::FileExt;
     let Some(at) = offset.checked_sub(1) else { return Ok(true) };
     let mut byte = [0u8];
-    Ok(file.read_at(&mut byte, at)? == 1 && matches!(byte[0], b'\n' | b'\r'))
+    Ok(file.read_at(&mut byte, at)? == 1 && byte[0] == b'\n')
 }
 
 /// Streams the elements of a top-level JSON array without holding the whole document; false when
