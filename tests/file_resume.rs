@@ -1,7 +1,9 @@
 //! Resuming file sources through `weir run`: every format resumes exactly where the last acknowledged
 //! record ended — a row or line a writer has not finished is held back (never delivered cut, never
 //! dead-lettered again on every run), line numbers stay right across resumes, a byte order mark is
-//! read past — and a `truncate` file sink rewrites its output when its input was replaced.
+//! read past — and file sinks: a `truncate` sink rewrites its output when its input was replaced, a JSON
+//! array is extended when resuming, bytes after the committed length are cut, an edited output is not,
+//! and replayed records stay.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -156,4 +158,87 @@ fn a_truncating_sink_rewrites_its_output_when_the_input_was_replaced() {
     std::fs::write(d.join("in.ndjson"), "{\"n\":7}\n{\"n\":8}\n").expect("replace");
     run(d);
     assert_eq!(n(d), vec![7, 8]);
+}
+
+/// The folder of `folder`, with `n` records and the pipeline writing them with `sink_format` too.
+fn sink_folder(n: u64, sink_format: &str) -> tempfile::TempDir {
+    let text: String = (1..=n).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+    let dir = folder("in.ndjson", "ndjson", &text);
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        format!(
+            "name: p\nsource: {{ id: in, type: file, path: in.ndjson }}\n\
+             sinks:\n  - {{ id: out, type: file, path: out.{sink_format}, format: {sink_format} }}\n"
+        ),
+    )
+    .expect("write pipeline");
+    dir
+}
+
+fn run_logged(dir: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "p.yaml", "--quiet"])
+        .current_dir(dir)
+        .env("WEIR_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .env_remove("WEIR_STATE")
+        .env_remove("WEIR_FAULT")
+        .output()
+        .expect("the weir binary runs");
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    log
+}
+
+#[test]
+fn a_resumed_json_array_sink_extends_its_array() {
+    let dir = sink_folder(2, "json");
+    let d = dir.path();
+    run(d);
+    append(d, "in.ndjson", "{\"n\":3}\n");
+    run(d);
+    let array: Value = serde_json::from_str(&std::fs::read_to_string(d.join("out.json")).expect("read")).expect("json");
+    assert_eq!(array, serde_json::json!([{"n": 1}, {"n": 2}, {"n": 3}]));
+}
+
+#[test]
+fn what_follows_the_committed_length_is_cut_and_an_edited_output_is_not() {
+    let dir = sink_folder(2, "ndjson");
+    let d = dir.path();
+    run(d);
+    // What an interrupted run would leave: bytes after the committed length, for inputs it will read again.
+    append(d, "out.ndjson", "{\"n\":3}\n");
+    append(d, "in.ndjson", "{\"n\":3}\n");
+    let log = run_logged(d);
+    assert!(log.contains("cutting 8 bytes"), "{log}");
+    assert_eq!(std::fs::read_to_string(d.join("out.ndjson")).expect("read"), "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
+    // Edited by someone before the committed length: not cut, said so, added to.
+    std::fs::write(d.join("out.ndjson"), "{\"n\":1,\"checked\":true}\n").expect("edit");
+    append(d, "in.ndjson", "{\"n\":4}\n");
+    let log = run_logged(d);
+    assert!(log.contains("changed since the last run"), "{log}");
+    assert_eq!(std::fs::read_to_string(d.join("out.ndjson")).expect("read"), "{\"n\":1,\"checked\":true}\n{\"n\":4}\n");
+}
+
+#[test]
+fn replayed_records_stay_in_the_output_when_the_next_run_resumes() {
+    let dir = sink_folder(3, "ndjson");
+    let d = dir.path();
+    std::fs::write(d.join("sizes.csv"), "n,code\n1,A\n3,C\n").expect("table");
+    std::fs::write(
+        d.join("p.yaml"),
+        "name: p\nsource: { id: in, type: file, path: in.ndjson }\ntables: { sizes: sizes.csv }\n\
+         steps:\n  - { id: code, type: template, set: { code: \"{{ record.n | string | lookup('sizes', column='code') }}\" } }\n\
+         sinks:\n  - { id: out, type: file, path: out.ndjson }\n",
+    )
+    .expect("write pipeline");
+    run(d);
+    assert_eq!(dead_letters(d).len(), 1, "record 2 misses the table");
+    std::fs::write(d.join("sizes.csv"), "n,code\n1,A\n2,B\n3,C\n4,D\n").expect("fix the table");
+    let replay = weir(&["dlq", "replay", "--all"], d);
+    assert_eq!(replay.status.code(), Some(0), "{}", String::from_utf8_lossy(&replay.stderr));
+    append(d, "in.ndjson", "{\"n\":4}\n");
+    run(d);
+    let codes: Vec<String> = output(d).iter().map(|v| v["code"].as_str().unwrap_or("").to_string()).collect();
+    assert_eq!(codes, ["A", "C", "B", "D"]);
 }
