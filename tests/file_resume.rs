@@ -196,7 +196,8 @@ fn a_resumed_json_array_sink_extends_its_array() {
     let d = dir.path();
     run(d);
     append(d, "in.ndjson", "{\"n\":3}\n");
-    run(d);
+    let log = run_logged(d);
+    assert!(!log.contains("cutting"), "the closing bracket is not news: {log}");
     let array: Value = serde_json::from_str(&std::fs::read_to_string(d.join("out.json")).expect("read")).expect("json");
     assert_eq!(array, serde_json::json!([{"n": 1}, {"n": 2}, {"n": 3}]));
 }

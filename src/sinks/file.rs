@@ -182,7 +182,7 @@ impl FileSink {
             return Ok(len);
         };
         if output_unchanged(&self.path, &saved).unwrap_or(false) {
-            if len > saved.len {
+            if len > saved.len && !self.only_closing_bracket_after(saved.len, len) {
                 tracing::warn!(
                     "`{path}`: cutting {} bytes written after the last checkpoint by an interrupted run; \
                      their records are read and written again",
@@ -208,6 +208,18 @@ impl FileSink {
             saved.len
         );
         Ok(len)
+    }
+
+    /// True for a JSON array whose bytes after `committed` (of `len`) are the closing bracket a
+    /// finished run wrote: cut off to go on with the array, not worth a warning.
+    fn only_closing_bracket_after(&self, committed: u64, len: u64) -> bool {
+        use std::os::unix::fs::FileExt;
+        const CLOSE: &[u8] = b"\n]\n";
+        if self.format != FileFormat::Json || len - committed != CLOSE.len() as u64 {
+            return false;
+        }
+        let mut tail = [0u8; 3];
+        File::open(&self.path).and_then(|f| f.read_exact_at(&mut tail, committed)).is_ok() && tail == CLOSE
     }
 
     fn cannot_extend(&self) -> SinkError {
