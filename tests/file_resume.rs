@@ -203,22 +203,37 @@ fn a_resumed_json_array_sink_extends_its_array() {
 }
 
 #[test]
-fn what_follows_the_committed_length_is_cut_and_an_edited_output_is_not() {
+fn what_an_interrupted_run_wrote_is_cut_and_what_others_added_is_not() {
     let dir = sink_folder(2, "ndjson");
     let d = dir.path();
     run(d);
-    // What an interrupted run would leave: bytes after the committed length, for inputs it will read again.
-    append(d, "out.ndjson", "{\"n\":3}\n");
+    // Added by someone after a run that ended cleanly: kept.
+    append(d, "out.ndjson", "{\"note\":1}\n");
     append(d, "in.ndjson", "{\"n\":3}\n");
     let log = run_logged(d);
+    assert!(log.contains("not written by Weir"), "{log}");
+    let kept = "{\"n\":1}\n{\"n\":2}\n{\"note\":1}\n{\"n\":3}\n";
+    assert_eq!(std::fs::read_to_string(d.join("out.ndjson")).expect("read"), kept);
+    // An interrupted run: bytes after the last checkpoint, for inputs the next run reads again.
+    append(d, "in.ndjson", "{\"n\":4}\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["run", "p.yaml", "--quiet"])
+        .current_dir(d)
+        .env("WEIR_FAULT", "file_batch_written:1")
+        .env_remove("WEIR_STATE")
+        .output()
+        .expect("weir runs");
+    assert!(out.status.code().is_none(), "aborted");
+    assert_eq!(std::fs::read_to_string(d.join("out.ndjson")).expect("read"), format!("{kept}{{\"n\":4}}\n"));
+    let log = run_logged(d);
     assert!(log.contains("cutting 8 bytes"), "{log}");
-    assert_eq!(std::fs::read_to_string(d.join("out.ndjson")).expect("read"), "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
+    assert_eq!(std::fs::read_to_string(d.join("out.ndjson")).expect("read"), format!("{kept}{{\"n\":4}}\n"));
     // Edited by someone before the committed length: not cut, said so, added to.
     std::fs::write(d.join("out.ndjson"), "{\"n\":1,\"checked\":true}\n").expect("edit");
-    append(d, "in.ndjson", "{\"n\":4}\n");
+    append(d, "in.ndjson", "{\"n\":5}\n");
     let log = run_logged(d);
     assert!(log.contains("changed since the last run"), "{log}");
-    assert_eq!(std::fs::read_to_string(d.join("out.ndjson")).expect("read"), "{\"n\":1,\"checked\":true}\n{\"n\":4}\n");
+    assert_eq!(std::fs::read_to_string(d.join("out.ndjson")).expect("read"), "{\"n\":1,\"checked\":true}\n{\"n\":5}\n");
 }
 
 #[test]

@@ -182,25 +182,30 @@ impl FileSink {
             return Ok(len);
         };
         if output_unchanged(&self.path, &saved).unwrap_or(false) {
-            if len > saved.len && !self.only_closing_bracket_after(saved.len, len) {
+            if len == saved.len || self.only_closing_bracket_after(saved.len, len) {
+                return Ok(saved.len);
+            }
+            if saved.closed {
+                // The last run ended cleanly: what follows was added by someone else, and is kept.
+                if self.format == FileFormat::Json {
+                    return Err(self.changed_json(saved.len));
+                }
                 tracing::warn!(
-                    "`{path}`: cutting {} bytes written after the last checkpoint by an interrupted run; \
-                     their records are read and written again",
+                    "`{path}` grew by {} bytes since the last run ended, not written by Weir: they are kept, \
+                     new records follow them",
                     len - saved.len
                 );
+                return Ok(len);
             }
+            tracing::warn!(
+                "`{path}`: cutting {} bytes written after the last checkpoint by an interrupted run; their \
+                 records are read and written again",
+                len - saved.len
+            );
             return Ok(saved.len);
         }
         if self.format == FileFormat::Json {
-            return Err(SinkError {
-                message: format!(
-                    "`{path}` changed since the last run (its bytes before the committed length {} differ), so \
-                     the JSON array cannot be extended; move it away, or re-read everything with `weir run \
-                     --from-start`",
-                    saved.len
-                ),
-                retryable: false,
-            });
+            return Err(self.changed_json(saved.len));
         }
         tracing::warn!(
             "`{path}` changed since the last run (it is shorter than the committed length {}, or its bytes \
@@ -220,6 +225,17 @@ impl FileSink {
         }
         let mut tail = [0u8; 3];
         File::open(&self.path).and_then(|f| f.read_exact_at(&mut tail, committed)).is_ok() && tail == CLOSE
+    }
+
+    fn changed_json(&self, committed: u64) -> SinkError {
+        SinkError {
+            message: format!(
+                "`{}` changed since the last run (it differs from what Weir wrote, {committed} bytes), so the \
+                 JSON array cannot be extended; move it away, or re-read everything with `weir run --from-start`",
+                self.path.display()
+            ),
+            retryable: false,
+        }
     }
 
     fn cannot_extend(&self) -> SinkError {
@@ -344,6 +360,9 @@ impl Sink for FileSink {
         let file = writer.get_ref();
         if file.metadata().is_ok_and(|m| m.is_file()) {
             file.sync_data().map_err(|e| SinkError::io(&path, e))?;
+        }
+        if let Some(commits) = &self.commits {
+            commits.close_output(&self.id);
         }
         Ok(())
     }

@@ -159,7 +159,7 @@ impl Checkpoints {
         position.outputs.clear();
         for (id, slot) in slots.iter() {
             let output = match slot {
-                Slot::Open(ledger) => Some(output_position(&ledger.path, ledger.committed)?),
+                Slot::Open(ledger) => Some(output_position(&ledger.path, ledger.committed, false)?),
                 Slot::Pending => self.saved.outputs.get(id).cloned(),
                 Slot::Untracked => None,
             };
@@ -180,6 +180,13 @@ impl Checkpoints {
     pub fn wrote(&self, sink: &str, inputs: BatchInputs, len: u64) {
         if let Some(Slot::Open(ledger)) = self.lock_slots().get_mut(sink) {
             ledger.wrote(inputs, len);
+        }
+    }
+
+    /// `sink` finished its output (synced, complete): the next save records that it ended cleanly.
+    pub fn close_output(&self, sink: &str) {
+        if let Some(Slot::Open(ledger)) = self.lock_slots().get_mut(sink) {
+            ledger.closed = true;
         }
     }
 
@@ -291,7 +298,7 @@ impl Checkpoints {
             if let Some(file) = file {
                 file.sync_data().map_err(|e| output_error(path, e))?;
             }
-            position.outputs.insert(id.clone(), output_position(path, cut.len)?);
+            position.outputs.insert(id.clone(), output_position(path, cut.len, cut.closed)?);
         }
         if last.as_ref() == Some(&position) || (last.is_none() && position == self.saved) {
             return Ok(false);
@@ -316,9 +323,9 @@ impl Checkpoints {
 }
 
 /// The committed position of an output `len` bytes long.
-fn output_position(path: &Path, len: u64) -> StateResult<OutputPosition> {
+fn output_position(path: &Path, len: u64, closed: bool) -> StateResult<OutputPosition> {
     let (head, tail) = fingerprint(path, len).map_err(|e| output_error(path, e))?;
-    Ok(OutputPosition { len, head, tail })
+    Ok(OutputPosition { len, head, tail, closed })
 }
 
 fn output_error(path: &Path, e: std::io::Error) -> StateError {

@@ -23,6 +23,10 @@ pub struct OutputPosition {
     pub head: String,
     /// Hash of the (up to 512) bytes just before `len`.
     pub tail: String,
+    /// The run that wrote it ended cleanly, its output complete at `len`: bytes found after it later
+    /// were not written by Weir (without it, they are what an interrupted run wrote).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub closed: bool,
 }
 
 /// Which inputs the records of one written batch came from: per input stream, the lowest and highest
@@ -80,6 +84,8 @@ pub(super) struct Ledger {
     synced: u64,
     /// Batches written after `committed`: their inputs and the file's length after each.
     batches: VecDeque<(BatchInputs, u64)>,
+    /// The sink finished its output (see [`OutputPosition::closed`]).
+    pub(super) closed: bool,
 }
 
 /// A length an output may be cut back to, found for a checkpoint: keep the first `batches`.
@@ -87,11 +93,13 @@ pub(super) struct Ledger {
 pub(super) struct Cut {
     pub(super) len: u64,
     batches: usize,
+    /// The output is finished and the cut keeps all of it.
+    pub(super) closed: bool,
 }
 
 impl Ledger {
     pub(super) fn new(path: PathBuf, file: File, len: u64) -> Self {
-        Self { path, file, committed: len, synced: 0, batches: VecDeque::new() }
+        Self { path, file, committed: len, synced: 0, batches: VecDeque::new(), closed: false }
     }
 
     pub(super) fn wrote(&mut self, inputs: BatchInputs, len: u64) {
@@ -107,12 +115,13 @@ impl Ledger {
             return None;
         }
         let len = if batches == 0 { self.committed } else { self.batches[batches - 1].1 };
-        Some(Cut { len, batches })
+        Some(Cut { len, batches, closed: self.closed && batches == self.batches.len() })
     }
 
     /// Every batch written so far (a replay commits what it wrote at its end).
     pub(super) fn cut_all(&self) -> Cut {
-        Cut { len: self.batches.back().map_or(self.committed, |(_, len)| *len), batches: self.batches.len() }
+        let len = self.batches.back().map_or(self.committed, |(_, len)| *len);
+        Cut { len, batches: self.batches.len(), closed: self.closed }
     }
 
     /// Makes the bytes up to `len` durable: a checkpoint must never claim output a power loss can take.
