@@ -62,7 +62,7 @@ pub struct Execution {
 impl Execution {
     /// Starts every component of `plan`. Must be called within a tokio runtime.
     pub fn start(plan: Plan, options: RunOptions) -> Self {
-        let Plan { name, graph, source, steps, sinks, dead_letter, settings, projection, ids } = plan;
+        let Plan { name, graph, source, steps, mut sinks, dead_letter, settings, projection, ids } = plan;
         if let Some(state) = &options.state {
             ids.fill(Arc::new(Arc::clone(state)));
         }
@@ -112,6 +112,15 @@ impl Execution {
         // Replays add to what earlier runs wrote, like a resumed source; a source whose inputs were all
         // replaced reads them whole again, and a truncating sink rewrites its output.
         let resumed = options.replay.is_some() || checkpoints.as_ref().is_some_and(|c| source.source.resumes(c));
+        // Every output committed with the checkpoint is announced before anything can save one: a save
+        // must not pass over an output whose sink has not opened yet.
+        if let Some(c) = checkpoints.as_ref().filter(|_| !options.dry_run) {
+            for built in &mut sinks {
+                if built.sink.commit_with(c) {
+                    c.expect_output(&built.id);
+                }
+            }
+        }
         let saver = checkpoints
             .clone()
             .filter(|_| options.replay.is_none())
@@ -193,12 +202,7 @@ impl Execution {
             counters.push((built.id.clone(), "sink", built.type_name, Arc::clone(&node_counters)));
             let rx = receivers.remove(&n).expect("every sink has an input channel");
             let BuiltSink { id, sink, .. } = built;
-            let mut sink: Box<dyn Sink> = if options.dry_run { Box::new(DryRunSink::new(&id)) } else { sink };
-            if let Some(c) = &checkpoints
-                && sink.commit_with(c)
-            {
-                c.expect_output(&id);
-            }
+            let sink: Box<dyn Sink> = if options.dry_run { Box::new(DryRunSink::new(&id)) } else { sink };
             let sink_ctx = SinkContext {
                 pipeline: name.clone(),
                 sink: id.clone(),
