@@ -6,7 +6,13 @@
 //! - `after_intent`: an idempotent sink has durably recorded its intent for a record and has not sent
 //!   the create request yet;
 //! - `after_call`: an idempotent sink has received the target's answer to a create request and has not
-//!   recorded the outcome yet.
+//!   recorded the outcome yet;
+//! - `file_batch_written`: a file sink has written and flushed a batch and has not recorded it for the
+//!   checkpoint yet (its bytes are in the file, no checkpoint knows them);
+//! - `checkpoint_saved`: a checkpoint (with the committed lengths of file outputs) was just written.
+//!
+//! `WEIR_CHECKPOINT_INTERVAL_MS=N`, also for tests only, saves checkpoints every N ms instead of every
+//! second, so that a short run commits many times.
 //!
 //! Without the variable every point costs one relaxed atomic load.
 
@@ -31,6 +37,13 @@ fn parse(spec: &str) -> HashMap<String, (u64, AtomicU64)> {
             Some((name.trim().to_string(), (n, AtomicU64::new(0))))
         })
         .collect()
+}
+
+/// How often checkpoints are saved while a run lasts: every second, or as `WEIR_CHECKPOINT_INTERVAL_MS`
+/// says (tests).
+pub fn checkpoint_interval() -> std::time::Duration {
+    let ms = std::env::var("WEIR_CHECKPOINT_INTERVAL_MS").ok().and_then(|v| v.parse::<u64>().ok());
+    std::time::Duration::from_millis(ms.filter(|ms| *ms > 0).unwrap_or(1000))
 }
 
 /// Passes the fault point `name`: aborts the process when `WEIR_FAULT` armed it for this hit.

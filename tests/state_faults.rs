@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use weir::record::{Acks, Record};
-use weir::runtime::ack::{AckTracker, InputPosition};
+use weir::runtime::ack::{AckTracker, InputEnd, InputPosition};
 use weir::runtime::checkpoint::Checkpoints;
 use weir::runtime::dead_letter::{DeadLetterEntry, DeadLetterSender};
 use weir::state::sqlite::SqliteStore;
@@ -93,7 +93,7 @@ fn a_checkpoint_does_not_advance_while_the_store_is_full() {
         Checkpoints::load(store.clone() as Arc<dyn StateStore>, "p", "in", Arc::clone(&tracker), false).expect("load");
     let key = format!("{name_part}.ndjson");
     checkpoints.open_stream(0, &key, &input, &mut std::fs::File::open(&input).expect("open")).expect("stream");
-    let first = tracker.track_until(InputPosition { stream: 0, seq: 0 }, 8);
+    let first = tracker.track_until(InputPosition { stream: 0, seq: 0 }, InputEnd { offset: 8, lines: 1 });
     first.delivered();
     drop(first);
 

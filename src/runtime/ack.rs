@@ -38,6 +38,16 @@ pub struct InputPosition {
     pub seq: u64,
 }
 
+/// Where an input ends within its stream: for files, the byte offset just after it and how many line
+/// ends come before that offset (so that line numbers stay right when reading resumes there).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InputEnd {
+    /// Byte offset just after the input.
+    pub offset: u64,
+    /// Line ends before `offset`.
+    pub lines: u64,
+}
+
 /// Counts of final outcomes, per source.
 #[derive(Debug, Default)]
 pub struct AckCounters {
@@ -79,11 +89,11 @@ impl AckSummary {
 struct StreamProgress {
     /// Every seq below this is acknowledged.
     watermark: u64,
-    /// Where the input just below the watermark ends in its stream (a byte offset for files): where
-    /// reading resumes.
-    resume_at: u64,
+    /// Where the input just below the watermark ends in its stream (a byte offset for files, and the
+    /// line ends before it): where reading resumes.
+    resume_at: InputEnd,
     /// Acknowledged seqs at or above the watermark (out-of-order completions), with where each ends.
-    ahead: BTreeMap<u64, u64>,
+    ahead: BTreeMap<u64, InputEnd>,
     /// True once an input of this stream was unacknowledged: the watermark stops there for good.
     blocked: bool,
 }
@@ -110,12 +120,12 @@ impl AckTracker {
 
     /// Hands out the acknowledgement handle for a new input.
     pub fn track(self: &Arc<Self>, position: InputPosition) -> AckRef {
-        self.track_until(position, 0)
+        self.track_until(position, InputEnd::default())
     }
 
     /// [`AckTracker::track`] for an input that ends at `end` within its stream (the byte offset after
     /// a line, say), so that [`AckTracker::resume_point`] can say where to resume.
-    pub fn track_until(self: &Arc<Self>, position: InputPosition, end: u64) -> AckRef {
+    pub fn track_until(self: &Arc<Self>, position: InputPosition, end: InputEnd) -> AckRef {
         self.counters.received.fetch_add(1, Ordering::Relaxed);
         AckRef(Arc::new(AckInner { position, end, state: AtomicU8::new(0), tracker: Arc::clone(self) }))
     }
@@ -127,9 +137,9 @@ impl AckTracker {
 
     /// How many leading inputs of `stream` are fully acknowledged, and where the last of them ends:
     /// the position a checkpoint may record.
-    pub fn resume_point(&self, stream: u32) -> (u64, u64) {
+    pub fn resume_point(&self, stream: u32) -> (u64, InputEnd) {
         let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
-        progress.get(stream as usize).map_or((0, 0), |p| (p.watermark, p.resume_at))
+        progress.get(stream as usize).map_or((0, InputEnd::default()), |p| (p.watermark, p.resume_at))
     }
 
     /// Current counts.
@@ -150,7 +160,7 @@ impl AckTracker {
         progress.get(stream as usize).map_or(0, |p| p.watermark)
     }
 
-    fn complete(&self, position: InputPosition, end: u64, state: u8) {
+    fn complete(&self, position: InputPosition, end: InputEnd, state: u8) {
         let outcome = outcome_of(state);
         if let Some(outcomes) = &self.outcomes {
             outcomes.lock().unwrap_or_else(|e| e.into_inner()).push((position, outcome));
@@ -205,7 +215,7 @@ fn outcome_of(state: u8) -> Outcome {
 #[derive(Debug)]
 struct AckInner {
     position: InputPosition,
-    end: u64,
+    end: InputEnd,
     state: AtomicU8,
     tracker: Arc<AckTracker>,
 }
@@ -333,18 +343,19 @@ mod tests {
     #[test]
     fn resume_point_is_the_end_of_the_last_contiguous_input() {
         let tracker = AckTracker::recording();
-        let lines: Vec<AckRef> = (0..3).map(|i| tracker.track_until(pos(i), (i + 1) * 10)).collect();
+        let end = |i: u64| InputEnd { offset: (i + 1) * 10, lines: i + 1 };
+        let lines: Vec<AckRef> = (0..3).map(|i| tracker.track_until(pos(i), end(i))).collect();
         let mut lines = lines.into_iter();
         let (first, second, third) = (lines.next().unwrap_or_else(|| unreachable!()), lines.next(), lines.next());
         third.iter().for_each(AckRef::delivered);
         drop(third);
-        assert_eq!(tracker.resume_point(0), (0, 0), "an input ahead of the watermark does not count");
+        assert_eq!(tracker.resume_point(0), (0, InputEnd::default()), "an input ahead of the watermark does not count");
         first.filtered();
         drop(first);
-        assert_eq!(tracker.resume_point(0), (1, 10));
+        assert_eq!(tracker.resume_point(0), (1, end(0)));
         second.iter().for_each(AckRef::delivered);
         drop(second);
-        assert_eq!(tracker.resume_point(0), (3, 30), "the gap closed: resume after the third line");
+        assert_eq!(tracker.resume_point(0), (3, end(2)), "the gap closed: resume after the third line");
         let outcomes: Vec<_> = tracker.outcomes().into_iter().map(|(p, o)| (p.seq, o)).collect();
         assert_eq!(outcomes, vec![(2, Outcome::Delivered), (0, Outcome::Filtered), (1, Outcome::Delivered)]);
     }

@@ -62,8 +62,18 @@ pub struct Execution {
 impl Execution {
     /// Starts every component of `plan`. Must be called within a tokio runtime.
     pub fn start(plan: Plan, options: RunOptions) -> Self {
-        let Plan { name, graph, source, steps, sinks, dead_letter, dead_letter_max_record, settings, projection, ids } =
-            plan;
+        let Plan {
+            name,
+            graph,
+            source,
+            steps,
+            mut sinks,
+            dead_letter,
+            dead_letter_max_record,
+            settings,
+            projection,
+            ids,
+        } = plan;
         if let Some(state) = &options.state {
             ids.fill(Arc::new(Arc::clone(state)));
         }
@@ -96,28 +106,37 @@ impl Execution {
         let mut counters = Vec::new();
         let mut handles = Vec::new();
 
-        let checkpoints =
-            match (&options.state, options.dry_run || options.replay.is_some() || !source.source.checkpointed()) {
-                (Some(state), false) => {
-                    match Checkpoints::load(
-                        Arc::clone(state),
-                        &name,
-                        &source.id,
-                        Arc::clone(&tracker),
-                        options.from_start,
-                    ) {
-                        Ok(c) => Some(Arc::new(c)),
-                        Err(e) => {
-                            failure.set(format!("source `{}`: cannot read its checkpoint: {e}", source.id), &stop);
-                            None
-                        }
+        // A replay reads no input, but its file outputs commit what they write with the checkpoint.
+        let checkpoints = match (&options.state, options.dry_run || !source.source.checkpointed()) {
+            (Some(state), false) => {
+                match Checkpoints::load(Arc::clone(state), &name, &source.id, Arc::clone(&tracker), options.from_start)
+                {
+                    Ok(c) if options.replay.is_some() => Some(Arc::new(c.for_replay())),
+                    Ok(c) => Some(Arc::new(c)),
+                    Err(e) => {
+                        failure.set(format!("source `{}`: cannot read its checkpoint: {e}", source.id), &stop);
+                        None
                     }
                 }
-                _ => None,
-            };
-        // Replays add to what earlier runs wrote, like a resumed source.
-        let resumed = options.replay.is_some() || checkpoints.as_ref().is_some_and(|c| c.resumes());
-        let saver = checkpoints.clone().map(|c| tokio::spawn(save_checkpoints_periodically(c)));
+            }
+            _ => None,
+        };
+        // Replays add to what earlier runs wrote, like a resumed source; a source whose inputs were all
+        // replaced reads them whole again, and a truncating sink rewrites its output.
+        let resumed = options.replay.is_some() || checkpoints.as_ref().is_some_and(|c| source.source.resumes(c));
+        // Every output committed with the checkpoint is announced before anything can save one: a save
+        // must not pass over an output whose sink has not opened yet.
+        if let Some(c) = checkpoints.as_ref().filter(|_| !options.dry_run) {
+            for built in &mut sinks {
+                if built.sink.commit_with(c) {
+                    c.expect_output(&built.id);
+                }
+            }
+        }
+        let saver = checkpoints
+            .clone()
+            .filter(|_| options.replay.is_none())
+            .map(|c| tokio::spawn(save_checkpoints_periodically(c)));
         let step_counters: Vec<Arc<NodeCounters>> = steps.iter().map(|_| Arc::default()).collect();
         let env_of = |i: usize, step: &BuiltStep| StepEnv {
             id: step.id.clone(),
@@ -279,7 +298,7 @@ impl Execution {
 /// Saves the source's acknowledged position every second while the run lasts; a failed save (a full
 /// disk) is logged and tried again at the next tick — the position simply does not advance meanwhile.
 async fn save_checkpoints_periodically(checkpoints: Arc<Checkpoints>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut tick = tokio::time::interval(crate::fault::checkpoint_interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

@@ -96,6 +96,13 @@ pub trait Sink: Send {
         false
     }
 
+    /// Offered the source's checkpoints before `open`. A sink whose output can be cut back to what a
+    /// checkpoint covers (a file) records what it writes there and its output's length is committed
+    /// with each checkpoint, which makes delivery into it exactly once; it then answers true.
+    fn commit_with(&mut self, _checkpoints: &std::sync::Arc<crate::runtime::checkpoint::Checkpoints>) -> bool {
+        false
+    }
+
     /// Completes the output once every input has ended.
     fn finish(&mut self) -> Result<(), SinkError> {
         Ok(())

@@ -41,6 +41,14 @@ impl Source {
             Source::File(f) => f.checkpointed,
         }
     }
+
+    /// True when some input would be read on from its checkpoint rather than from its start (what was
+    /// read of it before is already delivered; a replaced input is read whole again).
+    pub fn resumes(&self, checkpoints: &crate::runtime::checkpoint::Checkpoints) -> bool {
+        match self {
+            Source::File(f) => f.resumes(checkpoints),
+        }
+    }
 }
 
 /// Why a source stopped before reading everything.

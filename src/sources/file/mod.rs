@@ -18,8 +18,8 @@ use serde_json::Value;
 
 use super::{SourceContext, SourceError};
 use crate::build::{BuildContext, BuildErrors};
-use crate::runtime::ack::InputPosition;
-use crate::runtime::checkpoint::ResumeAt;
+use crate::runtime::ack::{InputEnd, InputPosition};
+use crate::runtime::checkpoint::{Checkpoints, ResumeAt};
 use crate::runtime::fused::Chain;
 use crate::runtime::projection::Projection;
 use emitter::Emitter;
@@ -142,8 +142,9 @@ pub struct Input {
     pub parsed: Result<Value, (String, Value)>,
     /// The input's text, when only part of it was built (see `runtime::projection`).
     pub original: Option<Bytes>,
-    /// Where the input ends in its file (a byte offset; 0 for JSON arrays), for checkpoints.
-    pub end: u64,
+    /// Where the input ends in its file (a byte offset, and the line ends before it; for JSON arrays
+    /// the end of the file), for checkpoints.
+    pub end: InputEnd,
     /// How many bytes of the file the input took: batches are bounded in bytes as well as records.
     pub size: usize,
 }
@@ -153,6 +154,12 @@ impl FileSource {
     /// folder or running from another directory keeps its position.
     fn checkpoint_key(&self, path: &Path) -> String {
         path.strip_prefix(&self.base_dir).unwrap_or(path).display().to_string()
+    }
+
+    /// True when a file the pattern matches now would be read on from its checkpoint, not from its
+    /// start (see [`Checkpoints::would_resume`]).
+    pub fn resumes(&self, checkpoints: &Checkpoints) -> bool {
+        self.files().is_ok_and(|files| files.iter().any(|p| checkpoints.would_resume(&self.checkpoint_key(p), p)))
     }
 
     /// The files the pattern matches now, sorted.
@@ -172,9 +179,12 @@ impl FileSource {
     }
 
     /// Reads every file, blocking; call from a blocking thread. `chain` holds the steps the source runs
-    /// itself (`runtime::fused`).
+    /// itself (`runtime::fused`). When a checkpoint keeps the position, a last line or row without a
+    /// line end is held back (see [`FileSource::read_file`]); the count shows in the run summary.
     pub fn run_blocking(&self, ctx: &SourceContext, chain: Chain) -> Result<(), SourceError> {
         let mut emitter = Emitter::new(ctx, chain);
+        let hold_back = ctx.checkpoints.is_some();
+        let mut held_back = 0;
         for (stream, path) in self.files()?.into_iter().enumerate() {
             if emitter.should_stop() {
                 break;
@@ -188,19 +198,43 @@ impl FileSource {
                     .map_err(|e| read_error(&path, e))?,
                 None => ResumeAt::default(),
             };
-            let go_on = match self.format {
+            let (go_on, held) = match self.format {
                 FileFormat::Ndjson => {
                     file.seek(SeekFrom::Start(resume.offset)).map_err(|e| read_error(&path, e))?;
-                    ndjson::read_ndjson(&path, stream, resume, &mut emitter, file).map_err(|e| read_error(&path, e))?;
-                    true
+                    let held = ndjson::read_ndjson(&path, stream, resume, hold_back, &mut emitter, file)
+                        .map_err(|e| read_error(&path, e))?;
+                    (true, held)
                 }
-                _ => self.read_file(&path, file, resume, stream, None, &mut |input| emitter.push(input))?,
+                FileFormat::Csv => {
+                    match formats::read_csv(&path, file, self.delimiter, resume, stream, hold_back, &mut |input| {
+                        emitter.push(input)
+                    })? {
+                        formats::CsvEnd::Done => (true, None),
+                        formats::CsvEnd::Stopped => (false, None),
+                        formats::CsvEnd::Held(n) => (true, Some(n)),
+                    }
+                }
+                FileFormat::Json => {
+                    (self.read_file(&path, file, resume, stream, None, &mut |input| emitter.push(input))?, None)
+                }
             };
+            if let Some(bytes) = held {
+                held_back += 1;
+                tracing::warn!(
+                    file = %self.checkpoint_key(&path),
+                    bytes,
+                    "the last line has no line end yet (a writer may not have finished it): it is held back \
+                     and read once its line end is written; end the file with a newline"
+                );
+            }
             if !go_on {
                 break;
             }
         }
         emitter.send();
+        if held_back > 0 {
+            ctx.counters.set_report(crate::runtime::stats::StepReport(vec![("held_back_unterminated", held_back)]));
+        }
         Ok(())
     }
 
@@ -218,8 +252,9 @@ impl FileSource {
         Ok(())
     }
 
-    /// Reads one file (input number `stream` of the pattern) from `resume` on; false when `visit` asked
-    /// to stop. `projection`: build only these fields of NDJSON records, keeping the line as the
+    /// Reads one file (input number `stream` of the pattern) from `resume` on, whole (its last line
+    /// too, with or without a line end: nothing resumes after this read); false when `visit` asked to
+    /// stop. `projection`: build only these fields of NDJSON records, keeping the line as the
     /// original.
     fn read_file(
         &self,
@@ -235,7 +270,7 @@ impl FileSource {
             FileFormat::Ndjson => {
                 file.seek(SeekFrom::Start(resume.offset)).map_err(io)?;
                 let mut go_on = true;
-                lines::for_each_ndjson_line(file, stream, resume, |line| {
+                lines::for_each_ndjson_line(file, stream, resume, false, |line| {
                     go_on = visit(lines::parse_line(projection, path, line));
                     go_on
                 })
@@ -243,7 +278,10 @@ impl FileSource {
                 Ok(go_on)
             }
             FileFormat::Json => formats::read_json_array(path, stream, resume.records, visit, file),
-            FileFormat::Csv => formats::read_csv(path, file, self.delimiter, resume, stream, visit),
+            FileFormat::Csv => {
+                let end = formats::read_csv(path, file, self.delimiter, resume, stream, false, visit)?;
+                Ok(end != formats::CsvEnd::Stopped)
+            }
         }
     }
 }

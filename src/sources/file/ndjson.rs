@@ -17,18 +17,23 @@ fn parse_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()).min(4)
 }
 
-/// Reads an NDJSON file (positioned at `resume`). With one core, line by line on this thread.
+/// Reads an NDJSON file (positioned at `resume`). With one core, line by line on this thread. With
+/// `hold_back`, an unterminated last line is not read: its length is returned (see
+/// [`for_each_ndjson_line`]).
 pub(super) fn read_ndjson(
     path: &Path,
     stream: u32,
     resume: ResumeAt,
+    hold_back: bool,
     emitter: &mut Emitter<'_>,
     file: File,
-) -> std::io::Result<()> {
+) -> std::io::Result<Option<u64>> {
     let projection = emitter.ctx.projection.as_ref();
     let threads = parse_threads();
     if threads < 2 {
-        return for_each_ndjson_line(file, stream, resume, |line| emitter.push(parse_line(projection, path, line)));
+        return for_each_ndjson_line(file, stream, resume, hold_back, |line| {
+            emitter.push(parse_line(projection, path, line))
+        });
     }
     let ctx = emitter.ctx;
     let chunk_size = ctx.batch_size.max(1);
@@ -78,7 +83,7 @@ pub(super) fn read_ndjson(
             let mut chunk_bytes = 0usize;
             let (mut k, mut read) = (0, 0u64);
             let send = |k: usize, chunk: Vec<Line>| tokens.recv().is_ok() && chunk_tx.send((k, chunk)).is_ok();
-            let result = for_each_ndjson_line(file, stream, resume, |line| {
+            let result = for_each_ndjson_line(file, stream, resume, hold_back, |line| {
                 if ctx.stop.load(Ordering::Relaxed) || remaining.is_some_and(|r| read >= r) {
                     return false;
                 }

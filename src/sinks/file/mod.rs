@@ -1,0 +1,372 @@
+//! `file` sink: writes NDJSON, a JSON array, or CSV to a file. With a checkpointed source, the file's
+//! length is committed with each checkpoint and a restarted run cuts it back to that length (see
+//! `runtime::checkpoint::outputs`): every record lands in the file exactly once.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{RecordRejection, Sink, SinkContext, SinkError};
+use crate::build::{BuildContext, BuildErrors};
+use crate::record::Record;
+use crate::runtime::checkpoint::{BatchInputs, Checkpoints, output_unchanged};
+use crate::sources::file::FileFormat;
+
+/// Whether an existing file is replaced or extended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteMode {
+    /// Replace the file's contents at the start of each run.
+    #[default]
+    Truncate,
+    /// Add to the end of the file (NDJSON and CSV only).
+    Append,
+}
+
+/// Writes records to a file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileSinkConfig {
+    /// Output file, relative to the pipeline's folder; its folder is created if missing.
+    pub path: String,
+    /// Format: `ndjson` (default), `json` (one array), or `csv`.
+    #[serde(default)]
+    pub format: FileFormat,
+    /// CSV columns, in order (default: the keys of the first record, sorted).
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
+    /// `truncate` (default) or `append`.
+    #[serde(default)]
+    pub mode: WriteMode,
+}
+
+/// Built `file` sink.
+#[derive(Debug)]
+pub struct FileSink {
+    path: PathBuf,
+    format: FileFormat,
+    columns: Option<Vec<String>>,
+    mode: WriteMode,
+    writer: Option<BufWriter<File>>,
+    written: u64,
+    header_written: bool,
+    line: Vec<u8>,
+    /// Bytes in the file: what it kept when opened, and what this run wrote (a JSON array's closing
+    /// bracket excluded).
+    len: u64,
+    /// The source's checkpoints, which commit the file's length (see [`Sink::commit_with`]).
+    commits: Option<Arc<Checkpoints>>,
+    /// The sink's id.
+    id: String,
+}
+
+impl FileSinkConfig {
+    /// Resolves the path.
+    pub fn build(&self, ctx: &BuildContext) -> Result<FileSink, BuildErrors> {
+        let mut errors = BuildErrors::default();
+        if self.mode == WriteMode::Append && self.format == FileFormat::Json {
+            errors.push(&["mode"], "bad-value", "`append` cannot extend a JSON array; use `ndjson`", None);
+        }
+        if self.columns.is_some() && self.format != FileFormat::Csv {
+            errors.push(&["columns"], "bad-value", "`columns` applies to `format: csv` only", None);
+        }
+        errors.finish(|| FileSink {
+            path: ctx.base_dir.join(&self.path),
+            format: self.format,
+            columns: self.columns.clone(),
+            mode: self.mode,
+            writer: None,
+            written: 0,
+            header_written: false,
+            line: Vec::with_capacity(4096),
+            len: 0,
+            commits: None,
+            id: String::new(),
+        })
+    }
+}
+
+fn csv_cell(v: &Value) -> Result<String, String> {
+    Ok(match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Bool(_) | Value::Number(_) => v.to_string(),
+        Value::Array(_) | Value::Object(_) => return Err("holds a list or object; CSV cells hold scalars".into()),
+    })
+}
+
+impl FileSink {
+    fn open(&mut self) -> Result<&mut BufWriter<File>, SinkError> {
+        if self.writer.is_none() {
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| SinkError::io(format!("creating `{}`", dir.display()), e))?;
+            }
+            let mut options = OpenOptions::new();
+            options.create(true);
+            match self.mode {
+                WriteMode::Truncate => options.write(true).truncate(true),
+                WriteMode::Append => options.append(true),
+            };
+            let file =
+                options.open(&self.path).map_err(|e| SinkError::io(format!("opening `{}`", self.path.display()), e))?;
+            self.header_written =
+                self.mode == WriteMode::Append && file.metadata().map(|m| m.len() > 0).unwrap_or(false);
+            let mut writer = BufWriter::with_capacity(1 << 20, file);
+            if self.format == FileFormat::Json {
+                writer.write_all(b"[").map_err(|e| SinkError::io(self.path.display(), e))?;
+            }
+            self.writer = Some(writer);
+        }
+        self.writer.as_mut().ok_or_else(|| SinkError { message: "file sink not open".into(), retryable: false })
+    }
+
+    /// Opens the file of a sink whose length is committed with checkpoints: cut back to the committed
+    /// length when resuming (dropping what an interrupted run wrote after it), emptied when not, and
+    /// registered with the checkpoints.
+    fn open_committed(&mut self, ctx: &SinkContext, commits: &Checkpoints) -> Result<(), SinkError> {
+        let io = |what: &str, e| SinkError::io(format!("{what} `{}`", self.path.display()), e);
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| SinkError::io(format!("creating `{}`", dir.display()), e))?;
+        }
+        // A pipe or a device cannot be cut back: written as before, at least once. (Asked before
+        // opening it: opening a named pipe for reading and writing would let its reader go on.)
+        if std::fs::metadata(&self.path).is_ok_and(|m| !m.is_file()) {
+            commits.untrack_output(&ctx.sink);
+            return self.open_uncommitted(ctx);
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&self.path)
+            .map_err(|e| io("opening", e))?;
+        let len = file.metadata().map_err(|e| io("opening", e))?.len();
+        let keep = self.length_to_keep(ctx, commits, len)?;
+        file.set_len(keep).map_err(|e| io("cutting", e))?;
+        file.seek(SeekFrom::Start(keep)).map_err(|e| io("opening", e))?;
+        self.len = keep;
+        self.header_written = keep > 0;
+        if self.format == FileFormat::Json {
+            if keep == 0 {
+                file.write_all(b"[").map_err(|e| io("writing", e))?;
+                self.len = 1;
+            }
+            // Elements follow a comma once there is one.
+            self.written = u64::from(self.len > 1);
+        }
+        let handle = file.try_clone().map_err(|e| io("opening", e))?;
+        commits
+            .open_output(&ctx.sink, &self.path, handle, self.len)
+            .map_err(|e| SinkError { message: format!("sink `{}`: {e}", ctx.sink), retryable: e.is_retryable() })?;
+        self.writer = Some(BufWriter::with_capacity(1 << 20, file));
+        Ok(())
+    }
+
+    /// How much of the file (`len` bytes now) this run keeps.
+    fn length_to_keep(&self, ctx: &SinkContext, commits: &Checkpoints, len: u64) -> Result<u64, SinkError> {
+        let path = self.path.display();
+        if self.mode == WriteMode::Truncate && !ctx.resumed {
+            return Ok(0);
+        }
+        let Some(saved) = commits.saved_output(&ctx.sink) else {
+            // No committed length (a new sink, or a checkpoint of an older version): added to.
+            if self.format == FileFormat::Json && len > 0 {
+                return Err(self.cannot_extend());
+            }
+            return Ok(len);
+        };
+        if output_unchanged(&self.path, &saved).unwrap_or(false) {
+            if len == saved.len || self.only_closing_bracket_after(saved.len, len) {
+                return Ok(saved.len);
+            }
+            if saved.closed {
+                // The last run ended cleanly: what follows was added by someone else, and is kept.
+                if self.format == FileFormat::Json {
+                    return Err(self.changed_json(saved.len));
+                }
+                tracing::warn!(
+                    "`{path}` grew by {} bytes since the last run ended, not written by Weir: they are kept, \
+                     new records follow them",
+                    len - saved.len
+                );
+                return Ok(len);
+            }
+            tracing::warn!(
+                "`{path}`: cutting {} bytes written after the last checkpoint by an interrupted run; their \
+                 records are read and written again",
+                len - saved.len
+            );
+            return Ok(saved.len);
+        }
+        if self.format == FileFormat::Json {
+            return Err(self.changed_json(saved.len));
+        }
+        tracing::warn!(
+            "`{path}` changed since the last run (it is shorter than the committed length {}, or its bytes \
+             before it differ): it is not cut back, new records are added to its end",
+            saved.len
+        );
+        Ok(len)
+    }
+
+    /// True for a JSON array whose bytes after `committed` (of `len`) are the closing bracket a
+    /// finished run wrote: cut off to go on with the array, not worth a warning.
+    fn only_closing_bracket_after(&self, committed: u64, len: u64) -> bool {
+        use std::os::unix::fs::FileExt;
+        const CLOSE: &[u8] = b"\n]\n";
+        if self.format != FileFormat::Json || len - committed != CLOSE.len() as u64 {
+            return false;
+        }
+        let mut tail = [0u8; 3];
+        File::open(&self.path).and_then(|f| f.read_exact_at(&mut tail, committed)).is_ok() && tail == CLOSE
+    }
+
+    fn changed_json(&self, committed: u64) -> SinkError {
+        SinkError {
+            message: format!(
+                "`{}` changed since the last run (it differs from what Weir wrote, {committed} bytes), so the \
+                 JSON array cannot be extended; move it away, or re-read everything with `weir run --from-start`",
+                self.path.display()
+            ),
+            retryable: false,
+        }
+    }
+
+    fn cannot_extend(&self) -> SinkError {
+        SinkError {
+            message: format!(
+                "the source resumes from a checkpoint, and `{}` holds a JSON array that cannot be extended \
+                 (no committed length for it); use `format: ndjson`, or re-read everything with `weir run \
+                 --from-start`",
+                self.path.display()
+            ),
+            retryable: false,
+        }
+    }
+
+    /// A sink without committed lengths: a `truncate` sink appends when the source resumes.
+    fn open_uncommitted(&mut self, ctx: &SinkContext) -> Result<(), SinkError> {
+        // What earlier runs delivered is already in the file: truncating it would lose it.
+        if ctx.resumed && self.mode == WriteMode::Truncate {
+            if self.format == FileFormat::Json {
+                return Err(self.cannot_extend());
+            }
+            self.mode = WriteMode::Append;
+        }
+        Ok(())
+    }
+
+    /// Serializes one record into `self.line`.
+    fn encode(&mut self, record: &Record) -> Result<(), String> {
+        self.line.clear();
+        match self.format {
+            FileFormat::Ndjson => {
+                serde_json::to_writer(&mut self.line, &record.value).map_err(|e| e.to_string())?;
+                self.line.push(b'\n');
+            }
+            FileFormat::Json => {
+                if self.written > 0 {
+                    self.line.push(b',');
+                }
+                self.line.push(b'\n');
+                serde_json::to_writer(&mut self.line, &record.value).map_err(|e| e.to_string())?;
+            }
+            FileFormat::Csv => {
+                let Value::Object(obj) = &record.value else {
+                    return Err("CSV output needs object records".into());
+                };
+                let columns = self.columns.get_or_insert_with(|| obj.keys().cloned().collect());
+                let mut cells = Vec::with_capacity(columns.len());
+                for c in columns.iter() {
+                    let cell = obj.get(c).map(csv_cell).transpose().map_err(|e| format!("field `{c}` {e}"))?;
+                    cells.push(cell.unwrap_or_default());
+                }
+                let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+                if !self.header_written {
+                    w.write_record(columns.iter()).map_err(|e| e.to_string())?;
+                    self.header_written = true;
+                }
+                w.write_record(&cells).map_err(|e| e.to_string())?;
+                self.line = w.into_inner().map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Sink for FileSink {
+    fn target(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn commit_with(&mut self, checkpoints: &Arc<Checkpoints>) -> bool {
+        self.commits = Some(Arc::clone(checkpoints));
+        true
+    }
+
+    fn open(&mut self, ctx: &SinkContext) -> Result<(), SinkError> {
+        self.id = ctx.sink.clone();
+        match self.commits.clone() {
+            Some(commits) => self.open_committed(ctx, &commits),
+            None => self.open_uncommitted(ctx),
+        }
+    }
+
+    fn write(&mut self, batch: &[Record]) -> Result<Vec<RecordRejection>, SinkError> {
+        self.open()?;
+        let mut rejected = Vec::new();
+        let mut inputs = BatchInputs::default();
+        for (i, record) in batch.iter().enumerate() {
+            match self.encode(record) {
+                Ok(()) => {
+                    let line = std::mem::take(&mut self.line);
+                    let written = self.open()?.write_all(&line);
+                    self.len += line.len() as u64;
+                    self.line = line;
+                    written.map_err(|e| SinkError::io(self.path.display(), e))?;
+                    self.written += 1;
+                    if self.commits.is_some() {
+                        inputs.add(record);
+                    }
+                }
+                Err(e) => rejected.push((i, e)),
+            }
+        }
+        let path = self.path.display().to_string();
+        self.open()?.flush().map_err(|e| SinkError::io(path, e))?;
+        crate::fault::point("file_batch_written");
+        // Recorded before the records are acknowledged: a checkpoint covering them also covers these bytes.
+        if let Some(commits) = &self.commits {
+            commits.wrote(&self.id, inputs, self.len);
+        }
+        Ok(rejected)
+    }
+
+    fn finish(&mut self) -> Result<(), SinkError> {
+        let path = self.path.display().to_string();
+        let format = self.format;
+        let writer = self.open()?;
+        if format == FileFormat::Json {
+            writer.write_all(b"\n]\n").map_err(|e| SinkError::io(&path, e))?;
+        }
+        writer.flush().map_err(|e| SinkError::io(&path, e))?;
+        // Only regular files can be synced (pipes, /dev/null and other devices refuse).
+        let file = writer.get_ref();
+        if file.metadata().is_ok_and(|m| m.is_file()) {
+            file.sync_data().map_err(|e| SinkError::io(&path, e))?;
+        }
+        if let Some(commits) = &self.commits {
+            commits.close_output(&self.id);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
