@@ -25,7 +25,7 @@ fn weir(args: &[&str], dir: &Path) -> Output {
 fn run(dir: &Path) -> Value {
     let out = weir(&["run", "p.yaml", "--json"], dir);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stderr).expect("the summary is JSON")
+    serde_json::from_slice(&out.stdout).expect("the summary is JSON")
 }
 
 fn append(dir: &Path, name: &str, text: &str) {
@@ -123,7 +123,7 @@ fn line_numbers_stay_right_across_resumes() {
     append(d, "in.csv", "3\n");
     run(d);
     let errors = dead_letter_errors(d);
-    assert!(errors.len() == 1 && errors[0].contains("line: 5"), "{errors:?}");
+    assert!(errors.len() == 1 && errors[0].contains("in.csv:5:"), "{errors:?}");
 
     // CRLF, cut between the `\r` and the `\n` of a row: held back until its `\n` is there.
     let dir = folder("in.csv", "csv", "id,v\r\n1,a\r\n2,b\r");
