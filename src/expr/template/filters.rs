@@ -128,6 +128,12 @@ pub(crate) fn to_decimal(value: &Value) -> Result<Decimal, Error> {
     if let Ok(u) = u64::try_from(value.clone()) {
         return Ok(Decimal::from(u));
     }
+    if value.is_integer()
+        && let Ok(i) = i128::try_from(value.clone())
+    {
+        return Decimal::try_from_i128_with_scale(i, 0)
+            .map_err(|_| invalid(format!("{i} is out of the decimal range (about ±7.9e28, 28 fractional digits)")));
+    }
     let f = f64::try_from(value.clone())?;
     if !f.is_finite() {
         return Err(invalid(format!("{f} is not a finite number")));

@@ -1,5 +1,4 @@
-//! The formats that are read front to back on one thread: CSV with a header row, and a JSON array
-//! streamed element by element.
+//! CSV with a header row, read front to back on one thread (a JSON array is read by `json_array`).
 
 use std::fs::File;
 use std::io::BufReader;
@@ -51,62 +50,5 @@ pub(super) fn read_csv(
             return Ok(false);
         }
         seq += 1;
-    }
-}
-
-/// Streams the elements of a top-level JSON array without holding the whole document; false when
-/// `visit` asked to stop (the rest of the document is then not read, nor checked). Elements have no
-/// byte offsets of their own: each is said to end at the end of the file, so that the checkpoint
-/// fingerprints the whole document (its first and last bytes) and a file replaced by another — even
-/// one with as many elements — is read again from its start rather than skipped by count.
-pub(super) fn read_json_array(
-    path: &Path,
-    stream: u32,
-    skip: u64,
-    visit: &mut dyn FnMut(Input) -> bool,
-    file: File,
-) -> Result<bool, SourceError> {
-    struct Elements<'v> {
-        visit: &'v mut dyn FnMut(Input) -> bool,
-        stream: u32,
-        skip: u64,
-        file_len: u64,
-        stopped: &'v mut bool,
-    }
-    impl<'de> serde::de::Visitor<'de> for Elements<'_> {
-        type Value = ();
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a JSON array of records")
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-            // Elements acknowledged in an earlier run are read past, not handed out.
-            for _ in 0..self.skip {
-                if seq.next_element::<serde::de::IgnoredAny>()?.is_none() {
-                    return Ok(());
-                }
-            }
-            let mut n = 0u64;
-            while let Some(value) = seq.next_element::<Value>()? {
-                let position = InputPosition { stream: self.stream, seq: n };
-                if !(self.visit)(Input { position, parsed: Ok(value), original: None, end: self.file_len }) {
-                    *self.stopped = true;
-                    return Ok(());
-                }
-                n += 1;
-            }
-            Ok(())
-        }
-    }
-    let mut stopped = false;
-    let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 20, file));
-    let elements = Elements { visit, stream, skip, file_len, stopped: &mut stopped };
-    let result = serde::Deserializer::deserialize_seq(&mut de, elements);
-    match result {
-        // Stopping early leaves the rest of the array unread, which serde_json reports as trailing
-        // characters: not an error of the input.
-        _ if stopped => Ok(false),
-        Ok(()) => Ok(true),
-        Err(e) => Err(SourceError::Read { message: format!("`{}`: {e}", path.display()), retryable: false }),
     }
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::Input;
 use crate::runtime::ack::InputPosition;
 use crate::runtime::checkpoint::ResumeAt;
-use crate::runtime::projection::Projection;
+use crate::runtime::projection::{Projection, parse_record};
 
 /// Reads `reader` (positioned at byte `start` of its file) in large chunks and calls `line` for every
 /// line (without its newline), as a cheap shared slice of the chunk it came from, with the offset just
@@ -140,19 +140,11 @@ pub(super) fn parse_line(projection: Option<&Projection>, path: &Path, line: Lin
         let raw = Value::String(String::from_utf8_lossy(text).into_owned());
         (format!("{}:{line_no}: invalid JSON: {e}", path.display()), raw)
     };
-    match projection {
-        Some(projection) => {
-            let parsed = projection.parse(text).map_err(invalid);
-            let original = parsed.is_ok().then(|| whole.clone());
-            let end = if parsed.is_ok() { end } else { end_if_invalid };
-            Input { position, parsed, original, end }
-        }
-        None => {
-            let parsed = serde_json::from_slice::<Value>(text).map_err(|e| invalid(e.to_string()));
-            let end = if parsed.is_ok() { end } else { end_if_invalid };
-            Input { position, parsed, original: None, end }
-        }
-    }
+    let parsed = parse_record(projection, text).map_err(invalid);
+    let end = if parsed.is_ok() { end } else { end_if_invalid };
+    // Parsed in part: the line is kept for a dead-letter entry to show the whole input.
+    let original = (projection.is_some() && parsed.is_ok()).then(|| whole.clone());
+    Input { position, parsed, original, end }
 }
 
 #[cfg(test)]

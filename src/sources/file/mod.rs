@@ -3,6 +3,7 @@
 
 mod emitter;
 mod formats;
+mod json_array;
 mod lines;
 mod ndjson;
 
@@ -205,7 +206,7 @@ impl FileSource {
                 .map_err(io)?;
                 Ok(go_on)
             }
-            FileFormat::Json => formats::read_json_array(path, stream, resume.records, visit, file),
+            FileFormat::Json => json_array::read_json_array(path, stream, resume.records, visit, file),
             FileFormat::Csv => formats::read_csv(path, file, self.delimiter, resume, stream, visit),
         }
     }
