@@ -215,3 +215,52 @@ fn hostile_values_end_the_same_whatever_the_pipeline_reads() {
         assert_eq!(describe(&x), describe(&expected), "pipeline reading `id` and `x`");
     }
 }
+
+#[test]
+fn records_keep_their_key_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let input = r#"{"z":1,"a":{"y":2,"b":3},"m":[{"k":1,"c":2}],"kv":"sku=A,size=M,color=red"}"#;
+    std::fs::write(d.join("in.ndjson"), format!("{input}\n")).expect("write");
+    std::fs::write(d.join("in.csv"), "zip,city,addr\n1,b,c\n").expect("write");
+    // Passed through: the input's order (a removed member leaves the others in place); a CSV row's
+    // members in the header's order, and a CSV sink's columns in the first record's.
+    let pass = "name: pass\nsource: { id: in, type: file, path: in.ndjson }\nsteps:\n  - { id: drop, type: remove, fields: [m] }\nsinks:\n  - { id: out, type: file, path: pass.ndjson }\n";
+    run(d, "pass", pass);
+    assert_eq!(read(d, "pass.ndjson"), "{\"z\":1,\"a\":{\"y\":2,\"b\":3},\"kv\":\"sku=A,size=M,color=red\"}\n");
+    let csv_in = "name: csv\nsource: { id: in, type: file, path: in.csv, format: csv }\nsinks:\n  - { id: out, type: file, path: csv.ndjson }\n  - { id: csv, type: file, path: csv.csv, format: csv }\n";
+    run(d, "csv", csv_in);
+    assert_eq!(read(d, "csv.ndjson"), "{\"zip\":\"1\",\"city\":\"b\",\"addr\":\"c\"}\n");
+    assert_eq!(read(d, "csv.csv"), "zip,city,addr\n1,b,c\n");
+    // Built: the order the template and the steps write, through the shortcut and through minijinja.
+    let built = r#"name: built
+source: { id: in, type: file, path: in.ndjson }
+steps:
+  - id: pick
+    type: jsonpath
+    set: { "y2": "$.a.y", "b2": "$.a.b" }
+  - id: add
+    type: set
+    fields: { zz: 1, aa: "{{ record.z }}" }
+  - id: ren
+    type: rename
+    fields: { z: last }
+  - id: fast
+    type: template
+    value: { x: "{{ record.y2 }}", c: "{{ record.b2 }}", rest: "{{ record }}" }
+  - id: slow
+    type: template
+    value: { q: "{{ record.x ~ '' }}", p: "{{ record.rest.kv | parse_kv }}", o: "{{ record.rest }}", n: { s: 1, r: 2 } }
+sinks:
+  - { id: out, type: file, path: built.ndjson }
+"#;
+    run(d, "built", built);
+    let rest =
+        r#"{"a":{"y":2,"b":3},"m":[{"k":1,"c":2}],"kv":"sku=A,size=M,color=red","y2":2,"b2":3,"zz":1,"aa":1,"last":1}"#;
+    let expected = format!(r#"{{"q":"2","p":{{"sku":"A","size":"M","color":"red"}},"o":{rest},"n":{{"s":1,"r":2}}}}"#);
+    assert_eq!(read(d, "built.ndjson"), format!("{expected}\n"));
+    // A template of record lookups only (rendered without minijinja).
+    let fast = "name: fast\nsource: { id: in, type: file, path: in.ndjson }\nsteps:\n  - { id: t, type: template, value: { x: \"{{ record.a.y }}\", c: \"{{ record.a.b }}\", b: \"{{ record.z }}\" } }\nsinks:\n  - { id: out, type: file, path: fast.ndjson }\n";
+    run(d, "fast", fast);
+    assert_eq!(read(d, "fast.ndjson"), "{\"x\":2,\"c\":3,\"b\":1}\n");
+}
