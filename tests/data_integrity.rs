@@ -256,7 +256,7 @@ sinks:
 "#;
     run(d, "built", built);
     let rest =
-        r#"{"a":{"y":2,"b":3},"m":[{"k":1,"c":2}],"kv":"sku=A,size=M,color=red","y2":2,"b2":3,"zz":1,"aa":1,"last":1}"#;
+        r#"{"last":1,"a":{"y":2,"b":3},"m":[{"k":1,"c":2}],"kv":"sku=A,size=M,color=red","y2":2,"b2":3,"zz":1,"aa":1}"#;
     let expected = format!(r#"{{"q":"2","p":{{"sku":"A","size":"M","color":"red"}},"o":{rest},"n":{{"s":1,"r":2}}}}"#);
     assert_eq!(read(d, "built.ndjson"), format!("{expected}\n"));
     // A template of record lookups only (rendered without minijinja).

@@ -124,6 +124,9 @@ impl FieldEdit {
             }
             FieldEdit::Rename(edits, require) => {
                 for (from, to) in edits {
+                    if from.rename_in_place(to, &mut record.value) {
+                        continue;
+                    }
                     match from.remove(&mut record.value) {
                         Some(v) => to.set(&mut record.value, v).map_err(|e| e.reason)?,
                         None if *require => return Err(format!("field `{}` is missing", from.as_str())),
@@ -175,6 +178,13 @@ mod tests {
         let out = run(&mut rename, vec![json!({"x": 1}), json!({"q": 1})]);
         assert_eq!(values(&out), vec![json!({"y": {"z": 1}})]);
         assert_eq!(out.rejected.len(), 1);
+        // A member renamed within its object keeps its place.
+        let mut rename = RenameConfig { fields: IndexMap::from([("b".into(), "c".into())]), require: false }
+            .build(&ctx)
+            .expect("builds");
+        let out = run(&mut rename, vec![json!({"a": 1, "b": 2, "d": 3}), json!({"b": 2, "c": 0})]);
+        let texts: Vec<String> = values(&out).iter().map(|v| v.to_string()).collect();
+        assert_eq!(texts, vec![r#"{"a":1,"c":2,"d":3}"#, r#"{"c":2}"#]);
 
         let mut remove = RemoveConfig { fields: vec!["x".into(), "nope.deeper".into()] }.build(&ctx).expect("builds");
         let out = run(&mut remove, vec![json!({"x": 1, "k": 2})]);
