@@ -105,6 +105,8 @@ sinks:
 fn hostile_values() -> Vec<(&'static str, Vec<u8>, bool)> {
     let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth)).into_bytes();
     vec![
+        ("depth 32 in all (the deepest the skipping parser sees)", nested(31), true),
+        ("depth 33 in all", nested(32), true),
         ("depth 127 in all", nested(126), true),
         ("depth 128 in all", nested(127), false),
         ("nested 10k", nested(10_000), false),

@@ -3,7 +3,7 @@
 //! of nested arrays and objects, and no lone UTF-16 surrogate in a `\u` escape. A full parse
 //! (serde_json) rejects both; the skipping parser would accept them (or, nested deep enough, overflow
 //! its stack), so they are checked on the text first — cheaply: only a line with more than
-//! [`MAX_DEPTH`] brackets is scanned for its depth, only one holding `\ud` / `\uD` for surrogates.
+//! [`SHALLOW`] brackets is scanned for its depth, only one holding `\ud` / `\uD` for surrogates.
 
 use memchr::memmem::Finder;
 use std::sync::LazyLock;
@@ -23,7 +23,8 @@ pub enum Depth {
 
 /// Up to this depth the skipping parser (which recurses, with large frames in unoptimized builds) is
 /// used; deeper records are parsed whole by serde_json, whose frames are smaller. Either way the same
-/// records are accepted: only the speed differs.
+/// records are accepted: only the speed differs. A text with at most this many brackets is not scanned
+/// at all.
 pub const SHALLOW: usize = 32;
 
 /// Checks the text of one record against the rules above; the reason it breaks one.
@@ -39,30 +40,36 @@ pub fn check(text: &[u8]) -> Result<Depth, String> {
             depth = Depth::Deep;
         }
     }
-    static LOWER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\\ud"));
-    static UPPER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\\uD"));
-    if (LOWER.find(text).is_some() || UPPER.find(text).is_some())
-        && let Some(at) = lone_surrogate(text)
-    {
+    static ESCAPE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\\u"));
+    let surrogate_like = ESCAPE.find_iter(text).any(|i| matches!(text.get(i + 2), Some(b'd' | b'D')));
+    if surrogate_like && let Some(at) = lone_surrogate(text) {
         return Err(format!("lone UTF-16 surrogate in a \\u escape at byte {at}"));
     }
     Ok(depth)
 }
 
 /// The deepest nesting of brackets outside strings, and the offset of the bracket that reached it
-/// (the scan stops at the first bracket deeper than [`MAX_DEPTH`]).
+/// (the scan stops at the first bracket deeper than [`MAX_DEPTH`]). Strings, most of a record's bytes,
+/// are jumped over with `memchr`.
 fn deepest(text: &[u8]) -> (usize, usize) {
-    let (mut depth, mut deepest, mut at) = (0usize, 0usize, 0usize);
-    let mut strings = Strings::default();
-    for (i, &b) in text.iter().enumerate() {
-        if !strings.outside(b) {
-            continue;
-        }
+    let (mut depth, mut deepest, mut at, mut i) = (0usize, 0usize, 0usize, 0usize);
+    while let Some(&b) = text.get(i) {
+        i += 1;
         match b {
+            b'"' => loop {
+                match memchr::memchr2(b'"', b'\\', text.get(i..).unwrap_or_default()) {
+                    Some(j) if text[i + j] == b'\\' => i += j + 2,
+                    Some(j) => {
+                        i += j + 1;
+                        break;
+                    }
+                    None => return (deepest, at),
+                }
+            },
             b'[' | b'{' => {
                 depth += 1;
                 if depth > deepest {
-                    (deepest, at) = (depth, i);
+                    (deepest, at) = (depth, i - 1);
                     if depth > MAX_DEPTH {
                         break;
                     }
