@@ -309,7 +309,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
             }
             return Ok(Value::Object(out));
         }
-        let mut out = Map::new();
+        let mut out = Map::with_capacity(self.0.fields.len());
         while let Some(key) = map.next_key_seed(KeySeed(self.0))? {
             match key {
                 Key::Keep(name, child) => {

@@ -95,7 +95,7 @@ impl Direct {
             },
             Direct::Array(items) => Json::Array(items.iter().map(|d| d.render(record)).collect::<Option<_>>()?),
             Direct::Object(fields) => {
-                let mut out = Map::new();
+                let mut out = Map::with_capacity(fields.len());
                 for (k, d) in fields {
                     out.insert(k.clone(), d.render(record)?);
                 }
