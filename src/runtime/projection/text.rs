@@ -30,8 +30,12 @@ pub const SHALLOW: usize = if cfg!(debug_assertions) { 32 } else { MAX_DEPTH };
 
 /// Checks the text of one record against the rules above; the reason it breaks one.
 pub fn check(text: &[u8]) -> Result<Depth, String> {
-    // `[` is 0x5B, `{` 0x7B: one comparison, which the compiler vectorizes.
-    let brackets = text.iter().filter(|&&b| b | 0x20 == b'{').count();
+    // `[` is 0x5B, `{` 0x7B: one comparison per byte, summed in bytes (chunks of at most 255) so that
+    // the compiler vectorizes it 32 bytes at a time.
+    let brackets: usize = text
+        .chunks(255)
+        .map(|chunk| usize::from(chunk.iter().fold(0u8, |n, &b| n.wrapping_add(u8::from(b | 0x20 == b'{')))))
+        .sum();
     let mut depth = Depth::Shallow;
     if brackets > SHALLOW {
         let (deepest, at) = deepest(text);
