@@ -27,9 +27,22 @@ pub fn shared_schema() -> Value {
     SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<SharedFile>().to_value()
 }
 
-/// Pretty JSON text with a trailing newline, as written to `schema/`.
+/// Pretty JSON text with a trailing newline, as written to `schema/`: keys in alphabetical order at
+/// every level (objects otherwise keep the order they were built in, which for a schema is an
+/// implementation detail of the generator).
 pub fn to_text(schema: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(schema).unwrap_or_default();
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), sorted(v))).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    let mut text = serde_json::to_string_pretty(&sorted(schema)).unwrap_or_default();
     text.push('\n');
     text
 }

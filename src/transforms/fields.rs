@@ -1,6 +1,6 @@
 //! Field edits: `set` (values or templates), `rename`, and `remove`.
 
-use std::collections::BTreeMap;
+use indexmap::IndexMap;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -18,7 +18,7 @@ use crate::record::Record;
 #[serde(deny_unknown_fields)]
 pub struct SetConfig {
     /// Field (name, dotted name or JSONPath) → value; strings may be templates such as `{{ record.x }}`.
-    pub fields: BTreeMap<String, Value>,
+    pub fields: IndexMap<String, Value>,
 }
 
 /// Renames fields.
@@ -26,7 +26,7 @@ pub struct SetConfig {
 #[serde(deny_unknown_fields)]
 pub struct RenameConfig {
     /// Old field → new field (names, dotted names or JSONPath).
-    pub fields: BTreeMap<String, String>,
+    pub fields: IndexMap<String, String>,
     /// Dead-letter records that lack a field to rename (default: leave them as they are).
     #[serde(default)]
     pub require: bool,
@@ -124,6 +124,9 @@ impl FieldEdit {
             }
             FieldEdit::Rename(edits, require) => {
                 for (from, to) in edits {
+                    if from.rename_in_place(to, &mut record.value) {
+                        continue;
+                    }
                     match from.remove(&mut record.value) {
                         Some(v) => to.set(&mut record.value, v).map_err(|e| e.reason)?,
                         None if *require => return Err(format!("field `{}` is missing", from.as_str())),
@@ -162,19 +165,26 @@ mod tests {
     fn set_rename_remove() {
         let ctx = context();
         let mut set = SetConfig {
-            fields: BTreeMap::from([("a.b".into(), json!("{{ record.x + 1 }}")), ("c".into(), json!(true))]),
+            fields: IndexMap::from([("a.b".into(), json!("{{ record.x + 1 }}")), ("c".into(), json!(true))]),
         }
         .build(&ctx)
         .expect("builds");
         let out = run(&mut set, vec![json!({"x": 1})]);
         assert_eq!(values(&out), vec![json!({"x": 1, "a": {"b": 2}, "c": true})]);
 
-        let mut rename = RenameConfig { fields: BTreeMap::from([("x".into(), "y.z".into())]), require: true }
+        let mut rename = RenameConfig { fields: IndexMap::from([("x".into(), "y.z".into())]), require: true }
             .build(&ctx)
             .expect("builds");
         let out = run(&mut rename, vec![json!({"x": 1}), json!({"q": 1})]);
         assert_eq!(values(&out), vec![json!({"y": {"z": 1}})]);
         assert_eq!(out.rejected.len(), 1);
+        // A member renamed within its object keeps its place.
+        let mut rename = RenameConfig { fields: IndexMap::from([("b".into(), "c".into())]), require: false }
+            .build(&ctx)
+            .expect("builds");
+        let out = run(&mut rename, vec![json!({"a": 1, "b": 2, "d": 3}), json!({"b": 2, "c": 0})]);
+        let texts: Vec<String> = values(&out).iter().map(|v| v.to_string()).collect();
+        assert_eq!(texts, vec![r#"{"a":1,"c":2,"d":3}"#, r#"{"c":2}"#]);
 
         let mut remove = RemoveConfig { fields: vec!["x".into(), "nope.deeper".into()] }.build(&ctx).expect("builds");
         let out = run(&mut remove, vec![json!({"x": 1, "k": 2})]);

@@ -1,7 +1,7 @@
 //! `jsonpath`: extracts values with JSONPath queries into fields of the record, or replaces the record
 //! with what a query selects.
 
-use std::collections::BTreeMap;
+use indexmap::IndexMap;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -101,7 +101,7 @@ pub struct ExtractOptions {
 pub struct JsonpathConfig {
     /// Target field (name, dotted name, or JSONPath) → query.
     #[serde(default)]
-    pub set: BTreeMap<String, Extract>,
+    pub set: IndexMap<String, Extract>,
     /// Replace the whole record with the first match of this query (applied after `set`), e.g. `$.data`.
     #[serde(default)]
     pub root: Option<String>,

@@ -1,7 +1,7 @@
 //! `template`: builds a new record from a structured minijinja template (`value:`), or sets fields of
 //! the current record from templates (`set:`).
 
-use std::collections::BTreeMap;
+use indexmap::IndexMap;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -27,7 +27,7 @@ pub struct TemplateConfig {
     /// Fields to set on the current record: field name (or JSONPath) → template, rendered against
     /// the record as it was before this step.
     #[serde(default)]
-    pub set: Option<BTreeMap<String, Value>>,
+    pub set: Option<IndexMap<String, Value>>,
 }
 
 /// Built `template` step.

@@ -305,13 +305,12 @@ enum Num {
 }
 
 impl Num {
+    /// Numbers keep the text they were read with: integers that fit in 128 bits compare exactly, any
+    /// other number by its nearest 64-bit float (`1e400` is infinity, greater than every finite number).
     fn of(n: &serde_json::Number) -> Self {
-        if let Some(i) = n.as_i64() {
-            Num::Int(i128::from(i))
-        } else if let Some(u) = n.as_u64() {
-            Num::Int(i128::from(u))
-        } else {
-            Num::Float(n.as_f64().unwrap_or(f64::NAN))
+        match n.as_i128() {
+            Some(i) => Num::Int(i),
+            None => Num::Float(n.as_str().parse().unwrap_or(f64::NAN)),
         }
     }
 }

@@ -173,6 +173,39 @@ impl JsonPath {
         }
     }
 
+    /// Renames the member this singular path names to the last name of `to`, keeping its place among
+    /// the others, when both name members of the same object and `to`'s does not exist yet; false
+    /// (and `target` unchanged) otherwise.
+    pub fn rename_in_place(&self, to: &JsonPath, target: &mut Value) -> bool {
+        let (Some(from), Some(to)) = (self.singular.as_deref(), to.singular.as_deref()) else { return false };
+        let (Some((Step::Name(old), parents)), Some((Step::Name(new), to_parents))) =
+            (from.split_last(), to.split_last())
+        else {
+            return false;
+        };
+        if parents != to_parents {
+            return false;
+        }
+        let mut node = target;
+        for step in parents {
+            let next = match step {
+                Step::Name(name) => node.as_object_mut().and_then(|m| m.get_mut(name)),
+                Step::Index(index) => index_mut(node, *index),
+            };
+            let Some(next) = next else { return false };
+            node = next;
+        }
+        let Some(members) = node.as_object_mut() else { return false };
+        if !members.contains_key(old) || members.contains_key(new) {
+            return false;
+        }
+        *members = std::mem::take(members)
+            .into_iter()
+            .map(|(k, v)| if k == *old { (new.clone(), v) } else { (k, v) })
+            .collect();
+        true
+    }
+
     /// For `$.a.b[?@.key == literal]…` (names, then one equality filter on a member of the elements,
     /// then anything): the array, the member and the literal. A source may then build only matching
     /// elements of that array. `None` for any other shape.

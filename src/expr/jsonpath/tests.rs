@@ -207,3 +207,15 @@ fn field_paths_none_when_anything_may_be_read() {
         assert_eq!(paths(expr), None, "{expr}");
     }
 }
+
+#[test]
+fn integers_beyond_64_bits_compare_exactly() {
+    let doc: Value = serde_json::from_str(
+        r#"{"n":[18446744073709551616,18446744073709551617,1e400,2.5],"max":18446744073709551616}"#,
+    )
+    .expect("json");
+    let ids = |q: &str| path(q).query(&doc).into_iter().map(|v| v.to_string()).collect::<Vec<_>>();
+    assert_eq!(ids("$.n[?@ > $.max]"), vec!["18446744073709551617", "1e+400"]);
+    assert_eq!(ids("$.n[?@ == $.max]"), vec!["18446744073709551616"]);
+    assert_eq!(ids("$.n[?@ < 3]"), vec!["2.5"]);
+}

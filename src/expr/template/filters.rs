@@ -57,12 +57,17 @@ fn parse_kv(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
     if pair_sep.is_empty() || kv_sep.is_empty() {
         return Err(invalid("parse_kv separators must not be empty"));
     }
-    let mut map = std::collections::BTreeMap::new();
+    // In the order the pairs are written (a repeated key keeps its first place and its last value).
+    let mut pairs: Vec<(String, Value)> = Vec::new();
     for part in text.split(pair_sep).filter(|p| !p.trim().is_empty()) {
         let (k, v) = part.split_once(kv_sep).ok_or_else(|| invalid(format!("parse_kv: `{part}` has no `{kv_sep}`")))?;
-        map.insert(k.trim().to_string(), Value::from(v.trim()));
+        let (k, v) = (k.trim(), Value::from(v.trim()));
+        match pairs.iter_mut().find(|(name, _)| name == k) {
+            Some(pair) => pair.1 = v,
+            None => pairs.push((k.to_string(), v)),
+        }
     }
-    Ok(Value::from(map))
+    Ok(Value::from_iter(pairs))
 }
 
 /// The string a looked-up value is matched against: strings as is, numbers and bools spelled as in JSON.
@@ -127,6 +132,12 @@ pub(crate) fn to_decimal(value: &Value) -> Result<Decimal, Error> {
     }
     if let Ok(u) = u64::try_from(value.clone()) {
         return Ok(Decimal::from(u));
+    }
+    if value.is_integer()
+        && let Ok(i) = i128::try_from(value.clone())
+    {
+        return Decimal::try_from_i128_with_scale(i, 0)
+            .map_err(|_| invalid(format!("{i} is out of the decimal range (about ±7.9e28, 28 fractional digits)")));
     }
     let f = f64::try_from(value.clone())?;
     if !f.is_finite() {

@@ -123,19 +123,63 @@ pub(crate) fn scalar_to_value(v: &Json) -> MjValue {
     match v {
         Json::Null => MjValue::from(()),
         Json::Bool(b) => MjValue::from(*b),
-        Json::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                MjValue::from(i)
-            } else if let Some(u) = n.as_u64() {
-                MjValue::from(u)
-            } else {
-                MjValue::from(n.as_f64().unwrap_or(f64::NAN))
-            }
-        }
+        Json::Number(n) => number_to_value(n),
         Json::String(s) => MjValue::from(s.as_str()),
         Json::Array(a) => a.iter().map(scalar_to_value).collect(),
         Json::Object(m) => m.iter().map(|(k, v)| (MjValue::from(k.as_str()), scalar_to_value(v))).collect(),
     }
+}
+
+/// A JSON number as a template number. Numbers keep the text they were read with (serde_json's
+/// `arbitrary_precision`); templates compute on them as integers when the text is an integer that fits
+/// in 128 bits, exactly, and otherwise as the nearest 64-bit float (`-0` reads as `0`, `1e400` as
+/// infinity, which no output can hold). A template that only copies a number keeps its text: see
+/// [`exact_integer`] and the structured templates' exact lookups.
+pub(crate) fn number_to_value(n: &serde_json::Number) -> MjValue {
+    let text = n.as_str();
+    if is_integer_text(text) {
+        if let Ok(i) = text.parse::<i64>() {
+            return MjValue::from(i);
+        }
+        if let Ok(i) = text.parse::<i128>() {
+            return MjValue::from(i);
+        }
+        if let Ok(u) = text.parse::<u128>() {
+            return MjValue::from(u);
+        }
+    }
+    MjValue::from(text.parse::<f64>().unwrap_or(f64::NAN))
+}
+
+/// Whether `n` is an integer that a template holds exactly and prints as it was written (every integer
+/// of up to 128 bits but `-0`).
+pub(crate) fn exact_integer(n: &serde_json::Number) -> bool {
+    let text = n.as_str();
+    text != "-0" && is_integer_text(text) && (text.parse::<i128>().is_ok() || text.parse::<u128>().is_ok())
+}
+
+/// `-?[0-9]+`: no fraction, no exponent.
+fn is_integer_text(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A template number as a JSON number: integers exactly (up to 128 bits), floats in their shortest
+/// form; infinity and NaN have none.
+pub(crate) fn value_to_number(v: &MjValue) -> Result<serde_json::Number, String> {
+    if v.is_integer() {
+        if let Some(i) = v.as_i64() {
+            return Ok(i.into());
+        }
+        if let Some(n) = i128::try_from(v.clone()).ok().and_then(serde_json::Number::from_i128) {
+            return Ok(n);
+        }
+        if let Some(n) = u128::try_from(v.clone()).ok().and_then(serde_json::Number::from_u128) {
+            return Ok(n);
+        }
+    }
+    let f = f64::try_from(v.clone()).map_err(|e| e.to_string())?;
+    serde_json::Number::from_f64(f).ok_or_else(|| format!("{f} is not a valid JSON number"))
 }
 
 /// A JSON value (owned) as a minijinja value: scalars directly, containers as a lazy [`JsonNode`].
@@ -156,23 +200,7 @@ pub(crate) fn value_to_json(v: &MjValue) -> Result<Json, String> {
         ValueKind::Undefined | ValueKind::None => Ok(Json::Null),
         ValueKind::Bool => Ok(Json::Bool(v.is_true())),
         ValueKind::String => Ok(Json::String(v.as_str().unwrap_or_default().to_string())),
-        ValueKind::Number => {
-            if !v.is_integer() {
-                let f = f64::try_from(v.clone()).map_err(|e| e.to_string())?;
-                serde_json::Number::from_f64(f)
-                    .map(Json::Number)
-                    .ok_or_else(|| format!("{f} is not a valid JSON number"))
-            } else if let Some(i) = v.as_i64() {
-                Ok(Json::from(i))
-            } else if let Ok(u) = u64::try_from(v.clone()) {
-                Ok(Json::from(u))
-            } else {
-                let f = f64::try_from(v.clone()).map_err(|e| e.to_string())?;
-                serde_json::Number::from_f64(f)
-                    .map(Json::Number)
-                    .ok_or_else(|| format!("{f} is not a valid JSON number"))
-            }
-        }
+        ValueKind::Number => value_to_number(v).map(Json::Number),
         ValueKind::Seq | ValueKind::Iterable => {
             let iter = v.try_iter().map_err(|e| e.to_string())?;
             iter.map(|x| value_to_json(&x)).collect::<Result<Vec<_>, _>>().map(Json::Array)

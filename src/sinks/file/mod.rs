@@ -37,7 +37,7 @@ pub struct FileSinkConfig {
     /// Format: `ndjson` (default), `json` (one array), or `csv`.
     #[serde(default)]
     pub format: FileFormat,
-    /// CSV columns, in order (default: the keys of the first record, sorted).
+    /// CSV columns, in order (default: the keys of the first record, in their order).
     #[serde(default)]
     pub columns: Option<Vec<String>>,
     /// `truncate` (default) or `append`.

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::Input;
 use crate::runtime::ack::{InputEnd, InputPosition};
 use crate::runtime::checkpoint::ResumeAt;
-use crate::runtime::projection::Projection;
+use crate::runtime::projection::{Projection, parse_record};
 
 /// Reads `reader` (positioned at byte `start` of its file) in large chunks and calls `line` for every
 /// line (without its newline), as a cheap shared slice of the chunk it came from, with the offset just
@@ -162,17 +162,10 @@ pub(super) fn parse_line(projection: Option<&Projection>, path: &Path, line: Lin
         let raw = Value::String(String::from_utf8_lossy(text).into_owned());
         (format!("{}:{line_no}: invalid JSON: {e}", path.display()), raw)
     };
-    match projection {
-        Some(projection) => {
-            let parsed = projection.parse(text).map_err(invalid);
-            let original = parsed.is_ok().then(|| whole.clone());
-            Input { position, parsed, original, end, size: whole.len() }
-        }
-        None => {
-            let parsed = serde_json::from_slice::<Value>(text).map_err(|e| invalid(e.to_string()));
-            Input { position, parsed, original: None, end, size: whole.len() }
-        }
-    }
+    let parsed = parse_record(projection, text).map_err(invalid);
+    // Parsed in part: the line is kept for a dead-letter entry to show the whole input.
+    let original = (projection.is_some() && parsed.is_ok()).then(|| whole.clone());
+    Input { position, parsed, original, end, size: whole.len() }
 }
 
 #[cfg(test)]

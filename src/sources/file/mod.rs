@@ -4,6 +4,7 @@
 pub mod csv_text;
 mod emitter;
 mod formats;
+mod json_array;
 mod lines;
 mod ndjson;
 
@@ -277,7 +278,7 @@ impl FileSource {
                 .map_err(io)?;
                 Ok(go_on)
             }
-            FileFormat::Json => formats::read_json_array(path, stream, resume.records, visit, file),
+            FileFormat::Json => json_array::read_json_array(path, stream, resume.records, visit, file),
             FileFormat::Csv => {
                 let end = formats::read_csv(path, file, self.delimiter, resume, stream, false, visit)?;
                 Ok(end != formats::CsvEnd::Stopped)

@@ -7,6 +7,7 @@ use serde_json::{Map, Value as Json};
 
 use super::direct::Direct;
 use super::{EACH_KEYS, Frame, Node, Piece, Seg, ValueTemplate, path_string};
+use crate::expr::template::check::record_path_exact;
 use crate::expr::template::{TemplateEngine, TemplateError};
 use std::sync::Arc;
 
@@ -137,7 +138,12 @@ impl Compiler<'_> {
 
     fn typed(&mut self, expr: &str) -> Result<Node, TemplateError> {
         self.engine.check_expression(expr)?;
-        Ok(Node::Typed(self.add_piece(expr, true), expr.to_string()))
+        // `record.a.b` alone: a number there is copied as written, not as the template computed it.
+        let exact = minijinja::machinery::parse_expr(expr).ok().and_then(|e| match record_path_exact(&e) {
+            Some((path, true)) if !path.is_empty() => Some(path),
+            _ => None,
+        });
+        Ok(Node::Typed(self.add_piece(expr, true), expr.to_string(), exact))
     }
 
     /// An expression field of `$each`: a bare expression, or one `{{ expr }}`.
@@ -179,7 +185,7 @@ impl Compiler<'_> {
         self.path.push(Seg::Key("$each".into()));
         let list_expr =
             self.expression_field("$each", m.get("$each"))?.ok_or_else(|| self.invalid("`$each` is empty"))?;
-        let Node::Typed(list_var, _) = self.typed(&list_expr)? else {
+        let Node::Typed(list_var, _, _) = self.typed(&list_expr)? else {
             return Err(self.invalid("`$each` must be an expression"));
         };
         self.path.pop();

@@ -11,13 +11,12 @@
 use std::borrow::Cow;
 
 use minijinja::machinery::ast::{CallArg, Expr as Ast, Stmt};
-use minijinja::value::Value as MjValue;
 use serde_json::{Map, Value as Json};
 
 use super::Node;
 use crate::expr::template::check::record_path_exact;
 use crate::expr::template::filters::round_value;
-use crate::expr::template::object::value_to_json;
+use crate::expr::template::object::{exact_integer, number_to_value, value_to_json};
 
 /// A structured template in the form the shortcut evaluates.
 #[derive(Debug)]
@@ -58,7 +57,7 @@ impl Direct {
         Some(match node {
             Node::Literal(v) => Direct::Literal(v.clone()),
             Node::Text(var) => Direct::Text(parts(text_source(var)?)?),
-            Node::Typed(_, expr) => Direct::Typed(lookup(&minijinja::machinery::parse_expr(expr).ok()?)?),
+            Node::Typed(_, expr, _) => Direct::Typed(lookup(&minijinja::machinery::parse_expr(expr).ok()?)?),
             Node::Array(items) => {
                 Direct::Array(items.iter().map(|n| Direct::plan(n, text_source)).collect::<Option<_>>()?)
             }
@@ -80,8 +79,9 @@ impl Direct {
                         Part::Raw(s) => out.push_str(s),
                         Part::Lookup(l) => match &*l.eval(record)? {
                             Json::String(s) => out.push_str(s),
-                            // Integers print the same everywhere; floats, booleans and `none` do not.
-                            Json::Number(n) if !n.is_f64() => out.push_str(&n.to_string()),
+                            // Integers a template holds exactly print as written; floats, booleans and
+                            // `none` print differently in minijinja.
+                            Json::Number(n) if exact_integer(n) => out.push_str(n.as_str()),
                             _ => return None,
                         },
                     }
@@ -95,7 +95,7 @@ impl Direct {
             },
             Direct::Array(items) => Json::Array(items.iter().map(|d| d.render(record)).collect::<Option<_>>()?),
             Direct::Object(fields) => {
-                let mut out = Map::new();
+                let mut out = Map::with_capacity(fields.len());
                 for (k, d) in fields {
                     out.insert(k.clone(), d.render(record)?);
                 }
@@ -112,9 +112,9 @@ impl Lookup {
             v = match (f, &*v) {
                 (Filter::Upper, Json::String(s)) => Cow::Owned(Json::String(s.to_uppercase())),
                 (Filter::Lower, Json::String(s)) => Cow::Owned(Json::String(s.to_lowercase())),
-                (Filter::Round(_), Json::Number(n)) if !n.is_f64() => v,
+                (Filter::Round(_), Json::Number(n)) if exact_integer(n) => v,
                 (Filter::Round(places), Json::Number(n)) => {
-                    let rounded = round_value(MjValue::from(n.as_f64()?), *places).ok()?;
+                    let rounded = round_value(number_to_value(n), *places).ok()?;
                     Cow::Owned(value_to_json(&rounded).ok()?)
                 }
                 _ => return None,

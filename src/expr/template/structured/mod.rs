@@ -15,7 +15,7 @@ use minijinja::value::{Value as MjValue, ValueKind};
 use minijinja::{Environment, State};
 use serde_json::{Map, Value as Json};
 
-use super::object::value_to_json;
+use super::object::{JsonNode, value_to_json};
 use super::{RenderContext, Scope, TemplateError, eval_named};
 
 mod compile;
@@ -30,8 +30,9 @@ enum Node {
     Literal(Json),
     /// A template string, rendered into frame variable `.0`.
     Text(String),
-    /// A single expression evaluated into frame variable `.0`; `.1` is the expression (for errors).
-    Typed(String, String),
+    /// A single expression evaluated into frame variable `.0`; `.1` is the expression (for errors);
+    /// `.2` the member path when the expression is only `record.a.b` (a number there is copied exactly).
+    Typed(String, String, Option<Vec<String>>),
     Array(Vec<Node>),
     Object(Vec<(String, Node)>),
     Each {
@@ -152,9 +153,14 @@ impl ValueTemplate {
                     None => v.to_string(),
                 }))
             }
-            Node::Typed(name, expr) => {
+            Node::Typed(name, expr, exact) => {
                 let v = var(state, name)
                     .ok_or_else(|| TemplateError::Render { reason: format!("undefined value in `{expr}`") })?;
+                if v.kind() == ValueKind::Number
+                    && let Some(number) = exact.as_deref().and_then(|path| record_number(state, path))
+                {
+                    return Ok(number);
+                }
                 value_to_json(&v).map_err(|reason| TemplateError::Render { reason })
             }
             Node::Array(items) => {
@@ -210,6 +216,14 @@ impl ValueTemplate {
             }
         }
     }
+}
+
+/// The number at `path` in the record, as it was read.
+fn record_number(state: Option<&State<'_, '_>>, path: &[String]) -> Option<Json> {
+    let record = var(state, "record")?;
+    let root = record.downcast_object_ref::<JsonNode>()?.resolve();
+    let found = path.iter().try_fold(root, |node, name| node.as_object()?.get(name))?;
+    found.is_number().then(|| found.clone())
 }
 
 /// Maps a frame's render error back to the field it came from (pushed onto `path`).
