@@ -1,12 +1,9 @@
 //! `weir init DIR` scaffolds a client folder that validates and runs as it is, with a `.gitignore`
 //! keeping state and outputs out of git, and never overwrites a file.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn weir(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weir")).args(args).current_dir(dir).env("WEIR_LOG", "off").output().expect("runs")
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::weir;
 
 #[test]
 fn init_scaffolds_a_folder_that_validates_and_runs() {

@@ -6,6 +6,10 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+#[path = "support/cli.rs"]
+mod cli;
+use cli::weir;
+
 /// Runs `weir` with its standard output a pipe whose reading end is already closed: every write fails
 /// with EPIPE, deterministically.
 fn weir_into_closed_pipe(args: &[&str], dir: &Path) -> Output {
@@ -19,10 +23,6 @@ fn weir_into_closed_pipe(args: &[&str], dir: &Path) -> Output {
         .stderr(Stdio::piped())
         .output()
         .expect("weir runs")
-}
-
-fn weir(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weir")).args(args).current_dir(dir).env("WEIR_LOG", "off").output().expect("runs")
 }
 
 /// A folder whose pipeline prints to stdout and dead-letters one bad line.

@@ -4,14 +4,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn weir(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(args)
-        .current_dir(dir)
-        .env("WEIR_LOG", "off")
-        .output()
-        .expect("the weir binary runs")
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::weir;
 
 /// A folder with `a-fails.yaml` (stops on a lookup miss) and `b-ok.yaml` (copies its input).
 fn folder() -> tempfile::TempDir {

@@ -3,16 +3,10 @@
 //! ever aborting.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn weir(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(args)
-        .current_dir(dir)
-        .env("WEIR_LOG", "off")
-        .output()
-        .expect("the weir binary runs")
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::weir;
 
 /// Runs `pipeline` (YAML) in `dir`; the run's JSON summary. The process must end normally.
 fn run(dir: &Path, name: &str, pipeline: &str) -> serde_json::Value {
@@ -21,8 +15,10 @@ fn run(dir: &Path, name: &str, pipeline: &str) -> serde_json::Value {
     let out = weir(&["run", &file, "--from-start", "--json"], dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(matches!(out.status.code(), Some(0 | 1)), "`{name}` ended with {:?}: {stderr}", out.status);
-    let last = stderr.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("`{name}`: no JSON summary ({e}): {stderr}"))
+    // The `--json` summary is the last line on stdout (logs stay on stderr).
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("`{name}`: no JSON summary ({e}): {stdout}\n{stderr}"))
 }
 
 fn read(dir: &Path, file: &str) -> String {

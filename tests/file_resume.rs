@@ -6,20 +6,13 @@
 //! and replayed records stay.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
 
-fn weir(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(args)
-        .current_dir(dir)
-        .env("WEIR_LOG", "off")
-        .env_remove("WEIR_STATE")
-        .env_remove("WEIR_FAULT")
-        .output()
-        .expect("the weir binary runs")
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::weir;
 
 /// Runs the pipeline `p.yaml`, expecting success; its JSON summary.
 fn run(dir: &Path) -> Value {

@@ -142,16 +142,7 @@ sinks:
         line.clear();
         reader.read_line(&mut line).expect("read");
     }
-    let mut stalled_at = 0;
-    for _ in 0..50 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        let received = progress.summary().received;
-        if received == stalled_at {
-            break;
-        }
-        stalled_at = received;
-    }
-    let ahead = stalled_at.saturating_sub(1000);
+    let ahead = received_once_stalled(&progress).saturating_sub(1000);
     assert!(
         ahead < 50_000,
         "the source ran {ahead} records ahead of a sink that stopped reading (of {total}); backpressure is broken"

@@ -7,15 +7,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn weir(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(args)
-        .current_dir(dir)
-        .env("WEIR_LOG", "off")
-        .env_remove("WEIR_STATE")
-        .output()
-        .expect("the weir binary runs")
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::weir;
 
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {

@@ -2,19 +2,13 @@
 //! by each pipeline's `retention:` after a run, `weir state compact` and `weir state check`.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-fn weir(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(args)
-        .current_dir(dir)
-        .env("WEIR_LOG", "off")
-        .env_remove("WEIR_STATE")
-        .output()
-        .expect("the weir binary runs")
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::weir;
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
