@@ -130,13 +130,11 @@ steps:
 sinks:
   - { id: out, type: file, path: out.fifo }
 "#;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let execution = rt.block_on(async { start(dir.path(), yaml, RunOptions::default()) });
-    let progress = execution.progress_handle();
     // The reader stops after 1,000 lines and, while it stops, the source must stall: at most the
     // records that fit in the pipe buffer, the channels (2 × 2 batches of 100), one batch being worked on
     // per component, and the sink's write buffer can be ahead of what was read.
-    let mut reader = BufReader::new(std::fs::File::open(&fifo).expect("open fifo"));
+    let (rt, execution, mut reader) = start_into_fifo(dir.path(), yaml, &fifo);
+    let progress = execution.progress_handle();
     let mut line = String::new();
     for _ in 0..1000 {
         line.clear();
@@ -152,6 +150,19 @@ sinks:
     assert!(summary.is_success(), "{summary}");
     assert_eq!(1000 + rest, total);
     assert_eq!(summary.records.delivered as usize, total);
+}
+
+/// Starts `yaml` (whose sink writes into `fifo`) and opens the pipe's reading end: the test reads the
+/// sink's output at its own pace.
+fn start_into_fifo(
+    dir: &Path,
+    yaml: &str,
+    fifo: &Path,
+) -> (tokio::runtime::Runtime, Execution, BufReader<std::fs::File>) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let execution = rt.block_on(async { start(dir, yaml, RunOptions::default()) });
+    let reader = BufReader::new(std::fs::File::open(fifo).expect("open fifo"));
+    (rt, execution, reader)
 }
 
 /// Waits until the source stops taking records (it is held back) and returns how many it took.
@@ -191,10 +202,8 @@ steps:
 sinks:
   - { id: out, type: file, path: out.fifo }
 "#;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let execution = rt.block_on(async { start(dir.path(), yaml, RunOptions::default()) });
+    let (rt, execution, mut reader) = start_into_fifo(dir.path(), yaml, &fifo);
     let progress = execution.progress_handle();
-    let mut reader = BufReader::new(std::fs::File::open(&fifo).expect("open fifo"));
     let mut line = String::new();
     reader.read_line(&mut line).expect("read");
     let ahead = received_once_stalled(&progress).saturating_sub(1);
