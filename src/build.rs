@@ -123,12 +123,13 @@ impl BuildErrors {
                     TemplateError::Syntax { line, col, .. } => Some((*line, *col)),
                     _ => None,
                 };
-                self.push(
-                    field,
-                    "bad-template",
-                    other.to_string(),
-                    Some("templates use minijinja syntax: `{{ record.field }}`".into()),
-                );
+                let hint = match &other {
+                    TemplateError::TooLarge { .. } => "a template builds at most 64 MiB of text per record: repeat or \
+                                                       join less, or read the large value from the record"
+                        .to_string(),
+                    _ => "templates use minijinja syntax: `{{ record.field }}`".into(),
+                };
+                self.push(field, "bad-template", other.to_string(), Some(hint));
                 self.at_offset(offset);
             }
         }

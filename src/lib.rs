@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod config;
+pub mod exact_json;
 pub mod expr;
 pub mod fault;
 pub mod graph;

@@ -26,11 +26,19 @@ fn read(dir: &Path, file: &str) -> String {
 }
 
 // Keys in alphabetical order: this test is about numbers, not key order.
-const NUMBERS: &str = r#"{"big":12345678901234567890123,"dec":123456789.123456789123456789,"e":1e400,"f":1.50,"g":2E-3,"neg":-9223372036854775809,"small":21,"z":-0}"#;
-const NUMBER_TEXTS: [&str; 7] =
-    ["12345678901234567890123", "-9223372036854775809", "123456789.123456789123456789", "-0", "1e+400", "1.50", "2e-3"];
-/// How the numbers are written: as read, but for the exponent's spelling (`E` → `e`, a `+` added).
-const NUMBERS_WRITTEN: &str = r#"{"big":12345678901234567890123,"dec":123456789.123456789123456789,"e":1e+400,"f":1.50,"g":2e-3,"neg":-9223372036854775809,"small":21,"z":-0}"#;
+const NUMBERS: &str = r#"{"big":12345678901234567890123,"dec":123456789.123456789123456789,"e":1e400,"f":1.50,"g":2E-3,"h":1.0E10,"neg":-9223372036854775809,"small":21,"z":-0}"#;
+const NUMBER_TEXTS: [&str; 8] = [
+    "12345678901234567890123",
+    "-9223372036854775809",
+    "123456789.123456789123456789",
+    "-0",
+    "1e400",
+    "1.50",
+    "2E-3",
+    "1.0E10",
+];
+/// How the numbers are written: as read, exponents included.
+const NUMBERS_WRITTEN: &str = NUMBERS;
 
 #[test]
 fn numbers_no_step_touches_are_written_as_they_were_read() {
@@ -86,12 +94,37 @@ sinks:
     let summary = run(d, "copy", pipeline);
     assert_eq!(summary["records"]["delivered"], 1, "{summary}");
     let out = read(d, "out.ndjson");
-    let expected_copy = r##"{"big":12345678901234567890123,"dec":123456789.123456789123456789,"e":1e+400,"f":1.50,"text":"#12345678901234567890123","z":-0}"##;
+    let expected_copy = r##"{"big":12345678901234567890123,"dec":123456789.123456789123456789,"e":1e400,"f":1.50,"text":"#12345678901234567890123","z":-0}"##;
     assert!(out.contains(&format!(r#""copied":{expected_copy}"#)), "{out}");
     // Copies through minijinja keep their text too; arithmetic is exact on integers (128 bits) and
     // 64-bit floating point on anything else.
     let expected_computed = r##""computed":{"big":12345678901234567890123,"big2":24691357802469135780246,"dec":123456789.123456789123456789,"dec2":246913578.24691358,"f":1.50,"f2":3.0,"note":"#12345678901234567890123!","r":123456789.12,"z":-0}"##;
     assert!(out.contains(expected_computed), "{out}");
+}
+
+#[test]
+fn dead_letters_and_their_replay_keep_numbers_as_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("in.ndjson"), format!("{NUMBERS}\n")).expect("write");
+    std::fs::create_dir(d.join("tables")).expect("mkdir");
+    std::fs::write(d.join("tables/codes.csv"), "code,name\n1,one\n").expect("write");
+    // The lookup misses (no code 21) until the table is fixed; the replayed record is the one read.
+    let pipeline = "name: dl\nsource: { id: in, type: file, path: in.ndjson }\nsteps:\n  \
+                    - { id: name, type: lookup, table: codes, key: \"{{ record.small }}\", key_column: code, \
+                    column: name, target: code_name }\nsinks:\n  - { id: out, type: file, path: out.ndjson }\n";
+    let summary = run(d, "dl", pipeline);
+    assert_eq!(summary["records"]["dead_lettered"], 1, "{summary}");
+    let listed = weir(&["dlq", "list", "dl", "--json"], d);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    for text in ["2E-3", "1.0E10", "1e400", "123456789.123456789123456789"] {
+        assert!(listed.contains(&format!(": {text},")), "the dead letter keeps {text}: {listed}");
+    }
+    std::fs::write(d.join("tables/codes.csv"), "code,name\n21,twenty-one\n").expect("write");
+    let replay = weir(&["dlq", "replay", "--all", "--config", "dl.yaml"], d);
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    let out = read(d, "out.ndjson");
+    assert!(out.starts_with(NUMBERS.trim_end_matches('}')), "replayed as read: {out}");
 }
 
 /// Hostile values, each placed in field `x` of a record, with whether the record is delivered. The

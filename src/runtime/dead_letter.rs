@@ -161,7 +161,7 @@ impl DeadLetterSender {
             // A record parsed in part (see `runtime::projection`) is shown as the whole input, with what
             // the steps before this one set in it (so that a replay gives the step what it was given).
             record: match &record.original {
-                Some(text) => match serde_json::from_slice(text) {
+                Some(text) => match crate::exact_json::from_slice(text) {
                     Ok(mut whole) => {
                         overlay(&mut whole, &record.value);
                         whole
@@ -312,10 +312,36 @@ fn overlay(whole: &mut Value, part: &Value) {
     }
 }
 
-/// Masks registered secrets everywhere in an entry (error text and record).
-fn redact_entry(entry: DeadLetterEntry) -> DeadLetterEntry {
-    let text = secrets::redact(&serde_json::to_string(&entry).unwrap_or_default());
-    serde_json::from_str(&text).unwrap_or(entry)
+/// Masks registered secrets everywhere in an entry (error text, key, record and parent), value by
+/// value: a round trip through text would respell numbers and miss a secret that JSON escapes.
+fn redact_entry(mut entry: DeadLetterEntry) -> DeadLetterEntry {
+    entry.error = secrets::redact(&entry.error);
+    entry.key = entry.key.map(|k| secrets::redact(&k));
+    redact_value(&mut entry.record);
+    if let Some(parent) = &mut entry.parent {
+        redact_value(parent);
+    }
+    entry
+}
+
+fn redact_value(value: &mut Value) {
+    match value {
+        Value::String(s) => *s = secrets::redact(s),
+        Value::Number(n) => {
+            let masked = secrets::redact(n.as_str());
+            if masked != n.as_str() {
+                *value = Value::String(masked);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_value),
+        Value::Object(map) => {
+            if map.keys().any(|k| secrets::redact(k) != *k) {
+                *map = std::mem::take(map).into_iter().map(|(k, v)| (secrets::redact(&k), v)).collect();
+            }
+            map.values_mut().for_each(redact_value);
+        }
+        Value::Null | Value::Bool(_) => {}
+    }
 }
 
 /// Calls `write` until it succeeds, fails for good, or `stop` is set; a full or busy store is waited

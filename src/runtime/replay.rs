@@ -86,7 +86,7 @@ pub fn inject(replay: &Replay, graph: &PipelineGraph, source: &SourceContext, in
             NodeKind::Source => {
                 NodeCounters::add(&source.counters.received, 1);
                 let parsed = match &entry.record {
-                    Value::String(text) => serde_json::from_str(text).map_err(|_| entry.record.clone()),
+                    Value::String(text) => crate::exact_json::from_str(text).map_err(|_| entry.record.clone()),
                     // A malformed CSV row: its text was not kept.
                     Value::Null => Err(Value::Null),
                     other => Ok(other.clone()),

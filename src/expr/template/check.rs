@@ -221,6 +221,13 @@ impl<'a> Checker<'a> {
         if self.error.is_some() {
             return;
         }
+        if !self.collect_only
+            && let Some(size) = super::budget::folded_size(e)
+            && size > super::budget::RENDER_BYTES
+        {
+            self.fail(TemplateError::TooLarge { size });
+            return;
+        }
         if let (Expr::GetAttr(_) | Expr::GetItem(_), Some(path)) = (e, record_path(e)) {
             self.reads.add_path(path);
             // Subscripts inside the chain may read too (`record.a[record.i]`).

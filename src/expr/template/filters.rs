@@ -345,6 +345,12 @@ fn dateformat(cache: &FormatCache, value: Value, format: Option<String>, kwargs:
 /// `tojson` with a fast path for record nodes (serialized straight from the `serde_json::Value`); other
 /// values go to minijinja's builtin. Output is HTML-safe like the builtin's.
 fn tojson(value: &Value, indent: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let indent_width = match &indent {
+        Some(v) if v.kind() == minijinja::value::ValueKind::Bool => v.is_true().then_some(2),
+        Some(v) => v.as_usize(),
+        None => kwargs.peek::<Option<usize>>("indent").ok().flatten(),
+    };
+    super::budget::charge_json(value, indent_width)?;
     let Some(node) = value.downcast_object_ref::<JsonNode>() else {
         return minijinja::filters::tojson(value, indent, kwargs);
     };

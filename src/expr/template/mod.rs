@@ -1,14 +1,20 @@
 //! minijinja templates compiled at build time: string templates, typed expressions and structured value
 //! templates, rendered against a record without converting it (see [`object`]).
 //!
-//! The [`TemplateEngine`] owns one configured minijinja environment (strict undefined, fuel limit, Weir's
-//! filters and minijinja-contrib's). Each compiled template gets its own cheap copy of that environment
-//! holding its source, so compiled templates are `Send + Sync + 'static` and render without locks.
+//! The [`TemplateEngine`] owns one configured minijinja environment (strict undefined, fuel limit, byte
+//! budget, Weir's filters and minijinja-contrib's), shared by every template it compiles. Each template
+//! is a [`Program`] of its own, so compiled templates are `Send + Sync + 'static` and render without
+//! locks.
 
+mod budget;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod budget_tests;
 mod check;
 mod filters;
 mod ids;
 mod object;
+mod program;
 mod structured;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -29,6 +35,7 @@ pub use structured::ValueTemplate;
 use crate::tables::Tables;
 use check::Checker;
 use object::{JsonNode, json_to_value, value_to_json};
+use program::Program;
 
 /// Name of the variable a typed expression is evaluated into.
 const RESULT_VAR: &str = "__weir_result";
@@ -91,6 +98,13 @@ pub enum TemplateError {
     Render {
         /// What went wrong, with the place in the template.
         reason: String,
+    },
+    /// A constant expression builds a value bigger than one render may (see `budget.rs`): minijinja
+    /// would build it while compiling.
+    #[error("the template builds a constant of {size} bytes, more than one render may build (64 MiB)")]
+    TooLarge {
+        /// The size of the constant, at least.
+        size: u64,
     },
     /// Rendering used up its fuel (a runaway loop); the record fails, the engine does not hang.
     #[error("template ran out of fuel (too many steps; runaway loop?)")]
@@ -209,6 +223,7 @@ impl TemplateEngine {
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_keep_trailing_newline(true);
         env.set_fuel(options.fuel);
+        budget::register(&mut env);
         Self { env: Arc::new(env), tables, ids: IdsSlot::default() }
     }
 
@@ -230,9 +245,8 @@ impl TemplateEngine {
     /// Compiles a string template (`"{{ record.name }} ({{ size | upper }})"`).
     pub fn compile_string(&self, source: &str) -> Result<StringTemplate, TemplateError> {
         self.check_template(source)?;
-        let mut env = (*self.env).clone();
-        env.add_template_owned(STRING_NAME, source.to_string()).map_err(|e| syntax_error(&e, source))?;
-        Ok(StringTemplate { env: Arc::new(env), source: source.into(), ids: self.ids_for_source(source) })
+        let program = Program::compile(STRING_NAME, source.to_string()).map_err(|e| syntax_error(&e, source))?;
+        Ok(StringTemplate { env: self.env.clone(), program, source: source.into(), ids: self.ids_for_source(source) })
     }
 
     /// Compiles a structured template (see [`ValueTemplate`]).
@@ -242,9 +256,8 @@ impl TemplateEngine {
 
     /// Compiles a bare expression (no `{{ }}`), e.g. a `when:` condition, evaluated to a typed value.
     pub fn compile_expression(&self, expr: &str) -> Result<ExprTemplate, TemplateError> {
-        let mut env = (*self.env).clone();
-        self.add_expression(&mut env, EXPR_NAME, expr)?;
-        Ok(ExprTemplate { env: Arc::new(env), source: expr.into(), ids: self.ids_for_source(expr) })
+        let program = self.expression_program(EXPR_NAME, expr)?;
+        Ok(ExprTemplate { env: self.env.clone(), program, source: expr.into(), ids: self.ids_for_source(expr) })
     }
 
     /// Parses `source` as a template and runs the AST checks.
@@ -259,22 +272,17 @@ impl TemplateEngine {
             .map_err(|e| syntax_error(&e, source))
     }
 
-    /// Checks `expr` and adds it to `env` under `name` as a template that evaluates it into
-    /// [`RESULT_VAR`].
     fn check_expression(&self, expr: &str) -> Result<(), TemplateError> {
         let ast = machinery::parse_expr(expr).map_err(|e| syntax_error(&e, expr))?;
         Checker::new(&self.env, &self.tables).check_expr(&ast)
     }
 
-    fn add_expression(&self, env: &mut Environment<'static>, name: &str, expr: &str) -> Result<(), TemplateError> {
+    /// Checks `expr` and compiles it, named `name`, as a program that evaluates it into [`RESULT_VAR`].
+    fn expression_program(&self, name: &str, expr: &str) -> Result<Program, TemplateError> {
         self.check_expression(expr)?;
         // `expr` parsed as exactly one expression, so it cannot close the block early.
         let wrapped = format!("{{% set {RESULT_VAR} = ({expr}) %}}");
-        env.add_template_owned(name.to_string(), wrapped).map_err(|e| syntax_error(&e, expr))
-    }
-
-    fn base_env(&self) -> Environment<'static> {
-        (*self.env).clone()
+        Program::compile(name, wrapped).map_err(|e| syntax_error(&e, expr))
     }
 }
 
@@ -285,6 +293,7 @@ const EXPR_NAME: &str = "expression";
 #[derive(Clone)]
 pub struct StringTemplate {
     env: Arc<Environment<'static>>,
+    program: Program,
     source: Arc<str>,
     ids: Option<IdsSlot>,
 }
@@ -298,7 +307,7 @@ impl std::fmt::Debug for StringTemplate {
 impl StringTemplate {
     /// Renders against `ctx`.
     pub fn render(&self, ctx: &RenderContext) -> Result<String, TemplateError> {
-        render_named(&self.env, STRING_NAME, &self.source, &ctx.scope(self.ids.as_ref()).to_value())
+        render_program(&self.env, &self.program, &self.source, ctx.scope(self.ids.as_ref()).to_value())
     }
 
     /// The template as written.
@@ -311,6 +320,7 @@ impl StringTemplate {
 #[derive(Clone)]
 pub struct ExprTemplate {
     env: Arc<Environment<'static>>,
+    program: Program,
     source: Arc<str>,
     ids: Option<IdsSlot>,
 }
@@ -324,13 +334,13 @@ impl std::fmt::Debug for ExprTemplate {
 impl ExprTemplate {
     /// The expression's value as JSON (`none` → `null`). An undefined result is an error.
     pub fn eval(&self, ctx: &RenderContext) -> Result<Json, TemplateError> {
-        let v = eval_named(&self.env, EXPR_NAME, &self.source, &ctx.scope(self.ids.as_ref()).to_value())?;
+        let v = eval_program(&self.env, &self.program, &self.source, ctx.scope(self.ids.as_ref()).to_value())?;
         value_to_json(&v).map_err(|reason| TemplateError::Render { reason })
     }
 
     /// Whether the expression is truthy (Jinja truthiness: empty strings/lists/maps, 0, none are false).
     pub fn is_true(&self, ctx: &RenderContext) -> Result<bool, TemplateError> {
-        Ok(eval_named(&self.env, EXPR_NAME, &self.source, &ctx.scope(self.ids.as_ref()).to_value())?.is_true())
+        Ok(eval_program(&self.env, &self.program, &self.source, ctx.scope(self.ids.as_ref()).to_value())?.is_true())
     }
 
     /// The expression as written.
@@ -339,17 +349,25 @@ impl ExprTemplate {
     }
 }
 
-/// Renders the template `name` of `env` to a string.
-fn render_named(env: &Environment<'static>, name: &str, source: &str, ctx: &MjValue) -> Result<String, TemplateError> {
-    let tmpl = env.get_template(name).map_err(|e| render_error(&e, source))?;
-    tmpl.render(ctx).map_err(|e| render_error(&e, source))
+/// Renders `program` to a string.
+fn render_program(
+    env: &Environment<'static>,
+    program: &Program,
+    source: &str,
+    ctx: MjValue,
+) -> Result<String, TemplateError> {
+    program.run(env, ctx, |_| ()).map(|(output, ())| output).map_err(|e| render_error(&e, source))
 }
 
-/// Evaluates the expression template `name` of `env` (see [`TemplateEngine::add_expression`]).
-fn eval_named(env: &Environment<'static>, name: &str, expr: &str, ctx: &MjValue) -> Result<MjValue, TemplateError> {
-    let tmpl = env.get_template(name).map_err(|e| render_error(&e, expr))?;
-    let captured = tmpl.render_captured(ctx).map_err(|e| render_error(&e, expr))?;
-    match captured.state().lookup(RESULT_VAR) {
+/// Evaluates an expression program (see [`TemplateEngine::expression_program`]).
+fn eval_program(
+    env: &Environment<'static>,
+    program: &Program,
+    expr: &str,
+    ctx: MjValue,
+) -> Result<MjValue, TemplateError> {
+    let (_, result) = program.run(env, ctx, |state| state.lookup(RESULT_VAR)).map_err(|e| render_error(&e, expr))?;
+    match result {
         Some(v) if !v.is_undefined() => Ok(v),
         _ => Err(TemplateError::Render { reason: format!("undefined value in `{expr}`") }),
     }

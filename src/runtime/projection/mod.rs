@@ -23,7 +23,7 @@ pub fn parse_record(projection: Option<&Projection>, text: &[u8]) -> Result<Valu
     let depth = text::check(text)?;
     match projection {
         Some(projection) if depth == text::Depth::Shallow => projection.parse(text),
-        _ => serde_json::from_slice(text).map_err(|e| e.to_string()),
+        _ => crate::exact_json::from_slice(text).map_err(|e| e.to_string()),
     }
 }
 
@@ -194,7 +194,7 @@ impl<'de> DeserializeSeed<'de> for Seed<'_> {
             // Built by serde_json from the value's text, so that kept values come out exactly as when the
             // whole record is parsed (sonic-rs reads `-0` as `0`, for one).
             let raw: sonic_rs::LazyValue<'de> = serde::Deserialize::deserialize(deserializer)?;
-            return serde_json::from_str(raw.as_raw_str()).map_err(serde::de::Error::custom);
+            return crate::exact_json::from_str(raw.as_raw_str()).map_err(serde::de::Error::custom);
         }
         deserializer.deserialize_any(self)
     }
@@ -286,7 +286,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 }
                 let mut de = sonic_rs::Deserializer::from_str(text);
                 if Matches(&self.0.keep_elements).deserialize(&mut de).map_err(serde::de::Error::custom)? {
-                    items.push(serde_json::from_str(text).map_err(serde::de::Error::custom)?);
+                    items.push(crate::exact_json::from_str(text).map_err(serde::de::Error::custom)?);
                 }
             }
             return Ok(Value::Array(items));

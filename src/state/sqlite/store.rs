@@ -20,7 +20,7 @@ fn to_json(value: &Value) -> String {
 }
 
 fn from_json(text: Option<String>) -> Option<Value> {
-    text.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t)))
+    text.map(|t| crate::exact_json::from_str(&t).unwrap_or(Value::String(t)))
 }
 
 /// SHA-256 of a dead letter's record text (hex): how an entry is recognised without a key.

@@ -1,13 +1,13 @@
 //! Compiling structured templates: walking the JSON value, typing template strings, and packing each
 //! frame's templates into one minijinja template.
 
-use minijinja::Environment;
 use minijinja::machinery::ast::Stmt;
 use serde_json::{Map, Value as Json};
 
 use super::direct::Direct;
 use super::{EACH_KEYS, Frame, Node, Piece, Seg, ValueTemplate, path_string};
 use crate::expr::template::check::record_path_exact;
+use crate::expr::template::program::Program;
 use crate::expr::template::{TemplateEngine, TemplateError};
 use std::sync::Arc;
 
@@ -17,21 +17,14 @@ pub(in crate::expr::template) fn compile(
     engine: &TemplateEngine,
     template: &Json,
 ) -> Result<ValueTemplate, TemplateError> {
-    let mut c = Compiler {
-        engine,
-        env: engine.base_env(),
-        path: Vec::new(),
-        count: 0,
-        frame: FrameBuilder::default(),
-        texts: Vec::new(),
-    };
+    let mut c = Compiler { engine, path: Vec::new(), count: 0, frame: FrameBuilder::default(), texts: Vec::new() };
     let root = c.node(template)?;
     let builder = std::mem::take(&mut c.frame);
     let frame = c.finish_frame(builder)?;
     let ids = engine.ids_for_source(&template.to_string());
     let text_source = |var: &str| c.texts.iter().find(|(v, _)| v == var).map(|(_, s)| s.as_str());
     let direct = Direct::plan(&root, &text_source).map(Arc::new);
-    Ok(ValueTemplate { env: Arc::new(c.env), frame: Arc::new(frame), root: Arc::new(root), ids, direct })
+    Ok(ValueTemplate { env: engine.env.clone(), frame: Arc::new(frame), root: Arc::new(root), ids, direct })
 }
 
 /// The frame being compiled: its source so far and its pieces.
@@ -45,7 +38,6 @@ struct FrameBuilder {
 
 struct Compiler<'e> {
     engine: &'e TemplateEngine,
-    env: Environment<'static>,
     path: Vec<Seg>,
     count: usize,
     frame: FrameBuilder,
@@ -89,10 +81,9 @@ impl Compiler<'_> {
             return Ok(Frame::default());
         }
         let name = format!("{}#{}", path_string(&self.path), self.next_name(""));
-        self.env
-            .add_template_owned(name.clone(), builder.src.clone())
+        let program = Program::compile(&name, builder.src.clone())
             .map_err(|e| crate::expr::template::syntax_error(&e, &builder.src))?;
-        Ok(Frame { name: Some(name), pieces: builder.pieces })
+        Ok(Frame { program: Some(program), pieces: builder.pieces })
     }
 
     fn node(&mut self, v: &Json) -> Result<Node, TemplateError> {
@@ -193,8 +184,7 @@ impl Compiler<'_> {
         let filter = match self.expression_field("$where", m.get("$where"))? {
             Some(expr) => {
                 let name = format!("{}#{}", path_string(&self.path), self.next_name(""));
-                self.engine.add_expression(&mut self.env, &name, &expr)?;
-                Some((name, expr))
+                Some((self.engine.expression_program(&name, &expr)?, expr))
             }
             None => None,
         };

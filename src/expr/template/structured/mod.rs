@@ -16,7 +16,8 @@ use minijinja::{Environment, State};
 use serde_json::{Map, Value as Json};
 
 use super::object::{JsonNode, value_to_json};
-use super::{RenderContext, Scope, TemplateError, eval_named};
+use super::program::Program;
+use super::{RenderContext, Scope, TemplateError, eval_program};
 
 mod compile;
 mod direct;
@@ -40,7 +41,7 @@ enum Node {
         list: (String, String),
         as_name: String,
         /// Own template evaluating `$where`, and the expression.
-        filter: Option<(String, String)>,
+        filter: Option<(Program, String)>,
         /// The per-element frame `value`'s templates live in.
         frame: Frame,
         value: Box<Node>,
@@ -51,8 +52,8 @@ enum Node {
 /// template of `{% set %}` statements, so a record costs one render per level, not one per field.
 #[derive(Debug, Default)]
 struct Frame {
-    /// Template name in the environment; `None` when the level has no template strings.
-    name: Option<String>,
+    /// The level's program; `None` when the level has no template strings.
+    program: Option<Program>,
     pieces: Vec<Piece>,
 }
 
@@ -129,12 +130,13 @@ impl ValueTemplate {
         ctx: &MjValue,
         path: &mut Vec<Seg>,
     ) -> Result<Json, TemplateError> {
-        let Some(name) = &frame.name else {
+        let Some(program) = &frame.program else {
             return self.node(node, None, scope, path);
         };
-        let tmpl = self.env.get_template(name).map_err(|e| super::render_error(&e, ""))?;
-        let captured = tmpl.render_captured(ctx).map_err(|e| frame_error(frame, &e, path))?;
-        self.node(node, Some(captured.state()), scope, path)
+        match program.run(&self.env, ctx.clone(), |state| self.node(node, Some(state), scope, path)) {
+            Ok((_, rendered)) => rendered,
+            Err(e) => Err(frame_error(frame, &e, path)),
+        }
     }
 
     fn node(
@@ -200,9 +202,9 @@ impl ValueTemplate {
                         (MjValue::from("loop_index"), MjValue::from(i)),
                     ]);
                     let inner_ctx = inner.to_value();
-                    if let Some((name, expr)) = filter {
+                    if let Some((program, expr)) = filter {
                         path.push(Seg::Key("$where".into()));
-                        let keep = eval_named(&self.env, name, expr, &inner_ctx)?.is_true();
+                        let keep = eval_program(&self.env, program, expr, inner_ctx.clone())?.is_true();
                         path.pop();
                         if !keep {
                             path.pop();
