@@ -1,8 +1,74 @@
-//! Numbers written as they were read, exponent included: serde_json keeps every digit of a number
-//! (`arbitrary_precision`) but respells its exponent (`1E5` and `1e5` both become `1e+5`). These
-//! parse functions put the spelling of the text back.
+//! JSON values as Weir reads them: numbers written as they were read, exponent included (serde_json
+//! keeps every digit of a number, `arbitrary_precision`, but respells its exponent: `1E5` and `1e5`
+//! both become `1e+5`; these parse functions put the spelling of the text back), scalars built
+//! straight from their text, and members of small objects found without hashing their name.
 
-use serde_json::{Number, Value};
+use serde_json::{Map, Number, Value};
+
+/// The member `name` of `map`. Objects of a record are mostly small, where comparing a few names is
+/// cheaper than hashing one (serde_json's ordered map hashes with SipHash).
+#[inline]
+pub fn member<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    if map.len() <= 8 { map.iter().find_map(|(k, v)| (k == name).then_some(v)) } else { map.get(name) }
+}
+
+/// The value of a JSON scalar's text (already checked to be one JSON value) without a parser: a
+/// string without escapes or control characters, a number (kept as written), `true`, `false`, `null`.
+/// `None` for anything else (objects, arrays, strings with escapes), which the parser builds.
+pub fn scalar(text: &str) -> Option<Value> {
+    let bytes = text.as_bytes();
+    match bytes.first()? {
+        b'"' => {
+            let inner = text.get(1..text.len().checked_sub(1)?)?;
+            let plain = bytes.len() >= 2
+                && bytes[bytes.len() - 1] == b'"'
+                && inner.bytes().all(|b| b >= 0x20 && b != b'\\' && b != b'"');
+            plain.then(|| Value::String(inner.to_string()))
+        }
+        b'-' | b'0'..=b'9' => is_number(bytes).then(|| Value::Number(Number::from_string_unchecked(text.to_string()))),
+        _ => match text {
+            "true" => Some(Value::Bool(true)),
+            "false" => Some(Value::Bool(false)),
+            "null" => Some(Value::Null),
+            _ => None,
+        },
+    }
+}
+
+/// True when `text` is exactly one number by RFC 8259's grammar.
+fn is_number(text: &[u8]) -> bool {
+    let digits = |at: &mut usize| {
+        let start = *at;
+        while text.get(*at).is_some_and(u8::is_ascii_digit) {
+            *at += 1;
+        }
+        *at > start
+    };
+    let mut at = usize::from(text.first() == Some(&b'-'));
+    match text.get(at) {
+        Some(b'0') => at += 1,
+        Some(b'1'..=b'9') => {
+            digits(&mut at);
+        }
+        _ => return false,
+    }
+    if text.get(at) == Some(&b'.') {
+        at += 1;
+        if !digits(&mut at) {
+            return false;
+        }
+    }
+    if matches!(text.get(at), Some(b'e' | b'E')) {
+        at += 1;
+        if matches!(text.get(at), Some(b'+' | b'-')) {
+            at += 1;
+        }
+        if !digits(&mut at) {
+            return false;
+        }
+    }
+    at == text.len()
+}
 
 /// `serde_json::from_str`, with exponents spelled as in `text`.
 pub fn from_str(text: &str) -> serde_json::Result<Value> {
@@ -103,6 +169,33 @@ fn collect<'a>(value: &'a mut Value, out: &mut Vec<&'a mut Number>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scalars_are_built_from_their_text_as_the_parser_builds_them() {
+        for text in
+            [r#""plain""#, r#""""#, "0", "-0", "1.50", "12345678901234567890123", "1E400", "-2.5e-3", "true", "null"]
+        {
+            let direct = scalar(text).unwrap_or_else(|| panic!("{text} is a plain scalar"));
+            assert_eq!(serde_json::to_string(&direct).expect("serializes"), text);
+            assert_eq!(direct, from_str(text).expect("valid"), "{text}");
+        }
+        for text in
+            [r#""a\"b""#, "\"tab\there\"", "01", "1.", ".5", "-", "1e", "1e+", "+1", "[1]", "{}", "nul", "\"open"]
+        {
+            assert!(scalar(text).is_none(), "{text} is left to the parser");
+        }
+    }
+
+    #[test]
+    fn members_of_small_and_large_objects_are_found() {
+        let small = from_str(r#"{"a":1,"b":2}"#).expect("valid");
+        let large: Value = (0..20).map(|i| (format!("k{i}"), Value::from(i))).collect::<Map<_, _>>().into();
+        let (Value::Object(small), Value::Object(large)) = (small, large) else { panic!("objects") };
+        assert_eq!(member(&small, "b"), Some(&Value::from(2)));
+        assert_eq!(member(&small, "c"), None);
+        assert_eq!(member(&large, "k17"), Some(&Value::from(17)));
+        assert_eq!(member(&large, "k20"), None);
+    }
 
     #[test]
     fn exponents_keep_their_spelling() {

@@ -64,12 +64,17 @@ pub struct Record {
     /// The input's text, kept when the source parsed only the fields the pipeline reads
     /// (see `runtime::projection`), so that a dead-letter entry can still show the whole input.
     pub original: Option<bytes::Bytes>,
+    /// The value as compact JSON text, made on the thread that built the record when its only
+    /// destination is a sink that writes exactly that (see [`Record::encode_json`]); `value` is then
+    /// `null`. Writing and freeing a record's text on the sink's thread costs less than serialising and
+    /// freeing the many allocations of its value there.
+    pub encoded: Option<bytes::Bytes>,
 }
 
 impl Record {
     /// A record not tied to any source input.
     pub fn new(value: Value) -> Self {
-        Self { value, key: None, parent: None, acks: Acks::None, original: None }
+        Self { value, key: None, parent: None, acks: Acks::None, original: None, encoded: None }
     }
 
     /// A record derived from this one (same key, parent and inputs) with another value.
@@ -80,6 +85,21 @@ impl Record {
             parent: self.parent.clone(),
             acks: self.acks.clone(),
             original: self.original.clone(),
+            encoded: None,
+        }
+    }
+
+    /// Replaces the value by its compact JSON text ([`Record::encoded`]). The input's text is let go
+    /// too: it only serves dead-letter entries, and a sink writing JSON text rejects no record.
+    pub fn encode_json(&mut self) {
+        if self.encoded.is_some() {
+            return;
+        }
+        let mut text = Vec::with_capacity(256);
+        if serde_json::to_writer(&mut text, &self.value).is_ok() {
+            self.encoded = Some(text.into());
+            self.value = Value::Null;
+            self.original = None;
         }
     }
 

@@ -158,7 +158,17 @@ impl Execution {
         let source_out = fused.last().map_or(graph.source, |&i| graph.steps[i]);
         let source_counters = Arc::new(NodeCounters::default());
         counters.push((source.id.clone(), "source", type_of_source(&source.source), Arc::clone(&source_counters)));
+        // Records whose only destination is a sink writing their JSON text are encoded on the source's
+        // threads (not in a dry run, whose sinks print them, nor in a replay).
+        let only_destination = match graph.downstream(source_out).as_slice() {
+            [n] => graph.sinks.iter().position(|s| s == n),
+            _ => None,
+        };
+        let encode_json = !options.dry_run
+            && options.replay.is_none()
+            && only_destination.and_then(|i| sinks.get(i)).is_some_and(|b| b.sink.takes_encoded_json());
         let ctx = SourceContext {
+            encode_json,
             output: outputs_of(source_out),
             tracker: Arc::clone(&tracker),
             dead_letter: dead_letter.clone(),

@@ -125,6 +125,13 @@ impl Chain {
         }
     }
 
+    /// Asks the last step to emit compact JSON text ([`Transform::emit_encoded_json`]).
+    pub fn emit_encoded_json(&mut self) {
+        if let Some((_, last)) = self.steps.last_mut() {
+            last.emit_encoded_json();
+        }
+    }
+
     /// Runs a batch through every step.
     pub fn run(&mut self, mut batch: Batch) -> Batch {
         for (env, step) in &mut self.steps {

@@ -80,8 +80,14 @@ pub fn inject(replay: &Replay, graph: &PipelineGraph, source: &SourceContext, in
             continue;
         }
         let parent = entry.parent.clone().map(Arc::new);
-        let mut record =
-            Record { value: Value::Null, key: entry.key.as_deref().map(Arc::from), parent, acks, original: None };
+        let mut record = Record {
+            value: Value::Null,
+            key: entry.key.as_deref().map(Arc::from),
+            parent,
+            acks,
+            original: None,
+            encoded: None,
+        };
         let outputs = match graph.graph[node].kind {
             NodeKind::Source => {
                 NodeCounters::add(&source.counters.received, 1);

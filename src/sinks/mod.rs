@@ -103,6 +103,13 @@ pub trait Sink: Send {
         false
     }
 
+    /// True when the sink writes of each record its value as compact JSON text and nothing else: a
+    /// source whose records go only to this sink then encodes them on its own threads
+    /// ([`Record::encoded`](crate::record::Record::encoded)), and the sink writes that text.
+    fn takes_encoded_json(&self) -> bool {
+        false
+    }
+
     /// Completes the output once every input has ended.
     fn finish(&mut self) -> Result<(), SinkError> {
         Ok(())

@@ -100,4 +100,7 @@ pub struct SourceContext {
     /// Where to resume each input, and where acknowledged progress is saved (`None`: read everything,
     /// remember nothing).
     pub checkpoints: Option<Arc<crate::runtime::checkpoint::Checkpoints>>,
+    /// Encode each record as compact JSON where it is built ([`crate::record::Record::encode_json`]):
+    /// set when the records' only destination is a sink that writes exactly that.
+    pub encode_json: bool,
 }

@@ -74,7 +74,7 @@ impl Batch {
             Some(key) => Value::Object(Map::from_iter([(key.clone(), list)])),
             None => list,
         };
-        out.emit(Record { value, key: None, parent: None, acks, original: None });
+        out.emit(Record { value, key: None, parent: None, acks, original: None, encoded: None });
     }
 }
 

@@ -87,6 +87,7 @@ impl Transform for Explode {
                     parent: Some(Arc::clone(&parent)),
                     acks: acks.clone(),
                     original: None,
+                    encoded: None,
                 };
                 match &self.key {
                     Some(template) => {

@@ -108,7 +108,14 @@ impl Group {
         let mut obj = Map::new();
         obj.insert("key".into(), Value::String(g.key.clone()));
         obj.insert(self.into.clone(), Value::Array(values));
-        out.emit(Record { value: Value::Object(obj), key: Some(g.key.into()), parent, acks, original: None });
+        out.emit(Record {
+            value: Value::Object(obj),
+            key: Some(g.key.into()),
+            parent,
+            acks,
+            original: None,
+            encoded: None,
+        });
     }
 }
 

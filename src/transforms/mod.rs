@@ -98,6 +98,11 @@ pub trait Transform: Send {
         None
     }
 
+    /// Asks the step to emit its records as compact JSON text ([`Record::encoded`]) where it can make
+    /// that text more cheaply than it builds their value: sent to the last step a source runs itself
+    /// when the records' only destination is a sink writing that text. A step that cannot ignores it.
+    fn emit_encoded_json(&mut self) {}
+
     /// Another instance of this step, for another thread, when the step keeps no state between records
     /// (what it does to a record depends on that record only). Such steps may run inside the source,
     /// on every thread that parses (`runtime::fused`).

@@ -34,6 +34,9 @@ pub struct TemplateConfig {
 #[derive(Debug, Clone)]
 pub struct Template {
     mode: Mode,
+    /// Emit records as JSON text where the template's shortcut can write it (see
+    /// [`Transform::emit_encoded_json`]).
+    encode: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -86,7 +89,7 @@ impl TemplateConfig {
                 None
             }
         };
-        errors.finish(|| Template { mode: mode.expect("built when no error was recorded") })
+        errors.finish(|| Template { mode: mode.expect("built when no error was recorded"), encode: false })
     }
 }
 
@@ -95,8 +98,24 @@ impl Transform for Template {
         Some(Box::new(self.clone()))
     }
 
+    fn emit_encoded_json(&mut self) {
+        self.encode = true;
+    }
+
     fn process(&mut self, batch: Vec<Record>, out: &mut Output) {
         for mut record in batch {
+            if self.encode
+                && let Mode::Replace(t) = &self.mode
+            {
+                let mut text = Vec::with_capacity(256);
+                if t.write_json(&record.value, &mut text) {
+                    record.encoded = Some(text.into());
+                    record.value = Value::Null;
+                    record.original = None;
+                    out.emit(record);
+                    continue;
+                }
+            }
             let result = match &self.mode {
                 Mode::Replace(t) => with_context(&mut record, |ctx| t.render(ctx)).map(Some),
                 Mode::Set(fields) => with_context(&mut record, |ctx| {

@@ -69,7 +69,7 @@ fn select<'a>(
 ) -> ControlFlow<()> {
     match selector {
         Selector::Name(name) => {
-            if let Some(child) = node.as_object().and_then(|m| m.get(name)) {
+            if let Some(child) = node.as_object().and_then(|m| crate::exact_json::member(m, name)) {
                 emit(child)?;
             }
         }
@@ -225,7 +225,7 @@ fn operand<'a>(op: &'a Operand, current: &'a Value, root: &'a Value) -> Val<'a> 
 /// Follows a singular query's steps from `node`.
 pub(super) fn follow<'a>(steps: &[Step], node: &'a Value) -> Option<&'a Value> {
     steps.iter().try_fold(node, |node, step| match step {
-        Step::Name(name) => node.as_object()?.get(name),
+        Step::Name(name) => crate::exact_json::member(node.as_object()?, name),
         Step::Index(index) => index_in(node.as_array()?, *index),
     })
 }

@@ -304,7 +304,7 @@ fn check_settable(steps: &[Step], target: &Value) -> Result<(), String> {
         let current = node.filter(|n| !n.is_null());
         node = match (step, current) {
             (Step::Name(_), None) => None,
-            (Step::Name(name), Some(Value::Object(members))) => members.get(name),
+            (Step::Name(name), Some(Value::Object(members))) => crate::exact_json::member(members, name),
             (Step::Name(name), Some(other)) => {
                 return Err(format!("cannot set member `{name}` of a {}", type_name(other)));
             }

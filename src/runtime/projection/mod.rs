@@ -191,10 +191,14 @@ impl<'de> DeserializeSeed<'de> for Seed<'_> {
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         if self.0.all {
-            // Built by serde_json from the value's text, so that kept values come out exactly as when the
-            // whole record is parsed (sonic-rs reads `-0` as `0`, for one).
+            // Built from the value's text (scalars directly, the rest by serde_json), so that kept values
+            // come out exactly as when the whole record is parsed (sonic-rs reads `-0` as `0`, for one).
             let raw: sonic_rs::LazyValue<'de> = serde::Deserialize::deserialize(deserializer)?;
-            return crate::exact_json::from_str(raw.as_raw_str()).map_err(serde::de::Error::custom);
+            let text = raw.as_raw_str();
+            if let Some(value) = crate::exact_json::scalar(text) {
+                return Ok(value);
+            }
+            return crate::exact_json::from_str(text).map_err(serde::de::Error::custom);
         }
         deserializer.deserialize_any(self)
     }

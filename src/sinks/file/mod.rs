@@ -263,11 +263,23 @@ impl FileSink {
     }
 
     /// Serializes one record into `self.line`.
+    /// Appends the record's compact JSON text (made by the source when it could, see
+    /// [`Sink::takes_encoded_json`]).
+    fn push_json(&mut self, record: &Record) -> Result<(), String> {
+        match &record.encoded {
+            Some(text) => {
+                self.line.extend_from_slice(text);
+                Ok(())
+            }
+            None => serde_json::to_writer(&mut self.line, &record.value).map_err(|e| e.to_string()),
+        }
+    }
+
     fn encode(&mut self, record: &Record) -> Result<(), String> {
         self.line.clear();
         match self.format {
             FileFormat::Ndjson => {
-                serde_json::to_writer(&mut self.line, &record.value).map_err(|e| e.to_string())?;
+                self.push_json(record)?;
                 self.line.push(b'\n');
             }
             FileFormat::Json => {
@@ -275,7 +287,7 @@ impl FileSink {
                     self.line.push(b',');
                 }
                 self.line.push(b'\n');
-                serde_json::to_writer(&mut self.line, &record.value).map_err(|e| e.to_string())?;
+                self.push_json(record)?;
             }
             FileFormat::Csv => {
                 let Value::Object(obj) = &record.value else {
@@ -346,6 +358,10 @@ impl Sink for FileSink {
             commits.wrote(&self.id, inputs, self.len);
         }
         Ok(rejected)
+    }
+
+    fn takes_encoded_json(&self) -> bool {
+        matches!(self.format, FileFormat::Ndjson | FileFormat::Json)
     }
 
     fn finish(&mut self) -> Result<(), SinkError> {

@@ -30,10 +30,16 @@ pub(super) struct Emitter<'a> {
     /// On a parse thread, the finished batches, for the emitting thread to send in input order;
     /// otherwise `None` and batches are sent at once.
     finished: Option<Vec<Batch>>,
+    /// Inputs received and records emitted not yet added to the node's counters: they are added per
+    /// batch, because parse threads adding per record contend for the counters' cache line.
+    uncounted: (usize, usize),
 }
 
 impl<'a> Emitter<'a> {
-    pub(super) fn new(ctx: &'a SourceContext, chain: Chain) -> Self {
+    pub(super) fn new(ctx: &'a SourceContext, mut chain: Chain) -> Self {
+        if ctx.encode_json {
+            chain.emit_encoded_json();
+        }
         Self {
             ctx,
             batch: Vec::with_capacity(ctx.batch_size),
@@ -42,12 +48,23 @@ impl<'a> Emitter<'a> {
             limit: ctx.limit,
             chain,
             finished: None,
+            uncounted: (0, 0),
         }
+    }
+
+    /// Adds the inputs and records counted since the last call to the node's counters.
+    fn flush_counters(&mut self) {
+        let (received, emitted) = std::mem::take(&mut self.uncounted);
+        NodeCounters::add(&self.ctx.counters.received, received);
+        NodeCounters::add(&self.ctx.counters.emitted, emitted);
     }
 
     /// An emitter for a parse thread, with its own instances of the steps.
     pub(super) fn for_parse_thread(&self) -> Self {
-        Self { limit: None, finished: Some(Vec::new()), ..Emitter::new(self.ctx, self.chain.replicate()) }
+        let mut worker = Emitter::new(self.ctx, self.chain.replicate());
+        worker.limit = None;
+        worker.finished = Some(Vec::new());
+        worker
     }
 
     /// The batches a parse thread finished since the last call.
@@ -65,10 +82,10 @@ impl<'a> Emitter<'a> {
             return false;
         }
         self.emitted += 1;
-        NodeCounters::add(&self.ctx.counters.received, 1);
+        self.uncounted.0 += 1;
         let Input { position, parsed, original, end, size } = input;
         let acks = Acks::One(self.ctx.tracker.track_until(position, end));
-        let mut record = Record { value: Value::Null, key: None, parent: None, acks, original: None };
+        let mut record = Record { value: Value::Null, key: None, parent: None, acks, original: None, encoded: None };
         match parsed {
             Ok(value) => {
                 record.value = value;
@@ -77,13 +94,14 @@ impl<'a> Emitter<'a> {
                     match with_context(&mut record, |c| key.render(c)) {
                         Ok(k) => record.key = Some(k.into()),
                         Err(e) => {
+                            self.flush_counters();
                             NodeCounters::add(&self.ctx.counters.dead_lettered, 1);
                             self.ctx.dead_letter.send(record, &self.ctx.id, format!("record key: {e}"));
                             return true;
                         }
                     }
                 }
-                NodeCounters::add(&self.ctx.counters.emitted, 1);
+                self.uncounted.1 += 1;
                 self.batch.push(record);
                 self.batch_bytes += size;
                 if self.batch.len() >= self.ctx.batch_size || self.batch_bytes >= self.ctx.batch_bytes {
@@ -92,6 +110,7 @@ impl<'a> Emitter<'a> {
             }
             Err((error, raw)) => {
                 record.value = raw;
+                self.flush_counters();
                 NodeCounters::add(&self.ctx.counters.dead_lettered, 1);
                 self.ctx.dead_letter.send(record, &self.ctx.id, error);
             }
@@ -101,12 +120,16 @@ impl<'a> Emitter<'a> {
 
     /// Runs the gathered batch through the fused steps and sends it (or keeps it, on a parse thread).
     pub(super) fn send(&mut self) -> bool {
+        self.flush_counters();
         if self.batch.is_empty() {
             return true;
         }
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.ctx.batch_size));
         self.batch_bytes = 0;
-        let batch = self.chain.run(batch);
+        let mut batch = self.chain.run(batch);
+        if self.ctx.encode_json {
+            batch.iter_mut().for_each(Record::encode_json);
+        }
         match &mut self.finished {
             Some(finished) => {
                 finished.push(batch);
@@ -114,5 +137,11 @@ impl<'a> Emitter<'a> {
             }
             None => self.ctx.output.blocking_send(batch),
         }
+    }
+}
+
+impl Drop for Emitter<'_> {
+    fn drop(&mut self) {
+        self.flush_counters();
     }
 }

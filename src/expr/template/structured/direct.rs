@@ -72,22 +72,7 @@ impl Direct {
     pub(super) fn render(&self, record: &Json) -> Option<Json> {
         Some(match self {
             Direct::Literal(v) => v.clone(),
-            Direct::Text(parts) => {
-                let mut out = String::new();
-                for part in parts {
-                    match part {
-                        Part::Raw(s) => out.push_str(s),
-                        Part::Lookup(l) => match &*l.eval(record)? {
-                            Json::String(s) => out.push_str(s),
-                            // Integers a template holds exactly print as written; floats, booleans and
-                            // `none` print differently in minijinja.
-                            Json::Number(n) if exact_integer(n) => out.push_str(n.as_str()),
-                            _ => return None,
-                        },
-                    }
-                }
-                Json::String(out)
-            }
+            Direct::Text(parts) => Json::String(text(parts, record)?),
             Direct::Typed(l) => match l.eval(record)? {
                 Cow::Borrowed(v) if !v.is_array() && !v.is_object() => v.clone(),
                 Cow::Owned(v) if !v.is_array() && !v.is_object() => v,
@@ -103,11 +88,74 @@ impl Direct {
             }
         })
     }
+
+    /// Writes the compact JSON text of [`Direct::render`]'s value to `out` without building the value;
+    /// false (with part of it written) when this record needs minijinja.
+    pub(super) fn write_json(&self, record: &Json, out: &mut Vec<u8>) -> bool {
+        match self {
+            Direct::Literal(v) => serde_json::to_writer(&mut *out, v).is_ok(),
+            Direct::Text(parts) => text(parts, record).is_some_and(|s| serde_json::to_writer(&mut *out, &s).is_ok()),
+            Direct::Typed(l) => match l.eval(record) {
+                Some(v) if !v.is_array() && !v.is_object() => serde_json::to_writer(&mut *out, &*v).is_ok(),
+                _ => false,
+            },
+            Direct::Array(items) => {
+                out.push(b'[');
+                for (i, d) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    if !d.write_json(record, out) {
+                        return false;
+                    }
+                }
+                out.push(b']');
+                true
+            }
+            Direct::Object(fields) => {
+                out.push(b'{');
+                for (i, (k, d)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    if serde_json::to_writer(&mut *out, k).is_err() {
+                        return false;
+                    }
+                    out.push(b':');
+                    if !d.write_json(record, out) {
+                        return false;
+                    }
+                }
+                out.push(b'}');
+                true
+            }
+        }
+    }
+}
+
+/// A template string's text, or `None` when a lookup gives what minijinja prints differently.
+fn text(parts: &[Part], record: &Json) -> Option<String> {
+    let mut out = String::new();
+    for part in parts {
+        match part {
+            Part::Raw(s) => out.push_str(s),
+            Part::Lookup(l) => match &*l.eval(record)? {
+                Json::String(s) => out.push_str(s),
+                // Integers a template holds exactly print as written; floats, booleans and `none` print
+                // differently in minijinja.
+                Json::Number(n) if exact_integer(n) => out.push_str(n.as_str()),
+                _ => return None,
+            },
+        }
+    }
+    Some(out)
 }
 
 impl Lookup {
     fn eval<'r>(&self, record: &'r Json) -> Option<Cow<'r, Json>> {
-        let mut v = Cow::Borrowed(self.path.iter().try_fold(record, |node, name| node.as_object()?.get(name))?);
+        let mut v = Cow::Borrowed(
+            self.path.iter().try_fold(record, |node, name| crate::exact_json::member(node.as_object()?, name))?,
+        );
         for f in &self.filters {
             v = match (f, &*v) {
                 (Filter::Upper, Json::String(s)) => Cow::Owned(Json::String(s.to_uppercase())),

@@ -105,6 +105,20 @@ impl ValueTemplate {
         })
     }
 
+    /// Writes the compact JSON text of what [`ValueTemplate::render`] gives for `record` to `out`,
+    /// without building the value, when the shortcut renders this template and this record; otherwise
+    /// false and `out` unchanged. (Only the record is read: templates the shortcut takes read nothing
+    /// else.)
+    pub fn write_json(&self, record: &Json, out: &mut Vec<u8>) -> bool {
+        let Some(direct) = &self.direct else { return false };
+        let start = out.len();
+        let written = direct.write_json(record, out);
+        if !written {
+            out.truncate(start);
+        }
+        written
+    }
+
     /// True when the template is rendered without minijinja (for the records the shortcut handles).
     #[cfg(test)]
     pub(crate) fn has_shortcut(&self) -> bool {
