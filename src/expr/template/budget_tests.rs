@@ -126,3 +126,37 @@ fn the_budget_is_per_render() {
     let v = engine(None).compile_value(&template).unwrap();
     assert_too_large(v.render(&ctx), "two fields of 40 MiB");
 }
+
+#[test]
+fn arithmetic_gives_what_minijinja_gives() {
+    let plain = minijinja::Environment::new();
+    let numbers = [
+        "0",
+        "-3",
+        "7",
+        "4.5",
+        "-0.25",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "170141183460469231731687303715884105727",
+        "1e300",
+    ];
+    for a in numbers {
+        for b in numbers {
+            for op in ["*", "+"] {
+                let src = format!("{{{{ {a} {op} {b} }}}}");
+                let want = plain.render_str(&src, ()).map_err(|e| e.kind());
+                // Through a record, so that the constants are not folded at compile time.
+                let got = render(
+                    &format!("{{{{ record.a {op} record.b }}}}"),
+                    serde_json::from_str(&format!(r#"{{"a":{a},"b":{b}}}"#)).unwrap(),
+                );
+                match (&want, &got) {
+                    (Ok(w), Ok(g)) => assert_eq!(w, g, "{a} {op} {b}"),
+                    (Err(_), Err(_)) => {}
+                    _ => panic!("{a} {op} {b}: minijinja {want:?}, Weir {got:?}"),
+                }
+            }
+        }
+    }
+}
