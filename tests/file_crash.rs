@@ -1,8 +1,10 @@
 //! Exactly once into files, end to end: `weir run` reading NDJSON orders through a filter into three
 //! file sinks (NDJSON, a JSON array, CSV) is aborted at seeded points — right after a file sink wrote a
 //! batch that no checkpoint knows yet, or right after a checkpoint was saved — and restarted, 24 times
-//! (a run that gets to the end before its fault point gets more input appended), then run to the end. Every output holds every kept record exactly once: what an aborted run wrote after its
-//! last checkpoint was cut away by the next run, which wrote it again.
+//! (a run that gets to the end before its fault point gets more input appended), then run to the end.
+//! Every output holds every kept record exactly once: what an aborted run wrote after its last
+//! checkpoint was cut away by the next run, which wrote it again. The same holds for a pipeline whose
+//! one NDJSON sink gets records encoded on the parse threads.
 //!
 //! Kill points are chosen by a deterministic seed and reached by counting (`WEIR_FAULT`), never by time;
 //! checkpoints are saved every 2 ms (`WEIR_CHECKPOINT_INTERVAL_MS`) so that aborted runs do commit
@@ -64,26 +66,13 @@ fn sorted(mut ns: Vec<u64>) -> Vec<u64> {
     ns
 }
 
-#[test]
-fn killed_and_restarted_file_runs_write_every_record_exactly_once() {
+/// Runs `pipeline` in a new folder, aborting it at 24 seeded fault points and restarting it, then runs
+/// it to the end; the folder and how many orders its input ended with.
+fn kill_and_restart(pipeline: &str) -> (tempfile::TempDir, u64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     append_orders(d, 0, RECORDS);
-    std::fs::write(
-        d.join("p.yaml"),
-        r#"name: files
-source: { id: orders, type: file, path: orders.ndjson }
-steps:
-  - { id: keep, type: filter, when: "record.n % 7 != 0" }
-sinks:
-  - { id: lines, type: file, path: out/orders.ndjson }
-  - { id: array, type: file, path: out/orders.json, format: json }
-  - { id: table, type: file, path: out/orders.csv, format: csv, columns: [n, sku] }
-runtime: { batch_size: 50 }
-"#,
-    )
-    .expect("write pipeline");
-
+    std::fs::write(d.join("p.yaml"), pipeline).expect("write pipeline");
     let mut rng = SEED;
     let (mut kills, mut total) = (0, RECORDS);
     for attempt in 0.. {
@@ -108,13 +97,34 @@ runtime: { batch_size: 50 }
     }
     let (status, log) = run(d, None);
     assert_eq!(status.code(), Some(0), "{log}");
+    (dir, total)
+}
 
-    let lines = std::fs::read_to_string(d.join("out/orders.ndjson")).expect("ndjson output");
-    let ns: Vec<u64> = lines
+/// The `n` of every line of an NDJSON output.
+fn ndjson_ns(path: &Path) -> Vec<u64> {
+    let lines = std::fs::read_to_string(path).expect("ndjson output");
+    lines
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"))["n"].as_u64().unwrap_or(0))
-        .collect();
-    assert_eq!(sorted(ns), expected(total), "NDJSON output");
+        .collect()
+}
+
+#[test]
+fn killed_and_restarted_file_runs_write_every_record_exactly_once() {
+    let (dir, total) = kill_and_restart(
+        r#"name: files
+source: { id: orders, type: file, path: orders.ndjson }
+steps:
+  - { id: keep, type: filter, when: "record.n % 7 != 0" }
+sinks:
+  - { id: lines, type: file, path: out/orders.ndjson }
+  - { id: array, type: file, path: out/orders.json, format: json }
+  - { id: table, type: file, path: out/orders.csv, format: csv, columns: [n, sku] }
+runtime: { batch_size: 50 }
+"#,
+    );
+    let d = dir.path();
+    assert_eq!(sorted(ndjson_ns(&d.join("out/orders.ndjson"))), expected(total), "NDJSON output");
 
     let array: Value = serde_json::from_str(&std::fs::read_to_string(d.join("out/orders.json")).expect("json output"))
         .expect("the JSON output is one valid array");
@@ -126,4 +136,27 @@ runtime: { batch_size: 50 }
     assert_eq!(rows.next(), Some("n,sku"), "one header");
     let ns: Vec<u64> = rows.map(|r| r.split(',').next().and_then(|n| n.parse().ok()).unwrap_or(u64::MAX)).collect();
     assert_eq!(sorted(ns), expected(total), "CSV output");
+}
+
+/// One NDJSON sink as the only destination: records are encoded on the parse threads, by the
+/// template's shortcut straight to text (`Record::encoded`); exactly once holds the same.
+#[test]
+fn records_encoded_where_they_are_parsed_are_written_exactly_once_too() {
+    let (dir, total) = kill_and_restart(
+        r#"name: encoded
+source: { id: orders, type: file, path: orders.ndjson }
+steps:
+  - { id: keep, type: filter, when: "record.n % 7 != 0" }
+  - id: item
+    type: template
+    value: { n: "{{ record.n }}", item: "{{ record.sku }}-{{ record.n }}" }
+sinks:
+  - { id: lines, type: file, path: out/items.ndjson }
+runtime: { batch_size: 50 }
+"#,
+    );
+    let d = dir.path();
+    assert_eq!(sorted(ndjson_ns(&d.join("out/items.ndjson"))), expected(total), "NDJSON output");
+    let first = std::fs::read_to_string(d.join("out/items.ndjson")).expect("output");
+    assert!(first.starts_with("{\"n\":1,\"item\":\"S00001-1\"}\n"), "{}", &first[..60.min(first.len())]);
 }
