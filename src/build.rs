@@ -62,9 +62,20 @@ impl BuildErrors {
         }
     }
 
-    /// `Ok(value)` when nothing was recorded.
-    pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, BuildErrors> {
-        if self.0.is_empty() { Ok(value()) } else { Err(self) }
+    /// `Ok` with what `build` makes of the parts compiled so far, when nothing was recorded. `build`
+    /// takes each part with `?`: a part is missing only when its error was recorded; should one be
+    /// missing without, that is reported as an internal error of the component, not a panic.
+    pub fn finish<T>(mut self, build: impl FnOnce() -> Option<T>) -> Result<T, BuildErrors> {
+        if !self.0.is_empty() {
+            return Err(self);
+        }
+        match build() {
+            Some(built) => Ok(built),
+            None => {
+                self.push(&[], "internal", "a part of this component did not compile and no error says why", None);
+                Err(self)
+            }
+        }
     }
 
     /// Compiles a JSONPath, recording a failure at `field`.
@@ -133,5 +144,23 @@ impl BuildErrors {
                 self.at_offset(offset);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finish_hands_back_the_parts_or_every_error_never_panics() {
+        assert_eq!(BuildErrors::default().finish(|| Some(7)).ok(), Some(7));
+        let mut recorded = BuildErrors::default();
+        recorded.push(&["when"], "bad-template", "broken", None);
+        let part: Option<u8> = None;
+        let errors = recorded.finish(|| part).err().map(|e| e.0.len());
+        assert_eq!(errors, Some(1), "the recorded error, not a second one");
+        // A part missing with nothing recorded is an internal error of the component.
+        let internal = BuildErrors::default().finish(|| None::<u8>).err().map(|e| e.0.iter().map(|e| e.code).collect());
+        assert_eq!(internal, Some(vec!["internal"]));
     }
 }

@@ -249,7 +249,11 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
     match (graph, source, diagnostics.is_empty() && config.unparsed.is_empty()) {
         (Ok(graph), Some(source), true) => Ok(Plan {
             ids: ctx.templates.ids().clone(),
-            projection: crate::runtime::projection::Projection::for_pipeline(config, &graph),
+            projection: crate::runtime::projection::Projection::for_pipeline(
+                source.key.as_ref(),
+                &steps.iter().map(|s| &*s.transform).collect::<Vec<_>>(),
+                &graph,
+            ),
             name: config.name.clone(),
             graph,
             source,

@@ -47,12 +47,14 @@ impl BatchConfig {
         if self.size == Some(0) {
             errors.push(&["size"], "bad-value", "`size` must be at least 1", None);
         }
-        errors.finish(|| Batch {
-            size: self.size.unwrap_or(usize::MAX),
-            timeout: self.timeout.map(|d| d.0),
-            into: self.into.clone(),
-            pending: Vec::new(),
-            started: None,
+        errors.finish(|| {
+            Some(Batch {
+                size: self.size.unwrap_or(usize::MAX),
+                timeout: self.timeout.map(|d| d.0),
+                into: self.into.clone(),
+                pending: Vec::new(),
+                started: None,
+            })
         })
     }
 }

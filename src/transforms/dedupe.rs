@@ -43,16 +43,17 @@ impl DedupeConfig {
         if self.capacity == 0 {
             errors.push(&["capacity"], "bad-value", "`capacity` must be at least 1", None);
         }
-        errors.finish(|| Dedupe {
-            key: key.expect("compiled"),
-            capacity: self.capacity,
-            seen: HashSet::new(),
-            order: VecDeque::new(),
+        errors.finish(|| {
+            Some(Dedupe { key: key?, capacity: self.capacity, seen: HashSet::new(), order: VecDeque::new() })
         })
     }
 }
 
 impl Transform for Dedupe {
+    fn reads(&self) -> crate::expr::reads::Reads {
+        self.key.reads().clone()
+    }
+
     fn process(&mut self, batch: Vec<Record>, out: &mut Output) {
         for record in batch {
             let Some((record, key)) = key_or_reject(record, &self.key, "dedupe key", out) else { continue };

@@ -56,10 +56,15 @@ impl ExplodeConfig {
         let mut errors = BuildErrors::default();
         let path = errors.jsonpath(&["path"], &self.path);
         let key = self.key.as_ref().map(|k| errors.string_template(ctx, &["key"], k));
-        errors.finish(|| Explode {
-            path: path.expect("compiled"),
-            key: key.map(|k| k.expect("compiled")),
-            on_empty: self.on_empty,
+        errors.finish(|| {
+            Some(Explode {
+                path: path?,
+                key: match key {
+                    Some(k) => Some(k?),
+                    None => None,
+                },
+                on_empty: self.on_empty,
+            })
         })
     }
 }

@@ -77,7 +77,7 @@ impl SetConfig {
                 edits.push((p, t));
             }
         }
-        errors.finish(|| FieldEdit::Set(edits))
+        errors.finish(|| Some(FieldEdit::Set(edits)))
     }
 }
 
@@ -93,7 +93,7 @@ impl RenameConfig {
                 edits.push((a, b));
             }
         }
-        errors.finish(|| FieldEdit::Rename(edits, self.require))
+        errors.finish(|| Some(FieldEdit::Rename(edits, self.require)))
     }
 }
 
@@ -107,7 +107,7 @@ impl RemoveConfig {
                 paths.push(p);
             }
         }
-        errors.finish(|| FieldEdit::Remove(paths))
+        errors.finish(|| Some(FieldEdit::Remove(paths)))
     }
 }
 
@@ -145,6 +145,18 @@ impl FieldEdit {
 }
 
 impl Transform for FieldEdit {
+    fn reads(&self) -> crate::expr::reads::Reads {
+        match self {
+            FieldEdit::Set(fields) => {
+                let mut reads = crate::expr::reads::Reads::none();
+                fields.iter().for_each(|(_, t)| reads.merge(t.reads().clone()));
+                reads
+            }
+            // What is renamed or removed is passed on with everything else.
+            FieldEdit::Rename(..) | FieldEdit::Remove(_) => crate::expr::reads::Reads::All,
+        }
+    }
+
     fn process(&mut self, batch: Vec<Record>, out: &mut Output) {
         for mut record in batch {
             match self.apply(&mut record) {

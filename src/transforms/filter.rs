@@ -29,11 +29,15 @@ impl FilterConfig {
     pub fn build(&self, ctx: &BuildContext) -> Result<Filter, BuildErrors> {
         let mut errors = BuildErrors::default();
         let when = errors.expression(ctx, &["when"], &self.when);
-        errors.finish(|| Filter { when: when.expect("compiled when no error was recorded") })
+        errors.finish(|| Some(Filter { when: when? }))
     }
 }
 
 impl Transform for Filter {
+    fn reads(&self) -> crate::expr::reads::Reads {
+        self.when.reads().clone()
+    }
+
     fn process(&mut self, batch: Vec<Record>, out: &mut Output) {
         for mut record in batch {
             match with_context(&mut record, |ctx| self.when.is_true(ctx)) {

@@ -77,15 +77,17 @@ impl GroupConfig {
         if self.max_records == 0 {
             errors.push(&["max_records"], "bad-value", "`max_records` must be at least 1", None);
         }
-        errors.finish(|| Group {
-            key: key.expect("compiled"),
-            into: self.into.clone(),
-            adjacent: self.adjacent,
-            timeout: self.timeout.map(|d| d.0),
-            max_records: self.max_records,
-            groups: Vec::new(),
-            index: HashMap::new(),
-            buffered: 0,
+        errors.finish(|| {
+            Some(Group {
+                key: key?,
+                into: self.into.clone(),
+                adjacent: self.adjacent,
+                timeout: self.timeout.map(|d| d.0),
+                max_records: self.max_records,
+                groups: Vec::new(),
+                index: HashMap::new(),
+                buffered: 0,
+            })
         })
     }
 }

@@ -10,7 +10,9 @@ use serde_json::Value;
 use super::context::field_to_jsonpath;
 use super::{Output, Transform};
 use crate::build::{BuildContext, BuildErrors};
+use crate::expr::jsonpath::ElementFilter;
 use crate::expr::jsonpath::JsonPath;
+use crate::expr::reads::Reads;
 use crate::record::Record;
 
 /// What to do when a query selects nothing.
@@ -167,7 +169,7 @@ impl JsonpathConfig {
                 Some("add `set: { field: \"$.path\" }`".into()),
             );
         }
-        errors.finish(|| JsonpathStep { fields, root })
+        errors.finish(|| Some(JsonpathStep { fields, root }))
     }
 }
 
@@ -208,6 +210,26 @@ impl JsonpathStep {
 impl Transform for JsonpathStep {
     fn replicate(&self) -> Option<Box<dyn Transform>> {
         Some(Box::new(self.clone()))
+    }
+
+    fn reads(&self) -> Reads {
+        let mut reads = Reads::none();
+        // A query that only selects elements by `[?@.key == literal]` is an element filter instead.
+        for field in self.fields.iter().filter(|f| f.query.element_filter().is_none()) {
+            reads.merge(field.query.reads());
+        }
+        if let Some(root) = &self.root {
+            reads.merge(root.reads());
+        }
+        reads
+    }
+
+    fn element_filters(&self) -> Vec<ElementFilter> {
+        self.fields.iter().filter_map(|f| f.query.element_filter()).collect()
+    }
+
+    fn replaces_record(&self) -> bool {
+        self.root.is_some()
     }
 
     fn process(&mut self, batch: Vec<Record>, out: &mut Output) {

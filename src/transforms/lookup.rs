@@ -122,19 +122,25 @@ impl LookupConfig {
                 }
             }
         }
-        errors.finish(|| Lookup {
-            table: table.expect("resolved"),
-            key: key.expect("compiled"),
-            key_column,
-            column: self.column.clone(),
-            target: target.expect("compiled"),
-            on_miss: self.on_miss,
-            default: self.default.clone().unwrap_or(Value::Null),
+        errors.finish(|| {
+            Some(Lookup {
+                table: table?,
+                key: key?,
+                key_column,
+                column: self.column.clone(),
+                target: target?,
+                on_miss: self.on_miss,
+                default: self.default.clone().unwrap_or(Value::Null),
+            })
         })
     }
 }
 
 impl Transform for Lookup {
+    fn reads(&self) -> crate::expr::reads::Reads {
+        self.key.reads().clone()
+    }
+
     fn process(&mut self, batch: Vec<Record>, out: &mut Output) {
         for record in batch {
             let Some((mut record, key)) = key_or_reject(record, &self.key, "lookup key", out) else { continue };

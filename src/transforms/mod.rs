@@ -98,6 +98,24 @@ pub trait Transform: Send {
         None
     }
 
+    /// Which fields of its input records the step reads; `Reads::All` when it may read or pass on
+    /// anything. Answered from its compiled expressions; used to parse only what a pipeline needs.
+    fn reads(&self) -> Reads {
+        Reads::All
+    }
+
+    /// The `$.array[?@.key == literal]` queries the step selects array elements with (not counted in
+    /// [`Transform::reads`]): the source then skips the elements they cannot match.
+    fn element_filters(&self) -> Vec<crate::expr::jsonpath::ElementFilter> {
+        Vec::new()
+    }
+
+    /// True when the step's output records are built anew, so nothing downstream reads its input's
+    /// other fields.
+    fn replaces_record(&self) -> bool {
+        false
+    }
+
     /// Asks the step to emit its records as compact JSON text ([`Record::encoded`]) where it can make
     /// that text more cheaply than it builds their value: sent to the last step a source runs itself
     /// when the records' only destination is a sink writing that text. A step that cannot ignores it.
@@ -148,82 +166,5 @@ impl StepConfig {
             StepConfig::Batch(c) => Box::new(c.build(ctx)?),
             StepConfig::Reconcile(c) => Box::new(c.build(ctx)?),
         })
-    }
-}
-
-fn jsonpath_reads(expr: &str) -> Reads {
-    match crate::expr::jsonpath::JsonPath::compile(expr).ok().and_then(|p| p.field_paths()) {
-        Some(paths) => {
-            let mut reads = Reads::none();
-            paths.into_iter().for_each(|p| reads.add_path(p));
-            reads
-        }
-        None => Reads::All,
-    }
-}
-
-impl StepConfig {
-    /// Which fields of its input records the step reads; `Reads::All` when it may read or pass on
-    /// anything. Used to parse only what a pipeline needs.
-    pub fn reads(&self) -> Reads {
-        use crate::expr::template::{expression_reads, template_reads, value_reads};
-        let mut reads = Reads::none();
-        match self {
-            StepConfig::Jsonpath(c) => {
-                for query in c.set.values().map(jsonpath::Extract::query) {
-                    // Element filters are reported by `element_filters`, which lets the source skip
-                    // the array elements they cannot match.
-                    if crate::expr::jsonpath::JsonPath::compile(query).ok().and_then(|p| p.element_filter()).is_none() {
-                        reads.merge(jsonpath_reads(query));
-                    }
-                }
-                if let Some(root) = &c.root {
-                    reads.merge(jsonpath_reads(root));
-                }
-            }
-            StepConfig::Template(c) => {
-                c.value.iter().for_each(|v| reads.merge(value_reads(v)));
-                c.set.iter().flat_map(|s| s.values()).for_each(|v| reads.merge(value_reads(v)));
-            }
-            StepConfig::Filter(c) => {
-                let when = c.when.trim();
-                let expr = when.strip_prefix("{{").and_then(|s| s.strip_suffix("}}")).map_or(when, str::trim);
-                reads.merge(expression_reads(expr));
-            }
-            StepConfig::Lookup(c) => reads.merge(template_reads(&c.key)),
-            StepConfig::Dedupe(c) => reads.merge(template_reads(&c.key)),
-            StepConfig::Set(c) => c.fields.values().for_each(|v| reads.merge(value_reads(v))),
-            StepConfig::Explode(_)
-            | StepConfig::Group(_)
-            | StepConfig::Batch(_)
-            | StepConfig::Reconcile(_)
-            | StepConfig::Validate(_)
-            | StepConfig::Rename(_)
-            | StepConfig::Remove(_) => reads = Reads::All,
-        }
-        reads
-    }
-
-    /// The `$.array[?@.key == literal]` queries of a `jsonpath` step's `set` (not counted in
-    /// [`StepConfig::reads`]).
-    pub fn element_filters(&self) -> Vec<crate::expr::jsonpath::ElementFilter> {
-        match self {
-            StepConfig::Jsonpath(c) => c
-                .set
-                .values()
-                .filter_map(|e| crate::expr::jsonpath::JsonPath::compile(e.query()).ok()?.element_filter())
-                .collect(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// True when the step's output records are built anew, so nothing downstream reads its input's
-    /// other fields.
-    pub fn replaces_record(&self) -> bool {
-        match self {
-            StepConfig::Template(c) => c.value.is_some(),
-            StepConfig::Jsonpath(c) => c.root.is_some(),
-            _ => false,
-        }
     }
 }

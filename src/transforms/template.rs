@@ -11,6 +11,7 @@ use super::context::{field_to_jsonpath, with_context};
 use super::{Output, Transform};
 use crate::build::{BuildContext, BuildErrors};
 use crate::expr::jsonpath::JsonPath;
+use crate::expr::reads::Reads;
 use crate::expr::template::ValueTemplate;
 use crate::record::Record;
 
@@ -89,7 +90,7 @@ impl TemplateConfig {
                 None
             }
         };
-        errors.finish(|| Template { mode: mode.expect("built when no error was recorded"), encode: false })
+        errors.finish(|| Some(Template { mode: mode?, encode: false }))
     }
 }
 
@@ -100,6 +101,21 @@ impl Transform for Template {
 
     fn emit_encoded_json(&mut self) {
         self.encode = true;
+    }
+
+    fn reads(&self) -> Reads {
+        match &self.mode {
+            Mode::Replace(t) => t.reads().clone(),
+            Mode::Set(fields) => {
+                let mut reads = Reads::none();
+                fields.iter().for_each(|(_, _, t)| reads.merge(t.reads().clone()));
+                reads
+            }
+        }
+    }
+
+    fn replaces_record(&self) -> bool {
+        matches!(self.mode, Mode::Replace(_))
     }
 
     fn process(&mut self, batch: Vec<Record>, out: &mut Output) {

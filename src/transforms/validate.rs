@@ -82,7 +82,7 @@ impl ValidateConfig {
                 None
             }
         });
-        errors.finish(|| Validate { validator: Arc::new(validator.expect("compiled")) })
+        errors.finish(|| Some(Validate { validator: Arc::new(validator?) }))
     }
 }
 

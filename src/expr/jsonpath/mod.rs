@@ -238,6 +238,18 @@ impl JsonPath {
         None
     }
 
+    /// The record fields this query reads (`Reads::All` when it may read anything).
+    pub fn reads(&self) -> crate::expr::reads::Reads {
+        match self.field_paths() {
+            Some(paths) => {
+                let mut reads = crate::expr::reads::Reads::none();
+                paths.into_iter().for_each(|p| reads.add_path(p));
+                reads
+            }
+            None => crate::expr::reads::Reads::All,
+        }
+    }
+
     /// The object-member name paths from the root this query can read, e.g. `$.a.b[*].c` reads
     /// only under `["a", "b"]`; absolute queries inside filters add their own paths. `None` when
     /// the query may read anything (`$`, `$..x`, `$[*]`, `$[0]`).

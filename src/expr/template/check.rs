@@ -12,39 +12,12 @@ use crate::expr::reads::Reads;
 use crate::tables::Tables;
 
 /// Walks a parsed template or expression and reports the first problem found; while walking it also
-/// collects which `record` fields are read.
+/// collects which `record` fields are read (what the built step reports, see `Transform::reads`).
 pub(crate) struct Checker<'a> {
     env: &'a Environment<'static>,
     tables: &'a Tables,
     error: Option<TemplateError>,
-    /// Only collect reads: report nothing, walk everything.
-    collect_only: bool,
     reads: Reads,
-}
-
-/// The `record` fields a template reads (`Reads::All` when it cannot be told, e.g. a syntax error).
-pub fn template_reads(source: &str) -> Reads {
-    let ws = minijinja::machinery::WhitespaceConfig::default();
-    match minijinja::machinery::parse(source, "<template>", minijinja::syntax::SyntaxConfig, ws) {
-        Ok(ast) => collect(|c| c.stmt(&ast)),
-        Err(_) => Reads::All,
-    }
-}
-
-/// The `record` fields an expression reads.
-pub fn expression_reads(source: &str) -> Reads {
-    match minijinja::machinery::parse_expr(source) {
-        Ok(ast) => collect(|c| c.expr(&ast)),
-        Err(_) => Reads::All,
-    }
-}
-
-fn collect(walk: impl FnOnce(&mut Checker<'_>)) -> Reads {
-    let env = Environment::new();
-    let tables = Tables::new();
-    let mut checker = Checker { collect_only: true, ..Checker::new(&env, &tables) };
-    walk(&mut checker);
-    checker.reads
 }
 
 /// The names of a `record.a.b['c']` chain, or `None` when `e` is not such a chain. An index or a
@@ -88,23 +61,23 @@ pub(super) fn record_path_exact(e: &Expr<'_>) -> Option<(Vec<String>, bool)> {
 
 impl<'a> Checker<'a> {
     pub(crate) fn new(env: &'a Environment<'static>, tables: &'a Tables) -> Self {
-        Self { env, tables, error: None, collect_only: false, reads: Reads::none() }
+        Self { env, tables, error: None, reads: Reads::none() }
     }
 
-    /// Checks a whole template.
-    pub(crate) fn check_stmt(mut self, s: &Stmt<'_>) -> Result<(), TemplateError> {
+    /// Checks a whole template; the `record` fields it reads.
+    pub(crate) fn check_stmt(mut self, s: &Stmt<'_>) -> Result<Reads, TemplateError> {
         self.stmt(s);
-        self.error.map_or(Ok(()), Err)
+        self.error.map_or(Ok(self.reads), Err)
     }
 
-    /// Checks a standalone expression.
-    pub(crate) fn check_expr(mut self, e: &Expr<'_>) -> Result<(), TemplateError> {
+    /// Checks a standalone expression; the `record` fields it reads.
+    pub(crate) fn check_expr(mut self, e: &Expr<'_>) -> Result<Reads, TemplateError> {
         self.expr(e);
-        self.error.map_or(Ok(()), Err)
+        self.error.map_or(Ok(self.reads), Err)
     }
 
     fn fail(&mut self, e: TemplateError) {
-        if self.error.is_none() && !self.collect_only {
+        if self.error.is_none() {
             self.error = Some(e);
         }
     }
@@ -221,8 +194,7 @@ impl<'a> Checker<'a> {
         if self.error.is_some() {
             return;
         }
-        if !self.collect_only
-            && let Some(size) = super::budget::folded_size(e)
+        if let Some(size) = super::budget::folded_size(e)
             && size > super::budget::RENDER_BYTES
         {
             self.fail(TemplateError::TooLarge { size });

@@ -28,10 +28,10 @@ use minijinja::value::Value as MjValue;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
 use serde_json::Value as Json;
 
-pub use check::{expression_reads, template_reads};
 pub use ids::{IdLookup, IdsSlot};
 pub use structured::ValueTemplate;
 
+use crate::expr::reads::Reads;
 use crate::tables::Tables;
 use check::Checker;
 use object::{JsonNode, json_to_value, value_to_json};
@@ -244,9 +244,10 @@ impl TemplateEngine {
 
     /// Compiles a string template (`"{{ record.name }} ({{ size | upper }})"`).
     pub fn compile_string(&self, source: &str) -> Result<StringTemplate, TemplateError> {
-        self.check_template(source)?;
+        let reads = self.check_template(source)?;
         let program = Program::compile(STRING_NAME, source.to_string()).map_err(|e| syntax_error(&e, source))?;
-        Ok(StringTemplate { env: self.env.clone(), program, source: source.into(), ids: self.ids_for_source(source) })
+        let ids = self.ids_for_source(source);
+        Ok(StringTemplate { env: self.env.clone(), program, source: source.into(), ids, reads })
     }
 
     /// Compiles a structured template (see [`ValueTemplate`]).
@@ -256,12 +257,12 @@ impl TemplateEngine {
 
     /// Compiles a bare expression (no `{{ }}`), e.g. a `when:` condition, evaluated to a typed value.
     pub fn compile_expression(&self, expr: &str) -> Result<ExprTemplate, TemplateError> {
-        let program = self.expression_program(EXPR_NAME, expr)?;
-        Ok(ExprTemplate { env: self.env.clone(), program, source: expr.into(), ids: self.ids_for_source(expr) })
+        let (program, reads) = self.expression_program(EXPR_NAME, expr)?;
+        Ok(ExprTemplate { env: self.env.clone(), program, source: expr.into(), ids: self.ids_for_source(expr), reads })
     }
 
     /// Parses `source` as a template and runs the AST checks.
-    fn check_template(&self, source: &str) -> Result<(), TemplateError> {
+    fn check_template(&self, source: &str) -> Result<Reads, TemplateError> {
         let ast = self.parse(source)?;
         Checker::new(&self.env, &self.tables).check_stmt(&ast)
     }
@@ -272,17 +273,18 @@ impl TemplateEngine {
             .map_err(|e| syntax_error(&e, source))
     }
 
-    fn check_expression(&self, expr: &str) -> Result<(), TemplateError> {
+    fn check_expression(&self, expr: &str) -> Result<Reads, TemplateError> {
         let ast = machinery::parse_expr(expr).map_err(|e| syntax_error(&e, expr))?;
         Checker::new(&self.env, &self.tables).check_expr(&ast)
     }
 
-    /// Checks `expr` and compiles it, named `name`, as a program that evaluates it into [`RESULT_VAR`].
-    fn expression_program(&self, name: &str, expr: &str) -> Result<Program, TemplateError> {
-        self.check_expression(expr)?;
+    /// Checks `expr` and compiles it, named `name`, as a program that evaluates it into [`RESULT_VAR`];
+    /// with the `record` fields it reads.
+    fn expression_program(&self, name: &str, expr: &str) -> Result<(Program, Reads), TemplateError> {
+        let reads = self.check_expression(expr)?;
         // `expr` parsed as exactly one expression, so it cannot close the block early.
         let wrapped = format!("{{% set {RESULT_VAR} = ({expr}) %}}");
-        Program::compile(name, wrapped).map_err(|e| syntax_error(&e, expr))
+        Ok((Program::compile(name, wrapped).map_err(|e| syntax_error(&e, expr))?, reads))
     }
 }
 
@@ -296,6 +298,7 @@ pub struct StringTemplate {
     program: Program,
     source: Arc<str>,
     ids: Option<IdsSlot>,
+    reads: Reads,
 }
 
 impl std::fmt::Debug for StringTemplate {
@@ -314,6 +317,11 @@ impl StringTemplate {
     pub fn source(&self) -> &str {
         &self.source
     }
+
+    /// The `record` fields the template reads (found when it was compiled).
+    pub fn reads(&self) -> &Reads {
+        &self.reads
+    }
 }
 
 /// A compiled bare expression, evaluated to a typed value.
@@ -323,6 +331,7 @@ pub struct ExprTemplate {
     program: Program,
     source: Arc<str>,
     ids: Option<IdsSlot>,
+    reads: Reads,
 }
 
 impl std::fmt::Debug for ExprTemplate {
@@ -346,6 +355,11 @@ impl ExprTemplate {
     /// The expression as written.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The `record` fields the expression reads (found when it was compiled).
+    pub fn reads(&self) -> &Reads {
+        &self.reads
     }
 }
 
@@ -420,24 +434,4 @@ fn render_error_at(e: &minijinja::Error, source: &str, line: Option<usize>) -> T
     };
     reason.push_str(&format!(" (in `{}`)", snippet.trim()));
     TemplateError::Render { reason }
-}
-
-/// The `record` fields a structured template (`value:` / `set:`) reads: every template string in it,
-/// and the `$each` / `$where` expressions.
-pub fn value_reads(template: &Json) -> crate::expr::reads::Reads {
-    let mut reads = crate::expr::reads::Reads::none();
-    match template {
-        Json::String(s) if s.contains("{{") || s.contains("{%") => reads.merge(template_reads(s)),
-        Json::Array(items) => items.iter().for_each(|v| reads.merge(value_reads(v))),
-        Json::Object(map) => {
-            for (k, v) in map {
-                match (k.as_str(), v) {
-                    ("$each" | "$where", Json::String(expr)) => reads.merge(expression_reads(expr)),
-                    _ => reads.merge(value_reads(v)),
-                }
-            }
-        }
-        _ => {}
-    }
-    reads
 }

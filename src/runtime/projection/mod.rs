@@ -12,9 +12,10 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::config::pipeline::PipelineConfig;
 use crate::expr::reads::Reads;
+use crate::expr::template::StringTemplate;
 use crate::graph::{NodeKind, PipelineGraph};
+use crate::transforms::Transform;
 use element::Matches;
 
 /// Parses one record's JSON text — whole, or only the members `projection` keeps — after checking it
@@ -134,12 +135,18 @@ impl Projection {
         })
     }
 
-    /// What a pipeline reads of its source's records, or `None` when it needs them whole.
-    pub fn for_pipeline(config: &PipelineConfig, graph: &PipelineGraph) -> Option<Projection> {
+    /// What a pipeline reads of its source's records, or `None` when it needs them whole: what the
+    /// source's `key` reads and what every step reads until each path reaches a step that builds its
+    /// records anew. `steps` are the built steps, in the order of the graph's step nodes.
+    pub fn for_pipeline(
+        key: Option<&StringTemplate>,
+        steps: &[&dyn Transform],
+        graph: &PipelineGraph,
+    ) -> Option<Projection> {
         let mut reads = Reads::none();
         let mut filters = Vec::new();
-        if let Some(key) = config.source.as_ref().and_then(|s| s.common.key.as_ref()) {
-            reads.merge(crate::expr::template::template_reads(key));
+        if let Some(key) = key {
+            reads.merge(key.reads().clone());
         }
         let mut pending = graph.downstream(graph.source);
         let mut seen = Vec::new();
@@ -150,7 +157,7 @@ impl Projection {
             seen.push(n);
             match graph.graph[n].kind {
                 NodeKind::Step(i) => {
-                    let step = &config.steps[i].config;
+                    let step = steps.get(i)?;
                     reads.merge(step.reads());
                     filters.extend(step.element_filters());
                     if !step.replaces_record() {
@@ -333,6 +340,42 @@ impl<'de> Visitor<'de> for Seed<'_> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The projection of the pipeline `yaml` (built as `weir run` builds it).
+    fn projection_of(yaml: &str) -> Option<Projection> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("p.yaml"), yaml).expect("write");
+        let pipelines =
+            crate::config::load::load_paths(&[dir.path().join("p.yaml")], &|_| None).expect("the pipeline loads");
+        crate::graph::plan::compile(&pipelines[0]).expect("the pipeline builds").projection
+    }
+
+    #[test]
+    fn a_pipeline_reads_what_its_built_steps_say_they_read() {
+        let projection = projection_of(
+            r#"name: p
+source: { id: in, type: file, path: in.ndjson, key: "{{ record.id }}" }
+steps:
+  - { id: keep, type: filter, when: "record.status == 'new'" }
+  - id: pick
+    type: jsonpath
+    set: { size: "$.attrs[?@.code == 'size'].value", city: "$.address.city" }
+  - { id: shape, type: template, value: { id: "{{ record.id }}", size: "{{ record.size }}", qty: "{{ record.stock.qty * 2 }}" } }
+  - { id: later, type: template, value: { everything: "{{ record }}" } }
+sinks: [{ id: out, type: file, path: out.ndjson }]
+"#,
+        );
+        // `size` is read by the template but set by the jsonpath step first: reading it from the input
+        // too costs nothing and changes nothing. What the last template reads is of the one before's.
+        let mut expected =
+            Projection::from_paths(&paths(&[&["id"], &["status"], &["address", "city"], &["size"], &["stock", "qty"]]));
+        expected.keep_matching(&["attrs".to_string()], "code", &json!("size"));
+        assert_eq!(projection, Some(expected));
+        // A step that may pass on anything, or a sink right after the source, needs records whole.
+        let whole = "name: p\nsource: { id: in, type: file, path: in.ndjson }\nsteps:\n  \
+                     - { id: r, type: rename, fields: { a: b } }\nsinks: [{ id: out, type: file, path: o.ndjson }]\n";
+        assert_eq!(projection_of(whole), None);
+    }
 
     fn paths(p: &[&[&str]]) -> Vec<Vec<String>> {
         p.iter().map(|x| x.iter().map(|s| s.to_string()).collect()).collect()

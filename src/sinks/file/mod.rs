@@ -75,18 +75,20 @@ impl FileSinkConfig {
         if self.columns.is_some() && self.format != FileFormat::Csv {
             errors.push(&["columns"], "bad-value", "`columns` applies to `format: csv` only", None);
         }
-        errors.finish(|| FileSink {
-            path: ctx.base_dir.join(&self.path),
-            format: self.format,
-            columns: self.columns.clone(),
-            mode: self.mode,
-            writer: None,
-            written: 0,
-            header_written: false,
-            line: Vec::with_capacity(4096),
-            len: 0,
-            commits: None,
-            id: String::new(),
+        errors.finish(|| {
+            Some(FileSink {
+                path: ctx.base_dir.join(&self.path),
+                format: self.format,
+                columns: self.columns.clone(),
+                mode: self.mode,
+                writer: None,
+                written: 0,
+                header_written: false,
+                line: Vec::with_capacity(4096),
+                len: 0,
+                commits: None,
+                id: String::new(),
+            })
         })
     }
 }

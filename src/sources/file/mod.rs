@@ -124,12 +124,14 @@ impl FileSourceConfig {
                 b','
             }
         };
-        errors.finish(|| FileSource {
-            pattern: full,
-            format: self.effective_format(),
-            delimiter,
-            checkpointed: !self.ignore_checkpoints,
-            base_dir: ctx.base_dir.clone(),
+        errors.finish(|| {
+            Some(FileSource {
+                pattern: full,
+                format: self.effective_format(),
+                delimiter,
+                checkpointed: !self.ignore_checkpoints,
+                base_dir: ctx.base_dir.clone(),
+            })
         })
     }
 }

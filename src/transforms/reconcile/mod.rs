@@ -98,15 +98,17 @@ impl ReconcileConfig {
         let left_key = errors.string_template(ctx, &["left_key"], &self.left_key);
         let right_key = errors.string_template(ctx, &["right_key"], &self.right_key);
         let comparison = Comparison::build(&mut errors, self.compare.as_deref(), self.tolerance);
-        errors.finish(|| Reconcile {
-            right: Right::NotLoaded(right.expect("built")),
-            right_key: right_key.expect("compiled"),
-            left_key: left_key.expect("compiled"),
-            comparison: comparison.expect("compiled"),
-            emit_matching: self.emit_matching,
-            seen: HashSet::new(),
-            input_complete: true,
-            counts: Counts::default(),
+        errors.finish(|| {
+            Some(Reconcile {
+                right: Right::NotLoaded(right?),
+                right_key: right_key?,
+                left_key: left_key?,
+                comparison: comparison?,
+                emit_matching: self.emit_matching,
+                seen: HashSet::new(),
+                input_complete: true,
+                counts: Counts::default(),
+            })
         })
     }
 }

@@ -6,6 +6,7 @@ use serde_json::{Map, Value as Json};
 
 use super::direct::Direct;
 use super::{EACH_KEYS, Frame, Node, Piece, Seg, ValueTemplate, path_string};
+use crate::expr::reads::Reads;
 use crate::expr::template::check::record_path_exact;
 use crate::expr::template::program::Program;
 use crate::expr::template::{TemplateEngine, TemplateError};
@@ -17,14 +18,22 @@ pub(in crate::expr::template) fn compile(
     engine: &TemplateEngine,
     template: &Json,
 ) -> Result<ValueTemplate, TemplateError> {
-    let mut c = Compiler { engine, path: Vec::new(), count: 0, frame: FrameBuilder::default(), texts: Vec::new() };
+    let mut c = Compiler {
+        engine,
+        path: Vec::new(),
+        count: 0,
+        frame: FrameBuilder::default(),
+        texts: Vec::new(),
+        reads: Reads::none(),
+    };
     let root = c.node(template)?;
     let builder = std::mem::take(&mut c.frame);
     let frame = c.finish_frame(builder)?;
     let ids = engine.ids_for_source(&template.to_string());
     let text_source = |var: &str| c.texts.iter().find(|(v, _)| v == var).map(|(_, s)| s.as_str());
     let direct = Direct::plan(&root, &text_source).map(Arc::new);
-    Ok(ValueTemplate { env: engine.env.clone(), frame: Arc::new(frame), root: Arc::new(root), ids, direct })
+    let reads = std::mem::take(&mut c.reads);
+    Ok(ValueTemplate { reads, env: engine.env.clone(), frame: Arc::new(frame), root: Arc::new(root), ids, direct })
 }
 
 /// The frame being compiled: its source so far and its pieces.
@@ -43,6 +52,8 @@ struct Compiler<'e> {
     frame: FrameBuilder,
     /// The source of each `Node::Text` frame variable.
     texts: Vec<(String, String)>,
+    /// The `record` fields the templates read so far.
+    reads: Reads,
 }
 
 impl Compiler<'_> {
@@ -121,14 +132,16 @@ impl Compiler<'_> {
         if let Some(expr) = single_expression(&ast, s) {
             return self.typed(expr);
         }
-        crate::expr::template::Checker::new(&self.engine.env, &self.engine.tables).check_stmt(&ast)?;
+        let reads = crate::expr::template::Checker::new(&self.engine.env, &self.engine.tables).check_stmt(&ast)?;
+        self.reads.merge(reads);
         let var = self.add_piece(s, false);
         self.texts.push((var.clone(), s.to_string()));
         Ok(Node::Text(var))
     }
 
     fn typed(&mut self, expr: &str) -> Result<Node, TemplateError> {
-        self.engine.check_expression(expr)?;
+        let reads = self.engine.check_expression(expr)?;
+        self.reads.merge(reads);
         // `record.a.b` alone: a number there is copied as written, not as the template computed it.
         let exact = minijinja::machinery::parse_expr(expr).ok().and_then(|e| match record_path_exact(&e) {
             Some((path, true)) if !path.is_empty() => Some(path),
@@ -184,7 +197,9 @@ impl Compiler<'_> {
         let filter = match self.expression_field("$where", m.get("$where"))? {
             Some(expr) => {
                 let name = format!("{}#{}", path_string(&self.path), self.next_name(""));
-                Some((self.engine.expression_program(&name, &expr)?, expr))
+                let (program, reads) = self.engine.expression_program(&name, &expr)?;
+                self.reads.merge(reads);
+                Some((program, expr))
             }
             None => None,
         };

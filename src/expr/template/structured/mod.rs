@@ -77,6 +77,8 @@ pub struct ValueTemplate {
     ids: Option<super::IdsSlot>,
     /// The same template evaluated without minijinja, when it is simple enough (see [`direct`]).
     direct: Option<Arc<direct::Direct>>,
+    /// The `record` fields its templates read.
+    reads: crate::expr::reads::Reads,
 }
 
 impl std::fmt::Debug for ValueTemplate {
@@ -129,6 +131,11 @@ impl ValueTemplate {
     #[cfg(test)]
     pub(crate) fn render_with_minijinja(&self, ctx: &RenderContext) -> Result<Json, TemplateError> {
         Self { direct: None, ..self.clone() }.render(ctx)
+    }
+
+    /// The `record` fields the template's strings and expressions read (found when it was compiled).
+    pub fn reads(&self) -> &crate::expr::reads::Reads {
+        &self.reads
     }
 
     /// True when the template contains no template strings (it always renders to the same value).
