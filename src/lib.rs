@@ -3,7 +3,9 @@
 //! (`runtime`).
 
 pub mod build;
+pub mod clock;
 pub mod config;
+pub mod csv_text;
 pub mod exact_json;
 pub mod expr;
 pub mod fault;
@@ -13,5 +15,6 @@ pub mod runtime;
 pub mod sinks;
 pub mod sources;
 pub mod state;
+pub mod stdout;
 pub mod tables;
 pub mod transforms;

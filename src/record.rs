@@ -129,3 +129,16 @@ impl Record {
         self.key.as_deref().unwrap_or("-")
     }
 }
+
+/// What a step does with a record it cannot process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Write it to the dead-letter output and go on.
+    #[default]
+    DeadLetter,
+    /// Drop it (counted as filtered) and go on.
+    Drop,
+    /// Stop the pipeline.
+    Fail,
+}

@@ -163,7 +163,7 @@ pub(crate) async fn run_plans(
         }
         if let Some(session) = session {
             let summary = summary.clone();
-            if let Err(e) = tokio::task::spawn_blocking(move || session.finish(&summary)).await? {
+            if let Err(e) = tokio::task::spawn_blocking(move || summary.record_in(session)).await? {
                 eprintln!("warning: {}: cannot record the run's end: {e}", loaded.config.name);
             }
         }

@@ -195,7 +195,7 @@ fn replay(
             (summary, replay.outcomes(&tracker))
         });
         let run_id = session.run_id();
-        session.finish(&summary)?;
+        summary.record_in(session)?;
         let mut counts = BTreeMap::new();
         for (id, outcome) in outcomes {
             // Rejected again at the same component: this entry was updated (one more attempt) and stays;

@@ -8,7 +8,6 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::duration::Duration;
 use super::file::ConfigFile;
 use super::registry::Registry;
 use crate::sinks::SinkConfig;
@@ -52,7 +51,7 @@ pub struct PipelineConfig {
     /// How long the state store keeps this pipeline's audit log (`weir trace`) and run history
     /// (`weir runs`). Pruned after every run; `weir state compact` gives the space back to the disk.
     #[serde(default)]
-    pub retention: RetentionConfig,
+    pub retention: crate::state::RetentionConfig,
     /// Runtime tuning.
     #[serde(default)]
     pub runtime: RuntimeSettings,
@@ -82,8 +81,7 @@ pub struct DeadLetterConfig {
     pub max_record_size: Option<usize>,
 }
 
-/// Default of `dead_letter.max_record_size`: far below SQLite's 1 GB limit on one value.
-pub const DEFAULT_MAX_DEAD_LETTER_RECORD: usize = 16 * 1024 * 1024;
+pub use crate::runtime::dead_letter::DEFAULT_MAX_DEAD_LETTER_RECORD;
 
 /// Stores that can hold dead letters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -91,44 +89,6 @@ pub const DEFAULT_MAX_DEAD_LETTER_RECORD: usize = 16 * 1024 * 1024;
 pub enum DeadLetterStore {
     /// The state store (`.weir/state.db` by default).
     State,
-}
-
-/// What the state store keeps of a pipeline's history, per kind. Writing a kind replaces its defaults.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RetentionConfig {
-    /// The per-record audit log read by `weir trace` (default: 90 days).
-    #[serde(default = "default_audit_retention")]
-    pub audit: RetentionRule,
-    /// The run history read by `weir runs` (default: 365 days).
-    #[serde(default = "default_runs_retention")]
-    pub runs: RetentionRule,
-}
-
-impl Default for RetentionConfig {
-    fn default() -> Self {
-        Self { audit: default_audit_retention(), runs: default_runs_retention() }
-    }
-}
-
-fn default_audit_retention() -> RetentionRule {
-    RetentionRule { max_age: Some(Duration(std::time::Duration::from_secs(90 * 86_400))), max_entries: None }
-}
-
-fn default_runs_retention() -> RetentionRule {
-    RetentionRule { max_age: Some(Duration(std::time::Duration::from_secs(365 * 86_400))), max_entries: None }
-}
-
-/// How much of one kind of history to keep; both limits apply when both are set. Neither: keep all.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RetentionRule {
-    /// Remove entries older than this (e.g. `30d`, `12h`).
-    #[serde(default)]
-    pub max_age: Option<Duration>,
-    /// Keep at most this many of the newest entries.
-    #[serde(default)]
-    pub max_entries: Option<u64>,
 }
 
 /// A lookup table: a CSV file (with a header row) or inline rows.
@@ -211,18 +171,7 @@ pub struct SourceCommon {
     pub key: Option<String>,
 }
 
-/// What a step does with a record it cannot process.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OnError {
-    /// Write it to the dead-letter output and go on.
-    #[default]
-    DeadLetter,
-    /// Drop it (counted as filtered) and go on.
-    Drop,
-    /// Stop the pipeline.
-    Fail,
-}
+pub use crate::record::OnError;
 
 /// Keys every step has besides its type's own.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{PipelineGraph, build_graph};
+use super::{NodeKind, PipelineGraph, build_graph};
 use crate::build::{BuildContext, BuildErrors};
 use crate::config::diagnostic::Location;
 use crate::config::diagnostic::{Diagnostic, Diagnostics};
@@ -16,7 +16,9 @@ use crate::config::load::LoadedPipeline;
 use crate::config::parse::{escape, field_name};
 use crate::config::pipeline::{DeadLetterConfig, OnError, Origin, RuntimeSettings};
 use crate::config::source_map::Pos;
+use crate::expr::reads::Reads;
 use crate::expr::template::{StringTemplate, TemplateEngine, TemplateOptions};
+use crate::runtime::projection::Projection;
 use crate::sinks::Sink;
 use crate::sources::Source;
 use crate::transforms::Transform;
@@ -249,7 +251,7 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
     match (graph, source, diagnostics.is_empty() && config.unparsed.is_empty()) {
         (Ok(graph), Some(source), true) => Ok(Plan {
             ids: ctx.templates.ids().clone(),
-            projection: crate::runtime::projection::Projection::for_pipeline(
+            projection: projection_for(
                 source.key.as_ref(),
                 &steps.iter().map(|s| &*s.transform).collect::<Vec<_>>(),
                 &graph,
@@ -265,4 +267,50 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
         }),
         _ => Err(diagnostics),
     }
+}
+
+/// What a pipeline reads of its source's records, or `None` when it needs them whole: what the
+/// source's `key` reads and what every step reads until each path reaches a step that builds its
+/// records anew. `steps` are the built steps, in the order of the graph's step nodes.
+fn projection_for(key: Option<&StringTemplate>, steps: &[&dyn Transform], graph: &PipelineGraph) -> Option<Projection> {
+    let mut reads = Reads::none();
+    let mut filters = Vec::new();
+    if let Some(key) = key {
+        reads.merge(key.reads().clone());
+    }
+    let mut pending = graph.downstream(graph.source);
+    let mut seen = Vec::new();
+    while let Some(n) = pending.pop() {
+        if seen.contains(&n) {
+            continue;
+        }
+        seen.push(n);
+        match graph.graph[n].kind {
+            NodeKind::Step(i) => {
+                let step = steps.get(i)?;
+                reads.merge(step.reads());
+                filters.extend(step.element_filters());
+                if !step.replaces_record() {
+                    pending.extend(graph.downstream(n));
+                }
+            }
+            // A sink writes the record as it is: it needs all of it.
+            NodeKind::Sink(_) | NodeKind::Source => return None,
+        }
+        if reads == Reads::All {
+            return None;
+        }
+    }
+    let Reads::Paths(mut paths) = reads else { return None };
+    // An array read only through `[?@.key == literal]` filters needs only the matching elements;
+    // read any other way (a template over the whole list, say), it is built whole.
+    let overlaps =
+        |array: &[String], paths: &[Vec<String>]| paths.iter().any(|p| p.starts_with(array) || array.starts_with(p));
+    let (narrowed, whole): (Vec<_>, Vec<_>) = filters.into_iter().partition(|f| !overlaps(&f.array, &paths));
+    paths.extend(whole.into_iter().map(|f| f.array));
+    let mut projection = Projection::from_paths(&paths);
+    for f in narrowed {
+        projection.keep_matching(&f.array, &f.key, &f.literal);
+    }
+    Some(projection)
 }

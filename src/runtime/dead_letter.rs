@@ -10,35 +10,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::secrets;
 use crate::record::Record;
 use crate::state::{AuditEntry, StateError, StateStore};
 
-/// One dead-letter entry, as written (one JSON object per line).
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct DeadLetterEntry {
-    /// When it was written (RFC 3339, UTC).
-    pub time: String,
-    /// The pipeline's name.
-    pub pipeline: String,
-    /// The id of the component that rejected the record.
-    pub step: String,
-    /// The record's key, if it has one.
-    pub key: Option<String>,
-    /// Why it was rejected.
-    pub error: String,
-    /// How many times it has been attempted.
-    pub attempts: u32,
-    /// The record as it entered the failing component.
-    pub record: Value,
-    /// The record it was exploded from (what templates read as `parent`), so a replay gives the step
-    /// what it was given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<Value>,
-}
+pub use crate::state::DeadLetterEntry;
+
+/// Default of `dead_letter.max_record_size`: far below SQLite's 1 GB limit on one value.
+pub const DEFAULT_MAX_DEAD_LETTER_RECORD: usize = 16 * 1024 * 1024;
 
 /// Where entries go.
 #[derive(Debug)]
@@ -75,7 +56,7 @@ impl DeadLetterSender {
             pipeline: pipeline.to_string(),
             target,
             previous_attempts: Vec::new(),
-            max_record: crate::config::pipeline::DEFAULT_MAX_DEAD_LETTER_RECORD,
+            max_record: DEFAULT_MAX_DEAD_LETTER_RECORD,
             written: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             retried: AtomicU64::new(0),
@@ -201,7 +182,7 @@ impl DeadLetterSender {
                 self.0.failed.fetch_add(1, Ordering::AcqRel);
                 let target = self.describe().unwrap_or_default();
                 // Printing into a closed standard output (`weir run --dry-run … | head`) ends the run quietly.
-                if !crate::sinks::stdout::stdout_closed() {
+                if !crate::stdout::stdout_closed() {
                     tracing::error!(pipeline = %self.0.pipeline, step, error = %e, target, "cannot write dead-letter entry");
                 }
             }
@@ -212,7 +193,7 @@ impl DeadLetterSender {
         match &self.0.target {
             Target::Print => {
                 let line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
-                crate::sinks::stdout::print_line(&format!("[dead-letter] {line}"))
+                crate::stdout::print_line(&format!("[dead-letter] {line}"))
             }
             Target::File { path, writer } => {
                 let line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
@@ -372,11 +353,7 @@ pub fn retry_while_full(
 }
 
 /// The current time as RFC 3339 in UTC.
-pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "unknown".into())
-}
+pub use crate::clock::now_rfc3339;
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::channel::Batch;
 use super::dead_letter::DeadLetterSender;
 use super::stats::NodeCounters;
-use crate::config::pipeline::OnError;
+use crate::record::OnError;
 use crate::record::Record;
 use crate::transforms::{Output, Transform};
 
@@ -27,7 +27,7 @@ impl Failure {
         let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
             // A closed standard output (`weir run … | head`) is the reader's choice, not a failure.
-            if !crate::sinks::stdout::stdout_closed() {
+            if !crate::stdout::stdout_closed() {
                 tracing::error!(error = %message, "pipeline failed");
             }
             *slot = Some(message);

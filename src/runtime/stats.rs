@@ -132,6 +132,26 @@ fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
 }
 
 impl RunSummary {
+    /// How the run ended, for the run history.
+    pub fn run_status(&self) -> crate::state::RunStatus {
+        use crate::state::RunStatus;
+        if self.error.is_some() {
+            RunStatus::Failed
+        } else if self.interrupted {
+            RunStatus::Interrupted
+        } else if self.is_success() {
+            RunStatus::Succeeded
+        } else {
+            RunStatus::Failed
+        }
+    }
+
+    /// Records the run's end in its state-store session (and releases the pipeline's lease).
+    pub fn record_in(&self, session: crate::state::session::RunSession) -> crate::state::StateResult<()> {
+        let summary = serde_json::to_value(self).unwrap_or_default();
+        session.finish(self.run_status(), &summary, self.error.as_deref())
+    }
+
     /// True when every record read got an outcome and nothing failed.
     pub fn is_success(&self) -> bool {
         self.error.is_none() && self.records.unacknowledged == 0 && self.records.in_flight() == 0

@@ -1,7 +1,6 @@
 //! `stdout` sink: prints records, one JSON document per line or pretty-printed.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -44,34 +43,15 @@ impl StdoutSinkConfig {
     }
 }
 
-/// Set once a write found standard output closed by its reader.
-static CLOSED: AtomicBool = AtomicBool::new(false);
-
-/// True once a write to standard output found it closed by its reader (`weir run … | head`): the
-/// command line then ends the run quietly instead of reporting a failure.
-pub fn stdout_closed() -> bool {
-    CLOSED.load(Ordering::SeqCst)
-}
+pub use crate::stdout::{print_line, stdout_closed};
 
 /// The sink error for a failed write to standard output; a closed pipe is remembered.
 pub(super) fn stdout_error(e: std::io::Error) -> SinkError {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
-        CLOSED.store(true, Ordering::SeqCst);
+        crate::stdout::remember_closed();
         return SinkError { message: "standard output was closed".into(), retryable: false };
     }
     SinkError::io("stdout", e)
-}
-
-/// Writes one line to standard output; a closed pipe is remembered ([`stdout_closed`]).
-pub fn print_line(text: &str) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    let written = writeln!(out, "{text}").and_then(|()| out.flush());
-    if let Err(e) = &written
-        && e.kind() == std::io::ErrorKind::BrokenPipe
-    {
-        CLOSED.store(true, Ordering::SeqCst);
-    }
-    written
 }
 
 /// Renders a record for printing, with secrets masked.

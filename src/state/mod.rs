@@ -2,15 +2,18 @@
 //! the per-record audit log, behind one [`StateStore`] trait. The embedded default is SQLite
 //! ([`sqlite::SqliteStore`]); a server-backed store (PostgreSQL) can implement the same trait.
 
+mod dead_letter_entry;
 pub mod lease;
 pub mod outcome;
+pub mod retention;
 pub mod session;
 pub mod sqlite;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::pipeline::{RetentionConfig, RetentionRule};
+pub use dead_letter_entry::DeadLetterEntry;
+pub use retention::{RetentionConfig, RetentionRule};
 
 pub use lease::{LeaseHolder, LeaseInfo};
 pub use outcome::{CapturedId, CompletedIntent, WriteOutcome};
@@ -99,7 +102,7 @@ pub struct StoredDeadLetter {
     pub run_id: Option<i64>,
     /// The entry.
     #[serde(flatten)]
-    pub entry: crate::runtime::dead_letter::DeadLetterEntry,
+    pub entry: DeadLetterEntry,
 }
 
 /// How a run ended.
@@ -229,11 +232,7 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     }
 
     /// Stores a dead-letter entry; returns its id.
-    fn push_dead_letter(
-        &self,
-        entry: &crate::runtime::dead_letter::DeadLetterEntry,
-        run_id: Option<i64>,
-    ) -> StateResult<i64>;
+    fn push_dead_letter(&self, entry: &DeadLetterEntry, run_id: Option<i64>) -> StateResult<i64>;
     /// Dead-letter entries, oldest first, of one pipeline or all.
     fn dead_letters(&self, pipeline: Option<&str>) -> StateResult<Vec<StoredDeadLetter>>;
     /// One dead-letter entry.

@@ -8,7 +8,6 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::{LeaseHolder, RunStatus, StateResult, StateStore};
-use crate::runtime::stats::RunSummary;
 
 /// How long a lease lasts unless renewed; renewed at a third of it. A holder that dies on this host
 /// is taken over at once (see [`super::lease`]); one on another host after this long.
@@ -68,23 +67,15 @@ impl RunSession {
         self.run_id
     }
 
-    /// Records how the run ended and releases the lease.
-    pub fn finish(mut self, summary: &RunSummary) -> StateResult<()> {
+    /// Records how the run ended (`summary` is the run's summary as JSON, `error` what stopped it) and
+    /// releases the lease.
+    pub fn finish(mut self, status: RunStatus, summary: &serde_json::Value, error: Option<&str>) -> StateResult<()> {
         self.stop_renewing();
-        let status = if summary.error.is_some() {
-            RunStatus::Failed
-        } else if summary.interrupted {
-            RunStatus::Interrupted
-        } else if summary.is_success() {
-            RunStatus::Succeeded
-        } else {
-            RunStatus::Failed
-        };
         // The summary's error can quote config text holding a secret; `weir runs` (another process)
         // does not know the secrets, so they are masked before they are stored.
-        let text = crate::config::secrets::redact(&serde_json::to_string(summary).unwrap_or_default());
+        let text = crate::config::secrets::redact(&summary.to_string());
         let value = serde_json::from_str(&text).unwrap_or_default();
-        let error = summary.error.as_deref().map(crate::config::secrets::redact);
+        let error = error.map(crate::config::secrets::redact);
         let result = self.store.finish_run(self.run_id, status, &value, error.as_deref());
         self.store.release_lease(&self.pipeline, &self.holder)?;
         self.released = true;

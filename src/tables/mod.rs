@@ -153,7 +153,7 @@ impl Table {
     }
 
     fn from_csv_bytes(name: &str, path: &Path, bytes: &[u8], delimiter: u8) -> Result<Table, TableError> {
-        use crate::sources::file::csv_text;
+        use crate::csv_text;
         let csv_err = |e: csv::Error| TableError::Csv {
             table: name.to_string(),
             path: path.to_path_buf(),

@@ -12,10 +12,6 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::expr::reads::Reads;
-use crate::expr::template::StringTemplate;
-use crate::graph::{NodeKind, PipelineGraph};
-use crate::transforms::Transform;
 use element::Matches;
 
 /// Parses one record's JSON text — whole, or only the members `projection` keeps — after checking it
@@ -89,7 +85,7 @@ impl Projection {
 
     /// Narrows the array at `path` to the elements whose `key` equals `literal` (see
     /// [`Projection::for_pipeline`]); several filters on one array keep what any of them matches.
-    fn keep_matching(&mut self, path: &[String], key: &str, literal: &Value) {
+    pub(crate) fn keep_matching(&mut self, path: &[String], key: &str, literal: &Value) {
         let mut node = self;
         for name in path {
             node = node.child_mut(name);
@@ -133,57 +129,6 @@ impl Projection {
             Err(e) => e.to_string(),
             Ok(_) => sonic.lines().next().unwrap_or_default().to_string(),
         })
-    }
-
-    /// What a pipeline reads of its source's records, or `None` when it needs them whole: what the
-    /// source's `key` reads and what every step reads until each path reaches a step that builds its
-    /// records anew. `steps` are the built steps, in the order of the graph's step nodes.
-    pub fn for_pipeline(
-        key: Option<&StringTemplate>,
-        steps: &[&dyn Transform],
-        graph: &PipelineGraph,
-    ) -> Option<Projection> {
-        let mut reads = Reads::none();
-        let mut filters = Vec::new();
-        if let Some(key) = key {
-            reads.merge(key.reads().clone());
-        }
-        let mut pending = graph.downstream(graph.source);
-        let mut seen = Vec::new();
-        while let Some(n) = pending.pop() {
-            if seen.contains(&n) {
-                continue;
-            }
-            seen.push(n);
-            match graph.graph[n].kind {
-                NodeKind::Step(i) => {
-                    let step = steps.get(i)?;
-                    reads.merge(step.reads());
-                    filters.extend(step.element_filters());
-                    if !step.replaces_record() {
-                        pending.extend(graph.downstream(n));
-                    }
-                }
-                // A sink writes the record as it is: it needs all of it.
-                NodeKind::Sink(_) | NodeKind::Source => return None,
-            }
-            if reads == Reads::All {
-                return None;
-            }
-        }
-        let Reads::Paths(mut paths) = reads else { return None };
-        // An array read only through `[?@.key == literal]` filters needs only the matching elements;
-        // read any other way (a template over the whole list, say), it is built whole.
-        let overlaps = |array: &[String], paths: &[Vec<String>]| {
-            paths.iter().any(|p| p.starts_with(array) || array.starts_with(p))
-        };
-        let (narrowed, whole): (Vec<_>, Vec<_>) = filters.into_iter().partition(|f| !overlaps(&f.array, &paths));
-        paths.extend(whole.into_iter().map(|f| f.array));
-        let mut projection = Projection::from_paths(&paths);
-        for f in narrowed {
-            projection.keep_matching(&f.array, &f.key, &f.literal);
-        }
-        Some(projection)
     }
 }
 

@@ -1,17 +1,13 @@
-//! CSV details the csv crate leaves to Weir: a header row naming a column twice is an error (not a
-//! silent overwrite), and error positions are `file:line` counted by Weir — right for CRLF files too,
-//! where the csv crate's own line count is one short.
+//! CSV details of the file source: the header row (a column named twice is an error, not a silent
+//! overwrite) and line numbers of errors counted while a file is read front to back (see
+//! [`crate::csv_text`] for the details tables share).
 
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
+pub use crate::csv_text::{line_at, reason, repeated_column};
 use crate::sources::SourceError;
-
-/// The first column name that appears twice in `columns`.
-pub fn repeated_column(columns: &[String]) -> Option<&str> {
-    columns.iter().enumerate().find(|(i, c)| columns[..*i].contains(c)).map(|(_, c)| c.as_str())
-}
 
 /// The header row's column names; an error when one repeats (each row would keep only the last value).
 pub(super) fn header(path: &Path, headers: &csv::StringRecord) -> Result<Vec<String>, SourceError> {
@@ -23,25 +19,6 @@ pub(super) fn header(path: &Path, headers: &csv::StringRecord) -> Result<Vec<Str
         });
     }
     Ok(columns)
-}
-
-/// What went wrong in a CSV error, without the csv crate's position (see [`line_at`]).
-pub fn reason(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-            format!("row has {len} fields, the header has {expected_len}")
-        }
-        csv::ErrorKind::Utf8 { err, .. } => format!("invalid UTF-8 in field {}", err.field() + 1),
-        _ => e.to_string(),
-    }
-}
-
-/// The 1-based line of the record the csv crate says starts at byte `start` of `bytes`: one more than
-/// the newlines up to and including that byte — after a CRLF the crate places the next record on the
-/// `\n`, which ends the line before.
-pub fn line_at(bytes: &[u8], start: u64) -> u64 {
-    let end = usize::try_from(start).unwrap_or(usize::MAX).saturating_add(1).min(bytes.len());
-    1 + memchr::memchr_iter(b'\n', &bytes[..end]).count() as u64
 }
 
 /// [`line_at`] for a file read front to back: counts lines up to each (increasing) error position

@@ -5,7 +5,7 @@
 use rusqlite::params;
 
 use super::{SqliteStore, map_error};
-use crate::config::pipeline::RetentionRule;
+use crate::state::RetentionRule;
 use crate::state::{HistoryKind, StateResult};
 
 /// RFC 3339 time `age` before now, in the format entries are written with.

@@ -7,8 +7,9 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value};
 
 use super::{SqliteStore, map_error, writes};
-use crate::config::pipeline::RetentionRule;
-use crate::runtime::dead_letter::{DeadLetterEntry, now_rfc3339};
+use crate::clock::now_rfc3339;
+use crate::state::DeadLetterEntry;
+use crate::state::RetentionRule;
 use crate::state::lease::{LeaseHolder, LeaseInfo, process_alive};
 use crate::state::{
     AuditEntry, HistoryKind, IntentId, PriorIntent, RunRecord, RunStatus, StateError, StateResult, StateStore,

@@ -3,7 +3,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
-use crate::runtime::dead_letter::DeadLetterEntry;
+use crate::state::DeadLetterEntry;
 use crate::state::{AuditEntry, IntentId, LeaseHolder, PriorIntent, RunStatus, StateError, StateStore};
 
 fn store() -> (tempfile::TempDir, SqliteStore) {
@@ -318,11 +318,11 @@ fn audit_entry(pipeline: &str, key: &str, time: &str) -> AuditEntry {
 #[test]
 fn retention_prunes_the_audit_log_and_runs_by_age_and_count_per_pipeline() {
     use crate::config::duration::Duration as Age;
-    use crate::config::pipeline::RetentionRule;
     use crate::state::HistoryKind;
+    use crate::state::RetentionRule;
     let (_dir, store) = store();
     let old = "2020-01-01T00:00:00Z";
-    let now = crate::runtime::dead_letter::now_rfc3339();
+    let now = crate::clock::now_rfc3339();
     let mut entries: Vec<AuditEntry> = (0..3).map(|i| audit_entry("p", &format!("k{i}"), old)).collect();
     entries.extend((3..8).map(|i| audit_entry("p", &format!("k{i}"), &now)));
     entries.extend((0..4).map(|i| audit_entry("q", &format!("q{i}"), old)));
@@ -356,7 +356,7 @@ fn compact_gives_pruned_space_back() {
     let entries: Vec<AuditEntry> =
         (0..20_000).map(|i| audit_entry("p", &format!("order:{i:09}"), "2020-01-01T00:00:00Z")).collect();
     store.audit(&entries).expect("audit");
-    let all = crate::config::pipeline::RetentionRule { max_age: None, max_entries: Some(0) };
+    let all = crate::state::RetentionRule { max_age: None, max_entries: Some(0) };
     assert_eq!(store.prune("p", crate::state::HistoryKind::Audit, &all).expect("prune"), 20_000);
     let (before, after) = store.compact().expect("compact");
     assert!(after * 4 < before, "{before} → {after}");

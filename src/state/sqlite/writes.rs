@@ -5,7 +5,7 @@ use rusqlite::{Connection, params};
 use serde_json::Value;
 
 use super::map_error;
-use crate::runtime::dead_letter::now_rfc3339;
+use crate::clock::now_rfc3339;
 use crate::state::{AuditEntry, IntentId, StateResult, WriteOutcome};
 
 pub(super) fn put_id(conn: &Connection, key: &str, name: &str, value: &Value) -> StateResult<()> {

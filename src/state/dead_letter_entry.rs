@@ -1,0 +1,28 @@
+//! One dead-letter entry: what the dead-letter queue keeps of a record a component could not process.
+//! The state store holds them; the runtime writes them (`runtime::dead_letter`).
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// One dead-letter entry, as written (one JSON object per line).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct DeadLetterEntry {
+    /// When it was written (RFC 3339, UTC).
+    pub time: String,
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// The id of the component that rejected the record.
+    pub step: String,
+    /// The record's key, if it has one.
+    pub key: Option<String>,
+    /// Why it was rejected.
+    pub error: String,
+    /// How many times it has been attempted.
+    pub attempts: u32,
+    /// The record as it entered the failing component.
+    pub record: Value,
+    /// The record it was exploded from (what templates read as `parent`), so a replay gives the step
+    /// what it was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Value>,
+}
