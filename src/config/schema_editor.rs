@@ -42,16 +42,22 @@ fn walk(node: &mut Value) {
 /// key, shows the matching value's description instead of the key's.
 fn consts_to_enum(obj: &mut Map<String, Value>) {
     let Some(Value::Array(alternatives)) = obj.get("oneOf") else { return };
-    if alternatives.is_empty() || !alternatives.iter().all(|a| a.get("const").is_some()) {
+    // A bare YAML `null` accepted as a spelling of one of the values is an alternative `{"type": "null"}`.
+    let is_null = |a: &Value| a.get("type").and_then(Value::as_str) == Some("null") && a.get("const").is_none();
+    if !alternatives.iter().any(|a| a.get("const").is_some())
+        || !alternatives.iter().all(|a| a.get("const").is_some() || is_null(a))
+    {
         return;
     }
-    let values: Vec<Value> = alternatives.iter().filter_map(|a| a.get("const").cloned()).collect();
+    let values: Vec<Value> = alternatives.iter().map(|a| a.get("const").cloned().unwrap_or(Value::Null)).collect();
     let descriptions: Vec<Value> = alternatives
         .iter()
         .map(|a| a.get("description").cloned().unwrap_or_else(|| Value::String(String::new())))
         .collect();
-    if values.iter().all(Value::is_string) {
-        obj.insert("type".into(), Value::String("string".into()));
+    let nullable = alternatives.iter().any(is_null);
+    if values.iter().all(|v| v.is_string() || v.is_null()) {
+        let ty = if nullable { serde_json::json!(["string", "null"]) } else { Value::String("string".into()) };
+        obj.insert("type".into(), ty);
     }
     obj.remove("oneOf");
     obj.insert("enum".into(), Value::Array(values));
