@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
 # Runs every test of Weir: formatting, lints, unit and integration tests (including the bad-config
 # corpus, the RFC 9535 JSONPath suite, the schema checks and every example pipeline).
-# The tests need no services; if a future test does, this script is where it gets installed/started.
+# The tests need no services; what they need installed is installed here, before any test runs (the
+# tests themselves use no network):
+# - yaml-language-server (npm), which `tests/editor.rs` drives over LSP against `schema/`: installed
+#   into `.cache/lsp/` once, at the version pinned below (also in `tests/support/lsp.rs`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is required (https://rustup.rs)" >&2
   exit 1
+fi
+
+YAML_LS_VERSION=1.25.0
+YAML_LS_DIR=.cache/lsp
+if ! grep -qs "\"version\": \"$YAML_LS_VERSION\"" "$YAML_LS_DIR/node_modules/yaml-language-server/package.json"; then
+  if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+    echo "node and npm are required: the editor tests run yaml-language-server (https://nodejs.org)" >&2
+    exit 1
+  fi
+  npm install --prefix "$YAML_LS_DIR" --no-audit --no-fund --save-exact "yaml-language-server@$YAML_LS_VERSION"
 fi
 
 cargo fmt --all -- --check

@@ -14,6 +14,7 @@ pub mod pipeline;
 pub mod present;
 pub mod registry;
 pub mod schema;
+mod schema_editor;
 mod schema_walk;
 pub mod secrets;
 pub mod source_map;

@@ -166,7 +166,8 @@ pub struct SourceCommon {
     /// Unique id of the source within the pipeline.
     pub id: String,
     /// Template giving each record a stable key (e.g. `order:{{ record.increment_id }}`), used in
-    /// dead-letter entries, dedupe and (later) the id map.
+    /// dead-letter entries, dedupe and the id map; common to every source (see
+    /// [concepts.md](concepts.md#records)).
     #[serde(default)]
     pub key: Option<String>,
 }

@@ -1,11 +1,13 @@
 //! The JSON Schema of pipeline files, generated from the config types (schemars). `schema/` holds the
-//! generated file that editors use; a test fails when it is stale.
+//! generated file that editors use; a test fails when it is stale. Every schema passes through
+//! `schema_editor::for_editors` on its way out.
 
 use schemars::generate::SchemaSettings;
 use serde_json::Value;
 
 use super::folder::{ConnectionsFile, SharedFile};
 use super::pipeline::PipelineConfig;
+use super::schema_editor::for_editors;
 
 /// The schema of a pipeline file.
 pub fn pipeline_schema() -> Value {
@@ -14,17 +16,23 @@ pub fn pipeline_schema() -> Value {
     if let Some(obj) = schema.as_object_mut() {
         obj.insert("$id".into(), Value::String("https://weir.dev/schema/pipeline.schema.json".into()));
     }
+    for_editors(&mut schema);
     schema
 }
 
 /// The schema of `connections.yaml`.
 pub fn connections_schema() -> Value {
-    SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<ConnectionsFile>().to_value()
+    let mut schema =
+        SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<ConnectionsFile>().to_value();
+    for_editors(&mut schema);
+    schema
 }
 
 /// The schema of `shared.yaml`.
 pub fn shared_schema() -> Value {
-    SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<SharedFile>().to_value()
+    let mut schema = SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<SharedFile>().to_value();
+    for_editors(&mut schema);
+    schema
 }
 
 /// Pretty JSON text with a trailing newline, as written to `schema/`: keys in alphabetical order at

@@ -16,7 +16,7 @@ use crate::record::{Acks, Record};
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchConfig {
-    /// Emit a batch when it holds this many records.
+    /// Emit a batch when it holds this many records (at least 1).
     #[serde(default)]
     pub size: Option<usize>,
     /// Emit a batch when its first record has waited this long (e.g. `5s`).

@@ -21,7 +21,7 @@ fn default_capacity() -> usize {
 pub struct DedupeConfig {
     /// Template producing the identity of a record, e.g. `{{ record.sku }}`.
     pub key: String,
-    /// How many recent keys to remember; the oldest are forgotten first (bounds memory).
+    /// How many recent keys to remember (at least 1); the oldest are forgotten first (bounds memory).
     #[serde(default = "default_capacity")]
     pub capacity: usize,
 }

@@ -23,10 +23,10 @@ pub struct ExplodeConfig {
     pub path: String,
     /// Key of each child, e.g. `variant:{{ record.sku }}` (the child is `record`, the original `parent`,
     /// its key `key`). Gives each child its own line in dead letters, `weir trace` and the id map;
-    /// without it every child shares the original's key.
+    /// a child whose key fails is rejected (default: the original's key, shared by every child).
     #[serde(default)]
     pub key: Option<String>,
-    /// When nothing is selected: drop the record (counted as filtered), or dead-letter it.
+    /// When nothing is selected: `filter` (default) or `dead_letter`.
     #[serde(default)]
     pub on_empty: OnEmpty,
 }

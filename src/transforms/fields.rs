@@ -17,7 +17,9 @@ use crate::record::Record;
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetConfig {
-    /// Field (name, dotted name or JSONPath) → value; strings may be templates such as `{{ record.x }}`.
+    /// [Field reference](configuration.md#jsonpath) (name, dotted name or JSONPath) → a literal or a
+    /// [structured template](configuration.md#typed-values) (strings may be templates such as
+    /// `{{ record.x }}`), rendered against the record as it entered the step.
     pub fields: IndexMap<String, Value>,
 }
 
@@ -25,7 +27,8 @@ pub struct SetConfig {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameConfig {
-    /// Old field → new field (names, dotted names or JSONPath).
+    /// Old field → new field (names, dotted names or JSONPath); a dotted new name creates the objects
+    /// on its path.
     pub fields: IndexMap<String, String>,
     /// Dead-letter records that lack a field to rename (default: leave them as they are).
     #[serde(default)]

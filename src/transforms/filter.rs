@@ -15,6 +15,7 @@ use crate::record::Record;
 pub struct FilterConfig {
     /// A minijinja expression, e.g. `record.status in ['processing', 'complete']` (may be wrapped in
     /// `{{ }}`). Records for which it is true pass; the others are dropped and counted as filtered.
+    /// Jinja truthiness: `false`, `none`, `0`, `""`, empty lists and empty maps are false.
     pub when: String,
 }
 

@@ -39,7 +39,7 @@ pub struct GroupConfig {
     /// Emit a group once its first record has waited this long.
     #[serde(default)]
     pub timeout: Option<Duration>,
-    /// Upper bound on buffered records; when reached, the oldest group is emitted early.
+    /// Upper bound on buffered records (at least 1); when reached, the oldest group is emitted early.
     #[serde(default = "default_max_records")]
     pub max_records: usize,
 }

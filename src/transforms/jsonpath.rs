@@ -92,7 +92,8 @@ pub struct ExtractOptions {
     /// Written when the query selects nothing (overrides `missing`); `default: null` writes `null`.
     #[serde(default, deserialize_with = "crate::config::present::present")]
     pub default: Option<Value>,
-    /// What to do when the query selects nothing and no default is given (a bare `null` means `null`).
+    /// What to do when the query selects nothing and no default is given (default: the step's
+    /// `missing`); a bare `null` means `null`.
     #[serde(default, deserialize_with = "crate::config::present::present")]
     pub missing: Option<Missing>,
 }
@@ -101,14 +102,15 @@ pub struct ExtractOptions {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JsonpathConfig {
-    /// Target field (name, dotted name, or JSONPath) → query.
+    /// Target [field reference](configuration.md#jsonpath) (name, dotted name, or JSONPath) → a JSONPath
+    /// query, or the query with options; the first match is written (default: `{}`).
     #[serde(default)]
     pub set: IndexMap<String, Extract>,
     /// Replace the whole record with the first match of this query (applied after `set`), e.g. `$.data`.
     #[serde(default)]
     pub root: Option<String>,
-    /// What to do when a query selects nothing: `error` (dead-letter the record), `null` (quoted or
-    /// not), or `skip`.
+    /// What to do when a query selects nothing: `error` (default) dead-letters the record, `null`
+    /// (quoted or not) writes `null`, `skip` leaves the field untouched.
     #[serde(default)]
     pub missing: Missing,
 }

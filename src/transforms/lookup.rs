@@ -33,10 +33,11 @@ pub enum OnMiss {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LookupConfig {
-    /// Name of a table defined under `tables:` or as `tables/NAME.csv` in the pipeline folder.
+    /// Name of a table: `tables/NAME.csv` in the pipeline folder, a table of `shared.yaml`, or one
+    /// defined under the pipeline's `tables:`.
     #[serde(default)]
     pub table: Option<String>,
-    /// Inline rows, instead of `table`.
+    /// Inline rows, instead of `table` (exactly one of the two).
     #[serde(default)]
     pub rows: Option<Vec<Map<String, Value>>>,
     /// Template producing the key to look up, e.g. `{{ record.size }}`.
@@ -52,7 +53,8 @@ pub struct LookupConfig {
     /// Policy for keys not in the table: `error`, `dead_letter` (default), `default`, or `keep`.
     #[serde(default)]
     pub on_miss: OnMiss,
-    /// The value written on a miss when `on_miss: default` (`default: null` writes `null`).
+    /// The value written on a miss when `on_miss: default` (required then; `default: null` writes
+    /// `null`).
     #[serde(default, deserialize_with = "crate::config::present::present")]
     pub default: Option<Value>,
 }

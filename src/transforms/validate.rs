@@ -18,7 +18,8 @@ pub struct ValidateConfig {
     /// The JSON Schema (draft 2020-12 unless `$schema` says otherwise), inline.
     #[serde(default)]
     pub schema: Option<Value>,
-    /// A JSON or YAML file holding the schema, relative to the pipeline's folder (instead of `schema`).
+    /// A JSON or YAML file holding the schema, relative to the pipeline's folder (exactly one of
+    /// `schema` and `schema_file`).
     #[serde(default)]
     pub schema_file: Option<String>,
 }

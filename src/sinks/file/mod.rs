@@ -32,15 +32,20 @@ pub enum WriteMode {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileSinkConfig {
-    /// Output file, relative to the pipeline's folder; its folder is created if missing.
+    /// Output file, relative to the pipeline's folder; its folder is created if missing. `${env:…}` is
+    /// handy here: `"${env:WEIR_OUT:-out}/items.ndjson"`.
     pub path: String,
-    /// Format: `ndjson` (default), `json` (one array), or `csv`.
+    /// Format: `ndjson` (default), `json` (one array), or `csv`. `weir validate` warns when it
+    /// contradicts the path's extension (e.g. NDJSON written to `out.csv`).
     #[serde(default)]
     pub format: FileFormat,
-    /// CSV columns, in order (default: the keys of the first record, in their order).
+    /// CSV columns, in order (default: the first record's fields, in their order); `format: csv` only.
     #[serde(default)]
     pub columns: Option<Vec<String>>,
-    /// `truncate` (default) or `append`.
+    /// `truncate` (default) or `append` (`append` works with `ndjson` and `csv`, not `json`). A
+    /// `truncate` sink appends when the source resumes from a checkpoint (an input file is read on from
+    /// where an earlier run stopped) or dead letters are replayed: what earlier runs delivered stays;
+    /// when the inputs were replaced and are read from their start, it rewrites the file.
     #[serde(default)]
     pub mode: WriteMode,
 }

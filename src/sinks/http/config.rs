@@ -39,7 +39,8 @@ pub struct HttpSinkConfig {
     /// The absolute URL (a template), e.g. `https://erp.example.com/api/orders`.
     #[serde(default)]
     pub url: Option<String>,
-    /// The path below the connection's `base_url` (a template), e.g. `/api/orders`.
+    /// The path below the connection's `base_url` (a template), e.g. `/api/orders`; a missing `/` is
+    /// added.
     #[serde(default)]
     pub path: Option<String>,
     /// The HTTP method: `POST` (default), `PUT`, `PATCH`, `DELETE` or `GET`; may be a template.
@@ -52,7 +53,8 @@ pub struct HttpSinkConfig {
     /// The JSON body: a structured template, like the `template` step's `value` (default: the record).
     #[serde(default)]
     pub body: Option<Value>,
-    /// Time limit for one request (default: the connection's `timeout`, else `30s`).
+    /// Time limit for one request: connect, send, answer (default: the connection's `timeout`, else
+    /// `30s`).
     #[serde(default)]
     pub timeout: Option<Duration>,
     /// How many more times a request whose outcome is unknown (no answer, 408, 429, 5xx) is tried
@@ -67,8 +69,8 @@ pub struct HttpSinkConfig {
     #[serde(default)]
     pub idempotency: Option<IdempotencyConfig>,
     /// Remote ids to record in the id map under the record's key: name → JSONPath into the answer's
-    /// body (e.g. `erp_order_id: "$.id"`). Templates read them as `ids.erp_order_id`. Needs the state
-    /// store.
+    /// body (e.g. `erp_order_id: "$.id"`); with `idempotency`, also from the found record. Templates
+    /// read them as `ids.erp_order_id`. Needs the state store.
     #[serde(default)]
     pub capture: BTreeMap<String, String>,
 }
@@ -77,7 +79,7 @@ pub struct HttpSinkConfig {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdempotencyConfig {
-    /// What identifies the record at the target (a template; default: the record's key). Intents are
+    /// What identifies the record at the target, a template (default: the record's key). Intents are
     /// kept per pipeline, sink and this key.
     #[serde(default)]
     pub key: Option<String>,
@@ -96,15 +98,17 @@ pub struct LookupConfig {
     /// The absolute URL (a template), e.g. `https://erp.example.com/api/orders?reference={{ record.reference | urlencode }}`.
     #[serde(default)]
     pub url: Option<String>,
-    /// The path below the sink's connection's `base_url` (a template).
+    /// The path below the sink's connection's `base_url` (a template). One of `url` and `path` is
+    /// required.
     #[serde(default)]
     pub path: Option<String>,
     /// JSONPath into the answer's body that selects the existing record (e.g. `$[0]` for a search that
     /// answers a list). Found: it selects a value that is not null, `[]` or `{}`. A 404 means not found;
-    /// an answer that is not JSON dead-letters the record (whether the target has it is unknown).
+    /// a `2xx` answer that is not JSON (a proxy's or a login page) dead-letters the record and keeps
+    /// the intent pending (whether the target has it is unknown).
     pub found: String,
-    /// Captures from the found record (name → JSONPath into the value `found` selected); default: the
-    /// sink's `capture`, applied to that value.
+    /// Captures from the found record: name → JSONPath into the value `found` selected (default: the
+    /// sink's `capture`, applied to that value).
     #[serde(default)]
     pub capture: Option<BTreeMap<String, String>>,
 }

@@ -65,13 +65,14 @@ impl FileFormat {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileSourceConfig {
-    /// File path or glob (`data/*.ndjson`), relative to the pipeline's folder.
+    /// File path or glob (`data/*.ndjson`, `exports/**/stock-*.csv`), relative to the pipeline's folder.
     pub path: String,
-    /// Record format: `ndjson`, `json` (an array), or `csv`. Default: from the path's extension
-    /// (`.csv` → csv, `.json` → json, `.ndjson`/`.jsonl` → ndjson), else ndjson.
+    /// Record format: `ndjson`, `json` (an array), or `csv` (default: from the extension: `.csv` →
+    /// `csv`, `.json` → `json`, `.ndjson`/`.jsonl` → `ndjson`; else `ndjson`). `weir validate` (and
+    /// `weir run`) warn when a declared format contradicts the extension.
     #[serde(default)]
     pub format: Option<FileFormat>,
-    /// CSV field delimiter (one character).
+    /// CSV field delimiter, one ASCII character, e.g. `";"` or `"\t"` (default: `,`).
     #[serde(default)]
     pub delimiter: Option<char>,
     /// Read every file whole on every run instead of resuming where the last run stopped (for

@@ -29,18 +29,22 @@ use crate::runtime::stats::StepReport;
 #[serde(deny_unknown_fields)]
 pub struct ReconcileConfig {
     /// The right-hand set, read by the step when the first record arrives (or when the input ends):
-    /// `{ path, format, delimiter }` as for the `file` source, the path relative to the pipeline's
-    /// folder.
+    /// `{ path, format, delimiter }` as for the [`file` source](connectors.md#file-source) (`ndjson`,
+    /// `json` array or `csv`; a glob reads several files), the path relative to the pipeline's folder.
     pub right: RightConfig,
     /// Template producing the key of a left record (the records flowing in), e.g. `{{ record.sku }}`.
     pub left_key: String,
-    /// Template producing the key of a right record, e.g. `{{ record.sku }}@{{ record.source_code }}`.
+    /// Template producing the key of a right record (`record` is the right record), e.g.
+    /// `{{ record.sku }}@{{ record.source_code }}`.
     pub right_key: String,
-    /// Fields to compare: field references, or `{ left: qty, right: quantity }` where the sides name
-    /// a field differently. Default: every top-level field present on either side.
+    /// Fields to compare: [field references](configuration.md#jsonpath) (`quantity`, `stock.qty`), or
+    /// `{ left: qty, right: quantity }` where the sides name a field differently (`right` defaults to
+    /// `left`), optionally with its own `tolerance` (default: every top-level field present on either
+    /// side).
     #[serde(default)]
     pub compare: Option<Vec<CompareField>>,
-    /// Numbers whose difference is at most this are equal (default `0`: equal by value, `1` == `1.0`).
+    /// Numbers whose difference is at most this (at least 0) are equal (default `0`: equal by value,
+    /// `1` == `1.0`).
     #[serde(default)]
     pub tolerance: f64,
     /// Also emit a `matching` finding for every key that is the same on both sides (default: those
