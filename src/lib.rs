@@ -2,7 +2,6 @@
 //! DAG (`graph`), built into runtime components (`transforms`, `sources`, `sinks`) and run on tokio
 //! (`runtime`).
 
-pub mod build;
 pub mod clock;
 pub mod config;
 pub mod csv_text;
@@ -10,7 +9,7 @@ pub mod exact_json;
 pub mod expr;
 pub mod fault;
 pub mod graph;
-pub mod record;
+pub mod kernel;
 pub mod runtime;
 pub mod sinks;
 pub mod sources;

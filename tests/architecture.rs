@@ -25,15 +25,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("tables", 1),
     ("state", 1),
     // 2: what every component uses
-    ("record", 2),
-    ("build", 2),
-    ("runtime::ack", 2),
-    ("runtime::channel", 2),
-    ("runtime::stats", 2),
-    ("runtime::dead_letter", 2),
-    ("runtime::projection", 2),
-    ("runtime::checkpoint", 2),
-    ("runtime::fused", 2),
+    ("kernel", 2),
     // 3: the components
     ("sources", 3),
     ("transforms", 3),
@@ -56,10 +48,8 @@ const LAYERS: &[(&str, u8)] = &[
 const KNOWN_UPWARD: &[&str] = &[
     // Connections are one HTTP-only config type of the folder; they become a tagged enum owned by
     // each connector (issue 8, point 4).
-    "build -> config::folder",
+    "kernel::build -> config::folder",
     "sinks::http::request -> config::folder",
-    // The fused chain runs steps: `Transform` (and `Output`) belong in the core.
-    "runtime::fused -> transforms",
 ];
 
 fn layer(module: &str) -> Option<(u8, &'static str)> {
@@ -163,7 +153,7 @@ fn the_reference_reader_finds_paths_in_every_form() {
     let code = "use crate::a::b::C;\nuse crate::{x::y, z};\nlet v = crate::m::f(1);";
     let found: Vec<String> = references(code).into_iter().collect();
     assert_eq!(found, ["a::b::C", "m::f", "x::y", "z"]);
-    assert_eq!(layer("runtime::projection::text").map(|l| l.0), Some(2));
+    assert_eq!(layer("kernel::projection::text").map(|l| l.0), Some(2));
     assert_eq!(layer("runtime::executor").map(|l| l.0), Some(5));
     assert_eq!(layer("config::diagnostic").map(|l| l.0), Some(0));
     assert_eq!(layer("config::pipeline::PipelineConfig").map(|l| l.0), Some(4));

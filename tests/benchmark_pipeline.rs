@@ -14,7 +14,7 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn run_canonical(input: &Path, output: &Path) -> weir::runtime::stats::RunSummary {
+fn run_canonical(input: &Path, output: &Path) -> weir::kernel::stats::RunSummary {
     let dead_letter = output.with_extension("dead-letter.ndjson").display().to_string();
     let (input, output) = (input.display().to_string(), output.display().to_string());
     let env = move |name: &str| match name {

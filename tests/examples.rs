@@ -9,8 +9,8 @@ use std::sync::atomic::AtomicBool;
 use serde_json::Value;
 use weir::config::load::load_paths;
 use weir::graph::plan::compile;
+use weir::kernel::stats::RunSummary;
 use weir::runtime::executor::{Execution, RunOptions};
-use weir::runtime::stats::RunSummary;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use support::receiver::{Config, Receiver};
 use weir::config::load::load_paths;
 use weir::graph::plan::compile;
+use weir::kernel::stats::RunSummary;
 use weir::runtime::executor::{Execution, RunOptions};
-use weir::runtime::stats::RunSummary;
 use weir::state::sqlite::SqliteStore;
 use weir::state::{AuditEntry, IntentId, PriorIntent, StateStore};
 

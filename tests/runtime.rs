@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 use serde_json::{Value, json};
 use weir::config::load::load_paths;
 use weir::graph::plan::compile;
+use weir::kernel::stats::RunSummary;
 use weir::runtime::executor::{Execution, RunOptions};
-use weir::runtime::stats::RunSummary;
 
 fn write_input(path: &Path, n: usize) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create input"));
@@ -166,7 +166,7 @@ fn start_into_fifo(
 }
 
 /// Waits until the source stops taking records (it is held back) and returns how many it took.
-fn received_once_stalled(progress: &weir::runtime::ack::AckTracker) -> u64 {
+fn received_once_stalled(progress: &weir::kernel::ack::AckTracker) -> u64 {
     let mut stalled_at = 0;
     for _ in 0..50 {
         std::thread::sleep(std::time::Duration::from_millis(20));

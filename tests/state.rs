@@ -195,7 +195,7 @@ fn a_replayed_record_whose_key_failed_gets_the_fixed_key() {
 }
 
 /// Orders wrapped in an envelope; the steps read only a few fields, so the source parses only those
-/// (`runtime::projection`), and size `XXL` is missing from the table.
+/// (`kernel::projection`), and size `XXL` is missing from the table.
 fn envelope_folder(steps: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     write(

@@ -7,10 +7,10 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use weir::record::{Acks, Record};
-use weir::runtime::ack::{AckTracker, InputEnd, InputPosition};
-use weir::runtime::checkpoint::Checkpoints;
-use weir::runtime::dead_letter::{DeadLetterEntry, DeadLetterSender};
+use weir::kernel::ack::{AckTracker, InputEnd, InputPosition};
+use weir::kernel::checkpoint::Checkpoints;
+use weir::kernel::dead_letter::{DeadLetterEntry, DeadLetterSender};
+use weir::kernel::record::{Acks, Record};
 use weir::state::sqlite::SqliteStore;
 use weir::state::{StateError, StateStore};
 

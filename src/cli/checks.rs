@@ -3,7 +3,7 @@
 //! were mostly dead-lettered.
 
 use weir::config::pipeline::PipelineConfig;
-use weir::runtime::stats::RunSummary;
+use weir::kernel::stats::RunSummary;
 use weir::sinks::SinkConfig;
 use weir::sources::SourceConfig;
 use weir::sources::file::FileFormat;

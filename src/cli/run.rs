@@ -222,11 +222,11 @@ pub(crate) async fn run_plans(
 
 /// Progress display for interactive runs.
 trait WaitWithProgress {
-    async fn wait_with_progress(self, bar: indicatif::ProgressBar) -> weir::runtime::stats::RunSummary;
+    async fn wait_with_progress(self, bar: indicatif::ProgressBar) -> weir::kernel::stats::RunSummary;
 }
 
 impl WaitWithProgress for Execution {
-    async fn wait_with_progress(self, bar: indicatif::ProgressBar) -> weir::runtime::stats::RunSummary {
+    async fn wait_with_progress(self, bar: indicatif::ProgressBar) -> weir::kernel::stats::RunSummary {
         let progress = self.progress_handle();
         let ticker = tokio::spawn(async move {
             loop {

@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 
 use crate::cli::output::{one_line, print_line};
 use weir::config::secrets;
-use weir::runtime::ack::Outcome;
+use weir::kernel::ack::Outcome;
 use weir::runtime::executor::{Execution, RunOptions};
 use weir::runtime::replay::Replay;
 use weir::state::session::RunSession;

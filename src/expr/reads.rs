@@ -1,6 +1,6 @@
 //! Which parts of a record an expression reads. Steps report their reads so that a pipeline that only
 //! looks at a few fields of large records can parse only those fields (see
-//! `crate::runtime::projection`).
+//! `crate::kernel::projection`).
 
 /// The record fields an expression (or a step) reads.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{NodeKind, PipelineGraph, build_graph};
-use crate::build::{BuildContext, BuildErrors};
 use crate::config::diagnostic::Location;
 use crate::config::diagnostic::{Diagnostic, Diagnostics};
 use crate::config::file::{Anchor, ConfigFile};
@@ -18,7 +17,8 @@ use crate::config::pipeline::{DeadLetterConfig, OnError, Origin, RuntimeSettings
 use crate::config::source_map::Pos;
 use crate::expr::reads::Reads;
 use crate::expr::template::{StringTemplate, TemplateEngine, TemplateOptions};
-use crate::runtime::projection::Projection;
+use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::kernel::projection::Projection;
 use crate::sinks::Sink;
 use crate::sources::Source;
 use crate::transforms::Transform;
@@ -75,7 +75,7 @@ pub struct Plan {
     /// Batch size and channel capacity.
     pub settings: RuntimeSettings,
     /// The fields the pipeline reads of its source's records, when it does not need them whole.
-    pub projection: Option<crate::runtime::projection::Projection>,
+    pub projection: Option<crate::kernel::projection::Projection>,
     /// Where the pipeline's templates read the id map (`ids`); filled when a run starts.
     pub ids: crate::expr::template::IdsSlot,
 }

@@ -10,15 +10,15 @@ use std::time::Instant;
 use petgraph::graph::NodeIndex;
 use tokio::task::JoinHandle;
 
-use super::ack::{AckSummary, AckTracker};
-use super::channel::{Outputs, batch_channel};
-use super::checkpoint::Checkpoints;
-use super::dead_letter::DeadLetterSender;
-use super::fused::{Chain, Failure, StepEnv};
 use super::replay::{self, Replay};
-use super::stats::{NodeCounters, RunSummary};
 use super::tasks::{SourceEnd, fusable_chain, run_sink, run_step};
 use crate::graph::plan::{BuiltSink, BuiltStep, DeadLetterTarget, Plan};
+use crate::kernel::ack::{AckSummary, AckTracker};
+use crate::kernel::channel::{Outputs, batch_channel};
+use crate::kernel::checkpoint::Checkpoints;
+use crate::kernel::dead_letter::DeadLetterSender;
+use crate::kernel::fused::{Chain, Failure, StepEnv};
+use crate::kernel::stats::{NodeCounters, RunSummary};
 use crate::sinks::dry_run::DryRunSink;
 use crate::sinks::{Sink, SinkContext};
 use crate::sources::{Source, SourceContext};
@@ -146,7 +146,7 @@ impl Execution {
             failure: failure.clone(),
             stop: Arc::clone(&stop),
         };
-        // The stateless steps right after the source run inside it (`runtime::fused`) — except in a
+        // The stateless steps right after the source run inside it (`kernel::fused`) — except in a
         // replay, which injects records at a step's own input.
         let fused = if options.replay.is_some() { Vec::new() } else { fusable_chain(&graph, &steps) };
         let ids: Vec<String> = steps.iter().map(|s| s.id.clone()).collect();
@@ -281,7 +281,7 @@ impl Execution {
             // the run is being stopped; the next run then re-reads from the last saved position.
             let stop = Arc::clone(&self.stop);
             let saved = tokio::task::spawn_blocking(move || {
-                super::dead_letter::retry_while_full(&stop, "checkpoint", || checkpoints.save().map(drop))
+                crate::kernel::dead_letter::retry_while_full(&stop, "checkpoint", || checkpoints.save().map(drop))
             })
             .await;
             match saved {

@@ -1,13 +1,7 @@
-//! Running a built pipeline: one tokio task per node, bounded channels carrying batches, end-to-end
-//! acknowledgements, counters, and graceful shutdown.
+//! Running a built pipeline: the executor wires one task per node with bounded channels, runs the
+//! sinks and steps (`tasks`), and replays dead letters (`replay`). What the components themselves use
+//! (records, acknowledgements, batches, counters, dead letters, checkpoints) is in `kernel`.
 
-pub mod ack;
-pub mod channel;
-pub mod checkpoint;
-pub mod dead_letter;
 pub mod executor;
-pub mod fused;
-pub mod projection;
 pub mod replay;
-pub mod stats;
 mod tasks;

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use petgraph::graph::NodeIndex;
 use serde_json::Value;
 
-use super::ack::{AckTracker, InputPosition, Outcome};
-use super::channel::Outputs;
-use super::dead_letter::TRUNCATED;
-use super::stats::NodeCounters;
 use crate::graph::{NodeKind, PipelineGraph};
-use crate::record::{Acks, Record};
+use crate::kernel::ack::{AckTracker, InputPosition, Outcome};
+use crate::kernel::channel::Outputs;
+use crate::kernel::dead_letter::TRUNCATED;
+use crate::kernel::record::{Acks, Record};
+use crate::kernel::stats::NodeCounters;
 use crate::sources::SourceContext;
 use crate::state::StoredDeadLetter;
 use crate::transforms::context::with_context;

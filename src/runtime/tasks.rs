@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::mpsc::Receiver;
 
-use super::channel::{Batch, Outputs};
-use super::dead_letter::DeadLetterSender;
-use super::fused::{Failure, StepEnv};
-use super::stats::NodeCounters;
 use crate::graph::plan::BuiltStep;
-use crate::record::Record;
+use crate::kernel::channel::{Batch, Outputs};
+use crate::kernel::dead_letter::DeadLetterSender;
+use crate::kernel::fused::{Failure, StepEnv};
+use crate::kernel::record::Record;
+use crate::kernel::stats::NodeCounters;
 use crate::sinks::{Sink, SinkContext};
 use crate::state::{AuditEntry, StateError};
 use crate::transforms::Output;
@@ -121,7 +121,7 @@ fn audit_delivered(
     if sink.audits_itself() {
         return Ok(());
     }
-    let (time, target) = (super::dead_letter::now_rfc3339(), sink.target());
+    let (time, target) = (crate::kernel::dead_letter::now_rfc3339(), sink.target());
     let entries: Vec<AuditEntry> = records
         .iter()
         .filter_map(|r| r.key.as_deref())
@@ -139,7 +139,7 @@ fn audit_delivered(
     if entries.is_empty() {
         return Ok(());
     }
-    super::dead_letter::retry_while_full(stop, "audit entries", || state.audit(&entries))
+    crate::kernel::dead_letter::retry_while_full(stop, "audit entries", || state.audit(&entries))
 }
 
 /// Acknowledges written records (after auditing them) and dead-letters the rejected ones.
@@ -223,8 +223,8 @@ pub(super) fn run_sink(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Acks;
-    use crate::runtime::ack::{AckTracker, InputPosition};
+    use crate::kernel::ack::{AckTracker, InputPosition};
+    use crate::kernel::record::Acks;
     use crate::sinks::{RecordRejection, SinkError};
 
     struct Failing;

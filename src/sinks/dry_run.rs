@@ -5,7 +5,7 @@ use std::io::Write;
 
 use super::stdout::{render, stdout_error};
 use super::{RecordRejection, Sink, SinkError};
-use crate::record::Record;
+use crate::kernel::record::Record;
 
 /// Prints records instead of delivering them.
 #[derive(Debug)]

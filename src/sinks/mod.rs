@@ -7,8 +7,8 @@ pub mod file;
 pub mod http;
 pub mod stdout;
 
-use crate::build::{BuildContext, BuildErrors};
-use crate::record::Record;
+use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::kernel::record::Record;
 
 crate::config::registry::component_registry! {
     /// Every sink type, selected by `type:`.
@@ -99,13 +99,13 @@ pub trait Sink: Send {
     /// Offered the source's checkpoints before `open`. A sink whose output can be cut back to what a
     /// checkpoint covers (a file) records what it writes there and its output's length is committed
     /// with each checkpoint, which makes delivery into it exactly once; it then answers true.
-    fn commit_with(&mut self, _checkpoints: &std::sync::Arc<crate::runtime::checkpoint::Checkpoints>) -> bool {
+    fn commit_with(&mut self, _checkpoints: &std::sync::Arc<crate::kernel::checkpoint::Checkpoints>) -> bool {
         false
     }
 
     /// True when the sink writes of each record its value as compact JSON text and nothing else: a
     /// source whose records go only to this sink then encodes them on its own threads
-    /// ([`Record::encoded`](crate::record::Record::encoded)), and the sink writes that text.
+    /// ([`Record::encoded`](crate::kernel::record::Record::encoded)), and the sink writes that text.
     fn takes_encoded_json(&self) -> bool {
         false
     }

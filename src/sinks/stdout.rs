@@ -6,9 +6,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{RecordRejection, Sink, SinkError};
-use crate::build::{BuildContext, BuildErrors};
 use crate::config::secrets;
-use crate::record::Record;
+use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::kernel::record::Record;
 
 /// How records are printed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]

@@ -6,10 +6,10 @@ pub mod file;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use crate::build::{BuildContext, BuildErrors};
 use crate::expr::template::StringTemplate;
-use crate::runtime::ack::AckTracker;
-use crate::runtime::dead_letter::DeadLetterSender;
+use crate::kernel::ack::AckTracker;
+use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::kernel::dead_letter::DeadLetterSender;
 
 crate::config::registry::component_registry! {
     /// Every source type, selected by `type:`.
@@ -44,7 +44,7 @@ impl Source {
 
     /// True when some input would be read on from its checkpoint rather than from its start (what was
     /// read of it before is already delivered; a replaced input is read whole again).
-    pub fn resumes(&self, checkpoints: &crate::runtime::checkpoint::Checkpoints) -> bool {
+    pub fn resumes(&self, checkpoints: &crate::kernel::checkpoint::Checkpoints) -> bool {
         match self {
             Source::File(f) => f.resumes(checkpoints),
         }
@@ -76,7 +76,7 @@ impl SourceError {
 /// Everything a running source needs from the runtime.
 pub struct SourceContext {
     /// Where batches go.
-    pub output: crate::runtime::channel::Outputs,
+    pub output: crate::kernel::channel::Outputs,
     /// Hands out acknowledgement handles and counts outcomes.
     pub tracker: Arc<AckTracker>,
     /// Where unparseable inputs go.
@@ -94,13 +94,13 @@ pub struct SourceContext {
     /// The source's id (for dead-letter entries).
     pub id: String,
     /// The source's counters.
-    pub counters: Arc<crate::runtime::stats::NodeCounters>,
+    pub counters: Arc<crate::kernel::stats::NodeCounters>,
     /// Build only these fields of each record (`None`: build everything).
-    pub projection: Option<crate::runtime::projection::Projection>,
+    pub projection: Option<crate::kernel::projection::Projection>,
     /// Where to resume each input, and where acknowledged progress is saved (`None`: read everything,
     /// remember nothing).
-    pub checkpoints: Option<Arc<crate::runtime::checkpoint::Checkpoints>>,
-    /// Encode each record as compact JSON where it is built ([`crate::record::Record::encode_json`]):
+    pub checkpoints: Option<Arc<crate::kernel::checkpoint::Checkpoints>>,
+    /// Encode each record as compact JSON where it is built ([`crate::kernel::record::Record::encode_json`]):
     /// set when the records' only destination is a sink that writes exactly that.
     pub encode_json: bool,
 }

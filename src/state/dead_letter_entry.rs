@@ -1,5 +1,5 @@
 //! One dead-letter entry: what the dead-letter queue keeps of a record a component could not process.
-//! The state store holds them; the runtime writes them (`runtime::dead_letter`).
+//! The state store holds them; the runtime writes them (`kernel::dead_letter`).
 
 use serde::Serialize;
 use serde_json::Value;

@@ -8,9 +8,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{Output, Transform};
-use crate::build::{BuildContext, BuildErrors};
 use crate::config::duration::Duration;
-use crate::record::{Acks, Record};
+use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::kernel::record::{Acks, Record};
 
 /// Gathers records into lists.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

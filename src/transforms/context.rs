@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::Output;
 use crate::expr::template::{RenderContext, StringTemplate};
-use crate::record::Record;
+use crate::kernel::record::Record;
 
 /// Runs `f` with a template context whose `record` is this record's value, lent (not copied) through
 /// an `Arc` and taken back afterwards.

@@ -7,9 +7,9 @@ use serde::Deserialize;
 
 use super::context::key_or_reject;
 use super::{Output, Transform};
-use crate::build::{BuildContext, BuildErrors};
 use crate::expr::template::StringTemplate;
-use crate::record::Record;
+use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::kernel::record::Record;
 
 fn default_capacity() -> usize {
     1_000_000

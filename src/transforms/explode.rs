@@ -9,10 +9,10 @@ use serde::Deserialize;
 
 use super::context::key_or_reject;
 use super::{Output, Transform};
-use crate::build::{BuildContext, BuildErrors};
 use crate::expr::jsonpath::JsonPath;
 use crate::expr::template::StringTemplate;
-use crate::record::Record;
+use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::kernel::record::Record;
 
 /// Splits a record into one record per selected element.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -8,10 +8,10 @@ use serde_json::Value;
 
 use super::context::{field_to_jsonpath, with_context};
 use super::{Output, Transform};
-use crate::build::{BuildContext, BuildErrors};
 use crate::expr::jsonpath::JsonPath;
 use crate::expr::template::ValueTemplate;
-use crate::record::Record;
+use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::kernel::record::Record;
 
 /// Sets fields to literal values or templates.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

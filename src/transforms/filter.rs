@@ -5,9 +5,9 @@ use serde::Deserialize;
 
 use super::context::with_context;
 use super::{Output, Transform};
-use crate::build::{BuildContext, BuildErrors};
 use crate::expr::template::ExprTemplate;
-use crate::record::Record;
+use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::kernel::record::Record;
 
 /// Keeps records matching a condition.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -11,10 +11,10 @@ use serde_json::{Map, Value};
 
 use super::context::key_or_reject;
 use super::{Output, Transform};
-use crate::build::{BuildContext, BuildErrors};
 use crate::config::duration::Duration;
 use crate::expr::template::StringTemplate;
-use crate::record::{Acks, Record};
+use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::kernel::record::{Acks, Record};
 
 fn default_into() -> String {
     "records".into()

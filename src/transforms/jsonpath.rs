@@ -9,11 +9,11 @@ use serde_json::Value;
 
 use super::context::field_to_jsonpath;
 use super::{Output, Transform};
-use crate::build::{BuildContext, BuildErrors};
 use crate::expr::jsonpath::ElementFilter;
 use crate::expr::jsonpath::JsonPath;
 use crate::expr::reads::Reads;
-use crate::record::Record;
+use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::kernel::record::Record;
 
 /// What to do when a query selects nothing.
 ///

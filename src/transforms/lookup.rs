@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use super::context::{field_to_jsonpath, key_or_reject};
 use super::{Output, Transform};
-use crate::build::{BuildContext, BuildErrors};
 use crate::expr::jsonpath::JsonPath;
 use crate::expr::template::StringTemplate;
-use crate::record::Record;
+use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::kernel::record::Record;
 use crate::tables::Table;
 
 /// What to do when the key is not in the table.

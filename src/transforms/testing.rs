@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{Output, Transform};
-use crate::build::BuildContext;
 use crate::expr::template::{TemplateEngine, TemplateOptions};
-use crate::record::Record;
+use crate::kernel::build::BuildContext;
+use crate::kernel::record::Record;
 use crate::tables::{Table, Tables};
 
 /// A build context with one table `sizes` (magento,erp: S→SM, M→MD).

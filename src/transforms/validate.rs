@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Output, Transform};
-use crate::build::{BuildContext, BuildErrors};
-use crate::record::Record;
+use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::kernel::record::Record;
 
 /// Validates records against a JSON Schema.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -1,6 +1,6 @@
 //! `file` sink: writes NDJSON, a JSON array, or CSV to a file. With a checkpointed source, the file's
 //! length is committed with each checkpoint and a restarted run cuts it back to that length (see
-//! `runtime::checkpoint::outputs`): every record lands in the file exactly once.
+//! `kernel::checkpoint::outputs`): every record lands in the file exactly once.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
@@ -12,9 +12,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{RecordRejection, Sink, SinkContext, SinkError};
-use crate::build::{BuildContext, BuildErrors};
-use crate::record::Record;
-use crate::runtime::checkpoint::{BatchInputs, Checkpoints, output_unchanged};
+use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::kernel::checkpoint::{BatchInputs, Checkpoints, output_unchanged};
+use crate::kernel::record::Record;
 use crate::sources::file::FileFormat;
 
 /// Whether an existing file is replaced or extended.

@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::request::{BodySpec, RequestSpec, RequestTemplate};
 use super::{Captures, HttpSink, Idempotency, Lookup};
-use crate::build::{BuildContext, BuildErrors};
 use crate::config::duration::Duration;
+use crate::kernel::build::{BuildContext, BuildErrors};
 
 fn default_create_method() -> String {
     "POST".into()

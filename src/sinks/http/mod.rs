@@ -23,8 +23,8 @@ use serde_json::{Value, json};
 use super::{RecordRejection, Sink, SinkContext, SinkError};
 use crate::expr::jsonpath::JsonPath;
 use crate::expr::template::{RenderContext, StringTemplate};
-use crate::record::Record;
-use crate::runtime::dead_letter::now_rfc3339;
+use crate::kernel::dead_letter::now_rfc3339;
+use crate::kernel::record::Record;
 use crate::state::{AuditEntry, CapturedId, StateError, StateStore, WriteOutcome};
 use request::{Answer, Client, Prepared, RequestTemplate, scrub};
 

@@ -8,10 +8,10 @@ use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
-use crate::build::{BuildContext, BuildErrors};
 use crate::config::folder::ConnectionConfig;
 use crate::config::secrets;
 use crate::expr::template::{RenderContext, StringTemplate, ValueTemplate};
+use crate::kernel::build::{BuildContext, BuildErrors};
 
 /// `text` with every registered secret masked.
 pub(super) fn scrub(text: impl Into<String>) -> String {

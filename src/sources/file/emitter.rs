@@ -1,6 +1,6 @@
 //! Turning inputs into records: each gets its acknowledgement handle (with where it ends in its file,
 //! for checkpoints) and its key; records are gathered into batches, run through the steps the source
-//! runs itself (`runtime::fused`) and sent on. Inputs that did not parse, or whose key cannot be
+//! runs itself (`kernel::fused`) and sent on. Inputs that did not parse, or whose key cannot be
 //! rendered, go to the dead-letter queue.
 
 use std::sync::atomic::Ordering;
@@ -8,10 +8,10 @@ use std::sync::atomic::Ordering;
 use serde_json::Value;
 
 use super::Input;
-use crate::record::{Acks, Record};
-use crate::runtime::channel::Batch;
-use crate::runtime::fused::Chain;
-use crate::runtime::stats::NodeCounters;
+use crate::kernel::channel::Batch;
+use crate::kernel::fused::Chain;
+use crate::kernel::record::{Acks, Record};
+use crate::kernel::stats::NodeCounters;
 use crate::sources::SourceContext;
 use crate::transforms::context::with_context;
 

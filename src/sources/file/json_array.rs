@@ -1,6 +1,6 @@
 //! A top-level JSON array streamed element by element. Each element is first only delimited — a byte
 //! scan that tracks strings and bracket depth, without recursion and without judging what is inside —
-//! and then parsed on its own by the rules every record follows (`runtime::projection::parse_record`),
+//! and then parsed on its own by the rules every record follows (`kernel::projection::parse_record`),
 //! so that an element too deep, with a bad string or a bad number is dead-lettered like a bad NDJSON
 //! line, and the elements after it are still read. Only a broken document (no opening `[`, an
 //! unfinished last element, text after the closing `]`) fails the read.
@@ -12,9 +12,9 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::Input;
-use crate::runtime::ack::{InputEnd, InputPosition};
-use crate::runtime::projection::parse_record;
-use crate::runtime::projection::text::Strings;
+use crate::kernel::ack::{InputEnd, InputPosition};
+use crate::kernel::projection::parse_record;
+use crate::kernel::projection::text::Strings;
 use crate::sources::SourceError;
 
 /// Streams the elements of a top-level JSON array without holding the whole document; false when

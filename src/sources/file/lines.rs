@@ -10,9 +10,9 @@ use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
 use super::Input;
-use crate::runtime::ack::{InputEnd, InputPosition};
-use crate::runtime::checkpoint::ResumeAt;
-use crate::runtime::projection::{Projection, parse_record};
+use crate::kernel::ack::{InputEnd, InputPosition};
+use crate::kernel::checkpoint::ResumeAt;
+use crate::kernel::projection::{Projection, parse_record};
 
 /// Reads `reader` (positioned at byte `start` of its file) in large chunks and calls `line` for every
 /// line (without its newline), as a cheap shared slice of the chunk it came from, with the offset just

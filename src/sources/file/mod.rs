@@ -18,11 +18,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{SourceContext, SourceError};
-use crate::build::{BuildContext, BuildErrors};
-use crate::runtime::ack::{InputEnd, InputPosition};
-use crate::runtime::checkpoint::{Checkpoints, ResumeAt};
-use crate::runtime::fused::Chain;
-use crate::runtime::projection::Projection;
+use crate::kernel::ack::{InputEnd, InputPosition};
+use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::kernel::checkpoint::{Checkpoints, ResumeAt};
+use crate::kernel::fused::Chain;
+use crate::kernel::projection::Projection;
 use emitter::Emitter;
 
 /// Record formats of files.
@@ -144,7 +144,7 @@ pub struct Input {
     pub position: InputPosition,
     /// The value, or why it did not parse and its raw text.
     pub parsed: Result<Value, (String, Value)>,
-    /// The input's text, when only part of it was built (see `runtime::projection`).
+    /// The input's text, when only part of it was built (see `kernel::projection`).
     pub original: Option<Bytes>,
     /// Where the input ends in its file (a byte offset, and the line ends before it; for JSON arrays
     /// the end of the file), for checkpoints.
@@ -183,7 +183,7 @@ impl FileSource {
     }
 
     /// Reads every file, blocking; call from a blocking thread. `chain` holds the steps the source runs
-    /// itself (`runtime::fused`). When a checkpoint keeps the position, a last line or row without a
+    /// itself (`kernel::fused`). When a checkpoint keeps the position, a last line or row without a
     /// line end is held back (see [`FileSource::read_file`]); the count shows in the run summary.
     pub fn run_blocking(&self, ctx: &SourceContext, chain: Chain) -> Result<(), SourceError> {
         let mut emitter = Emitter::new(ctx, chain);
@@ -237,7 +237,7 @@ impl FileSource {
         }
         emitter.send();
         if held_back > 0 {
-            ctx.counters.set_report(crate::runtime::stats::StepReport(vec![("held_back_unterminated", held_back)]));
+            ctx.counters.set_report(crate::kernel::stats::StepReport(vec![("held_back_unterminated", held_back)]));
         }
         Ok(())
     }

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use super::emitter::Emitter;
 use super::lines::{Line, for_each_ndjson_line, parse_line};
-use crate::runtime::channel::Batch;
-use crate::runtime::checkpoint::ResumeAt;
+use crate::kernel::channel::Batch;
+use crate::kernel::checkpoint::ResumeAt;
 
 /// How many threads parse NDJSON lines: one per core the process may run on (up to 4).
 fn parse_threads() -> usize {

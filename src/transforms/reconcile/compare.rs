@@ -5,8 +5,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Number, Value};
 
-use crate::build::BuildErrors;
 use crate::expr::jsonpath::JsonPath;
+use crate::kernel::build::BuildErrors;
 use crate::transforms::context::field_to_jsonpath;
 
 /// One field to compare: its name on both sides, or its names on each side.

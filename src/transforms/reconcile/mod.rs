@@ -19,10 +19,10 @@ pub use self::right::RightConfig;
 use self::right::{RightSet, RightSource};
 use super::context::key_or_reject;
 use super::{Output, Transform};
-use crate::build::{BuildContext, BuildErrors};
 use crate::expr::template::StringTemplate;
-use crate::record::Record;
-use crate::runtime::stats::StepReport;
+use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::kernel::record::Record;
+use crate::kernel::stats::StepReport;
 
 /// Compares the records flowing in (left) with a keyed set read by the step (right).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -225,8 +225,8 @@ impl Transform for Reconcile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Acks;
-    use crate::runtime::ack::{AckTracker, InputPosition};
+    use crate::kernel::ack::{AckTracker, InputPosition};
+    use crate::kernel::record::Acks;
     use crate::transforms::testing::{context, run, values};
     use serde_json::json;
 

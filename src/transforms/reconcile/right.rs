@@ -7,9 +7,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::build::{BuildContext, BuildErrors};
 use crate::expr::template::StringTemplate;
-use crate::record::Record;
+use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::kernel::record::Record;
 use crate::sources::file::{FileSource, FileSourceConfig};
 use crate::transforms::context::with_context;
 

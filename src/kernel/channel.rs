@@ -5,7 +5,7 @@
 use tokio::sync::mpsc::error::SendError;
 use tokio::sync::mpsc::{Receiver, Sender, channel};
 
-use crate::record::Record;
+use crate::kernel::record::Record;
 
 /// A batch of records.
 pub type Batch = Vec<Record>;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::runtime::ack::AckRef;
+use crate::kernel::ack::AckRef;
 
 /// The inputs a record stands for: one for most records, several after `group` or `batch`.
 #[derive(Debug, Clone, Default)]
@@ -62,7 +62,7 @@ pub struct Record {
     /// The inputs this record was derived from.
     pub acks: Acks,
     /// The input's text, kept when the source parsed only the fields the pipeline reads
-    /// (see `runtime::projection`), so that a dead-letter entry can still show the whole input.
+    /// (see `kernel::projection`), so that a dead-letter entry can still show the whole input.
     pub original: Option<bytes::Bytes>,
     /// The value as compact JSON text, made on the thread that built the record when its only
     /// destination is a sink that writes exactly that (see [`Record::encode_json`]); `value` is then

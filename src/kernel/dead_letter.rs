@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::config::secrets;
-use crate::record::Record;
+use crate::kernel::record::Record;
 use crate::state::{AuditEntry, StateError, StateStore};
 
 pub use crate::state::DeadLetterEntry;
@@ -139,7 +139,7 @@ impl DeadLetterSender {
             key: record.key.as_deref().map(str::to_string),
             error: error.into(),
             attempts,
-            // A record parsed in part (see `runtime::projection`) is shown as the whole input, with what
+            // A record parsed in part (see `kernel::projection`) is shown as the whole input, with what
             // the steps before this one set in it (so that a replay gives the step what it was given).
             record: match &record.original {
                 Some(text) => match crate::exact_json::from_slice(text) {
@@ -358,8 +358,8 @@ pub use crate::clock::now_rfc3339;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Acks;
-    use crate::runtime::ack::{AckTracker, InputPosition};
+    use crate::kernel::ack::{AckTracker, InputPosition};
+    use crate::kernel::record::Acks;
 
     #[test]
     fn writes_entry_then_acknowledges() {

@@ -22,7 +22,7 @@ pub struct NodeCounters {
     pub dead_lettered: AtomicU64,
     /// Records written (sinks).
     pub delivered: AtomicU64,
-    /// What the step reported about its work at the end (see [`crate::transforms::Transform::report`]).
+    /// What the step reported about its work at the end (see [`crate::kernel::step::Transform::report`]).
     pub report: Mutex<Option<StepReport>>,
 }
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::Record;
+use crate::kernel::record::Record;
 
 /// The committed length of one output file, saved in the checkpoint of the source feeding it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,8 +153,8 @@ pub(super) type Slots = BTreeMap<String, Slot>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Acks;
-    use crate::runtime::ack::{AckTracker, InputPosition};
+    use crate::kernel::ack::{AckTracker, InputPosition};
+    use crate::kernel::record::Acks;
 
     fn inputs(tracker: &std::sync::Arc<AckTracker>, seqs: &[(u32, u64)]) -> BatchInputs {
         let mut b = BatchInputs::default();

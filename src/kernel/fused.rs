@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::channel::Batch;
 use super::dead_letter::DeadLetterSender;
 use super::stats::NodeCounters;
-use crate::record::OnError;
-use crate::record::Record;
-use crate::transforms::{Output, Transform};
+use crate::kernel::record::OnError;
+use crate::kernel::record::Record;
+use crate::kernel::step::{Output, Transform};
 
 /// The first fatal error of a run.
 #[derive(Debug, Default, Clone)]

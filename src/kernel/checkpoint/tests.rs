@@ -2,7 +2,7 @@
 //! replaced files, refuse unreadable checkpoints.
 
 use super::*;
-use crate::runtime::ack::{InputEnd, InputPosition};
+use crate::kernel::ack::{InputEnd, InputPosition};
 use crate::state::sqlite::SqliteStore;
 use serde_json::json;
 
@@ -92,8 +92,8 @@ fn outputs_are_committed_with_the_position_that_covers_them() {
     cp.open_stream(0, "in", &path, &mut File::open(&path).expect("open")).expect("stream");
     cp.expect_output("out");
     let first = tracker.track_until(InputPosition { stream: 0, seq: 0 }, InputEnd { offset: 2, lines: 1 });
-    let mut record = crate::record::Record::new(serde_json::json!(1));
-    record.acks = crate::record::Acks::One(first);
+    let mut record = crate::kernel::record::Record::new(serde_json::json!(1));
+    record.acks = crate::kernel::record::Acks::One(first);
     let mut inputs = BatchInputs::default();
     inputs.add(&record);
     record.mark_delivered();

@@ -1,0 +1,114 @@
+//! What a step is to the rest of Weir: the [`Transform`] trait every built step implements, and the
+//! [`Output`] of one call (records passed on, rejected, filtered, or a fatal error). The step types
+//! themselves are components (`transforms`).
+
+use std::time::Instant;
+
+use crate::expr::reads::Reads;
+use crate::kernel::record::Record;
+
+/// A record that a step could not process, bound for the dead-letter output.
+#[derive(Debug)]
+pub struct Rejected {
+    /// The record as it entered the step.
+    pub record: Record,
+    /// Why it was rejected.
+    pub error: String,
+}
+
+/// What a step produced from one call.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Records passed downstream.
+    pub records: Vec<Record>,
+    /// Records bound for the dead-letter output.
+    pub rejected: Vec<Rejected>,
+    /// How many records were dropped on purpose.
+    pub filtered: u64,
+    /// A fatal error that must stop the pipeline (e.g. a lookup miss with policy `error`).
+    pub fatal: Option<String>,
+}
+
+impl Output {
+    /// Passes a record downstream.
+    pub fn emit(&mut self, record: Record) {
+        self.records.push(record);
+    }
+
+    /// Drops a record on purpose; its inputs count it as filtered.
+    pub fn filter(&mut self, record: Record) {
+        record.mark_filtered();
+        self.filtered += 1;
+    }
+
+    /// Sends a record to the dead-letter output.
+    pub fn reject(&mut self, record: Record, error: impl std::fmt::Display) {
+        self.rejected.push(Rejected { record, error: error.to_string() });
+    }
+
+    /// Stops the pipeline; the record is not acknowledged and will be read again on the next run.
+    pub fn fail(&mut self, record: Record, error: impl std::fmt::Display) {
+        drop(record);
+        if self.fatal.is_none() {
+            self.fatal = Some(error.to_string());
+        }
+    }
+}
+
+/// A built step.
+pub trait Transform: Send {
+    /// Processes a batch of records.
+    fn process(&mut self, batch: Vec<Record>, out: &mut Output);
+
+    /// Called once when every input has ended: emit whatever is buffered.
+    fn flush(&mut self, _out: &mut Output) {}
+
+    /// When the step wants [`Transform::on_deadline`] called (time-based batches).
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Called at or after [`Transform::deadline`].
+    fn on_deadline(&mut self, _out: &mut Output) {}
+
+    /// Called just before [`Transform::flush`] when the source did not read its whole input (the run
+    /// was interrupted or failed, or stopped at `--limit`): a step that draws conclusions from what it
+    /// did *not* see (`reconcile`'s `missing_left`) must not draw them.
+    fn input_incomplete(&mut self) {}
+
+    /// Counts the step keeps about its work, collected by the runtime after [`Transform::flush`] and
+    /// shown in the run summary.
+    fn report(&self) -> Option<crate::kernel::stats::StepReport> {
+        None
+    }
+
+    /// Which fields of its input records the step reads; `Reads::All` when it may read or pass on
+    /// anything. Answered from its compiled expressions; used to parse only what a pipeline needs.
+    fn reads(&self) -> Reads {
+        Reads::All
+    }
+
+    /// The `$.array[?@.key == literal]` queries the step selects array elements with (not counted in
+    /// [`Transform::reads`]): the source then skips the elements they cannot match.
+    fn element_filters(&self) -> Vec<crate::expr::jsonpath::ElementFilter> {
+        Vec::new()
+    }
+
+    /// True when the step's output records are built anew, so nothing downstream reads its input's
+    /// other fields.
+    fn replaces_record(&self) -> bool {
+        false
+    }
+
+    /// Asks the step to emit its records as compact JSON text ([`Record::encoded`]) where it can make
+    /// that text more cheaply than it builds their value: sent to the last step a source runs itself
+    /// when the records' only destination is a sink writing that text. A step that cannot ignores it.
+    fn emit_encoded_json(&mut self) {}
+
+    /// Another instance of this step, for another thread, when the step keeps no state between records
+    /// (what it does to a record depends on that record only). Such steps may run inside the source,
+    /// on every thread that parses (`kernel::fused`).
+    fn replicate(&self) -> Option<Box<dyn Transform>> {
+        None
+    }
+}
