@@ -2,6 +2,7 @@
 //! DAG (`graph`), built into runtime components (`transforms`, `sources`, `sinks`) and run on tokio
 //! (`runtime`).
 
+pub mod assemble;
 pub mod clock;
 pub mod config;
 pub mod csv_text;

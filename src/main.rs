@@ -8,8 +8,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use weir::config::load::{LoadedPipeline, load_paths_partial, process_env};
-use weir::config::schema;
+use weir::assemble::load::{LoadedPipeline, load_paths_partial, process_env};
+use weir::assemble::schema;
 use weir::config::secrets;
 use weir::graph::plan::{Plan, compile};
 use weir::state::StateStore;

@@ -31,11 +31,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("transforms", 3),
     ("sinks", 3),
     // 4: assembly: pipeline files into component configs, the graph, the plan
-    ("config::pipeline", 4),
-    ("config::parse", 4),
-    ("config::load", 4),
-    ("config::folder", 4),
-    ("config::schema", 4),
+    ("assemble", 4),
     ("graph", 4),
     // 5: the runtime
     ("runtime", 5),
@@ -48,8 +44,8 @@ const LAYERS: &[(&str, u8)] = &[
 const KNOWN_UPWARD: &[&str] = &[
     // Connections are one HTTP-only config type of the folder; they become a tagged enum owned by
     // each connector (issue 8, point 4).
-    "kernel::build -> config::folder",
-    "sinks::http::request -> config::folder",
+    "kernel::build -> assemble",
+    "sinks::http::request -> assemble",
 ];
 
 fn layer(module: &str) -> Option<(u8, &'static str)> {
@@ -156,5 +152,5 @@ fn the_reference_reader_finds_paths_in_every_form() {
     assert_eq!(layer("kernel::projection::text").map(|l| l.0), Some(2));
     assert_eq!(layer("runtime::executor").map(|l| l.0), Some(5));
     assert_eq!(layer("config::diagnostic").map(|l| l.0), Some(0));
-    assert_eq!(layer("config::pipeline::PipelineConfig").map(|l| l.0), Some(4));
+    assert_eq!(layer("assemble::pipeline::PipelineConfig").map(|l| l.0), Some(4));
 }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use weir::config::load::load_paths;
+use weir::assemble::load::load_paths;
 use weir::graph::plan::compile;
 use weir::runtime::executor::{Execution, RunOptions};
 

@@ -19,7 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
-use weir::config::load::load_paths;
+use weir::assemble::load::load_paths;
 use weir::graph::plan::compile;
 
 /// The only variables `${env:…}` and `${secret:…}` see while the examples are checked.

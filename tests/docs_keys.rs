@@ -246,7 +246,7 @@ fn regenerate(text: &str, root: &Value) -> String {
 
 #[test]
 fn key_tables_match_the_schema() {
-    let root = weir::config::schema::pipeline_schema();
+    let root = weir::assemble::schema::pipeline_schema();
     let update = std::env::var_os("WEIR_UPDATE_DOCS").is_some();
     let mut stale = Vec::new();
     for doc in ["docs/steps.md", "docs/connectors.md"] {

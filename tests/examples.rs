@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use serde_json::Value;
-use weir::config::load::load_paths;
+use weir::assemble::load::load_paths;
 use weir::graph::plan::compile;
 use weir::kernel::stats::RunSummary;
 use weir::runtime::executor::{Execution, RunOptions};

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use weir::assemble::load::load_paths;
 use weir::config::diagnostic::Diagnostics;
-use weir::config::load::load_paths;
 use weir::graph::plan::compile;
 
 fn write(dir: &Path, name: &str, text: &str) {

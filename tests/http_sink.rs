@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::receiver::{Config, Receiver};
-use weir::config::load::load_paths;
+use weir::assemble::load::load_paths;
 use weir::graph::plan::compile;
 use weir::kernel::stats::RunSummary;
 use weir::runtime::executor::{Execution, RunOptions};

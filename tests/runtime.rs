@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use weir::config::load::load_paths;
+use weir::assemble::load::load_paths;
 use weir::graph::plan::compile;
 use weir::kernel::stats::RunSummary;
 use weir::runtime::executor::{Execution, RunOptions};

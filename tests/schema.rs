@@ -18,9 +18,9 @@ fn committed(name: &str) -> Value {
 #[test]
 fn committed_schemas_match_the_code() {
     for (name, generated) in [
-        ("pipeline.schema.json", weir::config::schema::pipeline_schema()),
-        ("connections.schema.json", weir::config::schema::connections_schema()),
-        ("shared.schema.json", weir::config::schema::shared_schema()),
+        ("pipeline.schema.json", weir::assemble::schema::pipeline_schema()),
+        ("connections.schema.json", weir::assemble::schema::connections_schema()),
+        ("shared.schema.json", weir::assemble::schema::shared_schema()),
     ] {
         assert!(
             committed(name) == generated,

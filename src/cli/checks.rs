@@ -2,7 +2,7 @@
 //! contradicts the path's extension, and `--max-dead-letters`, the limit that fails a run whose records
 //! were mostly dead-lettered.
 
-use weir::config::pipeline::PipelineConfig;
+use weir::assemble::pipeline::PipelineConfig;
 use weir::kernel::stats::RunSummary;
 use weir::sinks::SinkConfig;
 use weir::sources::SourceConfig;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::cli::checks::{self, DeadLetterLimit};
 use crate::cli::output::print_line;
-use weir::config::load::LoadedPipeline;
+use weir::assemble::load::LoadedPipeline;
 use weir::graph::plan::Plan;
 use weir::runtime::executor::{Execution, RunOptions};
 use weir::state::session::RunSession;

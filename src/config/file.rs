@@ -295,7 +295,7 @@ fn yaml_error(e: &serde_yaml::Error, display: &str, text: &str) -> Diagnostic {
                 let key = pointer.rsplit('/').next().unwrap_or("").replace("~1", "/").replace("~0", "~");
                 let parent = pointer.rsplit_once('/').map_or("", |(p, _)| p);
                 return Diagnostic::new(code, format!("duplicate key `{key}`"))
-                    .with_field(super::parse::field_name(parent, ""))
+                    .with_field(super::source_map::field_name(parent, ""))
                     .with_hint(format!(
                         "`{key}` is already set on line {}; each key may appear once per mapping",
                         first.line

@@ -1,20 +1,15 @@
-//! Loading configuration: files and folders → positioned, interpolated values → typed pipeline configs,
-//! with every error collected and rendered with its location.
+//! Configuration building blocks: files with positions, diagnostics, interpolation, secrets, durations,
+//! paths, the component registry macro. They know no component type; turning a pipeline file into
+//! component configs is `assemble`.
 
 pub mod diagnostic;
 pub mod duration;
 pub mod encoding;
 pub mod file;
-pub mod folder;
 pub mod interpolate;
-pub mod load;
-pub mod parse;
 pub mod paths;
-pub mod pipeline;
 pub mod present;
 pub mod registry;
-pub mod schema;
-mod schema_editor;
-mod schema_walk;
+pub(crate) mod schema_walk;
 pub mod secrets;
 pub mod source_map;

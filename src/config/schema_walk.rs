@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 /// `schema` with `$ref`s into `root` followed.
-pub(super) fn resolve<'a>(root: &'a Value, mut schema: &'a Value) -> Option<&'a Value> {
+pub(crate) fn resolve<'a>(root: &'a Value, mut schema: &'a Value) -> Option<&'a Value> {
     for _ in 0..32 {
         match schema.get("$ref").and_then(Value::as_str) {
             Some(r) => schema = root.pointer(r.strip_prefix('#')?)?,
@@ -16,7 +16,7 @@ pub(super) fn resolve<'a>(root: &'a Value, mut schema: &'a Value) -> Option<&'a 
 }
 
 /// Whether the JSON type(s) `schema` declares admit `value`.
-pub(super) fn type_matches(schema: &Value, value: &Value) -> bool {
+pub(crate) fn type_matches(schema: &Value, value: &Value) -> bool {
     let kind = match value {
         Value::Null => "null",
         Value::Bool(_) => "boolean",
@@ -36,7 +36,7 @@ pub(super) fn type_matches(schema: &Value, value: &Value) -> bool {
 
 /// The schema of the value at JSON Pointer `rel` inside `value` (whose schema is `schema`), following
 /// properties, `additionalProperties`, `items`, and the branch of an `anyOf` that admits the value.
-pub(super) fn sub_schema<'a>(root: &'a Value, schema: &'a Value, value: &Value, rel: &str) -> Option<&'a Value> {
+pub(crate) fn sub_schema<'a>(root: &'a Value, schema: &'a Value, value: &Value, rel: &str) -> Option<&'a Value> {
     let mut schema = resolve(root, schema)?;
     let mut value = value;
     for seg in rel.split('/').skip(1) {

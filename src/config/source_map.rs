@@ -303,6 +303,29 @@ fn closing_quote(rest: &str, quote: char) -> Option<usize> {
     None
 }
 
+/// Escapes a key for a JSON Pointer.
+pub fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// A JSON Pointer (`/steps/2/set`) as a dotted field name (`steps[2].set`), relative to `base`.
+pub fn field_name(pointer: &str, base: &str) -> String {
+    let rel = pointer.strip_prefix(base).unwrap_or(pointer);
+    let mut out = String::new();
+    for seg in rel.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        if seg.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&seg);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,9 +11,9 @@ use petgraph::algo::{has_path_connecting, tarjan_scc};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
+use crate::assemble::pipeline::{Origin, PipelineConfig};
 use crate::config::diagnostic::{Diagnostic, suggestion};
 use crate::config::file::Anchor;
-use crate::config::pipeline::{Origin, PipelineConfig};
 
 /// What a node is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{NodeKind, PipelineGraph, build_graph};
+use crate::assemble::load::LoadedPipeline;
+use crate::assemble::parse::{escape, field_name};
+use crate::assemble::pipeline::{DeadLetterConfig, OnError, Origin, RuntimeSettings};
 use crate::config::diagnostic::Location;
 use crate::config::diagnostic::{Diagnostic, Diagnostics};
 use crate::config::file::{Anchor, ConfigFile};
-use crate::config::load::LoadedPipeline;
-use crate::config::parse::{escape, field_name};
-use crate::config::pipeline::{DeadLetterConfig, OnError, Origin, RuntimeSettings};
 use crate::config::source_map::Pos;
 use crate::expr::reads::Reads;
 use crate::expr::template::{StringTemplate, TemplateEngine, TemplateOptions};
@@ -247,7 +247,7 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
         .dead_letter
         .as_ref()
         .and_then(|d| d.max_record_size)
-        .unwrap_or(crate::config::pipeline::DEFAULT_MAX_DEAD_LETTER_RECORD);
+        .unwrap_or(crate::assemble::pipeline::DEFAULT_MAX_DEAD_LETTER_RECORD);
     match (graph, source, diagnostics.is_empty() && config.unparsed.is_empty()) {
         (Ok(graph), Some(source), true) => Ok(Plan {
             ids: ctx.templates.ids().clone(),

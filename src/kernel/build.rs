@@ -20,7 +20,7 @@ pub struct BuildContext {
     /// The pipeline's name.
     pub pipeline: String,
     /// The folder's `connections.yaml` (named endpoints components refer to).
-    pub connections: Arc<crate::config::folder::ConnectionsFile>,
+    pub connections: Arc<crate::assemble::folder::ConnectionsFile>,
 }
 
 /// One problem found while building a component.

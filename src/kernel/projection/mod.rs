@@ -291,7 +291,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("p.yaml"), yaml).expect("write");
         let pipelines =
-            crate::config::load::load_paths(&[dir.path().join("p.yaml")], &|_| None).expect("the pipeline loads");
+            crate::assemble::load::load_paths(&[dir.path().join("p.yaml")], &|_| None).expect("the pipeline loads");
         crate::graph::plan::compile(&pipelines[0]).expect("the pipeline builds").projection
     }
 

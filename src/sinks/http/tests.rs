@@ -4,7 +4,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::*;
-use crate::config::folder::{ConnectionConfig, ConnectionType, ConnectionsFile};
+use crate::assemble::folder::{ConnectionConfig, ConnectionType, ConnectionsFile};
 use crate::transforms::testing::context;
 
 fn config(yaml: &str) -> HttpSinkConfig {

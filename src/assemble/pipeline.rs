@@ -8,8 +8,8 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::file::ConfigFile;
-use super::registry::Registry;
+use crate::config::file::ConfigFile;
+use crate::config::registry::Registry;
 use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
 use crate::transforms::StepConfig;

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::duration::Duration;
 use super::pipeline::TableConfig;
+use crate::config::duration::Duration;
 
 /// `connections.yaml`.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::diagnostic::{Diagnostic, Diagnostics, Location};
-use super::file::{Anchor, ConfigFile};
 use super::folder::{ConnectionsFile, SharedFile};
 use super::parse::{Parser, escape};
 use super::pipeline::{PipelineConfig, TableConfig};
+use crate::config::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::config::file::{Anchor, ConfigFile};
 use crate::tables::{Table, Tables};
 
 /// File names in a client folder that are not pipelines.
@@ -162,7 +162,7 @@ pub fn load_paths_partial(
         } else if path.exists() {
             vec![path.clone()]
         } else {
-            diagnostics.push(Diagnostic::new("io", format!("{} does not exist", super::paths::shown(path))));
+            diagnostics.push(Diagnostic::new("io", format!("{} does not exist", crate::config::paths::shown(path))));
             continue;
         };
         for file_path in files {
@@ -305,7 +305,7 @@ fn check_connections(connections: &ConnectionsFile, file: &ConfigFile, diagnosti
             let hint = if known.is_empty() {
                 "no rate limits are defined: add one under `rate_limits:`".to_string()
             } else {
-                super::diagnostic::suggestion(limit, &known, "known rate limits")
+                crate::config::diagnostic::suggestion(limit, &known, "known rate limits")
             };
             diagnostics.push(
                 Diagnostic::new("unknown-rate-limit", format!("unknown rate limit `{limit}`"))

@@ -8,11 +8,12 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::diagnostic::{Diagnostic, Diagnostics, did_you_mean, suggestion};
-use super::file::{Anchor, ConfigFile};
 use super::pipeline::{Origin, PipelineConfig, SinkCommon, SinkSpec, SourceCommon, SourceSpec, StepCommon, StepSpec};
-use super::registry::{Registry, schema_fields};
-use super::schema_walk::{resolve, sub_schema, type_matches};
+use crate::config::diagnostic::{Diagnostic, Diagnostics, did_you_mean, suggestion};
+use crate::config::file::{Anchor, ConfigFile};
+use crate::config::registry::{Registry, schema_fields};
+use crate::config::schema_walk::{resolve, sub_schema, type_matches};
+pub use crate::config::source_map::{escape, field_name};
 use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
 use crate::transforms::StepConfig;
@@ -23,29 +24,6 @@ pub struct Parser<'a> {
     pub file: &'a Arc<ConfigFile>,
     /// Errors found so far.
     pub diagnostics: &'a mut Diagnostics,
-}
-
-/// Escapes a key for a JSON Pointer.
-pub fn escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
-}
-
-/// A JSON Pointer (`/steps/2/set`) as a dotted field name (`steps[2].set`), relative to `base`.
-pub(crate) fn field_name(pointer: &str, base: &str) -> String {
-    let rel = pointer.strip_prefix(base).unwrap_or(pointer);
-    let mut out = String::new();
-    for seg in rel.split('/').skip(1) {
-        let seg = seg.replace("~1", "/").replace("~0", "~");
-        if seg.parse::<usize>().is_ok() {
-            out.push_str(&format!("[{seg}]"));
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(&seg);
-        }
-    }
-    out
 }
 
 /// The JSON Pointer of the value serde failed on: `base` plus serde_path_to_error's path.
@@ -456,7 +434,7 @@ impl Parser<'_> {
 
     fn missing_top(&mut self, key: &str, hint: &str) {
         let first = self.file.text.lines().next().unwrap_or("").to_string();
-        let location = Some(super::diagnostic::Location {
+        let location = Some(crate::config::diagnostic::Location {
             file: self.file.display.clone(),
             pos: Default::default(),
             line_text: first,

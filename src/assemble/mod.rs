@@ -1,0 +1,11 @@
+//! Assembly: a client folder and its pipeline files into typed component configs (`pipeline`, `parse`,
+//! `folder`, `load`), with every error collected and rendered with its location, and the JSON Schema of
+//! those files (`schema`, `schema_editor`). Above the components, whose configs it names; beneath the
+//! runtime.
+
+pub mod folder;
+pub mod load;
+pub mod parse;
+pub mod pipeline;
+pub mod schema;
+mod schema_editor;
