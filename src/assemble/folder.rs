@@ -7,7 +7,6 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::pipeline::TableConfig;
-use crate::config::duration::Duration;
 
 /// `connections.yaml`.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -21,33 +20,7 @@ pub struct ConnectionsFile {
     pub rate_limits: BTreeMap<String, RateLimitConfig>,
 }
 
-/// Kinds of connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ConnectionType {
-    /// An HTTP API.
-    Http,
-}
-
-/// A named connection to an API.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectionConfig {
-    /// The kind of connection.
-    #[serde(rename = "type")]
-    pub kind: ConnectionType,
-    /// Base URL every path is joined to, e.g. `https://shop.example.com`.
-    pub base_url: String,
-    /// Headers sent with every request (values may use `${secret:NAME}`).
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// Time limit for one request (e.g. `30s`).
-    #[serde(default)]
-    pub timeout: Option<Duration>,
-    /// Name of a rate limit from `rate_limits`.
-    #[serde(default)]
-    pub rate_limit: Option<String>,
-}
+pub use crate::sinks::http::connection::{ConnectionConfig, ConnectionType};
 
 /// A request budget shared by the components that name it.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

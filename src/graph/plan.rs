@@ -17,7 +17,7 @@ use crate::config::file::{Anchor, ConfigFile};
 use crate::config::source_map::Pos;
 use crate::expr::reads::Reads;
 use crate::expr::template::{StringTemplate, TemplateEngine, TemplateOptions};
-use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::kernel::build::{BuildContext, BuildErrors, NamedConnection};
 use crate::kernel::projection::Projection;
 use crate::sinks::Sink;
 use crate::sources::Source;
@@ -180,7 +180,15 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
         tables,
         base_dir: pipeline.base_dir().to_path_buf(),
         pipeline: config.name.clone(),
-        connections: Arc::new(pipeline.folder.connections.clone()),
+        connections: Arc::new(
+            pipeline
+                .folder
+                .connections
+                .connections
+                .iter()
+                .map(|(name, c)| (name.clone(), NamedConnection::new(crate::sinks::http::connection::KIND, c.clone())))
+                .collect(),
+        ),
     };
     let mut source = None;
     if let Some(src) = &config.source {

@@ -1,6 +1,8 @@
 //! What `build()` needs and what it reports: the shared build context (template engine, tables, the
 //! pipeline's folder) and build errors that name the offending field so the loader can point at it.
 
+use std::any::Any;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -19,8 +21,71 @@ pub struct BuildContext {
     pub base_dir: PathBuf,
     /// The pipeline's name.
     pub pipeline: String,
-    /// The folder's `connections.yaml` (named endpoints components refer to).
-    pub connections: Arc<crate::assemble::folder::ConnectionsFile>,
+    /// The folder's named connections (`connections.yaml`), each as its connector's config; a component
+    /// takes the one it names with [`BuildContext::connection`].
+    pub connections: Arc<BTreeMap<String, NamedConnection>>,
+}
+
+/// One named connection: its kind (`type:`) and its connector's config, which only that connector's
+/// components know the type of.
+#[derive(Clone)]
+pub struct NamedConnection {
+    /// The connection's `type:` (`http`).
+    pub kind: &'static str,
+    config: Arc<dyn Any + Send + Sync>,
+}
+
+impl NamedConnection {
+    /// A connection of `kind` with its connector's `config`.
+    pub fn new<T: Any + Send + Sync>(kind: &'static str, config: T) -> Self {
+        Self { kind, config: Arc::new(config) }
+    }
+}
+
+impl std::fmt::Debug for NamedConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NamedConnection").field("kind", &self.kind).finish_non_exhaustive()
+    }
+}
+
+/// Why a component cannot have the connection it names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectionError {
+    /// No connection has that name.
+    #[error("unknown connection `{name}`")]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The names there are.
+        known: Vec<String>,
+    },
+    /// The connection is of another kind than the component needs.
+    #[error("connection `{name}` is a `{kind}` connection, not `{wanted}`")]
+    WrongKind {
+        /// The name asked for.
+        name: String,
+        /// Its kind.
+        kind: &'static str,
+        /// The kind the component needs.
+        wanted: &'static str,
+    },
+}
+
+impl BuildContext {
+    /// The connection `name`, as the config `T` of connections of kind `wanted`.
+    pub fn connection<T: Any + Send + Sync>(&self, name: &str, wanted: &'static str) -> Result<&T, ConnectionError> {
+        let Some(named) = self.connections.get(name) else {
+            return Err(ConnectionError::Unknown {
+                name: name.to_string(),
+                known: self.connections.keys().cloned().collect(),
+            });
+        };
+        named.config.downcast_ref::<T>().ok_or(ConnectionError::WrongKind {
+            name: name.to_string(),
+            kind: named.kind,
+            wanted,
+        })
+    }
 }
 
 /// One problem found while building a component.

@@ -7,10 +7,11 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::connection::{self, ConnectionConfig};
 use super::request::{BodySpec, RequestSpec, RequestTemplate};
 use super::{Captures, HttpSink, Idempotency, Lookup};
 use crate::config::duration::Duration;
-use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::kernel::build::{BuildContext, BuildErrors, ConnectionError};
 
 fn default_create_method() -> String {
     "POST".into()
@@ -133,21 +134,20 @@ impl HttpSinkConfig {
     pub fn build(&self, ctx: &BuildContext) -> Result<HttpSink, BuildErrors> {
         let mut errors = BuildErrors::default();
         let connection = match &self.connection {
-            Some(name) => match ctx.connections.connections.get(name) {
-                Some(c) => Some((name.as_str(), c)),
-                None => {
-                    let known: Vec<&str> = ctx.connections.connections.keys().map(String::as_str).collect();
-                    let hint = if known.is_empty() {
-                        "no connections are defined: add one to the folder's connections.yaml".to_string()
-                    } else {
-                        crate::config::diagnostic::suggestion(name, &known, "known connections")
+            Some(name) => match ctx.connection::<ConnectionConfig>(name, connection::KIND) {
+                Ok(c) => Some((name.as_str(), c)),
+                Err(e) => {
+                    let hint = match &e {
+                        ConnectionError::Unknown { known, .. } if known.is_empty() => {
+                            "no connections are defined: add one to the folder's connections.yaml".to_string()
+                        }
+                        ConnectionError::Unknown { known, .. } => {
+                            let known: Vec<&str> = known.iter().map(String::as_str).collect();
+                            crate::config::diagnostic::suggestion(name, &known, "known connections")
+                        }
+                        ConnectionError::WrongKind { .. } => "name an `http` connection".to_string(),
                     };
-                    errors.push(
-                        &["connection"],
-                        "unknown-connection",
-                        format!("unknown connection `{name}`"),
-                        Some(hint),
-                    );
+                    errors.push(&["connection"], "unknown-connection", e.to_string(), Some(hint));
                     None
                 }
             },

@@ -10,6 +10,7 @@
 //! retryable error, leaving the record unacknowledged.
 
 mod config;
+pub mod connection;
 mod idempotent;
 mod payload;
 mod request;

@@ -8,7 +8,7 @@ use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
-use crate::assemble::folder::ConnectionConfig;
+use super::connection::ConnectionConfig;
 use crate::config::secrets;
 use crate::expr::template::{RenderContext, StringTemplate, ValueTemplate};
 use crate::kernel::build::{BuildContext, BuildErrors};

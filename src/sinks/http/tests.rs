@@ -4,14 +4,18 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::*;
-use crate::assemble::folder::{ConnectionConfig, ConnectionType, ConnectionsFile};
+use crate::kernel::build::NamedConnection;
+use crate::sinks::http::connection::{ConnectionConfig, ConnectionType, KIND};
+
+/// Named connections as the build context holds them.
+type Connections = BTreeMap<String, NamedConnection>;
 use crate::transforms::testing::context;
 
 fn config(yaml: &str) -> HttpSinkConfig {
     serde_yaml::from_str(yaml).expect("valid config")
 }
 
-fn build_errors(yaml: &str, connections: ConnectionsFile) -> Vec<(String, String)> {
+fn build_errors(yaml: &str, connections: Connections) -> Vec<(String, String)> {
     let mut ctx = context();
     ctx.connections = Arc::new(connections);
     match config(yaml).build(&ctx) {
@@ -20,19 +24,15 @@ fn build_errors(yaml: &str, connections: ConnectionsFile) -> Vec<(String, String
     }
 }
 
-fn erp_connection() -> ConnectionsFile {
-    let mut connections = BTreeMap::new();
-    connections.insert(
-        "erp".to_string(),
-        ConnectionConfig {
-            kind: ConnectionType::Http,
-            base_url: "http://127.0.0.1:9/api/".into(),
-            headers: BTreeMap::new(),
-            timeout: None,
-            rate_limit: None,
-        },
-    );
-    ConnectionsFile { connections, rate_limits: BTreeMap::new() }
+fn erp_connection() -> Connections {
+    let erp = ConnectionConfig {
+        kind: ConnectionType::Http,
+        base_url: "http://127.0.0.1:9/api/".into(),
+        headers: BTreeMap::new(),
+        timeout: None,
+        rate_limit: None,
+    };
+    BTreeMap::from([("erp".to_string(), NamedConnection::new(KIND, erp))])
 }
 
 #[test]
@@ -45,7 +45,7 @@ capture: { id: "$.[" }
 idempotency:
   lookup: { path: "/orders", found: "$[0]" }
 "#,
-        ConnectionsFile::default(),
+        Connections::new(),
     );
     let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
     assert_eq!(fields, ["url", "method", "capture.id", "idempotency.lookup.path"], "{errors:?}");
@@ -131,8 +131,7 @@ fn a_secret_cut_by_the_excerpt_of_an_answer_is_still_masked() {
     let body = Value::String(format!("{} token cut-s3cret-0123456789 echoed", "x".repeat(280)));
     let text = request::Answer::Response { status: 401, body, json: false }.describe();
     assert!(!text.contains("cut-s3cret"), "{text}");
-    let errors =
-        build_errors(&format!("url: \"{}cut-s3cret-0123456789\"\n", "y".repeat(70)), ConnectionsFile::default());
+    let errors = build_errors(&format!("url: \"{}cut-s3cret-0123456789\"\n", "y".repeat(70)), Connections::new());
     assert!(!errors[0].1.contains("cut-s3cret"), "{errors:?}");
 }
 
@@ -161,4 +160,14 @@ fn an_answer_body_is_read_up_to_a_limit() {
     assert!(body.as_str().is_some_and(|t| t.len() < 1000 && t.contains("larger than")), "{}", answer.describe());
     drop(answer);
     assert!(server.join().expect("server") < 3 * request::MAX_BODY, "the client stopped reading");
+}
+
+#[test]
+fn a_connection_of_another_kind_is_named_as_such() {
+    let connections = BTreeMap::from([("db".to_string(), NamedConnection::new("postgres", 5u32))]);
+    let errors = build_errors("connection: db\npath: /orders\n", connections);
+    assert_eq!(
+        errors,
+        [("connection".to_string(), "connection `db` is a `postgres` connection, not `http`".to_string())]
+    );
 }
