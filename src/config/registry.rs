@@ -5,6 +5,27 @@
 
 /// Generates a component registry enum. See the module docs.
 macro_rules! component_registry {
+    // With `build(Context) -> Built, Errors`: also the dispatch of `build`, each variant's config
+    // compiled by its own `build(&self, &Context) -> Result<_, Errors>` and boxed into `Built`.
+    ($(#[$meta:meta])* $name:ident, $kind:literal, build($ctx:ty) -> $built:ty, $errors:ty {
+        $($tag:literal => $variant:ident($cfg:ty)),* $(,)?
+    }) => {
+        $crate::config::registry::component_registry! {
+            $(#[$meta])* $name, $kind { $($tag => $variant($cfg)),* }
+        }
+
+        impl $name {
+            /// Compiles the component (its type's `build()`).
+            pub fn build(&self, ctx: &$ctx) -> Result<$built, $errors> {
+                match self {
+                    $($name::$variant(c) => {
+                        let built: $built = Box::new(c.build(ctx)?);
+                        Ok(built)
+                    })*
+                }
+            }
+        }
+    };
     ($(#[$meta:meta])* $name:ident, $kind:literal { $($tag:literal => $variant:ident($cfg:ty)),* $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone)]

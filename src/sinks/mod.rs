@@ -12,21 +12,10 @@ use crate::kernel::record::Record;
 
 crate::config::registry::component_registry! {
     /// Every sink type, selected by `type:`.
-    SinkConfig, "sink" {
+    SinkConfig, "sink", build(BuildContext) -> Box<dyn Sink>, BuildErrors {
         "file" => File(file::FileSinkConfig),
         "http" => Http(Box<http::HttpSinkConfig>),
         "stdout" => Stdout(stdout::StdoutSinkConfig),
-    }
-}
-
-impl SinkConfig {
-    /// Compiles the sink.
-    pub fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Sink>, BuildErrors> {
-        Ok(match self {
-            SinkConfig::File(c) => Box::new(c.build(ctx)?),
-            SinkConfig::Http(c) => Box::new(c.build(ctx)?),
-            SinkConfig::Stdout(c) => Box::new(c.build(ctx)?),
-        })
     }
 }
 

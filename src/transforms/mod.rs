@@ -23,7 +23,7 @@ pub use crate::kernel::step::{Output, Rejected, Transform};
 
 crate::config::registry::component_registry! {
     /// Every step type, selected by `type:`.
-    StepConfig, "step" {
+    StepConfig, "step", build(BuildContext) -> Box<dyn Transform>, BuildErrors {
         "jsonpath" => Jsonpath(jsonpath::JsonpathConfig),
         "template" => Template(template::TemplateConfig),
         "lookup" => Lookup(lookup::LookupConfig),
@@ -37,26 +37,5 @@ crate::config::registry::component_registry! {
         "dedupe" => Dedupe(dedupe::DedupeConfig),
         "batch" => Batch(batch::BatchConfig),
         "reconcile" => Reconcile(reconcile::ReconcileConfig),
-    }
-}
-
-impl StepConfig {
-    /// Compiles the step.
-    pub fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Transform>, BuildErrors> {
-        Ok(match self {
-            StepConfig::Jsonpath(c) => Box::new(c.build(ctx)?),
-            StepConfig::Template(c) => Box::new(c.build(ctx)?),
-            StepConfig::Lookup(c) => Box::new(c.build(ctx)?),
-            StepConfig::Explode(c) => Box::new(c.build(ctx)?),
-            StepConfig::Group(c) => Box::new(c.build(ctx)?),
-            StepConfig::Filter(c) => Box::new(c.build(ctx)?),
-            StepConfig::Set(c) => Box::new(c.build(ctx)?),
-            StepConfig::Rename(c) => Box::new(c.build(ctx)?),
-            StepConfig::Remove(c) => Box::new(c.build(ctx)?),
-            StepConfig::Validate(c) => Box::new(c.build(ctx)?),
-            StepConfig::Dedupe(c) => Box::new(c.build(ctx)?),
-            StepConfig::Batch(c) => Box::new(c.build(ctx)?),
-            StepConfig::Reconcile(c) => Box::new(c.build(ctx)?),
-        })
     }
 }
