@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use weir::kernel::ack::{AckTracker, InputEnd, InputPosition};
-use weir::kernel::checkpoint::Checkpoints;
+use weir::kernel::checkpoint::{Checkpoints, Resumable};
 use weir::kernel::dead_letter::{DeadLetterEntry, DeadLetterSender};
 use weir::kernel::record::{Acks, Record};
+use weir::sources::file::FilePositions;
 use weir::state::sqlite::SqliteStore;
 use weir::state::{StateError, StateStore};
 
@@ -92,7 +93,9 @@ fn a_checkpoint_does_not_advance_while_the_store_is_full() {
     let checkpoints =
         Checkpoints::load(store.clone() as Arc<dyn StateStore>, "p", "in", Arc::clone(&tracker), false).expect("load");
     let key = format!("{name_part}.ndjson");
-    checkpoints.open_stream(0, &key, &input, &mut std::fs::File::open(&input).expect("open")).expect("stream");
+    let positions = Arc::new(FilePositions::restore(checkpoints.saved_position(), &[]).expect("nothing saved"));
+    checkpoints.keep(Arc::clone(&positions) as Arc<dyn Resumable>);
+    positions.open_stream(0, &key, &input, &mut std::fs::File::open(&input).expect("open")).expect("stream");
     let first = tracker.track_until(InputPosition { stream: 0, seq: 0 }, InputEnd { offset: 8, lines: 1 });
     first.delivered();
     drop(first);

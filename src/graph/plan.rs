@@ -28,8 +28,10 @@ use crate::transforms::Transform;
 pub struct BuiltSource {
     /// Its id.
     pub id: String,
+    /// Its `type:`.
+    pub type_name: &'static str,
     /// The runtime object.
-    pub source: Source,
+    pub source: Box<dyn Source>,
     /// The record key template.
     pub key: Option<StringTemplate>,
 }
@@ -201,7 +203,8 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
         let mut errors = BuildErrors::default();
         let key = src.common.key.as_ref().and_then(|k| errors.string_template(&ctx, &["key"], k));
         report(&mut diagnostics, errors, &src.origin, label, &ctx.templates);
-        source = built.map(|s| BuiltSource { id: src.common.id.clone(), source: s, key });
+        source =
+            built.map(|s| BuiltSource { id: src.common.id.clone(), type_name: src.config.type_name(), source: s, key });
     }
     let mut steps = Vec::new();
     for s in &config.steps {

@@ -98,19 +98,42 @@ struct StreamProgress {
     blocked: bool,
 }
 
+/// Told each input's final outcome, as it is decided: how acknowledgements flow back to a source that
+/// settles inputs upstream one by one (a queue consumer acks or rejects the broker's message).
+pub trait AckListener: Send + Sync {
+    /// `position`'s outcome is `outcome`; called on the thread that let go of its last record.
+    fn completed(&self, position: InputPosition, outcome: Outcome);
+}
+
 /// Collects acknowledgements for one source.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct AckTracker {
     counters: AckCounters,
     progress: Mutex<Vec<StreamProgress>>,
     /// Every input's outcome, kept only when asked for (replays report per entry).
     outcomes: Option<Mutex<Vec<(InputPosition, Outcome)>>>,
+    /// The source's listener, when it wants each outcome.
+    listener: Option<Arc<dyn AckListener>>,
+}
+
+impl std::fmt::Debug for AckTracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AckTracker")
+            .field("counters", &self.counters)
+            .field("listener", &self.listener.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl AckTracker {
     /// A tracker shared by a source and every record it produces.
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// A tracker that tells `listener` every input's outcome.
+    pub fn notifying(listener: Arc<dyn AckListener>) -> Arc<Self> {
+        Arc::new(Self { listener: Some(listener), ..Self::default() })
     }
 
     /// A tracker that also remembers every input's outcome (see [`AckTracker::outcomes`]).
@@ -140,6 +163,12 @@ impl AckTracker {
     pub fn resume_point(&self, stream: u32) -> (u64, InputEnd) {
         let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
         progress.get(stream as usize).map_or((0, InputEnd::default()), |p| (p.watermark, p.resume_at))
+    }
+
+    /// [`AckTracker::resume_point`] of every stream that has inputs, by stream index.
+    pub fn resume_points(&self) -> Vec<(u64, InputEnd)> {
+        let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        progress.iter().map(|p| (p.watermark, p.resume_at)).collect()
     }
 
     /// Current counts.
@@ -195,6 +224,9 @@ impl AckTracker {
         // Counted after the watermark moved, so a reader that sees all inputs complete also sees the
         // final watermark.
         counter.fetch_add(1, Ordering::AcqRel);
+        if let Some(listener) = &self.listener {
+            listener.completed(position, outcome);
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::replay::{self, Replay};
 use super::tasks::{SourceEnd, fusable_chain, run_sink, run_step};
-use crate::graph::plan::{BuiltSink, BuiltStep, DeadLetterTarget, Plan};
+use crate::graph::plan::{BuiltSink, BuiltSource, BuiltStep, DeadLetterTarget, Plan};
 use crate::kernel::ack::{AckSummary, AckTracker};
 use crate::kernel::channel::{Outputs, batch_channel};
 use crate::kernel::checkpoint::Checkpoints;
@@ -21,7 +21,7 @@ use crate::kernel::fused::{Chain, Failure, StepEnv};
 use crate::kernel::stats::{NodeCounters, RunSummary};
 use crate::sinks::dry_run::DryRunSink;
 use crate::sinks::{Sink, SinkContext};
-use crate::sources::{Source, SourceContext};
+use crate::sources::{SourceContext, SourceError, SourceRun};
 use crate::state::StateStore;
 
 /// How to run.
@@ -79,7 +79,12 @@ impl Execution {
         }
         let stop = Arc::clone(&options.stop);
         let failure = Failure::default();
-        let tracker = if options.replay.is_some() { AckTracker::recording() } else { AckTracker::new() };
+        // A replay reports per entry; a source that settles its inputs one by one hears of each.
+        let tracker = match (&options.replay, source.source.acknowledgements()) {
+            (Some(_), _) => AckTracker::recording(),
+            (None, Some(listener)) => AckTracker::notifying(listener),
+            (None, None) => AckTracker::new(),
+        };
         let dead_letter = match (&dead_letter, &options.state) {
             _ if options.dry_run => DeadLetterSender::printing(&name),
             (DeadLetterTarget::File(path), _) => DeadLetterSender::to_file(&name, path),
@@ -107,23 +112,41 @@ impl Execution {
         let mut handles = Vec::new();
 
         // A replay reads no input, but its file outputs commit what they write with the checkpoint.
-        let checkpoints = match (&options.state, options.dry_run || !source.source.checkpointed()) {
+        let BuiltSource { id: source_id, type_name: source_type, source: mut src, key: source_key } = source;
+        let checkpoints = match (&options.state, options.dry_run || !src.checkpointed()) {
             (Some(state), false) => {
-                match Checkpoints::load(Arc::clone(state), &name, &source.id, Arc::clone(&tracker), options.from_start)
-                {
+                let loaded =
+                    Checkpoints::load(Arc::clone(state), &name, &source_id, Arc::clone(&tracker), options.from_start);
+                match loaded {
                     Ok(c) if options.replay.is_some() => Some(Arc::new(c.for_replay())),
                     Ok(c) => Some(Arc::new(c)),
                     Err(e) => {
-                        failure.set(format!("source `{}`: cannot read its checkpoint: {e}", source.id), &stop);
+                        failure.set(format!("source `{source_id}`: cannot read its checkpoint: {e}"), &stop);
                         None
                     }
                 }
             }
             _ => None,
         };
+        // The source takes back its saved position (not in a replay, which reads no input: the saved
+        // position stays as it is).
+        let mut position = None;
+        if let Some(c) = checkpoints.as_ref().filter(|_| options.replay.is_none()) {
+            match src.restore(c.saved_position()) {
+                Ok(Some(p)) => {
+                    c.keep(Arc::clone(&p));
+                    position = Some(p);
+                }
+                Ok(None) => {}
+                Err(why) => {
+                    let e = crate::kernel::checkpoint::unreadable(&name, &source_id, &why);
+                    failure.set(format!("source `{source_id}`: cannot read its checkpoint: {e}"), &stop);
+                }
+            }
+        }
         // Replays add to what earlier runs wrote, like a resumed source; a source whose inputs were all
         // replaced reads them whole again, and a truncating sink rewrites its output.
-        let resumed = options.replay.is_some() || checkpoints.as_ref().is_some_and(|c| source.source.resumes(c));
+        let resumed = options.replay.is_some() || position.as_ref().is_some_and(|p| p.resumes());
         // Every output committed with the checkpoint is announced before anything can save one: a save
         // must not pass over an output whose sink has not opened yet.
         if let Some(c) = checkpoints.as_ref().filter(|_| !options.dry_run) {
@@ -157,7 +180,7 @@ impl Execution {
         );
         let source_out = fused.last().map_or(graph.source, |&i| graph.steps[i]);
         let source_counters = Arc::new(NodeCounters::default());
-        counters.push((source.id.clone(), "source", type_of_source(&source.source), Arc::clone(&source_counters)));
+        counters.push((source_id.clone(), "source", source_type, Arc::clone(&source_counters)));
         // Records whose only destination is a sink writing their JSON text are encoded on the source's
         // threads (not in a dry run, whose sinks print them, nor in a replay).
         let only_destination = match graph.downstream(source_out).as_slice() {
@@ -176,11 +199,10 @@ impl Execution {
             batch_bytes: settings.batch_bytes,
             limit: options.limit,
             stop: Arc::clone(&stop),
-            key: source.key,
-            id: source.id.clone(),
+            key: source_key,
+            id: source_id.clone(),
             counters: Arc::clone(&source_counters),
             projection,
-            checkpoints: checkpoints.clone(),
         };
         if let Some(replay) = options.replay.clone() {
             let inputs: std::collections::HashMap<NodeIndex, Outputs> =
@@ -192,16 +214,16 @@ impl Execution {
         } else {
             let failure = failure.clone();
             let stop = Arc::clone(&stop);
-            let source_id = source.id.clone();
-            let src = source.source;
-            handles.push(tokio::task::spawn_blocking(move || {
-                let result = match &src {
-                    Source::File(f) => f.run_blocking(&ctx, chain),
-                };
+            let source_id = source_id.clone();
+            let report = move |result: Result<(), SourceError>| {
                 if let Err(e) = result {
                     failure.set(format!("source `{source_id}`: {e}"), &stop);
                 }
-            }));
+            };
+            handles.push(match src.run(ctx, chain) {
+                SourceRun::Blocking(read) => tokio::task::spawn_blocking(move || report(read())),
+                SourceRun::Async(read) => tokio::spawn(async move { report(read.await) }),
+            });
         }
         for (i, type_name) in type_names.into_iter().enumerate() {
             counters.push((ids[i].clone(), "step", type_name, Arc::clone(&step_counters[i])));
@@ -316,11 +338,5 @@ async fn save_checkpoints_periodically(checkpoints: Arc<Checkpoints>) {
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || c.save()).await {
             tracing::warn!(error = %e, "cannot save the checkpoint; will try again");
         }
-    }
-}
-
-fn type_of_source(s: &Source) -> &'static str {
-    match s {
-        Source::File(_) => "file",
     }
 }

@@ -1,11 +1,10 @@
 //! Source checkpoints: where a source resumes after a stop or a crash. A position is saved only once
 //! every record read before it is acknowledged (delivered, filtered or dead-lettered) — the
-//! [`AckTracker`]'s contiguous watermark — so a crash re-reads, never skips. The file source's
-//! position is per file: the byte offset after the last acknowledged line or row, the line ends before
-//! it (so that line numbers stay right) and the record count (JSON arrays, which have no offsets of
-//! their own, skip that many elements), with fingerprints that tell an appended file (resume) from a
-//! replaced or truncated one (read from the start). With each position go the committed lengths of
-//! the file outputs fed by the source ([`outputs`]), which makes delivery into files exactly once.
+//! [`AckTracker`]'s contiguous watermark, per input stream — so a crash re-reads, never skips. What a
+//! position holds is the source's business ([`Resumable`]: file offsets and fingerprints for the file
+//! source, a cursor or a watermark for an API): the kernel stores it as opaque JSON. With each position
+//! go the committed lengths of the file outputs fed by the source ([`outputs`]), which makes delivery
+//! into files exactly once.
 
 mod outputs;
 
@@ -15,59 +14,74 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::ack::{AckTracker, InputEnd};
 use crate::state::{StateError, StateResult, StateStore};
 pub use outputs::{BatchInputs, OutputPosition};
 use outputs::{Ledger, Slot, Slots};
 
-/// Bytes hashed at the head of a file and just before its resume offset.
+/// Bytes hashed at the head of a file and just before an offset ([`fingerprint`]).
 const FINGERPRINT_BYTES: u64 = 512;
 
-/// Where to start reading a stream.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ResumeAt {
-    /// Byte offset to seek to (line-oriented formats).
-    pub offset: u64,
-    /// Records already read before it (formats that cannot seek skip this many).
-    pub records: u64,
-    /// Line ends before `offset` (line numbers go on from there).
-    pub lines: u64,
+/// The key of the outputs' lengths in a saved checkpoint; every other key is the source's.
+const OUTPUTS_KEY: &str = "outputs";
+
+/// How far the inputs of each stream of a source are acknowledged: per stream (by index), how many
+/// leading inputs are, and where the last of them ends ([`AckTracker::resume_point`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Acknowledged(Vec<(u64, InputEnd)>);
+
+impl Acknowledged {
+    /// The leading acknowledged inputs of `stream` and where the last of them ends (none: `(0, start)`).
+    pub fn stream(&self, stream: usize) -> (u64, InputEnd) {
+        self.0.get(stream).copied().unwrap_or_default()
+    }
+
+    /// Per stream, how many leading inputs are acknowledged.
+    fn counts(&self) -> Vec<u64> {
+        self.0.iter().map(|(n, _)| *n).collect()
+    }
 }
 
-/// The saved position of one file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FilePosition {
-    /// Byte offset after the last acknowledged record.
-    pub offset: u64,
-    /// Records acknowledged from the start of the file.
-    pub records: u64,
-    /// Line ends before `offset` (absent in checkpoints of older versions: counted when resuming).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lines: Option<u64>,
-    /// Hash of the file's first bytes (up to 512, never past `offset`).
-    pub head: String,
-    /// Hash of the (up to 512) bytes just before `offset`.
-    pub tail: String,
+/// A source's resumable position, kept by the source and opaque to the runtime. The checkpoint asks it
+/// at every save for the position the acknowledged inputs reach, as the JSON fields to store (the
+/// source reads them back at the next run, see `Source::restore`).
+pub trait Resumable: Send + Sync + std::fmt::Debug {
+    /// True when some input would be read on from the saved position rather than from its start: what
+    /// was read of it before is already delivered (a sink that rewrites its output must append).
+    fn resumes(&self) -> bool;
+
+    /// The position to save, given how far each stream's inputs are acknowledged. Fields the source
+    /// does not know how to update (an input it has not opened yet) keep their saved value.
+    fn position(&self, acknowledged: &Acknowledged) -> Map<String, Value>;
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct SourcePosition {
-    files: BTreeMap<String, FilePosition>,
-    /// Committed lengths of the file outputs, by sink id.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+/// What one checkpoint holds: the source's fields and the outputs' committed lengths.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct SavedCheckpoint {
+    source: Map<String, Value>,
     outputs: BTreeMap<String, OutputPosition>,
 }
 
-#[derive(Debug)]
-struct OpenStream {
-    /// The file's name in the checkpoint.
-    key: String,
-    /// Where it is now (for fingerprints).
-    path: std::path::PathBuf,
-    start: ResumeAt,
+impl SavedCheckpoint {
+    fn from_json(value: Value) -> Result<Self, String> {
+        let Value::Object(mut source) = value else { return Err("it is not a JSON object".into()) };
+        let outputs = match source.remove(OUTPUTS_KEY) {
+            None => BTreeMap::new(),
+            Some(v) => serde_json::from_value(v).map_err(|e| format!("its outputs: {e}"))?,
+        };
+        Ok(Self { source, outputs })
+    }
+
+    fn to_json(&self) -> Value {
+        let mut fields = self.source.clone();
+        if !self.outputs.is_empty() {
+            let outputs = serde_json::to_value(&self.outputs).unwrap_or(Value::Null);
+            fields.insert(OUTPUTS_KEY.into(), outputs);
+        }
+        Value::Object(fields)
+    }
 }
 
 /// Checkpoints of one source in one run.
@@ -77,9 +91,14 @@ pub struct Checkpoints {
     pipeline: String,
     source: String,
     tracker: Arc<AckTracker>,
-    saved: SourcePosition,
-    streams: Mutex<Vec<Option<OpenStream>>>,
-    last_written: Mutex<Option<SourcePosition>>,
+    saved: SavedCheckpoint,
+    /// What the saved checkpoint reads as once the source took it back (its fields as the source
+    /// writes them): a save that would write this writes nothing.
+    unchanged: Mutex<SavedCheckpoint>,
+    /// The source's position, once it took its saved one back ([`Checkpoints::keep`]); until then
+    /// (and in a replay, which reads no input) the saved fields are kept as they are.
+    position: Mutex<Option<Arc<dyn Resumable>>>,
+    last_written: Mutex<Option<SavedCheckpoint>>,
     /// The file outputs committed with the checkpoint, by sink id.
     slots: Mutex<Slots>,
     /// A replay: no input is read; outputs commit what they wrote at the end of the run.
@@ -87,7 +106,7 @@ pub struct Checkpoints {
 }
 
 impl Checkpoints {
-    /// Loads the source's saved position (none with `from_start`).
+    /// Loads the source's saved checkpoint (none with `from_start`).
     pub fn load(
         store: Arc<dyn StateStore>,
         pipeline: &str,
@@ -96,18 +115,12 @@ impl Checkpoints {
         from_start: bool,
     ) -> StateResult<Checkpoints> {
         let saved = if from_start {
-            SourcePosition::default()
+            SavedCheckpoint::default()
         } else {
             match store.checkpoint(pipeline, source)? {
-                None => SourcePosition::default(),
+                None => SavedCheckpoint::default(),
                 // Unreadable is not "none": reading everything again would resend what was delivered.
-                Some(v) => serde_json::from_value::<SourcePosition>(v).map_err(|e| StateError::Other {
-                    message: format!(
-                        "the checkpoint of source `{source}` (pipeline `{pipeline}`) cannot be read ({e}); \
-                         Weir will not start over on its own: run with --from-start to read everything again"
-                    ),
-                    retryable: false,
-                })?,
+                Some(v) => SavedCheckpoint::from_json(v).map_err(|e| unreadable(pipeline, source, &e))?,
             }
         };
         Ok(Checkpoints {
@@ -115,8 +128,9 @@ impl Checkpoints {
             pipeline: pipeline.to_string(),
             source: source.to_string(),
             tracker,
+            unchanged: Mutex::new(saved.clone()),
             saved,
-            streams: Mutex::new(Vec::new()),
+            position: Mutex::new(None),
             last_written: Mutex::new(None),
             slots: Mutex::new(Slots::new()),
             replay: false,
@@ -128,6 +142,20 @@ impl Checkpoints {
     pub fn for_replay(mut self) -> Self {
         self.replay = true;
         self
+    }
+
+    /// The source's fields of the saved checkpoint (empty when there is none), for `Source::restore`.
+    pub fn saved_position(&self) -> &Map<String, Value> {
+        &self.saved.source
+    }
+
+    /// Hands the source's position to the checkpoint: from now on every save asks it where the
+    /// acknowledged inputs reach.
+    pub fn keep(&self, position: Arc<dyn Resumable>) {
+        let source = position.position(&Acknowledged::default());
+        *self.unchanged.lock().unwrap_or_else(|e| e.into_inner()) =
+            SavedCheckpoint { source, outputs: self.saved.outputs.clone() };
+        *self.position.lock().unwrap_or_else(|e| e.into_inner()) = Some(position);
     }
 
     /// Announces that the sink `sink` commits its output with this checkpoint: no position is saved
@@ -154,9 +182,9 @@ impl Checkpoints {
         let mut ledger = Ledger::new(path.to_path_buf(), file, len);
         ledger.sync_to(len).map_err(|e| output_error(path, e))?;
         self.lock_slots().insert(sink.to_string(), Slot::Open(ledger));
-        let mut position = last.clone().unwrap_or_else(|| self.saved.clone());
+        let mut checkpoint = last.clone().unwrap_or_else(|| self.saved.clone());
         let slots = self.lock_slots();
-        position.outputs.clear();
+        checkpoint.outputs.clear();
         for (id, slot) in slots.iter() {
             let output = match slot {
                 Slot::Open(ledger) => Some(output_position(&ledger.path, ledger.committed, false)?),
@@ -164,13 +192,13 @@ impl Checkpoints {
                 Slot::Untracked => None,
             };
             if let Some(output) = output {
-                position.outputs.insert(id.clone(), output);
+                checkpoint.outputs.insert(id.clone(), output);
             }
         }
         drop(slots);
-        if last.as_ref() != Some(&position) {
-            self.write(&position)?;
-            *last = Some(position);
+        if last.as_ref() != Some(&checkpoint) {
+            self.write(&checkpoint)?;
+            *last = Some(checkpoint);
         }
         Ok(())
     }
@@ -194,78 +222,19 @@ impl Checkpoints {
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// True when the file at `path` (named `key` in checkpoints) would be read on from a saved position
-    /// rather than from its start: part of it was read by an earlier run and it is the same file, grown
-    /// or not (sinks that rewrite their output from scratch must then append instead).
-    pub fn would_resume(&self, key: &str, path: &Path) -> bool {
-        let Some(saved) = self.saved.files.get(key) else { return false };
-        (saved.offset > 0 || saved.records > 0)
-            && File::open(path).and_then(|mut file| same_file(&mut file, saved)).unwrap_or(false)
+    /// How far each stream is acknowledged now.
+    fn acknowledged(&self) -> Acknowledged {
+        Acknowledged(self.tracker.resume_points())
     }
 
-    /// Registers `file` as `stream` and says where to start reading it: after the saved position when
-    /// the file is the same one, grown or not; from the start when it was replaced or truncated.
-    pub fn open_stream(&self, stream: u32, key: &str, path: &Path, file: &mut File) -> std::io::Result<ResumeAt> {
-        let key = key.to_string();
-        let start = match self.saved.files.get(&key) {
-            Some(saved) if same_file(file, saved)? => {
-                let lines = match saved.lines {
-                    Some(lines) => lines,
-                    None => count_line_ends(file, saved.offset)?,
-                };
-                ResumeAt { offset: saved.offset, records: saved.records, lines }
-            }
-            Some(_) => {
-                tracing::warn!(file = %key, "the file changed since its checkpoint (replaced or truncated); reading it from the start");
-                ResumeAt::default()
-            }
-            None => ResumeAt::default(),
-        };
-        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
-        let i = stream as usize;
-        if streams.len() <= i {
-            streams.resize_with(i + 1, || None);
+    /// The source's fields for `acknowledged`: what its position says, or the saved fields while it
+    /// has none.
+    fn source_fields(&self, acknowledged: &Acknowledged) -> Map<String, Value> {
+        let position = self.position.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match position {
+            Some(position) => position.position(acknowledged),
+            None => self.saved.source.clone(),
         }
-        streams[i] = Some(OpenStream { key, path: path.to_path_buf(), start });
-        Ok(start)
-    }
-
-    /// How far each opened stream is acknowledged: leading inputs, and where the last of them ends.
-    fn marks(&self) -> Vec<(u64, InputEnd)> {
-        let streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
-        (0..streams.len()).map(|i| self.tracker.resume_point(i as u32)).collect()
-    }
-
-    /// The position `marks` acknowledge: saved positions of files not opened (yet) in this run, and for
-    /// each opened one, its start plus what was acknowledged since.
-    fn current(&self, marks: &[(u64, InputEnd)]) -> SourcePosition {
-        let mut position = self.saved.clone();
-        position.outputs.clear();
-        let streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
-        for (i, s) in streams.iter().enumerate() {
-            let Some(s) = s else { continue };
-            let (acknowledged, end) = marks.get(i).copied().unwrap_or_default();
-            let (offset, lines) =
-                if acknowledged == 0 { (s.start.offset, s.start.lines) } else { (end.offset, end.lines) };
-            let records = s.start.records + acknowledged;
-            if offset == 0 && records == 0 {
-                // Nothing read from it yet (or it was replaced): no position to keep.
-                position.files.remove(&s.key);
-                continue;
-            }
-            if offset == s.start.offset && records == s.start.records && position.files.contains_key(&s.key) {
-                continue;
-            }
-            match fingerprint(&s.path, offset) {
-                Ok((head, tail)) => {
-                    let lines = Some(lines);
-                    position.files.insert(s.key.clone(), FilePosition { offset, records, lines, head, tail });
-                }
-                // Gone or unreadable now: keep what was saved before rather than guess.
-                Err(e) => tracing::warn!(file = %s.key, error = %e, "cannot fingerprint the file for its checkpoint"),
-            }
-        }
-        position
     }
 
     /// Saves the current position if it moved; returns whether it wrote. With outputs, the position is
@@ -277,15 +246,15 @@ impl Checkpoints {
         // write its older position after it.
         let mut last = self.last_written.lock().unwrap_or_else(|e| e.into_inner());
         // Read before the outputs' batches: every input acknowledged by then had its batches recorded.
-        let marks = self.marks();
-        let acknowledged: Vec<u64> = marks.iter().map(|(a, _)| *a).collect();
+        let acknowledged = self.acknowledged();
+        let counts = acknowledged.counts();
         let mut cuts = Vec::new();
         for (id, slot) in self.lock_slots().iter_mut() {
             match slot {
                 Slot::Pending => return Ok(false),
                 Slot::Untracked => {}
                 Slot::Open(ledger) => {
-                    let cut = if self.replay { Some(ledger.cut_all()) } else { ledger.cut(&acknowledged) };
+                    let cut = if self.replay { Some(ledger.cut_all()) } else { ledger.cut(&counts) };
                     let Some(cut) = cut else { return Ok(false) };
                     let file = ledger.sync_handle(cut.len).map_err(|e| output_error(&ledger.path, e))?;
                     cuts.push((id.clone(), ledger.path.clone(), file, cut));
@@ -293,18 +262,19 @@ impl Checkpoints {
             }
         }
         // Synced and fingerprinted without holding the outputs: sinks go on writing meanwhile.
-        let mut position = self.current(&marks);
+        let mut checkpoint = SavedCheckpoint { source: self.source_fields(&acknowledged), outputs: BTreeMap::new() };
         for (id, path, file, cut) in &cuts {
             if let Some(file) = file {
                 file.sync_data().map_err(|e| output_error(path, e))?;
             }
-            position.outputs.insert(id.clone(), output_position(path, cut.len, cut.closed)?);
+            checkpoint.outputs.insert(id.clone(), output_position(path, cut.len, cut.closed)?);
         }
-        if last.as_ref() == Some(&position) || (last.is_none() && position == self.saved) {
+        let unchanged = last.is_none() && checkpoint == *self.unchanged.lock().unwrap_or_else(|e| e.into_inner());
+        if last.as_ref() == Some(&checkpoint) || unchanged {
             return Ok(false);
         }
-        self.write(&position)?;
-        *last = Some(position);
+        self.write(&checkpoint)?;
+        *last = Some(checkpoint);
         let mut slots = self.lock_slots();
         for (id, _, _, cut) in cuts {
             if let Some(Slot::Open(ledger)) = slots.get_mut(&id) {
@@ -314,11 +284,22 @@ impl Checkpoints {
         Ok(true)
     }
 
-    fn write(&self, position: &SourcePosition) -> StateResult<()> {
-        let value = serde_json::to_value(position).unwrap_or(Value::Null);
-        self.store.save_checkpoint(&self.pipeline, &self.source, &value)?;
+    fn write(&self, checkpoint: &SavedCheckpoint) -> StateResult<()> {
+        self.store.save_checkpoint(&self.pipeline, &self.source, &checkpoint.to_json())?;
         crate::fault::point("checkpoint_saved");
         Ok(())
+    }
+}
+
+/// The error for a saved checkpoint (or the source's part of it) that cannot be read: the run stops
+/// rather than read everything again, which would resend what was delivered.
+pub fn unreadable(pipeline: &str, source: &str, why: &str) -> StateError {
+    StateError::Other {
+        message: format!(
+            "the checkpoint of source `{source}` (pipeline `{pipeline}`) cannot be read ({why}); \
+             Weir will not start over on its own: run with --from-start to read everything again"
+        ),
+        retryable: false,
     }
 }
 
@@ -343,38 +324,14 @@ pub fn output_unchanged(path: &Path, saved: &OutputPosition) -> std::io::Result<
     Ok(head == saved.head && tail == saved.tail)
 }
 
-fn same_file(file: &mut File, saved: &FilePosition) -> std::io::Result<bool> {
-    let len = file.metadata()?.len();
-    if len < saved.offset {
-        return Ok(false);
-    }
-    let (head, tail) = fingerprint_open(file, saved.offset)?;
-    file.seek(SeekFrom::Start(0))?;
-    Ok(head == saved.head && tail == saved.tail)
-}
-
-/// Line ends in the first `len` bytes of `file` (for checkpoints saved before they recorded it).
-fn count_line_ends(file: &mut File, len: u64) -> std::io::Result<u64> {
-    file.seek(SeekFrom::Start(0))?;
-    let (mut lines, mut left, mut buf) = (0u64, len, vec![0u8; 1 << 16]);
-    while left > 0 {
-        let n = file.read(&mut buf[..left.min(1 << 16) as usize])?;
-        if n == 0 {
-            break;
-        }
-        lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
-        left -= n as u64;
-    }
-    file.seek(SeekFrom::Start(0))?;
-    Ok(lines)
-}
-
-fn fingerprint(path: &Path, offset: u64) -> std::io::Result<(String, String)> {
+/// Hashes of the first bytes (up to 512) of the file at `path` and of the (up to 512) bytes just before
+/// `offset`: together they tell an appended file (same hashes) from a replaced or edited one.
+pub fn fingerprint(path: &Path, offset: u64) -> std::io::Result<(String, String)> {
     fingerprint_open(&mut File::open(path)?, offset)
 }
 
-/// Hashes of the first bytes of a file and of the bytes just before `offset`.
-fn fingerprint_open(file: &mut File, offset: u64) -> std::io::Result<(String, String)> {
+/// [`fingerprint`] of an open file (left positioned anywhere).
+pub fn fingerprint_open(file: &mut File, offset: u64) -> std::io::Result<(String, String)> {
     let mut read_at = |start: u64, len: u64| -> std::io::Result<String> {
         file.seek(SeekFrom::Start(start))?;
         let mut buf = Vec::with_capacity(len as usize);

@@ -7,8 +7,8 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use super::Input;
+use super::ResumeAt;
 use crate::kernel::ack::{InputEnd, InputPosition};
-use crate::kernel::checkpoint::ResumeAt;
 use crate::sources::SourceError;
 
 /// Reads a CSV file with a header row, each row an object of strings, from `resume` on: the header is

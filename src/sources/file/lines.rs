@@ -10,8 +10,8 @@ use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 
 use super::Input;
+use super::ResumeAt;
 use crate::kernel::ack::{InputEnd, InputPosition};
-use crate::kernel::checkpoint::ResumeAt;
 use crate::kernel::projection::{Projection, parse_record};
 
 /// Reads `reader` (positioned at byte `start` of its file) in large chunks and calls `line` for every

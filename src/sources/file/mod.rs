@@ -2,28 +2,29 @@
 //! glob matches (in sorted order). Lines that do not parse are dead-lettered and reading goes on.
 
 pub mod csv_text;
-mod emitter;
 mod formats;
 mod json_array;
 mod lines;
 mod ndjson;
+mod position;
 
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use bytes::Bytes;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{SourceContext, SourceError};
-use crate::kernel::ack::{InputEnd, InputPosition};
+use super::emit::Emitter;
+pub use super::emit::Input;
+use super::{Source, SourceContext, SourceError, SourceRun};
 use crate::kernel::build::{BuildContext, BuildErrors};
-use crate::kernel::checkpoint::{Checkpoints, ResumeAt};
+use crate::kernel::checkpoint::Resumable;
 use crate::kernel::fused::Chain;
 use crate::kernel::projection::Projection;
-use emitter::Emitter;
+pub use position::{FilePosition, FilePositions, ResumeAt};
 
 /// Record formats of files.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -98,6 +99,8 @@ pub struct FileSource {
     pub checkpointed: bool,
     /// The pipeline's folder.
     base_dir: PathBuf,
+    /// The files' positions, when the run keeps them ([`Source::restore`]).
+    positions: Option<Arc<FilePositions>>,
 }
 
 impl FileSourceConfig {
@@ -132,25 +135,30 @@ impl FileSourceConfig {
                 delimiter,
                 checkpointed: !self.ignore_checkpoints,
                 base_dir: ctx.base_dir.clone(),
+                positions: None,
             })
         })
     }
 }
 
-/// One input read from a file.
-#[derive(Debug)]
-pub struct Input {
-    /// Which file (its index among the files the pattern matches) and which record of it.
-    pub position: InputPosition,
-    /// The value, or why it did not parse and its raw text.
-    pub parsed: Result<Value, (String, Value)>,
-    /// The input's text, when only part of it was built (see `kernel::projection`).
-    pub original: Option<Bytes>,
-    /// Where the input ends in its file (a byte offset, and the line ends before it; for JSON arrays
-    /// the end of the file), for checkpoints.
-    pub end: InputEnd,
-    /// How many bytes of the file the input took: batches are bounded in bytes as well as records.
-    pub size: usize,
+impl Source for FileSource {
+    fn checkpointed(&self) -> bool {
+        self.checkpointed
+    }
+
+    fn restore(&mut self, saved: &serde_json::Map<String, Value>) -> Result<Option<Arc<dyn Resumable>>, String> {
+        // The files matched now, to tell whether one is read on from a saved position; none matching
+        // is the run's error to report, not the checkpoint's.
+        let files: Vec<(String, PathBuf)> =
+            self.files().unwrap_or_default().into_iter().map(|p| (self.checkpoint_key(&p), p)).collect();
+        let positions = Arc::new(FilePositions::restore(saved, &files)?);
+        self.positions = Some(Arc::clone(&positions));
+        Ok(Some(positions))
+    }
+
+    fn run(self: Box<Self>, ctx: SourceContext, chain: Chain) -> SourceRun {
+        SourceRun::Blocking(Box::new(move || self.run_blocking(&ctx, chain)))
+    }
 }
 
 impl FileSource {
@@ -158,12 +166,6 @@ impl FileSource {
     /// folder or running from another directory keeps its position.
     fn checkpoint_key(&self, path: &Path) -> String {
         path.strip_prefix(&self.base_dir).unwrap_or(path).display().to_string()
-    }
-
-    /// True when a file the pattern matches now would be read on from its checkpoint, not from its
-    /// start (see [`Checkpoints::would_resume`]).
-    pub fn resumes(&self, checkpoints: &Checkpoints) -> bool {
-        self.files().is_ok_and(|files| files.iter().any(|p| checkpoints.would_resume(&self.checkpoint_key(p), p)))
     }
 
     /// The files the pattern matches now, sorted.
@@ -187,7 +189,7 @@ impl FileSource {
     /// line end is held back (see [`FileSource::read_file`]); the count shows in the run summary.
     pub fn run_blocking(&self, ctx: &SourceContext, chain: Chain) -> Result<(), SourceError> {
         let mut emitter = Emitter::new(ctx, chain);
-        let hold_back = ctx.checkpoints.is_some();
+        let hold_back = self.positions.is_some();
         let mut held_back = 0;
         for (stream, path) in self.files()?.into_iter().enumerate() {
             if emitter.should_stop() {
@@ -196,7 +198,7 @@ impl FileSource {
             let stream = u32::try_from(stream).unwrap_or(u32::MAX);
             let mut file = File::open(&path).map_err(|e| read_error(&path, e))?;
             refuse_utf16(&path, &mut file)?;
-            let resume = match &ctx.checkpoints {
+            let resume = match &self.positions {
                 Some(c) => c
                     .open_stream(stream, &self.checkpoint_key(&path), &path, &mut file)
                     .map_err(|e| read_error(&path, e))?,

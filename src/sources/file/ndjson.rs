@@ -7,10 +7,10 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use super::emitter::Emitter;
+use super::ResumeAt;
 use super::lines::{Line, for_each_ndjson_line, parse_line};
 use crate::kernel::channel::Batch;
-use crate::kernel::checkpoint::ResumeAt;
+use crate::sources::emit::Emitter;
 
 /// How many threads parse NDJSON lines: one per core the process may run on (up to 4).
 fn parse_threads() -> usize {

@@ -1,13 +1,16 @@
-//! Turning inputs into records: each gets its acknowledgement handle (with where it ends in its file,
-//! for checkpoints) and its key; records are gathered into batches, run through the steps the source
-//! runs itself (`kernel::fused`) and sent on. Inputs that did not parse, or whose key cannot be
-//! rendered, go to the dead-letter queue.
+//! Turning a source's inputs into records, for every source: each input gets its acknowledgement
+//! handle (with where it ends in its stream, for checkpoints) and its key; records are gathered into
+//! batches (by count and bytes), run through the steps the source runs itself (`kernel::fused`) and
+//! sent on. Inputs that did not parse, or whose key cannot be rendered, go to the dead-letter queue.
+//! A blocking source sends each batch as it fills; an async one collects them
+//! ([`Emitter::collecting`]) and sends them with [`Emitter::send_finished`].
 
 use std::sync::atomic::Ordering;
 
+use bytes::Bytes;
 use serde_json::Value;
 
-use super::Input;
+use crate::kernel::ack::{InputEnd, InputPosition};
 use crate::kernel::channel::Batch;
 use crate::kernel::fused::Chain;
 use crate::kernel::record::{Acks, Record};
@@ -15,16 +18,32 @@ use crate::kernel::stats::NodeCounters;
 use crate::sources::SourceContext;
 use crate::transforms::context::with_context;
 
+/// One input a source read.
+#[derive(Debug)]
+pub struct Input {
+    /// Which input stream (a file among those a pattern matches, say) and which record of it.
+    pub position: InputPosition,
+    /// The value, or why it did not parse and its raw text.
+    pub parsed: Result<Value, (String, Value)>,
+    /// The input's text, when only part of it was built (see `kernel::projection`).
+    pub original: Option<Bytes>,
+    /// Where the input ends in its stream (for files a byte offset, and the line ends before it), for
+    /// checkpoints.
+    pub end: InputEnd,
+    /// How many bytes the input took: batches are bounded in bytes as well as records.
+    pub size: usize,
+}
+
 /// Collects records into batches and sends them; stops early when asked or at the limit.
-pub(super) struct Emitter<'a> {
-    pub(super) ctx: &'a SourceContext,
+pub struct Emitter<'a> {
+    pub ctx: &'a SourceContext,
     batch: Vec<Record>,
     /// Input bytes of the records in `batch`.
     batch_bytes: usize,
     /// Inputs taken so far.
-    pub(super) emitted: u64,
+    pub emitted: u64,
     /// Inputs after which to stop (`None` on parse threads: their reader stops at the limit).
-    pub(super) limit: Option<u64>,
+    pub limit: Option<u64>,
     /// The steps the source runs itself on each batch before sending it.
     chain: Chain,
     /// On a parse thread, the finished batches, for the emitting thread to send in input order;
@@ -36,7 +55,7 @@ pub(super) struct Emitter<'a> {
 }
 
 impl<'a> Emitter<'a> {
-    pub(super) fn new(ctx: &'a SourceContext, mut chain: Chain) -> Self {
+    pub fn new(ctx: &'a SourceContext, mut chain: Chain) -> Self {
         if ctx.encode_json {
             chain.emit_encoded_json();
         }
@@ -59,8 +78,28 @@ impl<'a> Emitter<'a> {
         NodeCounters::add(&self.ctx.counters.emitted, emitted);
     }
 
+    /// An emitter that keeps the batches it finishes, for an async source to send with
+    /// [`Emitter::send_finished`] (sending from `push` would block the task).
+    pub fn collecting(ctx: &'a SourceContext, chain: Chain) -> Self {
+        let mut emitter = Emitter::new(ctx, chain);
+        emitter.finished = Some(Vec::new());
+        emitter
+    }
+
+    /// Closes the batch being gathered and sends every finished batch, awaiting room downstream (a
+    /// [`Emitter::collecting`] emitter); false when nothing downstream reads any more.
+    pub async fn send_finished(&mut self) -> bool {
+        self.send();
+        for batch in self.take_finished() {
+            if !self.ctx.output.send(batch).await {
+                return false;
+            }
+        }
+        true
+    }
+
     /// An emitter for a parse thread, with its own instances of the steps.
-    pub(super) fn for_parse_thread(&self) -> Self {
+    pub fn for_parse_thread(&self) -> Self {
         let mut worker = Emitter::new(self.ctx, self.chain.replicate());
         worker.limit = None;
         worker.finished = Some(Vec::new());
@@ -68,16 +107,16 @@ impl<'a> Emitter<'a> {
     }
 
     /// The batches a parse thread finished since the last call.
-    pub(super) fn take_finished(&mut self) -> Vec<Batch> {
+    pub fn take_finished(&mut self) -> Vec<Batch> {
         self.finished.replace(Vec::new()).unwrap_or_default()
     }
 
-    pub(super) fn should_stop(&self) -> bool {
+    pub fn should_stop(&self) -> bool {
         self.ctx.stop.load(Ordering::Relaxed) || self.limit.is_some_and(|l| self.emitted >= l)
     }
 
     /// Adds one input; false when reading should stop.
-    pub(super) fn push(&mut self, input: Input) -> bool {
+    pub fn push(&mut self, input: Input) -> bool {
         if self.should_stop() {
             return false;
         }
@@ -119,7 +158,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// Runs the gathered batch through the fused steps and sends it (or keeps it, on a parse thread).
-    pub(super) fn send(&mut self) -> bool {
+    pub fn send(&mut self) -> bool {
         self.flush_counters();
         if self.batch.is_empty() {
             return true;
