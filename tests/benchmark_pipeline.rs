@@ -26,7 +26,10 @@ fn run_canonical(input: &Path, output: &Path) -> weir::kernel::stats::RunSummary
     let pipelines =
         load_paths(&[repo().join("benches/pipelines/canonical.yaml")], &env).unwrap_or_else(|d| panic!("{d}"));
     let plan = compile(&pipelines[0]).unwrap_or_else(|d| panic!("{d}"));
-    assert!(plan.projection.is_some(), "the canonical mapping reads a few fields: the source must parse only those");
+    assert!(
+        plan.sources[0].projection.is_some(),
+        "the canonical mapping reads a few fields: the source must parse only those"
+    );
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     rt.block_on(async { Execution::start(plan, RunOptions::default()).wait().await })
 }

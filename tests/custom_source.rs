@@ -133,7 +133,7 @@ fn run(dir: &std::path::Path, store: &Arc<dyn StateStore>, messages: &[String]) 
     let heard = Arc::new(HeardHandle::default());
     let saved_next = store.checkpoint("queue", "orders").expect("read").map_or(0, |c| c["next"].as_u64().unwrap_or(0));
     *heard.0.expected.lock().expect("lock") = messages.len() - saved_next as usize;
-    plan.source.source = Box::new(Queue { messages: messages.to_vec(), start: 0, heard: Arc::clone(&heard) });
+    plan.sources[0].source = Box::new(Queue { messages: messages.to_vec(), start: 0, heard: Arc::clone(&heard) });
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let options = RunOptions { state: Some(Arc::clone(store)), ..RunOptions::default() };
     let stop = Arc::clone(&options.stop);
@@ -194,7 +194,7 @@ fn an_unreadable_position_stops_the_run_before_anything_is_read() {
         load_paths(&[dir.path().join("p.yaml")], &|n| std::env::var(n).ok()).unwrap_or_else(|d| panic!("{d}"));
     let mut plan = compile(&pipelines[0]).unwrap_or_else(|d| panic!("{d}"));
     let messages = vec![json!({"n": 1}).to_string()];
-    plan.source.source = Box::new(Queue { messages, start: 0, heard: Arc::default() });
+    plan.sources[0].source = Box::new(Queue { messages, start: 0, heard: Arc::default() });
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let options = RunOptions { state: Some(Arc::clone(&store)), ..RunOptions::default() };
     let summary = rt.block_on(async { Execution::start(plan, options).wait().await });

@@ -166,7 +166,7 @@ fn start_into_fifo(
 }
 
 /// Waits until the source stops taking records (it is held back) and returns how many it took.
-fn received_once_stalled(progress: &weir::kernel::ack::AckTracker) -> u64 {
+fn received_once_stalled(progress: &weir::runtime::sources::Progress) -> u64 {
     let mut stalled_at = 0;
     for _ in 0..50 {
         std::thread::sleep(std::time::Duration::from_millis(20));

@@ -328,8 +328,18 @@ impl Parser<'_> {
             self.error("wrong-type", "a pipeline must be a mapping".into(), "", Anchor::Value, None, "", hint);
             return None;
         };
-        const TOP: &[&str] =
-            &["name", "description", "source", "steps", "sinks", "dead_letter", "tables", "retention", "runtime"];
+        const TOP: &[&str] = &[
+            "name",
+            "description",
+            "source",
+            "sources",
+            "steps",
+            "sinks",
+            "dead_letter",
+            "tables",
+            "retention",
+            "runtime",
+        ];
         self.check_keys(root, TOP, "", None, "");
         let origin = |pointer: String| Origin { file: Arc::clone(&file), pointer };
         let name: Option<String> = match root.get("name") {
@@ -342,22 +352,44 @@ impl Parser<'_> {
         let mut unparsed = Vec::new();
         let description =
             root.get("description").and_then(|v| self.de::<Option<String>>(v, "/description", None, "")).flatten();
-        let source = match root.get("source") {
-            Some(v) => {
-                let parsed = self
-                    .component::<SourceConfig, SourceCommon>(v, "/source")
-                    .map(|(common, config)| SourceSpec { common, config, origin: origin("/source".into()) });
-                if parsed.is_none() {
-                    unparsed.push(component_id(v, "/source"));
-                }
-                parsed
+        let mut sources = Vec::new();
+        let mut source = |parser: &mut Self, v: &Value, pointer: String| match parser
+            .component::<SourceConfig, SourceCommon>(v, &pointer)
+        {
+            Some((common, config)) => sources.push(SourceSpec { common, config, origin: origin(pointer) }),
+            None => unparsed.push(component_id(v, &pointer)),
+        };
+        match (root.get("source"), root.get("sources")) {
+            (Some(_), Some(_)) => {
+                let hint = Some("list every source under `sources`, or keep one `source`".into());
+                let message = "write `source` (one) or `sources` (a list), not both".into();
+                self.error("conflicting-keys", message, "/sources", Anchor::Key, None, "", hint);
+                unparsed.push("sources".into());
             }
-            None => {
+            (Some(v), None) => source(self, v, "/source".into()),
+            (None, Some(Value::Array(items))) if !items.is_empty() => {
+                for (i, item) in items.iter().enumerate() {
+                    source(self, item, format!("/sources/{i}"));
+                }
+            }
+            (None, Some(_)) => {
+                let hint = Some("write each source as a `- { id: …, type: … }` item".into());
+                self.error(
+                    "wrong-type",
+                    "`sources` must be a non-empty list".into(),
+                    "/sources",
+                    Anchor::Value,
+                    None,
+                    "",
+                    hint,
+                );
+                unparsed.push("sources".into());
+            }
+            (None, None) => {
                 self.missing_top("source", "add `source: { id: input, type: file, path: data.ndjson }`");
                 unparsed.push("source".into());
-                None
             }
-        };
+        }
         let mut steps = Vec::new();
         match root.get("steps") {
             None | Some(Value::Null) => {}
@@ -421,7 +453,7 @@ impl Parser<'_> {
         Some(PipelineConfig {
             name: name?,
             description,
-            source,
+            sources,
             steps,
             sinks,
             dead_letter: dead_letter.unwrap_or(Some(None))?,

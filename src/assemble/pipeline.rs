@@ -23,19 +23,24 @@ pub struct Origin {
     pub pointer: String,
 }
 
-/// One pipeline: a source, steps, and sinks.
+/// One pipeline: its sources, steps, and sinks.
 #[derive(Debug, Clone, JsonSchema)]
-#[schemars(deny_unknown_fields, title = "Weir pipeline")]
+#[schemars(deny_unknown_fields, title = "Weir pipeline", transform = one_of_source_or_sources)]
 pub struct PipelineConfig {
     /// Unique name of the pipeline (used in logs, the dead-letter output and run history).
     pub name: String,
     /// What the pipeline is for.
     #[serde(default)]
     pub description: Option<String>,
-    /// Where records come from.
-    // `None` only while errors are being collected: the source failed to parse.
-    #[schemars(required, schema_with = "source_schema")]
-    pub source: Option<SourceSpec>,
+    /// Where records come from, when there are several (e.g. the two sides of a `reconcile`): each
+    /// with its own `id`, named by the `inputs` of the steps that read it (the first step reads the
+    /// first source by default). Write `source` or `sources`, not both.
+    // Read from `source` (one) or `sources` (a list); `source` is added to the schema by
+    // `one_of_source_or_sources`. Sources that failed to parse are missing here (their errors are
+    // already reported).
+    #[serde(default)]
+    #[schemars(schema_with = "sources_schema")]
+    pub sources: Vec<SourceSpec>,
     /// Processing steps. They run in file order unless a step names its `inputs`.
     #[serde(default)]
     pub steps: Vec<StepSpec>,
@@ -278,10 +283,30 @@ fn component_schema<R: Registry, C: JsonSchema>(generator: &mut SchemaGenerator,
     })
 }
 
-fn source_schema(generator: &mut SchemaGenerator) -> Schema {
-    let mut schema = generator.subschema_for::<SourceSpec>();
-    schema.insert("description".into(), Value::String("Where records come from.".into()));
-    schema
+fn sources_schema(generator: &mut SchemaGenerator) -> Schema {
+    let item = generator.subschema_for::<SourceSpec>();
+    json_schema!({ "type": "array", "minItems": 1, "items": item })
+}
+
+/// Adds `source` (one source, the usual case) beside `sources`: a pipeline has one of the two keys,
+/// not both and not neither.
+fn one_of_source_or_sources(schema: &mut Schema) {
+    let source = serde_json::json!({ "$ref": "#/$defs/Source", "description": "Where records come from." });
+    if let Some(Value::Object(properties)) = schema.get_mut("properties") {
+        // Before `sources`, in the order a pipeline is usually written.
+        let rest = std::mem::take(properties);
+        for (key, value) in rest {
+            if key == "sources" {
+                properties.insert("source".into(), source.clone());
+            }
+            properties.insert(key, value);
+        }
+    }
+    // `if`/`then`/`else` rather than `oneOf`: editors report the failing branch of a `oneOf` even
+    // when the other holds, which put a "missing `sources`" on every pipeline with other mistakes.
+    schema.insert("if".into(), serde_json::json!({ "required": ["sources"] }));
+    schema.insert("then".into(), serde_json::json!({ "not": { "required": ["source"] } }));
+    schema.insert("else".into(), serde_json::json!({ "required": ["source"] }));
 }
 
 impl JsonSchema for SourceSpec {

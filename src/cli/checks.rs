@@ -23,11 +23,12 @@ pub(crate) fn format_warnings(config: &PipelineConfig) -> Vec<String> {
             ));
         }
     };
-    if let Some(source) = &config.source
-        && let SourceConfig::File(c) = &source.config
-        && let Some(format) = c.format
-    {
-        check("source", &source.common.id, &c.path, format);
+    for source in &config.sources {
+        if let SourceConfig::File(c) = &source.config
+            && let Some(format) = c.format
+        {
+            check("source", &source.common.id, &c.path, format);
+        }
     }
     for sink in &config.sinks {
         if let SinkConfig::File(c) = &sink.config {

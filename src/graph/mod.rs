@@ -1,4 +1,4 @@
-//! The pipeline as a DAG (petgraph): nodes are the source, steps and sinks; edges follow `inputs:`, or
+//! The pipeline as a DAG (petgraph): nodes are the sources, steps and sinks; edges follow `inputs:`, or
 //! file order where a component names none. Checked for duplicate ids, dangling inputs, cycles (the
 //! cycle's path is named) and components whose output reaches no sink. Rendered as DOT or Mermaid.
 
@@ -18,8 +18,8 @@ use crate::config::file::Anchor;
 /// What a node is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeKind {
-    /// The source.
-    Source,
+    /// `sources[i]`.
+    Source(usize),
     /// `steps[i]`.
     Step(usize),
     /// `sinks[i]`.
@@ -42,8 +42,8 @@ pub struct Node {
 pub struct PipelineGraph {
     /// Nodes and edges (edges point downstream).
     pub graph: DiGraph<Node, ()>,
-    /// The source node.
-    pub source: NodeIndex,
+    /// Node of each source, by source index (at least one).
+    pub sources: Vec<NodeIndex>,
     /// Node of each step, by step index.
     pub steps: Vec<NodeIndex>,
     /// Node of each sink, by sink index.
@@ -53,7 +53,7 @@ pub struct PipelineGraph {
 impl NodeKind {
     fn label(self) -> &'static str {
         match self {
-            NodeKind::Source => "source",
+            NodeKind::Source(_) => "source",
             NodeKind::Step(_) => "step",
             NodeKind::Sink(_) => "sink",
         }
@@ -95,13 +95,16 @@ pub fn build_graph(p: &PipelineConfig) -> Result<PipelineGraph, Vec<Diagnostic>>
         }
         idx
     };
-    // A source that failed to parse (already reported) still needs a node so the rest can be checked.
-    let source = match &p.source {
-        Some(src) => {
-            add(&mut graph, &src.common.id, src.config.type_name(), NodeKind::Source, &src.origin, &mut errors)
-        }
-        None => graph.add_node(Node { id: "(source)".into(), type_name: "unparsed", kind: NodeKind::Source }),
-    };
+    let mut sources: Vec<NodeIndex> = p
+        .sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| add(&mut graph, &s.common.id, s.config.type_name(), NodeKind::Source(i), &s.origin, &mut errors))
+        .collect();
+    // No source parsed (already reported): a stand-in node lets the rest be checked.
+    if sources.is_empty() {
+        sources.push(graph.add_node(Node { id: "(source)".into(), type_name: "unparsed", kind: NodeKind::Source(0) }));
+    }
     let steps: Vec<NodeIndex> = p
         .steps
         .iter()
@@ -167,7 +170,7 @@ pub fn build_graph(p: &PipelineConfig) -> Result<PipelineGraph, Vec<Diagnostic>>
             }
         }
     };
-    let mut previous = source;
+    let mut previous = sources[0];
     for (i, s) in p.steps.iter().enumerate() {
         connect(&mut graph, steps[i], &s.common.inputs, previous, &s.origin, &mut errors);
         previous = steps[i];
@@ -181,7 +184,7 @@ pub fn build_graph(p: &PipelineConfig) -> Result<PipelineGraph, Vec<Diagnostic>>
         match graph[n].kind {
             NodeKind::Step(i) => &p.steps[i].origin,
             NodeKind::Sink(i) => &p.sinks[i].origin,
-            NodeKind::Source => &p.steps[0].origin,
+            NodeKind::Source(_) => &p.steps[0].origin,
         }
     };
     let mut in_cycle = vec![false; graph.node_count()];
@@ -227,7 +230,22 @@ pub fn build_graph(p: &PipelineConfig) -> Result<PipelineGraph, Vec<Diagnostic>>
             ));
         }
     }
-    if errors.is_empty() { Ok(PipelineGraph { graph, source, steps, sinks }) } else { Err(errors) }
+    // Every source beyond the first must be read by someone (the first is read by default).
+    for (i, &n) in sources.iter().enumerate().skip(1) {
+        if dangling || !p.unparsed.is_empty() || graph.neighbors(n).next().is_some() {
+            continue;
+        }
+        let id = &p.sources[i].common.id;
+        errors.push(located(
+            Diagnostic::new("reaches-no-sink", format!("nothing reads source `{id}`"))
+                .with_component(Some(format!("source `{id}`")))
+                .with_hint(format!("name `{id}` in the `inputs` of the step that reads it, or remove it")),
+            &p.sources[i].origin,
+            "",
+            Anchor::Key,
+        ));
+    }
+    if errors.is_empty() { Ok(PipelineGraph { graph, sources, steps, sinks }) } else { Err(errors) }
 }
 
 /// One cycle through the nodes of a strongly connected component, in edge order.
@@ -263,13 +281,18 @@ impl PipelineGraph {
         out
     }
 
+    /// The nodes that feed `n`.
+    pub fn upstream(&self, n: NodeIndex) -> Vec<NodeIndex> {
+        self.graph.neighbors_directed(n, petgraph::Direction::Incoming).collect()
+    }
+
     /// Graphviz DOT.
     pub fn to_dot(&self, name: &str) -> String {
         let mut out = format!("digraph \"{}\" {{\n  rankdir=LR;\n", name.replace('"', "\\\""));
         for n in self.graph.node_indices() {
             let node = &self.graph[n];
             let shape = match node.kind {
-                NodeKind::Source => "invhouse",
+                NodeKind::Source(_) => "invhouse",
                 NodeKind::Step(_) => "box",
                 NodeKind::Sink(_) => "house",
             };
@@ -291,7 +314,7 @@ impl PipelineGraph {
         for n in self.graph.node_indices() {
             let node = &self.graph[n];
             let (open, close) = match node.kind {
-                NodeKind::Source => ("[/", "/]"),
+                NodeKind::Source(_) => ("[/", "/]"),
                 NodeKind::Step(_) => ("[", "]"),
                 NodeKind::Sink(_) => ("[\\", "\\]"),
             };

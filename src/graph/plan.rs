@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{NodeKind, PipelineGraph, build_graph};
 use crate::assemble::load::LoadedPipeline;
 use crate::assemble::parse::{escape, field_name};
-use crate::assemble::pipeline::{DeadLetterConfig, OnError, Origin, RuntimeSettings};
+use crate::assemble::pipeline::{DeadLetterConfig, OnError, Origin, PipelineConfig, RuntimeSettings};
 use crate::config::diagnostic::Location;
 use crate::config::diagnostic::{Diagnostic, Diagnostics};
 use crate::config::file::{Anchor, ConfigFile};
@@ -22,6 +22,7 @@ use crate::kernel::projection::Projection;
 use crate::sinks::Sink;
 use crate::sources::Source;
 use crate::transforms::Transform;
+use petgraph::graph::NodeIndex;
 
 /// The built source.
 #[derive(Debug)]
@@ -34,6 +35,9 @@ pub struct BuiltSource {
     pub source: Box<dyn Source>,
     /// The record key template.
     pub key: Option<StringTemplate>,
+    /// Build only these fields of each record (`None`: build everything): what the pipeline reads of
+    /// this source's records.
+    pub projection: Option<Projection>,
 }
 
 /// A built step.
@@ -64,8 +68,8 @@ pub struct Plan {
     pub name: String,
     /// The checked graph.
     pub graph: PipelineGraph,
-    /// The source.
-    pub source: BuiltSource,
+    /// The sources, by source index (the graph's `sources`).
+    pub sources: Vec<BuiltSource>,
     /// Steps, by index.
     pub steps: Vec<BuiltStep>,
     /// Sinks, by index.
@@ -76,8 +80,6 @@ pub struct Plan {
     pub dead_letter_max_record: usize,
     /// Batch size and channel capacity.
     pub settings: RuntimeSettings,
-    /// The fields the pipeline reads of its source's records, when it does not need them whole.
-    pub projection: Option<crate::kernel::projection::Projection>,
     /// Where the pipeline's templates read the id map (`ids`); filled when a run starts.
     pub ids: crate::expr::template::IdsSlot,
 }
@@ -192,8 +194,8 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
                 .collect(),
         ),
     };
-    let mut source = None;
-    if let Some(src) = &config.source {
+    let mut sources = Vec::new();
+    for src in &config.sources {
         let label = format!("source `{}`", src.common.id);
         let built = src
             .config
@@ -203,8 +205,10 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
         let mut errors = BuildErrors::default();
         let key = src.common.key.as_ref().and_then(|k| errors.string_template(&ctx, &["key"], k));
         report(&mut diagnostics, errors, &src.origin, label, &ctx.templates);
-        source =
-            built.map(|s| BuiltSource { id: src.common.id.clone(), type_name: src.config.type_name(), source: s, key });
+        if let Some(source) = built {
+            let (id, type_name) = (src.common.id.clone(), src.config.type_name());
+            sources.push(BuiltSource { id, type_name, source, key, projection: None });
+        }
     }
     let mut steps = Vec::new();
     for s in &config.steps {
@@ -259,17 +263,21 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
         .as_ref()
         .and_then(|d| d.max_record_size)
         .unwrap_or(crate::assemble::pipeline::DEFAULT_MAX_DEAD_LETTER_RECORD);
-    match (graph, source, diagnostics.is_empty() && config.unparsed.is_empty()) {
-        (Ok(graph), Some(source), true) => Ok(Plan {
+    if let (Ok(graph), true) = (&graph, steps.len() == config.steps.len()) {
+        check_side_inputs(graph, &steps, config, &mut diagnostics);
+    }
+    match (graph, diagnostics.is_empty() && config.unparsed.is_empty()) {
+        (Ok(graph), true) => Ok(Plan {
             ids: ctx.templates.ids().clone(),
-            projection: projection_for(
-                source.key.as_ref(),
-                &steps.iter().map(|s| &*s.transform).collect::<Vec<_>>(),
-                &graph,
-            ),
+            sources: {
+                let transforms: Vec<&dyn Transform> = steps.iter().map(|s| &*s.transform).collect();
+                for (i, source) in sources.iter_mut().enumerate() {
+                    source.projection = projection_for(source.key.as_ref(), &transforms, &graph, graph.sources[i]);
+                }
+                sources
+            },
             name: config.name.clone(),
             graph,
-            source,
             steps,
             sinks,
             dead_letter,
@@ -280,16 +288,69 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
     }
 }
 
+/// Each side input a step names (`reconcile`'s `right: <id>`) must be one of its inputs, and must not
+/// also feed its other inputs: the step reads it to its end before the others, which would wait on
+/// each other.
+fn check_side_inputs(
+    graph: &PipelineGraph,
+    steps: &[BuiltStep],
+    config: &PipelineConfig,
+    diagnostics: &mut Diagnostics,
+) {
+    for (i, step) in steps.iter().enumerate() {
+        let spec = &config.steps[i];
+        let node = graph.steps[i];
+        let upstream = graph.upstream(node);
+        for side in step.transform.side_inputs() {
+            let at = spec.origin.file.locate(&format!("{}/{}", spec.origin.pointer, side.key), Anchor::Value);
+            let component = Some(format!("step `{}`", spec.common.id));
+            let Some(&from) = upstream.iter().find(|&&n| graph.graph[n].id == side.id) else {
+                diagnostics.push(
+                    Diagnostic::new(
+                        "bad-input",
+                        format!("`{}` names `{}`, which is not one of the step's inputs", side.key, side.id),
+                    )
+                    .with_component(component)
+                    .with_field(side.key)
+                    .with_hint(format!("add `{}` to the step's `inputs` (the left side goes there too)", side.id))
+                    .at(at),
+                );
+                continue;
+            };
+            let feeds_others = upstream
+                .iter()
+                .any(|&other| other != from && petgraph::algo::has_path_connecting(&graph.graph, from, other, None));
+            if feeds_others {
+                diagnostics.push(
+                    Diagnostic::new(
+                        "side-input-cycle",
+                        format!("`{}` also feeds the step's other inputs; it is read whole before them", side.id),
+                    )
+                    .with_component(component)
+                    .with_field(side.key)
+                    .with_hint("read the right-hand side from a source of its own (under `sources`)")
+                    .at(at),
+                );
+            }
+        }
+    }
+}
+
 /// What a pipeline reads of its source's records, or `None` when it needs them whole: what the
 /// source's `key` reads and what every step reads until each path reaches a step that builds its
 /// records anew. `steps` are the built steps, in the order of the graph's step nodes.
-fn projection_for(key: Option<&StringTemplate>, steps: &[&dyn Transform], graph: &PipelineGraph) -> Option<Projection> {
+fn projection_for(
+    key: Option<&StringTemplate>,
+    steps: &[&dyn Transform],
+    graph: &PipelineGraph,
+    source: NodeIndex,
+) -> Option<Projection> {
     let mut reads = Reads::none();
     let mut filters = Vec::new();
     if let Some(key) = key {
         reads.merge(key.reads().clone());
     }
-    let mut pending = graph.downstream(graph.source);
+    let mut pending = graph.downstream(source);
     let mut seen = Vec::new();
     while let Some(n) = pending.pop() {
         if seen.contains(&n) {
@@ -306,7 +367,7 @@ fn projection_for(key: Option<&StringTemplate>, steps: &[&dyn Transform], graph:
                 }
             }
             // A sink writes the record as it is: it needs all of it.
-            NodeKind::Sink(_) | NodeKind::Source => return None,
+            NodeKind::Sink(_) | NodeKind::Source(_) => return None,
         }
         if reads == Reads::All {
             return None;

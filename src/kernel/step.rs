@@ -55,10 +55,33 @@ impl Output {
     }
 }
 
+/// An input a step reads whole before its other inputs (`reconcile`'s `right`): named by a key of the
+/// step's config, which names one of the step's `inputs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SideInput {
+    /// The id of the component it reads.
+    pub id: String,
+    /// The config key that names it (for errors).
+    pub key: &'static str,
+}
+
 /// A built step.
 pub trait Transform: Send {
     /// Processes a batch of records.
     fn process(&mut self, batch: Vec<Record>, out: &mut Output);
+
+    /// The inputs this step reads whole before its others, by component id. The runtime hands their
+    /// batches to [`Transform::take_side`], each input to its end, before any batch of the other
+    /// inputs reaches [`Transform::process`]; records the step keeps carry their acknowledgements
+    /// until it emits or filters them.
+    fn side_inputs(&self) -> Vec<SideInput> {
+        Vec::new()
+    }
+
+    /// A batch of side input `input` (its index in [`Transform::side_inputs`]).
+    fn take_side(&mut self, _input: usize, batch: Vec<Record>, out: &mut Output) {
+        batch.into_iter().for_each(|r| out.filter(r));
+    }
 
     /// Called once when every input has ended: emit whatever is buffered.
     fn flush(&mut self, _out: &mut Output) {}

@@ -7,13 +7,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use petgraph::algo::has_path_connecting;
 use petgraph::graph::NodeIndex;
 use tokio::task::JoinHandle;
 
 use super::replay::{self, Replay};
+use super::sources::{Progress, prepare_sources, side_inputs};
 use super::tasks::{SourceEnd, fusable_chain, run_sink, run_step};
-use crate::graph::plan::{BuiltSink, BuiltSource, BuiltStep, DeadLetterTarget, Plan};
-use crate::kernel::ack::{AckSummary, AckTracker};
+use crate::graph::plan::{BuiltSink, BuiltStep, DeadLetterTarget, Plan};
+use crate::kernel::ack::AckSummary;
 use crate::kernel::channel::{Outputs, batch_channel};
 use crate::kernel::checkpoint::Checkpoints;
 use crate::kernel::dead_letter::DeadLetterSender;
@@ -46,13 +48,13 @@ pub struct RunOptions {
 
 /// A running pipeline.
 pub struct Execution {
-    tracker: Arc<AckTracker>,
+    progress: Progress,
     handles: Vec<JoinHandle<()>>,
     counters: Vec<(String, &'static str, &'static str, Arc<NodeCounters>)>,
     failure: Failure,
     stop: Arc<AtomicBool>,
     dead_letter: DeadLetterSender,
-    checkpoints: Option<Arc<Checkpoints>>,
+    checkpoints: Vec<Arc<Checkpoints>>,
     saver: Option<JoinHandle<()>>,
     started: Instant,
     name: String,
@@ -62,29 +64,12 @@ pub struct Execution {
 impl Execution {
     /// Starts every component of `plan`. Must be called within a tokio runtime.
     pub fn start(plan: Plan, options: RunOptions) -> Self {
-        let Plan {
-            name,
-            graph,
-            source,
-            steps,
-            mut sinks,
-            dead_letter,
-            dead_letter_max_record,
-            settings,
-            projection,
-            ids,
-        } = plan;
+        let Plan { name, graph, sources, steps, mut sinks, dead_letter, dead_letter_max_record, settings, ids } = plan;
         if let Some(state) = &options.state {
             ids.fill(Arc::new(Arc::clone(state)));
         }
         let stop = Arc::clone(&options.stop);
         let failure = Failure::default();
-        // A replay reports per entry; a source that settles its inputs one by one hears of each.
-        let tracker = match (&options.replay, source.source.acknowledgements()) {
-            (Some(_), _) => AckTracker::recording(),
-            (None, Some(listener)) => AckTracker::notifying(listener),
-            (None, None) => AckTracker::new(),
-        };
         let dead_letter = match (&dead_letter, &options.state) {
             _ if options.dry_run => DeadLetterSender::printing(&name),
             (DeadLetterTarget::File(path), _) => DeadLetterSender::to_file(&name, path),
@@ -98,7 +83,12 @@ impl Execution {
             None => dead_letter,
         }
         .with_max_record(dead_letter_max_record);
-        // One input channel per non-source node; senders are handed to the nodes upstream of it.
+        let side_inputs = side_inputs(&graph, &steps);
+        let sources = prepare_sources(&name, &graph, sources, &side_inputs, &options, &failure, &stop);
+        let progress = Progress::new(sources.iter().map(|s| Arc::clone(&s.tracker)).collect());
+        let resumed_sources: Vec<bool> = sources.iter().map(|s| s.resumed).collect();
+        // One input channel per non-source node, plus one per side input; senders are handed to the
+        // nodes upstream of it.
         let mut senders = std::collections::HashMap::new();
         let mut receivers = std::collections::HashMap::new();
         for n in graph.steps.iter().chain(graph.sinks.iter()) {
@@ -106,60 +96,43 @@ impl Execution {
             senders.insert(*n, tx);
             receivers.insert(*n, rx);
         }
-        let outputs_of =
-            |n: NodeIndex| Outputs::new(graph.downstream(n).iter().filter_map(|d| senders.get(d).cloned()).collect());
+        let mut side_senders = std::collections::HashMap::new();
+        let mut side_receivers: std::collections::HashMap<NodeIndex, Vec<_>> = std::collections::HashMap::new();
+        for &(from, to) in &side_inputs {
+            let (tx, rx) = batch_channel(settings.channel_capacity);
+            side_senders.insert((from, to), tx);
+            side_receivers.entry(to).or_default().push(rx);
+        }
+        let outputs_of = |n: NodeIndex| {
+            let downstream = graph.downstream(n);
+            Outputs::new(
+                downstream
+                    .iter()
+                    .filter_map(|d| side_senders.get(&(n, *d)).or_else(|| senders.get(d)).cloned())
+                    .collect(),
+            )
+        };
         let mut counters = Vec::new();
         let mut handles = Vec::new();
-
-        // A replay reads no input, but its file outputs commit what they write with the checkpoint.
-        let BuiltSource { id: source_id, type_name: source_type, source: mut src, key: source_key } = source;
-        let checkpoints = match (&options.state, options.dry_run || !src.checkpointed()) {
-            (Some(state), false) => {
-                let loaded =
-                    Checkpoints::load(Arc::clone(state), &name, &source_id, Arc::clone(&tracker), options.from_start);
-                match loaded {
-                    Ok(c) if options.replay.is_some() => Some(Arc::new(c.for_replay())),
-                    Ok(c) => Some(Arc::new(c)),
-                    Err(e) => {
-                        failure.set(format!("source `{source_id}`: cannot read its checkpoint: {e}"), &stop);
-                        None
-                    }
-                }
-            }
-            _ => None,
+        let checkpoints: Vec<Arc<Checkpoints>> = sources.iter().filter_map(|s| s.checkpoints.clone()).collect();
+        // Every output committed with a checkpoint is announced before anything can save one: a save
+        // must not pass over an output whose sink has not opened yet. An output fed by several sources
+        // cannot be cut back to one source's position: it is committed with none (at least once).
+        let upstream_sources = |n: NodeIndex| -> Vec<usize> {
+            (0..graph.sources.len()).filter(|&i| has_path_connecting(&graph.graph, graph.sources[i], n, None)).collect()
         };
-        // The source takes back its saved position (not in a replay, which reads no input: the saved
-        // position stays as it is).
-        let mut position = None;
-        if let Some(c) = checkpoints.as_ref().filter(|_| options.replay.is_none()) {
-            match src.restore(c.saved_position()) {
-                Ok(Some(p)) => {
-                    c.keep(Arc::clone(&p));
-                    position = Some(p);
-                }
-                Ok(None) => {}
-                Err(why) => {
-                    let e = crate::kernel::checkpoint::unreadable(&name, &source_id, &why);
-                    failure.set(format!("source `{source_id}`: cannot read its checkpoint: {e}"), &stop);
-                }
-            }
-        }
-        // Replays add to what earlier runs wrote, like a resumed source; a source whose inputs were all
-        // replaced reads them whole again, and a truncating sink rewrites its output.
-        let resumed = options.replay.is_some() || position.as_ref().is_some_and(|p| p.resumes());
-        // Every output committed with the checkpoint is announced before anything can save one: a save
-        // must not pass over an output whose sink has not opened yet.
-        if let Some(c) = checkpoints.as_ref().filter(|_| !options.dry_run) {
-            for built in &mut sinks {
-                if built.sink.commit_with(c) {
+        if !options.dry_run {
+            for (i, built) in sinks.iter_mut().enumerate() {
+                if let [only] = upstream_sources(graph.sinks[i])[..]
+                    && let Some(c) = &sources[only].checkpoints
+                    && built.sink.commit_with(c)
+                {
                     c.expect_output(&built.id);
                 }
             }
         }
-        let saver = checkpoints
-            .clone()
-            .filter(|_| options.replay.is_none())
-            .map(|c| tokio::spawn(save_checkpoints_periodically(c)));
+        let saver = (!checkpoints.is_empty() && options.replay.is_none())
+            .then(|| tokio::spawn(save_checkpoints_periodically(checkpoints.clone())));
         let step_counters: Vec<Arc<NodeCounters>> = steps.iter().map(|_| Arc::default()).collect();
         let env_of = |i: usize, step: &BuiltStep| StepEnv {
             id: step.id.clone(),
@@ -169,76 +142,93 @@ impl Execution {
             failure: failure.clone(),
             stop: Arc::clone(&stop),
         };
-        // The stateless steps right after the source run inside it (`kernel::fused`) — except in a
+        // The stateless steps right after each source run inside it (`kernel::fused`) — except in a
         // replay, which injects records at a step's own input.
-        let fused = if options.replay.is_some() { Vec::new() } else { fusable_chain(&graph, &steps) };
+        let fused: Vec<Vec<usize>> = graph
+            .sources
+            .iter()
+            .map(|&n| if options.replay.is_some() { Vec::new() } else { fusable_chain(&graph, &steps, n) })
+            .collect();
         let ids: Vec<String> = steps.iter().map(|s| s.id.clone()).collect();
         let type_names: Vec<&'static str> = steps.iter().map(|s| s.type_name).collect();
         let mut steps: Vec<Option<BuiltStep>> = steps.into_iter().map(Some).collect();
-        let chain = Chain::new(
-            fused.iter().filter_map(|&i| steps[i].take().map(|step| (env_of(i, &step), step.transform))).collect(),
-        );
-        let source_out = fused.last().map_or(graph.source, |&i| graph.steps[i]);
-        let source_counters = Arc::new(NodeCounters::default());
-        counters.push((source_id.clone(), "source", source_type, Arc::clone(&source_counters)));
-        // Records whose only destination is a sink writing their JSON text are encoded on the source's
-        // threads (not in a dry run, whose sinks print them, nor in a replay).
-        let only_destination = match graph.downstream(source_out).as_slice() {
-            [n] => graph.sinks.iter().position(|s| s == n),
-            _ => None,
-        };
-        let encode_json = !options.dry_run
-            && options.replay.is_none()
-            && only_destination.and_then(|i| sinks.get(i)).is_some_and(|b| b.sink.takes_encoded_json());
-        let ctx = SourceContext {
-            encode_json,
-            output: outputs_of(source_out),
-            tracker: Arc::clone(&tracker),
-            dead_letter: dead_letter.clone(),
-            batch_size: settings.batch_size,
-            batch_bytes: settings.batch_bytes,
-            limit: options.limit,
-            stop: Arc::clone(&stop),
-            key: source_key,
-            id: source_id.clone(),
-            counters: Arc::clone(&source_counters),
-            projection,
-        };
+        let mut contexts = Vec::new();
+        let mut readers = Vec::new();
+        for (i, source) in sources.into_iter().enumerate() {
+            let chain = Chain::new(
+                fused[i]
+                    .iter()
+                    .filter_map(|&s| steps[s].take().map(|step| (env_of(s, &step), step.transform)))
+                    .collect(),
+            );
+            let source_out = fused[i].last().map_or(graph.sources[i], |&s| graph.steps[s]);
+            counters.push((source.id.clone(), "source", source.type_name, Arc::clone(&source.counters)));
+            // Records whose only destination is a sink writing their JSON text are encoded on the
+            // source's threads (not in a dry run, whose sinks print them, nor in a replay).
+            let only_destination = match graph.downstream(source_out).as_slice() {
+                [n] => graph.sinks.iter().position(|s| s == n),
+                _ => None,
+            };
+            let encode_json = !options.dry_run
+                && options.replay.is_none()
+                && only_destination.and_then(|i| sinks.get(i)).is_some_and(|b| b.sink.takes_encoded_json());
+            let ctx = SourceContext {
+                encode_json,
+                output: outputs_of(source_out),
+                tracker: Arc::clone(&source.tracker),
+                dead_letter: dead_letter.clone(),
+                batch_size: settings.batch_size,
+                batch_bytes: settings.batch_bytes,
+                limit: options.limit,
+                stop: Arc::clone(&stop),
+                key: source.key,
+                id: source.id.clone(),
+                counters: Arc::clone(&source.counters),
+                projection: source.projection,
+            };
+            contexts.push(ctx);
+            readers.push((source.id, source.source, chain));
+        }
+        let source_counters: Vec<Arc<NodeCounters>> = contexts.iter().map(|c| Arc::clone(&c.counters)).collect();
         if let Some(replay) = options.replay.clone() {
             let inputs: std::collections::HashMap<NodeIndex, Outputs> =
                 senders.iter().map(|(n, tx)| (*n, Outputs::new(vec![tx.clone()]))).collect();
             let graph = graph.clone();
             handles.push(tokio::task::spawn_blocking(move || {
-                replay::inject(&replay, &graph, &ctx, |n| inputs.get(&n).cloned().unwrap_or_default());
+                replay::inject(&replay, &graph, &contexts, |n| inputs.get(&n).cloned().unwrap_or_default());
             }));
         } else {
-            let failure = failure.clone();
-            let stop = Arc::clone(&stop);
-            let source_id = source_id.clone();
-            let report = move |result: Result<(), SourceError>| {
-                if let Err(e) = result {
-                    failure.set(format!("source `{source_id}`: {e}"), &stop);
-                }
-            };
-            handles.push(match src.run(ctx, chain) {
-                SourceRun::Blocking(read) => tokio::task::spawn_blocking(move || report(read())),
-                SourceRun::Async(read) => tokio::spawn(async move { report(read.await) }),
-            });
+            for (ctx, (source_id, src, chain)) in contexts.into_iter().zip(readers) {
+                let failure = failure.clone();
+                let stop = Arc::clone(&stop);
+                let report = move |result: Result<(), SourceError>| {
+                    if let Err(e) = result {
+                        failure.set(format!("source `{source_id}`: {e}"), &stop);
+                    }
+                };
+                handles.push(match src.run(ctx, chain) {
+                    SourceRun::Blocking(read) => tokio::task::spawn_blocking(move || report(read())),
+                    SourceRun::Async(read) => tokio::spawn(async move { report(read.await) }),
+                });
+            }
         }
+        let partial_upstream =
+            |n: NodeIndex| options.replay.is_some() || upstream_sources(n).iter().any(|&i| resumed_sources[i]);
         for (i, type_name) in type_names.into_iter().enumerate() {
             counters.push((ids[i].clone(), "step", type_name, Arc::clone(&step_counters[i])));
             let Some(step) = steps[i].take() else { continue };
             let n = graph.steps[i];
             let rx = receivers.remove(&n).expect("every step has an input channel");
+            let sides = side_receivers.remove(&n).unwrap_or_default();
             let outputs = outputs_of(n);
             let env = env_of(i, &step);
             let end = SourceEnd {
                 stop: Arc::clone(&stop),
                 limit: options.limit,
-                source: Arc::clone(&source_counters),
-                partial: resumed,
+                sources: upstream_sources(n).into_iter().map(|s| Arc::clone(&source_counters[s])).collect(),
+                partial: partial_upstream(n),
             };
-            handles.push(tokio::spawn(run_step(step.transform, env, rx, outputs, end)));
+            handles.push(tokio::spawn(run_step(step.transform, env, (sides, rx), outputs, end)));
         }
 
         for (i, built) in sinks.into_iter().enumerate() {
@@ -253,7 +243,7 @@ impl Execution {
                 sink: id.clone(),
                 state: if options.dry_run { None } else { options.state.clone() },
                 run_id: options.run_id,
-                resumed,
+                resumed: partial_upstream(n),
             };
             let dlq = dead_letter.clone();
             let failure = failure.clone();
@@ -263,8 +253,9 @@ impl Execution {
             }));
         }
         drop(senders);
+        drop(side_senders);
         Self {
-            tracker,
+            progress,
             handles,
             counters,
             failure,
@@ -278,14 +269,14 @@ impl Execution {
         }
     }
 
-    /// Outcomes so far.
+    /// Outcomes so far, over every source.
     pub fn progress(&self) -> AckSummary {
-        self.tracker.summary()
+        self.progress.summary()
     }
 
     /// A handle for watching progress from another task.
-    pub fn progress_handle(&self) -> Arc<AckTracker> {
-        Arc::clone(&self.tracker)
+    pub fn progress_handle(&self) -> Progress {
+        self.progress.clone()
     }
 
     /// Waits for every component to finish and summarizes the run.
@@ -298,7 +289,7 @@ impl Execution {
         if let Some(saver) = self.saver {
             saver.abort();
         }
-        if let Some(checkpoints) = self.checkpoints {
+        for checkpoints in self.checkpoints {
             // Everything has finished: the last position is final. A full store is retried unless
             // the run is being stopped; the next run then re-reads from the last saved position.
             let stop = Arc::clone(&self.stop);
@@ -317,7 +308,7 @@ impl Execution {
         RunSummary {
             pipeline: self.name,
             duration: self.started.elapsed(),
-            records: self.tracker.summary(),
+            records: self.progress.summary(),
             components: self.counters.iter().map(|(id, kind, ty, c)| c.snapshot(id, kind, ty)).collect(),
             dead_letter_path: (self.dead_letter.written() > 0).then(|| self.dead_letter.describe()).flatten(),
             interrupted,
@@ -327,15 +318,16 @@ impl Execution {
     }
 }
 
-/// Saves the source's acknowledged position every second while the run lasts; a failed save (a full
+/// Saves each source's acknowledged position every second while the run lasts; a failed save (a full
 /// disk) is logged and tried again at the next tick — the position simply does not advance meanwhile.
-async fn save_checkpoints_periodically(checkpoints: Arc<Checkpoints>) {
+async fn save_checkpoints_periodically(checkpoints: Vec<Arc<Checkpoints>>) {
     let mut tick = tokio::time::interval(crate::fault::checkpoint_interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let c = Arc::clone(&checkpoints);
-        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || c.save()).await {
+        let all = checkpoints.clone();
+        let saved = tokio::task::spawn_blocking(move || all.iter().map(|c| c.save()).collect::<Vec<_>>()).await;
+        for e in saved.into_iter().flatten().filter_map(Result::err) {
             tracing::warn!(error = %e, "cannot save the checkpoint; will try again");
         }
     }

@@ -4,4 +4,5 @@
 
 pub mod executor;
 pub mod replay;
+pub mod sources;
 mod tasks;

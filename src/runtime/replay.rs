@@ -9,7 +9,7 @@ use petgraph::graph::NodeIndex;
 use serde_json::Value;
 
 use crate::graph::{NodeKind, PipelineGraph};
-use crate::kernel::ack::{AckTracker, InputPosition, Outcome};
+use crate::kernel::ack::{InputPosition, Outcome};
 use crate::kernel::channel::Outputs;
 use crate::kernel::dead_letter::TRUNCATED;
 use crate::kernel::record::{Acks, Record};
@@ -50,8 +50,8 @@ impl Replay {
     }
 
     /// Each entry's outcome: the dead-letter id and what became of its record.
-    pub fn outcomes(&self, tracker: &AckTracker) -> Vec<(i64, Outcome)> {
-        tracker
+    pub fn outcomes(&self, progress: &super::sources::Progress) -> Vec<(i64, Outcome)> {
+        progress
             .outcomes()
             .into_iter()
             .filter_map(|(p, o)| self.entries.get(p.seq as usize).map(|e| (e.id, o)))
@@ -67,12 +67,19 @@ fn node_of(graph: &PipelineGraph, id: &str) -> Option<NodeIndex> {
 /// taken as the source would take it: a line that did not parse is parsed again, and the source's key
 /// is rendered; what the source would reject again (a line that still does not parse, a CSV row that
 /// was not kept, a key that still fails) is dead-lettered again instead of being sent on. Runs on a
-/// blocking thread; `source` is the source's context (its tracker, key and dead-letter output).
-pub fn inject(replay: &Replay, graph: &PipelineGraph, source: &SourceContext, input_of: impl Fn(NodeIndex) -> Outputs) {
+/// blocking thread; `sources` are the sources' contexts, by source index (their key and dead-letter
+/// output), all sharing the replay's tracker.
+pub fn inject(
+    replay: &Replay,
+    graph: &PipelineGraph,
+    sources: &[SourceContext],
+    input_of: impl Fn(NodeIndex) -> Outputs,
+) {
+    let Some(first) = sources.first() else { return };
     for (seq, stored) in replay.entries.iter().enumerate() {
         let entry = &stored.entry;
         let position = InputPosition { stream: 0, seq: seq as u64 };
-        let acks = Acks::One(source.tracker.track(position));
+        let acks = Acks::One(first.tracker.track(position));
         // Not sent (its input stays unacknowledged, the entry is kept): no such component any more, or
         // a record stored truncated.
         let Some(node) = node_of(graph, &entry.step) else { continue };
@@ -89,7 +96,8 @@ pub fn inject(replay: &Replay, graph: &PipelineGraph, source: &SourceContext, in
             encoded: None,
         };
         let outputs = match graph.graph[node].kind {
-            NodeKind::Source => {
+            NodeKind::Source(i) => {
+                let Some(source) = sources.get(i) else { continue };
                 NodeCounters::add(&source.counters.received, 1);
                 let parsed = match &entry.record {
                     Value::String(text) => crate::exact_json::from_str(text).map_err(|_| entry.record.clone()),

@@ -17,34 +17,38 @@ use crate::sinks::{Sink, SinkContext};
 use crate::state::{AuditEntry, StateError};
 use crate::transforms::Output;
 
-/// Tells a step, once its input has ended, whether the source read everything.
+/// Tells a step, once its input has ended, whether the sources upstream of it read everything.
 pub(super) struct SourceEnd {
     /// Set when the run was interrupted or failed.
     pub(super) stop: Arc<AtomicBool>,
-    /// `--limit`.
+    /// `--limit` (per source).
     pub(super) limit: Option<u64>,
-    /// The source's counters.
-    pub(super) source: Arc<NodeCounters>,
-    /// The source reads only part of its input on purpose: it resumed from a checkpoint (earlier
-    /// runs read the rest), or this is a replay of dead letters.
+    /// The counters of the sources upstream of the step.
+    pub(super) sources: Vec<Arc<NodeCounters>>,
+    /// A source upstream reads only part of its input on purpose: it resumed from a checkpoint
+    /// (earlier runs read the rest), or this is a replay of dead letters.
     pub(super) partial: bool,
 }
 
 impl SourceEnd {
-    /// True when the steps did not see the whole input: the source stopped before its end (a limit that
-    /// was reached counts), or it read only part of it on purpose.
+    /// True when the step did not see the whole input: a source stopped before its end (a limit that
+    /// was reached counts), or read only part of it on purpose.
     fn early(&self) -> bool {
         self.partial
             || self.stop.load(Ordering::SeqCst)
-            || self.limit.is_some_and(|l| self.source.received.load(Ordering::Acquire) >= l)
+            || self.limit.is_some_and(|l| self.sources.iter().any(|s| s.received.load(Ordering::Acquire) >= l))
     }
 }
 
-/// The steps after the source that it can run itself: while the next node is the only reader of the
+/// The steps after `source` that it can run itself: while the next node is the only reader of the
 /// current one, reads only from it, and is a step without state or timer, by step index.
-pub(super) fn fusable_chain(graph: &crate::graph::PipelineGraph, steps: &[BuiltStep]) -> Vec<usize> {
+pub(super) fn fusable_chain(
+    graph: &crate::graph::PipelineGraph,
+    steps: &[BuiltStep],
+    source: petgraph::graph::NodeIndex,
+) -> Vec<usize> {
     let mut chain = Vec::new();
-    let mut at = graph.source;
+    let mut at = source;
     while let [next] = graph.downstream(at)[..] {
         let Some(i) = graph.steps.iter().position(|&n| n == next) else { break };
         let readers_of_next = graph.graph.neighbors_directed(next, petgraph::Direction::Incoming).count();
@@ -61,10 +65,27 @@ pub(super) fn fusable_chain(graph: &crate::graph::PipelineGraph, steps: &[BuiltS
 pub(super) async fn run_step(
     mut transform: Box<dyn crate::transforms::Transform>,
     env: StepEnv,
-    mut rx: Receiver<Batch>,
+    (sides, mut rx): (Vec<Receiver<Batch>>, Receiver<Batch>),
     outputs: Outputs,
     end: SourceEnd,
 ) {
+    // Side inputs first, each to its end; the other inputs wait (their channels fill and hold their
+    // sources back).
+    for (i, mut side) in sides.into_iter().enumerate() {
+        while let Some(batch) = side.recv().await {
+            if env.failure.is_set() {
+                batch.iter().for_each(Record::mark_unacknowledged);
+                continue;
+            }
+            NodeCounters::add(&env.counters.received, batch.len());
+            let mut out = Output::default();
+            transform.take_side(i, batch, &mut out);
+            let records = env.route(out);
+            if !records.is_empty() {
+                outputs.send(records).await;
+            }
+        }
+    }
     loop {
         let mut out = Output::default();
         let next = match transform.deadline() {

@@ -292,7 +292,7 @@ mod tests {
         std::fs::write(dir.path().join("p.yaml"), yaml).expect("write");
         let pipelines =
             crate::assemble::load::load_paths(&[dir.path().join("p.yaml")], &|_| None).expect("the pipeline loads");
-        crate::graph::plan::compile(&pipelines[0]).expect("the pipeline builds").projection
+        crate::graph::plan::compile(&pipelines[0]).expect("the pipeline builds").sources.swap_remove(0).projection
     }
 
     #[test]

@@ -23,14 +23,17 @@ use crate::expr::template::StringTemplate;
 use crate::kernel::build::{BuildContext, BuildErrors};
 use crate::kernel::record::Record;
 use crate::kernel::stats::StepReport;
+use crate::kernel::step::SideInput;
 
-/// Compares the records flowing in (left) with a keyed set read by the step (right).
+/// Compares the records flowing in (left) with a keyed set (right): a second input, or files.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReconcileConfig {
-    /// The right-hand set, read by the step when the first record arrives (or when the input ends):
-    /// `{ path, format, delimiter }` as for the [`file` source](connectors.md#file-source) (`ndjson`,
-    /// `json` array or `csv`; a glob reads several files), the path relative to the pipeline's folder.
+    /// The right-hand set: the id of one of the step's `inputs` — usually a second source of the
+    /// pipeline (under `sources`, any type, e.g. an API), read to its end before the first left record
+    /// is compared, and read whole on every run — or files the step reads itself when the first record
+    /// arrives: `{ path, format, delimiter }` as for the [`file` source](connectors.md#file-source)
+    /// (`ndjson`, `json` array or `csv`; a glob reads several files), relative to the pipeline's folder.
     pub right: RightConfig,
     /// Template producing the key of a left record (the records flowing in), e.g. `{{ record.sku }}`.
     pub left_key: String,
@@ -63,6 +66,8 @@ const MISSING_RIGHT: &str = "missing_right";
 #[derive(Debug)]
 enum Right {
     NotLoaded(RightSource),
+    /// Records of the right-hand input are coming in.
+    Receiving(RightSet),
     Loaded(RightSet),
     Failed,
     /// Flushed: every finding is out.
@@ -91,6 +96,8 @@ pub struct Reconcile {
     /// Left keys seen so far (duplicates are rejected; right keys not among them are `missing_left`).
     seen: HashSet<String>,
     input_complete: bool,
+    /// The right-hand set comes from one of the step's inputs (not from files it reads itself).
+    right_from_input: bool,
     counts: Counts,
 }
 
@@ -102,8 +109,10 @@ impl ReconcileConfig {
         let left_key = errors.string_template(ctx, &["left_key"], &self.left_key);
         let right_key = errors.string_template(ctx, &["right_key"], &self.right_key);
         let comparison = Comparison::build(&mut errors, self.compare.as_deref(), self.tolerance);
+        let right_from_input = matches!(self.right, RightConfig::Input(_));
         errors.finish(|| {
             Some(Reconcile {
+                right_from_input,
                 right: Right::NotLoaded(right?),
                 right_key: right_key?,
                 left_key: left_key?,
@@ -131,6 +140,12 @@ fn finding(kind: &str, key: &str, left: Value, right: Value, differences: Vec<Va
 impl Reconcile {
     /// Reads the right-hand set if it is not read yet; false (and `out.fatal` set) when it cannot be.
     fn load(&mut self, out: &mut Output) -> bool {
+        // The runtime hands over the whole right-hand input before the first left record.
+        if let Right::Receiving(_) = &self.right
+            && let Right::Receiving(set) = std::mem::replace(&mut self.right, Right::Failed)
+        {
+            self.right = Right::Loaded(set);
+        }
         if let Right::NotLoaded(source) = &self.right {
             self.right = match source.load(&self.right_key) {
                 Ok(set) => Right::Loaded(set),
@@ -145,6 +160,31 @@ impl Reconcile {
 }
 
 impl Transform for Reconcile {
+    fn side_inputs(&self) -> Vec<SideInput> {
+        match &self.right {
+            Right::NotLoaded(RightSource::Input(id)) => vec![SideInput { id: id.clone(), key: "right" }],
+            _ => Vec::new(),
+        }
+    }
+
+    fn take_side(&mut self, _input: usize, batch: Vec<Record>, out: &mut Output) {
+        if let Right::NotLoaded(RightSource::Input(_)) = &self.right {
+            self.right = Right::Receiving(RightSet::default());
+        }
+        let Right::Receiving(set) = &mut self.right else {
+            // Failed already: these records stay unacknowledged with the run.
+            return;
+        };
+        for record in batch {
+            if let Err(e) = set.insert(&self.right_key, record) {
+                // A set that is not known exactly would give wrong findings.
+                out.fatal.get_or_insert(format!("reading the right-hand set: {e}"));
+                self.right = Right::Failed;
+                return;
+            }
+        }
+    }
+
     fn process(&mut self, batch: Vec<Record>, out: &mut Output) {
         // Without the right-hand set nothing can be compared: the batch stays unacknowledged.
         if !self.load(out) {
@@ -192,18 +232,30 @@ impl Transform for Reconcile {
             return;
         }
         let Right::Loaded(right) = std::mem::replace(&mut self.right, Right::Done) else { return };
-        let unseen = right.records.into_iter().filter(|(k, _)| !self.seen.contains(k));
+        let (seen, unseen): (Vec<_>, Vec<_>) = right.records.into_iter().partition(|(k, _)| self.seen.contains(k));
+        // Right records compared with a left one are done with (their findings went out with the
+        // left's); those from an input are counted as filtered, those the step read itself were never
+        // the step's input.
+        let from_input = self.right_from_input;
+        let done = |record: Record, out: &mut Output| {
+            if from_input {
+                out.filter(record);
+            }
+        };
+        seen.into_iter().for_each(|(_, record)| done(record, out));
         if !self.input_complete {
             // Keys not seen may be in the part of the input that was not read.
-            let n = unseen.count() as u64;
+            let n = unseen.len() as u64;
             tracing::warn!(not_checked = n, "reconcile: the input was not read to its end; no `missing_left` findings");
             self.counts.not_checked = Some(n);
+            unseen.into_iter().for_each(|(_, record)| done(record, out));
             return;
         }
-        for (key, value) in unseen {
+        for (key, mut record) in unseen {
             self.counts.missing_left += 1;
-            let value = finding(MISSING_LEFT, &key, Value::Null, value, Vec::new());
-            out.emit(Record { key: Some(key.into()), ..Record::new(value) });
+            record.value = finding(MISSING_LEFT, &key, Value::Null, std::mem::take(&mut record.value), Vec::new());
+            record.key = Some(key.into());
+            out.emit(record);
         }
     }
 

@@ -13,11 +13,15 @@ use crate::kernel::record::Record;
 use crate::sources::file::{FileSource, FileSourceConfig};
 use crate::transforms::context::with_context;
 
-/// Where the right-hand set comes from. Today a file; other sources (an HTTP query) will be further
-/// shapes of this value, told apart by their keys, so existing configs keep working.
+/// Where the right-hand set comes from: one of the step's inputs (any source, e.g. an API), named by
+/// id, or files the step reads itself.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum RightConfig {
+    /// The id of one of the step's `inputs` (usually a second source of the pipeline, under
+    /// `sources`): read to its end before the first left record is compared. A source that feeds only
+    /// right-hand sides is read whole on every run (it keeps no checkpoint).
+    Input(String),
     /// Files, read like the `file` source: `{ path, format, delimiter }`, the path relative to the
     /// pipeline's folder.
     File(FileSourceConfig),
@@ -26,6 +30,8 @@ pub enum RightConfig {
 /// A built right-hand source.
 #[derive(Debug)]
 pub(super) enum RightSource {
+    /// Records of this input, handed over by the runtime.
+    Input(String),
     File(FileSource),
 }
 
@@ -33,6 +39,7 @@ impl RightConfig {
     /// Checks the source's settings (reads nothing); errors are reported under `right`.
     pub(super) fn build(&self, ctx: &BuildContext, errors: &mut BuildErrors) -> Option<RightSource> {
         match self {
+            RightConfig::Input(id) => Some(RightSource::Input(id.clone())),
             RightConfig::File(c) => match c.build(ctx) {
                 Ok(f) => Some(RightSource::File(f)),
                 Err(e) => {
@@ -50,15 +57,27 @@ impl RightConfig {
 /// The right-hand set, keyed, in the order it was read.
 #[derive(Debug, Default)]
 pub(super) struct RightSet {
-    /// `(key, record)` in read order (the order `missing_left` findings come out in).
-    pub(super) records: Vec<(String, Value)>,
+    /// `(key, record)` in read order (the order `missing_left` findings come out in). Records from an
+    /// input keep their acknowledgements until the step emits or filters them.
+    pub(super) records: Vec<(String, Record)>,
     index: HashMap<String, usize>,
 }
 
 impl RightSet {
     /// The record with this key.
     pub(super) fn get(&self, key: &str) -> Option<&Value> {
-        self.index.get(key).map(|&i| &self.records[i].1)
+        self.index.get(key).map(|&i| &self.records[i].1.value)
+    }
+
+    /// Adds a record from the step's right-hand input; an error for a key that is already there.
+    pub(super) fn insert(&mut self, key: &StringTemplate, mut record: Record) -> Result<(), String> {
+        let k = with_context(&mut record, |c| key.render(c)).map_err(|e| format!("right_key: {e}"))?;
+        if self.index.contains_key(&k) {
+            return Err(format!("key `{k}` appears twice in the right-hand input"));
+        }
+        self.index.insert(k.clone(), self.records.len());
+        self.records.push((k, record));
+        Ok(())
     }
 }
 
@@ -68,6 +87,8 @@ impl RightSource {
     /// against a set that is not known exactly would report wrong findings.
     pub(super) fn load(&self, key: &StringTemplate) -> Result<RightSet, String> {
         match self {
+            // Nothing came from the input: an empty set.
+            RightSource::Input(_) => Ok(RightSet::default()),
             RightSource::File(f) => {
                 let mut set = RightSet::default();
                 // Where each record was read (for messages): (file index, record index).
@@ -100,7 +121,7 @@ impl RightSource {
                             }
                             None => {
                                 set.index.insert(k.clone(), set.records.len());
-                                set.records.push((k, record.value));
+                                set.records.push((k, record));
                                 positions.push(position);
                                 true
                             }
