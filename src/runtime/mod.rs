@@ -4,4 +4,5 @@
 
 pub mod executor;
 pub mod replay;
+mod concurrent_sink;
 mod tasks;
