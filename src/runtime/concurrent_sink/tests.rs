@@ -220,3 +220,115 @@ async fn four_writes_in_flight_complete_in_reverse_and_the_prefix_waits_for_the_
     assert!(!h.failure.is_set());
     assert_eq!(h.counters.delivered.load(Ordering::SeqCst), 16);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_is_never_in_two_writes_and_its_updates_land_in_order() {
+    let (ab, c, a, d) = ([Some("a"), Some("b")], [Some("c")], [Some("a")], [Some("d"), None]);
+    let mut h = Harness::start(4, &[&ab[..], &c, &a, &d], DeadLetterSender::printing("p"));
+    let [first, second] = <[Started; 2]>::try_from(h.next_n(2).await).unwrap_or_else(|_| unreachable!());
+    assert_eq!((first.first, second.first), (0, 2));
+    // `a` is held by the first write: the third batch waits for it even though `c`'s write completes
+    // and frees a slot, and the fourth (other keys) waits behind it rather than overtake.
+    ok(second);
+    ok(first);
+    let third = h.next().await;
+    assert_eq!(third.first, 3);
+    ok(third);
+    let h = h.finish().await;
+    assert!(h.violations().is_empty(), "{:?}", h.violations());
+    assert!(h.probe.position("end 0") < h.probe.position("start 3"), "the second update of `a` after the first");
+    assert!(h.probe.position("start 3") < h.probe.position("start 4"), "batches start in input order");
+    assert_eq!(h.tracker.summary().delivered, 6);
+    assert_eq!(h.tracker.acknowledged_prefix(0), 6);
+}
+
+#[test]
+fn the_key_gate_takes_each_key_once_and_lets_unkeyed_records_through() {
+    let record = |key: Option<&str>| {
+        let mut r = Record::new(json!({}));
+        r.key = key.map(Arc::from);
+        r
+    };
+    let mut gate = KeyGate::default();
+    let held = gate.take(&[record(Some("a")), record(Some("a")), record(None), record(Some("b"))]).expect("free");
+    assert_eq!(held.len(), 2, "a key twice in one batch is held once");
+    assert!(gate.take(&[record(None), record(Some("b"))]).is_none(), "`b` is held");
+    assert_eq!(gate.take(&[record(None), record(Some("c"))]).map(|k| k.len()), Some(1));
+    gate.release(held);
+    assert!(gate.take(&[record(Some("a")), record(Some("b"))]).is_some(), "released");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_write_fails_the_run_drains_the_others_and_starts_no_more() {
+    let batch = unkeyed(2);
+    let mut h = Harness::start(4, &[&batch[..]; 6], DeadLetterSender::printing("p"));
+    let mut writes = h.next_n(4).await.into_iter();
+    let (w0, w1, w2, w3) = (writes.next(), writes.next(), writes.next(), writes.next());
+    w0.into_iter().for_each(ok);
+    // Its slot went to the fifth batch, which is how the test knows the first write was settled.
+    let w4 = h.next().await;
+    assert_eq!((w4.first, h.tracker.acknowledged_prefix(0)), (8, 2));
+    // The second write fails after its first record was written: that one is settled, the other is not.
+    let error = SinkError { message: "the target is down".into(), retryable: true };
+    let failed = FailedWrite { error, settled: 1, rejected: Vec::new() };
+    w1.expect("second").complete.send(Err(failed)).expect("the write waits");
+    // The others were written: drained and settled.
+    [w3, w2, Some(w4)].into_iter().flatten().for_each(ok);
+    let h = h.finish().await;
+    assert!(h.failure.take().is_some_and(|e| e.contains("sink `out`: the target is down")));
+    assert!(h.violations().is_empty(), "{:?}", h.violations());
+    // Whether the sixth batch started depends on whether a success was settled before the failure
+    // (then it started before the run failed); nothing starts after it, and nothing is lost.
+    let starts = h.probe.log.lock().expect("log").iter().filter(|l| l.starts_with("start")).count();
+    assert!((5..=6).contains(&starts), "{starts} writes");
+    let summary = h.tracker.summary();
+    assert_eq!(summary.delivered, 1 + 2 * (starts as u64 - 1), "every write but the failed one, and its first record");
+    assert_eq!(summary.delivered + summary.unacknowledged, 12, "{summary:?}");
+    assert_eq!(h.tracker.acknowledged_prefix(0), 3, "up to the failed write's unsettled record, no further");
+    assert_eq!(h.counters.received.load(Ordering::SeqCst), 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_without_failure_writes_everything_that_arrives() {
+    let batch = unkeyed(1);
+    let mut h = Harness::start(2, &[&batch[..]; 3], DeadLetterSender::printing("p"));
+    let writes = h.next_n(2).await;
+    h.stop.store(true, Ordering::SeqCst);
+    writes.into_iter().rev().for_each(ok);
+    let h = h.finish().await;
+    assert!(!h.failure.is_set());
+    assert_eq!(h.tracker.summary().delivered, 3, "SIGINT drains: the queued batch is written too");
+    assert_eq!(h.tracker.acknowledged_prefix(0), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejections_of_writes_in_flight_go_to_the_dead_letter_output_with_their_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("dead.ndjson");
+    let (first, second) = ([Some("sku:1"), Some("sku:2")], [Some("sku:3"), Some("sku:4")]);
+    let mut h = Harness::start(2, &[&first[..], &second], DeadLetterSender::to_file("p", &path));
+    let mut writes = h.next_n(2).await.into_iter();
+    let (w0, w1) = (writes.next().expect("first"), writes.next().expect("second"));
+    w1.complete.send(Ok(vec![(1, "unknown sku".into())])).expect("the write waits");
+    // A failed write's settled records are settled as listed, rejections included.
+    let error = SinkError { message: "the target is down".into(), retryable: true };
+    let failed = FailedWrite { error, settled: 1, rejected: vec![(0, "refused: price below cost".into())] };
+    w0.complete.send(Err(failed)).expect("the write waits");
+    let h = h.finish().await;
+    let entries: Vec<serde_json::Value> = std::fs::read_to_string(&path)
+        .expect("dead letters written")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an entry per line"))
+        .collect();
+    let mut found: Vec<(String, String, String)> = entries
+        .iter()
+        .map(|e| (e["key"].as_str(), e["step"].as_str(), e["error"].as_str()))
+        .map(|(k, s, e)| (k.unwrap_or_default().into(), s.unwrap_or_default().into(), e.unwrap_or_default().into()))
+        .collect();
+    found.sort();
+    let expected = [("sku:1", "out", "refused: price below cost"), ("sku:4", "out", "unknown sku")];
+    assert_eq!(found, expected.map(|(k, s, e)| (k.to_string(), s.to_string(), e.to_string())));
+    let summary = h.tracker.summary();
+    assert_eq!((summary.dead_lettered, summary.delivered, summary.unacknowledged), (2, 1, 1), "{summary:?}");
+    assert_eq!(h.counters.dead_lettered.load(Ordering::SeqCst), 2);
+}
