@@ -107,7 +107,13 @@ impl InFlight {
     }
 
     /// Starts writing `batch`, or hands it back when every slot is taken or one of its keys is held.
-    fn try_start(&mut self, sink: &mut dyn Sink, batch: Batch, runtime: &Handle, env: &SinkEnv<'_>) -> Result<(), Batch> {
+    fn try_start(
+        &mut self,
+        sink: &mut dyn Sink,
+        batch: Batch,
+        runtime: &Handle,
+        env: &SinkEnv<'_>,
+    ) -> Result<(), Batch> {
         if self.writes.len() >= self.max {
             return Err(batch);
         }

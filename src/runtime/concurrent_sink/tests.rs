@@ -97,7 +97,8 @@ impl ConcurrentWrites for Gated {
         let (complete, verdict) = oneshot::channel();
         self.started.send(Started { first, complete }).expect("the test listens");
         Box::pin(async move {
-            let result = verdict.await.unwrap_or_else(|_| Err(SinkError { message: "dropped".into(), retryable: true }.into()));
+            let result =
+                verdict.await.unwrap_or_else(|_| Err(SinkError { message: "dropped".into(), retryable: true }.into()));
             drop(batch);
             for key in &keys {
                 probe.keys.lock().expect("keys").remove(key);
