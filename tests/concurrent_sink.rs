@@ -61,15 +61,13 @@ impl ConcurrentWrites for Gated {
 
 fn load_plan(dir: &Path) -> Plan {
     let file = dir.join("p.yaml");
-    let yaml = format!(
-        r#"
+    let yaml = r#"
 name: p
-runtime: {{ batch_size: 2 }}
-source: {{ id: in, type: file, path: in.ndjson, key: "n:{{{{ record.n }}}}" }}
+runtime: { batch_size: 2 }
+source: { id: in, type: file, path: in.ndjson, key: "n:{{ record.n }}" }
 sinks:
-  - {{ id: out, type: file, path: out.ndjson }}
-"#
-    );
+  - { id: out, type: file, path: out.ndjson }
+"#;
     std::fs::write(&file, yaml).expect("write pipeline");
     let pipelines = load_paths(&[file], &|n| std::env::var(n).ok()).unwrap_or_else(|d| panic!("{d}"));
     compile(&pipelines[0]).unwrap_or_else(|d| panic!("{d}"))
