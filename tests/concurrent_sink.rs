@@ -14,17 +14,15 @@ use weir::graph::plan::{Plan, compile};
 use weir::kernel::channel::Batch;
 use weir::kernel::record::Record;
 use weir::runtime::executor::{Execution, RunOptions};
-use weir::sinks::concurrent::{ConcurrentWrites, FailedWrite, WriteFuture};
+use weir::sinks::concurrent::{ConcurrentWrites, WriteFuture, WriteOutcome};
 use weir::sinks::{RecordRejection, Sink, SinkError};
 use weir::state::StateStore;
 use weir::state::sqlite::SqliteStore;
 
-type Verdict = Result<Vec<RecordRejection>, FailedWrite>;
-
 /// A started write: the `n` of its records, and how to complete it.
 struct Started {
     records: Vec<u64>,
-    complete: oneshot::Sender<Verdict>,
+    complete: oneshot::Sender<WriteOutcome>,
 }
 
 /// A sink keeping `max` writes in flight, each completed by the test.

@@ -15,8 +15,12 @@ use super::{RecordRejection, SinkError};
 use crate::kernel::channel::Batch;
 
 /// One write in flight: it owns what it needs (a `'static` future, run on the runtime's workers while
-/// the sink goes on starting others) and yields the records it rejected, by index in the batch.
-pub type WriteFuture = Pin<Box<dyn Future<Output = Result<Vec<RecordRejection>, FailedWrite>> + Send + 'static>>;
+/// the sink goes on starting others) and yields its [`WriteOutcome`].
+pub type WriteFuture = Pin<Box<dyn Future<Output = WriteOutcome> + Send + 'static>>;
+
+/// What a completed write reports: the records it rejected (by index in the batch, and why), or its
+/// failure.
+pub type WriteOutcome = Result<Vec<RecordRejection>, FailedWrite>;
 
 /// A write that failed, and what it settled before it did.
 #[derive(Debug)]

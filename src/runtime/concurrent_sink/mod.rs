@@ -17,14 +17,11 @@ use super::tasks::SinkEnv;
 use crate::kernel::channel::Batch;
 use crate::kernel::record::Record;
 use crate::kernel::stats::NodeCounters;
-use crate::sinks::concurrent::FailedWrite;
-use crate::sinks::{RecordRejection, Sink};
+use crate::sinks::Sink;
+use crate::sinks::concurrent::WriteOutcome;
 
 #[cfg(test)]
 mod tests;
-
-/// What a write task yields.
-type WriteResult = Result<Vec<RecordRejection>, FailedWrite>;
 
 /// Runs on the sink's blocking thread until its input has ended and every write has been settled. After
 /// a failure (this sink's or the run's) no write starts: what arrives stays unacknowledged, and the
@@ -82,7 +79,7 @@ pub(super) fn run(sink: &mut dyn Sink, max: NonZeroUsize, rx: &mut Receiver<Batc
 /// What the sink's thread woke up for.
 enum Event {
     /// A write completed (or its task ended abnormally).
-    Done(Result<(Id, WriteResult), JoinError>),
+    Done(Result<(Id, WriteOutcome), JoinError>),
     /// The next batch, or `None` once the input has ended.
     Input(Option<Batch>),
     /// Nothing to wait for.
@@ -92,7 +89,7 @@ enum Event {
 /// The writes in flight, with the batch and the keys each holds.
 struct InFlight {
     max: usize,
-    writes: JoinSet<WriteResult>,
+    writes: JoinSet<WriteOutcome>,
     batches: HashMap<Id, (Arc<Batch>, Vec<Arc<str>>)>,
     keys: KeyGate,
 }
@@ -135,7 +132,7 @@ impl InFlight {
 
     /// Settles a completed write: its records are audited, dead-lettered and acknowledged as the sink
     /// reported; a failed write fails the run, and what it did not settle stays unacknowledged.
-    fn settle(&mut self, sink: &dyn Sink, done: Result<(Id, WriteResult), JoinError>, env: &SinkEnv<'_>) {
+    fn settle(&mut self, sink: &dyn Sink, done: Result<(Id, WriteOutcome), JoinError>, env: &SinkEnv<'_>) {
         let id = match &done {
             Ok((id, _)) => *id,
             Err(e) => e.id(),

@@ -17,7 +17,8 @@ use crate::kernel::dead_letter::DeadLetterSender;
 use crate::kernel::fused::Failure;
 use crate::kernel::record::Acks;
 use crate::runtime::tasks::run_sink;
-use crate::sinks::concurrent::{ConcurrentWrites, WriteFuture};
+use crate::sinks::RecordRejection;
+use crate::sinks::concurrent::{ConcurrentWrites, FailedWrite, WriteFuture};
 use crate::sinks::{SinkContext, SinkError};
 
 /// A write the sink started, as the test sees it.
@@ -25,7 +26,7 @@ struct Started {
     /// The seq of the batch's first record: which batch this is.
     first: u64,
     /// Completes the write with this result.
-    complete: oneshot::Sender<WriteResult>,
+    complete: oneshot::Sender<WriteOutcome>,
 }
 
 /// What the sink saw, checked by the tests after the run.
