@@ -2,6 +2,7 @@
 //! sinks and steps (`tasks`), and replays dead letters (`replay`). What the components themselves use
 //! (records, acknowledgements, batches, counters, dead letters, checkpoints) is in `kernel`.
 
+mod concurrent_sink;
 pub mod executor;
 pub mod replay;
 pub mod sources;

@@ -1,6 +1,6 @@
 //! The tasks that run steps and sinks: a step's loop over its input (and its deadline), routing what
-//! it rejects by `on_error`; a sink's loop that writes, audits and acknowledges; and which steps the
-//! source can run itself.
+//! it rejects by `on_error`; a sink's loop that writes, audits and acknowledges (a sink with writes in
+//! flight is driven by `concurrent_sink`); and which steps the source can run itself.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -163,41 +163,70 @@ fn audit_delivered(
     crate::kernel::dead_letter::retry_while_full(stop, "audit entries", || state.audit(&entries))
 }
 
-/// Acknowledges written records (after auditing them) and dead-letters the rejected ones.
-#[allow(clippy::too_many_arguments)]
-fn settle(
-    ctx: &SinkContext,
-    sink: &dyn Sink,
-    batch: Batch,
-    mut rejected: Vec<crate::sinks::RecordRejection>,
-    dlq: &DeadLetterSender,
-    counters: &NodeCounters,
-    failure: &Failure,
-    stop: &AtomicBool,
-) {
-    let id = &ctx.sink;
-    // Matched to the batch in one pass: in batch order, whatever order the sink listed them.
-    rejected.sort_by_key(|(i, _)| *i);
-    let mut rejected = rejected.into_iter().peekable();
-    let mut delivered = Vec::with_capacity(batch.len());
-    for (i, record) in batch.into_iter().enumerate() {
-        if rejected.peek().is_some_and(|(r, _)| *r == i) {
-            let (_, reason) = rejected.next().unwrap_or_default();
-            NodeCounters::add(&counters.dead_lettered, 1);
-            dlq.send(record, id, reason);
-        } else {
-            delivered.push(record);
+/// What a sink's loop settles its writes with.
+pub(super) struct SinkEnv<'a> {
+    /// The sink's context (its id, the state store for the audit log).
+    pub(super) ctx: &'a SinkContext,
+    /// Where rejected records go.
+    pub(super) dlq: &'a DeadLetterSender,
+    /// The sink's counters.
+    pub(super) counters: &'a NodeCounters,
+    /// The run's failure.
+    pub(super) failure: &'a Failure,
+    /// The run's stop flag.
+    pub(super) stop: &'a AtomicBool,
+}
+
+impl SinkEnv<'_> {
+    /// Records a failure of the sink: the run stops.
+    pub(super) fn fail(&self, error: impl std::fmt::Display) {
+        self.failure.set(format!("sink `{}`: {error}", self.ctx.sink), self.stop);
+    }
+
+    /// Acknowledges written records (after auditing them) and dead-letters the rejected ones.
+    pub(super) fn settle(&self, sink: &dyn Sink, batch: Batch, mut rejected: Vec<crate::sinks::RecordRejection>) {
+        let (ctx, counters) = (self.ctx, self.counters);
+        let id = &ctx.sink;
+        // Matched to the batch in one pass: in batch order, whatever order the sink listed them.
+        rejected.sort_by_key(|(i, _)| *i);
+        let mut rejected = rejected.into_iter().peekable();
+        let mut delivered = Vec::with_capacity(batch.len());
+        for (i, record) in batch.into_iter().enumerate() {
+            if rejected.peek().is_some_and(|(r, _)| *r == i) {
+                let (_, reason) = rejected.next().unwrap_or_default();
+                NodeCounters::add(&counters.dead_lettered, 1);
+                self.dlq.send(record, id, reason);
+            } else {
+                delivered.push(record);
+            }
         }
+        // Audited before acknowledged: a crash in between re-delivers (and re-audits), never leaves a
+        // delivery unrecorded.
+        if let Err(e) = audit_delivered(ctx, sink, &delivered, self.stop) {
+            self.fail(format!("cannot write the audit log: {e}"));
+            delivered.iter().for_each(Record::mark_unacknowledged);
+            return;
+        }
+        NodeCounters::add(&counters.delivered, delivered.len());
+        delivered.iter().for_each(Record::mark_delivered);
     }
-    // Audited before acknowledged: a crash in between re-delivers (and re-audits), never leaves a
-    // delivery unrecorded.
-    if let Err(e) = audit_delivered(ctx, sink, &delivered, stop) {
-        failure.set(format!("sink `{id}`: cannot write the audit log: {e}"), stop);
-        delivered.iter().for_each(Record::mark_unacknowledged);
-        return;
+
+    /// After a write failed: records the failure and acknowledges what the sink settled before it — the
+    /// first `settled` records of the batch, `rejected` among them — so that the books of a failed run
+    /// do not depend on the batch size; the rest stays unacknowledged.
+    pub(super) fn settle_failed(
+        &self,
+        sink: &dyn Sink,
+        error: impl std::fmt::Display,
+        mut batch: Batch,
+        settled: usize,
+        rejected: Vec<crate::sinks::RecordRejection>,
+    ) {
+        self.fail(error);
+        let rest = batch.split_off(settled.min(batch.len()));
+        rest.iter().for_each(Record::mark_unacknowledged);
+        self.settle(sink, batch, rejected);
     }
-    NodeCounters::add(&counters.delivered, delivered.len());
-    delivered.iter().for_each(Record::mark_delivered);
 }
 
 pub(super) fn run_sink(
@@ -209,35 +238,33 @@ pub(super) fn run_sink(
     failure: &Failure,
     stop: &AtomicBool,
 ) {
-    let id = ctx.sink.clone();
+    let env = SinkEnv { ctx: &ctx, dlq: &dlq, counters, failure, stop };
     if let Err(e) = sink.open(&ctx) {
-        failure.set(format!("sink `{id}`: {e}"), stop);
+        env.fail(e);
     }
-    while let Some(batch) = rx.blocking_recv() {
-        NodeCounters::add(&counters.received, batch.len());
-        if failure.is_set() {
-            // Not written: the inputs stay unacknowledged, whatever other sinks did with their copies.
-            batch.iter().for_each(Record::mark_unacknowledged);
-            continue;
-        }
-        match sink.write(&batch) {
-            Ok(rejected) => settle(&ctx, &*sink, batch, rejected, &dlq, counters, failure, stop),
-            Err(e) => {
-                failure.set(format!("sink `{id}`: {e}"), stop);
-                // What the sink settled before it failed is acknowledged: the books of a failed run
-                // do not depend on the batch size.
-                let (settled, rejected) = sink.settled_before_failure().unwrap_or_default();
-                let mut batch = batch;
-                let rest = batch.split_off(settled.min(batch.len()));
-                rest.iter().for_each(Record::mark_unacknowledged);
-                settle(&ctx, &*sink, batch, rejected, &dlq, counters, failure, stop);
+    if let Some(max) = sink.concurrent().map(|w| w.max_in_flight()) {
+        super::concurrent_sink::run(&mut *sink, max, &mut rx, &env);
+    } else {
+        while let Some(batch) = rx.blocking_recv() {
+            NodeCounters::add(&counters.received, batch.len());
+            if failure.is_set() {
+                // Not written: the inputs stay unacknowledged, whatever other sinks did with their copies.
+                batch.iter().for_each(Record::mark_unacknowledged);
+                continue;
+            }
+            match sink.write(&batch) {
+                Ok(rejected) => env.settle(&*sink, batch, rejected),
+                Err(e) => {
+                    let (settled, rejected) = sink.settled_before_failure().unwrap_or_default();
+                    env.settle_failed(&*sink, e, batch, settled, rejected);
+                }
             }
         }
     }
     if !failure.is_set()
         && let Err(e) = sink.finish()
     {
-        failure.set(format!("sink `{id}`: {e}"), stop);
+        env.fail(e);
     }
 }
 

@@ -1,7 +1,9 @@
 //! Sinks: where records go. Each sink is one file with its config struct, `build()` and runtime;
 //! [`SinkConfig`] is the closed registry of sink types. A sink reports per-record rejections (bound for
-//! the dead-letter output) separately from failures of the sink itself.
+//! the dead-letter output) separately from failures of the sink itself. Writes block by default; a sink
+//! that keeps several writes in flight says so with [`Sink::concurrent`] (see [`concurrent`]).
 
+pub mod concurrent;
 pub mod dry_run;
 pub mod file;
 pub mod http;
@@ -55,7 +57,8 @@ pub struct SinkContext {
     pub resumed: bool,
 }
 
-/// A built sink. Writes are blocking; the runtime runs each sink on a blocking thread.
+/// A built sink. Writes are blocking; the runtime runs each sink on a blocking thread — unless the sink
+/// answers [`Sink::concurrent`], whose writes are futures the runtime keeps several of in flight.
 pub trait Sink: Send {
     /// Called once on the sink's thread before the first write (open connections, take state).
     fn open(&mut self, _ctx: &SinkContext) -> Result<(), SinkError> {
@@ -97,6 +100,13 @@ pub trait Sink: Send {
     /// ([`Record::encoded`](crate::kernel::record::Record::encoded)), and the sink writes that text.
     fn takes_encoded_json(&self) -> bool {
         false
+    }
+
+    /// The sink's writes when it keeps several in flight (asked after `open`); the runtime then
+    /// starts them through [`ConcurrentWrites::start_write`](concurrent::ConcurrentWrites::start_write)
+    /// and never calls `write`. `None` (the default) writes one batch at a time with `write`.
+    fn concurrent(&mut self) -> Option<&mut dyn concurrent::ConcurrentWrites> {
+        None
     }
 
     /// Completes the output once every input has ended.
