@@ -150,14 +150,33 @@ impl Parser<'_> {
         ok
     }
 
+    /// Parses one entry of a map of named components (the connections of `connections.yaml`): `type`
+    /// and the type's keys, at `pointer`; errors name it as "KIND `name`".
+    pub fn named<R: Registry>(&mut self, name: &str, value: &Value, pointer: &str) -> Option<R> {
+        self.component_named::<R, NoCommonKeys>(value, pointer, Some(name)).map(|(_, own)| own)
+    }
+
     /// Parses one component (`id`, `type`, common keys, the type's keys) at `pointer`.
     fn component<R: Registry, C: DeserializeOwned + schemars::JsonSchema>(
         &mut self,
         value: &Value,
         pointer: &str,
     ) -> Option<(C, R)> {
+        self.component_named(value, pointer, None)
+    }
+
+    /// [`Parser::component`], named by `name` (a map's key) instead of by its `id`, if given.
+    fn component_named<R: Registry, C: DeserializeOwned + schemars::JsonSchema>(
+        &mut self,
+        value: &Value,
+        pointer: &str,
+        name: Option<&str>,
+    ) -> Option<(C, R)> {
+        let common_fields = schema_fields::<C>();
         let Some(obj) = value.as_object() else {
-            let hint = Some(format!("write a mapping such as `{{ id: my_{0}, type: … }}`", R::KIND));
+            let id =
+                if common_fields.iter().any(|f| f == "id") { format!("id: my_{}, ", R::KIND) } else { String::new() };
+            let hint = Some(format!("write a mapping such as `{{ {id}type: … }}`"));
             self.error(
                 "wrong-type",
                 format!("a {} must be a mapping", R::KIND),
@@ -169,7 +188,7 @@ impl Parser<'_> {
             );
             return None;
         };
-        let id = obj.get("id").and_then(Value::as_str);
+        let id = name.or_else(|| obj.get("id").and_then(Value::as_str));
         let label = match id {
             Some(id) => format!("{} `{id}`", R::KIND),
             None => format!("{} at {}", R::KIND, field_name(pointer, "")),
@@ -211,7 +230,6 @@ impl Parser<'_> {
             );
             return None;
         };
-        let common_fields = schema_fields::<C>();
         let mut allowed: Vec<&str> = common_fields.iter().map(String::as_str).collect();
         allowed.push("type");
         allowed.extend(fields.iter().map(String::as_str));
@@ -447,6 +465,11 @@ impl Parser<'_> {
         );
     }
 }
+
+/// The common keys of a component that has none but `type` (a connection: its name is its map key).
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoCommonKeys {}
 
 /// The id of a component that failed to parse, or its position when it has none.
 fn component_id(item: &Value, pointer: &str) -> String {

@@ -17,7 +17,7 @@ use crate::config::file::{Anchor, ConfigFile};
 use crate::config::source_map::Pos;
 use crate::expr::reads::Reads;
 use crate::expr::template::{StringTemplate, TemplateEngine, TemplateOptions};
-use crate::kernel::build::{BuildContext, BuildErrors, NamedConnection};
+use crate::kernel::build::{BuildContext, BuildErrors, FOLLOW_ON};
 use crate::kernel::projection::Projection;
 use crate::sinks::Sink;
 use crate::sources::Source;
@@ -99,7 +99,8 @@ fn report(
     component: String,
     templates: &TemplateEngine,
 ) {
-    for e in errors.0 {
+    // A follow-on error's cause is reported where it is written (a connection with errors).
+    for e in errors.0.into_iter().filter(|e| e.code != FOLLOW_ON) {
         let mut pointer = origin.pointer.clone();
         e.field.iter().for_each(|f| pointer.push_str(&format!("/{}", escape(f))));
         let mut field = e.field.join(".");
@@ -180,15 +181,7 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
         tables,
         base_dir: pipeline.base_dir().to_path_buf(),
         pipeline: config.name.clone(),
-        connections: Arc::new(
-            pipeline
-                .folder
-                .connections
-                .connections
-                .iter()
-                .map(|(name, c)| (name.clone(), NamedConnection::new(crate::sinks::http::connection::KIND, c.clone())))
-                .collect(),
-        ),
+        connections: Arc::clone(&pipeline.folder.named_connections),
     };
     let mut source = None;
     if let Some(src) = &config.source {
@@ -256,7 +249,9 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
         .as_ref()
         .and_then(|d| d.max_record_size)
         .unwrap_or(crate::assemble::pipeline::DEFAULT_MAX_DEAD_LETTER_RECORD);
-    match (graph, source, diagnostics.is_empty() && config.unparsed.is_empty()) {
+    // Every component built: one can fail with a follow-on error only, which adds no diagnostic.
+    let built = steps.len() == config.steps.len() && sinks.len() == config.sinks.len();
+    match (graph, source, built && diagnostics.is_empty() && config.unparsed.is_empty()) {
         (Ok(graph), Some(source), true) => Ok(Plan {
             ids: ctx.templates.ids().clone(),
             projection: projection_for(
