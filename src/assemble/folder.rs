@@ -62,24 +62,35 @@ pub struct SharedFile {
     pub tables: BTreeMap<String, TableConfig>,
 }
 
+/// `connections.yaml` as parsed: what parsed, and which connections did not.
+#[derive(Debug, Default)]
+pub(super) struct ParsedConnections {
+    /// The connections and rate limits that parsed.
+    pub file: ConnectionsFile,
+    /// The names of the connections that did not (their errors are reported).
+    pub failed: Vec<String>,
+    /// True when no connection could be read (`connections` is not a mapping): every name is unknown.
+    pub unreadable: bool,
+}
+
 /// Parses `connections.yaml` (the parser's file): every connection by itself, by the registry of
-/// connection kinds. Returns what parsed, and the names of the connections that did not.
-pub(super) fn parse_connections(parser: &mut Parser<'_>) -> (ConnectionsFile, Vec<String>) {
+/// connection kinds, each error reported at its place.
+pub(super) fn parse_connections(parser: &mut Parser<'_>) -> ParsedConnections {
     let file = std::sync::Arc::clone(parser.file);
-    let mut parsed = ConnectionsFile::default();
-    let mut failed = Vec::new();
+    let mut parsed = ParsedConnections::default();
     let Some(root) = file.value.as_object() else {
         if !file.value.is_null() {
             let hint = Some("`connections.yaml` is a mapping with `connections` and `rate_limits`".into());
             let message = "`connections.yaml` must be a mapping".to_string();
             parser.error("wrong-type", message, "", Anchor::Value, None, "", hint);
+            parsed.unreadable = true;
         }
-        return (parsed, failed);
+        return parsed;
     };
     let top = schema_fields::<ConnectionsFile>();
     parser.check_keys(root, &top.iter().map(String::as_str).collect::<Vec<_>>(), "", None, "");
     if let Some(limits) = root.get("rate_limits") {
-        parsed.rate_limits = parser.de(limits, "/rate_limits", None, "").unwrap_or_default();
+        parsed.file.rate_limits = parser.de(limits, "/rate_limits", None, "").unwrap_or_default();
     }
     match root.get("connections") {
         None | Some(Value::Null) => {}
@@ -88,9 +99,9 @@ pub(super) fn parse_connections(parser: &mut Parser<'_>) -> (ConnectionsFile, Ve
                 let pointer = format!("/connections/{}", escape(name));
                 match parser.named::<ConnectionConfig>(name, value, &pointer) {
                     Some(c) => {
-                        parsed.connections.insert(name.clone(), c);
+                        parsed.file.connections.insert(name.clone(), c);
                     }
-                    None => failed.push(name.clone()),
+                    None => parsed.failed.push(name.clone()),
                 }
             }
         }
@@ -98,9 +109,10 @@ pub(super) fn parse_connections(parser: &mut Parser<'_>) -> (ConnectionsFile, Ve
             let hint = Some("write each connection as `NAME: { type: http, base_url: … }`".into());
             let message = "`connections` must be a mapping of names to connections".to_string();
             parser.error("wrong-type", message, "/connections", Anchor::Value, None, "", hint);
+            parsed.unreadable = true;
         }
     }
-    (parsed, failed)
+    parsed
 }
 
 /// Builds every connection (its kind's `build()`: the checks deserialization cannot make), reporting

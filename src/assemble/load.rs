@@ -30,6 +30,9 @@ pub struct Folder {
     pub connections: ConnectionsFile,
     /// Its connections, built (each checked by its kind's `build()`), as components take them by name.
     pub named_connections: Arc<BTreeMap<String, NamedConnection>>,
+    /// True when `connections.yaml` exists but could not be read (not UTF-8, not YAML, an unset
+    /// secret …): its errors are reported, and components naming a connection add none of their own.
+    pub connections_unreadable: bool,
     /// Tables from `tables/*.csv` and `shared.yaml`.
     pub tables: Tables,
     /// Where each folder-level table came from (for errors).
@@ -218,6 +221,7 @@ fn load_folder(dir: &Path, env: &dyn Fn(&str) -> Option<String>, diagnostics: &m
         dir: dir.to_path_buf(),
         connections: ConnectionsFile::default(),
         named_connections: Arc::default(),
+        connections_unreadable: false,
         tables: Tables::default(),
         table_origins: BTreeMap::new(),
     };
@@ -253,14 +257,16 @@ fn load_folder(dir: &Path, env: &dyn Fn(&str) -> Option<String>, diagnostics: &m
             Ok(f) => Arc::new(f),
             Err(errors) => {
                 errors.into_iter().for_each(|d| diagnostics.push(d));
+                folder.connections_unreadable |= is_connections;
                 continue;
             }
         };
         let mut parser = Parser { file: &file, diagnostics };
         if is_connections {
-            let (connections, failed) = parse_connections(&mut parser);
-            folder.named_connections = Arc::new(build_connections(&connections, &failed, &file, diagnostics));
-            folder.connections = connections;
+            let parsed = parse_connections(&mut parser);
+            folder.named_connections = Arc::new(build_connections(&parsed.file, &parsed.failed, &file, diagnostics));
+            folder.connections_unreadable = parsed.unreadable;
+            folder.connections = parsed.file;
         } else if let Some(shared) = parser.de::<SharedFile>(&file.value, "", None, "") {
             for (table, config) in shared.tables {
                 let pointer = format!("/tables/{}", escape(&table));

@@ -182,6 +182,7 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
         base_dir: pipeline.base_dir().to_path_buf(),
         pipeline: config.name.clone(),
         connections: Arc::clone(&pipeline.folder.named_connections),
+        connections_unreadable: pipeline.folder.connections_unreadable,
     };
     let mut source = None;
     if let Some(src) = &config.source {

@@ -24,6 +24,9 @@ pub struct BuildContext {
     /// The folder's named connections (`connections.yaml`), each as its connector's config; a component
     /// takes the one it names with [`BuildContext::connection`].
     pub connections: Arc<BTreeMap<String, NamedConnection>>,
+    /// True when the folder's `connections.yaml` could not be read at all (its errors are reported
+    /// there): no name is then known to be wrong, and every connection is taken as one with errors.
+    pub connections_unreadable: bool,
 }
 
 /// One named connection: its kind (`type:`) and its connector's runtime connection, which only that
@@ -98,6 +101,9 @@ impl BuildContext {
     /// The connection `name`, as the config `T` of connections of kind `wanted`.
     pub fn connection<T: Any + Send + Sync>(&self, name: &str, wanted: &'static str) -> Result<&T, ConnectionError> {
         let Some(named) = self.connections.get(name) else {
+            if self.connections_unreadable {
+                return Err(ConnectionError::Invalid { name: name.to_string() });
+            }
             return Err(ConnectionError::Unknown {
                 name: name.to_string(),
                 known: self.connections.keys().cloned().collect(),
