@@ -5,6 +5,7 @@
 pub mod assemble;
 pub mod clock;
 pub mod config;
+pub mod connectors;
 pub mod csv_text;
 pub mod exact_json;
 pub mod expr;

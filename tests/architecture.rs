@@ -30,6 +30,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("sources", 3),
     ("transforms", 3),
     ("sinks", 3),
+    ("connectors", 3),
     // 4: assembly: pipeline files into component configs, the graph, the plan
     ("assemble", 4),
     ("graph", 4),

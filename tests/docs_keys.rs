@@ -1,5 +1,6 @@
 //! The key tables of `docs/steps.md` and `docs/connectors.md` are generated from the pipeline schema
-//! (the config structs' doc comments, types and defaults): between `<!-- weir:keys def=DEF -->` and
+//! and, for connection kinds, the connections schema (the config structs' doc comments, types and
+//! defaults): between `<!-- weir:keys def=DEF -->` and
 //! `<!-- /weir:keys -->` a table of the keys of `$defs/DEF` is written, and this test fails when one is
 //! stale. `WEIR_UPDATE_DOCS=1 cargo test --test docs_keys` rewrites them.
 //!
@@ -217,17 +218,21 @@ fn rows(prefix: &str, object: &Value, root: &Value, skip: &[&str], out: &mut Vec
     }
 }
 
-/// The table of the keys of `$defs/DEF`.
-fn table(def: &str, root: &Value) -> String {
+/// The table of the keys of `$defs/DEF`, from the first of `roots` (the pipeline schema, then the
+/// connections schema) that defines it.
+fn table(def: &str, roots: &[Value]) -> String {
+    let root = roots
+        .iter()
+        .find(|root| root["$defs"][def].is_object())
+        .unwrap_or_else(|| panic!("no `$defs/{def}` in the pipeline or connections schema"));
     let schema = &root["$defs"][def];
-    assert!(schema.is_object(), "no `$defs/{def}` in the pipeline schema");
     let mut out = vec!["| key | type | default | meaning |".to_string(), "|---|---|---|---|".to_string()];
     rows("", schema, root, COMMON, &mut out);
     out.join("\n")
 }
 
 /// `text` with every marked table regenerated.
-fn regenerate(text: &str, root: &Value) -> String {
+fn regenerate(text: &str, roots: &[Value]) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find(OPEN) {
@@ -236,7 +241,7 @@ fn regenerate(text: &str, root: &Value) -> String {
         let end = after_open + rest[after_open..].find(CLOSE).unwrap_or_else(|| panic!("`{def}` table has no {CLOSE}"));
         out.push_str(&rest[..after_open]);
         out.push('\n');
-        out.push_str(&table(&def, root));
+        out.push_str(&table(&def, roots));
         out.push('\n');
         rest = &rest[end..];
     }
@@ -246,14 +251,14 @@ fn regenerate(text: &str, root: &Value) -> String {
 
 #[test]
 fn key_tables_match_the_schema() {
-    let root = weir::assemble::schema::pipeline_schema();
+    let roots = [weir::assemble::schema::pipeline_schema(), weir::assemble::schema::connections_schema()];
     let update = std::env::var_os("WEIR_UPDATE_DOCS").is_some();
     let mut stale = Vec::new();
     for doc in ["docs/steps.md", "docs/connectors.md"] {
         let path = repo().join(doc);
         let text = std::fs::read_to_string(&path).expect("readable");
         assert!(text.contains(OPEN), "{doc} has no generated key table");
-        let generated = regenerate(&text, &root);
+        let generated = regenerate(&text, &roots);
         if generated != text {
             if update {
                 std::fs::write(&path, generated).expect("writable");

@@ -1,5 +1,6 @@
 //! Client-folder configuration through the library API: inline tables keep their written column order
-//! (in a pipeline and in `shared.yaml`), and explicit `null`s in step options mean `null`.
+//! (in a pipeline and in `shared.yaml`), explicit `null`s in step options mean `null`, and the connections
+//! of `connections.yaml` are checked by their kind, each error at its own line.
 
 use std::path::Path;
 
@@ -102,4 +103,83 @@ fn csv_tables_take_a_delimiter() {
     assert!(diagnostics.is_empty(), "{diagnostics}");
     assert_eq!(tables.get("sizes").expect("sizes").columns(), ["size", "code"]);
     assert_eq!(tables.get("erp").expect("erp").columns(), ["item", "warehouse"]);
+}
+
+/// One error as `(code, component, line, col, hint)`.
+type Error = (&'static str, Option<String>, usize, usize, Option<String>);
+
+/// Every error of loading and compiling the folder `dir`.
+fn folder_errors(dir: &Path) -> Vec<Error> {
+    let (pipelines, mut diagnostics) = weir::assemble::load::load_paths_partial(&[dir.to_path_buf()], &|_| None);
+    for p in &pipelines {
+        if let Err(d) = compile(p) {
+            d.0.into_iter().for_each(|d| diagnostics.push(d));
+        }
+    }
+    diagnostics
+        .0
+        .into_iter()
+        .map(|d| {
+            let (line, col) = d.location.as_ref().map_or((0, 0), |l| (l.pos.line, l.pos.col));
+            (d.code, d.component, line, col, d.hint)
+        })
+        .collect()
+}
+
+#[test]
+fn connections_are_checked_by_their_kind_each_error_at_its_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "connections.yaml",
+        "connections:\n  shop:\n    type: htp\n    base_url: https://shop.example.com\n  erp:\n    type: http\n    \
+         base_url: erp.example.com/api\n  fine:\n    type: http\n    base_url: https://fine.example.com\n",
+    );
+    // The sinks naming `shop` and `erp` fail with their connections and add no error of their own;
+    // the one naming `fine` builds.
+    write(
+        dir.path(),
+        "p.yaml",
+        "name: p\nsource: { id: in, type: file, path: in.ndjson }\nsinks:\n  - { id: a, type: http, connection: shop, \
+         path: /x }\n  - { id: b, type: http, connection: erp, path: /x }\n  - { id: c, type: http, connection: \
+         fine, path: /x }\n",
+    );
+    let errors = folder_errors(dir.path());
+    let shop = Some("connection `shop`".to_string());
+    let erp = Some("connection `erp`".to_string());
+    assert_eq!(
+        errors
+            .iter()
+            .map(|(code, component, line, col, _)| (*code, component.clone(), *line, *col))
+            .collect::<Vec<_>>(),
+        [("unknown-type", shop, 3, 11), ("bad-url", erp, 7, 15)],
+        "{errors:?}"
+    );
+    assert_eq!(errors[0].4.as_deref(), Some("did you mean `http`?"));
+
+    // Fixed, the folder validates: a connection of the right kind builds its components.
+    write(
+        dir.path(),
+        "connections.yaml",
+        "connections:\n  shop: { type: http, base_url: \"https://shop.example.com\" }\n  erp: { type: http, base_url: \
+         \"https://erp.example.com/api\" }\n  fine: { type: http, base_url: \"https://fine.example.com\" }\n",
+    );
+    assert_eq!(folder_errors(dir.path()), []);
+}
+
+#[test]
+fn an_unreadable_connections_file_is_reported_once_not_by_every_component_naming_a_connection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipeline = "name: p\nsource: { id: in, type: file, path: in.ndjson }\nsinks:\n  - { id: a, type: http, \
+                    connection: shop, path: /x }\n";
+    write(dir.path(), "p.yaml", pipeline);
+    for (text, code) in [
+        ("connections:\n  shop: { type: http, base_url: [\n", "yaml-syntax"),
+        ("connections: [shop]\n", "wrong-type"),
+        ("connections:\n  shop: { type: http, base_url: \"https://${secret:SURELY_UNSET_SHOP}\" }\n", "interpolation"),
+    ] {
+        write(dir.path(), "connections.yaml", text);
+        let codes: Vec<&str> = folder_errors(dir.path()).into_iter().map(|e| e.0).collect();
+        assert_eq!(codes, [code], "{text}");
+    }
 }

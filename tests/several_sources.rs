@@ -7,8 +7,8 @@ mod cli;
 
 use std::path::Path;
 
-use serde_json::{Value, json};
 use cli::weir;
+use serde_json::{Value, json};
 
 fn lines(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
@@ -86,7 +86,8 @@ fn reconcile_reads_its_right_side_from_a_second_source() {
     )
     .expect("write");
     // The shop lacks C, has D besides, and differs on B.
-    let shop = [json!({"sku": "A", "quantity": 1}), json!({"sku": "B", "quantity": 5}), json!({"sku": "D", "quantity": 4})];
+    let shop =
+        [json!({"sku": "A", "quantity": 1}), json!({"sku": "B", "quantity": 5}), json!({"sku": "D", "quantity": 4})];
     std::fs::write(dir.path().join("shop.ndjson"), shop.map(|v| format!("{v}\n")).concat()).expect("write");
     std::fs::write(dir.path().join("p.yaml"), DRIFT).expect("write pipeline");
     let summary = run_json(dir.path());

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::folder::{ConnectionsFile, SharedFile};
+use super::folder::{ConnectionsFile, SharedFile, build_connections, parse_connections};
 use super::parse::{Parser, escape};
 use super::pipeline::{PipelineConfig, TableConfig};
 use crate::config::diagnostic::{Diagnostic, Diagnostics, Location};
 use crate::config::file::{Anchor, ConfigFile};
+use crate::kernel::build::NamedConnection;
 use crate::tables::{Table, Tables};
 
 /// File names in a client folder that are not pipelines.
@@ -25,8 +26,13 @@ const SKIPPED_DIRS: &[&str] = &["tables", "tests", "schemas", "data", "expected"
 pub struct Folder {
     /// The folder.
     pub dir: PathBuf,
-    /// `connections.yaml`, if present.
+    /// `connections.yaml`, if present, as written.
     pub connections: ConnectionsFile,
+    /// Its connections, built (each checked by its kind's `build()`), as components take them by name.
+    pub named_connections: Arc<BTreeMap<String, NamedConnection>>,
+    /// True when `connections.yaml` exists but could not be read (not UTF-8, not YAML, an unset
+    /// secret …): its errors are reported, and components naming a connection add none of their own.
+    pub connections_unreadable: bool,
     /// Tables from `tables/*.csv` and `shared.yaml`.
     pub tables: Tables,
     /// Where each folder-level table came from (for errors).
@@ -214,6 +220,8 @@ fn load_folder(dir: &Path, env: &dyn Fn(&str) -> Option<String>, diagnostics: &m
     let mut folder = Folder {
         dir: dir.to_path_buf(),
         connections: ConnectionsFile::default(),
+        named_connections: Arc::default(),
+        connections_unreadable: false,
         tables: Tables::default(),
         table_origins: BTreeMap::new(),
     };
@@ -249,15 +257,16 @@ fn load_folder(dir: &Path, env: &dyn Fn(&str) -> Option<String>, diagnostics: &m
             Ok(f) => Arc::new(f),
             Err(errors) => {
                 errors.into_iter().for_each(|d| diagnostics.push(d));
+                folder.connections_unreadable |= is_connections;
                 continue;
             }
         };
         let mut parser = Parser { file: &file, diagnostics };
         if is_connections {
-            if let Some(c) = parser.de::<ConnectionsFile>(&file.value, "", None, "") {
-                check_connections(&c, &file, diagnostics);
-                folder.connections = c;
-            }
+            let parsed = parse_connections(&mut parser);
+            folder.named_connections = Arc::new(build_connections(&parsed.file, &parsed.failed, &file, diagnostics));
+            folder.connections_unreadable = parsed.unreadable;
+            folder.connections = parsed.file;
         } else if let Some(shared) = parser.de::<SharedFile>(&file.value, "", None, "") {
             for (table, config) in shared.tables {
                 let pointer = format!("/tables/{}", escape(&table));
@@ -276,67 +285,6 @@ fn load_folder(dir: &Path, env: &dyn Fn(&str) -> Option<String>, diagnostics: &m
     folder
 }
 
-/// Checks what deserialization cannot: every `rate_limit` names an entry of `rate_limits`, and every
-/// `base_url` is an absolute `http://` or `https://` URL with a host.
-fn check_connections(connections: &ConnectionsFile, file: &ConfigFile, diagnostics: &mut Diagnostics) {
-    let known: Vec<&str> = connections.rate_limits.keys().map(String::as_str).collect();
-    // In the order they are written, so errors read top to bottom.
-    let mut written: Vec<(&String, &super::folder::ConnectionConfig)> = connections.connections.iter().collect();
-    written.sort_by_key(|(name, _)| {
-        file.span(&format!("/connections/{}", escape(name))).map(|s| (s.value.line, s.value.col))
-    });
-    for (name, connection) in written {
-        let at = |field: &str| file.locate(&format!("/connections/{}/{field}", escape(name)), Anchor::Value);
-        let component = Some(format!("connection `{name}`"));
-        if !is_absolute_http_url(&connection.base_url) {
-            diagnostics.push(
-                Diagnostic::new("bad-url", format!("`{}` is not an absolute http(s) URL", connection.base_url))
-                    .with_component(component.clone())
-                    .with_field("base_url")
-                    .with_hint(
-                        "write the scheme and host, e.g. `https://shop.example.com` or `http://localhost:8080/api`",
-                    )
-                    .at(at("base_url")),
-            );
-        }
-        if let Some(limit) = &connection.rate_limit
-            && !connections.rate_limits.contains_key(limit)
-        {
-            let hint = if known.is_empty() {
-                "no rate limits are defined: add one under `rate_limits:`".to_string()
-            } else {
-                crate::config::diagnostic::suggestion(limit, &known, "known rate limits")
-            };
-            diagnostics.push(
-                Diagnostic::new("unknown-rate-limit", format!("unknown rate limit `{limit}`"))
-                    .with_component(component)
-                    .with_field("rate_limit")
-                    .with_hint(hint)
-                    .at(at("rate_limit")),
-            );
-        }
-    }
-}
-
-/// True for `http://HOST…` or `https://HOST…` (scheme in any case) with a non-empty host and no
-/// whitespace.
-fn is_absolute_http_url(url: &str) -> bool {
-    let Some((scheme, rest)) = url.split_once("://") else { return false };
-    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
-        || url.chars().any(char::is_whitespace)
-    {
-        return false;
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if host_port.starts_with('[') {
-        host_port.split_once(']').map_or("", |(h, _)| h.trim_start_matches('['))
-    } else {
-        host_port.split(':').next().unwrap_or("")
-    };
-    !host.is_empty()
-}
-
 fn check_unique_names(pipelines: &[LoadedPipeline], diagnostics: &mut Diagnostics) {
     let mut seen: BTreeMap<&str, &LoadedPipeline> = BTreeMap::new();
     for p in pipelines {
@@ -349,29 +297,6 @@ fn check_unique_names(pipelines: &[LoadedPipeline], diagnostics: &mut Diagnostic
             );
         } else {
             seen.insert(&p.config.name, p);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn absolute_http_urls() {
-        for ok in [
-            "https://shop.example.com",
-            "http://localhost:8080/api",
-            "HTTPS://x.y/z?q#f",
-            "http://u:p@h",
-            "http://[::1]:80/",
-        ] {
-            assert!(is_absolute_http_url(ok), "{ok}");
-        }
-        for bad in
-            ["shop.example.com", "ftp://x", "https://", "https:///api", "http://:80/", "https://a b", "http://[]/", ""]
-        {
-            assert!(!is_absolute_http_url(bad), "{bad}");
         }
     }
 }

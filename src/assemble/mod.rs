@@ -1,8 +1,9 @@
 //! Assembly: a client folder and its pipeline files into typed component configs (`pipeline`, `parse`,
-//! `folder`, `load`), with every error collected and rendered with its location, and the JSON Schema of
-//! those files (`schema`, `schema_editor`). Above the components, whose configs it names; beneath the
-//! runtime.
+//! `explain`, `folder`, `load`), with every error collected and rendered with its location, and the
+//! JSON Schema of those files (`schema`, `schema_editor`). Above the components, whose configs it
+//! names; beneath the runtime.
 
+mod explain;
 pub mod folder;
 pub mod load;
 pub mod parse;

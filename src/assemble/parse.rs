@@ -12,7 +12,6 @@ use super::pipeline::{Origin, PipelineConfig, SinkCommon, SinkSpec, SourceCommon
 use crate::config::diagnostic::{Diagnostic, Diagnostics, did_you_mean, suggestion};
 use crate::config::file::{Anchor, ConfigFile};
 use crate::config::registry::{Registry, schema_fields};
-use crate::config::schema_walk::{resolve, sub_schema, type_matches};
 pub use crate::config::source_map::{escape, field_name};
 use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
@@ -150,14 +149,33 @@ impl Parser<'_> {
         ok
     }
 
+    /// Parses one entry of a map of named components (the connections of `connections.yaml`): `type`
+    /// and the type's keys, at `pointer`; errors name it as "KIND `name`".
+    pub fn named<R: Registry>(&mut self, name: &str, value: &Value, pointer: &str) -> Option<R> {
+        self.component_named::<R, NoCommonKeys>(value, pointer, Some(name)).map(|(_, own)| own)
+    }
+
     /// Parses one component (`id`, `type`, common keys, the type's keys) at `pointer`.
     fn component<R: Registry, C: DeserializeOwned + schemars::JsonSchema>(
         &mut self,
         value: &Value,
         pointer: &str,
     ) -> Option<(C, R)> {
+        self.component_named(value, pointer, None)
+    }
+
+    /// [`Parser::component`], named by `name` (a map's key) instead of by its `id`, if given.
+    fn component_named<R: Registry, C: DeserializeOwned + schemars::JsonSchema>(
+        &mut self,
+        value: &Value,
+        pointer: &str,
+        name: Option<&str>,
+    ) -> Option<(C, R)> {
+        let common_fields = schema_fields::<C>();
         let Some(obj) = value.as_object() else {
-            let hint = Some(format!("write a mapping such as `{{ id: my_{0}, type: … }}`", R::KIND));
+            let id =
+                if common_fields.iter().any(|f| f == "id") { format!("id: my_{}, ", R::KIND) } else { String::new() };
+            let hint = Some(format!("write a mapping such as `{{ {id}type: … }}`"));
             self.error(
                 "wrong-type",
                 format!("a {} must be a mapping", R::KIND),
@@ -169,7 +187,7 @@ impl Parser<'_> {
             );
             return None;
         };
-        let id = obj.get("id").and_then(Value::as_str);
+        let id = name.or_else(|| obj.get("id").and_then(Value::as_str));
         let label = match id {
             Some(id) => format!("{} `{id}`", R::KIND),
             None => format!("{} at {}", R::KIND, field_name(pointer, "")),
@@ -211,7 +229,6 @@ impl Parser<'_> {
             );
             return None;
         };
-        let common_fields = schema_fields::<C>();
         let mut allowed: Vec<&str> = common_fields.iter().map(String::as_str).collect();
         allowed.push("type");
         allowed.extend(fields.iter().map(String::as_str));
@@ -245,79 +262,6 @@ impl Parser<'_> {
             return None;
         }
         Some((common?, own?))
-    }
-
-    /// Explains why the value at `at` (inside `own`, the component's type-specific keys at `base`)
-    /// has none of the shapes of an untagged enum: picks the variant whose JSON type matches the value
-    /// (a mapping for an options struct) and reports what that variant rejects, each at its own key or
-    /// value. False when nothing could be said (the caller then reports the generic error).
-    fn explain_shape(&mut self, root: &Value, own: &Value, at: &str, component: Option<&str>, base: &str) -> bool {
-        let rel = at.strip_prefix(base).unwrap_or(at);
-        let Some(value) = own.pointer(rel) else {
-            return false;
-        };
-        let Some(schema) = sub_schema(root, root, own, rel) else {
-            return false;
-        };
-        let Some(branch) = schema
-            .get("anyOf")
-            .or_else(|| schema.get("oneOf"))
-            .and_then(Value::as_array)
-            .and_then(|branches| branches.iter().filter_map(|b| resolve(root, b)).find(|b| type_matches(b, value)))
-        else {
-            return false;
-        };
-        let mut full = branch.clone();
-        if let (Some(obj), Some(defs)) = (full.as_object_mut(), root.get("$defs")) {
-            obj.insert("$defs".into(), defs.clone());
-        }
-        let Ok(validator) = jsonschema::validator_for(&full) else {
-            return false;
-        };
-        let mut any = false;
-        for error in validator.iter_errors(value) {
-            any = true;
-            let inner = error.instance_path.as_str();
-            let here = format!("{at}{inner}");
-            match &error.kind {
-                jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
-                    let allowed: Vec<String> = sub_schema(root, &full, value, inner)
-                        .and_then(|s| s.get("properties"))
-                        .and_then(Value::as_object)
-                        .map(|p| p.keys().cloned().collect())
-                        .unwrap_or_default();
-                    let refs: Vec<&str> = allowed.iter().map(String::as_str).collect();
-                    for name in unexpected {
-                        let hint = Some(suggestion(name, &refs, "allowed keys"));
-                        let key_at = format!("{here}/{}", escape(name));
-                        self.error(
-                            "unknown-field",
-                            format!("unknown field `{name}`"),
-                            &key_at,
-                            Anchor::Key,
-                            component,
-                            base,
-                            hint,
-                        );
-                    }
-                }
-                jsonschema::error::ValidationErrorKind::Required { property } => {
-                    let name = property.as_str().unwrap_or_default();
-                    let hint = Some(format!("add `{name}: …` here"));
-                    self.error(
-                        "missing-field",
-                        format!("missing field `{name}`"),
-                        &here,
-                        Anchor::Key,
-                        component,
-                        base,
-                        hint,
-                    );
-                }
-                _ => self.error("wrong-type", error.to_string(), &here, Anchor::Value, component, base, None),
-            }
-        }
-        any
     }
 
     /// Parses a pipeline document.
@@ -479,6 +423,11 @@ impl Parser<'_> {
         );
     }
 }
+
+/// The common keys of a component that has none but `type` (a connection: its name is its map key).
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoCommonKeys {}
 
 /// The id of a component that failed to parse, or its position when it has none.
 fn component_id(item: &Value, pointer: &str) -> String {

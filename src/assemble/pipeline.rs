@@ -239,7 +239,7 @@ pub struct SinkSpec {
 }
 
 /// `{ "type": "<name>", …common keys, …the type's keys }` for every type of a registry, as `oneOf`.
-fn component_schema<R: Registry, C: JsonSchema>(generator: &mut SchemaGenerator, what: &str) -> Schema {
+pub(super) fn component_schema<R: Registry, C: JsonSchema>(generator: &mut SchemaGenerator, what: &str) -> Schema {
     let common = generator.root_schema_for::<C>();
     let common_props = common.get("properties").cloned().unwrap_or_default();
     let common_required = common.get("required").cloned().unwrap_or(Value::Array(Vec::new()));
@@ -253,8 +253,8 @@ fn component_schema<R: Registry, C: JsonSchema>(generator: &mut SchemaGenerator,
         };
         let Some(obj) = body.as_object_mut() else { continue };
         let props = obj.entry("properties").or_insert_with(|| Value::Object(Map::new()));
-        if let (Some(props), Some(common)) = (props.as_object_mut(), common_props.as_object()) {
-            for (k, v) in common {
+        if let Some(props) = props.as_object_mut() {
+            for (k, v) in common_props.as_object().into_iter().flatten() {
                 props.insert(k.clone(), v.clone());
             }
             props.insert(
@@ -274,10 +274,13 @@ fn component_schema<R: Registry, C: JsonSchema>(generator: &mut SchemaGenerator,
         generator.definitions_mut().insert(name.clone(), body);
         variants.push(json_schema!({"$ref": format!("#/$defs/{name}")}).to_value());
     }
+    // Components are named by an `id` key; connections by their key in a map.
+    let has_id = common_props.get("id").is_some();
+    let (required, keys) = if has_id { (vec!["id", "type"], "`id`, `type`") } else { (vec!["type"], "`type`") };
     json_schema!({
-        "description": format!("A {what}: `id`, `type`, and the keys of that type."),
+        "description": format!("A {what}: {keys}, and the keys of that type."),
         "type": "object",
-        "required": ["id", "type"],
+        "required": required,
         "properties": { "type": { "enum": R::TYPES, "description": format!("The {what} type.") } },
         "oneOf": variants,
     })

@@ -17,7 +17,7 @@ use crate::config::file::{Anchor, ConfigFile};
 use crate::config::source_map::Pos;
 use crate::expr::reads::Reads;
 use crate::expr::template::{StringTemplate, TemplateEngine, TemplateOptions};
-use crate::kernel::build::{BuildContext, BuildErrors, NamedConnection};
+use crate::kernel::build::{BuildContext, BuildErrors, FOLLOW_ON};
 use crate::kernel::projection::Projection;
 use crate::sinks::Sink;
 use crate::sources::Source;
@@ -103,7 +103,8 @@ fn report(
     component: String,
     templates: &TemplateEngine,
 ) {
-    for e in errors.0 {
+    // A follow-on error's cause is reported where it is written (a connection with errors).
+    for e in errors.0.into_iter().filter(|e| e.code != FOLLOW_ON) {
         let mut pointer = origin.pointer.clone();
         e.field.iter().for_each(|f| pointer.push_str(&format!("/{}", escape(f))));
         let mut field = e.field.join(".");
@@ -184,15 +185,8 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
         tables,
         base_dir: pipeline.base_dir().to_path_buf(),
         pipeline: config.name.clone(),
-        connections: Arc::new(
-            pipeline
-                .folder
-                .connections
-                .connections
-                .iter()
-                .map(|(name, c)| (name.clone(), NamedConnection::new(crate::sinks::http::connection::KIND, c.clone())))
-                .collect(),
-        ),
+        connections: Arc::clone(&pipeline.folder.named_connections),
+        connections_unreadable: pipeline.folder.connections_unreadable,
     };
     let mut sources = Vec::new();
     for src in &config.sources {
@@ -266,7 +260,10 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
     if let (Ok(graph), true) = (&graph, steps.len() == config.steps.len()) {
         check_side_inputs(graph, &steps, config, &mut diagnostics);
     }
-    match (graph, diagnostics.is_empty() && config.unparsed.is_empty()) {
+    // Every component built: one can fail with a follow-on error only, which adds no diagnostic.
+    let built =
+        sources.len() == config.sources.len() && steps.len() == config.steps.len() && sinks.len() == config.sinks.len();
+    match (graph, built && diagnostics.is_empty() && config.unparsed.is_empty()) {
         (Ok(graph), true) => Ok(Plan {
             ids: ctx.templates.ids().clone(),
             sources: {

@@ -24,21 +24,36 @@ pub struct BuildContext {
     /// The folder's named connections (`connections.yaml`), each as its connector's config; a component
     /// takes the one it names with [`BuildContext::connection`].
     pub connections: Arc<BTreeMap<String, NamedConnection>>,
+    /// True when the folder's `connections.yaml` could not be read at all (its errors are reported
+    /// there): no name is then known to be wrong, and every connection is taken as one with errors.
+    pub connections_unreadable: bool,
 }
 
-/// One named connection: its kind (`type:`) and its connector's config, which only that connector's
-/// components know the type of.
+/// One named connection: its kind (`type:`) and its connector's runtime connection, which only that
+/// connector's components know the type of; or, when the connection has errors of its own, only that.
 #[derive(Clone)]
 pub struct NamedConnection {
     /// The connection's `type:` (`http`).
     pub kind: &'static str,
-    config: Arc<dyn Any + Send + Sync>,
+    /// `None` when the connection did not parse or build (its errors are reported where it is written).
+    config: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl NamedConnection {
     /// A connection of `kind` with its connector's `config`.
     pub fn new<T: Any + Send + Sync>(kind: &'static str, config: T) -> Self {
-        Self { kind, config: Arc::new(config) }
+        Self { kind, config: Some(Arc::new(config)) }
+    }
+
+    /// A connection of `kind` whose connector's `config` was built into a box (the registry's `build`).
+    pub fn from_box(kind: &'static str, config: Box<dyn Any + Send + Sync>) -> Self {
+        Self { kind, config: Some(Arc::from(config)) }
+    }
+
+    /// A connection that is written but has errors of its own: components naming it fail without
+    /// reporting anything more ([`ConnectionError::Invalid`]).
+    pub fn invalid() -> Self {
+        Self { kind: "invalid", config: None }
     }
 }
 
@@ -69,18 +84,35 @@ pub enum ConnectionError {
         /// The kind the component needs.
         wanted: &'static str,
     },
+    /// The connection has errors of its own, already reported where it is written.
+    #[error("connection `{name}` has errors (reported where it is written)")]
+    Invalid {
+        /// The name asked for.
+        name: String,
+    },
 }
+
+/// The code of a [`BuildError`] that fails a component without being reported: its cause is reported
+/// elsewhere (a connection the component names has errors of its own), and a second error pointing
+/// at the component would only repeat it.
+pub const FOLLOW_ON: &str = "follow-on";
 
 impl BuildContext {
     /// The connection `name`, as the config `T` of connections of kind `wanted`.
     pub fn connection<T: Any + Send + Sync>(&self, name: &str, wanted: &'static str) -> Result<&T, ConnectionError> {
         let Some(named) = self.connections.get(name) else {
+            if self.connections_unreadable {
+                return Err(ConnectionError::Invalid { name: name.to_string() });
+            }
             return Err(ConnectionError::Unknown {
                 name: name.to_string(),
                 known: self.connections.keys().cloned().collect(),
             });
         };
-        named.config.downcast_ref::<T>().ok_or(ConnectionError::WrongKind {
+        let Some(config) = &named.config else {
+            return Err(ConnectionError::Invalid { name: name.to_string() });
+        };
+        config.downcast_ref::<T>().ok_or(ConnectionError::WrongKind {
             name: name.to_string(),
             kind: named.kind,
             wanted,
@@ -118,6 +150,38 @@ impl BuildErrors {
             hint,
             offset: None,
         });
+    }
+
+    /// The connection `name` (written at `field`) as the runtime connection `T` of kind `wanted`, or
+    /// `None` with the reason recorded: an unknown name (with a did-you-mean), a connection of another
+    /// kind, or — as a [`FOLLOW_ON`] that is not reported again — one with errors of its own.
+    pub fn connection<'c, T: Any + Send + Sync>(
+        &mut self,
+        ctx: &'c BuildContext,
+        field: &[&str],
+        name: &str,
+        wanted: &'static str,
+    ) -> Option<&'c T> {
+        let e = match ctx.connection::<T>(name, wanted) {
+            Ok(c) => return Some(c),
+            Err(e) => e,
+        };
+        let hint = match &e {
+            ConnectionError::Unknown { known, .. } if known.is_empty() => {
+                "no connections are defined: add one to the folder's connections.yaml".to_string()
+            }
+            ConnectionError::Unknown { known, .. } => {
+                let known: Vec<&str> = known.iter().map(String::as_str).collect();
+                crate::config::diagnostic::suggestion(name, &known, "known connections")
+            }
+            ConnectionError::WrongKind { .. } => format!("name a connection of `type: {wanted}`"),
+            ConnectionError::Invalid { .. } => {
+                self.push(field, FOLLOW_ON, e.to_string(), None);
+                return None;
+            }
+        };
+        self.push(field, "unknown-connection", e.to_string(), Some(hint));
+        None
     }
 
     /// Sets the in-value position of the most recent problem.

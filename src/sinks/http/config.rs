@@ -7,11 +7,11 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::connection::{self, ConnectionConfig};
 use super::request::{BodySpec, RequestSpec, RequestTemplate};
 use super::{Captures, HttpSink, Idempotency, Lookup};
 use crate::config::duration::Duration;
-use crate::kernel::build::{BuildContext, BuildErrors, ConnectionError};
+use crate::connectors::http::connection::{self, HttpConnection};
+use crate::kernel::build::{BuildContext, BuildErrors};
 
 fn default_create_method() -> String {
     "POST".into()
@@ -133,26 +133,10 @@ impl HttpSinkConfig {
     /// Compiles every template and JSONPath; checks the connection exists.
     pub fn build(&self, ctx: &BuildContext) -> Result<HttpSink, BuildErrors> {
         let mut errors = BuildErrors::default();
-        let connection = match &self.connection {
-            Some(name) => match ctx.connection::<ConnectionConfig>(name, connection::KIND) {
-                Ok(c) => Some((name.as_str(), c)),
-                Err(e) => {
-                    let hint = match &e {
-                        ConnectionError::Unknown { known, .. } if known.is_empty() => {
-                            "no connections are defined: add one to the folder's connections.yaml".to_string()
-                        }
-                        ConnectionError::Unknown { known, .. } => {
-                            let known: Vec<&str> = known.iter().map(String::as_str).collect();
-                            crate::config::diagnostic::suggestion(name, &known, "known connections")
-                        }
-                        ConnectionError::WrongKind { .. } => "name an `http` connection".to_string(),
-                    };
-                    errors.push(&["connection"], "unknown-connection", e.to_string(), Some(hint));
-                    None
-                }
-            },
-            None => None,
-        };
+        let connection = self.connection.as_ref().and_then(|name| {
+            let c = errors.connection::<HttpConnection>(ctx, &["connection"], name, connection::KIND)?;
+            Some((name.as_str(), c))
+        });
         // The sink's headers replace the connection's of the same (case-insensitive) name.
         let mut merged = BTreeMap::new();
         for (name, value) in connection.iter().flat_map(|(_, c)| &c.headers).chain(&self.headers) {
@@ -213,8 +197,9 @@ impl HttpSinkConfig {
         });
         let timeout = self
             .timeout
+            .map(|d| d.0)
             .or_else(|| connection.and_then(|(_, c)| c.timeout))
-            .map_or(std::time::Duration::from_secs(30), |d| d.0);
+            .unwrap_or(std::time::Duration::from_secs(30));
         if timeout.is_zero() {
             errors.push(&["timeout"], "bad-value", "`timeout` must be longer than zero", None);
         }

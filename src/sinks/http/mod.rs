@@ -10,7 +10,6 @@
 //! retryable error, leaving the record unacknowledged.
 
 mod config;
-pub mod connection;
 mod idempotent;
 mod payload;
 mod request;

@@ -8,8 +8,8 @@ use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
-use super::connection::ConnectionConfig;
 use crate::config::secrets;
+use crate::connectors::http::HttpConnection;
 use crate::expr::template::{RenderContext, StringTemplate, ValueTemplate};
 use crate::kernel::build::{BuildContext, BuildErrors};
 
@@ -61,7 +61,7 @@ pub(super) struct RequestTemplate {
 pub(super) struct RequestSpec<'a> {
     /// The field prefix (`[]` for the sink, `["idempotency", "lookup"]` for the lookup).
     pub field: &'a [&'a str],
-    pub connection: Option<(&'a str, &'a ConnectionConfig)>,
+    pub connection: Option<(&'a str, &'a HttpConnection)>,
     pub url: Option<&'a str>,
     pub path: Option<&'a str>,
     pub method: &'a str,
@@ -108,9 +108,7 @@ impl RequestTemplate {
                 }
                 (None, "url", url)
             }
-            (Some((_, connection)), None, Some(path)) => {
-                (Some(connection.base_url.trim_end_matches('/').to_string()), "path", path)
-            }
+            (Some((_, connection)), None, Some(path)) => (Some(connection.base_url.clone()), "path", path),
             (None, None, Some(_)) => {
                 push(
                     errors,

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::*;
+use crate::connectors::http::{HttpConnection, KIND};
 use crate::kernel::build::NamedConnection;
-use crate::sinks::http::connection::{ConnectionConfig, ConnectionType, KIND};
 
 /// Named connections as the build context holds them.
 type Connections = BTreeMap<String, NamedConnection>;
@@ -25,9 +25,8 @@ fn build_errors(yaml: &str, connections: Connections) -> Vec<(String, String)> {
 }
 
 fn erp_connection() -> Connections {
-    let erp = ConnectionConfig {
-        kind: ConnectionType::Http,
-        base_url: "http://127.0.0.1:9/api/".into(),
+    let erp = HttpConnection {
+        base_url: "http://127.0.0.1:9/api".into(),
         headers: BTreeMap::new(),
         timeout: None,
         rate_limit: None,
@@ -170,4 +169,14 @@ fn a_connection_of_another_kind_is_named_as_such() {
         errors,
         [("connection".to_string(), "connection `db` is a `postgres` connection, not `http`".to_string())]
     );
+}
+
+#[test]
+fn a_connection_with_errors_of_its_own_fails_the_sink_without_a_second_report() {
+    let connections = BTreeMap::from([("erp".to_string(), NamedConnection::invalid())]);
+    let mut ctx = context();
+    ctx.connections = Arc::new(connections);
+    let errors = config("connection: erp\npath: /orders\n").build(&ctx).err().map(|e| e.0);
+    let codes: Option<Vec<&str>> = errors.as_ref().map(|e| e.iter().map(|e| e.code).collect());
+    assert_eq!(codes, Some(vec![crate::kernel::build::FOLLOW_ON]), "{errors:?}");
 }

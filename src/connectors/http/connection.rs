@@ -1,0 +1,197 @@
+//! An HTTP connection of the folder (`connections.yaml`, `type: http`): the base URL, headers and time
+//! limit every HTTP component naming it shares. `build()` checks it once, up front, for every
+//! component, and makes the [`HttpConnection`] the build context hands to the components that name it
+//! (`BuildContext::connection`).
+
+use std::collections::BTreeMap;
+
+use reqwest::header::{HeaderName, HeaderValue};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::config::duration::Duration;
+use crate::connectors::ConnectionContext;
+use crate::kernel::build::BuildErrors;
+
+/// The kind a connection of this config is (`type:`), as components ask for it and errors name it.
+pub const KIND: &str = "http";
+
+/// An HTTP API: the base URL every path is joined to, and the headers and time limit every request
+/// to it gets.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConnectionConfig {
+    /// Base URL every path is joined to: absolute `http://` or `https://` with a host, e.g.
+    /// `https://shop.example.com`.
+    pub base_url: String,
+    /// Headers sent with every request (values may use `${secret:NAME}`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Time limit for one request (e.g. `30s`).
+    #[serde(default)]
+    pub timeout: Option<Duration>,
+    /// Name of a rate limit from `rate_limits`.
+    #[serde(default)]
+    pub rate_limit: Option<String>,
+}
+
+/// A checked HTTP connection, as the components naming it receive it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConnection {
+    /// The base URL as written (an absolute http(s) URL with a host), without trailing `/`.
+    pub base_url: String,
+    /// Headers sent with every request: valid names, values valid in a header.
+    pub headers: BTreeMap<String, String>,
+    /// Time limit for one request, if the connection sets one (longer than zero).
+    pub timeout: Option<std::time::Duration>,
+    /// The rate limit it names (an entry of `rate_limits`).
+    pub rate_limit: Option<String>,
+}
+
+impl HttpConnectionConfig {
+    /// Checks everything a request will need (the base URL, each header, the time limit, the rate
+    /// limit's name) and returns every problem at its field.
+    pub fn build(&self, ctx: &ConnectionContext) -> Result<HttpConnection, BuildErrors> {
+        let mut errors = BuildErrors::default();
+        if !is_absolute_http_url(&self.base_url) {
+            errors.push(
+                &["base_url"],
+                "bad-url",
+                format!("`{}` is not an absolute http(s) URL", self.base_url),
+                Some(
+                    "write the scheme and host, e.g. `https://shop.example.com` or `http://localhost:8080/api`".into(),
+                ),
+            );
+        }
+        for (name, value) in &self.headers {
+            if HeaderName::from_bytes(name.as_bytes()).is_err() {
+                let hint = "a header name is letters, digits and `-`, e.g. `X-Api-Key`".to_string();
+                errors.push(
+                    &["headers", name],
+                    "bad-value",
+                    format!("`{name}` is not a valid header name"),
+                    Some(hint),
+                );
+            } else if HeaderValue::from_str(value).is_err() {
+                // The value is not shown: it is often a secret.
+                let hint = "a header value is one line of visible characters and spaces".to_string();
+                errors.push(
+                    &["headers", name],
+                    "bad-value",
+                    format!("the value of header `{name}` is not a valid header value"),
+                    Some(hint),
+                );
+            }
+        }
+        if self.timeout.is_some_and(|t| t.0.is_zero()) {
+            errors.push(&["timeout"], "bad-value", "`timeout` must be longer than zero", None);
+        }
+        if let Some(limit) = &self.rate_limit
+            && !ctx.rate_limits.contains(limit)
+        {
+            let hint = if ctx.rate_limits.is_empty() {
+                "no rate limits are defined: add one under `rate_limits:`".to_string()
+            } else {
+                let known: Vec<&str> = ctx.rate_limits.iter().map(String::as_str).collect();
+                crate::config::diagnostic::suggestion(limit, &known, "known rate limits")
+            };
+            errors.push(&["rate_limit"], "unknown-rate-limit", format!("unknown rate limit `{limit}`"), Some(hint));
+        }
+        errors.finish(|| {
+            Some(HttpConnection {
+                base_url: self.base_url.trim_end_matches('/').to_string(),
+                headers: self.headers.clone(),
+                timeout: self.timeout.map(|t| t.0),
+                rate_limit: self.rate_limit.clone(),
+            })
+        })
+    }
+}
+
+/// True for `http://HOST…` or `https://HOST…` (scheme in any case) with a non-empty host and no
+/// whitespace, that also parses as a URL (so a bad port or a malformed host fails here rather than on
+/// the first request). Both checks: the URL parser alone accepts `https:///api` (as host `api`).
+fn is_absolute_http_url(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else { return false };
+    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+        || url.chars().any(char::is_whitespace)
+    {
+        return false;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host_port.starts_with('[') {
+        host_port.split_once(']').map_or("", |(h, _)| h.trim_start_matches('['))
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    !host.is_empty() && reqwest::Url::parse(url).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(yaml: &str, rate_limits: &[&str]) -> Vec<(String, &'static str, String)> {
+        let config: HttpConnectionConfig = serde_yaml::from_str(yaml).expect("valid config");
+        let ctx = ConnectionContext { rate_limits: rate_limits.iter().map(|s| s.to_string()).collect() };
+        match config.build(&ctx) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.0.into_iter().map(|e| (e.field.join("."), e.code, e.message)).collect(),
+        }
+    }
+
+    #[test]
+    fn absolute_http_urls() {
+        for ok in [
+            "https://shop.example.com",
+            "http://localhost:8080/api",
+            "HTTPS://x.y/z?q#f",
+            "http://u:p@h",
+            "http://[::1]:80/",
+        ] {
+            assert!(is_absolute_http_url(ok), "{ok}");
+        }
+        for bad in [
+            "shop.example.com",
+            "ftp://x",
+            "https://",
+            "https:///api",
+            "http://:80/",
+            "https://a b",
+            "http://[]/",
+            "",
+            "http://shop.example.com:99999/",
+        ] {
+            assert!(!is_absolute_http_url(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn build_checks_every_field_and_keeps_the_connection() {
+        let bad = errors(
+            "base_url: shop.example.com\nheaders: { \"X Key\": a, X-Ok: \"a\\nb\" }\ntimeout: 0s\nrate_limit: shop_apl\n",
+            &["shop_api"],
+        );
+        let found: Vec<(&str, &str)> = bad.iter().map(|(f, c, _)| (f.as_str(), *c)).collect();
+        assert_eq!(
+            found,
+            [
+                ("base_url", "bad-url"),
+                ("headers.X Key", "bad-value"),
+                ("headers.X-Ok", "bad-value"),
+                ("timeout", "bad-value"),
+                ("rate_limit", "unknown-rate-limit"),
+            ]
+        );
+        assert!(!bad[2].2.contains("a\nb"), "a header value (often a secret) is never shown: {bad:?}");
+
+        let config: HttpConnectionConfig =
+            serde_yaml::from_str("base_url: https://erp.example.com/api/\nheaders: { X-Api-Key: k }\ntimeout: 5s\n")
+                .expect("valid config");
+        let built = config.build(&ConnectionContext::default()).expect("a good connection builds");
+        assert_eq!(built.base_url, "https://erp.example.com/api");
+        assert_eq!(built.timeout, Some(std::time::Duration::from_secs(5)));
+        assert_eq!(built.headers.get("X-Api-Key").map(String::as_str), Some("k"));
+    }
+}
