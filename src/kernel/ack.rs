@@ -94,8 +94,8 @@ struct StreamProgress {
     resume_at: InputEnd,
     /// Acknowledged seqs at or above the watermark (out-of-order completions), with where each ends.
     ahead: BTreeMap<u64, InputEnd>,
-    /// True once an input of this stream was unacknowledged: the watermark stops there for good.
-    blocked: bool,
+    /// The first input of this stream that was unacknowledged: the watermark stops there for good.
+    blocked_at: Option<u64>,
 }
 
 /// Told each input's final outcome, as it is decided: how acknowledgements flow back to a source that
@@ -207,18 +207,22 @@ impl AckTracker {
         }
         let p = &mut progress[idx];
         if outcome == Outcome::Unacknowledged {
-            p.blocked = true;
-        } else if !p.blocked {
-            if position.seq == p.watermark {
-                p.watermark += 1;
-                p.resume_at = end;
-                while let Some(next_end) = p.ahead.remove(&p.watermark) {
-                    p.watermark += 1;
-                    p.resume_at = next_end;
-                }
-            } else if position.seq > p.watermark {
-                p.ahead.insert(position.seq, end);
-            }
+            // The watermark may still move up to it (inputs before it completed later, out of order)
+            // but never past it.
+            p.blocked_at = Some(p.blocked_at.map_or(position.seq, |b| b.min(position.seq)));
+        } else if position.seq == p.watermark && p.blocked_at != Some(position.seq) {
+            // In order, the usual case: no map.
+            p.watermark += 1;
+            p.resume_at = end;
+        } else if p.blocked_at.is_none_or(|b| position.seq < b) {
+            // Inputs past the first unacknowledged one can never count: not kept.
+            p.ahead.insert(position.seq, end);
+        }
+        while p.blocked_at != Some(p.watermark)
+            && let Some(next_end) = p.ahead.remove(&p.watermark)
+        {
+            p.watermark += 1;
+            p.resume_at = next_end;
         }
         drop(progress);
         // Counted after the watermark moved, so a reader that sees all inputs complete also sees the
@@ -359,6 +363,20 @@ mod tests {
         assert_eq!(tracker.acknowledged_prefix(0), 1);
         drop(r1);
         assert_eq!(tracker.acknowledged_prefix(0), 4);
+    }
+
+    #[test]
+    fn inputs_before_an_unacknowledged_one_still_count_when_they_complete_after_it() {
+        // Writes in flight: the write of input 1 failed first; the write of input 0 succeeds after.
+        let tracker = AckTracker::new();
+        let (r0, r1, r2) = (tracker.track(pos(0)), tracker.track(pos(1)), tracker.track(pos(2)));
+        drop(r1);
+        r2.delivered();
+        drop(r2);
+        assert_eq!(tracker.acknowledged_prefix(0), 0);
+        r0.delivered();
+        drop(r0);
+        assert_eq!(tracker.acknowledged_prefix(0), 1, "up to the unacknowledged input, not past it");
     }
 
     #[test]
