@@ -6,7 +6,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use weir::expr::jsonpath::JsonPath;
+use weir::api::JsonPath;
 
 const PATHS: &[&str] = &[
     "$.custom_attributes[?@.attribute_code=='size'].value",

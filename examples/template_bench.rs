@@ -6,8 +6,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 
-use weir::expr::template::{RenderContext, TemplateEngine, TemplateOptions};
-use weir::tables::Tables;
+use weir::api::Tables;
+use weir::api::{RenderContext, TemplateEngine, TemplateOptions};
 
 const N: u32 = 200_000;
 

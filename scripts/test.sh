@@ -3,8 +3,8 @@
 # corpus, the RFC 9535 JSONPath suite, the schema checks and every example pipeline).
 # The tests need no services; what they need installed is installed here, before any test runs (the
 # tests themselves use no network):
-# - yaml-language-server (npm), which `tests/editor.rs` drives over LSP against `schema/`: installed
-#   into `.cache/lsp/` once, at the version pinned below (also in `tests/support/lsp.rs`).
+# - yaml-language-server (npm), which `tests/it/editor.rs` drives over LSP against `schema/`: installed
+#   into `.cache/lsp/` once, at the version pinned below (also in `tests/it/support/lsp.rs`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,21 +1,27 @@
-//! Weir: a declarative integration engine. YAML pipelines are loaded (`config`), checked and wired into a
-//! DAG (`graph`), built into runtime components (`transforms`, `sources`, `sinks`) and run on tokio
-//! (`runtime`).
+//! Weir: a declarative integration engine. YAML pipelines are loaded (`config`, `assemble`), checked
+//! and wired into a DAG (`graph`), built into runtime components (`transforms`, `sources`, `sinks`) and
+//! run on tokio (`runtime`); `cli` is the command line.
+//!
+//! Every module is private to the crate; [`api`] is the public surface (the binary, the integration
+//! tests and the benchmarks use only it), so that the compiler reports what nothing uses.
 
-pub mod assemble;
-pub mod clock;
-pub mod config;
-pub mod connectors;
-pub mod csv_text;
-pub mod exact_json;
-pub mod expr;
-pub mod fault;
-pub mod graph;
-pub mod kernel;
-pub mod runtime;
-pub mod sinks;
-pub mod sources;
-pub mod state;
-pub mod stdout;
-pub mod tables;
-pub mod transforms;
+pub mod api;
+
+pub(crate) mod assemble;
+pub(crate) mod cli;
+pub(crate) mod clock;
+pub(crate) mod config;
+pub(crate) mod connectors;
+pub(crate) mod csv_text;
+pub(crate) mod exact_json;
+pub(crate) mod expr;
+pub(crate) mod fault;
+pub(crate) mod graph;
+pub(crate) mod kernel;
+pub(crate) mod runtime;
+pub(crate) mod sinks;
+pub(crate) mod sources;
+pub(crate) mod state;
+pub(crate) mod stdout;
+pub(crate) mod tables;
+pub(crate) mod transforms;

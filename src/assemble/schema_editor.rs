@@ -1,7 +1,7 @@
 //! Reshapes the generated JSON Schema for editors (yaml-language-server, which VS Code's YAML extension
 //! runs): the same constraints, written in the forms the server turns into completions and hovers.
 //! Each rule answers something the server did with schemars' output as generated (see
-//! `tests/editor.rs`, which drives the server).
+//! `tests/it/editor.rs`, which drives the server).
 
 use serde_json::{Map, Value};
 

@@ -2,11 +2,11 @@
 //! contradicts the path's extension, and `--max-dead-letters`, the limit that fails a run whose records
 //! were mostly dead-lettered.
 
-use weir::assemble::pipeline::PipelineConfig;
-use weir::kernel::stats::RunSummary;
-use weir::sinks::SinkConfig;
-use weir::sources::SourceConfig;
-use weir::sources::file::FileFormat;
+use crate::assemble::pipeline::PipelineConfig;
+use crate::kernel::stats::RunSummary;
+use crate::sinks::SinkConfig;
+use crate::sources::SourceConfig;
+use crate::sources::file::FileFormat;
 
 /// Warnings for file sources and sinks whose format contradicts their path's extension (a `.csv` read
 /// as NDJSON dead-letters every line).

@@ -8,13 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::assemble::load::LoadedPipeline;
 use crate::cli::checks::{self, DeadLetterLimit};
 use crate::cli::output::print_line;
-use weir::assemble::load::LoadedPipeline;
-use weir::graph::plan::Plan;
-use weir::runtime::executor::{Execution, RunOptions};
-use weir::state::session::RunSession;
-use weir::state::{StateStore, apply_retention};
+use crate::graph::plan::Plan;
+use crate::runtime::executor::{Execution, RunOptions};
+use crate::state::session::RunSession;
+use crate::state::{StateStore, apply_retention};
 
 /// How `weir run` runs.
 #[derive(Debug, Clone)]
@@ -153,7 +153,7 @@ pub(crate) async fn run_plans(
         }
         // `weir run … | head`: the reader went away. Not a failure: the run stopped like an interrupted
         // one, and what was not printed stays unacknowledged, to be read again next run.
-        let closed = weir::sinks::stdout::stdout_closed();
+        let closed = crate::sinks::stdout::stdout_closed();
         if closed {
             summary.error = None;
             summary.interrupted = true;
@@ -222,11 +222,11 @@ pub(crate) async fn run_plans(
 
 /// Progress display for interactive runs.
 trait WaitWithProgress {
-    async fn wait_with_progress(self, bar: indicatif::ProgressBar) -> weir::kernel::stats::RunSummary;
+    async fn wait_with_progress(self, bar: indicatif::ProgressBar) -> crate::kernel::stats::RunSummary;
 }
 
 impl WaitWithProgress for Execution {
-    async fn wait_with_progress(self, bar: indicatif::ProgressBar) -> weir::kernel::stats::RunSummary {
+    async fn wait_with_progress(self, bar: indicatif::ProgressBar) -> crate::kernel::stats::RunSummary {
         let progress = self.progress_handle();
         let ticker = tokio::spawn(async move {
             loop {

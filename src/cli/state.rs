@@ -12,12 +12,12 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use crate::cli::output::{one_line, print_line};
-use weir::config::secrets;
-use weir::kernel::ack::Outcome;
-use weir::runtime::executor::{Execution, RunOptions};
-use weir::runtime::replay::Replay;
-use weir::state::session::RunSession;
-use weir::state::{StateStore, StoredDeadLetter};
+use crate::config::secrets;
+use crate::kernel::ack::Outcome;
+use crate::runtime::executor::{Execution, RunOptions};
+use crate::runtime::replay::Replay;
+use crate::state::session::RunSession;
+use crate::state::{StateStore, StoredDeadLetter};
 
 /// `weir dlq …`
 #[derive(Debug, Subcommand)]
@@ -144,7 +144,7 @@ fn replay(
         eprintln!("nothing to replay");
         return Ok(ExitCode::SUCCESS);
     }
-    let Some(plans) = crate::load_and_compile(&[config.to_path_buf()]) else { return Ok(ExitCode::from(2)) };
+    let Some(plans) = super::load_and_compile(&[config.to_path_buf()]) else { return Ok(ExitCode::from(2)) };
     let mut by_pipeline: BTreeMap<String, Vec<StoredDeadLetter>> = BTreeMap::new();
     for e in entries {
         by_pipeline.entry(e.entry.pipeline.clone()).or_default().push(e);
@@ -241,7 +241,7 @@ pub(crate) fn state(command: StateCommand, explicit: Option<&std::path::Path>) -
     if !path.exists() {
         anyhow::bail!("no state file at {}: pass --state PATH", path.display());
     }
-    let store = weir::state::sqlite::SqliteStore::open(&path)?;
+    let store = crate::state::sqlite::SqliteStore::open(&path)?;
     match command {
         StateCommand::Compact => {
             let (before, after) = store.compact()?;
@@ -276,7 +276,7 @@ pub(crate) fn runs(
         print_json(&runs)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let count = |r: &weir::state::RunRecord, name: &str| {
+    let count = |r: &crate::state::RunRecord, name: &str| {
         r.summary.as_ref().and_then(|s| s["records"][name].as_u64()).map_or_else(|| "-".into(), |n| n.to_string())
     };
     let rows = runs.iter().map(|r| {

@@ -5,13 +5,16 @@
 //! outputs (`checkpoint`), the steps a source runs itself (`fused`), and what a step is (`step`: the
 //! `Transform` trait and its `Output`). It knows no component type.
 
-pub mod ack;
-pub mod build;
-pub mod channel;
-pub mod checkpoint;
-pub mod dead_letter;
-pub mod fused;
-pub mod projection;
-pub mod record;
-pub mod stats;
-pub mod step;
+pub(crate) mod ack;
+pub(crate) mod build;
+pub(crate) mod channel;
+pub(crate) mod checkpoint;
+pub(crate) mod dead_letter;
+pub(crate) mod fused;
+pub(crate) mod projection;
+pub(crate) mod record;
+pub(crate) mod stats;
+pub(crate) mod step;
+
+#[cfg(test)]
+mod state_faults_tests;

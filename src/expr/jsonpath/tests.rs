@@ -1,5 +1,5 @@
 //! Unit tests for the JSONPath API beyond query results (covered by the RFC 9535 CTS in
-//! tests/jsonpath_cts.rs): `first`, `is_singular`, `set`, `remove`, `field_paths`, compile errors.
+//! tests/it/jsonpath_cts.rs): `first`, `is_singular`, `set`, `remove`, `field_paths`, compile errors.
 
 use serde_json::{Value, json};
 

@@ -1,0 +1,34 @@
+//! Weir's integration tests, as one test binary: each module is what used to be a file of its own under
+//! `tests/` (one binary instead of one per file links once and shares `support` instead of copying it).
+//! They use the library only through `weir::api`, and the `weir` binary as a process.
+//!
+//! Run one module's tests with `cargo test --test it MODULE::` (e.g. `cargo test --test it runtime::`).
+
+mod support;
+
+mod architecture;
+mod benchmark_pipeline;
+mod cli;
+mod cli_init;
+mod cli_pipe;
+mod cli_run;
+mod concurrent_sink;
+mod config_errors;
+mod crash;
+mod custom_source;
+mod data_integrity;
+mod dead_letters;
+mod docs;
+mod docs_keys;
+mod editor;
+mod examples;
+mod file_crash;
+mod file_resume;
+mod folder_config;
+mod http_sink;
+mod jsonpath_cts;
+mod runtime;
+mod schema;
+mod several_sources;
+mod state;
+mod state_file;

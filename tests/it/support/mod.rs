@@ -1,0 +1,12 @@
+//! Helpers shared by the integration tests.
+
+pub(crate) mod cli;
+pub(crate) mod lsp;
+pub(crate) mod receiver;
+
+use std::path::PathBuf;
+
+/// The repository's root (the package's manifest folder).
+pub(crate) fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
