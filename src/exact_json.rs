@@ -8,14 +8,14 @@ use serde_json::{Map, Number, Value};
 /// The member `name` of `map`. Objects of a record are mostly small, where comparing a few names is
 /// cheaper than hashing one (serde_json's ordered map hashes with SipHash).
 #[inline]
-pub fn member<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+pub(crate) fn member<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     if map.len() <= 8 { map.iter().find_map(|(k, v)| (k == name).then_some(v)) } else { map.get(name) }
 }
 
 /// The value of a JSON scalar's text (already checked to be one JSON value) without a parser: a
 /// string without escapes or control characters, a number (kept as written), `true`, `false`, `null`.
 /// `None` for anything else (objects, arrays, strings with escapes), which the parser builds.
-pub fn scalar(text: &str) -> Option<Value> {
+pub(crate) fn scalar(text: &str) -> Option<Value> {
     let bytes = text.as_bytes();
     match bytes.first()? {
         b'"' => {
@@ -71,14 +71,14 @@ fn is_number(text: &[u8]) -> bool {
 }
 
 /// `serde_json::from_str`, with exponents spelled as in `text`.
-pub fn from_str(text: &str) -> serde_json::Result<Value> {
+pub(crate) fn from_str(text: &str) -> serde_json::Result<Value> {
     let mut value = serde_json::from_str(text)?;
     respell(text.as_bytes(), &mut value);
     Ok(value)
 }
 
 /// `serde_json::from_slice`, with exponents spelled as in `text`.
-pub fn from_slice(text: &[u8]) -> serde_json::Result<Value> {
+pub(crate) fn from_slice(text: &[u8]) -> serde_json::Result<Value> {
     let mut value = serde_json::from_slice(text)?;
     respell(text, &mut value);
     Ok(value)

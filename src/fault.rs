@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The environment variable that arms fault points.
-pub const ENV: &str = "WEIR_FAULT";
+pub(crate) const ENV: &str = "WEIR_FAULT";
 
 /// Armed points: name → (abort at this hit, hits so far).
 fn armed() -> &'static HashMap<String, (u64, AtomicU64)> {
@@ -41,13 +41,13 @@ fn parse(spec: &str) -> HashMap<String, (u64, AtomicU64)> {
 
 /// How often checkpoints are saved while a run lasts: every second, or as `WEIR_CHECKPOINT_INTERVAL_MS`
 /// says (tests).
-pub fn checkpoint_interval() -> std::time::Duration {
+pub(crate) fn checkpoint_interval() -> std::time::Duration {
     let ms = std::env::var("WEIR_CHECKPOINT_INTERVAL_MS").ok().and_then(|v| v.parse::<u64>().ok());
     std::time::Duration::from_millis(ms.filter(|ms| *ms > 0).unwrap_or(1000))
 }
 
 /// Passes the fault point `name`: aborts the process when `WEIR_FAULT` armed it for this hit.
-pub fn point(name: &str) {
+pub(crate) fn point(name: &str) {
     let armed = armed();
     if armed.is_empty() {
         return;

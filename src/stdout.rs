@@ -9,17 +9,17 @@ static CLOSED: AtomicBool = AtomicBool::new(false);
 
 /// True once a write to standard output found it closed by its reader (`weir run … | head`): the
 /// command line then ends the run quietly instead of reporting a failure.
-pub fn stdout_closed() -> bool {
+pub(crate) fn stdout_closed() -> bool {
     CLOSED.load(Ordering::SeqCst)
 }
 
 /// Remembers that a write found standard output closed ([`stdout_closed`]).
-pub fn remember_closed() {
+pub(crate) fn remember_closed() {
     CLOSED.store(true, Ordering::SeqCst);
 }
 
 /// Writes one line to standard output; a closed pipe is remembered ([`stdout_closed`]).
-pub fn print_line(text: &str) -> std::io::Result<()> {
+pub(crate) fn print_line(text: &str) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     let written = writeln!(out, "{text}").and_then(|()| out.flush());
     if let Err(e) = &written

@@ -14,7 +14,7 @@ use super::pipeline::{TableConfig, component_schema};
 use crate::config::diagnostic::{Diagnostic, Diagnostics};
 use crate::config::file::{Anchor, ConfigFile};
 use crate::config::registry::schema_fields;
-pub use crate::connectors::ConnectionConfig;
+pub(crate) use crate::connectors::ConnectionConfig;
 use crate::connectors::ConnectionContext;
 use crate::kernel::build::NamedConnection;
 
@@ -56,7 +56,7 @@ pub struct RateLimitConfig {
 /// `shared.yaml`.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SharedFile {
+pub(crate) struct SharedFile {
     /// Lookup tables visible to every pipeline of the folder.
     #[serde(default)]
     pub tables: BTreeMap<String, TableConfig>,

@@ -15,9 +15,9 @@ use crate::kernel::build::NamedConnection;
 use crate::tables::{Table, Tables};
 
 /// File names in a client folder that are not pipelines.
-pub const CONNECTIONS_FILE: &str = "connections.yaml";
+pub(crate) const CONNECTIONS_FILE: &str = "connections.yaml";
 /// See [`CONNECTIONS_FILE`].
-pub const SHARED_FILE: &str = "shared.yaml";
+pub(crate) const SHARED_FILE: &str = "shared.yaml";
 /// Sub-folders that never hold pipelines.
 const SKIPPED_DIRS: &[&str] = &["tables", "tests", "schemas", "data", "expected", "out"];
 
@@ -123,7 +123,7 @@ fn written_column_order(
 }
 
 /// Reads environment variables for `${env:…}` and `${secret:…}`.
-pub fn process_env(name: &str) -> Option<String> {
+pub(crate) fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 

@@ -4,9 +4,9 @@
 //! names; beneath the runtime.
 
 mod explain;
-pub mod folder;
-pub mod load;
-pub mod parse;
-pub mod pipeline;
-pub mod schema;
+pub(crate) mod folder;
+pub(crate) mod load;
+pub(crate) mod parse;
+pub(crate) mod pipeline;
+pub(crate) mod schema;
 mod schema_editor;

@@ -12,13 +12,13 @@ use super::pipeline::{Origin, PipelineConfig, SinkCommon, SinkSpec, SourceCommon
 use crate::config::diagnostic::{Diagnostic, Diagnostics, did_you_mean, suggestion};
 use crate::config::file::{Anchor, ConfigFile};
 use crate::config::registry::{Registry, schema_fields};
-pub use crate::config::source_map::{escape, field_name};
+pub(crate) use crate::config::source_map::{escape, field_name};
 use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
 use crate::transforms::StepConfig;
 
 /// Parsing state for one file.
-pub struct Parser<'a> {
+pub(crate) struct Parser<'a> {
     /// The file being parsed.
     pub file: &'a Arc<ConfigFile>,
     /// Errors found so far.
@@ -49,7 +49,7 @@ fn backticked(text: &str) -> Vec<String> {
 impl Parser<'_> {
     /// Records an error at `pointer`.
     #[allow(clippy::too_many_arguments)] // every argument is a distinct part of the diagnostic
-    pub fn error(
+    pub(crate) fn error(
         &mut self,
         code: &'static str,
         message: String,
@@ -68,7 +68,7 @@ impl Parser<'_> {
     }
 
     /// Deserializes `value` (found at `pointer`) as `T`, reporting a failure with its exact position.
-    pub fn de<T: DeserializeOwned>(
+    pub(crate) fn de<T: DeserializeOwned>(
         &mut self,
         value: &Value,
         pointer: &str,
@@ -129,7 +129,7 @@ impl Parser<'_> {
     }
 
     /// Reports every key of `obj` not in `allowed`, each with a did-you-mean; true when there were none.
-    pub fn check_keys(
+    pub(crate) fn check_keys(
         &mut self,
         obj: &Map<String, Value>,
         allowed: &[&str],
@@ -151,7 +151,7 @@ impl Parser<'_> {
 
     /// Parses one entry of a map of named components (the connections of `connections.yaml`): `type`
     /// and the type's keys, at `pointer`; errors name it as "KIND `name`".
-    pub fn named<R: Registry>(&mut self, name: &str, value: &Value, pointer: &str) -> Option<R> {
+    pub(crate) fn named<R: Registry>(&mut self, name: &str, value: &Value, pointer: &str) -> Option<R> {
         self.component_named::<R, NoCommonKeys>(value, pointer, Some(name)).map(|(_, own)| own)
     }
 
@@ -265,7 +265,7 @@ impl Parser<'_> {
     }
 
     /// Parses a pipeline document.
-    pub fn pipeline(&mut self) -> Option<PipelineConfig> {
+    pub(crate) fn pipeline(&mut self) -> Option<PipelineConfig> {
         let file = Arc::clone(self.file);
         let Some(root) = file.value.as_object() else {
             let hint = Some("a pipeline file is a mapping with `name`, `source`, `steps` and `sinks`".into());
@@ -427,7 +427,7 @@ impl Parser<'_> {
 /// The common keys of a component that has none but `type` (a connection: its name is its map key).
 #[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NoCommonKeys {}
+pub(crate) struct NoCommonKeys {}
 
 /// The id of a component that failed to parse, or its position when it has none.
 fn component_id(item: &Value, pointer: &str) -> String {
@@ -435,6 +435,6 @@ fn component_id(item: &Value, pointer: &str) -> String {
 }
 
 /// The closest accepted name to `wrong`, for callers outside the parser.
-pub fn closest<'a>(wrong: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(wrong: &str, candidates: &[&'a str]) -> Option<&'a str> {
     did_you_mean(wrong, candidates.iter().copied())
 }

@@ -86,7 +86,7 @@ pub struct DeadLetterConfig {
     pub max_record_size: Option<usize>,
 }
 
-pub use crate::kernel::dead_letter::DEFAULT_MAX_DEAD_LETTER_RECORD;
+pub(crate) use crate::kernel::dead_letter::DEFAULT_MAX_DEAD_LETTER_RECORD;
 
 /// Stores that can hold dead letters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -177,7 +177,7 @@ pub struct SourceCommon {
     pub key: Option<String>,
 }
 
-pub use crate::kernel::record::OnError;
+pub(crate) use crate::kernel::record::OnError;
 
 /// Keys every step has besides its type's own.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -38,7 +38,7 @@ pub fn shared_schema() -> Value {
 /// Pretty JSON text with a trailing newline, as written to `schema/`: keys in alphabetical order at
 /// every level (objects otherwise keep the order they were built in, which for a schema is an
 /// implementation detail of the generator).
-pub fn to_text(schema: &Value) -> String {
+pub(crate) fn to_text(schema: &Value) -> String {
     fn sorted(v: &Value) -> Value {
         match v {
             Value::Object(m) => {

@@ -2,11 +2,11 @@
 //! files in the wrong encoding get a plain hint instead of a parse error.
 
 /// What to tell the user about a file that looks UTF-16.
-pub const UTF16_HINT: &str = "this file looks UTF-16; save it as UTF-8";
+pub(crate) const UTF16_HINT: &str = "this file looks UTF-16; save it as UTF-8";
 
 /// True when `start` (a file's first bytes) looks UTF-16: a UTF-16 byte-order mark, or — for text saved
 /// without one — a NUL byte on the same side of every pair of the first characters.
-pub fn looks_utf16(start: &[u8]) -> bool {
+pub(crate) fn looks_utf16(start: &[u8]) -> bool {
     if start.starts_with(&[0xFF, 0xFE]) || start.starts_with(&[0xFE, 0xFF]) {
         return true;
     }

@@ -5,7 +5,7 @@ use super::secrets;
 
 /// Why a string could not be interpolated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InterpolationError {
+pub(crate) enum InterpolationError {
     /// `${env:NAME}` without default and NAME is not set.
     #[error("environment variable `{0}` is not set")]
     UnsetEnv(String),
@@ -29,7 +29,7 @@ pub enum InterpolationError {
 
 /// The result of interpolating one string.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Interpolated {
+pub(crate) struct Interpolated {
     /// The string with every reference replaced.
     pub text: String,
     /// True when the whole string was a single reference (so a plain YAML scalar may be re-typed).
@@ -39,7 +39,10 @@ pub struct Interpolated {
 }
 
 /// Resolves every reference in `input` using `lookup` for variables.
-pub fn interpolate(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Interpolated, InterpolationError> {
+pub(crate) fn interpolate(
+    input: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Interpolated, InterpolationError> {
     let mut out = String::with_capacity(input.len());
     let mut rest = input;
     let mut refs = 0;

@@ -2,14 +2,14 @@
 //! paths, the component registry macro. They know no component type; turning a pipeline file into
 //! component configs is `assemble`.
 
-pub mod diagnostic;
-pub mod duration;
-pub mod encoding;
-pub mod file;
-pub mod interpolate;
-pub mod paths;
-pub mod present;
-pub mod registry;
+pub(crate) mod diagnostic;
+pub(crate) mod duration;
+pub(crate) mod encoding;
+pub(crate) mod file;
+pub(crate) mod interpolate;
+pub(crate) mod paths;
+pub(crate) mod present;
+pub(crate) mod registry;
 pub(crate) mod schema_walk;
-pub mod secrets;
-pub mod source_map;
+pub(crate) mod secrets;
+pub(crate) mod source_map;

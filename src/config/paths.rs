@@ -5,7 +5,7 @@ use std::path::Path;
 
 /// `` `path` `` for an absolute path; `` `path` (/resolved/path) `` for a relative one (resolved against
 /// the current folder).
-pub fn shown(path: &Path) -> String {
+pub(crate) fn shown(path: &Path) -> String {
     if path.is_absolute() {
         return format!("`{}`", path.display());
     }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer};
 /// (for `T = serde_json::Value` that is `Some(Value::Null)`). Use with `#[serde(default, deserialize_with
 /// = "…")]` so that an absent field is still `None`; the schema is unchanged (schemars describes the
 /// field's own type, `Option<T>`, which allows `null`).
-pub fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,

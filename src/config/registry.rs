@@ -104,7 +104,7 @@ macro_rules! component_registry {
 pub(crate) use component_registry;
 
 /// What the loader needs from a registry enum (implemented by `component_registry!`).
-pub trait Registry: Sized {
+pub(crate) trait Registry: Sized {
     /// "step", "source" or "sink".
     const KIND: &'static str;
     /// Every accepted `type:` value.
@@ -124,7 +124,7 @@ pub trait Registry: Sized {
 }
 
 /// The property names of `T`'s JSON Schema: the keys a config struct accepts.
-pub fn schema_fields<T: schemars::JsonSchema>() -> Vec<String> {
+pub(crate) fn schema_fields<T: schemars::JsonSchema>() -> Vec<String> {
     let schema = schemars::SchemaGenerator::default().into_root_schema_for::<T>();
     schema
         .get("properties")

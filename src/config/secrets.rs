@@ -4,17 +4,17 @@
 use std::sync::RwLock;
 
 /// What a secret is replaced with.
-pub const MASK: &str = "***";
+pub(crate) const MASK: &str = "***";
 
 /// Secrets shorter than this many characters are refused when the config is loaded: masking them would
 /// replace every occurrence of such common text (`t`, `abc`) in every log line and output.
-pub const MIN_LEN: usize = 4;
+pub(crate) const MIN_LEN: usize = 4;
 
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 /// Remembers a secret value so that it is masked from now on. Empty values are ignored; the config
 /// loader refuses `${secret:…}` values shorter than [`MIN_LEN`] before they get here.
-pub fn register(value: &str) {
+pub(crate) fn register(value: &str) {
     if value.is_empty() {
         return;
     }
@@ -27,7 +27,7 @@ pub fn register(value: &str) {
 }
 
 /// `text` with every registered secret replaced by [`MASK`].
-pub fn redact(text: &str) -> String {
+pub(crate) fn redact(text: &str) -> String {
     let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
     let mut out = text.to_string();
     for s in secrets.iter() {
@@ -39,7 +39,7 @@ pub fn redact(text: &str) -> String {
 }
 
 /// True when at least one secret is registered (lets hot paths skip scrubbing).
-pub fn any() -> bool {
+pub(crate) fn any() -> bool {
     !SECRETS.read().unwrap_or_else(|e| e.into_inner()).is_empty()
 }
 

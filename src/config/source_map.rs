@@ -39,7 +39,7 @@ pub struct SourceMap {
 
 /// One segment of a path into a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Segment {
+pub(crate) enum Segment {
     /// A mapping key.
     Key(String),
     /// A sequence index.
@@ -47,7 +47,7 @@ pub enum Segment {
 }
 
 /// Renders a path as a JSON Pointer (`/steps/2/value`).
-pub fn pointer(path: &[Segment]) -> String {
+pub(crate) fn pointer(path: &[Segment]) -> String {
     let mut out = String::new();
     for seg in path {
         out.push('/');
@@ -213,7 +213,7 @@ impl SourceMap {
 /// Where `text` first nests collections deeper than `max` levels, found without building the document
 /// (the YAML loader slows down quadratically with nesting, so a hostile file is refused before it
 /// runs). `None` when it does not, or when it has a syntax error first (the loader reports that).
-pub fn too_deep(text: &str, max: usize) -> Option<Pos> {
+pub(crate) fn too_deep(text: &str, max: usize) -> Option<Pos> {
     let mut parser = Parser::new_from_str(text);
     let mut depth = 0usize;
     for _ in 0..MAX_EVENTS {
@@ -239,7 +239,7 @@ pub fn too_deep(text: &str, max: usize) -> Option<Pos> {
 }
 
 /// Where the second document of a multi-document stream starts (its `---`).
-pub fn second_document(text: &str) -> Option<Pos> {
+pub(crate) fn second_document(text: &str) -> Option<Pos> {
     let mut parser = Parser::new_from_str(text);
     let mut seen = 0;
     for _ in 0..MAX_EVENTS {
@@ -304,12 +304,12 @@ fn closing_quote(rest: &str, quote: char) -> Option<usize> {
 }
 
 /// Escapes a key for a JSON Pointer.
-pub fn escape(key: &str) -> String {
+pub(crate) fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
 /// A JSON Pointer (`/steps/2/set`) as a dotted field name (`steps[2].set`), relative to `base`.
-pub fn field_name(pointer: &str, base: &str) -> String {
+pub(crate) fn field_name(pointer: &str, base: &str) -> String {
     let rel = pointer.strip_prefix(base).unwrap_or(pointer);
     let mut out = String::new();
     for seg in rel.split('/').skip(1) {

@@ -3,7 +3,7 @@
 //! config, its checks and its runtime object. Components (the HTTP sink, later the HTTP source and
 //! request step) take a built connection by name from the build context; nothing here knows them.
 
-pub mod http;
+pub(crate) mod http;
 
 use crate::kernel::build::{BuildErrors, NamedConnection};
 

@@ -1,5 +1,5 @@
 //! Compiled expressions shared by every component: JSONPath queries and minijinja templates.
 
-pub mod jsonpath;
-pub mod reads;
-pub mod template;
+pub(crate) mod jsonpath;
+pub(crate) mod reads;
+pub(crate) mod template;

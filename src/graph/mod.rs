@@ -2,7 +2,7 @@
 //! file order where a component names none. Checked for duplicate ids, dangling inputs, cycles (the
 //! cycle's path is named) and components whose output reaches no sink. Rendered as DOT or Mermaid.
 
-pub mod plan;
+pub(crate) mod plan;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -65,7 +65,7 @@ fn located(d: Diagnostic, origin: &Origin, suffix: &str, anchor: Anchor) -> Diag
 }
 
 /// Builds and checks the graph of `p`; every problem is returned.
-pub fn build_graph(p: &PipelineConfig) -> Result<PipelineGraph, Vec<Diagnostic>> {
+pub(crate) fn build_graph(p: &PipelineConfig) -> Result<PipelineGraph, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let mut graph = DiGraph::new();
     let mut by_id: HashMap<String, (NodeIndex, Origin)> = HashMap::new();

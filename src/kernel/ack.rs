@@ -50,7 +50,7 @@ pub struct InputEnd {
 
 /// Counts of final outcomes, per source.
 #[derive(Debug, Default)]
-pub struct AckCounters {
+pub(crate) struct AckCounters {
     /// Inputs handed out.
     pub received: AtomicU64,
     /// Inputs whose outcome was `Delivered`.

@@ -95,7 +95,7 @@ pub enum ConnectionError {
 /// The code of a [`BuildError`] that fails a component without being reported: its cause is reported
 /// elsewhere (a connection the component names has errors of its own), and a second error pointing
 /// at the component would only repeat it.
-pub const FOLLOW_ON: &str = "follow-on";
+pub(crate) const FOLLOW_ON: &str = "follow-on";
 
 impl BuildContext {
     /// The connection `name`, as the config `T` of connections of kind `wanted`.

@@ -11,7 +11,7 @@ use crate::kernel::record::Record;
 pub type Batch = Vec<Record>;
 
 /// A bounded channel of batches.
-pub fn batch_channel(capacity: usize) -> (Sender<Batch>, Receiver<Batch>) {
+pub(crate) fn batch_channel(capacity: usize) -> (Sender<Batch>, Receiver<Batch>) {
     channel(capacity.max(1))
 }
 

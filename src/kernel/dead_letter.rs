@@ -16,10 +16,10 @@ use crate::config::secrets;
 use crate::kernel::record::Record;
 use crate::state::{AuditEntry, StateError, StateStore};
 
-pub use crate::state::DeadLetterEntry;
+pub(crate) use crate::state::DeadLetterEntry;
 
 /// Default of `dead_letter.max_record_size`: far below SQLite's 1 GB limit on one value.
-pub const DEFAULT_MAX_DEAD_LETTER_RECORD: usize = 16 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_DEAD_LETTER_RECORD: usize = 16 * 1024 * 1024;
 
 /// Where entries go.
 #[derive(Debug)]
@@ -242,7 +242,7 @@ impl DeadLetterSender {
 }
 
 /// The key of a truncated record's stand-in: `{"$truncated": {"bytes": N, "head": "first KiB of its JSON"}}`.
-pub const TRUNCATED: &str = "$truncated";
+pub(crate) const TRUNCATED: &str = "$truncated";
 
 /// How much of a truncated record's JSON text is kept.
 const TRUNCATED_HEAD: usize = 1024;
@@ -328,7 +328,7 @@ fn redact_value(value: &mut Value) {
 /// Calls `write` until it succeeds, fails for good, or `stop` is set; a full or busy store is waited
 /// out with growing pauses (up to 5 s), warning on each. Blocks the calling thread (on a tokio worker,
 /// through `block_in_place`, so other tasks move on).
-pub fn retry_while_full(
+pub(crate) fn retry_while_full(
     stop: &AtomicBool,
     what: &str,
     mut write: impl FnMut() -> Result<(), StateError>,
@@ -353,7 +353,7 @@ pub fn retry_while_full(
 }
 
 /// The current time as RFC 3339 in UTC.
-pub use crate::clock::now_rfc3339;
+pub(crate) use crate::clock::now_rfc3339;
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 //! (records, acknowledgements, batches, counters, dead letters, checkpoints) is in `kernel`.
 
 mod concurrent_sink;
-pub mod executor;
-pub mod replay;
-pub mod sources;
+pub(crate) mod executor;
+pub(crate) mod replay;
+pub(crate) mod sources;
 mod tasks;

@@ -69,7 +69,7 @@ fn node_of(graph: &PipelineGraph, id: &str) -> Option<NodeIndex> {
 /// was not kept, a key that still fails) is dead-lettered again instead of being sent on. Runs on a
 /// blocking thread; `sources` are the sources' contexts, by source index (their key and dead-letter
 /// output), all sharing the replay's tracker.
-pub fn inject(
+pub(crate) fn inject(
     replay: &Replay,
     graph: &PipelineGraph,
     sources: &[SourceContext],

@@ -61,11 +61,11 @@ pub trait ConcurrentWrites: Send {
 /// for such sinks (`http` once it writes asynchronously); `1` writes one batch at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
-pub struct MaxInFlight(NonZeroU16);
+pub(crate) struct MaxInFlight(NonZeroU16);
 
 impl MaxInFlight {
     /// The number of writes (serde refuses a `0`: it cannot mean "none").
-    pub fn get(self) -> NonZeroUsize {
+    pub(crate) fn get(self) -> NonZeroUsize {
         NonZeroUsize::from(self.0)
     }
 }

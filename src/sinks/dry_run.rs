@@ -9,13 +9,13 @@ use crate::kernel::record::Record;
 
 /// Prints records instead of delivering them.
 #[derive(Debug)]
-pub struct DryRunSink {
+pub(crate) struct DryRunSink {
     id: String,
 }
 
 impl DryRunSink {
     /// Stands in for the sink `id`.
-    pub fn new(id: &str) -> Self {
+    pub(crate) fn new(id: &str) -> Self {
         Self { id: id.to_string() }
     }
 }

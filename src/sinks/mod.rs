@@ -3,11 +3,11 @@
 //! the dead-letter output) separately from failures of the sink itself. Writes block by default; a sink
 //! that keeps several writes in flight says so with [`Sink::concurrent`] (see [`concurrent`]).
 
-pub mod concurrent;
-pub mod dry_run;
-pub mod file;
-pub mod http;
-pub mod stdout;
+pub(crate) mod concurrent;
+pub(crate) mod dry_run;
+pub(crate) mod file;
+pub(crate) mod http;
+pub(crate) mod stdout;
 
 use crate::kernel::build::{BuildContext, BuildErrors};
 use crate::kernel::record::Record;

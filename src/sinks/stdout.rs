@@ -43,7 +43,7 @@ impl StdoutSinkConfig {
     }
 }
 
-pub use crate::stdout::{print_line, stdout_closed};
+pub(crate) use crate::stdout::stdout_closed;
 
 /// The sink error for a failed write to standard output; a closed pipe is remembered.
 pub(super) fn stdout_error(e: std::io::Error) -> SinkError {
@@ -55,7 +55,7 @@ pub(super) fn stdout_error(e: std::io::Error) -> SinkError {
 }
 
 /// Renders a record for printing, with secrets masked.
-pub fn render(record: &Record, pretty: bool) -> String {
+pub(crate) fn render(record: &Record, pretty: bool) -> String {
     let text = if pretty { serde_json::to_string_pretty(&record.value) } else { serde_json::to_string(&record.value) };
     let text = text.unwrap_or_else(|e| format!("<unprintable: {e}>"));
     if secrets::any() { secrets::redact(&text) } else { text }

@@ -1,8 +1,8 @@
 //! Sources: where records come from. Each source is one file with its config struct, `build()` and
 //! runtime; [`SourceConfig`] is the closed registry of source types.
 
-pub mod emit;
-pub mod file;
+pub(crate) mod emit;
+pub(crate) mod file;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -63,7 +63,7 @@ impl fmt::Display for LeaseInfo {
 }
 
 /// This machine's name, for lease holders.
-pub fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|s| s.trim().to_string())
@@ -75,7 +75,7 @@ pub fn host_name() -> String {
 
 /// Whether a process of this host is still alive. Only Linux can tell (`/proc`); elsewhere every
 /// holder counts as alive and its lease must expire.
-pub fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     let proc = std::path::Path::new("/proc");
     if !proc.join("self").exists() {
         return true;

@@ -3,20 +3,20 @@
 //! ([`sqlite::SqliteStore`]); a server-backed store (PostgreSQL) can implement the same trait.
 
 mod dead_letter_entry;
-pub mod lease;
-pub mod outcome;
-pub mod retention;
-pub mod session;
-pub mod sqlite;
+pub(crate) mod lease;
+pub(crate) mod outcome;
+pub(crate) mod retention;
+pub(crate) mod session;
+pub(crate) mod sqlite;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use dead_letter_entry::DeadLetterEntry;
-pub use retention::{RetentionConfig, RetentionRule};
+pub(crate) use dead_letter_entry::DeadLetterEntry;
+pub(crate) use retention::{RetentionConfig, RetentionRule};
 
-pub use lease::{LeaseHolder, LeaseInfo};
-pub use outcome::{CapturedId, CompletedIntent, WriteOutcome};
+pub(crate) use lease::{LeaseHolder, LeaseInfo};
+pub(crate) use outcome::{CapturedId, CompletedIntent, WriteOutcome};
 
 /// Why the state store could not do something.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +60,7 @@ impl StateError {
 }
 
 /// Result of state operations.
-pub type StateResult<T> = Result<T, StateError>;
+pub(crate) type StateResult<T> = Result<T, StateError>;
 
 /// Identifies one idempotent write: which sink of which pipeline, for which record key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,7 +150,7 @@ pub enum HistoryKind {
 
 /// Prunes a pipeline's audit log and run history as its `retention:` says; returns how many entries
 /// were removed.
-pub fn apply_retention(store: &dyn StateStore, pipeline: &str, retention: &RetentionConfig) -> StateResult<u64> {
+pub(crate) fn apply_retention(store: &dyn StateStore, pipeline: &str, retention: &RetentionConfig) -> StateResult<u64> {
     Ok(store.prune(pipeline, HistoryKind::Audit, &retention.audit)?
         + store.prune(pipeline, HistoryKind::Runs, &retention.runs)?)
 }

@@ -11,7 +11,7 @@ use super::{LeaseHolder, RunStatus, StateResult, StateStore};
 
 /// How long a lease lasts unless renewed; renewed at a third of it. A holder that dies on this host
 /// is taken over at once (see [`super::lease`]); one on another host after this long.
-pub const LEASE_TTL: Duration = Duration::from_secs(30);
+pub(crate) const LEASE_TTL: Duration = Duration::from_secs(30);
 
 /// A run in progress.
 #[derive(Debug)]

@@ -113,7 +113,7 @@ pub struct Table {
 
 /// The string a value is indexed (and looked up) under: strings as is, numbers and bools in their JSON
 /// spelling. `null` is not indexed.
-pub fn key_string(v: &Value) -> Option<String> {
+pub(crate) fn key_string(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),

@@ -10,7 +10,7 @@ use crate::kernel::record::Record;
 
 /// Runs `f` with a template context whose `record` is this record's value, lent (not copied) through
 /// an `Arc` and taken back afterwards.
-pub fn with_context<T>(record: &mut Record, f: impl FnOnce(&RenderContext) -> T) -> T {
+pub(crate) fn with_context<T>(record: &mut Record, f: impl FnOnce(&RenderContext) -> T) -> T {
     let value = std::mem::take(&mut record.value);
     let ctx = RenderContext {
         record: Arc::new(value),
@@ -26,7 +26,7 @@ pub fn with_context<T>(record: &mut Record, f: impl FnOnce(&RenderContext) -> T)
 
 /// Renders a key template on `record`: the record and its key, or `None` when the template fails and
 /// the record was rejected with `"{what}: {error}"`.
-pub fn key_or_reject(
+pub(crate) fn key_or_reject(
     mut record: Record,
     template: &StringTemplate,
     what: &str,
@@ -42,7 +42,7 @@ pub fn key_or_reject(
 }
 
 /// A field reference as written in config (`size`, `a.b`, or a JSONPath like `$.a['b c']`) → JSONPath.
-pub fn field_to_jsonpath(field: &str) -> String {
+pub(crate) fn field_to_jsonpath(field: &str) -> String {
     if field.starts_with('$') {
         return field.to_string();
     }

@@ -2,24 +2,24 @@
 //! (serde + schemars), its `build()` that compiles every expression up front, its runtime type
 //! implementing [`Transform`], and its tests. [`StepConfig`] is the closed registry of step types.
 
-pub mod batch;
-pub mod context;
-pub mod dedupe;
-pub mod explode;
-pub mod fields;
-pub mod filter;
-pub mod group;
-pub mod jsonpath;
-pub mod lookup;
-pub mod reconcile;
-pub mod template;
+pub(crate) mod batch;
+pub(crate) mod context;
+pub(crate) mod dedupe;
+pub(crate) mod explode;
+pub(crate) mod fields;
+pub(crate) mod filter;
+pub(crate) mod group;
+pub(crate) mod jsonpath;
+pub(crate) mod lookup;
+pub(crate) mod reconcile;
+pub(crate) mod template;
 #[cfg(test)]
 pub(crate) mod testing;
-pub mod validate;
+pub(crate) mod validate;
 
 use crate::kernel::build::{BuildContext, BuildErrors};
 
-pub use crate::kernel::step::{Output, Rejected, Transform};
+pub(crate) use crate::kernel::step::{Output, Transform};
 
 crate::config::registry::component_registry! {
     /// Every step type, selected by `type:`.

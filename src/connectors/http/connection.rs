@@ -14,7 +14,7 @@ use crate::connectors::ConnectionContext;
 use crate::kernel::build::BuildErrors;
 
 /// The kind a connection of this config is (`type:`), as components ask for it and errors name it.
-pub const KIND: &str = "http";
+pub(crate) const KIND: &str = "http";
 
 /// An HTTP API: the base URL every path is joined to, and the headers and time limit every request
 /// to it gets.

@@ -2,6 +2,6 @@
 //! step) share. Today its connection (base URL, headers, time limit, rate limit name); auth, rate
 //! limiters and retry policies belong here too when they come.
 
-pub mod connection;
+pub(crate) mod connection;
 
-pub use connection::{HttpConnection, HttpConnectionConfig, KIND};
+pub(crate) use connection::{HttpConnection, HttpConnectionConfig};

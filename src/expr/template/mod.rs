@@ -28,8 +28,8 @@ use minijinja::value::Value as MjValue;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
 use serde_json::Value as Json;
 
-pub use ids::{IdLookup, IdsSlot};
-pub use structured::ValueTemplate;
+pub(crate) use ids::{IdLookup, IdsSlot};
+pub(crate) use structured::ValueTemplate;
 
 use crate::expr::reads::Reads;
 use crate::tables::Tables;

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use super::ack::{AckTracker, InputEnd};
 use crate::state::{StateError, StateResult, StateStore};
-pub use outputs::{BatchInputs, OutputPosition};
+pub(crate) use outputs::{BatchInputs, OutputPosition};
 use outputs::{Ledger, Slot, Slots};
 
 /// Bytes hashed at the head of a file and just before an offset ([`fingerprint`]).
@@ -293,7 +293,7 @@ impl Checkpoints {
 
 /// The error for a saved checkpoint (or the source's part of it) that cannot be read: the run stops
 /// rather than read everything again, which would resend what was delivered.
-pub fn unreadable(pipeline: &str, source: &str, why: &str) -> StateError {
+pub(crate) fn unreadable(pipeline: &str, source: &str, why: &str) -> StateError {
     StateError::Other {
         message: format!(
             "the checkpoint of source `{source}` (pipeline `{pipeline}`) cannot be read ({why}); \
@@ -315,7 +315,7 @@ fn output_error(path: &Path, e: std::io::Error) -> StateError {
 
 /// True when the first `saved.len` bytes of the output at `path` are the ones a checkpoint committed
 /// (it may be longer: what an interrupted run wrote after).
-pub fn output_unchanged(path: &Path, saved: &OutputPosition) -> std::io::Result<bool> {
+pub(crate) fn output_unchanged(path: &Path, saved: &OutputPosition) -> std::io::Result<bool> {
     let mut file = File::open(path)?;
     if file.metadata()?.len() < saved.len {
         return Ok(false);
@@ -326,12 +326,12 @@ pub fn output_unchanged(path: &Path, saved: &OutputPosition) -> std::io::Result<
 
 /// Hashes of the first bytes (up to 512) of the file at `path` and of the (up to 512) bytes just before
 /// `offset`: together they tell an appended file (same hashes) from a replaced or edited one.
-pub fn fingerprint(path: &Path, offset: u64) -> std::io::Result<(String, String)> {
+pub(crate) fn fingerprint(path: &Path, offset: u64) -> std::io::Result<(String, String)> {
     fingerprint_open(&mut File::open(path)?, offset)
 }
 
 /// [`fingerprint`] of an open file (left positioned anywhere).
-pub fn fingerprint_open(file: &mut File, offset: u64) -> std::io::Result<(String, String)> {
+pub(crate) fn fingerprint_open(file: &mut File, offset: u64) -> std::io::Result<(String, String)> {
     let mut read_at = |start: u64, len: u64| -> std::io::Result<String> {
         file.seek(SeekFrom::Start(start))?;
         let mut buf = Vec::with_capacity(len as usize);

@@ -5,7 +5,7 @@
 //! text is kept beside it so that a dead-letter entry still shows the whole input.
 
 mod element;
-pub mod text;
+pub(crate) mod text;
 
 use std::fmt;
 
@@ -16,7 +16,7 @@ use element::Matches;
 
 /// Parses one record's JSON text — whole, or only the members `projection` keeps — after checking it
 /// against the rules every record must meet whatever is read of it ([`text::check`]).
-pub fn parse_record(projection: Option<&Projection>, text: &[u8]) -> Result<Value, String> {
+pub(crate) fn parse_record(projection: Option<&Projection>, text: &[u8]) -> Result<Value, String> {
     let depth = text::check(text)?;
     match projection {
         Some(projection) if depth == text::Depth::Shallow => projection.parse(text),

@@ -10,11 +10,11 @@ use std::sync::LazyLock;
 
 /// The deepest nesting of arrays and objects a record may have (serde_json's own limit: it refuses
 /// the 128th level).
-pub const MAX_DEPTH: usize = 127;
+pub(crate) const MAX_DEPTH: usize = 127;
 
 /// How deep a record whose text passed [`check`] may be nested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Depth {
+pub(crate) enum Depth {
     /// At most [`SHALLOW`] levels.
     Shallow,
     /// More than [`SHALLOW`] levels (and at most [`MAX_DEPTH`]).
@@ -26,10 +26,10 @@ pub enum Depth {
 /// differs. A text with at most this many brackets is not scanned at all. Optimized builds skip at
 /// every depth allowed (their frames are small: 127 levels fit easily in a thread's 2 MiB); unoptimized
 /// builds' frames are large, so there only shallow records are skipped.
-pub const SHALLOW: usize = if cfg!(debug_assertions) { 32 } else { MAX_DEPTH };
+pub(crate) const SHALLOW: usize = if cfg!(debug_assertions) { 32 } else { MAX_DEPTH };
 
 /// Checks the text of one record against the rules above; the reason it breaks one.
-pub fn check(text: &[u8]) -> Result<Depth, String> {
+pub(crate) fn check(text: &[u8]) -> Result<Depth, String> {
     // `[` is 0x5B, `{` 0x7B: one comparison per byte, summed in bytes (chunks of at most 255) so that
     // the compiler vectorizes it 32 bytes at a time.
     let brackets: usize = text
@@ -90,14 +90,14 @@ fn deepest(text: &[u8]) -> (usize, usize) {
 
 /// Follows JSON text byte by byte to tell the bytes inside strings (quotes included) from the others.
 #[derive(Debug, Default)]
-pub struct Strings {
+pub(crate) struct Strings {
     in_string: bool,
     escaped: bool,
 }
 
 impl Strings {
     /// Whether `b`, the next byte, is outside any string (and not a quote).
-    pub fn outside(&mut self, b: u8) -> bool {
+    pub(crate) fn outside(&mut self, b: u8) -> bool {
         if self.in_string {
             match b {
                 _ if self.escaped => self.escaped = false,

@@ -14,7 +14,7 @@ mod idempotent;
 mod payload;
 mod request;
 
-pub use config::{HttpSinkConfig, IdempotencyConfig, LookupConfig};
+pub(crate) use config::HttpSinkConfig;
 
 use std::sync::Arc;
 

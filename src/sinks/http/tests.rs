@@ -4,7 +4,8 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::*;
-use crate::connectors::http::{HttpConnection, KIND};
+use crate::connectors::http::HttpConnection;
+use crate::connectors::http::connection::KIND;
 use crate::kernel::build::NamedConnection;
 
 /// Named connections as the build context holds them.

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-pub use crate::csv_text::{line_at, reason, repeated_column};
+pub(crate) use crate::csv_text::{reason, repeated_column};
 use crate::sources::SourceError;
 
 /// The header row's column names; an error when one repeats (each row would keep only the last value).
@@ -21,7 +21,7 @@ pub(super) fn header(path: &Path, headers: &csv::StringRecord) -> Result<Vec<Str
     Ok(columns)
 }
 
-/// [`line_at`] for a file read front to back: counts lines up to each (increasing) error position
+/// [`line_at`](crate::csv_text::line_at) for a file read front to back: counts lines up to each (increasing) error position
 /// with a second handle on the file, opened at the first error, so that errors cost no more than one
 /// more pass over the file.
 #[derive(Debug)]
@@ -77,7 +77,7 @@ mod tests {
             for row in reader.records() {
                 if let Err(e) = row {
                     let start = e.position().map_or(0, csv::Position::byte);
-                    found.push((line_at(text.as_bytes(), start), lines.line_of(start)));
+                    found.push((crate::csv_text::line_at(text.as_bytes(), start), lines.line_of(start)));
                 }
             }
             assert_eq!(found, vec![(3, 3), (6, 6)], "{text:?}");

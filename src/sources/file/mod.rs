@@ -1,7 +1,7 @@
 //! `file` source: reads NDJSON, a JSON array, or CSV with a header row, from one file or every file a
 //! glob matches (in sorted order). Lines that do not parse are dead-lettered and reading goes on.
 
-pub mod csv_text;
+pub(crate) mod csv_text;
 mod formats;
 mod json_array;
 mod lines;
@@ -18,13 +18,13 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::emit::Emitter;
-pub use super::emit::Input;
+pub(crate) use super::emit::Input;
 use super::{Source, SourceContext, SourceError, SourceRun};
 use crate::kernel::build::{BuildContext, BuildErrors};
 use crate::kernel::checkpoint::Resumable;
 use crate::kernel::fused::Chain;
 use crate::kernel::projection::Projection;
-pub use position::{FilePosition, FilePositions, ResumeAt};
+pub(crate) use position::{FilePositions, ResumeAt};
 
 /// Record formats of files.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]

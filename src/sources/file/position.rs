@@ -20,7 +20,7 @@ const FILES_KEY: &str = "files";
 
 /// Where to start reading a file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ResumeAt {
+pub(crate) struct ResumeAt {
     /// Byte offset to seek to (line-oriented formats).
     pub offset: u64,
     /// Records already read before it (formats that cannot seek skip this many).
@@ -31,7 +31,7 @@ pub struct ResumeAt {
 
 /// The saved position of one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FilePosition {
+pub(crate) struct FilePosition {
     /// Byte offset after the last acknowledged record.
     pub offset: u64,
     /// Records acknowledged from the start of the file.
@@ -57,7 +57,7 @@ struct OpenFile {
 /// The positions of the files one file source reads, as saved by the last run and as this run reads
 /// them (each file is one input stream, numbered in the order the source opens them).
 #[derive(Debug, Default)]
-pub struct FilePositions {
+pub(crate) struct FilePositions {
     saved: BTreeMap<String, FilePosition>,
     /// Whether some file the pattern matched when the run started is read on from its position.
     resumes: bool,
@@ -67,7 +67,7 @@ pub struct FilePositions {
 impl FilePositions {
     /// Reads the `files` field of a saved checkpoint; `files` are those the pattern matches now, with
     /// their checkpoint names (to tell whether some would be read on from a saved position).
-    pub fn restore(saved: &Map<String, Value>, files: &[(String, PathBuf)]) -> Result<Self, String> {
+    pub(crate) fn restore(saved: &Map<String, Value>, files: &[(String, PathBuf)]) -> Result<Self, String> {
         let saved: BTreeMap<String, FilePosition> = match saved.get(FILES_KEY) {
             None => BTreeMap::new(),
             Some(v) => serde_json::from_value(v.clone()).map_err(|e| format!("its files: {e}"))?,
@@ -79,7 +79,13 @@ impl FilePositions {
     /// Registers `file` as input stream `stream` and says where to start reading it: after the saved
     /// position when the file is the same one, grown or not; from the start when it was replaced or
     /// truncated.
-    pub fn open_stream(&self, stream: u32, key: &str, path: &Path, file: &mut File) -> std::io::Result<ResumeAt> {
+    pub(crate) fn open_stream(
+        &self,
+        stream: u32,
+        key: &str,
+        path: &Path,
+        file: &mut File,
+    ) -> std::io::Result<ResumeAt> {
         let key = key.to_string();
         let start = match self.saved.get(&key) {
             Some(saved) if same_file(file, saved)? => {

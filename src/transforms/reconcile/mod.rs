@@ -13,9 +13,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+pub(crate) use self::compare::CompareField;
 use self::compare::Comparison;
-pub use self::compare::{CompareField, RenamedField};
-pub use self::right::RightConfig;
+pub(crate) use self::right::RightConfig;
 use self::right::{RightSet, RightSource};
 use super::context::key_or_reject;
 use super::{Output, Transform};
