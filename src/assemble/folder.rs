@@ -21,14 +21,14 @@ use crate::kernel::build::NamedConnection;
 /// `connections.yaml`.
 #[derive(Debug, Clone, Default, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct ConnectionsFile {
+pub(crate) struct ConnectionsFile {
     /// Named connections that components refer to by name.
     #[serde(default)]
     #[schemars(schema_with = "connections_schema")]
-    pub connections: BTreeMap<String, ConnectionConfig>,
+    pub(crate) connections: BTreeMap<String, ConnectionConfig>,
     /// Named rate limits shared by every component that names them.
     #[serde(default)]
-    pub rate_limits: BTreeMap<String, RateLimitConfig>,
+    pub(crate) rate_limits: BTreeMap<String, RateLimitConfig>,
 }
 
 /// A map of names to connections, each `type:` and the keys of that type.
@@ -41,16 +41,16 @@ fn connections_schema(generator: &mut SchemaGenerator) -> Schema {
 /// A request budget shared by the components that name it.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RateLimitConfig {
+pub(crate) struct RateLimitConfig {
     /// Requests per second.
     #[serde(default)]
-    pub per_second: Option<f64>,
+    pub(crate) per_second: Option<f64>,
     /// Requests per minute.
     #[serde(default)]
-    pub per_minute: Option<f64>,
+    pub(crate) per_minute: Option<f64>,
     /// Requests that may be sent at once after an idle period.
     #[serde(default)]
-    pub burst: Option<u32>,
+    pub(crate) burst: Option<u32>,
 }
 
 /// `shared.yaml`.
@@ -59,18 +59,18 @@ pub struct RateLimitConfig {
 pub(crate) struct SharedFile {
     /// Lookup tables visible to every pipeline of the folder.
     #[serde(default)]
-    pub tables: BTreeMap<String, TableConfig>,
+    pub(crate) tables: BTreeMap<String, TableConfig>,
 }
 
 /// `connections.yaml` as parsed: what parsed, and which connections did not.
 #[derive(Debug, Default)]
 pub(super) struct ParsedConnections {
     /// The connections and rate limits that parsed.
-    pub file: ConnectionsFile,
+    pub(crate) file: ConnectionsFile,
     /// The names of the connections that did not (their errors are reported).
-    pub failed: Vec<String>,
+    pub(crate) failed: Vec<String>,
     /// True when no connection could be read (`connections` is not a mapping): every name is unknown.
-    pub unreadable: bool,
+    pub(crate) unreadable: bool,
 }
 
 /// Parses `connections.yaml` (the parser's file): every connection by itself, by the registry of

@@ -23,20 +23,20 @@ const SKIPPED_DIRS: &[&str] = &["tables", "tests", "schemas", "data", "expected"
 
 /// A client folder: shared definitions plus its pipelines.
 #[derive(Debug, Clone)]
-pub struct Folder {
+pub(crate) struct Folder {
     /// The folder.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// `connections.yaml`, if present, as written.
-    pub connections: ConnectionsFile,
+    pub(crate) connections: ConnectionsFile,
     /// Its connections, built (each checked by its kind's `build()`), as components take them by name.
-    pub named_connections: Arc<BTreeMap<String, NamedConnection>>,
+    pub(crate) named_connections: Arc<BTreeMap<String, NamedConnection>>,
     /// True when `connections.yaml` exists but could not be read (not UTF-8, not YAML, an unset
     /// secret …): its errors are reported, and components naming a connection add none of their own.
-    pub connections_unreadable: bool,
+    pub(crate) connections_unreadable: bool,
     /// Tables from `tables/*.csv` and `shared.yaml`.
-    pub tables: Tables,
+    pub(crate) tables: Tables,
     /// Where each folder-level table came from (for errors).
-    pub table_origins: BTreeMap<String, String>,
+    pub(crate) table_origins: BTreeMap<String, String>,
 }
 
 /// A parsed pipeline and the folder it belongs to.
@@ -45,14 +45,14 @@ pub struct LoadedPipeline {
     /// The typed config.
     pub config: PipelineConfig,
     /// Its file.
-    pub file: Arc<ConfigFile>,
+    pub(crate) file: Arc<ConfigFile>,
     /// The folder it lives in.
-    pub folder: Arc<Folder>,
+    pub(crate) folder: Arc<Folder>,
 }
 
 impl LoadedPipeline {
     /// The folder relative paths resolve against.
-    pub fn base_dir(&self) -> &Path {
+    pub(crate) fn base_dir(&self) -> &Path {
         &self.folder.dir
     }
 

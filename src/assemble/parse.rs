@@ -20,9 +20,9 @@ use crate::transforms::StepConfig;
 /// Parsing state for one file.
 pub(crate) struct Parser<'a> {
     /// The file being parsed.
-    pub file: &'a Arc<ConfigFile>,
+    pub(crate) file: &'a Arc<ConfigFile>,
     /// Errors found so far.
-    pub diagnostics: &'a mut Diagnostics,
+    pub(crate) diagnostics: &'a mut Diagnostics,
 }
 
 /// The JSON Pointer of the value serde failed on: `base` plus serde_path_to_error's path.

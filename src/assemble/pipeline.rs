@@ -16,11 +16,11 @@ use crate::transforms::StepConfig;
 
 /// Where a component was written: its file and JSON Pointer, for errors found after parsing.
 #[derive(Debug, Clone)]
-pub struct Origin {
+pub(crate) struct Origin {
     /// The file.
-    pub file: Arc<ConfigFile>,
+    pub(crate) file: Arc<ConfigFile>,
     /// JSON Pointer of the component within the file (`/steps/2`).
-    pub pointer: String,
+    pub(crate) pointer: String,
 }
 
 /// One pipeline: its sources, steps, and sinks.
@@ -31,7 +31,7 @@ pub struct PipelineConfig {
     pub name: String,
     /// What the pipeline is for.
     #[serde(default)]
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// Where records come from, when there are several (e.g. the two sides of a `reconcile`): each
     /// with its own `id`, named by the `inputs` of the steps that read it (the first step reads the
     /// first source by default). Write `source` or `sources`, not both.
@@ -40,50 +40,50 @@ pub struct PipelineConfig {
     // already reported).
     #[serde(default)]
     #[schemars(schema_with = "sources_schema")]
-    pub sources: Vec<SourceSpec>,
+    pub(crate) sources: Vec<SourceSpec>,
     /// Processing steps. They run in file order unless a step names its `inputs`.
     #[serde(default)]
-    pub steps: Vec<StepSpec>,
+    pub(crate) steps: Vec<StepSpec>,
     /// Where records go. A sink without `inputs` takes the output of the last step.
-    pub sinks: Vec<SinkSpec>,
+    pub(crate) sinks: Vec<SinkSpec>,
     /// Where records that fail a step are written (default `.weir/dead-letter/<name>.ndjson` in the
     /// pipeline's folder).
     #[serde(default)]
-    pub dead_letter: Option<DeadLetterConfig>,
+    pub(crate) dead_letter: Option<DeadLetterConfig>,
     /// Lookup tables local to this pipeline (in addition to the folder's `tables/*.csv`).
     #[serde(default)]
-    pub tables: BTreeMap<String, TableConfig>,
+    pub(crate) tables: BTreeMap<String, TableConfig>,
     /// How long the state store keeps this pipeline's audit log (`weir trace`) and run history
     /// (`weir runs`). Pruned after every run; `weir state compact` gives the space back to the disk.
     #[serde(default)]
-    pub retention: crate::state::RetentionConfig,
+    pub(crate) retention: crate::state::RetentionConfig,
     /// Runtime tuning.
     #[serde(default)]
-    pub runtime: RuntimeSettings,
+    pub(crate) runtime: RuntimeSettings,
     /// Ids of steps and sinks that failed to parse (their errors are already reported); later checks
     /// skip what they would make look wrong, so that every other error still surfaces.
     #[schemars(skip)]
-    pub unparsed: Vec<String>,
+    pub(crate) unparsed: Vec<String>,
 }
 
 /// Where dead-lettered records are written.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DeadLetterConfig {
+pub(crate) struct DeadLetterConfig {
     /// `state` (the default): the state store's dead-letter queue, listed and replayed with
     /// `weir dlq`. Leave out when `path` is set.
     #[serde(default)]
-    pub store: Option<DeadLetterStore>,
+    pub(crate) store: Option<DeadLetterStore>,
     /// An NDJSON file instead of the state store, relative to the pipeline's folder; one entry per line
     /// with the pipeline, step, key, error, attempts, time and the record as it entered the failing
     /// step. Entries written there cannot be replayed with `weir dlq replay`.
     #[serde(default)]
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     /// Largest record (its JSON text, in bytes) an entry stores whole; a bigger one is stored
     /// truncated — its first KiB, its size, its key and the error, which names its source position —
     /// so that one huge record cannot fail every run. Default 16 MiB.
     #[serde(default)]
-    pub max_record_size: Option<usize>,
+    pub(crate) max_record_size: Option<usize>,
 }
 
 pub(crate) use crate::kernel::dead_letter::DEFAULT_MAX_DEAD_LETTER_RECORD;
@@ -91,7 +91,7 @@ pub(crate) use crate::kernel::dead_letter::DEFAULT_MAX_DEAD_LETTER_RECORD;
 /// Stores that can hold dead letters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum DeadLetterStore {
+pub(crate) enum DeadLetterStore {
     /// The state store (`.weir/state.db` by default).
     State,
 }
@@ -99,7 +99,7 @@ pub enum DeadLetterStore {
 /// A lookup table: a CSV file (with a header row) or inline rows.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
-pub enum TableConfig {
+pub(crate) enum TableConfig {
     /// Path of a CSV file with a header row, relative to the pipeline's folder.
     File(String),
     /// A CSV file with options: `{ path: tables/x.csv, delimiter: ";" }`.
@@ -111,13 +111,13 @@ pub enum TableConfig {
 /// A CSV table file with options.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CsvTableConfig {
+pub(crate) struct CsvTableConfig {
     /// Path of a CSV file with a header row, relative to the pipeline's folder.
-    pub path: String,
+    pub(crate) path: String,
     /// Field delimiter (one ASCII character). Default: `;` or a tab when the header row holds one of
     /// them and no comma, else `,`.
     #[serde(default)]
-    pub delimiter: Option<char>,
+    pub(crate) delimiter: Option<char>,
 }
 
 fn default_batch_size() -> usize {
@@ -139,19 +139,19 @@ fn default_batch_bytes() -> usize {
 /// Runtime tuning of one pipeline.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RuntimeSettings {
+pub(crate) struct RuntimeSettings {
     /// Largest number of records moved between components at once.
     #[serde(default = "default_batch_size")]
-    pub batch_size: usize,
+    pub(crate) batch_size: usize,
     /// Batches buffered between two components before the upstream one waits (backpressure).
     #[serde(default = "default_channel_capacity")]
-    pub channel_capacity: usize,
+    pub(crate) channel_capacity: usize,
     /// Largest input size, in bytes, of the records moved at once: a batch closes at `batch_size`
     /// records or at this many bytes of input, whichever comes first (a record larger than this travels
     /// alone). With `channel_capacity` it bounds the memory records in flight take, whatever their
     /// size. Default 1048576 (1 MiB).
     #[serde(default = "default_batch_bytes")]
-    pub batch_bytes: usize,
+    pub(crate) batch_bytes: usize,
 }
 
 impl Default for RuntimeSettings {
@@ -167,14 +167,14 @@ impl Default for RuntimeSettings {
 /// Keys every source has besides its type's own.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SourceCommon {
+pub(crate) struct SourceCommon {
     /// Unique id of the source within the pipeline.
-    pub id: String,
+    pub(crate) id: String,
     /// Template giving each record a stable key (e.g. `order:{{ record.increment_id }}`), used in
     /// dead-letter entries, dedupe and the id map; common to every source (see
     /// [concepts.md](concepts.md#records)).
     #[serde(default)]
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
 }
 
 pub(crate) use crate::kernel::record::OnError;
@@ -182,60 +182,60 @@ pub(crate) use crate::kernel::record::OnError;
 /// Keys every step has besides its type's own.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct StepCommon {
+pub(crate) struct StepCommon {
     /// Unique id of the step within the pipeline.
-    pub id: String,
+    pub(crate) id: String,
     /// Ids of the components whose output this step reads (default: the step before it, or the
     /// source for the first step). Several ids merge their outputs (fan-in).
     #[serde(default)]
-    pub inputs: Option<Vec<String>>,
+    pub(crate) inputs: Option<Vec<String>>,
     /// What to do with a record this step cannot process: `dead_letter` (default), `drop`, or `fail`.
     #[serde(default)]
-    pub on_error: OnError,
+    pub(crate) on_error: OnError,
 }
 
 /// Keys every sink has besides its type's own.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SinkCommon {
+pub(crate) struct SinkCommon {
     /// Unique id of the sink within the pipeline.
-    pub id: String,
+    pub(crate) id: String,
     /// Ids of the components whose output this sink writes (default: the last step, or the source).
     #[serde(default)]
-    pub inputs: Option<Vec<String>>,
+    pub(crate) inputs: Option<Vec<String>>,
 }
 
 /// A source with its common keys.
 #[derive(Debug, Clone)]
-pub struct SourceSpec {
+pub(crate) struct SourceSpec {
     /// Common keys.
-    pub common: SourceCommon,
+    pub(crate) common: SourceCommon,
     /// The type-specific config.
-    pub config: SourceConfig,
+    pub(crate) config: SourceConfig,
     /// Where it was written.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
 }
 
 /// A step with its common keys.
 #[derive(Debug, Clone)]
-pub struct StepSpec {
+pub(crate) struct StepSpec {
     /// Common keys.
-    pub common: StepCommon,
+    pub(crate) common: StepCommon,
     /// The type-specific config.
-    pub config: StepConfig,
+    pub(crate) config: StepConfig,
     /// Where it was written.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
 }
 
 /// A sink with its common keys.
 #[derive(Debug, Clone)]
-pub struct SinkSpec {
+pub(crate) struct SinkSpec {
     /// Common keys.
-    pub common: SinkCommon,
+    pub(crate) common: SinkCommon,
     /// The type-specific config.
-    pub config: SinkConfig,
+    pub(crate) config: SinkConfig,
     /// Where it was written.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
 }
 
 /// `{ "type": "<name>", …common keys, …the type's keys }` for every type of a registry, as `oneOf`.

@@ -11,11 +11,11 @@ use super::source_map::Pos;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
     /// The file as the user named it (or relative to the folder they named).
-    pub file: String,
+    pub(crate) file: String,
     /// Line, column and width of the offending token.
     pub pos: Pos,
     /// The full text of that line.
-    pub line_text: String,
+    pub(crate) line_text: String,
 }
 
 /// One config error.
@@ -24,40 +24,40 @@ pub struct Diagnostic {
     /// A stable short code for the kind of error (`unknown-field`, `cycle`, …).
     pub code: &'static str,
     /// What is wrong, in one line.
-    pub message: String,
+    pub(crate) message: String,
     /// Where, when known (always known for errors inside a file that parsed).
     pub location: Option<Location>,
     /// The component at fault, e.g. "step `only_paid`".
     pub component: Option<String>,
     /// The field at fault, as a dotted path inside the component.
-    pub field: Option<String>,
+    pub(crate) field: Option<String>,
     /// How to fix it.
     pub hint: Option<String>,
 }
 
 impl Diagnostic {
     /// A new error without location.
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self { code, message: message.into(), location: None, component: None, field: None, hint: None }
     }
 
     /// Attaches a hint.
     #[must_use]
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
 
     /// Attaches the component.
     #[must_use]
-    pub fn with_component(mut self, component: Option<String>) -> Self {
+    pub(crate) fn with_component(mut self, component: Option<String>) -> Self {
         self.component = component;
         self
     }
 
     /// Attaches the field.
     #[must_use]
-    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+    pub(crate) fn with_field(mut self, field: impl Into<String>) -> Self {
         let field = field.into();
         self.field = (!field.is_empty()).then_some(field);
         self
@@ -65,7 +65,7 @@ impl Diagnostic {
 
     /// Attaches a location.
     #[must_use]
-    pub fn at(mut self, location: Option<Location>) -> Self {
+    pub(crate) fn at(mut self, location: Option<Location>) -> Self {
         self.location = location;
         self
     }
@@ -141,7 +141,7 @@ impl Diagnostics {
     }
 
     /// Number of errors.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.0.len()
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer};
 
 /// A duration read from config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Duration(pub std::time::Duration);
+pub(crate) struct Duration(pub(crate) std::time::Duration);
 
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

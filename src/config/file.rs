@@ -19,22 +19,22 @@ const MAX_DEPTH: usize = 100;
 
 /// One parsed config file.
 #[derive(Debug, Clone)]
-pub struct ConfigFile {
+pub(crate) struct ConfigFile {
     /// Path on disk.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// How the file is named in errors.
-    pub display: String,
+    pub(crate) display: String,
     /// The file's text.
-    pub text: String,
+    pub(crate) text: String,
     /// Positions of every key and value.
-    pub map: SourceMap,
+    pub(crate) map: SourceMap,
     /// The document, interpolated.
-    pub value: Value,
+    pub(crate) value: Value,
 }
 
 /// Which token of a node an error should point at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Anchor {
+pub(crate) enum Anchor {
     /// The mapping key (unknown fields, duplicate ids).
     Key,
     /// The value (wrong types, bad expressions).
@@ -43,7 +43,7 @@ pub enum Anchor {
 
 impl ConfigFile {
     /// Reads and parses `path`. `lookup` resolves `${env:…}` and `${secret:…}` names.
-    pub fn load(
+    pub(crate) fn load(
         path: &Path,
         display: String,
         lookup: &dyn Fn(&str) -> Option<String>,
@@ -112,7 +112,7 @@ impl ConfigFile {
     }
 
     /// The location of the node at `pointer` (or its nearest ancestor), pointing at its key or value.
-    pub fn locate(&self, pointer: &str, anchor: Anchor) -> Option<Location> {
+    pub(crate) fn locate(&self, pointer: &str, anchor: Anchor) -> Option<Location> {
         let span = self.map.get(pointer).or_else(|| self.map.nearest(pointer))?;
         let pos = match anchor {
             Anchor::Key => span.key.unwrap_or(span.value),
@@ -122,13 +122,13 @@ impl ConfigFile {
     }
 
     /// A location for an explicit position.
-    pub fn location_at(&self, pos: Pos) -> Location {
+    pub(crate) fn location_at(&self, pos: Pos) -> Location {
         let line_text = self.text.lines().nth(pos.line.saturating_sub(1)).unwrap_or("").to_string();
         Location { file: self.display.clone(), pos, line_text }
     }
 
     /// The span recorded for `pointer`.
-    pub fn span(&self, pointer: &str) -> Option<NodeSpan> {
+    pub(crate) fn span(&self, pointer: &str) -> Option<NodeSpan> {
         self.map.get(pointer)
     }
 

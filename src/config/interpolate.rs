@@ -31,11 +31,11 @@ pub(crate) enum InterpolationError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Interpolated {
     /// The string with every reference replaced.
-    pub text: String,
+    pub(crate) text: String,
     /// True when the whole string was a single reference (so a plain YAML scalar may be re-typed).
-    pub whole: bool,
+    pub(crate) whole: bool,
     /// True when a secret was substituted.
-    pub has_secret: bool,
+    pub(crate) has_secret: bool,
 }
 
 /// Resolves every reference in `input` using `lookup` for variables.

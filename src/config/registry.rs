@@ -16,7 +16,7 @@ macro_rules! component_registry {
 
         impl $name {
             /// Compiles the component (its type's `build()`).
-            pub fn build(&self, ctx: &$ctx) -> Result<$built, $errors> {
+            pub(crate) fn build(&self, ctx: &$ctx) -> Result<$built, $errors> {
                 match self {
                     $($name::$variant(c) => {
                         let built: $built = Box::new(c.build(ctx)?);
@@ -29,7 +29,7 @@ macro_rules! component_registry {
     ($(#[$meta:meta])* $name:ident, $kind:literal { $($tag:literal => $variant:ident($cfg:ty)),* $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone)]
-        pub enum $name {
+        pub(crate) enum $name {
             $(
                 #[doc = concat!("`type: ", $tag, "`")]
                 $variant($cfg),
@@ -61,13 +61,13 @@ macro_rules! component_registry {
 
         impl $name {
             /// What this registry holds, for messages ("step", "source", "sink").
-            pub const KIND: &'static str = $kind;
+            pub(crate) const KIND: &'static str = $kind;
 
             /// Every accepted `type:` value.
-            pub const TYPES: &'static [&'static str] = &[$($tag),*];
+            pub(crate) const TYPES: &'static [&'static str] = &[$($tag),*];
 
             /// The `type:` of this component.
-            pub fn type_name(&self) -> &'static str {
+            pub(crate) fn type_name(&self) -> &'static str {
                 match self {
                     $($name::$variant(_) => $tag,)*
                 }
@@ -75,7 +75,7 @@ macro_rules! component_registry {
 
             /// Deserializes the variant named `type_name` from `value` (a map without the common keys).
             /// `None` when the type is unknown.
-            pub fn from_value(
+            pub(crate) fn from_value(
                 type_name: &str,
                 value: &serde_json::Value,
             ) -> Option<Result<Self, serde_path_to_error::Error<serde_json::Error>>> {
@@ -86,7 +86,7 @@ macro_rules! component_registry {
             }
 
             /// The keys the config struct of `type_name` accepts (`None` for an unknown type).
-            pub fn fields(type_name: &str) -> Option<Vec<String>> {
+            pub(crate) fn fields(type_name: &str) -> Option<Vec<String>> {
                 match type_name {
                     $($tag => Some($crate::config::registry::schema_fields::<$cfg>()),)*
                     _ => None,
@@ -94,7 +94,7 @@ macro_rules! component_registry {
             }
 
             /// `(type, schema of its config struct)` for every variant.
-            pub fn variant_schemas(generator: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)> {
+            pub(crate) fn variant_schemas(generator: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)> {
                 vec![$(($tag, generator.subschema_for::<$cfg>()),)*]
             }
         }

@@ -15,23 +15,23 @@ pub struct Pos {
     /// 1-based column (in characters).
     pub col: usize,
     /// How many characters the token spans on its line (at least 1).
-    pub width: usize,
+    pub(crate) width: usize,
 }
 
 /// Where a node sits: its key (for mapping entries) and its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NodeSpan {
+pub(crate) struct NodeSpan {
     /// The mapping key that introduced this node, if any.
-    pub key: Option<Pos>,
+    pub(crate) key: Option<Pos>,
     /// The value itself.
-    pub value: Pos,
+    pub(crate) value: Pos,
     /// True for a plain (unquoted) scalar, whose type YAML infers from its text.
-    pub plain: bool,
+    pub(crate) plain: bool,
 }
 
 /// Path → span index of one YAML document.
 #[derive(Debug, Default, Clone)]
-pub struct SourceMap {
+pub(crate) struct SourceMap {
     spans: HashMap<String, NodeSpan>,
     /// Keys that appear twice in one mapping, in document order: (pointer, first key, repeated key).
     duplicates: Vec<(String, Pos, Pos)>,
@@ -70,7 +70,7 @@ enum Frame {
 impl SourceMap {
     /// Indexes `text`. Syntax errors are not reported here (the YAML loader reports them); the index
     /// built up to the error is returned.
-    pub fn build(text: &str) -> Self {
+    pub(crate) fn build(text: &str) -> Self {
         let mut map = SourceMap::default();
         let mut parser = Parser::new_from_str(text);
         let mut stack: Vec<Frame> = Vec::new();
@@ -170,7 +170,7 @@ impl SourceMap {
 
     /// The first key repeated within one mapping: its pointer, and the positions of its first and
     /// second occurrence.
-    pub fn first_duplicate(&self) -> Option<(&str, Pos, Pos)> {
+    pub(crate) fn first_duplicate(&self) -> Option<(&str, Pos, Pos)> {
         self.duplicates.first().map(|(p, a, b)| (p.as_str(), *a, *b))
     }
 
@@ -190,13 +190,13 @@ impl SourceMap {
     }
 
     /// The span recorded for exactly this pointer.
-    pub fn get(&self, pointer: &str) -> Option<NodeSpan> {
+    pub(crate) fn get(&self, pointer: &str) -> Option<NodeSpan> {
         self.spans.get(pointer).copied()
     }
 
     /// The span of this pointer or of its nearest indexed ancestor (values reached through an alias
     /// are not indexed themselves).
-    pub fn nearest(&self, pointer: &str) -> Option<NodeSpan> {
+    pub(crate) fn nearest(&self, pointer: &str) -> Option<NodeSpan> {
         let mut p = pointer;
         loop {
             if let Some(span) = self.spans.get(p) {

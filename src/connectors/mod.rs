@@ -9,9 +9,9 @@ use crate::kernel::build::{BuildErrors, NamedConnection};
 
 /// What a connection's `build()` may check against: the rest of `connections.yaml`.
 #[derive(Debug, Clone, Default)]
-pub struct ConnectionContext {
+pub(crate) struct ConnectionContext {
     /// The names of the file's `rate_limits`.
-    pub rate_limits: Vec<String>,
+    pub(crate) rate_limits: Vec<String>,
 }
 
 // One line per kind of connection: its `type:`, its variant and its config struct, whose
@@ -26,7 +26,7 @@ crate::config::registry::component_registry! {
 impl ConnectionConfig {
     /// Checks the connection and builds what the build context holds under its name: its kind (the
     /// `type:`) and its runtime connection.
-    pub fn connect(&self, ctx: &ConnectionContext) -> Result<NamedConnection, BuildErrors> {
+    pub(crate) fn connect(&self, ctx: &ConnectionContext) -> Result<NamedConnection, BuildErrors> {
         Ok(NamedConnection::from_box(self.type_name(), self.build(ctx)?))
     }
 }

@@ -4,7 +4,7 @@
 
 /// The record fields an expression (or a step) reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reads {
+pub(crate) enum Reads {
     /// It may read anything (the whole record, or a path not known until run time).
     All,
     /// Only these member-name paths from the record's root (and everything beneath each of them).
@@ -19,12 +19,12 @@ impl Default for Reads {
 
 impl Reads {
     /// Nothing.
-    pub fn none() -> Self {
+    pub(crate) fn none() -> Self {
         Reads::default()
     }
 
     /// Adds what `other` reads.
-    pub fn merge(&mut self, other: Reads) {
+    pub(crate) fn merge(&mut self, other: Reads) {
         match (&mut *self, other) {
             (Reads::All, _) => {}
             (_, Reads::All) => *self = Reads::All,
@@ -39,7 +39,7 @@ impl Reads {
     }
 
     /// Adds one path (an empty path means the whole record).
-    pub fn add_path(&mut self, path: Vec<String>) {
+    pub(crate) fn add_path(&mut self, path: Vec<String>) {
         if path.is_empty() {
             *self = Reads::All;
         } else {

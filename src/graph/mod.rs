@@ -17,7 +17,7 @@ use crate::config::file::Anchor;
 
 /// What a node is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NodeKind {
+pub(crate) enum NodeKind {
     /// `sources[i]`.
     Source(usize),
     /// `steps[i]`.
@@ -28,26 +28,26 @@ pub enum NodeKind {
 
 /// One component in the graph.
 #[derive(Debug, Clone)]
-pub struct Node {
+pub(crate) struct Node {
     /// The component's id.
-    pub id: String,
+    pub(crate) id: String,
     /// Its `type:`.
-    pub type_name: &'static str,
+    pub(crate) type_name: &'static str,
     /// Which component.
-    pub kind: NodeKind,
+    pub(crate) kind: NodeKind,
 }
 
 /// The checked DAG of one pipeline.
 #[derive(Debug, Clone)]
-pub struct PipelineGraph {
+pub(crate) struct PipelineGraph {
     /// Nodes and edges (edges point downstream).
-    pub graph: DiGraph<Node, ()>,
+    pub(crate) graph: DiGraph<Node, ()>,
     /// Node of each source, by source index (at least one).
-    pub sources: Vec<NodeIndex>,
+    pub(crate) sources: Vec<NodeIndex>,
     /// Node of each step, by step index.
-    pub steps: Vec<NodeIndex>,
+    pub(crate) steps: Vec<NodeIndex>,
     /// Node of each sink, by sink index.
-    pub sinks: Vec<NodeIndex>,
+    pub(crate) sinks: Vec<NodeIndex>,
 }
 
 impl NodeKind {
@@ -275,19 +275,19 @@ fn cycle_path(graph: &DiGraph<Node, ()>, scc: &[NodeIndex]) -> Vec<NodeIndex> {
 
 impl PipelineGraph {
     /// The nodes that read the output of `n`.
-    pub fn downstream(&self, n: NodeIndex) -> Vec<NodeIndex> {
+    pub(crate) fn downstream(&self, n: NodeIndex) -> Vec<NodeIndex> {
         let mut out: Vec<NodeIndex> = self.graph.neighbors(n).collect();
         out.sort();
         out
     }
 
     /// The nodes that feed `n`.
-    pub fn upstream(&self, n: NodeIndex) -> Vec<NodeIndex> {
+    pub(crate) fn upstream(&self, n: NodeIndex) -> Vec<NodeIndex> {
         self.graph.neighbors_directed(n, petgraph::Direction::Incoming).collect()
     }
 
     /// Graphviz DOT.
-    pub fn to_dot(&self, name: &str) -> String {
+    pub(crate) fn to_dot(&self, name: &str) -> String {
         let mut out = format!("digraph \"{}\" {{\n  rankdir=LR;\n", name.replace('"', "\\\""));
         for n in self.graph.node_indices() {
             let node = &self.graph[n];
@@ -306,7 +306,7 @@ impl PipelineGraph {
     }
 
     /// Mermaid flowchart.
-    pub fn to_mermaid(&self) -> String {
+    pub(crate) fn to_mermaid(&self) -> String {
         let mut out = String::from("flowchart LR\n");
         let safe = |id: &str| {
             id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect::<String>()

@@ -28,36 +28,36 @@ use petgraph::graph::NodeIndex;
 #[derive(Debug)]
 pub struct BuiltSource {
     /// Its id.
-    pub id: String,
+    pub(crate) id: String,
     /// Its `type:`.
-    pub type_name: &'static str,
+    pub(crate) type_name: &'static str,
     /// The runtime object.
     pub source: Box<dyn Source>,
     /// The record key template.
-    pub key: Option<StringTemplate>,
+    pub(crate) key: Option<StringTemplate>,
     /// Build only these fields of each record (`None`: build everything): what the pipeline reads of
     /// this source's records.
     pub projection: Option<Projection>,
 }
 
 /// A built step.
-pub struct BuiltStep {
+pub(crate) struct BuiltStep {
     /// Its id.
-    pub id: String,
+    pub(crate) id: String,
     /// Its `type:`.
-    pub type_name: &'static str,
+    pub(crate) type_name: &'static str,
     /// What to do with records it rejects.
-    pub on_error: OnError,
+    pub(crate) on_error: OnError,
     /// The runtime object.
-    pub transform: Box<dyn Transform>,
+    pub(crate) transform: Box<dyn Transform>,
 }
 
 /// A built sink.
 pub struct BuiltSink {
     /// Its id.
-    pub id: String,
+    pub(crate) id: String,
     /// Its `type:`.
-    pub type_name: &'static str,
+    pub(crate) type_name: &'static str,
     /// The runtime object.
     pub sink: Box<dyn Sink>,
 }
@@ -65,28 +65,28 @@ pub struct BuiltSink {
 /// Everything needed to run one pipeline.
 pub struct Plan {
     /// The pipeline's name.
-    pub name: String,
+    pub(crate) name: String,
     /// The checked graph.
-    pub graph: PipelineGraph,
+    pub(crate) graph: PipelineGraph,
     /// The sources, by source index (the graph's `sources`).
     pub sources: Vec<BuiltSource>,
     /// Steps, by index.
-    pub steps: Vec<BuiltStep>,
+    pub(crate) steps: Vec<BuiltStep>,
     /// Sinks, by index.
     pub sinks: Vec<BuiltSink>,
     /// Where dead-lettered records are written.
-    pub dead_letter: DeadLetterTarget,
+    pub(crate) dead_letter: DeadLetterTarget,
     /// Largest record a dead-letter entry stores whole (`dead_letter.max_record_size`).
-    pub dead_letter_max_record: usize,
+    pub(crate) dead_letter_max_record: usize,
     /// Batch size and channel capacity.
-    pub settings: RuntimeSettings,
+    pub(crate) settings: RuntimeSettings,
     /// Where the pipeline's templates read the id map (`ids`); filled when a run starts.
-    pub ids: crate::expr::template::IdsSlot,
+    pub(crate) ids: crate::expr::template::IdsSlot,
 }
 
 /// Where a pipeline's dead letters go.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeadLetterTarget {
+pub(crate) enum DeadLetterTarget {
     /// The state store's queue; runs without a state store (library use, tests) write `fallback`.
     Store {
         /// NDJSON file used when the run has no state store.

@@ -43,24 +43,24 @@ pub struct InputPosition {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct InputEnd {
     /// Byte offset just after the input.
-    pub offset: u64,
+    pub(crate) offset: u64,
     /// Line ends before `offset`.
-    pub lines: u64,
+    pub(crate) lines: u64,
 }
 
 /// Counts of final outcomes, per source.
 #[derive(Debug, Default)]
 pub(crate) struct AckCounters {
     /// Inputs handed out.
-    pub received: AtomicU64,
+    pub(crate) received: AtomicU64,
     /// Inputs whose outcome was `Delivered`.
-    pub delivered: AtomicU64,
+    pub(crate) delivered: AtomicU64,
     /// Inputs whose outcome was `Filtered`.
-    pub filtered: AtomicU64,
+    pub(crate) filtered: AtomicU64,
     /// Inputs whose outcome was `DeadLettered`.
-    pub dead_lettered: AtomicU64,
+    pub(crate) dead_lettered: AtomicU64,
     /// Inputs dropped without outcome.
-    pub unacknowledged: AtomicU64,
+    pub(crate) unacknowledged: AtomicU64,
 }
 
 /// A snapshot of [`AckCounters`].
@@ -80,7 +80,7 @@ pub struct AckSummary {
 
 impl AckSummary {
     /// Inputs still in flight (handed out, no outcome yet).
-    pub fn in_flight(&self) -> u64 {
+    pub(crate) fn in_flight(&self) -> u64 {
         self.received - self.delivered - self.filtered - self.dead_lettered - self.unacknowledged
     }
 }
@@ -107,7 +107,7 @@ pub trait AckListener: Send + Sync {
 
 /// Collects acknowledgements for one source.
 #[derive(Default)]
-pub struct AckTracker {
+pub(crate) struct AckTracker {
     counters: AckCounters,
     progress: Mutex<Vec<StreamProgress>>,
     /// Every input's outcome, kept only when asked for (replays report per entry).
@@ -127,52 +127,52 @@ impl std::fmt::Debug for AckTracker {
 
 impl AckTracker {
     /// A tracker shared by a source and every record it produces.
-    pub fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self::default())
     }
 
     /// A tracker that tells `listener` every input's outcome.
-    pub fn notifying(listener: Arc<dyn AckListener>) -> Arc<Self> {
+    pub(crate) fn notifying(listener: Arc<dyn AckListener>) -> Arc<Self> {
         Arc::new(Self { listener: Some(listener), ..Self::default() })
     }
 
     /// A tracker that also remembers every input's outcome (see [`AckTracker::outcomes`]).
-    pub fn recording() -> Arc<Self> {
+    pub(crate) fn recording() -> Arc<Self> {
         Arc::new(Self { outcomes: Some(Mutex::new(Vec::new())), ..Self::default() })
     }
 
     /// Hands out the acknowledgement handle for a new input.
-    pub fn track(self: &Arc<Self>, position: InputPosition) -> AckRef {
+    pub(crate) fn track(self: &Arc<Self>, position: InputPosition) -> AckRef {
         self.track_until(position, InputEnd::default())
     }
 
     /// [`AckTracker::track`] for an input that ends at `end` within its stream (the byte offset after
     /// a line, say), so that [`AckTracker::resume_point`] can say where to resume.
-    pub fn track_until(self: &Arc<Self>, position: InputPosition, end: InputEnd) -> AckRef {
+    pub(crate) fn track_until(self: &Arc<Self>, position: InputPosition, end: InputEnd) -> AckRef {
         self.counters.received.fetch_add(1, Ordering::Relaxed);
         AckRef(Arc::new(AckInner { position, end, state: AtomicU8::new(0), tracker: Arc::clone(self) }))
     }
 
     /// Every input's outcome so far, in completion order (only for [`AckTracker::recording`] trackers).
-    pub fn outcomes(&self) -> Vec<(InputPosition, Outcome)> {
+    pub(crate) fn outcomes(&self) -> Vec<(InputPosition, Outcome)> {
         self.outcomes.as_ref().map(|o| o.lock().unwrap_or_else(|e| e.into_inner()).clone()).unwrap_or_default()
     }
 
     /// How many leading inputs of `stream` are fully acknowledged, and where the last of them ends:
     /// the position a checkpoint may record.
-    pub fn resume_point(&self, stream: u32) -> (u64, InputEnd) {
+    pub(crate) fn resume_point(&self, stream: u32) -> (u64, InputEnd) {
         let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
         progress.get(stream as usize).map_or((0, InputEnd::default()), |p| (p.watermark, p.resume_at))
     }
 
     /// [`AckTracker::resume_point`] of every stream that has inputs, by stream index.
-    pub fn resume_points(&self) -> Vec<(u64, InputEnd)> {
+    pub(crate) fn resume_points(&self) -> Vec<(u64, InputEnd)> {
         let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
         progress.iter().map(|p| (p.watermark, p.resume_at)).collect()
     }
 
     /// Current counts.
-    pub fn summary(&self) -> AckSummary {
+    pub(crate) fn summary(&self) -> AckSummary {
         let c = &self.counters;
         AckSummary {
             received: c.received.load(Ordering::Acquire),
@@ -184,7 +184,7 @@ impl AckTracker {
     }
 
     /// How many leading inputs of `stream` are fully acknowledged (the resumable position).
-    pub fn acknowledged_prefix(&self, stream: u32) -> u64 {
+    pub(crate) fn acknowledged_prefix(&self, stream: u32) -> u64 {
         let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
         progress.get(stream as usize).map_or(0, |p| p.watermark)
     }
@@ -265,37 +265,37 @@ impl Drop for AckInner {
 /// A shared handle on one input's acknowledgement. Cloned with the record; the input is complete when
 /// the last clone is dropped.
 #[derive(Debug, Clone)]
-pub struct AckRef(Arc<AckInner>);
+pub(crate) struct AckRef(Arc<AckInner>);
 
 impl AckRef {
     /// Records that a record derived from this input reached a sink.
-    pub fn delivered(&self) {
+    pub(crate) fn delivered(&self) {
         self.0.state.fetch_or(DELIVERED, Ordering::AcqRel);
     }
 
     /// Records that a derived record was dropped on purpose.
-    pub fn filtered(&self) {
+    pub(crate) fn filtered(&self) {
         self.0.state.fetch_or(FILTERED, Ordering::AcqRel);
     }
 
     /// Records that a derived record was written to the dead-letter output.
-    pub fn dead_lettered(&self) {
+    pub(crate) fn dead_lettered(&self) {
         self.0.state.fetch_or(DEAD_LETTERED, Ordering::AcqRel);
     }
 
     /// Records that a derived record was dropped without an outcome: the input stays unacknowledged even
     /// if other records derived from it (fan-out copies, explode's children) were delivered.
-    pub fn unacknowledged(&self) {
+    pub(crate) fn unacknowledged(&self) {
         self.0.state.fetch_or(UNACKNOWLEDGED, Ordering::AcqRel);
     }
 
     /// Where the input came from.
-    pub fn position(&self) -> InputPosition {
+    pub(crate) fn position(&self) -> InputPosition {
         self.0.position
     }
 
     /// True when both handles refer to the same input.
-    pub fn same_input(&self, other: &AckRef) -> bool {
+    pub(crate) fn same_input(&self, other: &AckRef) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
 }

@@ -12,47 +12,47 @@ use crate::tables::Tables;
 
 /// Shared inputs of every component's `build()`.
 #[derive(Debug, Clone)]
-pub struct BuildContext {
+pub(crate) struct BuildContext {
     /// Compiles templates; knows the tables.
-    pub templates: TemplateEngine,
+    pub(crate) templates: TemplateEngine,
     /// Lookup tables visible to the pipeline.
-    pub tables: Arc<Tables>,
+    pub(crate) tables: Arc<Tables>,
     /// The folder relative paths are resolved against.
-    pub base_dir: PathBuf,
+    pub(crate) base_dir: PathBuf,
     /// The pipeline's name.
-    pub pipeline: String,
+    pub(crate) pipeline: String,
     /// The folder's named connections (`connections.yaml`), each as its connector's config; a component
     /// takes the one it names with [`BuildContext::connection`].
-    pub connections: Arc<BTreeMap<String, NamedConnection>>,
+    pub(crate) connections: Arc<BTreeMap<String, NamedConnection>>,
     /// True when the folder's `connections.yaml` could not be read at all (its errors are reported
     /// there): no name is then known to be wrong, and every connection is taken as one with errors.
-    pub connections_unreadable: bool,
+    pub(crate) connections_unreadable: bool,
 }
 
 /// One named connection: its kind (`type:`) and its connector's runtime connection, which only that
 /// connector's components know the type of; or, when the connection has errors of its own, only that.
 #[derive(Clone)]
-pub struct NamedConnection {
+pub(crate) struct NamedConnection {
     /// The connection's `type:` (`http`).
-    pub kind: &'static str,
+    pub(crate) kind: &'static str,
     /// `None` when the connection did not parse or build (its errors are reported where it is written).
     config: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl NamedConnection {
     /// A connection of `kind` with its connector's `config`.
-    pub fn new<T: Any + Send + Sync>(kind: &'static str, config: T) -> Self {
+    pub(crate) fn new<T: Any + Send + Sync>(kind: &'static str, config: T) -> Self {
         Self { kind, config: Some(Arc::new(config)) }
     }
 
     /// A connection of `kind` whose connector's `config` was built into a box (the registry's `build`).
-    pub fn from_box(kind: &'static str, config: Box<dyn Any + Send + Sync>) -> Self {
+    pub(crate) fn from_box(kind: &'static str, config: Box<dyn Any + Send + Sync>) -> Self {
         Self { kind, config: Some(Arc::from(config)) }
     }
 
     /// A connection that is written but has errors of its own: components naming it fail without
     /// reporting anything more ([`ConnectionError::Invalid`]).
-    pub fn invalid() -> Self {
+    pub(crate) fn invalid() -> Self {
         Self { kind: "invalid", config: None }
     }
 }
@@ -65,7 +65,7 @@ impl std::fmt::Debug for NamedConnection {
 
 /// Why a component cannot have the connection it names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConnectionError {
+pub(crate) enum ConnectionError {
     /// No connection has that name.
     #[error("unknown connection `{name}`")]
     Unknown {
@@ -99,7 +99,11 @@ pub(crate) const FOLLOW_ON: &str = "follow-on";
 
 impl BuildContext {
     /// The connection `name`, as the config `T` of connections of kind `wanted`.
-    pub fn connection<T: Any + Send + Sync>(&self, name: &str, wanted: &'static str) -> Result<&T, ConnectionError> {
+    pub(crate) fn connection<T: Any + Send + Sync>(
+        &self,
+        name: &str,
+        wanted: &'static str,
+    ) -> Result<&T, ConnectionError> {
         let Some(named) = self.connections.get(name) else {
             if self.connections_unreadable {
                 return Err(ConnectionError::Invalid { name: name.to_string() });
@@ -122,27 +126,33 @@ impl BuildContext {
 
 /// One problem found while building a component.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuildError {
+pub(crate) struct BuildError {
     /// Path of the field inside the component, as JSON Pointer segments (`["set", "size"]`).
-    pub field: Vec<String>,
+    pub(crate) field: Vec<String>,
     /// Short code (`bad-jsonpath`, `bad-template`, `unknown-table` …).
-    pub code: &'static str,
+    pub(crate) code: &'static str,
     /// What is wrong.
-    pub message: String,
+    pub(crate) message: String,
     /// How to fix it.
-    pub hint: Option<String>,
+    pub(crate) hint: Option<String>,
     /// Where inside the field's string value the problem is (1-based line and column), so the caret
     /// can point into an expression rather than at its start.
-    pub offset: Option<(usize, usize)>,
+    pub(crate) offset: Option<(usize, usize)>,
 }
 
 /// Every problem found while building one component.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BuildErrors(pub Vec<BuildError>);
+pub(crate) struct BuildErrors(pub(crate) Vec<BuildError>);
 
 impl BuildErrors {
     /// Records a problem at `field`.
-    pub fn push(&mut self, field: &[&str], code: &'static str, message: impl Into<String>, hint: Option<String>) {
+    pub(crate) fn push(
+        &mut self,
+        field: &[&str],
+        code: &'static str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         self.0.push(BuildError {
             field: field.iter().map(|s| s.to_string()).collect(),
             code,
@@ -155,7 +165,7 @@ impl BuildErrors {
     /// The connection `name` (written at `field`) as the runtime connection `T` of kind `wanted`, or
     /// `None` with the reason recorded: an unknown name (with a did-you-mean), a connection of another
     /// kind, or — as a [`FOLLOW_ON`] that is not reported again — one with errors of its own.
-    pub fn connection<'c, T: Any + Send + Sync>(
+    pub(crate) fn connection<'c, T: Any + Send + Sync>(
         &mut self,
         ctx: &'c BuildContext,
         field: &[&str],
@@ -194,7 +204,7 @@ impl BuildErrors {
     /// `Ok` with what `build` makes of the parts compiled so far, when nothing was recorded. `build`
     /// takes each part with `?`: a part is missing only when its error was recorded; should one be
     /// missing without, that is reported as an internal error of the component, not a panic.
-    pub fn finish<T>(mut self, build: impl FnOnce() -> Option<T>) -> Result<T, BuildErrors> {
+    pub(crate) fn finish<T>(mut self, build: impl FnOnce() -> Option<T>) -> Result<T, BuildErrors> {
         if !self.0.is_empty() {
             return Err(self);
         }
@@ -208,7 +218,7 @@ impl BuildErrors {
     }
 
     /// Compiles a JSONPath, recording a failure at `field`.
-    pub fn jsonpath(&mut self, field: &[&str], expr: &str) -> Option<JsonPath> {
+    pub(crate) fn jsonpath(&mut self, field: &[&str], expr: &str) -> Option<JsonPath> {
         match JsonPath::compile(expr) {
             Ok(p) => Some(p),
             Err(e) => {
@@ -226,12 +236,17 @@ impl BuildErrors {
     }
 
     /// Compiles a string template, recording a failure at `field`.
-    pub fn string_template(&mut self, ctx: &BuildContext, field: &[&str], source: &str) -> Option<StringTemplate> {
+    pub(crate) fn string_template(
+        &mut self,
+        ctx: &BuildContext,
+        field: &[&str],
+        source: &str,
+    ) -> Option<StringTemplate> {
         ctx.templates.compile_string(source).map_err(|e| self.template_error(field, e)).ok()
     }
 
     /// Compiles a structured template, recording a failure at `field`.
-    pub fn value_template(
+    pub(crate) fn value_template(
         &mut self,
         ctx: &BuildContext,
         field: &[&str],
@@ -241,7 +256,7 @@ impl BuildErrors {
     }
 
     /// Compiles an expression (`{{ … }}` around it is allowed), recording a failure at `field`.
-    pub fn expression(&mut self, ctx: &BuildContext, field: &[&str], source: &str) -> Option<ExprTemplate> {
+    pub(crate) fn expression(&mut self, ctx: &BuildContext, field: &[&str], source: &str) -> Option<ExprTemplate> {
         let trimmed = source.trim();
         let expr = trimmed.strip_prefix("{{").and_then(|s| s.strip_suffix("}}")).map_or(trimmed, str::trim);
         ctx.templates.compile_expression(expr).map_err(|e| self.template_error(field, e)).ok()

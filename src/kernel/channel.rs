@@ -17,23 +17,23 @@ pub(crate) fn batch_channel(capacity: usize) -> (Sender<Batch>, Receiver<Batch>)
 
 /// The readers of one component's output.
 #[derive(Debug, Clone, Default)]
-pub struct Outputs {
+pub(crate) struct Outputs {
     senders: Vec<Sender<Batch>>,
 }
 
 impl Outputs {
     /// Sends to these readers.
-    pub fn new(senders: Vec<Sender<Batch>>) -> Self {
+    pub(crate) fn new(senders: Vec<Sender<Batch>>) -> Self {
         Self { senders }
     }
 
     /// The readers of several outputs together.
-    pub fn merge(outputs: Vec<Outputs>) -> Self {
+    pub(crate) fn merge(outputs: Vec<Outputs>) -> Self {
         Self { senders: outputs.into_iter().flat_map(|o| o.senders).collect() }
     }
 
     /// Sends a batch to every reader, waiting while a reader is full. False when every reader is gone.
-    pub async fn send(&self, batch: Batch) -> bool {
+    pub(crate) async fn send(&self, batch: Batch) -> bool {
         if batch.is_empty() {
             return true;
         }
@@ -46,7 +46,7 @@ impl Outputs {
     }
 
     /// [`Outputs::send`] from a blocking thread.
-    pub fn blocking_send(&self, batch: Batch) -> bool {
+    pub(crate) fn blocking_send(&self, batch: Batch) -> bool {
         if batch.is_empty() {
             return true;
         }

@@ -48,7 +48,7 @@ struct Inner {
 
 /// A cloneable handle on the dead-letter output.
 #[derive(Debug, Clone)]
-pub struct DeadLetterSender(Arc<Inner>);
+pub(crate) struct DeadLetterSender(Arc<Inner>);
 
 impl DeadLetterSender {
     fn new(pipeline: &str, target: Target) -> Self {
@@ -64,29 +64,34 @@ impl DeadLetterSender {
     }
 
     /// Appends to `path`, creating it (and its folder) on the first entry.
-    pub fn to_file(pipeline: &str, path: &Path) -> Self {
+    pub(crate) fn to_file(pipeline: &str, path: &Path) -> Self {
         Self::new(pipeline, Target::File { path: path.to_path_buf(), writer: Mutex::new(None) })
     }
 
     /// Stores entries in the state store's dead-letter queue. When the store is full (or busy) the
     /// write is retried until it succeeds or `stop` is set: the record stays unacknowledged meanwhile,
     /// so a full disk pauses the pipeline instead of losing records.
-    pub fn to_store(pipeline: &str, store: Arc<dyn StateStore>, run_id: Option<i64>, stop: Arc<AtomicBool>) -> Self {
+    pub(crate) fn to_store(
+        pipeline: &str,
+        store: Arc<dyn StateStore>,
+        run_id: Option<i64>,
+        stop: Arc<AtomicBool>,
+    ) -> Self {
         Self::new(pipeline, Target::Store { store, run_id, stop })
     }
 
     /// Prints entries to stdout, prefixed with `[dead-letter]`, instead of writing them (dry runs).
-    pub fn printing(pipeline: &str) -> Self {
+    pub(crate) fn printing(pipeline: &str) -> Self {
         Self::new(pipeline, Target::Print)
     }
 
     /// For replays: entries of input `seq` count `previous[seq]` earlier attempts.
-    pub fn with_previous_attempts(self, previous: Vec<u32>) -> Self {
+    pub(crate) fn with_previous_attempts(self, previous: Vec<u32>) -> Self {
         self.configure(|inner| inner.previous_attempts = previous)
     }
 
     /// Records whose JSON text is longer than `bytes` are stored truncated (see [`TRUNCATED`]).
-    pub fn with_max_record(self, bytes: usize) -> Self {
+    pub(crate) fn with_max_record(self, bytes: usize) -> Self {
         self.configure(|inner| inner.max_record = bytes)
     }
 
@@ -102,7 +107,7 @@ impl DeadLetterSender {
     }
 
     /// Where entries go, for the run summary.
-    pub fn describe(&self) -> Option<String> {
+    pub(crate) fn describe(&self) -> Option<String> {
         match &self.0.target {
             Target::File { path, .. } => Some(path.display().to_string()),
             Target::Store { .. } => Some(format!("the state store (weir dlq list {})", self.0.pipeline)),
@@ -111,22 +116,22 @@ impl DeadLetterSender {
     }
 
     /// Entries written so far.
-    pub fn written(&self) -> u64 {
+    pub(crate) fn written(&self) -> u64 {
         self.0.written.load(Ordering::Acquire)
     }
 
     /// Writes that found the store full or busy and waited (the pipeline pauses meanwhile).
-    pub fn retried(&self) -> u64 {
+    pub(crate) fn retried(&self) -> u64 {
         self.0.retried.load(Ordering::Acquire)
     }
 
     /// Entries that could not be written (their inputs stay unacknowledged).
-    pub fn failed(&self) -> u64 {
+    pub(crate) fn failed(&self) -> u64 {
         self.0.failed.load(Ordering::Acquire)
     }
 
     /// Writes one entry; on success the record's inputs are marked dead-lettered.
-    pub fn send(&self, record: Record, step: &str, error: impl Into<String>) {
+    pub(crate) fn send(&self, record: Record, step: &str, error: impl Into<String>) {
         let mut attempts = 1;
         record.acks.each(|a| {
             let previous = self.0.previous_attempts.get(a.position().seq as usize).copied().unwrap_or(0);

@@ -18,11 +18,11 @@ use crate::kernel::step::{Output, Transform};
 
 /// The first fatal error of a run.
 #[derive(Debug, Default, Clone)]
-pub struct Failure(Arc<Mutex<Option<String>>>);
+pub(crate) struct Failure(Arc<Mutex<Option<String>>>);
 
 impl Failure {
     /// Records the error (the first one wins) and asks everything to stop.
-    pub fn set(&self, message: String, stop: &AtomicBool) {
+    pub(crate) fn set(&self, message: String, stop: &AtomicBool) {
         stop.store(true, Ordering::SeqCst);
         let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
@@ -35,37 +35,37 @@ impl Failure {
     }
 
     /// True once a fatal error happened.
-    pub fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).is_some()
     }
 
     /// The error, taken.
-    pub fn take(&self) -> Option<String> {
+    pub(crate) fn take(&self) -> Option<String> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 }
 
 /// Where a step's rejected records and fatal errors go.
 #[derive(Debug, Clone)]
-pub struct StepEnv {
+pub(crate) struct StepEnv {
     /// The step's id.
-    pub id: String,
+    pub(crate) id: String,
     /// What to do with records it rejects.
-    pub on_error: OnError,
+    pub(crate) on_error: OnError,
     /// Its counters.
-    pub counters: Arc<NodeCounters>,
+    pub(crate) counters: Arc<NodeCounters>,
     /// The dead-letter output.
-    pub dlq: DeadLetterSender,
+    pub(crate) dlq: DeadLetterSender,
     /// The run's failure.
-    pub failure: Failure,
+    pub(crate) failure: Failure,
     /// The run's stop flag.
-    pub stop: Arc<AtomicBool>,
+    pub(crate) stop: Arc<AtomicBool>,
 }
 
 impl StepEnv {
     /// Counts what one call of the step produced and routes its rejected records (by `on_error`) and
     /// fatal error; returns the records to pass on, counted as emitted (none once the run failed).
-    pub fn route(&self, out: Output) -> Vec<Record> {
+    pub(crate) fn route(&self, out: Output) -> Vec<Record> {
         NodeCounters::add(&self.counters.filtered, out.filtered as usize);
         for rejected in out.rejected {
             match self.on_error {
@@ -110,12 +110,12 @@ impl std::fmt::Debug for Chain {
 
 impl Chain {
     /// A chain of these steps (each replicable, see [`Transform::replicate`]).
-    pub fn new(steps: Vec<(StepEnv, Box<dyn Transform>)>) -> Self {
+    pub(crate) fn new(steps: Vec<(StepEnv, Box<dyn Transform>)>) -> Self {
         Self { steps }
     }
 
     /// A copy with its own step instances, for another thread.
-    pub fn replicate(&self) -> Self {
+    pub(crate) fn replicate(&self) -> Self {
         Self {
             steps: self
                 .steps
@@ -126,14 +126,14 @@ impl Chain {
     }
 
     /// Asks the last step to emit compact JSON text ([`Transform::emit_encoded_json`]).
-    pub fn emit_encoded_json(&mut self) {
+    pub(crate) fn emit_encoded_json(&mut self) {
         if let Some((_, last)) = self.steps.last_mut() {
             last.emit_encoded_json();
         }
     }
 
     /// Runs a batch through every step.
-    pub fn run(&mut self, mut batch: Batch) -> Batch {
+    pub(crate) fn run(&mut self, mut batch: Batch) -> Batch {
         for (env, step) in &mut self.steps {
             if batch.is_empty() {
                 break;

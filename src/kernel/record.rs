@@ -10,7 +10,7 @@ use crate::kernel::ack::AckRef;
 
 /// The inputs a record stands for: one for most records, several after `group` or `batch`.
 #[derive(Debug, Clone, Default)]
-pub enum Acks {
+pub(crate) enum Acks {
     /// Not tracked (tests, replays without a source).
     #[default]
     None,
@@ -22,7 +22,7 @@ pub enum Acks {
 
 impl Acks {
     /// Calls `f` on each input handle.
-    pub fn each(&self, mut f: impl FnMut(&AckRef)) {
+    pub(crate) fn each(&self, mut f: impl FnMut(&AckRef)) {
         match self {
             Acks::None => {}
             Acks::One(a) => f(a),
@@ -31,7 +31,7 @@ impl Acks {
     }
 
     /// Adds the inputs of `other` to these (for N → 1 steps).
-    pub fn merge(&mut self, other: Acks) {
+    pub(crate) fn merge(&mut self, other: Acks) {
         let mut all = match std::mem::take(self) {
             Acks::None => Vec::new(),
             Acks::One(a) => vec![a],
@@ -56,29 +56,29 @@ pub struct Record {
     /// The record's data.
     pub value: Value,
     /// Stable identity (e.g. `order:000000042`), from the source's `key` template.
-    pub key: Option<Arc<str>>,
+    pub(crate) key: Option<Arc<str>>,
     /// The record this one was exploded from, visible to templates as `parent`.
-    pub parent: Option<Arc<Value>>,
+    pub(crate) parent: Option<Arc<Value>>,
     /// The inputs this record was derived from.
-    pub acks: Acks,
+    pub(crate) acks: Acks,
     /// The input's text, kept when the source parsed only the fields the pipeline reads
     /// (see `kernel::projection`), so that a dead-letter entry can still show the whole input.
-    pub original: Option<bytes::Bytes>,
+    pub(crate) original: Option<bytes::Bytes>,
     /// The value as compact JSON text, made on the thread that built the record when its only
     /// destination is a sink that writes exactly that (see [`Record::encode_json`]); `value` is then
     /// `null`. Writing and freeing a record's text on the sink's thread costs less than serialising and
     /// freeing the many allocations of its value there.
-    pub encoded: Option<bytes::Bytes>,
+    pub(crate) encoded: Option<bytes::Bytes>,
 }
 
 impl Record {
     /// A record not tied to any source input.
-    pub fn new(value: Value) -> Self {
+    pub(crate) fn new(value: Value) -> Self {
         Self { value, key: None, parent: None, acks: Acks::None, original: None, encoded: None }
     }
 
     /// A record derived from this one (same key, parent and inputs) with another value.
-    pub fn derive(&self, value: Value) -> Self {
+    pub(crate) fn derive(&self, value: Value) -> Self {
         Self {
             value,
             key: self.key.clone(),
@@ -91,7 +91,7 @@ impl Record {
 
     /// Replaces the value by its compact JSON text ([`Record::encoded`]). The input's text is let go
     /// too: it only serves dead-letter entries, and a sink writing JSON text rejects no record.
-    pub fn encode_json(&mut self) {
+    pub(crate) fn encode_json(&mut self) {
         if self.encoded.is_some() {
             return;
         }
@@ -104,28 +104,28 @@ impl Record {
     }
 
     /// Marks every input of this record as having reached a sink.
-    pub fn mark_delivered(&self) {
+    pub(crate) fn mark_delivered(&self) {
         self.acks.each(AckRef::delivered);
     }
 
     /// Marks every input as dropped on purpose.
-    pub fn mark_filtered(&self) {
+    pub(crate) fn mark_filtered(&self) {
         self.acks.each(AckRef::filtered);
     }
 
     /// Marks every input as dead-lettered.
-    pub fn mark_dead_lettered(&self) {
+    pub(crate) fn mark_dead_lettered(&self) {
         self.acks.each(AckRef::dead_lettered);
     }
 
     /// Marks every input as unacknowledged: this record was dropped without an outcome, so its inputs
     /// must be read again whatever became of the other records derived from them.
-    pub fn mark_unacknowledged(&self) {
+    pub(crate) fn mark_unacknowledged(&self) {
         self.acks.each(AckRef::unacknowledged);
     }
 
     /// The key as a string, or "-" when the record has none.
-    pub fn key_str(&self) -> &str {
+    pub(crate) fn key_str(&self) -> &str {
         self.key.as_deref().unwrap_or("-")
     }
 }
@@ -133,7 +133,7 @@ impl Record {
 /// What a step does with a record it cannot process.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum OnError {
+pub(crate) enum OnError {
     /// Write it to the dead-letter output and go on.
     #[default]
     DeadLetter,

@@ -11,29 +11,29 @@ use super::ack::AckSummary;
 
 /// Live counters of one component.
 #[derive(Debug, Default)]
-pub struct NodeCounters {
+pub(crate) struct NodeCounters {
     /// Records that arrived.
-    pub received: AtomicU64,
+    pub(crate) received: AtomicU64,
     /// Records passed downstream.
-    pub emitted: AtomicU64,
+    pub(crate) emitted: AtomicU64,
     /// Records dropped on purpose.
-    pub filtered: AtomicU64,
+    pub(crate) filtered: AtomicU64,
     /// Records sent to the dead-letter output.
-    pub dead_lettered: AtomicU64,
+    pub(crate) dead_lettered: AtomicU64,
     /// Records written (sinks).
-    pub delivered: AtomicU64,
+    pub(crate) delivered: AtomicU64,
     /// What the step reported about its work at the end (see [`crate::kernel::step::Transform::report`]).
-    pub report: Mutex<Option<StepReport>>,
+    pub(crate) report: Mutex<Option<StepReport>>,
 }
 
 impl NodeCounters {
     /// Adds `n` to a counter.
-    pub fn add(counter: &AtomicU64, n: usize) {
+    pub(crate) fn add(counter: &AtomicU64, n: usize) {
         counter.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// A snapshot.
-    pub fn snapshot(&self, id: &str, kind: &'static str, type_name: &'static str) -> NodeSummary {
+    pub(crate) fn snapshot(&self, id: &str, kind: &'static str, type_name: &'static str) -> NodeSummary {
         NodeSummary {
             id: id.to_string(),
             kind,
@@ -48,7 +48,7 @@ impl NodeCounters {
     }
 
     /// Keeps what a step reported at the end of the run.
-    pub fn set_report(&self, report: StepReport) {
+    pub(crate) fn set_report(&self, report: StepReport) {
         *self.report.lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
     }
 }
@@ -84,10 +84,10 @@ pub struct NodeSummary {
     /// Component id.
     pub id: String,
     /// `source`, `step` or `sink`.
-    pub kind: &'static str,
+    pub(crate) kind: &'static str,
     /// Its `type:`.
     #[serde(rename = "type")]
-    pub type_name: &'static str,
+    pub(crate) type_name: &'static str,
     /// Records that arrived (for the source: records read).
     pub received: u64,
     /// Records passed downstream.
@@ -97,7 +97,7 @@ pub struct NodeSummary {
     /// Records dead-lettered here.
     pub dead_lettered: u64,
     /// Records written (sinks).
-    pub delivered: u64,
+    pub(crate) delivered: u64,
     /// Counts the step reported about its work (only steps that keep any, e.g. `reconcile`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<StepReport>,
@@ -107,24 +107,24 @@ pub struct NodeSummary {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
     /// The pipeline's name.
-    pub pipeline: String,
+    pub(crate) pipeline: String,
     /// Wall time.
     #[serde(serialize_with = "as_secs")]
-    pub duration: Duration,
+    pub(crate) duration: Duration,
     /// Outcomes of the source's records: received = delivered + filtered + dead_lettered (+ unacknowledged
     /// when the run failed).
     pub records: AckSummary,
     /// Per-component counters.
     pub components: Vec<NodeSummary>,
     /// Where dead-lettered records were written, if any were.
-    pub dead_letter_path: Option<String>,
+    pub(crate) dead_letter_path: Option<String>,
     /// True when SIGINT/SIGTERM stopped the source early.
-    pub interrupted: bool,
+    pub(crate) interrupted: bool,
     /// Why the run failed, if it did.
     pub error: Option<String>,
     /// True for `weir run --dry-run`: every sink was replaced by a stand-in that printed what it would
     /// have received, so "delivered" counts printed records and nothing was written.
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
 }
 
 fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -133,7 +133,7 @@ fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
 
 impl RunSummary {
     /// How the run ended, for the run history.
-    pub fn run_status(&self) -> crate::state::RunStatus {
+    pub(crate) fn run_status(&self) -> crate::state::RunStatus {
         use crate::state::RunStatus;
         if self.error.is_some() {
             RunStatus::Failed
@@ -147,7 +147,7 @@ impl RunSummary {
     }
 
     /// Records the run's end in its state-store session (and releases the pipeline's lease).
-    pub fn record_in(&self, session: crate::state::session::RunSession) -> crate::state::StateResult<()> {
+    pub(crate) fn record_in(&self, session: crate::state::session::RunSession) -> crate::state::StateResult<()> {
         let summary = serde_json::to_value(self).unwrap_or_default();
         session.finish(self.run_status(), &summary, self.error.as_deref())
     }

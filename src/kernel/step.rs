@@ -9,45 +9,45 @@ use crate::kernel::record::Record;
 
 /// A record that a step could not process, bound for the dead-letter output.
 #[derive(Debug)]
-pub struct Rejected {
+pub(crate) struct Rejected {
     /// The record as it entered the step.
-    pub record: Record,
+    pub(crate) record: Record,
     /// Why it was rejected.
-    pub error: String,
+    pub(crate) error: String,
 }
 
 /// What a step produced from one call.
 #[derive(Debug, Default)]
-pub struct Output {
+pub(crate) struct Output {
     /// Records passed downstream.
-    pub records: Vec<Record>,
+    pub(crate) records: Vec<Record>,
     /// Records bound for the dead-letter output.
-    pub rejected: Vec<Rejected>,
+    pub(crate) rejected: Vec<Rejected>,
     /// How many records were dropped on purpose.
-    pub filtered: u64,
+    pub(crate) filtered: u64,
     /// A fatal error that must stop the pipeline (e.g. a lookup miss with policy `error`).
-    pub fatal: Option<String>,
+    pub(crate) fatal: Option<String>,
 }
 
 impl Output {
     /// Passes a record downstream.
-    pub fn emit(&mut self, record: Record) {
+    pub(crate) fn emit(&mut self, record: Record) {
         self.records.push(record);
     }
 
     /// Drops a record on purpose; its inputs count it as filtered.
-    pub fn filter(&mut self, record: Record) {
+    pub(crate) fn filter(&mut self, record: Record) {
         record.mark_filtered();
         self.filtered += 1;
     }
 
     /// Sends a record to the dead-letter output.
-    pub fn reject(&mut self, record: Record, error: impl std::fmt::Display) {
+    pub(crate) fn reject(&mut self, record: Record, error: impl std::fmt::Display) {
         self.rejected.push(Rejected { record, error: error.to_string() });
     }
 
     /// Stops the pipeline; the record is not acknowledged and will be read again on the next run.
-    pub fn fail(&mut self, record: Record, error: impl std::fmt::Display) {
+    pub(crate) fn fail(&mut self, record: Record, error: impl std::fmt::Display) {
         drop(record);
         if self.fatal.is_none() {
             self.fatal = Some(error.to_string());
@@ -58,15 +58,15 @@ impl Output {
 /// An input a step reads whole before its other inputs (`reconcile`'s `right`): named by a key of the
 /// step's config, which names one of the step's `inputs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SideInput {
+pub(crate) struct SideInput {
     /// The id of the component it reads.
-    pub id: String,
+    pub(crate) id: String,
     /// The config key that names it (for errors).
-    pub key: &'static str,
+    pub(crate) key: &'static str,
 }
 
 /// A built step.
-pub trait Transform: Send {
+pub(crate) trait Transform: Send {
     /// Processes a batch of records.
     fn process(&mut self, batch: Vec<Record>, out: &mut Output);
 

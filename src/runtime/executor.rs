@@ -270,7 +270,7 @@ impl Execution {
     }
 
     /// Outcomes so far, over every source.
-    pub fn progress(&self) -> AckSummary {
+    pub(crate) fn progress(&self) -> AckSummary {
         self.progress.summary()
     }
 

@@ -22,17 +22,17 @@ use crate::transforms::context::with_context;
 #[derive(Debug, Clone, Default)]
 pub struct Replay {
     /// The entries, in the order they are injected; an entry's index is its input sequence number.
-    pub entries: Vec<StoredDeadLetter>,
+    pub(crate) entries: Vec<StoredDeadLetter>,
 }
 
 impl Replay {
     /// How often each entry had been attempted, by sequence number.
-    pub fn previous_attempts(&self) -> Vec<u32> {
+    pub(crate) fn previous_attempts(&self) -> Vec<u32> {
         self.entries.iter().map(|e| e.entry.attempts).collect()
     }
 
     /// The components, by id, that entries name but the pipeline no longer has.
-    pub fn missing_components(&self, graph: &PipelineGraph) -> Vec<String> {
+    pub(crate) fn missing_components(&self, graph: &PipelineGraph) -> Vec<String> {
         let mut missing: Vec<String> = self
             .entries
             .iter()
@@ -45,12 +45,12 @@ impl Replay {
     }
 
     /// The ids of entries holding a truncated record (too big to store): they cannot be replayed.
-    pub fn truncated(&self) -> Vec<i64> {
+    pub(crate) fn truncated(&self) -> Vec<i64> {
         self.entries.iter().filter(|e| e.entry.record.get(TRUNCATED).is_some()).map(|e| e.id).collect()
     }
 
     /// Each entry's outcome: the dead-letter id and what became of its record.
-    pub fn outcomes(&self, progress: &super::sources::Progress) -> Vec<(i64, Outcome)> {
+    pub(crate) fn outcomes(&self, progress: &super::sources::Progress) -> Vec<(i64, Outcome)> {
         progress
             .outcomes()
             .into_iter()

@@ -146,7 +146,7 @@ impl Progress {
     }
 
     /// Every input's outcome, for recording trackers (a replay's).
-    pub fn outcomes(&self) -> Vec<(InputPosition, Outcome)> {
+    pub(crate) fn outcomes(&self) -> Vec<(InputPosition, Outcome)> {
         self.0.iter().flat_map(|t| t.outcomes()).collect()
     }
 }

@@ -26,14 +26,14 @@ pub type WriteOutcome = Result<Vec<RecordRejection>, FailedWrite>;
 #[derive(Debug)]
 pub struct FailedWrite {
     /// What went wrong.
-    pub error: SinkError,
+    pub(crate) error: SinkError,
     /// How many records at the start of the batch were settled before the failure — written, or
     /// rejected as listed in `rejected` — so that the runtime acknowledges them and only the rest
     /// stays unacknowledged (see [`Sink::settled_before_failure`](super::Sink::settled_before_failure),
     /// its blocking counterpart).
-    pub settled: usize,
+    pub(crate) settled: usize,
     /// Records among the settled ones that were rejected, by index in the batch, and why.
-    pub rejected: Vec<RecordRejection>,
+    pub(crate) rejected: Vec<RecordRejection>,
 }
 
 impl From<SinkError> for FailedWrite {

@@ -33,7 +33,7 @@ pub struct SinkError {
 
 impl SinkError {
     /// An I/O failure, which may succeed later (disk full, permissions fixed).
-    pub fn io(context: impl std::fmt::Display, e: std::io::Error) -> Self {
+    pub(crate) fn io(context: impl std::fmt::Display, e: std::io::Error) -> Self {
         Self { message: format!("{context}: {e}"), retryable: true }
     }
 }
@@ -45,16 +45,16 @@ pub type RecordRejection = (usize, String);
 #[derive(Debug, Clone)]
 pub struct SinkContext {
     /// The pipeline's name.
-    pub pipeline: String,
+    pub(crate) pipeline: String,
     /// The sink's id.
-    pub sink: String,
+    pub(crate) sink: String,
     /// The state store (intent ledger, id map, audit), when the run has one.
-    pub state: Option<std::sync::Arc<dyn crate::state::StateStore>>,
+    pub(crate) state: Option<std::sync::Arc<dyn crate::state::StateStore>>,
     /// This run's id in the run history.
-    pub run_id: Option<i64>,
+    pub(crate) run_id: Option<i64>,
     /// The source resumes from a checkpoint: part of its input was delivered by earlier runs, so a
     /// sink that rewrites its output from scratch must append to it instead.
-    pub resumed: bool,
+    pub(crate) resumed: bool,
 }
 
 /// A built sink. Writes are blocking; the runtime runs each sink on a blocking thread — unless the sink

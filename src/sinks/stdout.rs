@@ -13,7 +13,7 @@ use crate::kernel::record::Record;
 /// How records are printed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum StdoutFormat {
+pub(crate) enum StdoutFormat {
     /// One JSON document per line.
     #[default]
     Ndjson,
@@ -24,21 +24,21 @@ pub enum StdoutFormat {
 /// Prints records to standard output.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct StdoutSinkConfig {
+pub(crate) struct StdoutSinkConfig {
     /// `ndjson` (default) or `pretty`.
     #[serde(default)]
-    pub format: StdoutFormat,
+    pub(crate) format: StdoutFormat,
 }
 
 /// Built `stdout` sink.
 #[derive(Debug)]
-pub struct StdoutSink {
+pub(crate) struct StdoutSink {
     format: StdoutFormat,
 }
 
 impl StdoutSinkConfig {
     /// Nothing to compile.
-    pub fn build(&self, _ctx: &BuildContext) -> Result<StdoutSink, BuildErrors> {
+    pub(crate) fn build(&self, _ctx: &BuildContext) -> Result<StdoutSink, BuildErrors> {
         Ok(StdoutSink { format: self.format })
     }
 }

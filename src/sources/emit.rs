@@ -36,14 +36,14 @@ pub struct Input {
 
 /// Collects records into batches and sends them; stops early when asked or at the limit.
 pub struct Emitter<'a> {
-    pub ctx: &'a SourceContext,
+    pub(crate) ctx: &'a SourceContext,
     batch: Vec<Record>,
     /// Input bytes of the records in `batch`.
     batch_bytes: usize,
     /// Inputs taken so far.
-    pub emitted: u64,
+    pub(crate) emitted: u64,
     /// Inputs after which to stop (`None` on parse threads: their reader stops at the limit).
-    pub limit: Option<u64>,
+    pub(crate) limit: Option<u64>,
     /// The steps the source runs itself on each batch before sending it.
     chain: Chain,
     /// On a parse thread, the finished batches, for the emitting thread to send in input order;
@@ -55,7 +55,7 @@ pub struct Emitter<'a> {
 }
 
 impl<'a> Emitter<'a> {
-    pub fn new(ctx: &'a SourceContext, mut chain: Chain) -> Self {
+    pub(crate) fn new(ctx: &'a SourceContext, mut chain: Chain) -> Self {
         if ctx.encode_json {
             chain.emit_encoded_json();
         }
@@ -99,7 +99,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// An emitter for a parse thread, with its own instances of the steps.
-    pub fn for_parse_thread(&self) -> Self {
+    pub(crate) fn for_parse_thread(&self) -> Self {
         let mut worker = Emitter::new(self.ctx, self.chain.replicate());
         worker.limit = None;
         worker.finished = Some(Vec::new());
@@ -107,11 +107,11 @@ impl<'a> Emitter<'a> {
     }
 
     /// The batches a parse thread finished since the last call.
-    pub fn take_finished(&mut self) -> Vec<Batch> {
+    pub(crate) fn take_finished(&mut self) -> Vec<Batch> {
         self.finished.replace(Vec::new()).unwrap_or_default()
     }
 
-    pub fn should_stop(&self) -> bool {
+    pub(crate) fn should_stop(&self) -> bool {
         self.ctx.stop.load(Ordering::Relaxed) || self.limit.is_some_and(|l| self.emitted >= l)
     }
 
@@ -158,7 +158,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// Runs the gathered batch through the fused steps and sends it (or keeps it, on a parse thread).
-    pub fn send(&mut self) -> bool {
+    pub(crate) fn send(&mut self) -> bool {
         self.flush_counters();
         if self.batch.is_empty() {
             return true;

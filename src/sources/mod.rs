@@ -91,7 +91,7 @@ pub enum SourceError {
 
 impl SourceError {
     /// True when a later attempt may succeed.
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         match self {
             SourceError::Read { retryable, .. } => *retryable,
         }
@@ -101,30 +101,30 @@ impl SourceError {
 /// Everything a running source needs from the runtime.
 pub struct SourceContext {
     /// Where batches go.
-    pub output: crate::kernel::channel::Outputs,
+    pub(crate) output: crate::kernel::channel::Outputs,
     /// Hands out acknowledgement handles and counts outcomes.
-    pub tracker: Arc<AckTracker>,
+    pub(crate) tracker: Arc<AckTracker>,
     /// Where unparseable inputs go.
-    pub dead_letter: DeadLetterSender,
+    pub(crate) dead_letter: DeadLetterSender,
     /// Records per batch.
-    pub batch_size: usize,
+    pub(crate) batch_size: usize,
     /// Input bytes per batch: a batch closes at `batch_size` records or this many bytes.
-    pub batch_bytes: usize,
+    pub(crate) batch_bytes: usize,
     /// Stop after this many records.
-    pub limit: Option<u64>,
+    pub(crate) limit: Option<u64>,
     /// Set when the pipeline should stop reading (SIGINT/SIGTERM).
-    pub stop: Arc<AtomicBool>,
+    pub(crate) stop: Arc<AtomicBool>,
     /// The source's key template.
-    pub key: Option<StringTemplate>,
+    pub(crate) key: Option<StringTemplate>,
     /// The source's id (for dead-letter entries).
-    pub id: String,
+    pub(crate) id: String,
     /// The source's counters.
-    pub counters: Arc<crate::kernel::stats::NodeCounters>,
+    pub(crate) counters: Arc<crate::kernel::stats::NodeCounters>,
     /// Build only these fields of each record (`None`: build everything).
-    pub projection: Option<crate::kernel::projection::Projection>,
+    pub(crate) projection: Option<crate::kernel::projection::Projection>,
     /// Encode each record as compact JSON where it is built ([`crate::kernel::record::Record::encode_json`]):
     /// set when the records' only destination is a sink that writes exactly that.
-    pub encode_json: bool,
+    pub(crate) encode_json: bool,
 }
 
 impl SourceContext {
@@ -132,7 +132,7 @@ impl SourceContext {
     const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
     /// True once the pipeline should stop reading (SIGINT/SIGTERM, a failure elsewhere).
-    pub fn should_stop(&self) -> bool {
+    pub(crate) fn should_stop(&self) -> bool {
         self.stop.load(std::sync::atomic::Ordering::SeqCst)
     }
 

@@ -8,21 +8,21 @@ use serde_json::Value;
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct DeadLetterEntry {
     /// When it was written (RFC 3339, UTC).
-    pub time: String,
+    pub(crate) time: String,
     /// The pipeline's name.
-    pub pipeline: String,
+    pub(crate) pipeline: String,
     /// The id of the component that rejected the record.
-    pub step: String,
+    pub(crate) step: String,
     /// The record's key, if it has one.
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
     /// Why it was rejected.
-    pub error: String,
+    pub(crate) error: String,
     /// How many times it has been attempted.
-    pub attempts: u32,
+    pub(crate) attempts: u32,
     /// The record as it entered the failing component.
-    pub record: Value,
+    pub(crate) record: Value,
     /// The record it was exploded from (what templates read as `parent`), so a replay gives the step
     /// what it was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<Value>,
+    pub(crate) parent: Option<Value>,
 }

@@ -10,16 +10,16 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseHolder {
     /// Unique per process run (host, pid and start time).
-    pub id: String,
+    pub(crate) id: String,
     /// Host name.
-    pub host: String,
+    pub(crate) host: String,
     /// Process id.
-    pub pid: u32,
+    pub(crate) pid: u32,
 }
 
 impl LeaseHolder {
     /// The holder identity of this process.
-    pub fn this_process() -> Self {
+    pub(crate) fn this_process() -> Self {
         let host = host_name();
         let pid = std::process::id();
         static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -36,15 +36,15 @@ impl LeaseHolder {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaseInfo {
     /// The pipeline.
-    pub pipeline: String,
+    pub(crate) pipeline: String,
     /// The holder's host.
-    pub host: String,
+    pub(crate) host: String,
     /// The holder's process id.
-    pub pid: u32,
+    pub(crate) pid: u32,
     /// When the holder took it (RFC 3339).
-    pub since: String,
+    pub(crate) since: String,
     /// Milliseconds until it expires unless renewed.
-    pub expires_in_ms: i64,
+    pub(crate) expires_in_ms: i64,
 }
 
 impl fmt::Display for LeaseInfo {

@@ -50,7 +50,7 @@ pub enum StateError {
 
 impl StateError {
     /// Whether the same call may succeed later (disk full, busy, transient I/O).
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         match self {
             StateError::Full(_) | StateError::Busy(_) => true,
             StateError::Other { retryable, .. } => *retryable,
@@ -97,12 +97,12 @@ pub enum PriorIntent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredDeadLetter {
     /// Id for `weir dlq show|replay|drop`.
-    pub id: i64,
+    pub(crate) id: i64,
     /// The run that wrote it, when known.
-    pub run_id: Option<i64>,
+    pub(crate) run_id: Option<i64>,
     /// The entry.
     #[serde(flatten)]
-    pub entry: DeadLetterEntry,
+    pub(crate) entry: DeadLetterEntry,
 }
 
 /// How a run ended.
@@ -159,36 +159,36 @@ pub(crate) fn apply_retention(store: &dyn StateStore, pipeline: &str, retention:
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     /// Run id.
-    pub id: i64,
+    pub(crate) id: i64,
     /// The pipeline's name.
-    pub pipeline: String,
+    pub(crate) pipeline: String,
     /// What started it: `cli`, `replay`, `schedule`, …
-    pub trigger: String,
+    pub(crate) trigger: String,
     /// Start time (RFC 3339, UTC).
-    pub started_at: String,
+    pub(crate) started_at: String,
     /// End time, when it ended.
-    pub ended_at: Option<String>,
+    pub(crate) ended_at: Option<String>,
     /// How it ended.
-    pub status: RunStatus,
+    pub(crate) status: RunStatus,
     /// The run summary (counters per node), when it ended.
-    pub summary: Option<Value>,
+    pub(crate) summary: Option<Value>,
     /// The error that stopped it, if any.
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// One audited action on one keyed record: what was sent where, or where it ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// The run, when known.
-    pub run_id: Option<i64>,
+    pub(crate) run_id: Option<i64>,
     /// When (RFC 3339, UTC).
-    pub time: String,
+    pub(crate) time: String,
     /// The pipeline's name.
-    pub pipeline: String,
+    pub(crate) pipeline: String,
     /// The record's key.
-    pub key: String,
+    pub(crate) key: String,
     /// The component (sink or step id).
-    pub component: String,
+    pub(crate) component: String,
     /// `delivered`, `created`, `found`, `skipped`, `dead_lettered`, …
     pub action: String,
     /// Where it went (a file path, a URL).

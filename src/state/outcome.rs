@@ -9,33 +9,33 @@ use super::{AuditEntry, IntentId};
 
 /// An intent to mark done.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CompletedIntent {
+pub(crate) struct CompletedIntent {
     /// Which write.
-    pub id: IntentId,
+    pub(crate) id: IntentId,
     /// Hash of the payload the target holds.
-    pub payload_hash: String,
+    pub(crate) payload_hash: String,
     /// What to remember of the target's answer (status, captured ids).
-    pub response: Option<Value>,
+    pub(crate) response: Option<Value>,
 }
 
 /// One remote id to record in the id map.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CapturedId {
+pub(crate) struct CapturedId {
     /// The record key it belongs to.
-    pub key: String,
+    pub(crate) key: String,
     /// Its name (`erp_order_id`).
-    pub name: String,
+    pub(crate) name: String,
     /// Its value.
-    pub value: Value,
+    pub(crate) value: Value,
 }
 
 /// Everything one write changes in the state store.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WriteOutcome {
     /// The intent to mark done, for idempotent writes.
-    pub completed: Option<CompletedIntent>,
+    pub(crate) completed: Option<CompletedIntent>,
     /// Ids captured from the answer.
-    pub ids: Vec<CapturedId>,
+    pub(crate) ids: Vec<CapturedId>,
     /// Audit entries.
-    pub audit: Vec<AuditEntry>,
+    pub(crate) audit: Vec<AuditEntry>,
 }

@@ -9,13 +9,13 @@ use crate::config::duration::Duration;
 /// What the state store keeps of a pipeline's history, per kind. Writing a kind replaces its defaults.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RetentionConfig {
+pub(crate) struct RetentionConfig {
     /// The per-record audit log read by `weir trace` (default: 90 days).
     #[serde(default = "default_audit_retention")]
-    pub audit: RetentionRule,
+    pub(crate) audit: RetentionRule,
     /// The run history read by `weir runs` (default: 365 days).
     #[serde(default = "default_runs_retention")]
-    pub runs: RetentionRule,
+    pub(crate) runs: RetentionRule,
 }
 
 impl Default for RetentionConfig {
@@ -38,8 +38,8 @@ fn default_runs_retention() -> RetentionRule {
 pub struct RetentionRule {
     /// Remove entries older than this (e.g. `30d`, `12h`).
     #[serde(default)]
-    pub max_age: Option<Duration>,
+    pub(crate) max_age: Option<Duration>,
     /// Keep at most this many of the newest entries.
     #[serde(default)]
-    pub max_entries: Option<u64>,
+    pub(crate) max_entries: Option<u64>,
 }

@@ -15,7 +15,7 @@ pub(crate) const LEASE_TTL: Duration = Duration::from_secs(30);
 
 /// A run in progress.
 #[derive(Debug)]
-pub struct RunSession {
+pub(crate) struct RunSession {
     store: Arc<dyn StateStore>,
     pipeline: String,
     holder: LeaseHolder,
@@ -31,7 +31,7 @@ type DoneSignal = (Mutex<bool>, Condvar);
 impl RunSession {
     /// Takes the pipeline's lease (failing with [`super::StateError::LeaseHeld`] when another process
     /// has it) and records the run's start. `stop` is set if the lease is lost while running.
-    pub fn begin(
+    pub(crate) fn begin(
         store: Arc<dyn StateStore>,
         pipeline: &str,
         trigger: &str,
@@ -63,13 +63,18 @@ impl RunSession {
     }
 
     /// This run's id.
-    pub fn run_id(&self) -> i64 {
+    pub(crate) fn run_id(&self) -> i64 {
         self.run_id
     }
 
     /// Records how the run ended (`summary` is the run's summary as JSON, `error` what stopped it) and
     /// releases the lease.
-    pub fn finish(mut self, status: RunStatus, summary: &serde_json::Value, error: Option<&str>) -> StateResult<()> {
+    pub(crate) fn finish(
+        mut self,
+        status: RunStatus,
+        summary: &serde_json::Value,
+        error: Option<&str>,
+    ) -> StateResult<()> {
         self.stop_renewing();
         // The summary's error can quote config text holding a secret; `weir runs` (another process)
         // does not know the secrets, so they are masked before they are stored.

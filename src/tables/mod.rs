@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 /// Why a table could not be loaded.
 #[derive(Debug, thiserror::Error)]
-pub enum TableError {
+pub(crate) enum TableError {
     /// The CSV file could not be opened or read.
     #[error("table `{table}`: cannot read {}: {reason}", crate::config::paths::shown(path))]
     Io {
@@ -75,28 +75,28 @@ pub struct Row {
 
 impl Row {
     /// The value in `column`, or `None` when the table has no such column.
-    pub fn get(&self, column: &str) -> Option<&Value> {
+    pub(crate) fn get(&self, column: &str) -> Option<&Value> {
         let i = self.columns.iter().position(|c| c == column)?;
         self.values.get(i)
     }
 
     /// The value at column index `i`.
-    pub fn get_index(&self, i: usize) -> Option<&Value> {
+    pub(crate) fn get_index(&self, i: usize) -> Option<&Value> {
         self.values.get(i)
     }
 
     /// The table's column names, in order.
-    pub fn columns(&self) -> &[String] {
+    pub(crate) fn columns(&self) -> &[String] {
         &self.columns
     }
 
     /// `(column, value)` pairs in column order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.columns.iter().map(String::as_str).zip(self.values.iter())
     }
 
     /// The row as a JSON object keyed by column name.
-    pub fn to_map(&self) -> Map<String, Value> {
+    pub(crate) fn to_map(&self) -> Map<String, Value> {
         self.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
     }
 }
@@ -125,13 +125,17 @@ pub(crate) fn key_string(v: &Value) -> Option<String> {
 impl Table {
     /// Loads a CSV file whose header row names the columns. All values are strings. The delimiter is
     /// read from the header row (see [`Table::from_csv_path_with_delimiter`]).
-    pub fn from_csv_path(name: &str, path: &Path) -> Result<Table, TableError> {
+    pub(crate) fn from_csv_path(name: &str, path: &Path) -> Result<Table, TableError> {
         Self::from_csv_path_with_delimiter(name, path, None)
     }
 
     /// Loads a CSV file with the field `delimiter`; `None`: `;` or a tab when the header row holds one
     /// of them and no comma (ERP exports often use semicolons), else `,`.
-    pub fn from_csv_path_with_delimiter(name: &str, path: &Path, delimiter: Option<u8>) -> Result<Table, TableError> {
+    pub(crate) fn from_csv_path_with_delimiter(
+        name: &str,
+        path: &Path,
+        delimiter: Option<u8>,
+    ) -> Result<Table, TableError> {
         let io = |reason: String| TableError::Io { table: name.to_string(), path: path.to_path_buf(), reason };
         let bytes = std::fs::read(path).map_err(|e| io(e.to_string()))?;
         if crate::config::encoding::looks_utf16(&bytes) {
@@ -142,7 +146,11 @@ impl Table {
     }
 
     /// Loads CSV data from any reader; `path` is only used in error messages.
-    pub fn from_csv_reader<R: std::io::Read>(name: &str, path: &Path, mut reader: R) -> Result<Table, TableError> {
+    pub(crate) fn from_csv_reader<R: std::io::Read>(
+        name: &str,
+        path: &Path,
+        mut reader: R,
+    ) -> Result<Table, TableError> {
         let mut bytes = Vec::new();
         reader.read_to_end(&mut bytes).map_err(|e| TableError::Io {
             table: name.to_string(),
@@ -175,7 +183,7 @@ impl Table {
     /// Builds a table from inline rows (YAML mappings of scalars). Columns are taken in the order the
     /// rows' keys iterate (sorted, as `serde_json::Map` is), first row first; use
     /// [`Table::from_rows_with_columns`] to fix the order (and so the default key column).
-    pub fn from_rows(name: &str, rows: Vec<Map<String, Value>>) -> Result<Table, TableError> {
+    pub(crate) fn from_rows(name: &str, rows: Vec<Map<String, Value>>) -> Result<Table, TableError> {
         let mut columns: Vec<String> = Vec::new();
         for row in &rows {
             for k in row.keys() {
@@ -189,7 +197,7 @@ impl Table {
 
     /// Builds a table from inline rows with an explicit column order (the first column is the default
     /// key column). A row naming a column not in `columns` is an error; a missing one is `null`.
-    pub fn from_rows_with_columns(
+    pub(crate) fn from_rows_with_columns(
         name: &str,
         columns: Vec<String>,
         rows: Vec<Map<String, Value>>,
@@ -219,7 +227,7 @@ impl Table {
     }
 
     /// The table's name.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
@@ -234,22 +242,22 @@ impl Table {
     }
 
     /// Number of rows.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.rows.len()
     }
 
     /// True when the table has no rows.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
 
     /// All rows in order.
-    pub fn rows(&self) -> &[Row] {
+    pub(crate) fn rows(&self) -> &[Row] {
         &self.rows
     }
 
     /// Whether the table has a column named `c`.
-    pub fn has_column(&self, c: &str) -> bool {
+    pub(crate) fn has_column(&self, c: &str) -> bool {
         self.columns.iter().any(|x| x == c)
     }
 
@@ -308,7 +316,7 @@ impl Tables {
     }
 
     /// Adds (or replaces) a table under its own name; returns the table it replaced.
-    pub fn insert(&mut self, table: Table) -> Option<Arc<Table>> {
+    pub(crate) fn insert(&mut self, table: Table) -> Option<Arc<Table>> {
         self.by_name.insert(table.name().to_string(), Arc::new(table))
     }
 
@@ -318,17 +326,17 @@ impl Tables {
     }
 
     /// All table names, sorted.
-    pub fn names(&self) -> Vec<String> {
+    pub(crate) fn names(&self) -> Vec<String> {
         self.by_name.keys().cloned().collect()
     }
 
     /// Number of tables.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.by_name.len()
     }
 
     /// True when there are no tables.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.by_name.is_empty()
     }
 }

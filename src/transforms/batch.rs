@@ -15,21 +15,21 @@ use crate::kernel::record::{Acks, Record};
 /// Gathers records into lists.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct BatchConfig {
+pub(crate) struct BatchConfig {
     /// Emit a batch when it holds this many records (at least 1).
     #[serde(default)]
-    pub size: Option<usize>,
+    pub(crate) size: Option<usize>,
     /// Emit a batch when its first record has waited this long (e.g. `5s`).
     #[serde(default)]
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     /// Wrap the list in an object under this key (e.g. `sourceItems`); without it the record is the list.
     #[serde(default)]
-    pub into: Option<String>,
+    pub(crate) into: Option<String>,
 }
 
 /// Built `batch` step.
 #[derive(Debug)]
-pub struct Batch {
+pub(crate) struct Batch {
     size: usize,
     timeout: Option<std::time::Duration>,
     into: Option<String>,
@@ -39,7 +39,7 @@ pub struct Batch {
 
 impl BatchConfig {
     /// Checks the limits.
-    pub fn build(&self, _ctx: &BuildContext) -> Result<Batch, BuildErrors> {
+    pub(crate) fn build(&self, _ctx: &BuildContext) -> Result<Batch, BuildErrors> {
         let mut errors = BuildErrors::default();
         if self.size.is_none() && self.timeout.is_none() {
             errors.push(&[], "missing-field", "give `size`, `timeout`, or both", Some("e.g. `size: 20`".into()));

@@ -18,17 +18,17 @@ fn default_capacity() -> usize {
 /// Drops repeated records.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DedupeConfig {
+pub(crate) struct DedupeConfig {
     /// Template producing the identity of a record, e.g. `{{ record.sku }}`.
-    pub key: String,
+    pub(crate) key: String,
     /// How many recent keys to remember (at least 1); the oldest are forgotten first (bounds memory).
     #[serde(default = "default_capacity")]
-    pub capacity: usize,
+    pub(crate) capacity: usize,
 }
 
 /// Built `dedupe` step.
 #[derive(Debug)]
-pub struct Dedupe {
+pub(crate) struct Dedupe {
     key: StringTemplate,
     capacity: usize,
     seen: HashSet<String>,
@@ -37,7 +37,7 @@ pub struct Dedupe {
 
 impl DedupeConfig {
     /// Compiles the key template.
-    pub fn build(&self, ctx: &BuildContext) -> Result<Dedupe, BuildErrors> {
+    pub(crate) fn build(&self, ctx: &BuildContext) -> Result<Dedupe, BuildErrors> {
         let mut errors = BuildErrors::default();
         let key = errors.string_template(ctx, &["key"], &self.key);
         if self.capacity == 0 {

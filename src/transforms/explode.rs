@@ -17,24 +17,24 @@ use crate::kernel::record::Record;
 /// Splits a record into one record per selected element.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ExplodeConfig {
+pub(crate) struct ExplodeConfig {
     /// JSONPath selecting the elements, e.g. `$.items[*]`. Each match becomes a record; the record it
     /// came from is available to later templates as `parent`.
-    pub path: String,
+    pub(crate) path: String,
     /// Key of each child, e.g. `variant:{{ record.sku }}` (the child is `record`, the original `parent`,
     /// its key `key`). Gives each child its own line in dead letters, `weir trace` and the id map;
     /// a child whose key fails is rejected (default: the original's key, shared by every child).
     #[serde(default)]
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
     /// When nothing is selected: `filter` (default) or `dead_letter`.
     #[serde(default)]
-    pub on_empty: OnEmpty,
+    pub(crate) on_empty: OnEmpty,
 }
 
 /// Policy for records whose query selects nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum OnEmpty {
+pub(crate) enum OnEmpty {
     /// Drop the record (counted as filtered).
     #[default]
     Filter,
@@ -44,7 +44,7 @@ pub enum OnEmpty {
 
 /// Built `explode` step.
 #[derive(Debug)]
-pub struct Explode {
+pub(crate) struct Explode {
     path: JsonPath,
     key: Option<StringTemplate>,
     on_empty: OnEmpty,
@@ -52,7 +52,7 @@ pub struct Explode {
 
 impl ExplodeConfig {
     /// Compiles the query.
-    pub fn build(&self, ctx: &BuildContext) -> Result<Explode, BuildErrors> {
+    pub(crate) fn build(&self, ctx: &BuildContext) -> Result<Explode, BuildErrors> {
         let mut errors = BuildErrors::default();
         let path = errors.jsonpath(&["path"], &self.path);
         let key = self.key.as_ref().map(|k| errors.string_template(ctx, &["key"], k));

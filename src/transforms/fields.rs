@@ -16,36 +16,36 @@ use crate::kernel::record::Record;
 /// Sets fields to literal values or templates.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SetConfig {
+pub(crate) struct SetConfig {
     /// [Field reference](configuration.md#jsonpath) (name, dotted name or JSONPath) → a literal or a
     /// [structured template](configuration.md#typed-values) (strings may be templates such as
     /// `{{ record.x }}`), rendered against the record as it entered the step.
-    pub fields: IndexMap<String, Value>,
+    pub(crate) fields: IndexMap<String, Value>,
 }
 
 /// Renames fields.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RenameConfig {
+pub(crate) struct RenameConfig {
     /// Old field → new field (names, dotted names or JSONPath); a dotted new name creates the objects
     /// on its path.
-    pub fields: IndexMap<String, String>,
+    pub(crate) fields: IndexMap<String, String>,
     /// Dead-letter records that lack a field to rename (default: leave them as they are).
     #[serde(default)]
-    pub require: bool,
+    pub(crate) require: bool,
 }
 
 /// Removes fields.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RemoveConfig {
+pub(crate) struct RemoveConfig {
     /// Fields to remove (names, dotted names or JSONPath); absent fields are ignored.
-    pub fields: Vec<String>,
+    pub(crate) fields: Vec<String>,
 }
 
 /// Built field edit.
 #[derive(Debug)]
-pub enum FieldEdit {
+pub(crate) enum FieldEdit {
     /// `set`
     Set(Vec<(JsonPath, ValueTemplate)>),
     /// `rename`
@@ -70,7 +70,7 @@ fn singular(errors: &mut BuildErrors, field: &[&str], name: &str) -> Option<Json
 
 impl SetConfig {
     /// Compiles targets and templates.
-    pub fn build(&self, ctx: &BuildContext) -> Result<FieldEdit, BuildErrors> {
+    pub(crate) fn build(&self, ctx: &BuildContext) -> Result<FieldEdit, BuildErrors> {
         let mut errors = BuildErrors::default();
         let mut edits = Vec::new();
         for (name, value) in &self.fields {
@@ -86,7 +86,7 @@ impl SetConfig {
 
 impl RenameConfig {
     /// Compiles both sides of every rename.
-    pub fn build(&self, _ctx: &BuildContext) -> Result<FieldEdit, BuildErrors> {
+    pub(crate) fn build(&self, _ctx: &BuildContext) -> Result<FieldEdit, BuildErrors> {
         let mut errors = BuildErrors::default();
         let mut edits = Vec::new();
         for (from, to) in &self.fields {
@@ -102,7 +102,7 @@ impl RenameConfig {
 
 impl RemoveConfig {
     /// Compiles every path.
-    pub fn build(&self, _ctx: &BuildContext) -> Result<FieldEdit, BuildErrors> {
+    pub(crate) fn build(&self, _ctx: &BuildContext) -> Result<FieldEdit, BuildErrors> {
         let mut errors = BuildErrors::default();
         let mut paths = Vec::new();
         for (i, name) in self.fields.iter().enumerate() {

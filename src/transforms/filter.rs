@@ -12,22 +12,22 @@ use crate::kernel::record::Record;
 /// Keeps records matching a condition.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct FilterConfig {
+pub(crate) struct FilterConfig {
     /// A minijinja expression, e.g. `record.status in ['processing', 'complete']` (may be wrapped in
     /// `{{ }}`). Records for which it is true pass; the others are dropped and counted as filtered.
     /// Jinja truthiness: `false`, `none`, `0`, `""`, empty lists and empty maps are false.
-    pub when: String,
+    pub(crate) when: String,
 }
 
 /// Built `filter` step.
 #[derive(Debug)]
-pub struct Filter {
+pub(crate) struct Filter {
     when: ExprTemplate,
 }
 
 impl FilterConfig {
     /// Compiles the condition.
-    pub fn build(&self, ctx: &BuildContext) -> Result<Filter, BuildErrors> {
+    pub(crate) fn build(&self, ctx: &BuildContext) -> Result<Filter, BuildErrors> {
         let mut errors = BuildErrors::default();
         let when = errors.expression(ctx, &["when"], &self.when);
         errors.finish(|| Some(Filter { when: when? }))

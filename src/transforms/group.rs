@@ -27,21 +27,21 @@ fn default_max_records() -> usize {
 /// Gathers records by key.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct GroupConfig {
+pub(crate) struct GroupConfig {
     /// Template producing the group key, e.g. `{{ parent.increment_id }}`.
-    pub key: String,
+    pub(crate) key: String,
     /// Name of the list field in the emitted record (`{"key": …, "<into>": [...]}`).
     #[serde(default = "default_into")]
-    pub into: String,
+    pub(crate) into: String,
     /// The input arrives ordered by key: emit a group as soon as the key changes (constant memory).
     #[serde(default)]
-    pub adjacent: bool,
+    pub(crate) adjacent: bool,
     /// Emit a group once its first record has waited this long.
     #[serde(default)]
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     /// Upper bound on buffered records (at least 1); when reached, the oldest group is emitted early.
     #[serde(default = "default_max_records")]
-    pub max_records: usize,
+    pub(crate) max_records: usize,
 }
 
 struct Pending {
@@ -51,7 +51,7 @@ struct Pending {
 }
 
 /// Built `group` step.
-pub struct Group {
+pub(crate) struct Group {
     key: StringTemplate,
     into: String,
     adjacent: bool,
@@ -71,7 +71,7 @@ impl std::fmt::Debug for Group {
 
 impl GroupConfig {
     /// Compiles the key template.
-    pub fn build(&self, ctx: &BuildContext) -> Result<Group, BuildErrors> {
+    pub(crate) fn build(&self, ctx: &BuildContext) -> Result<Group, BuildErrors> {
         let mut errors = BuildErrors::default();
         let key = errors.string_template(ctx, &["key"], &self.key);
         if self.max_records == 0 {

@@ -21,7 +21,7 @@ use crate::kernel::record::Record;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[schemars(transform = allow_bare_null)]
-pub enum Missing {
+pub(crate) enum Missing {
     /// Send the record to the dead-letter output.
     #[default]
     Error,
@@ -63,7 +63,7 @@ fn allow_bare_null(schema: &mut schemars::Schema) {
 /// One extraction: a query, or a query with options.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
-pub enum Extract {
+pub(crate) enum Extract {
     /// A JSONPath query; its first match is written.
     Query(String),
     /// A query with options.
@@ -72,7 +72,7 @@ pub enum Extract {
 
 impl Extract {
     /// The JSONPath query.
-    pub fn query(&self) -> &str {
+    pub(crate) fn query(&self) -> &str {
         match self {
             Extract::Query(q) => q,
             Extract::Options(o) => &o.path,
@@ -83,36 +83,36 @@ impl Extract {
 /// An extraction with options.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ExtractOptions {
+pub(crate) struct ExtractOptions {
     /// The JSONPath query (RFC 9535), e.g. `$.custom_attributes[?@.attribute_code == 'size'].value`.
-    pub path: String,
+    pub(crate) path: String,
     /// Write every match as a list instead of the first match.
     #[serde(default)]
-    pub all: bool,
+    pub(crate) all: bool,
     /// Written when the query selects nothing (overrides `missing`); `default: null` writes `null`.
     #[serde(default, deserialize_with = "crate::config::present::present")]
-    pub default: Option<Value>,
+    pub(crate) default: Option<Value>,
     /// What to do when the query selects nothing and no default is given (default: the step's
     /// `missing`); a bare `null` means `null`.
     #[serde(default, deserialize_with = "crate::config::present::present")]
-    pub missing: Option<Missing>,
+    pub(crate) missing: Option<Missing>,
 }
 
 /// Extracts values with JSONPath.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct JsonpathConfig {
+pub(crate) struct JsonpathConfig {
     /// Target [field reference](configuration.md#jsonpath) (name, dotted name, or JSONPath) → a JSONPath
     /// query, or the query with options; the first match is written (default: `{}`).
     #[serde(default)]
-    pub set: IndexMap<String, Extract>,
+    pub(crate) set: IndexMap<String, Extract>,
     /// Replace the whole record with the first match of this query (applied after `set`), e.g. `$.data`.
     #[serde(default)]
-    pub root: Option<String>,
+    pub(crate) root: Option<String>,
     /// What to do when a query selects nothing: `error` (default) dead-letters the record, `null`
     /// (quoted or not) writes `null`, `skip` leaves the field untouched.
     #[serde(default)]
-    pub missing: Missing,
+    pub(crate) missing: Missing,
 }
 
 #[derive(Debug, Clone)]
@@ -127,14 +127,14 @@ struct Field {
 
 /// Built `jsonpath` step.
 #[derive(Debug, Clone)]
-pub struct JsonpathStep {
+pub(crate) struct JsonpathStep {
     fields: Vec<Field>,
     root: Option<JsonPath>,
 }
 
 impl JsonpathConfig {
     /// Compiles every query.
-    pub fn build(&self, _ctx: &BuildContext) -> Result<JsonpathStep, BuildErrors> {
+    pub(crate) fn build(&self, _ctx: &BuildContext) -> Result<JsonpathStep, BuildErrors> {
         let mut errors = BuildErrors::default();
         let mut fields = Vec::new();
         for (name, extract) in &self.set {

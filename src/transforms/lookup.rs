@@ -17,7 +17,7 @@ use crate::tables::Table;
 /// What to do when the key is not in the table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum OnMiss {
+pub(crate) enum OnMiss {
     /// Stop the pipeline: the table is incomplete and nothing more should be sent.
     Error,
     /// Send the record to the dead-letter output.
@@ -32,36 +32,36 @@ pub enum OnMiss {
 /// Looks a key up in a table.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LookupConfig {
+pub(crate) struct LookupConfig {
     /// Name of a table: `tables/NAME.csv` in the pipeline folder, a table of `shared.yaml`, or one
     /// defined under the pipeline's `tables:`.
     #[serde(default)]
-    pub table: Option<String>,
+    pub(crate) table: Option<String>,
     /// Inline rows, instead of `table` (exactly one of the two).
     #[serde(default)]
-    pub rows: Option<Vec<Map<String, Value>>>,
+    pub(crate) rows: Option<Vec<Map<String, Value>>>,
     /// Template producing the key to look up, e.g. `{{ record.size }}`.
-    pub key: String,
+    pub(crate) key: String,
     /// Column the key is matched against (default: the table's first column).
     #[serde(default)]
-    pub key_column: Option<String>,
+    pub(crate) key_column: Option<String>,
     /// Column whose value is written (default: the whole row as an object).
     #[serde(default)]
-    pub column: Option<String>,
+    pub(crate) column: Option<String>,
     /// Field (name, dotted name or JSONPath) the result is written to.
-    pub target: String,
+    pub(crate) target: String,
     /// Policy for keys not in the table: `error`, `dead_letter` (default), `default`, or `keep`.
     #[serde(default)]
-    pub on_miss: OnMiss,
+    pub(crate) on_miss: OnMiss,
     /// The value written on a miss when `on_miss: default` (required then; `default: null` writes
     /// `null`).
     #[serde(default, deserialize_with = "crate::config::present::present")]
-    pub default: Option<Value>,
+    pub(crate) default: Option<Value>,
 }
 
 /// Built `lookup` step.
 #[derive(Debug)]
-pub struct Lookup {
+pub(crate) struct Lookup {
     table: Arc<Table>,
     key: StringTemplate,
     key_column: String,
@@ -73,7 +73,7 @@ pub struct Lookup {
 
 impl LookupConfig {
     /// Resolves the table and compiles the key template and target.
-    pub fn build(&self, ctx: &BuildContext) -> Result<Lookup, BuildErrors> {
+    pub(crate) fn build(&self, ctx: &BuildContext) -> Result<Lookup, BuildErrors> {
         let mut errors = BuildErrors::default();
         let table = match (&self.table, &self.rows) {
             (Some(name), None) => match ctx.tables.get(name) {

@@ -18,22 +18,22 @@ use crate::kernel::record::Record;
 /// Renders templates into the record.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TemplateConfig {
+pub(crate) struct TemplateConfig {
     /// The new record, as a structure whose strings may be templates. A string that is exactly one
     /// `{{ expression }}` keeps the expression's type (number, list, object); other template strings
     /// render to strings. `{"$each": expr, "$as": name, "$where": expr, "$value": template}` renders a
     /// list. Exactly one of `value` and `set` is required.
     #[serde(default)]
-    pub value: Option<Value>,
+    pub(crate) value: Option<Value>,
     /// Fields to set on the current record: field name (or JSONPath) → template, rendered against
     /// the record as it was before this step.
     #[serde(default)]
-    pub set: Option<IndexMap<String, Value>>,
+    pub(crate) set: Option<IndexMap<String, Value>>,
 }
 
 /// Built `template` step.
 #[derive(Debug, Clone)]
-pub struct Template {
+pub(crate) struct Template {
     mode: Mode,
     /// Emit records as JSON text where the template's shortcut can write it (see
     /// [`Transform::emit_encoded_json`]).
@@ -48,7 +48,7 @@ enum Mode {
 
 impl TemplateConfig {
     /// Compiles every template.
-    pub fn build(&self, ctx: &BuildContext) -> Result<Template, BuildErrors> {
+    pub(crate) fn build(&self, ctx: &BuildContext) -> Result<Template, BuildErrors> {
         let mut errors = BuildErrors::default();
         let mode = match (&self.value, &self.set) {
             (Some(value), None) => errors.value_template(ctx, &["value"], value).map(Mode::Replace),

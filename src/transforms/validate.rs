@@ -14,18 +14,18 @@ use crate::kernel::record::Record;
 /// Validates records against a JSON Schema.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ValidateConfig {
+pub(crate) struct ValidateConfig {
     /// The JSON Schema (draft 2020-12 unless `$schema` says otherwise), inline.
     #[serde(default)]
-    pub schema: Option<Value>,
+    pub(crate) schema: Option<Value>,
     /// A JSON or YAML file holding the schema, relative to the pipeline's folder (exactly one of
     /// `schema` and `schema_file`).
     #[serde(default)]
-    pub schema_file: Option<String>,
+    pub(crate) schema_file: Option<String>,
 }
 
 /// Built `validate` step.
-pub struct Validate {
+pub(crate) struct Validate {
     validator: Arc<jsonschema::Validator>,
 }
 
@@ -40,7 +40,7 @@ const MAX_REPORTED: usize = 10;
 
 impl ValidateConfig {
     /// Loads and compiles the schema.
-    pub fn build(&self, ctx: &BuildContext) -> Result<Validate, BuildErrors> {
+    pub(crate) fn build(&self, ctx: &BuildContext) -> Result<Validate, BuildErrors> {
         let mut errors = BuildErrors::default();
         let schema = match (&self.schema, &self.schema_file) {
             (Some(s), None) => Some(s.clone()),

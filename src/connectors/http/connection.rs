@@ -20,38 +20,38 @@ pub(crate) const KIND: &str = "http";
 /// to it gets.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct HttpConnectionConfig {
+pub(crate) struct HttpConnectionConfig {
     /// Base URL every path is joined to: absolute `http://` or `https://` with a host, e.g.
     /// `https://shop.example.com`.
-    pub base_url: String,
+    pub(crate) base_url: String,
     /// Headers sent with every request (values may use `${secret:NAME}`).
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub(crate) headers: BTreeMap<String, String>,
     /// Time limit for one request (e.g. `30s`).
     #[serde(default)]
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     /// Name of a rate limit from `rate_limits`.
     #[serde(default)]
-    pub rate_limit: Option<String>,
+    pub(crate) rate_limit: Option<String>,
 }
 
 /// A checked HTTP connection, as the components naming it receive it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpConnection {
+pub(crate) struct HttpConnection {
     /// The base URL as written (an absolute http(s) URL with a host), without trailing `/`.
-    pub base_url: String,
+    pub(crate) base_url: String,
     /// Headers sent with every request: valid names, values valid in a header.
-    pub headers: BTreeMap<String, String>,
+    pub(crate) headers: BTreeMap<String, String>,
     /// Time limit for one request, if the connection sets one (longer than zero).
-    pub timeout: Option<std::time::Duration>,
+    pub(crate) timeout: Option<std::time::Duration>,
     /// The rate limit it names (an entry of `rate_limits`).
-    pub rate_limit: Option<String>,
+    pub(crate) rate_limit: Option<String>,
 }
 
 impl HttpConnectionConfig {
     /// Checks everything a request will need (the base URL, each header, the time limit, the rate
     /// limit's name) and returns every problem at its field.
-    pub fn build(&self, ctx: &ConnectionContext) -> Result<HttpConnection, BuildErrors> {
+    pub(crate) fn build(&self, ctx: &ConnectionContext) -> Result<HttpConnection, BuildErrors> {
         let mut errors = BuildErrors::default();
         if !is_absolute_http_url(&self.base_url) {
             errors.push(

@@ -20,11 +20,11 @@ use ir::{Query, Step};
 #[error("invalid JSONPath `{expr}`: {reason}")]
 pub struct JsonPathError {
     /// The expression as written.
-    pub expr: String,
+    pub(crate) expr: String,
     /// What is wrong with it.
-    pub reason: String,
+    pub(crate) reason: String,
     /// 1-based column (in characters) within the expression where it goes wrong, when known.
-    pub column: Option<usize>,
+    pub(crate) column: Option<usize>,
 }
 
 /// A compiled JSONPath query.
@@ -52,7 +52,7 @@ impl JsonPath {
     }
 
     /// The expression as written.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.source
     }
 
@@ -84,7 +84,7 @@ impl JsonPath {
 
     /// Whether this is an RFC 9535 singular query (only name and index selectors), which selects
     /// at most one node and can be used with [`set`](Self::set) and [`remove`](Self::remove).
-    pub fn is_singular(&self) -> bool {
+    pub(crate) fn is_singular(&self) -> bool {
         self.singular.is_some()
     }
 
@@ -94,7 +94,7 @@ impl JsonPath {
     /// Fails, leaving `target` unchanged, when the path is not singular, when an intermediate
     /// value is neither an object nor null where a name is needed, or is not an array holding the
     /// index where an index is needed.
-    pub fn set(&self, target: &mut Value, new: Value) -> Result<(), JsonPathError> {
+    pub(crate) fn set(&self, target: &mut Value, new: Value) -> Result<(), JsonPathError> {
         let error = |reason: String| JsonPathError { expr: self.source.clone(), reason, column: None };
         let steps = self
             .singular
@@ -151,7 +151,7 @@ impl JsonPath {
     /// Removes and returns the value at this singular path, if there is one (array elements
     /// after it shift down). `$` takes the whole value, leaving `null`. Non-singular paths remove
     /// nothing and return `None`.
-    pub fn remove(&self, target: &mut Value) -> Option<Value> {
+    pub(crate) fn remove(&self, target: &mut Value) -> Option<Value> {
         let steps = self.singular.as_deref()?;
         let Some((last, parents)) = steps.split_last() else {
             return Some(std::mem::take(target));
@@ -176,7 +176,7 @@ impl JsonPath {
     /// Renames the member this singular path names to the last name of `to`, keeping its place among
     /// the others, when both name members of the same object and `to`'s does not exist yet; false
     /// (and `target` unchanged) otherwise.
-    pub fn rename_in_place(&self, to: &JsonPath, target: &mut Value) -> bool {
+    pub(crate) fn rename_in_place(&self, to: &JsonPath, target: &mut Value) -> bool {
         let (Some(from), Some(to)) = (self.singular.as_deref(), to.singular.as_deref()) else { return false };
         let (Some((Step::Name(old), parents)), Some((Step::Name(new), to_parents))) =
             (from.split_last(), to.split_last())
@@ -209,7 +209,7 @@ impl JsonPath {
     /// For `$.a.b[?@.key == literal]…` (names, then one equality filter on a member of the elements,
     /// then anything): the array, the member and the literal. A source may then build only matching
     /// elements of that array. `None` for any other shape.
-    pub fn element_filter(&self) -> Option<ElementFilter> {
+    pub(crate) fn element_filter(&self) -> Option<ElementFilter> {
         let q = &self.query;
         if !q.absolute {
             return None;
@@ -239,7 +239,7 @@ impl JsonPath {
     }
 
     /// The record fields this query reads (`Reads::All` when it may read anything).
-    pub fn reads(&self) -> crate::expr::reads::Reads {
+    pub(crate) fn reads(&self) -> crate::expr::reads::Reads {
         match self.field_paths() {
             Some(paths) => {
                 let mut reads = crate::expr::reads::Reads::none();
@@ -253,7 +253,7 @@ impl JsonPath {
     /// The object-member name paths from the root this query can read, e.g. `$.a.b[*].c` reads
     /// only under `["a", "b"]`; absolute queries inside filters add their own paths. `None` when
     /// the query may read anything (`$`, `$..x`, `$[*]`, `$[0]`).
-    pub fn field_paths(&self) -> Option<Vec<Vec<String>>> {
+    pub(crate) fn field_paths(&self) -> Option<Vec<Vec<String>>> {
         let mut paths = Vec::new();
         if !self.query.collect_field_paths(&mut paths) {
             return None;
@@ -274,13 +274,13 @@ impl JsonPath {
 /// A query of the form `$.a.b[?@.key == literal]…`: it reads only the elements of the array at
 /// `$.a.b` whose member `key` equals `literal`, so a source may skip building the others.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ElementFilter {
+pub(crate) struct ElementFilter {
     /// Member names leading to the array.
-    pub array: Vec<String>,
+    pub(crate) array: Vec<String>,
     /// The element member compared.
-    pub key: String,
+    pub(crate) key: String,
     /// The value it is compared with (a string, number or boolean).
-    pub literal: Value,
+    pub(crate) literal: Value,
 }
 
 /// Removes `name` from `members`, keeping the order of the others whether or not serde_json's

@@ -16,7 +16,7 @@ use super::object::json_to_value;
 use crate::state::StateStore;
 
 /// Reads the id map. Implemented for the state store; tests may implement it directly.
-pub trait IdLookup: Send + Sync + std::fmt::Debug {
+pub(crate) trait IdLookup: Send + Sync + std::fmt::Debug {
     /// Every remote id recorded for `key`.
     fn ids(&self, key: &str) -> Result<Map<String, Json>, String>;
 }
@@ -30,12 +30,12 @@ impl IdLookup for Arc<dyn StateStore> {
 /// Where the id map is found at render time; shared by every template of one engine, filled once per
 /// run (see [`IdsSlot::fill`]). Empty: templates that read `ids` fail with a message saying why.
 #[derive(Debug, Clone, Default)]
-pub struct IdsSlot(Arc<OnceLock<Arc<dyn IdLookup>>>);
+pub(crate) struct IdsSlot(Arc<OnceLock<Arc<dyn IdLookup>>>);
 
 impl IdsSlot {
     /// Makes the id map readable by the templates sharing this slot. Returns false when it was filled
     /// already (the first one stays).
-    pub fn fill(&self, lookup: Arc<dyn IdLookup>) -> bool {
+    pub(crate) fn fill(&self, lookup: Arc<dyn IdLookup>) -> bool {
         self.0.set(lookup).is_ok()
     }
 

@@ -129,13 +129,13 @@ impl Default for TemplateOptions {
 #[derive(Debug, Clone)]
 pub struct RenderContext {
     /// The record being processed, exposed as `record` without being copied.
-    pub record: Arc<Json>,
+    pub(crate) record: Arc<Json>,
     /// The enclosing record (for nested steps), exposed as `parent`.
-    pub parent: Option<Arc<Json>>,
+    pub(crate) parent: Option<Arc<Json>>,
     /// Extra top-level names. `record` and `parent` take precedence over a var of the same name.
-    pub vars: BTreeMap<String, Json>,
+    pub(crate) vars: BTreeMap<String, Json>,
     /// The record's key, whose ids `ids` reads.
-    pub key: Option<Arc<str>>,
+    pub(crate) key: Option<Arc<str>>,
 }
 
 impl RenderContext {
@@ -145,13 +145,13 @@ impl RenderContext {
     }
 
     /// Sets the record's key (read by `ids`).
-    pub fn with_key(mut self, key: Option<Arc<str>>) -> Self {
+    pub(crate) fn with_key(mut self, key: Option<Arc<str>>) -> Self {
         self.key = key;
         self
     }
 
     /// Sets `parent`.
-    pub fn with_parent(mut self, parent: Arc<Json>) -> Self {
+    pub(crate) fn with_parent(mut self, parent: Arc<Json>) -> Self {
         self.parent = Some(parent);
         self
     }
@@ -228,12 +228,12 @@ impl TemplateEngine {
     }
 
     /// The tables `lookup` sees.
-    pub fn tables(&self) -> &Arc<Tables> {
+    pub(crate) fn tables(&self) -> &Arc<Tables> {
         &self.tables
     }
 
     /// Where the templates of this engine find the id map; the runtime fills it when a run starts.
-    pub fn ids(&self) -> &IdsSlot {
+    pub(crate) fn ids(&self) -> &IdsSlot {
         &self.ids
     }
 
@@ -256,7 +256,7 @@ impl TemplateEngine {
     }
 
     /// Compiles a bare expression (no `{{ }}`), e.g. a `when:` condition, evaluated to a typed value.
-    pub fn compile_expression(&self, expr: &str) -> Result<ExprTemplate, TemplateError> {
+    pub(crate) fn compile_expression(&self, expr: &str) -> Result<ExprTemplate, TemplateError> {
         let (program, reads) = self.expression_program(EXPR_NAME, expr)?;
         Ok(ExprTemplate { env: self.env.clone(), program, source: expr.into(), ids: self.ids_for_source(expr), reads })
     }
@@ -314,19 +314,19 @@ impl StringTemplate {
     }
 
     /// The template as written.
-    pub fn source(&self) -> &str {
+    pub(crate) fn source(&self) -> &str {
         &self.source
     }
 
     /// The `record` fields the template reads (found when it was compiled).
-    pub fn reads(&self) -> &Reads {
+    pub(crate) fn reads(&self) -> &Reads {
         &self.reads
     }
 }
 
 /// A compiled bare expression, evaluated to a typed value.
 #[derive(Clone)]
-pub struct ExprTemplate {
+pub(crate) struct ExprTemplate {
     env: Arc<Environment<'static>>,
     program: Program,
     source: Arc<str>,
@@ -342,23 +342,23 @@ impl std::fmt::Debug for ExprTemplate {
 
 impl ExprTemplate {
     /// The expression's value as JSON (`none` → `null`). An undefined result is an error.
-    pub fn eval(&self, ctx: &RenderContext) -> Result<Json, TemplateError> {
+    pub(crate) fn eval(&self, ctx: &RenderContext) -> Result<Json, TemplateError> {
         let v = eval_program(&self.env, &self.program, &self.source, ctx.scope(self.ids.as_ref()).to_value())?;
         value_to_json(&v).map_err(|reason| TemplateError::Render { reason })
     }
 
     /// Whether the expression is truthy (Jinja truthiness: empty strings/lists/maps, 0, none are false).
-    pub fn is_true(&self, ctx: &RenderContext) -> Result<bool, TemplateError> {
+    pub(crate) fn is_true(&self, ctx: &RenderContext) -> Result<bool, TemplateError> {
         Ok(eval_program(&self.env, &self.program, &self.source, ctx.scope(self.ids.as_ref()).to_value())?.is_true())
     }
 
     /// The expression as written.
-    pub fn source(&self) -> &str {
+    pub(crate) fn source(&self) -> &str {
         &self.source
     }
 
     /// The `record` fields the expression reads (found when it was compiled).
-    pub fn reads(&self) -> &Reads {
+    pub(crate) fn reads(&self) -> &Reads {
         &self.reads
     }
 }

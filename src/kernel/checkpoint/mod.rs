@@ -107,7 +107,7 @@ pub struct Checkpoints {
 
 impl Checkpoints {
     /// Loads the source's saved checkpoint (none with `from_start`).
-    pub fn load(
+    pub(crate) fn load(
         store: Arc<dyn StateStore>,
         pipeline: &str,
         source: &str,
@@ -139,19 +139,19 @@ impl Checkpoints {
 
     /// For a replay of dead letters: no input is read (the position stays), and each output commits
     /// what it wrote when the run ends, so that the next run does not cut the replayed records away.
-    pub fn for_replay(mut self) -> Self {
+    pub(crate) fn for_replay(mut self) -> Self {
         self.replay = true;
         self
     }
 
     /// The source's fields of the saved checkpoint (empty when there is none), for `Source::restore`.
-    pub fn saved_position(&self) -> &Map<String, Value> {
+    pub(crate) fn saved_position(&self) -> &Map<String, Value> {
         &self.saved.source
     }
 
     /// Hands the source's position to the checkpoint: from now on every save asks it where the
     /// acknowledged inputs reach.
-    pub fn keep(&self, position: Arc<dyn Resumable>) {
+    pub(crate) fn keep(&self, position: Arc<dyn Resumable>) {
         let source = position.position(&Acknowledged::default());
         *self.unchanged.lock().unwrap_or_else(|e| e.into_inner()) =
             SavedCheckpoint { source, outputs: self.saved.outputs.clone() };
@@ -160,24 +160,24 @@ impl Checkpoints {
 
     /// Announces that the sink `sink` commits its output with this checkpoint: no position is saved
     /// until it has opened its output ([`Checkpoints::open_output`]).
-    pub fn expect_output(&self, sink: &str) {
+    pub(crate) fn expect_output(&self, sink: &str) {
         self.lock_slots().insert(sink.to_string(), Slot::Pending);
     }
 
     /// The committed length of `sink`'s output, as the last run saved it.
-    pub fn saved_output(&self, sink: &str) -> Option<OutputPosition> {
+    pub(crate) fn saved_output(&self, sink: &str) -> Option<OutputPosition> {
         self.saved.outputs.get(sink).cloned()
     }
 
     /// `sink`'s output cannot be cut back (not a regular file): it is left out of checkpoints.
-    pub fn untrack_output(&self, sink: &str) {
+    pub(crate) fn untrack_output(&self, sink: &str) {
         self.lock_slots().insert(sink.to_string(), Slot::Untracked);
     }
 
     /// `sink` opened its output at `path` (`file` is a handle on it), which now holds `len` bytes it
     /// may keep. Saved at once (with the position of the last save), so that a crash before the next
     /// checkpoint cuts the output back to `len`, not to an older length.
-    pub fn open_output(&self, sink: &str, path: &Path, file: File, len: u64) -> StateResult<()> {
+    pub(crate) fn open_output(&self, sink: &str, path: &Path, file: File, len: u64) -> StateResult<()> {
         let mut last = self.last_written.lock().unwrap_or_else(|e| e.into_inner());
         let mut ledger = Ledger::new(path.to_path_buf(), file, len);
         ledger.sync_to(len).map_err(|e| output_error(path, e))?;
@@ -205,14 +205,14 @@ impl Checkpoints {
 
     /// `sink` wrote a batch of records from `inputs` to its output, which is now `len` bytes long.
     /// Called after the batch is flushed and before its records are acknowledged.
-    pub fn wrote(&self, sink: &str, inputs: BatchInputs, len: u64) {
+    pub(crate) fn wrote(&self, sink: &str, inputs: BatchInputs, len: u64) {
         if let Some(Slot::Open(ledger)) = self.lock_slots().get_mut(sink) {
             ledger.wrote(inputs, len);
         }
     }
 
     /// `sink` finished its output (synced, complete): the next save records that it ended cleanly.
-    pub fn close_output(&self, sink: &str) {
+    pub(crate) fn close_output(&self, sink: &str) {
         if let Some(Slot::Open(ledger)) = self.lock_slots().get_mut(sink) {
             ledger.closed = true;
         }
@@ -241,7 +241,7 @@ impl Checkpoints {
     /// saved together with each output's length holding exactly the records of the inputs it covers,
     /// after those bytes are synced to disk; when some output has not opened yet, or its batches
     /// interleave covered and uncovered inputs, the save is put off (to the next tick, or the end).
-    pub fn save(&self) -> StateResult<bool> {
+    pub(crate) fn save(&self) -> StateResult<bool> {
         // Locked before the position is read: a save still running when the final one starts cannot
         // write its older position after it.
         let mut last = self.last_written.lock().unwrap_or_else(|e| e.into_inner());

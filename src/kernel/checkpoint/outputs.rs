@@ -15,28 +15,28 @@ use crate::kernel::record::Record;
 
 /// The committed length of one output file, saved in the checkpoint of the source feeding it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutputPosition {
+pub(crate) struct OutputPosition {
     /// Bytes of the file that hold exactly what the inputs before the checkpoint produced (for a JSON
     /// array, without its closing bracket).
-    pub len: u64,
+    pub(crate) len: u64,
     /// Hash of the file's first bytes (up to 512, never past `len`).
-    pub head: String,
+    pub(crate) head: String,
     /// Hash of the (up to 512) bytes just before `len`.
-    pub tail: String,
+    pub(crate) tail: String,
     /// The run that wrote it ended cleanly, its output complete at `len`: bytes found after it later
     /// were not written by Weir (without it, they are what an interrupted run wrote).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub closed: bool,
+    pub(crate) closed: bool,
 }
 
 /// Which inputs the records of one written batch came from: per input stream, the lowest and highest
 /// sequence number.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BatchInputs(Vec<(u32, u64, u64)>);
+pub(crate) struct BatchInputs(Vec<(u32, u64, u64)>);
 
 impl BatchInputs {
     /// Adds the inputs of `record`.
-    pub fn add(&mut self, record: &Record) {
+    pub(crate) fn add(&mut self, record: &Record) {
         record.acks.each(|ack| {
             let p = ack.position();
             match self.0.iter_mut().find(|(s, ..)| *s == p.stream) {

@@ -55,7 +55,7 @@ impl Eq for Needle {}
 
 impl Projection {
     /// The projection that keeps exactly these member paths (and everything beneath each).
-    pub fn from_paths(paths: &[Vec<String>]) -> Self {
+    pub(crate) fn from_paths(paths: &[Vec<String>]) -> Self {
         let mut root = Projection::default();
         for path in paths {
             let mut node = &mut root;
@@ -118,7 +118,7 @@ impl Projection {
     /// sonic-rs walks the document: it skips the members nobody reads faster than serde_json (SIMD
     /// string scanning) and still checks that they are valid JSON, including their UTF-8. What is kept
     /// is built by serde_json, and errors are worded by serde_json, like those of whole-record parsing.
-    pub fn parse(&self, text: &[u8]) -> Result<Value, String> {
+    pub(crate) fn parse(&self, text: &[u8]) -> Result<Value, String> {
         let parsed = std::str::from_utf8(text).map_err(|e| e.to_string()).and_then(|text| {
             let mut de = sonic_rs::Deserializer::from_str(text);
             let value = Seed(self).deserialize(&mut de).map_err(|e| e.to_string())?;

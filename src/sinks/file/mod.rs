@@ -20,7 +20,7 @@ use crate::sources::file::FileFormat;
 /// Whether an existing file is replaced or extended.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum WriteMode {
+pub(crate) enum WriteMode {
     /// Replace the file's contents at the start of each run.
     #[default]
     Truncate,
@@ -31,28 +31,28 @@ pub enum WriteMode {
 /// Writes records to a file.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct FileSinkConfig {
+pub(crate) struct FileSinkConfig {
     /// Output file, relative to the pipeline's folder; its folder is created if missing. `${env:…}` is
     /// handy here: `"${env:WEIR_OUT:-out}/items.ndjson"`.
-    pub path: String,
+    pub(crate) path: String,
     /// Format: `ndjson` (default), `json` (one array), or `csv`. `weir validate` warns when it
     /// contradicts the path's extension (e.g. NDJSON written to `out.csv`).
     #[serde(default)]
-    pub format: FileFormat,
+    pub(crate) format: FileFormat,
     /// CSV columns, in order (default: the first record's fields, in their order); `format: csv` only.
     #[serde(default)]
-    pub columns: Option<Vec<String>>,
+    pub(crate) columns: Option<Vec<String>>,
     /// `truncate` (default) or `append` (`append` works with `ndjson` and `csv`, not `json`). A
     /// `truncate` sink appends when the source resumes from a checkpoint (an input file is read on from
     /// where an earlier run stopped) or dead letters are replayed: what earlier runs delivered stays;
     /// when the inputs were replaced and are read from their start, it rewrites the file.
     #[serde(default)]
-    pub mode: WriteMode,
+    pub(crate) mode: WriteMode,
 }
 
 /// Built `file` sink.
 #[derive(Debug)]
-pub struct FileSink {
+pub(crate) struct FileSink {
     path: PathBuf,
     format: FileFormat,
     columns: Option<Vec<String>>,
@@ -72,7 +72,7 @@ pub struct FileSink {
 
 impl FileSinkConfig {
     /// Resolves the path.
-    pub fn build(&self, ctx: &BuildContext) -> Result<FileSink, BuildErrors> {
+    pub(crate) fn build(&self, ctx: &BuildContext) -> Result<FileSink, BuildErrors> {
         let mut errors = BuildErrors::default();
         if self.mode == WriteMode::Append && self.format == FileFormat::Json {
             errors.push(&["mode"], "bad-value", "`append` cannot extend a JSON array; use `ndjson`", None);

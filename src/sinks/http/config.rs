@@ -32,86 +32,86 @@ fn default_retry_backoff() -> Duration {
 /// Sends each record to an HTTP API as JSON.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct HttpSinkConfig {
+pub(crate) struct HttpSinkConfig {
     /// A connection from `connections.yaml`: `path` is appended to its `base_url`, and its headers and
     /// timeout apply. Use either `connection` and `path`, or `url`.
     #[serde(default)]
-    pub connection: Option<String>,
+    pub(crate) connection: Option<String>,
     /// The absolute URL (a template), e.g. `https://erp.example.com/api/orders`.
     #[serde(default)]
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
     /// The path below the connection's `base_url` (a template), e.g. `/api/orders`; a missing `/` is
     /// added.
     #[serde(default)]
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     /// The HTTP method: `POST` (default), `PUT`, `PATCH`, `DELETE` or `GET`; may be a template.
     #[serde(default = "default_create_method")]
-    pub method: String,
+    pub(crate) method: String,
     /// Request headers; values are templates and may use `${secret:NAME}`. They replace the
     /// connection's headers of the same name.
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub(crate) headers: BTreeMap<String, String>,
     /// The JSON body: a structured template, like the `template` step's `value` (default: the record).
     #[serde(default)]
-    pub body: Option<Value>,
+    pub(crate) body: Option<Value>,
     /// Time limit for one request: connect, send, answer (default: the connection's `timeout`, else
     /// `30s`).
     #[serde(default)]
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     /// How many more times a request whose outcome is unknown (no answer, 408, 429, 5xx) is tried
     /// within one write before the sink fails (default 2). With `idempotency`, the lookup runs before
     /// each new create.
     #[serde(default = "default_retries")]
-    pub retries: u32,
+    pub(crate) retries: u32,
     /// Wait before the first retry; doubled for each further one, at most 30s (default `200ms`).
     #[serde(default = "default_retry_backoff")]
-    pub retry_backoff: Duration,
+    pub(crate) retry_backoff: Duration,
     /// Makes creates safe to repeat across crashes and lost answers (needs the state store).
     #[serde(default)]
-    pub idempotency: Option<IdempotencyConfig>,
+    pub(crate) idempotency: Option<IdempotencyConfig>,
     /// Remote ids to record in the id map under the record's key: name → JSONPath into the answer's
     /// body (e.g. `erp_order_id: "$.id"`); with `idempotency`, also from the found record. Templates
     /// read them as `ids.erp_order_id`. Needs the state store.
     #[serde(default)]
-    pub capture: BTreeMap<String, String>,
+    pub(crate) capture: BTreeMap<String, String>,
 }
 
 /// How an idempotent sink recognises a record the target already has.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct IdempotencyConfig {
+pub(crate) struct IdempotencyConfig {
     /// What identifies the record at the target, a template (default: the record's key). Intents are
     /// kept per pipeline, sink and this key.
     #[serde(default)]
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
     /// The request that finds the record at the target, run whenever an earlier attempt's outcome is
     /// unknown.
-    pub lookup: LookupConfig,
+    pub(crate) lookup: LookupConfig,
 }
 
 /// The lookup request of an idempotent sink.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LookupConfig {
+pub(crate) struct LookupConfig {
     /// The HTTP method (default `GET`).
     #[serde(default = "default_lookup_method")]
-    pub method: String,
+    pub(crate) method: String,
     /// The absolute URL (a template), e.g. `https://erp.example.com/api/orders?reference={{ record.reference | urlencode }}`.
     #[serde(default)]
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
     /// The path below the sink's connection's `base_url` (a template). One of `url` and `path` is
     /// required.
     #[serde(default)]
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     /// JSONPath into the answer's body that selects the existing record (e.g. `$[0]` for a search that
     /// answers a list). Found: it selects a value that is not null, `[]` or `{}`. A 404 means not found;
     /// a `2xx` answer that is not JSON (a proxy's or a login page) dead-letters the record and keeps
     /// the intent pending (whether the target has it is unknown).
-    pub found: String,
+    pub(crate) found: String,
     /// Captures from the found record: name → JSONPath into the value `found` selected (default: the
     /// sink's `capture`, applied to that value).
     #[serde(default)]
-    pub capture: Option<BTreeMap<String, String>>,
+    pub(crate) capture: Option<BTreeMap<String, String>>,
 }
 
 fn compile_captures(errors: &mut BuildErrors, field: &[&str], captures: &BTreeMap<String, String>) -> Captures {
@@ -131,7 +131,7 @@ fn compile_captures(errors: &mut BuildErrors, field: &[&str], captures: &BTreeMa
 
 impl HttpSinkConfig {
     /// Compiles every template and JSONPath; checks the connection exists.
-    pub fn build(&self, ctx: &BuildContext) -> Result<HttpSink, BuildErrors> {
+    pub(crate) fn build(&self, ctx: &BuildContext) -> Result<HttpSink, BuildErrors> {
         let mut errors = BuildErrors::default();
         let connection = self.connection.as_ref().and_then(|name| {
             let c = errors.connection::<HttpConnection>(ctx, &["connection"], name, connection::KIND)?;

@@ -48,7 +48,7 @@ struct Idempotency {
 
 /// Built `http` sink.
 #[derive(Debug)]
-pub struct HttpSink {
+pub(crate) struct HttpSink {
     create: RequestTemplate,
     capture: Captures,
     idempotency: Option<Idempotency>,

@@ -60,13 +60,13 @@ pub(super) struct RequestTemplate {
 /// The parts of a request as written in config, with the config fields they come from (for errors).
 pub(super) struct RequestSpec<'a> {
     /// The field prefix (`[]` for the sink, `["idempotency", "lookup"]` for the lookup).
-    pub field: &'a [&'a str],
-    pub connection: Option<(&'a str, &'a HttpConnection)>,
-    pub url: Option<&'a str>,
-    pub path: Option<&'a str>,
-    pub method: &'a str,
-    pub headers: Vec<(String, String)>,
-    pub body: BodySpec,
+    pub(crate) field: &'a [&'a str],
+    pub(crate) connection: Option<(&'a str, &'a HttpConnection)>,
+    pub(crate) url: Option<&'a str>,
+    pub(crate) path: Option<&'a str>,
+    pub(crate) method: &'a str,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: BodySpec,
 }
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -199,13 +199,13 @@ impl RequestTemplate {
 /// A request rendered for one record.
 #[derive(Debug, Clone)]
 pub(super) struct Prepared {
-    pub method: Method,
-    pub url: reqwest::Url,
-    pub headers: HeaderMap,
+    pub(crate) method: Method,
+    pub(crate) url: reqwest::Url,
+    pub(crate) headers: HeaderMap,
     /// The JSON body.
-    pub body: Option<Value>,
+    pub(crate) body: Option<Value>,
     /// `METHOD URL` with secrets masked, for audit entries and errors.
-    pub target: String,
+    pub(crate) target: String,
 }
 
 /// The most of an answer's body that is read (16 MiB); a longer body is not read to its end.

@@ -111,11 +111,11 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
 pub(super) struct Line {
     pub(super) position: InputPosition,
     /// Its line number (from 1): also the number of line ends up to its own.
-    pub line_no: u64,
+    pub(crate) line_no: u64,
     /// The line as read (with a `\r` before its newline, if any).
-    pub whole: Bytes,
+    pub(crate) whole: Bytes,
     /// The file offset just after the line.
-    pub end: u64,
+    pub(crate) end: u64,
 }
 
 /// Calls `line` for every non-blank line of an NDJSON file read from `resume` on (the reader is

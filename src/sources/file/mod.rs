@@ -29,7 +29,7 @@ pub(crate) use position::{FilePositions, ResumeAt};
 /// Record formats of files.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum FileFormat {
+pub(crate) enum FileFormat {
     /// One JSON value per line.
     #[default]
     Ndjson,
@@ -42,7 +42,7 @@ pub enum FileFormat {
 impl FileFormat {
     /// The format a path's extension names: `.csv`, `.ndjson`/`.jsonl`, `.json` (any case); `None` for
     /// any other (or no) extension.
-    pub fn from_extension(path: &str) -> Option<FileFormat> {
+    pub(crate) fn from_extension(path: &str) -> Option<FileFormat> {
         let ext = Path::new(path).extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "csv" => Some(FileFormat::Csv),
@@ -53,7 +53,7 @@ impl FileFormat {
     }
 
     /// The name written in config files.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             FileFormat::Ndjson => "ndjson",
             FileFormat::Json => "json",
@@ -65,38 +65,38 @@ impl FileFormat {
 /// Reads records from files.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct FileSourceConfig {
+pub(crate) struct FileSourceConfig {
     /// File path or glob (`data/*.ndjson`, `exports/**/stock-*.csv`), relative to the pipeline's folder.
-    pub path: String,
+    pub(crate) path: String,
     /// Record format: `ndjson`, `json` (an array), or `csv` (default: from the extension: `.csv` →
     /// `csv`, `.json` → `json`, `.ndjson`/`.jsonl` → `ndjson`; else `ndjson`). `weir validate` (and
     /// `weir run`) warn when a declared format contradicts the extension.
     #[serde(default)]
-    pub format: Option<FileFormat>,
+    pub(crate) format: Option<FileFormat>,
     /// CSV field delimiter, one ASCII character, e.g. `";"` or `"\t"` (default: `,`).
     #[serde(default)]
-    pub delimiter: Option<char>,
+    pub(crate) delimiter: Option<char>,
     /// Read every file whole on every run instead of resuming where the last run stopped (for
     /// snapshots that are replaced each time, e.g. a full stock export read by a reconciliation).
     #[serde(default)]
-    pub ignore_checkpoints: bool,
+    pub(crate) ignore_checkpoints: bool,
 }
 
 impl FileSourceConfig {
     /// The format read: the declared one, else the one the path's extension names, else NDJSON.
-    pub fn effective_format(&self) -> FileFormat {
+    pub(crate) fn effective_format(&self) -> FileFormat {
         self.format.or_else(|| FileFormat::from_extension(&self.path)).unwrap_or_default()
     }
 }
 
 /// Built `file` source.
 #[derive(Debug)]
-pub struct FileSource {
+pub(crate) struct FileSource {
     pattern: String,
     format: FileFormat,
     delimiter: u8,
     /// Resume from checkpoints (`ignore_checkpoints: false`).
-    pub checkpointed: bool,
+    pub(crate) checkpointed: bool,
     /// The pipeline's folder.
     base_dir: PathBuf,
     /// The files' positions, when the run keeps them ([`Source::restore`]).
@@ -105,7 +105,7 @@ pub struct FileSource {
 
 impl FileSourceConfig {
     /// Resolves the path against the pipeline's folder and checks the glob.
-    pub fn build(&self, ctx: &BuildContext) -> Result<FileSource, BuildErrors> {
+    pub(crate) fn build(&self, ctx: &BuildContext) -> Result<FileSource, BuildErrors> {
         let mut errors = BuildErrors::default();
         let full = if std::path::Path::new(&self.path).is_absolute() {
             self.path.clone()
@@ -169,7 +169,7 @@ impl FileSource {
     }
 
     /// The files the pattern matches now, sorted.
-    pub fn files(&self) -> Result<Vec<PathBuf>, SourceError> {
+    pub(crate) fn files(&self) -> Result<Vec<PathBuf>, SourceError> {
         let err = |message: String| SourceError::Read { message, retryable: false };
         let mut files: Vec<PathBuf> = glob::glob(&self.pattern)
             .map_err(|e| err(format!("invalid glob `{}`: {e}", self.pattern)))?
@@ -187,7 +187,7 @@ impl FileSource {
     /// Reads every file, blocking; call from a blocking thread. `chain` holds the steps the source runs
     /// itself (`kernel::fused`). When a checkpoint keeps the position, a last line or row without a
     /// line end is held back (see [`FileSource::read_file`]); the count shows in the run summary.
-    pub fn run_blocking(&self, ctx: &SourceContext, chain: Chain) -> Result<(), SourceError> {
+    pub(crate) fn run_blocking(&self, ctx: &SourceContext, chain: Chain) -> Result<(), SourceError> {
         let mut emitter = Emitter::new(ctx, chain);
         let hold_back = self.positions.is_some();
         let mut held_back = 0;
@@ -246,7 +246,7 @@ impl FileSource {
 
     /// Reads every file the pattern matches, in order, handing each input to `visit` until it returns
     /// false. Blocking. Used by the source and by steps that read a keyed set themselves (`reconcile`).
-    pub fn read(&self, visit: &mut dyn FnMut(Input) -> bool) -> Result<(), SourceError> {
+    pub(crate) fn read(&self, visit: &mut dyn FnMut(Input) -> bool) -> Result<(), SourceError> {
         for (stream, path) in self.files()?.into_iter().enumerate() {
             let stream = u32::try_from(stream).unwrap_or(u32::MAX);
             let mut file = File::open(&path).map_err(|e| read_error(&path, e))?;

@@ -22,27 +22,27 @@ const FILES_KEY: &str = "files";
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct ResumeAt {
     /// Byte offset to seek to (line-oriented formats).
-    pub offset: u64,
+    pub(crate) offset: u64,
     /// Records already read before it (formats that cannot seek skip this many).
-    pub records: u64,
+    pub(crate) records: u64,
     /// Line ends before `offset` (line numbers go on from there).
-    pub lines: u64,
+    pub(crate) lines: u64,
 }
 
 /// The saved position of one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct FilePosition {
     /// Byte offset after the last acknowledged record.
-    pub offset: u64,
+    pub(crate) offset: u64,
     /// Records acknowledged from the start of the file.
-    pub records: u64,
+    pub(crate) records: u64,
     /// Line ends before `offset` (absent in checkpoints of older versions: counted when resuming).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lines: Option<u64>,
+    pub(crate) lines: Option<u64>,
     /// Hash of the file's first bytes (up to 512, never past `offset`).
-    pub head: String,
+    pub(crate) head: String,
     /// Hash of the (up to 512) bytes just before `offset`.
-    pub tail: String,
+    pub(crate) tail: String,
 }
 
 #[derive(Debug)]

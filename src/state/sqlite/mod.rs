@@ -133,7 +133,7 @@ impl SqliteStore {
     /// Caps the state file's size (rounded to pages): writes beyond it fail as on a full disk —
     /// [`StateError::Full`], retryable, nothing half-written. `None` lifts the cap. Tests use it to
     /// simulate a full disk; operators can use it to bound a growing dead-letter queue.
-    pub fn set_size_limit(&self, max_bytes: Option<u64>) -> StateResult<()> {
+    pub(crate) fn set_size_limit(&self, max_bytes: Option<u64>) -> StateResult<()> {
         let conn = self.lock();
         let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(map_error)?;
         let pages = max_bytes.map_or(i64::from(u32::MAX), |b| (b as i64 / page_size.max(1)).max(1));
@@ -142,7 +142,7 @@ impl SqliteStore {
     }
 
     /// The state file's size in bytes (pages in use × page size; the WAL not counted).
-    pub fn size(&self) -> StateResult<u64> {
+    pub(crate) fn size(&self) -> StateResult<u64> {
         let conn = self.lock();
         let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0)).map_err(map_error)?;
         let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(map_error)?;
@@ -150,7 +150,7 @@ impl SqliteStore {
     }
 
     /// The state file.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 

@@ -47,7 +47,7 @@ impl SqliteStore {
     /// Rewrites the state file without its free pages (`VACUUM`) and empties the write-ahead log;
     /// returns the file's size before and after, in bytes. Waits for (up to the busy timeout) and
     /// fails rather than interrupt a running pipeline's writes.
-    pub fn compact(&self) -> StateResult<(u64, u64)> {
+    pub(crate) fn compact(&self) -> StateResult<(u64, u64)> {
         let before = self.size()?;
         {
             let conn = self.lock();
@@ -59,7 +59,7 @@ impl SqliteStore {
 
     /// SQLite's full `integrity_check` (indexes cross-checked against their tables; slower than the
     /// `quick_check` every open runs): the problems found, none when the file is sound.
-    pub fn integrity_check(&self) -> StateResult<Vec<String>> {
+    pub(crate) fn integrity_check(&self) -> StateResult<Vec<String>> {
         let conn = self.lock();
         let mut stmt = conn.prepare("PRAGMA integrity_check(100)").map_err(map_error)?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(map_error)?;

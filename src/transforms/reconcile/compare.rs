@@ -12,7 +12,7 @@ use crate::transforms::context::field_to_jsonpath;
 /// One field to compare: its name on both sides, or its names on each side.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
-pub enum CompareField {
+pub(crate) enum CompareField {
     /// A field reference (`qty`, `stock.qty`, or a JSONPath) that both sides name alike.
     Same(String),
     /// A field the two sides name differently, and/or with its own tolerance.
@@ -22,16 +22,16 @@ pub enum CompareField {
 /// A field named differently on each side, e.g. `{ left: qty, right: quantity }`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RenamedField {
+pub(crate) struct RenamedField {
     /// The field on the left (the records flowing in); also the `field` named in a difference.
-    pub left: String,
+    pub(crate) left: String,
     /// The field on the right (the set the step reads); default: the same as `left`.
     #[serde(default)]
-    pub right: Option<String>,
+    pub(crate) right: Option<String>,
     /// Numbers of this field whose difference is at most this are equal (default: the step's
     /// `tolerance`).
     #[serde(default)]
-    pub tolerance: Option<f64>,
+    pub(crate) tolerance: Option<f64>,
 }
 
 /// A compiled field of `compare`.

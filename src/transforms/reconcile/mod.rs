@@ -28,32 +28,32 @@ use crate::kernel::step::SideInput;
 /// Compares the records flowing in (left) with a keyed set (right): a second input, or files.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ReconcileConfig {
+pub(crate) struct ReconcileConfig {
     /// The right-hand set: the id of one of the step's `inputs` — usually a second source of the
     /// pipeline (under `sources`, any type, e.g. an API), read to its end before the first left record
     /// is compared, and read whole on every run — or files the step reads itself when the first record
     /// arrives: `{ path, format, delimiter }` as for the [`file` source](connectors.md#file-source)
     /// (`ndjson`, `json` array or `csv`; a glob reads several files), relative to the pipeline's folder.
-    pub right: RightConfig,
+    pub(crate) right: RightConfig,
     /// Template producing the key of a left record (the records flowing in), e.g. `{{ record.sku }}`.
-    pub left_key: String,
+    pub(crate) left_key: String,
     /// Template producing the key of a right record (`record` is the right record), e.g.
     /// `{{ record.sku }}@{{ record.source_code }}`.
-    pub right_key: String,
+    pub(crate) right_key: String,
     /// Fields to compare: [field references](configuration.md#jsonpath) (`quantity`, `stock.qty`), or
     /// `{ left: qty, right: quantity }` where the sides name a field differently (`right` defaults to
     /// `left`), optionally with its own `tolerance` (default: every top-level field present on either
     /// side).
     #[serde(default)]
-    pub compare: Option<Vec<CompareField>>,
+    pub(crate) compare: Option<Vec<CompareField>>,
     /// Numbers whose difference is at most this (at least 0) are equal (default `0`: equal by value,
     /// `1` == `1.0`).
     #[serde(default)]
-    pub tolerance: f64,
+    pub(crate) tolerance: f64,
     /// Also emit a `matching` finding for every key that is the same on both sides (default: those
     /// left records are filtered).
     #[serde(default)]
-    pub emit_matching: bool,
+    pub(crate) emit_matching: bool,
 }
 
 /// The kinds of findings, as written in their `kind` field.
@@ -87,7 +87,7 @@ struct Counts {
 
 /// Built `reconcile` step.
 #[derive(Debug)]
-pub struct Reconcile {
+pub(crate) struct Reconcile {
     right: Right,
     right_key: StringTemplate,
     left_key: StringTemplate,
@@ -103,7 +103,7 @@ pub struct Reconcile {
 
 impl ReconcileConfig {
     /// Compiles the key templates and the comparison and checks the right-hand source; reads nothing.
-    pub fn build(&self, ctx: &BuildContext) -> Result<Reconcile, BuildErrors> {
+    pub(crate) fn build(&self, ctx: &BuildContext) -> Result<Reconcile, BuildErrors> {
         let mut errors = BuildErrors::default();
         let right = self.right.build(ctx, &mut errors);
         let left_key = errors.string_template(ctx, &["left_key"], &self.left_key);

@@ -17,7 +17,7 @@ use crate::transforms::context::with_context;
 /// id, or files the step reads itself.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
-pub enum RightConfig {
+pub(crate) enum RightConfig {
     /// The id of one of the step's `inputs` (usually a second source of the pipeline, under
     /// `sources`): read to its end before the first left record is compared. A source that feeds only
     /// right-hand sides is read whole on every run (it keeps no checkpoint).

@@ -111,7 +111,7 @@ impl ValueTemplate {
     /// without building the value, when the shortcut renders this template and this record; otherwise
     /// false and `out` unchanged. (Only the record is read: templates the shortcut takes read nothing
     /// else.)
-    pub fn write_json(&self, record: &Json, out: &mut Vec<u8>) -> bool {
+    pub(crate) fn write_json(&self, record: &Json, out: &mut Vec<u8>) -> bool {
         let Some(direct) = &self.direct else { return false };
         let start = out.len();
         let written = direct.write_json(record, out);
@@ -134,12 +134,12 @@ impl ValueTemplate {
     }
 
     /// The `record` fields the template's strings and expressions read (found when it was compiled).
-    pub fn reads(&self) -> &crate::expr::reads::Reads {
+    pub(crate) fn reads(&self) -> &crate::expr::reads::Reads {
         &self.reads
     }
 
     /// True when the template contains no template strings (it always renders to the same value).
-    pub fn is_literal(&self) -> bool {
+    pub(crate) fn is_literal(&self) -> bool {
         matches!(*self.root, Node::Literal(_))
     }
 
