@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::pipeline::{Origin, PipelineConfig, SinkCommon, SinkSpec, SourceCommon, SourceSpec, StepCommon, StepSpec};
-use crate::config::diagnostic::{Diagnostic, Diagnostics, did_you_mean, suggestion};
+use crate::config::diagnostic::{Diagnostic, Diagnostics, suggestion};
 use crate::config::file::{Anchor, ConfigFile};
 use crate::config::registry::{Registry, schema_fields};
 pub(crate) use crate::config::source_map::{escape, field_name};
@@ -432,9 +432,4 @@ pub(crate) struct NoCommonKeys {}
 /// The id of a component that failed to parse, or its position when it has none.
 fn component_id(item: &Value, pointer: &str) -> String {
     item.get("id").and_then(Value::as_str).map_or_else(|| pointer.to_string(), str::to_string)
-}
-
-/// The closest accepted name to `wrong`, for callers outside the parser.
-pub(crate) fn closest<'a>(wrong: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    did_you_mean(wrong, candidates.iter().copied())
 }

@@ -31,6 +31,7 @@ pub struct PipelineConfig {
     pub name: String,
     /// What the pipeline is for.
     #[serde(default)]
+    #[expect(dead_code, reason = "a key for the people reading the file: accepted and in the schema, never read")]
     pub(crate) description: Option<String>,
     /// Where records come from, when there are several (e.g. the two sides of a `reconcile`): each
     /// with its own `id`, named by the `inputs` of the steps that read it (the first step reads the

@@ -139,11 +139,6 @@ impl Diagnostics {
     pub fn push(&mut self, d: Diagnostic) {
         self.0.push(d);
     }
-
-    /// Number of errors.
-    pub(crate) fn len(&self) -> usize {
-        self.0.len()
-    }
 }
 
 impl fmt::Display for Diagnostics {

@@ -60,12 +60,6 @@ macro_rules! component_registry {
         }
 
         impl $name {
-            /// What this registry holds, for messages ("step", "source", "sink").
-            pub(crate) const KIND: &'static str = $kind;
-
-            /// Every accepted `type:` value.
-            pub(crate) const TYPES: &'static [&'static str] = &[$($tag),*];
-
             /// The `type:` of this component.
             pub(crate) fn type_name(&self) -> &'static str {
                 match self {

@@ -184,7 +184,6 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
         templates: TemplateEngine::new(Arc::clone(&tables), TemplateOptions::default()),
         tables,
         base_dir: pipeline.base_dir().to_path_buf(),
-        pipeline: config.name.clone(),
         connections: Arc::clone(&pipeline.folder.named_connections),
         connections_unreadable: pipeline.folder.connections_unreadable,
     };

@@ -160,6 +160,7 @@ impl AckTracker {
 
     /// How many leading inputs of `stream` are fully acknowledged, and where the last of them ends:
     /// the position a checkpoint may record.
+    #[cfg(test)]
     pub(crate) fn resume_point(&self, stream: u32) -> (u64, InputEnd) {
         let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
         progress.get(stream as usize).map_or((0, InputEnd::default()), |p| (p.watermark, p.resume_at))
@@ -184,6 +185,7 @@ impl AckTracker {
     }
 
     /// How many leading inputs of `stream` are fully acknowledged (the resumable position).
+    #[cfg(test)]
     pub(crate) fn acknowledged_prefix(&self, stream: u32) -> u64 {
         let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
         progress.get(stream as usize).map_or(0, |p| p.watermark)
@@ -292,11 +294,6 @@ impl AckRef {
     /// Where the input came from.
     pub(crate) fn position(&self) -> InputPosition {
         self.0.position
-    }
-
-    /// True when both handles refer to the same input.
-    pub(crate) fn same_input(&self, other: &AckRef) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 

@@ -19,8 +19,6 @@ pub(crate) struct BuildContext {
     pub(crate) tables: Arc<Tables>,
     /// The folder relative paths are resolved against.
     pub(crate) base_dir: PathBuf,
-    /// The pipeline's name.
-    pub(crate) pipeline: String,
     /// The folder's named connections (`connections.yaml`), each as its connector's config; a component
     /// takes the one it names with [`BuildContext::connection`].
     pub(crate) connections: Arc<BTreeMap<String, NamedConnection>>,
@@ -41,6 +39,7 @@ pub(crate) struct NamedConnection {
 
 impl NamedConnection {
     /// A connection of `kind` with its connector's `config`.
+    #[cfg(test)]
     pub(crate) fn new<T: Any + Send + Sync>(kind: &'static str, config: T) -> Self {
         Self { kind, config: Some(Arc::new(config)) }
     }

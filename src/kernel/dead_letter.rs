@@ -121,11 +121,13 @@ impl DeadLetterSender {
     }
 
     /// Writes that found the store full or busy and waited (the pipeline pauses meanwhile).
+    #[cfg(test)]
     pub(crate) fn retried(&self) -> u64 {
         self.0.retried.load(Ordering::Acquire)
     }
 
     /// Entries that could not be written (their inputs stay unacknowledged).
+    #[cfg(test)]
     pub(crate) fn failed(&self) -> u64 {
         self.0.failed.load(Ordering::Acquire)
     }

@@ -77,18 +77,6 @@ impl Record {
         Self { value, key: None, parent: None, acks: Acks::None, original: None, encoded: None }
     }
 
-    /// A record derived from this one (same key, parent and inputs) with another value.
-    pub(crate) fn derive(&self, value: Value) -> Self {
-        Self {
-            value,
-            key: self.key.clone(),
-            parent: self.parent.clone(),
-            acks: self.acks.clone(),
-            original: self.original.clone(),
-            encoded: None,
-        }
-    }
-
     /// Replaces the value by its compact JSON text ([`Record::encoded`]). The input's text is let go
     /// too: it only serves dead-letter entries, and a sink writing JSON text rejects no record.
     pub(crate) fn encode_json(&mut self) {
@@ -122,11 +110,6 @@ impl Record {
     /// must be read again whatever became of the other records derived from them.
     pub(crate) fn mark_unacknowledged(&self) {
         self.acks.each(AckRef::unacknowledged);
-    }
-
-    /// The key as a string, or "-" when the record has none.
-    pub(crate) fn key_str(&self) -> &str {
-        self.key.as_deref().unwrap_or("-")
     }
 }
 

@@ -15,7 +15,6 @@ use super::replay::{self, Replay};
 use super::sources::{Progress, prepare_sources, side_inputs};
 use super::tasks::{SourceEnd, fusable_chain, run_sink, run_step};
 use crate::graph::plan::{BuiltSink, BuiltStep, DeadLetterTarget, Plan};
-use crate::kernel::ack::AckSummary;
 use crate::kernel::channel::{Outputs, batch_channel};
 use crate::kernel::checkpoint::Checkpoints;
 use crate::kernel::dead_letter::DeadLetterSender;
@@ -267,11 +266,6 @@ impl Execution {
             name,
             dry_run: options.dry_run,
         }
-    }
-
-    /// Outcomes so far, over every source.
-    pub(crate) fn progress(&self) -> AckSummary {
-        self.progress.summary()
     }
 
     /// A handle for watching progress from another task.

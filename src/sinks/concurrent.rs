@@ -63,6 +63,10 @@ pub trait ConcurrentWrites: Send {
 #[serde(transparent)]
 pub(crate) struct MaxInFlight(NonZeroU16);
 
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "no sink has a `max_in_flight:` key until `http` writes asynchronously")
+)]
 impl MaxInFlight {
     /// The number of writes (serde refuses a `0`: it cannot mean "none").
     pub(crate) fn get(self) -> NonZeroUsize {

@@ -89,14 +89,7 @@ pub enum SourceError {
     },
 }
 
-impl SourceError {
-    /// True when a later attempt may succeed.
-    pub(crate) fn is_retryable(&self) -> bool {
-        match self {
-            SourceError::Read { retryable, .. } => *retryable,
-        }
-    }
-}
+impl SourceError {}
 
 /// Everything a running source needs from the runtime.
 pub struct SourceContext {

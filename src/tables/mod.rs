@@ -80,16 +80,6 @@ impl Row {
         self.values.get(i)
     }
 
-    /// The value at column index `i`.
-    pub(crate) fn get_index(&self, i: usize) -> Option<&Value> {
-        self.values.get(i)
-    }
-
-    /// The table's column names, in order.
-    pub(crate) fn columns(&self) -> &[String] {
-        &self.columns
-    }
-
     /// `(column, value)` pairs in column order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.columns.iter().map(String::as_str).zip(self.values.iter())
@@ -146,6 +136,7 @@ impl Table {
     }
 
     /// Loads CSV data from any reader; `path` is only used in error messages.
+    #[cfg(test)]
     pub(crate) fn from_csv_reader<R: std::io::Read>(
         name: &str,
         path: &Path,
@@ -242,18 +233,9 @@ impl Table {
     }
 
     /// Number of rows.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.rows.len()
-    }
-
-    /// True when the table has no rows.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    /// All rows in order.
-    pub(crate) fn rows(&self) -> &[Row] {
-        &self.rows
     }
 
     /// Whether the table has a column named `c`.
@@ -328,16 +310,6 @@ impl Tables {
     /// All table names, sorted.
     pub(crate) fn names(&self) -> Vec<String> {
         self.by_name.keys().cloned().collect()
-    }
-
-    /// Number of tables.
-    pub(crate) fn len(&self) -> usize {
-        self.by_name.len()
-    }
-
-    /// True when there are no tables.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.by_name.is_empty()
     }
 }
 

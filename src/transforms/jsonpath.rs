@@ -70,15 +70,7 @@ pub(crate) enum Extract {
     Options(ExtractOptions),
 }
 
-impl Extract {
-    /// The JSONPath query.
-    pub(crate) fn query(&self) -> &str {
-        match self {
-            Extract::Query(q) => q,
-            Extract::Options(o) => &o.path,
-        }
-    }
-}
+impl Extract {}
 
 /// An extraction with options.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -22,7 +22,6 @@ pub(crate) fn context() -> BuildContext {
         templates: TemplateEngine::new(Arc::clone(&tables), TemplateOptions::default()),
         tables,
         base_dir: PathBuf::from("."),
-        pipeline: "test".into(),
         connections: Default::default(),
         connections_unreadable: false,
     }

@@ -28,13 +28,13 @@ use minijinja::value::Value as MjValue;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
 use serde_json::Value as Json;
 
-pub(crate) use ids::{IdLookup, IdsSlot};
+pub(crate) use ids::IdsSlot;
 pub(crate) use structured::ValueTemplate;
 
 use crate::expr::reads::Reads;
 use crate::tables::Tables;
 use check::Checker;
-use object::{JsonNode, json_to_value, value_to_json};
+use object::{JsonNode, json_to_value};
 use program::Program;
 
 /// Name of the variable a typed expression is evaluated into.
@@ -151,6 +151,7 @@ impl RenderContext {
     }
 
     /// Sets `parent`.
+    #[cfg(test)]
     pub(crate) fn with_parent(mut self, parent: Arc<Json>) -> Self {
         self.parent = Some(parent);
         self
@@ -225,11 +226,6 @@ impl TemplateEngine {
         env.set_fuel(options.fuel);
         budget::register(&mut env);
         Self { env: Arc::new(env), tables, ids: IdsSlot::default() }
-    }
-
-    /// The tables `lookup` sees.
-    pub(crate) fn tables(&self) -> &Arc<Tables> {
-        &self.tables
     }
 
     /// Where the templates of this engine find the id map; the runtime fills it when a run starts.
@@ -313,11 +309,6 @@ impl StringTemplate {
         render_program(&self.env, &self.program, &self.source, ctx.scope(self.ids.as_ref()).to_value())
     }
 
-    /// The template as written.
-    pub(crate) fn source(&self) -> &str {
-        &self.source
-    }
-
     /// The `record` fields the template reads (found when it was compiled).
     pub(crate) fn reads(&self) -> &Reads {
         &self.reads
@@ -342,19 +333,15 @@ impl std::fmt::Debug for ExprTemplate {
 
 impl ExprTemplate {
     /// The expression's value as JSON (`none` → `null`). An undefined result is an error.
+    #[cfg(test)]
     pub(crate) fn eval(&self, ctx: &RenderContext) -> Result<Json, TemplateError> {
         let v = eval_program(&self.env, &self.program, &self.source, ctx.scope(self.ids.as_ref()).to_value())?;
-        value_to_json(&v).map_err(|reason| TemplateError::Render { reason })
+        object::value_to_json(&v).map_err(|reason| TemplateError::Render { reason })
     }
 
     /// Whether the expression is truthy (Jinja truthiness: empty strings/lists/maps, 0, none are false).
     pub(crate) fn is_true(&self, ctx: &RenderContext) -> Result<bool, TemplateError> {
         Ok(eval_program(&self.env, &self.program, &self.source, ctx.scope(self.ids.as_ref()).to_value())?.is_true())
-    }
-
-    /// The expression as written.
-    pub(crate) fn source(&self) -> &str {
-        &self.source
     }
 
     /// The `record` fields the expression reads (found when it was compiled).

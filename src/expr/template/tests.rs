@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
 
+use super::ids::IdLookup;
 use super::*;
 use crate::tables::{Table, Tables};
 

@@ -133,6 +133,7 @@ impl SqliteStore {
     /// Caps the state file's size (rounded to pages): writes beyond it fail as on a full disk —
     /// [`StateError::Full`], retryable, nothing half-written. `None` lifts the cap. Tests use it to
     /// simulate a full disk; operators can use it to bound a growing dead-letter queue.
+    #[cfg(test)]
     pub(crate) fn set_size_limit(&self, max_bytes: Option<u64>) -> StateResult<()> {
         let conn = self.lock();
         let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(map_error)?;
@@ -147,11 +148,6 @@ impl SqliteStore {
         let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0)).map_err(map_error)?;
         let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(map_error)?;
         Ok((pages * page_size).max(0) as u64)
-    }
-
-    /// The state file.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
     }
 
     fn migrate(&self) -> StateResult<()> {

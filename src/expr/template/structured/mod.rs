@@ -139,6 +139,7 @@ impl ValueTemplate {
     }
 
     /// True when the template contains no template strings (it always renders to the same value).
+    #[cfg(test)]
     pub(crate) fn is_literal(&self) -> bool {
         matches!(*self.root, Node::Literal(_))
     }
