@@ -3,5 +3,6 @@
 //! limiters and retry policies belong here too when they come.
 
 pub mod connection;
+pub mod oauth1;
 
 pub use connection::{HttpConnection, HttpConnectionConfig, KIND};
