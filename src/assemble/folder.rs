@@ -38,20 +38,7 @@ fn connections_schema(generator: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "object", "additionalProperties": { "$ref": "#/$defs/Connection" }, "default": {} })
 }
 
-/// A request budget shared by the components that name it.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimitConfig {
-    /// Requests per second.
-    #[serde(default)]
-    pub per_second: Option<f64>,
-    /// Requests per minute.
-    #[serde(default)]
-    pub per_minute: Option<f64>,
-    /// Requests that may be sent at once after an idle period.
-    #[serde(default)]
-    pub burst: Option<u32>,
-}
+pub use crate::kernel::rate_limit::RateLimitConfig;
 
 /// `shared.yaml`.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -124,6 +111,16 @@ pub(super) fn build_connections(
     file: &ConfigFile,
     diagnostics: &mut Diagnostics,
 ) -> BTreeMap<String, NamedConnection> {
+    for (name, limit) in &connections.rate_limits {
+        if let Err(e) = limit.build(name) {
+            diagnostics.push(
+                Diagnostic::new("bad-rate-limit", e.to_string())
+                    .with_component(Some(format!("rate limit `{name}`")))
+                    .with_hint("e.g. `{ per_second: 20, burst: 40 }` or `{ per_minute: 1200 }`")
+                    .at(file.locate(&format!("/rate_limits/{}", escape(name)), Anchor::Key)),
+            );
+        }
+    }
     let ctx = ConnectionContext { rate_limits: connections.rate_limits.keys().cloned().collect() };
     let mut built: BTreeMap<String, NamedConnection> =
         failed.iter().map(|name| (name.clone(), NamedConnection::invalid())).collect();
