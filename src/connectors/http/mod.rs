@@ -1,8 +1,9 @@
 //! The HTTP connector: what the HTTP components (the `http` sink; later the HTTP source and request
-//! step) share. Today its connection (base URL, headers, time limit, rate limit name); auth, rate
-//! limiters and retry policies belong here too when they come.
+//! step) share: its connection (base URL, headers, time limit, rate limit name), request signing for
+//! Magento integrations (`oauth1`), and what to do with each answer (`retry`).
 
 pub mod connection;
 pub mod oauth1;
+pub mod retry;
 
 pub use connection::{HttpConnection, HttpConnectionConfig, KIND};
