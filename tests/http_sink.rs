@@ -398,3 +398,41 @@ fn a_failed_run_acknowledges_what_it_created_whatever_the_batch_size() {
         assert_eq!(actions(&state.trace("order:R29").expect("trace")), ["created"]);
     }
 }
+
+#[test]
+fn a_connections_auth_goes_with_every_request_and_its_secret_stays_masked() {
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("weir:{TOKEN}"));
+    for (auth, sent) in [
+        ("{ type: bearer, token: \"${secret:ERP_TOKEN}\" }", format!("Bearer {TOKEN}")),
+        ("{ type: basic, username: weir, password: \"${secret:ERP_TOKEN}\" }", format!("Basic {basic}")),
+        ("{ type: header, name: Authorization, value: \"Token ${secret:ERP_TOKEN}\" }", format!("Token {TOKEN}")),
+        (
+            "{ type: oauth1, consumer_key: ck, consumer_secret: \"${secret:ERP_TOKEN}\", token: t, token_secret: ts }",
+            "OAuth ".to_string(),
+        ),
+    ] {
+        let (dir, receiver, state) = fixture(Config::default());
+        std::fs::write(
+            dir.path().join("connections.yaml"),
+            format!(
+                "connections:\n  erp:\n    type: http\n    base_url: \"{}\"\n    auth: {auth}\n",
+                receiver.base_url()
+            ),
+        )
+        .expect("write connections");
+        write_orders(dir.path(), &[("R1", 1), ("reject-2", 2)]);
+        let yaml = header("push") + "sinks:\n  - { id: erp_order, type: http, connection: erp, path: /orders }\n";
+        let summary = run(dir.path(), "push", &yaml, Some(&state));
+        assert_eq!((summary.records.delivered, summary.records.dead_lettered), (1, 1), "{auth}: {summary}");
+        let stats = receiver.stats();
+        assert_eq!(stats.authorizations.len(), 2, "{auth}");
+        assert!(stats.authorizations.iter().all(|a| a.starts_with(&sent)), "{auth}: {:?}", stats.authorizations);
+        // The receiver echoes the header in its 422: the dead letter must not hold the secret.
+        let dead = std::fs::read_to_string(dir.path().join("dead.ndjson")).expect("dead letters");
+        assert!(dead.contains("HTTP 422") && !dead.contains(TOKEN), "{auth}: {dead}");
+        if auth.contains("basic") {
+            assert!(!dead.contains(&basic), "the encoded password is masked too: {dead}");
+        }
+    }
+}

@@ -9,6 +9,7 @@ use reqwest::header::{HeaderName, HeaderValue};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::auth::{Auth, AuthConfig};
 use crate::config::duration::Duration;
 use crate::connectors::ConnectionContext;
 use crate::kernel::build::BuildErrors;
@@ -33,10 +34,15 @@ pub struct HttpConnectionConfig {
     /// Name of a rate limit from `rate_limits`.
     #[serde(default)]
     pub rate_limit: Option<String>,
+    /// How requests prove who sends them: `{ type: bearer, token }`, `{ type: basic, username,
+    /// password }`, `{ type: header, name, value }`, or `{ type: oauth1, consumer_key, consumer_secret,
+    /// token, token_secret }` for an Adobe Commerce integration (values from `${secret:NAME}`).
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
 }
 
 /// A checked HTTP connection, as the components naming it receive it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct HttpConnection {
     /// The base URL as written (an absolute http(s) URL with a host), without trailing `/`.
     pub base_url: String,
@@ -46,6 +52,8 @@ pub struct HttpConnection {
     pub timeout: Option<std::time::Duration>,
     /// The rate limit it names (an entry of `rate_limits`).
     pub rate_limit: Option<String>,
+    /// How its requests authenticate.
+    pub auth: Option<Auth>,
 }
 
 impl HttpConnectionConfig {
@@ -97,8 +105,10 @@ impl HttpConnectionConfig {
             };
             errors.push(&["rate_limit"], "unknown-rate-limit", format!("unknown rate limit `{limit}`"), Some(hint));
         }
+        let auth = self.auth.as_ref().map(|a| a.build(&mut errors));
         errors.finish(|| {
             Some(HttpConnection {
+                auth: auth.flatten(),
                 base_url: self.base_url.trim_end_matches('/').to_string(),
                 headers: self.headers.clone(),
                 timeout: self.timeout.map(|t| t.0),

@@ -2,6 +2,7 @@
 //! step) share: its connection (base URL, headers, time limit, rate limit name), request signing for
 //! Magento integrations (`oauth1`), and what to do with each answer (`retry`).
 
+pub mod auth;
 pub mod connection;
 pub mod oauth1;
 pub mod retry;

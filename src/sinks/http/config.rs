@@ -210,6 +210,7 @@ impl HttpSinkConfig {
                     capture,
                     idempotency,
                     timeout,
+                    auth: connection.and_then(|(_, c)| c.auth.clone()),
                     retries: self.retries,
                     backoff: self.retry_backoff.0,
                     run: None,

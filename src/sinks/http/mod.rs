@@ -53,6 +53,8 @@ pub struct HttpSink {
     capture: Captures,
     idempotency: Option<Idempotency>,
     timeout: std::time::Duration,
+    /// How requests authenticate (the connection's `auth`).
+    auth: Option<crate::connectors::http::auth::Auth>,
     retries: u32,
     backoff: std::time::Duration,
     /// Set by `open`.
@@ -298,7 +300,8 @@ impl Sink for HttpSink {
                 retryable: false,
             });
         }
-        let client = Client::new(self.timeout).map_err(|message| SinkError { message, retryable: false })?;
+        let client =
+            Client::new(self.timeout, self.auth.clone()).map_err(|message| SinkError { message, retryable: false })?;
         self.run = Some(Run {
             client,
             state: ctx.state.clone(),

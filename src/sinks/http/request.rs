@@ -266,11 +266,13 @@ impl Answer {
 #[derive(Debug, Clone)]
 pub(super) struct Client {
     inner: reqwest::blocking::Client,
+    /// Added to every request (the connection's `auth`).
+    auth: Option<crate::connectors::http::auth::Auth>,
 }
 
 impl Client {
     /// Builds the client. Must run on a thread that may block (the sink's), not in async code.
-    pub(super) fn new(timeout: Duration) -> Result<Self, String> {
+    pub(super) fn new(timeout: Duration, auth: Option<crate::connectors::http::auth::Auth>) -> Result<Self, String> {
         // reqwest is built without a bundled crypto provider; use ring's (first caller wins).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let inner = reqwest::blocking::Client::builder()
@@ -282,7 +284,7 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot create the HTTP client: {e}"))?;
-        Ok(Self { inner })
+        Ok(Self { inner, auth })
     }
 
     /// Sends `request`; never fails, the failure is in the [`Answer`].
@@ -293,6 +295,11 @@ impl Client {
             builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string());
         }
         builder = builder.header(reqwest::header::ACCEPT, "application/json");
+        if let Some(auth) = &self.auth {
+            // Signed last, over the URL exactly as it is sent.
+            let (name, value) = auth.header(request.method.as_str(), &request.url);
+            builder = builder.header(name, value);
+        }
         match builder.send().map_err(|e| describe_error(&e)).and_then(read_bounded) {
             Ok((status, None)) => Answer::Response {
                 status,
