@@ -23,20 +23,19 @@ use weir::assemble::load::load_paths;
 use weir::graph::plan::compile;
 
 /// The only variables `${env:…}` and `${secret:…}` see while the examples are checked.
-const DOC_ENV: &[(&str, &str)] =
-    &[
-        ("MAGENTO_TOKEN", "doc-magento-token"),
-        ("ERP_API_KEY", "doc-erp-api-key"),
-        ("ERP_HOST", "erp.example.com"),
-        ("COMMERCE_HOST", "shop.example.com"),
-        ("COMMERCE_CONSUMER_KEY", "doc-consumer-key"),
-        ("COMMERCE_CONSUMER_SECRET", "doc-consumer-secret"),
-        ("COMMERCE_ACCESS_TOKEN", "doc-access-token"),
-        ("COMMERCE_ACCESS_TOKEN_SECRET", "doc-access-token-secret"),
-        ("ERP_TOKEN", "doc-erp-token"),
-        ("PIM_KEY", "doc-pim-key"),
-        ("LEGACY_PASSWORD", "doc-legacy-password"),
-    ];
+const DOC_ENV: &[(&str, &str)] = &[
+    ("MAGENTO_TOKEN", "doc-magento-token"),
+    ("ERP_API_KEY", "doc-erp-api-key"),
+    ("ERP_HOST", "erp.example.com"),
+    ("COMMERCE_HOST", "shop.example.com"),
+    ("COMMERCE_CONSUMER_KEY", "doc-consumer-key"),
+    ("COMMERCE_CONSUMER_SECRET", "doc-consumer-secret"),
+    ("COMMERCE_ACCESS_TOKEN", "doc-access-token"),
+    ("COMMERCE_ACCESS_TOKEN_SECRET", "doc-access-token-secret"),
+    ("ERP_TOKEN", "doc-erp-token"),
+    ("PIM_KEY", "doc-pim-key"),
+    ("LEGACY_PASSWORD", "doc-legacy-password"),
+];
 
 const MARKER: &str = "# weir-doc:";
 

@@ -436,3 +436,63 @@ fn a_connections_auth_goes_with_every_request_and_its_secret_stays_masked() {
         }
     }
 }
+
+/// Writes `connections.yaml` with an `erp` connection into `receiver` that names the rate limit
+/// `api: LIMIT`.
+fn limited_connection(dir: &Path, receiver: &Receiver, limit: &str) {
+    let text = format!(
+        "connections:\n  erp:\n    type: http\n    base_url: \"{}\"\n    rate_limit: api\nrate_limits:\n  api: {limit}\n",
+        receiver.base_url()
+    );
+    std::fs::write(dir.join("connections.yaml"), text).expect("write connections");
+}
+
+#[test]
+fn a_429_with_retry_after_pauses_the_whole_rate_limit() {
+    let (dir, receiver, state) = fixture(Config::default());
+    limited_connection(dir.path(), &receiver, "{ per_second: 1000, burst: 10 }");
+    write_orders(dir.path(), &[("busy-1", 1), ("R2", 2), ("R3", 3)]);
+    let yaml = header("push")
+        + "sinks:\n  - { id: erp_order, type: http, connection: erp, path: /orders, retry_backoff: 10ms }\n";
+    let summary = run(dir.path(), "push", &yaml, Some(&state));
+    assert!(summary.is_success(), "{summary}");
+    assert_eq!(summary.records.delivered, 3, "{summary}");
+    let times = receiver.stats().create_times;
+    assert_eq!(times.len(), 4, "the 429, then busy-1, R2 and R3");
+    // The retry waited for the server's second, not for the sink's 10 ms backoff; so did the next record.
+    assert!(times[1] - times[0] >= Duration::from_secs(1), "{:?}", times[1] - times[0]);
+    assert!(times[2] >= times[1] && times[3] >= times[2]);
+}
+
+#[test]
+fn over_30_seconds_the_rate_stays_within_5_percent_of_the_limit_and_never_above_limit_plus_burst() {
+    let (dir, receiver, state) = fixture(Config::default());
+    let (per_second, burst) = (20u32, 5u32);
+    limited_connection(dir.path(), &receiver, &format!("{{ per_second: {per_second}, burst: {burst} }}"));
+    // The burst, then 30 seconds at the rate.
+    let n = (burst + per_second * 30) as usize;
+    let names: Vec<String> = (0..n).map(|i| format!("R{i}")).collect();
+    let orders: Vec<(&str, u32)> = names.iter().map(|r| (r.as_str(), 1)).collect();
+    write_orders(dir.path(), &orders);
+    let yaml = header("push") + "sinks:\n  - { id: erp_order, type: http, connection: erp, path: /orders }\n";
+    let summary = run(dir.path(), "push", &yaml, Some(&state));
+    assert!(summary.is_success(), "{summary}");
+    let times = receiver.stats().create_times;
+    assert_eq!(times.len(), n);
+    // After the burst, the steady rate: within 5% of the limit.
+    let steady = &times[burst as usize..];
+    let span = (steady[steady.len() - 1] - steady[0]).as_secs_f64();
+    let rate = (steady.len() - 1) as f64 / span;
+    assert!(
+        (rate - f64::from(per_second)).abs() <= 0.05 * f64::from(per_second),
+        "{rate:.2} requests/s over {span:.1} s"
+    );
+    // No window of one second ever holds more than limit + burst.
+    let most = times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| times[i..].iter().take_while(|u| **u - *t < Duration::from_secs(1)).count())
+        .max()
+        .unwrap_or(0);
+    assert!(most <= (per_second + burst) as usize, "{most} requests within one second");
+}

@@ -111,17 +111,19 @@ pub(super) fn build_connections(
     file: &ConfigFile,
     diagnostics: &mut Diagnostics,
 ) -> BTreeMap<String, NamedConnection> {
+    let mut limits = crate::kernel::rate_limit::RateLimits::default();
     for (name, limit) in &connections.rate_limits {
-        if let Err(e) = limit.build(name) {
-            diagnostics.push(
+        match limit.build(name) {
+            Ok(built) => limits.insert(built),
+            Err(e) => diagnostics.push(
                 Diagnostic::new("bad-rate-limit", e.to_string())
                     .with_component(Some(format!("rate limit `{name}`")))
                     .with_hint("e.g. `{ per_second: 20, burst: 40 }` or `{ per_minute: 1200 }`")
                     .at(file.locate(&format!("/rate_limits/{}", escape(name)), Anchor::Key)),
-            );
+            ),
         }
     }
-    let ctx = ConnectionContext { rate_limits: connections.rate_limits.keys().cloned().collect() };
+    let ctx = ConnectionContext { rate_limits: connections.rate_limits.keys().cloned().collect(), limits };
     let mut built: BTreeMap<String, NamedConnection> =
         failed.iter().map(|name| (name.clone(), NamedConnection::invalid())).collect();
     // In the order they are written, so errors read top to bottom.

@@ -12,6 +12,9 @@ use crate::kernel::build::{BuildErrors, NamedConnection};
 pub struct ConnectionContext {
     /// The names of the file's `rate_limits`.
     pub rate_limits: Vec<String>,
+    /// Those that are valid, built: one per name for the whole process, shared by every connection
+    /// (and so every component) naming it.
+    pub limits: crate::kernel::rate_limit::RateLimits,
 }
 
 // One line per kind of connection: its `type:`, its variant and its config struct, whose

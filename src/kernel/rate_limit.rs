@@ -121,6 +121,13 @@ impl RateLimit<DefaultClock> {
             tokio::time::sleep(wait).await;
         }
     }
+
+    /// Waits until a request may be sent, blocking the thread (a blocking sink's).
+    pub fn acquire_blocking(&self) {
+        while let Err(wait) = self.try_acquire() {
+            std::thread::sleep(wait);
+        }
+    }
 }
 
 /// The folder's rate limits, by name, built once per process and shared by every pipeline.
@@ -128,6 +135,11 @@ impl RateLimit<DefaultClock> {
 pub struct RateLimits(BTreeMap<String, Arc<RateLimit>>);
 
 impl RateLimits {
+    /// Adds a built limit.
+    pub fn insert(&mut self, limit: RateLimit) {
+        self.0.insert(limit.name.clone(), Arc::new(limit));
+    }
+
     /// Builds every limit; each error with the limit's name.
     pub fn build(configs: &BTreeMap<String, RateLimitConfig>) -> Result<Self, Vec<(String, RateLimitError)>> {
         let mut limits = BTreeMap::new();

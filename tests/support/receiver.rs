@@ -9,7 +9,8 @@
 //! - `GET /orders/N` answers the order or `404`.
 //! - Magic references: `reject-…` → `422` (echoing the `Authorization` header, to test that secrets are
 //!   masked), `down-…` → `503`, `slow-…` → answers after `slow` (the order is created first),
-//!   `redirect-…` → `303 See Other` (the order is created first: post/redirect/get).
+//!   `redirect-…` → `303 See Other` (the order is created first: post/redirect/get), `busy-…` → `429`
+//!   with `Retry-After: 1` the first time, created the next.
 //! - Lookups of `html-…` references answer `200` with an HTML page (a proxy's or a login page), not JSON.
 //! - A body given as a JSON string is sent as that text, `text/html`.
 
@@ -62,6 +63,10 @@ pub(crate) struct Stats {
     pub(crate) open_connections: u64,
     /// `Authorization` headers seen.
     pub(crate) authorizations: Vec<String>,
+    /// When each create arrived.
+    pub(crate) create_times: Vec<std::time::Instant>,
+    /// `busy-…` references answered `429` already.
+    busy_answered: std::collections::HashSet<String>,
     /// Order ids per reference.
     by_reference: HashMap<String, Vec<u64>>,
     /// Hold the answer to the create that makes `total_creates` reach this (see [`Receiver::pause_at`]).
@@ -221,12 +226,14 @@ fn respond(stream: &mut TcpStream, status: u16, body: &Value) -> std::io::Result
         404 => "Not Found",
         409 => "Conflict",
         422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
         503 => "Service Unavailable",
         _ => "Other",
     };
+    let retry_after = if status == 429 { "Retry-After: 1\r\n" } else { "" };
     // One write: several small ones would meet Nagle's algorithm and the client's delayed ACK (40ms each).
     let response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{text}",
+        "HTTP/1.1 {status} {reason}\r\n{retry_after}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{text}",
         text.len()
     );
     stream.write_all(response.as_bytes())?;
@@ -274,6 +281,13 @@ fn handle(shared: &Shared, request: &Request) -> Option<(u16, Value, Duration)> 
             if reference.starts_with("down-") {
                 return Some((503, json!({"error": "maintenance"}), Duration::ZERO));
             }
+            if reference.starts_with("busy-") {
+                let mut guard = shared.stats.lock().expect("stats");
+                if guard.0.busy_answered.insert(reference.to_string()) {
+                    guard.0.create_times.push(std::time::Instant::now());
+                    return Some((429, json!({"error": "slow down"}), Duration::ZERO));
+                }
+            }
             let mut guard = shared.stats.lock().expect("stats");
             let (stats, rng) = &mut *guard;
             if shared.config.conflict_on_duplicate && stats.creates.contains_key(&reference) {
@@ -284,6 +298,7 @@ fn handle(shared: &Shared, request: &Request) -> Option<(u16, Value, Duration)> 
             stats.by_reference.entry(reference.clone()).or_default().push(id);
             *stats.creates.entry(reference.clone()).or_default() += 1;
             stats.total_creates += 1;
+            stats.create_times.push(std::time::Instant::now());
             let drop_it = (xorshift(rng) % 1_000_000) as f64 / 1_000_000.0 < shared.config.drop_fraction;
             if drop_it {
                 stats.dropped += 1;

@@ -4,6 +4,7 @@
 //! (`BuildContext::connection`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use reqwest::header::{HeaderName, HeaderValue};
 use schemars::JsonSchema;
@@ -13,6 +14,7 @@ use super::auth::{Auth, AuthConfig};
 use crate::config::duration::Duration;
 use crate::connectors::ConnectionContext;
 use crate::kernel::build::BuildErrors;
+use crate::kernel::rate_limit::RateLimit;
 
 /// The kind a connection of this config is (`type:`), as components ask for it and errors name it.
 pub const KIND: &str = "http";
@@ -52,6 +54,8 @@ pub struct HttpConnection {
     pub timeout: Option<std::time::Duration>,
     /// The rate limit it names (an entry of `rate_limits`).
     pub rate_limit: Option<String>,
+    /// That rate limit, shared with every other connection naming it.
+    pub limit: Option<Arc<RateLimit>>,
     /// How its requests authenticate.
     pub auth: Option<Auth>,
 }
@@ -109,6 +113,7 @@ impl HttpConnectionConfig {
         errors.finish(|| {
             Some(HttpConnection {
                 auth: auth.flatten(),
+                limit: self.rate_limit.as_deref().and_then(|name| ctx.limits.get(name)),
                 base_url: self.base_url.trim_end_matches('/').to_string(),
                 headers: self.headers.clone(),
                 timeout: self.timeout.map(|t| t.0),
@@ -144,7 +149,10 @@ mod tests {
 
     fn errors(yaml: &str, rate_limits: &[&str]) -> Vec<(String, &'static str, String)> {
         let config: HttpConnectionConfig = serde_yaml::from_str(yaml).expect("valid config");
-        let ctx = ConnectionContext { rate_limits: rate_limits.iter().map(|s| s.to_string()).collect() };
+        let ctx = ConnectionContext {
+            rate_limits: rate_limits.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
         match config.build(&ctx) {
             Ok(_) => Vec::new(),
             Err(e) => e.0.into_iter().map(|e| (e.field.join("."), e.code, e.message)).collect(),

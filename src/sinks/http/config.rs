@@ -211,6 +211,7 @@ impl HttpSinkConfig {
                     idempotency,
                     timeout,
                     auth: connection.and_then(|(_, c)| c.auth.clone()),
+                    limit: connection.and_then(|(_, c)| c.limit.clone()),
                     retries: self.retries,
                     backoff: self.retry_backoff.0,
                     run: None,

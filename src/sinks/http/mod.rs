@@ -55,6 +55,8 @@ pub struct HttpSink {
     timeout: std::time::Duration,
     /// How requests authenticate (the connection's `auth`).
     auth: Option<crate::connectors::http::auth::Auth>,
+    /// The connection's rate limit, shared with every component naming it.
+    limit: Option<Arc<crate::kernel::rate_limit::RateLimit>>,
     retries: u32,
     backoff: std::time::Duration,
     /// Set by `open`.
@@ -300,8 +302,8 @@ impl Sink for HttpSink {
                 retryable: false,
             });
         }
-        let client =
-            Client::new(self.timeout, self.auth.clone()).map_err(|message| SinkError { message, retryable: false })?;
+        let client = Client::new(self.timeout, self.auth.clone(), self.limit.clone())
+            .map_err(|message| SinkError { message, retryable: false })?;
         self.run = Some(Run {
             client,
             state: ctx.state.clone(),

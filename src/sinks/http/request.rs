@@ -268,11 +268,18 @@ pub(super) struct Client {
     inner: reqwest::blocking::Client,
     /// Added to every request (the connection's `auth`).
     auth: Option<crate::connectors::http::auth::Auth>,
+    /// Every request waits for a permit of the connection's rate limit; a 429 or 503 with
+    /// `Retry-After` pauses the whole limit.
+    limit: Option<std::sync::Arc<crate::kernel::rate_limit::RateLimit>>,
 }
 
 impl Client {
     /// Builds the client. Must run on a thread that may block (the sink's), not in async code.
-    pub(super) fn new(timeout: Duration, auth: Option<crate::connectors::http::auth::Auth>) -> Result<Self, String> {
+    pub(super) fn new(
+        timeout: Duration,
+        auth: Option<crate::connectors::http::auth::Auth>,
+        limit: Option<std::sync::Arc<crate::kernel::rate_limit::RateLimit>>,
+    ) -> Result<Self, String> {
         // reqwest is built without a bundled crypto provider; use ring's (first caller wins).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let inner = reqwest::blocking::Client::builder()
@@ -284,7 +291,7 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot create the HTTP client: {e}"))?;
-        Ok(Self { inner, auth })
+        Ok(Self { inner, auth, limit })
     }
 
     /// Sends `request`; never fails, the failure is in the [`Answer`].
@@ -300,7 +307,22 @@ impl Client {
             let (name, value) = auth.header(request.method.as_str(), &request.url);
             builder = builder.header(name, value);
         }
-        match builder.send().map_err(|e| describe_error(&e)).and_then(read_bounded) {
+        if let Some(limit) = &self.limit {
+            limit.acquire_blocking();
+        }
+        let slow_down = |response: &reqwest::blocking::Response| {
+            let status = response.status().as_u16();
+            let after = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
+            if let (Some(limit), true, Some(after)) = (&self.limit, matches!(status, 429 | 503), after)
+                && let Some(wait) =
+                    crate::connectors::http::retry::parse_retry_after(after, std::time::SystemTime::now())
+            {
+                // At most 5 minutes: a server asking for longer is better answered by failing the run.
+                limit.pause_for(wait.min(Duration::from_secs(300)));
+            }
+        };
+        let sent = builder.send().map_err(|e| describe_error(&e)).inspect(slow_down);
+        match sent.and_then(read_bounded) {
             Ok((status, None)) => Answer::Response {
                 status,
                 body: Value::String(format!("(a body larger than {} MiB, not read)", MAX_BODY >> 20)),
