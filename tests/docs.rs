@@ -35,6 +35,7 @@ const DOC_ENV: &[(&str, &str)] = &[
     ("ERP_TOKEN", "doc-erp-token"),
     ("PIM_KEY", "doc-pim-key"),
     ("LEGACY_PASSWORD", "doc-legacy-password"),
+    ("B1_PASSWORD", "doc-b1-password"),
 ];
 
 const MARKER: &str = "# weir-doc:";

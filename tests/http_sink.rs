@@ -496,3 +496,85 @@ fn over_30_seconds_the_rate_stays_within_5_percent_of_the_limit_and_never_above_
         .unwrap_or(0);
     assert!(most <= (per_second + burst) as usize, "{most} requests within one second");
 }
+
+/// The `auth` of each token kind against `receiver`, with `password` as the secret.
+fn token_auths(receiver: &Receiver, password: &str) -> Vec<(String, &'static str)> {
+    vec![
+        (
+            format!("{{ type: magento_admin, username: admin, password: \"{password}\" }}"),
+            "/V1/integration/admin/token",
+        ),
+        (
+            format!(
+                "{{ type: oauth2_client_credentials, token_url: \"{}/oauth2/token\", client_id: weir, client_secret: \"{password}\", scope: api }}",
+                receiver.base_url()
+            ),
+            "/oauth2/token",
+        ),
+        (
+            format!(
+                "{{ type: session, path: /Login, body: {{ UserName: weir, Password: \"{password}\" }}, cookie: B1SESSION }}"
+            ),
+            "/Login",
+        ),
+    ]
+}
+
+fn token_fixture(token_uses: u64) -> (tempfile::TempDir, Receiver, Arc<SqliteStore>) {
+    fixture(Config { require_token: true, token_uses, ..Config::default() })
+}
+
+fn run_with_auth(dir: &Path, receiver: &Receiver, state: &Arc<SqliteStore>, auth: &str, orders: usize) -> RunSummary {
+    std::fs::write(
+        dir.join("connections.yaml"),
+        format!("connections:\n  erp:\n    type: http\n    base_url: \"{}\"\n    auth: {auth}\n", receiver.base_url()),
+    )
+    .expect("write connections");
+    let names: Vec<String> = (0..orders).map(|i| format!("R{i}")).collect();
+    write_orders(dir, &names.iter().map(|r| (r.as_str(), 1)).collect::<Vec<_>>());
+    let yaml = header("push") + "sinks:\n  - { id: erp_order, type: http, connection: erp, path: /orders }\n";
+    run(dir, "push", &yaml, Some(state))
+}
+
+#[test]
+fn tokens_are_obtained_once_kept_and_renewed_when_the_api_answers_401() {
+    for i in 0..3 {
+        // Each token serves 3 requests, then the API refuses it, as after its expiry.
+        let (dir, receiver, state) = token_fixture(3);
+        let (auth, login) = &token_auths(&receiver, support::receiver::PASSWORD)[i];
+        let summary = run_with_auth(dir.path(), &receiver, &state, auth, 7);
+        assert!(summary.is_success(), "{auth}: {summary}");
+        assert_eq!(summary.records.delivered, 7, "{auth}: {summary}");
+        let stats = receiver.stats();
+        assert_eq!(stats.logins.get(*login), Some(&3), "{auth}: a login, then one per refusal");
+        assert_eq!(stats.unauthorized, 2, "{auth}");
+        assert_eq!(stats.total_creates, 7, "{auth}: every record once");
+    }
+}
+
+#[test]
+fn refused_credentials_fail_the_run_once_instead_of_a_retry_storm() {
+    for i in 0..3 {
+        // A wrong password: the login itself is refused.
+        let (dir, receiver, state) = token_fixture(u64::MAX);
+        let (auth, login) = &token_auths(&receiver, "wrong-passw0rd")[i];
+        let summary = run_with_auth(dir.path(), &receiver, &state, auth, 5);
+        let error = summary.error.clone().unwrap_or_default();
+        assert!(error.contains("logging in at") && error.contains("HTTP 401"), "{auth}: {error}");
+        assert!(!error.contains("wrong-passw0rd"), "{auth}: the password is masked: {error}");
+        assert_eq!((summary.records.delivered, receiver.stats().logins.get(*login)), (0, None), "{auth}: {summary}");
+        // Tokens the API refuses at once: one renewal, then the run stops — two logins, not five.
+        let (dir, receiver, state) = token_fixture(0);
+        let (auth, login) = &token_auths(&receiver, support::receiver::PASSWORD)[i];
+        let summary = run_with_auth(dir.path(), &receiver, &state, auth, 5);
+        let error = summary.error.clone().unwrap_or_default();
+        assert!(error.contains("HTTP 401 (after logging in again)"), "{auth}: {error}");
+        assert_eq!(receiver.stats().logins.get(*login), Some(&2), "{auth}");
+        assert_eq!(summary.records.delivered, 0, "{auth}: {summary}");
+    }
+    // A static token the API refuses stops the run at the first request.
+    let (dir, receiver, state) = token_fixture(u64::MAX);
+    let summary = run_with_auth(dir.path(), &receiver, &state, "{ type: bearer, token: not-issued-1234 }", 5);
+    assert!(summary.error.unwrap_or_default().contains("refuses the connection's credentials"));
+    assert_eq!(receiver.stats().unauthorized, 1);
+}

@@ -109,7 +109,7 @@ impl HttpConnectionConfig {
             };
             errors.push(&["rate_limit"], "unknown-rate-limit", format!("unknown rate limit `{limit}`"), Some(hint));
         }
-        let auth = self.auth.as_ref().map(|a| a.build(&mut errors));
+        let auth = self.auth.as_ref().map(|a| a.build(self.base_url.trim_end_matches('/'), &mut errors));
         errors.finish(|| {
             Some(HttpConnection {
                 auth: auth.flatten(),

@@ -6,5 +6,6 @@ pub mod auth;
 pub mod connection;
 pub mod oauth1;
 pub mod retry;
+pub mod token;
 
 pub use connection::{HttpConnection, HttpConnectionConfig, KIND};

@@ -151,7 +151,7 @@ impl Write<'_> {
         fault::point("after_intent");
         loop {
             attempts.sent();
-            let answer = self.run.client.send(&self.request);
+            let answer = self.run.client.send(&self.request)?;
             fault::point("after_call");
             match &answer {
                 Answer::Response { status, body, .. } if (200..300).contains(status) => {
@@ -260,7 +260,7 @@ impl Write<'_> {
         };
         loop {
             attempts.sent();
-            let answer = self.run.client.send(lookup);
+            let answer = self.run.client.send(lookup)?;
             match &answer {
                 Answer::Response { status: 404, .. } => return Ok(LookupResult::Missing),
                 Answer::Response { status, json: false, .. } if (200..300).contains(status) => {

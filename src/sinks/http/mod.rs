@@ -201,7 +201,7 @@ impl HttpSink {
         let mut attempts = Attempts::new(self.retries, self.backoff);
         loop {
             attempts.sent();
-            let answer = run.client.send(request);
+            let answer = run.client.send(request)?;
             match &answer {
                 Answer::Response { status, body, .. } if (200..300).contains(status) || *status == 409 => {
                     let action = if *status == 409 { "exists" } else { "sent" };

@@ -12,6 +12,7 @@ use crate::config::secrets;
 use crate::connectors::http::HttpConnection;
 use crate::expr::template::{RenderContext, StringTemplate, ValueTemplate};
 use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::sinks::SinkError;
 
 /// `text` with every registered secret masked.
 pub(super) fn scrub(text: impl Into<String>) -> String {
@@ -294,21 +295,50 @@ impl Client {
         Ok(Self { inner, auth, limit })
     }
 
-    /// Sends `request`; never fails, the failure is in the [`Answer`].
-    pub(super) fn send(&self, request: &Prepared) -> Answer {
+    /// Sends `request`. Failures of the request are in the [`Answer`]; the error is for credentials the
+    /// API refuses — a login that fails, or a 401 with credentials set (after one renewal of a token):
+    /// every further request would be refused too, so the sink fails rather than dead-letter or retry.
+    pub(super) fn send(&self, request: &Prepared) -> Result<Answer, SinkError> {
+        let mut renewed = false;
+        loop {
+            let answer = self.send_once(request)?;
+            match (&self.auth, answer.status()) {
+                (Some(auth), Some(401)) if auth.renews() && !renewed => {
+                    auth.invalidate();
+                    renewed = true;
+                }
+                (Some(_), Some(401)) => {
+                    let again = if renewed { " (after logging in again)" } else { "" };
+                    return Err(SinkError {
+                        message: scrub(format!(
+                            "{} answered HTTP 401{again}: the API refuses the connection's credentials; fix its `auth` \
+                             and run again",
+                            request.target
+                        )),
+                        retryable: false,
+                    });
+                }
+                _ => return Ok(answer),
+            }
+        }
+    }
+
+    fn send_once(&self, request: &Prepared) -> Result<Answer, SinkError> {
         let mut builder =
             self.inner.request(request.method.clone(), request.url.clone()).headers(request.headers.clone());
         if let Some(body) = &request.body {
             builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string());
         }
         builder = builder.header(reqwest::header::ACCEPT, "application/json");
-        if let Some(auth) = &self.auth {
-            // Signed last, over the URL exactly as it is sent.
-            let (name, value) = auth.header(request.method.as_str(), &request.url);
-            builder = builder.header(name, value);
-        }
         if let Some(limit) = &self.limit {
             limit.acquire_blocking();
+        }
+        if let Some(auth) = &self.auth {
+            // Signed last, over the URL exactly as it is sent.
+            let (name, value) = auth
+                .header(request.method.as_str(), &request.url, &self.inner)
+                .map_err(|e| SinkError { message: scrub(e.message), retryable: e.retryable })?;
+            builder = builder.header(name, value);
         }
         let slow_down = |response: &reqwest::blocking::Response| {
             let status = response.status().as_u16();
@@ -322,7 +352,7 @@ impl Client {
             }
         };
         let sent = builder.send().map_err(|e| describe_error(&e)).inspect(slow_down);
-        match sent.and_then(read_bounded) {
+        Ok(match sent.and_then(read_bounded) {
             Ok((status, None)) => Answer::Response {
                 status,
                 body: Value::String(format!("(a body larger than {} MiB, not read)", MAX_BODY >> 20)),
@@ -340,7 +370,7 @@ impl Client {
                 Answer::Response { status, body, json }
             }
             Err(message) => Answer::NoResponse { message },
-        }
+        })
     }
 }
 

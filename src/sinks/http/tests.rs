@@ -156,7 +156,10 @@ fn an_answer_body_is_read_up_to_a_limit() {
     });
     let sink = config(&format!("url: \"http://{addr}/orders\"\n")).build(&context()).expect("builds");
     let prepared = sink.create.render(&RenderContext::new(Arc::new(json!({"a": 1})))).expect("renders");
-    let answer = request::Client::new(std::time::Duration::from_secs(30), None, None).expect("client").send(&prepared);
+    let answer = request::Client::new(std::time::Duration::from_secs(30), None, None)
+        .expect("client")
+        .send(&prepared)
+        .expect("no credentials to refuse");
     let request::Answer::Response { status: 200, body, json: false } = &answer else { panic!("{answer:?}") };
     assert!(body.as_str().is_some_and(|t| t.len() < 1000 && t.contains("larger than")), "{}", answer.describe());
     drop(answer);
