@@ -123,7 +123,8 @@ pub(super) fn build_connections(
             ),
         }
     }
-    let ctx = ConnectionContext { rate_limits: connections.rate_limits.keys().cloned().collect(), limits };
+    let base_dir = file.path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let ctx = ConnectionContext { rate_limits: connections.rate_limits.keys().cloned().collect(), limits, base_dir };
     let mut built: BTreeMap<String, NamedConnection> =
         failed.iter().map(|name| (name.clone(), NamedConnection::invalid())).collect();
     // In the order they are written, so errors read top to bottom.

@@ -15,6 +15,8 @@ pub struct ConnectionContext {
     /// Those that are valid, built: one per name for the whole process, shared by every connection
     /// (and so every component) naming it.
     pub limits: crate::kernel::rate_limit::RateLimits,
+    /// The folder `connections.yaml` is in: relative paths (a CA bundle) are resolved against it.
+    pub base_dir: std::path::PathBuf,
 }
 
 // One line per kind of connection: its `type:`, its variant and its config struct, whose

@@ -212,6 +212,7 @@ impl HttpSinkConfig {
                     timeout,
                     auth: connection.and_then(|(_, c)| c.auth.clone()),
                     limit: connection.and_then(|(_, c)| c.limit.clone()),
+                    client_options: connection.map(|(_, c)| c.client.clone()).unwrap_or_default(),
                     retries: self.retries,
                     backoff: self.retry_backoff.0,
                     run: None,

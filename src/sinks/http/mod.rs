@@ -57,6 +57,8 @@ pub struct HttpSink {
     auth: Option<crate::connectors::http::auth::Auth>,
     /// The connection's rate limit, shared with every component naming it.
     limit: Option<Arc<crate::kernel::rate_limit::RateLimit>>,
+    /// The connection's client settings (connect time limit, redirects, extra CAs).
+    client_options: crate::connectors::http::connection::ClientOptions,
     retries: u32,
     backoff: std::time::Duration,
     /// Set by `open`.
@@ -302,7 +304,7 @@ impl Sink for HttpSink {
                 retryable: false,
             });
         }
-        let client = Client::new(self.timeout, self.auth.clone(), self.limit.clone())
+        let client = Client::new(self.timeout, &self.client_options, self.auth.clone(), self.limit.clone())
             .map_err(|message| SinkError { message, retryable: false })?;
         self.run = Some(Run {
             client,

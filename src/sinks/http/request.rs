@@ -278,20 +278,30 @@ impl Client {
     /// Builds the client. Must run on a thread that may block (the sink's), not in async code.
     pub(super) fn new(
         timeout: Duration,
+        options: &crate::connectors::http::connection::ClientOptions,
         auth: Option<crate::connectors::http::auth::Auth>,
         limit: Option<std::sync::Arc<crate::kernel::rate_limit::RateLimit>>,
     ) -> Result<Self, String> {
         // reqwest is built without a bundled crypto provider; use ring's (first caller wins).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let inner = reqwest::blocking::Client::builder()
+        let connect = options.connect_timeout.unwrap_or(Duration::from_secs(10));
+        // A redirected POST would be re-sent as a GET and its answer taken for the create's: unless the
+        // connection says so, an API that redirects writes is a configuration error, reported with
+        // its 3xx status.
+        let redirects = if options.follow_redirects {
+            reqwest::redirect::Policy::limited(5)
+        } else {
+            reqwest::redirect::Policy::none()
+        };
+        let mut builder = reqwest::blocking::Client::builder()
             .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .connect_timeout(timeout.min(connect))
             .user_agent(concat!("weir/", env!("CARGO_PKG_VERSION")))
-            // A redirected POST would be re-sent as a GET and its answer taken for the create's: an
-            // API that redirects writes is a configuration error, reported with its 3xx status.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("cannot create the HTTP client: {e}"))?;
+            .redirect(redirects);
+        for ca in &options.ca_certificates {
+            builder = builder.add_root_certificate(ca.clone());
+        }
+        let inner = builder.build().map_err(|e| format!("cannot create the HTTP client: {e}"))?;
         Ok(Self { inner, auth, limit })
     }
 

@@ -31,6 +31,7 @@ fn erp_connection() -> Connections {
         timeout: None,
         rate_limit: None,
         limit: None,
+        client: Default::default(),
         auth: None,
     };
     BTreeMap::from([("erp".to_string(), NamedConnection::new(KIND, erp))])
@@ -156,7 +157,7 @@ fn an_answer_body_is_read_up_to_a_limit() {
     });
     let sink = config(&format!("url: \"http://{addr}/orders\"\n")).build(&context()).expect("builds");
     let prepared = sink.create.render(&RenderContext::new(Arc::new(json!({"a": 1})))).expect("renders");
-    let answer = request::Client::new(std::time::Duration::from_secs(30), None, None)
+    let answer = request::Client::new(std::time::Duration::from_secs(30), &Default::default(), None, None)
         .expect("client")
         .send(&prepared)
         .expect("no credentials to refuse");
