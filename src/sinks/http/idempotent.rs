@@ -13,8 +13,9 @@ use std::cell::OnceCell;
 
 use serde_json::{Value, json};
 
+use super::client::Answer;
 use super::payload::payload_hash;
-use super::request::{Answer, Prepared};
+use super::request::Prepared;
 use super::{Attempts, Delivery, HttpSink, Lookup, Run, state_error};
 use crate::expr::template::RenderContext;
 use crate::fault;

@@ -9,6 +9,7 @@
 //! and 5xx are retried within the write (`retries`, doubling `retry_backoff`), then fail the sink with a
 //! retryable error, leaving the record unacknowledged.
 
+mod client;
 mod config;
 mod idempotent;
 mod payload;
@@ -26,7 +27,8 @@ use crate::expr::template::{RenderContext, StringTemplate};
 use crate::kernel::dead_letter::now_rfc3339;
 use crate::kernel::record::Record;
 use crate::state::{AuditEntry, CapturedId, StateError, StateStore, WriteOutcome};
-use request::{Answer, Client, Prepared, RequestTemplate, scrub};
+use client::{Answer, Client};
+use request::{Prepared, RequestTemplate, scrub};
 
 /// Compiled `name → JSONPath` captures.
 type Captures = Vec<(String, JsonPath)>;
