@@ -36,6 +36,14 @@ const DOC_ENV: &[(&str, &str)] = &[
     ("PIM_KEY", "doc-pim-key"),
     ("LEGACY_PASSWORD", "doc-legacy-password"),
     ("B1_PASSWORD", "doc-b1-password"),
+    ("B1_HOST", "b1.example.com"),
+    ("B1_COMPANY", "SBODEMOUS"),
+    ("B1_USER", "manager"),
+    ("COMMERCE_ADMIN_USER", "weir"),
+    ("COMMERCE_ADMIN_PASSWORD", "doc-admin-password"),
+    ("BC_TENANT", "contoso.onmicrosoft.com"),
+    ("BC_CLIENT_ID", "00000000-0000-0000-0000-000000000000"),
+    ("BC_CLIENT_SECRET", "doc-client-secret"),
 ];
 
 const MARKER: &str = "# weir-doc:";

@@ -1,4 +1,5 @@
 //! Auth kinds: the header each makes, signing afresh, config errors that show no secret.
+
 use super::*;
 
 fn build(yaml: &str) -> Result<Auth, Vec<(String, String)>> {
