@@ -578,3 +578,45 @@ fn refused_credentials_fail_the_run_once_instead_of_a_retry_storm() {
     assert!(summary.error.unwrap_or_default().contains("refuses the connection's credentials"));
     assert_eq!(receiver.stats().unauthorized, 1);
 }
+
+/// The `push` pipeline with one plain sink into `receiver`; `extra` is added to the sink's mapping.
+fn plain_sink(receiver: &Receiver, extra: &str) -> String {
+    header("push")
+        + &format!("sinks:\n  - {{ id: erp_order, type: http, url: \"{}/orders\"{extra} }}\n", receiver.base_url())
+}
+
+#[test]
+fn on_status_decides_what_an_answer_means() {
+    // 422 ignored: counted as delivered, nothing dead-lettered.
+    let (dir, receiver, state) = fixture(Config::default());
+    write_orders(dir.path(), &[("R1", 1), ("reject-2", 2)]);
+    let summary = run(dir.path(), "push", &plain_sink(&receiver, ", on_status: { \"422\": ignore }"), Some(&state));
+    assert!(summary.is_success(), "{summary}");
+    assert_eq!((summary.records.delivered, summary.records.dead_lettered), (2, 0), "{summary}");
+    assert_eq!(actions(&state.trace("order:reject-2").expect("trace")), ["ignored"]);
+    // 4xx made fatal: the run stops at the first, which stays unacknowledged.
+    let (dir, receiver, state) = fixture(Config::default());
+    write_orders(dir.path(), &[("reject-1", 1), ("R2", 2)]);
+    let summary = run(dir.path(), "push", &plain_sink(&receiver, ", on_status: { \"4xx\": fail }"), Some(&state));
+    let error = summary.error.clone().unwrap_or_default();
+    assert!(error.contains("HTTP 422") && error.contains("`on_status` makes fatal"), "{error}");
+    assert_eq!(summary.records.delivered, 0, "{summary}");
+}
+
+#[test]
+fn retry_bounds_the_tries_of_an_unknown_outcome() {
+    let (dir, receiver, state) = fixture(Config::default());
+    write_orders(dir.path(), &[("down-1", 1)]);
+    let sink = plain_sink(&receiver, ", retry: { max_attempts: 3, initial: 1ms }");
+    let summary = run(dir.path(), "push", &sink, Some(&state));
+    let error = summary.error.clone().unwrap_or_default();
+    assert!(error.contains("HTTP 503") && error.contains("after 3 attempts"), "{error}");
+    assert_eq!(summary.records.unacknowledged, 1, "{summary}");
+    // 503 made a dead letter instead: one try, dead-lettered, the run goes on.
+    let (dir, receiver, state) = fixture(Config::default());
+    write_orders(dir.path(), &[("down-1", 1), ("R2", 2)]);
+    let summary =
+        run(dir.path(), "push", &plain_sink(&receiver, ", on_status: { \"503\": dead_letter }"), Some(&state));
+    assert!(summary.is_success(), "{summary}");
+    assert_eq!((summary.records.delivered, summary.records.dead_lettered), (1, 1), "{summary}");
+}

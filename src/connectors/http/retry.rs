@@ -27,7 +27,7 @@ pub enum StatusAction {
     DeadLetter,
     /// Counted as delivered without being written (e.g. `409` for a record the target already has).
     Ignore,
-    /// Stop the pipeline (e.g. a `3xx` redirect or a `401` that survives a renewed token).
+    /// Stop the pipeline (e.g. for a status that means the configuration is wrong).
     Fail,
 }
 
@@ -133,7 +133,7 @@ pub enum Verdict {
 
 impl RetryPolicy {
     /// Compiles `retry` and `on_status` (codes and classes override the defaults: 2xx ok, 408 retry,
-    /// 429 rate limited, 5xx retry, 4xx dead letter, 3xx and 1xx fail).
+    /// 409 ignore, 429 rate limited, 5xx retry, 3xx and 4xx dead letter, 1xx fail).
     pub fn build(retry: &RetryConfig, on_status: &BTreeMap<String, StatusAction>) -> Result<Self, RetryConfigError> {
         if retry.max_attempts == 0 {
             return Err(RetryConfigError::NoAttempt);
@@ -141,10 +141,14 @@ impl RetryPolicy {
         let mut rules = vec![
             (StatusMatch::Class(1), StatusAction::Fail),
             (StatusMatch::Class(2), StatusAction::Ok),
-            (StatusMatch::Class(3), StatusAction::Fail),
+            // Redirects are not followed unless the connection says so; the record is dead-lettered
+            // with the status (an idempotent sink keeps its intent: a create may have happened).
+            (StatusMatch::Class(3), StatusAction::DeadLetter),
             (StatusMatch::Class(4), StatusAction::DeadLetter),
             (StatusMatch::Class(5), StatusAction::Retry),
             (StatusMatch::Code(408), StatusAction::Retry),
+            // The target has it already (an idempotent sink looks it up for its ids).
+            (StatusMatch::Code(409), StatusAction::Ignore),
             (StatusMatch::Code(429), StatusAction::RateLimited),
         ];
         for (key, action) in on_status {
@@ -195,6 +199,23 @@ impl RetryPolicy {
         if !matches!(action, StatusAction::Retry | StatusAction::RateLimited) {
             return Verdict::Settle(action);
         }
+        self.again(action, attempt, elapsed, retry_after, jitter)
+    }
+
+    /// What to do after try number `attempt` got no answer at all (a timeout, a reset): whether the
+    /// target acted is unknown, and it is tried again within the bounds, whatever `on_status` says.
+    pub fn verdict_unknown(&self, attempt: u32, elapsed: StdDuration, jitter: f64) -> Verdict {
+        self.again(StatusAction::Retry, attempt, elapsed, None, jitter)
+    }
+
+    fn again(
+        &self,
+        action: StatusAction,
+        attempt: u32,
+        elapsed: StdDuration,
+        retry_after: Option<StdDuration>,
+        jitter: f64,
+    ) -> Verdict {
         let backoff = self.backoff(attempt, jitter);
         // The server knows best when it says; never wait less than it asks, nor more than `max`.
         let wait = retry_after.map_or(backoff, |r| r.max(backoff)).min(self.max);

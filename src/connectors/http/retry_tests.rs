@@ -19,7 +19,7 @@ fn codes_win_over_classes_and_the_defaults_fill_the_rest() {
         vec![
             (200, StatusAction::Ok),
             (204, StatusAction::Ok),
-            (301, StatusAction::Fail),
+            (301, StatusAction::DeadLetter),
             (400, StatusAction::Fail),
             (404, StatusAction::Fail),
             (408, StatusAction::Retry),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::request::{Prepared, excerpt, scrub};
+use crate::connectors::http::retry::{RetryPolicy, Verdict};
 use crate::sinks::SinkError;
 
 /// The most of an answer's body that is read (16 MiB); a longer body is not read to its end.
@@ -22,17 +23,23 @@ pub(super) enum Answer {
         body: Value,
         /// False when the body is not JSON (and `body` holds its text).
         json: bool,
+        /// The answer's `Retry-After`, as a wait from when it arrived.
+        retry_after: Option<Duration>,
     },
     /// No response: a timeout, a refused or dropped connection. Whether the target acted is unknown.
     NoResponse { message: String },
 }
 
 impl Answer {
-    /// True when the outcome is unknown and trying again may succeed: no response, 408, 429, 5xx.
-    pub(super) fn is_uncertain(&self) -> bool {
+    /// What `policy` says to do after try number `attempt` got this answer, `elapsed` after the first
+    /// try: no response (a timeout, a reset) is an unknown outcome, tried again like a `5xx`.
+    pub(super) fn verdict(&self, policy: &RetryPolicy, attempt: u32, elapsed: Duration) -> Verdict {
+        let jitter = fastrand::f64();
         match self {
-            Answer::NoResponse { .. } => true,
-            Answer::Response { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            Answer::NoResponse { .. } => policy.verdict_unknown(attempt, elapsed, jitter),
+            Answer::Response { status, retry_after, .. } => {
+                policy.verdict(*status, attempt, elapsed, *retry_after, jitter)
+            }
         }
     }
 
@@ -150,13 +157,13 @@ impl Client {
                 .map_err(|e| SinkError { message: scrub(e.message), retryable: e.retryable })?;
             builder = builder.header(name, value);
         }
+        let mut retry_after = None;
         let slow_down = |response: &reqwest::blocking::Response| {
             let status = response.status().as_u16();
             let after = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
-            if let (Some(limit), true, Some(after)) = (&self.limit, matches!(status, 429 | 503), after)
-                && let Some(wait) =
-                    crate::connectors::http::retry::parse_retry_after(after, std::time::SystemTime::now())
-            {
+            retry_after =
+                after.and_then(|a| crate::connectors::http::retry::parse_retry_after(a, std::time::SystemTime::now()));
+            if let (Some(limit), true, Some(wait)) = (&self.limit, matches!(status, 429 | 503), retry_after) {
                 // At most 5 minutes: a server asking for longer is better answered by failing the run.
                 limit.pause_for(wait.min(Duration::from_secs(300)));
             }
@@ -167,6 +174,7 @@ impl Client {
                 status,
                 body: Value::String(format!("(a body larger than {} MiB, not read)", MAX_BODY >> 20)),
                 json: false,
+                retry_after,
             },
             Ok((status, Some(bytes))) => {
                 let (body, json) = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -177,7 +185,7 @@ impl Client {
                         Err(_) => (Value::String(String::from_utf8_lossy(&bytes).into_owned()), false),
                     }
                 };
-                Answer::Response { status, body, json }
+                Answer::Response { status, body, json, retry_after }
             }
             Err(message) => Answer::NoResponse { message },
         })

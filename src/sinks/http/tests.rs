@@ -131,7 +131,7 @@ fn a_secret_cut_by_the_excerpt_of_an_answer_is_still_masked() {
     // leave its start behind.
     crate::config::secrets::register("cut-s3cret-0123456789");
     let body = Value::String(format!("{} token cut-s3cret-0123456789 echoed", "x".repeat(280)));
-    let text = client::Answer::Response { status: 401, body, json: false }.describe();
+    let text = client::Answer::Response { status: 401, body, json: false, retry_after: None }.describe();
     assert!(!text.contains("cut-s3cret"), "{text}");
     let errors = build_errors(&format!("url: \"{}cut-s3cret-0123456789\"\n", "y".repeat(70)), Connections::new());
     assert!(!errors[0].1.contains("cut-s3cret"), "{errors:?}");
@@ -161,7 +161,7 @@ fn an_answer_body_is_read_up_to_a_limit() {
         .expect("client")
         .send(&prepared)
         .expect("no credentials to refuse");
-    let client::Answer::Response { status: 200, body, json: false } = &answer else { panic!("{answer:?}") };
+    let client::Answer::Response { status: 200, body, json: false, .. } = &answer else { panic!("{answer:?}") };
     assert!(body.as_str().is_some_and(|t| t.len() < 1000 && t.contains("larger than")), "{}", answer.describe());
     drop(answer);
     assert!(server.join().expect("server") < 3 * client::MAX_BODY, "the client stopped reading");
