@@ -38,21 +38,7 @@ fn connections_schema(generator: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "object", "additionalProperties": { "$ref": "#/$defs/Connection" }, "default": {} })
 }
 
-/// A request budget shared by the components that name it.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[expect(dead_code, reason = "accepted, checked and in the schema, but no connector enforces a rate limit yet")]
-pub(crate) struct RateLimitConfig {
-    /// Requests per second.
-    #[serde(default)]
-    pub(crate) per_second: Option<f64>,
-    /// Requests per minute.
-    #[serde(default)]
-    pub(crate) per_minute: Option<f64>,
-    /// Requests that may be sent at once after an idle period.
-    #[serde(default)]
-    pub(crate) burst: Option<u32>,
-}
+pub(crate) use crate::kernel::rate_limit::RateLimitConfig;
 
 /// `shared.yaml`.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -125,7 +111,20 @@ pub(super) fn build_connections(
     file: &ConfigFile,
     diagnostics: &mut Diagnostics,
 ) -> BTreeMap<String, NamedConnection> {
-    let ctx = ConnectionContext { rate_limits: connections.rate_limits.keys().cloned().collect() };
+    let mut limits = crate::kernel::rate_limit::RateLimits::default();
+    for (name, limit) in &connections.rate_limits {
+        match limit.build(name) {
+            Ok(built) => limits.insert(built),
+            Err(e) => diagnostics.push(
+                Diagnostic::new("bad-rate-limit", e.to_string())
+                    .with_component(Some(format!("rate limit `{name}`")))
+                    .with_hint("e.g. `{ per_second: 20, burst: 40 }` or `{ per_minute: 1200 }`")
+                    .at(file.locate(&format!("/rate_limits/{}", escape(name)), Anchor::Key)),
+            ),
+        }
+    }
+    let base_dir = file.path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let ctx = ConnectionContext { rate_limits: connections.rate_limits.keys().cloned().collect(), limits, base_dir };
     let mut built: BTreeMap<String, NamedConnection> =
         failed.iter().map(|name| (name.clone(), NamedConnection::invalid())).collect();
     // In the order they are written, so errors read top to bottom.

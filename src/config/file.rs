@@ -2,7 +2,7 @@
 //! nesting depth and rejects duplicate keys) → JSON value with `${…}` interpolated, plus the position index
 //! used to point errors at the right line and column.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -20,6 +20,8 @@ const MAX_DEPTH: usize = 100;
 /// One parsed config file.
 #[derive(Debug, Clone)]
 pub(crate) struct ConfigFile {
+    /// Path on disk (relative paths in the file, such as a CA bundle's, are resolved against its folder).
+    pub(crate) path: PathBuf,
     /// How the file is named in errors.
     pub(crate) display: String,
     /// The file's text.
@@ -102,7 +104,7 @@ impl ConfigFile {
             ]);
         }
         let map = SourceMap::build(&text);
-        let mut file = ConfigFile { display, text, map, value: Value::Null };
+        let mut file = ConfigFile { path: path.to_path_buf(), display, text, map, value: Value::Null };
         let mut errors = Vec::new();
         let mut pointer = String::new();
         file.value = file.convert(yaml, &mut pointer, lookup, &mut errors);

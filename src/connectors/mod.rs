@@ -11,7 +11,12 @@ use crate::kernel::build::{BuildErrors, NamedConnection};
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ConnectionContext {
     /// The names of the file's `rate_limits`.
-    pub(crate) rate_limits: Vec<String>,
+    pub rate_limits: Vec<String>,
+    /// Those that are valid, built: one per name for the whole process, shared by every connection
+    /// (and so every component) naming it.
+    pub limits: crate::kernel::rate_limit::RateLimits,
+    /// The folder `connections.yaml` is in: relative paths (a CA bundle) are resolved against it.
+    pub base_dir: std::path::PathBuf,
 }
 
 // One line per kind of connection: its `type:`, its variant and its config struct, whose

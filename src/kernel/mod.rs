@@ -2,7 +2,7 @@
 //! ones (`record`), building components (`build`: `BuildContext`, `BuildErrors`), acknowledgements
 //! (`ack`), batches and channels (`channel`), counters and the run summary (`stats`), the dead-letter
 //! output (`dead_letter`), parsing only what is read (`projection`), resumable positions and committed
-//! outputs (`checkpoint`), the steps a source runs itself (`fused`), and what a step is (`step`: the
+//! outputs (`checkpoint`), the steps a source runs itself (`fused`), shared request budgets (`rate_limit`), and what a step is (`step`: the
 //! `Transform` trait and its `Output`). It knows no component type.
 
 pub(crate) mod ack;
@@ -12,6 +12,7 @@ pub(crate) mod checkpoint;
 pub(crate) mod dead_letter;
 pub(crate) mod fused;
 pub(crate) mod projection;
+pub(crate) mod rate_limit;
 pub(crate) mod record;
 pub(crate) mod stats;
 pub(crate) mod step;

@@ -24,8 +24,28 @@ use weir::api::{compile, load_paths};
 use crate::support::repo;
 
 /// The only variables `${env:…}` and `${secret:…}` see while the examples are checked.
-const DOC_ENV: &[(&str, &str)] =
-    &[("MAGENTO_TOKEN", "doc-magento-token"), ("ERP_API_KEY", "doc-erp-api-key"), ("ERP_HOST", "erp.example.com")];
+const DOC_ENV: &[(&str, &str)] = &[
+    ("MAGENTO_TOKEN", "doc-magento-token"),
+    ("ERP_API_KEY", "doc-erp-api-key"),
+    ("ERP_HOST", "erp.example.com"),
+    ("COMMERCE_HOST", "shop.example.com"),
+    ("COMMERCE_CONSUMER_KEY", "doc-consumer-key"),
+    ("COMMERCE_CONSUMER_SECRET", "doc-consumer-secret"),
+    ("COMMERCE_ACCESS_TOKEN", "doc-access-token"),
+    ("COMMERCE_ACCESS_TOKEN_SECRET", "doc-access-token-secret"),
+    ("ERP_TOKEN", "doc-erp-token"),
+    ("PIM_KEY", "doc-pim-key"),
+    ("LEGACY_PASSWORD", "doc-legacy-password"),
+    ("B1_PASSWORD", "doc-b1-password"),
+    ("B1_HOST", "b1.example.com"),
+    ("B1_COMPANY", "SBODEMOUS"),
+    ("B1_USER", "manager"),
+    ("COMMERCE_ADMIN_USER", "weir"),
+    ("COMMERCE_ADMIN_PASSWORD", "doc-admin-password"),
+    ("BC_TENANT", "contoso.onmicrosoft.com"),
+    ("BC_CLIENT_ID", "00000000-0000-0000-0000-000000000000"),
+    ("BC_CLIENT_SECRET", "doc-client-secret"),
+];
 
 const MARKER: &str = "# weir-doc:";
 

@@ -393,3 +393,225 @@ fn a_failed_run_acknowledges_what_it_created_whatever_the_batch_size() {
         assert_eq!(actions(&state.trace("order:R29").expect("trace")), ["created"]);
     }
 }
+
+#[test]
+fn a_connections_auth_goes_with_every_request_and_its_secret_stays_masked() {
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("weir:{TOKEN}"));
+    for (auth, sent) in [
+        ("{ type: bearer, token: \"${secret:ERP_TOKEN}\" }", format!("Bearer {TOKEN}")),
+        ("{ type: basic, username: weir, password: \"${secret:ERP_TOKEN}\" }", format!("Basic {basic}")),
+        ("{ type: header, name: Authorization, value: \"Token ${secret:ERP_TOKEN}\" }", format!("Token {TOKEN}")),
+        (
+            "{ type: oauth1, consumer_key: ck, consumer_secret: \"${secret:ERP_TOKEN}\", token: t, token_secret: ts }",
+            "OAuth ".to_string(),
+        ),
+    ] {
+        let (dir, receiver, state) = fixture(Config::default());
+        std::fs::write(
+            dir.path().join("connections.yaml"),
+            format!(
+                "connections:\n  erp:\n    type: http\n    base_url: \"{}\"\n    auth: {auth}\n",
+                receiver.base_url()
+            ),
+        )
+        .expect("write connections");
+        write_orders(dir.path(), &[("R1", 1), ("reject-2", 2)]);
+        let yaml = header("push") + "sinks:\n  - { id: erp_order, type: http, connection: erp, path: /orders }\n";
+        let summary = run(dir.path(), "push", &yaml, Some(&state));
+        assert_eq!((summary.records.delivered, summary.records.dead_lettered), (1, 1), "{auth}: {summary}");
+        let stats = receiver.stats();
+        assert_eq!(stats.authorizations.len(), 2, "{auth}");
+        assert!(stats.authorizations.iter().all(|a| a.starts_with(&sent)), "{auth}: {:?}", stats.authorizations);
+        // The receiver echoes the header in its 422: the dead letter must not hold the secret.
+        let dead = std::fs::read_to_string(dir.path().join("dead.ndjson")).expect("dead letters");
+        assert!(dead.contains("HTTP 422") && !dead.contains(TOKEN), "{auth}: {dead}");
+        if auth.contains("basic") {
+            assert!(!dead.contains(&basic), "the encoded password is masked too: {dead}");
+        }
+    }
+}
+
+/// Writes `connections.yaml` with an `erp` connection into `receiver` that names the rate limit
+/// `api: LIMIT`.
+fn limited_connection(dir: &Path, receiver: &Receiver, limit: &str) {
+    let text = format!(
+        "connections:\n  erp:\n    type: http\n    base_url: \"{}\"\n    rate_limit: api\nrate_limits:\n  api: {limit}\n",
+        receiver.base_url()
+    );
+    std::fs::write(dir.join("connections.yaml"), text).expect("write connections");
+}
+
+#[test]
+fn a_429_with_retry_after_pauses_the_whole_rate_limit() {
+    let (dir, receiver, state) = fixture(Config::default());
+    limited_connection(dir.path(), &receiver, "{ per_second: 1000, burst: 10 }");
+    write_orders(dir.path(), &[("busy-1", 1), ("R2", 2), ("R3", 3)]);
+    let yaml = header("push")
+        + "sinks:\n  - { id: erp_order, type: http, connection: erp, path: /orders, retry_backoff: 10ms }\n";
+    let summary = run(dir.path(), "push", &yaml, Some(&state));
+    assert!(summary.is_success(), "{summary}");
+    assert_eq!(summary.records.delivered, 3, "{summary}");
+    let times = receiver.stats().create_times;
+    assert_eq!(times.len(), 4, "the 429, then busy-1, R2 and R3");
+    // The retry waited for the server's second, not for the sink's 10 ms backoff; so did the next record.
+    assert!(times[1] - times[0] >= Duration::from_secs(1), "{:?}", times[1] - times[0]);
+    assert!(times[2] >= times[1] && times[3] >= times[2]);
+}
+
+#[test]
+fn over_30_seconds_the_rate_stays_within_5_percent_of_the_limit_and_never_above_limit_plus_burst() {
+    let (dir, receiver, state) = fixture(Config::default());
+    let (per_second, burst) = (20u32, 5u32);
+    limited_connection(dir.path(), &receiver, &format!("{{ per_second: {per_second}, burst: {burst} }}"));
+    // The burst, then 30 seconds at the rate.
+    let n = (burst + per_second * 30) as usize;
+    let names: Vec<String> = (0..n).map(|i| format!("R{i}")).collect();
+    let orders: Vec<(&str, u32)> = names.iter().map(|r| (r.as_str(), 1)).collect();
+    write_orders(dir.path(), &orders);
+    let yaml = header("push") + "sinks:\n  - { id: erp_order, type: http, connection: erp, path: /orders }\n";
+    let summary = run(dir.path(), "push", &yaml, Some(&state));
+    assert!(summary.is_success(), "{summary}");
+    let times = receiver.stats().create_times;
+    assert_eq!(times.len(), n);
+    // After the burst, the steady rate: within 5% of the limit.
+    let steady = &times[burst as usize..];
+    let span = (steady[steady.len() - 1] - steady[0]).as_secs_f64();
+    let rate = (steady.len() - 1) as f64 / span;
+    assert!(
+        (rate - f64::from(per_second)).abs() <= 0.05 * f64::from(per_second),
+        "{rate:.2} requests/s over {span:.1} s"
+    );
+    // No window of one second ever holds more than limit + burst.
+    let most = times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| times[i..].iter().take_while(|u| **u - *t < Duration::from_secs(1)).count())
+        .max()
+        .unwrap_or(0);
+    assert!(most <= (per_second + burst) as usize, "{most} requests within one second");
+}
+
+/// The `auth` of each token kind against `receiver`, with `password` as the secret.
+fn token_auths(receiver: &Receiver, password: &str) -> Vec<(String, &'static str)> {
+    vec![
+        (
+            format!("{{ type: magento_admin, username: admin, password: \"{password}\" }}"),
+            "/V1/integration/admin/token",
+        ),
+        (
+            format!(
+                "{{ type: oauth2_client_credentials, token_url: \"{}/oauth2/token\", client_id: weir, client_secret: \"{password}\", scope: api }}",
+                receiver.base_url()
+            ),
+            "/oauth2/token",
+        ),
+        (
+            format!(
+                "{{ type: session, path: /Login, body: {{ UserName: weir, Password: \"{password}\" }}, cookie: B1SESSION }}"
+            ),
+            "/Login",
+        ),
+    ]
+}
+
+fn token_fixture(token_uses: u64) -> (tempfile::TempDir, Receiver, Arc<SqliteStore>) {
+    fixture(Config { require_token: true, token_uses, ..Config::default() })
+}
+
+fn run_with_auth(dir: &Path, receiver: &Receiver, state: &Arc<SqliteStore>, auth: &str, orders: usize) -> RunSummary {
+    std::fs::write(
+        dir.join("connections.yaml"),
+        format!("connections:\n  erp:\n    type: http\n    base_url: \"{}\"\n    auth: {auth}\n", receiver.base_url()),
+    )
+    .expect("write connections");
+    let names: Vec<String> = (0..orders).map(|i| format!("R{i}")).collect();
+    write_orders(dir, &names.iter().map(|r| (r.as_str(), 1)).collect::<Vec<_>>());
+    let yaml = header("push") + "sinks:\n  - { id: erp_order, type: http, connection: erp, path: /orders }\n";
+    run(dir, "push", &yaml, Some(state))
+}
+
+#[test]
+fn tokens_are_obtained_once_kept_and_renewed_when_the_api_answers_401() {
+    for i in 0..3 {
+        // Each token serves 3 requests, then the API refuses it, as after its expiry.
+        let (dir, receiver, state) = token_fixture(3);
+        let (auth, login) = &token_auths(&receiver, crate::support::receiver::PASSWORD)[i];
+        let summary = run_with_auth(dir.path(), &receiver, &state, auth, 7);
+        assert!(summary.is_success(), "{auth}: {summary}");
+        assert_eq!(summary.records.delivered, 7, "{auth}: {summary}");
+        let stats = receiver.stats();
+        assert_eq!(stats.logins.get(*login), Some(&3), "{auth}: a login, then one per refusal");
+        assert_eq!(stats.unauthorized, 2, "{auth}");
+        assert_eq!(stats.total_creates, 7, "{auth}: every record once");
+    }
+}
+
+#[test]
+fn refused_credentials_fail_the_run_once_instead_of_a_retry_storm() {
+    for i in 0..3 {
+        // A wrong password: the login itself is refused.
+        let (dir, receiver, state) = token_fixture(u64::MAX);
+        let (auth, login) = &token_auths(&receiver, "wrong-passw0rd")[i];
+        let summary = run_with_auth(dir.path(), &receiver, &state, auth, 5);
+        let error = summary.error.clone().unwrap_or_default();
+        assert!(error.contains("logging in at") && error.contains("HTTP 401"), "{auth}: {error}");
+        assert!(!error.contains("wrong-passw0rd"), "{auth}: the password is masked: {error}");
+        assert_eq!((summary.records.delivered, receiver.stats().logins.get(*login)), (0, None), "{auth}: {summary}");
+        // Tokens the API refuses at once: one renewal, then the run stops — two logins, not five.
+        let (dir, receiver, state) = token_fixture(0);
+        let (auth, login) = &token_auths(&receiver, crate::support::receiver::PASSWORD)[i];
+        let summary = run_with_auth(dir.path(), &receiver, &state, auth, 5);
+        let error = summary.error.clone().unwrap_or_default();
+        assert!(error.contains("HTTP 401 (after logging in again)"), "{auth}: {error}");
+        assert_eq!(receiver.stats().logins.get(*login), Some(&2), "{auth}");
+        assert_eq!(summary.records.delivered, 0, "{auth}: {summary}");
+    }
+    // A static token the API refuses stops the run at the first request.
+    let (dir, receiver, state) = token_fixture(u64::MAX);
+    let summary = run_with_auth(dir.path(), &receiver, &state, "{ type: bearer, token: not-issued-1234 }", 5);
+    assert!(summary.error.unwrap_or_default().contains("refuses the connection's credentials"));
+    assert_eq!(receiver.stats().unauthorized, 1);
+}
+
+/// The `push` pipeline with one plain sink into `receiver`; `extra` is added to the sink's mapping.
+fn plain_sink(receiver: &Receiver, extra: &str) -> String {
+    header("push")
+        + &format!("sinks:\n  - {{ id: erp_order, type: http, url: \"{}/orders\"{extra} }}\n", receiver.base_url())
+}
+
+#[test]
+fn on_status_decides_what_an_answer_means() {
+    // 422 ignored: counted as delivered, nothing dead-lettered.
+    let (dir, receiver, state) = fixture(Config::default());
+    write_orders(dir.path(), &[("R1", 1), ("reject-2", 2)]);
+    let summary = run(dir.path(), "push", &plain_sink(&receiver, ", on_status: { \"422\": ignore }"), Some(&state));
+    assert!(summary.is_success(), "{summary}");
+    assert_eq!((summary.records.delivered, summary.records.dead_lettered), (2, 0), "{summary}");
+    assert_eq!(actions(&state.trace("order:reject-2").expect("trace")), ["ignored"]);
+    // 4xx made fatal: the run stops at the first, which stays unacknowledged.
+    let (dir, receiver, state) = fixture(Config::default());
+    write_orders(dir.path(), &[("reject-1", 1), ("R2", 2)]);
+    let summary = run(dir.path(), "push", &plain_sink(&receiver, ", on_status: { \"4xx\": fail }"), Some(&state));
+    let error = summary.error.clone().unwrap_or_default();
+    assert!(error.contains("HTTP 422") && error.contains("`on_status` makes fatal"), "{error}");
+    assert_eq!(summary.records.delivered, 0, "{summary}");
+}
+
+#[test]
+fn retry_bounds_the_tries_of_an_unknown_outcome() {
+    let (dir, receiver, state) = fixture(Config::default());
+    write_orders(dir.path(), &[("down-1", 1)]);
+    let sink = plain_sink(&receiver, ", retry: { max_attempts: 3, initial: 1ms }");
+    let summary = run(dir.path(), "push", &sink, Some(&state));
+    let error = summary.error.clone().unwrap_or_default();
+    assert!(error.contains("HTTP 503") && error.contains("after 3 attempts"), "{error}");
+    assert_eq!(summary.records.unacknowledged, 1, "{summary}");
+    // 503 made a dead letter instead: one try, dead-lettered, the run goes on.
+    let (dir, receiver, state) = fixture(Config::default());
+    write_orders(dir.path(), &[("down-1", 1), ("R2", 2)]);
+    let summary =
+        run(dir.path(), "push", &plain_sink(&receiver, ", on_status: { \"503\": dead_letter }"), Some(&state));
+    assert!(summary.is_success(), "{summary}");
+    assert_eq!((summary.records.delivered, summary.records.dead_lettered), (1, 1), "{summary}");
+}

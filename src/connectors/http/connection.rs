@@ -4,14 +4,17 @@
 //! (`BuildContext::connection`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use reqwest::header::{HeaderName, HeaderValue};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::auth::{Auth, AuthConfig};
 use crate::config::duration::Duration;
 use crate::connectors::ConnectionContext;
 use crate::kernel::build::BuildErrors;
+use crate::kernel::rate_limit::RateLimit;
 
 /// The kind a connection of this config is (`type:`), as components ask for it and errors name it.
 pub(crate) const KIND: &str = "http";
@@ -26,26 +29,50 @@ pub(crate) struct HttpConnectionConfig {
     pub(crate) base_url: String,
     /// Headers sent with every request (values may use `${secret:NAME}`).
     #[serde(default)]
-    pub(crate) headers: BTreeMap<String, String>,
-    /// Time limit for one request (e.g. `30s`).
+    pub headers: BTreeMap<String, String>,
+    /// Time limit for one request: connect, send, answer (e.g. `30s`; default: the component's, else
+    /// `30s`).
     #[serde(default)]
-    pub(crate) timeout: Option<Duration>,
+    pub timeout: Option<Duration>,
+    /// Time limit for opening a connection (default `10s`, never more than `timeout`).
+    #[serde(default)]
+    pub connect_timeout: Option<Duration>,
+    /// Follow redirects (at most 5). Off by default: a redirected `POST` is re-sent as a `GET` by
+    /// HTTP's rules, and its answer would be taken for the create's — an API that redirects writes
+    /// is a configuration error, reported with its `3xx` status.
+    #[serde(default)]
+    pub follow_redirects: bool,
+    /// A PEM file of extra certificate authorities to trust (a company CA, a test server's), relative
+    /// to the folder; the system's are trusted as well. Proxies come from the environment
+    /// (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`).
+    #[serde(default)]
+    pub ca_bundle: Option<String>,
     /// Name of a rate limit from `rate_limits`.
     #[serde(default)]
-    pub(crate) rate_limit: Option<String>,
+    pub rate_limit: Option<String>,
+    /// How requests prove who sends them: `{ type: bearer, token }`, `{ type: basic, username,
+    /// password }`, `{ type: header, name, value }`, or `{ type: oauth1, consumer_key, consumer_secret,
+    /// token, token_secret }` for an Adobe Commerce integration (values from `${secret:NAME}`).
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
 }
 
 /// A checked HTTP connection, as the components naming it receive it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct HttpConnection {
     /// The base URL as written (an absolute http(s) URL with a host), without trailing `/`.
     pub(crate) base_url: String,
     /// Headers sent with every request: valid names, values valid in a header.
     pub(crate) headers: BTreeMap<String, String>,
     /// Time limit for one request, if the connection sets one (longer than zero).
-    pub(crate) timeout: Option<std::time::Duration>,
-    /// The rate limit it names (an entry of `rate_limits`).
-    pub(crate) rate_limit: Option<String>,
+    pub timeout: Option<std::time::Duration>,
+    /// How the HTTP client is made: connect time limit, redirects, extra CAs.
+    pub client: ClientOptions,
+    /// The rate limit it names (an entry of `rate_limits`), shared with every other connection naming
+    /// it.
+    pub limit: Option<Arc<RateLimit>>,
+    /// How its requests authenticate.
+    pub auth: Option<Auth>,
 }
 
 impl HttpConnectionConfig {
@@ -97,15 +124,53 @@ impl HttpConnectionConfig {
             };
             errors.push(&["rate_limit"], "unknown-rate-limit", format!("unknown rate limit `{limit}`"), Some(hint));
         }
+        if self.connect_timeout.is_some_and(|t| t.0.is_zero()) {
+            errors.push(&["connect_timeout"], "bad-value", "`connect_timeout` must be longer than zero", None);
+        }
+        let mut ca_certificates = Vec::new();
+        if let Some(bundle) = &self.ca_bundle {
+            let path = ctx.base_dir.join(bundle);
+            match std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|pem| reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| e.to_string()))
+            {
+                Ok(certs) if !certs.is_empty() => ca_certificates = certs,
+                Ok(_) => errors.push(&["ca_bundle"], "bad-value", format!("`{bundle}` holds no certificate"), None),
+                Err(e) => {
+                    let hint = "a PEM file of `-----BEGIN CERTIFICATE-----` blocks, relative to the folder".to_string();
+                    errors.push(&["ca_bundle"], "bad-value", format!("cannot read `{bundle}`: {e}"), Some(hint));
+                }
+            }
+        }
+        let client = ClientOptions {
+            connect_timeout: self.connect_timeout.map(|t| t.0),
+            follow_redirects: self.follow_redirects,
+            ca_certificates,
+        };
+        let auth = self.auth.as_ref().map(|a| a.build(self.base_url.trim_end_matches('/'), &mut errors));
         errors.finish(|| {
             Some(HttpConnection {
+                client,
+                auth: auth.flatten(),
+                limit: self.rate_limit.as_deref().and_then(|name| ctx.limits.get(name)),
                 base_url: self.base_url.trim_end_matches('/').to_string(),
                 headers: self.headers.clone(),
                 timeout: self.timeout.map(|t| t.0),
-                rate_limit: self.rate_limit.clone(),
             })
         })
     }
+}
+
+/// How the HTTP client of a component using the connection is made (the time limit of one request is
+/// the component's to settle).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ClientOptions {
+    /// Time limit for opening a connection (`None`: 10 s).
+    pub connect_timeout: Option<std::time::Duration>,
+    /// Follow up to 5 redirects.
+    pub follow_redirects: bool,
+    /// Certificate authorities trusted besides the system's.
+    pub ca_certificates: Vec<reqwest::Certificate>,
 }
 
 /// True for `http://HOST…` or `https://HOST…` (scheme in any case) with a non-empty host and no
@@ -134,7 +199,10 @@ mod tests {
 
     fn errors(yaml: &str, rate_limits: &[&str]) -> Vec<(String, &'static str, String)> {
         let config: HttpConnectionConfig = serde_yaml::from_str(yaml).expect("valid config");
-        let ctx = ConnectionContext { rate_limits: rate_limits.iter().map(|s| s.to_string()).collect() };
+        let ctx = ConnectionContext {
+            rate_limits: rate_limits.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
         match config.build(&ctx) {
             Ok(_) => Vec::new(),
             Err(e) => e.0.into_iter().map(|e| (e.field.join("."), e.code, e.message)).collect(),
@@ -193,5 +261,27 @@ mod tests {
         assert_eq!(built.base_url, "https://erp.example.com/api");
         assert_eq!(built.timeout, Some(std::time::Duration::from_secs(5)));
         assert_eq!(built.headers.get("X-Api-Key").map(String::as_str), Some("k"));
+    }
+
+    #[test]
+    fn client_settings_are_checked_and_a_ca_bundle_is_loaded() {
+        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+        let good = format!(
+            "base_url: https://shop.example.com\nca_bundle: {data}/ca-isrg-root-x1.pem\nfollow_redirects: true\n"
+        );
+        let config: HttpConnectionConfig = serde_yaml::from_str(&good).expect("valid config");
+        let built = config.build(&ConnectionContext::default()).expect("builds");
+        assert_eq!(built.client.ca_certificates.len(), 1, "the public ISRG root");
+        assert!(built.client.follow_redirects);
+        let bad = errors(
+            &format!(
+                "base_url: https://shop.example.com\nconnect_timeout: 0s\nca_bundle: {data}/sample-product.json\n"
+            ),
+            &[],
+        );
+        let fields: Vec<&str> = bad.iter().map(|(f, ..)| f.as_str()).collect();
+        assert_eq!(fields, ["connect_timeout", "ca_bundle"], "{bad:?}");
+        let missing = errors("base_url: https://shop.example.com\nca_bundle: no/such.pem\n", &[]);
+        assert!(missing[0].2.contains("cannot read `no/such.pem`"), "{missing:?}");
     }
 }

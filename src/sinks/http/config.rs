@@ -11,6 +11,7 @@ use super::request::{BodySpec, RequestSpec, RequestTemplate};
 use super::{Captures, HttpSink, Idempotency, Lookup};
 use crate::config::duration::Duration;
 use crate::connectors::http::connection::{self, HttpConnection};
+use crate::connectors::http::retry::{RetryConfig, RetryConfigError, RetryPolicy, StatusAction};
 use crate::kernel::build::{BuildContext, BuildErrors};
 
 fn default_create_method() -> String {
@@ -60,12 +61,25 @@ pub(crate) struct HttpSinkConfig {
     pub(crate) timeout: Option<Duration>,
     /// How many more times a request whose outcome is unknown (no answer, 408, 429, 5xx) is tried
     /// within one write before the sink fails (default 2). With `idempotency`, the lookup runs before
-    /// each new create.
+    /// each new create. A shorthand for `retry: { max_attempts: retries + 1, initial: retry_backoff }`,
+    /// used when `retry` is not given.
     #[serde(default = "default_retries")]
     pub(crate) retries: u32,
     /// Wait before the first retry; doubled for each further one, at most 30s (default `200ms`).
     #[serde(default = "default_retry_backoff")]
-    pub(crate) retry_backoff: Duration,
+    pub retry_backoff: Duration,
+    /// Retry bounds: `{ max_attempts, initial, max, max_elapsed }` — tries in all (default 5), the
+    /// first backoff interval (default `200ms`, doubled each try, with full jitter), the longest one
+    /// wait (default `30s`, a `Retry-After` included) and the longest all tries together (default `5m`).
+    /// Replaces `retries` and `retry_backoff`.
+    #[serde(default)]
+    pub retry: Option<RetryConfig>,
+    /// What to do with an answer, by status code (`"409"`) or class (`"4xx"`): `ok`, `retry`,
+    /// `rate_limited`, `dead_letter`, `ignore` (counted as delivered) or `fail` (stop the run). Over the
+    /// defaults: 2xx ok, 408 and 5xx retry, 409 ignore (the target has it), 429 rate limited (the
+    /// connection's whole rate limit waits for its `Retry-After`), other 3xx and 4xx dead letter.
+    #[serde(default)]
+    pub on_status: BTreeMap<String, StatusAction>,
     /// Makes creates safe to repeat across crashes and lost answers (needs the state store).
     #[serde(default)]
     pub(crate) idempotency: Option<IdempotencyConfig>,
@@ -203,15 +217,32 @@ impl HttpSinkConfig {
         if timeout.is_zero() {
             errors.push(&["timeout"], "bad-value", "`timeout` must be longer than zero", None);
         }
-        match create {
-            Some(create) if errors.0.is_empty() && idempotency.is_some() == self.idempotency.is_some() => {
+        let retry = self.retry.clone().unwrap_or_else(|| RetryConfig {
+            max_attempts: self.retries.saturating_add(1),
+            initial: self.retry_backoff,
+            ..RetryConfig::default()
+        });
+        let policy = match RetryPolicy::build(&retry, &self.on_status) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let field = if matches!(e, RetryConfigError::NoAttempt) { "retry" } else { "on_status" };
+                errors.push(&[field], "bad-value", e.to_string(), None);
+                None
+            }
+        };
+        match (create, policy) {
+            (Some(create), Some(policy))
+                if errors.0.is_empty() && idempotency.is_some() == self.idempotency.is_some() =>
+            {
                 Ok(HttpSink {
                     create,
                     capture,
                     idempotency,
                     timeout,
-                    retries: self.retries,
-                    backoff: self.retry_backoff.0,
+                    auth: connection.and_then(|(_, c)| c.auth.clone()),
+                    limit: connection.and_then(|(_, c)| c.limit.clone()),
+                    client_options: connection.map(|(_, c)| c.client.clone()).unwrap_or_default(),
+                    policy,
                     run: None,
                     settled: None,
                 })

@@ -13,9 +13,11 @@ use std::cell::OnceCell;
 
 use serde_json::{Value, json};
 
+use super::client::Answer;
 use super::payload::payload_hash;
-use super::request::{Answer, Prepared};
-use super::{Attempts, Delivery, HttpSink, Lookup, Run, state_error};
+use super::request::Prepared;
+use super::{Attempts, Delivery, HttpSink, Judged, Lookup, Run, state_error};
+use crate::connectors::http::retry::StatusAction;
 use crate::expr::template::RenderContext;
 use crate::fault;
 use crate::sinks::SinkError;
@@ -99,7 +101,7 @@ impl Write<'_> {
         let state = self.state()?;
         let hash = payload_hash(self.request.body.as_ref().unwrap_or(&Value::Null));
         let id = self.intent();
-        let mut attempts = Attempts::new(self.sink.retries, self.sink.backoff);
+        let mut attempts = Attempts::new(&self.sink.policy);
         match state.begin_intent(&id, &hash).map_err(state_error)? {
             PriorIntent::Done { payload_hash, response } if payload_hash == hash => {
                 let ids = response.as_ref().and_then(|r| r.get("ids")).cloned().unwrap_or(Value::Null);
@@ -151,7 +153,7 @@ impl Write<'_> {
         fault::point("after_intent");
         loop {
             attempts.sent();
-            let answer = self.run.client.send(&self.request);
+            let answer = self.run.client.send(&self.request)?;
             fault::point("after_call");
             match &answer {
                 Answer::Response { status, body, .. } if (200..300).contains(status) => {
@@ -187,36 +189,43 @@ impl Write<'_> {
                     self.found(state, id, hash, &found, &answer, "conflict", attempts.made)?;
                     return Ok(Delivery::Written);
                 }
-                a if a.is_uncertain() => {
-                    if !attempts.retry() {
-                        return Err(self.sink.gave_up(&self.request, &answer, attempts.made));
+                a => match attempts.judge(a) {
+                    Judged::GaveUp => return Err(self.sink.gave_up(&self.request, &answer, attempts.made)),
+                    Judged::Settle(StatusAction::Fail) => return Err(self.sink.refused(&self.request, &answer)),
+                    Judged::Settle(StatusAction::Ok | StatusAction::Ignore) => {
+                        // `on_status` says the target has it, or that it does not matter: done.
+                        self.found(state, id, hash, &Value::Null, &answer, "ignored", attempts.made)?;
+                        return Ok(Delivery::Written);
                     }
-                    match self.look_up(attempts)? {
+                    Judged::Settle(_) => return self.definite(state, id, &answer),
+                    Judged::Retried => match self.look_up(attempts)? {
                         LookupResult::Found(found, found_answer) => {
                             self.found(state, id, hash, &found, &found_answer, "lookup", attempts.made)?;
                             return Ok(Delivery::Written);
                         }
                         LookupResult::Missing => {}
                         LookupResult::Refused(why) => return Ok(self.lookup_refused(&why)),
-                    }
-                }
-                _ => {
-                    let reason = format!("{} answered {}", self.request.target, answer.describe());
-                    let detail = json!({ "status": answer.status() });
-                    if answer.status().is_some_and(|s| (300..400).contains(&s)) {
-                        // Not followed; a create may have happened first (post/redirect/get): the intent
-                        // stays pending, and the next attempt looks the record up before sending it.
-                        return Ok(self.rejected(
-                            format!("{reason}; redirects are not followed, and the record may have been created"),
-                            detail,
-                        ));
-                    }
-                    // A definite rejection: nothing was created.
-                    state.abandon_intent(id).map_err(state_error)?;
-                    return Ok(self.rejected(reason, detail));
-                }
+                    },
+                },
             }
         }
+    }
+
+    /// A create the target answered with a status `on_status` dead-letters.
+    fn definite(&self, state: &dyn StateStore, id: &IntentId, answer: &Answer) -> Result<Delivery, SinkError> {
+        let reason = format!("{} answered {}", self.request.target, answer.describe());
+        let detail = json!({ "status": answer.status() });
+        if answer.status().is_some_and(|s| (300..400).contains(&s)) {
+            // Not followed; a create may have happened first (post/redirect/get): the intent stays
+            // pending, and the next attempt looks the record up before sending it.
+            return Ok(self.rejected(
+                format!("{reason}; redirects are not followed, and the record may have been created"),
+                detail,
+            ));
+        }
+        // A definite rejection: nothing was created.
+        state.abandon_intent(id).map_err(state_error)?;
+        Ok(self.rejected(reason, detail))
     }
 
     /// Records that the target has the record (found by a lookup or by a 409): the intent done with
@@ -260,7 +269,7 @@ impl Write<'_> {
         };
         loop {
             attempts.sent();
-            let answer = self.run.client.send(lookup);
+            let answer = self.run.client.send(lookup)?;
             match &answer {
                 Answer::Response { status: 404, .. } => return Ok(LookupResult::Missing),
                 Answer::Response { status, json: false, .. } if (200..300).contains(status) => {
@@ -284,18 +293,17 @@ impl Write<'_> {
                         None => LookupResult::Missing,
                     });
                 }
-                a if a.is_uncertain() => {
-                    if !attempts.retry() {
-                        return Err(self.sink.gave_up(lookup, &answer, attempts.made));
+                a => match attempts.judge(a) {
+                    Judged::Retried => {}
+                    Judged::GaveUp => return Err(self.sink.gave_up(lookup, &answer, attempts.made)),
+                    Judged::Settle(_) => {
+                        return Ok(LookupResult::Refused(format!(
+                            "the lookup {} answered {}",
+                            lookup.target,
+                            answer.describe()
+                        )));
                     }
-                }
-                _ => {
-                    return Ok(LookupResult::Refused(format!(
-                        "the lookup {} answered {}",
-                        lookup.target,
-                        answer.describe()
-                    )));
-                }
+                },
             }
         }
     }

@@ -4,11 +4,13 @@
 //! `docs/delivery-guarantees.md`, "Idempotent writes"). Values captured from the answers go to the id
 //! map, where templates read them as `ids.<name>`.
 //!
-//! Answers: 2xx written; 409 the target has it already (like a lookup that found it); any other 4xx
-//! dead-letters the record with the status and body; no answer (timeout, connection error), 408, 429
-//! and 5xx are retried within the write (`retries`, doubling `retry_backoff`), then fail the sink with a
-//! retryable error, leaving the record unacknowledged.
+//! Answers are judged by the sink's retry policy (`on_status`, `retry`; `connectors::http::retry`): by
+//! default 2xx written; 409 the target has it already (like a lookup that found it); other 3xx and 4xx
+//! dead-letter the record with the status and body; no answer (timeout, connection error), 408, 429
+//! and 5xx are retried within the write (backoff with full jitter, `Retry-After` honoured), then fail
+//! the sink with a retryable error, leaving the record unacknowledged. `fail` stops the run.
 
+mod client;
 mod config;
 mod idempotent;
 mod payload;
@@ -21,12 +23,14 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{RecordRejection, Sink, SinkContext, SinkError};
+use crate::connectors::http::retry::{RetryPolicy, StatusAction, Verdict};
 use crate::expr::jsonpath::JsonPath;
 use crate::expr::template::{RenderContext, StringTemplate};
 use crate::kernel::dead_letter::now_rfc3339;
 use crate::kernel::record::Record;
 use crate::state::{AuditEntry, CapturedId, StateError, StateStore, WriteOutcome};
-use request::{Answer, Client, Prepared, RequestTemplate, scrub};
+use client::{Answer, Client};
+use request::{Prepared, RequestTemplate, scrub};
 
 /// Compiled `name → JSONPath` captures.
 type Captures = Vec<(String, JsonPath)>;
@@ -53,8 +57,14 @@ pub(crate) struct HttpSink {
     capture: Captures,
     idempotency: Option<Idempotency>,
     timeout: std::time::Duration,
-    retries: u32,
-    backoff: std::time::Duration,
+    /// How requests authenticate (the connection's `auth`).
+    auth: Option<crate::connectors::http::auth::Auth>,
+    /// The connection's rate limit, shared with every component naming it.
+    limit: Option<Arc<crate::kernel::rate_limit::RateLimit>>,
+    /// The connection's client settings (connect time limit, redirects, extra CAs).
+    client_options: crate::connectors::http::connection::ClientOptions,
+    /// What to do with each answer, and when to try again.
+    policy: RetryPolicy,
     /// Set by `open`.
     run: Option<Run>,
     /// After a failed write: the records of that batch settled before it (see
@@ -87,16 +97,26 @@ fn state_error(e: StateError) -> SinkError {
     SinkError { message: format!("state store: {e}"), retryable: e.is_retryable() }
 }
 
-/// Retry budget of one record's write.
-struct Attempts {
-    left: u32,
-    delay: std::time::Duration,
+/// The tries of one record's write, judged by the sink's retry policy.
+struct Attempts<'p> {
+    policy: &'p RetryPolicy,
     made: u32,
+    started: std::time::Instant,
 }
 
-impl Attempts {
-    fn new(retries: u32, backoff: std::time::Duration) -> Self {
-        Self { left: retries, delay: backoff, made: 0 }
+/// What to do with an answer.
+enum Judged {
+    /// As `on_status` says: `ok`, `ignore`, `dead_letter` or `fail`.
+    Settle(StatusAction),
+    /// The wait before the next try is over: try again.
+    Retried,
+    /// Tries or time are spent: the record stays unacknowledged.
+    GaveUp,
+}
+
+impl<'p> Attempts<'p> {
+    fn new(policy: &'p RetryPolicy) -> Self {
+        Self { policy, made: 0, started: std::time::Instant::now() }
     }
 
     /// Counts one request sent.
@@ -104,15 +124,17 @@ impl Attempts {
         self.made += 1;
     }
 
-    /// Waits before trying again; false when the budget is spent.
-    fn retry(&mut self) -> bool {
-        if self.left == 0 {
-            return false;
+    /// Judges `answer`; waits (backoff with jitter, or the answer's `Retry-After`) when it is to be
+    /// tried again.
+    fn judge(&mut self, answer: &Answer) -> Judged {
+        match answer.verdict(self.policy, self.made, self.started.elapsed()) {
+            Verdict::Settle(action) => Judged::Settle(action),
+            Verdict::Again { wait, .. } => {
+                std::thread::sleep(wait);
+                Judged::Retried
+            }
+            Verdict::GiveUp(_) => Judged::GaveUp,
         }
-        self.left -= 1;
-        std::thread::sleep(self.delay);
-        self.delay = (self.delay * 2).min(std::time::Duration::from_secs(30));
-        true
     }
 }
 
@@ -194,23 +216,28 @@ impl HttpSink {
 
     /// A write without intents: send (retrying when the outcome is unknown; this may repeat a create).
     fn send_once(&self, run: &Run, request: &Prepared, key: &str) -> Result<Delivery, SinkError> {
-        let mut attempts = Attempts::new(self.retries, self.backoff);
+        let mut attempts = Attempts::new(&self.policy);
         loop {
             attempts.sent();
-            let answer = run.client.send(request);
-            match &answer {
-                Answer::Response { status, body, .. } if (200..300).contains(status) || *status == 409 => {
-                    let action = if *status == 409 { "exists" } else { "sent" };
+            let answer = run.client.send(request)?;
+            match (attempts.judge(&answer), &answer) {
+                (Judged::Retried, _) => {}
+                (Judged::GaveUp, _) => return Err(self.gave_up(request, &answer, attempts.made)),
+                (Judged::Settle(StatusAction::Fail), _) => return Err(self.refused(request, &answer)),
+                (
+                    Judged::Settle(how @ (StatusAction::Ok | StatusAction::Ignore)),
+                    Answer::Response { status, body, .. },
+                ) => {
+                    let action = match (how, status) {
+                        (_, 409) => "exists",
+                        (StatusAction::Ignore, _) => "ignored",
+                        _ => "sent",
+                    };
                     let outcome = self.outcome(run, key, action, request, &answer, body, &self.capture, attempts.made);
                     if let Some(state) = &run.state {
                         state.record_outcome(&outcome.0).map_err(state_error)?;
                     }
                     return Ok(Delivery::Written);
-                }
-                a if a.is_uncertain() => {
-                    if !attempts.retry() {
-                        return Err(self.gave_up(request, &answer, attempts.made));
-                    }
                 }
                 _ => {
                     let reason = format!("{} answered {}", request.target, answer.describe());
@@ -221,6 +248,14 @@ impl HttpSink {
                     ));
                 }
             }
+        }
+    }
+
+    /// The failure `on_status: fail` asks for: the run stops, the record stays unacknowledged.
+    fn refused(&self, request: &Prepared, answer: &Answer) -> SinkError {
+        SinkError {
+            message: scrub(format!("{} answered {}, which `on_status` makes fatal", request.target, answer.describe())),
+            retryable: false,
         }
     }
 
@@ -298,7 +333,8 @@ impl Sink for HttpSink {
                 retryable: false,
             });
         }
-        let client = Client::new(self.timeout).map_err(|message| SinkError { message, retryable: false })?;
+        let client = Client::new(self.timeout, &self.client_options, self.auth.clone(), self.limit.clone())
+            .map_err(|message| SinkError { message, retryable: false })?;
         self.run = Some(Run {
             client,
             state: ctx.state.clone(),

@@ -2,8 +2,6 @@
 //! rendered per record; one blocking client sending them; and the answers sorted into what the sink
 //! does next. Every text that leaves this module (errors, targets) has the registered secrets masked.
 
-use std::time::Duration;
-
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
@@ -21,7 +19,7 @@ pub(super) fn scrub(text: impl Into<String>) -> String {
 
 /// At most `max` characters of `text`, secrets masked, for error messages. Masked before it is cut: a
 /// secret across the cut would otherwise leave its start behind.
-fn excerpt(text: &str, max: usize) -> String {
+pub(super) fn excerpt(text: &str, max: usize) -> String {
     let text = scrub(text.trim());
     let text = text.as_str();
     if text.chars().count() > max { text.chars().take(max).chain("…".chars()).collect() } else { text.to_string() }
@@ -206,152 +204,4 @@ pub(super) struct Prepared {
     pub(crate) body: Option<Value>,
     /// `METHOD URL` with secrets masked, for audit entries and errors.
     pub(crate) target: String,
-}
-
-/// The most of an answer's body that is read (16 MiB); a longer body is not read to its end.
-pub(super) const MAX_BODY: usize = 16 * 1024 * 1024;
-
-/// What came back.
-#[derive(Debug, Clone)]
-pub(super) enum Answer {
-    /// A response: its status and its body (JSON when it parses, else the text; `null` when empty; a
-    /// note when longer than [`MAX_BODY`]).
-    Response {
-        status: u16,
-        body: Value,
-        /// False when the body is not JSON (and `body` holds its text).
-        json: bool,
-    },
-    /// No response: a timeout, a refused or dropped connection. Whether the target acted is unknown.
-    NoResponse { message: String },
-}
-
-impl Answer {
-    /// True when the outcome is unknown and trying again may succeed: no response, 408, 429, 5xx.
-    pub(super) fn is_uncertain(&self) -> bool {
-        match self {
-            Answer::NoResponse { .. } => true,
-            Answer::Response { status, .. } => matches!(status, 408 | 429 | 500..=599),
-        }
-    }
-
-    /// A one-line description (secrets masked): `HTTP 422: {"error": …}` or the transport error.
-    pub(super) fn describe(&self) -> String {
-        match self {
-            Answer::NoResponse { message } => scrub(message.clone()),
-            Answer::Response { status, body, .. } => {
-                let text = match body {
-                    Value::Null => String::new(),
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                if text.is_empty() {
-                    format!("HTTP {status}")
-                } else {
-                    scrub(format!("HTTP {status}: {}", excerpt(&text, 300)))
-                }
-            }
-        }
-    }
-
-    pub(super) fn status(&self) -> Option<u16> {
-        match self {
-            Answer::Response { status, .. } => Some(*status),
-            Answer::NoResponse { .. } => None,
-        }
-    }
-}
-
-/// One blocking HTTP client per sink (connections are pooled and kept alive).
-#[derive(Debug, Clone)]
-pub(super) struct Client {
-    inner: reqwest::blocking::Client,
-}
-
-impl Client {
-    /// Builds the client. Must run on a thread that may block (the sink's), not in async code.
-    pub(super) fn new(timeout: Duration) -> Result<Self, String> {
-        // reqwest is built without a bundled crypto provider; use ring's (first caller wins).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let inner = reqwest::blocking::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("weir/", env!("CARGO_PKG_VERSION")))
-            // A redirected POST would be re-sent as a GET and its answer taken for the create's: an
-            // API that redirects writes is a configuration error, reported with its 3xx status.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("cannot create the HTTP client: {e}"))?;
-        Ok(Self { inner })
-    }
-
-    /// Sends `request`; never fails, the failure is in the [`Answer`].
-    pub(super) fn send(&self, request: &Prepared) -> Answer {
-        let mut builder =
-            self.inner.request(request.method.clone(), request.url.clone()).headers(request.headers.clone());
-        if let Some(body) = &request.body {
-            builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string());
-        }
-        builder = builder.header(reqwest::header::ACCEPT, "application/json");
-        match builder.send().map_err(|e| describe_error(&e)).and_then(read_bounded) {
-            Ok((status, None)) => Answer::Response {
-                status,
-                body: Value::String(format!("(a body larger than {} MiB, not read)", MAX_BODY >> 20)),
-                json: false,
-            },
-            Ok((status, Some(bytes))) => {
-                let (body, json) = if bytes.iter().all(u8::is_ascii_whitespace) {
-                    (Value::Null, true)
-                } else {
-                    match serde_json::from_slice(&bytes) {
-                        Ok(body) => (body, true),
-                        Err(_) => (Value::String(String::from_utf8_lossy(&bytes).into_owned()), false),
-                    }
-                };
-                Answer::Response { status, body, json }
-            }
-            Err(message) => Answer::NoResponse { message },
-        }
-    }
-}
-
-/// The status and the body of `response`, or no body when it is longer than [`MAX_BODY`].
-/// On a transport error, its description.
-fn read_bounded(response: reqwest::blocking::Response) -> Result<(u16, Option<Vec<u8>>), String> {
-    use std::io::Read;
-    let status = response.status().as_u16();
-    let mut bytes = Vec::new();
-    match response.take(MAX_BODY as u64 + 1).read_to_end(&mut bytes) {
-        Ok(n) if n > MAX_BODY => Ok((status, None)),
-        Ok(_) => Ok((status, Some(bytes))),
-        Err(e) => {
-            let text = e.to_string();
-            // The reader wraps reqwest's own error (a timeout, a dropped connection).
-            Err(match e.into_inner().map(|inner| inner.downcast::<reqwest::Error>()) {
-                Some(Ok(e)) => describe_error(&e),
-                _ => scrub(format!("no response: {text}")),
-            })
-        }
-    }
-}
-
-/// A transport error with its causes, without the URL (the caller names the target).
-fn describe_error(e: &reqwest::Error) -> String {
-    let mut message = if e.is_timeout() {
-        "timed out".to_string()
-    } else if e.is_connect() {
-        "could not connect".to_string()
-    } else {
-        "no response".to_string()
-    };
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        cause = c.source();
-    }
-    scrub(message)
 }

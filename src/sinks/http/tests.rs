@@ -30,7 +30,9 @@ fn erp_connection() -> Connections {
         base_url: "http://127.0.0.1:9/api".into(),
         headers: BTreeMap::new(),
         timeout: None,
-        rate_limit: None,
+        limit: None,
+        client: Default::default(),
+        auth: None,
     };
     BTreeMap::from([("erp".to_string(), NamedConnection::new(KIND, erp))])
 }
@@ -129,7 +131,7 @@ fn a_secret_cut_by_the_excerpt_of_an_answer_is_still_masked() {
     // leave its start behind.
     crate::config::secrets::register("cut-s3cret-0123456789");
     let body = Value::String(format!("{} token cut-s3cret-0123456789 echoed", "x".repeat(280)));
-    let text = request::Answer::Response { status: 401, body, json: false }.describe();
+    let text = client::Answer::Response { status: 401, body, json: false, retry_after: None }.describe();
     assert!(!text.contains("cut-s3cret"), "{text}");
     let errors = build_errors(&format!("url: \"{}cut-s3cret-0123456789\"\n", "y".repeat(70)), Connections::new());
     assert!(!errors[0].1.contains("cut-s3cret"), "{errors:?}");
@@ -148,18 +150,21 @@ fn an_answer_body_is_read_up_to_a_limit() {
         let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n");
         let chunk = vec![b'x'; 64 * 1024];
         let mut sent = 0;
-        while sent < 3 * request::MAX_BODY && stream.write_all(&chunk).is_ok() {
+        while sent < 3 * client::MAX_BODY && stream.write_all(&chunk).is_ok() {
             sent += chunk.len();
         }
         sent
     });
     let sink = config(&format!("url: \"http://{addr}/orders\"\n")).build(&context()).expect("builds");
     let prepared = sink.create.render(&RenderContext::new(Arc::new(json!({"a": 1})))).expect("renders");
-    let answer = request::Client::new(std::time::Duration::from_secs(30)).expect("client").send(&prepared);
-    let request::Answer::Response { status: 200, body, json: false } = &answer else { panic!("{answer:?}") };
+    let answer = client::Client::new(std::time::Duration::from_secs(30), &Default::default(), None, None)
+        .expect("client")
+        .send(&prepared)
+        .expect("no credentials to refuse");
+    let client::Answer::Response { status: 200, body, json: false, .. } = &answer else { panic!("{answer:?}") };
     assert!(body.as_str().is_some_and(|t| t.len() < 1000 && t.contains("larger than")), "{}", answer.describe());
     drop(answer);
-    assert!(server.join().expect("server") < 3 * request::MAX_BODY, "the client stopped reading");
+    assert!(server.join().expect("server") < 3 * client::MAX_BODY, "the client stopped reading");
 }
 
 #[test]

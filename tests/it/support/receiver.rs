@@ -9,9 +9,16 @@
 //! - `GET /orders/N` answers the order or `404`.
 //! - Magic references: `reject-…` → `422` (echoing the `Authorization` header, to test that secrets are
 //!   masked), `down-…` → `503`, `slow-…` → answers after `slow` (the order is created first),
-//!   `redirect-…` → `303 See Other` (the order is created first: post/redirect/get).
+//!   `redirect-…` → `303 See Other` (the order is created first: post/redirect/get), `busy-…` → `429`
+//!   with `Retry-After: 1` the first time, created the next.
 //! - Lookups of `html-…` references answer `200` with an HTML page (a proxy's or a login page), not JSON.
 //! - A body given as a JSON string is sent as that text, `text/html`.
+//! - Logins: `POST /V1/integration/admin/token` (Magento admin: `{"username", "password"}` → the token
+//!   as a JSON string), `POST /oauth2/token` (client credentials form → `{"access_token",
+//!   "expires_in"}`), `POST /Login` (a session: `{"UserName", "Password"}` → `{"SessionId"}` and the
+//!   cookie `B1SESSION`). The right password or secret is [`PASSWORD`]; tokens are numbered.
+//!   With `require_token`, `/orders` answers `401` unless the request carries an issued token (as a
+//!   bearer token or the `B1SESSION` cookie) that has served fewer than `token_uses` requests.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -21,6 +28,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+
+/// The password, client secret or session password the login endpoints accept.
+pub(crate) const PASSWORD: &str = "pass-w0rd-1234";
 
 /// How the receiver behaves.
 #[derive(Debug, Clone)]
@@ -33,11 +43,22 @@ pub(crate) struct Config {
     pub(crate) conflict_on_duplicate: bool,
     /// How long `slow-…` references wait before answering.
     pub(crate) slow: Duration,
+    /// `/orders` needs a token from one of the login endpoints.
+    pub(crate) require_token: bool,
+    /// Requests one token serves before it is refused (`401`): an expired token.
+    pub(crate) token_uses: u64,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { seed: 1, drop_fraction: 0.0, conflict_on_duplicate: false, slow: Duration::from_secs(2) }
+        Self {
+            seed: 1,
+            drop_fraction: 0.0,
+            conflict_on_duplicate: false,
+            slow: Duration::from_secs(2),
+            require_token: false,
+            token_uses: u64::MAX,
+        }
     }
 }
 
@@ -60,6 +81,16 @@ pub(crate) struct Stats {
     pub(crate) open_connections: u64,
     /// `Authorization` headers seen.
     pub(crate) authorizations: Vec<String>,
+    /// When each create arrived.
+    pub(crate) create_times: Vec<std::time::Instant>,
+    /// `busy-…` references answered `429` already.
+    busy_answered: std::collections::HashSet<String>,
+    /// Successful logins, per endpoint path.
+    pub(crate) logins: HashMap<String, u64>,
+    /// Requests refused for want of a valid token.
+    pub(crate) unauthorized: u64,
+    /// Issued tokens and how many requests each has served.
+    tokens: HashMap<String, u64>,
     /// Order ids per reference.
     by_reference: HashMap<String, Vec<u64>>,
     /// Hold the answer to the create that makes `total_creates` reach this (see [`Receiver::pause_at`]).
@@ -214,17 +245,26 @@ fn respond(stream: &mut TcpStream, status: u16, body: &Value) -> std::io::Result
     };
     let reason = match status {
         200 => "OK",
+        401 => "Unauthorized",
         201 => "Created",
         303 => "See Other",
         404 => "Not Found",
         409 => "Conflict",
         422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
         503 => "Service Unavailable",
         _ => "Other",
     };
+    let mut extra = String::new();
+    if status == 429 {
+        extra.push_str("Retry-After: 1\r\n");
+    }
+    if let Some(session) = body.get("SessionId").and_then(Value::as_str) {
+        extra.push_str(&format!("Set-Cookie: B1SESSION={session}; path=/; HttpOnly\r\n"));
+    }
     // One write: several small ones would meet Nagle's algorithm and the client's delayed ACK (40ms each).
     let response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{text}",
+        "HTTP/1.1 {status} {reason}\r\n{extra}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{text}",
         text.len()
     );
     stream.write_all(response.as_bytes())?;
@@ -254,12 +294,78 @@ fn serve(shared: &Shared, stream: TcpStream) {
     }
 }
 
+/// The login endpoints' answers; `None` for any other request.
+fn login(shared: &Shared, request: &Request, path: &str) -> Option<(u16, Value, Duration)> {
+    if request.method != "POST" {
+        return None;
+    }
+    let json: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+    let form: HashMap<String, String> = String::from_utf8_lossy(&request.body)
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.replace('+', " ")))
+        .collect();
+    let (accepted, prefix) = match path {
+        "/V1/integration/admin/token" => (json["password"] == PASSWORD && json["username"].is_string(), "adm"),
+        "/oauth2/token" => {
+            let ok = form.get("grant_type").map(String::as_str) == Some("client_credentials")
+                && form.get("client_secret").map(String::as_str) == Some(PASSWORD);
+            (ok, "oa")
+        }
+        "/Login" => (json["Password"] == PASSWORD, "sess"),
+        _ => return None,
+    };
+    if !accepted {
+        return Some((401, json!({"message": "The account sign-in was incorrect."}), Duration::ZERO));
+    }
+    let mut guard = shared.stats.lock().expect("stats");
+    let stats = &mut guard.0;
+    let n = stats.logins.entry(path.to_string()).or_default();
+    *n += 1;
+    let token = format!("{prefix}-{n}-t0ken");
+    stats.tokens.insert(token.clone(), 0);
+    Some(match path {
+        // Magento answers the bare token as a JSON string.
+        "/V1/integration/admin/token" => (200, Value::String(format!("\"{token}\"")), Duration::ZERO),
+        "/oauth2/token" => {
+            (200, json!({"access_token": token, "expires_in": 3600, "token_type": "Bearer"}), Duration::ZERO)
+        }
+        _ => (200, json!({"SessionId": token, "SessionTimeout": 30}), Duration::ZERO),
+    })
+}
+
+/// True when the request carries an issued token (bearer or `B1SESSION` cookie) that has served fewer
+/// than `token_uses` requests; counts the use.
+fn token_valid(shared: &Shared, request: &Request) -> bool {
+    let bearer = request.headers.get("authorization").and_then(|a| a.strip_prefix("Bearer ")).map(str::to_string);
+    let cookie = request
+        .headers
+        .get("cookie")
+        .and_then(|c| c.split(';').find_map(|p| p.trim().strip_prefix("B1SESSION=").map(str::to_string)));
+    let Some(token) = bearer.or(cookie) else { return false };
+    let mut guard = shared.stats.lock().expect("stats");
+    match guard.0.tokens.get_mut(&token) {
+        Some(uses) if *uses < shared.config.token_uses => {
+            *uses += 1;
+            true
+        }
+        _ => false,
+    }
+}
+
 /// The answer to one request: status, body and a delay; `None` drops the connection.
 fn handle(shared: &Shared, request: &Request) -> Option<(u16, Value, Duration)> {
     let (path, query) = request.path.split_once('?').unwrap_or((&request.path, ""));
     if let Some(auth) = request.headers.get("authorization") {
         let auth = auth.clone();
         shared.update(|s| s.authorizations.push(auth));
+    }
+    if let Some(answer) = login(shared, request, path) {
+        return Some(answer);
+    }
+    if shared.config.require_token && path.starts_with("/orders") && !token_valid(shared, request) {
+        shared.update(|s| s.unauthorized += 1);
+        return Some((401, json!({"message": "The consumer isn't authorized to access %resources."}), Duration::ZERO));
     }
     match (request.method.as_str(), path) {
         ("POST", "/orders") => {
@@ -272,6 +378,13 @@ fn handle(shared: &Shared, request: &Request) -> Option<(u16, Value, Duration)> 
             if reference.starts_with("down-") {
                 return Some((503, json!({"error": "maintenance"}), Duration::ZERO));
             }
+            if reference.starts_with("busy-") {
+                let mut guard = shared.stats.lock().expect("stats");
+                if guard.0.busy_answered.insert(reference.to_string()) {
+                    guard.0.create_times.push(std::time::Instant::now());
+                    return Some((429, json!({"error": "slow down"}), Duration::ZERO));
+                }
+            }
             let mut guard = shared.stats.lock().expect("stats");
             let (stats, rng) = &mut *guard;
             if shared.config.conflict_on_duplicate && stats.creates.contains_key(&reference) {
@@ -282,6 +395,7 @@ fn handle(shared: &Shared, request: &Request) -> Option<(u16, Value, Duration)> 
             stats.by_reference.entry(reference.clone()).or_default().push(id);
             *stats.creates.entry(reference.clone()).or_default() += 1;
             stats.total_creates += 1;
+            stats.create_times.push(std::time::Instant::now());
             let drop_it = (xorshift(rng) % 1_000_000) as f64 / 1_000_000.0 < shared.config.drop_fraction;
             if drop_it {
                 stats.dropped += 1;

@@ -1,0 +1,199 @@
+//! Auth kinds that exchange credentials for a token and keep it: the Magento admin token
+//! (`POST /V1/integration/admin/token`, valid 4 hours by default), OAuth2 client credentials (Business
+//! Central / Azure AD style, `expires_in`), and a session login (SAP Business One's Service Layer and
+//! many ERPs: POST the credentials, keep the session id, send it as a cookie or a header). A token is
+//! fetched on first use, renewed before it expires, and once more when the API answers 401 (the
+//! caller asks with [`TokenAuth::invalidate`]); a 401 that survives the renewal is the caller's to
+//! report as a failure, not to retry.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HeaderName, HeaderValue, SET_COOKIE};
+use serde_json::Value;
+
+use crate::config::secrets;
+use crate::expr::jsonpath::JsonPath;
+
+/// How long before its expiry a token is renewed: a request signed with a token about to expire may
+/// reach the API after it has.
+const RENEW_MARGIN: Duration = Duration::from_secs(60);
+
+/// The Magento admin token's lifetime unless the store changed it (Stores → Configuration → Services →
+/// OAuth → Access Token Expiration).
+pub(crate) const MAGENTO_ADMIN_TOKEN_LIFETIME: Duration = Duration::from_secs(4 * 3600);
+
+/// How a session token travels with each request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SendAs {
+    /// `Authorization: Bearer TOKEN`.
+    Bearer,
+    /// `Cookie: NAME=TOKEN`.
+    Cookie(String),
+    /// `NAME: TOKEN`.
+    Header(HeaderName),
+}
+
+/// Where a token comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum TokenKind {
+    /// `POST url` with `{"username", "password"}`; the answer is the token as a JSON string.
+    MagentoAdmin {
+        /// `{base_url}/V1/integration/admin/token`.
+        url: url::Url,
+        /// The admin user.
+        username: String,
+        /// Its password.
+        password: String,
+        /// How long a token lives.
+        lifetime: Duration,
+    },
+    /// `POST url` with the form `grant_type=client_credentials&client_id&client_secret[&scope]`; the
+    /// answer is `{"access_token", "expires_in"}`.
+    ClientCredentials {
+        /// The token endpoint.
+        url: url::Url,
+        /// The form sent.
+        form: Vec<(String, String)>,
+    },
+    /// `POST url` with a JSON body of credentials; the token is selected from the answer by `token`
+    /// (or is the cookie of that name when the answer sets one and the token travels as a cookie).
+    Session {
+        /// The login endpoint.
+        url: url::Url,
+        /// The credentials, as JSON.
+        body: Value,
+        /// Selects the session id in the answer.
+        token: JsonPath,
+        /// How the session id travels.
+        send_as: SendAs,
+        /// How long a session lives (`None`: until the API answers 401).
+        lifetime: Option<Duration>,
+    },
+}
+
+/// Why no token could be had.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct TokenError {
+    /// What went wrong (secrets masked).
+    pub message: String,
+    /// The endpoint could not be reached or failed (5xx): later may work. A refusal (4xx) is not.
+    pub retryable: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    value: String,
+    renew_at: Option<Instant>,
+}
+
+/// A token source with its cache, shared by every request of a connection.
+#[derive(Debug)]
+pub(crate) struct TokenAuth {
+    kind: TokenKind,
+    cached: Mutex<Option<Cached>>,
+}
+
+impl TokenAuth {
+    /// A source of `kind`, with no token yet.
+    pub(crate) fn new(kind: TokenKind) -> Self {
+        Self { kind, cached: Mutex::new(None) }
+    }
+
+    /// Forgets the token (the API answered 401): the next request logs in again.
+    pub(crate) fn invalidate(&self) {
+        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// The header carrying a valid token, logging in first when there is none or it is about to expire.
+    pub(crate) fn header(&self, client: &reqwest::blocking::Client) -> Result<(HeaderName, HeaderValue), TokenError> {
+        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = cached.as_ref().is_some_and(|c| c.renew_at.is_none_or(|at| Instant::now() < at));
+        if !fresh {
+            *cached = Some(self.fetch(client)?);
+        }
+        let value = cached.as_ref().map(|c| c.value.clone()).unwrap_or_default();
+        drop(cached);
+        let (name, text) = match self.send_as() {
+            SendAs::Bearer => (AUTHORIZATION, format!("Bearer {value}")),
+            SendAs::Cookie(cookie) => (COOKIE, format!("{cookie}={value}")),
+            SendAs::Header(name) => (name.clone(), value),
+        };
+        let mut header = HeaderValue::from_str(&text).map_err(|_| TokenError {
+            message: "the token the API gave cannot be sent in a header".into(),
+            retryable: false,
+        })?;
+        header.set_sensitive(true);
+        Ok((name, header))
+    }
+
+    fn send_as(&self) -> &SendAs {
+        match &self.kind {
+            TokenKind::Session { send_as, .. } => send_as,
+            _ => &SendAs::Bearer,
+        }
+    }
+
+    /// Logs in and returns the token with when to renew it; the token is registered as a secret.
+    fn fetch(&self, client: &reqwest::blocking::Client) -> Result<Cached, TokenError> {
+        let json = |url: &url::Url, body: &Value| {
+            client.post(url.clone()).header(CONTENT_TYPE, "application/json").body(body.to_string())
+        };
+        let (url, request) = match &self.kind {
+            TokenKind::MagentoAdmin { url, username, password, .. } => {
+                (url, json(url, &serde_json::json!({ "username": username, "password": password })))
+            }
+            TokenKind::ClientCredentials { url, form } => {
+                let encoded = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+                let request = client.post(url.clone()).header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+                (url, request.body(encoded))
+            }
+            TokenKind::Session { url, body, .. } => (url, json(url, body)),
+        };
+        let fail = |message: String, retryable: bool| TokenError {
+            message: secrets::redact(&format!("logging in at {url}: {message}")),
+            retryable,
+        };
+        let response = request
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .map_err(|e| fail(e.to_string(), true))?;
+        let status = response.status();
+        // `Set-Cookie: NAME=VALUE; Path=/; HttpOnly`: the name and value are all a session needs.
+        let cookies: Vec<(String, String)> = response
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next()?.split_once('='))
+            .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+            .collect();
+        let text = response.text().map_err(|e| fail(e.to_string(), true))?;
+        if !status.is_success() {
+            let excerpt: String = text.chars().take(200).collect();
+            return Err(fail(format!("HTTP {}: {excerpt}", status.as_u16()), status.is_server_error()));
+        }
+        let body: Value = serde_json::from_str(&text).map_err(|_| fail("the answer is not JSON".into(), false))?;
+        let now = Instant::now();
+        let renew = |lifetime: Duration| Some(now + lifetime.saturating_sub(RENEW_MARGIN).max(lifetime / 2));
+        let (value, renew_at) = match &self.kind {
+            TokenKind::MagentoAdmin { lifetime, .. } => (body.as_str().map(str::to_string), renew(*lifetime)),
+            TokenKind::ClientCredentials { .. } => (
+                body.get("access_token").and_then(Value::as_str).map(str::to_string),
+                body.get("expires_in").and_then(Value::as_u64).and_then(|s| renew(Duration::from_secs(s))),
+            ),
+            TokenKind::Session { token, send_as, lifetime, .. } => {
+                let from_cookie = match send_as {
+                    SendAs::Cookie(name) => cookies.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()),
+                    _ => None,
+                };
+                let from_body = token.first(&body).and_then(Value::as_str).map(str::to_string);
+                (from_cookie.or(from_body), lifetime.and_then(renew))
+            }
+        };
+        let value = value.filter(|v| !v.is_empty()).ok_or_else(|| fail("the answer holds no token".into(), false))?;
+        secrets::register(&value);
+        Ok(Cached { value, renew_at })
+    }
+}
