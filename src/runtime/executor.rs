@@ -217,7 +217,9 @@ impl Execution {
             counters.push((ids[i].clone(), "step", type_name, Arc::clone(&step_counters[i])));
             let Some(step) = steps[i].take() else { continue };
             let n = graph.steps[i];
-            let rx = receivers.remove(&n).expect("every step has an input channel");
+            // Made above for every step and sink; a node without one is skipped, its inputs (if any
+            // reach it) stay unacknowledged.
+            let Some(rx) = receivers.remove(&n) else { continue };
             let sides = side_receivers.remove(&n).unwrap_or_default();
             let outputs = outputs_of(n);
             let env = env_of(i, &step);
@@ -234,7 +236,7 @@ impl Execution {
             let n = graph.sinks[i];
             let node_counters = Arc::new(NodeCounters::default());
             counters.push((built.id.clone(), "sink", built.type_name, Arc::clone(&node_counters)));
-            let rx = receivers.remove(&n).expect("every sink has an input channel");
+            let Some(rx) = receivers.remove(&n) else { continue };
             let BuiltSink { id, sink, .. } = built;
             let sink: Box<dyn Sink> = if options.dry_run { Box::new(DryRunSink::new(&id)) } else { sink };
             let sink_ctx = SinkContext {
