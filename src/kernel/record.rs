@@ -1,11 +1,13 @@
 //! The unit of data that flows through a pipeline: a JSON value plus the metadata the runtime needs —
 //! its key, the parent it was exploded from, and the acknowledgement handles that tell its source when
-//! it is done.
+//! it is done — and how a record is lent to a template without copying it (`with_context`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::expr::template::RenderContext;
 use crate::kernel::ack::AckRef;
 
 /// The inputs a record stands for: one for most records, several after `group` or `batch`.
@@ -124,4 +126,20 @@ pub(crate) enum OnError {
     Drop,
     /// Stop the pipeline.
     Fail,
+}
+
+/// Runs `f` with a template context whose `record` is this record's value, lent (not copied) through
+/// an `Arc` and taken back afterwards.
+pub(crate) fn with_context<T>(record: &mut Record, f: impl FnOnce(&RenderContext) -> T) -> T {
+    let value = std::mem::take(&mut record.value);
+    let ctx = RenderContext {
+        record: Arc::new(value),
+        parent: record.parent.clone(),
+        vars: BTreeMap::new(),
+        key: record.key.clone(),
+    };
+    let out = f(&ctx);
+    let RenderContext { record: shared, .. } = ctx;
+    record.value = Arc::try_unwrap(shared).unwrap_or_else(|still_shared| (*still_shared).clone());
+    out
 }

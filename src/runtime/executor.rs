@@ -12,7 +12,7 @@ use petgraph::graph::NodeIndex;
 use tokio::task::JoinHandle;
 
 use super::replay::{self, Replay};
-use super::sources::{Progress, prepare_sources, side_inputs};
+use super::sources::{Progress, SourceOptions, prepare_sources, side_inputs};
 use super::tasks::{SourceEnd, fusable_chain, run_sink, run_step};
 use crate::graph::plan::{BuiltSink, BuiltStep, DeadLetterTarget, Plan};
 use crate::kernel::channel::{Outputs, batch_channel};
@@ -83,7 +83,13 @@ impl Execution {
         }
         .with_max_record(dead_letter_max_record);
         let side_inputs = side_inputs(&graph, &steps);
-        let sources = prepare_sources(&name, &graph, sources, &side_inputs, &options, &failure, &stop);
+        let source_options = SourceOptions {
+            state: options.state.as_ref(),
+            dry_run: options.dry_run,
+            from_start: options.from_start,
+            replay: options.replay.is_some(),
+        };
+        let sources = prepare_sources(&name, &graph, sources, &side_inputs, &source_options, &failure, &stop);
         let progress = Progress::new(sources.iter().map(|s| Arc::clone(&s.tracker)).collect());
         let resumed_sources: Vec<bool> = sources.iter().map(|s| s.resumed).collect();
         // One input channel per non-source node, plus one per side input; senders are handed to the

@@ -5,5 +5,6 @@
 mod concurrent_sink;
 pub(crate) mod executor;
 pub(crate) mod replay;
+mod sink_env;
 pub(crate) mod sources;
 mod tasks;

@@ -12,11 +12,11 @@ use crate::graph::{NodeKind, PipelineGraph};
 use crate::kernel::ack::{InputPosition, Outcome};
 use crate::kernel::channel::Outputs;
 use crate::kernel::dead_letter::TRUNCATED;
+use crate::kernel::record::with_context;
 use crate::kernel::record::{Acks, Record};
 use crate::kernel::stats::NodeCounters;
 use crate::sources::SourceContext;
 use crate::state::StoredDeadLetter;
-use crate::transforms::context::with_context;
 
 /// Dead letters to re-inject into one pipeline.
 #[derive(Debug, Clone, Default)]

@@ -8,7 +8,6 @@ use std::sync::atomic::AtomicBool;
 
 use petgraph::graph::NodeIndex;
 
-use super::executor::RunOptions;
 use crate::expr::template::StringTemplate;
 use crate::graph::PipelineGraph;
 use crate::graph::plan::{BuiltSource, BuiltStep};
@@ -18,6 +17,19 @@ use crate::kernel::fused::Failure;
 use crate::kernel::projection::Projection;
 use crate::kernel::stats::NodeCounters;
 use crate::sources::Source;
+use crate::state::StateStore;
+
+/// What of the run's options the sources need.
+pub(super) struct SourceOptions<'a> {
+    /// The state store, when the run has one.
+    pub(super) state: Option<&'a Arc<dyn StateStore>>,
+    /// A dry run keeps no checkpoint.
+    pub(super) dry_run: bool,
+    /// Read every source from its start.
+    pub(super) from_start: bool,
+    /// A replay of dead letters: no source reads.
+    pub(super) replay: bool,
+}
 
 /// A source ready to start.
 pub(super) struct PreparedSource {
@@ -57,11 +69,11 @@ pub(super) fn prepare_sources(
     graph: &PipelineGraph,
     sources: Vec<BuiltSource>,
     side_inputs: &[(NodeIndex, NodeIndex)],
-    options: &RunOptions,
+    options: &SourceOptions<'_>,
     failure: &Failure,
     stop: &Arc<AtomicBool>,
 ) -> Vec<PreparedSource> {
-    let replay_tracker = options.replay.as_ref().map(|_| AckTracker::recording());
+    let replay_tracker = options.replay.then(AckTracker::recording);
     let mut prepared = Vec::new();
     for (i, built) in sources.into_iter().enumerate() {
         let BuiltSource { id, type_name, source: mut src, key, projection } = built;
@@ -74,10 +86,10 @@ pub(super) fn prepare_sources(
         let downstream = graph.downstream(node);
         let only_side = !downstream.is_empty() && downstream.iter().all(|&d| side_inputs.contains(&(node, d)));
         let keeps_checkpoint = !options.dry_run && src.checkpointed() && !only_side;
-        let checkpoints = match &options.state {
+        let checkpoints = match options.state {
             Some(state) if keeps_checkpoint => {
                 match Checkpoints::load(Arc::clone(state), pipeline, &id, Arc::clone(&tracker), options.from_start) {
-                    Ok(c) if options.replay.is_some() => Some(Arc::new(c.for_replay())),
+                    Ok(c) if options.replay => Some(Arc::new(c.for_replay())),
                     Ok(c) => Some(Arc::new(c)),
                     Err(e) => {
                         failure.set(format!("source `{id}`: cannot read its checkpoint: {e}"), stop);
@@ -90,7 +102,7 @@ pub(super) fn prepare_sources(
         // The source takes back its saved position (not in a replay, which reads no input: the saved
         // position stays as it is).
         let mut resumed = false;
-        if let Some(c) = checkpoints.as_ref().filter(|_| options.replay.is_none()) {
+        if let Some(c) = checkpoints.as_ref().filter(|_| !options.replay) {
             match src.restore(c.saved_position()) {
                 Ok(Some(position)) => {
                     resumed = position.resumes();

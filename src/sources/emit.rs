@@ -13,10 +13,10 @@ use serde_json::Value;
 use crate::kernel::ack::{InputEnd, InputPosition};
 use crate::kernel::channel::Batch;
 use crate::kernel::fused::Chain;
+use crate::kernel::record::with_context;
 use crate::kernel::record::{Acks, Record};
 use crate::kernel::stats::NodeCounters;
 use crate::sources::SourceContext;
-use crate::transforms::context::with_context;
 
 /// One input a source read.
 #[derive(Debug)]

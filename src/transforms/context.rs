@@ -1,28 +1,11 @@
-//! Helpers shared by steps: building a template context around a record without copying it, and
-//! turning field names into JSONPath.
-
-use std::collections::BTreeMap;
-use std::sync::Arc;
+//! Helpers shared by steps: a record's key rendered or the record rejected, the template context lent a
+//! record (`kernel::record::with_context`, re-exported), and field names turned into JSONPath.
 
 use super::Output;
-use crate::expr::template::{RenderContext, StringTemplate};
+use crate::expr::template::StringTemplate;
 use crate::kernel::record::Record;
 
-/// Runs `f` with a template context whose `record` is this record's value, lent (not copied) through
-/// an `Arc` and taken back afterwards.
-pub(crate) fn with_context<T>(record: &mut Record, f: impl FnOnce(&RenderContext) -> T) -> T {
-    let value = std::mem::take(&mut record.value);
-    let ctx = RenderContext {
-        record: Arc::new(value),
-        parent: record.parent.clone(),
-        vars: BTreeMap::new(),
-        key: record.key.clone(),
-    };
-    let out = f(&ctx);
-    let RenderContext { record: shared, .. } = ctx;
-    record.value = Arc::try_unwrap(shared).unwrap_or_else(|still_shared| (*still_shared).clone());
-    out
-}
+pub(crate) use crate::kernel::record::with_context;
 
 /// Renders a key template on `record`: the record and its key, or `None` when the template fails and
 /// the record was rejected with `"{what}: {error}"`.

@@ -13,7 +13,7 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc::Receiver;
 use tokio::task::{Id, JoinError, JoinSet};
 
-use super::tasks::SinkEnv;
+use super::sink_env::SinkEnv;
 use crate::kernel::channel::Batch;
 use crate::kernel::record::Record;
 use crate::kernel::stats::NodeCounters;
