@@ -16,6 +16,12 @@ use governor::{Quota, RateLimiter};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+/// The slowest rate: one request a day.
+const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
+
+/// The largest burst.
+const MAX_BURST: u32 = 100_000;
+
 /// A request budget shared by the components that name it.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -28,7 +34,8 @@ pub(crate) struct RateLimitConfig {
     /// `per_second`.
     #[serde(default)]
     pub per_minute: Option<f64>,
-    /// Requests that may be sent at once after an idle period (default 1: evenly spaced).
+    /// Requests that may be sent at once after an idle period (default 1: evenly spaced; at most
+    /// 100000).
     #[serde(default)]
     pub burst: Option<u32>,
 }
@@ -39,11 +46,12 @@ pub(crate) enum RateLimitError {
     /// Neither or both of the rates.
     #[error("give one rate: `per_second` or `per_minute`")]
     OneRate,
-    /// A rate that is zero, negative, not a number, or so high no interval fits it.
-    #[error("the rate must be a positive number of requests (at most one per nanosecond)")]
+    /// A rate that is zero, negative, not a number, slower than one a day, or so high no interval
+    /// fits it.
+    #[error("the rate must be a positive number of requests, from one a day to one per nanosecond")]
     BadRate,
-    /// A burst of zero.
-    #[error("`burst` must be at least 1")]
+    /// A burst of zero, or one so large no limit can hold it.
+    #[error("`burst` must be from 1 to 100000")]
     BadBurst,
 }
 
@@ -59,7 +67,14 @@ impl RateLimitConfig {
             return Err(RateLimitError::BadRate);
         }
         let interval = Duration::try_from_secs_f64(1.0 / per_second).map_err(|_| RateLimitError::BadRate)?;
-        let burst = NonZeroU32::new(self.burst.unwrap_or(1)).ok_or(RateLimitError::BadBurst)?;
+        // The limiter holds interval × burst in 64-bit nanoseconds (584 years): these bounds keep it
+        // far inside.
+        if interval > MAX_INTERVAL {
+            return Err(RateLimitError::BadRate);
+        }
+        let burst = NonZeroU32::new(self.burst.unwrap_or(1))
+            .filter(|b| b.get() <= MAX_BURST)
+            .ok_or(RateLimitError::BadBurst)?;
         Quota::with_period(interval).map(|q| q.allow_burst(burst)).ok_or(RateLimitError::BadRate)
     }
 
@@ -100,6 +115,8 @@ impl<C: Clock + Clone> RateLimit<C> {
     /// Holds every request of this limit for `wait` (a 429's `Retry-After`); a shorter pause than one
     /// already set changes nothing.
     pub(crate) fn pause_for(&self, wait: Duration) {
+        // Bounded: the limiter's clock counts 64-bit nanoseconds.
+        let wait = wait.min(MAX_INTERVAL);
         let until = self.clock.now() + Nanos::from(wait);
         let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
         if paused.is_none_or(|p| until > p) {
@@ -206,6 +223,9 @@ mod tests {
             ("{ per_second: -3 }", RateLimitError::BadRate),
             ("{ per_second: .nan }", RateLimitError::BadRate),
             ("{ per_second: 1e300 }", RateLimitError::BadRate),
+            ("{ per_second: 0.000000000001, burst: 4294967295 }", RateLimitError::BadRate),
+            ("{ per_minute: 0.0001 }", RateLimitError::BadRate),
+            ("{ per_second: 1, burst: 4294967295 }", RateLimitError::BadBurst),
             ("{ per_second: 1, burst: 0 }", RateLimitError::BadBurst),
         ] {
             let config: RateLimitConfig = serde_yaml::from_str(yaml).expect("parses");

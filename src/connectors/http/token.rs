@@ -15,6 +15,9 @@ use serde_json::Value;
 use crate::config::secrets;
 use crate::expr::jsonpath::JsonPath;
 
+/// The most of a login answer that is read.
+const MAX_LOGIN_ANSWER: u64 = 1 << 20;
+
 /// How long before its expiry a token is renewed: a request signed with a token about to expire may
 /// reach the API after it has.
 const RENEW_MARGIN: Duration = Duration::from_secs(60);
@@ -169,7 +172,11 @@ impl TokenAuth {
             .filter_map(|v| v.split(';').next()?.split_once('='))
             .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
             .collect();
-        let text = response.text().map_err(|e| fail(e.to_string(), true))?;
+        // A login answer is small: at most 1 MiB is read, so a hostile or broken endpoint cannot
+        // exhaust memory.
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::Read::take(response, MAX_LOGIN_ANSWER), &mut text)
+            .map_err(|e| fail(e.to_string(), true))?;
         if !status.is_success() {
             let excerpt: String = text.chars().take(200).collect();
             return Err(fail(format!("HTTP {}: {excerpt}", status.as_u16()), status.is_server_error()));
