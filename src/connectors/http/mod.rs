@@ -3,6 +3,7 @@
 //! Magento integrations (`oauth1`), and what to do with each answer (`retry`).
 
 pub(crate) mod auth;
+pub(crate) mod client;
 pub(crate) mod connection;
 pub(crate) mod oauth1;
 pub(crate) mod retry;
