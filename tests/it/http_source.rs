@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::support::cli::weir;
-use crate::support::pages::{Pages, RECORDS};
+use crate::support::pages::{API_KEY, Pages, RECORDS};
 
 /// Writes a pipeline reading `source` (YAML flow mapping keys, after `type: http`) into
 /// `out.ndjson`, runs it, and returns the exit code, the records written and stderr.
@@ -154,4 +154,33 @@ fn config_errors_are_reported_at_their_line() {
         assert!(text.contains(expected), "{source}: expected `{expected}` in {text}");
         assert!(text.contains("poll.yaml:2:"), "with the line: {text}");
     }
+}
+
+#[test]
+fn a_connection_keys_and_a_step_apply_to_the_records_read() {
+    let pages = Pages::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connections = format!(
+        "connections:\n  api: {{ type: http, base_url: \"{}\", headers: {{ X-Api-Key: \"{API_KEY}\" }} }}\n",
+        pages.base_url()
+    );
+    std::fs::write(dir.path().join("connections.yaml"), connections).expect("write connections");
+    let yaml = "name: poll\nsource:\n  id: api\n  type: http\n  connection: api\n  path: secure\n  records: \"$.items[*]\"\n  \
+                paginate: { type: page, page_size: 20 }\n  key: \"sku:{{ record.sku }}\"\nsteps:\n  \
+                - { id: first_half, type: filter, when: record.id < 50 }\nsinks:\n  - { id: out, type: file, path: out.ndjson }\n";
+    std::fs::write(dir.path().join("poll.yaml"), yaml).expect("write pipeline");
+    let output = weir(&["run", "poll.yaml"], dir.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let text = std::fs::read_to_string(dir.path().join("out.ndjson")).expect("output");
+    let ids: Vec<u64> =
+        text.lines().map(|l| serde_json::from_str::<Value>(l).expect("JSON")["id"].as_u64().expect("id")).collect();
+    assert_eq!(ids, (0..50).collect::<Vec<_>>());
+    assert!(stderr.contains("received 95 = delivered 50 + filtered 45"), "{stderr}");
+    assert!(pages.requests().iter().all(|r| r.starts_with("/secure?page=")), "{:?}", pages.requests());
+
+    // Without the connection's header the API refuses: the source fails with the status and the URL.
+    let (code, _, stderr) = run(dir.path(), &format!("url: \"{}/secure\", records: \"$.items[*]\"", pages.base_url()));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("/secure answered HTTP 401"), "{stderr}");
 }

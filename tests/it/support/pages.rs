@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
+/// The `X-Api-Key` paths under `/secure` need (they serve what `/page` does).
+pub(crate) const API_KEY: &str = "k-123";
+
 /// Records in the dataset.
 pub(crate) const RECORDS: usize = 95;
 
@@ -59,17 +62,23 @@ fn serve(stream: TcpStream, host: &str, log: &Mutex<Vec<String>>) {
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
             return;
         }
+        let mut api_key = false;
         loop {
             let mut header = String::new();
             if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
                 break;
             }
+            api_key |= header.trim().eq_ignore_ascii_case(&format!("x-api-key: {API_KEY}"));
         }
         let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
         if let Ok(mut log) = log.lock() {
             log.push(target.clone());
         }
-        let (status, extra, body) = answer(&target, host);
+        let (status, extra, body) = if target.starts_with("/secure") && !api_key {
+            ("401 Unauthorized", String::new(), b"{\"message\":\"no key\"}".to_vec())
+        } else {
+            answer(&target, host)
+        };
         let head = format!(
             "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n",
             body.len()
@@ -119,7 +128,9 @@ fn answer(target: &str, host: &str) -> (&'static str, String, Vec<u8>) {
             let page = num("searchCriteria[currentPage]", 1).clamp(1, last);
             ok(json!({"items": slice((page - 1) * size, size), "total_count": RECORDS}))
         }
-        "/page" => ok(json!({"items": slice((num("page", 1) - 1) * num("page_size", 20), num("page_size", 20))})),
+        "/page" | "/secure" => {
+            ok(json!({"items": slice((num("page", 1) - 1) * num("page_size", 20), num("page_size", 20))}))
+        }
         "/offset" => ok(json!({"data": slice(num("offset", 0), num("limit", 20))})),
         "/cursor" => {
             let start = params.get("cursor").and_then(|c| c.strip_prefix("c-")).and_then(|n| n.parse().ok());
