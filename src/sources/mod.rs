@@ -3,6 +3,7 @@
 
 pub(crate) mod emit;
 pub(crate) mod file;
+pub(crate) mod http;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,6 +23,7 @@ crate::config::registry::component_registry! {
     /// Every source type, selected by `type:`.
     SourceConfig, "source", build(BuildContext) -> Box<dyn Source>, BuildErrors {
         "file" => File(file::FileSourceConfig),
+        "http" => Http(http::HttpSourceConfig),
     }
 }
 

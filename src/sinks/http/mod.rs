@@ -10,7 +10,6 @@
 //! and 5xx are retried within the write (backoff with full jitter, `Retry-After` honoured), then fail
 //! the sink with a retryable error, leaving the record unacknowledged. `fail` stops the run.
 
-mod client;
 mod config;
 mod idempotent;
 mod payload;
@@ -23,13 +22,13 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{RecordRejection, Sink, SinkContext, SinkError};
+use crate::connectors::http::client::{self, Answer, Client};
 use crate::connectors::http::retry::{RetryPolicy, StatusAction, Verdict};
 use crate::expr::jsonpath::JsonPath;
 use crate::expr::template::{RenderContext, StringTemplate};
 use crate::kernel::dead_letter::now_rfc3339;
 use crate::kernel::record::Record;
 use crate::state::{AuditEntry, CapturedId, StateError, StateStore, WriteOutcome};
-use client::{Answer, Client};
 use request::{Prepared, RequestTemplate, scrub};
 
 /// Compiled `name → JSONPath` captures.
@@ -91,6 +90,12 @@ enum Delivery {
     Skipped(AuditEntry),
     /// Dead-lettered for this reason.
     Rejected(String, AuditEntry),
+}
+
+impl From<client::ClientError> for SinkError {
+    fn from(e: client::ClientError) -> Self {
+        SinkError { message: e.message, retryable: e.retryable }
+    }
 }
 
 fn state_error(e: StateError) -> SinkError {

@@ -1,29 +1,14 @@
 //! Requests of the `http` sink: the URL, method, headers and body compiled once as templates and
-//! rendered per record; one blocking client sending them; and the answers sorted into what the sink
-//! does next. Every text that leaves this module (errors, targets) has the registered secrets masked.
+//! rendered per record into the [`Prepared`] request the connector's client sends. Every text that
+//! leaves this module (errors, targets) has the registered secrets masked.
 
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use serde_json::Value;
 
-use crate::config::secrets;
 use crate::connectors::http::HttpConnection;
+pub(super) use crate::connectors::http::client::{Prepared, excerpt, scrub};
 use crate::expr::template::{RenderContext, StringTemplate, ValueTemplate};
 use crate::kernel::build::{BuildContext, BuildErrors};
-
-/// `text` with every registered secret masked.
-pub(super) fn scrub(text: impl Into<String>) -> String {
-    let text = text.into();
-    if secrets::any() { secrets::redact(&text) } else { text }
-}
-
-/// At most `max` characters of `text`, secrets masked, for error messages. Masked before it is cut: a
-/// secret across the cut would otherwise leave its start behind.
-pub(super) fn excerpt(text: &str, max: usize) -> String {
-    let text = scrub(text.trim());
-    let text = text.as_str();
-    if text.chars().count() > max { text.chars().take(max).chain("…".chars()).collect() } else { text.to_string() }
-}
 
 /// How a method is given: fixed, or rendered per record.
 #[derive(Debug, Clone)]
@@ -192,16 +177,4 @@ impl RequestTemplate {
         let target = scrub(format!("{method} {url}"));
         Ok(Prepared { method, url: parsed, headers, body, target })
     }
-}
-
-/// A request rendered for one record.
-#[derive(Debug, Clone)]
-pub(super) struct Prepared {
-    pub(crate) method: Method,
-    pub(crate) url: reqwest::Url,
-    pub(crate) headers: HeaderMap,
-    /// The JSON body.
-    pub(crate) body: Option<Value>,
-    /// `METHOD URL` with secrets masked, for audit entries and errors.
-    pub(crate) target: String,
 }

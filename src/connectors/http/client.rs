@@ -1,21 +1,60 @@
-//! Sending a rendered request and reading what comes back: the sink's blocking HTTP client (the
-//! connection's client settings, auth and rate limit applied to every request, one token renewal on a
-//! 401) and the [`Answer`] — a response, or why there was none.
+//! Sending a prepared request and reading what comes back: the blocking HTTP client every HTTP
+//! component uses (the connection's client settings, auth and rate limit applied to every request, one
+//! token renewal on a 401) and the [`Answer`] — a response, or why there was none. Every text that
+//! leaves this module (errors, targets) has the registered secrets masked.
 
 use std::time::Duration;
 
+use reqwest::Method;
+use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-use super::request::{Prepared, excerpt, scrub};
+use crate::config::secrets;
 use crate::connectors::http::retry::{RetryPolicy, Verdict};
-use crate::sinks::SinkError;
+
+/// `text` with every registered secret masked.
+pub(crate) fn scrub(text: impl Into<String>) -> String {
+    let text = text.into();
+    if secrets::any() { secrets::redact(&text) } else { text }
+}
+
+/// At most `max` characters of `text`, secrets masked, for error messages. Masked before it is cut: a
+/// secret across the cut would otherwise leave its start behind.
+pub(crate) fn excerpt(text: &str, max: usize) -> String {
+    let text = scrub(text.trim());
+    let text = text.as_str();
+    if text.chars().count() > max { text.chars().take(max).chain("…".chars()).collect() } else { text.to_string() }
+}
+
+/// A request ready to send.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    pub(crate) method: Method,
+    pub(crate) url: reqwest::Url,
+    pub(crate) headers: HeaderMap,
+    /// The JSON body.
+    pub(crate) body: Option<Value>,
+    /// `METHOD URL` with secrets masked, for audit entries and errors.
+    pub(crate) target: String,
+}
+
+/// Why a request cannot be sent at all: the API refuses the credentials, or a login failed. Every
+/// further request would fail the same way, so the component stops.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct ClientError {
+    /// What went wrong, secrets masked.
+    pub(crate) message: String,
+    /// Whether trying again later may succeed (a login endpoint that was down).
+    pub(crate) retryable: bool,
+}
 
 /// The most of an answer's body that is read (16 MiB); a longer body is not read to its end.
-pub(super) const MAX_BODY: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// What came back.
 #[derive(Debug, Clone)]
-pub(super) enum Answer {
+pub(crate) enum Answer {
     /// A response: its status and its body (JSON when it parses, else the text; `null` when empty; a
     /// note when longer than [`MAX_BODY`]).
     Response {
@@ -25,6 +64,10 @@ pub(super) enum Answer {
         json: bool,
         /// The answer's `Retry-After`, as a wait from when it arrived.
         retry_after: Option<Duration>,
+        /// The answer's `Link` header (RFC 8288), for paging.
+        link: Option<String>,
+        /// True when the body was longer than [`MAX_BODY`] and not read.
+        oversized: bool,
     },
     /// No response: a timeout, a refused or dropped connection. Whether the target acted is unknown.
     NoResponse { message: String },
@@ -33,7 +76,7 @@ pub(super) enum Answer {
 impl Answer {
     /// What `policy` says to do after try number `attempt` got this answer, `elapsed` after the first
     /// try: no response (a timeout, a reset) is an unknown outcome, tried again like a `5xx`.
-    pub(super) fn verdict(&self, policy: &RetryPolicy, attempt: u32, elapsed: Duration) -> Verdict {
+    pub(crate) fn verdict(&self, policy: &RetryPolicy, attempt: u32, elapsed: Duration) -> Verdict {
         let jitter = fastrand::f64();
         match self {
             Answer::NoResponse { .. } => policy.verdict_unknown(attempt, elapsed, jitter),
@@ -44,7 +87,7 @@ impl Answer {
     }
 
     /// A one-line description (secrets masked): `HTTP 422: {"error": …}` or the transport error.
-    pub(super) fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Answer::NoResponse { message } => scrub(message.clone()),
             Answer::Response { status, body, .. } => {
@@ -62,7 +105,7 @@ impl Answer {
         }
     }
 
-    pub(super) fn status(&self) -> Option<u16> {
+    pub(crate) fn status(&self) -> Option<u16> {
         match self {
             Answer::Response { status, .. } => Some(*status),
             Answer::NoResponse { .. } => None,
@@ -70,9 +113,9 @@ impl Answer {
     }
 }
 
-/// One blocking HTTP client per sink (connections are pooled and kept alive).
+/// One blocking HTTP client per component (connections are pooled and kept alive).
 #[derive(Debug, Clone)]
-pub(super) struct Client {
+pub(crate) struct Client {
     inner: reqwest::blocking::Client,
     /// Added to every request (the connection's `auth`).
     auth: Option<crate::connectors::http::auth::Auth>,
@@ -83,7 +126,7 @@ pub(super) struct Client {
 
 impl Client {
     /// Builds the client. Must run on a thread that may block (the sink's), not in async code.
-    pub(super) fn new(
+    pub(crate) fn new(
         timeout: Duration,
         options: &crate::connectors::http::connection::ClientOptions,
         auth: Option<crate::connectors::http::auth::Auth>,
@@ -114,8 +157,8 @@ impl Client {
 
     /// Sends `request`. Failures of the request are in the [`Answer`]; the error is for credentials the
     /// API refuses — a login that fails, or a 401 with credentials set (after one renewal of a token):
-    /// every further request would be refused too, so the sink fails rather than dead-letter or retry.
-    pub(super) fn send(&self, request: &Prepared) -> Result<Answer, SinkError> {
+    /// every further request would be refused too, so the component fails rather than dead-letter or retry.
+    pub(crate) fn send(&self, request: &Prepared) -> Result<Answer, ClientError> {
         let mut renewed = false;
         loop {
             let answer = self.send_once(request)?;
@@ -126,7 +169,7 @@ impl Client {
                 }
                 (Some(_), Some(401)) => {
                     let again = if renewed { " (after logging in again)" } else { "" };
-                    return Err(SinkError {
+                    return Err(ClientError {
                         message: scrub(format!(
                             "{} answered HTTP 401{again}: the API refuses the connection's credentials; fix its `auth` \
                              and run again",
@@ -140,7 +183,7 @@ impl Client {
         }
     }
 
-    fn send_once(&self, request: &Prepared) -> Result<Answer, SinkError> {
+    fn send_once(&self, request: &Prepared) -> Result<Answer, ClientError> {
         let mut builder =
             self.inner.request(request.method.clone(), request.url.clone()).headers(request.headers.clone());
         if let Some(body) = &request.body {
@@ -154,11 +197,13 @@ impl Client {
             // Signed last, over the URL exactly as it is sent.
             let (name, value) = auth
                 .header(request.method.as_str(), &request.url, &self.inner)
-                .map_err(|e| SinkError { message: scrub(e.message), retryable: e.retryable })?;
+                .map_err(|e| ClientError { message: scrub(e.message), retryable: e.retryable })?;
             builder = builder.header(name, value);
         }
         let mut retry_after = None;
+        let mut link = None;
         let slow_down = |response: &reqwest::blocking::Response| {
+            link = response.headers().get(reqwest::header::LINK).and_then(|v| v.to_str().ok()).map(str::to_string);
             let status = response.status().as_u16();
             let after = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
             retry_after =
@@ -175,6 +220,8 @@ impl Client {
                 body: Value::String(format!("(a body larger than {} MiB, not read)", MAX_BODY >> 20)),
                 json: false,
                 retry_after,
+                link,
+                oversized: true,
             },
             Ok((status, Some(bytes))) => {
                 let (body, json) = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -185,7 +232,7 @@ impl Client {
                         Err(_) => (Value::String(String::from_utf8_lossy(&bytes).into_owned()), false),
                     }
                 };
-                Answer::Response { status, body, json, retry_after }
+                Answer::Response { status, body, json, retry_after, link, oversized: false }
             }
             Err(message) => Answer::NoResponse { message },
         })

@@ -1,0 +1,325 @@
+//! Paging through an HTTP API: the strategies of the `http` source's `paginate` (Magento's
+//! `searchCriteria`, page numbers, offsets, a cursor from the body, a next link from the body, the
+//! `Link` header) and the [`Pager`] that gives the URL of each next page, or none at the end. A cursor
+//! or a next link that comes back a second time is an error (the API would be read in a loop), and a
+//! Magento page past `total_count` is never asked for (Magento answers the last page again there).
+
+use std::collections::HashSet;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::expr::jsonpath::JsonPath;
+use crate::kernel::build::BuildErrors;
+
+fn default_magento_page_size() -> u64 {
+    100
+}
+fn default_page_param() -> String {
+    "page".into()
+}
+fn default_size_param() -> String {
+    "page_size".into()
+}
+fn default_first_page() -> u64 {
+    1
+}
+fn default_offset_param() -> String {
+    "offset".into()
+}
+fn default_limit_param() -> String {
+    "limit".into()
+}
+fn default_next_link() -> String {
+    "$['@odata.nextLink']".into()
+}
+
+/// How the source pages through the API (`paginate: { type: … }`); without it, one request.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[schemars(transform = describe_strategies)]
+pub(crate) enum PaginateConfig {
+    /// Adobe Commerce `searchCriteria`: adds `searchCriteria[pageSize]` and
+    /// `searchCriteria[currentPage]` (from 1) and stops at the body's `total_count`.
+    Magento {
+        /// Records per page (default 100; Magento allows at most 300 with web API input limits on).
+        #[serde(default = "default_magento_page_size")]
+        page_size: u64,
+    },
+    /// A page number and a page size: stops at an empty or short page.
+    Page {
+        /// Records per page.
+        page_size: u64,
+        /// The query parameter of the page number (default `page`).
+        #[serde(default = "default_page_param")]
+        page_param: String,
+        /// The query parameter of the page size (default `page_size`).
+        #[serde(default = "default_size_param")]
+        size_param: String,
+        /// The first page's number (default 1).
+        #[serde(default = "default_first_page")]
+        first_page: u64,
+    },
+    /// An offset and a limit: stops at an empty or short page.
+    Offset {
+        /// Records per page.
+        limit: u64,
+        /// The query parameter of the offset (default `offset`).
+        #[serde(default = "default_offset_param")]
+        offset_param: String,
+        /// The query parameter of the limit (default `limit`).
+        #[serde(default = "default_limit_param")]
+        limit_param: String,
+    },
+    /// A cursor from each page's body, sent as a query parameter of the next request: stops when the
+    /// cursor is absent, `null` or empty; a cursor seen before is an error (a loop).
+    Cursor {
+        /// JSONPath to the next cursor in the body, e.g. `$.meta.next_cursor`.
+        cursor: String,
+        /// The query parameter the cursor is sent as, e.g. `cursor`.
+        param: String,
+    },
+    /// The URL of the next page in the body (absolute, or relative to the page's): stops when it is
+    /// absent or `null`; a link seen before is an error (a loop).
+    NextLink {
+        /// JSONPath to the next page's URL (default `$['@odata.nextLink']`, OData's).
+        #[serde(default = "default_next_link")]
+        next: String,
+    },
+    /// The `Link: <…>; rel="next"` header (RFC 8288): stops when there is none; a link seen before is
+    /// an error (a loop).
+    LinkHeader {},
+}
+
+/// Gives each strategy's `type` property a description (schemars leaves the tag undescribed).
+fn describe_strategies(schema: &mut schemars::Schema) {
+    let Some(Value::Array(kinds)) = schema.get_mut("oneOf") else { return };
+    for kind in kinds {
+        if let Some(tag) = kind.pointer_mut("/properties/type").and_then(Value::as_object_mut) {
+            let name = tag.get("const").and_then(Value::as_str).unwrap_or_default().to_string();
+            tag.insert("description".into(), format!("The paging strategy: `{name}`.").into());
+        }
+    }
+}
+
+/// A compiled strategy.
+#[derive(Debug, Clone)]
+pub(crate) enum Strategy {
+    None,
+    Magento { page_size: u64 },
+    Page { page_size: u64, page_param: String, size_param: String, first_page: u64 },
+    Offset { limit: u64, offset_param: String, limit_param: String },
+    Cursor { cursor: JsonPath, param: String },
+    NextLink { next: JsonPath },
+    LinkHeader,
+}
+
+impl Strategy {
+    /// Compiles `config`, recording problems under `paginate`.
+    pub(crate) fn build(config: Option<&PaginateConfig>, errors: &mut BuildErrors) -> Option<Self> {
+        let positive = |errors: &mut BuildErrors, field: &str, n: u64| {
+            if n == 0 {
+                errors.push(&["paginate", field], "bad-value", format!("`{field}` must be at least 1"), None);
+            }
+        };
+        Some(match config {
+            None => Strategy::None,
+            Some(PaginateConfig::Magento { page_size }) => {
+                positive(errors, "page_size", *page_size);
+                Strategy::Magento { page_size: *page_size }
+            }
+            Some(PaginateConfig::Page { page_size, page_param, size_param, first_page }) => {
+                positive(errors, "page_size", *page_size);
+                Strategy::Page {
+                    page_size: *page_size,
+                    page_param: page_param.clone(),
+                    size_param: size_param.clone(),
+                    first_page: *first_page,
+                }
+            }
+            Some(PaginateConfig::Offset { limit, offset_param, limit_param }) => {
+                positive(errors, "limit", *limit);
+                Strategy::Offset { limit: *limit, offset_param: offset_param.clone(), limit_param: limit_param.clone() }
+            }
+            Some(PaginateConfig::Cursor { cursor, param }) => {
+                Strategy::Cursor { cursor: errors.jsonpath(&["paginate", "cursor"], cursor)?, param: param.clone() }
+            }
+            Some(PaginateConfig::NextLink { next }) => {
+                Strategy::NextLink { next: errors.jsonpath(&["paginate", "next"], next)? }
+            }
+            Some(PaginateConfig::LinkHeader {}) => Strategy::LinkHeader,
+        })
+    }
+}
+
+/// One page as the pager judges it.
+pub(crate) struct Page<'a> {
+    /// The URL it was read from.
+    pub(crate) url: &'a url::Url,
+    pub(crate) body: &'a Value,
+    /// The records selected from it.
+    pub(crate) records: usize,
+    /// Its `Link` header.
+    pub(crate) link: Option<&'a str>,
+}
+
+/// Walks the pages of one poll.
+#[derive(Debug)]
+pub(crate) struct Pager<'s> {
+    strategy: &'s Strategy,
+    /// Pages read so far.
+    pages: u64,
+    /// Records read so far.
+    records: u64,
+    /// Cursors or links seen (loop detection).
+    seen: HashSet<String>,
+}
+
+impl<'s> Pager<'s> {
+    pub(crate) fn new(strategy: &'s Strategy) -> Self {
+        Self { strategy, pages: 0, records: 0, seen: HashSet::new() }
+    }
+
+    /// The first page's URL: `base` with the strategy's parameters.
+    pub(crate) fn first(&self, base: &url::Url) -> url::Url {
+        self.numbered(base)
+    }
+
+    /// `base` with the parameters of the page after those read so far.
+    fn numbered(&self, base: &url::Url) -> url::Url {
+        let mut url = base.clone();
+        match self.strategy {
+            Strategy::Magento { page_size } => {
+                url.query_pairs_mut()
+                    .append_pair("searchCriteria[pageSize]", &page_size.to_string())
+                    .append_pair("searchCriteria[currentPage]", &(self.pages + 1).to_string());
+            }
+            Strategy::Page { page_size, page_param, size_param, first_page } => {
+                url.query_pairs_mut()
+                    .append_pair(page_param, &(first_page + self.pages).to_string())
+                    .append_pair(size_param, &page_size.to_string());
+            }
+            Strategy::Offset { limit, offset_param, limit_param } => {
+                url.query_pairs_mut()
+                    .append_pair(offset_param, &self.records.to_string())
+                    .append_pair(limit_param, &limit.to_string());
+            }
+            Strategy::None | Strategy::Cursor { .. } | Strategy::NextLink { .. } | Strategy::LinkHeader => {}
+        }
+        url
+    }
+
+    /// The URL of the page after `page` (`base`: the URL without paging parameters), `None` at the
+    /// end; an error when the API would be read in a loop or gives a link that is not a URL.
+    pub(crate) fn next(&mut self, base: &url::Url, page: &Page<'_>) -> Result<Option<url::Url>, String> {
+        self.pages += 1;
+        self.records += page.records as u64;
+        let full = |size: u64| page.records as u64 >= size;
+        match self.strategy {
+            Strategy::None => Ok(None),
+            Strategy::Magento { page_size } => {
+                // Past the end, Magento answers the last page again: only `total_count` tells the end.
+                let Some(total) = page.body.get("total_count").and_then(Value::as_u64) else {
+                    return Err("the answer has no `total_count` (a Magento search result has one)".into());
+                };
+                Ok((self.pages * page_size < total && page.records > 0).then(|| self.numbered(base)))
+            }
+            Strategy::Page { page_size, .. } => Ok(full(*page_size).then(|| self.numbered(base))),
+            Strategy::Offset { limit, .. } => Ok(full(*limit).then(|| self.numbered(base))),
+            Strategy::Cursor { cursor, param } => {
+                let Some(value) = cursor.first(page.body).and_then(text) else { return Ok(None) };
+                if !self.seen.insert(value.clone()) {
+                    return Err(format!(
+                        "the cursor `{}` came back a second time (after page {}): the API would be read in a loop",
+                        crate::connectors::http::client::excerpt(&value, 80),
+                        self.pages
+                    ));
+                }
+                let mut url = base.clone();
+                url.query_pairs_mut().append_pair(param, &value);
+                Ok(Some(url))
+            }
+            Strategy::NextLink { next } => {
+                let link = next.first(page.body).and_then(text);
+                self.follow(page.url, link)
+            }
+            Strategy::LinkHeader => {
+                let link = page.link.and_then(next_in_link_header);
+                self.follow(page.url, link)
+            }
+        }
+    }
+
+    /// The next page at `link` (relative to `current`), checked against the links seen.
+    fn follow(&mut self, current: &url::Url, link: Option<String>) -> Result<Option<url::Url>, String> {
+        let Some(link) = link else { return Ok(None) };
+        let url = current.join(&link).map_err(|e| {
+            format!("the next page's link `{}` is not a URL: {e}", crate::connectors::http::client::excerpt(&link, 200))
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!(
+                "the next page's link `{}` is not an http(s) URL",
+                crate::connectors::http::client::scrub(url.as_str())
+            ));
+        }
+        if !self.seen.insert(url.as_str().to_string()) {
+            return Err(format!(
+                "the next page's link `{}` came back a second time (after page {}): the API would be read in a loop",
+                crate::connectors::http::client::scrub(url.as_str()),
+                self.pages
+            ));
+        }
+        Ok(Some(url))
+    }
+}
+
+/// A cursor or link as text: a non-empty string, or a number; `None` for anything else.
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The target of the `rel="next"` link of a `Link` header (RFC 8288), e.g.
+/// `<https://api.example.com/items?page=2>; rel="next", <…>; rel="last"`.
+pub(crate) fn next_in_link_header(header: &str) -> Option<String> {
+    let mut rest = header;
+    while let Some(open) = rest.find('<') {
+        let close = open + rest[open..].find('>')?;
+        let target = &rest[open + 1..close];
+        let after = &rest[close + 1..];
+        let params_end = after.find('<').unwrap_or(after.len());
+        // The link's parameters, without the `,` before the next link.
+        let params = after[..params_end].trim_end().trim_end_matches(',');
+        let is_next = params.split(';').any(|p| {
+            let Some((name, value)) = p.split_once('=') else { return false };
+            name.trim().eq_ignore_ascii_case("rel")
+                && value.trim().trim_matches('"').split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case("next"))
+        });
+        if is_next {
+            return Some(target.trim().to_string());
+        }
+        rest = after;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_headers() {
+        let h = r#"<https://a.example/items?page=1>; rel="prev", <https://a.example/items?page=3>; rel="next""#;
+        assert_eq!(next_in_link_header(h).as_deref(), Some("https://a.example/items?page=3"));
+        assert_eq!(next_in_link_header(r#"</items?p=2>; rel="last next""#).as_deref(), Some("/items?p=2"));
+        assert_eq!(next_in_link_header(r#"</items?p=2>; rel=next"#).as_deref(), Some("/items?p=2"));
+        assert_eq!(next_in_link_header(r#"</items?p=9>; rel="last""#), None);
+        assert_eq!(next_in_link_header("garbage"), None);
+        let first = r#"</items?p=2>; rel="next", <https://a.example/items?p=1>; rel="first""#;
+        assert_eq!(next_in_link_header(first).as_deref(), Some("/items?p=2"));
+    }
+}
