@@ -213,3 +213,32 @@ fn the_request_log_masks_credentials_and_faults_are_served_in_order() {
     assert_eq!(log[1]["headers"]["authorization"], "Bearer ***");
     assert_eq!(log[1]["path"], "/rest/V1/orders");
 }
+
+/// The answers' shapes against the official OpenAPI document's definitions (a subset of
+/// `admin-schema-2.4.9.yaml`, see `tests/data/magento-openapi/SOURCE.md`), by the `jsonschema`
+/// crate. Error answers are not checked: the document says `parameters` is a list, where Magento
+/// answers an object for named placeholders (as the simulator does).
+#[test]
+fn answers_follow_the_openapi_definitions() {
+    let path = crate::support::repo().join("tests/data/magento-openapi/definitions-subset.json");
+    let document: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("the subset")).expect("JSON");
+    let sim = Sim::start(&[]);
+    let token = sim.token();
+    let checks = [
+        ("catalog-data-product-search-results-interface", "/rest/V1/products?searchCriteria[pageSize]=200"),
+        ("catalog-data-product-interface", "/rest/V1/products/MH01"),
+        ("sales-data-order-search-result-interface", "/rest/V1/orders?searchCriteria[sortOrders][0][field]=created_at"),
+        (
+            "inventory-api-data-source-item-search-results-interface",
+            "/rest/V1/inventory/source-items?searchCriteria[pageSize]=5",
+        ),
+    ];
+    for (definition, path) in checks {
+        let schema = json!({"$ref": format!("#/definitions/{definition}"), "definitions": document["definitions"]});
+        let validator = jsonschema::validator_for(&schema).expect("the definitions compile");
+        let answer = sim.get(path, &token);
+        let errors: Vec<String> =
+            validator.iter_errors(&answer).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+        assert!(errors.is_empty(), "{path} against {definition}:\n{}", errors.join("\n"));
+    }
+}

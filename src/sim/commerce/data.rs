@@ -145,6 +145,6 @@ fn order(id: usize, children: &[(&str, String, f64)], rng: &mut fastrand::Rng) -
         "entity_id": id, "increment_id": format!("{:09}", id), "status": status, "state": state,
         "created_at": timestamp(created), "updated_at": timestamp(created + rng.i64(0..86_400 * 3)),
         "customer_email": format!("customer{}@example.com", rng.u32(1..=20)), "order_currency_code": "USD",
-        "grand_total": total, "subtotal": total, "total_item_count": items.len() / 2, "items": items,
+        "grand_total": total, "base_grand_total": total, "subtotal": total, "base_currency_code": "USD", "total_item_count": items.len() / 2, "items": items,
     })
 }
