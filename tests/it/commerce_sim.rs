@@ -1,7 +1,8 @@
 //! `weir sim commerce` as a process, called over HTTP: the admin token, searchCriteria filters, sort
 //! and paging (with Magento's repeated last page), SKUs with `/` and spaces, the input limit, the
-//! request log and injected faults. (OAuth 1.0a verification is a unit test of `sim::commerce::auth`,
-//! which signs with Weir's own `oauth1` code.)
+//! request log and injected faults; OAuth 1.0a signed by `weir run` through an `oauth1` connection
+//! (the verification's finer cases are unit tests of `sim::commerce::auth`); the answers' shapes
+//! against the OpenAPI document.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
@@ -241,4 +242,52 @@ fn answers_follow_the_openapi_definitions() {
             validator.iter_errors(&answer).map(|e| format!("{} at {}", e, e.instance_path)).collect();
         assert!(errors.is_empty(), "{path} against {definition}:\n{}", errors.join("\n"));
     }
+}
+
+/// A client folder whose `http` sink posts each record as a source item through an `oauth1`
+/// connection to the simulator, signed with `consumer_secret`.
+fn oauth1_folder(sim: &Sim, consumer_secret: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let connections = format!(
+        "connections:\n  commerce:\n    type: http\n    base_url: \"{}/rest/default\"\n    auth:\n      type: oauth1\n      \
+         consumer_key: sim-consumer-key\n      consumer_secret: {consumer_secret}\n      token: sim-access-token\n      \
+         token_secret: sim-access-token-secret\n",
+        sim.base
+    );
+    std::fs::write(dir.path().join("connections.yaml"), connections).expect("connections.yaml");
+    let pipeline = "name: stock\nsource:\n  id: stock\n  type: file\n  path: stock.ndjson\n  format: ndjson\n  \
+                    key: \"stock:{{ record.sku }}\"\nsinks:\n  - id: msi\n    type: http\n    connection: commerce\n    \
+                    path: \"/V1/inventory/source-items?note=a+b%2Fc\"\n    \
+                    body: { sourceItems: [ { sku: \"{{ record.sku }}\", source_code: default, quantity: \"{{ record.qty }}\", status: 1 } ] }\n";
+    std::fs::write(dir.path().join("stock.yaml"), pipeline).expect("the pipeline");
+    let stock = "{\"sku\": \"WT/09 Blue\", \"qty\": 5}\n{\"sku\": \"GIFT+CARD 50\", \"qty\": 2}\n";
+    std::fs::write(dir.path().join("stock.ndjson"), stock).expect("the input");
+    dir
+}
+
+#[test]
+fn requests_signed_by_weirs_oauth1_connection_are_accepted_and_wrongly_signed_ones_refused() {
+    let sim = Sim::start(&[]);
+    let good = oauth1_folder(&sim, "sim-consumer-secret");
+    let run = crate::support::cli::weir(&["run", "stock.yaml", "--quiet"], good.path());
+    assert!(run.status.success(), "{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    let token = sim.token();
+    let saved = sim.get(
+        "/rest/V1/inventory/source-items?searchCriteria[filter_groups][0][filters][0][field]=sku\
+         &searchCriteria[filter_groups][0][filters][0][value]=WT%2F09%20Blue",
+        &token,
+    );
+    assert_eq!(saved["items"][0]["quantity"], 5.0, "{saved}");
+    let (_, log) = sim.send("GET", "/__sim/requests", None, None);
+    let signed: Vec<&Value> = log.as_array().expect("a list").iter().filter(|r| r["method"] == "POST").collect();
+    assert!(signed.iter().filter(|r| r["headers"]["authorization"] == "OAuth ***").count() >= 2, "{log}");
+    assert!(!log.to_string().contains("sim-consumer-secret"));
+    // Signed with another consumer secret: refused with a 401, so the run fails.
+    let bad = oauth1_folder(&sim, "not-the-secret");
+    let run = crate::support::cli::weir(&["run", "stock.yaml", "--quiet"], bad.path());
+    assert_eq!(run.status.code(), Some(1), "{}", String::from_utf8_lossy(&run.stdout));
+    // It did arrive, signed, and stopped the run at once: one more request, not a retry storm.
+    let (_, after) = sim.send("GET", "/__sim/requests", None, None);
+    let posts = |log: &Value| log.as_array().expect("a list").iter().filter(|r| r["method"] == "POST").count();
+    assert_eq!(posts(&after), posts(&log) + 1, "{after}");
 }
