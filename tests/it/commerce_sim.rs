@@ -291,3 +291,32 @@ fn requests_signed_by_weirs_oauth1_connection_are_accepted_and_wrongly_signed_on
     let posts = |log: &Value| log.as_array().expect("a list").iter().filter(|r| r["method"] == "POST").count();
     assert_eq!(posts(&after), posts(&log) + 1, "{after}");
 }
+
+#[test]
+fn a_truncated_answer_and_a_create_whose_answer_is_lost() {
+    let sim = Sim::start(&[]);
+    let token = sim.token();
+    let faults = json!([{"truncate": true}, {"lost": true, "latency_ms": 10_000}]);
+    assert_eq!(sim.send("POST", "/__sim/faults", None, Some(faults)).0, 200);
+    let (status, body) = sim.send("GET", "/rest/V1/products/MH01", Some(&token), None);
+    assert_eq!(status, 200);
+    let text = body.as_str().expect("not JSON: cut short");
+    assert!(text.starts_with("{\"id\":1,") && serde_json::from_str::<Value>(text).is_err(), "{text}");
+    // The create is done, but its answer never comes within the client's time limit.
+    let item = json!({"sourceItems": [{"sku": "LOST-1", "source_code": "default", "quantity": 3, "status": 1}]});
+    let lost = sim
+        .client
+        .post(format!("{}/rest/V1/inventory/source-items", sim.base))
+        .bearer_auth(&token)
+        .header("Content-Type", "application/json")
+        .body(item.to_string())
+        .timeout(std::time::Duration::from_secs(1))
+        .send();
+    assert!(lost.is_err_and(|e| e.is_timeout()));
+    let saved = sim.get(
+        "/rest/V1/inventory/source-items?searchCriteria[filter_groups][0][filters][0][field]=sku\
+         &searchCriteria[filter_groups][0][filters][0][value]=LOST-1",
+        &token,
+    );
+    assert_eq!(saved["total_count"], 1, "{saved}");
+}

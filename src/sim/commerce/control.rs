@@ -30,6 +30,13 @@ pub(super) struct Fault {
     /// Answer an HTML page (status 200 unless `status` says otherwise), as a proxy or a PHP fatal error does.
     #[serde(default)]
     html: bool,
+    /// Answer only the first half of the real answer's body (JSON cut short).
+    #[serde(default)]
+    truncate: bool,
+    /// "Created, but the response is lost": do the work, then wait `latency_ms` before answering, so a
+    /// client with a shorter timeout never hears that it succeeded.
+    #[serde(default)]
+    lost: bool,
 }
 
 /// The request log and the fault queue.
@@ -72,8 +79,12 @@ impl Control {
     }
 }
 
-/// Serves a fault: waits its latency, then answers its status or HTML page (`None`: answer normally).
-pub(super) async fn apply(fault: &Fault) -> Option<Response> {
+/// Serves a fault before the request is answered: waits its latency, then answers its status or
+/// HTML page (`None`: answer the request, then [`after`]).
+pub(super) async fn before(fault: &Fault) -> Option<Response> {
+    if fault.lost || fault.truncate {
+        return None;
+    }
     if let Some(ms) = fault.latency_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
@@ -90,6 +101,21 @@ pub(super) async fn apply(fault: &Fault) -> Option<Response> {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     Some(response)
+}
+
+/// Serves a fault after the request was answered: the answer delayed (`lost`) or cut (`truncate`).
+pub(super) async fn after(fault: &Fault, status: u16, answer: &Value) -> Response {
+    if fault.lost {
+        tokio::time::sleep(Duration::from_millis(fault.latency_ms.unwrap_or(0))).await;
+    }
+    if !fault.truncate {
+        return json_response(status, answer);
+    }
+    let text = answer.to_string();
+    let cut: String = text.chars().take(text.chars().count() / 2).collect();
+    let mut response = json_response(status, &Value::Null);
+    *response.body_mut() = Body::from(cut);
+    response
 }
 
 /// Answers `/__sim/{rest}`.

@@ -28,10 +28,6 @@ pub(super) fn json_response(status: u16, value: &Value) -> Response {
     response
 }
 
-fn error_response(error: &MagentoError) -> Response {
-    json_response(error.status, &error.body())
-}
-
 /// Answers one request.
 pub(super) async fn handle(State(sim): State<Arc<Sim>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
@@ -43,14 +39,19 @@ pub(super) async fn handle(State(sim): State<Arc<Sim>>, request: Request) -> Res
         return control::handle(&sim, &method, rest, &body);
     }
     sim.control.log(&method, &path, &query, &parts.headers, &body);
-    if let Some(fault) = sim.control.next_fault()
-        && let Some(response) = control::apply(&fault).await
+    let fault = sim.control.next_fault();
+    if let Some(fault) = &fault
+        && let Some(response) = control::before(fault).await
     {
         return response;
     }
-    match answer(&sim, &method, &path, &query, &parts.headers, &body) {
-        Ok((status, value)) => json_response(status, &value),
-        Err(e) => error_response(&e),
+    let (status, value) = match answer(&sim, &method, &path, &query, &parts.headers, &body) {
+        Ok(answer) => answer,
+        Err(e) => (e.status, e.body()),
+    };
+    match &fault {
+        Some(fault) => control::after(fault, status, &value).await,
+        None => json_response(status, &value),
     }
 }
 
