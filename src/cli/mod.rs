@@ -7,6 +7,7 @@ pub(crate) mod checks;
 pub(crate) mod init;
 pub(crate) mod output;
 pub(crate) mod run;
+pub(crate) mod sim;
 pub(crate) mod state;
 
 use std::path::PathBuf;
@@ -134,6 +135,11 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Run a simulator of a system Weir talks to (for tests): `weir sim commerce --port 0`.
+    Sim {
+        #[command(subcommand)]
+        command: sim::SimCommand,
+    },
     /// Print a pipeline's DAG.
     #[command(after_help = EXIT_CODES)]
     Graph {
@@ -243,6 +249,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             None => ExitCode::from(2),
         }),
         Command::Init { dir } => init::init(&dir),
+        Command::Sim { command } => sim::sim(command),
         Command::Schema { kind, output } => {
             let value = match kind {
                 SchemaKind::Pipeline => schema::pipeline_schema(),

@@ -40,6 +40,7 @@ const LAYERS: &[(&str, u8)] = &[
     // 6: the command line, and the public API (`api`, which re-exports from every layer)
     ("cli", 6),
     ("api", 6),
+    ("sim", 6),
 ];
 
 /// Upward references in today's tree, as `from -> to` module paths (the referenced module as far as

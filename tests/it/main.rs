@@ -12,6 +12,7 @@ mod cli;
 mod cli_init;
 mod cli_pipe;
 mod cli_run;
+mod commerce_sim;
 mod concurrent_sink;
 mod config_errors;
 mod crash;

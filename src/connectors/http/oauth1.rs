@@ -81,7 +81,7 @@ pub(crate) fn authorization(
         ("oauth_version", "1.0"),
     ];
     let base = signature_base(method, url, form, &oauth);
-    let signature = sign(&base, &credentials.consumer_secret, &credentials.token_secret);
+    let signature = signature(&base, &credentials.consumer_secret, &credentials.token_secret);
     let mut header = String::from("OAuth ");
     for (i, (k, v)) in oauth.iter().map(|(k, v)| (*k, *v)).chain([("oauth_signature", signature.as_str())]).enumerate()
     {
@@ -123,7 +123,7 @@ fn base_uri(url: &url::Url) -> String {
 }
 
 /// HMAC-SHA256 of `base`, keyed by the two encoded secrets (RFC 5849 §3.4.2), base64.
-fn sign(base: &str, consumer_secret: &str, token_secret: &str) -> String {
+pub(crate) fn signature(base: &str, consumer_secret: &str, token_secret: &str) -> String {
     use base64::Engine as _;
     let key = format!("{}&{}", encode(consumer_secret), encode(token_secret));
     // HMAC takes a key of any length: `new_from_slice` cannot fail for it.

@@ -1,0 +1,118 @@
+//! An in-memory Adobe Commerce (Magento 2.4) REST API: admin tokens and OAuth 1.0a, products, orders
+//! and MSI source items with `searchCriteria`, and control endpoints (`/__sim/…`) that list the
+//! requests received and inject faults. See `docs/simulators.md`.
+
+mod auth;
+mod control;
+mod data;
+mod routes;
+mod search;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::{Value, json};
+
+/// How `weir sim commerce` runs: where it listens, what it seeds, which credentials it accepts.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// The port on 127.0.0.1 (0: any free port).
+    pub port: u16,
+    /// Seeds the generated catalog and orders.
+    pub seed: u64,
+    /// The admin user of `POST /V1/integration/admin/token`.
+    pub admin_user: String,
+    /// The admin password; never logged.
+    pub admin_password: String,
+    /// The integration's OAuth 1.0a credentials.
+    pub integration: crate::connectors::http::oauth1::OAuth1Credentials,
+    /// Web API input limits: at most 20 items per list, `pageSize` at most 300.
+    pub input_limit: bool,
+}
+
+/// Why the simulator could not run.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SimError {
+    /// The port could not be bound, or serving failed.
+    #[error("serving on 127.0.0.1:{port}: {source}")]
+    Io {
+        /// The port asked for.
+        port: u16,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// An answer in Magento's error shape: `{"message": …, "parameters": {…}}`.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{status}: {message}")]
+pub(crate) struct MagentoError {
+    /// The HTTP status.
+    pub status: u16,
+    /// The message, with `%name` placeholders.
+    pub message: String,
+    /// The placeholders' values.
+    pub parameters: Option<Value>,
+}
+
+impl MagentoError {
+    /// An error with a status and a message.
+    pub(crate) fn new(status: u16, message: &str) -> Self {
+        Self { status, message: message.to_string(), parameters: None }
+    }
+
+    /// With the placeholders' values.
+    pub(crate) fn with(mut self, parameters: Value) -> Self {
+        self.parameters = Some(parameters);
+        self
+    }
+
+    /// The body Magento answers.
+    pub(crate) fn body(&self) -> Value {
+        match &self.parameters {
+            Some(p) => json!({"message": self.message, "parameters": p}),
+            None => json!({"message": self.message}),
+        }
+    }
+}
+
+/// The simulator's state, shared by every request.
+pub(crate) struct Sim {
+    options: Options,
+    catalog: data::Catalog,
+    source_items: Mutex<Vec<Value>>,
+    tokens: Mutex<Vec<String>>,
+    control: control::Control,
+}
+
+impl Sim {
+    /// A simulator seeded from `options.seed`.
+    pub(crate) fn new(options: Options) -> Self {
+        let catalog = data::Catalog::generate(options.seed);
+        let source_items = Mutex::new(catalog.source_items());
+        Self { options, catalog, source_items, tokens: Mutex::new(Vec::new()), control: control::Control::default() }
+    }
+}
+
+/// Locks a mutex, taking the data of one a panicking holder left behind.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Binds, prints the bound address (`http://127.0.0.1:PORT`) as the first line on stdout, and serves
+/// until the process ends.
+pub(crate) async fn serve(options: Options) -> Result<(), SimError> {
+    let port = options.port;
+    let listener =
+        tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|source| SimError::Io { port, source })?;
+    let address = listener.local_addr().map_err(|source| SimError::Io { port, source })?;
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        // Tests read this line to find the port; a closed stdout does not stop the simulator.
+        let _ = writeln!(out, "http://{address}");
+        let _ = out.flush();
+    }
+    let sim = Arc::new(Sim::new(options));
+    let app = axum::Router::new().fallback(routes::handle).with_state(sim);
+    axum::serve(listener, app).await.map_err(|source| SimError::Io { port, source })
+}
