@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::routes::json_response;
+use super::respond::json_response;
 use super::{Sim, lock};
 
 /// One fault, served instead of (or before) the next request's answer.

@@ -5,6 +5,7 @@
 mod auth;
 mod control;
 mod data;
+mod respond;
 mod routes;
 mod search;
 

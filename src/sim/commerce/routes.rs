@@ -4,29 +4,19 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
+use super::respond::json_response;
 use super::{MagentoError, Sim, auth, control, lock, search};
 
 /// The largest request body read (16 MiB).
 const BODY_LIMIT: usize = 16 << 20;
 /// Magento's list limit for synchronous requests when input limits are on.
 const LIST_LIMIT: usize = 20;
-
-/// A JSON answer.
-pub(super) fn json_response(status: u16, value: &Value) -> Response {
-    let mut response = Response::new(Body::from(value.to_string()));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json; charset=utf-8"));
-    response
-}
 
 /// Answers one request.
 pub(super) async fn handle(State(sim): State<Arc<Sim>>, request: Request) -> Response {
