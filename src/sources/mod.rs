@@ -23,7 +23,7 @@ crate::config::registry::component_registry! {
     /// Every source type, selected by `type:`.
     SourceConfig, "source", build(BuildContext) -> Box<dyn Source>, BuildErrors {
         "file" => File(file::FileSourceConfig),
-        "http" => Http(http::HttpSourceConfig),
+        "http" => Http(Box<http::HttpSourceConfig>),
     }
 }
 

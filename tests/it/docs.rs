@@ -28,6 +28,7 @@ const DOC_ENV: &[(&str, &str)] = &[
     ("MAGENTO_TOKEN", "doc-magento-token"),
     ("ERP_API_KEY", "doc-erp-api-key"),
     ("ERP_HOST", "erp.example.com"),
+    ("ERP_COMPANY", "00000000-0000-0000-0000-000000000001"),
     ("COMMERCE_HOST", "shop.example.com"),
     ("COMMERCE_CONSUMER_KEY", "doc-consumer-key"),
     ("COMMERCE_CONSUMER_SECRET", "doc-consumer-secret"),

@@ -49,6 +49,7 @@ fn every_strategy_reads_every_record_once_in_order() {
         ),
         ("odata", format!("url: \"{base}/odata\", records: \"$.value[*]\", paginate: {{ type: next_link }}")),
         ("link", format!("url: \"{base}/link\", records: \"$[*]\", paginate: {{ type: link_header }}")),
+        ("range", format!("url: \"{base}/range\", records: \"$[*]\", paginate: {{ type: range, size: 20 }}")),
     ];
     for (name, source) in cases {
         let before = pages.requests().len();
@@ -59,6 +60,13 @@ fn every_strategy_reads_every_record_once_in_order() {
         // 95 records at 20 a page: 5 pages. Page and offset paging learn of the end from a short page.
         assert_eq!(requests.len(), 5, "{name}: {requests:?}");
     }
+    // Without a total (`items 0-19/*`), the range after a full last page answers 416: the end.
+    let (code, records, stderr) = run(
+        dir.path(),
+        &format!("url: \"{base}/range-star\", records: \"$[*]\", paginate: {{ type: range, size: 19 }}"),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    every_record_once_in_order(&records, "range with `*` totals");
     let magento = pages.requests();
     assert!(
         magento[..5].iter().all(|r| r.contains("searchCriteria%5BpageSize%5D=20")),

@@ -26,6 +26,7 @@ mod examples;
 mod file_crash;
 mod file_resume;
 mod folder_config;
+mod http_incremental;
 mod http_sink;
 mod http_source;
 mod jsonpath_cts;

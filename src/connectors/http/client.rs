@@ -64,8 +64,8 @@ pub(crate) enum Answer {
         json: bool,
         /// The answer's `Retry-After`, as a wait from when it arrived.
         retry_after: Option<Duration>,
-        /// The answer's `Link` header (RFC 8288), for paging.
-        link: Option<String>,
+        /// The answer's headers (`Link`, `Content-Range` for paging, `ETag`).
+        headers: Box<HeaderMap>,
         /// True when the body was longer than [`MAX_BODY`] and not read.
         oversized: bool,
     },
@@ -201,9 +201,9 @@ impl Client {
             builder = builder.header(name, value);
         }
         let mut retry_after = None;
-        let mut link = None;
+        let mut headers = Box::default();
         let slow_down = |response: &reqwest::blocking::Response| {
-            link = response.headers().get(reqwest::header::LINK).and_then(|v| v.to_str().ok()).map(str::to_string);
+            *headers = response.headers().clone();
             let status = response.status().as_u16();
             let after = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
             retry_after =
@@ -220,7 +220,7 @@ impl Client {
                 body: Value::String(format!("(a body larger than {} MiB, not read)", MAX_BODY >> 20)),
                 json: false,
                 retry_after,
-                link,
+                headers,
                 oversized: true,
             },
             Ok((status, Some(bytes))) => {
@@ -232,7 +232,7 @@ impl Client {
                         Err(_) => (Value::String(String::from_utf8_lossy(&bytes).into_owned()), false),
                     }
                 };
-                Answer::Response { status, body, json, retry_after, link, oversized: false }
+                Answer::Response { status, body, json, retry_after, headers, oversized: false }
             }
             Err(message) => Answer::NoResponse { message },
         })

@@ -131,9 +131,15 @@ fn a_secret_cut_by_the_excerpt_of_an_answer_is_still_masked() {
     // leave its start behind.
     crate::config::secrets::register("cut-s3cret-0123456789");
     let body = Value::String(format!("{} token cut-s3cret-0123456789 echoed", "x".repeat(280)));
-    let text =
-        client::Answer::Response { status: 401, body, json: false, retry_after: None, link: None, oversized: false }
-            .describe();
+    let text = client::Answer::Response {
+        status: 401,
+        body,
+        json: false,
+        retry_after: None,
+        headers: Default::default(),
+        oversized: false,
+    }
+    .describe();
     assert!(!text.contains("cut-s3cret"), "{text}");
     let errors = build_errors(&format!("url: \"{}cut-s3cret-0123456789\"\n", "y".repeat(70)), Connections::new());
     assert!(!errors[0].1.contains("cut-s3cret"), "{errors:?}");

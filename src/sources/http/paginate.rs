@@ -31,6 +31,9 @@ fn default_offset_param() -> String {
 fn default_limit_param() -> String {
     "limit".into()
 }
+fn default_range_unit() -> String {
+    "items".into()
+}
 fn default_next_link() -> String {
     "$['@odata.nextLink']".into()
 }
@@ -90,6 +93,16 @@ pub(crate) enum PaginateConfig {
     /// The `Link: <…>; rel="next"` header (RFC 8288): stops when there is none; a link seen before is
     /// an error (a loop).
     LinkHeader {},
+    /// HTTP ranges: asks for `Range: items=0-99`, then `100-199`, …; stops at the total of the
+    /// answer's `Content-Range: items 0-99/250` (or at a short page when the total is `*`), at an
+    /// answer without `Content-Range` (the API sent everything) and at a `416` (past the end).
+    Range {
+        /// Records per page.
+        size: u64,
+        /// The range unit (default `items`).
+        #[serde(default = "default_range_unit")]
+        unit: String,
+    },
 }
 
 /// Gives each strategy's `type` property a description (schemars leaves the tag undescribed).
@@ -113,9 +126,20 @@ pub(crate) enum Strategy {
     Cursor { cursor: JsonPath, param: String },
     NextLink { next: JsonPath },
     LinkHeader,
+    Range { size: u64, unit: String },
 }
 
 impl Strategy {
+    /// True for strategies that number their pages (page, offset, Magento, range): an incremental
+    /// poll starts them again from the watermark reached, rather than trusting numbers that shift
+    /// when a record read earlier is updated during the poll.
+    pub(crate) fn numbered(&self) -> bool {
+        matches!(
+            self,
+            Strategy::Magento { .. } | Strategy::Page { .. } | Strategy::Offset { .. } | Strategy::Range { .. }
+        )
+    }
+
     /// Compiles `config`, recording problems under `paginate`.
     pub(crate) fn build(config: Option<&PaginateConfig>, errors: &mut BuildErrors) -> Option<Self> {
         let positive = |errors: &mut BuildErrors, field: &str, n: u64| {
@@ -149,6 +173,13 @@ impl Strategy {
                 Strategy::NextLink { next: errors.jsonpath(&["paginate", "next"], next)? }
             }
             Some(PaginateConfig::LinkHeader {}) => Strategy::LinkHeader,
+            Some(PaginateConfig::Range { size, unit }) => {
+                positive(errors, "size", *size);
+                if unit.is_empty() || !unit.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                    errors.push(&["paginate", "unit"], "bad-value", format!("`{unit}` is not a range unit"), None);
+                }
+                Strategy::Range { size: *size, unit: unit.clone() }
+            }
         })
     }
 }
@@ -162,6 +193,8 @@ pub(crate) struct Page<'a> {
     pub(crate) records: usize,
     /// Its `Link` header.
     pub(crate) link: Option<&'a str>,
+    /// Its `Content-Range` header.
+    pub(crate) content_range: Option<&'a str>,
 }
 
 /// Walks the pages of one poll.
@@ -186,6 +219,18 @@ impl<'s> Pager<'s> {
         self.numbered(base)
     }
 
+    /// Numbers the pages from the first again (an incremental poll moved its watermark on).
+    pub(crate) fn restart(&mut self) {
+        self.pages = 0;
+        self.records = 0;
+    }
+
+    /// The `Range` header of the next page's request (range paging only).
+    pub(crate) fn range(&self) -> Option<String> {
+        let Strategy::Range { size, unit } = self.strategy else { return None };
+        Some(format!("{unit}={}-{}", self.records, self.records + size - 1))
+    }
+
     /// `base` with the parameters of the page after those read so far.
     fn numbered(&self, base: &url::Url) -> url::Url {
         let mut url = base.clone();
@@ -205,7 +250,11 @@ impl<'s> Pager<'s> {
                     .append_pair(offset_param, &self.records.to_string())
                     .append_pair(limit_param, &limit.to_string());
             }
-            Strategy::None | Strategy::Cursor { .. } | Strategy::NextLink { .. } | Strategy::LinkHeader => {}
+            Strategy::None
+            | Strategy::Cursor { .. }
+            | Strategy::NextLink { .. }
+            | Strategy::LinkHeader
+            | Strategy::Range { .. } => {}
         }
         url
     }
@@ -248,6 +297,19 @@ impl<'s> Pager<'s> {
                 let link = page.link.and_then(next_in_link_header);
                 self.follow(page.url, link)
             }
+            Strategy::Range { size, .. } => {
+                let Some(header) = page.content_range else { return Ok(None) };
+                let Some((end, total)) = content_range(header) else {
+                    return Err(format!("the `Content-Range` header `{header}` is not `unit start-end/total`"));
+                };
+                // The next range starts after what the API says it sent.
+                self.records = end.saturating_add(1);
+                let more = match total {
+                    Some(total) => end.saturating_add(1) < total,
+                    None => full(*size),
+                };
+                Ok((more && page.records > 0).then(|| base.clone()))
+            }
         }
     }
 
@@ -272,6 +334,18 @@ impl<'s> Pager<'s> {
         }
         Ok(Some(url))
     }
+}
+
+/// The last position and the total (`None` for `*`) of a `Content-Range: items 0-99/250` header.
+fn content_range(header: &str) -> Option<(u64, Option<u64>)> {
+    let (_unit, rest) = header.trim().split_once(' ')?;
+    let (span, total) = rest.trim().split_once('/')?;
+    let (_start, end) = span.split_once('-')?;
+    let total = match total.trim() {
+        "*" => None,
+        n => Some(n.parse().ok()?),
+    };
+    Some((end.trim().parse().ok()?, total))
 }
 
 /// A cursor or link as text: a non-empty string, or a number; `None` for anything else.
@@ -310,6 +384,14 @@ pub(crate) fn next_in_link_header(header: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_ranges() {
+        assert_eq!(content_range("items 0-99/250"), Some((99, Some(250))));
+        assert_eq!(content_range("items 100-199/*"), Some((199, None)));
+        assert_eq!(content_range("bytes */250"), None);
+        assert_eq!(content_range("garbage"), None);
+    }
 
     #[test]
     fn link_headers() {

@@ -54,30 +54,48 @@ fn slice(start: usize, n: usize) -> Vec<Value> {
     (start..RECORDS.min(start.saturating_add(n))).map(|i| json!({"id": i, "sku": format!("SKU-{i}")})).collect()
 }
 
+/// The target and headers of the next request on a kept-alive connection (bodies are not read: these
+/// servers answer `GET`s); `None` when the client closed it.
+pub(crate) fn read_head(reader: &mut impl BufRead) -> Option<(String, Vec<(String, String)>)> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut headers = Vec::new();
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            headers.push((name.trim().to_string(), value.trim().to_string()));
+        }
+    }
+    Some((line.split_whitespace().nth(1).unwrap_or("/").to_string(), headers))
+}
+
 fn serve(stream: TcpStream, host: &str, log: &Mutex<Vec<String>>) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut writer = stream;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
+    while let Some((target, headers)) = read_head(&mut reader) {
         let mut api_key = false;
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
-                break;
+        let mut range = None;
+        for (name, value) in &headers {
+            api_key |= name.eq_ignore_ascii_case("x-api-key") && value == API_KEY;
+            if name.eq_ignore_ascii_case("range") {
+                range = value.strip_prefix("items=").and_then(|r| {
+                    let (a, b) = r.split_once('-')?;
+                    Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?))
+                });
             }
-            api_key |= header.trim().eq_ignore_ascii_case(&format!("x-api-key: {API_KEY}"));
         }
-        let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
         if let Ok(mut log) = log.lock() {
             log.push(target.clone());
         }
         let (status, extra, body) = if target.starts_with("/secure") && !api_key {
             ("401 Unauthorized", String::new(), b"{\"message\":\"no key\"}".to_vec())
         } else {
-            answer(&target, host)
+            answer(&target, host, range)
         };
         let head = format!(
             "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n",
@@ -113,8 +131,8 @@ fn decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Status line, extra header lines and body for `target`.
-fn answer(target: &str, host: &str) -> (&'static str, String, Vec<u8>) {
+/// Status line, extra header lines and body for `target` (`range`: its `Range: items=a-b`).
+fn answer(target: &str, host: &str, range: Option<(usize, usize)>) -> (&'static str, String, Vec<u8>) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let params: HashMap<String, String> =
         query.split('&').filter_map(|p| p.split_once('=')).map(|(k, v)| (decode(k), decode(v))).collect();
@@ -158,6 +176,19 @@ fn answer(target: &str, host: &str) -> (&'static str, String, Vec<u8>) {
             }
             ("200 OK", format!("{extra}\r\n"), json!(slice((page - 1) * 20, 20)).to_string().into_bytes())
         }
+        // `Range: items=a-b` answered with `Content-Range: items a-b/95` (or `/*`), 416 past the end.
+        "/range" | "/range-star" => match range {
+            None => ok(json!(slice(0, RECORDS))),
+            Some((start, _)) if start >= RECORDS => {
+                ("416 Range Not Satisfiable", format!("Content-Range: items */{RECORDS}\r\n"), b"[]".to_vec())
+            }
+            Some((start, end)) => {
+                let items = slice(start, end + 1 - start);
+                let total = if path == "/range" { RECORDS.to_string() } else { "*".to_string() };
+                let extra = format!("Content-Range: items {start}-{}/{total}\r\n", start + items.len() - 1);
+                ("206 Partial Content", extra, json!(items).to_string().into_bytes())
+            }
+        },
         "/empty" => ok(json!({"items": []})),
         "/not-json" => ("200 OK", String::new(), b"<html><body>Log in</body></html>".to_vec()),
         "/no-records" => ok(json!({"results": slice(0, 3)})),
