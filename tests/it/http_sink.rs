@@ -615,3 +615,53 @@ fn retry_bounds_the_tries_of_an_unknown_outcome() {
     assert!(summary.is_success(), "{summary}");
     assert_eq!((summary.records.delivered, summary.records.dead_lettered), (1, 1), "{summary}");
 }
+
+/// A target whose commit (2.5 s) outlasts the client's timeout (2 s): the first try times out, the
+/// order is committed just after.
+fn late_commit_fixture() -> (tempfile::TempDir, Receiver, Arc<SqliteStore>) {
+    let (dir, receiver, state) = fixture(Config { slow: Duration::from_millis(2500), ..Config::default() });
+    write_orders(dir.path(), &[("late-1", 1)]);
+    (dir, receiver, state)
+}
+
+#[test]
+fn a_create_committed_after_the_timeout_is_found_after_the_settle_time_not_created_again() {
+    // Without a settle time the trap is real: the lookup runs before the commit, finds nothing, and
+    // the order is created a second time — in a run that succeeds.
+    let (dir, receiver, state) = late_commit_fixture();
+    let retries = "    retries: 4\n";
+    let summary = run(dir.path(), "push", &order_pipeline("push", "erp_order", &receiver, retries), Some(&state));
+    assert!(summary.is_success(), "{summary}");
+    assert!(receiver.wait_until(Duration::from_secs(10), |s| s.open_connections == 0));
+    assert_eq!(receiver.stats().creates.get("late-1"), Some(&2), "the trap this test guards against");
+
+    // With `settle: 1s` the lookup comes after the commit and finds the order.
+    let (dir, receiver, state) = late_commit_fixture();
+    let yaml = order_pipeline("push", "erp_order", &receiver, "")
+        .replace("        found: \"$[0]\"\n", "        found: \"$[0]\"\n      settle: 1s\n");
+    assert!(yaml.contains("settle: 1s"), "{yaml}");
+    let summary = run(dir.path(), "push", &yaml, Some(&state));
+    assert!(summary.is_success(), "{summary}");
+    assert!(receiver.wait_until(Duration::from_secs(10), |s| s.open_connections == 0));
+    let stats = receiver.stats();
+    assert_eq!(stats.creates.get("late-1"), Some(&1), "{:?}", stats.creates);
+    assert_eq!(actions(&state.trace("order:late-1").expect("trace")), ["found"]);
+    assert!(state.ids("order:late-1").expect("ids").contains_key("erp_order_id"));
+}
+
+#[test]
+fn an_idempotency_header_carries_the_same_key_on_every_try() {
+    // No settle time: the retry reaches the target while the first create is still in progress, and
+    // the target recognises it by its key (409), so nothing is created twice.
+    let (dir, receiver, state) = late_commit_fixture();
+    let yaml = order_pipeline("push", "erp_order", &receiver, "")
+        .replace("        found: \"$[0]\"\n", "        found: \"$[0]\"\n      header: Idempotency-Key\n");
+    let summary = run(dir.path(), "push", &yaml, Some(&state));
+    assert!(summary.is_success(), "{summary}");
+    assert!(receiver.wait_until(Duration::from_secs(10), |s| s.open_connections == 0));
+    let stats = receiver.stats();
+    assert_eq!(stats.creates.get("late-1"), Some(&1), "{:?}", stats.creates);
+    let keys = &stats.idempotency_keys;
+    assert!(keys.len() >= 2 && keys.iter().all(|k| k == &keys[0]), "one key for every try: {keys:?}");
+    assert_eq!(keys[0].len(), 36, "a UUID: {}", keys[0]);
+}

@@ -101,6 +101,17 @@ pub(crate) struct IdempotencyConfig {
     /// The request that finds the record at the target, run whenever an earlier attempt's outcome is
     /// unknown.
     pub(crate) lookup: LookupConfig,
+    /// A request header carrying an idempotency key on every attempt of a create, for targets that
+    /// recognise a repeated create by it (e.g. `Idempotency-Key`, NetSuite's
+    /// `X-NetSuite-Idempotency-Key`). The value is a UUID derived from the pipeline, the sink, the
+    /// key and the payload: the same for every retry and every run, new when the payload changes.
+    #[serde(default)]
+    pub(crate) header: Option<String>,
+    /// How long to wait, after a create whose outcome is unknown (no answer in time, a 5xx), before
+    /// the lookup that decides whether to send it again (default `0s`): a target that commits after
+    /// the client gave up is then seen to have the record. Set it above the target's slowest commit.
+    #[serde(default)]
+    pub(crate) settle: Option<Duration>,
 }
 
 /// The lookup request of an idempotent sink.
@@ -197,6 +208,19 @@ impl HttpSinkConfig {
                 RequestTemplate::compile(ctx, spec, &mut errors)
             };
             let found = errors.jsonpath(&["idempotency", "lookup", "found"], &l.found);
+            let header =
+                idem.header.as_ref().and_then(|name| match reqwest::header::HeaderName::from_bytes(name.as_bytes()) {
+                    Ok(name) => Some(name),
+                    Err(_) => {
+                        errors.push(
+                            &["idempotency", "header"],
+                            "bad-value",
+                            format!("`{name}` is not a valid header name"),
+                            None,
+                        );
+                        None
+                    }
+                });
             let lookup_capture = match &l.capture {
                 Some(c) => compile_captures(&mut errors, &["idempotency", "lookup", "capture"], c),
                 None => capture.clone(),
@@ -207,6 +231,8 @@ impl HttpSinkConfig {
                     None => None,
                 },
                 lookup: Lookup { request: request?, found: found?, capture: lookup_capture },
+                header,
+                settle: idem.settle.map(|d| d.0).unwrap_or_default(),
             })
         });
         let timeout = self

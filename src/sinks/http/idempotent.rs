@@ -23,6 +23,22 @@ use crate::fault;
 use crate::sinks::SinkError;
 use crate::state::{CompletedIntent, IntentId, PriorIntent, StateStore};
 
+/// The idempotency key a create carries: a UUID (version 8, RFC 9562) from the intent and the
+/// payload's hash — the same for every retry and run of this payload, another for a changed one.
+fn idempotency_key(id: &IntentId, hash: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in [id.pipeline.as_str(), id.sink.as_str(), id.key.as_str(), hash] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    let mut b: [u8; 16] = hasher.finalize()[..16].try_into().unwrap_or_default();
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
 /// What a lookup said.
 enum LookupResult {
     /// The target has the record: the value `found` selected, and the answer.
@@ -45,6 +61,10 @@ pub(super) struct Write<'a> {
     /// The lookup request, rendered when first needed.
     pub(super) lookup: OnceCell<Result<Prepared, String>>,
     pub(super) lookup_spec: &'a Lookup,
+    /// The header that carries the idempotency key ([`idempotency_key`]) on every create.
+    pub(super) key_header: Option<&'a reqwest::header::HeaderName>,
+    /// The wait before a lookup after a create whose outcome is unknown.
+    pub(super) settle: std::time::Duration,
     /// The intent's key.
     pub(super) idem_key: String,
     /// The key the captured ids and audit entries are recorded under.
@@ -97,10 +117,15 @@ impl Write<'_> {
         )
     }
 
-    pub(super) fn deliver(self) -> Result<Delivery, SinkError> {
-        let state = self.state()?;
+    pub(super) fn deliver(mut self) -> Result<Delivery, SinkError> {
         let hash = payload_hash(self.request.body.as_ref().unwrap_or(&Value::Null));
         let id = self.intent();
+        if let Some(name) = self.key_header
+            && let Ok(value) = reqwest::header::HeaderValue::from_str(&idempotency_key(&id, &hash))
+        {
+            self.request.headers.insert(name.clone(), value);
+        }
+        let state = self.state()?;
         let mut attempts = Attempts::new(&self.sink.policy);
         match state.begin_intent(&id, &hash).map_err(state_error)? {
             PriorIntent::Done { payload_hash, response } if payload_hash == hash => {
@@ -198,7 +223,7 @@ impl Write<'_> {
                         return Ok(Delivery::Written);
                     }
                     Judged::Settle(_) => return self.definite(state, id, &answer),
-                    Judged::Retried => match self.look_up(attempts)? {
+                    Judged::Retried => match self.settled(a).look_up(attempts)? {
                         LookupResult::Found(found, found_answer) => {
                             self.found(state, id, hash, &found, &found_answer, "lookup", attempts.made)?;
                             return Ok(Delivery::Written);
@@ -209,6 +234,16 @@ impl Write<'_> {
                 },
             }
         }
+    }
+
+    /// Waits `settle` after an answer that leaves the create's outcome unknown (none, a 408, a 5xx;
+    /// a 429 created nothing), so that the lookup sees a commit that came after the answer.
+    fn settled(&self, answer: &Answer) -> &Self {
+        let unknown = answer.status().is_none_or(|s| s == 408 || s >= 500);
+        if unknown && !self.settle.is_zero() {
+            std::thread::sleep(self.settle);
+        }
+        self
     }
 
     /// A create the target answered with a status `on_status` dead-letters.
@@ -306,5 +341,22 @@ impl Write<'_> {
                 },
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idempotency_key_is_a_uuid_per_intent_and_payload() {
+        let id = |key: &str| IntentId { pipeline: "orders".into(), sink: "erp".into(), key: key.into() };
+        let key = idempotency_key(&id("order:1"), "sha256:aa");
+        assert_eq!(key, idempotency_key(&id("order:1"), "sha256:aa"), "stable across tries and runs");
+        assert_ne!(key, idempotency_key(&id("order:1"), "sha256:bb"), "a changed payload");
+        assert_ne!(key, idempotency_key(&id("order:2"), "sha256:aa"), "another record");
+        let parts: Vec<&str> = key.split('-').collect();
+        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), [8, 4, 4, 4, 12], "{key}");
+        assert!(parts[2].starts_with('8'), "version 8: {key}");
     }
 }

@@ -47,6 +47,10 @@ struct Lookup {
 struct Idempotency {
     key: Option<StringTemplate>,
     lookup: Lookup,
+    /// The header that carries the idempotency key, if the target takes one.
+    header: Option<reqwest::header::HeaderName>,
+    /// The wait before a lookup after an unknown outcome.
+    settle: std::time::Duration,
 }
 
 /// Built `http` sink.
@@ -205,6 +209,8 @@ impl HttpSink {
                     request,
                     lookup: std::cell::OnceCell::new(),
                     lookup_spec: &idem.lookup,
+                    key_header: idem.header.as_ref(),
+                    settle: idem.settle,
                     idem_key,
                     id_key,
                 }

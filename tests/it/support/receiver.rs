@@ -11,6 +11,11 @@
 //!   masked), `down-…` → `503`, `slow-…` → answers after `slow` (the order is created first),
 //!   `redirect-…` → `303 See Other` (the order is created first: post/redirect/get), `busy-…` → `429`
 //!   with `Retry-After: 1` the first time, created the next.
+//!   `late-…` → committed only after `slow` (a target whose commit outlasts the client's timeout),
+//!   then answered.
+//! - `Idempotency-Key`: a create repeating the key of one still in progress answers `409`, one
+//!   repeating a committed one answers that order again (`200`), as Stripe-like APIs do; every key
+//!   received is kept.
 //! - Lookups of `html-…` references answer `200` with an HTML page (a proxy's or a login page), not JSON.
 //! - A body given as a JSON string is sent as that text, `text/html`.
 //! - Logins: `POST /V1/integration/admin/token` (Magento admin: `{"username", "password"}` → the token
@@ -93,6 +98,10 @@ pub(crate) struct Stats {
     tokens: HashMap<String, u64>,
     /// Order ids per reference.
     by_reference: HashMap<String, Vec<u64>>,
+    /// Every `Idempotency-Key` received on a create, in order.
+    pub(crate) idempotency_keys: Vec<String>,
+    /// Committed order per idempotency key (`None`: in progress).
+    by_idempotency_key: HashMap<String, Option<u64>>,
     /// Hold the answer to the create that makes `total_creates` reach this (see [`Receiver::pause_at`]).
     pause_at: Option<u64>,
     /// The reference whose create is committed and whose answer is being held.
@@ -385,6 +394,22 @@ fn handle(shared: &Shared, request: &Request) -> Option<(u16, Value, Duration)> 
                     return Some((429, json!({"error": "slow down"}), Duration::ZERO));
                 }
             }
+            let idempotency_key = request.headers.get("idempotency-key").cloned();
+            if let Some(key) = &idempotency_key {
+                let mut guard = shared.stats.lock().expect("stats");
+                guard.0.idempotency_keys.push(key.clone());
+                match guard.0.by_idempotency_key.get(key) {
+                    Some(None) => {
+                        return Some((409, json!({"error": "a request with this key is in progress"}), Duration::ZERO));
+                    }
+                    Some(Some(id)) => return Some((200, json!({"id": id, "reference": reference}), Duration::ZERO)),
+                    None => guard.0.by_idempotency_key.insert(key.clone(), None),
+                };
+            }
+            if reference.starts_with("late-") {
+                // The commit outlasts the client's patience: it happens after `slow`, whoever waits.
+                std::thread::sleep(shared.config.slow);
+            }
             let mut guard = shared.stats.lock().expect("stats");
             let (stats, rng) = &mut *guard;
             if shared.config.conflict_on_duplicate && stats.creates.contains_key(&reference) {
@@ -393,6 +418,9 @@ fn handle(shared: &Shared, request: &Request) -> Option<(u16, Value, Duration)> 
             let id = stats.orders.len() as u64 + 1;
             stats.orders.insert(id, body);
             stats.by_reference.entry(reference.clone()).or_default().push(id);
+            if let Some(key) = idempotency_key {
+                stats.by_idempotency_key.insert(key, Some(id));
+            }
             *stats.creates.entry(reference.clone()).or_default() += 1;
             stats.total_creates += 1;
             stats.create_times.push(std::time::Instant::now());
