@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::auth::{Auth, AuthConfig};
+use super::retry::{RetryConfig, RetryConfigError, RetryPolicy, StatusAction};
 use crate::config::duration::Duration;
 use crate::connectors::ConnectionContext;
 use crate::kernel::build::BuildErrors;
@@ -55,6 +56,15 @@ pub(crate) struct HttpConnectionConfig {
     /// token, token_secret }` for an Adobe Commerce integration (values from `${secret:NAME}`).
     #[serde(default)]
     pub auth: Option<AuthConfig>,
+    /// Retry bounds for every component using the connection, unless it sets its own: `{
+    /// max_attempts, initial, max, max_elapsed }` (see the `http` sink's `retry`).
+    #[serde(default)]
+    pub retry: Option<RetryConfig>,
+    /// What an answer means, by status code (`"409"`) or class (`"4xx"`), for every component using
+    /// the connection: `ok`, `retry`, `rate_limited`, `dead_letter`, `ignore` or `fail` (see the `http`
+    /// sink's `on_status`). A component's own `on_status` entries take precedence, code by code.
+    #[serde(default)]
+    pub on_status: BTreeMap<String, StatusAction>,
 }
 
 /// A checked HTTP connection, as the components naming it receive it.
@@ -73,6 +83,27 @@ pub(crate) struct HttpConnection {
     pub limit: Option<Arc<RateLimit>>,
     /// How its requests authenticate.
     pub auth: Option<Auth>,
+    /// Its retry bounds, if it sets them.
+    pub retry: Option<RetryConfig>,
+    /// Its `on_status` entries (checked).
+    pub on_status: BTreeMap<String, StatusAction>,
+}
+
+impl HttpConnection {
+    /// The retry policy of a component using the connection: the component's `retry` (else the
+    /// connection's, else `fallback`), and `on_status` of the connection overridden by the
+    /// component's, code by code.
+    pub(crate) fn policy(
+        connection: Option<&HttpConnection>,
+        retry: Option<&RetryConfig>,
+        fallback: RetryConfig,
+        on_status: &BTreeMap<String, StatusAction>,
+    ) -> Result<RetryPolicy, RetryConfigError> {
+        let retry = retry.or_else(|| connection.and_then(|c| c.retry.as_ref())).cloned().unwrap_or(fallback);
+        let mut merged = connection.map(|c| c.on_status.clone()).unwrap_or_default();
+        merged.extend(on_status.iter().map(|(k, v)| (k.clone(), *v)));
+        RetryPolicy::build(&retry, &merged)
+    }
 }
 
 impl HttpConnectionConfig {
@@ -148,6 +179,10 @@ impl HttpConnectionConfig {
             ca_certificates,
         };
         let auth = self.auth.as_ref().map(|a| a.build(self.base_url.trim_end_matches('/'), &mut errors));
+        if let Err(e) = RetryPolicy::build(&self.retry.clone().unwrap_or_default(), &self.on_status) {
+            let field = if matches!(e, RetryConfigError::NoAttempt) { "retry" } else { "on_status" };
+            errors.push(&[field], "bad-value", e.to_string(), None);
+        }
         errors.finish(|| {
             Some(HttpConnection {
                 client,
@@ -156,6 +191,8 @@ impl HttpConnectionConfig {
                 base_url: self.base_url.trim_end_matches('/').to_string(),
                 headers: self.headers.clone(),
                 timeout: self.timeout.map(|t| t.0),
+                retry: self.retry.clone(),
+                on_status: self.on_status.clone(),
             })
         })
     }
@@ -207,6 +244,31 @@ mod tests {
             Ok(_) => Vec::new(),
             Err(e) => e.0.into_iter().map(|e| (e.field.join("."), e.code, e.message)).collect(),
         }
+    }
+
+    #[test]
+    fn a_components_policy_takes_the_connections_and_overrides_it_code_by_code() {
+        use crate::connectors::http::retry::Verdict;
+        let config: HttpConnectionConfig = serde_yaml::from_str(
+            "base_url: https://erp.example.com\nretry: { max_attempts: 2 }\non_status: { \"422\": ignore, \"404\": fail }\n",
+        )
+        .expect("valid config");
+        let connection = config.build(&ConnectionContext::default()).expect("builds");
+        let component = BTreeMap::from([("404".to_string(), StatusAction::DeadLetter)]);
+        let policy =
+            HttpConnection::policy(Some(&connection), None, RetryConfig::default(), &component).expect("builds");
+        let verdict = |status, attempt| policy.verdict(status, attempt, std::time::Duration::ZERO, None, 0.5);
+        assert!(matches!(verdict(422, 1), Verdict::Settle(StatusAction::Ignore)), "the connection's entry");
+        assert!(matches!(verdict(404, 1), Verdict::Settle(StatusAction::DeadLetter)), "the component's wins");
+        assert!(matches!(verdict(503, 1), Verdict::Again { .. }));
+        assert!(matches!(verdict(503, 2), Verdict::GiveUp(_)), "the connection's 2 attempts");
+        let own = RetryConfig { max_attempts: 3, ..RetryConfig::default() };
+        let policy =
+            HttpConnection::policy(Some(&connection), Some(&own), RetryConfig::default(), &component).expect("builds");
+        assert!(matches!(policy.verdict(503, 2, std::time::Duration::ZERO, None, 0.5), Verdict::Again { .. }));
+        let bad: HttpConnectionConfig =
+            serde_yaml::from_str("base_url: https://erp.example.com\non_status: { \"6xx\": ok }\n").expect("valid");
+        assert!(bad.build(&ConnectionContext::default()).is_err());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::request::{BodySpec, RequestSpec, RequestTemplate};
 use super::{Captures, HttpSink, Idempotency, Lookup};
 use crate::config::duration::Duration;
 use crate::connectors::http::connection::{self, HttpConnection};
-use crate::connectors::http::retry::{RetryConfig, RetryConfigError, RetryPolicy, StatusAction};
+use crate::connectors::http::retry::{RetryConfig, RetryConfigError, StatusAction};
 use crate::kernel::build::{BuildContext, BuildErrors};
 
 fn default_create_method() -> String {
@@ -20,14 +20,6 @@ fn default_create_method() -> String {
 
 fn default_lookup_method() -> String {
     "GET".into()
-}
-
-fn default_retries() -> u32 {
-    2
-}
-
-fn default_retry_backoff() -> Duration {
-    Duration(std::time::Duration::from_millis(200))
 }
 
 /// Sends each record to an HTTP API as JSON.
@@ -62,12 +54,12 @@ pub(crate) struct HttpSinkConfig {
     /// How many more times a request whose outcome is unknown (no answer, 408, 429, 5xx) is tried
     /// within one write before the sink fails (default 2). With `idempotency`, the lookup runs before
     /// each new create. A shorthand for `retry: { max_attempts: retries + 1, initial: retry_backoff }`,
-    /// used when `retry` is not given.
-    #[serde(default = "default_retries")]
-    pub(crate) retries: u32,
+    /// used when `retry` is not given; with neither, the connection's `retry` applies, else this one.
+    #[serde(default)]
+    pub(crate) retries: Option<u32>,
     /// Wait before the first retry; doubled for each further one, at most 30s (default `200ms`).
-    #[serde(default = "default_retry_backoff")]
-    pub retry_backoff: Duration,
+    #[serde(default)]
+    pub retry_backoff: Option<Duration>,
     /// Retry bounds: `{ max_attempts, initial, max, max_elapsed }` — tries in all (default 5), the
     /// first backoff interval (default `200ms`, doubled each try, with full jitter), the longest one
     /// wait (default `30s`, a `Retry-After` included) and the longest all tries together (default `5m`).
@@ -243,19 +235,26 @@ impl HttpSinkConfig {
         if timeout.is_zero() {
             errors.push(&["timeout"], "bad-value", "`timeout` must be longer than zero", None);
         }
-        let retry = self.retry.clone().unwrap_or_else(|| RetryConfig {
-            max_attempts: self.retries.saturating_add(1),
-            initial: self.retry_backoff,
+        // `retry`, else the shorthand when given, else the connection's `retry`, else the shorthand's
+        // defaults (3 tries from 200ms).
+        let shorthand = RetryConfig {
+            max_attempts: self.retries.unwrap_or(2).saturating_add(1),
+            initial: self.retry_backoff.unwrap_or(Duration(std::time::Duration::from_millis(200))),
             ..RetryConfig::default()
-        });
-        let policy = match RetryPolicy::build(&retry, &self.on_status) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                let field = if matches!(e, RetryConfigError::NoAttempt) { "retry" } else { "on_status" };
-                errors.push(&[field], "bad-value", e.to_string(), None);
-                None
-            }
         };
+        let given = self
+            .retry
+            .clone()
+            .or_else(|| (self.retries.is_some() || self.retry_backoff.is_some()).then(|| shorthand.clone()));
+        let policy =
+            match HttpConnection::policy(connection.map(|(_, c)| c), given.as_ref(), shorthand, &self.on_status) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    let field = if matches!(e, RetryConfigError::NoAttempt) { "retry" } else { "on_status" };
+                    errors.push(&[field], "bad-value", e.to_string(), None);
+                    None
+                }
+            };
         match (create, policy) {
             (Some(create), Some(policy))
                 if errors.0.is_empty() && idempotency.is_some() == self.idempotency.is_some() =>

@@ -33,6 +33,8 @@ fn erp_connection() -> Connections {
         limit: None,
         client: Default::default(),
         auth: None,
+        retry: None,
+        on_status: BTreeMap::new(),
     };
     BTreeMap::from([("erp".to_string(), NamedConnection::new(KIND, erp))])
 }

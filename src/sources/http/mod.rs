@@ -146,7 +146,8 @@ impl HttpSourceConfig {
         if timeout.is_zero() {
             errors.push(&["timeout"], "bad-value", "`timeout` must be longer than zero", None);
         }
-        let policy = RetryPolicy::build(&RetryConfig::default(), &BTreeMap::new());
+        // The connection's `retry` and `on_status`, else 5 tries.
+        let policy = HttpConnection::policy(connection, None, RetryConfig::default(), &BTreeMap::new());
         let query: Vec<Option<(String, StringTemplate)>> = self
             .query
             .iter()
