@@ -4,76 +4,9 @@
 //! (the verification's finer cases are unit tests of `sim::commerce::auth`); the answers' shapes
 //! against the OpenAPI document.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-
 use serde_json::{Value, json};
 
-/// A running simulator, killed when dropped.
-struct Sim {
-    child: Child,
-    base: String,
-    client: reqwest::blocking::Client,
-}
-
-impl Sim {
-    fn start(args: &[&str]) -> Sim {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let mut all = vec!["sim", "commerce", "--port", "0"];
-        all.extend_from_slice(args);
-        let mut child = crate::support::cli::command(&all, dir.path())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the simulator starts");
-        let stdout = child.stdout.take().expect("its stdout");
-        let mut line = String::new();
-        // The first line is printed once the port is bound: no waiting needed after it.
-        BufReader::new(stdout).read_line(&mut line).expect("the address line");
-        let base = line.trim().to_string();
-        assert!(base.starts_with("http://127.0.0.1:"), "{base:?}");
-        Sim { child, base, client: reqwest::blocking::Client::new() }
-    }
-
-    fn token(&self) -> String {
-        let (status, body) = self.send(
-            "POST",
-            "/rest/V1/integration/admin/token",
-            None,
-            Some(json!({"username": "admin", "password": "admin123"})),
-        );
-        assert_eq!(status, 200, "{body}");
-        body.as_str().expect("the token is a JSON string").to_string()
-    }
-
-    fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.header("Authorization", format!("Bearer {token}"));
-        }
-        if let Some(body) = body {
-            request = request.header("Content-Type", "application/json").body(body.to_string());
-        }
-        let response = request.send().expect("the simulator answers");
-        let status = response.status().as_u16();
-        let text = response.text().expect("a body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    fn get(&self, path: &str, token: &str) -> Value {
-        let (status, body) = self.send("GET", path, Some(token), None);
-        assert_eq!(status, 200, "{path}: {body}");
-        body
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::support::commerce::Sim;
 
 fn skus(page: &Value) -> Vec<String> {
     page["items"].as_array().expect("items").iter().map(|i| i["sku"].as_str().expect("a sku").to_string()).collect()

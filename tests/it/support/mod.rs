@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 
 pub(crate) mod cli;
+pub(crate) mod commerce;
 pub(crate) mod lsp;
 pub(crate) mod pages;
 pub(crate) mod receiver;
