@@ -186,6 +186,9 @@ fn customers_are_searched_created_once_per_email_and_updated() {
     );
     assert_eq!(found["total_count"], 1);
     assert_eq!(found["items"][0]["lastname"], "Costello");
+    assert_eq!(found["items"][0]["dob"], "1973-12-15");
+    let (status, body) = sim.send("GET", "/rest/V1/customers/1", None, None);
+    assert_eq!((status, body["parameters"]["resources"].clone()), (401, json!("Magento_Customer::manage")));
     let new = json!({"customer": {"email": "Ada@Example.com", "firstname": "Ada", "lastname": "Lovelace", "group_id": 1},
                      "password": "Secret-123"});
     let (status, created) = sim.send("POST", "/rest/V1/customers", Some(&token), Some(new.clone()));

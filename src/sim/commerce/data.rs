@@ -118,12 +118,18 @@ pub(super) fn customers() -> Vec<Value> {
         .map(|n| {
             let (first, last) = customer_name(n);
             let created = timestamp(EPOCH - 86_400 * 30 + n as i64 * 3_600);
-            json!({
+            let mut customer = json!({
                 "id": n, "group_id": 1, "created_at": created, "updated_at": created,
                 "created_in": "Default Store View", "email": customer_email(n), "firstname": first,
                 "lastname": last, "store_id": 1, "website_id": 1, "addresses": [], "disable_auto_group_change": 0,
                 "extension_attributes": {"is_subscribed": false},
-            })
+            });
+            if n == 1 {
+                // As in Luma's CustomerSampleData_customer_profile.csv.
+                customer["dob"] = json!("1973-12-15");
+                customer["gender"] = json!(2);
+            }
+            customer
         })
         .collect()
 }
