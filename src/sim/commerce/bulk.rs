@@ -1,7 +1,7 @@
 //! Async bulk: `POST /rest/[store/]async/bulk/V1/…` with a list of request bodies accepts one
-//! operation per body (`202 {bulk_uuid, request_items, errors}`); operations run when a client
-//! polls `GET /V1/bulk/{uuid}/status` or `…/detailed-status`, as Magento's consumers do behind its
-//! back. The control endpoint `/__sim/bulk` keeps operations open for a number of polls and makes
+//! operation per body (`202 {bulk_uuid, request_items, errors}`); operations run behind the
+//! client's back, as Magento's consumers do: before the simulator answers its next request, or when
+//! their bulk's status is polled (`GET /V1/bulk/{uuid}/status`, `…/detailed-status`). The control endpoint `/__sim/bulk` keeps operations open for a number of polls and makes
 //! chosen ones end retriably failed (2), failed (3) or rejected (5).
 
 use serde_json::{Value, json};
@@ -18,6 +18,8 @@ const OPEN: u8 = 4;
 pub(super) struct Bulks {
     bulks: Vec<Bulk>,
     plan: Plan,
+    /// Whether some operation may be due to run (open, with no polls left to wait).
+    due: bool,
 }
 
 struct Bulk {
@@ -106,6 +108,7 @@ pub(super) fn accept(sim: &Sim, method: &str, route: &str, body: &[u8]) -> Answe
         items.push(json!({"id": id, "data_hash": hash, "status": "accepted"}));
         operations.push(Operation { id, topic, data, status: OPEN, message: String::new(), error_code: 0, open_polls });
     }
+    bulks.due |= open_polls == 0;
     bulks.bulks.push(Bulk {
         uuid: uuid.clone(),
         description: format!("Topic {topic}"),
@@ -160,13 +163,25 @@ fn save_product(sim: &Sim, data: &Value) -> Result<(), MagentoError> {
             &mut products[last]
         }
     };
-    let mut fields = product.clone();
-    if let Some(fields) = fields.as_object_mut() {
-        fields.remove("id");
-    }
-    super::input::merge(stored, &fields);
+    super::input::merge(stored, product, &["id", "created_at"]);
     stored["updated_at"] = json!(data::now());
     Ok(())
+}
+
+/// Runs every open operation that waits for no more polls: what Magento's consumers did since the
+/// client's last request.
+pub(super) fn run_due(sim: &Sim) {
+    let mut bulks = lock(&sim.bulks);
+    if !bulks.due {
+        return;
+    }
+    let Bulks { bulks, plan, due } = &mut *bulks;
+    for bulk in bulks.iter_mut() {
+        for operation in bulk.operations.iter_mut().filter(|o| o.status == OPEN && o.open_polls == 0) {
+            run(sim, plan, operation);
+        }
+    }
+    *due = false;
 }
 
 /// Answers `GET /V1/bulk/{uuid}/status` and `…/detailed-status`; `None` for another route.
@@ -177,13 +192,15 @@ pub(super) fn answer(sim: &Sim, method: &str, route: &str) -> Option<Answer> {
         return None;
     }
     let mut bulks = lock(&sim.bulks);
-    let Bulks { bulks, plan } = &mut *bulks;
+    let Bulks { bulks, plan, due } = &mut *bulks;
     let Some(bulk) = bulks.iter_mut().find(|b| b.uuid == uuid) else {
         return Some(Err(MagentoError::new(404, "Bulk uuid %bulkUuid not exist").with(json!({"bulkUuid": uuid}))));
     };
     for operation in bulk.operations.iter_mut().filter(|o| o.status == OPEN) {
         if operation.open_polls > 0 {
             operation.open_polls -= 1;
+            // Open for no more polls: it runs before the next request, if no poll comes first.
+            *due |= operation.open_polls == 0;
         } else {
             run(sim, plan, operation);
         }

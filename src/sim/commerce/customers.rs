@@ -63,28 +63,21 @@ fn create(sim: &Sim, value: &Value) -> Answer {
         "created_in": "Default Store View", "store_id": 1, "website_id": 1, "addresses": [],
         "disable_auto_group_change": 0, "extension_attributes": {"is_subscribed": false},
     });
-    let mut fields = customer.clone();
-    if let Some(fields) = fields.as_object_mut() {
-        fields.retain(|key, _| !KEPT.contains(&key.as_str()));
-    }
-    merge(&mut stored, &fields);
+    merge(&mut stored, customer, KEPT);
     customers.push(stored.clone());
     Ok((200, stored))
 }
 
 /// `PUT /V1/customers/{id}` with `{"customer": {…}}`: changes the given fields.
 fn update(customers: &mut [Value], index: usize, value: &Value) -> Answer {
-    let mut fields = required(value, "customer")?.clone();
+    let fields = required(value, "customer")?;
     if let Some(email) = fields.get("email").and_then(Value::as_str)
         && email_taken(customers, email, Some(index))
     {
         return Err(duplicate());
     }
-    if let Some(fields) = fields.as_object_mut() {
-        fields.retain(|key, _| !KEPT.contains(&key.as_str()));
-    }
     let customer = &mut customers[index];
-    merge(customer, &fields);
+    merge(customer, fields, KEPT);
     customer["updated_at"] = json!(data::now());
     Ok((200, customer.clone()))
 }

@@ -50,7 +50,7 @@ pub(super) fn children(products: &[Value]) -> Vec<Child> {
     for parent in products.iter().filter(|p| p["type_id"] == "configurable") {
         let links = parent["extension_attributes"]["configurable_product_links"].as_array();
         for id in links.into_iter().flatten().filter_map(Value::as_u64) {
-            let Some(child) = products.get(id as usize - 1) else { continue };
+            let Some(child) = (id as usize).checked_sub(1).and_then(|i| products.get(i)) else { continue };
             children.push(Child {
                 parent_id: parent["id"].as_u64().unwrap_or_default(),
                 parent_name: parent["name"].as_str().unwrap_or_default().to_string(),

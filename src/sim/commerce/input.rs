@@ -76,10 +76,10 @@ pub(super) fn no_entity() -> MagentoError {
     MagentoError::new(404, "The entity that was requested doesn't exist. Verify the entity and try again.")
 }
 
-/// Merges an object's fields into another, the given ones winning.
-pub(super) fn merge(target: &mut Value, fields: &Value) {
+/// Merges an object's fields into another, the given ones winning, except the `kept` ones.
+pub(super) fn merge(target: &mut Value, fields: &Value, kept: &[&str]) {
     if let (Some(target), Some(fields)) = (target.as_object_mut(), fields.as_object()) {
-        for (key, value) in fields {
+        for (key, value) in fields.iter().filter(|(key, _)| !kept.contains(&key.as_str())) {
             target.insert(key.clone(), value.clone());
         }
     }

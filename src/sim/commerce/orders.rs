@@ -51,8 +51,7 @@ impl Sales {
     /// Adds a comment to an order's `status_histories` (newest first), changing its status when the
     /// comment names one.
     fn comment(&mut self, id: u64, history: &Value) -> Result<(), MagentoError> {
-        self.comments += 1;
-        let entity_id = self.comments;
+        let entity_id = self.comments + 1;
         let order = self.order_mut(id)?;
         let flag = |name: &str| history.get(name).and_then(super::input::number).unwrap_or(0.0) as u8;
         let status = history.get("status").and_then(Value::as_str).map(str::to_string);
@@ -69,6 +68,7 @@ impl Sales {
             histories.insert(0, entry);
         }
         order["updated_at"] = json!(data::now());
+        self.comments = entity_id;
         Ok(())
     }
 }
@@ -110,11 +110,7 @@ fn save(sim: &Sim, body: &[u8]) -> Answer {
 
 fn update(sales: &mut Sales, order_id: u64, fields: &Value) -> Result<Value, MagentoError> {
     let order = sales.order_mut(order_id)?;
-    let mut changes = fields.clone();
-    if let Some(changes) = changes.as_object_mut() {
-        changes.retain(|key, _| !KEPT.contains(&key.as_str()));
-    }
-    merge(order, &changes);
+    merge(order, fields, KEPT);
     order["updated_at"] = json!(data::now());
     Ok(order.clone())
 }

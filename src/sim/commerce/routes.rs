@@ -71,6 +71,7 @@ fn answer(sim: &Sim, method: &str, path: &str, query: &str, headers: &HeaderMap,
     if asynchronous {
         return bulk::accept(sim, method, route, body);
     }
+    bulk::run_due(sim);
     let limit = sim.options.input_limit;
     let answered = prices::answer(sim, method, route, body)
         .or_else(|| orders::answer(sim, method, route, query, body))

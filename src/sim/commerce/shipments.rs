@@ -52,7 +52,7 @@ fn ship(sales: &mut Sales, order_id: u64, request: &Value) -> Result<u64, Magent
     let first_track =
         sales.shipments.iter().map(|s| s["tracks"].as_array().map_or(0, Vec::len) as u64).sum::<u64>() + 1;
     let order = sales.order_mut(order_id)?;
-    if ["complete", "canceled", "closed"].contains(&order["state"].as_str().unwrap_or_default()) {
+    if ["complete", "canceled", "closed", "holded"].contains(&order["state"].as_str().unwrap_or_default()) {
         return Err(invalid(&["The order does not allow a shipment to be created.".to_string()]));
     }
     let lines = order["items"].as_array().cloned().unwrap_or_default();
