@@ -21,7 +21,7 @@ pub(crate) struct CommerceArgs {
     /// The port on 127.0.0.1 (0: any free port).
     #[arg(long, default_value_t = 0)]
     port: u16,
-    /// Seeds the generated catalog and orders.
+    /// Seeds the generated orders (the catalog is the Luma sample data).
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// The admin user name accepted by `POST /rest/V1/integration/admin/token`.
@@ -42,7 +42,8 @@ pub(crate) struct CommerceArgs {
     /// The integration's access token secret.
     #[arg(long, default_value = "sim-access-token-secret")]
     access_token_secret: String,
-    /// Switch on web API input limits: at most 20 items per list, `pageSize` at most 300.
+    /// Switch on web API input limits: at most 20 items per list, `pageSize` at most 300, 5,000
+    /// operations per async bulk request.
     #[arg(long)]
     input_limit: bool,
 }

@@ -12,6 +12,8 @@ mod cli;
 mod cli_init;
 mod cli_pipe;
 mod cli_run;
+mod commerce_bulk;
+mod commerce_sales;
 mod commerce_sim;
 mod concurrent_sink;
 mod config_errors;

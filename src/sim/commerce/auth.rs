@@ -52,8 +52,14 @@ pub(super) fn authorize(
 fn unauthorized(route: &str) -> MagentoError {
     let resource = if route.starts_with("V1/inventory") {
         "Magento_InventoryApi::source"
+    } else if route.starts_with("V1/order/") || route.starts_with("V1/shipment") {
+        "Magento_Sales::ship"
     } else if route.starts_with("V1/orders") {
         "Magento_Sales::actions_view"
+    } else if route.starts_with("V1/customers") {
+        "Magento_Customer::manage"
+    } else if route.starts_with("V1/bulk") {
+        "Magento_Logging::system_magento_logging_bulk_operations"
     } else {
         "Magento_Catalog::products"
     };

@@ -1,13 +1,21 @@
-//! An in-memory Adobe Commerce (Magento 2.4) REST API: admin tokens and OAuth 1.0a, products, orders
-//! and MSI source items with `searchCriteria`, and control endpoints (`/__sim/…`) that list the
-//! requests received and inject faults. See `docs/simulators.md`.
+//! An in-memory Adobe Commerce (Magento 2.4) REST API: admin tokens and OAuth 1.0a, the Luma sample
+//! catalog, prices, MSI source items, orders, shipments and customers with `searchCriteria`, async
+//! bulk operations, and control endpoints (`/__sim/…`) that list the requests received, inject
+//! faults, add orders and steer bulk operations. See `docs/simulators.md`.
 
 mod auth;
+mod bulk;
+mod catalog;
 mod control;
+mod customers;
 mod data;
+mod input;
+mod orders;
+mod prices;
 mod respond;
 mod routes;
 mod search;
+mod shipments;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -18,7 +26,7 @@ use serde_json::{Value, json};
 pub(crate) struct Options {
     /// The port on 127.0.0.1 (0: any free port).
     pub port: u16,
-    /// Seeds the generated catalog and orders.
+    /// Seeds the generated orders.
     pub seed: u64,
     /// The admin user of `POST /V1/integration/admin/token`.
     pub admin_user: String,
@@ -26,7 +34,8 @@ pub(crate) struct Options {
     pub admin_password: String,
     /// The integration's OAuth 1.0a credentials.
     pub integration: crate::connectors::http::oauth1::OAuth1Credentials,
-    /// Web API input limits: at most 20 items per list, `pageSize` at most 300.
+    /// Web API input limits: at most 20 items per list, `pageSize` at most 300, 5,000 operations
+    /// per asynchronous request.
     pub input_limit: bool,
 }
 
@@ -79,18 +88,33 @@ impl MagentoError {
 /// The simulator's state, shared by every request.
 pub(crate) struct Sim {
     options: Options,
-    catalog: data::Catalog,
+    products: Mutex<Vec<Value>>,
+    prices: Mutex<prices::Prices>,
+    sales: Mutex<orders::Sales>,
+    customers: Mutex<Vec<Value>>,
+    bulks: Mutex<bulk::Bulks>,
     source_items: Mutex<Vec<Value>>,
     tokens: Mutex<Vec<String>>,
     control: control::Control,
 }
 
 impl Sim {
-    /// A simulator seeded from `options.seed`.
+    /// A simulator with the sample catalog, and orders seeded from `options.seed`.
     pub(crate) fn new(options: Options) -> Self {
-        let catalog = data::Catalog::generate(options.seed);
-        let source_items = Mutex::new(catalog.source_items());
-        Self { options, catalog, source_items, tokens: Mutex::new(Vec::new()), control: control::Control::default() }
+        let products = catalog::products();
+        let source_items = Mutex::new(data::source_items(&products));
+        let sales = Mutex::new(orders::Sales::generate(options.seed, &products));
+        Self {
+            options,
+            products: Mutex::new(products),
+            prices: Mutex::default(),
+            sales,
+            customers: Mutex::new(data::customers()),
+            bulks: Mutex::default(),
+            source_items,
+            tokens: Mutex::new(Vec::new()),
+            control: control::Control::default(),
+        }
     }
 }
 

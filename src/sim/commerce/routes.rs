@@ -10,13 +10,12 @@ use axum::response::Response;
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
+use super::input::{Answer, LIST_LIMIT, json_body, list};
 use super::respond::json_response;
-use super::{MagentoError, Sim, auth, control, lock, search};
+use super::{MagentoError, Sim, auth, bulk, catalog, control, customers, lock, orders, prices, search, shipments};
 
 /// The largest request body read (16 MiB).
 const BODY_LIMIT: usize = 16 << 20;
-/// Magento's list limit for synchronous requests when input limits are on.
-const LIST_LIMIT: usize = 20;
 
 /// Answers one request.
 pub(super) async fn handle(State(sim): State<Arc<Sim>>, request: Request) -> Response {
@@ -26,6 +25,12 @@ pub(super) async fn handle(State(sim): State<Arc<Sim>>, request: Request) -> Res
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().unwrap_or_default().to_string();
     if let Some(rest) = path.strip_prefix("/__sim/") {
+        if let Some((status, value)) = orders::control(&sim, &method, rest, &body)
+            .or_else(|| bulk::control(&sim, &method, rest, &body))
+            .map(|answer| answer.unwrap_or_else(|e| (e.status, e.body())))
+        {
+            return json_response(status, &value);
+        }
         return control::handle(&sim, &method, rest, &body);
     }
     sim.control.log(&method, &path, &query, &parts.headers, &body);
@@ -45,42 +50,57 @@ pub(super) async fn handle(State(sim): State<Arc<Sim>>, request: Request) -> Res
     }
 }
 
-/// `/rest/V1/x`, `/rest/default/V1/x` and `/rest/all/V1/x` are `V1/x`.
-fn route_of(path: &str) -> Option<&str> {
+/// The route of a path: `/rest/V1/x`, `/rest/default/V1/x` and `/rest/all/V1/x` are `V1/x`; the
+/// flag says whether it came through `/rest/[store/]async/bulk/`.
+fn route_of(path: &str) -> Option<(&str, bool)> {
     let rest = path.strip_prefix("/rest/")?;
-    if rest.starts_with("V1/") {
-        return Some(rest);
+    let rest = if rest.starts_with("V1/") || rest.starts_with("async/") { rest } else { rest.split_once('/')?.1 };
+    match rest.strip_prefix("async/bulk/") {
+        Some(route) => route.starts_with("V1/").then_some((route, true)),
+        None => rest.starts_with("V1/").then_some((rest, false)),
     }
-    let (_store, rest) = rest.split_once('/')?;
-    rest.starts_with("V1/").then_some(rest)
 }
 
-fn answer(
-    sim: &Sim,
-    method: &str,
-    path: &str,
-    query: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(u16, Value), MagentoError> {
+fn answer(sim: &Sim, method: &str, path: &str, query: &str, headers: &HeaderMap, body: &[u8]) -> Answer {
     let not_found = || MagentoError::new(404, "Request does not match any route.");
-    let route = route_of(path).ok_or_else(not_found)?;
-    if (method, route) == ("POST", "V1/integration/admin/token") {
+    let (route, asynchronous) = route_of(path).ok_or_else(not_found)?;
+    if (method, route, asynchronous) == ("POST", "V1/integration/admin/token", false) {
         return auth::admin_token(sim, body).map(|token| (200, Value::String(token)));
     }
     auth::authorize(sim, method, path, query, headers, route)?;
+    if asynchronous {
+        return bulk::accept(sim, method, route, body);
+    }
+    bulk::run_due(sim);
+    let limit = sim.options.input_limit;
+    let answered = prices::answer(sim, method, route, body)
+        .or_else(|| orders::answer(sim, method, route, query, body))
+        .or_else(|| shipments::answer(sim, method, route, query, body))
+        .or_else(|| customers::answer(sim, method, route, query, body))
+        .or_else(|| bulk::answer(sim, method, route));
+    if let Some(answer) = answered {
+        return answer;
+    }
     match (method, route) {
-        ("GET", "V1/products") => Ok((200, search::search(&sim.catalog.products, query, sim.options.input_limit)?)),
-        ("GET", "V1/orders") => Ok((200, search::search(&sim.catalog.orders, query, sim.options.input_limit)?)),
-        ("GET", "V1/inventory/source-items") => {
-            let items = lock(&sim.source_items).clone();
-            Ok((200, search::search(&items, query, sim.options.input_limit)?))
+        ("GET", "V1/products") => Ok((200, search::search(&lock(&sim.products), query, limit)?)),
+        ("GET", "V1/inventory/source-items") => Ok((200, search::search(&lock(&sim.source_items), query, limit)?)),
+        ("POST", "V1/inventory/source-items") => save_source_items(sim, &json_body(body)?).map(|v| (200, v)),
+        ("GET", _) if route.starts_with("V1/products/attributes/") => {
+            let code = route["V1/products/attributes/".len()..].strip_suffix("/options").ok_or_else(not_found)?;
+            catalog::attribute_options(code).map(|options| (200, options)).ok_or_else(|| {
+                MagentoError::new(
+                    404,
+                    "The attribute with a \"%1\" attributeCode doesn't exist. Verify the attribute and try again.",
+                )
+                .with(json!([code]))
+            })
         }
-        ("POST", "V1/inventory/source-items") => save_source_items(sim, body).map(|v| (200, v)),
         ("GET", _) if route.starts_with("V1/products/") => {
             let raw = &route["V1/products/".len()..];
             let sku = percent_decode_str(raw).decode_utf8_lossy();
-            sim.catalog.product(&sku).map(|p| (200, p.clone())).ok_or_else(|| {
+            let products = lock(&sim.products);
+            let product = products.iter().find(|p| p.get("sku").and_then(Value::as_str) == Some(&sku));
+            product.map(|p| (200, p.clone())).ok_or_else(|| {
                 MagentoError::new(
                     404,
                     "The product that was requested doesn't exist. Verify the product and try again.",
@@ -91,20 +111,11 @@ fn answer(
     }
 }
 
-/// `POST /V1/inventory/source-items`: saves each item (by SKU and source), answers `[]`.
-fn save_source_items(sim: &Sim, body: &[u8]) -> Result<Value, MagentoError> {
-    let invalid = || MagentoError::new(400, "Decoding error: the request body is not valid JSON.");
-    let value: Value = serde_json::from_slice(body).map_err(|_| invalid())?;
-    let Some(items) = value.get("sourceItems").and_then(Value::as_array) else {
-        return Err(MagentoError::new(400, "\"%fieldName\" is required. Enter and try again.")
-            .with(json!({"fieldName": "sourceItems"})));
-    };
-    if sim.options.input_limit && items.len() > LIST_LIMIT {
-        return Err(MagentoError::new(400, "Maximum items of type \"%type\" is %max").with(json!({
-            "type": "\\Magento\\InventoryApi\\Api\\Data\\SourceItemInterface",
-            "max": LIST_LIMIT,
-        })));
-    }
+/// `POST /V1/inventory/source-items` (also an async bulk operation's data): saves each item (by SKU
+/// and source), answers `[]`.
+pub(super) fn save_source_items(sim: &Sim, value: &Value) -> Result<Value, MagentoError> {
+    let limit = sim.options.input_limit.then_some(LIST_LIMIT);
+    let items = list(value, "sourceItems", limit, "\\Magento\\InventoryApi\\Api\\Data\\SourceItemInterface")?;
     let mut saved = Vec::with_capacity(items.len());
     for item in items {
         let sku = item.get("sku").and_then(Value::as_str);

@@ -8,6 +8,19 @@ ROOTS = [
     "catalog-data-product-interface",
     "sales-data-order-search-result-interface",
     "inventory-api-data-source-item-search-results-interface",
+    "eav-data-attribute-option-interface",
+    "catalog-data-price-update-result-interface",
+    "catalog-data-base-price-interface",
+    "catalog-data-special-price-interface",
+    "catalog-data-tier-price-interface",
+    "sales-data-order-interface",
+    "sales-data-order-status-history-search-result-interface",
+    "sales-data-shipment-interface",
+    "sales-data-shipment-search-result-interface",
+    "customer-data-customer-interface",
+    "customer-data-customer-search-results-interface",
+    "asynchronous-operations-data-detailed-bulk-operations-status-interface",
+    "asynchronous-operations-data-bulk-operations-status-interface",
 ]
 spec = yaml.safe_load(open(sys.argv[1]))
 definitions = spec["definitions"]

@@ -2,6 +2,7 @@
 
 pub(crate) mod changes;
 pub(crate) mod cli;
+pub(crate) mod commerce;
 pub(crate) mod lsp;
 pub(crate) mod pages;
 pub(crate) mod receiver;
