@@ -3,15 +3,19 @@
 //! requests received and inject faults. See `docs/simulators.md`.
 
 mod auth;
-mod control;
 mod data;
-mod respond;
 mod routes;
 mod search;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
+
+use super::control::Control;
+use super::faults::{ErrorShape, Rates};
+use super::lock;
+use super::respond;
+use super::server::SimError;
 
 /// How `weir sim commerce` runs: where it listens, what it seeds, which credentials it accepts.
 #[derive(Debug, Clone)]
@@ -28,19 +32,8 @@ pub(crate) struct Options {
     pub integration: crate::connectors::http::oauth1::OAuth1Credentials,
     /// Web API input limits: at most 20 items per list, `pageSize` at most 300.
     pub input_limit: bool,
-}
-
-/// Why the simulator could not run.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum SimError {
-    /// The port could not be bound, or serving failed.
-    #[error("serving on 127.0.0.1:{port}: {source}")]
-    Io {
-        /// The port asked for.
-        port: u16,
-        /// The cause.
-        source: std::io::Error,
-    },
+    /// Faults drawn at random from the first request on.
+    pub rates: Rates,
 }
 
 /// An answer in Magento's error shape: `{"message": …, "parameters": {…}}`.
@@ -82,7 +75,7 @@ pub(crate) struct Sim {
     catalog: data::Catalog,
     source_items: Mutex<Vec<Value>>,
     tokens: Mutex<Vec<String>>,
-    control: control::Control,
+    control: Control,
 }
 
 impl Sim {
@@ -90,30 +83,15 @@ impl Sim {
     pub(crate) fn new(options: Options) -> Self {
         let catalog = data::Catalog::generate(options.seed);
         let source_items = Mutex::new(catalog.source_items());
-        Self { options, catalog, source_items, tokens: Mutex::new(Vec::new()), control: control::Control::default() }
+        let control = Control::new(ErrorShape::Magento, options.rates.clone());
+        Self { options, catalog, source_items, tokens: Mutex::new(Vec::new()), control }
     }
-}
-
-/// Locks a mutex, taking the data of one a panicking holder left behind.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Binds, prints the bound address (`http://127.0.0.1:PORT`) as the first line on stdout, and serves
 /// until the process ends.
 pub(crate) async fn serve(options: Options) -> Result<(), SimError> {
     let port = options.port;
-    let listener =
-        tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|source| SimError::Io { port, source })?;
-    let address = listener.local_addr().map_err(|source| SimError::Io { port, source })?;
-    {
-        use std::io::Write as _;
-        let mut out = std::io::stdout().lock();
-        // Tests read this line to find the port; a closed stdout does not stop the simulator.
-        let _ = writeln!(out, "http://{address}");
-        let _ = out.flush();
-    }
     let sim = Arc::new(Sim::new(options));
-    let app = axum::Router::new().fallback(routes::handle).with_state(sim);
-    axum::serve(listener, app).await.map_err(|source| SimError::Io { port, source })
+    super::server::serve(port, axum::Router::new().fallback(routes::handle).with_state(sim)).await
 }

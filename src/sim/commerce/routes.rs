@@ -1,5 +1,5 @@
-//! Routing: every request goes through one handler that logs it, applies the next fault, checks
-//! its credentials and answers the endpoint. Paths are matched by hand on the raw (still
+//! Routing: every request goes through one handler that has the shared control log it and apply its
+//! fault (`sim::control`), then checks its credentials and answers the endpoint. Paths are matched by hand on the raw (still
 //! percent-encoded) path, since a SKU may hold an encoded `/` and OAuth signs the path as sent.
 
 use std::sync::Arc;
@@ -11,38 +11,22 @@ use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
 use super::respond::json_response;
-use super::{MagentoError, Sim, auth, control, lock, search};
+use super::{MagentoError, Sim, auth, lock, search};
 
-/// The largest request body read (16 MiB).
-const BODY_LIMIT: usize = 16 << 20;
 /// Magento's list limit for synchronous requests when input limits are on.
 const LIST_LIMIT: usize = 20;
 
 /// Answers one request.
 pub(super) async fn handle(State(sim): State<Arc<Sim>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, BODY_LIMIT).await.unwrap_or_default();
-    let method = parts.method.as_str().to_string();
-    let path = parts.uri.path().to_string();
-    let query = parts.uri.query().unwrap_or_default().to_string();
-    if let Some(rest) = path.strip_prefix("/__sim/") {
-        return control::handle(&sim, &method, rest, &body);
-    }
-    sim.control.log(&method, &path, &query, &parts.headers, &body);
-    let fault = sim.control.next_fault();
-    if let Some(fault) = &fault
-        && let Some(response) = control::before(fault).await
-    {
-        return response;
-    }
-    let (status, value) = match answer(&sim, &method, &path, &query, &parts.headers, &body) {
-        Ok(answer) => answer,
-        Err(e) => (e.status, e.body()),
-    };
-    match &fault {
-        Some(fault) => control::after(fault, status, &value).await,
-        None => json_response(status, &value),
-    }
+    sim.control
+        .serve(request, |r| {
+            let (status, value) = match answer(&sim, &r.method, &r.path, &r.query, &r.headers, &r.body) {
+                Ok(answer) => answer,
+                Err(e) => (e.status, e.body()),
+            };
+            json_response(status, &value)
+        })
+        .await
 }
 
 /// `/rest/V1/x`, `/rest/default/V1/x` and `/rest/all/V1/x` are `V1/x`.
