@@ -70,7 +70,7 @@ pub(crate) struct Fault {
 
 impl Fault {
     /// What the request log says this request got: `reset`, `timeout`, `lost`, `truncate`, `html`,
-    /// the status (`"429"`), or `latency`.
+    /// the status (`"429"`), `latency`, or `none` (an empty fault: answered normally).
     pub(crate) fn name(&self) -> String {
         let flags = [
             (self.reset, "reset"),
@@ -82,7 +82,8 @@ impl Fault {
         match (flags.iter().find(|(on, _)| *on), self.status) {
             (Some((_, name)), _) => (*name).to_string(),
             (None, Some(status)) => status.to_string(),
-            (None, None) => "latency".to_string(),
+            (None, None) if self.latency_ms.is_some() => "latency".to_string(),
+            (None, None) => "none".to_string(),
         }
     }
 

@@ -22,6 +22,7 @@ mod dead_letters;
 mod docs;
 mod docs_keys;
 mod editor;
+mod erp_sim;
 mod examples;
 mod file_crash;
 mod file_resume;

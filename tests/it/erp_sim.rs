@@ -1,0 +1,411 @@
+//! `weir sim erp` as a process, called over HTTP: OData paging to the end with `@odata.nextLink`,
+//! `$filter`/`$orderby`/`$top`/`$select`, etags and `If-Match`, orders (duplicates accepted) and
+//! shipments, the 429 budget; the faults both simulators share (reset, timeout, lost, seeded rates);
+//! and Weir's own http source reading it through `oauth2_client_credentials` and `session` auth, with
+//! the token renewed on expiry and after a revocation.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::cli::weir;
+use crate::support::sim::{Answer, Simulator};
+
+/// An access token from the simulator's token endpoint (asked again while fault rates refuse it).
+fn token(sim: &Simulator) -> String {
+    let form = "grant_type=client_credentials&client_id=sim-client&client_secret=sim-client-secret&scope=x";
+    let ask = || {
+        let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+        sim.send("POST", "/tenant-1/oauth2/v2.0/token", &headers, Some(form.into()))
+    };
+    let answer = (0..20).map(|_| ask()).find(|a| a.status != 429 && a.status < 500).expect("a token in 20 tries");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.body["expires_in"].as_u64().is_some_and(|s| s > 0), "{}", answer.body);
+    answer.body["access_token"].as_str().expect("a token").to_string()
+}
+
+/// `/api/v2.0/companies({id})/{set}`.
+fn api(sim: &Simulator, set: &str) -> String {
+    let company = sim.control("GET", "state", None)["companyId"].as_str().expect("a company id").to_string();
+    format!("/api/v2.0/companies({company})/{set}")
+}
+
+fn get(sim: &Simulator, path: &str, token: &str, headers: &[(&str, &str)]) -> Answer {
+    let bearer = format!("Bearer {token}");
+    let mut all = vec![("Authorization", bearer.as_str())];
+    all.extend_from_slice(headers);
+    sim.send("GET", path, &all, None)
+}
+
+fn send_json(sim: &Simulator, method: &str, path: &str, token: &str, extra: &[(&str, &str)], body: &Value) -> Answer {
+    let bearer = format!("Bearer {token}");
+    let mut all = vec![("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
+    all.extend_from_slice(extra);
+    sim.send(method, path, &all, Some(body.to_string()))
+}
+
+fn numbers(page: &Value) -> Vec<String> {
+    page["value"].as_array().expect("value").iter().map(|e| e["number"].as_str().expect("number").to_string()).collect()
+}
+
+#[test]
+fn pages_to_the_end_with_next_link_and_filters_orders_and_selects() {
+    let sim = Simulator::start("erp", &["--seed", "3"]);
+    let token = token(&sim);
+    let items = api(&sim, "items");
+    // Every item once, five a page, following the next link.
+    let mut url = items.clone();
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let answer = get(&sim, &url, &token, &[("Prefer", "odata.maxpagesize=5")]);
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(answer.header("preference-applied"), "odata.maxpagesize=5");
+        assert!(answer.body["value"].as_array().expect("value").iter().all(|e| e["@odata.etag"].is_string()));
+        seen.extend(numbers(&answer.body));
+        pages += 1;
+        match answer.body["@odata.nextLink"].as_str() {
+            Some(next) => url = next.to_string(),
+            None => break,
+        }
+    }
+    let all = sim.control("GET", "state", None)["items"].as_array().expect("items").len();
+    assert_eq!((seen.len(), pages), (all, all.div_ceil(5)), "{seen:?}");
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no item twice: {seen:?}");
+
+    let query = |q: &str| get(&sim, &format!("{items}?{q}"), &token, &[]);
+    let cheap = query("$filter=unitPrice%20ge%2050%20and%20unitPrice%20lt%20100&$orderby=unitPrice%20desc,number");
+    assert_eq!(numbers(&cheap.body), ["1928-S", "1952-W", "1953-W", "1955-W"], "{}", cheap.body);
+    let or = query("$filter=displayName%20eq%20'100%25-COTTON'%20or%20displayName%20eq%20'WT/09%20Blue'&$orderby=number");
+    assert_eq!(numbers(&or.body), ["1954-W", "1956-W"], "{}", or.body);
+    // Seeded items were modified in 2026's first hours; a date-time compares as an instant.
+    let late = query("$filter=lastModifiedDateTime%20gt%202026-01-01T20:00:00Z");
+    let early = query("$filter=lastModifiedDateTime%20le%202026-01-01T20:00:00Z");
+    assert_eq!(numbers(&late.body).len() + numbers(&early.body).len(), all);
+    assert!(!numbers(&late.body).is_empty() && !numbers(&early.body).is_empty());
+    let top = query("$orderby=unitPrice%20desc&$top=2&$skip=1&$select=number,unitPrice");
+    assert_eq!(
+        top.body["value"],
+        json!([
+            {"@odata.etag": top.body["value"][0]["@odata.etag"], "number": "1896-S", "unitPrice": 1000.8},
+            {"@odata.etag": top.body["value"][1]["@odata.etag"], "number": "1906-S", "unitPrice": 281.4},
+        ])
+    );
+    assert!(top.body.get("@odata.nextLink").is_none());
+    // Malformed queries answer 400 in OData's error shape.
+    for bad in ["$filter=number%20is%20'x'", "$filter=colour%20eq%20'red'", "$top=-1", "$apply=x"] {
+        let answer = query(bad);
+        assert_eq!(answer.status, 400, "{bad}: {}", answer.body);
+        assert!(answer.body["error"]["code"].is_string() && answer.body["error"]["message"].is_string(), "{bad}");
+    }
+}
+
+#[test]
+fn patch_needs_the_current_etag_and_every_update_changes_it() {
+    let sim = Simulator::start("erp", &[]);
+    let token = token(&sim);
+    let customers = api(&sim, "customers");
+    let first = get(&sim, &format!("{customers}?$top=1"), &token, &[]).body["value"][0].clone();
+    let path = format!("{customers}({})", first["id"].as_str().expect("id"));
+    let one = get(&sim, &path, &token, &[]);
+    let etag = one.body["@odata.etag"].as_str().expect("an etag").to_string();
+    assert_eq!(one.header("etag"), etag);
+    let change = json!({"creditLimit": 777});
+    let missing = send_json(&sim, "PATCH", &path, &token, &[], &change);
+    assert_eq!((missing.status, missing.body["error"]["code"].as_str()), (400, Some("BadRequest_InvalidToken")));
+    let wrong = send_json(&sim, "PATCH", &path, &token, &[("If-Match", "W/\"JzE7Jw==\"")], &change);
+    assert_eq!((wrong.status, wrong.body["error"]["code"].as_str()), (412, Some("Request_EntityChanged")));
+    let done = send_json(&sim, "PATCH", &path, &token, &[("If-Match", &etag)], &change);
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.body["creditLimit"], 777);
+    let new_etag = done.body["@odata.etag"].as_str().expect("an etag");
+    assert_ne!(new_etag, etag);
+    assert!(done.body["lastModifiedDateTime"].as_str() > first["lastModifiedDateTime"].as_str());
+    // The old etag is stale now; `*` matches any.
+    assert_eq!(send_json(&sim, "PATCH", &path, &token, &[("If-Match", &etag)], &change).status, 412);
+    let any = send_json(&sim, "PATCH", &path, &token, &[("If-Match", "*")], &json!({"blocked": "Ship"}));
+    assert_eq!((any.status, any.body["blocked"].as_str()), (200, Some("Ship")));
+    let read_only = send_json(&sim, "PATCH", &path, &token, &[("If-Match", "*")], &json!({"id": "x"}));
+    assert_eq!(read_only.status, 400);
+}
+
+#[test]
+fn orders_are_created_with_lines_duplicates_included_and_shipped_with_tracking() {
+    let sim = Simulator::start("erp", &[]);
+    let token = token(&sim);
+    let orders = api(&sim, "salesOrders");
+    let order = json!({"externalDocumentNumber": "000000042", "customerNumber": "C00010", "salesOrderLines": [
+        {"lineType": "Item", "lineObjectNumber": "1896-S", "quantity": 2},
+        {"lineType": "Item", "lineObjectNumber": "1954-W", "quantity": 1, "unitPrice": 30.0},
+    ]});
+    let created = send_json(&sim, "POST", &orders, &token, &[], &order);
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["salesOrderLines"].as_array().map(Vec::len), Some(2));
+    assert_eq!(created.body["totalAmountExcludingTax"], 2031.6);
+    assert!(created.body["number"].as_str().is_some_and(|n| n.starts_with("S-ORD")));
+    // The same external document number again: a real ERP creates a second order.
+    assert_eq!(send_json(&sim, "POST", &orders, &token, &[], &order).status, 201);
+    let same = get(&sim, &format!("{orders}?$filter=externalDocumentNumber%20eq%20'000000042'"), &token, &[]);
+    assert_eq!(same.body["value"].as_array().map(Vec::len), Some(2));
+    // Unknown items and customers blocked for everything are refused.
+    let unknown = json!({"customerNumber": "C00010", "salesOrderLines": [{"lineObjectNumber": "NOPE", "quantity": 1}]});
+    let refused = send_json(&sim, "POST", &orders, &token, &[], &unknown);
+    assert_eq!(refused.status, 400);
+    assert!(refused.body["error"]["message"].as_str().is_some_and(|m| m.contains("No.='NOPE'")), "{}", refused.body);
+    let blocked = send_json(&sim, "POST", &orders, &token, &[], &json!({"customerNumber": "C00060"}));
+    assert_eq!(blocked.status, 400, "{}", blocked.body);
+
+    let stock_of = |sim: &Simulator| -> f64 {
+        let state = sim.control("GET", "state", None);
+        let stocks = state["itemStocks"].as_array().expect("stocks").clone();
+        stocks.iter().find(|s| s["itemNumber"] == "1896-S" && s["locationCode"] == "MAIN").expect("a row")["inventory"]
+            .as_f64()
+            .expect("a number")
+    };
+    let before = stock_of(&sim);
+    let number = created.body["number"].as_str().expect("a number");
+    let shipped = sim.control(
+        "POST",
+        "ship",
+        Some(json!({"order": number, "trackingNumber": "1Z999", "lines": [{"sequence": 10000, "quantity": 1}]})),
+    );
+    assert_eq!(shipped["salesShipmentLines"].as_array().map(Vec::len), Some(1));
+    assert_eq!(stock_of(&sim), before - 1.0);
+    let shipments = api(&sim, "salesShipments");
+    let found = get(&sim, &format!("{shipments}?$filter=externalDocumentNumber%20eq%20'000000042'"), &token, &[]);
+    assert_eq!(found.body["value"][0]["packageTrackingNumber"], "1Z999", "{}", found.body);
+    let id = found.body["value"][0]["id"].as_str().expect("an id");
+    let lines = get(&sim, &format!("{shipments}({id})/salesShipmentLines"), &token, &[]);
+    assert_eq!(lines.body["value"][0]["lineObjectNumber"], "1896-S");
+    let order = get(
+        &sim,
+        &format!("{orders}({})?$expand=salesOrderLines", created.body["id"].as_str().expect("id")),
+        &token,
+        &[],
+    );
+    assert_eq!(order.body["fullyShipped"], false);
+    assert_eq!(order.body["salesOrderLines"][0]["shippedQuantity"], 1.0);
+    // More than is left to ship is refused; the rest ships the order fully.
+    let over = sim.send(
+        "POST",
+        "/__sim/ship",
+        &[],
+        Some(
+            json!({"order": number, "trackingNumber": "x", "lines": [{"sequence": 10000, "quantity": 5}]}).to_string(),
+        ),
+    );
+    assert_eq!(over.status, 400);
+    sim.control("POST", "ship", Some(json!({"order": number, "trackingNumber": "1Z998"})));
+    let order = get(&sim, &format!("{orders}({})", created.body["id"].as_str().expect("id")), &token, &[]);
+    assert_eq!(order.body["fullyShipped"], true);
+}
+
+#[test]
+fn the_429_budget_answers_retry_after_per_client() {
+    let sim = Simulator::start("erp", &["--budget", "3", "--budget-window", "60"]);
+    let token = token(&sim);
+    let items = api(&sim, "items");
+    for _ in 0..3 {
+        assert_eq!(get(&sim, &items, &token, &[]).status, 200);
+    }
+    let refused = get(&sim, &items, &token, &[]);
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert_eq!(refused.body["error"]["code"], "Application_TooManyRequests");
+    let wait: u64 = refused.header("retry-after").parse().expect("Retry-After in seconds");
+    assert!((1..=60).contains(&wait), "{wait}");
+    // A session of another user has its own budget.
+    let login = sim.send(
+        "POST",
+        "/b1s/v1/Login",
+        &[],
+        Some(json!({"CompanyDB": "SBODEMOUS", "UserName": "manager", "Password": "manager-password"}).to_string()),
+    );
+    assert_eq!(login.status, 200, "{}", login.body);
+    let cookie = format!("B1SESSION={}", login.body["SessionId"].as_str().expect("a session id"));
+    assert_eq!(sim.send("GET", &items, &[("Cookie", &cookie)], None).status, 200);
+}
+
+#[test]
+fn resets_timeouts_and_lost_answers_as_the_client_sees_them() {
+    let sim = Simulator::start("erp", &[]);
+    let token = token(&sim);
+    let orders = api(&sim, "salesOrders");
+    let bearer = format!("Bearer {token}");
+    let auth = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
+    let order = json!({"externalDocumentNumber": "LOST-1", "customerNumber": "C00010"}).to_string();
+    sim.control(
+        "POST",
+        "faults",
+        Some(json!([{"reset": true}, {"timeout": true}, {"lost": true, "latency_ms": 3000}])),
+    );
+    // A reset: no status, the connection closed under the request; the order not created.
+    let reset = sim.try_send("POST", &orders, &auth, Some(order.clone()), None).err().expect("no answer");
+    assert!(reset.status().is_none() && !reset.is_timeout(), "{reset:?}");
+    // A timeout: nothing until the client gives up.
+    let timeout = sim.try_send("POST", &orders, &auth, Some(order.clone()), Some(Duration::from_millis(300)));
+    assert!(timeout.err().expect("no answer").is_timeout());
+    // Lost: the client gives up, but the order was created.
+    let lost = sim.try_send("POST", &orders, &auth, Some(order), Some(Duration::from_millis(300)));
+    assert!(lost.err().expect("no answer").is_timeout());
+    let created = sim.control("GET", "state", None)["salesOrders"].as_array().expect("orders").clone();
+    assert_eq!(created.iter().filter(|o| o["externalDocumentNumber"] == "LOST-1").count(), 1);
+    let faults: Vec<Value> = sim.requests().iter().map(|r| r["fault"].clone()).collect();
+    assert_eq!(faults, [Value::Null, json!("reset"), json!("timeout"), json!("lost")]);
+    // The log masks the token endpoint's secret.
+    assert!(
+        sim.requests()[0]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("client_secret=***") && !b.contains("sim-client-secret"))
+    );
+}
+
+/// The faults each of `n` item reads got.
+fn fault_sequence(sim: &Simulator, n: usize) -> Vec<Value> {
+    let token = token(sim);
+    let items = api(sim, "items");
+    sim.control("DELETE", "requests", None);
+    for _ in 0..n {
+        let answer = get(sim, &items, &token, &[]);
+        if answer.status == 429 {
+            assert_eq!(answer.header("retry-after"), "2");
+        }
+        assert!(matches!(answer.status, 200 | 429 | 500 | 502 | 503), "{}", answer.status);
+        if answer.status != 200 {
+            assert!(answer.body["error"]["message"].is_string(), "OData's error shape: {}", answer.body);
+        }
+    }
+    sim.requests().iter().map(|r| r["fault"].clone()).collect()
+}
+
+#[test]
+fn fault_rates_are_drawn_per_request_and_reproducible_by_seed() {
+    let args = ["--fault-5xx", "0.3", "--fault-429", "0.2", "--fault-seed", "42", "--retry-after", "2"];
+    let a = Simulator::start("erp", &args);
+    let b = Simulator::start("erp", &args);
+    let first = fault_sequence(&a, 60);
+    assert_eq!(first, fault_sequence(&b, 60), "the same seed, the same faults");
+    let count = |name: &str| first.iter().filter(|f| f.as_str().is_some_and(|s| s.starts_with(name))).count();
+    let (errors, limited) = (count("50"), count("429"));
+    assert!((8..=30).contains(&errors) && (4..=22).contains(&limited), "5xx {errors}, 429 {limited}: {first:?}");
+    assert_eq!(count("") + first.iter().filter(|f| f.is_null()).count(), 60);
+    // Set through the control endpoint: another seed, other draws; rates of 0 draw nothing.
+    let rates = json!({"5xx": 0.3, "429": 0.2, "seed": 43, "retry_after": 2});
+    assert_eq!(a.control("POST", "faults/rates", Some(rates))["seed"], 43);
+    assert_ne!(fault_sequence(&a, 60), first);
+    a.control("DELETE", "faults/rates", None);
+    assert!(fault_sequence(&a, 20).iter().all(Value::is_null));
+    let bad = a.send("POST", "/__sim/faults/rates", &[], Some(json!({"5xx": 0.8, "429": 0.5}).to_string()));
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    // The commerce simulator draws the same way, answering in Magento's shape.
+    let commerce = Simulator::start("commerce", &["--fault-5xx", "1"]);
+    let answer = commerce.send("GET", "/rest/V1/products", &[], None);
+    assert!(answer.status >= 500 && answer.body["message"].is_string(), "{}", answer.body);
+}
+
+/// Writes a folder reading the ERP's items through `auth` (YAML flow mapping) into `out.ndjson`.
+fn folder(sim: &Simulator, auth: &str, page_size: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connections = format!(
+        "connections:\n  erp:\n    type: http\n    base_url: \"{}\"\n    headers: {{ Prefer: \"odata.maxpagesize={page_size}\" }}\n    auth: {auth}\n",
+        sim.base
+    );
+    std::fs::write(dir.path().join("connections.yaml"), connections).expect("connections");
+    let pipeline = format!(
+        "name: items\nsource:\n  id: items\n  type: http\n  connection: erp\n  path: \"{}\"\n  records: \"$.value[*]\"\n  \
+         paginate: {{ type: next_link }}\nsinks:\n  - {{ id: out, type: file, path: out.ndjson }}\n",
+        api(sim, "items")
+    );
+    std::fs::write(dir.path().join("items.yaml"), pipeline).expect("pipeline");
+    dir
+}
+
+/// Runs the folder's pipeline; the item numbers written, each once.
+fn run_items(dir: &Path) -> Vec<String> {
+    let _ = std::fs::remove_file(dir.join("out.ndjson"));
+    let output = weir(&["run", "items.yaml"], dir);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = std::fs::read_to_string(dir.join("out.ndjson")).expect("output");
+    let numbers: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON")["number"].as_str().expect("number").to_string())
+        .collect();
+    let mut unique = numbers.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), numbers.len(), "{numbers:?}");
+    numbers
+}
+
+fn paths(sim: &Simulator, part: &str) -> usize {
+    sim.requests().iter().filter(|r| r["path"].as_str().is_some_and(|p| p.contains(part))).count()
+}
+
+const OAUTH2: &str = "{ type: oauth2_client_credentials, token_url: \"TOKEN\", client_id: sim-client, client_secret: sim-client-secret, scope: \"https://api.businesscentral.dynamics.com/.default\" }";
+
+#[test]
+fn weirs_oauth2_source_reads_every_page_and_renews_its_token_when_it_expires() {
+    // Tokens live 2 s: Weir renews one after 1 s. The second page is held 1.2 s, so the third needs a
+    // new token.
+    let sim = Simulator::start("erp", &["--token-lifetime", "2"]);
+    let auth = OAUTH2.replace("TOKEN", &format!("{}/tenant-1/oauth2/v2.0/token", sim.base));
+    let dir = folder(&sim, &auth, 5);
+    sim.control("POST", "faults", Some(json!([{}, {}, {"latency_ms": 1200}])));
+    assert_eq!(run_items(dir.path()).len(), 12);
+    assert_eq!(paths(&sim, "/oauth2/v2.0/token"), 2, "{:?}", sim.requests());
+    assert_eq!(paths(&sim, "/items"), 3);
+    assert!(sim.requests().iter().all(|r| !r.to_string().contains("sim-client-secret")));
+}
+
+#[test]
+fn weirs_oauth2_source_logs_in_again_after_the_tokens_are_revoked() {
+    let sim = Simulator::start("erp", &[]);
+    let auth = OAUTH2.replace("TOKEN", &format!("{}/tenant-1/oauth2/v2.0/token", sim.base));
+    let dir = folder(&sim, &auth, 5);
+    // The second page is held 1.5 s; the tokens are revoked meanwhile, so it answers 401.
+    sim.control("POST", "faults", Some(json!([{}, {}, {"latency_ms": 1500}])));
+    let revoker = std::thread::scope(|scope| {
+        let handle = scope.spawn(|| {
+            // Waits (by condition, not by time) for the second page to arrive, then revokes.
+            while paths(&sim, "/items") < 2 {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            sim.control("POST", "tokens/revoke", None)["revoked"].as_u64()
+        });
+        assert_eq!(run_items(dir.path()).len(), 12);
+        handle.join().expect("the revoker")
+    });
+    assert_eq!(revoker, Some(1));
+    assert_eq!(paths(&sim, "/oauth2/v2.0/token"), 2, "{:?}", sim.requests());
+    assert_eq!(paths(&sim, "/items"), 4, "the second page asked again after the 401");
+}
+
+#[test]
+fn weirs_session_source_logs_in_with_the_b1session_cookie_and_again_after_a_revocation() {
+    let sim = Simulator::start("erp", &[]);
+    let auth = "{ type: session, path: /b1s/v1/Login, body: { CompanyDB: SBODEMOUS, UserName: manager, Password: manager-password }, cookie: B1SESSION }";
+    let dir = folder(&sim, auth, 4);
+    assert_eq!(run_items(dir.path()).len(), 12);
+    assert_eq!(paths(&sim, "/b1s/v1/Login"), 1);
+    let pages: Vec<Value> =
+        sim.requests().into_iter().filter(|r| r["path"].as_str().is_some_and(|p| p.ends_with("/items"))).collect();
+    assert_eq!(pages.len(), 3);
+    assert!(pages.iter().all(|r| r["headers"]["cookie"] == "B1SESSION=***"), "{pages:?}");
+    assert!(sim.requests().iter().all(|r| !r.to_string().contains("manager-password")));
+    // Each run logs in afresh, so the session is revoked during one: the second page is held meanwhile.
+    sim.control("DELETE", "requests", None);
+    sim.control("POST", "faults", Some(json!([{}, {}, {"latency_ms": 1500}])));
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while paths(&sim, "/items") < 2 {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            sim.control("POST", "tokens/revoke", None);
+        });
+        assert_eq!(run_items(dir.path()).len(), 12);
+    });
+    assert_eq!(paths(&sim, "/b1s/v1/Login"), 2, "{:?}", sim.requests());
+}
