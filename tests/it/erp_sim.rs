@@ -80,7 +80,8 @@ fn pages_to_the_end_with_next_link_and_filters_orders_and_selects() {
     let query = |q: &str| get(&sim, &format!("{items}?{q}"), &token, &[]);
     let cheap = query("$filter=unitPrice%20ge%2050%20and%20unitPrice%20lt%20100&$orderby=unitPrice%20desc,number");
     assert_eq!(numbers(&cheap.body), ["1928-S", "1952-W", "1953-W", "1955-W"], "{}", cheap.body);
-    let or = query("$filter=displayName%20eq%20'100%25-COTTON'%20or%20displayName%20eq%20'WT/09%20Blue'&$orderby=number");
+    let or =
+        query("$filter=displayName%20eq%20'100%25-COTTON'%20or%20displayName%20eq%20'WT/09%20Blue'&$orderby=number");
     assert_eq!(numbers(&or.body), ["1954-W", "1956-W"], "{}", or.body);
     // Seeded items were modified in 2026's first hours; a date-time compares as an instant.
     let late = query("$filter=lastModifiedDateTime%20gt%202026-01-01T20:00:00Z");

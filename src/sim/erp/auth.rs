@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{Erp, error, lock};
+use super::{Erp, ODataError, lock};
 use crate::sim::respond::json_response;
 
 /// The tokens and sessions issued, with who they were issued to.
@@ -91,7 +91,7 @@ pub(super) fn login(erp: &Erp, body: &[u8]) -> Response {
 }
 
 /// Who the request comes from — a token's client id or a session's user — or Business Central's 401.
-pub(super) fn identify(erp: &Erp, headers: &HeaderMap) -> Result<String, Response> {
+pub(super) fn identify(erp: &Erp, headers: &HeaderMap) -> Result<String, ODataError> {
     let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).unwrap_or_default();
     if let Some(token) = text(header::AUTHORIZATION).strip_prefix("Bearer ") {
         let tokens = lock(&erp.auth.tokens);
@@ -109,11 +109,9 @@ pub(super) fn identify(erp: &Erp, headers: &HeaderMap) -> Result<String, Respons
     if let Some(user) = session.and_then(|s| lock(&erp.auth.sessions).get(&s).cloned()) {
         return Ok(format!("user:{user}"));
     }
-    let mut response = error(
+    Err(ODataError::new(
         401,
         "Authentication_InvalidCredentials",
         "The server has rejected the client credentials. The token is missing, expired or revoked.",
-    );
-    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"sim-erp\""));
-    Err(response)
+    ))
 }

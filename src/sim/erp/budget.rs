@@ -6,10 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderValue, header};
-use axum::response::Response;
-
-use super::{error, lock};
+use super::{ODataError, lock};
 
 /// Requests counted per client and window.
 pub(super) struct Budget {
@@ -26,7 +23,7 @@ impl Budget {
     }
 
     /// Counts a request of `client`; past the budget, the 429 to answer.
-    pub(super) fn spend(&self, client: &str) -> Result<(), Response> {
+    pub(super) fn spend(&self, client: &str) -> Result<(), ODataError> {
         if self.limit == 0 {
             return Ok(());
         }
@@ -44,8 +41,8 @@ impl Budget {
         let left = self.window.saturating_sub(now.duration_since(*start));
         let seconds = left.as_secs() + u64::from(left.subsec_nanos() > 0);
         let message = format!("Too many requests reached. Actual ({}). Maximum ({}).", *count, self.limit);
-        let mut response = error(429, "Application_TooManyRequests", &message);
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
-        Err(response)
+        let mut refusal = ODataError::new(429, "Application_TooManyRequests", &message);
+        refusal.retry_after = Some(seconds.max(1));
+        Err(refusal)
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::routes::with_etag;
 use super::store::Store;
-use super::{Erp, error};
+use super::{Erp, ODataError, error};
 use crate::sim::respond::json_response;
 use axum::response::Response;
 
@@ -35,10 +35,10 @@ const ORDER_FIELDS: &[&str] = &[
 const LINE_FIELDS: &[&str] =
     &["lineType", "itemId", "lineObjectNumber", "description", "quantity", "unitPrice", "discountAmount", "locationId"];
 
-type Refusal = Response;
+type Refusal = ODataError;
 
 fn refuse(code: &str, message: &str) -> Refusal {
-    error(400, code, message)
+    ODataError::new(400, code, message)
 }
 
 fn check_fields(body: &Map<String, Value>, allowed: &[&str]) -> Result<(), Refusal> {
@@ -55,13 +55,15 @@ fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
 /// `POST …/{set}`: a sales order or a customer.
 pub(super) fn create(erp: &Erp, set: &str, body: &[u8], context: &str) -> Response {
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
-        return refuse("BadRequest", "The request body is not a JSON object.");
+        return error(400, "BadRequest", "The request body is not a JSON object.");
     };
     let mut store = erp.store();
     let created = match set {
         "salesOrders" => create_order(&mut store, &body),
         "customers" => create_customer(&mut store, &body),
-        _ => Err(error(405, "BadRequest_MethodNotAllowed", "The HTTP method is not allowed on this resource.")),
+        _ => {
+            Err(ODataError::new(405, "BadRequest_MethodNotAllowed", "The HTTP method is not allowed on this resource."))
+        }
     };
     match created {
         Ok(mut entity) => {
@@ -71,7 +73,7 @@ pub(super) fn create(erp: &Erp, set: &str, body: &[u8], context: &str) -> Respon
             shown["@odata.context"] = Value::String(format!("{context}/$entity"));
             with_etag(json_response(201, &shown), &entity)
         }
-        Err(response) => response,
+        Err(refusal) => refusal.response(),
     }
 }
 
@@ -212,15 +214,15 @@ pub(super) fn add_line(erp: &Erp, set: &str, id: &str, lines: &str, body: &[u8])
         return error(405, "BadRequest_MethodNotAllowed", "The HTTP method is not allowed on this resource.");
     }
     let Ok(line) = serde_json::from_slice::<Value>(body) else {
-        return refuse("BadRequest", "The request body is not a JSON object.");
+        return error(400, "BadRequest", "The request body is not a JSON object.");
     };
     let mut store = erp.store();
     let Some(index) = store.position(set, "id", id) else {
         return error(404, "BadRequest_NotFound", "The specified resource was not found.");
     };
     let mut order = store.all(set)[index].clone();
-    if let Err(response) = push_line(&mut store, &mut order, &line) {
-        return response;
+    if let Err(refusal) = push_line(&mut store, &mut order, &line) {
+        return refusal.response();
     }
     store.touch(&mut order, false);
     let added = order["salesOrderLines"].as_array().and_then(|l| l.last()).cloned().unwrap_or(Value::Null);

@@ -64,9 +64,43 @@ pub(crate) struct Erp {
     control: Control,
 }
 
-/// An OData error answer: `{"error": {"code", "message"}}`, with extra headers.
+/// An OData error answer: `{"error": {"code", "message"}}`.
 fn error(status: u16, code: &str, message: &str) -> Response {
     ErrorShape::OData.error(status, code, message)
+}
+
+/// An OData error not answered yet: what a check refuses with.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+pub(crate) struct ODataError {
+    /// The HTTP status.
+    status: u16,
+    /// Business Central's error code, e.g. `BadRequest_NotFound`.
+    code: String,
+    /// The message.
+    message: String,
+    /// A `Retry-After` (seconds) to send with it.
+    retry_after: Option<u64>,
+}
+
+impl ODataError {
+    /// An error with a status, a code and a message.
+    fn new(status: u16, code: &str, message: &str) -> Self {
+        ODataError { status, code: code.to_string(), message: message.to_string(), retry_after: None }
+    }
+
+    /// The answer: `{"error": …}`, with `Retry-After`, and `WWW-Authenticate` on a 401.
+    fn response(&self) -> Response {
+        let mut response = error(self.status, &self.code, &self.message);
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.status == 401 {
+            let challenge = HeaderValue::from_static("Bearer realm=\"sim-erp\"");
+            response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
 }
 
 /// Adds `OData-Version: 4.0`, as every Business Central answer carries.

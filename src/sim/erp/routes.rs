@@ -70,10 +70,10 @@ fn answer(erp: &Erp, r: &Incoming) -> Response {
     }
     let client = match auth::identify(erp, &r.headers) {
         Ok(client) => client,
-        Err(response) => return response,
+        Err(refusal) => return refusal.response(),
     };
-    if let Err(response) = erp.budget.spend(&client) {
-        return response;
+    if let Err(refusal) = erp.budget.spend(&client) {
+        return refusal.response();
     }
     let Some(segments) = segments(&r.path) else { return not_found() };
     let query = match Query::parse(&r.query) {
