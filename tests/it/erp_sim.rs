@@ -1,8 +1,8 @@
-//! `weir sim erp` as a process, called over HTTP: OData paging to the end with `@odata.nextLink`,
-//! `$filter`/`$orderby`/`$top`/`$select`, etags and `If-Match`, orders (duplicates accepted) and
-//! shipments, the 429 budget; the faults both simulators share (reset, timeout, lost, seeded rates);
-//! and Weir's own http source reading it through `oauth2_client_credentials` and `session` auth, with
-//! the token renewed on expiry and after a revocation.
+//! `weir sim erp` as a process, called over HTTP: OData paging to the end with `@odata.nextLink`
+//! (and what an item changed during paging does), `$filter`/`$orderby`/`$top`/`$select`, etags and
+//! `If-Match`, orders (duplicates accepted) and shipments, the 429 budget; and Weir's own http source
+//! reading it through `oauth2_client_credentials` and `session` auth, with the token renewed on
+//! expiry and after a revocation. The faults both simulators share are in `sim_faults`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,33 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::cli::weir;
-use crate::support::sim::{Answer, Simulator};
-
-/// An access token from the simulator's token endpoint (asked again while fault rates refuse it).
-fn token(sim: &Simulator) -> String {
-    let form = "grant_type=client_credentials&client_id=sim-client&client_secret=sim-client-secret&scope=x";
-    let ask = || {
-        let headers = [("Content-Type", "application/x-www-form-urlencoded")];
-        sim.send("POST", "/tenant-1/oauth2/v2.0/token", &headers, Some(form.into()))
-    };
-    let answer = (0..20).map(|_| ask()).find(|a| a.status != 429 && a.status < 500).expect("a token in 20 tries");
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    assert!(answer.body["expires_in"].as_u64().is_some_and(|s| s > 0), "{}", answer.body);
-    answer.body["access_token"].as_str().expect("a token").to_string()
-}
-
-/// `/api/v2.0/companies({id})/{set}`.
-fn api(sim: &Simulator, set: &str) -> String {
-    let company = sim.control("GET", "state", None)["companyId"].as_str().expect("a company id").to_string();
-    format!("/api/v2.0/companies({company})/{set}")
-}
-
-fn get(sim: &Simulator, path: &str, token: &str, headers: &[(&str, &str)]) -> Answer {
-    let bearer = format!("Bearer {token}");
-    let mut all = vec![("Authorization", bearer.as_str())];
-    all.extend_from_slice(headers);
-    sim.send("GET", path, &all, None)
-}
+use crate::support::sim::{Answer, Simulator, api, get, token};
 
 fn send_json(sim: &Simulator, method: &str, path: &str, token: &str, extra: &[(&str, &str)], body: &Value) -> Answer {
     let bearer = format!("Bearer {token}");
@@ -103,6 +77,43 @@ fn pages_to_the_end_with_next_link_and_filters_orders_and_selects() {
         assert_eq!(answer.status, 400, "{bad}: {}", answer.body);
         assert!(answer.body["error"]["code"].is_string() && answer.body["error"]["message"].is_string(), "{bad}");
     }
+}
+
+#[test]
+fn an_item_changed_during_paging_moves_behind_the_page_token() {
+    // The skip token holds the last entity's sort key: an item read on page one and changed before
+    // page two comes again at the end of a read ordered by `lastModifiedDateTime` (the watermark
+    // trap), while a read ordered by id neither loses nor repeats anything.
+    let sim = Simulator::start("erp", &[]);
+    let token = token(&sim);
+    let items = api(&sim, "items");
+    let first =
+        get(&sim, &format!("{items}?$orderby=lastModifiedDateTime"), &token, &[("Prefer", "odata.maxpagesize=4")]);
+    let read = numbers(&first.body);
+    let changed = sim.control("POST", &format!("items/{}", read[0]), Some(json!({"unitPrice": 1.5})));
+    assert_eq!(changed["unitPrice"], 1.5);
+    assert_ne!(changed["@odata.etag"], first.body["value"][0]["@odata.etag"]);
+    let added = sim.control(
+        "POST",
+        "items/NEW-1",
+        Some(json!({"displayName": "New", "lastModifiedDateTime": "2027-01-01T00:00:00.000Z"})),
+    );
+    assert_eq!(added["number"], "NEW-1");
+    let mut url = first.body["@odata.nextLink"].as_str().expect("a next link").to_string();
+    let mut rest = Vec::new();
+    loop {
+        let page = get(&sim, &url, &token, &[("Prefer", "odata.maxpagesize=4")]).body;
+        rest.extend(numbers(&page));
+        match page["@odata.nextLink"].as_str() {
+            Some(next) => url = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(rest.iter().filter(|n| **n == read[0]).count(), 1, "the changed item comes again: {rest:?}");
+    assert_eq!(rest.last().map(String::as_str), Some("NEW-1"), "{rest:?}");
+    assert!(read[1..].iter().all(|n| !rest.contains(n)), "nothing else twice: {read:?} {rest:?}");
+    let total = sim.control("GET", "state", None)["items"].as_array().map(Vec::len);
+    assert_eq!(Some(read.len() + rest.len() - 1), total);
 }
 
 #[test]
@@ -228,83 +239,6 @@ fn the_429_budget_answers_retry_after_per_client() {
     assert_eq!(login.status, 200, "{}", login.body);
     let cookie = format!("B1SESSION={}", login.body["SessionId"].as_str().expect("a session id"));
     assert_eq!(sim.send("GET", &items, &[("Cookie", &cookie)], None).status, 200);
-}
-
-#[test]
-fn resets_timeouts_and_lost_answers_as_the_client_sees_them() {
-    let sim = Simulator::start("erp", &[]);
-    let token = token(&sim);
-    let orders = api(&sim, "salesOrders");
-    let bearer = format!("Bearer {token}");
-    let auth = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
-    let order = json!({"externalDocumentNumber": "LOST-1", "customerNumber": "C00010"}).to_string();
-    sim.control(
-        "POST",
-        "faults",
-        Some(json!([{"reset": true}, {"timeout": true}, {"lost": true, "latency_ms": 3000}])),
-    );
-    // A reset: no status, the connection closed under the request; the order not created.
-    let reset = sim.try_send("POST", &orders, &auth, Some(order.clone()), None).err().expect("no answer");
-    assert!(reset.status().is_none() && !reset.is_timeout(), "{reset:?}");
-    // A timeout: nothing until the client gives up.
-    let timeout = sim.try_send("POST", &orders, &auth, Some(order.clone()), Some(Duration::from_millis(300)));
-    assert!(timeout.err().expect("no answer").is_timeout());
-    // Lost: the client gives up, but the order was created.
-    let lost = sim.try_send("POST", &orders, &auth, Some(order), Some(Duration::from_millis(300)));
-    assert!(lost.err().expect("no answer").is_timeout());
-    let created = sim.control("GET", "state", None)["salesOrders"].as_array().expect("orders").clone();
-    assert_eq!(created.iter().filter(|o| o["externalDocumentNumber"] == "LOST-1").count(), 1);
-    let faults: Vec<Value> = sim.requests().iter().map(|r| r["fault"].clone()).collect();
-    assert_eq!(faults, [Value::Null, json!("reset"), json!("timeout"), json!("lost")]);
-    // The log masks the token endpoint's secret.
-    assert!(
-        sim.requests()[0]["body"]
-            .as_str()
-            .is_some_and(|b| b.contains("client_secret=***") && !b.contains("sim-client-secret"))
-    );
-}
-
-/// The faults each of `n` item reads got.
-fn fault_sequence(sim: &Simulator, n: usize) -> Vec<Value> {
-    let token = token(sim);
-    let items = api(sim, "items");
-    sim.control("DELETE", "requests", None);
-    for _ in 0..n {
-        let answer = get(sim, &items, &token, &[]);
-        if answer.status == 429 {
-            assert_eq!(answer.header("retry-after"), "2");
-        }
-        assert!(matches!(answer.status, 200 | 429 | 500 | 502 | 503), "{}", answer.status);
-        if answer.status != 200 {
-            assert!(answer.body["error"]["message"].is_string(), "OData's error shape: {}", answer.body);
-        }
-    }
-    sim.requests().iter().map(|r| r["fault"].clone()).collect()
-}
-
-#[test]
-fn fault_rates_are_drawn_per_request_and_reproducible_by_seed() {
-    let args = ["--fault-5xx", "0.3", "--fault-429", "0.2", "--fault-seed", "42", "--retry-after", "2"];
-    let a = Simulator::start("erp", &args);
-    let b = Simulator::start("erp", &args);
-    let first = fault_sequence(&a, 60);
-    assert_eq!(first, fault_sequence(&b, 60), "the same seed, the same faults");
-    let count = |name: &str| first.iter().filter(|f| f.as_str().is_some_and(|s| s.starts_with(name))).count();
-    let (errors, limited) = (count("50"), count("429"));
-    assert!((8..=30).contains(&errors) && (4..=22).contains(&limited), "5xx {errors}, 429 {limited}: {first:?}");
-    assert_eq!(count("") + first.iter().filter(|f| f.is_null()).count(), 60);
-    // Set through the control endpoint: another seed, other draws; rates of 0 draw nothing.
-    let rates = json!({"5xx": 0.3, "429": 0.2, "seed": 43, "retry_after": 2});
-    assert_eq!(a.control("POST", "faults/rates", Some(rates))["seed"], 43);
-    assert_ne!(fault_sequence(&a, 60), first);
-    a.control("DELETE", "faults/rates", None);
-    assert!(fault_sequence(&a, 20).iter().all(Value::is_null));
-    let bad = a.send("POST", "/__sim/faults/rates", &[], Some(json!({"5xx": 0.8, "429": 0.5}).to_string()));
-    assert_eq!(bad.status, 400, "{}", bad.body);
-    // The commerce simulator draws the same way, answering in Magento's shape.
-    let commerce = Simulator::start("commerce", &["--fault-5xx", "1"]);
-    let answer = commerce.send("GET", "/rest/V1/products", &[], None);
-    assert!(answer.status >= 500 && answer.body["message"].is_string(), "{}", answer.body);
 }
 
 /// Writes a folder reading the ERP's items through `auth` (YAML flow mapping) into `out.ndjson`.

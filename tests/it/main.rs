@@ -33,5 +33,6 @@ mod jsonpath_cts;
 mod runtime;
 mod schema;
 mod several_sources;
+mod sim_faults;
 mod state;
 mod state_file;

@@ -100,3 +100,29 @@ impl Drop for Simulator {
         let _ = self.child.wait();
     }
 }
+
+/// An access token from the simulator's token endpoint (asked again while fault rates refuse it).
+pub(crate) fn token(sim: &Simulator) -> String {
+    let form = "grant_type=client_credentials&client_id=sim-client&client_secret=sim-client-secret&scope=x";
+    let ask = || {
+        let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+        sim.send("POST", "/tenant-1/oauth2/v2.0/token", &headers, Some(form.into()))
+    };
+    let answer = (0..20).map(|_| ask()).find(|a| a.status != 429 && a.status < 500).expect("a token in 20 tries");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.body["expires_in"].as_u64().is_some_and(|s| s > 0), "{}", answer.body);
+    answer.body["access_token"].as_str().expect("a token").to_string()
+}
+
+/// `/api/v2.0/companies({id})/{set}`.
+pub(crate) fn api(sim: &Simulator, set: &str) -> String {
+    let company = sim.control("GET", "state", None)["companyId"].as_str().expect("a company id").to_string();
+    format!("/api/v2.0/companies({company})/{set}")
+}
+
+pub(crate) fn get(sim: &Simulator, path: &str, token: &str, headers: &[(&str, &str)]) -> Answer {
+    let bearer = format!("Bearer {token}");
+    let mut all = vec![("Authorization", bearer.as_str())];
+    all.extend_from_slice(headers);
+    sim.send("GET", path, &all, None)
+}
