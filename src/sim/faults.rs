@@ -245,3 +245,39 @@ impl Drawn {
         serde_json::to_value(&self.rates).unwrap_or(Value::Null)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_checked_and_draw_the_same_faults_from_the_same_seed() {
+        let rates = Rates { server_error: 0.1, too_many: 0.05, lost: 0.02, seed: 9, ..Rates::none() };
+        assert!(rates.check().is_ok());
+        assert!(Rates { server_error: 0.7, too_many: 0.4, ..Rates::none() }.check().is_err());
+        assert!(Rates { reset: -0.1, ..Rates::none() }.check().is_err());
+        let draw = |rates: &Rates| {
+            let mut drawn = Drawn::new(rates.clone());
+            (0..2_000).map(|_| drawn.rates.draw(&mut drawn.rng).map(|f| f.name())).collect::<Vec<_>>()
+        };
+        let faults = draw(&rates);
+        assert_eq!(faults, draw(&rates));
+        assert_ne!(faults, draw(&Rates { seed: 10, ..rates.clone() }));
+        let share = |f: &dyn Fn(&str) -> bool| faults.iter().flatten().filter(|n| f(n)).count() as f64 / 2_000.0;
+        assert!((share(&|n| n.starts_with('5')) - 0.1).abs() < 0.03);
+        assert!((share(&|n| n == "429") - 0.05).abs() < 0.02);
+        assert!((share(&|n| n == "lost") - 0.02).abs() < 0.015);
+        assert!(draw(&Rates::none()).iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn a_fault_is_named_by_what_it_does() {
+        let name = |json: &str| serde_json::from_str::<Fault>(json).expect("a fault").name();
+        assert_eq!(name(r#"{"status": 503, "retry_after": 2}"#), "503");
+        assert_eq!(name(r#"{"lost": true, "latency_ms": 10}"#), "lost");
+        assert_eq!(name(r#"{"reset": true}"#), "reset");
+        assert_eq!(name(r#"{"latency_ms": 10}"#), "latency");
+        assert_eq!(name("{}"), "none");
+        assert!(serde_json::from_str::<Fault>(r#"{"rset": true}"#).is_err());
+    }
+}

@@ -54,7 +54,7 @@ impl Store {
 
     /// The entities of a set, to change (call [`Store::touch`] on each changed one).
     pub(super) fn all_mut(&mut self, name: &str) -> &mut Vec<Value> {
-        self.sets.entry(leak(name)).or_default()
+        self.sets.entry(set_name(name)).or_default()
     }
 
     /// The entity of `set` whose `field` is `value`.
@@ -113,8 +113,9 @@ impl Store {
     }
 }
 
-/// Entity set names are the fixed names of `data`; an unknown one maps to a shared empty name.
-fn leak(name: &str) -> &'static str {
+/// The static name of an entity set (the sets are the fixed ones `data` seeds; the routes only name
+/// those, and an unknown name maps to a set named "" that nothing reads).
+fn set_name(name: &str) -> &'static str {
     const NAMES: &[&str] =
         &["companies", "locations", "items", "customers", "itemStocks", "salesOrders", "salesShipments"];
     NAMES.iter().find(|n| **n == name).copied().unwrap_or("")
