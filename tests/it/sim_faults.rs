@@ -85,3 +85,18 @@ fn fault_rates_are_drawn_per_request_and_reproducible_by_seed() {
     let answer = commerce.send("GET", "/rest/V1/products", &[], None);
     assert!(answer.status >= 500 && answer.body["message"].is_string(), "{}", answer.body);
 }
+
+#[test]
+fn the_commerce_simulator_resets_and_holds_requests_too() {
+    let sim = Simulator::start("commerce", &[]);
+    sim.control("POST", "faults", Some(json!([{"reset": true}, {"timeout": true}])));
+    let reset = sim.try_send("GET", "/rest/V1/products", &[], None, None).err().expect("no answer");
+    assert!(reset.status().is_none() && !reset.is_timeout(), "{reset:?}");
+    let held = sim.try_send("GET", "/rest/V1/products", &[], None, Some(Duration::from_millis(300)));
+    assert!(held.err().expect("no answer").is_timeout());
+    // Then it answers again, in Magento's shape (401: no credentials).
+    let answer = sim.send("GET", "/rest/V1/products", &[], None);
+    assert_eq!((answer.status, answer.body["message"].is_string()), (401, true), "{}", answer.body);
+    let faults: Vec<Value> = sim.requests().iter().map(|r| r["fault"].clone()).collect();
+    assert_eq!(faults, [json!("reset"), json!("timeout"), Value::Null]);
+}

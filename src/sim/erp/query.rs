@@ -1,5 +1,5 @@
 //! OData query options of a collection read — `$filter`, `$orderby`, `$top`, `$skip`, `$select`,
-//! `$expand` — and server-driven paging: at most `Prefer: odata.maxpagesize` (or the simulator's
+//! `$expand`, `$count` — and server-driven paging: at most `Prefer: odata.maxpagesize` (or the simulator's
 //! page size) entities a page, the next page's URL in `@odata.nextLink` with a `$skiptoken` holding
 //! the last entity's sort key, so that entities inserted or changed between pages move no other
 //! entity from one page to another, as with Business Central's key-based continuation.
@@ -22,6 +22,8 @@ pub(super) struct Query {
     select: Option<Vec<String>>,
     /// Navigation properties to expand (`salesOrderLines`, …).
     pub expand: Vec<String>,
+    /// `$count=true`: the answer says how many entities match (`@odata.count`).
+    count: bool,
     /// The sort key of the last entity of the previous page.
     skiptoken: Option<Vec<Value>>,
     /// The query as sent, without `$skiptoken`, `$skip` and `$top`: carried into the next link.
@@ -62,7 +64,8 @@ impl Query {
                     q.skiptoken =
                         Some(serde_json::from_str(&value).map_err(|_| "The $skiptoken is not valid.".to_string())?);
                 }
-                "$count" | "$format" | "company" | "tenant" => {}
+                "$count" => q.count = value == "true",
+                "$format" | "company" | "tenant" => {}
                 other if other.starts_with('$') => return Err(format!("The query option '{other}' is not supported.")),
                 _ => {}
             }
@@ -117,11 +120,15 @@ impl Query {
             Some(token) => keyed.iter().position(|(k, _)| self.order(k, token).is_gt()).unwrap_or(keyed.len()),
             None => self.skip.min(keyed.len()),
         };
-        let remaining = keyed.len() - start;
+        let matching = keyed.len();
+        let remaining = matching - start;
         let wanted = self.top.map_or(remaining, |t| t.min(remaining));
         let take = wanted.min(page_size);
         let page: Vec<(Vec<Value>, Value)> = keyed.into_iter().skip(start).take(take).collect();
         let mut answer = json!({"@odata.context": context});
+        if self.count {
+            answer["@odata.count"] = json!(matching);
+        }
         if take < wanted
             && let Some((last, _)) = page.last()
         {
@@ -190,9 +197,10 @@ mod tests {
 
     #[test]
     fn top_and_skip_bound_the_whole_read() {
-        let q = Query::parse("$skip=2&$top=5").expect("parses");
+        let q = Query::parse("$skip=2&$top=5&$count=true").expect("parses");
         let first = q.page(entities(), 3, "http://h/x", "ctx");
         assert_eq!(ids(&first), ["id2", "id3", "id4"]);
+        assert_eq!(first["@odata.count"], 10);
         let next =
             first["@odata.nextLink"].as_str().expect("next").strip_prefix("http://h/x?").expect("url").to_string();
         let second = Query::parse(&next).expect("parses").page(entities(), 3, "http://h/x", "ctx");
