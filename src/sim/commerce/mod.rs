@@ -6,20 +6,24 @@
 mod auth;
 mod bulk;
 mod catalog;
-mod control;
 mod customers;
 mod data;
 mod input;
 mod orders;
 mod prices;
-mod respond;
 mod routes;
 mod search;
 mod shipments;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
+
+use super::control::Control;
+use super::faults::{ErrorShape, Rates};
+use super::lock;
+use super::respond;
+use super::server::SimError;
 
 /// How `weir sim commerce` runs: where it listens, what it seeds, which credentials it accepts.
 #[derive(Debug, Clone)]
@@ -37,19 +41,8 @@ pub(crate) struct Options {
     /// Web API input limits: at most 20 items per list, `pageSize` at most 300, 5,000 operations
     /// per asynchronous request.
     pub input_limit: bool,
-}
-
-/// Why the simulator could not run.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum SimError {
-    /// The port could not be bound, or serving failed.
-    #[error("serving on 127.0.0.1:{port}: {source}")]
-    Io {
-        /// The port asked for.
-        port: u16,
-        /// The cause.
-        source: std::io::Error,
-    },
+    /// Faults drawn at random from the first request on.
+    pub rates: Rates,
 }
 
 /// An answer in Magento's error shape: `{"message": …, "parameters": {…}}`.
@@ -95,7 +88,7 @@ pub(crate) struct Sim {
     bulks: Mutex<bulk::Bulks>,
     source_items: Mutex<Vec<Value>>,
     tokens: Mutex<Vec<String>>,
-    control: control::Control,
+    control: Control,
 }
 
 impl Sim {
@@ -104,6 +97,7 @@ impl Sim {
         let products = catalog::products();
         let source_items = Mutex::new(data::source_items(&products));
         let sales = Mutex::new(orders::Sales::generate(options.seed, &products));
+        let control = Control::new(ErrorShape::Magento, options.rates.clone());
         Self {
             options,
             products: Mutex::new(products),
@@ -113,31 +107,15 @@ impl Sim {
             bulks: Mutex::default(),
             source_items,
             tokens: Mutex::new(Vec::new()),
-            control: control::Control::default(),
+            control,
         }
     }
-}
-
-/// Locks a mutex, taking the data of one a panicking holder left behind.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Binds, prints the bound address (`http://127.0.0.1:PORT`) as the first line on stdout, and serves
 /// until the process ends.
 pub(crate) async fn serve(options: Options) -> Result<(), SimError> {
     let port = options.port;
-    let listener =
-        tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|source| SimError::Io { port, source })?;
-    let address = listener.local_addr().map_err(|source| SimError::Io { port, source })?;
-    {
-        use std::io::Write as _;
-        let mut out = std::io::stdout().lock();
-        // Tests read this line to find the port; a closed stdout does not stop the simulator.
-        let _ = writeln!(out, "http://{address}");
-        let _ = out.flush();
-    }
     let sim = Arc::new(Sim::new(options));
-    let app = axum::Router::new().fallback(routes::handle).with_state(sim);
-    axum::serve(listener, app).await.map_err(|source| SimError::Io { port, source })
+    super::server::serve(port, axum::Router::new().fallback(routes::handle).with_state(sim)).await
 }

@@ -1,5 +1,5 @@
-//! Routing: every request goes through one handler that logs it, applies the next fault, checks
-//! its credentials and answers the endpoint. Paths are matched by hand on the raw (still
+//! Routing: every request goes through one handler that has the shared control log it and apply its
+//! fault (`sim::control`), then checks its credentials and answers the endpoint. Paths are matched by hand on the raw (still
 //! percent-encoded) path, since a SKU may hold an encoded `/` and OAuth signs the path as sent.
 
 use std::sync::Arc;
@@ -12,42 +12,23 @@ use serde_json::{Value, json};
 
 use super::input::{Answer, LIST_LIMIT, json_body, list};
 use super::respond::json_response;
-use super::{MagentoError, Sim, auth, bulk, catalog, control, customers, lock, orders, prices, search, shipments};
+use super::{MagentoError, Sim, auth, bulk, catalog, customers, lock, orders, prices, search, shipments};
 
-/// The largest request body read (16 MiB).
-const BODY_LIMIT: usize = 16 << 20;
-
-/// Answers one request.
+/// Answers one request: the simulator's own control endpoints (`/__sim/orders`, `/__sim/bulk`; the
+/// shared ones are answered before), or the API.
 pub(super) async fn handle(State(sim): State<Arc<Sim>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, BODY_LIMIT).await.unwrap_or_default();
-    let method = parts.method.as_str().to_string();
-    let path = parts.uri.path().to_string();
-    let query = parts.uri.query().unwrap_or_default().to_string();
-    if let Some(rest) = path.strip_prefix("/__sim/") {
-        if let Some((status, value)) = orders::control(&sim, &method, rest, &body)
-            .or_else(|| bulk::control(&sim, &method, rest, &body))
-            .map(|answer| answer.unwrap_or_else(|e| (e.status, e.body())))
-        {
-            return json_response(status, &value);
-        }
-        return control::handle(&sim, &method, rest, &body);
-    }
-    sim.control.log(&method, &path, &query, &parts.headers, &body);
-    let fault = sim.control.next_fault();
-    if let Some(fault) = &fault
-        && let Some(response) = control::before(fault).await
-    {
-        return response;
-    }
-    let (status, value) = match answer(&sim, &method, &path, &query, &parts.headers, &body) {
-        Ok(answer) => answer,
-        Err(e) => (e.status, e.body()),
-    };
-    match &fault {
-        Some(fault) => control::after(fault, status, &value).await,
-        None => json_response(status, &value),
-    }
+    sim.control
+        .serve(request, |r| {
+            let answer = match r.path.strip_prefix("/__sim/") {
+                Some(rest) => orders::control(&sim, &r.method, rest, &r.body)
+                    .or_else(|| bulk::control(&sim, &r.method, rest, &r.body))
+                    .unwrap_or_else(|| Err(MagentoError::new(404, "Request does not match any route."))),
+                None => answer(&sim, &r.method, &r.path, &r.query, &r.headers, &r.body),
+            };
+            let (status, value) = answer.unwrap_or_else(|e| (e.status, e.body()));
+            json_response(status, &value)
+        })
+        .await
 }
 
 /// The route of a path: `/rest/V1/x`, `/rest/default/V1/x` and `/rest/all/V1/x` are `V1/x`; the

@@ -6,6 +6,7 @@ pub(crate) mod commerce;
 pub(crate) mod lsp;
 pub(crate) mod pages;
 pub(crate) mod receiver;
+pub(crate) mod sim;
 
 use std::path::PathBuf;
 

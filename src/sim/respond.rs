@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 /// A JSON answer.
-pub(super) fn json_response(status: u16, value: &Value) -> Response {
+pub(crate) fn json_response(status: u16, value: &Value) -> Response {
     let mut response = Response::new(Body::from(value.to_string()));
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     response

@@ -1,0 +1,118 @@
+//! The ERP's own control endpoints, not part of Business Central (never logged, never faulted, no
+//! credentials): list the state, set stock, change or add an item (between or during a paged read),
+//! ship an order, revoke every token and session.
+
+use serde_json::{Value, json};
+
+use super::shipments::{self, Ship};
+use super::{Erp, error};
+use crate::sim::respond::json_response;
+use axum::response::Response;
+
+/// What `POST /__sim/stock` takes.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Stock {
+    /// The item's number.
+    item: String,
+    /// The location's code.
+    location: String,
+    /// The quantity on hand from now on.
+    quantity: f64,
+}
+
+/// Answers `/__sim/{rest}` (the shared ones — requests, faults — are answered before).
+pub(super) fn handle(erp: &Erp, method: &str, rest: &str, body: &[u8]) -> Response {
+    let bad = |e: &dyn std::fmt::Display| error(400, "BadRequest", &e.to_string());
+    match (method, rest) {
+        ("GET", "state") => {
+            let store = erp.store();
+            let sets = ["locations", "items", "customers", "itemStocks", "salesOrders", "salesShipments"];
+            let mut state = json!({"companyId": erp.company});
+            for set in sets {
+                state[set] = Value::Array(store.all(set).to_vec());
+            }
+            json_response(200, &state)
+        }
+        ("POST", "stock") => match serde_json::from_slice::<Stock>(body) {
+            Ok(stock) => set_stock(erp, &stock).unwrap_or_else(|e| bad(&e)),
+            Err(e) => bad(&e),
+        },
+        ("POST", "ship") => match serde_json::from_slice::<Ship>(body) {
+            Ok(ship) => match shipments::ship(&mut erp.store(), &ship) {
+                Ok(shipment) => json_response(201, &shipment),
+                Err(e) => bad(&e),
+            },
+            Err(e) => bad(&e),
+        },
+        ("POST", "tokens/revoke") => json_response(200, &json!({"revoked": erp.auth.revoke()})),
+        ("POST", _) if rest.starts_with("items/") => {
+            let number = percent_encoding::percent_decode_str(&rest["items/".len()..]).decode_utf8_lossy().into_owned();
+            match serde_json::from_slice::<Value>(body) {
+                Ok(Value::Object(changes)) => json_response(200, &upsert_item(erp, &number, changes)),
+                _ => bad(&"the body is a JSON object of the item's properties"),
+            }
+        }
+        _ => error(404, "BadRequest_NotFound", "No such control endpoint."),
+    }
+}
+
+/// Sets an item's stock at a location; the item's `inventory` is the sum over locations.
+fn set_stock(erp: &Erp, stock: &Stock) -> Result<Response, String> {
+    let mut store = erp.store();
+    let item = store.find("items", "number", &stock.item).cloned().ok_or(format!("no item `{}`", stock.item))?;
+    let location =
+        store.find("locations", "code", &stock.location).cloned().ok_or(format!("no location `{}`", stock.location))?;
+    let same = |s: &Value| s["itemId"] == item["id"] && s["locationId"] == location["id"];
+    let mut row = match store.all("itemStocks").iter().find(|s| same(s)) {
+        Some(row) => row.clone(),
+        None => json!({"id": store.guid(), "itemId": item["id"], "itemNumber": item["number"],
+                       "locationId": location["id"], "locationCode": location["code"], "inventory": 0}),
+    };
+    row["inventory"] = json!(stock.quantity);
+    store.touch(&mut row, false);
+    let rows = store.all_mut("itemStocks");
+    match rows.iter().position(same) {
+        Some(i) => rows[i] = row.clone(),
+        None => rows.push(row.clone()),
+    }
+    let total: f64 = store
+        .all("itemStocks")
+        .iter()
+        .filter(|s| s["itemId"] == item["id"])
+        .filter_map(|s| s["inventory"].as_f64())
+        .sum();
+    if let Some(i) = store.position("items", "number", &stock.item) {
+        let mut entity = store.all("items")[i].clone();
+        entity["inventory"] = json!(total);
+        store.touch(&mut entity, false);
+        store.all_mut("items")[i] = entity;
+    }
+    Ok(json_response(200, &row))
+}
+
+/// Changes an item (by number) or adds it: the properties given are merged, `lastModifiedDateTime`
+/// is now unless given, the etag always new.
+fn upsert_item(erp: &Erp, number: &str, changes: serde_json::Map<String, Value>) -> Value {
+    let mut store = erp.store();
+    let keep_time = changes.contains_key("lastModifiedDateTime");
+    let (index, mut item) = match store.position("items", "number", number) {
+        Some(i) => (Some(i), store.all("items")[i].clone()),
+        None => {
+            let mut item = store.all("items").first().cloned().unwrap_or_else(|| json!({}));
+            item["id"] = json!(store.guid());
+            item["number"] = json!(number);
+            item["inventory"] = json!(0);
+            (None, item)
+        }
+    };
+    for (key, value) in changes {
+        item[key.as_str()] = value;
+    }
+    store.touch(&mut item, keep_time);
+    match index {
+        Some(i) => store.all_mut("items")[i] = item.clone(),
+        None => store.all_mut("items").push(item.clone()),
+    }
+    item
+}
