@@ -28,6 +28,7 @@ mod file_resume;
 mod folder_config;
 mod http_sink;
 mod http_source;
+mod http_step;
 mod jsonpath_cts;
 mod runtime;
 mod schema;

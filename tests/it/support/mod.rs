@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 
+pub(crate) mod api;
 pub(crate) mod cli;
 pub(crate) mod lsp;
 pub(crate) mod pages;
