@@ -93,7 +93,7 @@ pub(crate) struct GraphqlSourceConfig {
     pub(crate) timeout: Option<Duration>,
     /// Retry bounds: `{ max_attempts, initial, max, max_elapsed }`, as the `http` sink's (default 5
     /// tries, `200ms` doubled with full jitter, at most `30s` a wait and `5m` in all); 408, 429, 5xx
-    /// and no answer are tried again, any other status other than 2xx fails the poll.
+    /// and no answer are tried again, any other status but 2xx fails the poll.
     #[serde(default)]
     pub(crate) retry: Option<RetryConfig>,
 }

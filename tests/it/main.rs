@@ -26,6 +26,7 @@ mod examples;
 mod file_crash;
 mod file_resume;
 mod folder_config;
+mod graphql;
 mod http_sink;
 mod http_source;
 mod http_step;

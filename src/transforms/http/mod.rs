@@ -95,8 +95,8 @@ pub(crate) struct HttpStepConfig {
     /// `/V1/products/{{ record.sku | urlencode }}`; a missing `/` is added.
     #[serde(default)]
     pub(crate) path: Option<String>,
-    /// The HTTP method: `GET` (default; `POST` with `graphql`), `POST`, `PUT`, `PATCH` or `DELETE`; may
-    /// be a template.
+    /// The HTTP method, `GET`, `POST`, `PUT`, `PATCH` or `DELETE`; may be a template (default: `GET`,
+    /// `POST` with `graphql`).
     #[serde(default)]
     pub(crate) method: Option<String>,
     /// Query parameters added to the URL: name → template, each value URL-encoded, e.g.
@@ -143,8 +143,8 @@ pub(crate) struct HttpStepConfig {
     #[serde(default)]
     pub(crate) on_status: BTreeMap<String, StatusAction>,
     /// The answer cache: a request equal to an earlier one of the run (method, URL, headers, body) is
-    /// answered from it. `{ max_entries: 10000, max_bytes: 67108864 }` by default; `max_entries: 0`
-    /// turns it off.
+    /// answered from it; `max_entries: 0` turns it off (default: `{ max_entries: 10000, max_bytes:
+    /// 67108864 }`).
     #[serde(default)]
     pub(crate) cache: CacheConfig,
 }
