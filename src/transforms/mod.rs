@@ -38,6 +38,6 @@ crate::config::registry::component_registry! {
         "dedupe" => Dedupe(dedupe::DedupeConfig),
         "batch" => Batch(batch::BatchConfig),
         "reconcile" => Reconcile(reconcile::ReconcileConfig),
-        "http" => Http(http::HttpStepConfig),
+        "http" => Http(Box<http::HttpStepConfig>),
     }
 }

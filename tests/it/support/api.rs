@@ -217,7 +217,7 @@ fn graphql(body: &Value, auth: &str) -> Value {
                 "errors": [{"message": "children are unavailable", "path": ["product", "children"]}]
             });
         }
-        let found = PRODUCTS.iter().any(|p| *p == sku);
+        let found = PRODUCTS.contains(&sku);
         let value =
             if found { json!({"sku": sku, "children": [format!("{sku}-S"), format!("{sku}-M")]}) } else { Value::Null };
         return json!({"data": {"product": value}});
