@@ -18,9 +18,9 @@ use super::{Source, SourceContext, SourceError, SourceRun};
 use crate::config::duration::Duration;
 use crate::connectors::http::client::{Client, Prepared, excerpt, scrub};
 use crate::connectors::http::connection::{self, HttpConnection};
-use crate::connectors::http::exchange::{Exchange, exchange, json_body};
+use crate::connectors::http::exchange::{Exchange, client, exchange, json_body, time_limit};
 use crate::connectors::http::graphql;
-use crate::connectors::http::request::{BodySpec, RequestSpec, RequestTemplate};
+use crate::connectors::http::request::{BodySpec, RequestSpec, RequestTemplate, merged_headers};
 use crate::connectors::http::retry::{RetryConfig, RetryPolicy, StatusAction};
 use crate::expr::jsonpath::JsonPath;
 use crate::expr::template::{RenderContext, ValueTemplate};
@@ -130,10 +130,6 @@ impl GraphqlSourceConfig {
             let c = errors.connection::<HttpConnection>(ctx, &["connection"], name, connection::KIND)?;
             Some((name.as_str(), c))
         });
-        let mut merged = BTreeMap::new();
-        for (name, value) in connection.iter().flat_map(|(_, c)| &c.headers).chain(&self.headers) {
-            merged.insert(name.to_ascii_lowercase(), (name.clone(), value.clone()));
-        }
         let request = if self.connection.is_some() && connection.is_none() {
             None
         } else {
@@ -143,7 +139,7 @@ impl GraphqlSourceConfig {
                 url: self.url.as_deref(),
                 path: self.path.as_deref(),
                 method: "POST",
-                headers: merged.into_values().collect(),
+                headers: merged_headers(connection.map(|(_, c)| c), &self.headers),
                 body: BodySpec::None,
             };
             RequestTemplate::compile(ctx, spec, &mut errors)
@@ -168,14 +164,7 @@ impl GraphqlSourceConfig {
         if self.max_pages == 0 {
             errors.push(&["max_pages"], "bad-value", "`max_pages` must be at least 1", None);
         }
-        let timeout = self
-            .timeout
-            .map(|d| d.0)
-            .or_else(|| connection.and_then(|(_, c)| c.timeout))
-            .unwrap_or(StdDuration::from_secs(30));
-        if timeout.is_zero() {
-            errors.push(&["timeout"], "bad-value", "`timeout` must be longer than zero", None);
-        }
+        let timeout = time_limit(self.timeout, connection.map(|(_, c)| c), &mut errors);
         let policy = RetryPolicy::build(&self.retry.clone().unwrap_or_default(), &BTreeMap::new());
         if let Err(e) = &policy {
             errors.push(&["retry"], "bad-value", e.to_string(), None);
@@ -217,11 +206,7 @@ fn failed(message: String, retryable: bool) -> SourceError {
 impl GraphqlSource {
     /// Reads every page, blocking; call from a blocking thread.
     fn poll(&self, ctx: &SourceContext, chain: Chain) -> Result<(), SourceError> {
-        let conn = self.connection.as_ref();
-        let options = conn.map(|c| c.client.clone()).unwrap_or_default();
-        let client =
-            Client::new(self.timeout, &options, conn.and_then(|c| c.auth.clone()), conn.and_then(|c| c.limit.clone()))
-                .map_err(|message| failed(message, false))?;
+        let client = client(self.timeout, self.connection.as_ref()).map_err(|message| failed(message, false))?;
         let render = RenderContext::new(std::sync::Arc::new(Value::Object(Map::new())));
         let mut request = self.request.render(&render).map_err(|e| failed(e, false))?;
         let mut variables = match &self.variables {

@@ -6,8 +6,31 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use super::HttpConnection;
 use super::client::{Answer, Client, ClientError, MAX_BODY, Prepared, excerpt};
 use super::retry::{RetryPolicy, StatusAction, Verdict};
+
+/// A client with the connection's settings, auth and rate limit (none without a connection). Must run
+/// on a thread that may block.
+pub(crate) fn client(timeout: std::time::Duration, connection: Option<&HttpConnection>) -> Result<Client, String> {
+    let options = connection.map(|c| c.client.clone()).unwrap_or_default();
+    Client::new(timeout, &options, connection.and_then(|c| c.auth.clone()), connection.and_then(|c| c.limit.clone()))
+}
+
+/// A component's time limit for one request: its own `timeout`, else the connection's, else 30 s; zero
+/// is reported at `timeout`.
+pub(crate) fn time_limit(
+    own: Option<crate::config::duration::Duration>,
+    connection: Option<&HttpConnection>,
+    errors: &mut crate::kernel::build::BuildErrors,
+) -> std::time::Duration {
+    let limit =
+        own.map(|d| d.0).or_else(|| connection.and_then(|c| c.timeout)).unwrap_or(std::time::Duration::from_secs(30));
+    if limit.is_zero() {
+        errors.push(&["timeout"], "bad-value", "`timeout` must be longer than zero", None);
+    }
+    limit
+}
 
 /// How a request ended.
 #[derive(Debug)]

@@ -52,6 +52,19 @@ pub(crate) struct RequestSpec<'a> {
     pub(crate) body: BodySpec,
 }
 
+/// The headers of a request: the connection's, replaced by the component's of the same
+/// (case-insensitive) name.
+pub(crate) fn merged_headers(
+    connection: Option<&HttpConnection>,
+    own: &std::collections::BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut merged = std::collections::BTreeMap::new();
+    for (name, value) in connection.iter().flat_map(|c| &c.headers).chain(own) {
+        merged.insert(name.to_ascii_lowercase(), (name.clone(), value.clone()));
+    }
+    merged.into_values().collect()
+}
+
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 fn parse_method(text: &str) -> Result<Method, String> {

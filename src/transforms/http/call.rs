@@ -15,7 +15,7 @@ use super::OnMissing;
 use super::cache::{AnswerCache, Found};
 use crate::connectors::http::HttpConnection;
 use crate::connectors::http::client::{Answer, Client, Prepared, excerpt, scrub};
-use crate::connectors::http::exchange::{Exchange, exchange, json_body};
+use crate::connectors::http::exchange::{Exchange, client, exchange, json_body};
 use crate::connectors::http::graphql;
 use crate::connectors::http::request::RequestTemplate;
 use crate::connectors::http::retry::{RetryPolicy, StatusAction};
@@ -81,13 +81,6 @@ impl HttpStep {
         Self { c, client: None, cache, sent: 0, missing: 0, stopped: false }
     }
 
-    /// The client, made on the first request (a thread that may block).
-    fn make_client(&self) -> Result<Client, String> {
-        let conn = self.c.connection.as_ref();
-        let options = conn.map(|c| c.client.clone()).unwrap_or_default();
-        Client::new(self.c.timeout, &options, conn.and_then(|c| c.auth.clone()), conn.and_then(|c| c.limit.clone()))
-    }
-
     /// The request for the record in `ctx`: the template rendered, the query added, a GraphQL body
     /// wrapped.
     fn render(&self, ctx: &RenderContext) -> Result<Prepared, String> {
@@ -126,7 +119,7 @@ impl HttpStep {
     /// Sends `request` and judges the answer.
     fn call(&mut self, request: &Prepared) -> Outcome {
         if self.client.is_none() {
-            match self.make_client() {
+            match client(self.c.timeout, self.c.connection.as_ref()) {
                 Ok(c) => self.client = Some(c),
                 Err(e) => return Outcome::Fatal(e),
             }

@@ -17,7 +17,8 @@ use serde_json::Value;
 use super::context::field_to_jsonpath;
 use crate::config::duration::Duration;
 use crate::connectors::http::connection::{self, HttpConnection};
-use crate::connectors::http::request::{BodySpec, RequestSpec, RequestTemplate};
+use crate::connectors::http::exchange::time_limit;
+use crate::connectors::http::request::{BodySpec, RequestSpec, RequestTemplate, merged_headers};
 use crate::connectors::http::retry::{RetryConfig, RetryPolicy, StatusAction};
 use crate::kernel::build::{BuildContext, BuildErrors};
 pub(crate) use call::HttpStep;
@@ -157,11 +158,6 @@ impl HttpStepConfig {
             let c = errors.connection::<HttpConnection>(ctx, &["connection"], name, connection::KIND)?;
             Some((name.as_str(), c))
         });
-        // The step's headers replace the connection's of the same (case-insensitive) name.
-        let mut merged = BTreeMap::new();
-        for (name, value) in connection.iter().flat_map(|(_, c)| &c.headers).chain(&self.headers) {
-            merged.insert(name.to_ascii_lowercase(), (name.clone(), value.clone()));
-        }
         let body = match (&self.body, &self.graphql) {
             (Some(_), Some(_)) => {
                 errors.push(&["graphql"], "bad-value", "give either `body` or `graphql`, not both", None);
@@ -189,7 +185,7 @@ impl HttpStepConfig {
                 url: self.url.as_deref(),
                 path: self.path.as_deref(),
                 method,
-                headers: merged.into_values().collect(),
+                headers: merged_headers(connection.map(|(_, c)| c), &self.headers),
                 body,
             };
             RequestTemplate::compile(ctx, spec, &mut errors)
@@ -213,14 +209,7 @@ impl HttpStepConfig {
             );
         }
         let value = self.value.as_ref().map(|v| errors.value_template(ctx, &["value"], v));
-        let timeout = self
-            .timeout
-            .map(|d| d.0)
-            .or_else(|| connection.and_then(|(_, c)| c.timeout))
-            .unwrap_or(std::time::Duration::from_secs(30));
-        if timeout.is_zero() {
-            errors.push(&["timeout"], "bad-value", "`timeout` must be longer than zero", None);
-        }
+        let timeout = time_limit(self.timeout, connection.map(|(_, c)| c), &mut errors);
         let policy = match RetryPolicy::build(&self.retry.clone().unwrap_or_default(), &self.on_status) {
             Ok(p) => Some(p),
             Err(e) => {

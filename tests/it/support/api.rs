@@ -77,28 +77,9 @@ impl Api {
     }
 }
 
+/// `text` percent-decoded (`+` as a space, as in a query).
 fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    url::form_urlencoded::parse(format!("v={text}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
 }
 
 fn serve(stream: TcpStream, log: &Mutex<Vec<Request>>) {
@@ -150,8 +131,7 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Request>>) {
 fn answer(request: &Request, earlier: usize, auth: &str) -> (&'static str, String, String) {
     let ok = |v: Value| ("200 OK", String::new(), v.to_string());
     let (path, query) = request.target.split_once('?').unwrap_or((&request.target, ""));
-    let params: HashMap<String, String> =
-        query.split('&').filter_map(|p| p.split_once('=')).map(|(k, v)| (decode(k), decode(v))).collect();
+    let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
     if path == "/customers" {
         let email = params.get("email").cloned().unwrap_or_default();
         let items = if email == KNOWN_EMAIL { json!([{"id": 7, "email": email}]) } else { json!([]) };
