@@ -219,3 +219,31 @@ fn sim_get(url: &str) -> Value {
     let text = reqwest::blocking::get(url).and_then(|r| r.text()).expect("the simulator answers");
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
+
+#[test]
+fn a_401_that_survives_a_token_renewal_stops_the_run() {
+    use crate::support::receiver::{Config, PASSWORD, Receiver};
+    // Every token the receiver issues is refused at once: one renewal, then the run stops.
+    let receiver = Receiver::start(Config { require_token: true, token_uses: 0, ..Config::default() });
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("connections.yaml"),
+        format!(
+            "connections:\n  erp:\n    type: http\n    base_url: \"{}\"\n    \
+             auth: {{ type: magento_admin, username: admin, password: \"{PASSWORD}\" }}\n",
+            receiver.base_url()
+        ),
+    )
+    .expect("write connections");
+    let records: Vec<Value> = (0..4).map(|i| json!({"reference": format!("R{i}")})).collect();
+    let step =
+        "    connection: erp\n    path: \"/orders?reference={{ record.reference | urlencode }}\"\n    into: existing\n";
+    let summary = run(dir.path(), &pipeline(dir.path(), &records, step));
+    let error = summary.error.clone().unwrap_or_default();
+    assert!(error.contains("HTTP 401 (after logging in again)"), "{error}");
+    assert!(!error.contains(PASSWORD), "{error}");
+    let stats = receiver.stats();
+    assert_eq!(stats.logins.get("/V1/integration/admin/token"), Some(&2), "two logins, not one per record");
+    assert_eq!(stats.unauthorized, 2);
+    assert_eq!(summary.records.unacknowledged, 4, "{summary}");
+}
