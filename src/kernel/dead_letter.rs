@@ -340,7 +340,7 @@ pub(crate) fn retry_while_full(
     what: &str,
     mut write: impl FnMut() -> Result<(), StateError>,
 ) -> Result<(), StateError> {
-    let mut run = || {
+    let run = || {
         let mut pause = Duration::from_millis(50);
         loop {
             match write() {
@@ -353,10 +353,7 @@ pub(crate) fn retry_while_full(
             }
         }
     };
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(run),
-        _ => run(),
-    }
+    crate::kernel::step::blocking(run)
 }
 
 /// The current time as RFC 3339 in UTC.

@@ -55,6 +55,17 @@ impl Output {
     }
 }
 
+/// Runs `f`, which blocks (a request, a full store waited out), from a tokio task: on a multi-threaded
+/// runtime through `block_in_place`, so the worker's other tasks (the steps downstream) move to another
+/// thread and keep flowing, and blocking clients (reqwest's) may be used; elsewhere (a blocking
+/// thread, a unit test) directly.
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// An input a step reads whole before its other inputs (`reconcile`'s `right`): named by a key of the
 /// step's config, which names one of the step's `inputs`.
 #[derive(Debug, Clone, PartialEq, Eq)]

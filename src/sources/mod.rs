@@ -3,6 +3,7 @@
 
 pub(crate) mod emit;
 pub(crate) mod file;
+pub(crate) mod graphql;
 pub(crate) mod http;
 
 use std::future::Future;
@@ -24,6 +25,7 @@ crate::config::registry::component_registry! {
     SourceConfig, "source", build(BuildContext) -> Box<dyn Source>, BuildErrors {
         "file" => File(file::FileSourceConfig),
         "http" => Http(Box<http::HttpSourceConfig>),
+        "graphql" => Graphql(Box<graphql::GraphqlSourceConfig>),
     }
 }
 

@@ -9,6 +9,7 @@ pub(crate) mod explode;
 pub(crate) mod fields;
 pub(crate) mod filter;
 pub(crate) mod group;
+pub(crate) mod http;
 pub(crate) mod jsonpath;
 pub(crate) mod lookup;
 pub(crate) mod reconcile;
@@ -37,5 +38,6 @@ crate::config::registry::component_registry! {
         "dedupe" => Dedupe(dedupe::DedupeConfig),
         "batch" => Batch(batch::BatchConfig),
         "reconcile" => Reconcile(reconcile::ReconcileConfig),
+        "http" => Http(Box<http::HttpStepConfig>),
     }
 }

@@ -13,7 +13,7 @@
 mod config;
 mod idempotent;
 mod payload;
-mod request;
+use crate::connectors::http::request;
 
 pub(crate) use config::HttpSinkConfig;
 

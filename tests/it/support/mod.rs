@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 
+pub(crate) mod api;
 pub(crate) mod changes;
 pub(crate) mod cli;
 pub(crate) mod commerce;

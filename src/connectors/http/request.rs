@@ -1,4 +1,4 @@
-//! Requests of the `http` sink: the URL, method, headers and body compiled once as templates and
+//! Templated HTTP requests (the `http` sink's and the `http` step's): the URL, method, headers and body compiled once as templates and
 //! rendered per record into the [`Prepared`] request the connector's client sends. Every text that
 //! leaves this module (errors, targets) has the registered secrets masked.
 
@@ -6,7 +6,7 @@ use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::connectors::http::HttpConnection;
-pub(super) use crate::connectors::http::client::{Prepared, excerpt, scrub};
+pub(crate) use crate::connectors::http::client::{Prepared, excerpt, scrub};
 use crate::expr::template::{RenderContext, StringTemplate, ValueTemplate};
 use crate::kernel::build::{BuildContext, BuildErrors};
 
@@ -19,7 +19,7 @@ enum MethodSpec {
 
 /// What is sent as the body.
 #[derive(Debug, Clone)]
-pub(super) enum BodySpec {
+pub(crate) enum BodySpec {
     /// No body (lookups).
     None,
     /// The record itself.
@@ -30,7 +30,7 @@ pub(super) enum BodySpec {
 
 /// One compiled request: where, how, with which headers and body.
 #[derive(Debug, Clone)]
-pub(super) struct RequestTemplate {
+pub(crate) struct RequestTemplate {
     /// The connection's `base_url` the rendered `target` is appended to, if any.
     base: Option<String>,
     /// The URL, or the path below `base`.
@@ -41,7 +41,7 @@ pub(super) struct RequestTemplate {
 }
 
 /// The parts of a request as written in config, with the config fields they come from (for errors).
-pub(super) struct RequestSpec<'a> {
+pub(crate) struct RequestSpec<'a> {
     /// The field prefix (`[]` for the sink, `["idempotency", "lookup"]` for the lookup).
     pub(crate) field: &'a [&'a str],
     pub(crate) connection: Option<(&'a str, &'a HttpConnection)>,
@@ -50,6 +50,19 @@ pub(super) struct RequestSpec<'a> {
     pub(crate) method: &'a str,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: BodySpec,
+}
+
+/// The headers of a request: the connection's, replaced by the component's of the same
+/// (case-insensitive) name.
+pub(crate) fn merged_headers(
+    connection: Option<&HttpConnection>,
+    own: &std::collections::BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut merged = std::collections::BTreeMap::new();
+    for (name, value) in connection.iter().flat_map(|c| &c.headers).chain(own) {
+        merged.insert(name.to_ascii_lowercase(), (name.clone(), value.clone()));
+    }
+    merged.into_values().collect()
 }
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -74,7 +87,7 @@ fn field<'s>(prefix: &[&'s str], rest: &[&'s str]) -> Vec<&'s str> {
 
 impl RequestTemplate {
     /// Compiles a request, recording every problem in `errors`.
-    pub(super) fn compile(ctx: &BuildContext, spec: RequestSpec<'_>, errors: &mut BuildErrors) -> Option<Self> {
+    pub(crate) fn compile(ctx: &BuildContext, spec: RequestSpec<'_>, errors: &mut BuildErrors) -> Option<Self> {
         let push = |errors: &mut BuildErrors, name: &str, message: String, hint: Option<String>| {
             errors.push(&field(spec.field, &[name]), "bad-value", message, hint);
         };
@@ -147,7 +160,7 @@ impl RequestTemplate {
     }
 
     /// Renders the request for one record.
-    pub(super) fn render(&self, ctx: &RenderContext) -> Result<Prepared, String> {
+    pub(crate) fn render(&self, ctx: &RenderContext) -> Result<Prepared, String> {
         let method = match &self.method {
             MethodSpec::Fixed(m) => m.clone(),
             MethodSpec::Template(t) => parse_method(&t.render(ctx).map_err(|e| format!("method: {e}"))?)?,
