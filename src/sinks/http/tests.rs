@@ -6,7 +6,9 @@ use serde_json::json;
 use super::*;
 use crate::connectors::http::HttpConnection;
 use crate::connectors::http::connection::KIND;
+use crate::expr::template::RenderContext;
 use crate::kernel::build::NamedConnection;
+use crate::sinks::{Sink, SinkContext};
 
 /// Named connections as the build context holds them.
 type Connections = BTreeMap<String, NamedConnection>;
@@ -68,10 +70,11 @@ fn paths_join_the_connection_base_url() {
     let sink = config("connection: erp\npath: \"/orders/{{ record.id }}\"\nmethod: \"{{ record.m }}\"\n")
         .build(&ctx)
         .expect("builds");
-    let request = sink.create.render(&RenderContext::new(Arc::new(json!({"id": 7, "m": "put"})))).expect("renders");
+    let request =
+        sink.core.create.render(&RenderContext::new(Arc::new(json!({"id": 7, "m": "put"})))).expect("renders");
     assert_eq!(request.target, "PUT http://127.0.0.1:9/api/orders/7");
     assert_eq!(request.body, Some(json!({"id": 7, "m": "put"})), "the record is the default body");
-    let bad = sink.create.render(&RenderContext::new(Arc::new(json!({"id": 7, "m": "FETCH"}))));
+    let bad = sink.core.create.render(&RenderContext::new(Arc::new(json!({"id": 7, "m": "FETCH"}))));
     assert!(bad.expect_err("bad method").contains("not a supported HTTP method"));
 }
 
@@ -158,7 +161,7 @@ fn an_answer_body_is_read_up_to_a_limit() {
         sent
     });
     let sink = config(&format!("url: \"http://{addr}/orders\"\n")).build(&context()).expect("builds");
-    let prepared = sink.create.render(&RenderContext::new(Arc::new(json!({"a": 1})))).expect("renders");
+    let prepared = sink.core.create.render(&RenderContext::new(Arc::new(json!({"a": 1})))).expect("renders");
     let answer = client::Client::new(std::time::Duration::from_secs(30), &Default::default(), None, None)
         .expect("client")
         .send(&prepared)
