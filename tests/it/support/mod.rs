@@ -4,6 +4,7 @@ pub(crate) mod cli;
 pub(crate) mod lsp;
 pub(crate) mod pages;
 pub(crate) mod receiver;
+pub(crate) mod stub;
 
 use std::path::PathBuf;
 
