@@ -17,9 +17,21 @@ use crate::support::stub::{Seen, Stub};
 
 /// Runs `yaml` (as `p.yaml` in `dir`, beside any `connections.yaml`) to the end.
 pub(crate) fn run(dir: &Path, yaml: &str, state: Option<&Arc<SqliteStore>>, from_start: bool) -> RunSummary {
+    run_with(dir, yaml, state, from_start, &[])
+}
+
+/// [`run`], with the environment variables `vars` set for the config (`${secret:…}`).
+pub(crate) fn run_with(
+    dir: &Path,
+    yaml: &str,
+    state: Option<&Arc<SqliteStore>>,
+    from_start: bool,
+    vars: &[(&str, &str)],
+) -> RunSummary {
     let file = dir.join("p.yaml");
     std::fs::write(&file, yaml).expect("write pipeline");
-    let env = |n: &str| std::env::var(n).ok();
+    let env =
+        |n: &str| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string()).or_else(|| std::env::var(n).ok());
     let pipelines = load_paths(&[file], &env).unwrap_or_else(|d| panic!("{d}"));
     let plan = compile(&pipelines[0]).unwrap_or_else(|d| panic!("{d}"));
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");

@@ -27,6 +27,7 @@ mod file_crash;
 mod file_resume;
 mod folder_config;
 mod http_sink;
+mod http_sink_bulk;
 mod http_sink_flight;
 mod http_source;
 mod jsonpath_cts;
