@@ -292,7 +292,16 @@ impl HttpSinkConfig {
                     headers: headers.clone(),
                     body: BodySpec::None,
                 };
-                RequestTemplate::compile(ctx, spec, &mut errors).map(|status| Bulk::new(status, b))
+                // Reported under `bulk.status`, the key that holds the URL or path.
+                let mut status_errors = BuildErrors::default();
+                let status = RequestTemplate::compile(ctx, spec, &mut status_errors);
+                for mut e in status_errors.0 {
+                    if let Some(last) = e.field.last_mut() {
+                        *last = "status".into();
+                    }
+                    errors.0.push(e);
+                }
+                status.map(|status| Bulk::new(status, b))
             }
             _ => None,
         };

@@ -191,3 +191,41 @@ fn a_connection_with_errors_of_its_own_fails_the_sink_without_a_second_report() 
     let codes: Option<Vec<&str>> = errors.as_ref().map(|e| e.iter().map(|e| e.code).collect());
     assert_eq!(codes, Some(vec![crate::kernel::build::FOLLOW_ON]), "{errors:?}");
 }
+
+#[test]
+fn per_record_keys_cannot_be_combined_with_batches_or_bulks() {
+    let idem = "idempotency: { lookup: { url: \"http://127.0.0.1:9/o\", found: \"$[0]\" } }";
+    let errors = build_errors(&format!("url: \"http://127.0.0.1:9/o\"\nbatch_size: 20\n{idem}\n"), Connections::new());
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].0, "idempotency");
+    assert!(errors[0].1.contains("cannot be combined with `batch_size`"), "{errors:?}");
+    let errors =
+        build_errors("url: \"http://127.0.0.1:9/o\"\nbulk: {}\ncapture: { id: \"$.id\" }\n", Connections::new());
+    assert_eq!(errors.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(), ["capture", "bulk.status"], "{errors:?}");
+    assert!(errors[0].1.contains("cannot be combined with `bulk`"), "{errors:?}");
+    assert!(config_fails("url: \"http://127.0.0.1:9/o\"\nbatch_size: 0\n"), "a batch holds a record at least");
+}
+
+/// True when `yaml` is refused before it is built.
+fn config_fails(yaml: &str) -> bool {
+    serde_yaml::from_str::<HttpSinkConfig>(yaml).is_err()
+}
+
+#[test]
+fn query_values_are_encoded_and_masked_in_the_target() {
+    crate::config::secrets::register("q s3cret/+");
+    let sink = config(
+        "url: \"http://127.0.0.1:9/V1/products?fields=items\"\nquery:\n  \"searchCriteria[pageSize]\": \"{{ record.size }}\"\n  token: \"q s3cret/+\"\n",
+    )
+    .build(&context())
+    .expect("builds");
+    let request = sink.core.create.render(&RenderContext::new(Arc::new(json!({"size": 20})))).expect("renders");
+    assert_eq!(
+        request.url.as_str(),
+        "http://127.0.0.1:9/V1/products?fields=items&searchCriteria%5BpageSize%5D=20&token=q+s3cret%2F%2B"
+    );
+    assert_eq!(
+        request.target,
+        "POST http://127.0.0.1:9/V1/products?fields=items&searchCriteria%5BpageSize%5D=20&token=***"
+    );
+}

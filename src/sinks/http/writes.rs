@@ -118,9 +118,13 @@ async fn write_in_flight(core: Arc<HttpSink>, batch: Arc<Batch>, permits: Arc<Se
     let mut rejected = Vec::new();
     for wave in waves(&batch, core.batch_size) {
         let mut started = Vec::with_capacity(wave.len());
+        // Where the wave stopped starting requests, if it did.
+        let mut stopped = None;
         for range in wave {
             let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-                // Only closed when the sink is dropped, which the runtime does after the last write.
+                // The permits are never closed; were they, the rest of the batch stays unacknowledged.
+                let error = SinkError { message: "the http sink's requests were closed".into(), retryable: true };
+                stopped = Some((range.start, error));
                 break;
             };
             let (core, batch, records) = (Arc::clone(&core), Arc::clone(&batch), range.clone());
@@ -143,7 +147,7 @@ async fn write_in_flight(core: Arc<HttpSink>, batch: Arc<Batch>, permits: Arc<Se
                 (_, Some(_)) => {}
             }
         }
-        if let Some((settled, error)) = failure {
+        if let Some((settled, error)) = failure.or(stopped) {
             return Err(FailedWrite { error, settled, rejected });
         }
     }
