@@ -244,7 +244,7 @@ impl Execution {
             counters.push((built.id.clone(), "sink", built.type_name, Arc::clone(&node_counters)));
             let Some(rx) = receivers.remove(&n) else { continue };
             let BuiltSink { id, sink, .. } = built;
-            let sink: Box<dyn Sink> = if options.dry_run { Box::new(DryRunSink::new(&id)) } else { sink };
+            let sink: Box<dyn Sink> = if options.dry_run { Box::new(DryRunSink::new(&id, sink)) } else { sink };
             let sink_ctx = SinkContext {
                 pipeline: name.clone(),
                 sink: id.clone(),

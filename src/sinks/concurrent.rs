@@ -57,16 +57,12 @@ pub trait ConcurrentWrites: Send {
     fn start_write(&mut self, batch: Arc<Batch>) -> WriteFuture;
 }
 
-/// `max_in_flight:` — how many writes a sink that supports several keeps outstanding. A config field
-/// for such sinks (`http` once it writes asynchronously); `1` writes one batch at a time.
+/// `max_in_flight:` — how many writes a sink that supports several keeps outstanding (`http`); `1`
+/// writes one batch at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub(crate) struct MaxInFlight(NonZeroU16);
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "no sink has a `max_in_flight:` key until `http` writes asynchronously")
-)]
 impl MaxInFlight {
     /// The number of writes (serde refuses a `0`: it cannot mean "none").
     pub(crate) fn get(self) -> NonZeroUsize {

@@ -77,6 +77,12 @@ pub trait Sink: Send {
         None
     }
 
+    /// What the sink would send for `batch`, one line each, secrets masked: what `weir run --dry-run`
+    /// prints. `None` (the default): the records themselves, as they reach the sink.
+    fn describe(&self, _batch: &[Record]) -> Option<Vec<String>> {
+        None
+    }
+
     /// Where records go, for the audit log (a path, a URL).
     fn target(&self) -> String {
         String::new()

@@ -134,6 +134,7 @@ impl GraphqlSourceConfig {
             None
         } else {
             let spec = RequestSpec {
+                query: &[],
                 field: &[],
                 connection,
                 url: self.url.as_deref(),

@@ -32,6 +32,8 @@ mod folder_config;
 mod graphql;
 mod http_incremental;
 mod http_sink;
+mod http_sink_bulk;
+mod http_sink_flight;
 mod http_source;
 mod http_step;
 mod jsonpath_cts;

@@ -36,6 +36,8 @@ pub(crate) struct RequestTemplate {
     /// The URL, or the path below `base`.
     target: StringTemplate,
     method: MethodSpec,
+    /// Query parameters appended to the URL, form-encoded (`searchCriteria[pageSize]` keeps its name).
+    query: Vec<(String, StringTemplate)>,
     headers: Vec<(HeaderName, StringTemplate)>,
     body: BodySpec,
 }
@@ -48,6 +50,7 @@ pub(crate) struct RequestSpec<'a> {
     pub(crate) url: Option<&'a str>,
     pub(crate) path: Option<&'a str>,
     pub(crate) method: &'a str,
+    pub(crate) query: &'a [(String, String)],
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: BodySpec,
 }
@@ -144,6 +147,12 @@ impl RequestTemplate {
                 }
             }
         };
+        let mut query = Vec::new();
+        for (name, value) in spec.query {
+            if let Some(t) = errors.string_template(ctx, &field(spec.field, &["query", name]), value) {
+                query.push((name.clone(), t));
+            }
+        }
         let mut headers = Vec::new();
         for (name, value) in &spec.headers {
             let field = field(spec.field, &["headers", name]);
@@ -156,7 +165,16 @@ impl RequestTemplate {
                 Err(_) => errors.push(&field, "bad-value", format!("`{name}` is not a valid header name"), None),
             }
         }
-        Some(RequestTemplate { base, target: target?, method: method?, headers, body: spec.body })
+        Some(RequestTemplate { base, target: target?, method: method?, query, headers, body: spec.body })
+    }
+
+    /// Renders the body alone.
+    pub(crate) fn render_body(&self, ctx: &RenderContext) -> Result<Option<serde_json::Value>, String> {
+        Ok(match &self.body {
+            BodySpec::None => None,
+            BodySpec::Record => Some((*ctx.record).clone()),
+            BodySpec::Template(t) => Some(t.render(ctx).map_err(|e| format!("body: {e}"))?),
+        })
     }
 
     /// Renders the request for one record.
@@ -171,9 +189,24 @@ impl RequestTemplate {
             Some(base) => format!("{base}/{rendered}"),
             None => rendered,
         };
-        let parsed = reqwest::Url::parse(&url).map_err(|e| format!("`{}` is not a valid URL: {e}", scrub(&url)))?;
+        let mut parsed = reqwest::Url::parse(&url).map_err(|e| format!("`{}` is not a valid URL: {e}", scrub(&url)))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(format!("`{}` is not an http(s) URL", scrub(&url)));
+        }
+        let mut target = scrub(format!("{method} {url}"));
+        if !self.query.is_empty() {
+            // The target shows each value masked before it is encoded: an encoded secret would not be
+            // recognised afterwards.
+            let mut shown = url::form_urlencoded::Serializer::new(String::new());
+            let mut pairs = parsed.query_pairs_mut();
+            for (name, template) in &self.query {
+                let value = template.render(ctx).map_err(|e| format!("query `{name}`: {e}"))?;
+                pairs.append_pair(name, &value);
+                shown.append_pair(name, &scrub(value));
+            }
+            drop(pairs);
+            target.push(if url.contains('?') { '&' } else { '?' });
+            target.push_str(&shown.finish());
         }
         let mut headers = HeaderMap::new();
         for (name, template) in &self.headers {
@@ -182,12 +215,7 @@ impl RequestTemplate {
                 .map_err(|_| format!("header `{name}`: the value is not a valid header"))?;
             headers.insert(name.clone(), value);
         }
-        let body = match &self.body {
-            BodySpec::None => None,
-            BodySpec::Record => Some((*ctx.record).clone()),
-            BodySpec::Template(t) => Some(t.render(ctx).map_err(|e| format!("body: {e}"))?),
-        };
-        let target = scrub(format!("{method} {url}"));
+        let body = self.render_body(ctx)?;
         Ok(Prepared { method, url: parsed, headers, body, target })
     }
 }

@@ -2,17 +2,23 @@
 //! JSONPath and URL up front into the runtime [`HttpSink`].
 
 use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
+
+use indexmap::IndexMap;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::bulk::Bulk;
 use super::request::{BodySpec, RequestSpec, RequestTemplate};
+use super::writes::HttpSinkWrites;
 use super::{Captures, HttpSink, Idempotency, Lookup};
 use crate::config::duration::Duration;
 use crate::connectors::http::connection::{self, HttpConnection};
 use crate::connectors::http::retry::{RetryConfig, RetryConfigError, StatusAction};
 use crate::kernel::build::{BuildContext, BuildErrors};
+use crate::sinks::concurrent::MaxInFlight;
 
 fn default_create_method() -> String {
     "POST".into()
@@ -40,13 +46,39 @@ pub(crate) struct HttpSinkConfig {
     /// The HTTP method: `POST` (default), `PUT`, `PATCH`, `DELETE` or `GET`; may be a template.
     #[serde(default = "default_create_method")]
     pub(crate) method: String,
+    /// Query parameters: name → template. Values are form-encoded, names too (Magento's bracketed
+    /// `searchCriteria[filter_groups][0][filters][0][field]` keys arrive as written), in the order given,
+    /// after any query the URL itself holds.
+    #[serde(default)]
+    pub(crate) query: IndexMap<String, String>,
     /// Request headers; values are templates and may use `${secret:NAME}`. They replace the
     /// connection's headers of the same name.
     #[serde(default)]
     pub(crate) headers: BTreeMap<String, String>,
     /// The JSON body: a structured template, like the `template` step's `value` (default: the record).
+    /// With `batch_size` over 1 it also sees `records`, the list of the batch's records (e.g.
+    /// `{ sourceItems: "{{ records }}" }`; default: that list); with `bulk`, it is one operation's
+    /// entity, rendered per record.
     #[serde(default)]
     pub(crate) body: Option<Value>,
+    /// Records sent in one request (default 1). Above 1, the URL, query and headers are rendered from
+    /// the first record of each batch and the body from `records`; a rejected request dead-letters every
+    /// record it held; retries resend the whole batch. Not with `idempotency` or `capture` (both are per
+    /// record). Magento accepts at most 20 items per synchronous request when its web API input limits
+    /// are on.
+    #[serde(default = "default_batch_size")]
+    pub(crate) batch_size: NonZeroUsize,
+    /// Requests in flight at once (default 1). Answers may complete in any order; the source's
+    /// checkpoint still only covers records acknowledged without a gap, and two records of one key are
+    /// never in flight together, so updates of one key arrive in order. The connection's rate limit
+    /// holds for all of them together.
+    #[serde(default)]
+    pub(crate) max_in_flight: MaxInFlight,
+    /// Adobe Commerce asynchronous bulk: each request (of up to `batch_size` records) is a list of
+    /// operations sent to an `/async/bulk/V1/...` path; the sink then polls the bulk's detailed status
+    /// until no operation is open and settles each record by its operation's status.
+    #[serde(default)]
+    pub(crate) bulk: Option<BulkConfig>,
     /// Time limit for one request: connect, send, answer (default: the connection's `timeout`, else
     /// `30s`).
     #[serde(default)]
@@ -80,6 +112,48 @@ pub(crate) struct HttpSinkConfig {
     /// read them as `ids.erp_order_id`. Needs the state store.
     #[serde(default)]
     pub(crate) capture: BTreeMap<String, String>,
+}
+
+fn default_batch_size() -> NonZeroUsize {
+    NonZeroUsize::MIN
+}
+
+fn default_status() -> String {
+    "/V1/bulk/{{ bulk_uuid }}/detailed-status".into()
+}
+
+fn default_poll_interval() -> Duration {
+    Duration(std::time::Duration::from_secs(2))
+}
+
+fn default_max_polls() -> u32 {
+    150
+}
+
+fn default_resends() -> u32 {
+    2
+}
+
+/// How an asynchronous bulk request is followed up.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BulkConfig {
+    /// The bulk's detailed status, a template seeing `bulk_uuid`: a path below the connection's
+    /// `base_url` (default `/V1/bulk/{{ bulk_uuid }}/detailed-status`), or an absolute URL when the sink
+    /// uses `url`.
+    #[serde(default = "default_status")]
+    pub(crate) status: String,
+    /// Wait between two polls of the status (default `2s`).
+    #[serde(default = "default_poll_interval")]
+    pub(crate) poll_interval: Duration,
+    /// Polls before the sink gives up on a bulk whose operations are still open (default 150); the
+    /// records stay unacknowledged and the sink fails with a retryable error.
+    #[serde(default = "default_max_polls")]
+    pub(crate) max_polls: u32,
+    /// How many times the records of operations that failed retriably (status 2) are sent again, in a
+    /// new bulk (default 2); then they are dead-lettered with Magento's message.
+    #[serde(default = "default_resends")]
+    pub(crate) resends: u32,
 }
 
 /// How an idempotent sink recognises a record the target already has.
@@ -148,7 +222,7 @@ fn compile_captures(errors: &mut BuildErrors, field: &[&str], captures: &BTreeMa
 
 impl HttpSinkConfig {
     /// Compiles every template and JSONPath; checks the connection exists.
-    pub(crate) fn build(&self, ctx: &BuildContext) -> Result<HttpSink, BuildErrors> {
+    pub(crate) fn build(&self, ctx: &BuildContext) -> Result<HttpSinkWrites, BuildErrors> {
         let mut errors = BuildErrors::default();
         let connection = self.connection.as_ref().and_then(|name| {
             let c = errors.connection::<HttpConnection>(ctx, &["connection"], name, connection::KIND)?;
@@ -162,9 +236,14 @@ impl HttpSinkConfig {
         let headers: Vec<(String, String)> = merged.into_values().collect();
         let body = match &self.body {
             Some(v) => errors.value_template(ctx, &["body"], v).map(BodySpec::Template),
+            // A batch's default body is the list of its records.
+            None if self.batch_size.get() > 1 && self.bulk.is_none() => {
+                errors.value_template(ctx, &["body"], &Value::from("{{ records }}")).map(BodySpec::Template)
+            }
             None => Some(BodySpec::Record),
         };
         let unknown_connection = self.connection.is_some() && connection.is_none();
+        let query: Vec<(String, String)> = self.query.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         let create = if unknown_connection {
             None
         } else {
@@ -175,6 +254,7 @@ impl HttpSinkConfig {
                     url: self.url.as_deref(),
                     path: self.path.as_deref(),
                     method: &self.method,
+                    query: &query,
                     headers: headers.clone(),
                     body,
                 };
@@ -182,6 +262,52 @@ impl HttpSinkConfig {
             })
         };
         let capture = compile_captures(&mut errors, &["capture"], &self.capture);
+        let per_record = [("idempotency", self.idempotency.is_some()), ("capture", !self.capture.is_empty())];
+        for (key, set) in per_record {
+            let grouped =
+                if self.bulk.is_some() { Some("bulk") } else { (self.batch_size.get() > 1).then_some("batch_size") };
+            if let (true, Some(grouped)) = (set, grouped) {
+                errors.push(
+                    &[key],
+                    "bad-value",
+                    format!("`{key}` works record by record and cannot be combined with `{grouped}`"),
+                    Some(
+                        "send one record per request (no `batch_size`, no `bulk`), or drop `{key}`"
+                            .replace("{key}", key),
+                    ),
+                );
+            }
+        }
+        let bulk = match (&self.bulk, unknown_connection) {
+            (Some(b), false) => {
+                let (url, path) = if connection.is_some() {
+                    (None, Some(b.status.as_str()))
+                } else {
+                    (Some(b.status.as_str()), None)
+                };
+                let spec = RequestSpec {
+                    field: &["bulk"],
+                    connection,
+                    url,
+                    path,
+                    method: "GET",
+                    query: &[],
+                    headers: headers.clone(),
+                    body: BodySpec::None,
+                };
+                // Reported under `bulk.status`, the key that holds the URL or path.
+                let mut status_errors = BuildErrors::default();
+                let status = RequestTemplate::compile(ctx, spec, &mut status_errors);
+                for mut e in status_errors.0 {
+                    if let Some(last) = e.field.last_mut() {
+                        *last = "status".into();
+                    }
+                    errors.0.push(e);
+                }
+                status.map(|status| Bulk::new(status, b))
+            }
+            _ => None,
+        };
         let idempotency = self.idempotency.as_ref().and_then(|idem| {
             let key = idem.key.as_ref().map(|k| errors.string_template(ctx, &["idempotency", "key"], k));
             let l = &idem.lookup;
@@ -194,6 +320,7 @@ impl HttpSinkConfig {
                     url: l.url.as_deref(),
                     path: l.path.as_deref(),
                     method: &l.method,
+                    query: &[],
                     headers: headers.clone(),
                     body: BodySpec::None,
                 };
@@ -257,10 +384,15 @@ impl HttpSinkConfig {
             };
         match (create, policy) {
             (Some(create), Some(policy))
-                if errors.0.is_empty() && idempotency.is_some() == self.idempotency.is_some() =>
+                if errors.0.is_empty()
+                    && idempotency.is_some() == self.idempotency.is_some()
+                    && bulk.is_some() == self.bulk.is_some() =>
             {
-                Ok(HttpSink {
+                Ok(HttpSinkWrites::new(HttpSink {
                     create,
+                    batch_size: self.batch_size.get(),
+                    max_in_flight: self.max_in_flight.get(),
+                    bulk,
                     capture,
                     idempotency,
                     timeout,
@@ -269,8 +401,7 @@ impl HttpSinkConfig {
                     client_options: connection.map(|(_, c)| c.client.clone()).unwrap_or_default(),
                     policy,
                     run: None,
-                    settled: None,
-                })
+                }))
             }
             _ => {
                 if errors.0.is_empty() {

@@ -1,4 +1,6 @@
-//! `http` sink: sends each record as one JSON request (templated method, URL and body) and, when marked
+//! `http` sink: sends each record — or each batch of `batch_size` records, or each Adobe Commerce
+//! asynchronous bulk (`bulk.rs`) — as one JSON request (templated method, URL, query, headers and
+//! body), one at a time or `max_in_flight` at once (`writes.rs`), and, when marked
 //! `idempotency`, makes creates safe to repeat: an intent row before the call, the outcome after it, and
 //! a lookup against the target whenever an earlier attempt's outcome is unknown (see
 //! `docs/delivery-guarantees.md`, "Idempotent writes"). Values captured from the answers go to the id
@@ -10,9 +12,14 @@
 //! and 5xx are retried within the write (backoff with full jitter, `Retry-After` honoured), then fail
 //! the sink with a retryable error, leaving the record unacknowledged. `fail` stops the run.
 
+mod batch;
+mod bulk;
 mod config;
 mod idempotent;
 mod payload;
+mod send;
+mod writes;
+
 use crate::connectors::http::request;
 
 pub(crate) use config::HttpSinkConfig;
@@ -21,11 +28,11 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::{RecordRejection, Sink, SinkContext, SinkError};
+use super::{RecordRejection, SinkError};
 use crate::connectors::http::client::{self, Answer, Client};
 use crate::connectors::http::retry::{RetryPolicy, StatusAction, Verdict};
 use crate::expr::jsonpath::JsonPath;
-use crate::expr::template::{RenderContext, StringTemplate};
+use crate::expr::template::StringTemplate;
 use crate::kernel::dead_letter::now_rfc3339;
 use crate::kernel::record::Record;
 use crate::state::{AuditEntry, CapturedId, StateError, StateStore, WriteOutcome};
@@ -53,10 +60,16 @@ struct Idempotency {
     settle: std::time::Duration,
 }
 
-/// Built `http` sink.
+/// Built `http` sink: what every request needs, shared by the requests in flight.
 #[derive(Debug)]
 pub(crate) struct HttpSink {
     create: RequestTemplate,
+    /// Records per request.
+    batch_size: usize,
+    /// Requests in flight at once.
+    max_in_flight: std::num::NonZeroUsize,
+    /// Asynchronous bulk requests, followed up by polling their status.
+    bulk: Option<bulk::Bulk>,
     capture: Captures,
     idempotency: Option<Idempotency>,
     timeout: std::time::Duration,
@@ -70,9 +83,6 @@ pub(crate) struct HttpSink {
     policy: RetryPolicy,
     /// Set by `open`.
     run: Option<Run>,
-    /// After a failed write: the records of that batch settled before it (see
-    /// [`Sink::settled_before_failure`]).
-    settled: Option<(usize, Vec<RecordRejection>)>,
 }
 
 /// What the sink holds while it runs.
@@ -94,6 +104,39 @@ enum Delivery {
     Skipped(AuditEntry),
     /// Dead-lettered for this reason.
     Rejected(String, AuditEntry),
+}
+
+/// What became of the records of one request: audit entries to write with the write's, and the reason
+/// they were dead-lettered, if they were.
+#[derive(Debug, Default)]
+struct Settled {
+    audit: Vec<AuditEntry>,
+    /// The dead-lettered records, by index among the request's, and why.
+    rejected: Vec<RecordRejection>,
+}
+
+impl Settled {
+    /// Every one of `keys` dead-lettered for `reason`, audited against `target`.
+    fn all_rejected(run: &Run, keys: &[&str], target: &str, status: Option<u16>, reason: String) -> Self {
+        let detail = json!({ "status": status, "reason": reason });
+        Settled {
+            audit: keys
+                .iter()
+                .map(|key| HttpSink::audit_entry(run, key, "dead_lettered", target, detail.clone()))
+                .collect(),
+            rejected: (0..keys.len()).map(|i| (i, reason.clone())).collect(),
+        }
+    }
+}
+
+impl From<Delivery> for Settled {
+    fn from(delivery: Delivery) -> Self {
+        match delivery {
+            Delivery::Written => Settled::default(),
+            Delivery::Skipped(entry) => Settled { audit: vec![entry], rejected: Vec::new() },
+            Delivery::Rejected(reason, entry) => Settled { audit: vec![entry], rejected: vec![(0, reason)] },
+        }
+    }
 }
 
 impl From<client::ClientError> for SinkError {
@@ -148,6 +191,30 @@ impl<'p> Attempts<'p> {
 }
 
 impl HttpSink {
+    /// Checks the run offers what the sink needs and creates its client.
+    fn open(&mut self, ctx: &super::SinkContext) -> Result<(), SinkError> {
+        if ctx.state.is_none() && (self.idempotency.is_some() || !self.capture.is_empty()) {
+            let what = if self.idempotency.is_some() { "`idempotency`" } else { "`capture`" };
+            return Err(SinkError {
+                message: format!(
+                    "{what} needs the state store (intents and the id map live there), and this run has none: \
+                     run with `--state PATH` (or WEIR_STATE)"
+                ),
+                retryable: false,
+            });
+        }
+        let client = Client::new(self.timeout, &self.client_options, self.auth.clone(), self.limit.clone())
+            .map_err(|message| SinkError { message, retryable: false })?;
+        self.run = Some(Run {
+            client,
+            state: ctx.state.clone(),
+            pipeline: ctx.pipeline.clone(),
+            sink: ctx.sink.clone(),
+            run_id: ctx.run_id,
+        });
+        Ok(())
+    }
+
     fn run(&self) -> Result<&Run, SinkError> {
         self.run.as_ref().ok_or_else(|| SinkError { message: "the http sink was not opened".into(), retryable: false })
     }
@@ -165,17 +232,25 @@ impl HttpSink {
         }
     }
 
+    /// Writes the records of one request: one record, a batch, or a bulk.
+    fn deliver_unit(&self, records: &[Record]) -> Result<Settled, SinkError> {
+        match (&self.bulk, records) {
+            (Some(bulk), _) => bulk.deliver(self, self.run()?, records),
+            (None, [record]) if self.batch_size == 1 => self.deliver(record),
+            (None, _) => self.deliver_batch(self.run()?, records),
+        }
+    }
+
     /// Writes one record.
-    fn deliver(&self, record: &Record) -> Result<Delivery, SinkError> {
+    fn deliver(&self, record: &Record) -> Result<Settled, SinkError> {
         let run = self.run()?;
-        let mut ctx = RenderContext::new(Arc::new(record.value.clone())).with_key(record.key.clone());
-        ctx.parent = record.parent.clone();
+        let ctx = batch::context(record);
         let key = record.key.as_deref();
         let reject = |reason: String, target: &str| {
             let reason = scrub(reason);
             let entry =
                 Self::audit_entry(run, key.unwrap_or("-"), "dead_lettered", target, json!({ "reason": reason }));
-            Ok(Delivery::Rejected(reason, entry))
+            Ok(Settled { audit: vec![entry], rejected: vec![(0, reason)] })
         };
         let request = match self.create.render(&ctx) {
             Ok(r) => r,
@@ -215,49 +290,13 @@ impl HttpSink {
                     id_key,
                 }
                 .deliver()
+                .map(Settled::from)
             }
             None => {
                 if !self.capture.is_empty() && key.is_none() {
                     return reject("the record has no key to record the captured ids under".into(), &request.target);
                 }
-                self.send_once(run, &request, key.unwrap_or("-"))
-            }
-        }
-    }
-
-    /// A write without intents: send (retrying when the outcome is unknown; this may repeat a create).
-    fn send_once(&self, run: &Run, request: &Prepared, key: &str) -> Result<Delivery, SinkError> {
-        let mut attempts = Attempts::new(&self.policy);
-        loop {
-            attempts.sent();
-            let answer = run.client.send(request)?;
-            match (attempts.judge(&answer), &answer) {
-                (Judged::Retried, _) => {}
-                (Judged::GaveUp, _) => return Err(self.gave_up(request, &answer, attempts.made)),
-                (Judged::Settle(StatusAction::Fail), _) => return Err(self.refused(request, &answer)),
-                (
-                    Judged::Settle(how @ (StatusAction::Ok | StatusAction::Ignore)),
-                    Answer::Response { status, body, .. },
-                ) => {
-                    let action = match (how, status) {
-                        (_, 409) => "exists",
-                        (StatusAction::Ignore, _) => "ignored",
-                        _ => "sent",
-                    };
-                    let outcome = self.outcome(run, key, action, request, &answer, body, &self.capture, attempts.made);
-                    if let Some(state) = &run.state {
-                        state.record_outcome(&outcome.0).map_err(state_error)?;
-                    }
-                    return Ok(Delivery::Written);
-                }
-                _ => {
-                    let reason = format!("{} answered {}", request.target, answer.describe());
-                    let detail = json!({ "status": answer.status(), "reason": scrub(reason.clone()) });
-                    return Ok(Delivery::Rejected(
-                        scrub(reason),
-                        Self::audit_entry(run, key, "dead_lettered", &request.target, detail),
-                    ));
-                }
+                self.send_once(run, &request, &[key.unwrap_or("-")])
             }
         }
     }
@@ -323,74 +362,6 @@ impl HttpSink {
             audit: vec![Self::audit_entry(run, key, action, &request.target, detail)],
         };
         (outcome, ids)
-    }
-}
-
-impl Sink for HttpSink {
-    /// Every request is audited by the sink itself (`created`, `found`, `skipped`, `sent`, with the
-    /// URL and the status), in the same transaction as its outcome.
-    fn audits_itself(&self) -> bool {
-        true
-    }
-
-    fn open(&mut self, ctx: &SinkContext) -> Result<(), SinkError> {
-        if ctx.state.is_none() && (self.idempotency.is_some() || !self.capture.is_empty()) {
-            let what = if self.idempotency.is_some() { "`idempotency`" } else { "`capture`" };
-            return Err(SinkError {
-                message: format!(
-                    "{what} needs the state store (intents and the id map live there), and this run has none: \
-                     run with `--state PATH` (or WEIR_STATE)"
-                ),
-                retryable: false,
-            });
-        }
-        let client = Client::new(self.timeout, &self.client_options, self.auth.clone(), self.limit.clone())
-            .map_err(|message| SinkError { message, retryable: false })?;
-        self.run = Some(Run {
-            client,
-            state: ctx.state.clone(),
-            pipeline: ctx.pipeline.clone(),
-            sink: ctx.sink.clone(),
-            run_id: ctx.run_id,
-        });
-        Ok(())
-    }
-
-    fn write(&mut self, batch: &[Record]) -> Result<Vec<RecordRejection>, SinkError> {
-        let mut rejected = Vec::new();
-        let mut audit = Vec::new();
-        let mut failure = None;
-        for (i, record) in batch.iter().enumerate() {
-            match self.deliver(record) {
-                Ok(Delivery::Written) => {}
-                Ok(Delivery::Skipped(entry)) => audit.push(entry),
-                Ok(Delivery::Rejected(reason, entry)) => {
-                    audit.push(entry);
-                    rejected.push((i, reason));
-                }
-                Err(e) => {
-                    failure = Some((i, e));
-                    break;
-                }
-            }
-        }
-        // The batch's skips and rejections are audited even when the batch failed.
-        if let Some(state) = &self.run()?.state {
-            state.audit(&audit).map_err(state_error)?;
-        }
-        match failure {
-            Some((i, e)) => {
-                // Each record's outcome is committed as it is written: the ones before the failure are
-                // settled, whatever the batch size.
-                self.settled = Some((i, rejected));
-                Err(e)
-            }
-            None => Ok(rejected),
-        }
-    }
-
-    fn settled_before_failure(&mut self) -> Option<(usize, Vec<RecordRejection>)> {
-        self.settled.take()
     }
 }
 

@@ -6,7 +6,9 @@ use serde_json::json;
 use super::*;
 use crate::connectors::http::HttpConnection;
 use crate::connectors::http::connection::KIND;
+use crate::expr::template::RenderContext;
 use crate::kernel::build::NamedConnection;
+use crate::sinks::{Sink, SinkContext};
 
 /// Named connections as the build context holds them.
 type Connections = BTreeMap<String, NamedConnection>;
@@ -70,10 +72,11 @@ fn paths_join_the_connection_base_url() {
     let sink = config("connection: erp\npath: \"/orders/{{ record.id }}\"\nmethod: \"{{ record.m }}\"\n")
         .build(&ctx)
         .expect("builds");
-    let request = sink.create.render(&RenderContext::new(Arc::new(json!({"id": 7, "m": "put"})))).expect("renders");
+    let request =
+        sink.core.create.render(&RenderContext::new(Arc::new(json!({"id": 7, "m": "put"})))).expect("renders");
     assert_eq!(request.target, "PUT http://127.0.0.1:9/api/orders/7");
     assert_eq!(request.body, Some(json!({"id": 7, "m": "put"})), "the record is the default body");
-    let bad = sink.create.render(&RenderContext::new(Arc::new(json!({"id": 7, "m": "FETCH"}))));
+    let bad = sink.core.create.render(&RenderContext::new(Arc::new(json!({"id": 7, "m": "FETCH"}))));
     assert!(bad.expect_err("bad method").contains("not a supported HTTP method"));
 }
 
@@ -166,7 +169,7 @@ fn an_answer_body_is_read_up_to_a_limit() {
         sent
     });
     let sink = config(&format!("url: \"http://{addr}/orders\"\n")).build(&context()).expect("builds");
-    let prepared = sink.create.render(&RenderContext::new(Arc::new(json!({"a": 1})))).expect("renders");
+    let prepared = sink.core.create.render(&RenderContext::new(Arc::new(json!({"a": 1})))).expect("renders");
     let answer = client::Client::new(std::time::Duration::from_secs(30), &Default::default(), None, None)
         .expect("client")
         .send(&prepared)
@@ -195,4 +198,42 @@ fn a_connection_with_errors_of_its_own_fails_the_sink_without_a_second_report() 
     let errors = config("connection: erp\npath: /orders\n").build(&ctx).err().map(|e| e.0);
     let codes: Option<Vec<&str>> = errors.as_ref().map(|e| e.iter().map(|e| e.code).collect());
     assert_eq!(codes, Some(vec![crate::kernel::build::FOLLOW_ON]), "{errors:?}");
+}
+
+#[test]
+fn per_record_keys_cannot_be_combined_with_batches_or_bulks() {
+    let idem = "idempotency: { lookup: { url: \"http://127.0.0.1:9/o\", found: \"$[0]\" } }";
+    let errors = build_errors(&format!("url: \"http://127.0.0.1:9/o\"\nbatch_size: 20\n{idem}\n"), Connections::new());
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].0, "idempotency");
+    assert!(errors[0].1.contains("cannot be combined with `batch_size`"), "{errors:?}");
+    let errors =
+        build_errors("url: \"http://127.0.0.1:9/o\"\nbulk: {}\ncapture: { id: \"$.id\" }\n", Connections::new());
+    assert_eq!(errors.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(), ["capture", "bulk.status"], "{errors:?}");
+    assert!(errors[0].1.contains("cannot be combined with `bulk`"), "{errors:?}");
+    assert!(config_fails("url: \"http://127.0.0.1:9/o\"\nbatch_size: 0\n"), "a batch holds a record at least");
+}
+
+/// True when `yaml` is refused before it is built.
+fn config_fails(yaml: &str) -> bool {
+    serde_yaml::from_str::<HttpSinkConfig>(yaml).is_err()
+}
+
+#[test]
+fn query_values_are_encoded_and_masked_in_the_target() {
+    crate::config::secrets::register("q s3cret/+");
+    let sink = config(
+        "url: \"http://127.0.0.1:9/V1/products?fields=items\"\nquery:\n  \"searchCriteria[pageSize]\": \"{{ record.size }}\"\n  token: \"q s3cret/+\"\n",
+    )
+    .build(&context())
+    .expect("builds");
+    let request = sink.core.create.render(&RenderContext::new(Arc::new(json!({"size": 20})))).expect("renders");
+    assert_eq!(
+        request.url.as_str(),
+        "http://127.0.0.1:9/V1/products?fields=items&searchCriteria%5BpageSize%5D=20&token=q+s3cret%2F%2B"
+    );
+    assert_eq!(
+        request.target,
+        "POST http://127.0.0.1:9/V1/products?fields=items&searchCriteria%5BpageSize%5D=20&token=***"
+    );
 }

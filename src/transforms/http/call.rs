@@ -20,7 +20,7 @@ use crate::connectors::http::graphql;
 use crate::connectors::http::request::RequestTemplate;
 use crate::connectors::http::retry::{RetryPolicy, StatusAction};
 use crate::expr::jsonpath::JsonPath;
-use crate::expr::template::{RenderContext, StringTemplate, ValueTemplate};
+use crate::expr::template::{RenderContext, ValueTemplate};
 use crate::kernel::record::Record;
 use crate::kernel::stats::StepReport;
 use crate::kernel::step::{Output, Transform, blocking};
@@ -36,7 +36,6 @@ pub(super) struct Graphql {
 #[derive(Debug)]
 pub(super) struct Compiled {
     pub(super) request: RequestTemplate,
-    pub(super) query: Vec<(String, StringTemplate)>,
     pub(super) graphql: Option<Graphql>,
     pub(super) select: Option<JsonPath>,
     pub(super) into: JsonPath,
@@ -81,18 +80,9 @@ impl HttpStep {
         Self { c, client: None, cache, sent: 0, missing: 0, stopped: false }
     }
 
-    /// The request for the record in `ctx`: the template rendered, the query added, a GraphQL body
-    /// wrapped.
+    /// The request for the record in `ctx`: the template rendered, a GraphQL body wrapped.
     fn render(&self, ctx: &RenderContext) -> Result<Prepared, String> {
         let mut request = self.c.request.render(ctx)?;
-        if !self.c.query.is_empty() {
-            let mut pairs = Vec::with_capacity(self.c.query.len());
-            for (name, template) in &self.c.query {
-                pairs.push((name, template.render(ctx).map_err(|e| format!("query `{name}`: {e}"))?));
-            }
-            request.url.query_pairs_mut().extend_pairs(pairs);
-            request.target = scrub(format!("{} {}", request.method, request.url));
-        }
         if let Some(g) = &self.c.graphql {
             let variables = request.body.take().unwrap_or_else(|| Value::Object(Default::default()));
             request.body = Some(graphql::body(&g.query, variables));

@@ -103,7 +103,7 @@ pub(crate) struct HttpStepConfig {
     /// Query parameters added to the URL: name → template, each value URL-encoded, e.g.
     /// `{ email: "{{ record.email }}" }`.
     #[serde(default)]
-    pub(crate) query: BTreeMap<String, String>,
+    pub(crate) query: indexmap::IndexMap<String, String>,
     /// Request headers; values are templates and may use `${secret:NAME}`. They replace the
     /// connection's headers of the same name.
     #[serde(default)]
@@ -175,6 +175,7 @@ impl HttpStepConfig {
         if self.graphql.is_some() && !method.eq_ignore_ascii_case("POST") {
             errors.push(&["method"], "bad-value", "a `graphql` request is a `POST`", None);
         }
+        let query: Vec<(String, String)> = self.query.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         let request = body.and_then(|body| {
             if self.connection.is_some() && connection.is_none() {
                 return None;
@@ -185,17 +186,12 @@ impl HttpStepConfig {
                 url: self.url.as_deref(),
                 path: self.path.as_deref(),
                 method,
+                query: &query,
                 headers: merged_headers(connection.map(|(_, c)| c), &self.headers),
                 body,
             };
             RequestTemplate::compile(ctx, spec, &mut errors)
         });
-        let mut query = Vec::new();
-        for (name, value) in &self.query {
-            if let Some(t) = errors.string_template(ctx, &["query", name], value) {
-                query.push((name.clone(), t));
-            }
-        }
         let select = self.select.as_ref().map(|s| errors.jsonpath(&["select"], s));
         let into = errors.jsonpath(&["into"], &field_to_jsonpath(&self.into));
         if let Some(into) = &into
@@ -220,7 +216,6 @@ impl HttpStepConfig {
         errors.finish(|| {
             Some(HttpStep::new(call::Compiled {
                 request: request?,
-                query,
                 graphql: self
                     .graphql
                     .as_ref()

@@ -8,6 +8,7 @@ pub(crate) mod lsp;
 pub(crate) mod pages;
 pub(crate) mod receiver;
 pub(crate) mod sim;
+pub(crate) mod stub;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,74 @@
+//! Sending a request without intents — one record's, a batch's or a bulk's: the tries the retry
+//! policy judges ([`HttpSink::exchange`]), and the outcome of the records a settled answer wrote.
+
+use serde_json::Value;
+
+use super::client::Answer;
+use super::request::{Prepared, scrub};
+use super::{Attempts, HttpSink, Judged, Run, Settled, state_error};
+use crate::connectors::http::retry::StatusAction;
+use crate::sinks::SinkError;
+use crate::state::WriteOutcome;
+
+/// The last answer to a request, as the retry policy judged it.
+pub(super) enum Exchanged {
+    /// `ok` or `ignore`, after this many tries.
+    Accepted(StatusAction, Answer, u32),
+    /// To be dead-lettered.
+    Refused(Answer),
+}
+
+impl HttpSink {
+    /// Sends `request` until the retry policy settles its answer.
+    pub(super) fn exchange(&self, run: &Run, request: &Prepared) -> Result<Exchanged, SinkError> {
+        let mut attempts = Attempts::new(&self.policy);
+        loop {
+            attempts.sent();
+            let answer = run.client.send(request)?;
+            match (attempts.judge(&answer), &answer) {
+                (Judged::Retried, _) => {}
+                (Judged::GaveUp, _) => return Err(self.gave_up(request, &answer, attempts.made)),
+                (Judged::Settle(StatusAction::Fail), _) => return Err(self.refused(request, &answer)),
+                (Judged::Settle(how @ (StatusAction::Ok | StatusAction::Ignore)), Answer::Response { .. }) => {
+                    return Ok(Exchanged::Accepted(how, answer, attempts.made));
+                }
+                _ => return Ok(Exchanged::Refused(answer)),
+            }
+        }
+    }
+
+    /// A write without intents of the records with `keys`: send (retrying when the outcome is unknown;
+    /// this may repeat a create). Each record is audited under its key.
+    pub(super) fn send_once(&self, run: &Run, request: &Prepared, keys: &[&str]) -> Result<Settled, SinkError> {
+        match self.exchange(run, request)? {
+            Exchanged::Accepted(how, answer, attempts) => {
+                let (status, body) = match &answer {
+                    Answer::Response { status, body, .. } => (*status, body),
+                    Answer::NoResponse { .. } => (0, &Value::Null),
+                };
+                let action = match (how, status) {
+                    (_, 409) => "exists",
+                    (StatusAction::Ignore, _) => "ignored",
+                    _ => "sent",
+                };
+                let mut outcome = WriteOutcome { completed: None, ids: Vec::new(), audit: Vec::new() };
+                for key in keys {
+                    let (one, _) = self.outcome(run, key, action, request, &answer, body, &self.capture, attempts);
+                    outcome.ids.extend(one.ids);
+                    outcome.audit.extend(one.audit);
+                }
+                if let Some(state) = &run.state {
+                    state.record_outcome(&outcome).map_err(state_error)?;
+                }
+                Ok(Settled::default())
+            }
+            Exchanged::Refused(answer) => {
+                let mut reason = format!("{} answered {}", request.target, answer.describe());
+                if keys.len() > 1 {
+                    reason.push_str(&format!(" (a batch of {} records, all dead-lettered)", keys.len()));
+                }
+                Ok(Settled::all_rejected(run, keys, &request.target, answer.status(), scrub(reason)))
+            }
+        }
+    }
+}

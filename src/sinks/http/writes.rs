@@ -1,0 +1,251 @@
+//! How the `http` sink's requests are driven: one after another on the sink's thread ([`Sink::write`]),
+//! or up to `max_in_flight` at once ([`ConcurrentWrites`]). In flight, each request runs its blocking
+//! delivery (retries and state writes included) on tokio's blocking pool, holding one of
+//! `max_in_flight` permits shared by every write, so the limit holds across writes too. Within a write,
+//! requests whose records share no key run together; a request holding a key that an earlier request
+//! of the same write holds waits until that one is settled, so updates of one key arrive in order.
+
+use std::collections::HashSet;
+use std::num::NonZeroUsize;
+use std::ops::Range;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use super::{HttpSink, Settled, state_error};
+use crate::kernel::channel::Batch;
+use crate::kernel::record::Record;
+use crate::sinks::concurrent::{ConcurrentWrites, FailedWrite, WriteFuture, WriteOutcome};
+use crate::sinks::{RecordRejection, Sink, SinkContext, SinkError};
+
+/// The built `http` sink as the runtime drives it.
+#[derive(Debug)]
+pub(crate) struct HttpSinkWrites {
+    pub(super) core: Arc<HttpSink>,
+    /// One permit per request in flight, shared by every write.
+    permits: Arc<Semaphore>,
+    /// After a failed write: the records of that batch settled before it (see
+    /// [`Sink::settled_before_failure`]).
+    settled: Option<(usize, Vec<RecordRejection>)>,
+}
+
+impl HttpSinkWrites {
+    pub(super) fn new(core: HttpSink) -> Self {
+        let permits = Arc::new(Semaphore::new(core.max_in_flight.get()));
+        Self { core: Arc::new(core), permits, settled: None }
+    }
+}
+
+/// The records of each request: `batch_size` at a time.
+fn requests(len: usize, size: usize) -> impl Iterator<Item = Range<usize>> {
+    (0..len).step_by(size.max(1)).map(move |start| start..(start + size).min(len))
+}
+
+/// The requests of `batch` in waves: the requests of one wave share no record key; a request holding a
+/// key of the wave being formed starts the next one.
+fn waves(batch: &[Record], size: usize) -> Vec<Vec<Range<usize>>> {
+    let mut waves = Vec::new();
+    let mut wave = Vec::new();
+    let mut held: HashSet<&str> = HashSet::new();
+    for range in requests(batch.len(), size) {
+        let keys: Vec<&str> = batch[range.clone()].iter().filter_map(|r| r.key.as_deref()).collect();
+        if keys.iter().any(|k| held.contains(k)) {
+            waves.push(std::mem::take(&mut wave));
+            held.clear();
+        }
+        held.extend(keys);
+        wave.push(range);
+    }
+    if !wave.is_empty() {
+        waves.push(wave);
+    }
+    waves
+}
+
+/// Adds the rejections of the request whose records start at `start` in the batch.
+fn reject(rejected: &mut Vec<RecordRejection>, start: usize, of_request: Vec<RecordRejection>) {
+    rejected.extend(of_request.into_iter().map(|(i, reason)| (start + i, reason)));
+}
+
+/// Header names whose values are masked whole in `--dry-run` output, whatever they hold.
+const SENSITIVE: [&str; 6] = ["authorization", "cookie", "token", "secret", "key", "password"];
+
+impl HttpSink {
+    /// A rendered request as `--dry-run` shows it.
+    fn describe(&self, request: Result<super::request::Prepared, String>) -> serde_json::Value {
+        let request = match request {
+            Ok(r) => r,
+            Err(e) => return serde_json::json!({ "error": super::request::scrub(e) }),
+        };
+        let mut headers = serde_json::Map::new();
+        for (name, value) in &request.headers {
+            let shown = if SENSITIVE.iter().any(|s| name.as_str().contains(s)) {
+                "***".to_string()
+            } else {
+                super::request::scrub(String::from_utf8_lossy(value.as_bytes()))
+            };
+            headers.insert(name.to_string(), shown.into());
+        }
+        let (method, url) = request.target.split_once(' ').unwrap_or(("", &request.target));
+        let mut shown = serde_json::json!({ "method": method, "url": url, "headers": headers });
+        if let Some(auth) = &self.auth {
+            use crate::connectors::http::auth::Auth;
+            shown["auth"] = match auth {
+                Auth::Static(name, _) => format!("{name}: *** (the connection's auth, added when sent)"),
+                Auth::OAuth1(_) => "an OAuth 1.0a signature (the connection's auth, added when sent)".into(),
+                Auth::Token(_) => "a token from the connection's login (added when sent)".into(),
+            }
+            .into();
+        }
+        if let Some(body) = request.body {
+            shown["body"] = body;
+        }
+        shown
+    }
+
+    /// Delivers the records of one request and audits its skips and rejections.
+    fn deliver_audited(&self, records: &[Record]) -> Result<Vec<RecordRejection>, SinkError> {
+        let Settled { audit, rejected } = self.deliver_unit(records)?;
+        if let (Some(state), false) = (&self.run()?.state, audit.is_empty()) {
+            state.audit(&audit).map_err(state_error)?;
+        }
+        Ok(rejected)
+    }
+}
+
+/// Writes `batch` wave by wave, each wave's requests at once (within the permits).
+async fn write_in_flight(core: Arc<HttpSink>, batch: Arc<Batch>, permits: Arc<Semaphore>) -> WriteOutcome {
+    let mut rejected = Vec::new();
+    for wave in waves(&batch, core.batch_size) {
+        let mut started = Vec::with_capacity(wave.len());
+        // Where the wave stopped starting requests, if it did.
+        let mut stopped = None;
+        for range in wave {
+            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                // The permits are never closed; were they, the rest of the batch stays unacknowledged.
+                let error = SinkError { message: "the http sink's requests were closed".into(), retryable: true };
+                stopped = Some((range.start, error));
+                break;
+            };
+            let (core, batch, records) = (Arc::clone(&core), Arc::clone(&batch), range.clone());
+            let task = tokio::task::spawn_blocking(move || {
+                let out = core.deliver_audited(&batch[records]);
+                drop(permit);
+                out
+            });
+            started.push((range, task));
+        }
+        // Every request of the wave is awaited, even after a failure: none keeps the batch afterwards.
+        let mut failure = None;
+        for (range, task) in started {
+            let out = task.await.unwrap_or_else(|e| {
+                Err(SinkError { message: format!("a request stopped unexpectedly: {e}"), retryable: false })
+            });
+            match (out, &failure) {
+                (Ok(of_request), None) => reject(&mut rejected, range.start, of_request),
+                (Err(error), None) => failure = Some((range.start, error)),
+                (_, Some(_)) => {}
+            }
+        }
+        if let Some((settled, error)) = failure.or(stopped) {
+            return Err(FailedWrite { error, settled, rejected });
+        }
+    }
+    Ok(rejected)
+}
+
+impl Sink for HttpSinkWrites {
+    /// Every request is audited by the sink itself (`created`, `found`, `skipped`, `sent`, with the
+    /// URL and the status), in the same transaction as its outcome.
+    fn audits_itself(&self) -> bool {
+        true
+    }
+
+    fn open(&mut self, ctx: &SinkContext) -> Result<(), SinkError> {
+        let core = Arc::get_mut(&mut self.core)
+            .ok_or_else(|| SinkError { message: "the http sink was opened twice".into(), retryable: false })?;
+        core.open(ctx)
+    }
+
+    fn write(&mut self, batch: &[Record]) -> Result<Vec<RecordRejection>, SinkError> {
+        let mut rejected = Vec::new();
+        let mut audit = Vec::new();
+        let mut failure = None;
+        for range in requests(batch.len(), self.core.batch_size) {
+            match self.core.deliver_unit(&batch[range.clone()]) {
+                Ok(settled) => {
+                    audit.extend(settled.audit);
+                    reject(&mut rejected, range.start, settled.rejected);
+                }
+                Err(e) => {
+                    failure = Some((range.start, e));
+                    break;
+                }
+            }
+        }
+        // The batch's skips and rejections are audited even when the batch failed.
+        if let Some(state) = &self.core.run()?.state {
+            state.audit(&audit).map_err(state_error)?;
+        }
+        match failure {
+            Some((i, e)) => {
+                // Each request's outcome is committed as it is written: the records before the failure
+                // are settled, whatever the batch size.
+                self.settled = Some((i, rejected));
+                Err(e)
+            }
+            None => Ok(rejected),
+        }
+    }
+
+    fn settled_before_failure(&mut self) -> Option<(usize, Vec<RecordRejection>)> {
+        self.settled.take()
+    }
+
+    /// Each request as one JSON line: method, URL, headers (sensitive ones masked whole, the connection's
+    /// `auth` named, not shown) and body; or why it cannot be rendered.
+    fn describe(&self, batch: &[Record]) -> Option<Vec<String>> {
+        Some(self.core.render_all(batch).into_iter().map(|r| self.core.describe(r).to_string()).collect())
+    }
+
+    fn concurrent(&mut self) -> Option<&mut dyn ConcurrentWrites> {
+        if self.core.max_in_flight.get() > 1 { Some(self) } else { None }
+    }
+}
+
+impl ConcurrentWrites for HttpSinkWrites {
+    fn max_in_flight(&self) -> NonZeroUsize {
+        self.core.max_in_flight
+    }
+
+    fn start_write(&mut self, batch: Arc<Batch>) -> WriteFuture {
+        Box::pin(write_in_flight(Arc::clone(&self.core), batch, Arc::clone(&self.permits)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn keyed(keys: &[&str]) -> Vec<Record> {
+        keys.iter()
+            .map(|k| {
+                let mut r = Record::new(json!({}));
+                r.key = Some(Arc::from(*k));
+                r
+            })
+            .collect()
+    }
+
+    #[test]
+    fn requests_holding_a_key_of_their_wave_start_the_next() {
+        let batch = keyed(&["a", "b", "a", "c", "b", "d"]);
+        assert_eq!(waves(&batch, 1), vec![vec![0..1, 1..2], vec![2..3, 3..4, 4..5, 5..6]]);
+        assert_eq!(waves(&batch, 2), vec![vec![0..2], vec![2..4, 4..6]]);
+        assert_eq!(waves(&batch, 4), vec![vec![0..4], vec![4..6]], "a key twice in one request keeps its order");
+        assert_eq!(waves(&[], 3), Vec::<Vec<Range<usize>>>::new());
+        let unkeyed = vec![Record::new(json!(1)), Record::new(json!(2))];
+        assert_eq!(waves(&unkeyed, 1), vec![vec![0..1, 1..2]], "records without a key are unordered");
+    }
+}
