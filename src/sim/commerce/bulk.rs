@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 
 use super::input::{ASYNC_LIMIT, Answer, check_limit, json_body};
-use super::{MagentoError, Sim, data, lock, routes};
+use super::{MagentoError, Sim, data, inventory, lock};
 
 const COMPLETE: u8 = 1;
 const OPEN: u8 = 4;
@@ -130,7 +130,7 @@ fn run(sim: &Sim, plan: &mut Plan, operation: &mut Operation) {
     }
     let done = match operation.topic {
         "async.magento.inventoryapi.api.sourceitemssaveinterface.execute.post" => {
-            routes::save_source_items(sim, &operation.data).map(drop)
+            inventory::save_source_items(sim, &operation.data).map(drop)
         }
         "async.magento.catalog.api.productrepositoryinterface.save.post" => save_product(sim, &operation.data),
         _ => Ok(()),

@@ -9,6 +9,7 @@ mod catalog;
 mod customers;
 mod data;
 mod input;
+mod inventory;
 mod orders;
 mod prices;
 mod routes;

@@ -10,9 +10,9 @@ use axum::response::Response;
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
-use super::input::{Answer, LIST_LIMIT, json_body, list};
+use super::input::{Answer, json_body};
 use super::respond::json_response;
-use super::{MagentoError, Sim, auth, bulk, catalog, customers, lock, orders, prices, search, shipments};
+use super::{MagentoError, Sim, auth, bulk, catalog, customers, inventory, lock, orders, prices, search, shipments};
 
 /// Answers one request: the simulator's own control endpoints (`/__sim/orders`, `/__sim/bulk`; the
 /// shared ones are answered before), or the API.
@@ -65,7 +65,7 @@ fn answer(sim: &Sim, method: &str, path: &str, query: &str, headers: &HeaderMap,
     match (method, route) {
         ("GET", "V1/products") => Ok((200, search::search(&lock(&sim.products), query, limit)?)),
         ("GET", "V1/inventory/source-items") => Ok((200, search::search(&lock(&sim.source_items), query, limit)?)),
-        ("POST", "V1/inventory/source-items") => save_source_items(sim, &json_body(body)?).map(|v| (200, v)),
+        ("POST", "V1/inventory/source-items") => inventory::save_source_items(sim, &json_body(body)?).map(|v| (200, v)),
         ("GET", _) if route.starts_with("V1/products/attributes/") => {
             let code = route["V1/products/attributes/".len()..].strip_suffix("/options").ok_or_else(not_found)?;
             catalog::attribute_options(code).map(|options| (200, options)).ok_or_else(|| {
@@ -90,32 +90,4 @@ fn answer(sim: &Sim, method: &str, path: &str, query: &str, headers: &HeaderMap,
         }
         _ => Err(not_found()),
     }
-}
-
-/// `POST /V1/inventory/source-items` (also an async bulk operation's data): saves each item (by SKU
-/// and source), answers `[]`.
-pub(super) fn save_source_items(sim: &Sim, value: &Value) -> Result<Value, MagentoError> {
-    let limit = sim.options.input_limit.then_some(LIST_LIMIT);
-    let items = list(value, "sourceItems", limit, "\\Magento\\InventoryApi\\Api\\Data\\SourceItemInterface")?;
-    let mut saved = Vec::with_capacity(items.len());
-    for item in items {
-        let sku = item.get("sku").and_then(Value::as_str);
-        let source = item.get("source_code").and_then(Value::as_str);
-        let (Some(sku), Some(source)) = (sku, source) else {
-            return Err(MagentoError::new(400, "Validation Failed"));
-        };
-        let quantity =
-            item.get("quantity").and_then(|q| q.as_f64().or_else(|| q.as_str()?.parse().ok())).unwrap_or(0.0);
-        let status = item.get("status").and_then(|s| s.as_i64().or_else(|| s.as_str()?.parse().ok())).unwrap_or(0);
-        saved.push(json!({"sku": sku, "source_code": source, "quantity": quantity, "status": status}));
-    }
-    let mut stored = lock(&sim.source_items);
-    for item in saved {
-        let same = |s: &Value| s.get("sku") == item.get("sku") && s.get("source_code") == item.get("source_code");
-        match stored.iter_mut().find(|s| same(s)) {
-            Some(existing) => *existing = item,
-            None => stored.push(item),
-        }
-    }
-    Ok(json!([]))
 }

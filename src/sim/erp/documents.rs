@@ -6,9 +6,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::routes::with_etag;
 use super::store::Store;
-use super::{Erp, ODataError, error};
+use super::{Erp, ODataError, error, with_etag};
 use crate::sim::respond::json_response;
 use axum::response::Response;
 

@@ -132,3 +132,16 @@ impl Erp {
         lock(&self.store)
     }
 }
+
+/// Adds the entity's etag as the `ETag` header.
+pub(super) fn with_etag(
+    mut response: axum::response::Response,
+    entity: &serde_json::Value,
+) -> axum::response::Response {
+    if let Some(tag) = entity.get("@odata.etag").and_then(serde_json::Value::as_str)
+        && let Ok(value) = axum::http::HeaderValue::from_str(tag)
+    {
+        response.headers_mut().insert(axum::http::header::ETAG, value);
+    }
+    response
+}

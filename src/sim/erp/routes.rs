@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::query::{Query, preferred_page_size};
 use super::store::{LINES, served};
-use super::{Erp, auth, control, documents, error, odata};
+use super::{Erp, auth, control, documents, error, odata, with_etag};
 use crate::sim::control::Incoming;
 use crate::sim::respond::json_response;
 
@@ -161,16 +161,6 @@ fn entity(erp: &Erp, set: &str, id: &str, query: &Query) -> Response {
     let store = erp.store();
     let Some(found) = store.find(set, "id", id) else { return not_found() };
     with_etag(json_response(200, &query.project(served(found, &query.expand))), found)
-}
-
-/// Adds the entity's etag as the `ETag` header.
-pub(super) fn with_etag(mut response: Response, entity: &Value) -> Response {
-    if let Some(tag) = entity.get("@odata.etag").and_then(Value::as_str)
-        && let Ok(value) = HeaderValue::from_str(tag)
-    {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    response
 }
 
 /// `PATCH`: `If-Match` must be the entity's current etag (or `*`); the body's properties are merged.

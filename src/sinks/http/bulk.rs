@@ -10,16 +10,56 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::batch::{context, keys};
-use super::config::BulkConfig;
 use super::request::{Prepared, RequestTemplate, excerpt, scrub};
 use super::send::Exchanged;
 use super::{HttpSink, Run, Settled};
+use crate::config::duration::Duration as ConfigDuration;
 use crate::expr::template::RenderContext;
 use crate::kernel::record::Record;
 use crate::sinks::SinkError;
+
+fn default_status() -> String {
+    "/V1/bulk/{{ bulk_uuid }}/detailed-status".into()
+}
+
+fn default_poll_interval() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(2))
+}
+
+fn default_max_polls() -> u32 {
+    150
+}
+
+fn default_resends() -> u32 {
+    2
+}
+
+/// How an asynchronous bulk request is followed up.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BulkConfig {
+    /// The bulk's detailed status, a template seeing `bulk_uuid`: a path below the connection's
+    /// `base_url` (default `/V1/bulk/{{ bulk_uuid }}/detailed-status`), or an absolute URL when the sink
+    /// uses `url`.
+    #[serde(default = "default_status")]
+    pub(crate) status: String,
+    /// Wait between two polls of the status (default `2s`).
+    #[serde(default = "default_poll_interval")]
+    pub(crate) poll_interval: ConfigDuration,
+    /// Polls before the sink gives up on a bulk whose operations are still open (default 150); the
+    /// records stay unacknowledged and the sink fails with a retryable error.
+    #[serde(default = "default_max_polls")]
+    pub(crate) max_polls: u32,
+    /// How many times the records of operations that failed retriably (status 2) are sent again, in a
+    /// new bulk (default 2); then they are dead-lettered with Magento's message.
+    #[serde(default = "default_resends")]
+    pub(crate) resends: u32,
+}
 
 /// Magento's operation statuses (`Magento\AsynchronousOperations\Api\Data\OperationInterface`).
 const COMPLETE: i64 = 1;

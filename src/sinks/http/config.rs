@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::bulk::Bulk;
+use super::bulk::{Bulk, BulkConfig};
 use super::request::{BodySpec, RequestSpec, RequestTemplate};
 use super::writes::HttpSinkWrites;
 use super::{Captures, HttpSink, Idempotency, Lookup};
@@ -116,44 +116,6 @@ pub(crate) struct HttpSinkConfig {
 
 fn default_batch_size() -> NonZeroUsize {
     NonZeroUsize::MIN
-}
-
-fn default_status() -> String {
-    "/V1/bulk/{{ bulk_uuid }}/detailed-status".into()
-}
-
-fn default_poll_interval() -> Duration {
-    Duration(std::time::Duration::from_secs(2))
-}
-
-fn default_max_polls() -> u32 {
-    150
-}
-
-fn default_resends() -> u32 {
-    2
-}
-
-/// How an asynchronous bulk request is followed up.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct BulkConfig {
-    /// The bulk's detailed status, a template seeing `bulk_uuid`: a path below the connection's
-    /// `base_url` (default `/V1/bulk/{{ bulk_uuid }}/detailed-status`), or an absolute URL when the sink
-    /// uses `url`.
-    #[serde(default = "default_status")]
-    pub(crate) status: String,
-    /// Wait between two polls of the status (default `2s`).
-    #[serde(default = "default_poll_interval")]
-    pub(crate) poll_interval: Duration,
-    /// Polls before the sink gives up on a bulk whose operations are still open (default 150); the
-    /// records stay unacknowledged and the sink fails with a retryable error.
-    #[serde(default = "default_max_polls")]
-    pub(crate) max_polls: u32,
-    /// How many times the records of operations that failed retriably (status 2) are sent again, in a
-    /// new bulk (default 2); then they are dead-lettered with Magento's message.
-    #[serde(default = "default_resends")]
-    pub(crate) resends: u32,
 }
 
 /// How an idempotent sink recognises a record the target already has.
