@@ -344,3 +344,51 @@ fn weirs_session_source_logs_in_with_the_b1session_cookie_and_again_after_a_revo
     });
     assert_eq!(paths(&sim, "/b1s/v1/Login"), 2, "{:?}", sim.requests());
 }
+
+#[test]
+fn an_if_match_sink_sends_the_current_etag_and_reads_it_again_after_a_412() {
+    // Two items are updated through the http sink with `if_match`. Each write reads the item first
+    // and sends its etag; the simulator answers the first item's first PATCH 412 (changed meanwhile):
+    // the sink reads it again and succeeds. The second item's PATCH is refused twice: dead-lettered.
+    let sim = Simulator::start("erp", &[]);
+    let token = token(&sim);
+    let items = get(&sim, &format!("{}?$top=2", api(&sim, "items")), &token, &[]).body["value"].clone();
+    let ids: Vec<&str> = items.as_array().expect("items").iter().map(|i| i["id"].as_str().expect("id")).collect();
+    let auth = OAUTH2.replace("TOKEN", &format!("{}/tenant-1/oauth2/v2.0/token", sim.base));
+    let dir = folder(&sim, &auth, 100);
+    let input: String = ids.iter().map(|id| format!("{{\"id\": \"{id}\", \"unitPrice\": 77.5}}\n")).collect();
+    std::fs::write(dir.path().join("prices.ndjson"), input).expect("input");
+    let entity = format!("{}({{{{ record.id }}}})", api(&sim, "items"));
+    let pipeline = format!(
+        "name: prices\nsource: {{ id: prices, type: file, path: prices.ndjson, key: \"{{{{ record.id }}}}\" }}\n\
+         dead_letter: {{ path: dead.ndjson }}\nsinks:\n  - id: erp\n    type: http\n    connection: erp\n    \
+         method: PATCH\n    path: \"{entity}\"\n    body: {{ unitPrice: \"{{{{ record.unitPrice }}}}\" }}\n    \
+         if_match: {{ path: \"{entity}\", etag: \"$['@odata.etag']\" }}\n"
+    );
+    std::fs::write(dir.path().join("prices.yaml"), pipeline).expect("pipeline");
+    let requests_before = sim.requests().len();
+    // The token, then per item: read, write (412), read, write.
+    let stale = json!({"status": 412});
+    sim.control("POST", "faults", Some(json!([{}, {}, stale, {}, {}, {}, stale, {}, stale])));
+    let output = weir(&["run", "prices.yaml"], dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let log: Vec<Value> = sim.requests()[requests_before..].to_vec();
+    let calls: Vec<String> = log
+        .iter()
+        .filter(|r| r["path"].as_str().is_some_and(|p| p.contains("/items(")))
+        .map(|r| format!("{} {}", r["method"].as_str().unwrap_or_default(), r["fault"].as_str().unwrap_or("-")))
+        .collect();
+    assert_eq!(calls.len(), 8, "{calls:?}");
+    let patches: Vec<&Value> = log.iter().filter(|r| r["method"] == "PATCH").collect();
+    assert!(
+        patches.iter().all(|p| p["headers"]["if-match"].as_str().is_some_and(|t| t.starts_with("W/"))),
+        "{patches:?}"
+    );
+    let first = get(&sim, &format!("{}({})", api(&sim, "items"), ids[0]), &token, &[]);
+    assert_eq!(first.body["unitPrice"], json!(77.5), "the first item is updated");
+    let second = get(&sim, &format!("{}({})", api(&sim, "items"), ids[1]), &token, &[]);
+    assert_ne!(second.body["unitPrice"], json!(77.5), "the second is not");
+    let dead = std::fs::read_to_string(dir.path().join("dead.ndjson")).expect("a dead letter");
+    assert!(dead.contains(ids[1]) && dead.contains("412"), "{dead}");
+}

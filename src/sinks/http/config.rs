@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::bulk::{Bulk, BulkConfig};
+use super::if_match::IfMatchConfig;
 use super::request::{BodySpec, RequestSpec, RequestTemplate};
 use super::writes::HttpSinkWrites;
 use super::{Captures, HttpSink, Idempotency, Lookup};
@@ -107,6 +108,11 @@ pub(crate) struct HttpSinkConfig {
     /// Makes creates safe to repeat across crashes and lost answers (needs the state store).
     #[serde(default)]
     pub(crate) idempotency: Option<IdempotencyConfig>,
+    /// Optimistic concurrency, for APIs that demand `If-Match` on updates (Business Central): `{ path
+    /// (or url), etag }` — the entity is read before each write and its ETag sent as `If-Match`; a
+    /// `412` (changed in between) reads it again and writes once more.
+    #[serde(default)]
+    pub(crate) if_match: Option<IfMatchConfig>,
     /// Remote ids to record in the id map under the record's key: name → JSONPath into the answer's
     /// body (e.g. `erp_order_id: "$.id"`); with `idempotency`, also from the found record. Templates
     /// read them as `ids.erp_order_id`. Needs the state store.
@@ -224,7 +230,24 @@ impl HttpSinkConfig {
             })
         };
         let capture = compile_captures(&mut errors, &["capture"], &self.capture);
-        let per_record = [("idempotency", self.idempotency.is_some()), ("capture", !self.capture.is_empty())];
+        let per_record = [
+            ("idempotency", self.idempotency.is_some()),
+            ("capture", !self.capture.is_empty()),
+            ("if_match", self.if_match.is_some()),
+        ];
+        if self.if_match.is_some() && self.idempotency.is_some() {
+            let hint = "`if_match` guards updates; `idempotency` guards creates: use one sink for each";
+            errors.push(
+                &["if_match"],
+                "bad-value",
+                "`if_match` cannot be combined with `idempotency`",
+                Some(hint.into()),
+            );
+        }
+        let if_match = match (&self.if_match, unknown_connection) {
+            (Some(config), false) => config.build(ctx, connection, headers.clone(), &mut errors),
+            _ => None,
+        };
         for (key, set) in per_record {
             let grouped =
                 if self.bulk.is_some() { Some("bulk") } else { (self.batch_size.get() > 1).then_some("batch_size") };
@@ -348,7 +371,8 @@ impl HttpSinkConfig {
             (Some(create), Some(policy))
                 if errors.0.is_empty()
                     && idempotency.is_some() == self.idempotency.is_some()
-                    && bulk.is_some() == self.bulk.is_some() =>
+                    && bulk.is_some() == self.bulk.is_some()
+                    && if_match.is_some() == self.if_match.is_some() =>
             {
                 Ok(HttpSinkWrites::new(HttpSink {
                     create,
@@ -357,6 +381,7 @@ impl HttpSinkConfig {
                     bulk,
                     capture,
                     idempotency,
+                    if_match,
                     timeout,
                     auth: connection.and_then(|(_, c)| c.auth.clone()),
                     limit: connection.and_then(|(_, c)| c.limit.clone()),

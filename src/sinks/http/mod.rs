@@ -16,6 +16,7 @@ mod batch;
 mod bulk;
 mod config;
 mod idempotent;
+mod if_match;
 mod payload;
 mod send;
 mod writes;
@@ -72,6 +73,8 @@ pub(crate) struct HttpSink {
     bulk: Option<bulk::Bulk>,
     capture: Captures,
     idempotency: Option<Idempotency>,
+    /// Reads the entity's ETag before each write and sends it as `If-Match`.
+    if_match: Option<if_match::IfMatch>,
     timeout: std::time::Duration,
     /// How requests authenticate (the connection's `auth`).
     auth: Option<crate::connectors::http::auth::Auth>,
@@ -296,7 +299,14 @@ impl HttpSink {
                 if !self.capture.is_empty() && key.is_none() {
                     return reject("the record has no key to record the captured ids under".into(), &request.target);
                 }
-                self.send_once(run, &request, &[key.unwrap_or("-")])
+                let keys = [key.unwrap_or("-")];
+                match &self.if_match {
+                    None => self.send_once(run, &request, &keys),
+                    Some(if_match) => match if_match.send(self, run, &ctx, &request)? {
+                        Ok((sent, exchanged)) => self.settle(run, &sent, &keys, exchanged),
+                        Err(reason) => reject(reason, &request.target),
+                    },
+                }
             }
         }
     }

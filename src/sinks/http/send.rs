@@ -40,7 +40,19 @@ impl HttpSink {
     /// A write without intents of the records with `keys`: send (retrying when the outcome is unknown;
     /// this may repeat a create). Each record is audited under its key.
     pub(super) fn send_once(&self, run: &Run, request: &Prepared, keys: &[&str]) -> Result<Settled, SinkError> {
-        match self.exchange(run, request)? {
+        let exchanged = self.exchange(run, request)?;
+        self.settle(run, request, keys, exchanged)
+    }
+
+    /// The outcome of the records with `keys` once `request`'s answer is settled.
+    pub(super) fn settle(
+        &self,
+        run: &Run,
+        request: &Prepared,
+        keys: &[&str],
+        exchanged: Exchanged,
+    ) -> Result<Settled, SinkError> {
+        match exchanged {
             Exchanged::Accepted(how, answer, attempts) => {
                 let (status, body) = match &answer {
                     Answer::Response { status, body, .. } => (*status, body),
