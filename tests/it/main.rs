@@ -43,3 +43,4 @@ mod several_sources;
 mod sim_faults;
 mod state;
 mod state_file;
+mod tls;

@@ -213,7 +213,19 @@ impl Client {
                 limit.pause_for(wait.min(Duration::from_secs(300)));
             }
         };
-        let sent = builder.send().map_err(|e| describe_error(&e)).inspect(slow_down);
+        let sent = builder.send();
+        if let Err(e) = &sent
+            && let Some(problem) = certificate_problem(e)
+        {
+            // Not a passing failure: every try would meet the same certificate.
+            let message = format!(
+                "{}: the server's TLS certificate is not accepted ({problem}); if it is signed by a company \
+                 or test CA, add that CA to the connection's `ca_bundle`",
+                request.target
+            );
+            return Err(ClientError { message: scrub(message), retryable: false });
+        }
+        let sent = sent.map_err(|e| describe_error(&e)).inspect(slow_down);
         Ok(match sent.and_then(read_bounded) {
             Ok((status, None)) => Answer::Response {
                 status,
@@ -260,6 +272,21 @@ fn read_bounded(response: reqwest::blocking::Response) -> Result<(u16, Option<Ve
 }
 
 /// A transport error with its causes, without the URL (the caller names the target).
+/// The certificate error in `e`'s causes (an unknown issuer, an expired or mismatched certificate), if
+/// that is why the request failed. Read from the text rustls gives it (`invalid peer certificate: …`):
+/// the error reaches here wrapped in hyper's and `io::Error`s, which do not all expose their source.
+fn certificate_problem(e: &reqwest::Error) -> Option<String> {
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if let Some(at) = text.find("invalid peer certificate: ") {
+            return Some(text[at + "invalid peer certificate: ".len()..].trim().to_string());
+        }
+        cause = c.source();
+    }
+    None
+}
+
 fn describe_error(e: &reqwest::Error) -> String {
     let mut message = if e.is_timeout() {
         "timed out".to_string()
