@@ -164,3 +164,74 @@ fn a_dry_run_shows_the_rendered_request_with_secrets_masked() {
     assert_eq!(shown["headers"]["x-store"], "***", "{shown}");
     assert!(!stdout.contains("5ecret"), "{stdout}");
 }
+
+#[test]
+fn msi_source_items_through_the_commerce_simulators_async_bulk() {
+    // The whole path against `weir sim commerce`: an admin token, one async bulk of five source items,
+    // operations kept open for a poll; one fails retriably once (sent again, then saved), one fails
+    // for good (3), one is rejected (5). The simulator's own state is checked afterwards.
+    let sim = crate::support::commerce::Sim::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connections = format!(
+        "connections:\n  magento:\n    type: http\n    base_url: \"{}/rest/default\"\n    auth: {{ type: magento_admin, username: admin, password: admin123 }}\n",
+        sim.base
+    );
+    std::fs::write(dir.path().join("connections.yaml"), connections).expect("connections");
+    let skus = ["MH01-XS-Black", "MH01-S-Black", "MH01-M-Black", "MH01-L-Black", "MH01-XL-Black"];
+    let text: String =
+        skus.iter().enumerate().map(|(i, s)| format!("{}\n", json!({"sku": s, "qty": 10 + i}))).collect();
+    std::fs::write(dir.path().join("stock.ndjson"), text).expect("input");
+    std::fs::write(
+        dir.path().join("stock.yaml"),
+        r#"name: stock
+source: { id: stock, type: file, path: stock.ndjson, key: "sku:{{ record.sku }}" }
+dead_letter: { path: dead.ndjson }
+sinks:
+  - id: msi
+    type: http
+    connection: magento
+    path: /async/bulk/V1/inventory/source-items
+    batch_size: 100
+    body: { sourceItems: [ { sku: "{{ record.sku }}", source_code: default, quantity: "{{ record.qty }}", status: 1 } ] }
+    bulk: { poll_interval: 50ms, resends: 2 }
+"#,
+    )
+    .expect("pipeline");
+    let outcomes = json!({"open_polls": 1, "outcomes": [
+        {"match": "MH01-S-Black", "status": 2, "message": "Deadlock found", "times": 1},
+        {"match": "MH01-M-Black", "status": 3, "message": "The source item is not valid"},
+        {"match": "MH01-L-Black", "status": 5, "message": "Rejected by validation"},
+    ]});
+    let (status, answer) = sim.send("POST", "/__sim/bulk", None, Some(outcomes));
+    assert_eq!(status, 200, "{answer}");
+    let output = crate::support::cli::weir(&["run", "stock.yaml"], dir.path());
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let token = sim.token();
+    let quantity = |sku: &str| {
+        let found = sim.get(
+            &format!(
+                "/rest/V1/inventory/source-items?searchCriteria[filter_groups][0][filters][0][field]=sku&searchCriteria[filter_groups][0][filters][0][value]={sku}"
+            ),
+            &token,
+        );
+        found["items"][0]["quantity"].as_f64()
+    };
+    assert_eq!(quantity("MH01-XS-Black"), Some(10.0));
+    assert_eq!(quantity("MH01-S-Black"), Some(11.0), "saved when sent again");
+    assert_eq!(quantity("MH01-XL-Black"), Some(14.0));
+    assert_ne!(quantity("MH01-M-Black"), Some(12.0), "status 3: not saved");
+    let dead = dead_letters(dir.path());
+    let reasons: Vec<String> = dead.iter().map(|d| d["error"].as_str().unwrap_or_default().to_string()).collect();
+    assert_eq!(dead.len(), 2, "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("The source item is not valid")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("Rejected by validation")), "{reasons:?}");
+    let (_, log) = sim.send("GET", "/__sim/requests", None, None);
+    let bulk_posts = log
+        .as_array()
+        .expect("the request log")
+        .iter()
+        .filter(|r| r["method"] == "POST" && r["path"].as_str().is_some_and(|p| p.contains("/async/bulk/")))
+        .count();
+    assert_eq!(bulk_posts, 2, "the bulk, then the retriable operation alone");
+}
