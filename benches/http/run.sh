@@ -59,7 +59,7 @@ mkdir -p "$DATA_DIR/http" "$DATA_DIR/results"
 INPUT=$ROOT/$DATA_DIR/http/source-items-$N.ndjson
 [ -f "$INPUT" ] && [ "$(wc -l < "$INPUT")" -eq "$N" ] || awk -v n="$N" 'BEGIN {
     for (i = 0; i < n; i++)
-        printf "{\"n\":%d,\"sku\":\"BENCH-%03d\",\"source_code\":\"default\",\"quantity\":%d,\"status\":%d}\n", i, i % 500, i % 97, (i % 97) > 0
+        printf "{\"n\":%d,\"sku\":\"BENCH-%03d\",\"source_code\":\"default\",\"quantity\":%d,\"status\":%d}\n", i, i % 500, i % 97, (i % 97 ? 1 : 0)
 }' > "$INPUT"
 
 TMP=$(mktemp -d)
