@@ -111,7 +111,7 @@ measure() {
     s0=$(sim_cpu)
     case $tool in
     weir) /usr/bin/time -f '%e %M %U %S' -o "$TMP/time" taskset -c "$CLIENT_CPUS" \
-        "$WEIR_BIN" run --quiet --from-start --state "$STATE" "$(pipeline "$c")" > "$TMP/out" 2> "$TMP/err" || rc=$? ;;
+        "$WEIR_BIN" run --quiet --from-start --max-dead-letters 0 --state "$STATE" "$(pipeline "$c")" > "$TMP/out" 2> "$TMP/err" || rc=$? ;;
     peer) /usr/bin/time -f '%e %M %U %S' -o "$TMP/time" taskset -c "$CLIENT_CPUS" \
         "$PEER_BIN" "$BASE" "$INPUT" "$c" > "$TMP/out" 2> "$TMP/err" || rc=$? ;;
     esac
