@@ -109,16 +109,40 @@ enum Delivery {
     Rejected(String, AuditEntry),
 }
 
-/// What became of the records of one request: audit entries to write with the write's, and the reason
+/// What became of the records of one request: audit entries and captured ids to commit with the
+/// write's (one transaction per write, not per request: a commit waits for the disk), and the reason
 /// they were dead-lettered, if they were.
 #[derive(Debug, Default)]
 struct Settled {
     audit: Vec<AuditEntry>,
+    /// Ids captured from the answers of requests without intents.
+    ids: Vec<CapturedId>,
     /// The dead-lettered records, by index among the request's, and why.
     rejected: Vec<RecordRejection>,
 }
 
 impl Settled {
+    /// Adds `other`'s entries and ids (its rejections are the caller's to place).
+    fn absorb(&mut self, other: &mut Settled) {
+        self.audit.append(&mut other.audit);
+        self.ids.append(&mut other.ids);
+    }
+
+    /// Commits the audit entries and captured ids in one transaction.
+    fn commit(&mut self, run: &Run) -> Result<(), SinkError> {
+        if let Some(state) = &run.state
+            && !(self.audit.is_empty() && self.ids.is_empty())
+        {
+            let outcome = WriteOutcome {
+                completed: None,
+                ids: std::mem::take(&mut self.ids),
+                audit: std::mem::take(&mut self.audit),
+            };
+            state.record_outcome(&outcome).map_err(state_error)?;
+        }
+        Ok(())
+    }
+
     /// Every one of `keys` dead-lettered for `reason`, audited against `target`.
     fn all_rejected(run: &Run, keys: &[&str], target: &str, status: Option<u16>, reason: String) -> Self {
         let detail = json!({ "status": status, "reason": reason });
@@ -127,6 +151,7 @@ impl Settled {
                 .iter()
                 .map(|key| HttpSink::audit_entry(run, key, "dead_lettered", target, detail.clone()))
                 .collect(),
+            ids: Vec::new(),
             rejected: (0..keys.len()).map(|i| (i, reason.clone())).collect(),
         }
     }
@@ -136,8 +161,10 @@ impl From<Delivery> for Settled {
     fn from(delivery: Delivery) -> Self {
         match delivery {
             Delivery::Written => Settled::default(),
-            Delivery::Skipped(entry) => Settled { audit: vec![entry], rejected: Vec::new() },
-            Delivery::Rejected(reason, entry) => Settled { audit: vec![entry], rejected: vec![(0, reason)] },
+            Delivery::Skipped(entry) => Settled { audit: vec![entry], ..Settled::default() },
+            Delivery::Rejected(reason, entry) => {
+                Settled { audit: vec![entry], ids: Vec::new(), rejected: vec![(0, reason)] }
+            }
         }
     }
 }
@@ -253,7 +280,7 @@ impl HttpSink {
             let reason = scrub(reason);
             let entry =
                 Self::audit_entry(run, key.unwrap_or("-"), "dead_lettered", target, json!({ "reason": reason }));
-            Ok(Settled { audit: vec![entry], rejected: vec![(0, reason)] })
+            Ok(Settled { audit: vec![entry], ids: Vec::new(), rejected: vec![(0, reason)] })
         };
         let request = match self.create.render(&ctx) {
             Ok(r) => r,

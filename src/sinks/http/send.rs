@@ -5,10 +5,9 @@ use serde_json::Value;
 
 use super::client::Answer;
 use super::request::{Prepared, scrub};
-use super::{Attempts, HttpSink, Judged, Run, Settled, state_error};
+use super::{Attempts, HttpSink, Judged, Run, Settled};
 use crate::connectors::http::retry::StatusAction;
 use crate::sinks::SinkError;
-use crate::state::WriteOutcome;
 
 /// The last answer to a request, as the retry policy judged it.
 pub(super) enum Exchanged {
@@ -63,16 +62,14 @@ impl HttpSink {
                     (StatusAction::Ignore, _) => "ignored",
                     _ => "sent",
                 };
-                let mut outcome = WriteOutcome { completed: None, ids: Vec::new(), audit: Vec::new() };
+                // Committed with the write's other outcomes (`Settled::commit`), before it is acknowledged.
+                let mut settled = Settled::default();
                 for key in keys {
                     let (one, _) = self.outcome(run, key, action, request, &answer, body, &self.capture, attempts);
-                    outcome.ids.extend(one.ids);
-                    outcome.audit.extend(one.audit);
+                    settled.ids.extend(one.ids);
+                    settled.audit.extend(one.audit);
                 }
-                if let Some(state) = &run.state {
-                    state.record_outcome(&outcome).map_err(state_error)?;
-                }
-                Ok(Settled::default())
+                Ok(settled)
             }
             Exchanged::Refused(answer) => {
                 let mut reason = format!("{} answered {}", request.target, answer.describe());

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use super::{HttpSink, Settled, state_error};
+use super::{HttpSink, Settled};
 use crate::kernel::channel::Batch;
 use crate::kernel::record::Record;
 use crate::sinks::concurrent::{ConcurrentWrites, FailedWrite, WriteFuture, WriteOutcome};
@@ -102,21 +102,14 @@ impl HttpSink {
         }
         shown
     }
-
-    /// Delivers the records of one request and audits its skips and rejections.
-    fn deliver_audited(&self, records: &[Record]) -> Result<Vec<RecordRejection>, SinkError> {
-        let Settled { audit, rejected } = self.deliver_unit(records)?;
-        if let (Some(state), false) = (&self.run()?.state, audit.is_empty()) {
-            state.audit(&audit).map_err(state_error)?;
-        }
-        Ok(rejected)
-    }
 }
 
 /// Writes `batch` wave by wave, each wave's requests at once (within the permits).
 async fn write_in_flight(core: Arc<HttpSink>, batch: Arc<Batch>, permits: Arc<Semaphore>) -> WriteOutcome {
     let mut rejected = Vec::new();
     for wave in waves(&batch, core.batch_size) {
+        // What earlier waves settled (committed), should this one's commit fail.
+        let (wave_start, rejected_before) = (wave.first().map_or(0, |r| r.start), rejected.len());
         let mut started = Vec::with_capacity(wave.len());
         // Where the wave stopped starting requests, if it did.
         let mut stopped = None;
@@ -129,7 +122,7 @@ async fn write_in_flight(core: Arc<HttpSink>, batch: Arc<Batch>, permits: Arc<Se
             };
             let (core, batch, records) = (Arc::clone(&core), Arc::clone(&batch), range.clone());
             let task = tokio::task::spawn_blocking(move || {
-                let out = core.deliver_audited(&batch[records]);
+                let out = core.deliver_unit(&batch[records]);
                 drop(permit);
                 out
             });
@@ -137,15 +130,36 @@ async fn write_in_flight(core: Arc<HttpSink>, batch: Arc<Batch>, permits: Arc<Se
         }
         // Every request of the wave is awaited, even after a failure: none keeps the batch afterwards.
         let mut failure = None;
+        let mut outcomes = Settled::default();
         for (range, task) in started {
             let out = task.await.unwrap_or_else(|e| {
                 Err(SinkError { message: format!("a request stopped unexpectedly: {e}"), retryable: false })
             });
             match (out, &failure) {
-                (Ok(of_request), None) => reject(&mut rejected, range.start, of_request),
+                (Ok(mut of_request), None) => {
+                    outcomes.absorb(&mut of_request);
+                    reject(&mut rejected, range.start, of_request.rejected);
+                }
+                (Ok(mut of_request), Some(_)) => outcomes.absorb(&mut of_request),
                 (Err(error), None) => failure = Some((range.start, error)),
-                (_, Some(_)) => {}
+                (Err(_), Some(_)) => {}
             }
+        }
+        // The wave's outcomes in one transaction (a commit waits for the disk), before any of its
+        // records is acknowledged; the outcomes of requests after a failure are kept too (they are sent
+        // again, and audited again).
+        let committed = {
+            let core = Arc::clone(&core);
+            tokio::task::spawn_blocking(move || core.run().and_then(|run| outcomes.commit(run))).await
+        };
+        let error = match committed {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(error),
+            Err(e) => Some(SinkError { message: format!("committing the outcomes stopped: {e}"), retryable: true }),
+        };
+        if let Some(error) = error {
+            rejected.truncate(rejected_before);
+            return Err(FailedWrite { error, settled: wave_start, rejected });
         }
         if let Some((settled, error)) = failure.or(stopped) {
             return Err(FailedWrite { error, settled, rejected });
@@ -169,12 +183,12 @@ impl Sink for HttpSinkWrites {
 
     fn write(&mut self, batch: &[Record]) -> Result<Vec<RecordRejection>, SinkError> {
         let mut rejected = Vec::new();
-        let mut audit = Vec::new();
+        let mut outcomes = Settled::default();
         let mut failure = None;
         for range in requests(batch.len(), self.core.batch_size) {
             match self.core.deliver_unit(&batch[range.clone()]) {
-                Ok(settled) => {
-                    audit.extend(settled.audit);
+                Ok(mut settled) => {
+                    outcomes.absorb(&mut settled);
                     reject(&mut rejected, range.start, settled.rejected);
                 }
                 Err(e) => {
@@ -183,10 +197,9 @@ impl Sink for HttpSinkWrites {
                 }
             }
         }
-        // The batch's skips and rejections are audited even when the batch failed.
-        if let Some(state) = &self.core.run()?.state {
-            state.audit(&audit).map_err(state_error)?;
-        }
+        // The batch's outcomes (audit entries, captured ids) in one transaction, even when the batch
+        // failed: the records before the failure are settled.
+        outcomes.commit(self.core.run()?)?;
         match failure {
             Some((i, e)) => {
                 // Each request's outcome is committed as it is written: the records before the failure
