@@ -166,7 +166,13 @@ impl GraphqlSourceConfig {
             errors.push(&["max_pages"], "bad-value", "`max_pages` must be at least 1", None);
         }
         let timeout = time_limit(self.timeout, connection.map(|(_, c)| c), &mut errors);
-        let policy = RetryPolicy::build(&self.retry.clone().unwrap_or_default(), &BTreeMap::new());
+        // The source's own `retry` over the connection's `retry` and `on_status`.
+        let policy = HttpConnection::policy(
+            connection.map(|(_, c)| c),
+            self.retry.as_ref(),
+            RetryConfig::default(),
+            &BTreeMap::new(),
+        );
         if let Err(e) = &policy {
             errors.push(&["retry"], "bad-value", e.to_string(), None);
         }

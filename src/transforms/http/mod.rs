@@ -19,7 +19,7 @@ use crate::config::duration::Duration;
 use crate::connectors::http::connection::{self, HttpConnection};
 use crate::connectors::http::exchange::time_limit;
 use crate::connectors::http::request::{BodySpec, RequestSpec, RequestTemplate, merged_headers};
-use crate::connectors::http::retry::{RetryConfig, RetryPolicy, StatusAction};
+use crate::connectors::http::retry::{RetryConfig, StatusAction};
 use crate::kernel::build::{BuildContext, BuildErrors};
 pub(crate) use call::HttpStep;
 
@@ -206,7 +206,13 @@ impl HttpStepConfig {
         }
         let value = self.value.as_ref().map(|v| errors.value_template(ctx, &["value"], v));
         let timeout = time_limit(self.timeout, connection.map(|(_, c)| c), &mut errors);
-        let policy = match RetryPolicy::build(&self.retry.clone().unwrap_or_default(), &self.on_status) {
+        // The step's own `retry` and `on_status` over the connection's, as for every HTTP component.
+        let policy = match HttpConnection::policy(
+            connection.map(|(_, c)| c),
+            self.retry.as_ref(),
+            RetryConfig::default(),
+            &self.on_status,
+        ) {
             Ok(p) => Some(p),
             Err(e) => {
                 errors.push(&["on_status"], "bad-value", e.to_string(), None);
