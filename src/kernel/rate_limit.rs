@@ -127,11 +127,18 @@ impl<C: Clock + Clone> RateLimit<C> {
 }
 
 impl RateLimit<DefaultClock> {
-    /// Waits until a request may be sent, blocking the thread (a blocking sink's). (Async components
-    /// will await the same `try_acquire` waits.)
+    /// Waits until a request may be sent, blocking the thread (a blocking component's).
     pub(crate) fn acquire_blocking(&self) {
         while let Err(wait) = self.try_acquire() {
             std::thread::sleep(wait);
+        }
+    }
+
+    /// Waits until a request may be sent, from async code (the `http` sink's requests in flight): the
+    /// same permits and pauses as [`RateLimit::acquire_blocking`], shared with its callers.
+    pub(crate) async fn acquire(&self) {
+        while let Err(wait) = self.try_acquire() {
+            tokio::time::sleep(wait).await;
         }
     }
 }

@@ -460,6 +460,26 @@ fn a_429_with_retry_after_pauses_the_whole_rate_limit() {
 }
 
 #[test]
+fn requests_in_flight_wait_out_a_429() {
+    let (dir, receiver, state) = fixture(Config::default());
+    limited_connection(dir.path(), &receiver, "{ per_second: 1000, burst: 10 }");
+    // `busy-1` is answered 429 with `Retry-After: 1` once.
+    write_orders(dir.path(), &[("busy-1", 1), ("R2", 2), ("R3", 3), ("R4", 4)]);
+    let yaml = header("push")
+        + "sinks:\n  - { id: erp_order, type: http, connection: erp, path: /orders, retry_backoff: 10ms, max_in_flight: 4 }\n";
+    let summary = run(dir.path(), "push", &yaml, Some(&state));
+    assert!(summary.is_success(), "{summary}");
+    assert_eq!(summary.records.delivered, 4, "{summary}");
+    let stats = receiver.stats();
+    let mut times = stats.create_times.clone();
+    times.sort();
+    let span = times[times.len() - 1] - times[0];
+    assert!(span >= Duration::from_secs(1), "the 429's retry waited for the server's second: {span:?}");
+    assert_eq!(actions(&state.trace("order:busy-1").expect("trace")), ["sent"]);
+    assert_eq!(stats.total_creates, 4, "every order once");
+}
+
+#[test]
 fn over_30_seconds_the_rate_stays_within_5_percent_of_the_limit_and_never_above_limit_plus_burst() {
     let (dir, receiver, state) = fixture(Config::default());
     let (per_second, burst) = (20u32, 5u32);
@@ -522,7 +542,16 @@ fn token_fixture(token_uses: u64) -> (tempfile::TempDir, Receiver, Arc<SqliteSto
     fixture(Config { require_token: true, token_uses, ..Config::default() })
 }
 
-fn run_with_auth(dir: &Path, receiver: &Receiver, state: &Arc<SqliteStore>, auth: &str, orders: usize) -> RunSummary {
+/// Runs `orders` orders through a sink with `auth`, `in_flight` requests at once (1: the blocking
+/// client on the sink's thread; more: the async client's futures).
+fn run_with_auth(
+    dir: &Path,
+    receiver: &Receiver,
+    state: &Arc<SqliteStore>,
+    auth: &str,
+    orders: usize,
+    in_flight: usize,
+) -> RunSummary {
     std::fs::write(
         dir.join("connections.yaml"),
         format!("connections:\n  erp:\n    type: http\n    base_url: \"{}\"\n    auth: {auth}\n", receiver.base_url()),
@@ -530,33 +559,43 @@ fn run_with_auth(dir: &Path, receiver: &Receiver, state: &Arc<SqliteStore>, auth
     .expect("write connections");
     let names: Vec<String> = (0..orders).map(|i| format!("R{i}")).collect();
     write_orders(dir, &names.iter().map(|r| (r.as_str(), 1)).collect::<Vec<_>>());
-    let yaml = header("push") + "sinks:\n  - { id: erp_order, type: http, connection: erp, path: /orders }\n";
+    let yaml = header("push")
+        + &format!(
+            "sinks:\n  - {{ id: erp_order, type: http, connection: erp, path: /orders, max_in_flight: {in_flight} }}\n"
+        );
     run(dir, "push", &yaml, Some(state))
 }
 
 #[test]
 fn tokens_are_obtained_once_kept_and_renewed_when_the_api_answers_401() {
-    for i in 0..3 {
+    for (i, in_flight) in (0..3).flat_map(|i| [(i, 1), (i, 4)]) {
         // Each token serves 3 requests, then the API refuses it, as after its expiry.
         let (dir, receiver, state) = token_fixture(3);
         let (auth, login) = &token_auths(&receiver, crate::support::receiver::PASSWORD)[i];
-        let summary = run_with_auth(dir.path(), &receiver, &state, auth, 7);
-        assert!(summary.is_success(), "{auth}: {summary}");
-        assert_eq!(summary.records.delivered, 7, "{auth}: {summary}");
+        let summary = run_with_auth(dir.path(), &receiver, &state, auth, 7, in_flight);
+        let case = format!("{auth}, {in_flight} in flight");
+        assert!(summary.is_success(), "{case}: {summary}");
+        assert_eq!(summary.records.delivered, 7, "{case}: {summary}");
         let stats = receiver.stats();
-        assert_eq!(stats.logins.get(*login), Some(&3), "{auth}: a login, then one per refusal");
-        assert_eq!(stats.unauthorized, 2, "{auth}");
-        assert_eq!(stats.total_creates, 7, "{auth}: every record once");
+        // In flight, several requests meet the same refusal; the first renews the token, the others
+        // send again with the new one: still one login per refusal.
+        assert_eq!(stats.logins.get(*login), Some(&3), "{case}: a login, then one per refusal");
+        if in_flight == 1 {
+            assert_eq!(stats.unauthorized, 2, "{case}");
+        } else {
+            assert!((2..=8).contains(&stats.unauthorized), "{case}: {}", stats.unauthorized);
+        }
+        assert_eq!(stats.total_creates, 7, "{case}: every record once");
     }
 }
 
 #[test]
 fn refused_credentials_fail_the_run_once_instead_of_a_retry_storm() {
-    for i in 0..3 {
+    for (i, in_flight) in (0..3).flat_map(|i| [(i, 1), (i, 4)]) {
         // A wrong password: the login itself is refused.
         let (dir, receiver, state) = token_fixture(u64::MAX);
         let (auth, login) = &token_auths(&receiver, "wrong-passw0rd")[i];
-        let summary = run_with_auth(dir.path(), &receiver, &state, auth, 5);
+        let summary = run_with_auth(dir.path(), &receiver, &state, auth, 5, in_flight);
         let error = summary.error.clone().unwrap_or_default();
         assert!(error.contains("logging in at") && error.contains("HTTP 401"), "{auth}: {error}");
         assert!(!error.contains("wrong-passw0rd"), "{auth}: the password is masked: {error}");
@@ -564,17 +603,26 @@ fn refused_credentials_fail_the_run_once_instead_of_a_retry_storm() {
         // Tokens the API refuses at once: one renewal, then the run stops — two logins, not five.
         let (dir, receiver, state) = token_fixture(0);
         let (auth, login) = &token_auths(&receiver, crate::support::receiver::PASSWORD)[i];
-        let summary = run_with_auth(dir.path(), &receiver, &state, auth, 5);
+        let summary = run_with_auth(dir.path(), &receiver, &state, auth, 5, in_flight);
         let error = summary.error.clone().unwrap_or_default();
         assert!(error.contains("HTTP 401 (after logging in again)"), "{auth}: {error}");
-        assert_eq!(receiver.stats().logins.get(*login), Some(&2), "{auth}");
+        // One request: two logins, not five; in flight, at most two per request in flight (each
+        // renews once), however many records wait.
+        let logins = receiver.stats().logins.get(*login).copied().unwrap_or(0);
+        assert!(logins == 2 || (in_flight > 1 && (2..=2 * in_flight as u64).contains(&logins)), "{auth}: {logins}");
         assert_eq!(summary.records.delivered, 0, "{auth}: {summary}");
     }
     // A static token the API refuses stops the run at the first request.
     let (dir, receiver, state) = token_fixture(u64::MAX);
-    let summary = run_with_auth(dir.path(), &receiver, &state, "{ type: bearer, token: not-issued-1234 }", 5);
+    let summary = run_with_auth(dir.path(), &receiver, &state, "{ type: bearer, token: not-issued-1234 }", 5, 1);
     assert!(summary.error.unwrap_or_default().contains("refuses the connection's credentials"));
     assert_eq!(receiver.stats().unauthorized, 1);
+    // In flight: each request in flight meets the refusal once, none is retried.
+    let (dir, receiver, state) = token_fixture(u64::MAX);
+    let summary = run_with_auth(dir.path(), &receiver, &state, "{ type: bearer, token: not-issued-1234 }", 9, 4);
+    assert!(summary.error.unwrap_or_default().contains("refuses the connection's credentials"));
+    assert!((1..=4).contains(&receiver.stats().unauthorized), "{}", receiver.stats().unauthorized);
+    assert_eq!(summary.records.delivered, 0);
 }
 
 /// The `push` pipeline with one plain sink into `receiver`; `extra` is added to the sink's mapping.
@@ -603,13 +651,16 @@ fn on_status_decides_what_an_answer_means() {
 
 #[test]
 fn retry_bounds_the_tries_of_an_unknown_outcome() {
-    let (dir, receiver, state) = fixture(Config::default());
-    write_orders(dir.path(), &[("down-1", 1)]);
-    let sink = plain_sink(&receiver, ", retry: { max_attempts: 3, initial: 1ms }");
-    let summary = run(dir.path(), "push", &sink, Some(&state));
-    let error = summary.error.clone().unwrap_or_default();
-    assert!(error.contains("HTTP 503") && error.contains("after 3 attempts"), "{error}");
-    assert_eq!(summary.records.unacknowledged, 1, "{summary}");
+    for in_flight in [1, 4] {
+        let (dir, receiver, state) = fixture(Config::default());
+        write_orders(dir.path(), &[("down-1", 1)]);
+        let sink =
+            plain_sink(&receiver, &format!(", retry: {{ max_attempts: 3, initial: 1ms }}, max_in_flight: {in_flight}"));
+        let summary = run(dir.path(), "push", &sink, Some(&state));
+        let error = summary.error.clone().unwrap_or_default();
+        assert!(error.contains("HTTP 503") && error.contains("after 3 attempts"), "{in_flight} in flight: {error}");
+        assert_eq!(summary.records.unacknowledged, 1, "{summary}");
+    }
     // 503 made a dead letter instead: one try, dead-lettered, the run goes on.
     let (dir, receiver, state) = fixture(Config::default());
     write_orders(dir.path(), &[("down-1", 1), ("R2", 2)]);

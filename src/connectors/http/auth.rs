@@ -339,15 +339,11 @@ fn join(base: &str, path: &str, field: &str, errors: &mut BuildErrors) -> Option
 }
 
 impl Auth {
-    /// True when the credentials are a token that a 401 should renew once.
-    pub(crate) fn renews(&self) -> bool {
-        matches!(self, Auth::Token(_))
-    }
-
-    /// Forgets a token the API refused: the next request logs in again.
-    pub(crate) fn invalidate(&self) {
-        if let Auth::Token(t) = self {
-            t.invalidate();
+    /// The token source, when the credentials are a token that a 401 renews.
+    pub(crate) fn token(&self) -> Option<&TokenAuth> {
+        match self {
+            Auth::Token(t) => Some(t),
+            _ => None,
         }
     }
 
@@ -359,18 +355,35 @@ impl Auth {
         url: &url::Url,
         client: &reqwest::blocking::Client,
     ) -> Result<(HeaderName, HeaderValue), TokenError> {
-        Ok(match self {
-            Auth::Token(token) => return token.header(client),
-            Auth::Static(name, value) => (name.clone(), value.clone()),
-            Auth::OAuth1(credentials) => {
-                let signed = oauth1::authorization(credentials, method, url, &[], &Nonce::fresh());
-                // Every part is percent-encoded ASCII: always a valid header value.
-                let mut value = HeaderValue::from_str(&signed).unwrap_or_else(|_| HeaderValue::from_static("OAuth"));
-                value.set_sensitive(true);
-                (AUTHORIZATION, value)
-            }
-        })
+        match self {
+            Auth::Token(token) => token.header(client),
+            Auth::Static(name, value) => Ok((name.clone(), value.clone())),
+            Auth::OAuth1(credentials) => Ok(signed(credentials, method, url)),
+        }
     }
+
+    /// [`Auth::header`] without a login: `None` when the credentials are a token that is not held or
+    /// is due for renewal (the caller then logs in with [`Auth::header`], off async code).
+    pub(crate) fn header_now(
+        &self,
+        method: &str,
+        url: &url::Url,
+    ) -> Option<Result<(HeaderName, HeaderValue), TokenError>> {
+        match self {
+            Auth::Token(token) => token.header_held().map(Ok),
+            Auth::Static(name, value) => Some(Ok((name.clone(), value.clone()))),
+            Auth::OAuth1(credentials) => Some(Ok(signed(credentials, method, url))),
+        }
+    }
+}
+
+/// The OAuth 1.0a `Authorization` header of a `method` request to `url`.
+fn signed(credentials: &OAuth1Credentials, method: &str, url: &url::Url) -> (HeaderName, HeaderValue) {
+    let signed = oauth1::authorization(credentials, method, url, &[], &Nonce::fresh());
+    // Every part is percent-encoded ASCII: always a valid header value.
+    let mut value = HeaderValue::from_str(&signed).unwrap_or_else(|_| HeaderValue::from_static("OAuth"));
+    value.set_sensitive(true);
+    (AUTHORIZATION, value)
 }
 
 #[cfg(test)]

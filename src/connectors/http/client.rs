@@ -1,158 +1,102 @@
-//! Sending a prepared request and reading what comes back: the blocking HTTP client every HTTP
-//! component uses (the connection's client settings, auth and rate limit applied to every request, one
-//! token renewal on a 401) and the [`Answer`] — a response, or why there was none. Every text that
-//! leaves this module (errors, targets) has the registered secrets masked.
+//! Sending a prepared request: the HTTP client every HTTP component uses — the connection's client
+//! settings, auth and rate limit applied to every request, one token renewal on a 401. Two ways to
+//! send, with one behaviour: blocking ([`Client::send`], for the components that run on a thread of
+//! their own) and async ([`Client::send_async`], for the `http` sink's requests in flight, so that
+//! 64 requests in flight are 64 futures, not 64 threads each waiting on reqwest's internal runtime).
+//! Every text that leaves this module (errors, targets) has the registered secrets masked.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use reqwest::Method;
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
-use crate::config::secrets;
-use crate::connectors::http::retry::{RetryPolicy, Verdict};
+pub(crate) use super::answer::{Answer, ClientError, MAX_BODY, Prepared, excerpt, scrub};
+use crate::connectors::http::auth::Auth;
+use crate::connectors::http::connection::ClientOptions;
+use crate::connectors::http::token::Refusal;
+use crate::kernel::rate_limit::RateLimit;
 
-/// `text` with every registered secret masked.
-pub(crate) fn scrub(text: impl Into<String>) -> String {
-    let text = text.into();
-    if secrets::any() { secrets::redact(&text) } else { text }
-}
-
-/// At most `max` characters of `text`, secrets masked, for error messages. Masked before it is cut: a
-/// secret across the cut would otherwise leave its start behind.
-pub(crate) fn excerpt(text: &str, max: usize) -> String {
-    let text = scrub(text.trim());
-    let text = text.as_str();
-    if text.chars().count() > max { text.chars().take(max).chain("…".chars()).collect() } else { text.to_string() }
-}
-
-/// A request ready to send.
-#[derive(Debug, Clone)]
-pub(crate) struct Prepared {
-    pub(crate) method: Method,
-    pub(crate) url: reqwest::Url,
-    pub(crate) headers: HeaderMap,
-    /// The JSON body.
-    pub(crate) body: Option<Value>,
-    /// `METHOD URL` with secrets masked, for audit entries and errors.
-    pub(crate) target: String,
-}
-
-/// Why a request cannot be sent at all: the API refuses the credentials, or a login failed. Every
-/// further request would fail the same way, so the component stops.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub(crate) struct ClientError {
-    /// What went wrong, secrets masked.
-    pub(crate) message: String,
-    /// Whether trying again later may succeed (a login endpoint that was down).
-    pub(crate) retryable: bool,
-}
-
-/// The most of an answer's body that is read (16 MiB); a longer body is not read to its end.
-pub(crate) const MAX_BODY: usize = 16 * 1024 * 1024;
-
-/// What came back.
-#[derive(Debug, Clone)]
-pub(crate) enum Answer {
-    /// A response: its status and its body (JSON when it parses, else the text; `null` when empty; a
-    /// note when longer than [`MAX_BODY`]).
-    Response {
-        status: u16,
-        body: Value,
-        /// False when the body is not JSON (and `body` holds its text).
-        json: bool,
-        /// The answer's `Retry-After`, as a wait from when it arrived.
-        retry_after: Option<Duration>,
-        /// The answer's headers (`Link`, `Content-Range` for paging, `ETag`).
-        headers: Box<HeaderMap>,
-        /// True when the body was longer than [`MAX_BODY`] and not read.
-        oversized: bool,
-    },
-    /// No response: a timeout, a refused or dropped connection. Whether the target acted is unknown.
-    NoResponse { message: String },
-}
-
-impl Answer {
-    /// What `policy` says to do after try number `attempt` got this answer, `elapsed` after the first
-    /// try: no response (a timeout, a reset) is an unknown outcome, tried again like a `5xx`.
-    pub(crate) fn verdict(&self, policy: &RetryPolicy, attempt: u32, elapsed: Duration) -> Verdict {
-        let jitter = fastrand::f64();
-        match self {
-            Answer::NoResponse { .. } => policy.verdict_unknown(attempt, elapsed, jitter),
-            Answer::Response { status, retry_after, .. } => {
-                policy.verdict(*status, attempt, elapsed, *retry_after, jitter)
-            }
-        }
-    }
-
-    /// A one-line description (secrets masked): `HTTP 422: {"error": …}` or the transport error.
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            Answer::NoResponse { message } => scrub(message.clone()),
-            Answer::Response { status, body, .. } => {
-                let text = match body {
-                    Value::Null => String::new(),
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                if text.is_empty() {
-                    format!("HTTP {status}")
-                } else {
-                    scrub(format!("HTTP {status}: {}", excerpt(&text, 300)))
-                }
-            }
-        }
-    }
-
-    pub(crate) fn status(&self) -> Option<u16> {
-        match self {
-            Answer::Response { status, .. } => Some(*status),
-            Answer::NoResponse { .. } => None,
-        }
-    }
-}
-
-/// One blocking HTTP client per component (connections are pooled and kept alive).
+/// One HTTP client per component (connections are pooled and kept alive).
 #[derive(Debug, Clone)]
 pub(crate) struct Client {
     inner: reqwest::blocking::Client,
+    /// The async client, made on the first [`Client::send_async`] (most components never need it).
+    asynchronous: Arc<OnceLock<Result<reqwest::Client, String>>>,
+    /// What both clients are made from.
+    settings: Settings,
     /// Added to every request (the connection's `auth`).
-    auth: Option<crate::connectors::http::auth::Auth>,
+    auth: Option<Auth>,
     /// Every request waits for a permit of the connection's rate limit; a 429 or 503 with
     /// `Retry-After` pauses the whole limit.
-    limit: Option<std::sync::Arc<crate::kernel::rate_limit::RateLimit>>,
+    limit: Option<Arc<RateLimit>>,
+    /// Set when the API has refused the credentials for good: every later request of this client
+    /// fails at once with the same error, instead of logging in again (requests in flight would
+    /// otherwise each renew the token twice).
+    refused: Arc<OnceLock<ClientError>>,
+}
+
+/// The settings of a component's client.
+#[derive(Debug, Clone)]
+struct Settings {
+    timeout: Duration,
+    connect_timeout: Duration,
+    follow_redirects: bool,
+    ca_certificates: Vec<reqwest::Certificate>,
+}
+
+/// Applies [`Settings`] to a blocking or an async client builder (the two have the same methods but
+/// no common trait).
+macro_rules! configure {
+    ($builder:expr, $settings:expr) => {{
+        let settings = $settings;
+        // A redirected POST would be re-sent as a GET and its answer taken for the create's: unless the
+        // connection says so, an API that redirects writes is a configuration error, reported with
+        // its 3xx status.
+        let redirects = if settings.follow_redirects {
+            reqwest::redirect::Policy::limited(5)
+        } else {
+            reqwest::redirect::Policy::none()
+        };
+        let mut builder = $builder
+            .timeout(settings.timeout)
+            .connect_timeout(settings.connect_timeout)
+            .user_agent(concat!("weir/", env!("CARGO_PKG_VERSION")))
+            .redirect(redirects);
+        for ca in &settings.ca_certificates {
+            builder = builder.add_root_certificate(ca.clone());
+        }
+        builder.build().map_err(|e| format!("cannot create the HTTP client: {e}"))
+    }};
+}
+
+/// What to do after an answer, as far as credentials go.
+enum AfterAuth {
+    /// The token was renewed after a 401: send again.
+    SendAgain,
+    /// The answer stands, or the credentials are refused for good.
+    Done(Result<Answer, ClientError>),
 }
 
 impl Client {
     /// Builds the client. Must run on a thread that may block (the sink's), not in async code.
     pub(crate) fn new(
         timeout: Duration,
-        options: &crate::connectors::http::connection::ClientOptions,
-        auth: Option<crate::connectors::http::auth::Auth>,
-        limit: Option<std::sync::Arc<crate::kernel::rate_limit::RateLimit>>,
+        options: &ClientOptions,
+        auth: Option<Auth>,
+        limit: Option<Arc<RateLimit>>,
     ) -> Result<Self, String> {
         // reqwest is built without a bundled crypto provider; use ring's (first caller wins).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let connect = options.connect_timeout.unwrap_or(Duration::from_secs(10));
-        // A redirected POST would be re-sent as a GET and its answer taken for the create's: unless the
-        // connection says so, an API that redirects writes is a configuration error, reported with
-        // its 3xx status.
-        let redirects = if options.follow_redirects {
-            reqwest::redirect::Policy::limited(5)
-        } else {
-            reqwest::redirect::Policy::none()
+        let settings = Settings {
+            timeout,
+            connect_timeout: timeout.min(connect),
+            follow_redirects: options.follow_redirects,
+            ca_certificates: options.ca_certificates.clone(),
         };
-        let mut builder = reqwest::blocking::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(connect))
-            .user_agent(concat!("weir/", env!("CARGO_PKG_VERSION")))
-            .redirect(redirects);
-        for ca in &options.ca_certificates {
-            builder = builder.add_root_certificate(ca.clone());
-        }
-        let inner = builder.build().map_err(|e| format!("cannot create the HTTP client: {e}"))?;
-        Ok(Self { inner, auth, limit })
+        let inner = configure!(reqwest::blocking::Client::builder(), &settings)?;
+        Ok(Self { inner, asynchronous: Arc::default(), settings, auth, limit, refused: Arc::default() })
     }
 
     /// Sends `request`. Failures of the request are in the [`Answer`]; the error is for credentials the
@@ -161,35 +105,89 @@ impl Client {
     pub(crate) fn send(&self, request: &Prepared) -> Result<Answer, ClientError> {
         let mut renewed = false;
         loop {
-            let answer = self.send_once(request)?;
-            match (&self.auth, answer.status()) {
-                (Some(auth), Some(401)) if auth.renews() && !renewed => {
-                    auth.invalidate();
-                    renewed = true;
-                }
-                (Some(_), Some(401)) => {
-                    let again = if renewed { " (after logging in again)" } else { "" };
-                    return Err(ClientError {
-                        message: scrub(format!(
-                            "{} answered HTTP 401{again}: the API refuses the connection's credentials; fix its `auth` \
-                             and run again",
-                            request.target
-                        )),
-                        retryable: false,
-                    });
-                }
-                _ => return Ok(answer),
+            self.still_accepted()?;
+            let (answer, sent) = self.send_once(request)?;
+            match self.after_auth(request, answer, sent.as_ref(), &mut renewed) {
+                AfterAuth::SendAgain => {}
+                AfterAuth::Done(done) => return done,
             }
         }
     }
 
-    fn send_once(&self, request: &Prepared) -> Result<Answer, ClientError> {
-        let mut builder =
-            self.inner.request(request.method.clone(), request.url.clone()).headers(request.headers.clone());
-        if let Some(body) = &request.body {
-            builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string());
+    /// [`Client::send`] from async code: the same answer, errors, rate limit and token renewal.
+    pub(crate) async fn send_async(&self, request: &Prepared) -> Result<Answer, ClientError> {
+        let mut renewed = false;
+        loop {
+            self.still_accepted()?;
+            let (answer, sent) = self.send_once_async(request).await?;
+            match self.after_auth(request, answer, sent.as_ref(), &mut renewed) {
+                AfterAuth::SendAgain => {}
+                AfterAuth::Done(done) => return done,
+            }
         }
-        builder = builder.header(reqwest::header::ACCEPT, "application/json");
+    }
+
+    /// What a 401 means for credentials: a token that had served requests (expired, revoked) or that
+    /// another request has replaced meanwhile is renewed and the request sent again; a fresh token
+    /// refused is renewed once per request; after that, or with credentials that do not renew, the
+    /// refusal is final.
+    fn after_auth(
+        &self,
+        request: &Prepared,
+        answer: Answer,
+        sent: Option<&HeaderValue>,
+        renewed: &mut bool,
+    ) -> AfterAuth {
+        let Some(auth) = &self.auth else { return AfterAuth::Done(Ok(answer)) };
+        match (answer.status(), auth.token(), sent) {
+            (Some(401), Some(token), Some(sent)) => match token.refused(sent) {
+                Refusal::Replaced | Refusal::Expired => return AfterAuth::SendAgain,
+                Refusal::Unused if !*renewed => {
+                    *renewed = true;
+                    return AfterAuth::SendAgain;
+                }
+                Refusal::Unused => {}
+            },
+            (Some(401), _, _) => {}
+            (_, Some(token), Some(sent)) => {
+                token.accepted(sent);
+                return AfterAuth::Done(Ok(answer));
+            }
+            _ => return AfterAuth::Done(Ok(answer)),
+        }
+        let again = if *renewed { " (after logging in again)" } else { "" };
+        let error = ClientError {
+            message: scrub(format!(
+                "{} answered HTTP 401{again}: the API refuses the connection's credentials; fix its `auth` and run \
+                 again",
+                request.target
+            )),
+            retryable: false,
+        };
+        let _ = self.refused.set(error.clone());
+        AfterAuth::Done(Err(error))
+    }
+
+    /// The error of credentials refused for good by an earlier request, if they were.
+    fn still_accepted(&self) -> Result<(), ClientError> {
+        self.refused.get().map_or(Ok(()), |error| Err(error.clone()))
+    }
+
+    /// The headers and the body of `request` as sent, the auth header aside.
+    fn outgoing(request: &Prepared) -> (HeaderMap, Option<Vec<u8>>) {
+        let mut headers = request.headers.clone();
+        let body = request.body.as_ref().map(|body| {
+            headers.append(reqwest::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            body.to_string().into_bytes()
+        });
+        headers.append(reqwest::header::ACCEPT, HeaderValue::from_static("application/json"));
+        (headers, body)
+    }
+
+    /// One try: the answer, and the auth header value it went with.
+    fn send_once(&self, request: &Prepared) -> Result<(Answer, Option<HeaderValue>), ClientError> {
+        let (mut headers, body) = Self::outgoing(request);
+        let mut sent = None;
         if let Some(limit) = &self.limit {
             limit.acquire_blocking();
         }
@@ -198,26 +196,88 @@ impl Client {
             let (name, value) = auth
                 .header(request.method.as_str(), &request.url, &self.inner)
                 .map_err(|e| ClientError { message: scrub(e.message), retryable: e.retryable })?;
-            builder = builder.header(name, value);
+            headers.append(name, value.clone());
+            sent = Some(value);
         }
-        let mut retry_after = None;
-        let mut headers = Box::default();
-        let slow_down = |response: &reqwest::blocking::Response| {
-            *headers = response.headers().clone();
-            let status = response.status().as_u16();
-            let after = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
-            retry_after =
-                after.and_then(|a| crate::connectors::http::retry::parse_retry_after(a, std::time::SystemTime::now()));
-            if let (Some(limit), true, Some(wait)) = (&self.limit, matches!(status, 429 | 503), retry_after) {
-                // At most 5 minutes: a server asking for longer is better answered by failing the run.
-                limit.pause_for(wait.min(Duration::from_secs(300)));
+        let mut builder = self.inner.request(request.method.clone(), request.url.clone()).headers(headers);
+        if let Some(body) = body {
+            builder = builder.body(body);
+        }
+        let response = match builder.send() {
+            Ok(response) => response,
+            Err(e) => return Self::unsent(request, &e).map(|answer| (answer, sent)),
+        };
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
+        let retry_after = self.slow_down(status, &headers);
+        Ok((Self::answer(status, headers, retry_after, read_bounded(response)), sent))
+    }
+
+    async fn send_once_async(&self, request: &Prepared) -> Result<(Answer, Option<HeaderValue>), ClientError> {
+        let (mut headers, body) = Self::outgoing(request);
+        let mut sent = None;
+        if let Some(limit) = &self.limit {
+            limit.acquire().await;
+        }
+        if let Some(auth) = &self.auth {
+            let (name, value) = self.auth_header_async(auth, request).await?;
+            headers.append(name, value.clone());
+            sent = Some(value);
+        }
+        let client = self
+            .asynchronous
+            .get_or_init(|| configure!(reqwest::Client::builder(), &self.settings))
+            .as_ref()
+            .map_err(|message| ClientError { message: message.clone(), retryable: false })?;
+        let mut builder = client.request(request.method.clone(), request.url.clone()).headers(headers);
+        if let Some(body) = body {
+            builder = builder.body(body);
+        }
+        let response = match builder.send().await {
+            Ok(response) => response,
+            Err(e) => return Self::unsent(request, &e).map(|answer| (answer, sent)),
+        };
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
+        let retry_after = self.slow_down(status, &headers);
+        Ok((Self::answer(status, headers, retry_after, read_bounded_async(response).await), sent))
+    }
+
+    /// The auth header from async code: at once when it needs no login (a static header, an OAuth 1.0a
+    /// signature, a token held), else the login on the blocking pool (logins are rare and use the
+    /// blocking client, like every other caller's).
+    async fn auth_header_async(
+        &self,
+        auth: &Auth,
+        request: &Prepared,
+    ) -> Result<(HeaderName, HeaderValue), ClientError> {
+        let header = match auth.header_now(request.method.as_str(), &request.url) {
+            Some(header) => header,
+            None => {
+                let (auth, inner, method, url) =
+                    (auth.clone(), self.inner.clone(), request.method.clone(), request.url.clone());
+                tokio::task::spawn_blocking(move || auth.header(method.as_str(), &url, &inner)).await.map_err(|e| {
+                    ClientError { message: format!("logging in stopped unexpectedly: {e}"), retryable: true }
+                })?
             }
         };
-        let sent = builder.send();
-        if let Err(e) = &sent
-            && let Some(problem) = certificate_problem(e)
-        {
-            // Not a passing failure: every try would meet the same certificate.
+        header.map_err(|e| ClientError { message: scrub(e.message), retryable: e.retryable })
+    }
+
+    /// The answer's `Retry-After`, as a wait; a 429 or 503 with one pauses the whole rate limit.
+    fn slow_down(&self, status: u16, headers: &HeaderMap) -> Option<Duration> {
+        let after = headers.get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
+        let retry_after =
+            after.and_then(|a| crate::connectors::http::retry::parse_retry_after(a, std::time::SystemTime::now()));
+        if let (Some(limit), true, Some(wait)) = (&self.limit, matches!(status, 429 | 503), retry_after) {
+            // At most 5 minutes: a server asking for longer is better answered by failing the run.
+            limit.pause_for(wait.min(Duration::from_secs(300)));
+        }
+        retry_after
+    }
+
+    /// A request that got no response: an unknown outcome, or an error when the server's certificate
+    /// is refused — not a passing failure: every try would meet the same certificate.
+    fn unsent(request: &Prepared, e: &reqwest::Error) -> Result<Answer, ClientError> {
+        if let Some(problem) = certificate_problem(e) {
             let message = format!(
                 "{}: the server's TLS certificate is not accepted ({problem}); if it is signed by a company \
                  or test CA, add that CA to the connection's `ca_bundle`",
@@ -225,9 +285,20 @@ impl Client {
             );
             return Err(ClientError { message: scrub(message), retryable: false });
         }
-        let sent = sent.map_err(|e| describe_error(&e)).inspect(slow_down);
-        Ok(match sent.and_then(read_bounded) {
-            Ok((status, None)) => Answer::Response {
+        Ok(Answer::NoResponse { message: describe_error(e) })
+    }
+
+    /// The answer made of a response's status, headers and body as read (no body: longer than
+    /// [`MAX_BODY`]; an error: the body could not be read to its end).
+    fn answer(
+        status: u16,
+        headers: HeaderMap,
+        retry_after: Option<Duration>,
+        body: Result<Option<Vec<u8>>, String>,
+    ) -> Answer {
+        let headers = Box::new(headers);
+        match body {
+            Ok(None) => Answer::Response {
                 status,
                 body: Value::String(format!("(a body larger than {} MiB, not read)", MAX_BODY >> 20)),
                 json: false,
@@ -235,7 +306,7 @@ impl Client {
                 headers,
                 oversized: true,
             },
-            Ok((status, Some(bytes))) => {
+            Ok(Some(bytes)) => {
                 let (body, json) = if bytes.iter().all(u8::is_ascii_whitespace) {
                     (Value::Null, true)
                 } else {
@@ -247,19 +318,32 @@ impl Client {
                 Answer::Response { status, body, json, retry_after, headers, oversized: false }
             }
             Err(message) => Answer::NoResponse { message },
-        })
+        }
     }
 }
 
-/// The status and the body of `response`, or no body when it is longer than [`MAX_BODY`].
+/// The body of `response` from async code, or none when it is longer than [`MAX_BODY`]; on a
+/// transport error, its description.
+async fn read_bounded_async(mut response: reqwest::Response) -> Result<Option<Vec<u8>>, String> {
+    let mut bytes = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if bytes.len() + chunk.len() > MAX_BODY => return Ok(None),
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            Ok(None) => return Ok(Some(bytes)),
+            Err(e) => return Err(describe_error(&e)),
+        }
+    }
+}
+
+/// The body of `response`, or no body when it is longer than [`MAX_BODY`].
 /// On a transport error, its description.
-fn read_bounded(response: reqwest::blocking::Response) -> Result<(u16, Option<Vec<u8>>), String> {
+fn read_bounded(response: reqwest::blocking::Response) -> Result<Option<Vec<u8>>, String> {
     use std::io::Read;
-    let status = response.status().as_u16();
     let mut bytes = Vec::new();
     match response.take(MAX_BODY as u64 + 1).read_to_end(&mut bytes) {
-        Ok(n) if n > MAX_BODY => Ok((status, None)),
-        Ok(_) => Ok((status, Some(bytes))),
+        Ok(n) if n > MAX_BODY => Ok(None),
+        Ok(_) => Ok(Some(bytes)),
         Err(e) => {
             let text = e.to_string();
             // The reader wraps reqwest's own error (a timeout, a dropped connection).

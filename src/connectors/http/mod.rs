@@ -4,6 +4,7 @@
 //! what to do with each answer (`retry`) and a request tried until that is settled (`exchange`), and
 //! GraphQL's request body and `errors` (`graphql`).
 
+pub(crate) mod answer;
 pub(crate) mod auth;
 pub(crate) mod client;
 pub(crate) mod connection;

@@ -3,8 +3,8 @@
 //! Central / Azure AD style, `expires_in`), and a session login (SAP Business One's Service Layer and
 //! many ERPs: POST the credentials, keep the session id, send it as a cookie or a header). A token is
 //! fetched on first use, renewed before it expires, and once more when the API answers 401 (the
-//! caller asks with [`TokenAuth::invalidate`]); a 401 that survives the renewal is the caller's to
-//! report as a failure, not to retry.
+//! caller tells it with [`TokenAuth::refused`]); a 401 to a token that never served a request, after
+//! a renewal, is the caller's to report as a failure, not to retry.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -87,8 +87,31 @@ pub(crate) struct TokenError {
 
 #[derive(Debug, Clone)]
 struct Cached {
-    value: String,
+    /// The header that carries the token.
+    header: (HeaderName, HeaderValue),
     renew_at: Option<Instant>,
+    /// True once the API has accepted the token for a request: a 401 to it later means it expired or
+    /// was revoked, not that the credentials are refused.
+    served: bool,
+}
+
+impl Cached {
+    /// True until the token is due for renewal.
+    fn fresh(&self) -> bool {
+        self.renew_at.is_none_or(|at| Instant::now() < at)
+    }
+}
+
+/// What a 401 to a token means (see [`TokenAuth::refused`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Another request met the refusal first and has replaced (or forgotten) the token: send again.
+    Replaced,
+    /// The token had served requests before: it expired or was revoked. Forgotten; send again.
+    Expired,
+    /// The token was refused before it ever served a request. Forgotten; the caller allows one such
+    /// renewal per request, then the credentials are refused for good.
+    Unused,
 }
 
 /// A token source with its cache, shared by every request of a connection.
@@ -104,24 +127,63 @@ impl TokenAuth {
         Self { kind, cached: Mutex::new(None) }
     }
 
-    /// Forgets the token (the API answered 401): the next request logs in again.
-    pub(crate) fn invalidate(&self) {
-        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Cached>> {
+        self.cached.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The API answered 401 to a request sent with `sent` (the token's header value): forgets that
+    /// token, if it is still the one held, so the next request logs in again; and says what the
+    /// refusal means. Requests in flight refused together thus cause one login, not one each.
+    pub(crate) fn refused(&self, sent: &HeaderValue) -> Refusal {
+        let mut cached = self.lock();
+        match cached.take() {
+            Some(held) if held.header.1 == sent => {
+                if held.served {
+                    Refusal::Expired
+                } else {
+                    Refusal::Unused
+                }
+            }
+            other => {
+                *cached = other;
+                Refusal::Replaced
+            }
+        }
+    }
+
+    /// The API accepted a request sent with `sent`: the token works (see [`Cached::served`]).
+    pub(crate) fn accepted(&self, sent: &HeaderValue) {
+        let mut cached = self.lock();
+        if let Some(held) = cached.as_mut().filter(|held| !held.served && held.header.1 == sent) {
+            held.served = true;
+        }
     }
 
     /// The header carrying a valid token, logging in first when there is none or it is about to expire.
     pub(crate) fn header(&self, client: &reqwest::blocking::Client) -> Result<(HeaderName, HeaderValue), TokenError> {
-        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
-        let fresh = cached.as_ref().is_some_and(|c| c.renew_at.is_none_or(|at| Instant::now() < at));
-        if !fresh {
-            *cached = Some(self.fetch(client)?);
+        let mut cached = self.lock();
+        match cached.as_ref().filter(|c| c.fresh()) {
+            Some(held) => Ok(held.header.clone()),
+            None => {
+                let fetched = self.fetch(client)?;
+                let header = fetched.header.clone();
+                *cached = Some(fetched);
+                Ok(header)
+            }
         }
-        let value = cached.as_ref().map(|c| c.value.clone()).unwrap_or_default();
-        drop(cached);
+    }
+
+    /// The header carrying the token held, if it is still fresh; `None` when a login is due.
+    pub(crate) fn header_held(&self) -> Option<(HeaderName, HeaderValue)> {
+        self.lock().as_ref().filter(|c| c.fresh()).map(|c| c.header.clone())
+    }
+
+    /// The header that sends `value` as the API expects it.
+    fn to_header(&self, value: &str) -> Result<(HeaderName, HeaderValue), TokenError> {
         let (name, text) = match self.send_as() {
             SendAs::Bearer => (AUTHORIZATION, format!("Bearer {value}")),
             SendAs::Cookie(cookie) => (COOKIE, format!("{cookie}={value}")),
-            SendAs::Header(name) => (name.clone(), value),
+            SendAs::Header(name) => (name.clone(), value.to_string()),
         };
         let mut header = HeaderValue::from_str(&text).map_err(|_| TokenError {
             message: "the token the API gave cannot be sent in a header".into(),
@@ -201,6 +263,6 @@ impl TokenAuth {
         };
         let value = value.filter(|v| !v.is_empty()).ok_or_else(|| fail("the answer holds no token".into(), false))?;
         secrets::register(&value);
-        Ok(Cached { value, renew_at })
+        Ok(Cached { header: self.to_header(&value)?, renew_at, served: false })
     }
 }

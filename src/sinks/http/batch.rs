@@ -34,14 +34,24 @@ impl HttpSink {
 
     /// Sends a batch as one request.
     pub(super) fn deliver_batch(&self, run: &Run, records: &[Record]) -> Result<Settled, SinkError> {
-        let keys = keys(records);
-        match self.render_batch(records) {
-            Ok(request) => self.send_once(run, &request, &keys),
-            Err(e) => {
-                let reason = scrub(format!("{e} (a batch of {} records, all dead-lettered)", records.len()));
-                Ok(Settled::all_rejected(run, &keys, "-", None, reason))
-            }
+        match self.prepare_batch(run, records) {
+            Ok((request, keys)) => self.send_once(run, &request, &keys),
+            Err(rejected) => Ok(rejected),
         }
+    }
+
+    /// The request of a batch and its records' keys, or every record dead-lettered when it cannot be
+    /// rendered.
+    pub(super) fn prepare_batch<'r>(
+        &self,
+        run: &Run,
+        records: &'r [Record],
+    ) -> Result<(Prepared, Vec<&'r str>), Settled> {
+        let keys = keys(records);
+        self.render_batch(records).map(|request| (request, keys.clone())).map_err(|e| {
+            let reason = scrub(format!("{e} (a batch of {} records, all dead-lettered)", records.len()));
+            Settled::all_rejected(run, &keys, "-", None, reason)
+        })
     }
 
     /// The requests `records` would be sent as (for `--dry-run`), or why one cannot be rendered.

@@ -209,13 +209,29 @@ impl<'p> Attempts<'p> {
     /// Judges `answer`; waits (backoff with jitter, or the answer's `Retry-After`) when it is to be
     /// tried again.
     fn judge(&mut self, answer: &Answer) -> Judged {
-        match answer.verdict(self.policy, self.made, self.started.elapsed()) {
-            Verdict::Settle(action) => Judged::Settle(action),
-            Verdict::Again { wait, .. } => {
-                std::thread::sleep(wait);
+        self.judged(answer).unwrap_or_else(|wait| {
+            std::thread::sleep(wait);
+            Judged::Retried
+        })
+    }
+
+    /// [`Attempts::judge`] from async code.
+    async fn judge_async(&mut self, answer: &Answer) -> Judged {
+        match self.judged(answer) {
+            Ok(judged) => judged,
+            Err(wait) => {
+                tokio::time::sleep(wait).await;
                 Judged::Retried
             }
-            Verdict::GiveUp(_) => Judged::GaveUp,
+        }
+    }
+
+    /// What `answer` calls for, or the wait before trying again.
+    fn judged(&self, answer: &Answer) -> Result<Judged, std::time::Duration> {
+        match answer.verdict(self.policy, self.made, self.started.elapsed()) {
+            Verdict::Settle(action) => Ok(Judged::Settle(action)),
+            Verdict::Again { wait, .. } => Err(wait),
+            Verdict::GiveUp(_) => Ok(Judged::GaveUp),
         }
     }
 }
@@ -271,71 +287,89 @@ impl HttpSink {
         }
     }
 
+    /// True when each request is sent and settled on its own — no intents, no ETag read first, no bulk
+    /// to follow up: the requests in flight are then driven as futures (`send.rs`).
+    fn sends_plainly(&self) -> bool {
+        self.bulk.is_none() && self.idempotency.is_none() && self.if_match.is_none()
+    }
+
     /// Writes one record.
     fn deliver(&self, record: &Record) -> Result<Settled, SinkError> {
         let run = self.run()?;
+        let Some(idem) = &self.idempotency else {
+            let (request, keys) = match self.prepare_one(run, record) {
+                Ok(prepared) => prepared,
+                Err(rejected) => return Ok(rejected),
+            };
+            return match &self.if_match {
+                None => self.send_once(run, &request, &keys),
+                Some(if_match) => match if_match.send(self, run, &batch::context(record), &request)? {
+                    Ok((sent, exchanged)) => self.settle(run, &sent, &keys, exchanged),
+                    Err(reason) => Ok(Self::rejected_one(run, record, reason, &request.target)),
+                },
+            };
+        };
         let ctx = batch::context(record);
         let key = record.key.as_deref();
-        let reject = |reason: String, target: &str| {
-            let reason = scrub(reason);
-            let entry =
-                Self::audit_entry(run, key.unwrap_or("-"), "dead_lettered", target, json!({ "reason": reason }));
-            Ok(Settled { audit: vec![entry], ids: Vec::new(), rejected: vec![(0, reason)] })
-        };
+        let reject = |reason: String, target: &str| Ok(Self::rejected_one(run, record, reason, target));
         let request = match self.create.render(&ctx) {
             Ok(r) => r,
             Err(e) => return reject(e, "-"),
         };
-        match &self.idempotency {
-            Some(idem) => {
-                let idem_key = match &idem.key {
-                    Some(t) => match t.render(&ctx) {
-                        Ok(k) if !k.trim().is_empty() => k,
-                        Ok(_) => return reject("the idempotency key is empty".into(), &request.target),
-                        Err(e) => return reject(format!("idempotency key: {e}"), &request.target),
-                    },
-                    None => match key {
-                        Some(k) => k.to_string(),
-                        None => {
-                            return reject(
-                                "the record has no key; an idempotent sink needs one (set the source's `key` or \
-                                 `idempotency.key`)"
-                                    .into(),
-                                &request.target,
-                            );
-                        }
-                    },
-                };
-                let id_key = key.unwrap_or(&idem_key).to_string();
-                idempotent::Write {
-                    sink: self,
-                    run,
-                    ctx: &ctx,
-                    request,
-                    lookup: std::cell::OnceCell::new(),
-                    lookup_spec: &idem.lookup,
-                    key_header: idem.header.as_ref(),
-                    settle: idem.settle,
-                    idem_key,
-                    id_key,
+        let idem_key = match &idem.key {
+            Some(t) => match t.render(&ctx) {
+                Ok(k) if !k.trim().is_empty() => k,
+                Ok(_) => return reject("the idempotency key is empty".into(), &request.target),
+                Err(e) => return reject(format!("idempotency key: {e}"), &request.target),
+            },
+            None => match key {
+                Some(k) => k.to_string(),
+                None => {
+                    return reject(
+                        "the record has no key; an idempotent sink needs one (set the source's `key` or \
+                         `idempotency.key`)"
+                            .into(),
+                        &request.target,
+                    );
                 }
-                .deliver()
-                .map(Settled::from)
-            }
-            None => {
-                if !self.capture.is_empty() && key.is_none() {
-                    return reject("the record has no key to record the captured ids under".into(), &request.target);
-                }
-                let keys = [key.unwrap_or("-")];
-                match &self.if_match {
-                    None => self.send_once(run, &request, &keys),
-                    Some(if_match) => match if_match.send(self, run, &ctx, &request)? {
-                        Ok((sent, exchanged)) => self.settle(run, &sent, &keys, exchanged),
-                        Err(reason) => reject(reason, &request.target),
-                    },
-                }
-            }
+            },
+        };
+        let id_key = key.unwrap_or(&idem_key).to_string();
+        idempotent::Write {
+            sink: self,
+            run,
+            ctx: &ctx,
+            request,
+            lookup: std::cell::OnceCell::new(),
+            lookup_spec: &idem.lookup,
+            key_header: idem.header.as_ref(),
+            settle: idem.settle,
+            idem_key,
+            id_key,
         }
+        .deliver()
+        .map(Settled::from)
+    }
+
+    /// The request of one record written without intents, and the key it is audited under; or the
+    /// record dead-lettered (its request cannot be rendered, or ids are to be captured and it has no
+    /// key to hold them).
+    fn prepare_one<'r>(&self, run: &Run, record: &'r Record) -> Result<(Prepared, [&'r str; 1]), Settled> {
+        let request =
+            self.create.render(&batch::context(record)).map_err(|e| Self::rejected_one(run, record, e, "-"))?;
+        if !self.capture.is_empty() && record.key.is_none() {
+            let reason = "the record has no key to record the captured ids under".to_string();
+            return Err(Self::rejected_one(run, record, reason, &request.target));
+        }
+        Ok((request, [record.key.as_deref().unwrap_or("-")]))
+    }
+
+    /// `record` dead-lettered for `reason`, audited against `target`.
+    fn rejected_one(run: &Run, record: &Record, reason: String, target: &str) -> Settled {
+        let reason = scrub(reason);
+        let key = record.key.as_deref().unwrap_or("-");
+        let entry = Self::audit_entry(run, key, "dead_lettered", target, json!({ "reason": reason }));
+        Settled { audit: vec![entry], ids: Vec::new(), rejected: vec![(0, reason)] }
     }
 
     /// The failure `on_status: fail` asks for: the run stops, the record stays unacknowledged.

@@ -1,5 +1,6 @@
 //! Sending a request without intents — one record's, a batch's or a bulk's: the tries the retry
-//! policy judges ([`HttpSink::exchange`]), and the outcome of the records a settled answer wrote.
+//! policy judges ([`HttpSink::exchange`], blocking; [`HttpSink::exchange_async`] for the requests in
+//! flight), and the outcome of the records a settled answer wrote.
 
 use serde_json::Value;
 
@@ -7,6 +8,7 @@ use super::client::Answer;
 use super::request::{Prepared, scrub};
 use super::{Attempts, HttpSink, Judged, Run, Settled};
 use crate::connectors::http::retry::StatusAction;
+use crate::kernel::record::Record;
 use crate::sinks::SinkError;
 
 /// The last answer to a request, as the retry policy judged it.
@@ -24,15 +26,60 @@ impl HttpSink {
         loop {
             attempts.sent();
             let answer = run.client.send(request)?;
-            match (attempts.judge(&answer), &answer) {
-                (Judged::Retried, _) => {}
-                (Judged::GaveUp, _) => return Err(self.gave_up(request, &answer, attempts.made)),
-                (Judged::Settle(StatusAction::Fail), _) => return Err(self.refused(request, &answer)),
-                (Judged::Settle(how @ (StatusAction::Ok | StatusAction::Ignore)), Answer::Response { .. }) => {
-                    return Ok(Exchanged::Accepted(how, answer, attempts.made));
-                }
-                _ => return Ok(Exchanged::Refused(answer)),
+            let judged = attempts.judge(&answer);
+            if let Some(exchanged) = self.concluded(request, answer, judged, attempts.made) {
+                return exchanged;
             }
+        }
+    }
+
+    /// [`HttpSink::exchange`] from async code (the requests in flight).
+    async fn exchange_async(&self, run: &Run, request: &Prepared) -> Result<Exchanged, SinkError> {
+        let mut attempts = Attempts::new(&self.policy);
+        loop {
+            attempts.sent();
+            let answer = run.client.send_async(request).await?;
+            let judged = attempts.judge_async(&answer).await;
+            if let Some(exchanged) = self.concluded(request, answer, judged, attempts.made) {
+                return exchanged;
+            }
+        }
+    }
+
+    /// What a judged answer means for the exchange after `made` tries; `None` when it is tried again.
+    fn concluded(
+        &self,
+        request: &Prepared,
+        answer: Answer,
+        judged: Judged,
+        made: u32,
+    ) -> Option<Result<Exchanged, SinkError>> {
+        Some(match (judged, &answer) {
+            (Judged::Retried, _) => return None,
+            (Judged::GaveUp, _) => Err(self.gave_up(request, &answer, made)),
+            (Judged::Settle(StatusAction::Fail), _) => Err(self.refused(request, &answer)),
+            (Judged::Settle(how @ (StatusAction::Ok | StatusAction::Ignore)), Answer::Response { .. }) => {
+                Ok(Exchanged::Accepted(how, answer, made))
+            }
+            _ => Ok(Exchanged::Refused(answer)),
+        })
+    }
+
+    /// Writes the records of one request sent plainly ([`HttpSink::sends_plainly`]: one record or a
+    /// batch, no intents), from async code: the same request, answer and outcome as
+    /// [`HttpSink::deliver_unit`].
+    pub(super) async fn deliver_unit_async(&self, records: &[Record]) -> Result<Settled, SinkError> {
+        let run = self.run()?;
+        let prepared = match records {
+            [record] if self.batch_size == 1 => self.prepare_one(run, record).map(|(r, k)| (r, k.to_vec())),
+            _ => self.prepare_batch(run, records),
+        };
+        match prepared {
+            Ok((request, keys)) => {
+                let exchanged = self.exchange_async(run, &request).await?;
+                self.settle(run, &request, &keys, exchanged)
+            }
+            Err(rejected) => Ok(rejected),
         }
     }
 

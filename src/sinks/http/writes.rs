@@ -1,7 +1,8 @@
 //! How the `http` sink's requests are driven: one after another on the sink's thread ([`Sink::write`]),
-//! or up to `max_in_flight` at once ([`ConcurrentWrites`]). In flight, each request runs its blocking
-//! delivery (retries and state writes included) on tokio's blocking pool, holding one of
-//! `max_in_flight` permits shared by every write, so the limit holds across writes too. Within a write,
+//! or up to `max_in_flight` at once ([`ConcurrentWrites`]). In flight, each request is a task holding
+//! one of `max_in_flight` permits shared by every write, so the limit holds across writes too: a future
+//! on the async client when it is sent plainly (retries and their waits included), else its blocking
+//! delivery (intents, ETag reads, bulk follow-ups) on tokio's blocking pool. Within a write,
 //! requests whose records share no key run together; a request holding a key that an earlier request
 //! of the same write holds waits until that one is settled, so updates of one key arrive in order.
 
@@ -121,11 +122,21 @@ async fn write_in_flight(core: Arc<HttpSink>, batch: Arc<Batch>, permits: Arc<Se
                 break;
             };
             let (core, batch, records) = (Arc::clone(&core), Arc::clone(&batch), range.clone());
-            let task = tokio::task::spawn_blocking(move || {
-                let out = core.deliver_unit(&batch[records]);
-                drop(permit);
-                out
-            });
+            let task = if core.sends_plainly() {
+                tokio::spawn(async move {
+                    let out = core.deliver_unit_async(&batch[records]).await;
+                    drop(permit);
+                    out
+                })
+            } else {
+                // Intents, ETag reads and bulk follow-ups use the state store and the blocking client
+                // between the tries: a thread of the blocking pool each.
+                tokio::task::spawn_blocking(move || {
+                    let out = core.deliver_unit(&batch[records]);
+                    drop(permit);
+                    out
+                })
+            };
             started.push((range, task));
         }
         // Every request of the wave is awaited, even after a failure: none keeps the batch afterwards.
