@@ -1,7 +1,8 @@
-//! TLS failures get a clear error and lose nothing: the `http` source against a TLS server on
-//! 127.0.0.1 whose certificate comes from a CA of its own (made here with `rcgen`). Without that CA the
-//! poll fails naming the URL and the certificate problem; with the connection's `ca_bundle` it reads
-//! every record; an `https://` URL to a server that speaks plain HTTP fails naming the handshake.
+//! TLS failures get a clear error and lose nothing: the `http` source (the blocking client) and the
+//! `http` sink (the async one) against a TLS server on 127.0.0.1 whose certificate comes from a CA of its own
+//! (made here with `rcgen`). Without that CA the poll or the write fails naming the URL and the
+//! certificate problem; with the connection's `ca_bundle` every record goes through; an `https://` URL
+//! to a server that speaks plain HTTP fails naming the handshake.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -36,10 +37,16 @@ fn tls_server() -> (u16, String) {
                 let Ok(connection) = rustls::ServerConnection::new(config) else { return };
                 let mut tls = rustls::StreamOwned::new(connection, stream);
                 let mut reader = BufReader::new(&mut tls);
-                let mut line = String::new();
+                let (mut line, mut length) = (String::new(), 0);
                 while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
                     line.clear();
                 }
+                // The body is read too: closing with unread bytes would reset the connection.
+                let mut body = vec![0; length];
+                let _ = std::io::Read::read_exact(&mut reader, &mut body);
                 let body = r#"{"items": [{"id": 1}, {"id": 2}]}"#;
                 let answer = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -106,4 +113,35 @@ fn https_to_a_plain_http_server_fails_naming_the_handshake() {
             || stderr.contains("corrupt"),
         "{stderr}"
     );
+}
+
+#[test]
+fn the_sink_fails_clearly_on_an_unknown_certificate_authority_and_a_ca_bundle_fixes_it() {
+    let (port, ca) = tls_server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("https://127.0.0.1:{port}");
+    std::fs::write(dir.path().join("in.ndjson"), "{\"id\": 1}\n{\"id\": 2}\n{\"id\": 3}\n").expect("input");
+    std::fs::write(dir.path().join("ca.pem"), ca).expect("ca");
+    // One request at a time and several in flight.
+    for (in_flight, bundle) in [(1, None), (4, None), (1, Some("ca.pem")), (4, Some("ca.pem"))] {
+        let bundle_line = bundle.map(|b| format!("    ca_bundle: {b}\n")).unwrap_or_default();
+        let connections = format!("connections:\n  api:\n    type: http\n    base_url: \"{url}\"\n{bundle_line}");
+        std::fs::write(dir.path().join("connections.yaml"), connections).expect("connections");
+        let pipeline = format!(
+            "name: push\nsource: {{ id: in, type: file, path: in.ndjson }}\n\
+             sinks:\n  - {{ id: api, type: http, connection: api, path: /items, max_in_flight: {in_flight} }}\n"
+        );
+        std::fs::write(dir.path().join("push.yaml"), pipeline).expect("pipeline");
+        let output = weir(&["run", "--from-start", "push.yaml"], dir.path());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let case = format!("{in_flight} in flight, ca_bundle {bundle:?}");
+        if bundle.is_some() {
+            assert_eq!(output.status.code(), Some(0), "{case}: {stderr}");
+            continue;
+        }
+        assert_eq!(output.status.code(), Some(1), "{case}: {stderr}");
+        assert!(stderr.contains(&format!("POST {url}/items")), "{case}: names the URL: {stderr}");
+        assert!(stderr.contains("certificate is not accepted (UnknownIssuer)"), "{case}: says why: {stderr}");
+        assert!(stderr.contains("`ca_bundle`") && !stderr.contains("attempts"), "{case}: not retried: {stderr}");
+    }
 }

@@ -266,3 +266,36 @@ impl TokenAuth {
         Ok(Cached { header: self.to_header(&value)?, renew_at, served: false })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source holding `token`, as if a login had given it.
+    fn holding(token: &str) -> (TokenAuth, HeaderValue) {
+        let kind = TokenKind::ClientCredentials { url: "http://127.0.0.1:1/token".parse().expect("url"), form: vec![] };
+        let auth = TokenAuth::new(kind);
+        let header = auth.to_header(token).expect("header");
+        *auth.lock() = Some(Cached { header: header.clone(), renew_at: None, served: false });
+        (auth, header.1)
+    }
+
+    #[test]
+    fn a_refusal_forgets_only_the_token_it_was_sent_with_and_says_whether_it_had_served() {
+        // Never accepted: the credentials may be wrong (the caller allows one such renewal).
+        let (auth, t1) = holding("t1");
+        assert_eq!(auth.refused(&t1), Refusal::Unused);
+        assert!(auth.header_held().is_none(), "forgotten: the next request logs in");
+        // Another request refused with the same token meanwhile: it only sends again.
+        assert_eq!(auth.refused(&t1), Refusal::Replaced);
+        // Accepted once, refused later: it expired.
+        let (auth, t1) = holding("t1");
+        auth.accepted(&t1);
+        assert_eq!(auth.refused(&t1), Refusal::Expired);
+        // A refusal of an older token leaves the one held alone.
+        let (auth, t2) = holding("t2");
+        let (_, t1) = holding("t1");
+        assert_eq!(auth.refused(&t1), Refusal::Replaced);
+        assert_eq!(auth.header_held().map(|h| h.1), Some(t2));
+    }
+}

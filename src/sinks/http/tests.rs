@@ -152,6 +152,13 @@ fn a_secret_cut_by_the_excerpt_of_an_answer_is_still_masked() {
 
 #[test]
 fn an_answer_body_is_read_up_to_a_limit() {
+    // Both ways of sending: blocking, and the async client of the requests in flight.
+    for asynchronous in [false, true] {
+        answer_body_is_read_up_to_a_limit(asynchronous);
+    }
+}
+
+fn answer_body_is_read_up_to_a_limit(asynchronous: bool) {
     // A server answering 200 with a body that does not end (until the client hangs up, or 3 × the limit).
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -170,10 +177,15 @@ fn an_answer_body_is_read_up_to_a_limit() {
     });
     let sink = config(&format!("url: \"http://{addr}/orders\"\n")).build(&context()).expect("builds");
     let prepared = sink.core.create.render(&RenderContext::new(Arc::new(json!({"a": 1})))).expect("renders");
-    let answer = client::Client::new(std::time::Duration::from_secs(30), &Default::default(), None, None)
-        .expect("client")
-        .send(&prepared)
-        .expect("no credentials to refuse");
+    let client =
+        client::Client::new(std::time::Duration::from_secs(30), &Default::default(), None, None).expect("client");
+    let answer = if asynchronous {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(client.send_async(&prepared))
+    } else {
+        client.send(&prepared)
+    }
+    .expect("no credentials to refuse");
     let client::Answer::Response { status: 200, body, json: false, .. } = &answer else { panic!("{answer:?}") };
     assert!(body.as_str().is_some_and(|t| t.len() < 1000 && t.contains("larger than")), "{}", answer.describe());
     drop(answer);

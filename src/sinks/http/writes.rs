@@ -1,5 +1,7 @@
-//! How the `http` sink's requests are driven: one after another on the sink's thread ([`Sink::write`]),
-//! or up to `max_in_flight` at once ([`ConcurrentWrites`]). In flight, each request is a task holding
+//! How the `http` sink's requests are driven: up to `max_in_flight` at once ([`ConcurrentWrites`]) —
+//! always when they are sent plainly, as futures, even one at a time — or, for a sink with intents, an
+//! ETag read or a bulk and `max_in_flight: 1`, one after another on the sink's thread
+//! ([`Sink::write`]). In flight, each request is a task holding
 //! one of `max_in_flight` permits shared by every write, so the limit holds across writes too: a future
 //! on the async client when it is sent plainly (retries and their waits included), else its blocking
 //! delivery (intents, ETag reads, bulk follow-ups) on tokio's blocking pool. Within a write,
@@ -232,8 +234,11 @@ impl Sink for HttpSinkWrites {
         Some(self.core.render_all(batch).into_iter().map(|r| self.core.describe(r).to_string()).collect())
     }
 
+    /// Requests sent plainly are futures whatever `max_in_flight` (one request at a time included:
+    /// a future on the runtime answers sooner than a blocking call handed to reqwest's own thread);
+    /// the others go in flight only when more than one may.
     fn concurrent(&mut self) -> Option<&mut dyn ConcurrentWrites> {
-        if self.core.max_in_flight.get() > 1 { Some(self) } else { None }
+        if self.core.max_in_flight.get() > 1 || self.core.sends_plainly() { Some(self) } else { None }
     }
 }
 
