@@ -35,6 +35,10 @@ pub(crate) struct RequestTemplate {
     base: Option<String>,
     /// The URL, or the path below `base`.
     target: StringTemplate,
+    /// The URL parsed once, when `target` holds no template: most requests go to one URL, and parsing
+    /// it (host, IDNA, path) was a visible share of each request's cost.
+    /// (With the URL as written, which the request's `target` shows.)
+    fixed_url: Option<(reqwest::Url, String)>,
     method: MethodSpec,
     /// Query parameters appended to the URL, form-encoded (`searchCriteria[pageSize]` keeps its name).
     query: Vec<(String, StringTemplate)>,
@@ -135,7 +139,8 @@ impl RequestTemplate {
                 return None;
             }
         };
-        let target = errors.string_template(ctx, &field(spec.field, &[target_field]), target);
+        let target_text = target;
+        let target = errors.string_template(ctx, &field(spec.field, &[target_field]), target_text);
         let method = if is_template(spec.method) {
             errors.string_template(ctx, &field(spec.field, &["method"]), spec.method).map(MethodSpec::Template)
         } else {
@@ -165,7 +170,19 @@ impl RequestTemplate {
                 Err(_) => errors.push(&field, "bad-value", format!("`{name}` is not a valid header name"), None),
             }
         }
-        Some(RequestTemplate { base, target: target?, method: method?, query, headers, body: spec.body })
+        let fixed_url = if is_template(target_text) {
+            None
+        } else {
+            // As `render` joins it; a URL that does not parse is reported by `render`, per record.
+            let url = match &base {
+                Some(base) if target_text.starts_with('/') => format!("{base}{target_text}"),
+                Some(base) => format!("{base}/{target_text}"),
+                None => target_text.to_string(),
+            };
+            let parsed = reqwest::Url::parse(&url).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
+            parsed.map(|parsed| (parsed, url))
+        };
+        Some(RequestTemplate { base, target: target?, fixed_url, method: method?, query, headers, body: spec.body })
     }
 
     /// Renders the body alone.
@@ -183,16 +200,23 @@ impl RequestTemplate {
             MethodSpec::Fixed(m) => m.clone(),
             MethodSpec::Template(t) => parse_method(&t.render(ctx).map_err(|e| format!("method: {e}"))?)?,
         };
-        let rendered = self.target.render(ctx).map_err(|e| format!("url: {e}"))?;
-        let url = match &self.base {
-            Some(base) if rendered.starts_with('/') => format!("{base}{rendered}"),
-            Some(base) => format!("{base}/{rendered}"),
-            None => rendered,
+        let (url, mut parsed) = match &self.fixed_url {
+            Some((parsed, url)) => (url.clone(), parsed.clone()),
+            None => {
+                let rendered = self.target.render(ctx).map_err(|e| format!("url: {e}"))?;
+                let url = match &self.base {
+                    Some(base) if rendered.starts_with('/') => format!("{base}{rendered}"),
+                    Some(base) => format!("{base}/{rendered}"),
+                    None => rendered,
+                };
+                let parsed =
+                    reqwest::Url::parse(&url).map_err(|e| format!("`{}` is not a valid URL: {e}", scrub(&url)))?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    return Err(format!("`{}` is not an http(s) URL", scrub(&url)));
+                }
+                (url, parsed)
+            }
         };
-        let mut parsed = reqwest::Url::parse(&url).map_err(|e| format!("`{}` is not a valid URL: {e}", scrub(&url)))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!("`{}` is not an http(s) URL", scrub(&url)));
-        }
         let mut target = scrub(format!("{method} {url}"));
         if !self.query.is_empty() {
             // The target shows each value masked before it is encoded: an encoded secret would not be

@@ -1,5 +1,7 @@
-//! MSI source items: saving them (`POST /V1/inventory/source-items`, and the operations of an async
-//! bulk request to it), by SKU and source.
+//! MSI source items: the stored list with its index by SKU and source, and saving them
+//! (`POST /V1/inventory/source-items`, and the operations of an async bulk request to it).
+
+use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
@@ -25,11 +27,40 @@ pub(super) fn save_source_items(sim: &Sim, value: &Value) -> Result<Value, Magen
     }
     let mut stored = lock(&sim.source_items);
     for item in saved {
-        let same = |s: &Value| s.get("sku") == item.get("sku") && s.get("source_code") == item.get("source_code");
-        match stored.iter_mut().find(|s| same(s)) {
-            Some(existing) => *existing = item,
-            None => stored.push(item),
-        }
+        stored.save(item);
     }
     Ok(json!([]))
+}
+
+/// The source items in the order they were first saved (searches page through them), and where each
+/// (SKU, source) is — a save finds its item at once, not by reading the ~2,000 seeded ones: the
+/// simulator must not be what limits a client's throughput.
+#[derive(Debug, Default)]
+pub(super) struct SourceItems {
+    pub(super) list: Vec<Value>,
+    at: HashMap<(String, String), usize>,
+}
+
+impl SourceItems {
+    /// The list `items` (each with `sku` and `source_code`).
+    pub(super) fn new(items: Vec<Value>) -> Self {
+        let mut stored = SourceItems::default();
+        for item in items {
+            stored.save(item);
+        }
+        stored
+    }
+
+    /// Replaces the item of the same SKU and source, or adds it.
+    fn save(&mut self, item: Value) {
+        let text = |field: &str| item.get(field).and_then(Value::as_str).unwrap_or_default().to_string();
+        let key = (text("sku"), text("source_code"));
+        match self.at.get(&key) {
+            Some(&i) => self.list[i] = item,
+            None => {
+                self.at.insert(key, self.list.len());
+                self.list.push(item);
+            }
+        }
+    }
 }

@@ -87,7 +87,7 @@ pub(crate) struct Sim {
     sales: Mutex<orders::Sales>,
     customers: Mutex<Vec<Value>>,
     bulks: Mutex<bulk::Bulks>,
-    source_items: Mutex<Vec<Value>>,
+    source_items: Mutex<inventory::SourceItems>,
     tokens: Mutex<Vec<String>>,
     control: Control,
 }
@@ -96,7 +96,7 @@ impl Sim {
     /// A simulator with the sample catalog, and orders seeded from `options.seed`.
     pub(crate) fn new(options: Options) -> Self {
         let products = catalog::products();
-        let source_items = Mutex::new(data::source_items(&products));
+        let source_items = Mutex::new(inventory::SourceItems::new(data::source_items(&products)));
         let sales = Mutex::new(orders::Sales::generate(options.seed, &products));
         let control = Control::new(ErrorShape::Magento, options.rates.clone());
         Self {
