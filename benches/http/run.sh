@@ -19,7 +19,7 @@
 #              real disk); STATE_DIR=/dev/shm shows what the commits' fsyncs cost
 #
 # Each record is {"n", "sku", "source_code", "quantity", "status"}; SKUs cycle over 500 values so the
-# simulator's store (a list searched by SKU) stays small and its cost per request constant. Weir reads
+# simulator's store (indexed by SKU and source) stays small and its memory constant. Weir reads
 # the NDJSON file with the default `weir run` (state store on: checkpoint, audit log), renders the body
 # `{ sourceItems: ["{{ record }}"] }` and logs in with `auth: magento_admin`; the peer reads the same
 # file, parses each line, wraps it the same way and sends it with a token it got the same way.
