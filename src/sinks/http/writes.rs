@@ -13,6 +13,8 @@ use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::sync::Arc;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::Semaphore;
 
 use super::{HttpSink, Settled};
@@ -107,47 +109,95 @@ impl HttpSink {
     }
 }
 
+/// The answers to a wave's requests in the wave's order, and where it stopped starting requests (and
+/// why), if it did.
+type WaveAnswers = (Vec<(Range<usize>, Result<Settled, SinkError>)>, Option<(usize, SinkError)>);
+
+/// The error when the permits are closed. They never are; were they, the rest of the batch stays
+/// unacknowledged.
+fn closed() -> SinkError {
+    SinkError { message: "the http sink's requests were closed".into(), retryable: true }
+}
+
+/// Sends a wave of plain requests as futures of this write's own task, each holding a permit: no task
+/// per request (its allocation, the move of its future, a wake-up), and a permit freed by an answer
+/// starts the next request at once.
+async fn send_wave(core: &HttpSink, batch: &Batch, wave: Vec<Range<usize>>, permits: &Arc<Semaphore>) -> WaveAnswers {
+    let mut answers: Vec<Option<Result<Settled, SinkError>>> = wave.iter().map(|_| None).collect();
+    let mut running = FuturesUnordered::new();
+    let (mut next, mut stopped) = (0, None);
+    while (next < wave.len() && stopped.is_none()) || !running.is_empty() {
+        tokio::select! {
+            // Answers first: they free permits.
+            biased;
+            Some((i, out)) = running.next(), if !running.is_empty() => answers[i] = Some(out),
+            permit = Arc::clone(permits).acquire_owned(), if next < wave.len() && stopped.is_none() => match permit {
+                Ok(permit) => {
+                    let (i, records) = (next, wave[next].clone());
+                    next += 1;
+                    running.push(async move {
+                        let out = core.deliver_unit_async(&batch[records]).await;
+                        drop(permit);
+                        (i, out)
+                    });
+                }
+                Err(_) => stopped = Some((wave[next].start, closed())),
+            },
+            else => break,
+        }
+    }
+    let answered = wave.into_iter().zip(answers).filter_map(|(range, out)| Some((range, out?))).collect();
+    (answered, stopped)
+}
+
+/// Sends a wave of requests that block between their tries (intents, ETag reads and bulk follow-ups use
+/// the state store and the blocking client): a thread of the blocking pool each, holding a permit.
+async fn spawn_wave(
+    core: &Arc<HttpSink>,
+    batch: &Arc<Batch>,
+    wave: Vec<Range<usize>>,
+    permits: &Arc<Semaphore>,
+) -> WaveAnswers {
+    let mut started = Vec::with_capacity(wave.len());
+    let mut stopped = None;
+    for range in wave {
+        let Ok(permit) = Arc::clone(permits).acquire_owned().await else {
+            stopped = Some((range.start, closed()));
+            break;
+        };
+        let (core, batch, records) = (Arc::clone(core), Arc::clone(batch), range.clone());
+        let task = tokio::task::spawn_blocking(move || {
+            let out = core.deliver_unit(&batch[records]);
+            drop(permit);
+            out
+        });
+        started.push((range, task));
+    }
+    // Every request of the wave is awaited, even after a failure: none keeps the batch afterwards.
+    let mut answered = Vec::with_capacity(started.len());
+    for (range, task) in started {
+        let out = task.await.unwrap_or_else(|e| {
+            Err(SinkError { message: format!("a request stopped unexpectedly: {e}"), retryable: false })
+        });
+        answered.push((range, out));
+    }
+    (answered, stopped)
+}
+
 /// Writes `batch` wave by wave, each wave's requests at once (within the permits).
 async fn write_in_flight(core: Arc<HttpSink>, batch: Arc<Batch>, permits: Arc<Semaphore>) -> WriteOutcome {
     let mut rejected = Vec::new();
     for wave in waves(&batch, core.batch_size) {
         // What earlier waves settled (committed), should this one's commit fail.
         let (wave_start, rejected_before) = (wave.first().map_or(0, |r| r.start), rejected.len());
-        let mut started = Vec::with_capacity(wave.len());
-        // Where the wave stopped starting requests, if it did.
-        let mut stopped = None;
-        for range in wave {
-            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-                // The permits are never closed; were they, the rest of the batch stays unacknowledged.
-                let error = SinkError { message: "the http sink's requests were closed".into(), retryable: true };
-                stopped = Some((range.start, error));
-                break;
-            };
-            let (core, batch, records) = (Arc::clone(&core), Arc::clone(&batch), range.clone());
-            let task = if core.sends_plainly() {
-                tokio::spawn(async move {
-                    let out = core.deliver_unit_async(&batch[records]).await;
-                    drop(permit);
-                    out
-                })
-            } else {
-                // Intents, ETag reads and bulk follow-ups use the state store and the blocking client
-                // between the tries: a thread of the blocking pool each.
-                tokio::task::spawn_blocking(move || {
-                    let out = core.deliver_unit(&batch[records]);
-                    drop(permit);
-                    out
-                })
-            };
-            started.push((range, task));
-        }
-        // Every request of the wave is awaited, even after a failure: none keeps the batch afterwards.
+        let (answered, stopped) = if core.sends_plainly() {
+            send_wave(&core, &batch, wave, &permits).await
+        } else {
+            spawn_wave(&core, &batch, wave, &permits).await
+        };
         let mut failure = None;
         let mut outcomes = Settled::default();
-        for (range, task) in started {
-            let out = task.await.unwrap_or_else(|e| {
-                Err(SinkError { message: format!("a request stopped unexpectedly: {e}"), retryable: false })
-            });
+        for (range, out) in answered {
             match (out, &failure) {
                 (Ok(mut of_request), None) => {
                     outcomes.absorb(&mut of_request);
