@@ -58,9 +58,8 @@ pub(super) fn audit(conn: &Connection, entries: &[AuditEntry]) -> StateResult<()
     // Whether each pipeline has dead letters at all, asked once per call: most writes resolve none, and
     // a probe per successful entry was a visible share of a busy sink's commits.
     let mut holds_dead_letters: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
-    let mut any = conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM dead_letters WHERE pipeline = ?1)")
-        .map_err(map_error)?;
+    let mut any =
+        conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM dead_letters WHERE pipeline = ?1)").map_err(map_error)?;
     for e in entries {
         if let Some(run_id) = e.run_id.filter(|_| SUCCESS.contains(&e.action.as_str())) {
             let holds = match holds_dead_letters.get(e.pipeline.as_str()) {
