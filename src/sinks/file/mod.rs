@@ -1,6 +1,9 @@
 //! `file` sink: writes NDJSON, a JSON array, or CSV to a file. With a checkpointed source, the file's
 //! length is committed with each checkpoint and a restarted run cuts it back to that length (see
-//! `kernel::checkpoint::outputs`): every record lands in the file exactly once.
+//! `kernel::checkpoint::outputs`): every record lands in the file exactly once. Without one (a sink fed
+//! by several sources), it appends after a line boundary (`tail`).
+
+mod tail;
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
@@ -68,6 +71,8 @@ pub(crate) struct FileSink {
     commits: Option<Arc<Checkpoints>>,
     /// The sink's id.
     id: String,
+    /// The run resumes where an earlier one stopped (set by `open`).
+    resumed: bool,
 }
 
 impl FileSinkConfig {
@@ -93,6 +98,7 @@ impl FileSinkConfig {
                 len: 0,
                 commits: None,
                 id: String::new(),
+                resumed: false,
             })
         })
     }
@@ -119,6 +125,9 @@ impl FileSink {
                 WriteMode::Truncate => options.write(true).truncate(true),
                 WriteMode::Append => options.append(true),
             };
+            if self.mode == WriteMode::Append {
+                self.end_on_a_line()?;
+            }
             let file =
                 options.open(&self.path).map_err(|e| SinkError::io(format!("opening `{}`", self.path.display()), e))?;
             self.header_written =
@@ -259,6 +268,7 @@ impl FileSink {
 
     /// A sink without committed lengths: a `truncate` sink appends when the source resumes.
     fn open_uncommitted(&mut self, ctx: &SinkContext) -> Result<(), SinkError> {
+        self.resumed = ctx.resumed;
         // What earlier runs delivered is already in the file: truncating it would lose it.
         if ctx.resumed && self.mode == WriteMode::Truncate {
             if self.format == FileFormat::Json {
