@@ -42,6 +42,24 @@ pub(crate) fn register(env: &mut Environment<'static>, tables: Arc<Tables>) {
     });
     env.add_filter("tojson", tojson);
     env.add_filter("parse_kv", parse_kv);
+    env.add_filter("path_segment", path_segment);
+}
+
+/// Characters a path segment keeps as they are (RFC 3986 "unreserved"); everything else is
+/// percent-encoded — `/` included, which `urlencode` keeps.
+const SEGMENT_KEEPS: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// `{{ record.sku | path_segment }}`: the value as one URL path segment — `MH01/XS Black+1%` →
+/// `MH01%2FXS%20Black%2B1%25`. `urlencode` leaves `/` alone (it is meant for query strings and whole
+/// paths), so a SKU holding one would split the path and name another resource.
+fn path_segment(value: &Value) -> Result<String, Error> {
+    let text = match value.as_str() {
+        Some(text) => text.to_string(),
+        None if value.is_number() || value.kind() == minijinja::value::ValueKind::Bool => value.to_string(),
+        None => return Err(invalid(format!("path_segment expects a string or a number, got {}", value.kind()))),
+    };
+    Ok(percent_encoding::utf8_percent_encode(&text, SEGMENT_KEEPS).to_string())
 }
 
 /// `"a=1,b=2" | parse_kv(pair_sep=',', kv_sep='=')` → `{"a": "1", "b": "2"}`: key/value lists such as

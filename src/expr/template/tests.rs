@@ -154,7 +154,18 @@ fn unknown_filter_and_test_fail_at_compile_time() {
     );
     assert!(e.compile_expression("x | frobnicate").is_err());
     // Builtins, contrib and ours are all known.
-    for f in ["upper", "tojson", "urlencode", "round", "lookup", "datetimeformat", "dateformat", "money", "truncate"] {
+    for f in [
+        "upper",
+        "tojson",
+        "urlencode",
+        "path_segment",
+        "round",
+        "lookup",
+        "datetimeformat",
+        "dateformat",
+        "money",
+        "truncate",
+    ] {
         assert!(e.compile_string(&format!("{{{{ x | {f} }}}}")).is_ok(), "{f}");
     }
 }
@@ -255,6 +266,10 @@ fn dates() {
 #[test]
 fn builtin_filters() {
     assert_eq!(r("{{ 'a b&c' | urlencode }}"), "a%20b%26c");
+    // One path segment: `/`, `+`, `%` and spaces encoded, the unreserved characters kept.
+    assert_eq!(r("{{ 'MH01/XS Black+1%' | path_segment }}"), "MH01%2FXS%20Black%2B1%25");
+    assert_eq!(r("{{ 'a-b.c_d~e' | path_segment }}"), "a-b.c_d~e");
+    assert_eq!(r("{{ 42 | path_segment }}"), "42");
     assert_eq!(r("{{ 'abc' | upper }}"), "ABC");
     assert_eq!(r("{{ [1, 'x'] | tojson }}"), r#"[1,"x"]"#);
 }

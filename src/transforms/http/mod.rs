@@ -93,7 +93,7 @@ pub(crate) struct HttpStepConfig {
     #[serde(default)]
     pub(crate) url: Option<String>,
     /// The path below the connection's `base_url` (a template), e.g.
-    /// `/V1/products/{{ record.sku | urlencode }}`; a missing `/` is added.
+    /// `/V1/products/{{ record.sku | path_segment }}`; a missing `/` is added.
     #[serde(default)]
     pub(crate) path: Option<String>,
     /// The HTTP method, `GET`, `POST`, `PUT`, `PATCH` or `DELETE`; may be a template (default: `GET`,
