@@ -25,4 +25,5 @@ pub(crate) mod sources;
 pub(crate) mod state;
 pub(crate) mod stdout;
 pub(crate) mod tables;
+pub(crate) mod testing;
 pub(crate) mod transforms;

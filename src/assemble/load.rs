@@ -79,7 +79,13 @@ impl LoadedPipeline {
 /// Loads the table `name` defined at `pointer` of `file`. Inline rows keep their columns in the order
 /// they are written (the first column is the default key column), although the parsed mapping has
 /// forgotten it: the position index knows where each key was.
-fn load_table(name: &str, config: &TableConfig, dir: &Path, file: &ConfigFile, pointer: &str) -> Result<Table, String> {
+pub(crate) fn load_table(
+    name: &str,
+    config: &TableConfig,
+    dir: &Path,
+    file: &ConfigFile,
+    pointer: &str,
+) -> Result<Table, String> {
     match config {
         TableConfig::File(path) => Table::from_csv_path(name, &dir.join(path)).map_err(|e| e.to_string()),
         TableConfig::Csv(csv) => {

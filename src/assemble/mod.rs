@@ -9,4 +9,4 @@ pub(crate) mod load;
 pub(crate) mod parse;
 pub(crate) mod pipeline;
 pub(crate) mod schema;
-mod schema_editor;
+pub(crate) mod schema_editor;

@@ -9,6 +9,7 @@ pub(crate) mod output;
 pub(crate) mod run;
 pub(crate) mod sim;
 pub(crate) mod state;
+pub(crate) mod test;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -126,6 +127,10 @@ enum Command {
         #[command(subcommand)]
         command: state::StateCommand,
     },
+    /// Run the tests of pipelines (`tests/*.yaml` in client folders): given records, mocked HTTP,
+    /// expected records, dead letters and counters. In-process, on state in memory; nothing is sent
+    /// anywhere. Exit 0 when every test passed, 1 when one failed, 2 when a test file is invalid.
+    Test(test::TestArgs),
     /// Print the JSON Schema of pipeline files (or write it to a file).
     Schema {
         /// Which schema.
@@ -159,6 +164,8 @@ enum SchemaKind {
     Connections,
     /// `shared.yaml`.
     Shared,
+    /// Test files (`tests/*.yaml`).
+    Test,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -249,12 +256,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             None => ExitCode::from(2),
         }),
         Command::Init { dir } => init::init(&dir),
+        Command::Test(args) => test::test(args),
         Command::Sim { command } => sim::sim(command),
         Command::Schema { kind, output } => {
             let value = match kind {
                 SchemaKind::Pipeline => schema::pipeline_schema(),
                 SchemaKind::Connections => schema::connections_schema(),
                 SchemaKind::Shared => schema::shared_schema(),
+                SchemaKind::Test => crate::testing::test_schema(),
             };
             let text = schema::to_text(&value);
             match output {

@@ -131,6 +131,7 @@ pub(crate) async fn run_plans(
             run_id: session.as_ref().map(RunSession::run_id),
             from_start,
             replay: None,
+            tap: None,
         };
         let execution = Execution::start(plan, options);
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {

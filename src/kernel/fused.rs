@@ -60,6 +60,8 @@ pub(crate) struct StepEnv {
     pub(crate) failure: Failure,
     /// The run's stop flag.
     pub(crate) stop: Arc<AtomicBool>,
+    /// Told what the step passed on (`weir test`); `None` in normal runs.
+    pub(crate) tap: Option<Arc<dyn super::tap::Tap>>,
 }
 
 impl StepEnv {
@@ -67,6 +69,7 @@ impl StepEnv {
     /// fatal error; returns the records to pass on, counted as emitted (none once the run failed).
     pub(crate) fn route(&self, out: Output) -> Vec<Record> {
         NodeCounters::add(&self.counters.filtered, out.filtered as usize);
+        let (filtered, rejected) = (out.filtered, out.rejected.len());
         for rejected in out.rejected {
             match self.on_error {
                 OnError::DeadLetter => {
@@ -92,6 +95,9 @@ impl StepEnv {
             return Vec::new();
         }
         NodeCounters::add(&self.counters.emitted, out.records.len());
+        if let Some(tap) = &self.tap {
+            tap.step(&self.id, &out.records, filtered, rejected);
+        }
         out.records
     }
 }

@@ -2,8 +2,8 @@
 //! ones (`record`), building components (`build`: `BuildContext`, `BuildErrors`), acknowledgements
 //! (`ack`), batches and channels (`channel`), counters and the run summary (`stats`), the dead-letter
 //! output (`dead_letter`), parsing only what is read (`projection`), resumable positions and committed
-//! outputs (`checkpoint`), the steps a source runs itself (`fused`), shared request budgets (`rate_limit`), and what a step is (`step`: the
-//! `Transform` trait and its `Output`). It knows no component type.
+//! outputs (`checkpoint`), the steps a source runs itself (`fused`), shared request budgets (`rate_limit`), what a step is (`step`: the
+//! `Transform` trait and its `Output`), and watching a run from outside (`tap`, for `weir test`). It knows no component type.
 
 pub(crate) mod ack;
 pub(crate) mod build;
@@ -16,6 +16,7 @@ pub(crate) mod rate_limit;
 pub(crate) mod record;
 pub(crate) mod stats;
 pub(crate) mod step;
+pub(crate) mod tap;
 
 #[cfg(test)]
 mod state_faults_tests;

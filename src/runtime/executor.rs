@@ -43,6 +43,8 @@ pub struct RunOptions {
     pub from_start: bool,
     /// Re-inject these dead letters instead of reading the source.
     pub replay: Option<Arc<Replay>>,
+    /// Told what passes through each step and sink (`weir test`).
+    pub tap: Option<Arc<dyn crate::kernel::tap::Tap>>,
 }
 
 /// A running pipeline.
@@ -146,6 +148,7 @@ impl Execution {
             dlq: dead_letter.clone(),
             failure: failure.clone(),
             stop: Arc::clone(&stop),
+            tap: options.tap.clone(),
         };
         // The stateless steps right after each source run inside it (`kernel::fused`) — except in a
         // replay, which injects records at a step's own input.
@@ -255,8 +258,9 @@ impl Execution {
             let dlq = dead_letter.clone();
             let failure = failure.clone();
             let stop = Arc::clone(&stop);
+            let tap = options.tap.clone();
             handles.push(tokio::task::spawn_blocking(move || {
-                run_sink(sink_ctx, sink, rx, dlq, &node_counters, &failure, &stop)
+                run_sink(sink_ctx, sink, rx, dlq, &node_counters, &failure, &stop, tap.as_deref())
             }));
         }
         drop(senders);

@@ -56,9 +56,19 @@ pub(super) struct SinkEnv<'a> {
     pub(super) failure: &'a Failure,
     /// The run's stop flag.
     pub(super) stop: &'a AtomicBool,
+    /// Told what the sink receives (`weir test`); `None` in normal runs.
+    pub(super) tap: Option<&'a dyn crate::kernel::tap::Tap>,
 }
 
 impl SinkEnv<'_> {
+    /// Counts a batch arriving at the sink (and shows it to the tap).
+    pub(super) fn received(&self, batch: &Batch) {
+        NodeCounters::add(&self.counters.received, batch.len());
+        if let Some(tap) = self.tap {
+            tap.sink(&self.ctx.sink, batch);
+        }
+    }
+
     /// Records a failure of the sink: the run stops.
     pub(super) fn fail(&self, error: impl std::fmt::Display) {
         self.failure.set(format!("sink `{}`: {error}", self.ctx.sink), self.stop);

@@ -139,8 +139,9 @@ pub(super) fn run_sink(
     counters: &NodeCounters,
     failure: &Failure,
     stop: &AtomicBool,
+    tap: Option<&dyn crate::kernel::tap::Tap>,
 ) {
-    let env = SinkEnv { ctx: &ctx, dlq: &dlq, counters, failure, stop };
+    let env = SinkEnv { ctx: &ctx, dlq: &dlq, counters, failure, stop, tap };
     if let Err(e) = sink.open(&ctx) {
         env.fail(e);
     }
@@ -148,7 +149,7 @@ pub(super) fn run_sink(
         super::concurrent_sink::run(&mut *sink, max, &mut rx, &env);
     } else {
         while let Some(batch) = rx.blocking_recv() {
-            NodeCounters::add(&counters.received, batch.len());
+            env.received(&batch);
             if failure.is_set() {
                 // Not written: the inputs stay unacknowledged, whatever other sinks did with their copies.
                 batch.iter().for_each(Record::mark_unacknowledged);

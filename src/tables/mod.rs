@@ -302,6 +302,11 @@ impl Tables {
         self.by_name.insert(table.name().to_string(), Arc::new(table))
     }
 
+    /// Adds (or replaces) a table shared with other sets of tables.
+    pub(crate) fn insert_shared(&mut self, table: Arc<Table>) {
+        self.by_name.insert(table.name().to_string(), table);
+    }
+
     /// The table called `name`.
     pub fn get(&self, name: &str) -> Option<&Arc<Table>> {
         self.by_name.get(name)

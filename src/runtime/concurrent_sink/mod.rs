@@ -66,7 +66,7 @@ pub(super) fn run(sink: &mut dyn Sink, max: NonZeroUsize, rx: &mut Receiver<Batc
         });
         match event {
             Event::Input(Some(batch)) => {
-                NodeCounters::add(&env.counters.received, batch.len());
+                env.received(&batch);
                 waiting = Some(batch);
             }
             Event::Input(None) => input_open = false,

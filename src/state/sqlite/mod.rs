@@ -90,6 +90,18 @@ impl SqliteStore {
         }
     }
 
+    /// A store in memory, gone when dropped: for test runs (`weir test`), which must leave no state
+    /// file behind.
+    pub fn open_in_memory() -> StateResult<SqliteStore> {
+        let path = Path::new(":memory:");
+        let unusable = |message: String| StateError::Unusable { path: path.display().to_string(), message };
+        let conn = Connection::open_in_memory().map_err(|e| unusable(e.to_string()))?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(|e| unusable(e.to_string()))?;
+        let store = SqliteStore { path: path.to_path_buf(), conn: Mutex::new(conn) };
+        store.migrate()?;
+        Ok(store)
+    }
+
     fn try_open(path: &Path) -> StateResult<SqliteStore> {
         let unusable = |message: String| StateError::Unusable { path: path.display().to_string(), message };
         open::create_or_check_length(path)?;

@@ -1,0 +1,257 @@
+//! Reading test files: every test file under the paths given, its pipeline (by path or by name), its
+//! fixtures, tables and snapshots, and every reference checked against the compiled pipeline — with
+//! every error collected at `file:line:col`, as for pipelines.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::fixture;
+use super::prepare::{PreparedTest, prepare_test};
+use super::spec::{Defaults, TestFile};
+use crate::assemble::load::{LoadedPipeline, load_paths_partial};
+use crate::assemble::parse::{Parser, escape};
+use crate::config::diagnostic::{Diagnostic, Diagnostics, suggestion};
+use crate::config::file::{Anchor, ConfigFile};
+use crate::config::registry::schema_fields;
+use crate::graph::plan::{Plan, compile};
+
+/// A test file, loaded and checked.
+pub(crate) struct LoadedTestFile {
+    /// The file.
+    pub(crate) file: Arc<ConfigFile>,
+    /// The pipeline under test.
+    pub(crate) pipeline: LoadedPipeline,
+    /// Its tests, each ready to run.
+    pub(crate) tests: Vec<PreparedTest>,
+}
+
+/// The components of a pipeline, by id: what kind (`source`, `step`, `sink`) and type each is.
+#[derive(Debug, Default)]
+pub(crate) struct Components {
+    /// `(id, kind, type)` in pipeline order.
+    pub(crate) all: Vec<(String, &'static str, &'static str)>,
+}
+
+impl Components {
+    pub(crate) fn of(plan: &Plan) -> Self {
+        let mut all = Vec::new();
+        all.extend(plan.sources.iter().map(|s| (s.id.clone(), "source", s.type_name)));
+        all.extend(plan.steps.iter().map(|s| (s.id.clone(), "step", s.type_name)));
+        all.extend(plan.sinks.iter().map(|s| (s.id.clone(), "sink", s.type_name)));
+        Self { all }
+    }
+
+    /// The kind and type of component `id`.
+    pub(crate) fn get(&self, id: &str) -> Option<(&'static str, &'static str)> {
+        self.all.iter().find(|(i, _, _)| i == id).map(|(_, k, t)| (*k, *t))
+    }
+
+    /// The ids of the components of these kinds.
+    pub(crate) fn ids(&self, kinds: &[&str]) -> Vec<&str> {
+        self.all.iter().filter(|(_, k, _)| kinds.contains(k)).map(|(i, _, _)| i.as_str()).collect()
+    }
+
+    /// True when component `id` makes HTTP requests.
+    pub(crate) fn makes_requests(&self, id: &str) -> bool {
+        self.get(id).is_some_and(|(_, t)| HTTP_TYPES.contains(&t))
+    }
+}
+
+/// Component types that make HTTP requests (every kind: sources, steps, sinks).
+pub(crate) const HTTP_TYPES: &[&str] = &["http", "graphql"];
+
+/// Test files under `paths`: a file is taken as given; a folder is searched for `tests/` folders (at
+/// any depth), whose `*.yaml` files are test files.
+pub(crate) fn find_test_files(paths: &[PathBuf], diagnostics: &mut Diagnostics) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let before = out.len();
+            collect(path, path.file_name().is_some_and(|n| n == "tests"), &mut out);
+            if out.len() == before {
+                diagnostics.push(
+                    Diagnostic::new("no-tests", format!("no test files (tests/*.yaml) in `{}`", path.display()))
+                        .with_hint("tests live in a `tests/` folder of the client folder; see docs/testing.md"),
+                );
+            }
+        } else if path.exists() {
+            out.push(path.clone());
+        } else {
+            diagnostics.push(Diagnostic::new("io", format!("{} does not exist", crate::config::paths::shown(path))));
+        }
+    }
+    out
+}
+
+fn collect(dir: &Path, inside_tests: bool, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            // Snapshots and fixtures sit below `tests/` too: only its own files are tests.
+            if !inside_tests && !matches!(name, "data" | "tables" | "out" | "target") {
+                collect(&path, name == "tests", out);
+            }
+        } else if inside_tests && matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            out.push(path);
+        }
+    }
+}
+
+/// Loads one test file, reporting every error into `diagnostics`; `None` when the file or its
+/// pipeline cannot be used at all. `update`: snapshots may be missing (they are about to be written).
+pub(crate) fn load_test_file(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    update: bool,
+    diagnostics: &mut Diagnostics,
+) -> Option<LoadedTestFile> {
+    let file = match ConfigFile::load(path, path.display().to_string(), env) {
+        Ok(f) => Arc::new(f),
+        Err(errors) => {
+            errors.into_iter().for_each(|d| diagnostics.push(d));
+            return None;
+        }
+    };
+    let mut value = file.value.clone();
+    fixture::exact_numbers(&file, &mut value, "");
+    let mut parser = Parser { file: &file, diagnostics };
+    let Some(root) = value.as_object() else {
+        let hint = Some("a test file is a mapping with `pipeline` and `tests`; see docs/testing.md".into());
+        parser.error("wrong-type", "a test file must be a mapping".into(), "", Anchor::Value, None, "", hint);
+        return None;
+    };
+    let top = schema_fields::<TestFile>();
+    parser.check_keys(root, &top.iter().map(String::as_str).collect::<Vec<_>>(), "", None, "");
+    let Some(pipeline_ref) = root.get("pipeline") else {
+        let hint = Some("add `pipeline: ../my-pipeline.yaml` (a path, or a pipeline's name)".into());
+        parser.error("missing-field", "missing field `pipeline`".into(), "", Anchor::Key, None, "", hint);
+        return None;
+    };
+    let pipeline_ref: String = parser.de(pipeline_ref, "/pipeline", None, "")?;
+    let defaults: Defaults = match root.get("defaults") {
+        Some(v) => parser.de(v, "/defaults", None, "").unwrap_or_default(),
+        None => Defaults::default(),
+    };
+    let pipeline = resolve_pipeline(&file, &pipeline_ref, env, parser.diagnostics)?;
+    let plan = match compile(&pipeline) {
+        Ok(plan) => plan,
+        Err(d) => {
+            d.0.into_iter().for_each(|x| parser.diagnostics.push(x));
+            return None;
+        }
+    };
+    let components = Components::of(&plan);
+    let Some(tests) = root.get("tests").and_then(Value::as_array) else {
+        let hint = Some("add `tests:` with at least one test (`- name: …`)".into());
+        let (message, anchor) = match root.get("tests") {
+            None => ("missing field `tests`", Anchor::Key),
+            Some(_) => ("`tests` must be a list of tests", Anchor::Value),
+        };
+        let at = if root.contains_key("tests") { "/tests" } else { "" };
+        parser.error("missing-field", message.into(), at, anchor, None, "", hint);
+        return None;
+    };
+    let mut prepared = Vec::new();
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, test) in tests.iter().enumerate() {
+        let pointer = format!("/tests/{i}");
+        let Some(case) = parser.de::<super::spec::TestCase>(test, &pointer, None, "") else { continue };
+        if let Some(first) = names.insert(case.name.clone(), i) {
+            parser.error(
+                "duplicate-test",
+                format!("test `{}` is already defined (test {})", case.name, first + 1),
+                &format!("{pointer}/name"),
+                Anchor::Value,
+                None,
+                "",
+                Some("give each test of a file its own name".into()),
+            );
+        }
+        let context = super::prepare::Context { file: &file, pipeline: &pipeline, components: &components, update };
+        if let Some(test) = prepare_test(&mut parser, &context, &defaults, case, &pointer) {
+            prepared.push(test);
+        }
+    }
+    Some(LoadedTestFile { file, pipeline, tests: prepared })
+}
+
+/// The pipeline a test file names: a path relative to the file (ending in `.yaml`/`.yml`), else the
+/// `name:` of a pipeline of the folder above `tests/` (or the file's own folder).
+fn resolve_pipeline(
+    file: &Arc<ConfigFile>,
+    reference: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    diagnostics: &mut Diagnostics,
+) -> Option<LoadedPipeline> {
+    let dir = file.path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let at = || file.locate("/pipeline", Anchor::Value);
+    if reference.ends_with(".yaml") || reference.ends_with(".yml") {
+        let path = dir.join(reference);
+        if !path.is_file() {
+            diagnostics.push(
+                Diagnostic::new("unknown-pipeline", format!("no pipeline file `{}`", path.display()))
+                    .at(at())
+                    .with_field("pipeline")
+                    .with_hint("the path is relative to the test file"),
+            );
+            return None;
+        }
+        let (mut loaded, errors) = load_paths_partial(&[path], env);
+        if !errors.is_empty() {
+            errors.0.into_iter().for_each(|d| diagnostics.push(d));
+            return None;
+        }
+        return loaded.pop();
+    }
+    let folder = if dir.file_name().is_some_and(|n| n == "tests") { dir.parent().unwrap_or(&dir) } else { &dir };
+    let (loaded, errors) = load_paths_partial(&[folder.to_path_buf()], env);
+    let names: Vec<String> = loaded.iter().map(|p| p.config.name.clone()).collect();
+    match loaded.into_iter().find(|p| p.config.name == reference) {
+        Some(p) if errors.is_empty() => Some(p),
+        Some(_) => {
+            errors.0.into_iter().for_each(|d| diagnostics.push(d));
+            None
+        }
+        None => {
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            diagnostics.push(
+                Diagnostic::new(
+                    "unknown-pipeline",
+                    format!("no pipeline named `{reference}` in `{}`", crate::config::paths::shown(folder)),
+                )
+                .at(at())
+                .with_field("pipeline")
+                .with_hint(suggestion(reference, &refs, "pipelines")),
+            );
+            None
+        }
+    }
+}
+
+/// An error at `pointer` of a test file naming a component that does not exist.
+pub(crate) fn unknown_component(
+    parser: &mut Parser<'_>,
+    pointer: &str,
+    anchor: Anchor,
+    id: &str,
+    what: &str,
+    candidates: &[&str],
+) {
+    let hint = Some(suggestion(id, candidates, what));
+    let message = format!("the pipeline has no {} `{id}`", what.trim_end_matches('s'));
+    parser.error("unknown-component", message, pointer, anchor, None, "", hint);
+}
+
+/// `/tests/0/mocks/<id>`.
+pub(crate) fn child(pointer: &str, key: &str) -> String {
+    format!("{pointer}/{}", escape(key))
+}

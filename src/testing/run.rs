@@ -1,0 +1,183 @@
+//! Running one test: the pipeline compiled with the test's tables, its sinks replaced by stand-ins
+//! (or kept and answered by mocks), state in memory with the test's id map, the given records injected
+//! where the test says, then every expectation checked against what the run saw.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::capture::{AcceptingSink, Recorder, StepWays};
+use super::compare::{Received, check_records};
+use super::load::LoadedTestFile;
+use super::prepare::PreparedTest;
+use crate::assemble::load::LoadedPipeline;
+use crate::graph::plan::{DeadLetterTarget, Plan, compile};
+use crate::runtime::executor::{Execution, RunOptions};
+use crate::runtime::replay::Replay;
+use crate::state::sqlite::SqliteStore;
+use crate::state::{DeadLetterEntry, StateStore, StoredDeadLetter};
+
+/// A test that runs longer is stopped and fails (a mocked API paging forever, a step waiting on
+/// nothing).
+const TEST_DEADLINE: Duration = Duration::from_secs(60);
+
+/// How one test went.
+#[derive(Debug)]
+pub(crate) struct TestOutcome {
+    /// The test's name.
+    pub(crate) name: String,
+    /// Every expectation that did not hold, as printed.
+    pub(crate) failures: Vec<String>,
+    /// How long it took.
+    pub(crate) duration: Duration,
+    /// Which ways each step went.
+    pub(crate) ways: std::collections::BTreeMap<String, StepWays>,
+    /// Snapshot files and what they should hold now (`--update` writes them).
+    pub(crate) snapshots: Vec<(PathBuf, Vec<Received>)>,
+}
+
+/// The pipeline with the test's tables in place of the same-named ones.
+fn with_tables(pipeline: &LoadedPipeline, test: &PreparedTest) -> LoadedPipeline {
+    let mut folder = (*pipeline.folder).clone();
+    let mut config = pipeline.config.clone();
+    for table in &test.tables {
+        config.tables.remove(table.name());
+        folder.tables.insert_shared(Arc::clone(table));
+    }
+    LoadedPipeline { config, file: Arc::clone(&pipeline.file), folder: Arc::new(folder) }
+}
+
+/// The given records as entries injected at their components (a replay of made-up dead letters).
+fn injection(pipeline: &str, test: &PreparedTest) -> Option<Arc<Replay>> {
+    if test.given.is_empty() {
+        return None;
+    }
+    let mut entries = Vec::new();
+    for (component, records) in &test.given {
+        for record in records {
+            let entry = DeadLetterEntry {
+                time: String::new(),
+                pipeline: pipeline.to_string(),
+                step: component.clone(),
+                key: None,
+                error: String::new(),
+                attempts: 0,
+                record: record.clone(),
+                parent: None,
+            };
+            entries.push(StoredDeadLetter { id: entries.len() as i64, run_id: None, entry });
+        }
+    }
+    Some(Arc::new(Replay { entries }))
+}
+
+/// Runs `test` of `file` on `runtime`.
+pub(crate) fn run_test(file: &LoadedTestFile, test: &PreparedTest, runtime: &tokio::runtime::Runtime) -> TestOutcome {
+    let started = Instant::now();
+    let mut outcome = TestOutcome {
+        name: test.name.clone(),
+        failures: Vec::new(),
+        duration: Duration::ZERO,
+        ways: Default::default(),
+        snapshots: Vec::new(),
+    };
+    if let Err(e) = run_checked(file, test, runtime, &mut outcome) {
+        outcome.failures.push(e);
+    }
+    outcome.duration = started.elapsed();
+    outcome
+}
+
+fn run_checked(
+    file: &LoadedTestFile,
+    test: &PreparedTest,
+    runtime: &tokio::runtime::Runtime,
+    outcome: &mut TestOutcome,
+) -> Result<(), String> {
+    let pipeline = with_tables(&file.pipeline, test);
+    let mut plan = compile(&pipeline).map_err(|d| format!("the pipeline does not compile with this test's tables:\n{d}"))?;
+    let store = SqliteStore::open_in_memory().map_err(|e| format!("cannot open the in-memory state: {e}"))?;
+    let state: Arc<dyn StateStore> = Arc::new(store);
+    for (key, names) in &test.ids {
+        for (name, value) in names {
+            state.put_id(key, name, value).map_err(|e| format!("cannot set the id map: {e}"))?;
+        }
+    }
+    stand_in(&mut plan, test);
+    let recorder = Arc::new(Recorder::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let options = RunOptions {
+        stop: Arc::clone(&stop),
+        state: Some(Arc::clone(&state)),
+        replay: injection(&plan.name, test),
+        tap: Some(Arc::clone(&recorder) as Arc<dyn crate::kernel::tap::Tap>),
+        ..RunOptions::default()
+    };
+    let name = plan.name.clone();
+    let (summary, timed_out) = runtime.block_on(async move {
+        let mut wait = Box::pin(Execution::start(plan, options).wait());
+        match tokio::time::timeout(TEST_DEADLINE, &mut wait).await {
+            Ok(summary) => (summary, false),
+            Err(_) => {
+                stop.store(true, Ordering::SeqCst);
+                (wait.await, true)
+            }
+        }
+    });
+    if timed_out {
+        outcome.failures.push(format!("the run was stopped after {} s", TEST_DEADLINE.as_secs()));
+    }
+    outcome.ways = recorder.ways();
+    match (&summary.error, &test.expect.error) {
+        (Some(error), Some(want)) if !want.is_match(error) => {
+            outcome.failures.push(format!("the run failed with `{error}`, which does not match /{want}/"))
+        }
+        (Some(error), None) => outcome.failures.push(format!("the run failed: {error}")),
+        (None, Some(want)) => outcome.failures.push(format!("expected the run to fail with /{want}/; it succeeded")),
+        _ => {}
+    }
+    for (id, checks) in &test.expect.sinks {
+        let got = recorder.sink_records(id);
+        outcome.failures.extend(check_records(&format!("sink `{id}`"), checks, &got));
+        if let Some(snapshot) = &checks.snapshot {
+            outcome.snapshots.push((snapshot.path.clone(), got));
+        }
+    }
+    for (id, checks) in &test.expect.steps {
+        let got = recorder.step_records(id);
+        outcome.failures.extend(check_records(&format!("step `{id}`"), checks, &got));
+        if let Some(snapshot) = &checks.snapshot {
+            outcome.snapshots.push((snapshot.path.clone(), got));
+        }
+    }
+    if let Some(want) = &test.expect.dead_letters {
+        let got = state.dead_letters(Some(&name)).map_err(|e| format!("cannot read the dead letters: {e}"))?;
+        outcome.failures.extend(super::dead_letters::check(want, &got));
+    }
+    if let Some(want) = &test.expect.counters {
+        let got = &summary.records;
+        for (what, want, got) in [
+            ("received", want.received, got.received),
+            ("delivered", want.delivered, got.delivered),
+            ("filtered", want.filtered, got.filtered),
+            ("dead_lettered", want.dead_lettered, got.dead_lettered),
+        ] {
+            if let Some(want) = want.filter(|w| *w != got) {
+                outcome.failures.push(format!("counters: {what}: expected {want}, got {got}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Replaces every sink the test does not mock by one that takes everything and writes nothing, and
+/// sends dead letters to the run's (in-memory) state store whatever the pipeline says.
+fn stand_in(plan: &mut Plan, test: &PreparedTest) {
+    for built in &mut plan.sinks {
+        if !test.mocks.contains_key(&built.id) {
+            built.sink = Box::new(AcceptingSink);
+        }
+    }
+    plan.dead_letter = DeadLetterTarget::Store { fallback: PathBuf::new() };
+}
