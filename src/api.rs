@@ -44,3 +44,4 @@ pub use crate::sources::{Source, SourceContext, SourceError, SourceRun};
 pub use crate::state::sqlite::SqliteStore;
 pub use crate::state::{AuditEntry, IntentId, PriorIntent, StateError, StateStore};
 pub use crate::tables::Tables;
+pub use crate::testing::test_schema;

@@ -171,7 +171,7 @@ fn replay(
                 still_queued.push(e);
             }
         }
-        let replay = Arc::new(Replay { entries: still_queued });
+        let replay = Arc::new(Replay { entries: still_queued, whole_input: false });
         for missing in replay.missing_components(&plan.graph) {
             eprintln!("warning: `{pipeline}` has no component `{missing}` any more; its entries are kept");
         }

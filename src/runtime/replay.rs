@@ -23,6 +23,9 @@ use crate::state::StoredDeadLetter;
 pub struct Replay {
     /// The entries, in the order they are injected; an entry's index is its input sequence number.
     pub(crate) entries: Vec<StoredDeadLetter>,
+    /// The entries are the whole input, not a few records of it (`weir test` gives a step all it
+    /// receives): steps that report on their whole input (`reconcile`'s `missing_left`) do so.
+    pub(crate) whole_input: bool,
 }
 
 impl Replay {

@@ -202,7 +202,7 @@ mod tests {
         let ctx = SinkContext { pipeline: "p".into(), sink: "s".into(), state: None, run_id: None, resumed: false };
         let (failure, stop) = (Failure::default(), AtomicBool::new(false));
         let dlq = DeadLetterSender::printing("p");
-        run_sink(ctx, Box::new(Failing), rx, dlq, &NodeCounters::default(), &failure, &stop);
+        run_sink(ctx, Box::new(Failing), rx, dlq, &NodeCounters::default(), &failure, &stop, None);
         assert!(failure.is_set());
         let summary = tracker.summary();
         assert_eq!((summary.delivered, summary.unacknowledged), (0, 1));

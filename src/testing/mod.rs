@@ -26,7 +26,7 @@ pub(crate) use load::LoadedTestFile;
 pub(crate) use run::TestOutcome;
 
 /// The JSON Schema of test files.
-pub(crate) fn test_schema() -> serde_json::Value {
+pub fn test_schema() -> serde_json::Value {
     let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
     let mut schema = generator.into_root_schema_for::<spec::TestFile>().to_value();
     if let Some(obj) = schema.as_object_mut() {

@@ -69,7 +69,7 @@ fn injection(pipeline: &str, test: &PreparedTest) -> Option<Arc<Replay>> {
             entries.push(StoredDeadLetter { id: entries.len() as i64, run_id: None, entry });
         }
     }
-    Some(Arc::new(Replay { entries }))
+    Some(Arc::new(Replay { entries, whole_input: true }))
 }
 
 /// Runs `test` of `file` on `runtime`.

@@ -13,6 +13,7 @@ use crate::assemble::pipeline::TableConfig;
 /// A test file: the tests of one pipeline.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "the file's shape and schema: `load` reads its parts one by one, to report every error")]
 pub(crate) struct TestFile {
     /// The pipeline under test: a path relative to this file (`../orders.yaml`), or the `name:` of a
     /// pipeline in the folder above `tests/`.

@@ -19,6 +19,7 @@ fn committed_schemas_match_the_code() {
         ("pipeline.schema.json", weir::api::pipeline_schema()),
         ("connections.schema.json", weir::api::connections_schema()),
         ("shared.schema.json", weir::api::shared_schema()),
+        ("test.schema.json", weir::api::test_schema()),
     ] {
         assert!(
             committed(name) == generated,
@@ -53,7 +54,7 @@ fn undescribed(schema: &Value, path: &str, out: &mut Vec<String>) {
 
 #[test]
 fn every_property_has_a_description() {
-    for name in ["pipeline.schema.json", "connections.schema.json", "shared.schema.json"] {
+    for name in ["pipeline.schema.json", "connections.schema.json", "shared.schema.json", "test.schema.json"] {
         let mut missing = Vec::new();
         undescribed(&committed(name), "", &mut missing);
         assert!(missing.is_empty(), "{name}: properties without description: {missing:#?}");
@@ -65,7 +66,7 @@ fn pipeline_files(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if path.is_dir() {
-            if !["tables", "data", "expected", "out", ".weir"].contains(&name) {
+            if !["tables", "data", "expected", "out", ".weir", "tests"].contains(&name) {
                 pipeline_files(&path, out);
             }
         } else if path.extension().is_some_and(|e| e == "yaml") && name != "connections.yaml" && name != "shared.yaml" {
@@ -105,6 +106,40 @@ fn every_shipped_pipeline_declares_and_satisfies_the_schema() {
         let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{}: {e}", e.instance_path)).collect();
         assert!(errors.is_empty(), "{} violates the schema: {errors:#?}", file.display());
     }
+}
+
+/// The test files (`tests/*.yaml`) under `dir`.
+fn test_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("readable").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            test_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "yaml")
+            && path.parent().and_then(|p| p.file_name()).is_some_and(|n| n == "tests")
+        {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_shipped_test_file_declares_and_satisfies_the_test_schema() {
+    let mut files = Vec::new();
+    test_files(&repo().join("pipelines"), &mut files);
+    assert!(!files.is_empty(), "expected the examples' test files");
+    let validator = jsonschema::validator_for(&committed("test.schema.json")).expect("schema compiles");
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("readable");
+        let first = text.lines().next().unwrap_or_default();
+        let schema_ref = first.trim_start_matches("# yaml-language-server: $schema=");
+        assert!(schema_ref.ends_with("test.schema.json"), "{} must start with the test schema's modeline", file.display());
+        assert!(file.parent().expect("has folder").join(schema_ref).exists(), "{}: modeline points nowhere", file.display());
+        let doc: Value = serde_yaml::from_str(&text).expect("YAML");
+        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{}: {e}", e.instance_path)).collect();
+        assert!(errors.is_empty(), "{} violates the test schema: {errors:#?}", file.display());
+    }
+    let bad: Value = serde_json::json!({"pipeline": "x.yaml", "tests": [{"name": "t", "expect": {"sinkz": {}}}]});
+    assert!(!validator.is_valid(&bad), "the test schema accepted an unknown key");
 }
 
 #[test]

@@ -149,7 +149,7 @@ impl Harness {
         let sink = Gated { max, started: started_tx, probe: Arc::clone(&probe), failure: failure.clone() };
         let ctx = SinkContext { pipeline: "p".into(), sink: "out".into(), state: None, run_id: None, resumed: false };
         let (f, s, c) = (failure.clone(), Arc::clone(&stop), Arc::clone(&counters));
-        let sink = tokio::task::spawn_blocking(move || run_sink(ctx, Box::new(sink), rx, dlq, &c, &f, &s));
+        let sink = tokio::task::spawn_blocking(move || run_sink(ctx, Box::new(sink), rx, dlq, &c, &f, &s, None));
         Self { tracker, failure, stop, probe, counters, started, sink }
     }
 
