@@ -46,6 +46,15 @@ fn token(text: &str, pos: Pos) -> Option<&str> {
     Some(line[start..end].trim())
 }
 
+/// serde_json's message without its ` at line L column C` (the diagnostic shows the place).
+fn reason(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
 /// Where a fixture's problem is, for a diagnostic.
 fn at(shown: &str, text: &str, line: usize, col: usize) -> Option<Location> {
     let line_text = text.lines().nth(line.saturating_sub(1)).unwrap_or("").to_string();
@@ -67,7 +76,7 @@ pub(crate) fn read_fixture(path: &Path) -> Result<Vec<Value>, Diagnostic> {
         "json" => match crate::exact_json::from_str(&text) {
             Ok(Value::Array(items)) => Ok(items),
             Ok(one) => Ok(vec![one]),
-            Err(e) => Err(Diagnostic::new("bad-fixture", format!("fixture `{shown}` is not valid JSON: {e}"))
+            Err(e) => Err(Diagnostic::new("bad-fixture", format!("fixture `{shown}` is not valid JSON: {}", reason(&e)))
                 .at(at(&shown, &text, e.line(), e.column()))
                 .with_hint("a `.json` fixture holds an array of records, or one record")),
         },
@@ -87,7 +96,7 @@ pub(crate) fn read_lines(text: &str, shown: &str) -> Result<Vec<Value>, Diagnost
         match crate::exact_json::from_str(line) {
             Ok(v) => records.push(v),
             Err(e) => {
-                return Err(Diagnostic::new("bad-fixture", format!("`{shown}` line {}: not valid JSON: {e}", i + 1))
+                return Err(Diagnostic::new("bad-fixture", format!("`{shown}` line {}: not valid JSON: {}", i + 1, reason(&e)))
                     .at(at(shown, text, i + 1, e.column()))
                     .with_hint("one JSON value per line"));
             }

@@ -101,7 +101,8 @@ fn collect(dir: &Path, inside_tests: bool, out: &mut Vec<PathBuf>) {
                 collect(&path, name == "tests", out);
             }
         } else if inside_tests && matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
-            out.push(path);
+            // `weir test` (the current folder): `tests/x.yaml` rather than `./tests/x.yaml`.
+            out.push(path.strip_prefix(".").map(Path::to_path_buf).unwrap_or(path));
         }
     }
 }
@@ -212,7 +213,12 @@ fn resolve_pipeline(
         }
         return loaded.pop();
     }
-    let folder = if dir.file_name().is_some_and(|n| n == "tests") { dir.parent().unwrap_or(&dir) } else { &dir };
+    let folder = match dir.parent() {
+        Some(parent) if dir.file_name().is_some_and(|n| n == "tests") => {
+            if parent.as_os_str().is_empty() { Path::new(".") } else { parent }
+        }
+        _ => &dir,
+    };
     let (loaded, errors) = load_paths_partial(&[folder.to_path_buf()], env);
     let names: Vec<String> = loaded.iter().map(|p| p.config.name.clone()).collect();
     match loaded.into_iter().find(|p| p.config.name == reference) {
@@ -226,7 +232,7 @@ fn resolve_pipeline(
             diagnostics.push(
                 Diagnostic::new(
                     "unknown-pipeline",
-                    format!("no pipeline named `{reference}` in `{}`", crate::config::paths::shown(folder)),
+                    format!("no pipeline named `{reference}` in {}", crate::config::paths::shown(folder)),
                 )
                 .at(at())
                 .with_field("pipeline")
@@ -247,7 +253,12 @@ pub(crate) fn unknown_component(
     candidates: &[&str],
 ) {
     let hint = Some(suggestion(id, candidates, what));
-    let message = format!("the pipeline has no {} `{id}`", what.trim_end_matches('s'));
+    let one = match what {
+        "sources and steps" => "source or step",
+        "components" => "component",
+        other => other.trim_end_matches('s'),
+    };
+    let message = format!("the pipeline has no {one} `{id}`");
     parser.error("unknown-component", message, pointer, anchor, None, "", hint);
 }
 

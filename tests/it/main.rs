@@ -44,3 +44,4 @@ mod sim_faults;
 mod state;
 mod state_file;
 mod tls;
+mod weir_test;

@@ -1,0 +1,183 @@
+//! `weir test` from the command line, on a client folder made for each test: one line per test and a
+//! summary, exit 1 with a record-level diff when a test fails, `--filter`, `--junit`, snapshots written
+//! by `--update` in their stable form, bad test files reported like bad pipelines (exit 2), and no
+//! state file left behind.
+
+use std::path::Path;
+
+use crate::support::cli::weir;
+
+const PIPELINE: &str = r#"name: prices
+source:
+  id: erp
+  type: file
+  path: data/prices.ndjson
+  format: ndjson
+  key: "price:{{ record.item }}"
+steps:
+  - id: priced
+    type: filter
+    when: record.price is defined
+  - id: base_price
+    type: template
+    value:
+      sku: "{{ record.item | lookup('skus', column='sku') }}"
+      price: "{{ record.price }}"
+      store_id: 0
+sinks:
+  - id: commerce
+    type: file
+    path: out/base-prices.ndjson
+"#;
+
+/// A client folder with the pipeline, its table and data, and `tests/prices.yaml` holding `tests`.
+fn folder(tests: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |rel: &str, text: &str| {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write("prices.yaml", PIPELINE);
+    write("tables/skus.csv", "item,sku\nI-1,MH01-XS-Black\nI-2,MH01-S-Black\n");
+    write("data/prices.ndjson", "{\"item\":\"I-1\",\"price\":52.00}\n{\"item\":\"I-2\",\"price\":48}\n{\"item\":\"I-3\"}\n");
+    write("tests/prices.yaml", &format!("pipeline: ../prices.yaml\ntests:\n{tests}"));
+    dir
+}
+
+fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut all = vec!["test"];
+    all.extend_from_slice(args);
+    let out = weir(&all, dir);
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn passing_tests_print_one_line_each_and_a_summary_and_leave_no_state_behind() {
+    let dir = folder(
+        r#"  - name: prices go out with their commerce SKU
+    expect:
+      sinks:
+        commerce:
+          key: $.sku
+          records:
+            - { sku: MH01-XS-Black, price: 52.00, store_id: 0 }
+            - { sku: MH01-S-Black, price: 48, store_id: 0 }
+      counters: { received: 3, delivered: 2, filtered: 1 }
+  - name: a record without price is filtered
+    given:
+      - rows: [{ item: I-9 }]
+    expect:
+      steps:
+        priced: { count: 0 }
+"#,
+    );
+    let (code, stdout, stderr) = run(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.starts_with("running 2 tests from 1 file\n"), "{stdout}");
+    assert!(stdout.contains("test tests/prices.yaml :: prices go out with their commerce SKU ... ok ("), "{stdout}");
+    assert!(stdout.contains("test result: ok. 2 passed; 0 failed; 0 filtered out;"), "{stdout}");
+    assert!(!dir.path().join(".weir").exists(), "a test run must not create a state file");
+    assert!(!dir.path().join("out").exists(), "a test run must not write the sink's file");
+}
+
+#[test]
+fn a_failing_test_shows_the_record_and_field_and_exits_1_with_junit() {
+    let dir = folder(
+        r#"  - name: prices as the ERP expects them
+    expect:
+      sinks:
+        commerce:
+          key: $.sku
+          records:
+            - { sku: MH01-XS-Black, price: 52, store_id: 0 }
+            - { sku: MH01-S-Black, price: 48, store_id: 0 }
+  - name: passes
+    expect:
+      counters: { received: 3 }
+"#,
+    );
+    let junit = dir.path().join("junit.xml");
+    let (code, stdout, _) = run(dir.path(), &["--junit", junit.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("prices as the ERP expects them ... FAILED"), "{stdout}");
+    assert!(
+        stdout.contains(r#"record "MH01-XS-Black": $.price: expected 52, got 52.00"#),
+        "the diff names the record and the field, numbers as written:\n{stdout}"
+    );
+    assert!(stdout.contains("(tests/prices.yaml:3:11)"), "the failure points at the test:\n{stdout}");
+    assert!(stdout.contains("test result: FAILED. 1 passed; 1 failed; 0 filtered out;"), "{stdout}");
+    let xml = std::fs::read_to_string(&junit).expect("junit written");
+    assert!(xml.contains(r#"<testsuite name="tests/prices.yaml" tests="2" failures="1""#), "{xml}");
+    assert!(xml.contains("<failure message=\"sink `commerce` (records):\">"), "{xml}");
+    let (code, stdout, _) = run(dir.path(), &["--filter", "passes"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("1 passed; 0 failed; 1 filtered out"), "{stdout}");
+}
+
+#[test]
+fn update_writes_snapshots_sorted_by_key_and_a_change_then_shows_as_a_diff() {
+    let dir = folder(
+        r#"  - name: snapshot of what goes out
+    expect:
+      sinks:
+        commerce: { snapshot: snapshots/base-prices.ndjson }
+"#,
+    );
+    let (code, stdout, stderr) = run(dir.path(), &[]);
+    assert_eq!(code, Some(2), "a missing snapshot is an error of the test file:\n{stdout}{stderr}");
+    assert!(stderr.contains("tests/prices.yaml:6:31"), "{stderr}");
+    assert!(stderr.contains("weir test --update"), "{stderr}");
+    let (code, _, stderr) = run(dir.path(), &["--update"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let snapshot = std::fs::read_to_string(dir.path().join("tests/snapshots/base-prices.ndjson")).expect("written");
+    assert_eq!(
+        snapshot,
+        "{\"key\":\"price:I-1\",\"record\":{\"sku\":\"MH01-XS-Black\",\"price\":52.00,\"store_id\":0}}\n\
+         {\"key\":\"price:I-2\",\"record\":{\"sku\":\"MH01-S-Black\",\"price\":48,\"store_id\":0}}\n"
+    );
+    assert_eq!(run(dir.path(), &[]).0, Some(0), "the snapshot holds what comes out");
+    std::fs::write(dir.path().join("tables/skus.csv"), "item,sku\nI-1,MH01-XS-Black\nI-2,MH01-S-Blue\n").expect("table");
+    let (code, stdout, _) = run(dir.path(), &[]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains(r#"record `price:I-2`: $.sku: expected "MH01-S-Black", got "MH01-S-Blue""#), "{stdout}");
+    assert!(stdout.contains("weir test --update"), "{stdout}");
+}
+
+#[test]
+fn bad_test_files_are_reported_at_their_place_with_a_hint_and_exit_2() {
+    let dir = folder(
+        r#"  - name: bad
+    given:
+      - to: base_prise
+        rows: [{}]
+      - fixture: data/broken.ndjson
+    mocks:
+      base_price: [{ then: { status: 200 } }]
+    expect:
+      sinks:
+        comerce: { count: 1 }
+"#,
+    );
+    std::fs::create_dir_all(dir.path().join("tests/data")).expect("mkdir");
+    std::fs::write(dir.path().join("tests/data/broken.ndjson"), "{\"item\": \"I-1\"}\n{\"item\": I-2}\n").expect("write");
+    let (code, stdout, stderr) = run(dir.path(), &[]);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert!(stdout.is_empty(), "nothing runs when a test file is invalid: {stdout}");
+    for expected in [
+        "the pipeline has no source or step `base_prise`",
+        "tests/prices.yaml:5:13",
+        "did you mean `base_price`?",
+        "tests/data/broken.ndjson:2:10",
+        "step `base_price` (type `template`) makes no HTTP request: it cannot be mocked",
+        "the pipeline has no sink `comerce`",
+        "did you mean `commerce`?",
+        "4 errors found",
+    ] {
+        assert!(stderr.contains(expected), "missing `{expected}` in:\n{stderr}");
+    }
+    std::fs::write(dir.path().join("tests/prices.yaml"), "pipeline: nope\ntests: []\n").expect("write");
+    let (code, _, stderr) = run(dir.path(), &[]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("no pipeline named `nope` in `.`") && stderr.contains("pipelines: `prices`"), "{stderr}");
+}
