@@ -2,6 +2,7 @@
 //! JSONPath, template and path compiled), plus the wiring and settings the runtime needs. `weir validate`
 //! stops here; `weir run` hands the plan to the runtime.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use crate::config::source_map::Pos;
 use crate::expr::reads::Reads;
 use crate::expr::template::{StringTemplate, TemplateEngine, TemplateOptions};
 use crate::kernel::build::{BuildContext, BuildErrors, FOLLOW_ON};
+use crate::kernel::mock::RequestMock;
 use crate::kernel::projection::Projection;
 use crate::sinks::Sink;
 use crate::sources::Source;
@@ -173,6 +175,14 @@ fn failing_leaf(templates: &TemplateEngine, value: &Value, path: &mut Vec<String
 
 /// Checks the graph and builds every component; all errors are returned together.
 pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
+    compile_with(pipeline, &BTreeMap::new())
+}
+
+/// [`compile`], with the HTTP requests of some components (by id) answered by mocks (`weir test`).
+pub(crate) fn compile_with(
+    pipeline: &LoadedPipeline,
+    request_mocks: &BTreeMap<String, Arc<dyn RequestMock>>,
+) -> Result<Plan, Diagnostics> {
     let mut diagnostics = Diagnostics::default();
     let config = &pipeline.config;
     let graph = build_graph(config);
@@ -180,16 +190,19 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
         errors.iter().cloned().for_each(|d| diagnostics.push(d));
     }
     let tables = Arc::new(pipeline.tables(&mut diagnostics));
-    let ctx = BuildContext {
+    let mut ctx = BuildContext {
         templates: TemplateEngine::new(Arc::clone(&tables), TemplateOptions::default()),
         tables,
         base_dir: pipeline.base_dir().to_path_buf(),
         connections: Arc::clone(&pipeline.folder.named_connections),
         connections_unreadable: pipeline.folder.connections_unreadable,
+        request_mock: None,
     };
+    let mock_of = |id: &str| request_mocks.get(id).cloned();
     let mut sources = Vec::new();
     for src in &config.sources {
         let label = format!("source `{}`", src.common.id);
+        ctx.request_mock = mock_of(&src.common.id);
         let built = src
             .config
             .build(&ctx)
@@ -206,6 +219,7 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
     let mut steps = Vec::new();
     for s in &config.steps {
         let label = format!("step `{}`", s.common.id);
+        ctx.request_mock = mock_of(&s.common.id);
         match s.config.build(&ctx) {
             Ok(transform) => steps.push(BuiltStep {
                 id: s.common.id.clone(),
@@ -219,6 +233,7 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
     let mut sinks = Vec::new();
     for s in &config.sinks {
         let label = format!("sink `{}`", s.common.id);
+        ctx.request_mock = mock_of(&s.common.id);
         match s.config.build(&ctx) {
             Ok(sink) => sinks.push(BuiltSink { id: s.common.id.clone(), type_name: s.config.type_name(), sink }),
             Err(e) => report(&mut diagnostics, e, &s.origin, label, &ctx.templates),

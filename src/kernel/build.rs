@@ -25,6 +25,9 @@ pub(crate) struct BuildContext {
     /// True when the folder's `connections.yaml` could not be read at all (its errors are reported
     /// there): no name is then known to be wrong, and every connection is taken as one with errors.
     pub(crate) connections_unreadable: bool,
+    /// Answers the HTTP requests of the component being built instead of the network (`weir test`);
+    /// `None` in normal runs.
+    pub(crate) request_mock: Option<std::sync::Arc<dyn super::mock::RequestMock>>,
 }
 
 /// One named connection: its kind (`type:`) and its connector's runtime connection, which only that

@@ -12,8 +12,13 @@ use super::retry::{RetryPolicy, StatusAction, Verdict};
 
 /// A client with the connection's settings, auth and rate limit (none without a connection). Must run
 /// on a thread that may block.
-pub(crate) fn client(timeout: std::time::Duration, connection: Option<&HttpConnection>) -> Result<Client, String> {
-    let options = connection.map(|c| c.client.clone()).unwrap_or_default();
+pub(crate) fn client(
+    timeout: std::time::Duration,
+    connection: Option<&HttpConnection>,
+    mock: Option<std::sync::Arc<dyn crate::kernel::mock::RequestMock>>,
+) -> Result<Client, String> {
+    let mut options = connection.map(|c| c.client.clone()).unwrap_or_default();
+    options.mock = mock;
     Client::new(timeout, &options, connection.and_then(|c| c.auth.clone()), connection.and_then(|c| c.limit.clone()))
 }
 

@@ -385,7 +385,10 @@ impl HttpSinkConfig {
                     timeout,
                     auth: connection.and_then(|(_, c)| c.auth.clone()),
                     limit: connection.and_then(|(_, c)| c.limit.clone()),
-                    client_options: connection.map(|(_, c)| c.client.clone()).unwrap_or_default(),
+                    client_options: crate::connectors::http::connection::ClientOptions {
+                        mock: ctx.request_mock.clone(),
+                        ..connection.map(|(_, c)| c.client.clone()).unwrap_or_default()
+                    },
                     policy,
                     run: None,
                 }))

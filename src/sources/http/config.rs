@@ -137,7 +137,10 @@ impl HttpSourceConfig {
                 strategy: strategy?,
                 max_pages: self.max_pages,
                 timeout,
-                client_options: connection.map(|c| c.client.clone()).unwrap_or_default(),
+                client_options: crate::connectors::http::connection::ClientOptions {
+                    mock: ctx.request_mock.clone(),
+                    ..connection.map(|c| c.client.clone()).unwrap_or_default()
+                },
                 auth: connection.and_then(|c| c.auth.clone()),
                 limit: connection.and_then(|c| c.limit.clone()),
                 policy: policy.ok()?,

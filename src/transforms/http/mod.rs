@@ -240,6 +240,7 @@ impl HttpStepConfig {
                 policy: policy?,
                 timeout,
                 connection: connection.map(|(_, c)| c.clone()),
+                mock: ctx.request_mock.clone(),
                 cache: self.cache.clone(),
             }))
         })

@@ -1,0 +1,45 @@
+//! Answering a component's HTTP requests without the network (`weir test`): the request as the
+//! component would send it, the mocked reply, and waits that take no time. The HTTP client asks its
+//! [`RequestMock`] instead of sending when it was built with one; nothing else changes, so retries,
+//! `on_status` and dead letters run as they would against the real API.
+
+use std::time::Duration;
+
+/// A request as a mock sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct MockRequest {
+    /// `GET`, `POST`, …
+    pub(crate) method: String,
+    /// The URL's path as sent (percent-encoded).
+    pub(crate) path: String,
+    /// The query parameters, decoded, in order.
+    pub(crate) query: Vec<(String, String)>,
+    /// The body as sent (empty without one).
+    pub(crate) body: Vec<u8>,
+}
+
+/// What a mock answers.
+#[derive(Debug, Clone)]
+pub(crate) enum MockReply {
+    /// A response.
+    Response {
+        /// The status.
+        status: u16,
+        /// Its headers.
+        headers: Vec<(String, String)>,
+        /// Its body.
+        body: Vec<u8>,
+    },
+    /// No response: the request timed out (its outcome unknown).
+    NoResponse,
+    /// No rule answers this request: the test is wrong, the component fails.
+    Unmatched,
+}
+
+/// Answers the requests of one component.
+pub(crate) trait RequestMock: Send + Sync + std::fmt::Debug {
+    /// The reply to `request`.
+    fn answer(&self, request: &MockRequest) -> MockReply;
+    /// A wait the component would make (backoff, `Retry-After`, settle, polling): recorded, not slept.
+    fn pause(&self, wait: Duration);
+}
