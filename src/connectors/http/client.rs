@@ -47,7 +47,9 @@ struct Settings {
 }
 
 /// Applies [`Settings`] to a blocking or an async client builder (the two have the same methods but
-/// no common trait).
+/// no common trait), all but `timeout`: the blocking client's bounds the wait for the answer's
+/// headers, then each read of its body; the async client's would bound the whole exchange, body
+/// included. The async client gets the same limits as a read timeout and a time limit on `send`.
 macro_rules! configure {
     ($builder:expr, $settings:expr) => {{
         let settings = $settings;
@@ -60,7 +62,6 @@ macro_rules! configure {
             reqwest::redirect::Policy::none()
         };
         let mut builder = $builder
-            .timeout(settings.timeout)
             .connect_timeout(settings.connect_timeout)
             .user_agent(concat!("weir/", env!("CARGO_PKG_VERSION")))
             .redirect(redirects);
@@ -115,7 +116,7 @@ impl Client {
             follow_redirects: options.follow_redirects,
             ca_certificates: options.ca_certificates.clone(),
         };
-        let inner = configure!(reqwest::blocking::Client::builder(), &settings)?;
+        let inner = configure!(reqwest::blocking::Client::builder().timeout(settings.timeout), &settings)?;
         Ok(Self { inner, asynchronous: Arc::default(), settings, auth, limit, refused: Arc::default() })
     }
 
@@ -256,16 +257,18 @@ impl Client {
         }
         let client = self
             .asynchronous
-            .get_or_init(|| configure!(reqwest::Client::builder(), &self.settings))
+            .get_or_init(|| configure!(reqwest::Client::builder().read_timeout(self.settings.timeout), &self.settings))
             .as_ref()
             .map_err(|message| ClientError { message: message.clone(), retryable: false })?;
         let mut builder = client.request(request.method.clone(), request.url.clone()).headers(headers);
         if let Some(body) = body {
             builder = builder.body(body);
         }
-        let response = match builder.send().await {
-            Ok(response) => response,
-            Err(e) => return Self::unsent(request, &e).map(|answer| (answer, sent)),
+        // As the blocking client: the headers within `timeout`, then each read of the body.
+        let response = match tokio::time::timeout(self.settings.timeout, builder.send()).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => return Self::unsent(request, &e).map(|answer| (answer, sent)),
+            Err(_) => return Ok((Answer::NoResponse { message: "timed out: no answer in time".into() }, sent)),
         };
         let (status, headers) = (response.status().as_u16(), response.headers().clone());
         let retry_after = self.slow_down(status, &headers);

@@ -141,3 +141,37 @@ fn only_an_answer_that_proves_it_marks_a_token_accepted() {
         assert_eq!(seen.logins.load(Ordering::SeqCst), 2, "async: {asynchronous}");
     }
 }
+
+#[test]
+fn both_clients_bound_each_read_of_a_body_not_the_whole_body() {
+    // The body arrives a byte at a time, each within the time limit, all of it after the limit.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url: reqwest::Url = format!("http://{}/slow", listener.local_addr().expect("addr")).parse().expect("url");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                while read_request(&mut reader).is_some() {
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n");
+                    for byte in b"\"sl0wly\"" {
+                        std::thread::sleep(Duration::from_millis(150));
+                        let _ = stream.write_all(&[*byte]);
+                    }
+                }
+            });
+        }
+    });
+    let client = Client::new(Duration::from_millis(600), &ClientOptions::default(), None, None).expect("client");
+    let request = Prepared {
+        method: reqwest::Method::GET,
+        url: url.clone(),
+        headers: HeaderMap::new(),
+        body: None,
+        target: format!("GET {url}"),
+    };
+    for asynchronous in [false, true] {
+        let answer = send(&client, &request, asynchronous).expect("an answer");
+        assert_eq!(answer.describe(), "HTTP 200: sl0wly", "async: {asynchronous}");
+    }
+}
