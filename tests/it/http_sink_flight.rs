@@ -2,7 +2,7 @@
 //! the order receiver: a query's bracketed keys and awkward values arrive encoded; batches carry their
 //! records and a rejected batch dead-letters all of them; answers complete out of order while the
 //! checkpoint stays contiguous (a failed run resumes without losing a record or repeating a settled
-//! one); two updates of one key never overtake each other; a rate limit holds with many requests in
+//! one); at one request at a time, a failing answer stops the write; two updates of one key never overtake each other; a rate limit holds with many requests in
 //! flight; idempotent creates stay single with lost answers and requests in flight.
 
 use std::path::Path;
@@ -119,6 +119,21 @@ fn batches_carry_their_records_and_a_rejected_batch_dead_letters_each_of_them() 
     // Every record has its own audit entry.
     assert_eq!(state.trace("k:SKU-1").expect("trace")[0].action, "sent");
     assert_eq!(state.trace("k:SKU-5").expect("trace")[0].action, "dead_lettered");
+}
+
+#[test]
+fn one_request_at_a_time_a_failing_answer_stops_the_write_before_the_next_request() {
+    // Record 1 is answered 500, which `on_status` makes fatal: as in a write one request after
+    // another, record 2 is never sent.
+    let stub = Stub::start(|seen, _| if numbers(seen) == [1] { (500, json!({})) } else { (201, json!({})) });
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_input(dir.path(), 4, |i| format!("SKU-{i}"));
+    let sink = "max_in_flight: 1, on_status: { \"500\": fail }";
+    let summary = run(dir.path(), &pipeline(stub.base_url(), "{}", sink), None, true);
+    assert!(summary.error.as_deref().unwrap_or_default().contains("HTTP 500"), "{summary}");
+    let carried: Vec<Vec<u64>> = stub.requests().all().iter().map(numbers).collect();
+    assert_eq!(carried, [vec![0], vec![1]], "no request after the failing one");
+    assert_eq!(summary.records.delivered, 1, "{summary}");
 }
 
 #[test]

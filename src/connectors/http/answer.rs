@@ -1,6 +1,7 @@
 //! What a request is and what comes back, for every HTTP component: the prepared request, the
 //! [`Answer`] (a response, or why there was none), the error of credentials the API refuses, and the
-//! masking of registered secrets in every text that leaves the HTTP layer.
+//! masking of registered secrets in every text that leaves the HTTP layer; reading a body (bounded) and
+//! describing a transport error.
 
 use std::time::Duration;
 
@@ -110,4 +111,73 @@ impl Answer {
             Answer::NoResponse { .. } => None,
         }
     }
+}
+
+/// The body of `response` from async code, or none when it is longer than [`MAX_BODY`]; on a
+/// transport error, its description.
+pub(super) async fn read_bounded_async(mut response: reqwest::Response) -> Result<Option<Vec<u8>>, String> {
+    let mut bytes = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if bytes.len() + chunk.len() > MAX_BODY => return Ok(None),
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            Ok(None) => return Ok(Some(bytes)),
+            Err(e) => return Err(describe_error(&e)),
+        }
+    }
+}
+
+/// The body of `response`, or no body when it is longer than [`MAX_BODY`].
+/// On a transport error, its description.
+pub(super) fn read_bounded(response: reqwest::blocking::Response) -> Result<Option<Vec<u8>>, String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    match response.take(MAX_BODY as u64 + 1).read_to_end(&mut bytes) {
+        Ok(n) if n > MAX_BODY => Ok(None),
+        Ok(_) => Ok(Some(bytes)),
+        Err(e) => {
+            let text = e.to_string();
+            // The reader wraps reqwest's own error (a timeout, a dropped connection).
+            Err(match e.into_inner().map(|inner| inner.downcast::<reqwest::Error>()) {
+                Some(Ok(e)) => describe_error(&e),
+                _ => scrub(format!("no response: {text}")),
+            })
+        }
+    }
+}
+
+/// A transport error with its causes, without the URL (the caller names the target).
+/// The certificate error in `e`'s causes (an unknown issuer, an expired or mismatched certificate), if
+/// that is why the request failed. Read from the text rustls gives it (`invalid peer certificate: …`):
+/// the error reaches here wrapped in hyper's and `io::Error`s, which do not all expose their source.
+pub(super) fn certificate_problem(e: &reqwest::Error) -> Option<String> {
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if let Some(at) = text.find("invalid peer certificate: ") {
+            return Some(text[at + "invalid peer certificate: ".len()..].trim().to_string());
+        }
+        cause = c.source();
+    }
+    None
+}
+
+pub(super) fn describe_error(e: &reqwest::Error) -> String {
+    let mut message = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "could not connect".to_string()
+    } else {
+        "no response".to_string()
+    };
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = c.source();
+    }
+    scrub(message)
 }

@@ -12,6 +12,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 pub(crate) use super::answer::{Answer, ClientError, MAX_BODY, Prepared, excerpt, scrub};
+use super::answer::{certificate_problem, describe_error, read_bounded, read_bounded_async};
 use crate::connectors::http::auth::Auth;
 use crate::connectors::http::connection::ClientOptions;
 use crate::connectors::http::token::Refusal;
@@ -46,7 +47,9 @@ struct Settings {
 }
 
 /// Applies [`Settings`] to a blocking or an async client builder (the two have the same methods but
-/// no common trait).
+/// no common trait), all but `timeout`: the blocking client's bounds the wait for the answer's
+/// headers, then each read of its body; the async client's would bound the whole exchange, body
+/// included. The async client gets the same limits as a read timeout and a time limit on `send`.
 macro_rules! configure {
     ($builder:expr, $settings:expr) => {{
         let settings = $settings;
@@ -59,7 +62,6 @@ macro_rules! configure {
             reqwest::redirect::Policy::none()
         };
         let mut builder = $builder
-            .timeout(settings.timeout)
             .connect_timeout(settings.connect_timeout)
             .user_agent(concat!("weir/", env!("CARGO_PKG_VERSION")))
             .redirect(redirects);
@@ -68,6 +70,25 @@ macro_rules! configure {
         }
         builder.build().map_err(|e| format!("cannot create the HTTP client: {e}"))
     }};
+}
+
+/// The 401s one request may meet and still be sent again (its token expired, replaced by another
+/// request's login, or renewed once): a request is sent at most `1 + MAX_RESENDS` times for 401s.
+const MAX_RESENDS: u32 = 2;
+
+/// The renewals one request has had.
+#[derive(Debug, Default)]
+struct Renewals {
+    /// A token refused unused has been renewed for this request (allowed once).
+    renewed: bool,
+    /// Sent again after a 401, for any reason.
+    resends: u32,
+}
+
+/// True when an answer proves the token was accepted: a 2xx, or a 4xx about the request itself (not
+/// 401, 403 or 407, which may be about the credentials). A 5xx or no response proves nothing.
+fn proves_accepted(status: u16) -> bool {
+    (200..300).contains(&status) || ((400..500).contains(&status) && !matches!(status, 401 | 403 | 407))
 }
 
 /// What to do after an answer, as far as credentials go.
@@ -95,7 +116,7 @@ impl Client {
             follow_redirects: options.follow_redirects,
             ca_certificates: options.ca_certificates.clone(),
         };
-        let inner = configure!(reqwest::blocking::Client::builder(), &settings)?;
+        let inner = configure!(reqwest::blocking::Client::builder().timeout(settings.timeout), &settings)?;
         Ok(Self { inner, asynchronous: Arc::default(), settings, auth, limit, refused: Arc::default() })
     }
 
@@ -103,11 +124,11 @@ impl Client {
     /// API refuses — a login that fails, or a 401 with credentials set (after one renewal of a token):
     /// every further request would be refused too, so the component fails rather than dead-letter or retry.
     pub(crate) fn send(&self, request: &Prepared) -> Result<Answer, ClientError> {
-        let mut renewed = false;
+        let mut renewals = Renewals::default();
         loop {
             self.still_accepted()?;
             let (answer, sent) = self.send_once(request)?;
-            match self.after_auth(request, answer, sent.as_ref(), &mut renewed) {
+            match self.after_auth(request, answer, sent.as_ref(), &mut renewals) {
                 AfterAuth::SendAgain => {}
                 AfterAuth::Done(done) => return done,
             }
@@ -116,11 +137,11 @@ impl Client {
 
     /// [`Client::send`] from async code: the same answer, errors, rate limit and token renewal.
     pub(crate) async fn send_async(&self, request: &Prepared) -> Result<Answer, ClientError> {
-        let mut renewed = false;
+        let mut renewals = Renewals::default();
         loop {
             self.still_accepted()?;
             let (answer, sent) = self.send_once_async(request).await?;
-            match self.after_auth(request, answer, sent.as_ref(), &mut renewed) {
+            match self.after_auth(request, answer, sent.as_ref(), &mut renewals) {
                 AfterAuth::SendAgain => {}
                 AfterAuth::Done(done) => return done,
             }
@@ -129,33 +150,44 @@ impl Client {
 
     /// What a 401 means for credentials: a token that had served requests (expired, revoked) or that
     /// another request has replaced meanwhile is renewed and the request sent again; a fresh token
-    /// refused is renewed once per request; after that, or with credentials that do not renew, the
-    /// refusal is final.
+    /// refused is renewed once per request, and a token from the login after such a refusal is not
+    /// (whichever request meets it); a request is sent again at most [`MAX_RESENDS`] times for 401s.
+    /// After that, or with credentials that do not renew, the refusal is final. Only an answer that
+    /// proves it ([`proves_accepted`]) marks the token as accepted.
     fn after_auth(
         &self,
         request: &Prepared,
         answer: Answer,
         sent: Option<&HeaderValue>,
-        renewed: &mut bool,
+        renewals: &mut Renewals,
     ) -> AfterAuth {
         let Some(auth) = &self.auth else { return AfterAuth::Done(Ok(answer)) };
+        let mut after_login = renewals.resends > 0;
         match (answer.status(), auth.token(), sent) {
-            (Some(401), Some(token), Some(sent)) => match token.refused(sent) {
-                Refusal::Replaced | Refusal::Expired => return AfterAuth::SendAgain,
-                Refusal::Unused if !*renewed => {
-                    *renewed = true;
+            (Some(401), Some(token), Some(sent)) => {
+                let again = match token.refused(sent) {
+                    Refusal::Replaced | Refusal::Expired => true,
+                    Refusal::Unused => !std::mem::replace(&mut renewals.renewed, true),
+                    Refusal::Final => {
+                        after_login = true;
+                        false
+                    }
+                };
+                if again && renewals.resends < MAX_RESENDS {
+                    renewals.resends += 1;
                     return AfterAuth::SendAgain;
                 }
-                Refusal::Unused => {}
-            },
+            }
             (Some(401), _, _) => {}
-            (_, Some(token), Some(sent)) => {
-                token.accepted(sent);
+            (Some(status), Some(token), Some(sent)) => {
+                if proves_accepted(status) {
+                    token.accepted(sent);
+                }
                 return AfterAuth::Done(Ok(answer));
             }
             _ => return AfterAuth::Done(Ok(answer)),
         }
-        let again = if *renewed { " (after logging in again)" } else { "" };
+        let again = if after_login { " (after logging in again)" } else { "" };
         let error = ClientError {
             message: scrub(format!(
                 "{} answered HTTP 401{again}: the API refuses the connection's credentials; fix its `auth` and run \
@@ -225,16 +257,18 @@ impl Client {
         }
         let client = self
             .asynchronous
-            .get_or_init(|| configure!(reqwest::Client::builder(), &self.settings))
+            .get_or_init(|| configure!(reqwest::Client::builder().read_timeout(self.settings.timeout), &self.settings))
             .as_ref()
             .map_err(|message| ClientError { message: message.clone(), retryable: false })?;
         let mut builder = client.request(request.method.clone(), request.url.clone()).headers(headers);
         if let Some(body) = body {
             builder = builder.body(body);
         }
-        let response = match builder.send().await {
-            Ok(response) => response,
-            Err(e) => return Self::unsent(request, &e).map(|answer| (answer, sent)),
+        // As the blocking client: the headers within `timeout`, then each read of the body.
+        let response = match tokio::time::timeout(self.settings.timeout, builder.send()).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(e)) => return Self::unsent(request, &e).map(|answer| (answer, sent)),
+            Err(_) => return Ok((Answer::NoResponse { message: "timed out: no answer in time".into() }, sent)),
         };
         let (status, headers) = (response.status().as_u16(), response.headers().clone());
         let retry_after = self.slow_down(status, &headers);
@@ -254,9 +288,10 @@ impl Client {
             None => {
                 let (auth, inner, method, url) =
                     (auth.clone(), self.inner.clone(), request.method.clone(), request.url.clone());
-                tokio::task::spawn_blocking(move || auth.header(method.as_str(), &url, &inner)).await.map_err(|e| {
-                    ClientError { message: format!("logging in stopped unexpectedly: {e}"), retryable: true }
-                })?
+                // A panic's payload may hold anything the login saw: it is not shown.
+                tokio::task::spawn_blocking(move || auth.header(method.as_str(), &url, &inner))
+                    .await
+                    .map_err(|_| ClientError { message: "login task failed".into(), retryable: true })?
             }
         };
         header.map_err(|e| ClientError { message: scrub(e.message), retryable: e.retryable })
@@ -322,71 +357,6 @@ impl Client {
     }
 }
 
-/// The body of `response` from async code, or none when it is longer than [`MAX_BODY`]; on a
-/// transport error, its description.
-async fn read_bounded_async(mut response: reqwest::Response) -> Result<Option<Vec<u8>>, String> {
-    let mut bytes = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) if bytes.len() + chunk.len() > MAX_BODY => return Ok(None),
-            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
-            Ok(None) => return Ok(Some(bytes)),
-            Err(e) => return Err(describe_error(&e)),
-        }
-    }
-}
-
-/// The body of `response`, or no body when it is longer than [`MAX_BODY`].
-/// On a transport error, its description.
-fn read_bounded(response: reqwest::blocking::Response) -> Result<Option<Vec<u8>>, String> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    match response.take(MAX_BODY as u64 + 1).read_to_end(&mut bytes) {
-        Ok(n) if n > MAX_BODY => Ok(None),
-        Ok(_) => Ok(Some(bytes)),
-        Err(e) => {
-            let text = e.to_string();
-            // The reader wraps reqwest's own error (a timeout, a dropped connection).
-            Err(match e.into_inner().map(|inner| inner.downcast::<reqwest::Error>()) {
-                Some(Ok(e)) => describe_error(&e),
-                _ => scrub(format!("no response: {text}")),
-            })
-        }
-    }
-}
-
-/// A transport error with its causes, without the URL (the caller names the target).
-/// The certificate error in `e`'s causes (an unknown issuer, an expired or mismatched certificate), if
-/// that is why the request failed. Read from the text rustls gives it (`invalid peer certificate: …`):
-/// the error reaches here wrapped in hyper's and `io::Error`s, which do not all expose their source.
-fn certificate_problem(e: &reqwest::Error) -> Option<String> {
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if let Some(at) = text.find("invalid peer certificate: ") {
-            return Some(text[at + "invalid peer certificate: ".len()..].trim().to_string());
-        }
-        cause = c.source();
-    }
-    None
-}
-
-fn describe_error(e: &reqwest::Error) -> String {
-    let mut message = if e.is_timeout() {
-        "timed out".to_string()
-    } else if e.is_connect() {
-        "could not connect".to_string()
-    } else {
-        "no response".to_string()
-    };
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        cause = c.source();
-    }
-    scrub(message)
-}
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;

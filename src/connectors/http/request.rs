@@ -83,8 +83,9 @@ fn parse_method(text: &str) -> Result<Method, String> {
     }
 }
 
+/// True when `text` holds template syntax: an expression, a statement or a comment.
 fn is_template(text: &str) -> bool {
-    text.contains("{{") || text.contains("{%")
+    text.contains("{{") || text.contains("{%") || text.contains("{#")
 }
 
 /// The field path `prefix` + `rest`.
@@ -241,5 +242,18 @@ impl RequestTemplate {
         }
         let body = self.render_body(ctx)?;
         Ok(Prepared { method, url: parsed, headers, body, target })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_comment_alone_makes_a_template() {
+        assert!(
+            is_template("/orders{# the ERP's #}") && is_template("{{ x }}") && is_template("{% if x %}{% endif %}")
+        );
+        assert!(!is_template("/orders/{id}") && !is_template("POST"));
     }
 }

@@ -112,40 +112,63 @@ pub(crate) enum Refusal {
     /// The token was refused before it ever served a request. Forgotten; the caller allows one such
     /// renewal per request, then the credentials are refused for good.
     Unused,
+    /// The token of the login that followed an [`Refusal::Unused`] was refused unused too: the
+    /// credentials are refused for good, for every request (no request logs in again).
+    Final,
+}
+
+/// What the cache lock guards: the token held, and what earlier refusals said.
+#[derive(Debug, Default)]
+struct State {
+    /// The token held, if any.
+    cached: Option<Cached>,
+    /// The last token was refused before serving a request: if the next one is too, the credentials
+    /// are refused ([`Refusal::Final`]), whichever request meets the refusal.
+    after_unused: bool,
+    /// The credentials are refused for good: no further login.
+    refused: bool,
 }
 
 /// A token source with its cache, shared by every request of a connection.
 #[derive(Debug)]
 pub(crate) struct TokenAuth {
     kind: TokenKind,
-    cached: Mutex<Option<Cached>>,
+    /// Held only for short reads and writes, never during a login: async callers take it.
+    state: Mutex<State>,
+    /// Held during a login (blocking callers only), so that requests needing a token together cause
+    /// one login.
+    login: Mutex<()>,
 }
 
 impl TokenAuth {
     /// A source of `kind`, with no token yet.
     pub(crate) fn new(kind: TokenKind) -> Self {
-        Self { kind, cached: Mutex::new(None) }
+        Self { kind, state: Mutex::default(), login: Mutex::new(()) }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Cached>> {
-        self.cached.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The API answered 401 to a request sent with `sent` (the token's header value): forgets that
     /// token, if it is still the one held, so the next request logs in again; and says what the
     /// refusal means. Requests in flight refused together thus cause one login, not one each.
     pub(crate) fn refused(&self, sent: &HeaderValue) -> Refusal {
-        let mut cached = self.lock();
-        match cached.take() {
+        let mut state = self.lock();
+        match state.cached.take() {
             Some(held) if held.header.1 == sent => {
                 if held.served {
                     Refusal::Expired
+                } else if state.after_unused {
+                    state.refused = true;
+                    Refusal::Final
                 } else {
+                    state.after_unused = true;
                     Refusal::Unused
                 }
             }
             other => {
-                *cached = other;
+                state.cached = other;
                 Refusal::Replaced
             }
         }
@@ -153,29 +176,47 @@ impl TokenAuth {
 
     /// The API accepted a request sent with `sent`: the token works (see [`Cached::served`]).
     pub(crate) fn accepted(&self, sent: &HeaderValue) {
-        let mut cached = self.lock();
-        if let Some(held) = cached.as_mut().filter(|held| !held.served && held.header.1 == sent) {
+        let mut state = self.lock();
+        if let Some(held) = state.cached.as_mut().filter(|held| !held.served && held.header.1 == sent) {
             held.served = true;
+            state.after_unused = false;
         }
     }
 
     /// The header carrying a valid token, logging in first when there is none or it is about to expire.
+    /// Blocks during a login (one at a time); the cache lock is not held meanwhile.
     pub(crate) fn header(&self, client: &reqwest::blocking::Client) -> Result<(HeaderName, HeaderValue), TokenError> {
-        let mut cached = self.lock();
-        match cached.as_ref().filter(|c| c.fresh()) {
-            Some(held) => Ok(held.header.clone()),
-            None => {
-                let fetched = self.fetch(client)?;
-                let header = fetched.header.clone();
-                *cached = Some(fetched);
-                Ok(header)
-            }
+        if let Some(held) = self.held()? {
+            return Ok(held);
         }
+        let _login = self.login.lock().unwrap_or_else(|e| e.into_inner());
+        // Another request may have logged in while this one waited.
+        if let Some(held) = self.held()? {
+            return Ok(held);
+        }
+        let fetched = self.fetch(client)?;
+        let header = fetched.header.clone();
+        self.lock().cached = Some(fetched);
+        Ok(header)
+    }
+
+    /// The fresh token held, if any; an error when the credentials are refused for good.
+    fn held(&self) -> Result<Option<(HeaderName, HeaderValue)>, TokenError> {
+        let state = self.lock();
+        if state.refused {
+            return Err(TokenError {
+                message: "the API refused a token from a fresh login: it refuses the connection's credentials; fix \
+                          its `auth` and run again"
+                    .into(),
+                retryable: false,
+            });
+        }
+        Ok(state.cached.as_ref().filter(|c| c.fresh()).map(|c| c.header.clone()))
     }
 
     /// The header carrying the token held, if it is still fresh; `None` when a login is due.
     pub(crate) fn header_held(&self) -> Option<(HeaderName, HeaderValue)> {
-        self.lock().as_ref().filter(|c| c.fresh()).map(|c| c.header.clone())
+        self.lock().cached.as_ref().filter(|c| c.fresh()).map(|c| c.header.clone())
     }
 
     /// The header that sends `value` as the API expects it.
@@ -276,7 +317,7 @@ mod tests {
         let kind = TokenKind::ClientCredentials { url: "http://127.0.0.1:1/token".parse().expect("url"), form: vec![] };
         let auth = TokenAuth::new(kind);
         let header = auth.to_header(token).expect("header");
-        *auth.lock() = Some(Cached { header: header.clone(), renew_at: None, served: false });
+        auth.lock().cached = Some(Cached { header: header.clone(), renew_at: None, served: false });
         (auth, header.1)
     }
 
@@ -297,5 +338,28 @@ mod tests {
         let (_, t1) = holding("t1");
         assert_eq!(auth.refused(&t1), Refusal::Replaced);
         assert_eq!(auth.header_held().map(|h| h.1), Some(t2));
+    }
+
+    #[test]
+    fn the_token_of_the_login_after_an_unused_refusal_refused_too_refuses_the_credentials_for_all() {
+        let (auth, t1) = holding("t1");
+        let hold = |token: &str| {
+            let header = auth.to_header(token).expect("header");
+            auth.lock().cached = Some(Cached { header: header.clone(), renew_at: None, served: false });
+            header.1
+        };
+        assert_eq!(auth.refused(&t1), Refusal::Unused);
+        // Accepted: the refusal before it was a passing one.
+        let t2 = hold("t2");
+        auth.accepted(&t2);
+        assert_eq!(auth.refused(&t2), Refusal::Expired);
+        let t3 = hold("t3");
+        assert_eq!(auth.refused(&t3), Refusal::Unused);
+        let t4 = hold("t4");
+        assert_eq!(auth.refused(&t4), Refusal::Final);
+        // No further login, whichever request asks (this endpoint would not answer anyway).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let error = auth.header(&reqwest::blocking::Client::new()).expect_err("refused for good");
+        assert!(error.message.contains("refuses the connection's credentials") && !error.retryable, "{error}");
     }
 }

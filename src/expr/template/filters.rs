@@ -52,13 +52,17 @@ const SEGMENT_KEEPS: &percent_encoding::AsciiSet =
 
 /// `{{ record.sku | path_segment }}`: the value as one URL path segment — `MH01/XS Black+1%` →
 /// `MH01%2FXS%20Black%2B1%25`. `urlencode` leaves `/` alone (it is meant for query strings and whole
-/// paths), so a SKU holding one would split the path and name another resource.
+/// paths), so a SKU holding one would split the path and name another resource. `.` and `..` are
+/// refused: left as they are, they would name the current or the parent resource.
 fn path_segment(value: &Value) -> Result<String, Error> {
     let text = match value.as_str() {
         Some(text) => text.to_string(),
         None if value.is_number() || value.kind() == minijinja::value::ValueKind::Bool => value.to_string(),
         None => return Err(invalid(format!("path_segment expects a string or a number, got {}", value.kind()))),
     };
+    if text == "." || text == ".." {
+        return Err(invalid("a path segment cannot be '.' or '..'".to_string()));
+    }
     Ok(percent_encoding::utf8_percent_encode(&text, SEGMENT_KEEPS).to_string())
 }
 

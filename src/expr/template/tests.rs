@@ -270,6 +270,11 @@ fn builtin_filters() {
     assert_eq!(r("{{ 'MH01/XS Black+1%' | path_segment }}"), "MH01%2FXS%20Black%2B1%25");
     assert_eq!(r("{{ 'a-b.c_d~e' | path_segment }}"), "a-b.c_d~e");
     assert_eq!(r("{{ 42 | path_segment }}"), "42");
+    assert_eq!(r("{{ '...' | path_segment }}"), "...");
+    for dots in [".", ".."] {
+        let error = render(&format!("{{{{ '{dots}' | path_segment }}}}"), json!({})).expect_err("a dot segment");
+        assert!(error.to_string().contains("a path segment cannot be '.' or '..'"), "{error}");
+    }
     assert_eq!(r("{{ 'abc' | upper }}"), "ABC");
     assert_eq!(r("{{ [1, 'x'] | tojson }}"), r#"[1,"x"]"#);
 }

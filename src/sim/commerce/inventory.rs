@@ -37,7 +37,7 @@ pub(super) fn save_source_items(sim: &Sim, value: &Value) -> Result<Value, Magen
 /// simulator must not be what limits a client's throughput.
 #[derive(Debug, Default)]
 pub(super) struct SourceItems {
-    pub(super) list: Vec<Value>,
+    list: Vec<Value>,
     at: HashMap<(String, String), usize>,
 }
 
@@ -49,6 +49,11 @@ impl SourceItems {
             stored.save(item);
         }
         stored
+    }
+
+    /// Every item, in the order first saved.
+    pub(super) fn list(&self) -> &[Value] {
+        &self.list
     }
 
     /// Replaces the item of the same SKU and source, or adds it.

@@ -64,7 +64,9 @@ fn answer(sim: &Sim, method: &str, path: &str, query: &str, headers: &HeaderMap,
     }
     match (method, route) {
         ("GET", "V1/products") => Ok((200, search::search(&lock(&sim.products), query, limit)?)),
-        ("GET", "V1/inventory/source-items") => Ok((200, search::search(&lock(&sim.source_items).list, query, limit)?)),
+        ("GET", "V1/inventory/source-items") => {
+            Ok((200, search::search(lock(&sim.source_items).list(), query, limit)?))
+        }
         ("POST", "V1/inventory/source-items") => inventory::save_source_items(sim, &json_body(body)?).map(|v| (200, v)),
         ("GET", _) if route.starts_with("V1/products/attributes/") => {
             let code = route["V1/products/attributes/".len()..].strip_suffix("/options").ok_or_else(not_found)?;

@@ -17,21 +17,41 @@ use crate::sources::file::FileFormat;
 const MAX_TAIL: u64 = 16 * 1024 * 1024;
 
 impl FileSink {
-    /// Before appending to a regular file: makes it end on a line boundary (a resumed run's unfinished
-    /// last line is torn; an NDJSON line that parses is whole). A pipe or a device is left alone: it
-    /// cannot be read back, and opening one for reading would let its reader go on.
+    /// Before appending to a regular file: makes it end on a line boundary. Only a resumed run cuts
+    /// its last line (torn; for NDJSON, only when it does not parse); otherwise a last line without its
+    /// newline gets one. A pipe or a device is left alone: it cannot be read back, and opening one for
+    /// reading would let its reader go on. A file that may be appended to but not read (append-only
+    /// permissions) is not checked: the records are appended, with a warning.
     pub(super) fn end_on_a_line(&self) -> Result<(), SinkError> {
         if !std::fs::metadata(&self.path).is_ok_and(|m| m.is_file() && m.len() > 0) {
             return Ok(());
         }
         let io = |e| SinkError::io(format!("appending to `{}`", self.path.display()), e);
-        let mut file = OpenOptions::new().read(true).append(true).open(&self.path).map_err(io)?;
+        let Some(mut file) = open_to_end(&self.path).map_err(io)? else { return Ok(()) };
         let (format, resumed) = (self.format, self.resumed);
-        let torn = |fragment: &[u8]| match format {
-            FileFormat::Ndjson => serde_json::from_slice::<serde::de::IgnoredAny>(fragment).is_err(),
-            _ => resumed,
+        let torn = |fragment: &[u8]| {
+            resumed
+                && match format {
+                    FileFormat::Ndjson => serde_json::from_slice::<serde::de::IgnoredAny>(fragment).is_err(),
+                    _ => true,
+                }
         };
         cut_or_end_line(&mut file, &self.path, torn).map_err(io)
+    }
+}
+
+/// `path` opened to read its end and append; `None` when it can be appended to but not read.
+fn open_to_end(path: &Path) -> io::Result<Option<File>> {
+    match OpenOptions::new().read(true).append(true).open(path) {
+        Ok(file) => Ok(Some(file)),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied && OpenOptions::new().append(true).open(path).is_ok() => {
+            tracing::warn!(
+                "`{}` cannot be read, only appended to: whether its last line is complete is not checked",
+                path.display()
+            );
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -82,5 +102,21 @@ mod tests {
         assert_eq!(ended(b"{\"n\":1", true), b"", "a file of one torn line is emptied");
         assert_eq!(ended(b"{\"n\":1}\n", true), b"{\"n\":1}\n", "a file ending on a line is left alone");
         assert_eq!(ended(b"", true), b"");
+    }
+
+    #[test]
+    fn a_file_that_may_only_be_appended_to_is_not_checked() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out");
+        std::fs::write(&path, b"{\"n\":1").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o200)).expect("chmod");
+        if File::open(&path).is_ok() {
+            // Privileged (root): permissions do not stop reading, there is no case to test.
+            return;
+        }
+        assert!(open_to_end(&path).expect("not an error").is_none());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+        assert!(open_to_end(&path).is_err(), "neither readable nor writable: an error");
     }
 }

@@ -13,8 +13,10 @@ use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::sync::Arc;
 
-use futures_util::StreamExt;
+use std::panic::AssertUnwindSafe;
+
 use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::Semaphore;
 
 use super::{HttpSink, Settled};
@@ -121,33 +123,80 @@ fn closed() -> SinkError {
 
 /// Sends a wave of plain requests as futures of this write's own task, each holding a permit: no task
 /// per request (its allocation, the move of its future, a wake-up), and a permit freed by an answer
-/// starts the next request at once.
+/// starts the next request at once. Once an answer fails the write, no further request starts (as in
+/// a write one request after another); those running are awaited. A request that panics fails the
+/// write, like any other error.
 async fn send_wave(core: &HttpSink, batch: &Batch, wave: Vec<Range<usize>>, permits: &Arc<Semaphore>) -> WaveAnswers {
     let mut answers: Vec<Option<Result<Settled, SinkError>>> = wave.iter().map(|_| None).collect();
     let mut running = FuturesUnordered::new();
-    let (mut next, mut stopped) = (0, None);
-    while (next < wave.len() && stopped.is_none()) || !running.is_empty() {
+    let (mut next, mut stopped, mut failed) = (0, None, false);
+    while (next < wave.len() && stopped.is_none() && !failed) || !running.is_empty() {
         tokio::select! {
-            // Answers first: they free permits.
+            // Answers first: they free permits, and a failure stops the wave.
             biased;
-            Some((i, out)) = running.next(), if !running.is_empty() => answers[i] = Some(out),
-            permit = Arc::clone(permits).acquire_owned(), if next < wave.len() && stopped.is_none() => match permit {
-                Ok(permit) => {
-                    let (i, records) = (next, wave[next].clone());
-                    next += 1;
-                    running.push(async move {
-                        let out = core.deliver_unit_async(&batch[records]).await;
-                        drop(permit);
-                        (i, out)
-                    });
+            Some((i, out)) = running.next(), if !running.is_empty() => {
+                let out: Result<Settled, SinkError> = out;
+                failed |= out.is_err();
+                answers[i] = Some(out);
+            }
+            permit = Arc::clone(permits).acquire_owned(), if next < wave.len() && stopped.is_none() && !failed => {
+                match permit {
+                    Ok(permit) => {
+                        let (i, records) = (next, wave[next].clone());
+                        next += 1;
+                        running.push(async move {
+                            let out = AssertUnwindSafe(core.deliver_unit_async(&batch[records]))
+                                .catch_unwind()
+                                .await
+                                .unwrap_or_else(|_| Err(panicked()));
+                            drop(permit);
+                            (i, out)
+                        });
+                    }
+                    Err(_) => stopped = Some((wave[next].start, closed())),
                 }
-                Err(_) => stopped = Some((wave[next].start, closed())),
-            },
+            }
             else => break,
         }
     }
-    let answered = wave.into_iter().zip(answers).filter_map(|(range, out)| Some((range, out?))).collect();
-    (answered, stopped)
+    answered(wave, answers, next, stopped)
+}
+
+/// The answers of a wave whose first `started` requests were started: one started without an answer
+/// is an error (a record never vanishes); those not started are after a failure or `stopped`, or
+/// stop the wave themselves.
+fn answered(
+    wave: Vec<Range<usize>>,
+    answers: Vec<Option<Result<Settled, SinkError>>>,
+    started: usize,
+    mut stopped: Option<(usize, SinkError)>,
+) -> WaveAnswers {
+    let mut out = Vec::with_capacity(started);
+    for (i, (range, answer)) in wave.into_iter().zip(answers).enumerate() {
+        match answer {
+            Some(answer) => out.push((range, answer)),
+            None if i < started => out.push((range, Err(unanswered()))),
+            None => {
+                let failed = out.iter().any(|(_, answer)| answer.is_err());
+                if !failed && stopped.is_none() {
+                    stopped = Some((range.start, unanswered()));
+                }
+                break;
+            }
+        }
+    }
+    (out, stopped)
+}
+
+/// The error of a request started that ended without an answer.
+fn unanswered() -> SinkError {
+    SinkError { message: "a request of the http sink ended without an answer".into(), retryable: true }
+}
+
+/// The error of a request that panicked (its message is not shown: it may hold anything the request
+/// held).
+fn panicked() -> SinkError {
+    SinkError { message: "a request of the http sink stopped unexpectedly (a panic)".into(), retryable: false }
 }
 
 /// Sends a wave of requests that block between their tries (intents, ETag reads and bulk follow-ups use
@@ -326,5 +375,18 @@ mod tests {
         assert_eq!(waves(&[], 3), Vec::<Vec<Range<usize>>>::new());
         let unkeyed = vec![Record::new(json!(1)), Record::new(json!(2))];
         assert_eq!(waves(&unkeyed, 1), vec![vec![0..1, 1..2]], "records without a key are unordered");
+    }
+
+    #[test]
+    fn a_request_started_without_an_answer_is_an_error_not_a_vanished_record() {
+        let ok = || Some(Ok(Settled::default()));
+        let (out, stopped) = answered(vec![0..1, 1..2, 2..3], vec![ok(), None, None], 2, None);
+        let ranges: Vec<_> = out.iter().map(|(r, a)| (r.clone(), a.is_err())).collect();
+        assert_eq!(ranges, [(0..1, false), (1..2, true)]);
+        assert!(stopped.is_none(), "the error stops the write");
+        // Not started, with no failure or stop to say why: the wave stops there.
+        let (out, stopped) = answered(vec![0..1, 1..2], vec![ok(), None], 1, None);
+        assert_eq!(out.len(), 1);
+        assert_eq!(stopped.map(|(at, _)| at), Some(1));
     }
 }

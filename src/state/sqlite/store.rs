@@ -297,14 +297,18 @@ impl StateStore for SqliteStore {
             return Ok(());
         }
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(map_error)?;
+        // Immediate: the dead-letter probe reads before the first write; a deferred transaction would
+        // take its snapshot then, and another process's commit in between would make the write fail
+        // (SQLITE_BUSY_SNAPSHOT) instead of waiting for the lock.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
         writes::audit(&tx, entries)?;
         tx.commit().map_err(map_error)
     }
 
     fn record_outcome(&self, outcome: &WriteOutcome) -> StateResult<()> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(map_error)?;
+        // Immediate, as in `audit`: its dead-letter probe may read before the first write.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
         writes::outcome(&tx, outcome)?;
         tx.commit().map_err(map_error)
     }
