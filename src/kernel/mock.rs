@@ -43,3 +43,31 @@ pub(crate) trait RequestMock: Send + Sync + std::fmt::Debug {
     /// A wait the component would make (backoff, `Retry-After`, settle, polling): recorded, not slept.
     fn pause(&self, wait: Duration);
 }
+
+/// How a component waits (backoff, `Retry-After`, settle, polling): for real, or — with a mock — by
+/// telling the mock and going on at once, so a test of retries takes no time.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Pauses(Option<std::sync::Arc<dyn RequestMock>>);
+
+impl Pauses {
+    /// Waits that a mock takes (`None`: real waits).
+    pub(crate) fn new(mock: Option<std::sync::Arc<dyn RequestMock>>) -> Self {
+        Self(mock)
+    }
+
+    /// Waits `wait` on this thread (or tells the mock).
+    pub(crate) fn sleep(&self, wait: Duration) {
+        match &self.0 {
+            Some(mock) => mock.pause(wait),
+            None => std::thread::sleep(wait),
+        }
+    }
+
+    /// Waits `wait` in async code (or tells the mock).
+    pub(crate) async fn sleep_async(&self, wait: Duration) {
+        match &self.0 {
+            Some(mock) => mock.pause(wait),
+            None => tokio::time::sleep(wait).await,
+        }
+    }
+}

@@ -221,8 +221,7 @@ impl Execution {
             }
         }
         let partial_replay = options.replay.as_ref().is_some_and(|r| !r.whole_input);
-        let partial_upstream =
-            |n: NodeIndex| partial_replay || upstream_sources(n).iter().any(|&i| resumed_sources[i]);
+        let partial_upstream = |n: NodeIndex| partial_replay || upstream_sources(n).iter().any(|&i| resumed_sources[i]);
         for (i, type_name) in type_names.into_iter().enumerate() {
             counters.push((ids[i].clone(), "step", type_name, Arc::clone(&step_counters[i])));
             let Some(step) = steps[i].take() else { continue };

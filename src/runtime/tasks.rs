@@ -131,6 +131,7 @@ pub(super) async fn run_step(
     }
 }
 
+#[expect(clippy::too_many_arguments, reason = "the sink's input and the run's shared parts, each distinct")]
 pub(super) fn run_sink(
     ctx: SinkContext,
     mut sink: Box<dyn Sink>,

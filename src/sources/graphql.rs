@@ -216,7 +216,8 @@ fn failed(message: String, retryable: bool) -> SourceError {
 impl GraphqlSource {
     /// Reads every page, blocking; call from a blocking thread.
     fn poll(&self, ctx: &SourceContext, chain: Chain) -> Result<(), SourceError> {
-        let client = client(self.timeout, self.connection.as_ref(), self.mock.clone()).map_err(|message| failed(message, false))?;
+        let client = client(self.timeout, self.connection.as_ref(), self.mock.clone())
+            .map_err(|message| failed(message, false))?;
         let render = RenderContext::new(std::sync::Arc::new(Value::Object(Map::new())));
         let mut request = self.request.render(&render).map_err(|e| failed(e, false))?;
         let mut variables = match &self.variables {

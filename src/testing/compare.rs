@@ -103,7 +103,11 @@ pub(crate) fn check_records(what: &str, checks: &RecordChecks, got: &[Received])
     for (condition, path) in &checks.each {
         for (i, r) in got.iter().enumerate() {
             if path.query(&Value::Array(vec![r.1.clone()])).is_empty() {
-                lines.push(format!("{}: does not meet `{condition}`: {}", label(i, r, checks.key.as_ref()), shown(&r.1)));
+                lines.push(format!(
+                    "{}: does not meet `{condition}`: {}",
+                    label(i, r, checks.key.as_ref()),
+                    shown(&r.1)
+                ));
             }
         }
     }
@@ -222,9 +226,7 @@ fn contains(want: &[Value], got: &[Received], out: &mut Vec<String>) {
 fn snapshot_diff(want: &[Received], got: &[Received], out: &mut Vec<String>) {
     let mut got = got.to_vec();
     sort_entries(&mut got);
-    let keyed = want.iter().chain(got.iter()).all(|(k, _)| k.is_some())
-        && unique_keys(want)
-        && unique_keys(&got);
+    let keyed = want.iter().chain(got.iter()).all(|(k, _)| k.is_some()) && unique_keys(want) && unique_keys(&got);
     if keyed {
         for (k, w) in want {
             match got.iter().find(|(gk, _)| gk == k) {
@@ -299,7 +301,10 @@ mod tests {
             contains: Some(vec![json!({"sku": "A"}), json!({"sku": "B", "qty": 2})]),
             ..RecordChecks::default()
         };
-        let got = vec![(Some("k1".into()), json!({"sku": "A", "qty": 1})), (Some("k2".into()), json!({"sku": "B", "qty": 3}))];
+        let got = vec![
+            (Some("k1".into()), json!({"sku": "A", "qty": 1})),
+            (Some("k2".into()), json!({"sku": "B", "qty": 3})),
+        ];
         let text = check_records("sink `s`", &checks, &got).join("\n");
         assert!(text.contains("closest is record `k2`"), "{text}");
         assert!(text.contains("$.qty: expected 2, got 3"), "{text}");

@@ -34,8 +34,11 @@ pub(crate) fn check(want: &[DeadLetterCheck], got: &[StoredDeadLetter]) -> Vec<S
         match (0..got.len()).find(|&i| !used[i] && matches(check, &got[i])) {
             Some(i) => used[i] = true,
             None => {
-                let near: Vec<String> =
-                    got.iter().filter(|g| g.entry.step == check.step).map(|g| format!("\n      got {}", shown_letter(g))).collect();
+                let near: Vec<String> = got
+                    .iter()
+                    .filter(|g| g.entry.step == check.step)
+                    .map(|g| format!("\n      got {}", shown_letter(g)))
+                    .collect();
                 lines.push(format!("expected a dead letter {}, none{}", shown(check), near.concat()));
             }
         }

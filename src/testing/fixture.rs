@@ -62,32 +62,38 @@ fn at(shown: &str, text: &str, line: usize, col: usize) -> Option<Location> {
 }
 
 /// The records of a fixture file, by its extension.
-pub(crate) fn read_fixture(path: &Path) -> Result<Vec<Value>, Diagnostic> {
+pub(crate) fn read_fixture(path: &Path) -> Result<Vec<Value>, Box<Diagnostic>> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| {
-        Diagnostic::new("bad-fixture", format!("cannot read fixture `{shown}`: {e}"))
-            .with_hint("the path is relative to the test file")
+        Box::new(
+            Diagnostic::new("bad-fixture", format!("cannot read fixture `{shown}`: {e}"))
+                .with_hint("the path is relative to the test file"),
+        )
     })?;
     let text = String::from_utf8(bytes)
-        .map_err(|e| Diagnostic::new("bad-fixture", format!("fixture `{shown}` is not UTF-8 text: {e}")))?;
+        .map_err(|e| Box::new(Diagnostic::new("bad-fixture", format!("fixture `{shown}` is not UTF-8 text: {e}"))))?;
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match extension.as_str() {
         "ndjson" | "jsonl" => read_lines(&text, &shown),
         "json" => match crate::exact_json::from_str(&text) {
             Ok(Value::Array(items)) => Ok(items),
             Ok(one) => Ok(vec![one]),
-            Err(e) => Err(Diagnostic::new("bad-fixture", format!("fixture `{shown}` is not valid JSON: {}", reason(&e)))
-                .at(at(&shown, &text, e.line(), e.column()))
-                .with_hint("a `.json` fixture holds an array of records, or one record")),
+            Err(e) => Err(Box::new(
+                Diagnostic::new("bad-fixture", format!("fixture `{shown}` is not valid JSON: {}", reason(&e)))
+                    .at(at(&shown, &text, e.line(), e.column()))
+                    .with_hint("a `.json` fixture holds an array of records, or one record"),
+            )),
         },
         "csv" => read_csv(&text, &shown),
-        _ => Err(Diagnostic::new("bad-fixture", format!("fixture `{shown}`: unknown format `.{extension}`"))
-            .with_hint("use `.ndjson` (or `.jsonl`), `.json` or `.csv`")),
+        _ => Err(Box::new(
+            Diagnostic::new("bad-fixture", format!("fixture `{shown}`: unknown format `.{extension}`"))
+                .with_hint("use `.ndjson` (or `.jsonl`), `.json` or `.csv`"),
+        )),
     }
 }
 
 /// One JSON value per non-blank line.
-pub(crate) fn read_lines(text: &str, shown: &str) -> Result<Vec<Value>, Diagnostic> {
+pub(crate) fn read_lines(text: &str, shown: &str) -> Result<Vec<Value>, Box<Diagnostic>> {
     let mut records = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -96,27 +102,36 @@ pub(crate) fn read_lines(text: &str, shown: &str) -> Result<Vec<Value>, Diagnost
         match crate::exact_json::from_str(line) {
             Ok(v) => records.push(v),
             Err(e) => {
-                return Err(Diagnostic::new("bad-fixture", format!("`{shown}` line {}: not valid JSON: {}", i + 1, reason(&e)))
-                    .at(at(shown, text, i + 1, e.column()))
-                    .with_hint("one JSON value per line"));
+                return Err(Box::new(
+                    Diagnostic::new("bad-fixture", format!("`{shown}` line {}: not valid JSON: {}", i + 1, reason(&e)))
+                        .at(at(shown, text, i + 1, e.column()))
+                        .with_hint("one JSON value per line"),
+                ));
             }
         }
     }
     Ok(records)
 }
 
-fn read_csv(text: &str, shown: &str) -> Result<Vec<Value>, Diagnostic> {
+fn read_csv(text: &str, shown: &str) -> Result<Vec<Value>, Box<Diagnostic>> {
     let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
     let bad = |e: csv::Error| {
         let line = e.position().map_or(1, |p| p.line() as usize);
-        Diagnostic::new("bad-fixture", format!("fixture `{shown}` is not valid CSV: {}", crate::csv_text::reason(&e)))
+        Box::new(
+            Diagnostic::new(
+                "bad-fixture",
+                format!("fixture `{shown}` is not valid CSV: {}", crate::csv_text::reason(&e)),
+            )
             .at(at(shown, text, line, 1))
-            .with_hint("a header row, then one row per record, each with as many fields as the header")
+            .with_hint("a header row, then one row per record, each with as many fields as the header"),
+        )
     };
     let headers: Vec<String> = reader.headers().map_err(bad)?.iter().map(str::to_string).collect();
     if let Some(column) = crate::csv_text::repeated_column(&headers) {
-        return Err(Diagnostic::new("bad-fixture", format!("fixture `{shown}`: column `{column}` appears twice"))
-            .at(at(shown, text, 1, 1)));
+        return Err(Box::new(
+            Diagnostic::new("bad-fixture", format!("fixture `{shown}`: column `{column}` appears twice"))
+                .at(at(shown, text, 1, 1)),
+        ));
     }
     let mut records = Vec::new();
     for row in reader.records() {
@@ -137,20 +152,26 @@ pub(crate) fn snapshot_line(key: Option<&str>, record: &Value) -> String {
 }
 
 /// A snapshot's entries: `(key, record)` per line.
-pub(crate) fn read_snapshot(path: &Path) -> Result<Vec<(Option<String>, Value)>, Diagnostic> {
+pub(crate) fn read_snapshot(path: &Path) -> Result<Vec<(Option<String>, Value)>, Box<Diagnostic>> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostic::new("missing-snapshot", format!("cannot read snapshot `{shown}`: {e}"))
-            .with_hint("run `weir test --update` to write it from the current output, then review it")
+        Box::new(
+            Diagnostic::new("missing-snapshot", format!("cannot read snapshot `{shown}`: {e}"))
+                .with_hint("run `weir test --update` to write it from the current output, then review it"),
+        )
     })?;
     let mut entries = Vec::new();
     for (i, line) in read_lines(&text, &shown)?.into_iter().enumerate() {
         let mut line = match line {
             Value::Object(map) if map.contains_key("record") => map,
             _ => {
-                return Err(Diagnostic::new("bad-snapshot", format!("`{shown}` line {}: not a snapshot line", i + 1))
-                    .at(at(&shown, &text, i + 1, 1))
-                    .with_hint("each line is `{\"key\": …, \"record\": …}`; `weir test --update` rewrites the file"));
+                return Err(Box::new(
+                    Diagnostic::new("bad-snapshot", format!("`{shown}` line {}: not a snapshot line", i + 1))
+                        .at(at(&shown, &text, i + 1, 1))
+                        .with_hint(
+                            "each line is `{\"key\": …, \"record\": …}`; `weir test --update` rewrites the file",
+                        ),
+                ));
             }
         };
         let key = line.remove("key").and_then(|k| k.as_str().map(str::to_string));
@@ -202,7 +223,11 @@ mod tests {
 
     #[test]
     fn snapshots_are_sorted_by_key_with_unkeyed_records_last() {
-        let mut entries = vec![(None, serde_json::json!(1)), (Some("b".into()), serde_json::json!(2)), (Some("a".into()), serde_json::json!(3))];
+        let mut entries = vec![
+            (None, serde_json::json!(1)),
+            (Some("b".into()), serde_json::json!(2)),
+            (Some("a".into()), serde_json::json!(3)),
+        ];
         sort_entries(&mut entries);
         let keys: Vec<Option<&str>> = entries.iter().map(|(k, _)| k.as_deref()).collect();
         assert_eq!(keys, vec![Some("a"), Some("b"), None]);

@@ -215,7 +215,11 @@ fn resolve_pipeline(
     }
     let folder = match dir.parent() {
         Some(parent) if dir.file_name().is_some_and(|n| n == "tests") => {
-            if parent.as_os_str().is_empty() { Path::new(".") } else { parent }
+            if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            }
         }
         _ => &dir,
     };

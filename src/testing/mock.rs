@@ -13,6 +13,7 @@ use super::compare::is_subset;
 use super::spec::{Answers, MockAnswer, MockRule};
 use crate::assemble::parse::Parser;
 use crate::config::file::Anchor;
+use crate::kernel::mock::{MockReply, MockRequest, RequestMock};
 
 /// One rule, ready to match.
 #[derive(Debug)]
@@ -31,6 +32,20 @@ pub(crate) struct CompiledRule {
 }
 
 impl CompiledRule {
+    /// A copy that has answered nothing yet, for one run.
+    pub(crate) fn fresh(&self) -> Self {
+        Self {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            query: self.query.clone(),
+            body: self.body.clone(),
+            answers: self.answers.clone(),
+            times: self.times,
+            served: AtomicU64::new(0),
+            shown: self.shown.clone(),
+        }
+    }
+
     fn matches(&self, request: &MockRequest) -> bool {
         self.method.as_ref().is_none_or(|m| m.eq_ignore_ascii_case(&request.method))
             && self.path.as_ref().is_none_or(|(_, re)| re.is_match(&request.path))
@@ -47,17 +62,6 @@ impl CompiledRule {
     }
 }
 
-/// A request as a mock sees it.
-#[derive(Debug, Clone)]
-pub(crate) struct MockRequest {
-    pub(crate) method: String,
-    /// The path as sent (percent-encoded).
-    pub(crate) path: String,
-    /// Query parameters, decoded, in order.
-    pub(crate) query: Vec<(String, String)>,
-    pub(crate) body: Vec<u8>,
-}
-
 /// The mocks of one component in one test run, and what they saw.
 #[derive(Debug)]
 pub(crate) struct ComponentMocks {
@@ -68,15 +72,17 @@ pub(crate) struct ComponentMocks {
     pub(crate) unmatched: Mutex<Vec<String>>,
     /// Every request, in order, as `METHOD path?query`.
     pub(crate) seen: Mutex<Vec<String>>,
+    /// The waits the component made (backoff, `Retry-After`, settle, polling), in order.
+    pub(crate) pauses: Mutex<Vec<std::time::Duration>>,
 }
 
 impl ComponentMocks {
     pub(crate) fn new(component: String, rules: Vec<CompiledRule>) -> Self {
-        Self { component, rules, unmatched: Mutex::default(), seen: Mutex::default() }
+        Self { component, rules, unmatched: Mutex::default(), seen: Mutex::default(), pauses: Mutex::default() }
     }
 
     /// The answer to `request`: the first matching rule's next answer; `None` when no rule matches.
-    pub(crate) fn answer(&self, request: &MockRequest) -> Option<MockAnswer> {
+    fn rule_answer(&self, request: &MockRequest) -> Option<MockAnswer> {
         let shown = shown(request);
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).push(shown.clone());
         match self.rules.iter().find(|r| r.matches(request)) {
@@ -112,6 +118,33 @@ impl ComponentMocks {
     }
 }
 
+impl RequestMock for ComponentMocks {
+    fn answer(&self, request: &MockRequest) -> MockReply {
+        match self.rule_answer(request) {
+            None => MockReply::Unmatched,
+            Some(a) if a.timeout => MockReply::NoResponse,
+            Some(a) => {
+                let mut headers: Vec<(String, String)> = a.headers.into_iter().collect();
+                let body = match (a.body, a.text) {
+                    (Some(json), _) => {
+                        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+                            headers.push(("content-type".into(), "application/json".into()));
+                        }
+                        serde_json::to_vec(&json).unwrap_or_default()
+                    }
+                    (None, Some(text)) => text.into_bytes(),
+                    (None, None) => Vec::new(),
+                };
+                MockReply::Response { status: a.status, headers, body }
+            }
+        }
+    }
+
+    fn pause(&self, wait: std::time::Duration) {
+        self.pauses.lock().unwrap_or_else(|e| e.into_inner()).push(wait);
+    }
+}
+
 fn shown(request: &MockRequest) -> String {
     let mut s = format!("{} {}", request.method, request.path);
     for (i, (k, v)) in request.query.iter().enumerate() {
@@ -132,8 +165,17 @@ pub(crate) fn compile_rules(parser: &mut Parser<'_>, rules: &[MockRule], pointer
             Some(p) => match path_pattern(p) {
                 Ok(re) => Some((p.clone(), re)),
                 Err(e) => {
-                    let hint = Some("`*` is one path segment, `**` any number; `re:` starts a regular expression".into());
-                    parser.error("bad-pattern", format!("bad path pattern: {e}"), &format!("{at}/when/path"), Anchor::Value, None, "", hint);
+                    let hint =
+                        Some("`*` is one path segment, `**` any number; `re:` starts a regular expression".into());
+                    parser.error(
+                        "bad-pattern",
+                        format!("bad path pattern: {e}"),
+                        &format!("{at}/when/path"),
+                        Anchor::Value,
+                        None,
+                        "",
+                        hint,
+                    );
                     ok = false;
                     continue;
                 }
@@ -144,16 +186,33 @@ pub(crate) fn compile_rules(parser: &mut Parser<'_>, rules: &[MockRule], pointer
             Answers::Sequence(list) if !list.is_empty() => list.clone(),
             Answers::Sequence(_) => {
                 let hint = Some("give at least one answer: `then: { status: 200 }`".into());
-                parser.error("bad-value", "`then` is an empty list".into(), &format!("{at}/then"), Anchor::Value, None, "", hint);
+                parser.error(
+                    "bad-value",
+                    "`then` is an empty list".into(),
+                    &format!("{at}/then"),
+                    Anchor::Value,
+                    None,
+                    "",
+                    hint,
+                );
                 ok = false;
                 continue;
             }
         };
         for (j, a) in answers.iter().enumerate() {
-            let here = if matches!(rule.then, Answers::One(_)) { format!("{at}/then") } else { format!("{at}/then/{j}") };
+            let here =
+                if matches!(rule.then, Answers::One(_)) { format!("{at}/then") } else { format!("{at}/then/{j}") };
             if !(100..=599).contains(&a.status) {
                 let hint = Some("an HTTP status from 100 to 599".into());
-                parser.error("bad-value", format!("status {} is not an HTTP status", a.status), &format!("{here}/status"), Anchor::Value, None, "", hint);
+                parser.error(
+                    "bad-value",
+                    format!("status {} is not an HTTP status", a.status),
+                    &format!("{here}/status"),
+                    Anchor::Value,
+                    None,
+                    "",
+                    hint,
+                );
                 ok = false;
             }
             if a.body.is_some() && a.text.is_some() {

@@ -61,6 +61,8 @@ pub(crate) struct Expectations {
     pub(crate) counters: Option<CounterExpectation>,
     /// The run must fail with this.
     pub(crate) error: Option<Regex>,
+    /// The id map afterwards.
+    pub(crate) ids: BTreeMap<String, Map<String, Value>>,
 }
 
 /// Checks of the records one component received or passed on.
@@ -123,13 +125,19 @@ pub(crate) fn prepare_test(
             (None, Some(fixture)) => match read_fixture(&dir.join(fixture)) {
                 Ok(records) => records,
                 Err(d) => {
-                    let d = if d.location.is_none() { d.at(cx.file.locate(&child(&at, "fixture"), Anchor::Value)) } else { d };
+                    let d = *d;
+                    let d = if d.location.is_none() {
+                        d.at(cx.file.locate(&child(&at, "fixture"), Anchor::Value))
+                    } else {
+                        d
+                    };
                     parser.diagnostics.push(d);
                     continue;
                 }
             },
             _ => {
-                let hint = Some("give the records inline (`rows: [...]`) or from a file (`fixture: data/x.ndjson`)".into());
+                let hint =
+                    Some("give the records inline (`rows: [...]`) or from a file (`fixture: data/x.ndjson`)".into());
                 let message = "give either `rows` or `fixture`".to_string();
                 parser.error("bad-value", message, &at, Anchor::Value, None, "", hint);
                 continue;
@@ -141,8 +149,13 @@ pub(crate) fn prepare_test(
     let mut ids = defaults.ids.clone();
     ids.extend(case.ids.clone());
     let mut mocks = BTreeMap::new();
-    let requesting: Vec<&str> =
-        cx.components.all.iter().filter(|(id, _, _)| cx.components.makes_requests(id)).map(|(id, _, _)| id.as_str()).collect();
+    let requesting: Vec<&str> = cx
+        .components
+        .all
+        .iter()
+        .filter(|(id, _, _)| cx.components.makes_requests(id))
+        .map(|(id, _, _)| id.as_str())
+        .collect();
     for (id, rules, at) in defaults
         .mocks
         .iter()
@@ -225,11 +238,8 @@ fn check_requests_are_answered(
     let Ok(plan) = crate::graph::plan::compile(cx.pipeline) else { return };
     let graph = &plan.graph;
     let node = |id: &str| graph.graph.node_indices().find(|n| graph.graph[*n].id == id);
-    let starts: Vec<NodeIndex> = if given.is_empty() {
-        graph.sources.clone()
-    } else {
-        given.iter().filter_map(|(id, _)| node(id)).collect()
-    };
+    let starts: Vec<NodeIndex> =
+        if given.is_empty() { graph.sources.clone() } else { given.iter().filter_map(|(id, _)| node(id)).collect() };
     for (id, kind, type_name) in &cx.components.all {
         if *kind == "sink" || !cx.components.makes_requests(id) || mocks.contains_key(id) {
             continue;
@@ -237,7 +247,8 @@ fn check_requests_are_answered(
         let Some(n) = node(id) else { continue };
         let reached = starts.iter().any(|s| petgraph::algo::has_path_connecting(&graph.graph, *s, n, None));
         if reached {
-            let message = format!("{kind} `{id}` (type `{type_name}`) would send requests, and this test has no mock for it");
+            let message =
+                format!("{kind} `{id}` (type `{type_name}`) would send requests, and this test has no mock for it");
             let hint = format!(
                 "a test never reaches a real URL: add `mocks: {{ {id}: [{{ when: {{ path: \"/…\" }}, then: {{ status: 200, body: … }} }}] }}`, or give records to a step after it"
             );
@@ -250,7 +261,13 @@ fn check_requests_are_answered(
     }
 }
 
-fn prepare_expect(parser: &mut Parser<'_>, cx: &Context<'_>, expect: &Expect, pointer: &str, dir: &Path) -> Expectations {
+fn prepare_expect(
+    parser: &mut Parser<'_>,
+    cx: &Context<'_>,
+    expect: &Expect,
+    pointer: &str,
+    dir: &Path,
+) -> Expectations {
     let mut out = Expectations::default();
     for (kind, map, target) in [("sinks", &expect.sinks, &mut out.sinks), ("steps", &expect.steps, &mut out.steps)] {
         let singular = kind.trim_end_matches('s');
@@ -281,6 +298,7 @@ fn prepare_expect(parser: &mut Parser<'_>, cx: &Context<'_>, expect: &Expect, po
         out.dead_letters = Some(checks);
     }
     out.counters = expect.counters.clone();
+    out.ids = expect.ids.clone();
     out.error = expect.error.as_deref().and_then(|r| regex(parser, r, &child(pointer, "error")));
     out
 }
@@ -313,7 +331,15 @@ fn prepare_records(
             Ok(path) => out.key = Some(path),
             Err(e) => {
                 let hint = Some("a JSONPath to the pairing field: `$.reference`".into());
-                parser.error("bad-jsonpath", format!("bad key: {e}"), &child(pointer, "key"), Anchor::Value, None, "", hint);
+                parser.error(
+                    "bad-jsonpath",
+                    format!("bad key: {e}"),
+                    &child(pointer, "key"),
+                    Anchor::Value,
+                    None,
+                    "",
+                    hint,
+                );
             }
         }
     }
@@ -325,7 +351,12 @@ fn prepare_records(
             match read_snapshot(&path) {
                 Ok(entries) => Some(entries),
                 Err(d) => {
-                    let d = if d.location.is_none() { d.at(cx.file.locate(&child(pointer, "snapshot"), Anchor::Value)) } else { d };
+                    let d = *d;
+                    let d = if d.location.is_none() {
+                        d.at(cx.file.locate(&child(pointer, "snapshot"), Anchor::Value))
+                    } else {
+                        d
+                    };
                     parser.diagnostics.push(d);
                     return None;
                 }
@@ -340,7 +371,8 @@ fn regex(parser: &mut Parser<'_>, pattern: &str, pointer: &str) -> Option<Regex>
     match Regex::new(pattern) {
         Ok(r) => Some(r),
         Err(e) => {
-            let hint = Some("a regular expression (Rust `regex` syntax); escape `(`, `[`, `.` to match them as text".into());
+            let hint =
+                Some("a regular expression (Rust `regex` syntax); escape `(`, `[`, `.` to match them as text".into());
             parser.error("bad-regex", format!("bad regular expression: {e}"), pointer, Anchor::Value, None, "", hint);
             None
         }

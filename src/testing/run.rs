@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 use super::capture::{AcceptingSink, Recorder, StepWays};
 use super::compare::{Received, check_records};
 use super::load::LoadedTestFile;
+use super::mock::ComponentMocks;
 use super::prepare::PreparedTest;
 use crate::assemble::load::LoadedPipeline;
-use crate::graph::plan::{DeadLetterTarget, Plan, compile};
+use crate::graph::plan::{DeadLetterTarget, Plan, compile_with};
+use crate::kernel::mock::RequestMock;
 use crate::runtime::executor::{Execution, RunOptions};
 use crate::runtime::replay::Replay;
 use crate::state::sqlite::SqliteStore;
@@ -96,7 +98,15 @@ fn run_checked(
     outcome: &mut TestOutcome,
 ) -> Result<(), String> {
     let pipeline = with_tables(&file.pipeline, test);
-    let mut plan = compile(&pipeline).map_err(|d| format!("the pipeline does not compile with this test's tables:\n{d}"))?;
+    let mocks: Vec<Arc<ComponentMocks>> = test
+        .mocks
+        .iter()
+        .map(|(id, rules)| Arc::new(ComponentMocks::new(id.clone(), rules.iter().map(|r| r.fresh()).collect())))
+        .collect();
+    let by_id: std::collections::BTreeMap<String, Arc<dyn RequestMock>> =
+        mocks.iter().map(|m| (m.component.clone(), Arc::clone(m) as Arc<dyn RequestMock>)).collect();
+    let mut plan = compile_with(&pipeline, &by_id)
+        .map_err(|d| format!("the pipeline does not compile with this test's tables:\n{d}"))?;
     let store = SqliteStore::open_in_memory().map_err(|e| format!("cannot open the in-memory state: {e}"))?;
     let state: Arc<dyn StateStore> = Arc::new(store);
     for (key, names) in &test.ids {
@@ -129,6 +139,9 @@ fn run_checked(
         outcome.failures.push(format!("the run was stopped after {} s", TEST_DEADLINE.as_secs()));
     }
     outcome.ways = recorder.ways();
+    for mock in &mocks {
+        outcome.failures.extend(mock.problems());
+    }
     match (&summary.error, &test.expect.error) {
         (Some(error), Some(want)) if !want.is_match(error) => {
             outcome.failures.push(format!("the run failed with `{error}`, which does not match /{want}/"))
@@ -154,6 +167,22 @@ fn run_checked(
     if let Some(want) = &test.expect.dead_letters {
         let got = state.dead_letters(Some(&name)).map_err(|e| format!("cannot read the dead letters: {e}"))?;
         outcome.failures.extend(super::dead_letters::check(want, &got));
+    }
+    for (key, names) in &test.expect.ids {
+        let got = state.ids(key).map_err(|e| format!("cannot read the id map: {e}"))?;
+        for (name, want) in names {
+            match got.get(name) {
+                Some(value) if value == want => {}
+                Some(value) => outcome.failures.push(format!(
+                    "ids: `{key}`.{name}: expected {}, got {}",
+                    super::compare::shown(want),
+                    super::compare::shown(value)
+                )),
+                None => outcome
+                    .failures
+                    .push(format!("ids: `{key}`.{name}: expected {}, missing", super::compare::shown(want))),
+            }
+        }
     }
     if let Some(want) = &test.expect.counters {
         let got = &summary.records;

@@ -173,6 +173,10 @@ pub(crate) struct Expect {
     /// The run's totals.
     #[serde(default)]
     pub(crate) counters: Option<CounterExpectation>,
+    /// The id map after the run: record key → names → values (what a sink's `capture` recorded, e.g.
+    /// the ERP's order number). Names not listed are not compared.
+    #[serde(default)]
+    pub(crate) ids: BTreeMap<String, Map<String, Value>>,
     /// The run fails with an error matching this regular expression.
     #[serde(default)]
     pub(crate) error: Option<String>,

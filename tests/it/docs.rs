@@ -5,6 +5,8 @@
 //! - `# weir-doc: pipeline` — a complete pipeline; it must validate.
 //! - `# weir-doc: connections` / `# weir-doc: shared` — a `connections.yaml` / `shared.yaml`; it is
 //!   loaded next to a minimal pipeline and must validate.
+//! - `# weir-doc: test` — a test file for the shipped examples; it is written to `tests/` of a copy of
+//!   `pipelines/examples/` and `weir test` runs it: it must pass.
 //! - a block fenced as ```` ```yaml invalid ```` — a deliberately broken pipeline; it must fail.
 //!
 //! The temporary folder holds the example tables (`pipelines/examples/tables/*.csv`), so `sizes` and
@@ -173,6 +175,37 @@ fn validate(files: &[(&str, &str)]) -> Result<(), String> {
     if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
+/// Copies `from` into `to`, recursively (outputs and state left out).
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)?.filter_map(Result::ok) {
+        let (path, name) = (entry.path(), entry.file_name());
+        if name == "out" || name == ".weir" {
+            continue;
+        }
+        if path.is_dir() {
+            copy_dir(&path, &to.join(&name))?
+        } else {
+            std::fs::copy(&path, to.join(&name)).map(drop)?
+        }
+    }
+    Ok(())
+}
+
+/// Runs a documented test file with `weir test` in a copy of the examples' client folder.
+fn passes_as_a_test(text: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
+    let folder = dir.path().join("examples");
+    copy_dir(&repo().join("pipelines/examples"), &folder).map_err(|e| e.to_string())?;
+    std::fs::write(folder.join("tests/documented.yaml"), text).map_err(|e| e.to_string())?;
+    let out = crate::support::cli::weir(&["test", "tests/documented.yaml"], &folder);
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
 /// A cookbook pipeline quoted from `pipelines/examples/` (same `name:` as a shipped file) must be that
 /// file, verbatim after the marker line, so the cookbook cannot drift from what the tests run.
 fn same_as_shipped(block: &Block) -> Result<(), String> {
@@ -210,6 +243,7 @@ fn documented_examples_validate() {
                 Some("pipeline") => validate(&[("pipeline.yaml", &block.text)]).and_then(|()| same_as_shipped(&block)),
                 Some("connections") => validate(&[("connections.yaml", &block.text), ("p.yaml", MINIMAL_PIPELINE)]),
                 Some("shared") => validate(&[("shared.yaml", &block.text), ("p.yaml", MINIMAL_PIPELINE)]),
+                Some("test") => passes_as_a_test(&block.text),
                 Some(other) => Err(format!("unknown marker `{MARKER} {other}`")),
                 None if expect_invalid => match validate(&[("pipeline.yaml", &block.text)]) {
                     Ok(()) => Err("marked `invalid` but validates".into()),

@@ -48,7 +48,12 @@ fn the_shipped_pipelines_tests_pass_and_leave_nothing_behind() {
     let before = files_under(&repo().join("pipelines"));
     let output = weir(&["test", "pipelines"], &repo());
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "weir test failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "weir test failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let passed: usize = stdout
         .lines()
         .find_map(|l| l.strip_prefix("test result: ok. "))

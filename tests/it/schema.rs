@@ -132,8 +132,16 @@ fn every_shipped_test_file_declares_and_satisfies_the_test_schema() {
         let text = std::fs::read_to_string(&file).expect("readable");
         let first = text.lines().next().unwrap_or_default();
         let schema_ref = first.trim_start_matches("# yaml-language-server: $schema=");
-        assert!(schema_ref.ends_with("test.schema.json"), "{} must start with the test schema's modeline", file.display());
-        assert!(file.parent().expect("has folder").join(schema_ref).exists(), "{}: modeline points nowhere", file.display());
+        assert!(
+            schema_ref.ends_with("test.schema.json"),
+            "{} must start with the test schema's modeline",
+            file.display()
+        );
+        assert!(
+            file.parent().expect("has folder").join(schema_ref).exists(),
+            "{}: modeline points nowhere",
+            file.display()
+        );
         let doc: Value = serde_yaml::from_str(&text).expect("YAML");
         let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{}: {e}", e.instance_path)).collect();
         assert!(errors.is_empty(), "{} violates the test schema: {errors:#?}", file.display());

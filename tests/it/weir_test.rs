@@ -30,26 +30,39 @@ sinks:
     path: out/base-prices.ndjson
 "#;
 
-/// A client folder with the pipeline, its table and data, and `tests/prices.yaml` holding `tests`.
-fn folder(tests: &str) -> tempfile::TempDir {
+/// A temporary folder holding `files` (path relative to it, text).
+fn client_folder(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    let write = |rel: &str, text: &str| {
+    for (rel, text) in files {
         let path = dir.path().join(rel);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, text).expect("write");
-    };
-    write("prices.yaml", PIPELINE);
-    write("tables/skus.csv", "item,sku\nI-1,MH01-XS-Black\nI-2,MH01-S-Black\n");
-    write("data/prices.ndjson", "{\"item\":\"I-1\",\"price\":52.00}\n{\"item\":\"I-2\",\"price\":48}\n{\"item\":\"I-3\"}\n");
-    write("tests/prices.yaml", &format!("pipeline: ../prices.yaml\ntests:\n{tests}"));
+    }
     dir
+}
+
+/// A client folder with the pipeline, its table and data, and `tests/prices.yaml` holding `tests`.
+fn folder(tests: &str) -> tempfile::TempDir {
+    client_folder(&[
+        ("prices.yaml", PIPELINE),
+        ("tables/skus.csv", "item,sku\nI-1,MH01-XS-Black\nI-2,MH01-S-Black\n"),
+        (
+            "data/prices.ndjson",
+            "{\"item\":\"I-1\",\"price\":52.00}\n{\"item\":\"I-2\",\"price\":48}\n{\"item\":\"I-3\"}\n",
+        ),
+        ("tests/prices.yaml", &format!("pipeline: ../prices.yaml\ntests:\n{tests}")),
+    ])
 }
 
 fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     let mut all = vec!["test"];
     all.extend_from_slice(args);
     let out = weir(&all, dir);
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -137,7 +150,8 @@ fn update_writes_snapshots_sorted_by_key_and_a_change_then_shows_as_a_diff() {
          {\"key\":\"price:I-2\",\"record\":{\"sku\":\"MH01-S-Black\",\"price\":48,\"store_id\":0}}\n"
     );
     assert_eq!(run(dir.path(), &[]).0, Some(0), "the snapshot holds what comes out");
-    std::fs::write(dir.path().join("tables/skus.csv"), "item,sku\nI-1,MH01-XS-Black\nI-2,MH01-S-Blue\n").expect("table");
+    std::fs::write(dir.path().join("tables/skus.csv"), "item,sku\nI-1,MH01-XS-Black\nI-2,MH01-S-Blue\n")
+        .expect("table");
     let (code, stdout, _) = run(dir.path(), &[]);
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains(r#"record `price:I-2`: $.sku: expected "MH01-S-Black", got "MH01-S-Blue""#), "{stdout}");
@@ -160,7 +174,8 @@ fn bad_test_files_are_reported_at_their_place_with_a_hint_and_exit_2() {
 "#,
     );
     std::fs::create_dir_all(dir.path().join("tests/data")).expect("mkdir");
-    std::fs::write(dir.path().join("tests/data/broken.ndjson"), "{\"item\": \"I-1\"}\n{\"item\": I-2}\n").expect("write");
+    std::fs::write(dir.path().join("tests/data/broken.ndjson"), "{\"item\": \"I-1\"}\n{\"item\": I-2}\n")
+        .expect("write");
     let (code, stdout, stderr) = run(dir.path(), &[]);
     assert_eq!(code, Some(2), "{stdout}{stderr}");
     assert!(stdout.is_empty(), "nothing runs when a test file is invalid: {stdout}");
@@ -180,4 +195,148 @@ fn bad_test_files_are_reported_at_their_place_with_a_hint_and_exit_2() {
     let (code, _, stderr) = run(dir.path(), &[]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("no pipeline named `nope` in `.`") && stderr.contains("pipelines: `prices`"), "{stderr}");
+}
+
+const ORDERS: &str = r#"name: orders
+source:
+  id: orders
+  type: file
+  path: data/orders.ndjson
+  format: ndjson
+  key: "order:{{ record.increment_id }}"
+steps:
+  - id: customer
+    type: http
+    connection: erp
+    path: /customers
+    query: { email: "{{ record.email }}" }
+    select: $.value[0].number
+    into: customer_no
+  - id: sales_order
+    type: template
+    value:
+      externalDocumentNumber: "{{ record.increment_id }}"
+      customerNumber: "{{ record.customer_no }}"
+sinks:
+  - id: erp_orders
+    type: http
+    connection: erp
+    path: /salesOrders
+    retry: { max_attempts: 4, initial: 10s }
+    idempotency:
+      lookup:
+        path: "/salesOrders?ref={{ record.externalDocumentNumber }}"
+        found: $.value[0]
+    capture: { erp_number: $.number }
+"#;
+
+/// A client folder with the orders pipeline (an `http` step and an idempotent `http` sink on a
+/// connection whose host does not exist), and `tests/orders.yaml` holding `tests`.
+fn orders_folder(tests: &str) -> tempfile::TempDir {
+    client_folder(&[
+        ("orders.yaml", ORDERS),
+        (
+            "connections.yaml",
+            "connections:\n  erp:\n    type: http\n    base_url: https://erp.invalid/api\n    auth: { type: bearer, token: \"${secret:ERP_TOKEN}\" }\n",
+        ),
+        ("data/orders.ndjson", "{\"increment_id\":\"1\",\"email\":\"a@example.com\"}\n"),
+        ("tests/orders.yaml", &format!("pipeline: orders\ntests:\n{tests}")),
+    ])
+}
+
+fn run_orders(dir: &Path) -> (Option<i32>, String, String) {
+    let out =
+        crate::support::cli::command(&["test"], dir).env("ERP_TOKEN", "not-a-real-token-1234").output().expect("runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const CUSTOMER_FOUND: &str = r#"      customer:
+        - when: { method: GET, path: /api/customers, query: { email: a@example.com } }
+          then: { body: { value: [{ number: C-7 }] } }
+"#;
+
+#[test]
+fn mocked_answers_drive_retries_lookups_and_captures_without_waiting_or_sending() {
+    let dir = orders_folder(&format!(
+        r#"  - name: a 503 and a lost answer, then the lookup finds the order
+    mocks:
+{CUSTOMER_FOUND}      erp_orders:
+        - when: {{ method: GET, path: /api/salesOrders, query: {{ ref: "1" }} }}
+          then: [{{ body: {{ value: [] }} }}, {{ body: {{ value: [{{ number: SO-9 }}] }} }}]
+          times: 2
+        - when: {{ method: POST, path: /api/salesOrders, body: {{ customerNumber: C-7 }} }}
+          then: [{{ status: 503, headers: {{ Retry-After: "30" }} }}, {{ timeout: true }}]
+          times: 2
+    expect:
+      sinks:
+        erp_orders:
+          records: [{{ externalDocumentNumber: "1", customerNumber: C-7 }}]
+      counters: {{ delivered: 1, dead_lettered: 0 }}
+      ids: {{ "order:1": {{ erp_number: SO-9 }} }}
+  - name: a 422 dead-letters the order with the API's reason
+    mocks:
+{CUSTOMER_FOUND}      erp_orders:
+        - when: {{ method: GET }}
+          then: {{ body: {{ value: [] }} }}
+        - when: {{ method: POST }}
+          then: {{ status: 422, body: {{ error: customer blocked }} }}
+    expect:
+      dead_letters: [{{ step: erp_orders, key: "order:1", reason: "422.*customer blocked" }}]
+  - name: a customer the ERP does not know is dead-lettered by the step
+    mocks:
+      customer: [{{ then: {{ body: {{ value: [] }} }} }}]
+    expect:
+      dead_letters: [{{ step: customer, reason: "not found" }}]
+      sinks: {{ erp_orders: {{ count: 0 }} }}
+  - name: without mocks the sink only records what it receives
+    mocks:
+{CUSTOMER_FOUND}    expect:
+      sinks: {{ erp_orders: {{ count: 1 }} }}
+"#
+    ));
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = run_orders(dir.path());
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("4 passed"), "{stdout}");
+    // Retry-After: 30 and a 10 s backoff were waited virtually (a real wait would take 40 s or more);
+    // this only guards that the waits were not real, it measures nothing.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "waits must be virtual in a test");
+    assert!(!stderr.contains("not-a-real-token"), "{stderr}");
+}
+
+#[test]
+fn a_request_no_mock_answers_fails_the_test_and_an_unmocked_step_is_refused() {
+    let dir = orders_folder(&format!(
+        r#"  - name: the sink's lookup has no rule
+    mocks:
+{CUSTOMER_FOUND}      erp_orders:
+        - when: {{ method: POST }}
+          then: {{ status: 503 }}
+          times: 3
+"#
+    ));
+    let (code, stdout, _) = run_orders(dir.path());
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("mocks of `erp_orders`: no rule matches the request GET /api/salesOrders?ref=1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("mocks of `erp_orders`: rule `POST (any path)` answered 1 request, expected 3"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("the run failed: sink `erp_orders`: no mock answers GET /api/salesOrders"), "{stdout}");
+    std::fs::write(dir.path().join("tests/orders.yaml"), "pipeline: orders\ntests:\n  - name: no mocks\n")
+        .expect("write");
+    let (code, stdout, stderr) = run_orders(dir.path());
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("step `customer` (type `http`) would send requests, and this test has no mock for it"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("tests/orders.yaml:3:11"), "{stderr}");
 }

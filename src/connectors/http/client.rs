@@ -35,6 +35,8 @@ pub(crate) struct Client {
     /// fails at once with the same error, instead of logging in again (requests in flight would
     /// otherwise each renew the token twice).
     refused: Arc<OnceLock<ClientError>>,
+    /// Answers requests instead of the network (`weir test`).
+    mock: Option<Arc<dyn crate::kernel::mock::RequestMock>>,
 }
 
 /// The settings of a component's client.
@@ -117,7 +119,29 @@ impl Client {
             ca_certificates: options.ca_certificates.clone(),
         };
         let inner = configure!(reqwest::blocking::Client::builder().timeout(settings.timeout), &settings)?;
-        Ok(Self { inner, asynchronous: Arc::default(), settings, auth, limit, refused: Arc::default() })
+        let mock = options.mock.clone();
+        // A mocked API gets no credentials (no login is made) and no rate limit (waits are virtual).
+        let (auth, limit) = if mock.is_some() { (None, None) } else { (auth, limit) };
+        Ok(Self { inner, asynchronous: Arc::default(), settings, auth, limit, refused: Arc::default(), mock })
+    }
+
+    /// How this client's components wait between tries: for real, or virtually with a mock.
+    pub(crate) fn pauses(&self) -> crate::kernel::mock::Pauses {
+        crate::kernel::mock::Pauses::new(self.mock.clone())
+    }
+
+    /// The mock's answer, when the client has one.
+    fn mocked(
+        &self,
+        request: &Prepared,
+        body: Option<&[u8]>,
+    ) -> Option<Result<(Answer, Option<HeaderValue>), ClientError>> {
+        let mock = self.mock.as_deref()?;
+        let answer = |status, headers: HeaderMap, bytes: Vec<u8>| {
+            let retry_after = self.slow_down(status, &headers);
+            Self::answer(status, headers, retry_after, Ok(Some(bytes)))
+        };
+        Some(super::mocked::answer(mock, request, body, answer).map(|a| (a, None)))
     }
 
     /// Sends `request`. Failures of the request are in the [`Answer`]; the error is for credentials the
@@ -219,6 +243,9 @@ impl Client {
     /// One try: the answer, and the auth header value it went with.
     fn send_once(&self, request: &Prepared) -> Result<(Answer, Option<HeaderValue>), ClientError> {
         let (mut headers, body) = Self::outgoing(request);
+        if let Some(mocked) = self.mocked(request, body.as_deref()) {
+            return mocked;
+        }
         let mut sent = None;
         if let Some(limit) = &self.limit {
             limit.acquire_blocking();
@@ -246,6 +273,9 @@ impl Client {
 
     async fn send_once_async(&self, request: &Prepared) -> Result<(Answer, Option<HeaderValue>), ClientError> {
         let (mut headers, body) = Self::outgoing(request);
+        if let Some(mocked) = self.mocked(request, body.as_deref()) {
+            return mocked;
+        }
         let mut sent = None;
         if let Some(limit) = &self.limit {
             limit.acquire().await;

@@ -59,7 +59,7 @@ pub(crate) fn exchange(
         attempt += 1;
         let answer = client.send(request)?;
         match answer.verdict(policy, attempt, started.elapsed()) {
-            Verdict::Again { wait, .. } => std::thread::sleep(wait),
+            Verdict::Again { wait, .. } => client.pauses().sleep(wait),
             Verdict::Settle(action) => return Ok((Exchange::Settled(action, answer), attempt)),
             Verdict::GiveUp(_) => return Ok((Exchange::GaveUp(answer), attempt)),
         }

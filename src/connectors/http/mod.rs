@@ -10,6 +10,7 @@ pub(crate) mod client;
 pub(crate) mod connection;
 pub(crate) mod exchange;
 pub(crate) mod graphql;
+mod mocked;
 pub(crate) mod oauth1;
 pub(crate) mod request;
 pub(crate) mod retry;

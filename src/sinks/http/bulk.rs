@@ -234,7 +234,7 @@ impl Bulk {
         })?;
         for poll in 0..self.max_polls {
             if poll > 0 {
-                std::thread::sleep(self.poll_interval);
+                run.client.pauses().sleep(self.poll_interval);
             }
             let answer = match sink.exchange(run, &status_request)? {
                 Exchanged::Accepted(_, answer, _) => answer,

@@ -126,7 +126,7 @@ impl Write<'_> {
             self.request.headers.insert(name.clone(), value);
         }
         let state = self.state()?;
-        let mut attempts = Attempts::new(&self.sink.policy);
+        let mut attempts = Attempts::new(&self.sink.policy, self.run.client.pauses());
         match state.begin_intent(&id, &hash).map_err(state_error)? {
             PriorIntent::Done { payload_hash, response } if payload_hash == hash => {
                 let ids = response.as_ref().and_then(|r| r.get("ids")).cloned().unwrap_or(Value::Null);
@@ -241,7 +241,7 @@ impl Write<'_> {
     fn settled(&self, answer: &Answer) -> &Self {
         let unknown = answer.status().is_none_or(|s| s == 408 || s >= 500);
         if unknown && !self.settle.is_zero() {
-            std::thread::sleep(self.settle);
+            self.run.client.pauses().sleep(self.settle);
         }
         self
     }

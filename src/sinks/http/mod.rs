@@ -182,6 +182,8 @@ fn state_error(e: StateError) -> SinkError {
 /// The tries of one record's write, judged by the sink's retry policy.
 struct Attempts<'p> {
     policy: &'p RetryPolicy,
+    /// How to wait between tries (virtually under a test's mock).
+    pauses: crate::kernel::mock::Pauses,
     made: u32,
     started: std::time::Instant,
 }
@@ -197,8 +199,8 @@ enum Judged {
 }
 
 impl<'p> Attempts<'p> {
-    fn new(policy: &'p RetryPolicy) -> Self {
-        Self { policy, made: 0, started: std::time::Instant::now() }
+    fn new(policy: &'p RetryPolicy, pauses: crate::kernel::mock::Pauses) -> Self {
+        Self { policy, pauses, made: 0, started: std::time::Instant::now() }
     }
 
     /// Counts one request sent.
@@ -210,7 +212,7 @@ impl<'p> Attempts<'p> {
     /// tried again.
     fn judge(&mut self, answer: &Answer) -> Judged {
         self.judged(answer).unwrap_or_else(|wait| {
-            std::thread::sleep(wait);
+            self.pauses.sleep(wait);
             Judged::Retried
         })
     }
@@ -220,7 +222,7 @@ impl<'p> Attempts<'p> {
         match self.judged(answer) {
             Ok(judged) => judged,
             Err(wait) => {
-                tokio::time::sleep(wait).await;
+                self.pauses.sleep_async(wait).await;
                 Judged::Retried
             }
         }

@@ -22,7 +22,7 @@ pub(super) enum Exchanged {
 impl HttpSink {
     /// Sends `request` until the retry policy settles its answer.
     pub(super) fn exchange(&self, run: &Run, request: &Prepared) -> Result<Exchanged, SinkError> {
-        let mut attempts = Attempts::new(&self.policy);
+        let mut attempts = Attempts::new(&self.policy, run.client.pauses());
         loop {
             attempts.sent();
             let answer = run.client.send(request)?;
@@ -35,7 +35,7 @@ impl HttpSink {
 
     /// [`HttpSink::exchange`] from async code (the requests in flight).
     async fn exchange_async(&self, run: &Run, request: &Prepared) -> Result<Exchanged, SinkError> {
-        let mut attempts = Attempts::new(&self.policy);
+        let mut attempts = Attempts::new(&self.policy, run.client.pauses());
         loop {
             attempts.sent();
             let answer = run.client.send_async(request).await?;
