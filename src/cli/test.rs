@@ -32,6 +32,10 @@ pub(crate) struct TestArgs {
     /// change with `git diff`.
     #[arg(long)]
     update: bool,
+    /// After the results, list what no test exercised: steps never reached, filters not seen both
+    /// ways, `on_error` paths never taken, table rows never hit.
+    #[arg(long)]
+    coverage: bool,
 }
 
 pub(crate) fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
@@ -50,6 +54,9 @@ pub(crate) fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
+    if args.coverage {
+        crate::testing::coverage::track(&files);
+    }
     let started = Instant::now();
     let mut printed = Ok(());
     let (outcomes, filtered_out) =
@@ -64,6 +71,13 @@ pub(crate) fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
         print_line(&format!("\nfailures:{}", secrets::redact(&failures(&files, &outcomes))))?;
     }
     print_line(&format!("\n{}", totals.summary(started.elapsed())))?;
+    if args.coverage {
+        let mut coverage = crate::testing::coverage::Coverage::default();
+        for (file, outcomes) in files.iter().zip(&outcomes) {
+            coverage.add(file, outcomes);
+        }
+        print_line(&format!("\n{}", coverage.report().trim_end()))?;
+    }
     if let Some(path) = &args.junit {
         std::fs::write(path, secrets::redact(&junit(&files, &outcomes)))
             .with_context(|| format!("writing {}", path.display()))?;

@@ -99,6 +99,9 @@ pub struct Table {
     rows: Vec<Row>,
     /// One lazily built index per column: key string -> index of the first row holding it.
     indexes: Box<[OnceLock<HashMap<String, usize>>]>,
+    /// Which rows a lookup found, once [`Table::track_hits`] asked (`weir test --coverage`); unset, a
+    /// lookup pays one atomic load for it.
+    hits: OnceLock<Box<[std::sync::atomic::AtomicBool]>>,
 }
 
 /// The string a value is indexed (and looked up) under: strings as is, numbers and bools in their JSON
@@ -214,7 +217,7 @@ impl Table {
 
     fn assemble(name: &str, columns: Arc<[String]>, rows: Vec<Row>) -> Table {
         let indexes = columns.iter().map(|_| OnceLock::new()).collect();
-        Table { name: name.to_string(), columns, rows, indexes }
+        Table { name: name.to_string(), columns, rows, indexes, hits: OnceLock::new() }
     }
 
     /// The table's name.
@@ -256,7 +259,32 @@ impl Table {
             }
             m
         });
-        index.get(key).and_then(|&ri| self.rows.get(ri))
+        let ri = *index.get(key)?;
+        if let Some(hits) = self.hits.get()
+            && let Some(hit) = hits.get(ri)
+        {
+            hit.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.rows.get(ri)
+    }
+
+    /// From now on, remember which rows lookups find (`weir test --coverage`).
+    pub(crate) fn track_hits(&self) {
+        self.hits.get_or_init(|| self.rows.iter().map(|_| std::sync::atomic::AtomicBool::new(false)).collect());
+    }
+
+    /// Per row, whether a lookup found it since [`Table::track_hits`]; `None` when not tracked.
+    pub(crate) fn hits(&self) -> Option<Vec<bool>> {
+        self.hits.get().map(|h| h.iter().map(|b| b.load(std::sync::atomic::Ordering::Relaxed)).collect())
+    }
+
+    /// How row `i` is named in a report: its number (the CSV line, after the header) and first value.
+    pub(crate) fn row_label(&self, i: usize) -> String {
+        let first = self.rows.get(i).and_then(|r| r.values.first()).map_or(String::new(), |v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        format!("row {} ({first})", i + 1)
     }
 }
 

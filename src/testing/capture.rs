@@ -35,6 +35,11 @@ fn received(batch: &[Record]) -> impl Iterator<Item = Received> + '_ {
 
 impl Tap for Recorder {
     fn step(&self, step: &str, passed: &[Record], filtered: u64, rejected: usize) {
+        // A call that produced nothing (the end of the input reaching a step that got none) reached
+        // nothing.
+        if passed.is_empty() && filtered == 0 && rejected == 0 {
+            return;
+        }
         let mut steps = self.steps.lock().unwrap_or_else(|e| e.into_inner());
         steps.entry(step.to_string()).or_default().extend(received(passed));
         let mut ways = self.ways.lock().unwrap_or_else(|e| e.into_inner());

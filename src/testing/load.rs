@@ -22,8 +22,11 @@ use crate::graph::plan::{Plan, compile};
 pub(crate) struct LoadedTestFile {
     /// The file.
     pub(crate) file: Arc<ConfigFile>,
-    /// The pipeline under test.
+    /// The pipeline under test, its own tables moved into its folder's (loaded once for all its tests,
+    /// and counted together by `--coverage`).
     pub(crate) pipeline: LoadedPipeline,
+    /// Its steps: `(id, type)`.
+    pub(crate) steps: Vec<(String, &'static str)>,
     /// Its tests, each ready to run.
     pub(crate) tests: Vec<PreparedTest>,
 }
@@ -151,6 +154,7 @@ pub(crate) fn load_test_file(
         }
     };
     let components = Components::of(&plan);
+    let pipeline = tables_in_folder(pipeline);
     let Some(tests) = root.get("tests").and_then(Value::as_array) else {
         let hint = Some("add `tests:` with at least one test (`- name: …`)".into());
         let (message, anchor) = match root.get("tests") {
@@ -182,7 +186,20 @@ pub(crate) fn load_test_file(
             prepared.push(test);
         }
     }
-    Some(LoadedTestFile { file, pipeline, tests: prepared })
+    let steps = components.all.iter().filter(|(_, k, _)| *k == "step").map(|(id, _, t)| (id.clone(), *t)).collect();
+    Some(LoadedTestFile { file, pipeline, steps, tests: prepared })
+}
+
+/// The pipeline with its own tables loaded into its folder's (its own winning), so that every test
+/// compiles against the same tables instead of reading them again. It compiled already: its tables load.
+fn tables_in_folder(pipeline: LoadedPipeline) -> LoadedPipeline {
+    let mut ignored = Diagnostics::default();
+    let tables = pipeline.tables(&mut ignored);
+    let mut folder = (*pipeline.folder).clone();
+    folder.tables = tables;
+    let mut config = pipeline.config;
+    config.tables.clear();
+    LoadedPipeline { config, file: pipeline.file, folder: Arc::new(folder) }
 }
 
 /// The pipeline a test file names: a path relative to the file (ending in `.yaml`/`.yml`), else the
@@ -196,7 +213,7 @@ fn resolve_pipeline(
     let dir = file.path.parent().map(Path::to_path_buf).unwrap_or_default();
     let at = || file.locate("/pipeline", Anchor::Value);
     if reference.ends_with(".yaml") || reference.ends_with(".yml") {
-        let path = dir.join(reference);
+        let path = lexically_normal(&dir.join(reference));
         if !path.is_file() {
             diagnostics.push(
                 Diagnostic::new("unknown-pipeline", format!("no pipeline file `{}`", path.display()))
@@ -245,6 +262,24 @@ fn resolve_pipeline(
             None
         }
     }
+}
+
+/// `path` with `..` after a named folder taken out (`tests/../orders.yaml` is `orders.yaml`), as shown
+/// in messages; the file is the same one.
+fn lexically_normal(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir
+                if matches!(out.components().next_back(), Some(std::path::Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
 }
 
 /// An error at `pointer` of a test file naming a component that does not exist.

@@ -6,10 +6,12 @@
 //!
 //! The layers: `spec` (the file's shape and schema), `load` and `prepare` (reading and checking),
 //! `fixture` (records in files, snapshots), `mock` (answers to requests), `capture` and `run` (one
-//! test's run), `compare` and `dead_letters` (what failed, record by record), `report` (the output).
+//! test's run), `compare` and `dead_letters` (what failed, record by record), `report` (the output), `coverage`
+//! (what no test exercised).
 
 mod capture;
 mod compare;
+pub(crate) mod coverage;
 mod dead_letters;
 mod fixture;
 pub(crate) mod load;

@@ -340,3 +340,36 @@ fn a_request_no_mock_answers_fails_the_test_and_an_unmocked_step_is_refused() {
     );
     assert!(stderr.contains("tests/orders.yaml:3:11"), "{stderr}");
 }
+
+#[test]
+fn coverage_lists_unreached_steps_one_way_filters_untaken_error_paths_and_unused_table_rows() {
+    let dir = folder(
+        r#"  - name: only the template, only one SKU
+    given:
+      - to: base_price
+        rows: [{ item: I-1, price: 1 }]
+    expect:
+      sinks: { commerce: { count: 1 } }
+"#,
+    );
+    let (code, stdout, _) = run(dir.path(), &["--coverage"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let report = stdout.split("coverage:\n").nth(1).expect("a coverage report");
+    assert_eq!(
+        report,
+        "  prices.yaml\n    steps no test reached: priced\n    filters not seen both ways: none\n    \
+         on_error never taken: priced, base_price\n    table rows never hit: skus: 1 of 2 — row 2 (I-2)\n"
+    );
+    std::fs::write(
+        dir.path().join("tests/prices.yaml"),
+        "pipeline: ../prices.yaml\ntests:\n  - name: all, a lookup that fails\n    given:\n      - rows: [{ item: I-1, price: 1 }, { item: I-2 }, { item: I-9, price: 2 }]\n",
+    )
+    .expect("write");
+    let (code, stdout, _) = run(dir.path(), &["--coverage"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let report = stdout.split("coverage:\n").nth(1).expect("a coverage report");
+    assert!(report.contains("steps no test reached: none"), "{report}");
+    assert!(report.contains("filters not seen both ways: none"), "{report}");
+    assert!(report.contains("on_error never taken: priced\n"), "base_price dead-lettered I-9: {report}");
+    assert!(report.contains("table rows never hit: skus: 1 of 2 — row 2 (I-2)"), "I-2 has no price: {report}");
+}
