@@ -5,27 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::cli::{command, weir};
-
-const PIPELINE: &str = r#"name: prices
-source:
-  id: erp
-  type: file
-  path: data/prices.ndjson
-  format: ndjson
-  key: "price:{{ record.item }}"
-steps:
-  - id: base_price
-    type: template
-    value:
-      sku: "{{ record.item | lookup('skus', column='sku') }}"
-      price: "{{ record.price }}"
-      store_id: 0
-sinks:
-  - id: commerce
-    type: file
-    path: out/base-prices.ndjson
-"#;
+use crate::support::cli::{command, outcome, weir};
+use crate::weir_test::PIPELINE;
 
 const TABLE: &str = "item,sku\nI-1,MH01-XS-Black\nI-2,MH01-S-Black\nI-3,MH03\n";
 const DATA: &str =
@@ -65,12 +46,7 @@ fn repo() -> tempfile::TempDir {
 fn diff(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     let mut all = vec!["diff", "acme/prices.yaml", "--against", "HEAD"];
     all.extend_from_slice(args);
-    let out = weir(&all, dir);
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    outcome(weir(&all, dir))
 }
 
 #[test]
