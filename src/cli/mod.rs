@@ -1,9 +1,10 @@
 //! The `weir` command line: validate, run, draw and describe pipelines. The only place that uses
 //! `anyhow`; everything below it returns typed errors. `src/main.rs` calls [`main`]; the subcommands
-//! beyond validation live in the modules below: running pipelines (`run`) and the state commands
-//! (`dlq`, `runs`, `trace`).
+//! beyond validation live in the modules below: running pipelines (`run`), testing them (`test`,
+//! `diff`) and the state commands (`dlq`, `runs`, `trace`).
 
 pub(crate) mod checks;
+pub(crate) mod diff;
 pub(crate) mod init;
 pub(crate) mod output;
 pub(crate) mod run;
@@ -131,6 +132,10 @@ enum Command {
     /// expected records, dead letters and counters. In-process, on state in memory; nothing is sent
     /// anywhere. Exit 0 when every test passed, 1 when one failed, 2 when a test file is invalid.
     Test(test::TestArgs),
+    /// Compare a pipeline with itself at a git revision: run both versions (as `weir test` runs a
+    /// pipeline: nothing sent, no state written) on the same records and print what changed, record by
+    /// record and field by field. `--check`: exit 1 when anything changed.
+    Diff(diff::DiffArgs),
     /// Print the JSON Schema of pipeline files (or write it to a file).
     Schema {
         /// Which schema.
@@ -257,6 +262,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Init { dir } => init::init(&dir),
         Command::Test(args) => test::test(args),
+        Command::Diff(args) => diff::diff(args),
         Command::Sim { command } => sim::sim(command),
         Command::Schema { kind, output } => {
             let value = match kind {

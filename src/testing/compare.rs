@@ -1,6 +1,7 @@
 //! Comparing what came out with what a test expects, record by record and field by field: a failure
 //! names the record (by key) and the field (`$.lines[2].unit_price: expected 52.00, got 52`), never a
-//! text diff of a long line. Numbers compare as written.
+//! text diff of a long line. Numbers compare as written. `weir diff` phrases the same differences as
+//! changes (`52.0 → 52.00`).
 
 use serde_json::Value;
 
@@ -30,34 +31,81 @@ pub(crate) fn shown(v: &Value) -> String {
     if text.chars().count() > 80 { format!("{}…", text.chars().take(79).collect::<String>()) } else { text }
 }
 
+/// One difference between two values: where, and what each side holds.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Difference {
+    /// Both hold a value at `path`, not the same.
+    Value { path: String, want: Value, got: Value },
+    /// Only the first (`want`, the old) holds a field at `path`.
+    Missing { path: String, want: Value },
+    /// Only the second (`got`, the new) holds a field at `path`.
+    Extra { path: String, got: Value },
+    /// Lists of different lengths at `path` (their common items are compared too).
+    Length { path: String, want: usize, got: usize },
+}
+
+impl Difference {
+    /// As a test failure: `$.price: expected 52, got 52.00`.
+    pub(crate) fn expected(&self) -> String {
+        match self {
+            Difference::Value { path, want, got } => format!("{path}: expected {}, got {}", shown(want), shown(got)),
+            Difference::Missing { path, want } => format!("{path}: expected {}, missing", shown(want)),
+            Difference::Extra { path, got } => format!("{path}: not expected, got {}", shown(got)),
+            Difference::Length { path, want, got } => {
+                format!("{path}: expected {want} item{}, got {got}", plural(*want))
+            }
+        }
+    }
+
+    /// As a change from an old value to a new one: `$.price: 52.0 → 52.00`.
+    pub(crate) fn change(&self) -> String {
+        match self {
+            Difference::Value { path, want, got } => format!("{path}: {} → {}", shown(want), shown(got)),
+            Difference::Missing { path, want } => format!("{path}: {} → (absent)", shown(want)),
+            Difference::Extra { path, got } => format!("{path}: (absent) → {}", shown(got)),
+            Difference::Length { path, want, got } => {
+                format!("{path}: {want} item{} → {got} item{}", plural(*want), plural(*got))
+            }
+        }
+    }
+}
+
 /// The differences between `want` and `got` at `path`, one line each. `subset`: fields `want` leaves
 /// out are not compared.
 pub(crate) fn diff(path: &str, want: &Value, got: &Value, subset: bool, out: &mut Vec<String>) {
+    let mut found = Vec::new();
+    differences(path, want, got, subset, &mut found);
+    out.extend(found.iter().map(Difference::expected));
+}
+
+/// The differences between `want` and `got` at `path`. `subset`: fields `want` leaves out are not
+/// compared.
+pub(crate) fn differences(path: &str, want: &Value, got: &Value, subset: bool, out: &mut Vec<Difference>) {
     match (want, got) {
         (Value::Object(w), Value::Object(g)) => {
             for (k, wv) in w {
                 let here = field_path(path, k);
                 match g.get(k) {
-                    Some(gv) => diff(&here, wv, gv, subset, out),
-                    None => out.push(format!("{here}: expected {}, missing", shown(wv))),
+                    Some(gv) => differences(&here, wv, gv, subset, out),
+                    None => out.push(Difference::Missing { path: here, want: wv.clone() }),
                 }
             }
             if !subset {
                 for (k, gv) in g.iter().filter(|(k, _)| !w.contains_key(*k)) {
-                    out.push(format!("{}: not expected, got {}", field_path(path, k), shown(gv)));
+                    out.push(Difference::Extra { path: field_path(path, k), got: gv.clone() });
                 }
             }
         }
         (Value::Array(w), Value::Array(g)) => {
             if w.len() != g.len() {
-                out.push(format!("{path}: expected {} item{}, got {}", w.len(), plural(w.len()), g.len()));
+                out.push(Difference::Length { path: path.to_string(), want: w.len(), got: g.len() });
             }
             for (i, (wv, gv)) in w.iter().zip(g).enumerate() {
-                diff(&format!("{path}[{i}]"), wv, gv, subset, out);
+                differences(&format!("{path}[{i}]"), wv, gv, subset, out);
             }
         }
         _ if want == got => {}
-        _ => out.push(format!("{path}: expected {}, got {}", shown(want), shown(got))),
+        _ => out.push(Difference::Value { path: path.to_string(), want: want.clone(), got: got.clone() }),
     }
 }
 

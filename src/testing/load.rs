@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use petgraph::graph::NodeIndex;
 use serde_json::Value;
 
 use super::fixture;
@@ -16,6 +17,7 @@ use crate::assemble::parse::{Parser, escape};
 use crate::config::diagnostic::{Diagnostic, Diagnostics, suggestion};
 use crate::config::file::{Anchor, ConfigFile};
 use crate::config::registry::schema_fields;
+use crate::graph::PipelineGraph;
 use crate::graph::plan::{Plan, compile};
 
 /// A test file, loaded and checked.
@@ -60,6 +62,29 @@ impl Components {
     /// True when component `id` makes HTTP requests.
     pub(crate) fn makes_requests(&self, id: &str) -> bool {
         self.get(id).is_some_and(|(_, t)| HTTP_TYPES.contains(&t))
+    }
+
+    /// The components that make HTTP requests, are not `answered` (mocked), and would be reached by
+    /// records starting at `starts` (component ids; the sources when empty): `(id, kind, type)`. Sinks
+    /// are left out (they are stood in for).
+    pub(crate) fn unanswered_requests(
+        &self,
+        graph: &PipelineGraph,
+        starts: &[&str],
+        answered: &dyn Fn(&str) -> bool,
+    ) -> Vec<&(String, &'static str, &'static str)> {
+        let node = |id: &str| graph.graph.node_indices().find(|n| graph.graph[*n].id == id);
+        let starts: Vec<NodeIndex> =
+            if starts.is_empty() { graph.sources.clone() } else { starts.iter().filter_map(|id| node(id)).collect() };
+        self.all
+            .iter()
+            .filter(|(id, kind, _)| *kind != "sink" && self.makes_requests(id) && !answered(id))
+            .filter(|(id, _, _)| {
+                node(id).is_some_and(|n| {
+                    starts.iter().any(|s| petgraph::algo::has_path_connecting(&graph.graph, *s, n, None))
+                })
+            })
+            .collect()
     }
 }
 

@@ -6,13 +6,16 @@
 //!
 //! The layers: `spec` (the file's shape and schema), `load` and `prepare` (reading and checking),
 //! `fixture` (records in files, snapshots), `mock` (answers to requests), `capture` and `run` (one
-//! test's run), `compare` and `dead_letters` (what failed, record by record), `report` (the output), `coverage`
-//! (what no test exercised).
+//! test's run), `compare` and `dead_letters` (what failed, record by record), `report` (the output),
+//! `coverage` (what no test exercised). `weir diff` runs two versions of a pipeline the same way
+//! (`diff`) and pairs what came out (`diff_pairs`).
 
 mod capture;
-mod compare;
+pub(crate) mod compare;
 pub(crate) mod coverage;
 mod dead_letters;
+pub(crate) mod diff;
+pub(crate) mod diff_pairs;
 mod fixture;
 pub(crate) mod load;
 mod mock;

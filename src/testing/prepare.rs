@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use petgraph::graph::NodeIndex;
 use regex::Regex;
 use serde_json::{Map, Value};
 
@@ -236,28 +235,18 @@ fn check_requests_are_answered(
     pointer: &str,
 ) {
     let Ok(plan) = crate::graph::plan::compile(cx.pipeline) else { return };
-    let graph = &plan.graph;
-    let node = |id: &str| graph.graph.node_indices().find(|n| graph.graph[*n].id == id);
-    let starts: Vec<NodeIndex> =
-        if given.is_empty() { graph.sources.clone() } else { given.iter().filter_map(|(id, _)| node(id)).collect() };
-    for (id, kind, type_name) in &cx.components.all {
-        if *kind == "sink" || !cx.components.makes_requests(id) || mocks.contains_key(id) {
-            continue;
-        }
-        let Some(n) = node(id) else { continue };
-        let reached = starts.iter().any(|s| petgraph::algo::has_path_connecting(&graph.graph, *s, n, None));
-        if reached {
-            let message =
-                format!("{kind} `{id}` (type `{type_name}`) would send requests, and this test has no mock for it");
-            let hint = format!(
-                "a test never reaches a real URL: add `mocks: {{ {id}: [{{ when: {{ path: \"/…\" }}, then: {{ status: 200, body: … }} }}] }}`, or give records to a step after it"
-            );
-            parser.diagnostics.push(
-                Diagnostic::new("unmocked-request", message)
-                    .at(parser.file.locate(&format!("{pointer}/name"), Anchor::Value))
-                    .with_hint(hint),
-            );
-        }
+    let starts: Vec<&str> = given.iter().map(|(id, _)| id.as_str()).collect();
+    for (id, kind, type_name) in cx.components.unanswered_requests(&plan.graph, &starts, &|id| mocks.contains_key(id)) {
+        let message =
+            format!("{kind} `{id}` (type `{type_name}`) would send requests, and this test has no mock for it");
+        let hint = format!(
+            "a test never reaches a real URL: add `mocks: {{ {id}: [{{ when: {{ path: \"/…\" }}, then: {{ status: 200, body: … }} }}] }}`, or give records to a step after it"
+        );
+        parser.diagnostics.push(
+            Diagnostic::new("unmocked-request", message)
+                .at(parser.file.locate(&format!("{pointer}/name"), Anchor::Value))
+                .with_hint(hint),
+        );
     }
 }
 

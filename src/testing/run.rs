@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use super::capture::{AcceptingSink, Recorder, StepWays};
 use super::compare::{Received, check_records};
 use super::load::LoadedTestFile;
@@ -15,6 +17,7 @@ use super::prepare::PreparedTest;
 use crate::assemble::load::LoadedPipeline;
 use crate::graph::plan::{DeadLetterTarget, Plan, compile_with};
 use crate::kernel::mock::RequestMock;
+use crate::kernel::stats::RunSummary;
 use crate::runtime::executor::{Execution, RunOptions};
 use crate::runtime::replay::Replay;
 use crate::state::sqlite::SqliteStore;
@@ -22,7 +25,7 @@ use crate::state::{DeadLetterEntry, StateStore, StoredDeadLetter};
 
 /// A test that runs longer is stopped and fails (a mocked API paging forever, a step waiting on
 /// nothing).
-const TEST_DEADLINE: Duration = Duration::from_secs(60);
+pub(crate) const TEST_DEADLINE: Duration = Duration::from_secs(60);
 
 /// How one test went.
 #[derive(Debug)]
@@ -51,12 +54,12 @@ fn with_tables(pipeline: &LoadedPipeline, test: &PreparedTest) -> LoadedPipeline
 }
 
 /// The given records as entries injected at their components (a replay of made-up dead letters).
-fn injection(pipeline: &str, test: &PreparedTest) -> Option<Arc<Replay>> {
-    if test.given.is_empty() {
+fn injection(pipeline: &str, given: &[(String, Vec<Value>)]) -> Option<Arc<Replay>> {
+    if given.is_empty() {
         return None;
     }
     let mut entries = Vec::new();
-    for (component, records) in &test.given {
+    for (component, records) in given {
         for record in records {
             let entry = DeadLetterEntry {
                 time: String::new(),
@@ -72,6 +75,55 @@ fn injection(pipeline: &str, test: &PreparedTest) -> Option<Arc<Replay>> {
         }
     }
     Some(Arc::new(Replay { entries, whole_input: true }))
+}
+
+/// What a sandboxed run saw.
+pub(crate) struct Sandboxed {
+    /// What each sink received and each step passed on.
+    pub(crate) recorder: Arc<Recorder>,
+    /// The run's summary.
+    pub(crate) summary: RunSummary,
+    /// True when the run was stopped after [`TEST_DEADLINE`].
+    pub(crate) timed_out: bool,
+}
+
+/// Runs `plan` as a test does: every sink but those `kept` replaced by a stand-in, dead letters and
+/// checkpoints in `state` (in memory), the `given` records injected at their components (the sources
+/// read their input when none are given), stopped after [`TEST_DEADLINE`].
+pub(crate) fn run_sandboxed(
+    mut plan: Plan,
+    state: &Arc<dyn StateStore>,
+    given: &[(String, Vec<Value>)],
+    kept: &dyn Fn(&str) -> bool,
+    runtime: &tokio::runtime::Runtime,
+) -> Sandboxed {
+    stand_in(&mut plan, kept);
+    let recorder = Arc::new(Recorder::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let options = RunOptions {
+        stop: Arc::clone(&stop),
+        state: Some(Arc::clone(state)),
+        replay: injection(&plan.name, given),
+        tap: Some(Arc::clone(&recorder) as Arc<dyn crate::kernel::tap::Tap>),
+        ..RunOptions::default()
+    };
+    let (summary, timed_out) = runtime.block_on(async move {
+        let mut wait = Box::pin(Execution::start(plan, options).wait());
+        match tokio::time::timeout(TEST_DEADLINE, &mut wait).await {
+            Ok(summary) => (summary, false),
+            Err(_) => {
+                stop.store(true, Ordering::SeqCst);
+                (wait.await, true)
+            }
+        }
+    });
+    Sandboxed { recorder, summary, timed_out }
+}
+
+/// A state store in memory, for a run that must write no state file.
+pub(crate) fn in_memory_state() -> Result<Arc<dyn StateStore>, String> {
+    let store = SqliteStore::open_in_memory().map_err(|e| format!("cannot open the in-memory state: {e}"))?;
+    Ok(Arc::new(store))
 }
 
 /// Runs `test` of `file` on `runtime`.
@@ -105,36 +157,17 @@ fn run_checked(
         .collect();
     let by_id: std::collections::BTreeMap<String, Arc<dyn RequestMock>> =
         mocks.iter().map(|m| (m.component.clone(), Arc::clone(m) as Arc<dyn RequestMock>)).collect();
-    let mut plan = compile_with(&pipeline, &by_id)
+    let plan = compile_with(&pipeline, &by_id)
         .map_err(|d| format!("the pipeline does not compile with this test's tables:\n{d}"))?;
-    let store = SqliteStore::open_in_memory().map_err(|e| format!("cannot open the in-memory state: {e}"))?;
-    let state: Arc<dyn StateStore> = Arc::new(store);
+    let state = in_memory_state()?;
     for (key, names) in &test.ids {
         for (name, value) in names {
             state.put_id(key, name, value).map_err(|e| format!("cannot set the id map: {e}"))?;
         }
     }
-    stand_in(&mut plan, test);
-    let recorder = Arc::new(Recorder::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let options = RunOptions {
-        stop: Arc::clone(&stop),
-        state: Some(Arc::clone(&state)),
-        replay: injection(&plan.name, test),
-        tap: Some(Arc::clone(&recorder) as Arc<dyn crate::kernel::tap::Tap>),
-        ..RunOptions::default()
-    };
     let name = plan.name.clone();
-    let (summary, timed_out) = runtime.block_on(async move {
-        let mut wait = Box::pin(Execution::start(plan, options).wait());
-        match tokio::time::timeout(TEST_DEADLINE, &mut wait).await {
-            Ok(summary) => (summary, false),
-            Err(_) => {
-                stop.store(true, Ordering::SeqCst);
-                (wait.await, true)
-            }
-        }
-    });
+    let Sandboxed { recorder, summary, timed_out } =
+        run_sandboxed(plan, &state, &test.given, &|id| test.mocks.contains_key(id), runtime);
     if timed_out {
         outcome.failures.push(format!("the run was stopped after {} s", TEST_DEADLINE.as_secs()));
     }
@@ -200,11 +233,11 @@ fn run_checked(
     Ok(())
 }
 
-/// Replaces every sink the test does not mock by one that takes everything and writes nothing, and
+/// Replaces every sink but those `kept` (mocked) by one that takes everything and writes nothing, and
 /// sends dead letters to the run's (in-memory) state store whatever the pipeline says.
-fn stand_in(plan: &mut Plan, test: &PreparedTest) {
+fn stand_in(plan: &mut Plan, kept: &dyn Fn(&str) -> bool) {
     for built in &mut plan.sinks {
-        if !test.mocks.contains_key(&built.id) {
+        if !kept(&built.id) {
             built.sink = Box::new(AcceptingSink);
         }
     }

@@ -44,4 +44,5 @@ mod sim_faults;
 mod state;
 mod state_file;
 mod tls;
+mod weir_diff;
 mod weir_test;

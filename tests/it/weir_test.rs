@@ -5,9 +5,10 @@
 
 use std::path::Path;
 
-use crate::support::cli::weir;
+use crate::support::cli::{outcome, weir};
 
-const PIPELINE: &str = r#"name: prices
+/// A pipeline of prices (also `weir diff`'s tests' pipeline).
+pub(crate) const PIPELINE: &str = r#"name: prices
 source:
   id: erp
   type: file
@@ -58,11 +59,7 @@ fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     let mut all = vec!["test"];
     all.extend_from_slice(args);
     let out = weir(&all, dir);
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    outcome(out)
 }
 
 #[test]
@@ -247,11 +244,7 @@ fn orders_folder(tests: &str) -> tempfile::TempDir {
 fn run_orders(dir: &Path) -> (Option<i32>, String, String) {
     let out =
         crate::support::cli::command(&["test"], dir).env("ERP_TOKEN", "not-a-real-token-1234").output().expect("runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    outcome(out)
 }
 
 const CUSTOMER_FOUND: &str = r#"      customer:

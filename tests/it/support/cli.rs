@@ -15,3 +15,12 @@ pub(crate) fn command(args: &[&str], dir: &Path) -> Command {
 pub(crate) fn weir(args: &[&str], dir: &Path) -> Output {
     command(args, dir).output().expect("the weir binary runs")
 }
+
+/// What a run of the binary ended with: its exit code, standard output and standard error as text.
+pub(crate) fn outcome(out: Output) -> (Option<i32>, String, String) {
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
