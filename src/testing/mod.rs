@@ -5,10 +5,11 @@
 //! stand-in unless mocked, and a component that would make a request without mocks is refused.
 //!
 //! The layers: `spec` (the file's shape and schema), `load` and `prepare` (reading and checking),
-//! `fixture` (records in files, snapshots), `mock` (answers to requests), `capture` and `run` (one
+//! `fixture` (records in files, snapshots), `mock` (answers to requests), `cassette` (recorded HTTP), `capture` and `run` (one
 //! test's run), `compare` and `dead_letters` (what failed, record by record), `report` (the output).
 
 mod capture;
+pub(crate) mod cassette;
 mod compare;
 mod dead_letters;
 mod fixture;
@@ -37,16 +38,25 @@ pub fn test_schema() -> serde_json::Value {
     schema
 }
 
+/// How test files are read.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LoadOptions {
+    /// `--update`: snapshots are about to be written; they need not exist.
+    pub(crate) update: bool,
+    /// `--record`: cassettes are about to be recorded; they need not exist.
+    pub(crate) record: bool,
+}
+
 /// Loads every test file under `paths`; every error of every file, or the files.
 pub(crate) fn load_all(
     paths: &[PathBuf],
     env: &dyn Fn(&str) -> Option<String>,
-    update: bool,
+    options: LoadOptions,
 ) -> Result<Vec<LoadedTestFile>, Diagnostics> {
     let mut diagnostics = Diagnostics::default();
     let files = load::find_test_files(paths, &mut diagnostics);
     let loaded: Vec<LoadedTestFile> =
-        files.iter().filter_map(|f| load::load_test_file(f, env, update, &mut diagnostics)).collect();
+        files.iter().filter_map(|f| load::load_test_file(f, env, options, &mut diagnostics)).collect();
     if diagnostics.is_empty() { Ok(loaded) } else { Err(diagnostics) }
 }
 
@@ -75,6 +85,17 @@ pub(crate) fn run_all(
         all.push(outcomes);
     }
     (all, filtered_out)
+}
+
+/// Writes every cassette recorded in `outcomes` (`weir test --record`); the files written and how many
+/// exchanges each holds.
+pub(crate) fn write_cassettes(outcomes: &[Vec<TestOutcome>]) -> std::io::Result<Vec<(PathBuf, usize)>> {
+    let mut written = Vec::new();
+    for (path, exchanges) in outcomes.iter().flatten().filter_map(|o| o.recorded.as_ref()) {
+        cassette::write(path, exchanges)?;
+        written.push((path.clone(), exchanges.len()));
+    }
+    Ok(written)
 }
 
 /// Writes every snapshot of `outcomes` (`weir test --update`); the files written.

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::fixture::{read_fixture, read_snapshot};
 use super::load::{Components, child, unknown_component};
+use super::cassette::CassetteUse;
 use super::mock::{CompiledRule, compile_rules};
 use super::spec::{CounterExpectation, Defaults, Expect, RecordsExpectation, TestCase};
 use crate::assemble::load::LoadedPipeline;
@@ -28,6 +29,8 @@ pub(crate) struct Context<'a> {
     pub(crate) components: &'a Components,
     /// `--update`: snapshots are written from this run's output, not compared (nor need they exist).
     pub(crate) update: bool,
+    /// `--record`: cassettes are recorded against the API, not read (nor need they exist).
+    pub(crate) record: bool,
 }
 
 /// A test ready to run.
@@ -44,6 +47,8 @@ pub(crate) struct PreparedTest {
     pub(crate) ids: BTreeMap<String, Map<String, Value>>,
     /// HTTP answers by component id.
     pub(crate) mocks: BTreeMap<String, Vec<CompiledRule>>,
+    /// The cassette answering (or recording) the HTTP components without mocks.
+    pub(crate) cassette: Option<CassetteUse>,
     /// What must be true afterwards.
     pub(crate) expect: Expectations,
 }
@@ -181,7 +186,13 @@ pub(crate) fn prepare_test(
             }
         }
     }
-    check_requests_are_answered(parser, cx, &given, &mocks, pointer);
+    let cassette = case.cassette.as_deref().and_then(|name| {
+        let answered = requesting.iter().filter(|id| !mocks.contains_key(**id)).map(|id| id.to_string()).collect();
+        super::cassette::prepare(parser, cx, name, answered, &child(pointer, "cassette"), &dir)
+    });
+    if case.cassette.is_none() {
+        check_requests_are_answered(parser, cx, &given, &mocks, pointer);
+    }
     let expect = prepare_expect(parser, cx, &case.expect, &format!("{pointer}/expect"), &dir);
     (parser.diagnostics.0.len() == errors_before).then(|| PreparedTest {
         name: case.name,
@@ -190,6 +201,7 @@ pub(crate) fn prepare_test(
         tables,
         ids,
         mocks,
+        cassette,
         expect,
     })
 }
