@@ -45,3 +45,4 @@ mod state;
 mod state_file;
 mod tls;
 mod weir_test;
+mod weir_test_cassette;
