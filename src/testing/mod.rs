@@ -2,7 +2,9 @@
 //! a source or a step, replaces tables and the id map, answers HTTP requests with mocks, and checks
 //! what each sink received and each step passed on, the dead letters and the counters. Runs in-process
 //! on state in memory: a test run writes no state file, and sends nothing anywhere — every sink is a
-//! stand-in unless mocked, and a component that would make a request without mocks is refused.
+//! stand-in unless mocked, and a component that would make a request without mocks (or a cassette)
+//! is refused. The one exception is `--record`: the HTTP components a test's cassette answers send
+//! to the real API, and their exchanges are written as the cassette.
 //!
 //! The layers: `spec` (the file's shape and schema), `load` and `prepare` (reading and checking),
 //! `fixture` (records in files, snapshots), `mock` (answers to requests), `cassette` (recorded HTTP), `capture` and `run` (one

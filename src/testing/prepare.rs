@@ -10,9 +10,9 @@ use petgraph::graph::NodeIndex;
 use regex::Regex;
 use serde_json::{Map, Value};
 
+use super::cassette::CassetteUse;
 use super::fixture::{read_fixture, read_snapshot};
 use super::load::{Components, child, unknown_component};
-use super::cassette::CassetteUse;
 use super::mock::{CompiledRule, compile_rules};
 use super::spec::{CounterExpectation, Defaults, Expect, RecordsExpectation, TestCase};
 use crate::assemble::load::LoadedPipeline;
@@ -237,8 +237,9 @@ fn prepare_tables(
     tables
 }
 
-/// A component that makes requests and that the test's records reach must have mocks: a test run
-/// never sends a request anywhere. An HTTP sink without mocks is not a problem: it only records what
+/// A component that makes requests and that the test's records reach must have mocks (this is not
+/// checked for a test with a cassette, which answers the others): a test run never sends a request
+/// anywhere. An HTTP sink without mocks is not a problem: it only records what
 /// it receives, like every sink of a test.
 fn check_requests_are_answered(
     parser: &mut Parser<'_>,
@@ -262,7 +263,7 @@ fn check_requests_are_answered(
             let message =
                 format!("{kind} `{id}` (type `{type_name}`) would send requests, and this test has no mock for it");
             let hint = format!(
-                "a test never reaches a real URL: add `mocks: {{ {id}: [{{ when: {{ path: \"/…\" }}, then: {{ status: 200, body: … }} }}] }}`, or give records to a step after it"
+                "a test never reaches a real URL: add `mocks: {{ {id}: [{{ when: {{ path: \"/…\" }}, then: {{ status: 200, body: … }} }}] }}`, name a recorded `cassette:`, or give records to a step after it"
             );
             parser.diagnostics.push(
                 Diagnostic::new("unmocked-request", message)

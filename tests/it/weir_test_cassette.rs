@@ -81,7 +81,11 @@ fn weir_test(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     let mut all = vec!["test"];
     all.extend_from_slice(args);
     let out = command(&all, dir).env("ERP_TOKEN", TOKEN).output().expect("weir runs");
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// An ERP on 127.0.0.1: customers found (the answer echoes the `Authorization` header it got, as some

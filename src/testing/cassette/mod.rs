@@ -219,16 +219,17 @@ impl Response {
 
 /// Reads the cassette at `path` (named `shown` in the test file).
 pub(crate) fn read(path: &Path, shown: &str) -> Result<Vec<Exchange>, Box<Diagnostic>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        let message = if e.kind() == std::io::ErrorKind::NotFound {
-            format!("cassette `{shown}` does not exist")
-        } else {
-            format!("cannot read cassette `{shown}`: {e}")
-        };
-        Box::new(Diagnostic::new("missing-cassette", message).with_hint(
-            "run `weir test --record` to record it against the API (the path is relative to the test file)",
-        ))
-    })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| {
+            let message = if e.kind() == std::io::ErrorKind::NotFound {
+                format!("cassette `{shown}` does not exist")
+            } else {
+                format!("cannot read cassette `{shown}`: {e}")
+            };
+            Box::new(Diagnostic::new("missing-cassette", message).with_hint(
+                "run `weir test --record` to record it against the API (the path is relative to the test file)",
+            ))
+        })?;
     let file = path.display().to_string();
     let cassette: Cassette = serde_json::from_str(&text).map_err(|e| {
         Box::new(
@@ -256,4 +257,44 @@ pub(crate) fn write(path: &Path, exchanges: &[Exchange]) -> std::io::Result<()> 
     let mut text = serde_json::to_string_pretty(&cassette).map_err(std::io::Error::other)?;
     text.push('\n');
     std::fs::write(path, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked_and_only_headers_that_matter_are_kept() {
+        let secret = "cassette-unit-s3cret";
+        secrets::register(secret);
+        let request = MockRequest {
+            method: "POST".into(),
+            path: format!("/keys/{secret}"),
+            query: vec![("token".into(), secret.into())],
+            body: json!({ "password": secret, "n": 1.50 }).to_string().into_bytes(),
+        };
+        let recorded = Request::of(&request);
+        let text = serde_json::to_string(&recorded).expect("json");
+        assert!(!text.contains(secret), "{text}");
+        assert_eq!(recorded.path, "/keys/***");
+        assert_eq!(recorded.body, Some(json!({ "password": "***", "n": 1.50 })));
+        let reply = MockReply::Response {
+            status: 429,
+            headers: vec![
+                ("Retry-After".into(), "2".into()),
+                ("Set-Cookie".into(), format!("session={secret}")),
+                ("Link".into(), "<a>; rel=next".into()),
+                ("link".into(), "<b>; rel=last".into()),
+            ],
+            body: format!("echo {secret}").into_bytes(),
+        };
+        let response = Response::of(&reply);
+        assert_eq!(response.status, Some(429));
+        let headers: Vec<(&str, &str)> = response.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(headers, [("link", "<a>; rel=next, <b>; rel=last"), ("retry-after", "2")]);
+        assert_eq!((response.body.as_ref(), response.text.as_deref()), (None, Some("echo ***")));
+        assert!(matches!(Response::of(&MockReply::NoResponse).reply(), MockReply::NoResponse));
+    }
 }

@@ -34,8 +34,11 @@ struct ComponentRecorder {
 
 impl ExchangeRecorder for ComponentRecorder {
     fn record(&self, request: &MockRequest, reply: &MockReply) {
-        let exchange =
-            Exchange { component: self.component.clone(), request: Request::of(request), response: Response::of(reply) };
+        let exchange = Exchange {
+            component: self.component.clone(),
+            request: Request::of(request),
+            response: Response::of(reply),
+        };
         self.recording.exchanges.lock().unwrap_or_else(|e| e.into_inner()).push(exchange);
     }
 }

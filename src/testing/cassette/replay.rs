@@ -118,3 +118,68 @@ impl RequestMock for ComponentReplay {
     /// Waits are virtual in a replay, as under mocks.
     fn pause(&self, _wait: Duration) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::cassette::Response;
+
+    fn request(method: &str, path: &str, body: serde_json::Value) -> MockRequest {
+        MockRequest { method: method.into(), path: path.into(), query: Vec::new(), body: body.to_string().into_bytes() }
+    }
+
+    fn exchange(component: &str, method: &str, path: &str, body: serde_json::Value, status: u16) -> Exchange {
+        Exchange {
+            component: component.into(),
+            request: Request::of(&request(method, path, body)),
+            response: Response { status: Some(status), ..Response::default() },
+        }
+    }
+
+    fn status(reply: MockReply) -> Option<u16> {
+        match reply {
+            MockReply::Response { status, .. } => Some(status),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn identical_requests_get_the_recorded_answers_in_turn_and_only_their_components() {
+        let body = json!({ "reference": "R-1" });
+        let cassette = Arc::new(Replaying::new(
+            "c.json".into(),
+            vec![
+                exchange("sink", "POST", "/orders", body.clone(), 503),
+                exchange("sink", "POST", "/orders", body.clone(), 201),
+            ],
+        ));
+        let (sink, other) = (cassette.mock("sink"), cassette.mock("other"));
+        assert_eq!(status(other.answer(&request("POST", "/orders", body.clone()))), None, "another component's");
+        assert_eq!(status(sink.answer(&request("POST", "/orders", body.clone()))), Some(503));
+        assert_eq!(status(sink.answer(&request("POST", "/orders", body.clone()))), Some(201));
+        assert_eq!(status(sink.answer(&request("POST", "/orders", body))), None, "each answer is used once");
+        let problems = cassette.problems();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("`other` sent a request") && problems[0].contains("no request of `other`"));
+        assert!(problems[1].contains("recorded: POST /orders with body {\"reference\":\"R-1\"}"), "{problems:?}");
+    }
+
+    #[test]
+    fn the_closest_unused_exchange_is_shown_and_unused_ones_are_reported() {
+        let cassette = Arc::new(Replaying::new(
+            "c.json".into(),
+            vec![
+                exchange("sink", "GET", "/orders", json!(null), 200),
+                exchange("sink", "POST", "/orders", json!({ "note": "a" }), 201),
+            ],
+        ));
+        let mock = cassette.mock("sink");
+        assert_eq!(status(mock.answer(&request("POST", "/orders", json!({ "note": "b" })))), None);
+        let problems = cassette.problems();
+        assert!(problems[0].contains("recorded: POST /orders with body {\"note\":\"a\"}"), "{problems:?}");
+        assert!(problems[0].contains("now:      POST /orders with body {\"note\":\"b\"}"), "{problems:?}");
+        assert!(problems[1].contains("2 recorded exchanges were never requested"), "{problems:?}");
+    }
+}
