@@ -62,6 +62,24 @@ pub(crate) enum RequestHook {
     Record(std::sync::Arc<dyn ExchangeRecorder>),
 }
 
+impl RequestHook {
+    /// The mock, when requests are answered by one.
+    pub(crate) fn mock(&self) -> Option<std::sync::Arc<dyn RequestMock>> {
+        match self {
+            Self::Mock(mock) => Some(std::sync::Arc::clone(mock)),
+            Self::Record(_) => None,
+        }
+    }
+
+    /// The recorder, when requests are sent and recorded.
+    pub(crate) fn recorder(&self) -> Option<std::sync::Arc<dyn ExchangeRecorder>> {
+        match self {
+            Self::Record(recorder) => Some(std::sync::Arc::clone(recorder)),
+            Self::Mock(_) => None,
+        }
+    }
+}
+
 /// How a component waits (backoff, `Retry-After`, settle, polling): for real, or — with a mock — by
 /// telling the mock and going on at once, so a test of retries takes no time.
 #[derive(Debug, Clone, Default)]

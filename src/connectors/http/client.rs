@@ -16,6 +16,7 @@ use super::answer::{certificate_problem, describe_error, read_bounded, read_boun
 use crate::connectors::http::auth::Auth;
 use crate::connectors::http::connection::ClientOptions;
 use crate::connectors::http::token::Refusal;
+use crate::kernel::mock::RequestHook;
 use crate::kernel::rate_limit::RateLimit;
 
 /// One HTTP client per component (connections are pooled and kept alive).
@@ -121,7 +122,8 @@ impl Client {
             ca_certificates: options.ca_certificates.clone(),
         };
         let inner = configure!(reqwest::blocking::Client::builder().timeout(settings.timeout), &settings)?;
-        let (mock, recorder) = super::mocked::split(options.hook.clone());
+        let hook = options.hook.as_ref();
+        let (mock, recorder) = (hook.and_then(RequestHook::mock), hook.and_then(RequestHook::recorder));
         // A mocked API gets no credentials (no login is made) and no rate limit (waits are virtual).
         let (auth, limit) = if mock.is_some() { (None, None) } else { (auth, limit) };
         let refused = Arc::default();

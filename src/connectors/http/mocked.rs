@@ -3,22 +3,11 @@
 //! response would have made — so retries, `on_status` and dead letters run as in production. Recording
 //! (`weir test --record`) goes the other way: a real answer told to the recorder as a [`MockReply`].
 
-use std::sync::Arc;
-
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 use super::client::{Answer, ClientError, Prepared};
-use crate::kernel::mock::{ExchangeRecorder, MockReply, MockRequest, RequestHook, RequestMock};
-
-/// The mock and the recorder of a client's hook (at most one of them is set).
-pub(super) fn split(hook: Option<RequestHook>) -> (Option<Arc<dyn RequestMock>>, Option<Arc<dyn ExchangeRecorder>>) {
-    match hook {
-        Some(RequestHook::Mock(mock)) => (Some(mock), None),
-        Some(RequestHook::Record(recorder)) => (None, Some(recorder)),
-        None => (None, None),
-    }
-}
+use crate::kernel::mock::{ExchangeRecorder, MockReply, MockRequest, RequestMock};
 
 /// `request` as a mock or a recorder sees it.
 fn seen(request: &Prepared, body: Option<&[u8]>) -> MockRequest {
