@@ -14,7 +14,7 @@ use crate::support::stub::Stub;
 const TOKEN: &str = "tok-cass3tte-9f2e";
 
 /// The pipeline: each order's customer looked up (`GET /customers?email=`), then the order created
-/// (`POST /orders`) with `note`.
+/// (`POST /orders`) with `note`, and archived to a file.
 fn pipeline(note: &str) -> String {
     format!(
         r#"name: orders
@@ -34,6 +34,7 @@ sinks:
     path: /api/orders
     retry_backoff: 1ms
     body: {{ reference: "{{{{ record.reference }}}}", customer: "{{{{ record.customer.id }}}}", note: {note} }}
+  - {{ id: archive, type: file, path: out/archive.ndjson }}
 "#
     )
 }
@@ -119,6 +120,7 @@ fn record(dir: &Path, stub: &Stub) -> String {
         seen.iter().all(|s| s.headers.get("authorization") == Some(&format!("Bearer {TOKEN}"))),
         "recording sends the connection's credentials"
     );
+    assert!(!dir.join("out").exists(), "a sink that makes no request stays a stand-in while recording");
     std::fs::read_to_string(dir.join("tests/cassettes/orders.json")).expect("the cassette is written")
 }
 
