@@ -128,9 +128,10 @@ enum Command {
         #[command(subcommand)]
         command: state::StateCommand,
     },
-    /// Run the tests of pipelines (`tests/*.yaml` in client folders): given records, mocked HTTP,
-    /// expected records, dead letters and counters. In-process, on state in memory; nothing is sent
-    /// anywhere. Exit 0 when every test passed, 1 when one failed, 2 when a test file is invalid.
+    /// Run the tests of pipelines (`tests/*.yaml` in client folders): given records, mocked or
+    /// recorded HTTP, expected records, dead letters and counters. In-process, on state in memory;
+    /// nothing is sent anywhere (except with `--record`). Exit 0 when every test passed, 1 when one
+    /// failed, 2 when a test file is invalid.
     Test(test::TestArgs),
     /// Compare a pipeline with itself at a git revision: run both versions (as `weir test` runs a
     /// pipeline: nothing sent, no state written) on the same records and print what changed, record by

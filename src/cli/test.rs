@@ -1,6 +1,6 @@
 //! `weir test`: loads the test files under the paths given, runs their tests one after another (one
-//! line each as they end), prints each failure record by record, and writes JUnit XML and snapshots
-//! when asked.
+//! line each as they end), prints each failure record by record, and writes JUnit XML, snapshots and
+//! recorded cassettes when asked.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,11 +36,16 @@ pub(crate) struct TestArgs {
     /// ways, `on_error` paths never taken, table rows never hit.
     #[arg(long)]
     coverage: bool,
+    /// For the tests that name a `cassette:`, send the HTTP requests to the real API (writes included)
+    /// and record every exchange, secrets masked, as the cassette; later runs replay it offline.
+    #[arg(long)]
+    record: bool,
 }
 
 pub(crate) fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths };
-    let files = match crate::testing::load_all(&paths, &process_env, args.update) {
+    let options = crate::testing::LoadOptions { update: args.update, record: args.record };
+    let files = match crate::testing::load_all(&paths, &process_env, options) {
         Ok(files) => files,
         Err(diagnostics) => {
             eprintln!("{diagnostics}");
@@ -81,6 +86,11 @@ pub(crate) fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.junit {
         std::fs::write(path, secrets::redact(&junit(&files, &outcomes)))
             .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.record {
+        for (path, exchanges) in crate::testing::write_cassettes(&outcomes).context("writing cassettes")? {
+            eprintln!("recorded {} ({exchanges} exchange{})", path.display(), plural(exchanges));
+        }
     }
     if args.update {
         for path in crate::testing::write_snapshots(&outcomes).context("writing snapshots")? {

@@ -19,7 +19,7 @@ use crate::config::source_map::Pos;
 use crate::expr::reads::Reads;
 use crate::expr::template::{StringTemplate, TemplateEngine, TemplateOptions};
 use crate::kernel::build::{BuildContext, BuildErrors, FOLLOW_ON};
-use crate::kernel::mock::RequestMock;
+use crate::kernel::mock::RequestHook;
 use crate::kernel::projection::Projection;
 use crate::sinks::Sink;
 use crate::sources::Source;
@@ -178,10 +178,11 @@ pub fn compile(pipeline: &LoadedPipeline) -> Result<Plan, Diagnostics> {
     compile_with(pipeline, &BTreeMap::new())
 }
 
-/// [`compile`], with the HTTP requests of some components (by id) answered by mocks (`weir test`).
+/// [`compile`], with the HTTP requests of some components (by id) answered by mocks or recorded
+/// (`weir test`).
 pub(crate) fn compile_with(
     pipeline: &LoadedPipeline,
-    request_mocks: &BTreeMap<String, Arc<dyn RequestMock>>,
+    request_hooks: &BTreeMap<String, RequestHook>,
 ) -> Result<Plan, Diagnostics> {
     let mut diagnostics = Diagnostics::default();
     let config = &pipeline.config;
@@ -196,13 +197,13 @@ pub(crate) fn compile_with(
         base_dir: pipeline.base_dir().to_path_buf(),
         connections: Arc::clone(&pipeline.folder.named_connections),
         connections_unreadable: pipeline.folder.connections_unreadable,
-        request_mock: None,
+        request_hook: None,
     };
-    let mock_of = |id: &str| request_mocks.get(id).cloned();
+    let hook_of = |id: &str| request_hooks.get(id).cloned();
     let mut sources = Vec::new();
     for src in &config.sources {
         let label = format!("source `{}`", src.common.id);
-        ctx.request_mock = mock_of(&src.common.id);
+        ctx.request_hook = hook_of(&src.common.id);
         let built = src
             .config
             .build(&ctx)
@@ -219,7 +220,7 @@ pub(crate) fn compile_with(
     let mut steps = Vec::new();
     for s in &config.steps {
         let label = format!("step `{}`", s.common.id);
-        ctx.request_mock = mock_of(&s.common.id);
+        ctx.request_hook = hook_of(&s.common.id);
         match s.config.build(&ctx) {
             Ok(transform) => steps.push(BuiltStep {
                 id: s.common.id.clone(),
@@ -233,7 +234,7 @@ pub(crate) fn compile_with(
     let mut sinks = Vec::new();
     for s in &config.sinks {
         let label = format!("sink `{}`", s.common.id);
-        ctx.request_mock = mock_of(&s.common.id);
+        ctx.request_hook = hook_of(&s.common.id);
         match s.config.build(&ctx) {
             Ok(sink) => sinks.push(BuiltSink { id: s.common.id.clone(), type_name: s.config.type_name(), sink }),
             Err(e) => report(&mut diagnostics, e, &s.origin, label, &ctx.templates),

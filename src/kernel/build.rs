@@ -27,7 +27,7 @@ pub(crate) struct BuildContext {
     pub(crate) connections_unreadable: bool,
     /// Answers the HTTP requests of the component being built instead of the network (`weir test`);
     /// `None` in normal runs.
-    pub(crate) request_mock: Option<std::sync::Arc<dyn super::mock::RequestMock>>,
+    pub(crate) request_hook: Option<super::mock::RequestHook>,
 }
 
 /// One named connection: its kind (`type:`) and its connector's runtime connection, which only that

@@ -1,7 +1,9 @@
 //! Answering a component's HTTP requests without the network (`weir test`): the request as the
 //! component would send it, the mocked reply, and waits that take no time. The HTTP client asks its
 //! [`RequestMock`] instead of sending when it was built with one; nothing else changes, so retries,
-//! `on_status` and dead letters run as they would against the real API.
+//! `on_status` and dead letters run as they would against the real API. Or, recording
+//! (`weir test --record`), the client sends for real and tells its [`ExchangeRecorder`] every
+//! exchange.
 
 use std::time::Duration;
 
@@ -42,6 +44,40 @@ pub(crate) trait RequestMock: Send + Sync + std::fmt::Debug {
     fn answer(&self, request: &MockRequest) -> MockReply;
     /// A wait the component would make (backoff, `Retry-After`, settle, polling): recorded, not slept.
     fn pause(&self, wait: Duration);
+}
+
+/// Keeps the exchanges of one component with the real API (`weir test --record`): the client sends as
+/// in production (credentials, rate limit, real waits) and tells the recorder each request and answer.
+pub(crate) trait ExchangeRecorder: Send + Sync + std::fmt::Debug {
+    /// `request` got `reply` (a [`MockReply::Response`] or [`MockReply::NoResponse`]).
+    fn record(&self, request: &MockRequest, reply: &MockReply);
+}
+
+/// What a test puts between a component and the network.
+#[derive(Debug, Clone)]
+pub(crate) enum RequestHook {
+    /// Requests are answered by the mock; nothing is sent.
+    Mock(std::sync::Arc<dyn RequestMock>),
+    /// Requests are sent for real and every exchange recorded.
+    Record(std::sync::Arc<dyn ExchangeRecorder>),
+}
+
+impl RequestHook {
+    /// The mock, when requests are answered by one.
+    pub(crate) fn mock(&self) -> Option<std::sync::Arc<dyn RequestMock>> {
+        match self {
+            Self::Mock(mock) => Some(std::sync::Arc::clone(mock)),
+            Self::Record(_) => None,
+        }
+    }
+
+    /// The recorder, when requests are sent and recorded.
+    pub(crate) fn recorder(&self) -> Option<std::sync::Arc<dyn ExchangeRecorder>> {
+        match self {
+            Self::Record(recorder) => Some(std::sync::Arc::clone(recorder)),
+            Self::Mock(_) => None,
+        }
+    }
 }
 
 /// How a component waits (backoff, `Retry-After`, settle, polling): for real, or — with a mock — by

@@ -119,8 +119,8 @@ pub(crate) struct GraphqlSource {
     max_pages: u64,
     timeout: StdDuration,
     connection: Option<HttpConnection>,
-    /// Answers requests instead of the network (`weir test`).
-    mock: Option<std::sync::Arc<dyn crate::kernel::mock::RequestMock>>,
+    /// Answers or records requests (`weir test`).
+    hook: Option<crate::kernel::mock::RequestHook>,
     policy: RetryPolicy,
 }
 
@@ -196,7 +196,7 @@ impl GraphqlSourceConfig {
                 max_pages: self.max_pages,
                 timeout,
                 connection: connection.map(|(_, c)| c.clone()),
-                mock: ctx.request_mock.clone(),
+                hook: ctx.request_hook.clone(),
                 policy: policy.ok()?,
             })
         })
@@ -216,7 +216,7 @@ fn failed(message: String, retryable: bool) -> SourceError {
 impl GraphqlSource {
     /// Reads every page, blocking; call from a blocking thread.
     fn poll(&self, ctx: &SourceContext, chain: Chain) -> Result<(), SourceError> {
-        let client = client(self.timeout, self.connection.as_ref(), self.mock.clone())
+        let client = client(self.timeout, self.connection.as_ref(), self.hook.clone())
             .map_err(|message| failed(message, false))?;
         let render = RenderContext::new(std::sync::Arc::new(Value::Object(Map::new())));
         let mut request = self.request.render(&render).map_err(|e| failed(e, false))?;

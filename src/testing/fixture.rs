@@ -47,7 +47,7 @@ fn token(text: &str, pos: Pos) -> Option<&str> {
 }
 
 /// serde_json's message without its ` at line L column C` (the diagnostic shows the place).
-fn reason(e: &serde_json::Error) -> String {
+pub(crate) fn reason(e: &serde_json::Error) -> String {
     let text = e.to_string();
     match text.rfind(" at line ") {
         Some(i) => text[..i].to_string(),
@@ -56,7 +56,7 @@ fn reason(e: &serde_json::Error) -> String {
 }
 
 /// Where a fixture's problem is, for a diagnostic.
-fn at(shown: &str, text: &str, line: usize, col: usize) -> Option<Location> {
+pub(crate) fn at(shown: &str, text: &str, line: usize, col: usize) -> Option<Location> {
     let line_text = text.lines().nth(line.saturating_sub(1)).unwrap_or("").to_string();
     Some(Location { file: shown.to_string(), pos: Pos { line: line.max(1), col: col.max(1), width: 1 }, line_text })
 }

@@ -136,11 +136,12 @@ fn collect(dir: &Path, inside_tests: bool, out: &mut Vec<PathBuf>) {
 }
 
 /// Loads one test file, reporting every error into `diagnostics`; `None` when the file or its
-/// pipeline cannot be used at all. `update`: snapshots may be missing (they are about to be written).
+/// pipeline cannot be used at all. Under `--update` snapshots, under `--record` cassettes, may be
+/// missing (they are about to be written).
 pub(crate) fn load_test_file(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
-    update: bool,
+    options: super::LoadOptions,
     diagnostics: &mut Diagnostics,
 ) -> Option<LoadedTestFile> {
     let file = match ConfigFile::load(path, path.display().to_string(), env) {
@@ -206,7 +207,13 @@ pub(crate) fn load_test_file(
                 Some("give each test of a file its own name".into()),
             );
         }
-        let context = super::prepare::Context { file: &file, pipeline: &pipeline, components: &components, update };
+        let context = super::prepare::Context {
+            file: &file,
+            pipeline: &pipeline,
+            components: &components,
+            update: options.update,
+            record: options.record,
+        };
         if let Some(test) = prepare_test(&mut parser, &context, &defaults, case, &pointer) {
             prepared.push(test);
         }

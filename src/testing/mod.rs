@@ -2,15 +2,18 @@
 //! a source or a step, replaces tables and the id map, answers HTTP requests with mocks, and checks
 //! what each sink received and each step passed on, the dead letters and the counters. Runs in-process
 //! on state in memory: a test run writes no state file, and sends nothing anywhere — every sink is a
-//! stand-in unless mocked, and a component that would make a request without mocks is refused.
+//! stand-in unless mocked, and a component that would make a request without mocks (or a cassette)
+//! is refused. The one exception is `--record`: the HTTP components a test's cassette answers send
+//! to the real API, and their exchanges are written as the cassette.
 //!
 //! The layers: `spec` (the file's shape and schema), `load` and `prepare` (reading and checking),
-//! `fixture` (records in files, snapshots), `mock` (answers to requests), `capture` and `run` (one
-//! test's run), `compare` and `dead_letters` (what failed, record by record), `report` (the output),
-//! `coverage` (what no test exercised). `weir diff` runs two versions of a pipeline the same way
-//! (`diff`) and pairs what came out (`diff_pairs`).
+//! `fixture` (records in files, snapshots), `mock` (answers to requests), `cassette` (recorded HTTP),
+//! `capture` and `run` (one test's run), `compare` and `dead_letters` (what failed, record by record),
+//! `report` (the output), `coverage` (what no test exercised). `weir diff` runs two versions of a
+//! pipeline the same way (`diff`) and pairs what came out (`diff_pairs`).
 
 mod capture;
+pub(crate) mod cassette;
 pub(crate) mod compare;
 pub(crate) mod coverage;
 mod dead_letters;
@@ -42,16 +45,25 @@ pub fn test_schema() -> serde_json::Value {
     schema
 }
 
+/// How test files are read.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LoadOptions {
+    /// `--update`: snapshots are about to be written; they need not exist.
+    pub(crate) update: bool,
+    /// `--record`: cassettes are about to be recorded; they need not exist.
+    pub(crate) record: bool,
+}
+
 /// Loads every test file under `paths`; every error of every file, or the files.
 pub(crate) fn load_all(
     paths: &[PathBuf],
     env: &dyn Fn(&str) -> Option<String>,
-    update: bool,
+    options: LoadOptions,
 ) -> Result<Vec<LoadedTestFile>, Diagnostics> {
     let mut diagnostics = Diagnostics::default();
     let files = load::find_test_files(paths, &mut diagnostics);
     let loaded: Vec<LoadedTestFile> =
-        files.iter().filter_map(|f| load::load_test_file(f, env, update, &mut diagnostics)).collect();
+        files.iter().filter_map(|f| load::load_test_file(f, env, options, &mut diagnostics)).collect();
     if diagnostics.is_empty() { Ok(loaded) } else { Err(diagnostics) }
 }
 
@@ -80,6 +92,17 @@ pub(crate) fn run_all(
         all.push(outcomes);
     }
     (all, filtered_out)
+}
+
+/// Writes every cassette recorded in `outcomes` (`weir test --record`); the files written and how many
+/// exchanges each holds.
+pub(crate) fn write_cassettes(outcomes: &[Vec<TestOutcome>]) -> std::io::Result<Vec<(PathBuf, usize)>> {
+    let mut written = Vec::new();
+    for (path, exchanges) in outcomes.iter().flatten().filter_map(|o| o.recorded.as_ref()) {
+        cassette::write(path, exchanges)?;
+        written.push((path.clone(), exchanges.len()));
+    }
+    Ok(written)
 }
 
 /// Writes every snapshot of `outcomes` (`weir test --update`); the files written.

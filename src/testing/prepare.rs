@@ -9,6 +9,7 @@ use std::sync::Arc;
 use regex::Regex;
 use serde_json::{Map, Value};
 
+use super::cassette::CassetteUse;
 use super::fixture::{read_fixture, read_snapshot};
 use super::load::{Components, child, unknown_component};
 use super::mock::{CompiledRule, compile_rules};
@@ -27,6 +28,8 @@ pub(crate) struct Context<'a> {
     pub(crate) components: &'a Components,
     /// `--update`: snapshots are written from this run's output, not compared (nor need they exist).
     pub(crate) update: bool,
+    /// `--record`: cassettes are recorded against the API, not read (nor need they exist).
+    pub(crate) record: bool,
 }
 
 /// A test ready to run.
@@ -43,6 +46,8 @@ pub(crate) struct PreparedTest {
     pub(crate) ids: BTreeMap<String, Map<String, Value>>,
     /// HTTP answers by component id.
     pub(crate) mocks: BTreeMap<String, Vec<CompiledRule>>,
+    /// The cassette answering (or recording) the HTTP components without mocks.
+    pub(crate) cassette: Option<CassetteUse>,
     /// What must be true afterwards.
     pub(crate) expect: Expectations,
 }
@@ -180,7 +185,13 @@ pub(crate) fn prepare_test(
             }
         }
     }
-    check_requests_are_answered(parser, cx, &given, &mocks, pointer);
+    let cassette = case.cassette.as_deref().and_then(|name| {
+        let answered = requesting.iter().filter(|id| !mocks.contains_key(**id)).map(|id| id.to_string()).collect();
+        super::cassette::prepare(parser, cx, name, answered, &child(pointer, "cassette"), &dir)
+    });
+    if case.cassette.is_none() {
+        check_requests_are_answered(parser, cx, &given, &mocks, pointer);
+    }
     let expect = prepare_expect(parser, cx, &case.expect, &format!("{pointer}/expect"), &dir);
     (parser.diagnostics.0.len() == errors_before).then(|| PreparedTest {
         name: case.name,
@@ -189,6 +200,7 @@ pub(crate) fn prepare_test(
         tables,
         ids,
         mocks,
+        cassette,
         expect,
     })
 }
@@ -224,8 +236,9 @@ fn prepare_tables(
     tables
 }
 
-/// A component that makes requests and that the test's records reach must have mocks: a test run
-/// never sends a request anywhere. An HTTP sink without mocks is not a problem: it only records what
+/// A component that makes requests and that the test's records reach must have mocks (this is not
+/// checked for a test with a cassette, which answers the others): a test run never sends a request
+/// anywhere. An HTTP sink without mocks is not a problem: it only records what
 /// it receives, like every sink of a test.
 fn check_requests_are_answered(
     parser: &mut Parser<'_>,
@@ -240,7 +253,7 @@ fn check_requests_are_answered(
         let message =
             format!("{kind} `{id}` (type `{type_name}`) would send requests, and this test has no mock for it");
         let hint = format!(
-            "a test never reaches a real URL: add `mocks: {{ {id}: [{{ when: {{ path: \"/…\" }}, then: {{ status: 200, body: … }} }}] }}`, or give records to a step after it"
+            "a test never reaches a real URL: add `mocks: {{ {id}: [{{ when: {{ path: \"/…\" }}, then: {{ status: 200, body: … }} }}] }}`, name a recorded `cassette:`, or give records to a step after it"
         );
         parser.diagnostics.push(
             Diagnostic::new("unmocked-request", message)

@@ -1,6 +1,7 @@
 //! Running one test: the pipeline compiled with the test's tables, its sinks replaced by stand-ins
-//! (or kept and answered by mocks), state in memory with the test's id map, the given records injected
-//! where the test says, then every expectation checked against what the run saw.
+//! (or kept and answered by mocks or a cassette), state in memory with the test's id map, the given
+//! records injected where the test says, then every expectation checked against what the run saw.
+//! Under `--record`, the HTTP components a cassette answers send for real and their exchanges are kept.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,13 +11,14 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::capture::{AcceptingSink, Recorder, StepWays};
+use super::cassette::{CassetteUse, Exchange, Recording, Replaying};
 use super::compare::{Received, check_records};
 use super::load::LoadedTestFile;
 use super::mock::ComponentMocks;
 use super::prepare::PreparedTest;
 use crate::assemble::load::LoadedPipeline;
 use crate::graph::plan::{DeadLetterTarget, Plan, compile_with};
-use crate::kernel::mock::RequestMock;
+use crate::kernel::mock::{RequestHook, RequestMock};
 use crate::kernel::stats::RunSummary;
 use crate::runtime::executor::{Execution, RunOptions};
 use crate::runtime::replay::Replay;
@@ -40,6 +42,8 @@ pub(crate) struct TestOutcome {
     pub(crate) ways: std::collections::BTreeMap<String, StepWays>,
     /// Snapshot files and what they should hold now (`--update` writes them).
     pub(crate) snapshots: Vec<(PathBuf, Vec<Received>)>,
+    /// The cassette recorded by this run (`--record`), to be written.
+    pub(crate) recorded: Option<(PathBuf, Vec<Exchange>)>,
 }
 
 /// The pipeline with the test's tables in place of the same-named ones.
@@ -135,6 +139,7 @@ pub(crate) fn run_test(file: &LoadedTestFile, test: &PreparedTest, runtime: &tok
         duration: Duration::ZERO,
         ways: Default::default(),
         snapshots: Vec::new(),
+        recorded: None,
     };
     if let Err(e) = run_checked(file, test, runtime, &mut outcome) {
         outcome.failures.push(e);
@@ -155,8 +160,12 @@ fn run_checked(
         .iter()
         .map(|(id, rules)| Arc::new(ComponentMocks::new(id.clone(), rules.iter().map(|r| r.fresh()).collect())))
         .collect();
-    let by_id: std::collections::BTreeMap<String, Arc<dyn RequestMock>> =
-        mocks.iter().map(|m| (m.component.clone(), Arc::clone(m) as Arc<dyn RequestMock>)).collect();
+    let mut by_id: std::collections::BTreeMap<String, RequestHook> =
+        mocks.iter().map(|m| (m.component.clone(), RequestHook::Mock(Arc::clone(m) as Arc<dyn RequestMock>))).collect();
+    let cassette = test.cassette.as_ref().map(Cassette::of);
+    if let (Some(cassette), Some(used)) = (&cassette, &test.cassette) {
+        by_id.extend(used.components.iter().map(|id| (id.clone(), cassette.hook(id))));
+    }
     let plan = compile_with(&pipeline, &by_id)
         .map_err(|d| format!("the pipeline does not compile with this test's tables:\n{d}"))?;
     let state = in_memory_state()?;
@@ -167,13 +176,20 @@ fn run_checked(
     }
     let name = plan.name.clone();
     let Sandboxed { recorder, summary, timed_out } =
-        run_sandboxed(plan, &state, &test.given, &|id| test.mocks.contains_key(id), runtime);
+        run_sandboxed(plan, &state, &test.given, &|id| kept_sink(test, id), runtime);
     if timed_out {
         outcome.failures.push(format!("the run was stopped after {} s", TEST_DEADLINE.as_secs()));
     }
     outcome.ways = recorder.ways();
     for mock in &mocks {
         outcome.failures.extend(mock.problems());
+    }
+    match (cassette, &test.cassette) {
+        (Some(Cassette::Replay(replay)), _) => outcome.failures.extend(replay.problems()),
+        (Some(Cassette::Record(recording)), Some(used)) => {
+            outcome.recorded = Some((used.path.clone(), recording.exchanges()));
+        }
+        _ => {}
     }
     match (&summary.error, &test.expect.error) {
         (Some(error), Some(want)) if !want.is_match(error) => {
@@ -231,6 +247,35 @@ fn run_checked(
         }
     }
     Ok(())
+}
+
+/// True for a sink the test answers (its mocks, or its cassette): it runs for real against them,
+/// instead of being a stand-in.
+fn kept_sink(test: &PreparedTest, id: &str) -> bool {
+    test.mocks.contains_key(id) || test.cassette.as_ref().is_some_and(|c| c.components.iter().any(|c| c == id))
+}
+
+/// A test's cassette in its run: being replayed, or being recorded.
+enum Cassette {
+    Replay(Arc<Replaying>),
+    Record(Arc<Recording>),
+}
+
+impl Cassette {
+    fn of(used: &CassetteUse) -> Self {
+        match &used.exchanges {
+            Some(exchanges) => Self::Replay(Arc::new(Replaying::new(used.shown.clone(), exchanges.clone()))),
+            None => Self::Record(Arc::default()),
+        }
+    }
+
+    /// What answers (or records) the requests of component `id`.
+    fn hook(&self, id: &str) -> RequestHook {
+        match self {
+            Self::Replay(replay) => RequestHook::Mock(replay.mock(id)),
+            Self::Record(recording) => RequestHook::Record(recording.recorder(id)),
+        }
+    }
 }
 
 /// Replaces every sink but those `kept` (mocked) by one that takes everything and writes nothing, and

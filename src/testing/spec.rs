@@ -62,6 +62,13 @@ pub(crate) struct TestCase {
     /// matches a request answers it. A request no rule matches fails the test.
     #[serde(default)]
     pub(crate) mocks: BTreeMap<String, Vec<MockRule>>,
+    /// A cassette file (relative to this file, `cassettes/<name>.json`) of HTTP exchanges recorded by
+    /// `weir test --record`: the requests of every HTTP component without `mocks` (sinks included) are
+    /// answered from it, each by the recorded exchange with the same method, path, query and body, in
+    /// order. A request the cassette does not hold, or an exchange left unused, fails the test.
+    /// Recording sends the requests to the real API, writes included.
+    #[serde(default)]
+    pub(crate) cassette: Option<String>,
     /// What must be true after the run.
     #[serde(default)]
     pub(crate) expect: Expect,

@@ -24,7 +24,7 @@ pub(crate) fn context() -> BuildContext {
         base_dir: PathBuf::from("."),
         connections: Default::default(),
         connections_unreadable: false,
-        request_mock: None,
+        request_hook: None,
     }
 }
 

@@ -46,3 +46,4 @@ mod state_file;
 mod tls;
 mod weir_diff;
 mod weir_test;
+mod weir_test_cassette;

@@ -16,6 +16,7 @@ use super::answer::{certificate_problem, describe_error, read_bounded, read_boun
 use crate::connectors::http::auth::Auth;
 use crate::connectors::http::connection::ClientOptions;
 use crate::connectors::http::token::Refusal;
+use crate::kernel::mock::RequestHook;
 use crate::kernel::rate_limit::RateLimit;
 
 /// One HTTP client per component (connections are pooled and kept alive).
@@ -37,6 +38,8 @@ pub(crate) struct Client {
     refused: Arc<OnceLock<ClientError>>,
     /// Answers requests instead of the network (`weir test`).
     mock: Option<Arc<dyn crate::kernel::mock::RequestMock>>,
+    /// Told every exchange with the real API (`weir test --record`).
+    recorder: Option<Arc<dyn crate::kernel::mock::ExchangeRecorder>>,
 }
 
 /// The settings of a component's client.
@@ -119,10 +122,12 @@ impl Client {
             ca_certificates: options.ca_certificates.clone(),
         };
         let inner = configure!(reqwest::blocking::Client::builder().timeout(settings.timeout), &settings)?;
-        let mock = options.mock.clone();
+        let hook = options.hook.as_ref();
+        let (mock, recorder) = (hook.and_then(RequestHook::mock), hook.and_then(RequestHook::recorder));
         // A mocked API gets no credentials (no login is made) and no rate limit (waits are virtual).
         let (auth, limit) = if mock.is_some() { (None, None) } else { (auth, limit) };
-        Ok(Self { inner, asynchronous: Arc::default(), settings, auth, limit, refused: Arc::default(), mock })
+        let refused = Arc::default();
+        Ok(Self { inner, asynchronous: Arc::default(), settings, auth, limit, refused, mock, recorder })
     }
 
     /// How this client's components wait between tries: for real, or virtually with a mock.
@@ -154,7 +159,7 @@ impl Client {
             let (answer, sent) = self.send_once(request)?;
             match self.after_auth(request, answer, sent.as_ref(), &mut renewals) {
                 AfterAuth::SendAgain => {}
-                AfterAuth::Done(done) => return done,
+                AfterAuth::Done(done) => return super::mocked::recorded(self.recorder.as_deref(), request, done),
             }
         }
     }
@@ -167,7 +172,7 @@ impl Client {
             let (answer, sent) = self.send_once_async(request).await?;
             match self.after_auth(request, answer, sent.as_ref(), &mut renewals) {
                 AfterAuth::SendAgain => {}
-                AfterAuth::Done(done) => return done,
+                AfterAuth::Done(done) => return super::mocked::recorded(self.recorder.as_deref(), request, done),
             }
         }
     }

@@ -177,7 +177,7 @@ impl HttpConnectionConfig {
             connect_timeout: self.connect_timeout.map(|t| t.0),
             follow_redirects: self.follow_redirects,
             ca_certificates,
-            mock: None,
+            hook: None,
         };
         let auth = self.auth.as_ref().map(|a| a.build(self.base_url.trim_end_matches('/'), &mut errors));
         if let Err(e) = RetryPolicy::build(&self.retry.clone().unwrap_or_default(), &self.on_status) {
@@ -203,9 +203,9 @@ impl HttpConnectionConfig {
 /// the component's to settle).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ClientOptions {
-    /// Answers requests instead of the network (`weir test`): set from the build context, never from a
-    /// connection.
-    pub mock: Option<std::sync::Arc<dyn crate::kernel::mock::RequestMock>>,
+    /// Answers requests instead of the network, or records what the network answers (`weir test`): set
+    /// from the build context, never from a connection.
+    pub hook: Option<crate::kernel::mock::RequestHook>,
     /// Time limit for opening a connection (`None`: 10 s).
     pub connect_timeout: Option<std::time::Duration>,
     /// Follow up to 5 redirects.

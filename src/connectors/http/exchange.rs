@@ -15,10 +15,10 @@ use super::retry::{RetryPolicy, StatusAction, Verdict};
 pub(crate) fn client(
     timeout: std::time::Duration,
     connection: Option<&HttpConnection>,
-    mock: Option<std::sync::Arc<dyn crate::kernel::mock::RequestMock>>,
+    hook: Option<crate::kernel::mock::RequestHook>,
 ) -> Result<Client, String> {
     let mut options = connection.map(|c| c.client.clone()).unwrap_or_default();
-    options.mock = mock;
+    options.hook = hook;
     Client::new(timeout, &options, connection.and_then(|c| c.auth.clone()), connection.and_then(|c| c.limit.clone()))
 }
 

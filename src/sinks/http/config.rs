@@ -386,7 +386,7 @@ impl HttpSinkConfig {
                     auth: connection.and_then(|(_, c)| c.auth.clone()),
                     limit: connection.and_then(|(_, c)| c.limit.clone()),
                     client_options: crate::connectors::http::connection::ClientOptions {
-                        mock: ctx.request_mock.clone(),
+                        hook: ctx.request_hook.clone(),
                         ..connection.map(|(_, c)| c.client.clone()).unwrap_or_default()
                     },
                     policy,

@@ -138,7 +138,7 @@ impl HttpSourceConfig {
                 max_pages: self.max_pages,
                 timeout,
                 client_options: crate::connectors::http::connection::ClientOptions {
-                    mock: ctx.request_mock.clone(),
+                    hook: ctx.request_hook.clone(),
                     ..connection.map(|c| c.client.clone()).unwrap_or_default()
                 },
                 auth: connection.and_then(|c| c.auth.clone()),

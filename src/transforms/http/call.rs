@@ -46,8 +46,8 @@ pub(super) struct Compiled {
     pub(super) policy: RetryPolicy,
     pub(super) timeout: std::time::Duration,
     pub(super) connection: Option<HttpConnection>,
-    /// Answers requests instead of the network (`weir test`).
-    pub(super) mock: Option<std::sync::Arc<dyn crate::kernel::mock::RequestMock>>,
+    /// Answers or records requests (`weir test`).
+    pub(super) hook: Option<crate::kernel::mock::RequestHook>,
     pub(super) cache: super::CacheConfig,
 }
 
@@ -111,7 +111,7 @@ impl HttpStep {
     /// Sends `request` and judges the answer.
     fn call(&mut self, request: &Prepared) -> Outcome {
         if self.client.is_none() {
-            match client(self.c.timeout, self.c.connection.as_ref(), self.c.mock.clone()) {
+            match client(self.c.timeout, self.c.connection.as_ref(), self.c.hook.clone()) {
                 Ok(c) => self.client = Some(c),
                 Err(e) => return Outcome::Fatal(e),
             }

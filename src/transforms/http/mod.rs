@@ -240,7 +240,7 @@ impl HttpStepConfig {
                 policy: policy?,
                 timeout,
                 connection: connection.map(|(_, c)| c.clone()),
-                mock: ctx.request_mock.clone(),
+                hook: ctx.request_hook.clone(),
                 cache: self.cache.clone(),
             }))
         })
