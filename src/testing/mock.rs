@@ -177,7 +177,7 @@ pub(crate) fn compile_rules(parser: &mut Parser<'_>, rules: &[MockRule], pointer
                         hint,
                     );
                     ok = false;
-                    continue;
+                    None
                 }
             },
         };

@@ -131,10 +131,11 @@ pub(crate) struct RequestMatch {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub(crate) enum Answers {
-    /// The same answer for every matching request.
-    One(MockAnswer),
+    // A list first: serde would also read a list as a `MockAnswer` (its fields by position).
     /// One answer per matching request, in order; the last repeats.
     Sequence(Vec<MockAnswer>),
+    /// The same answer for every matching request.
+    One(MockAnswer),
 }
 
 /// What a mock answers.

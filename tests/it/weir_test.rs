@@ -332,6 +332,19 @@ fn a_request_no_mock_answers_fails_the_test_and_an_unmocked_step_is_refused() {
         "{stderr}"
     );
     assert!(stderr.contains("tests/orders.yaml:3:11"), "{stderr}");
+    let bad_rules = "pipeline: orders\ntests:\n  - name: bad rules\n    mocks:\n      customer:\n        - when: { path: \"re:(\" }\n          then: { status: 99 }\n        - then: []\n";
+    std::fs::write(dir.path().join("tests/orders.yaml"), bad_rules).expect("write");
+    let (code, _, stderr) = run_orders(dir.path());
+    assert_eq!(code, Some(2), "{stderr}");
+    for expected in [
+        "bad path pattern",
+        "tests/orders.yaml:6:25",
+        "status 99 is not an HTTP status",
+        "`then` is an empty list",
+        "tests/orders.yaml:8:17",
+    ] {
+        assert!(stderr.contains(expected), "missing `{expected}` in:\n{stderr}");
+    }
 }
 
 #[test]
