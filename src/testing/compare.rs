@@ -3,11 +3,30 @@
 //! text diff of a long line. Numbers compare as written. `weir diff` phrases the same differences as
 //! changes (`52.0 → 52.00`).
 
+use std::path::PathBuf;
+
 use serde_json::Value;
 
 use super::fixture::sort_entries;
-use super::prepare::RecordChecks;
 use crate::expr::jsonpath::JsonPath;
+
+/// Checks of the records one component received or passed on.
+#[derive(Default)]
+pub(crate) struct RecordChecks {
+    pub(crate) records: Option<Vec<Value>>,
+    pub(crate) contains: Option<Vec<Value>>,
+    /// `(as written, compiled)`.
+    pub(crate) each: Vec<(String, JsonPath)>,
+    pub(crate) count: Option<usize>,
+    pub(crate) key: Option<JsonPath>,
+    pub(crate) snapshot: Option<Snapshot>,
+}
+
+/// A snapshot file and what it holds now (`None`: missing, to be written by `--update`).
+pub(crate) struct Snapshot {
+    pub(crate) path: PathBuf,
+    pub(crate) entries: Option<Vec<(Option<String>, Value)>>,
+}
 
 /// At most this many differences are listed per check; the rest are counted.
 const MAX_LISTED: usize = 12;

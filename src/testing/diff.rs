@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::compare::Received;
-use super::load::Components;
+use super::components::Components;
 use super::run::{TEST_DEADLINE, in_memory_state, run_sandboxed};
 use crate::assemble::load::LoadedPipeline;
 use crate::config::diagnostic::Diagnostics;

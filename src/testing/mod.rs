@@ -6,7 +6,8 @@
 //! is refused. The one exception is `--record`: the HTTP components a test's cassette answers send
 //! to the real API, and their exchanges are written as the cassette.
 //!
-//! The layers: `spec` (the file's shape and schema), `load` and `prepare` (reading and checking),
+//! The layers: `spec` (the file's shape and schema), `components` (what the checks work from), `load`
+//! and `prepare` (reading and checking),
 //! `fixture` (records in files, snapshots), `mock` (answers to requests), `cassette` (recorded HTTP),
 //! `capture` and `run` (one test's run), `compare` and `dead_letters` (what failed, record by record),
 //! `report` (the output), `coverage` (what no test exercised). `weir diff` runs two versions of a
@@ -15,6 +16,7 @@
 mod capture;
 pub(crate) mod cassette;
 pub(crate) mod compare;
+pub(crate) mod components;
 pub(crate) mod coverage;
 mod dead_letters;
 pub(crate) mod diff;

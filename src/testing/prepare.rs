@@ -3,34 +3,23 @@
 //! names checked against the pipeline — each problem reported at its place in the test file.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use regex::Regex;
 use serde_json::{Map, Value};
 
 use super::cassette::CassetteUse;
+use super::compare::{RecordChecks, Snapshot};
+use super::components::{Context, child, unknown_component};
 use super::fixture::{read_fixture, read_snapshot};
-use super::load::{Components, child, unknown_component};
 use super::mock::{CompiledRule, compile_rules};
 use super::spec::{CounterExpectation, Defaults, Expect, RecordsExpectation, TestCase};
-use crate::assemble::load::LoadedPipeline;
 use crate::assemble::parse::Parser;
 use crate::config::diagnostic::{Diagnostic, Location};
-use crate::config::file::{Anchor, ConfigFile};
+use crate::config::file::Anchor;
 use crate::expr::jsonpath::JsonPath;
 use crate::tables::Table;
-
-/// What a test is checked in: its file, its pipeline and the pipeline's components.
-pub(crate) struct Context<'a> {
-    pub(crate) file: &'a Arc<ConfigFile>,
-    pub(crate) pipeline: &'a LoadedPipeline,
-    pub(crate) components: &'a Components,
-    /// `--update`: snapshots are written from this run's output, not compared (nor need they exist).
-    pub(crate) update: bool,
-    /// `--record`: cassettes are recorded against the API, not read (nor need they exist).
-    pub(crate) record: bool,
-}
 
 /// A test ready to run.
 pub(crate) struct PreparedTest {
@@ -67,24 +56,6 @@ pub(crate) struct Expectations {
     pub(crate) error: Option<Regex>,
     /// The id map afterwards.
     pub(crate) ids: BTreeMap<String, Map<String, Value>>,
-}
-
-/// Checks of the records one component received or passed on.
-#[derive(Default)]
-pub(crate) struct RecordChecks {
-    pub(crate) records: Option<Vec<Value>>,
-    pub(crate) contains: Option<Vec<Value>>,
-    /// `(as written, compiled)`.
-    pub(crate) each: Vec<(String, JsonPath)>,
-    pub(crate) count: Option<usize>,
-    pub(crate) key: Option<JsonPath>,
-    pub(crate) snapshot: Option<Snapshot>,
-}
-
-/// A snapshot file and what it holds now (`None`: missing, to be written by `--update`).
-pub(crate) struct Snapshot {
-    pub(crate) path: PathBuf,
-    pub(crate) entries: Option<Vec<(Option<String>, Value)>>,
 }
 
 /// One expected dead letter.

@@ -6,7 +6,7 @@
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
-use super::client::{Answer, ClientError, Prepared};
+use super::answer::{Answer, ClientError, Prepared};
 use crate::kernel::mock::{ExchangeRecorder, MockReply, MockRequest, RequestMock};
 
 /// `request` as a mock or a recorder sees it.

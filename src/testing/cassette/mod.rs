@@ -17,8 +17,8 @@ use serde_json::Value;
 pub(crate) use record::Recording;
 pub(crate) use replay::Replaying;
 
+use super::components::Context;
 use super::fixture::{at, reason};
-use super::prepare::Context;
 use crate::assemble::parse::Parser;
 use crate::config::diagnostic::Diagnostic;
 use crate::config::file::Anchor;
