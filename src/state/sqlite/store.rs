@@ -105,7 +105,9 @@ impl StateStore for SqliteStore {
 
     fn begin_intent(&self, id: &IntentId, payload_hash: &str) -> StateResult<PriorIntent> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(map_error)?;
+        // IMMEDIATE: it reads before it writes; a deferred transaction's read snapshot could fail the
+        // write with SQLITE_BUSY_SNAPSHOT when another process commits in between.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
         let prior: Option<(String, String, Option<String>)> = tx
             .query_row(
                 "SELECT status, payload_hash, response FROM intents WHERE pipeline = ?1 AND sink = ?2 AND key = ?3",
@@ -158,7 +160,9 @@ impl StateStore for SqliteStore {
 
     fn push_dead_letter(&self, entry: &DeadLetterEntry, run_id: Option<i64>) -> StateResult<i64> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(map_error)?;
+        // IMMEDIATE: it reads before it writes; a deferred transaction's read snapshot could fail the
+        // write with SQLITE_BUSY_SNAPSHOT when another process commits in between.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
         let record = to_json(&entry.record);
         let parent = entry.parent.as_ref().map(to_json);
         let hash = record_hash(&record);
