@@ -14,7 +14,7 @@ use crate::support::repo;
 use crate::support::sim::Simulator;
 
 /// The pipeline files of `pipelines/demo/` this file runs.
-pub(crate) const PIPELINES: [&str; 2] = ["inventory.yaml", "prices.yaml"];
+pub(crate) const PIPELINES: [&str; 3] = ["inventory-full.yaml", "inventory.yaml", "prices.yaml"];
 
 /// The pipeline files in `pipelines/demo/` (not `connections.yaml`, `shared.yaml`, nor `tests/`).
 pub(crate) fn demo_pipeline_files() -> Vec<String> {
@@ -177,6 +177,42 @@ fn inventory_sends_the_erps_stock_per_warehouse_and_then_only_what_changed() {
 
     demo.run("inventory.yaml");
     assert!(demo.commerce_posts("/rest/V1/inventory/source-items").is_empty(), "nothing changed, nothing sent");
+}
+
+#[test]
+fn a_full_inventory_resync_goes_through_async_bulk_and_dead_letters_what_magento_refuses() {
+    let demo = Demo::start();
+    // Stock the shop must end with: one row negative in the ERP, one refused by Magento's consumer.
+    demo.erp.control("POST", "stock", Some(json!({"item": "1954-W", "location": "MAIN", "quantity": -5})));
+    let outcomes = json!({"open_polls": 1, "outcomes": [
+        {"match": "100%-COTTON\",\"source_code\":\"west_dc", "status": 3, "message": "The source item is not valid"},
+    ]});
+    let (status, answer) = demo.commerce.send("POST", "/__sim/bulk", None, Some(outcomes));
+    assert_eq!(status, 200, "{answer}");
+    let before = source_items(&demo.commerce);
+    demo.commerce_posts("");
+
+    demo.run("inventory-full.yaml");
+    let shop = source_items(&demo.commerce);
+    let refused = ("100%-COTTON".to_string(), "west_dc".to_string());
+    let mut expected = expected_stock(&demo.erp_state());
+    assert_eq!(expected.get(&("WT/09 Blue".into(), "default".into())), Some(&(0.0, 0)), "never negative");
+    expected.remove(&refused);
+    assert_shop_has(&shop, &expected);
+    assert_eq!(shop.get(&refused), before.get(&refused), "status 3: not saved");
+    let bulks = demo.commerce_posts("/rest/async/bulk/V1/inventory/source-items");
+    assert_eq!(bulks.len(), 1, "one bulk of 12 operations: {bulks:?}");
+    assert_eq!(bulks[0].as_array().map(Vec::len), Some(12), "{bulks:?}");
+    assert!(demo.commerce_posts("/rest/V1/inventory/source-items").is_empty(), "nothing went the synchronous way");
+    let state = demo.state.path().join("state.db").display().to_string();
+    let (code, stdout, stderr) =
+        outcome(command(&["dlq", "list", "--json", "--state", &state], &repo()).output().expect("weir runs"));
+    assert_eq!(code, Some(0), "{stderr}");
+    let dead: Value = serde_json::from_str(&stdout).expect("a JSON list");
+    let dead = dead.as_array().expect("a list");
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0]["key"], "stock:1956-W@WEST", "{dead:?}");
+    assert!(dead[0]["error"].as_str().is_some_and(|e| e.contains("The source item is not valid")), "{dead:?}");
 }
 
 /// The shop's base prices of `skus`.
