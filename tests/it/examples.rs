@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 
 use weir::api::{Execution, RunOptions, RunSummary, compile, load_paths};
 
-use crate::support::cli::command;
+use crate::support::cli::weir;
 use crate::support::repo;
 
 /// Runs every pipeline under `dir` with `WEIR_OUT` pointing at `out`; returns the summaries by name.
@@ -70,13 +70,7 @@ fn shipped_pipelines_run_with_balanced_books() {
 #[test]
 fn the_shipped_pipelines_tests_pass_and_leave_nothing_behind() {
     let before = files_under(&repo().join("pipelines"));
-    // The demo folder's connections name two secrets (the simulators' credentials); `weir test`
-    // resolves them although no request is sent.
-    let output = command(&["test", "pipelines"], &repo())
-        .env("COMMERCE_ADMIN_PASSWORD", "unused-in-tests")
-        .env("ERP_CLIENT_SECRET", "unused-in-tests")
-        .output()
-        .expect("weir runs");
+    let output = weir(&["test", "pipelines"], &repo());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         output.status.code(),
