@@ -177,6 +177,23 @@ fn inventory_sends_the_erps_stock_per_warehouse_and_then_only_what_changed() {
 
     demo.run("inventory.yaml");
     assert!(demo.commerce_posts("/rest/V1/inventory/source-items").is_empty(), "nothing changed, nothing sent");
+    // The later runs asked the ERP from the watermark (form-encoded), not from the configured start.
+    let asked: Vec<String> = demo
+        .erp
+        .requests()
+        .iter()
+        .filter(|r| r["method"] == "GET" && r["path"].as_str().is_some_and(|p| p.ends_with("/itemStocks")))
+        .map(|r| {
+            let form = r["query"].as_str().unwrap_or_default().replace('+', " ");
+            percent_encoding::percent_decode_str(&form).decode_utf8_lossy().into_owned()
+        })
+        .collect();
+    assert_eq!(asked.len(), 3, "{asked:?}");
+    assert!(asked[0].contains("lastModifiedDateTime ge 2026-01-01T00:00:00Z"), "{asked:?}");
+    assert!(
+        asked[1..].iter().all(|q| q.contains("lastModifiedDateTime ge ") && !q.contains("ge 2026-01-01T00:00:00Z")),
+        "{asked:?}"
+    );
 }
 
 #[test]
