@@ -21,6 +21,7 @@ mod crash;
 mod custom_source;
 mod data_integrity;
 mod dead_letters;
+mod demo;
 mod docs;
 mod docs_keys;
 mod editor;

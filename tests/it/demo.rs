@@ -1,0 +1,297 @@
+//! The shipped client folder `pipelines/demo/` end to end: its pipelines run with the `weir` binary
+//! against the two simulators (`weir sim commerce`, `weir sim erp`, as processes), and what they did
+//! is read back from the **simulators' state** — the commerce sim's source items and prices, and the
+//! requests it received — not from Weir's counters. `examples.rs` leaves this folder out (it needs
+//! the simulators); `every_demo_pipeline_is_run_here` keeps that honest.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::support::cli::{command, outcome};
+use crate::support::commerce::Sim as Commerce;
+use crate::support::repo;
+use crate::support::sim::Simulator;
+
+/// The pipeline files in `pipelines/demo/` (not `connections.yaml`, `shared.yaml`, nor `tests/`).
+pub(crate) fn demo_pipeline_files() -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(repo().join("pipelines/demo"))
+        .expect("pipelines/demo is readable")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_string))
+        .filter(|n| n != "connections.yaml" && n != "shared.yaml")
+        .collect();
+    files.sort();
+    files
+}
+
+/// The pipeline files of `pipelines/demo/` that no test of this file runs (`demo.run("FILE")`).
+pub(crate) fn demo_pipelines_not_run_here() -> Vec<String> {
+    let source = include_str!("demo.rs");
+    demo_pipeline_files().into_iter().filter(|f| !source.contains(&format!("demo.run(\"{f}\")"))).collect()
+}
+
+#[test]
+fn every_demo_pipeline_is_run_here() {
+    assert!(demo_pipeline_files().len() >= 3, "{:?}", demo_pipeline_files());
+    assert_eq!(
+        demo_pipelines_not_run_here(),
+        Vec::<String>::new(),
+        "pipelines of pipelines/demo/ without an end-to-end test"
+    );
+}
+
+/// Both simulators and a state store for the demo's runs.
+struct Demo {
+    commerce: Commerce,
+    erp: Simulator,
+    company: String,
+    state: tempfile::TempDir,
+}
+
+impl Demo {
+    fn start() -> Demo {
+        let commerce = Commerce::start(&["--input-limit"]);
+        let erp = Simulator::start("erp", &["--seed", "7"]);
+        let company = erp.control("GET", "state", None)["companyId"].as_str().expect("a company id").to_string();
+        Demo { commerce, erp, company, state: tempfile::tempdir().expect("tempdir") }
+    }
+
+    /// `weir run pipelines/demo/FILE --state …` with the connections' environment pointing at the sims.
+    fn run(&self, file: &str) -> String {
+        let path = format!("pipelines/demo/{file}");
+        let state = self.state.path().join("state.db");
+        let out = command(&["run", &path, "--state", &state.display().to_string()], &repo())
+            .env("COMMERCE_URL", &self.commerce.base)
+            .env("COMMERCE_ADMIN_PASSWORD", "admin123")
+            .env("ERP_URL", &self.erp.base)
+            .env("ERP_COMPANY", &self.company)
+            .env("ERP_TOKEN_URL", format!("{}/tenant-1/oauth2/v2.0/token", self.erp.base))
+            .env("ERP_CLIENT_SECRET", "sim-client-secret")
+            .output()
+            .expect("weir runs");
+        let (code, stdout, stderr) = outcome(out);
+        assert_eq!(code, Some(0), "weir run {path}:\n{stdout}\n{stderr}");
+        stdout
+    }
+
+    fn erp_state(&self) -> Value {
+        self.erp.control("GET", "state", None)
+    }
+
+    /// The bodies of the commerce sim's requests to `path` since the last call, and forgets them.
+    fn commerce_posts(&self, path: &str) -> Vec<Value> {
+        let (status, log) = self.commerce.send("GET", "/__sim/requests", None, None);
+        assert_eq!(status, 200);
+        let (status, _) = self.commerce.send("DELETE", "/__sim/requests", None, None);
+        assert_eq!(status, 200);
+        log.as_array()
+            .expect("a list")
+            .iter()
+            .filter(|r| r["method"] == "POST" && r["path"] == path)
+            .map(|r| serde_json::from_str(r["body"].as_str().expect("a body")).expect("a JSON body"))
+            .collect()
+    }
+}
+
+/// `tables/NAME.csv` of the demo folder as (first column → second column).
+fn table(name: &str) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(repo().join(format!("pipelines/demo/tables/{name}.csv"))).expect("the table");
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (cells[0].to_string(), cells[1].to_string())
+        })
+        .collect()
+}
+
+/// The commerce sim's source items, by (SKU, source code) → (quantity, status).
+fn source_items(sim: &Commerce) -> BTreeMap<(String, String), (f64, i64)> {
+    let token = sim.token();
+    let answer = sim.get("/rest/V1/inventory/source-items", &token);
+    answer["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            let text = |k: &str| i[k].as_str().expect("a string").to_string();
+            (
+                (text("sku"), text("source_code")),
+                (i["quantity"].as_f64().expect("a quantity"), i["status"].as_i64().expect("a status")),
+            )
+        })
+        .collect()
+}
+
+/// What the shop must hold for the ERP's stock rows of the items the products table maps.
+fn expected_stock(erp: &Value) -> BTreeMap<(String, String), (f64, i64)> {
+    let products = table("products");
+    let warehouses = table("warehouses");
+    erp["itemStocks"]
+        .as_array()
+        .expect("itemStocks")
+        .iter()
+        .filter_map(|s| {
+            let sku = products.get(s["itemNumber"].as_str()?)?;
+            let source = warehouses.get(s["locationCode"].as_str()?).expect("every ERP location is in the table");
+            let on_hand = s["inventory"].as_f64()?;
+            Some(((sku.clone(), source.clone()), (on_hand.max(0.0), i64::from(on_hand > 0.0))))
+        })
+        .collect()
+}
+
+fn assert_shop_has(shop: &BTreeMap<(String, String), (f64, i64)>, expected: &BTreeMap<(String, String), (f64, i64)>) {
+    for (at, want) in expected {
+        assert_eq!(shop.get(at), Some(want), "source item {at:?}");
+    }
+}
+
+#[test]
+fn inventory_sends_the_erps_stock_per_warehouse_and_then_only_what_changed() {
+    let demo = Demo::start();
+    let expected = expected_stock(&demo.erp_state());
+    assert_eq!(expected.len(), 4 * 3, "four shop items in three warehouses");
+    demo.commerce_posts("");
+
+    demo.run("inventory.yaml");
+    assert_shop_has(&source_items(&demo.commerce), &expected);
+    let posts = demo.commerce_posts("/rest/V1/inventory/source-items");
+    let sent: usize = posts.iter().map(|p| p["sourceItems"].as_array().expect("sourceItems").len()).sum();
+    assert_eq!(sent, 12, "{posts:?}");
+    assert!(posts.iter().all(|p| p["sourceItems"].as_array().is_some_and(|l| l.len() <= 20)), "{posts:?}");
+
+    // Stock changes in the ERP: one goes negative (sold more than on hand), one is restocked.
+    for (item, location, quantity) in [("1952-W", "EAST", -3), ("1955-W", "WEST", 41)] {
+        demo.erp.control("POST", "stock", Some(json!({"item": item, "location": location, "quantity": quantity})));
+    }
+    demo.run("inventory.yaml");
+    let posts = demo.commerce_posts("/rest/V1/inventory/source-items");
+    assert_eq!(
+        posts,
+        vec![json!({"sourceItems": [
+            {"sku": "MH01-XS-Black", "source_code": "east_dc", "quantity": 0.0, "status": 0},
+            {"sku": "GIFT+CARD 50", "source_code": "west_dc", "quantity": 41.0, "status": 1},
+        ]})],
+        "only the two changed stock rows are sent"
+    );
+    let shop = source_items(&demo.commerce);
+    assert_eq!(shop.get(&("MH01-XS-Black".into(), "east_dc".into())), Some(&(0.0, 0)));
+    assert_eq!(shop.get(&("GIFT+CARD 50".into(), "west_dc".into())), Some(&(41.0, 1)));
+    assert_shop_has(&shop, &expected_stock(&demo.erp_state()));
+
+    demo.run("inventory.yaml");
+    assert!(demo.commerce_posts("/rest/V1/inventory/source-items").is_empty(), "nothing changed, nothing sent");
+    // The later runs asked the ERP from the watermark (form-encoded), not from the configured start.
+    let asked: Vec<String> = demo
+        .erp
+        .requests()
+        .iter()
+        .filter(|r| r["method"] == "GET" && r["path"].as_str().is_some_and(|p| p.ends_with("/itemStocks")))
+        .map(|r| {
+            let form = r["query"].as_str().unwrap_or_default().replace('+', " ");
+            percent_encoding::percent_decode_str(&form).decode_utf8_lossy().into_owned()
+        })
+        .collect();
+    assert_eq!(asked.len(), 3, "{asked:?}");
+    assert!(asked[0].contains("lastModifiedDateTime ge 2026-01-01T00:00:00Z"), "{asked:?}");
+    assert!(
+        asked[1..].iter().all(|q| q.contains("lastModifiedDateTime ge ") && !q.contains("ge 2026-01-01T00:00:00Z")),
+        "{asked:?}"
+    );
+}
+
+#[test]
+fn a_full_inventory_resync_goes_through_async_bulk_and_dead_letters_what_magento_refuses() {
+    let demo = Demo::start();
+    // Stock the shop must end with: one row negative in the ERP, one refused by Magento's consumer.
+    demo.erp.control("POST", "stock", Some(json!({"item": "1954-W", "location": "MAIN", "quantity": -5})));
+    let outcomes = json!({"open_polls": 1, "outcomes": [
+        {"match": "100%-COTTON\",\"source_code\":\"west_dc", "status": 3, "message": "The source item is not valid"},
+    ]});
+    let (status, answer) = demo.commerce.send("POST", "/__sim/bulk", None, Some(outcomes));
+    assert_eq!(status, 200, "{answer}");
+    let before = source_items(&demo.commerce);
+    demo.commerce_posts("");
+
+    demo.run("inventory-full.yaml");
+    let shop = source_items(&demo.commerce);
+    let refused = ("100%-COTTON".to_string(), "west_dc".to_string());
+    let mut expected = expected_stock(&demo.erp_state());
+    assert_eq!(expected.get(&("WT/09 Blue".into(), "default".into())), Some(&(0.0, 0)), "never negative");
+    expected.remove(&refused);
+    assert_shop_has(&shop, &expected);
+    assert_eq!(shop.get(&refused), before.get(&refused), "status 3: not saved");
+    let bulks = demo.commerce_posts("/rest/async/bulk/V1/inventory/source-items");
+    assert_eq!(bulks.len(), 1, "one bulk of 12 operations: {bulks:?}");
+    assert_eq!(bulks[0].as_array().map(Vec::len), Some(12), "{bulks:?}");
+    assert!(demo.commerce_posts("/rest/V1/inventory/source-items").is_empty(), "nothing went the synchronous way");
+    let state = demo.state.path().join("state.db").display().to_string();
+    let (code, stdout, stderr) =
+        outcome(command(&["dlq", "list", "--json", "--state", &state], &repo()).output().expect("weir runs"));
+    assert_eq!(code, Some(0), "{stderr}");
+    let dead: Value = serde_json::from_str(&stdout).expect("a JSON list");
+    let dead = dead.as_array().expect("a list");
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0]["key"], "stock:1956-W@WEST", "{dead:?}");
+    assert!(dead[0]["error"].as_str().is_some_and(|e| e.contains("The source item is not valid")), "{dead:?}");
+}
+
+/// The shop's base prices of `skus`.
+fn base_prices(sim: &Commerce, skus: &[&str]) -> BTreeMap<String, f64> {
+    let token = sim.token();
+    let (status, answer) =
+        sim.send("POST", "/rest/V1/products/base-prices-information", Some(&token), Some(json!({"skus": skus})));
+    assert_eq!(status, 200, "{answer}");
+    answer
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|p| (p["sku"].as_str().expect("a sku").to_string(), p["price"].as_f64().expect("a price")))
+        .collect()
+}
+
+#[test]
+fn prices_sends_the_erps_unit_prices_rounded_and_then_only_what_changed() {
+    let demo = Demo::start();
+    // Prices the shop does not have yet, one with three decimals (USD has two).
+    demo.erp.control("POST", "items/1952-W", Some(json!({"unitPrice": 55.555})));
+    demo.erp.control("POST", "items/1954-W", Some(json!({"unitPrice": 36.004})));
+    demo.commerce_posts("");
+
+    demo.run("prices.yaml");
+    let skus = ["MH01-XS-Black", "WT/09 Blue", "GIFT+CARD 50", "100%-COTTON"];
+    let want: BTreeMap<String, f64> =
+        [("MH01-XS-Black", 55.56), ("WT/09 Blue", 36.0), ("GIFT+CARD 50", 50.0), ("100%-COTTON", 19.0)]
+            .into_iter()
+            .map(|(s, p)| (s.to_string(), p))
+            .collect();
+    assert_eq!(base_prices(&demo.commerce, &skus), want);
+    let posts = demo.commerce_posts("/rest/V1/products/base-prices");
+    let mut sent: Vec<String> = posts
+        .iter()
+        .flat_map(|p| p["prices"].as_array().expect("prices").clone())
+        .map(|p| {
+            assert_eq!(p["store_id"], 0, "{p}");
+            p["sku"].as_str().expect("a sku").to_string()
+        })
+        .collect();
+    sent.sort();
+    let mut all: Vec<String> = skus.iter().map(|s| s.to_string()).collect();
+    all.sort();
+    assert_eq!(sent, all, "each shop item once, and no item the shop does not sell");
+
+    demo.run("prices.yaml");
+    assert!(demo.commerce_posts("/rest/V1/products/base-prices").is_empty(), "nothing changed, nothing sent");
+
+    demo.erp.control("POST", "items/1956-W", Some(json!({"unitPrice": 21.499})));
+    demo.run("prices.yaml");
+    assert_eq!(
+        demo.commerce_posts("/rest/V1/products/base-prices"),
+        vec![json!({"prices": [{"sku": "100%-COTTON", "price": 21.5, "store_id": 0}]})]
+    );
+    assert_eq!(base_prices(&demo.commerce, &["100%-COTTON"])["100%-COTTON"], 21.5);
+}
