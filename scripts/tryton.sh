@@ -83,8 +83,6 @@ port_open() { "$VENV/bin/python" -c 'import socket,sys; s=socket.create_connecti
 
 start() { # WORKDIR PORT
   local w=${1:?usage: tryton.sh start WORKDIR PORT} port=${2:?usage: tryton.sh start WORKDIR PORT}
-  install_venv
-  build_template
   mkdir -p "$w/db"; w=$(cd "$w" && pwd)
   cp "$TEMPLATE/db/erp.sqlite" "$w/db/erp.sqlite"
   cp "$TEMPLATE/rest-key" "$TEMPLATE/ids.json" "$w/"
@@ -117,9 +115,21 @@ stop() { # WORKDIR
   rm -f "$w/server.pid"
 }
 
+# One install or template build at a time (tests may start servers side by side).
+locked() {
+  mkdir -p "$CACHE"
+  if command -v flock >/dev/null 2>&1; then
+    exec 9> "$CACHE/lock"
+    flock 9
+  fi
+  install_venv
+  build_template
+  if command -v flock >/dev/null 2>&1; then exec 9>&-; fi
+}
+
 case "${1:-}" in
-  install) install_venv; build_template ;;
-  start) shift; start "$@" ;;
+  install) locked ;;
+  start) shift; locked; start "$@" ;;
   stop) shift; stop "$@" ;;
   *) echo "usage: tryton.sh install | start WORKDIR PORT | stop WORKDIR" >&2; exit 2 ;;
 esac
