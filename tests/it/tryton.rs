@@ -20,8 +20,8 @@ const ORDERS: &str = r#"{"increment_id":"000000101","customer":"roni_cost@exampl
 /// and the pipeline.
 fn client(dir: &Path, tryton: &Tryton) {
     let ids = &tryton.ids;
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    std::fs::write(dir.join("data/orders.ndjson"), ORDERS).unwrap();
+    std::fs::create_dir_all(dir.join("data")).expect("mkdir data");
+    std::fs::write(dir.join("data/orders.ndjson"), ORDERS).expect("write orders");
     std::fs::write(
         dir.join("connections.yaml"),
         format!(
@@ -36,7 +36,7 @@ fn client(dir: &Path, tryton: &Tryton) {
             context = tryton.context(),
         ),
     )
-    .unwrap();
+    .expect("write the client folder");
     std::fs::write(
         dir.join("orders.yaml"),
         format!(
@@ -85,7 +85,7 @@ sinks:
             unit = ids["unit"],
         ),
     )
-    .unwrap();
+    .expect("write the client folder");
 }
 
 fn run(dir: &Path, tryton: &Tryton, args: &[&str], fault: Option<&str>) -> Output {
@@ -139,10 +139,10 @@ fn tryton_orders_become_sales_once_through_rest() {
             return;
         }
     };
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
     client(dir.path(), &tryton);
     let pipeline = dir.path().join("orders.yaml");
-    let pipeline = pipeline.to_str().unwrap();
+    let pipeline = pipeline.to_str().expect("a UTF-8 path");
 
     // The first run dies right after Tryton answered the first create, before Weir recorded it.
     let first = run(dir.path(), &tryton, &["run", "-q", pipeline], Some("after_call:1"));
