@@ -63,6 +63,9 @@ sinks:
       party: {customer}
       company: {company}
       currency: {currency}
+      invoice_address: {address}
+      shipment_address: {address}
+      payment_term: {payment_term}
       lines:
         - - create
           - $each: "record.lines"
@@ -83,6 +86,40 @@ sinks:
             company = ids["company"],
             currency = ids["currency"],
             unit = ids["unit"],
+            address = ids["address"],
+            payment_term = ids["payment_term"],
+        ),
+    )
+    .expect("write the client folder");
+    // Tryton's buttons, in order, on the sale created for each order (its id from the id map).
+    let button = |name: &str| {
+        format!(
+            r#"    type: http
+    connection: tryton
+    method: POST
+    path: "/model/sale.sale/{{{{ ids.tryton_sale_id }}}}/{name}"
+    body: {{}}"#
+        )
+    };
+    std::fs::write(
+        dir.join("process.yaml"),
+        format!(
+            r#"name: tryton-process
+source: {{ id: orders, type: file, path: data/orders.ndjson, key: "order:{{{{ record.increment_id }}}}" }}
+steps:
+  - id: quote
+{quote}
+    into: quoted
+  - id: confirm
+{confirm}
+    into: confirmed
+sinks:
+  - id: process
+{process}
+"#,
+            quote = button("quote"),
+            confirm = button("confirm"),
+            process = button("process"),
         ),
     )
     .expect("write the client folder");
@@ -100,17 +137,18 @@ fn run(dir: &Path, tryton: &Tryton, args: &[&str], fault: Option<&str>) -> Outpu
     out
 }
 
-/// The sales of Tryton as (reference, [(product code, quantity)]), sorted.
-fn sales(tryton: &Tryton) -> Vec<(String, Vec<(String, f64)>)> {
+type Sale = (String, String, Vec<(String, f64)>);
+
+/// The sales of Tryton as (reference, state, [(product code, quantity)]), sorted.
+fn sales(tryton: &Tryton) -> Vec<Sale> {
     let found = tryton.search(
         "sale.sale",
         &json!([["reference", "like", "0000001%"]]),
         &["reference", "state", "lines.product.code", "lines.quantity"],
     );
-    let mut sales: Vec<(String, Vec<(String, f64)>)> = found
+    let mut sales: Vec<Sale> = found
         .iter()
         .map(|sale| {
-            assert_eq!(sale["state"], "draft", "{sale}");
             let mut lines: Vec<(String, f64)> = sale["lines"]
                 .as_array()
                 .expect("lines")
@@ -123,22 +161,37 @@ fn sales(tryton: &Tryton) -> Vec<(String, Vec<(String, f64)>)> {
                 })
                 .collect();
             lines.sort_by(|a, b| a.0.cmp(&b.0));
-            (sale["reference"].as_str().unwrap_or_default().to_string(), lines)
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            (text(&sale["reference"]), text(&sale["state"]), lines)
         })
         .collect();
     sales.sort_by(|a, b| a.0.cmp(&b.0));
     sales
 }
 
-#[test]
-fn tryton_orders_become_sales_once_through_rest() {
-    let tryton = match Tryton::start() {
-        Ok(tryton) => tryton,
+/// The two orders as Tryton sales in `state`.
+fn expected(state: &str) -> Vec<Sale> {
+    let s = |text: &str| text.to_string();
+    vec![
+        (s("000000101"), s(state), vec![(s("MH01-S-Black"), 1.0), (s("MH01-XS-Black"), 2.0)]),
+        (s("000000102"), s(state), vec![(s("MH01-S-Black"), 3.0)]),
+    ]
+}
+
+/// A fresh Tryton, or `None` (after saying why) when it cannot run here.
+fn tryton() -> Option<Tryton> {
+    match Tryton::start() {
+        Ok(tryton) => Some(tryton),
         Err(skip) => {
             eprintln!("SKIPPED: Tryton unavailable: {}", skip.0);
-            return;
+            None
         }
-    };
+    }
+}
+
+#[test]
+fn tryton_orders_become_sales_once_through_rest() {
+    let Some(tryton) = tryton() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     client(dir.path(), &tryton);
     let pipeline = dir.path().join("orders.yaml");
@@ -158,11 +211,7 @@ fn tryton_orders_become_sales_once_through_rest() {
     let summary: Value = serde_json::from_slice(&third.stdout).expect("a JSON summary");
     assert_eq!(summary["records"]["delivered"], 2, "{summary}");
 
-    let expected = vec![
-        ("000000101".to_string(), vec![("MH01-S-Black".to_string(), 1.0), ("MH01-XS-Black".to_string(), 2.0)]),
-        ("000000102".to_string(), vec![("MH01-S-Black".to_string(), 3.0)]),
-    ];
-    assert_eq!(sales(&tryton), expected);
+    assert_eq!(sales(&tryton), expected("draft"));
 
     // What each run did with the first order: found by the lookup, then skipped.
     let trace = run(dir.path(), &tryton, &["trace", "--state", ".weir/state.db", "--wide", "order:000000101"], None);
@@ -171,4 +220,36 @@ fn tryton_orders_become_sales_once_through_rest() {
     assert!(trace.contains("skipped"), "{trace}");
     let id = tryton.search("sale.sale", &json!([["reference", "=", "000000101"]]), &[])[0]["id"].clone();
     assert!(trace.contains(&format!("\"tryton_sale_id\":{id}")), "{trace}");
+}
+
+#[test]
+fn tryton_sales_are_quoted_confirmed_and_processed_into_shipments() {
+    let Some(tryton) = tryton() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    client(dir.path(), &tryton);
+    let orders = run(dir.path(), &tryton, &["run", "-q", "orders.yaml"], None);
+    assert!(orders.status.success(), "{orders:?}");
+    let process = run(dir.path(), &tryton, &["run", "--json", "process.yaml"], None);
+    assert!(process.status.success(), "{process:?}");
+    let summary: Value = serde_json::from_slice(&process.stdout).expect("a JSON summary");
+    assert_eq!(summary["records"]["delivered"], 2, "{summary}");
+
+    assert_eq!(sales(&tryton), expected("processing"));
+    // Processing a sale creates its customer shipment, one move per line.
+    let shipments = tryton.search(
+        "stock.shipment.out",
+        &json!([]),
+        &["state", "origins", "outgoing_moves.product.code", "outgoing_moves.quantity"],
+    );
+    let mut moves: Vec<(String, f64)> = shipments
+        .iter()
+        .flat_map(|s| s["outgoing_moves"].as_array().cloned().unwrap_or_default())
+        .map(|m| {
+            (m["product"]["code"].as_str().unwrap_or_default().to_string(), m["quantity"].as_f64().unwrap_or(-1.0))
+        })
+        .collect();
+    moves.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let s = |text: &str| text.to_string();
+    assert_eq!(shipments.len(), 2, "{shipments:?}");
+    assert_eq!(moves, vec![(s("MH01-S-Black"), 1.0), (s("MH01-S-Black"), 3.0), (s("MH01-XS-Black"), 2.0)]);
 }
