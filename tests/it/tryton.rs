@@ -123,7 +123,97 @@ sinks:
         ),
     )
     .expect("write the client folder");
+    // Each order's customer shipment (the first of its sale) through assign, pick, pack and done.
+    let shipment = |name: &str| {
+        format!(
+            r#"    type: http
+    connection: tryton
+    method: POST
+    path: "/model/stock.shipment.out/{{{{ record.shipment }}}}/{name}"
+    body: {{}}"#
+        )
+    };
+    std::fs::write(
+        dir.join("ship.yaml"),
+        format!(
+            r#"name: tryton-ship
+source: {{ id: orders, type: file, path: data/orders.ndjson, key: "order:{{{{ record.increment_id }}}}" }}
+steps:
+  - id: shipment
+    type: http
+    connection: tryton
+    path: "/model/sale.sale/{{{{ ids.tryton_sale_id }}}}?f=shipments"
+    select: "$.shipments[0]"
+    into: shipment
+  - id: assign
+{assign}
+    into: assigned
+  - id: pick
+{pick}
+    into: picked
+  - id: pack
+{pack}
+    into: packed
+sinks:
+  - id: done
+{done}
+"#,
+            assign = shipment("assign_try"),
+            pick = shipment("pick"),
+            pack = shipment("pack"),
+            done = shipment("do"),
+        ),
+    )
+    .expect("write the client folder");
+    // Stock counts of a warehouse location into a confirmed Tryton inventory.
+    std::fs::write(dir.join("data/counts.ndjson"), COUNTS).expect("write counts");
+    std::fs::write(dir.join("inventory.yaml"), INVENTORY).expect("write the client folder");
 }
+
+const COUNTS: &str = r#"{"location":"STO","lines":[{"sku":"MH01-XS-Black","qty":10},{"sku":"MH01-S-Black","qty":5}]}
+"#;
+
+const INVENTORY: &str = r#"name: tryton-inventory
+source: { id: counts, type: file, path: data/counts.ndjson, key: "count:{{ record.location }}" }
+steps:
+  - id: location
+    type: http
+    connection: tryton
+    path: "/model/stock.location?d={{ [['code', '=', record.location]] | tojson | base64url }}"
+    select: "$[0].id"
+    into: tryton_location
+  - id: products
+    type: http
+    connection: tryton
+    method: POST
+    path: /model/product.product/search_read
+    body:
+      domain: [["code", "in", "{{ record.lines | map(attribute='sku') | list }}"]]
+      fields_names: ["code"]
+    into: tryton_products
+  - id: inventory
+    type: http
+    connection: tryton
+    method: POST
+    path: /model/stock.inventory
+    body:
+      location: "{{ record.tryton_location }}"
+      lines:
+        - - create
+          - $each: "record.lines"
+            $as: line
+            $value:
+              product: "{{ (record.tryton_products | selectattr('code', 'equalto', line.sku) | first).id }}"
+              quantity: "{{ line.qty }}"
+    select: "$.id"
+    into: tryton_inventory
+sinks:
+  - id: confirm
+    type: http
+    connection: tryton
+    path: "/model/stock.inventory/{{ record.tryton_inventory }}/confirm"
+    body: {}
+"#;
 
 fn run(dir: &Path, tryton: &Tryton, args: &[&str], fault: Option<&str>) -> Output {
     let mut command = cli::command(args, dir);
@@ -223,33 +313,47 @@ fn tryton_orders_become_sales_once_through_rest() {
 }
 
 #[test]
-fn tryton_sales_are_quoted_confirmed_and_processed_into_shipments() {
+fn tryton_stock_counted_orders_processed_and_shipped() {
     let Some(tryton) = tryton() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     client(dir.path(), &tryton);
-    let orders = run(dir.path(), &tryton, &["run", "-q", "orders.yaml"], None);
-    assert!(orders.status.success(), "{orders:?}");
-    let process = run(dir.path(), &tryton, &["run", "--json", "process.yaml"], None);
-    assert!(process.status.success(), "{process:?}");
-    let summary: Value = serde_json::from_slice(&process.stdout).expect("a JSON summary");
-    assert_eq!(summary["records"]["delivered"], 2, "{summary}");
-
+    for pipeline in ["inventory.yaml", "orders.yaml", "process.yaml"] {
+        let out = run(dir.path(), &tryton, &["run", "--json", pipeline], None);
+        assert!(out.status.success(), "{pipeline}: {out:?}");
+        let summary: Value = serde_json::from_slice(&out.stdout).expect("a JSON summary");
+        assert_eq!(summary["records"]["dead_lettered"], 0, "{pipeline}: {summary}");
+    }
     assert_eq!(sales(&tryton), expected("processing"));
-    // Processing a sale creates its customer shipment, one move per line.
-    let shipments = tryton.search(
-        "stock.shipment.out",
-        &json!([]),
-        &["state", "origins", "outgoing_moves.product.code", "outgoing_moves.quantity"],
-    );
-    let mut moves: Vec<(String, f64)> = shipments
-        .iter()
-        .flat_map(|s| s["outgoing_moves"].as_array().cloned().unwrap_or_default())
-        .map(|m| {
-            (m["product"]["code"].as_str().unwrap_or_default().to_string(), m["quantity"].as_f64().unwrap_or(-1.0))
-        })
-        .collect();
-    moves.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    // Processing a sale creates its customer shipment, one move per line, waiting.
+    let shipments = |state: &str| {
+        let found = tryton.search(
+            "stock.shipment.out",
+            &json!([]),
+            &["state", "outgoing_moves.product.code", "outgoing_moves.quantity"],
+        );
+        assert!(found.iter().all(|s| s["state"] == state), "{found:?}");
+        let mut moves: Vec<(String, f64)> = found
+            .iter()
+            .flat_map(|s| s["outgoing_moves"].as_array().cloned().unwrap_or_default())
+            .map(|m| {
+                (m["product"]["code"].as_str().unwrap_or_default().to_string(), m["quantity"].as_f64().unwrap_or(-1.0))
+            })
+            .collect();
+        moves.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        (found.len(), moves)
+    };
     let s = |text: &str| text.to_string();
-    assert_eq!(shipments.len(), 2, "{shipments:?}");
-    assert_eq!(moves, vec![(s("MH01-S-Black"), 1.0), (s("MH01-S-Black"), 3.0), (s("MH01-XS-Black"), 2.0)]);
+    let moves = vec![(s("MH01-S-Black"), 1.0), (s("MH01-S-Black"), 3.0), (s("MH01-XS-Black"), 2.0)];
+    assert_eq!(shipments("waiting"), (2, moves.clone()));
+
+    let ship = run(dir.path(), &tryton, &["run", "--json", "ship.yaml"], None);
+    assert!(ship.status.success(), "{ship:?}");
+    let summary: Value = serde_json::from_slice(&ship.stdout).expect("a JSON summary");
+    assert_eq!(summary["records"]["delivered"], 2, "{summary}");
+    assert_eq!(shipments("done"), (2, moves));
+    let sent = tryton.search("sale.sale", &json!([["shipment_state", "=", "sent"]]), &["reference"]);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    // Counted 10 and 5, shipped 2 and 1 + 3: the warehouse's storage zone holds 8 and 1.
+    let on_hand = tryton.quantities(&tryton.search("stock.location", &json!([["code", "=", "STO"]]), &[])[0]["id"]);
+    assert_eq!(on_hand, vec![(s("MH01-S-Black"), 1.0), (s("MH01-XS-Black"), 8.0)]);
 }

@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Why the Tryton tests cannot run here (the script's one-line reason).
 #[derive(Debug)]
@@ -92,6 +92,32 @@ impl Tryton {
         let body = answer.text().expect("an answer body");
         assert!(status.is_success(), "GET /model/{model}: {status}: {body}");
         serde_json::from_str(&body).expect("a JSON list")
+    }
+}
+
+impl Tryton {
+    /// The quantity of each product in `location` (by code, sorted): `GET /model/product.product`
+    /// with `locations` in the context.
+    pub(crate) fn quantities(&self, location: &Value) -> Vec<(String, f64)> {
+        use base64::Engine as _;
+        let context = json!({"company": self.ids["company"], "locations": [location]});
+        let answer = self
+            .client
+            .get(format!("{}/model/product.product?f=code&f=quantity", self.rest))
+            .bearer_auth(&self.key)
+            .header("X-Tryton-Context", base64::engine::general_purpose::URL_SAFE.encode(context.to_string()))
+            .send()
+            .expect("Tryton answers");
+        let status = answer.status();
+        let body = answer.text().expect("an answer body");
+        assert!(status.is_success(), "GET /model/product.product: {status}: {body}");
+        let products: Vec<Value> = serde_json::from_str(&body).expect("a JSON list");
+        let mut quantities: Vec<(String, f64)> = products
+            .iter()
+            .map(|p| (p["code"].as_str().unwrap_or_default().to_string(), p["quantity"].as_f64().unwrap_or(-1.0)))
+            .collect();
+        quantities.sort_by(|a, b| a.0.cmp(&b.0));
+        quantities
     }
 }
 
