@@ -48,6 +48,7 @@ const DOC_ENV: &[(&str, &str)] = &[
     ("BC_TENANT", "contoso.onmicrosoft.com"),
     ("BC_CLIENT_ID", "00000000-0000-0000-0000-000000000000"),
     ("BC_CLIENT_SECRET", "doc-client-secret"),
+    ("TRYTON_KEY", "doc-tryton-key"),
 ];
 
 const MARKER: &str = "# weir-doc:";

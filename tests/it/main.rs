@@ -45,6 +45,7 @@ mod sim_faults;
 mod state;
 mod state_file;
 mod tls;
+mod tryton;
 mod weir_diff;
 mod weir_test;
 mod weir_test_cassette;

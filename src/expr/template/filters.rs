@@ -43,6 +43,18 @@ pub(crate) fn register(env: &mut Environment<'static>, tables: Arc<Tables>) {
     env.add_filter("tojson", tojson);
     env.add_filter("parse_kv", parse_kv);
     env.add_filter("path_segment", path_segment);
+    env.add_filter("base64url", base64url);
+}
+
+/// `{{ [["reference", "=", record.increment_id]] | tojson | base64url }}`: the text in URL-safe base64
+/// (RFC 4648 §5, `-` and `_`, padded with `=`), as in the query parameters of Tryton's REST API (its
+/// `d` domain and `o` order) and its `X-Tryton-Context` header.
+fn base64url(value: &Value) -> Result<String, Error> {
+    use base64::Engine as _;
+    let text = value.as_str().ok_or_else(|| {
+        invalid(format!("base64url expects a string (use `tojson` first for a list or a map), got {}", value.kind()))
+    })?;
+    Ok(base64::engine::general_purpose::URL_SAFE.encode(text.as_bytes()))
 }
 
 /// Characters a path segment keeps as they are (RFC 3986 "unreserved"); everything else is

@@ -159,6 +159,7 @@ fn unknown_filter_and_test_fail_at_compile_time() {
         "tojson",
         "urlencode",
         "path_segment",
+        "base64url",
         "round",
         "lookup",
         "datetimeformat",
@@ -517,4 +518,18 @@ fn simple_structured_templates_render_the_same_without_minijinja() {
     assert!(!e.compile_value(&json!({"a": "{{ record.a | title }}"})).unwrap().has_shortcut());
     assert!(!e.compile_value(&json!({"a": "{{ record.a ~ 'x' }}"})).unwrap().has_shortcut());
     assert!(!e.compile_value(&json!({"a": "{{ size }}"})).unwrap().has_shortcut());
+}
+
+#[test]
+fn base64url_encodes_a_tryton_domain() {
+    // Tryton decodes `d` with Python's `urlsafe_b64decode`: URL-safe alphabet, padded.
+    let out = render("{{ [['reference', '=', record.id]] | tojson | base64url }}", json!({"id": "M-1?>"})).unwrap();
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::URL_SAFE.decode(&out).unwrap();
+    let domain: Json = serde_json::from_slice(&decoded).unwrap();
+    assert_eq!(domain, json!([["reference", "=", "M-1?>"]]));
+    assert!(!out.contains('+') && !out.contains('/'));
+    assert!(
+        render("{{ record.n | base64url }}", json!({"n": 5})).unwrap_err().to_string().contains("expects a string")
+    );
 }

@@ -9,6 +9,7 @@ pub(crate) mod pages;
 pub(crate) mod receiver;
 pub(crate) mod sim;
 pub(crate) mod stub;
+pub(crate) mod tryton;
 
 use std::path::PathBuf;
 
