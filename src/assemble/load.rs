@@ -204,14 +204,8 @@ pub fn load_paths_partial(
 }
 
 fn collect_pipeline_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    entries.sort();
-    for path in entries {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.') {
-            continue;
-        }
+    for (path, name) in crate::config::paths::visible_entries(dir) {
+        let name = name.as_str();
         if path.is_dir() {
             if !SKIPPED_DIRS.contains(&name) {
                 collect_pipeline_files(&path, out);

@@ -56,14 +56,8 @@ pub(crate) fn find_test_files(paths: &[PathBuf], diagnostics: &mut Diagnostics) 
 }
 
 fn collect(dir: &Path, inside_tests: bool, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    entries.sort();
-    for path in entries {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.') {
-            continue;
-        }
+    for (path, name) in crate::config::paths::visible_entries(dir) {
+        let name = name.as_str();
         if path.is_dir() {
             // Snapshots and fixtures sit below `tests/` too: only its own files are tests.
             if !inside_tests && !matches!(name, "data" | "tables" | "out" | "target") {

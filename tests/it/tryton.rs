@@ -92,15 +92,7 @@ sinks:
     )
     .expect("write the client folder");
     // Tryton's buttons, in order, on the sale created for each order (its id from the id map).
-    let button = |name: &str| {
-        format!(
-            r#"    type: http
-    connection: tryton
-    method: POST
-    path: "/model/sale.sale/{{{{ ids.tryton_sale_id }}}}/{name}"
-    body: {{}}"#
-        )
-    };
+    let button = |name: &str| button_call("sale.sale", "ids.tryton_sale_id", name);
     std::fs::write(
         dir.join("process.yaml"),
         format!(
@@ -124,15 +116,7 @@ sinks:
     )
     .expect("write the client folder");
     // Each order's customer shipment (the first of its sale) through assign, pick, pack and done.
-    let shipment = |name: &str| {
-        format!(
-            r#"    type: http
-    connection: tryton
-    method: POST
-    path: "/model/stock.shipment.out/{{{{ record.shipment }}}}/{name}"
-    body: {{}}"#
-        )
-    };
+    let shipment = |name: &str| button_call("stock.shipment.out", "record.shipment", name);
     std::fs::write(
         dir.join("ship.yaml"),
         format!(
@@ -356,4 +340,16 @@ fn tryton_stock_counted_orders_processed_and_shipped() {
     // Counted 10 and 5, shipped 2 and 1 + 3: the warehouse's storage zone holds 8 and 1.
     let on_hand = tryton.quantities(&tryton.search("stock.location", &json!([["code", "=", "STO"]]), &[])[0]["id"]);
     assert_eq!(on_hand, vec![(s("MH01-S-Black"), 1.0), (s("MH01-XS-Black"), 8.0)]);
+}
+
+/// The keys of an `http` step or sink pressing button `name` of a Tryton `model` record whose id the
+/// template expression `id` gives (indented for a component of a pipeline's list).
+fn button_call(model: &str, id: &str, name: &str) -> String {
+    format!(
+        r#"    type: http
+    connection: tryton
+    method: POST
+    path: "/model/{model}/{{{{ {id} }}}}/{name}"
+    body: {{}}"#
+    )
 }
