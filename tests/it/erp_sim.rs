@@ -28,14 +28,14 @@ fn pages_to_the_end_with_next_link_and_filters_orders_and_selects() {
     let sim = Simulator::start("erp", &["--seed", "3"]);
     let token = token(&sim);
     let items = api(&sim, "items");
-    // Every item once, five a page, following the next link.
+    // Every item once (the classic items and the apparel ones), 50 a page, following the next link.
     let mut url = items.clone();
     let mut seen = Vec::new();
     let mut pages = 0;
     loop {
-        let answer = get(&sim, &url, &token, &[("Prefer", "odata.maxpagesize=5")]);
+        let answer = get(&sim, &url, &token, &[("Prefer", "odata.maxpagesize=50")]);
         assert_eq!(answer.status, 200, "{}", answer.body);
-        assert_eq!(answer.header("preference-applied"), "odata.maxpagesize=5");
+        assert_eq!(answer.header("preference-applied"), "odata.maxpagesize=50");
         assert!(answer.body["value"].as_array().expect("value").iter().all(|e| e["@odata.etag"].is_string()));
         seen.extend(numbers(&answer.body));
         pages += 1;
@@ -45,14 +45,17 @@ fn pages_to_the_end_with_next_link_and_filters_orders_and_selects() {
         }
     }
     let all = sim.control("GET", "state", None)["items"].as_array().expect("items").len();
-    assert_eq!((seen.len(), pages), (all, all.div_ceil(5)), "{seen:?}");
+    assert!(all > 600, "the apparel items are there: {all}");
+    assert_eq!((seen.len(), pages), (all, all.div_ceil(50)), "{seen:?}");
     let mut unique = seen.clone();
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), seen.len(), "no item twice: {seen:?}");
 
     let query = |q: &str| get(&sim, &format!("{items}?{q}"), &token, &[]);
-    let cheap = query("$filter=unitPrice%20ge%2050%20and%20unitPrice%20lt%20100&$orderby=unitPrice%20desc,number");
+    let cheap = query(
+        "$filter=unitPrice%20ge%2050%20and%20unitPrice%20lt%20100%20and%20itemCategoryCode%20ne%20'APPAREL'&$orderby=unitPrice%20desc,number",
+    );
     assert_eq!(numbers(&cheap.body), ["1928-S", "1952-W", "1953-W", "1955-W"], "{}", cheap.body);
     let or =
         query("$filter=displayName%20eq%20'100%25-COTTON'%20or%20displayName%20eq%20'WT/09%20Blue'&$orderby=number");
@@ -217,6 +220,51 @@ fn orders_are_created_with_lines_duplicates_included_and_shipped_with_tracking()
 }
 
 #[test]
+fn apparel_is_one_item_per_style_and_size_with_a_variant_per_color_and_order_lines_name_the_variant() {
+    let sim = Simulator::start("erp", &[]);
+    let token = token(&sim);
+    let items = api(&sim, "items");
+    let small = get(&sim, &format!("{items}?$filter=number%20eq%20'MH01-SM'"), &token, &[]);
+    let item = &small.body["value"][0];
+    assert_eq!(item["displayName"], "Chaz Kangeroo Hoodie, size S", "{}", small.body);
+    let variants = get(
+        &sim,
+        &format!("{}?$filter=itemNumber%20eq%20'MH01-SM'&$orderby=code", api(&sim, "itemVariants")),
+        &token,
+        &[],
+    );
+    let codes: Vec<&str> =
+        variants.body["value"].as_array().expect("value").iter().filter_map(|v| v["code"].as_str()).collect();
+    assert_eq!(codes, ["BLK", "GRY", "ORG"], "{}", variants.body);
+    let black = variants.body["value"][0]["id"].as_str().expect("an id");
+    let orders = api(&sim, "salesOrders");
+    let line = |variant: &str| {
+        json!({"customerNumber": "C00010", "salesOrderLines": [
+            {"lineObjectNumber": "MH01-SM", "itemVariantId": variant, "quantity": 1}]})
+    };
+    let created = send_json(&sim, "POST", &orders, &token, &[], &line(black));
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["salesOrderLines"][0]["itemVariantId"], black);
+    assert_eq!(created.body["salesOrderLines"][0]["unitPrice"], item["unitPrice"]);
+    // Another item's variant, and one that does not exist, are refused.
+    let other = get(&sim, &format!("{}?$filter=itemNumber%20eq%20'MH01-XS'", api(&sim, "itemVariants")), &token, &[]);
+    let theirs = other.body["value"][0]["id"].as_str().expect("an id");
+    let refused = send_json(&sim, "POST", &orders, &token, &[], &line(theirs));
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused.body["error"]["message"].as_str().is_some_and(|m| m.contains("does not belong")),
+        "{}",
+        refused.body
+    );
+    let missing = send_json(&sim, "POST", &orders, &token, &[], &line("no-such-variant"));
+    assert_eq!(missing.status, 400, "{}", missing.body);
+    // A shipment line names the variant shipped.
+    let number = created.body["number"].as_str().expect("a number");
+    let shipped = sim.control("POST", "ship", Some(json!({"order": number, "trackingNumber": "1Z1"})));
+    assert_eq!(shipped["salesShipmentLines"][0]["itemVariantId"], black, "{shipped}");
+}
+
+#[test]
 fn the_429_budget_answers_retry_after_per_client() {
     let sim = Simulator::start("erp", &["--budget", "3", "--budget-window", "60"]);
     let token = token(&sim);
@@ -241,7 +289,8 @@ fn the_429_budget_answers_retry_after_per_client() {
     assert_eq!(sim.send("GET", &items, &[("Cookie", &cookie)], None).status, 200);
 }
 
-/// Writes a folder reading the ERP's items through `auth` (YAML flow mapping) into `out.ndjson`.
+/// Writes a folder reading the ERP's twelve classic items (not the apparel) through `auth` (YAML flow
+/// mapping) into `out.ndjson`.
 fn folder(sim: &Simulator, auth: &str, page_size: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let connections = format!(
@@ -251,7 +300,7 @@ fn folder(sim: &Simulator, auth: &str, page_size: usize) -> tempfile::TempDir {
     std::fs::write(dir.path().join("connections.yaml"), connections).expect("connections");
     let pipeline = format!(
         "name: items\nsource:\n  id: items\n  type: http\n  connection: erp\n  path: \"{}\"\n  records: \"$.value[*]\"\n  \
-         paginate: {{ type: next_link }}\nsinks:\n  - {{ id: out, type: file, path: out.ndjson }}\n",
+         paginate: {{ type: next_link }}\n  query: {{ \"$filter\": \"itemCategoryCode ne 'APPAREL'\" }}\nsinks:\n  - {{ id: out, type: file, path: out.ndjson }}\n",
         api(sim, "items")
     );
     std::fs::write(dir.path().join("items.yaml"), pipeline).expect("pipeline");

@@ -6,6 +6,7 @@
 mod auth;
 mod bulk;
 mod catalog;
+pub(crate) use catalog::sample_children;
 mod customers;
 mod data;
 mod input;

@@ -27,9 +27,8 @@ pub(super) fn handle(erp: &Erp, method: &str, rest: &str, body: &[u8]) -> Respon
     match (method, rest) {
         ("GET", "state") => {
             let store = erp.store();
-            let sets = ["locations", "items", "customers", "itemStocks", "salesOrders", "salesShipments"];
             let mut state = json!({"companyId": erp.company});
-            for set in sets {
+            for set in super::store::SETS {
                 state[set] = Value::Array(store.all(set).to_vec());
             }
             json_response(200, &state)

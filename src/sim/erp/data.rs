@@ -1,6 +1,7 @@
 //! The seeded ERP data, shaped like Business Central's API v2.0 entities: one company, locations
 //! (warehouses), items with prices and stock per location, customers with e-mail, credit limit and
-//! blocked status. Orders and shipments start empty: they are what the tests create.
+//! blocked status, and the apparel items per style and size with a variant per color (`apparel`).
+//! Orders and shipments start empty: they are what the tests create.
 
 use serde_json::{Value, json};
 
@@ -128,12 +129,15 @@ pub(super) fn generate(seed: u64) -> Seeded {
             })
         })
         .collect();
+    let (apparel, variants) = super::apparel::seed(&mut rng, &mut modified);
+    items.extend(apparel);
     Seeded {
         company,
         sets: vec![
             ("companies", companies),
             ("locations", locations),
             ("items", items),
+            ("itemVariants", variants),
             ("customers", customers),
             ("itemStocks", stocks),
             ("salesOrders", Vec::new()),

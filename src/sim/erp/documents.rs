@@ -31,8 +31,17 @@ const ORDER_FIELDS: &[&str] = &[
     "salesOrderLines",
 ];
 /// What a client may send when creating a line.
-const LINE_FIELDS: &[&str] =
-    &["lineType", "itemId", "lineObjectNumber", "description", "quantity", "unitPrice", "discountAmount", "locationId"];
+const LINE_FIELDS: &[&str] = &[
+    "lineType",
+    "itemId",
+    "lineObjectNumber",
+    "itemVariantId",
+    "description",
+    "quantity",
+    "unitPrice",
+    "discountAmount",
+    "locationId",
+];
 
 type Refusal = ODataError;
 
@@ -139,6 +148,24 @@ fn push_line(store: &mut Store, order: &mut Value, line: &Value) -> Result<(), R
             &format!("The Item does not exist. Identification fields and values: No.='{shown}'"),
         ));
     };
+    let variant = match text(line, "itemVariantId") {
+        Some(id) => match store.find("itemVariants", "id", id) {
+            Some(v) if v["itemId"] == item["id"] => v["id"].clone(),
+            Some(v) => {
+                let message = format!(
+                    "The Item Variant {} does not belong to Item {}.",
+                    text(v, "code").unwrap_or_default(),
+                    text(&item, "number").unwrap_or_default()
+                );
+                return Err(refuse("Application_DialogException", &message));
+            }
+            None => {
+                let message = format!("The Item Variant does not exist. Identification fields and values: Id='{id}'");
+                return Err(refuse("Internal_RecordNotFound", &message));
+            }
+        },
+        None => json!("00000000-0000-0000-0000-000000000000"),
+    };
     let quantity = line.get("quantity").and_then(Value::as_f64).unwrap_or(0.0);
     if quantity < 0.0 {
         return Err(refuse("BadRequest", "The quantity of a line cannot be negative."));
@@ -156,7 +183,7 @@ fn push_line(store: &mut Store, order: &mut Value, line: &Value) -> Result<(), R
     let lines = order["salesOrderLines"].as_array().map_or(0, Vec::len);
     let new = json!({
         "id": store.guid(), "documentId": order["id"], "sequence": (lines + 1) * 10_000, "itemId": item["id"],
-        "lineType": "Item", "lineObjectNumber": item["number"],
+        "lineType": "Item", "lineObjectNumber": item["number"], "itemVariantId": variant,
         "description": line.get("description").cloned().unwrap_or_else(|| item["displayName"].clone()),
         "unitOfMeasureCode": item["baseUnitOfMeasureCode"], "quantity": quantity, "unitPrice": price,
         "discountAmount": discount, "amountExcludingTax": amount, "taxPercent": 0.0, "amountIncludingTax": amount,

@@ -5,6 +5,7 @@
 //! Azure AD client-credentials tokens and a SAP Business One-like session login; control endpoints
 //! (`/__sim/…`) to change stock, ship orders, change items and revoke tokens. See `docs/simulators.md`.
 
+mod apparel;
 mod auth;
 mod budget;
 mod control;

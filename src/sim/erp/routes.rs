@@ -12,13 +12,11 @@ use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
 use super::query::{Query, preferred_page_size};
-use super::store::{LINES, served};
+use super::store::{LINES, SETS, served};
 use super::{Erp, auth, control, documents, error, odata, with_etag};
 use crate::sim::control::Incoming;
 use crate::sim::respond::json_response;
 
-/// The entity sets a company has.
-const SETS: &[&str] = &["locations", "items", "customers", "itemStocks", "salesOrders", "salesShipments"];
 /// Properties a PATCH may not change.
 const READ_ONLY: &[&str] = &["id", "lastModifiedDateTime", "number", "inventory"];
 

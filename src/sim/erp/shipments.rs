@@ -77,6 +77,7 @@ pub(super) fn ship(store: &mut Store, ship: &Ship) -> Result<Value, String> {
         shipment_lines.push(json!({
             "id": store.guid(), "documentId": id, "documentNo": number, "sequence": (sequence + 1) * 10_000,
             "lineType": "Item", "lineObjectNumber": line["lineObjectNumber"], "itemId": line["itemId"],
+            "itemVariantId": line["itemVariantId"],
             "description": line["description"], "unitOfMeasureCode": line["unitOfMeasureCode"],
             "quantity": quantity, "locationId": line["locationId"], "orderLineSequence": line["sequence"],
         }));

@@ -116,10 +116,12 @@ impl Store {
 /// The static name of an entity set (the sets are the fixed ones `data` seeds; the routes only name
 /// those, and an unknown name maps to a set named "" that nothing reads).
 fn set_name(name: &str) -> &'static str {
-    const NAMES: &[&str] =
-        &["companies", "locations", "items", "customers", "itemStocks", "salesOrders", "salesShipments"];
-    NAMES.iter().find(|n| **n == name).copied().unwrap_or("")
+    std::iter::once(&"companies").chain(SETS).find(|n| **n == name).copied().unwrap_or("")
 }
+
+/// The entity sets a company has.
+pub(super) const SETS: &[&str] =
+    &["locations", "items", "itemVariants", "customers", "itemStocks", "salesOrders", "salesShipments"];
 
 /// An entity as served: without the lines it keeps inside, unless `expand` names them.
 pub(super) fn served(entity: &Value, expand: &[String]) -> Value {

@@ -69,6 +69,39 @@ fn attribute_set_id(name: &str) -> u32 {
     }
 }
 
+/// One child of a configurable product in the sample data, as the ERP simulator seeds its apparel
+/// items from it (one ERP item per style and size, one item variant per color).
+#[derive(Debug, Clone)]
+pub(crate) struct SampleChild {
+    /// The configurable product's SKU (the style), e.g. `MH01`.
+    pub parent: String,
+    /// The configurable product's name.
+    pub parent_name: String,
+    /// The child's size label, e.g. `XS`.
+    pub size: String,
+    /// The child's color label, e.g. `Black`.
+    pub color: String,
+    /// The child's price.
+    pub price: f64,
+}
+
+/// The children of the sample data's configurable products, in the file's order.
+pub(crate) fn sample_children() -> Vec<SampleChild> {
+    let mut reader = csv::Reader::from_reader(PRODUCTS.as_bytes());
+    let rows: Vec<Row> = reader.deserialize().filter_map(Result::ok).collect();
+    let names: HashMap<&str, &str> = rows.iter().map(|r| (r.sku.as_str(), r.name.as_str())).collect();
+    rows.iter()
+        .filter(|r| !r.parent.is_empty())
+        .map(|r| SampleChild {
+            parent: r.parent.clone(),
+            parent_name: names.get(r.parent.as_str()).copied().unwrap_or(r.parent.as_str()).to_string(),
+            size: r.size.clone(),
+            color: r.color.clone(),
+            price: r.price,
+        })
+        .collect()
+}
+
 /// Every product, by ascending `id`: the sample data's rows in their order, then the awkward SKUs.
 pub(super) fn products() -> Vec<Value> {
     let mut reader = csv::Reader::from_reader(PRODUCTS.as_bytes());
