@@ -41,9 +41,10 @@ pub(crate) fn color_code(label: &str) -> String {
 
 /// The apparel items and their variants, each stamped by `modified`.
 pub(super) fn seed(rng: &mut fastrand::Rng, mut modified: impl FnMut() -> String) -> (Vec<Value>, Vec<Value>) {
-    // (style, size code) → (item, its variants' codes), in the catalog's order.
+    // (style, size code) → the item and its variants' (code, description), in the catalog's order.
+    type Colors = Vec<(String, String)>;
     let mut order: Vec<(String, String)> = Vec::new();
-    let mut items: BTreeMap<(String, String), (Value, Vec<(String, String)>)> = BTreeMap::new();
+    let mut items: BTreeMap<(String, String), (Value, Colors)> = BTreeMap::new();
     for child in sample_children() {
         let key = (child.parent.clone(), size_code(&child.size));
         let entry = items.entry(key.clone()).or_insert_with(|| {
