@@ -77,7 +77,28 @@ pub(crate) struct SideInput {
 }
 
 /// A built step.
+/// What a step is given when the run starts.
+#[derive(Clone)]
+pub(crate) struct StepContext {
+    /// The pipeline's name.
+    pub(crate) pipeline: String,
+    /// The step's id.
+    pub(crate) step: String,
+    /// The state store (intent ledger, id map, audit), when the run has one (never in a dry run).
+    pub(crate) state: Option<std::sync::Arc<dyn crate::state::StateStore>>,
+    /// This run's id in the run history.
+    pub(crate) run_id: Option<i64>,
+    /// `--dry-run`: nothing may change anywhere.
+    pub(crate) dry_run: bool,
+}
+
 pub(crate) trait Transform: Send {
+    /// Called once before the run reads anything: take what the step needs of the run (the state
+    /// store). An error stops the run before a record is read.
+    fn open(&mut self, _ctx: &StepContext) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Processes a batch of records.
     fn process(&mut self, batch: Vec<Record>, out: &mut Output);
 

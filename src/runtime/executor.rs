@@ -20,6 +20,7 @@ use crate::kernel::checkpoint::Checkpoints;
 use crate::kernel::dead_letter::DeadLetterSender;
 use crate::kernel::fused::{Chain, Failure, StepEnv};
 use crate::kernel::stats::{NodeCounters, RunSummary};
+use crate::kernel::step::StepContext;
 use crate::sinks::dry_run::DryRunSink;
 use crate::sinks::{Sink, SinkContext};
 use crate::sources::{SourceContext, SourceError, SourceRun};
@@ -141,6 +142,20 @@ impl Execution {
         let saver = (!checkpoints.is_empty() && options.replay.is_none())
             .then(|| tokio::spawn(save_checkpoints_periodically(checkpoints.clone())));
         let step_counters: Vec<Arc<NodeCounters>> = steps.iter().map(|_| Arc::default()).collect();
+        let mut steps = steps;
+        for step in &mut steps {
+            let ctx = StepContext {
+                pipeline: name.clone(),
+                step: step.id.clone(),
+                state: if options.dry_run { None } else { options.state.clone() },
+                run_id: options.run_id,
+                dry_run: options.dry_run,
+            };
+            if let Err(e) = step.transform.open(&ctx) {
+                // Before any source reads: the run stops with nothing read.
+                failure.set(format!("step `{}`: {e}", step.id), &stop);
+            }
+        }
         let env_of = |i: usize, step: &BuiltStep| StepEnv {
             id: step.id.clone(),
             on_error: step.on_error,

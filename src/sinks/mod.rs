@@ -7,6 +7,7 @@ pub(crate) mod concurrent;
 pub(crate) mod dry_run;
 pub(crate) mod file;
 pub(crate) mod http;
+pub(crate) mod id_map;
 pub(crate) mod stdout;
 
 use crate::kernel::build::{BuildContext, BuildErrors};
@@ -17,6 +18,7 @@ crate::config::registry::component_registry! {
     SinkConfig, "sink", build(BuildContext) -> Box<dyn Sink>, BuildErrors {
         "file" => File(file::FileSinkConfig),
         "http" => Http(Box<http::HttpSinkConfig>),
+        "id_map" => IdMap(id_map::IdMapSinkConfig),
         "stdout" => Stdout(stdout::StdoutSinkConfig),
     }
 }

@@ -1,5 +1,6 @@
 //! Weir's own template filters: `lookup` (tables), decimal-exact `round`, `decimal`, `money`, date
-//! parsing/formatting (`parse_date`, `dateformat`) and a `tojson` that serializes records directly.
+//! parsing/formatting (`parse_date`, `dateformat`), a `tojson` that serializes records directly, and
+//! `required`, which fails a render on a missing value.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -44,6 +45,18 @@ pub(crate) fn register(env: &mut Environment<'static>, tables: Arc<Tables>) {
     env.add_filter("parse_kv", parse_kv);
     env.add_filter("path_segment", path_segment);
     env.add_filter("base64url", base64url);
+    env.add_filter("required", required);
+}
+
+/// `{{ ids_for(k).variant_id | required('the ERP has no variant ' ~ code) }}`: the value, unless it is
+/// undefined, none or an empty string — then the render fails with `message` (the record is
+/// dead-lettered with it), so a missing mapping is never sent on as an empty field.
+fn required(value: Value, message: Option<String>) -> Result<Value, Error> {
+    let missing = value.is_undefined() || value.is_none() || value.as_str().is_some_and(|s| s.trim().is_empty());
+    if missing {
+        return Err(invalid(message.unwrap_or_else(|| "a required value is missing".to_string())));
+    }
+    Ok(value)
 }
 
 /// `{{ [["reference", "=", record.increment_id]] | tojson | base64url }}`: the text in URL-safe base64

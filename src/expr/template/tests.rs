@@ -160,6 +160,7 @@ fn unknown_filter_and_test_fail_at_compile_time() {
         "urlencode",
         "path_segment",
         "base64url",
+        "required",
         "round",
         "lookup",
         "datetimeformat",
@@ -532,4 +533,16 @@ fn base64url_encodes_a_tryton_domain() {
     assert!(
         render("{{ record.n | base64url }}", json!({"n": 5})).unwrap_err().to_string().contains("expects a string")
     );
+}
+
+#[test]
+fn required_passes_a_value_on_and_fails_the_render_with_its_message_when_it_is_missing() {
+    assert_eq!(render("{{ record.a | required('no a') }}", json!({"a": "x"})).unwrap(), "x");
+    assert_eq!(render("{{ record.a | required }}", json!({"a": 0})).unwrap(), "0", "zero is a value");
+    for missing in [json!({}), json!({"a": null}), json!({"a": " "})] {
+        let e = render("{{ record.a | required('the ERP has no variant ' ~ record.c) }}", missing.clone());
+        let message = e.unwrap_err().to_string();
+        assert!(message.contains("the ERP has no variant"), "{missing}: {message}");
+    }
+    assert!(render("{{ record.a | required }}", json!({})).unwrap_err().to_string().contains("missing"));
 }

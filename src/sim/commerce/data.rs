@@ -42,7 +42,21 @@ pub(super) struct Child {
     id: u64,
     sku: String,
     price: f64,
+    /// The child's `size` and `color` option ids (attribute id, option id), as its parent line's
+    /// `product_option` names them.
+    options: Vec<(String, u64)>,
 }
+
+/// The attribute ids of `size` and `color`, by code.
+const OPTION_ATTRIBUTES: &[(&str, &str)] = &[("size", "144"), ("color", "93")];
+/// Cities of the generated addresses.
+const CITIES: &[(&str, &str, &str)] = &[
+    ("Calder", "49628", "MI"),
+    ("Austin", "78701", "TX"),
+    ("Portland", "97201", "OR"),
+    ("Denver", "80202", "CO"),
+    ("Boston", "02108", "MA"),
+];
 
 /// The children of the catalog's configurable products, by parent.
 pub(super) fn children(products: &[Value]) -> Vec<Child> {
@@ -51,12 +65,24 @@ pub(super) fn children(products: &[Value]) -> Vec<Child> {
         let links = parent["extension_attributes"]["configurable_product_links"].as_array();
         for id in links.into_iter().flatten().filter_map(Value::as_u64) {
             let Some(child) = (id as usize).checked_sub(1).and_then(|i| products.get(i)) else { continue };
+            let options = OPTION_ATTRIBUTES
+                .iter()
+                .filter_map(|(code, attribute)| {
+                    let value =
+                        child["custom_attributes"].as_array()?.iter().find(|a| a["attribute_code"] == *code)?["value"]
+                            .as_str()?
+                            .parse()
+                            .ok()?;
+                    Some((attribute.to_string(), value))
+                })
+                .collect();
             children.push(Child {
                 parent_id: parent["id"].as_u64().unwrap_or_default(),
                 parent_name: parent["name"].as_str().unwrap_or_default().to_string(),
                 id,
                 sku: child["sku"].as_str().unwrap_or_default().to_string(),
                 price: child["price"].as_f64().unwrap_or_default(),
+                options,
             });
         }
     }
@@ -81,6 +107,9 @@ pub(super) fn order(id: u64, children: &[Child], created: Option<i64>, rng: &mut
             "item_id": parent_item_id, "order_id": id, "product_id": child.parent_id, "sku": child.sku,
             "name": child.parent_name, "product_type": "configurable", "qty_ordered": qty, "qty_shipped": shipped,
             "price": child.price, "row_total": child.price * qty, "created_at": timestamp(created),
+            "product_option": {"extension_attributes": {"configurable_item_options": child.options.iter()
+                .map(|(attribute, value)| json!({"option_id": attribute, "option_value": value}))
+                .collect::<Vec<_>>()}},
         }));
         items.push(json!({
             "item_id": parent_item_id + 1, "order_id": id, "product_id": child.id, "sku": child.sku,
@@ -96,7 +125,21 @@ pub(super) fn order(id: u64, children: &[Child], created: Option<i64>, rng: &mut
         "created_at": timestamp(created), "updated_at": timestamp(updated), "customer_id": customer,
         "customer_email": customer_email(customer), "customer_firstname": first, "customer_lastname": last,
         "order_currency_code": "USD", "base_currency_code": "USD", "grand_total": total, "base_grand_total": total,
-        "subtotal": total, "total_item_count": items.len() / 2, "items": items, "status_histories": [],
+        "subtotal": total, "total_item_count": items.len() / 2, "items": items.clone(), "status_histories": [],
+        "billing_address": address(customer, "billing"),
+        "extension_attributes": {"shipping_assignments": [{"items": items, "shipping": {
+            "address": address(customer, "shipping"), "method": "flatrate_flatrate"}}]},
+    })
+}
+
+/// A customer's billing or shipping address, as an order holds it.
+fn address(customer: usize, kind: &str) -> Value {
+    let (first, last) = customer_name(customer);
+    let (city, postcode, region) = CITIES[customer % CITIES.len()];
+    json!({
+        "address_type": kind, "firstname": first, "lastname": last, "email": customer_email(customer),
+        "street": [format!("{} Main Street", 100 + customer * 7)], "city": city, "postcode": postcode,
+        "region_code": region, "country_id": "US", "telephone": format!("(555) 229-{:04}", 3000 + customer),
     })
 }
 

@@ -10,23 +10,20 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::HttpSink;
 use super::bulk::{Bulk, BulkConfig};
 use super::if_match::IfMatchConfig;
 use super::request::{BodySpec, RequestSpec, RequestTemplate};
 use super::writes::HttpSinkWrites;
-use super::{Captures, HttpSink, Idempotency, Lookup};
 use crate::config::duration::Duration;
 use crate::connectors::http::connection::{self, HttpConnection};
+use crate::connectors::http::idempotent::{IdempotencyConfig, compile_captures};
 use crate::connectors::http::retry::{RetryConfig, RetryConfigError, StatusAction};
 use crate::kernel::build::{BuildContext, BuildErrors};
 use crate::sinks::concurrent::MaxInFlight;
 
 fn default_create_method() -> String {
     "POST".into()
-}
-
-fn default_lookup_method() -> String {
-    "GET".into()
 }
 
 /// Sends each record to an HTTP API as JSON.
@@ -122,70 +119,6 @@ pub(crate) struct HttpSinkConfig {
 
 fn default_batch_size() -> NonZeroUsize {
     NonZeroUsize::MIN
-}
-
-/// How an idempotent sink recognises a record the target already has.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct IdempotencyConfig {
-    /// What identifies the record at the target, a template (default: the record's key). Intents are
-    /// kept per pipeline, sink and this key.
-    #[serde(default)]
-    pub(crate) key: Option<String>,
-    /// The request that finds the record at the target, run whenever an earlier attempt's outcome is
-    /// unknown.
-    pub(crate) lookup: LookupConfig,
-    /// A request header carrying an idempotency key on every attempt of a create, for targets that
-    /// recognise a repeated create by it (e.g. `Idempotency-Key`, NetSuite's
-    /// `X-NetSuite-Idempotency-Key`). The value is a UUID derived from the pipeline, the sink, the
-    /// key and the payload: the same for every retry and every run, new when the payload changes.
-    #[serde(default)]
-    pub(crate) header: Option<String>,
-    /// How long to wait, after a create whose outcome is unknown (no answer in time, a 5xx), before
-    /// the lookup that decides whether to send it again (default `0s`): a target that commits after
-    /// the client gave up is then seen to have the record. Set it above the target's slowest commit.
-    #[serde(default)]
-    pub(crate) settle: Option<Duration>,
-}
-
-/// The lookup request of an idempotent sink.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct LookupConfig {
-    /// The HTTP method (default `GET`).
-    #[serde(default = "default_lookup_method")]
-    pub(crate) method: String,
-    /// The absolute URL (a template), e.g. `https://erp.example.com/api/orders?reference={{ record.reference | urlencode }}`.
-    #[serde(default)]
-    pub(crate) url: Option<String>,
-    /// The path below the sink's connection's `base_url` (a template). One of `url` and `path` is
-    /// required.
-    #[serde(default)]
-    pub(crate) path: Option<String>,
-    /// JSONPath into the answer's body that selects the existing record (e.g. `$[0]` for a search that
-    /// answers a list). Found: it selects a value that is not null, `[]` or `{}`. A 404 means not found;
-    /// a `2xx` answer that is not JSON (a proxy's or a login page) dead-letters the record and keeps
-    /// the intent pending (whether the target has it is unknown).
-    pub(crate) found: String,
-    /// Captures from the found record: name → JSONPath into the value `found` selected (default: the
-    /// sink's `capture`, applied to that value).
-    #[serde(default)]
-    pub(crate) capture: Option<BTreeMap<String, String>>,
-}
-
-fn compile_captures(errors: &mut BuildErrors, field: &[&str], captures: &BTreeMap<String, String>) -> Captures {
-    let mut out = Vec::new();
-    for (name, path) in captures {
-        let mut f = field.to_vec();
-        f.push(name);
-        if name.trim().is_empty() {
-            errors.push(&f, "bad-value", "a captured id needs a name", None);
-        }
-        if let Some(p) = errors.jsonpath(&f, path) {
-            out.push((name.clone(), p));
-        }
-    }
-    out
 }
 
 impl HttpSinkConfig {
@@ -293,52 +226,10 @@ impl HttpSinkConfig {
             }
             _ => None,
         };
-        let idempotency = self.idempotency.as_ref().and_then(|idem| {
-            let key = idem.key.as_ref().map(|k| errors.string_template(ctx, &["idempotency", "key"], k));
-            let l = &idem.lookup;
-            let request = if unknown_connection {
-                None
-            } else {
-                let spec = RequestSpec {
-                    field: &["idempotency", "lookup"],
-                    connection,
-                    url: l.url.as_deref(),
-                    path: l.path.as_deref(),
-                    method: &l.method,
-                    query: &[],
-                    headers: headers.clone(),
-                    body: BodySpec::None,
-                };
-                RequestTemplate::compile(ctx, spec, &mut errors)
-            };
-            let found = errors.jsonpath(&["idempotency", "lookup", "found"], &l.found);
-            let header =
-                idem.header.as_ref().and_then(|name| match reqwest::header::HeaderName::from_bytes(name.as_bytes()) {
-                    Ok(name) => Some(name),
-                    Err(_) => {
-                        errors.push(
-                            &["idempotency", "header"],
-                            "bad-value",
-                            format!("`{name}` is not a valid header name"),
-                            None,
-                        );
-                        None
-                    }
-                });
-            let lookup_capture = match &l.capture {
-                Some(c) => compile_captures(&mut errors, &["idempotency", "lookup", "capture"], c),
-                None => capture.clone(),
-            };
-            Some(Idempotency {
-                key: match key {
-                    Some(k) => Some(k?),
-                    None => None,
-                },
-                lookup: Lookup { request: request?, found: found?, capture: lookup_capture },
-                header,
-                settle: idem.settle.map(|d| d.0).unwrap_or_default(),
-            })
-        });
+        let idempotency = match (&self.idempotency, unknown_connection) {
+            (Some(idem), false) => idem.build(ctx, connection, headers.clone(), &capture, &mut errors),
+            _ => None,
+        };
         let timeout = self
             .timeout
             .map(|d| d.0)

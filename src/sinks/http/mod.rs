@@ -15,9 +15,7 @@
 mod batch;
 mod bulk;
 mod config;
-mod idempotent;
 mod if_match;
-mod payload;
 mod send;
 mod writes;
 
@@ -30,36 +28,13 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{RecordRejection, SinkError};
+use crate::connectors::http::attempts::{Attempts, Judged};
 use crate::connectors::http::client::{self, Answer, Client};
-use crate::connectors::http::retry::{RetryPolicy, StatusAction, Verdict};
-use crate::expr::jsonpath::JsonPath;
-use crate::expr::template::StringTemplate;
-use crate::kernel::dead_letter::now_rfc3339;
+use crate::connectors::http::idempotent::{self, Captures, Delivery, Idempotency, WriteError, Writer};
+use crate::connectors::http::retry::RetryPolicy;
 use crate::kernel::record::Record;
 use crate::state::{AuditEntry, CapturedId, StateError, StateStore, WriteOutcome};
 use request::{Prepared, RequestTemplate, scrub};
-
-/// Compiled `name → JSONPath` captures.
-type Captures = Vec<(String, JsonPath)>;
-
-/// A compiled lookup.
-#[derive(Debug, Clone)]
-struct Lookup {
-    request: RequestTemplate,
-    found: JsonPath,
-    capture: Captures,
-}
-
-/// A compiled `idempotency`.
-#[derive(Debug, Clone)]
-struct Idempotency {
-    key: Option<StringTemplate>,
-    lookup: Lookup,
-    /// The header that carries the idempotency key, if the target takes one.
-    header: Option<reqwest::header::HeaderName>,
-    /// The wait before a lookup after an unknown outcome.
-    settle: std::time::Duration,
-}
 
 /// Built `http` sink: what every request needs, shared by the requests in flight.
 #[derive(Debug)]
@@ -93,20 +68,8 @@ pub(crate) struct HttpSink {
 struct Run {
     client: Client,
     state: Option<Arc<dyn StateStore>>,
-    pipeline: String,
-    sink: String,
-    run_id: Option<i64>,
-}
-
-/// What became of one record.
-#[derive(Debug)]
-enum Delivery {
-    /// Written, or found at the target; the outcome is recorded in the state store.
-    Written,
-    /// Not sent: the target has it already. The audit entry is written with the batch's.
-    Skipped(AuditEntry),
-    /// Dead-lettered for this reason.
-    Rejected(String, AuditEntry),
+    /// The pipeline, the sink and the run its audit entries name.
+    writer: Writer,
 }
 
 /// What became of the records of one request: audit entries and captured ids to commit with the
@@ -160,8 +123,8 @@ impl Settled {
 impl From<Delivery> for Settled {
     fn from(delivery: Delivery) -> Self {
         match delivery {
-            Delivery::Written => Settled::default(),
-            Delivery::Skipped(entry) => Settled { audit: vec![entry], ..Settled::default() },
+            Delivery::Written(_) => Settled::default(),
+            Delivery::Skipped(entry, _) => Settled { audit: vec![entry], ..Settled::default() },
             Delivery::Rejected(reason, entry) => {
                 Settled { audit: vec![entry], ids: Vec::new(), rejected: vec![(0, reason)] }
             }
@@ -175,67 +138,14 @@ impl From<client::ClientError> for SinkError {
     }
 }
 
+impl From<WriteError> for SinkError {
+    fn from(e: WriteError) -> Self {
+        SinkError { message: e.message, retryable: e.retryable }
+    }
+}
+
 fn state_error(e: StateError) -> SinkError {
-    SinkError { message: format!("state store: {e}"), retryable: e.is_retryable() }
-}
-
-/// The tries of one record's write, judged by the sink's retry policy.
-struct Attempts<'p> {
-    policy: &'p RetryPolicy,
-    /// How to wait between tries (virtually under a test's mock).
-    pauses: crate::kernel::mock::Pauses,
-    made: u32,
-    started: std::time::Instant,
-}
-
-/// What to do with an answer.
-enum Judged {
-    /// As `on_status` says: `ok`, `ignore`, `dead_letter` or `fail`.
-    Settle(StatusAction),
-    /// The wait before the next try is over: try again.
-    Retried,
-    /// Tries or time are spent: the record stays unacknowledged.
-    GaveUp,
-}
-
-impl<'p> Attempts<'p> {
-    fn new(policy: &'p RetryPolicy, pauses: crate::kernel::mock::Pauses) -> Self {
-        Self { policy, pauses, made: 0, started: std::time::Instant::now() }
-    }
-
-    /// Counts one request sent.
-    fn sent(&mut self) {
-        self.made += 1;
-    }
-
-    /// Judges `answer`; waits (backoff with jitter, or the answer's `Retry-After`) when it is to be
-    /// tried again.
-    fn judge(&mut self, answer: &Answer) -> Judged {
-        self.judged(answer).unwrap_or_else(|wait| {
-            self.pauses.sleep(wait);
-            Judged::Retried
-        })
-    }
-
-    /// [`Attempts::judge`] from async code.
-    async fn judge_async(&mut self, answer: &Answer) -> Judged {
-        match self.judged(answer) {
-            Ok(judged) => judged,
-            Err(wait) => {
-                self.pauses.sleep_async(wait).await;
-                Judged::Retried
-            }
-        }
-    }
-
-    /// What `answer` calls for, or the wait before trying again.
-    fn judged(&self, answer: &Answer) -> Result<Judged, std::time::Duration> {
-        match answer.verdict(self.policy, self.made, self.started.elapsed()) {
-            Verdict::Settle(action) => Ok(Judged::Settle(action)),
-            Verdict::Again { wait, .. } => Err(wait),
-            Verdict::GiveUp(_) => Ok(Judged::GaveUp),
-        }
-    }
+    WriteError::from(e).into()
 }
 
 impl HttpSink {
@@ -256,9 +166,7 @@ impl HttpSink {
         self.run = Some(Run {
             client,
             state: ctx.state.clone(),
-            pipeline: ctx.pipeline.clone(),
-            sink: ctx.sink.clone(),
-            run_id: ctx.run_id,
+            writer: Writer { pipeline: ctx.pipeline.clone(), component: ctx.sink.clone(), run_id: ctx.run_id },
         });
         Ok(())
     }
@@ -268,16 +176,7 @@ impl HttpSink {
     }
 
     fn audit_entry(run: &Run, key: &str, action: &str, target: &str, detail: Value) -> AuditEntry {
-        AuditEntry {
-            run_id: run.run_id,
-            time: now_rfc3339(),
-            pipeline: run.pipeline.clone(),
-            key: key.to_string(),
-            component: run.sink.clone(),
-            action: action.to_string(),
-            target: target.to_string(),
-            detail: Some(detail),
-        }
+        run.writer.audit_entry(key, action, target, detail)
     }
 
     /// Writes the records of one request: one record, a batch, or a bulk.
@@ -337,20 +236,18 @@ impl HttpSink {
             },
         };
         let id_key = key.unwrap_or(&idem_key).to_string();
-        idempotent::Write {
-            sink: self,
-            run,
-            ctx: &ctx,
-            request,
-            lookup: std::cell::OnceCell::new(),
-            lookup_spec: &idem.lookup,
-            key_header: idem.header.as_ref(),
-            settle: idem.settle,
-            idem_key,
-            id_key,
-        }
-        .deliver()
-        .map(Settled::from)
+        let Some(state) = run.state.as_deref() else {
+            return Err(SinkError { message: "an idempotent sink needs the state store".into(), retryable: false });
+        };
+        let scope = idempotent::Scope {
+            client: &run.client,
+            state,
+            policy: &self.policy,
+            writer: &run.writer,
+            capture: &self.capture,
+            idempotency: idem,
+        };
+        Ok(idempotent::Write::new(scope, &ctx, request, idem_key, id_key).deliver()?.into())
     }
 
     /// The request of one record written without intents, and the key it is audited under; or the
@@ -376,27 +273,16 @@ impl HttpSink {
 
     /// The failure `on_status: fail` asks for: the run stops, the record stays unacknowledged.
     fn refused(&self, request: &Prepared, answer: &Answer) -> SinkError {
-        SinkError {
-            message: scrub(format!("{} answered {}, which `on_status` makes fatal", request.target, answer.describe())),
-            retryable: false,
-        }
+        idempotent::refused(request, answer).into()
     }
 
     /// The retryable failure after the last attempt.
     fn gave_up(&self, request: &Prepared, answer: &Answer, attempts: u32) -> SinkError {
-        SinkError {
-            message: scrub(format!(
-                "{}: {} (after {attempts} attempt{}); the record stays unacknowledged",
-                request.target,
-                answer.describe(),
-                if attempts == 1 { "" } else { "s" }
-            )),
-            retryable: true,
-        }
+        idempotent::gave_up(request, answer, attempts).into()
     }
 
     /// The state changes of a written record: ids captured from `value` with `captures`, and its audit
-    /// entry. Returns the outcome and the captured ids (for the intent's stored response).
+    /// entry. Returns the outcome and the captured ids.
     #[allow(clippy::too_many_arguments)]
     fn outcome(
         &self,
@@ -409,32 +295,7 @@ impl HttpSink {
         captures: &Captures,
         attempts: u32,
     ) -> (WriteOutcome, serde_json::Map<String, Value>) {
-        let mut ids = serde_json::Map::new();
-        let mut missing = Vec::new();
-        for (name, path) in captures {
-            match path.first(value).filter(|v| !v.is_null()) {
-                Some(v) => {
-                    ids.insert(name.clone(), v.clone());
-                }
-                None => missing.push(name.clone()),
-            }
-        }
-        if !missing.is_empty() {
-            tracing::warn!(key, ?missing, target = %request.target, "the answer did not hold every id to capture");
-        }
-        let mut detail = json!({ "status": answer.status(), "attempts": attempts, "ids": ids });
-        if !missing.is_empty() {
-            detail["missing_ids"] = json!(missing);
-        }
-        let outcome = WriteOutcome {
-            completed: None,
-            ids: ids
-                .iter()
-                .map(|(name, value)| CapturedId { key: key.to_string(), name: name.clone(), value: value.clone() })
-                .collect(),
-            audit: vec![Self::audit_entry(run, key, action, &request.target, detail)],
-        };
-        (outcome, ids)
+        run.writer.outcome(key, action, request, answer, value, captures, attempts)
     }
 }
 

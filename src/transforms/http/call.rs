@@ -17,13 +17,15 @@ use crate::connectors::http::HttpConnection;
 use crate::connectors::http::client::{Answer, Client, Prepared, excerpt, scrub};
 use crate::connectors::http::exchange::{Exchange, client, exchange, json_body};
 use crate::connectors::http::graphql;
+use crate::connectors::http::idempotent::{Captures, Idempotency, Writer};
 use crate::connectors::http::request::RequestTemplate;
 use crate::connectors::http::retry::{RetryPolicy, StatusAction};
 use crate::expr::jsonpath::JsonPath;
 use crate::expr::template::{RenderContext, ValueTemplate};
 use crate::kernel::record::Record;
 use crate::kernel::stats::StepReport;
-use crate::kernel::step::{Output, Transform, blocking};
+use crate::kernel::step::{Output, StepContext, Transform, blocking};
+use crate::state::StateStore;
 
 /// A compiled `graphql` request.
 #[derive(Debug)]
@@ -49,20 +51,32 @@ pub(super) struct Compiled {
     /// Answers or records requests (`weir test`).
     pub(super) hook: Option<crate::kernel::mock::RequestHook>,
     pub(super) cache: super::CacheConfig,
+    /// Creates once per record (intent ledger and lookup).
+    pub(super) idempotency: Option<Idempotency>,
+    /// Ids recorded in the id map (and, with `idempotency`, written to `into`).
+    pub(super) capture: Captures,
 }
 
 /// Built `http` step.
 #[derive(Debug)]
 pub(crate) struct HttpStep {
-    c: Compiled,
+    pub(super) c: Compiled,
     /// Made on the first batch (on a thread that may block), dropped at `flush`.
-    client: Option<Client>,
+    pub(super) client: Option<Client>,
     cache: AnswerCache,
-    /// Requests sent (tries included), and records that found nothing.
+    /// The state store and who writes to it (this pipeline and step), set by `open`.
+    pub(super) state: Option<Arc<dyn StateStore>>,
+    pub(super) writer: Option<Writer>,
+    /// `--dry-run`: creates are not sent.
+    pub(super) dry_run: bool,
+    /// Requests sent (tries included), records that found nothing, creates made and skipped (made by
+    /// an earlier run).
     sent: u64,
     missing: u64,
+    pub(super) created: u64,
+    pub(super) skipped: u64,
     /// Set after a fatal error: the remaining records are left unacknowledged.
-    stopped: bool,
+    pub(super) stopped: bool,
 }
 
 /// What became of one record's request.
@@ -79,7 +93,19 @@ enum Outcome {
 impl HttpStep {
     pub(super) fn new(c: Compiled) -> Self {
         let cache = AnswerCache::new(c.cache.max_entries, c.cache.max_bytes);
-        Self { c, client: None, cache, sent: 0, missing: 0, stopped: false }
+        Self {
+            c,
+            client: None,
+            cache,
+            state: None,
+            writer: None,
+            dry_run: false,
+            sent: 0,
+            missing: 0,
+            created: 0,
+            skipped: 0,
+            stopped: false,
+        }
     }
 
     /// The request for the record in `ctx`: the template rendered, a GraphQL body wrapped.
@@ -108,13 +134,18 @@ impl HttpStep {
         key
     }
 
+    /// The HTTP client, made on first use (on a thread that may block).
+    pub(super) fn client(&mut self) -> Result<(), String> {
+        if self.client.is_none() {
+            self.client = Some(client(self.c.timeout, self.c.connection.as_ref(), self.c.hook.clone())?);
+        }
+        Ok(())
+    }
+
     /// Sends `request` and judges the answer.
     fn call(&mut self, request: &Prepared) -> Outcome {
-        if self.client.is_none() {
-            match client(self.c.timeout, self.c.connection.as_ref(), self.c.hook.clone()) {
-                Ok(c) => self.client = Some(c),
-                Err(e) => return Outcome::Fatal(e),
-            }
+        if let Err(e) = self.client() {
+            return Outcome::Fatal(e);
         }
         let Some(client) = &self.client else { return Outcome::Fatal("no HTTP client".into()) };
         let (ended, tries) = match exchange(client, &self.c.policy, request) {
@@ -177,6 +208,9 @@ impl HttpStep {
 
     /// One record through the step.
     fn one(&mut self, mut record: Record, out: &mut Output) {
+        if self.c.idempotency.is_some() {
+            return self.create(record, out);
+        }
         let rendered = crate::kernel::record::with_context(&mut record, |ctx| self.render(ctx));
         let request = match rendered {
             Ok(r) => r,
@@ -194,7 +228,13 @@ impl HttpStep {
             }
         };
         match outcome {
-            Outcome::Found(Found::Value(answer)) => self.write(record, answer, out),
+            Outcome::Found(Found::Value(answer)) => {
+                if let Err(e) = self.capture_ids(&record, &request, &answer) {
+                    self.stopped = true;
+                    return out.fail(record, scrub(format!("http step: {e}")));
+                }
+                self.write(record, answer, out)
+            }
             Outcome::Found(Found::Missing(reason)) => {
                 self.missing += 1;
                 match self.c.on_missing {
@@ -213,7 +253,7 @@ impl HttpStep {
     }
 
     /// Writes the answer (or `value` rendered over it) to `into`.
-    fn write(&self, mut record: Record, answer: Value, out: &mut Output) {
+    pub(super) fn write(&self, mut record: Record, answer: Value, out: &mut Output) {
         let value = match &self.c.value {
             None => answer,
             Some(template) => {
@@ -239,6 +279,20 @@ impl HttpStep {
 }
 
 impl Transform for HttpStep {
+    fn open(&mut self, ctx: &StepContext) -> Result<(), String> {
+        if ctx.state.is_none() && !ctx.dry_run && (self.c.idempotency.is_some() || !self.c.capture.is_empty()) {
+            let what = if self.c.idempotency.is_some() { "`idempotency`" } else { "`capture`" };
+            return Err(format!(
+                "{what} needs the state store (intents and the id map live there), and this run has none: run \
+                 with `--state PATH` (or WEIR_STATE)"
+            ));
+        }
+        self.state = ctx.state.clone();
+        self.writer = Some(Writer { pipeline: ctx.pipeline.clone(), component: ctx.step.clone(), run_id: ctx.run_id });
+        self.dry_run = ctx.dry_run;
+        Ok(())
+    }
+
     fn process(&mut self, batch: Vec<Record>, out: &mut Output) {
         blocking(|| {
             for record in batch {
@@ -259,6 +313,10 @@ impl Transform for HttpStep {
     }
 
     fn report(&self) -> Option<StepReport> {
-        Some(StepReport(vec![("requests", self.sent), ("cache_hits", self.cache.hits), ("missing", self.missing)]))
+        let mut counts = vec![("requests", self.sent), ("cache_hits", self.cache.hits), ("missing", self.missing)];
+        if self.c.idempotency.is_some() {
+            counts = vec![("created", self.created), ("skipped", self.skipped)];
+        }
+        Some(StepReport(counts))
     }
 }

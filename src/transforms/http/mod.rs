@@ -2,11 +2,15 @@
 //! looked up by e-mail before the order is created, a configurable product's children. The request is
 //! templated like the `http` sink's (connection, URL or path, method, query, headers, JSON body, or a
 //! GraphQL query with variables), judged by the same retry policy and `on_status`, paced by the
-//! connection's rate limit; answers are cached by request within a run (`cache`). The configuration
-//! and its `build()` live here; the runtime in `call`, the cache in `cache`.
+//! connection's rate limit; answers are cached by request within a run (`cache`). With `idempotency`
+//! the step creates something exactly once (the sink's intent protocol) and passes the ids it
+//! captured on, e.g. to a sink writing the ERP's order number back to the shop. The configuration and
+//! its `build()` live here; the runtime in `call`, the idempotent creates in `create`, the cache in
+//! `cache`.
 
 mod cache;
 mod call;
+mod create;
 
 use std::collections::BTreeMap;
 
@@ -18,6 +22,7 @@ use super::context::field_to_jsonpath;
 use crate::config::duration::Duration;
 use crate::connectors::http::connection::{self, HttpConnection};
 use crate::connectors::http::exchange::time_limit;
+use crate::connectors::http::idempotent::{IdempotencyConfig, compile_captures};
 use crate::connectors::http::request::{BodySpec, RequestSpec, RequestTemplate, merged_headers};
 use crate::connectors::http::retry::{RetryConfig, StatusAction};
 use crate::kernel::build::{BuildContext, BuildErrors};
@@ -145,9 +150,23 @@ pub(crate) struct HttpStepConfig {
     pub(crate) on_status: BTreeMap<String, StatusAction>,
     /// The answer cache: a request equal to an earlier one of the run (method, URL, headers, body) is
     /// answered from it; `max_entries: 0` turns it off (default: `{ max_entries: 10000, max_bytes:
-    /// 67108864 }`).
+    /// 67108864 }`). Never used with `idempotency`.
     #[serde(default)]
     pub(crate) cache: CacheConfig,
+    /// Makes the request a create that happens once per record, across retries, crashes and runs (the
+    /// `http` sink's intent protocol; needs the state store): `{ key, lookup: { path, found, capture },
+    /// header, settle }`. What the step then writes to `into` is the ids it captured — from the
+    /// create's answer (`capture`), from the record found by the lookup (`lookup.capture`), or, when an
+    /// earlier run created it, those remembered with the intent — so a later step or sink (writing the
+    /// ERP's order number back to the shop) gets them every time. `select` does not apply.
+    #[serde(default)]
+    pub(crate) idempotency: Option<IdempotencyConfig>,
+    /// Ids to record in the id map under the record's key: name → JSONPath into the answer (what
+    /// `select` selected; with `idempotency`, the create's whole answer), e.g. `erp_order_number:
+    /// "$.number"`; with `idempotency` also what `into` receives. Templates read them as `ids.<name>`
+    /// (this pipeline) or `ids_for(key).<name>` (any). Needs the state store.
+    #[serde(default)]
+    pub(crate) capture: BTreeMap<String, String>,
 }
 
 impl HttpStepConfig {
@@ -170,12 +189,39 @@ impl HttpStepConfig {
             },
             (None, None) => Some(BodySpec::None),
         };
-        let default_method = if self.graphql.is_some() { "POST" } else { "GET" };
+        let default_method = if self.graphql.is_some() || self.idempotency.is_some() { "POST" } else { "GET" };
         let method = self.method.as_deref().unwrap_or(default_method);
         if self.graphql.is_some() && !method.eq_ignore_ascii_case("POST") {
             errors.push(&["method"], "bad-value", "a `graphql` request is a `POST`", None);
         }
         let query: Vec<(String, String)> = self.query.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let headers = merged_headers(connection.map(|(_, c)| c), &self.headers);
+        let capture = compile_captures(&mut errors, &["capture"], &self.capture);
+        let unknown_connection = self.connection.is_some() && connection.is_none();
+        let idempotency = match (&self.idempotency, unknown_connection) {
+            (Some(idem), false) => idem.build(ctx, connection, headers.clone(), &capture, &mut errors),
+            _ => None,
+        };
+        if self.idempotency.is_some() {
+            for (set, key) in [(self.select.is_some(), "select"), (self.graphql.is_some(), "graphql")] {
+                if set {
+                    errors.push(
+                        &[key],
+                        "bad-value",
+                        format!("`{key}` cannot be combined with `idempotency`"),
+                        Some("an idempotent step writes the ids it captured (`capture`) to `into`".into()),
+                    );
+                }
+            }
+            if self.capture.is_empty() && self.idempotency.as_ref().is_some_and(|i| i.lookup.capture.is_none()) {
+                errors.push(
+                    &["capture"],
+                    "bad-value",
+                    "an idempotent step needs `capture`: the ids it passes on",
+                    Some("e.g. `capture: { erp_order_number: \"$.number\" }`".into()),
+                );
+            }
+        }
         let request = body.and_then(|body| {
             if self.connection.is_some() && connection.is_none() {
                 return None;
@@ -187,7 +233,7 @@ impl HttpStepConfig {
                 path: self.path.as_deref(),
                 method,
                 query: &query,
-                headers: merged_headers(connection.map(|(_, c)| c), &self.headers),
+                headers,
                 body,
             };
             RequestTemplate::compile(ctx, spec, &mut errors)
@@ -241,7 +287,17 @@ impl HttpStepConfig {
                 timeout,
                 connection: connection.map(|(_, c)| c.clone()),
                 hook: ctx.request_hook.clone(),
-                cache: self.cache.clone(),
+                cache: if self.idempotency.is_some() {
+                    CacheConfig { max_entries: 0, ..self.cache.clone() }
+                } else {
+                    self.cache.clone()
+                },
+                idempotency: match (&self.idempotency, idempotency) {
+                    (Some(_), Some(i)) => Some(i),
+                    (Some(_), None) => return None,
+                    (None, _) => None,
+                },
+                capture,
             }))
         })
     }

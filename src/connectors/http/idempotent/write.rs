@@ -1,4 +1,4 @@
-//! The intent protocol of an idempotent `http` sink, per record:
+//! The intent protocol of an idempotent create, per record:
 //!
 //! 1. hash the rendered body and `begin_intent` (durable before any request is sent);
 //! 2. by what the ledger knew: nothing → create; done with the same hash → skip; done with another hash
@@ -11,16 +11,16 @@
 
 use std::cell::OnceCell;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::client::Answer;
 use super::payload::payload_hash;
-use super::request::Prepared;
-use super::{Attempts, Delivery, HttpSink, Judged, Lookup, Run, state_error};
-use crate::connectors::http::retry::StatusAction;
+use super::{Captures, Delivery, Idempotency, WriteError, Writer, gave_up, refused};
+use crate::connectors::http::attempts::{Attempts, Judged};
+use crate::connectors::http::client::{Answer, Client};
+use crate::connectors::http::request::{Prepared, scrub};
+use crate::connectors::http::retry::{RetryPolicy, StatusAction};
 use crate::expr::template::RenderContext;
 use crate::fault;
-use crate::sinks::SinkError;
 use crate::state::{CompletedIntent, IntentId, PriorIntent, StateStore};
 
 /// The idempotency key a create carries: a UUID (version 8, RFC 9562) from the intent and the
@@ -51,24 +51,39 @@ enum LookupResult {
 }
 
 /// One record's idempotent write.
-pub(super) struct Write<'a> {
-    pub(super) sink: &'a HttpSink,
-    pub(super) run: &'a Run,
+pub(crate) struct Write<'a> {
+    client: &'a Client,
+    state: &'a dyn StateStore,
+    policy: &'a RetryPolicy,
+    writer: &'a Writer,
+    /// Ids captured from the create's answer.
+    capture: &'a Captures,
+    idempotency: &'a Idempotency,
     /// The record's template context.
-    pub(super) ctx: &'a RenderContext,
+    ctx: &'a RenderContext,
     /// The create request.
-    pub(super) request: Prepared,
+    request: Prepared,
     /// The lookup request, rendered when first needed.
-    pub(super) lookup: OnceCell<Result<Prepared, String>>,
-    pub(super) lookup_spec: &'a Lookup,
-    /// The header that carries the idempotency key ([`idempotency_key`]) on every create.
-    pub(super) key_header: Option<&'a reqwest::header::HeaderName>,
-    /// The wait before a lookup after a create whose outcome is unknown.
-    pub(super) settle: std::time::Duration,
+    lookup: OnceCell<Result<Prepared, String>>,
     /// The intent's key.
-    pub(super) idem_key: String,
+    idem_key: String,
     /// The key the captured ids and audit entries are recorded under.
-    pub(super) id_key: String,
+    id_key: String,
+}
+
+/// What a write needs of the component that makes it.
+pub(crate) struct Scope<'a> {
+    pub(crate) client: &'a Client,
+    pub(crate) state: &'a dyn StateStore,
+    pub(crate) policy: &'a RetryPolicy,
+    pub(crate) writer: &'a Writer,
+    pub(crate) capture: &'a Captures,
+    pub(crate) idempotency: &'a Idempotency,
+}
+
+/// The ids an intent's stored response holds.
+fn ids_of(response: Option<&Value>) -> Map<String, Value> {
+    response.and_then(|r| r.get("ids")).and_then(Value::as_object).cloned().unwrap_or_default()
 }
 
 /// The ids remembered with a done intent, as `name=value` pairs.
@@ -83,26 +98,44 @@ fn describe_ids(response: Option<&Value>) -> String {
     if ids.is_empty() { String::new() } else { format!(" as {}", ids.join(", ")) }
 }
 
-impl Write<'_> {
-    fn state(&self) -> Result<&dyn StateStore, SinkError> {
-        self.run
-            .state
-            .as_deref()
-            .ok_or_else(|| SinkError { message: "an idempotent sink needs the state store".into(), retryable: false })
+impl<'a> Write<'a> {
+    /// The write of the record in `ctx`: `request` is its rendered create, `idem_key` the intent's
+    /// key, `id_key` the key its captured ids and audit entries are recorded under.
+    pub(crate) fn new(
+        scope: Scope<'a>,
+        ctx: &'a RenderContext,
+        request: Prepared,
+        idem_key: String,
+        id_key: String,
+    ) -> Write<'a> {
+        Write {
+            client: scope.client,
+            state: scope.state,
+            policy: scope.policy,
+            writer: scope.writer,
+            capture: scope.capture,
+            idempotency: scope.idempotency,
+            ctx,
+            request,
+            lookup: OnceCell::new(),
+            idem_key,
+            id_key,
+        }
     }
 
     fn intent(&self) -> IntentId {
-        IntentId { pipeline: self.run.pipeline.clone(), sink: self.run.sink.clone(), key: self.idem_key.clone() }
+        IntentId {
+            pipeline: self.writer.pipeline.clone(),
+            sink: self.writer.component.clone(),
+            key: self.idem_key.clone(),
+        }
     }
 
     fn rejected(&self, reason: String, detail: Value) -> Delivery {
-        let reason = super::request::scrub(reason);
+        let reason = scrub(reason);
         let mut detail = detail;
         detail["reason"] = json!(reason);
-        Delivery::Rejected(
-            reason,
-            HttpSink::audit_entry(self.run, &self.id_key, "dead_lettered", &self.request.target, detail),
-        )
+        Delivery::Rejected(reason, self.writer.audit_entry(&self.id_key, "dead_lettered", &self.request.target, detail))
     }
 
     fn changed(&self, response: Option<&Value>) -> Delivery {
@@ -117,40 +150,39 @@ impl Write<'_> {
         )
     }
 
-    pub(super) fn deliver(mut self) -> Result<Delivery, SinkError> {
+    pub(crate) fn deliver(mut self) -> Result<Delivery, WriteError> {
         let hash = payload_hash(self.request.body.as_ref().unwrap_or(&Value::Null));
         let id = self.intent();
-        if let Some(name) = self.key_header
+        if let Some(name) = self.idempotency.header.as_ref()
             && let Ok(value) = reqwest::header::HeaderValue::from_str(&idempotency_key(&id, &hash))
         {
             self.request.headers.insert(name.clone(), value);
         }
-        let state = self.state()?;
-        let mut attempts = Attempts::new(&self.sink.policy, self.run.client.pauses());
-        match state.begin_intent(&id, &hash).map_err(state_error)? {
+        let state = self.state;
+        let mut attempts = Attempts::new(self.policy, self.client.pauses());
+        match state.begin_intent(&id, &hash)? {
             PriorIntent::Done { payload_hash, response } if payload_hash == hash => {
-                let ids = response.as_ref().and_then(|r| r.get("ids")).cloned().unwrap_or(Value::Null);
+                let ids = ids_of(response.as_ref());
                 let detail = json!({ "ids": ids });
-                Ok(Delivery::Skipped(HttpSink::audit_entry(
-                    self.run,
-                    &self.id_key,
-                    "skipped",
-                    &self.request.target,
-                    detail,
-                )))
+                let entry = self.writer.audit_entry(&self.id_key, "skipped", &self.request.target, detail);
+                Ok(Delivery::Skipped(entry, ids))
             }
             PriorIntent::Done { response, .. } => Ok(self.changed(response.as_ref())),
             PriorIntent::Pending { payload_hash: earlier } => match self.look_up(&mut attempts)? {
                 LookupResult::Found(found, answer) => {
                     // The target has what the earlier attempt sent.
                     let response = self.found(state, &id, &earlier, &found, &answer, "lookup", attempts.made)?;
-                    Ok(if earlier == hash { Delivery::Written } else { self.changed(Some(&response)) })
+                    Ok(if earlier == hash {
+                        Delivery::Written(ids_of(Some(&response)))
+                    } else {
+                        self.changed(Some(&response))
+                    })
                 }
                 LookupResult::Missing => {
                     if earlier != hash {
                         // Nothing was created with the earlier payload: the intent now stands for this one.
-                        state.abandon_intent(&id).map_err(state_error)?;
-                        state.begin_intent(&id, &hash).map_err(state_error)?;
+                        state.abandon_intent(&id)?;
+                        state.begin_intent(&id, &hash)?;
                     }
                     self.create(state, &id, &hash, &mut attempts)
                 }
@@ -174,22 +206,21 @@ impl Write<'_> {
         id: &IntentId,
         hash: &str,
         attempts: &mut Attempts,
-    ) -> Result<Delivery, SinkError> {
+    ) -> Result<Delivery, WriteError> {
         fault::point("after_intent");
         loop {
             attempts.sent();
-            let answer = self.run.client.send(&self.request)?;
+            let answer = self.client.send(&self.request)?;
             fault::point("after_call");
             match &answer {
                 Answer::Response { status, body, .. } if (200..300).contains(status) => {
-                    let (mut outcome, ids) = self.sink.outcome(
-                        self.run,
+                    let (mut outcome, ids) = self.writer.outcome(
                         &self.id_key,
                         "created",
                         &self.request,
                         &answer,
                         body,
-                        &self.sink.capture,
+                        self.capture,
                         attempts.made,
                     );
                     outcome.completed = Some(CompletedIntent {
@@ -197,12 +228,12 @@ impl Write<'_> {
                         payload_hash: hash.to_string(),
                         response: Some(json!({ "status": status, "ids": ids })),
                     });
-                    state.record_outcome(&outcome).map_err(state_error)?;
-                    return Ok(Delivery::Written);
+                    state.record_outcome(&outcome)?;
+                    return Ok(Delivery::Written(ids));
                 }
                 Answer::Response { status: 409, .. } => {
                     // The target has it already; look it up for the ids when there are any to capture.
-                    let found = if self.lookup_spec.capture.is_empty() {
+                    let found = if self.idempotency.lookup.capture.is_empty() {
                         None
                     } else {
                         match self.look_up(attempts)? {
@@ -211,22 +242,23 @@ impl Write<'_> {
                         }
                     };
                     let found = found.unwrap_or(Value::Null);
-                    self.found(state, id, hash, &found, &answer, "conflict", attempts.made)?;
-                    return Ok(Delivery::Written);
+                    let response = self.found(state, id, hash, &found, &answer, "conflict", attempts.made)?;
+                    return Ok(Delivery::Written(ids_of(Some(&response))));
                 }
                 a => match attempts.judge(a) {
-                    Judged::GaveUp => return Err(self.sink.gave_up(&self.request, &answer, attempts.made)),
-                    Judged::Settle(StatusAction::Fail) => return Err(self.sink.refused(&self.request, &answer)),
+                    Judged::GaveUp => return Err(gave_up(&self.request, &answer, attempts.made)),
+                    Judged::Settle(StatusAction::Fail) => return Err(refused(&self.request, &answer)),
                     Judged::Settle(StatusAction::Ok | StatusAction::Ignore) => {
                         // `on_status` says the target has it, or that it does not matter: done.
                         self.found(state, id, hash, &Value::Null, &answer, "ignored", attempts.made)?;
-                        return Ok(Delivery::Written);
+                        return Ok(Delivery::Written(Map::new()));
                     }
                     Judged::Settle(_) => return self.definite(state, id, &answer),
                     Judged::Retried => match self.settled(a).look_up(attempts)? {
                         LookupResult::Found(found, found_answer) => {
-                            self.found(state, id, hash, &found, &found_answer, "lookup", attempts.made)?;
-                            return Ok(Delivery::Written);
+                            let response =
+                                self.found(state, id, hash, &found, &found_answer, "lookup", attempts.made)?;
+                            return Ok(Delivery::Written(ids_of(Some(&response))));
                         }
                         LookupResult::Missing => {}
                         LookupResult::Refused(why) => return Ok(self.lookup_refused(&why)),
@@ -240,14 +272,14 @@ impl Write<'_> {
     /// a 429 created nothing), so that the lookup sees a commit that came after the answer.
     fn settled(&self, answer: &Answer) -> &Self {
         let unknown = answer.status().is_none_or(|s| s == 408 || s >= 500);
-        if unknown && !self.settle.is_zero() {
-            self.run.client.pauses().sleep(self.settle);
+        if unknown && !self.idempotency.settle.is_zero() {
+            self.client.pauses().sleep(self.idempotency.settle);
         }
         self
     }
 
     /// A create the target answered with a status `on_status` dead-letters.
-    fn definite(&self, state: &dyn StateStore, id: &IntentId, answer: &Answer) -> Result<Delivery, SinkError> {
+    fn definite(&self, state: &dyn StateStore, id: &IntentId, answer: &Answer) -> Result<Delivery, WriteError> {
         let reason = format!("{} answered {}", self.request.target, answer.describe());
         let detail = json!({ "status": answer.status() });
         if answer.status().is_some_and(|s| (300..400).contains(&s)) {
@@ -259,7 +291,7 @@ impl Write<'_> {
             ));
         }
         // A definite rejection: nothing was created.
-        state.abandon_intent(id).map_err(state_error)?;
+        state.abandon_intent(id)?;
         Ok(self.rejected(reason, detail))
     }
 
@@ -275,15 +307,14 @@ impl Write<'_> {
         answer: &Answer,
         via: &str,
         attempts: u32,
-    ) -> Result<Value, SinkError> {
-        let (mut outcome, ids) = self.sink.outcome(
-            self.run,
+    ) -> Result<Value, WriteError> {
+        let (mut outcome, ids) = self.writer.outcome(
             &self.id_key,
             "found",
             &self.request,
             answer,
             found,
-            &self.lookup_spec.capture,
+            &self.idempotency.lookup.capture,
             attempts,
         );
         if let Some(detail) = outcome.audit.first_mut().and_then(|a| a.detail.as_mut()) {
@@ -292,19 +323,19 @@ impl Write<'_> {
         let response = json!({ "status": answer.status(), "ids": ids, "via": via });
         outcome.completed =
             Some(CompletedIntent { id: id.clone(), payload_hash: hash.to_string(), response: Some(response.clone()) });
-        state.record_outcome(&outcome).map_err(state_error)?;
+        state.record_outcome(&outcome)?;
         Ok(response)
     }
 
     /// Runs the lookup, retrying while its outcome is unknown.
-    fn look_up(&self, attempts: &mut Attempts) -> Result<LookupResult, SinkError> {
-        let lookup = match self.lookup.get_or_init(|| self.lookup_spec.request.render(self.ctx)) {
+    fn look_up(&self, attempts: &mut Attempts) -> Result<LookupResult, WriteError> {
+        let lookup = match self.lookup.get_or_init(|| self.idempotency.lookup.request.render(self.ctx)) {
             Ok(l) => l,
             Err(e) => return Ok(LookupResult::Refused(format!("the lookup cannot be rendered: {e}"))),
         };
         loop {
             attempts.sent();
-            let answer = self.run.client.send(lookup)?;
+            let answer = self.client.send(lookup)?;
             match &answer {
                 Answer::Response { status: 404, .. } => return Ok(LookupResult::Missing),
                 Answer::Response { status, json: false, .. } if (200..300).contains(status) => {
@@ -317,7 +348,7 @@ impl Write<'_> {
                     )));
                 }
                 Answer::Response { status, body, .. } if (200..300).contains(status) => {
-                    let found = self.lookup_spec.found.first(body).filter(|v| match v {
+                    let found = self.idempotency.lookup.found.first(body).filter(|v| match v {
                         Value::Null => false,
                         Value::Array(a) => !a.is_empty(),
                         Value::Object(o) => !o.is_empty(),
@@ -330,7 +361,7 @@ impl Write<'_> {
                 }
                 a => match attempts.judge(a) {
                     Judged::Retried => {}
-                    Judged::GaveUp => return Err(self.sink.gave_up(lookup, &answer, attempts.made)),
+                    Judged::GaveUp => return Err(gave_up(lookup, &answer, attempts.made)),
                     Judged::Settle(_) => {
                         return Ok(LookupResult::Refused(format!(
                             "the lookup {} answered {}",
