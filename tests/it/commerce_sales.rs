@@ -88,6 +88,27 @@ fn orders_added_and_changed_between_pages_show_in_the_counts_and_the_last_pages(
     let created = created["created"].as_array().expect("the new orders").clone();
     assert_eq!(created.iter().map(|o| o["entity_id"].clone()).collect::<Vec<_>>(), [json!(46), json!(47)]);
     assert!(created.iter().all(|o| o["status"] == "pending" && o["items"][0]["product_type"] == "configurable"));
+    // An order of given SKUs: a configurable's child (a parent line with the chosen options, and the
+    // child line) and a simple product.
+    let (status, given) = sim.send("POST", "/__sim/orders", None, Some(json!({"skus": ["MH01-S-Black", "24-MB01"]})));
+    assert_eq!(status, 200, "{given}");
+    let items = given["created"][0]["items"].as_array().expect("items").clone();
+    let shape: Vec<(&str, &str, bool)> = items
+        .iter()
+        .map(|i| {
+            (i["sku"].as_str().unwrap_or(""), i["product_type"].as_str().unwrap_or(""), i["parent_item_id"].is_u64())
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [("MH01-S-Black", "configurable", false), ("MH01-S-Black", "simple", true), ("24-MB01", "simple", false)]
+    );
+    assert_eq!(
+        items[0]["product_option"]["extension_attributes"]["configurable_item_options"],
+        json!([{"option_id": "144", "option_value": 167}, {"option_id": "93", "option_value": 49}]),
+        "size S and color Black, as Luma's option ids"
+    );
+    assert_eq!(given["created"][0]["total_item_count"], 2);
     // An order of the first page changes: it moves to the end.
     let moved = first["items"][0]["entity_id"].as_u64().expect("an id");
     let (status, changed) =
@@ -95,7 +116,7 @@ fn orders_added_and_changed_between_pages_show_in_the_counts_and_the_last_pages(
     assert_eq!(status, 200, "{changed}");
     assert_eq!(changed["status"], "holded");
     let last = page(3);
-    assert_eq!(last["total_count"], 47);
+    assert_eq!(last["total_count"], 48);
     let ids: Vec<u64> =
         last["items"].as_array().expect("items").iter().filter_map(|o| o["entity_id"].as_u64()).collect();
     assert!(ids.contains(&46) && ids.contains(&47) && ids.contains(&moved), "{ids:?}");

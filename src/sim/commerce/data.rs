@@ -47,6 +47,8 @@ pub(super) struct Child {
     options: Vec<(String, u64)>,
 }
 
+/// The price of a simple line an order is given by SKU.
+const SIMPLE_PRICE: f64 = 10.0;
 /// The attribute ids of `size` and `color`, by code.
 const OPTION_ATTRIBUTES: &[(&str, &str)] = &[("size", "144"), ("color", "93")];
 /// Cities of the generated addresses.
@@ -91,18 +93,49 @@ pub(super) fn children(products: &[Value]) -> Vec<Child> {
 
 /// An order of one to three configurable lines, each a parent line and its child line. `created`
 /// is its `created_at` (a Unix time); `None` for a seeded order, stamped by its id.
-pub(super) fn order(id: u64, children: &[Child], created: Option<i64>, rng: &mut fastrand::Rng) -> Value {
+pub(super) fn order(
+    id: u64,
+    children: &[Child],
+    created: Option<i64>,
+    rng: &mut fastrand::Rng,
+    skus: Option<&[String]>,
+) -> Value {
     let seeded = created.is_none();
     let created = created.unwrap_or(EPOCH + (id as i64) * 3_600 * 7 + rng.i64(0..3_600));
     let (status, state) = if seeded { STATUSES[rng.usize(0..STATUSES.len())] } else { STATUSES[0] };
     let mut items = Vec::new();
     let mut total = 0.0;
-    for _ in 0..rng.usize(1..=3) {
-        let Some(child) = children.get(rng.usize(0..children.len().max(1))) else { break };
-        let qty = f64::from(rng.u32(1..=3));
-        let parent_item_id = id * 100 + items.len() as u64 + 1;
-        total += child.price * qty;
+    // The lines: the SKUs asked for, one each (a SKU no configurable product has is a simple line),
+    // else one to three of the catalog's children at random.
+    let picks: Vec<(Result<&Child, &str>, f64)> = match skus {
+        Some(skus) => {
+            skus.iter().map(|sku| (children.iter().find(|c| c.sku == *sku).ok_or(sku.as_str()), 1.0)).collect()
+        }
+        None => (0..rng.usize(1..=3))
+            .map_while(|_| {
+                let child = children.get(rng.usize(0..children.len().max(1)))?;
+                Some((Ok(child), f64::from(rng.u32(1..=3))))
+            })
+            .collect(),
+    };
+    for (pick, qty) in picks {
+        let line_id = id * 100 + items.len() as u64 + 1;
         let shipped = if status == "complete" { qty } else { 0.0 };
+        let child = match pick {
+            Ok(child) => child,
+            Err(sku) => {
+                // A simple product sold on its own (or one the catalog does not know).
+                total += SIMPLE_PRICE * qty;
+                items.push(json!({
+                    "item_id": line_id, "order_id": id, "product_id": 0, "sku": sku, "name": sku,
+                    "product_type": "simple", "qty_ordered": qty, "qty_shipped": shipped, "price": SIMPLE_PRICE,
+                    "row_total": SIMPLE_PRICE * qty, "created_at": timestamp(created),
+                }));
+                continue;
+            }
+        };
+        let parent_item_id = line_id;
+        total += child.price * qty;
         items.push(json!({
             "item_id": parent_item_id, "order_id": id, "product_id": child.parent_id, "sku": child.sku,
             "name": child.parent_name, "product_type": "configurable", "qty_ordered": qty, "qty_shipped": shipped,
@@ -117,6 +150,7 @@ pub(super) fn order(id: u64, children: &[Child], created: Option<i64>, rng: &mut
             "qty_shipped": shipped, "price": 0, "row_total": 0, "created_at": timestamp(created),
         }));
     }
+    let lines = items.iter().filter(|i| i.get("parent_item_id").is_none()).count();
     let customer = rng.usize(1..=CUSTOMERS);
     let (first, last) = customer_name(customer);
     let updated = if seeded { created + rng.i64(0..86_400 * 3) } else { created };
@@ -125,7 +159,7 @@ pub(super) fn order(id: u64, children: &[Child], created: Option<i64>, rng: &mut
         "created_at": timestamp(created), "updated_at": timestamp(updated), "customer_id": customer,
         "customer_email": customer_email(customer), "customer_firstname": first, "customer_lastname": last,
         "order_currency_code": "USD", "base_currency_code": "USD", "grand_total": total, "base_grand_total": total,
-        "subtotal": total, "total_item_count": items.len() / 2, "items": items.clone(), "status_histories": [],
+        "subtotal": total, "total_item_count": lines, "items": items.clone(), "status_histories": [],
         "billing_address": address(customer, "billing"),
         "extension_attributes": {"shipping_assignments": [{"items": items, "shipping": {
             "address": address(customer, "shipping"), "method": "flatrate_flatrate"}}]},

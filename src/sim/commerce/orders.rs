@@ -30,7 +30,7 @@ impl Sales {
     pub(super) fn generate(seed: u64, products: &[Value]) -> Self {
         let mut rng = fastrand::Rng::with_seed(seed);
         let children = data::children(products);
-        let orders = (1..=ORDERS).map(|id| data::order(id, &children, None, &mut rng)).collect();
+        let orders = (1..=ORDERS).map(|id| data::order(id, &children, None, &mut rng, None)).collect();
         Self { orders, shipments: Vec::new(), children, rng, comments: 0 }
     }
 
@@ -39,11 +39,11 @@ impl Sales {
         self.orders.iter_mut().find(|o| o["entity_id"].as_u64() == Some(id)).ok_or_else(no_entity)
     }
 
-    /// A new pending order, created now.
-    fn create(&mut self) -> Value {
+    /// A new pending order, created now: of these SKUs (one each), else of random catalog children.
+    fn create(&mut self, skus: Option<&[String]>) -> Value {
         let id = self.orders.iter().filter_map(|o| o["entity_id"].as_u64()).max().unwrap_or(0) + 1;
         let created = time::OffsetDateTime::now_utc().unix_timestamp();
-        let order = data::order(id, &self.children, Some(created), &mut self.rng);
+        let order = data::order(id, &self.children, Some(created), &mut self.rng, skus);
         self.orders.push(order.clone());
         order
     }
@@ -115,7 +115,9 @@ fn update(sales: &mut Sales, order_id: u64, fields: &Value) -> Result<Value, Mag
     Ok(order.clone())
 }
 
-/// `POST /__sim/orders` with `{"count": N}` adds N pending orders created now and answers them;
+/// `POST /__sim/orders` with `{"count": N}` adds N pending orders created now and answers them (with
+/// `"skus": [...]`, each order has one of each of those SKUs: a configurable product's child as a
+/// parent and a child line, any other SKU as a simple line);
 /// `POST /__sim/orders/{id}` with fields changes that order (stamping `updated_at`) and answers it.
 /// `None` for another control path.
 pub(super) fn control(sim: &Sim, method: &str, rest: &str, body: &[u8]) -> Option<Answer> {
@@ -128,7 +130,11 @@ pub(super) fn control(sim: &Sim, method: &str, rest: &str, body: &[u8]) -> Optio
         match rest.strip_prefix('/') {
             None if rest.is_empty() => {
                 let count = value.get("count").and_then(Value::as_u64).unwrap_or(1);
-                let created: Vec<Value> = (0..count).map(|_| sales.create()).collect();
+                let skus: Option<Vec<String>> = value
+                    .get("skus")
+                    .and_then(Value::as_array)
+                    .map(|l| l.iter().filter_map(Value::as_str).map(str::to_string).collect());
+                let created: Vec<Value> = (0..count).map(|_| sales.create(skus.as_deref())).collect();
                 Ok((200, json!({"created": created})))
             }
             Some(order_id) => {
