@@ -1,5 +1,6 @@
 //! Weir's own template filters: `lookup` (tables), decimal-exact `round`, `decimal`, `money`, date
-//! parsing/formatting (`parse_date`, `dateformat`) and a `tojson` that serializes records directly.
+//! parsing/formatting (`parse_date`, `dateformat`), a `tojson` that serializes records directly, and
+//! the `fail(reason)` function that rejects a record with a reason of the pipeline's own.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -44,6 +45,14 @@ pub(crate) fn register(env: &mut Environment<'static>, tables: Arc<Tables>) {
     env.add_filter("parse_kv", parse_kv);
     env.add_filter("path_segment", path_segment);
     env.add_filter("base64url", base64url);
+    env.add_function("fail", fail);
+}
+
+/// `{{ record.email or fail('the customer has no e-mail address') }}`: rejects the record with this
+/// reason, so that a record a pipeline cannot use is dead-lettered saying why in the terms of the
+/// business, not as the undefined value or failed filter it would otherwise come to.
+fn fail(reason: String) -> Result<Value, Error> {
+    Err(invalid(reason))
 }
 
 /// `{{ [["reference", "=", record.increment_id]] | tojson | base64url }}`: the text in URL-safe base64
