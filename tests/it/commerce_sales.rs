@@ -227,14 +227,20 @@ fn customers_are_searched_created_once_per_email_and_updated() {
     );
     assert_eq!(status, 400);
     assert_eq!(body["parameters"]["fieldName"], "lastname");
-    let change =
-        json!({"customer": {"group_id": 3, "custom_attributes": [{"attribute_code": "erp_id", "value": "C-42"}]}});
+    // A PUT saves the whole customer: without its e-mail and names it is refused.
+    let partial = json!({"customer": {"group_id": 3}});
+    let (status, body) = sim.send("PUT", &format!("/rest/V1/customers/{id}"), Some(&token), Some(partial));
+    assert_eq!((status, body["parameters"]["fieldName"].clone()), (400, json!("email")));
+    let mut customer = created.clone();
+    customer["group_id"] = json!(3);
+    customer["custom_attributes"] = json!([{"attribute_code": "erp_id", "value": "C-42"}]);
+    let change = json!({ "customer": customer });
     let (status, updated) = sim.send("PUT", &format!("/rest/V1/customers/{id}"), Some(&token), Some(change));
     assert_eq!(status, 200, "{updated}");
     let read = sim.get(&format!("/rest/V1/customers/{id}"), &token);
     assert_eq!((read["group_id"].clone(), read["email"].clone()), (json!(3), json!("Ada@Example.com")));
     assert_eq!(read["custom_attributes"][0]["value"], "C-42");
-    let taken = json!({"customer": {"email": "roni_cost@example.com"}});
+    let taken = json!({"customer": {"email": "roni_cost@example.com", "firstname": "Ada", "lastname": "Lovelace"}});
     assert_eq!(sim.send("PUT", &format!("/rest/V1/customers/{id}"), Some(&token), Some(taken)).0, 400);
     let (status, body) = sim.send("GET", "/rest/V1/customers/999", Some(&token), None);
     assert_eq!(status, 404);

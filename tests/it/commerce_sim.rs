@@ -208,6 +208,8 @@ fn answers_follow_the_openapi_definitions() {
         (one("sales-data-shipment-search-result-interface"), sim.get("/rest/V1/shipments", &token)),
         (one("customer-data-customer-search-results-interface"), sim.get("/rest/V1/customers/search", &token)),
         (one("customer-data-customer-interface"), sim.get("/rest/V1/customers/1", &token)),
+        (one("customer-data-group-interface"), sim.get("/rest/V1/customerGroups/1", &token)),
+        (one("customer-data-group-search-results-interface"), sim.get("/rest/V1/customerGroups/search", &token)),
         (list("catalog-data-price-update-result-interface"), failures),
         (list("catalog-data-base-price-interface"), post("/rest/V1/products/base-prices-information", skus.clone())),
         (

@@ -441,3 +441,24 @@ fn an_if_match_sink_sends_the_current_etag_and_reads_it_again_after_a_412() {
     let dead = std::fs::read_to_string(dir.path().join("dead.ndjson")).expect("a dead letter");
     assert!(dead.contains(ids[1]) && dead.contains("412"), "{dead}");
 }
+
+#[test]
+fn customers_are_added_and_changed_by_number_and_found_by_an_email_holding_a_quote() {
+    let sim = Simulator::start("erp", &[]);
+    let token = token(&sim);
+    let customers = api(&sim, "customers");
+    let added = sim.control(
+        "POST",
+        "customers/C09000",
+        Some(json!({"displayName": "Pat O'Brien", "email": "pat.o'brien@example.com"})),
+    );
+    assert_eq!((added["number"].as_str(), added["balanceDue"].as_i64()), (Some("C09000"), Some(0)));
+    let changed = sim.control("POST", "customers/C09000", Some(json!({"blocked": "Invoice", "creditLimit": 2500})));
+    assert_eq!((changed["id"].clone(), changed["blocked"].as_str()), (added["id"].clone(), Some("Invoice")));
+    assert!(changed["lastModifiedDateTime"].as_str() > added["lastModifiedDateTime"].as_str());
+    // OData doubles a quote inside a string literal; Business Central compares without case.
+    let filter = "email eq 'PAT.O''BRIEN@example.com'".replace(' ', "%20").replace('\'', "%27");
+    let found = get(&sim, &format!("{customers}?$filter={filter}"), &token, &[]).body;
+    assert_eq!(numbers(&found), vec!["C09000".to_string()]);
+    assert_eq!(found["value"][0]["creditLimit"], 2500);
+}

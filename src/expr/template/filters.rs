@@ -1,6 +1,7 @@
 //! Weir's own template filters: `lookup` (tables), decimal-exact `round`, `decimal`, `money`, date
 //! parsing/formatting (`parse_date`, `dateformat`), a `tojson` that serializes records directly, and
-//! `required`, which fails a render on a missing value.
+//! two ways to dead-letter a record with a reason of the pipeline's own: the `required` filter (a
+//! missing value) and the `fail(reason)` function.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -46,6 +47,7 @@ pub(crate) fn register(env: &mut Environment<'static>, tables: Arc<Tables>) {
     env.add_filter("path_segment", path_segment);
     env.add_filter("base64url", base64url);
     env.add_filter("required", required);
+    env.add_function("fail", fail);
 }
 
 /// `{{ ids_for(k).variant_id | required('the ERP has no variant ' ~ code) }}`: the value, unless it is
@@ -57,6 +59,13 @@ fn required(value: Value, message: Option<String>) -> Result<Value, Error> {
         return Err(invalid(message.unwrap_or_else(|| "a required value is missing".to_string())));
     }
     Ok(value)
+}
+
+/// `{{ record.email or fail('the customer has no e-mail address') }}`: rejects the record with this
+/// reason, so that a record a pipeline cannot use is dead-lettered saying why in the terms of the
+/// business, not as the undefined value or failed filter it would otherwise come to.
+fn fail(reason: String) -> Result<Value, Error> {
+    Err(invalid(reason))
 }
 
 /// `{{ [["reference", "=", record.increment_id]] | tojson | base64url }}`: the text in URL-safe base64

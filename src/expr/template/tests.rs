@@ -282,6 +282,14 @@ fn builtin_filters() {
 }
 
 #[test]
+fn fail_rejects_the_record_with_the_reason_given_and_only_when_reached() {
+    let template = "{{ record.email or fail('the customer has no e-mail address') }}";
+    assert_eq!(render(template, json!({"email": "a@example.com"})).expect("rendered"), "a@example.com");
+    let error = render(template, json!({"email": ""})).expect_err("rejected");
+    assert!(error.to_string().contains("the customer has no e-mail address"), "{error}");
+}
+
+#[test]
 fn expressions() {
     let e = engine();
     let c = ctx(json!({"qty": 5, "tags": ["a", "b"], "o": {"k": 1}, "n": null}));

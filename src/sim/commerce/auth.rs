@@ -56,6 +56,8 @@ fn unauthorized(route: &str) -> MagentoError {
         "Magento_Sales::ship"
     } else if route.starts_with("V1/orders") {
         "Magento_Sales::actions_view"
+    } else if route.starts_with("V1/customerGroups") {
+        "Magento_Customer::group"
     } else if route.starts_with("V1/customers") {
         "Magento_Customer::manage"
     } else if route.starts_with("V1/bulk") {

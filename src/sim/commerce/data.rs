@@ -205,6 +205,14 @@ pub(super) fn customers() -> Vec<Value> {
                 // As in Luma's CustomerSampleData_customer_profile.csv.
                 customer["dob"] = json!("1973-12-15");
                 customer["gender"] = json!(2);
+                customer["default_billing"] = json!("1");
+                customer["default_shipping"] = json!("1");
+                customer["addresses"] = json!([{
+                    "id": 1, "customer_id": 1, "region": {"region_code": "MI", "region": "Michigan", "region_id": 33},
+                    "region_id": 33, "country_id": "US", "street": ["6146 Honey Bluff Parkway"],
+                    "telephone": "(555) 229-3326", "postcode": "49628-7978", "city": "Calder",
+                    "firstname": "Veronica", "lastname": "Costello", "default_shipping": true, "default_billing": true,
+                }]);
             }
             customer
         })

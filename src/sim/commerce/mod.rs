@@ -1,5 +1,5 @@
 //! An in-memory Adobe Commerce (Magento 2.4) REST API: admin tokens and OAuth 1.0a, the Luma sample
-//! catalog, prices, MSI source items, orders, shipments and customers with `searchCriteria`, async
+//! catalog, prices, MSI source items, orders, shipments, customers and customer groups with `searchCriteria`, async
 //! bulk operations, and control endpoints (`/__sim/…`) that list the requests received, inject
 //! faults, add orders and steer bulk operations. See `docs/simulators.md`.
 
@@ -9,6 +9,7 @@ mod catalog;
 pub(crate) use catalog::sample_children;
 mod customers;
 mod data;
+mod groups;
 mod input;
 mod inventory;
 mod orders;
@@ -87,6 +88,7 @@ pub(crate) struct Sim {
     prices: Mutex<prices::Prices>,
     sales: Mutex<orders::Sales>,
     customers: Mutex<Vec<Value>>,
+    groups: Mutex<Vec<Value>>,
     bulks: Mutex<bulk::Bulks>,
     source_items: Mutex<inventory::SourceItems>,
     tokens: Mutex<Vec<String>>,
@@ -106,6 +108,7 @@ impl Sim {
             prices: Mutex::default(),
             sales,
             customers: Mutex::new(data::customers()),
+            groups: Mutex::new(groups::built_in()),
             bulks: Mutex::default(),
             source_items,
             tokens: Mutex::new(Vec::new()),

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 
 use super::input::{Answer, json_body};
 use super::respond::json_response;
-use super::{MagentoError, Sim, auth, bulk, catalog, customers, inventory, lock, orders, prices, search, shipments};
+use super::{
+    MagentoError, Sim, auth, bulk, catalog, customers, groups, inventory, lock, orders, prices, search, shipments,
+};
 
 /// Answers one request: the simulator's own control endpoints (`/__sim/orders`, `/__sim/bulk`; the
 /// shared ones are answered before), or the API.
@@ -58,6 +60,7 @@ fn answer(sim: &Sim, method: &str, path: &str, query: &str, headers: &HeaderMap,
         .or_else(|| orders::answer(sim, method, route, query, body))
         .or_else(|| shipments::answer(sim, method, route, query, body))
         .or_else(|| customers::answer(sim, method, route, query, body))
+        .or_else(|| groups::answer(sim, method, route, query, body))
         .or_else(|| bulk::answer(sim, method, route));
     if let Some(answer) = answered {
         return answer;

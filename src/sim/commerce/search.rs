@@ -97,11 +97,12 @@ fn text(value: &Value) -> String {
     }
 }
 
-/// Numbers compare as numbers, everything else as text.
+/// Numbers compare as numbers, everything else as text without case, as MySQL's default collation
+/// does (`Ada@Example.com` is `ada@example.com`).
 fn compare(left: &str, right: &str) -> Ordering {
     match (left.parse::<f64>(), right.parse::<f64>()) {
         (Ok(l), Ok(r)) => l.partial_cmp(&r).unwrap_or(Ordering::Equal),
-        _ => left.cmp(right),
+        _ => left.to_lowercase().cmp(&right.to_lowercase()),
     }
 }
 
@@ -227,7 +228,14 @@ fn echo(criteria: &Criteria) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::like;
+    use super::{Ordering, compare, like};
+
+    #[test]
+    fn text_compares_without_case_and_numbers_as_numbers() {
+        assert_eq!(compare("Ada@Example.com", "ada@example.COM"), Ordering::Equal);
+        assert_eq!(compare("b", "A"), Ordering::Greater);
+        assert_eq!(compare("10", "9"), Ordering::Greater);
+    }
 
     #[test]
     fn like_matches_as_sql_does() {

@@ -1,6 +1,6 @@
 //! The ERP's own control endpoints, not part of Business Central (never logged, never faulted, no
-//! credentials): list the state, set stock, change or add an item (between or during a paged read),
-//! ship an order, revoke every token and session.
+//! credentials): list the state, set stock, change or add an item or a customer (between or during a
+//! paged read), ship an order, revoke every token and session.
 
 use serde_json::{Value, json};
 
@@ -45,11 +45,12 @@ pub(super) fn handle(erp: &Erp, method: &str, rest: &str, body: &[u8]) -> Respon
             Err(e) => bad(&e),
         },
         ("POST", "tokens/revoke") => json_response(200, &json!({"revoked": erp.auth.revoke()})),
-        ("POST", _) if rest.starts_with("items/") => {
-            let number = percent_encoding::percent_decode_str(&rest["items/".len()..]).decode_utf8_lossy().into_owned();
+        ("POST", _) if rest.starts_with("items/") || rest.starts_with("customers/") => {
+            let (set, number) = rest.split_once('/').unwrap_or_default();
+            let number = percent_encoding::percent_decode_str(number).decode_utf8_lossy().into_owned();
             match serde_json::from_slice::<Value>(body) {
-                Ok(Value::Object(changes)) => json_response(200, &upsert_item(erp, &number, changes)),
-                _ => bad(&"the body is a JSON object of the item's properties"),
+                Ok(Value::Object(changes)) => json_response(200, &upsert(erp, set, &number, changes)),
+                _ => bad(&"the body is a JSON object of the entity's properties"),
             }
         }
         _ => error(404, "BadRequest_NotFound", "No such control endpoint."),
@@ -90,28 +91,30 @@ fn set_stock(erp: &Erp, stock: &Stock) -> Result<Response, String> {
     Ok(json_response(200, &row))
 }
 
-/// Changes an item (by number) or adds it: the properties given are merged, `lastModifiedDateTime`
-/// is now unless given, the etag always new.
-fn upsert_item(erp: &Erp, number: &str, changes: serde_json::Map<String, Value>) -> Value {
+/// Changes an item or a customer (`set`, by number) or adds it: the properties given are merged,
+/// `lastModifiedDateTime` is now unless given, the etag always new. A new one starts as a copy of the
+/// set's first entity with a new id (an item with no stock, a customer with nothing due).
+fn upsert(erp: &Erp, set: &str, number: &str, changes: serde_json::Map<String, Value>) -> Value {
     let mut store = erp.store();
     let keep_time = changes.contains_key("lastModifiedDateTime");
-    let (index, mut item) = match store.position("items", "number", number) {
-        Some(i) => (Some(i), store.all("items")[i].clone()),
+    let (index, mut entity) = match store.position(set, "number", number) {
+        Some(i) => (Some(i), store.all(set)[i].clone()),
         None => {
-            let mut item = store.all("items").first().cloned().unwrap_or_else(|| json!({}));
-            item["id"] = json!(store.guid());
-            item["number"] = json!(number);
-            item["inventory"] = json!(0);
-            (None, item)
+            let mut entity = store.all(set).first().cloned().unwrap_or_else(|| json!({}));
+            entity["id"] = json!(store.guid());
+            entity["number"] = json!(number);
+            let zero = if set == "items" { "inventory" } else { "balanceDue" };
+            entity[zero] = json!(0);
+            (None, entity)
         }
     };
     for (key, value) in changes {
-        item[key.as_str()] = value;
+        entity[key.as_str()] = value;
     }
-    store.touch(&mut item, keep_time);
+    store.touch(&mut entity, keep_time);
     match index {
-        Some(i) => store.all_mut("items")[i] = item.clone(),
-        None => store.all_mut("items").push(item.clone()),
+        Some(i) => store.all_mut(set)[i] = entity.clone(),
+        None => store.all_mut(set).push(entity.clone()),
     }
-    item
+    entity
 }

@@ -121,7 +121,7 @@ pub(super) fn generate(seed: u64) -> Seeded {
             let domain: String = name.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase();
             json!({
                 "id": guid(&mut rng), "number": format!("C{:05}", (i + 1) * 10), "displayName": name,
-                "type": "Company", "addressLine1": format!("{} Main Street", 100 + i), "city": "Atlanta",
+                "type": "Company", "addressLine1": format!("{} Main Street", 100 + i), "addressLine2": "", "city": "Atlanta",
                 "state": "GA", "country": "US", "postalCode": "31772", "phoneNumber": "",
                 "email": format!("orders@{domain}.example"), "website": "", "taxLiable": true,
                 "currencyCode": "USD", "creditLimit": credit,

@@ -53,7 +53,8 @@ pub(crate) struct HttpSinkConfig {
     /// connection's headers of the same name.
     #[serde(default)]
     pub(crate) headers: BTreeMap<String, String>,
-    /// The JSON body: a structured template, like the `template` step's `value` (default: the record).
+    /// The JSON body: a structured template, like the `template` step's `value` (default: the record;
+    /// none for `GET` and `DELETE`).
     /// With `batch_size` over 1 it also sees `records`, the list of the batch's records (e.g.
     /// `{ sourceItems: "{{ records }}" }`; default: that list); with `bulk`, it is one operation's
     /// entity, rendered per record.
@@ -141,6 +142,8 @@ impl HttpSinkConfig {
             None if self.batch_size.get() > 1 && self.bulk.is_none() => {
                 errors.value_template(ctx, &["body"], &Value::from("{{ records }}")).map(BodySpec::Template)
             }
+            // A GET or a DELETE carries no body (HTTP gives one no meaning there).
+            None if ["GET", "DELETE"].iter().any(|m| self.method.eq_ignore_ascii_case(m)) => Some(BodySpec::None),
             None => Some(BodySpec::Record),
         };
         let unknown_connection = self.connection.is_some() && connection.is_none();

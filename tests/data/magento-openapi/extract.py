@@ -19,6 +19,8 @@ ROOTS = [
     "sales-data-shipment-search-result-interface",
     "customer-data-customer-interface",
     "customer-data-customer-search-results-interface",
+    "customer-data-group-interface",
+    "customer-data-group-search-results-interface",
     "asynchronous-operations-data-detailed-bulk-operations-status-interface",
     "asynchronous-operations-data-bulk-operations-status-interface",
 ]

@@ -5,6 +5,7 @@
 //! one holds the harness. `examples.rs` leaves this folder out (it needs the simulators);
 //! `every_demo_pipeline_is_run_here` keeps that honest.
 
+mod customers;
 mod inventory;
 mod prices;
 
