@@ -7,6 +7,7 @@
 
 mod customers;
 mod inventory;
+mod orders;
 mod prices;
 
 use std::collections::BTreeMap;
@@ -72,8 +73,26 @@ impl Demo {
     /// `weir run pipelines/demo/FILE --state …` with the connections' environment pointing at the sims.
     pub(crate) fn run(&self, file: &str) -> String {
         let path = format!("pipelines/demo/{file}");
-        let state = self.state.path().join("state.db");
-        let out = command(&["run", &path, "--state", &state.display().to_string()], &repo())
+        self.run_path(&repo().join(&path))
+    }
+
+    /// `weir run PATH --state …` (a pipeline of a copy of the demo folder, say).
+    pub(crate) fn run_path(&self, path: &std::path::Path) -> String {
+        let path = path.display().to_string();
+        let (code, stdout, stderr) = self.weir(&["run", &path, "--state", &self.state_path()]);
+        assert_eq!(code, Some(0), "weir run {path}:\n{stdout}\n{stderr}");
+        stdout
+    }
+
+    /// The state store's path, for `--state`.
+    pub(crate) fn state_path(&self) -> String {
+        self.state.path().join("state.db").display().to_string()
+    }
+
+    /// `weir ARGS` in the repository with the connections' environment pointing at the sims: the exit
+    /// code, stdout and stderr.
+    pub(crate) fn weir(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        let out = command(args, &repo())
             .env("COMMERCE_URL", &self.commerce.base)
             .env("COMMERCE_ADMIN_PASSWORD", "admin123")
             .env("ERP_URL", &self.erp.base)
@@ -82,9 +101,7 @@ impl Demo {
             .env("ERP_CLIENT_SECRET", "sim-client-secret")
             .output()
             .expect("weir runs");
-        let (code, stdout, stderr) = outcome(out);
-        assert_eq!(code, Some(0), "weir run {path}:\n{stdout}\n{stderr}");
-        stdout
+        outcome(out)
     }
 
     pub(crate) fn erp_state(&self) -> Value {
