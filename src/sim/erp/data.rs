@@ -1,6 +1,7 @@
 //! The seeded ERP data, shaped like Business Central's API v2.0 entities: one company, locations
 //! (warehouses), items with prices and stock per location, customers with e-mail, credit limit and
-//! blocked status. Orders and shipments start empty: they are what the tests create.
+//! blocked status, sales prices (special, group and quantity prices) for a few items. Orders and
+//! shipments start empty: they are what the tests create.
 
 use serde_json::{Value, json};
 
@@ -128,6 +129,7 @@ pub(super) fn generate(seed: u64) -> Seeded {
             })
         })
         .collect();
+    let sales_prices = super::prices::seed(&items, &mut || guid(&mut rng), &mut modified);
     Seeded {
         company,
         sets: vec![
@@ -136,6 +138,7 @@ pub(super) fn generate(seed: u64) -> Seeded {
             ("items", items),
             ("customers", customers),
             ("itemStocks", stocks),
+            ("salesPrices", sales_prices),
             ("salesOrders", Vec::new()),
             ("salesShipments", Vec::new()),
         ],

@@ -18,7 +18,8 @@ use crate::sim::control::Incoming;
 use crate::sim::respond::json_response;
 
 /// The entity sets a company has.
-const SETS: &[&str] = &["locations", "items", "customers", "itemStocks", "salesOrders", "salesShipments"];
+const SETS: &[&str] =
+    &["locations", "items", "customers", "itemStocks", "salesPrices", "salesOrders", "salesShipments"];
 /// Properties a PATCH may not change.
 const READ_ONLY: &[&str] = &["id", "lastModifiedDateTime", "number", "inventory"];
 

@@ -117,7 +117,7 @@ impl Store {
 /// those, and an unknown name maps to a set named "" that nothing reads).
 fn set_name(name: &str) -> &'static str {
     const NAMES: &[&str] =
-        &["companies", "locations", "items", "customers", "itemStocks", "salesOrders", "salesShipments"];
+        &["companies", "locations", "items", "customers", "itemStocks", "salesPrices", "salesOrders", "salesShipments"];
     NAMES.iter().find(|n| **n == name).copied().unwrap_or("")
 }
 
