@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use super::shipments::{self, Ship};
 use super::prices;
+use super::shipments::{self, Ship};
 use super::store::Store;
 use super::{Erp, error};
 use crate::sim::respond::json_response;

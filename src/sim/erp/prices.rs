@@ -30,7 +30,11 @@ const SEEDED: &[(&str, &str, &str, &str, &str, f64, f64, &str)] = &[
 
 /// The seeded sales price lines, for items of `items` (by number); `id` and `modified` give each its
 /// GUID and time.
-pub(super) fn seed(items: &[Value], id: &mut dyn FnMut() -> String, modified: &mut dyn FnMut() -> String) -> Vec<Value> {
+pub(super) fn seed(
+    items: &[Value],
+    id: &mut dyn FnMut() -> String,
+    modified: &mut dyn FnMut() -> String,
+) -> Vec<Value> {
     SEEDED
         .iter()
         .filter_map(|&(number, sales_type, code, start, end, minimum, price, currency)| {
@@ -126,7 +130,8 @@ mod tests {
         let changed = upsert(
             &mut store,
             serde_json::from_value(json!({"itemNumber": "1952-W", "salesType": "All Customers",
-                "startingDate": "2026-03-01", "minimumQuantity": 0, "unitPrice": 39.99})).expect("an object"),
+                "startingDate": "2026-03-01", "minimumQuantity": 0, "unitPrice": 39.99}))
+            .expect("an object"),
         )
         .expect("changed");
         assert_eq!(changed["id"], sale["id"], "the same line");
