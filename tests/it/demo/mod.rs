@@ -8,6 +8,7 @@
 mod inventory;
 mod prices;
 mod reconciliation;
+mod sales_prices;
 
 use std::collections::BTreeMap;
 
