@@ -16,10 +16,13 @@ pub(super) const BLANK_DATE: &str = "0001-01-01";
 const KEY: &[&str] =
     &["itemNumber", "salesType", "salesCode", "startingDate", "currencyCode", "unitOfMeasureCode", "minimumQuantity"];
 
-/// Seeded lines: item, sales type, sales code, starting date, ending date, minimum quantity, unit
-/// price, currency. A spring sale (dated, all customers: a special price in the shop), group and
+/// A seeded line: item, sales type, sales code, starting date, ending date, minimum quantity, unit
+/// price, currency.
+type SeededLine = (&'static str, &'static str, &'static str, &'static str, &'static str, f64, f64, &'static str);
+
+/// Seeded lines. A spring sale (dated, all customers: a special price in the shop), group and
 /// quantity prices (tier prices), one for an item the shop does not sell, and one in euros.
-const SEEDED: &[(&str, &str, &str, &str, &str, f64, f64, &str)] = &[
+const SEEDED: &[SeededLine] = &[
     ("1952-W", "All Customers", "", "2026-03-01", "2026-03-31", 0.0, 44.95, ""),
     ("1952-W", "Customer Price Group", "RETAIL", BLANK_DATE, BLANK_DATE, 0.0, 49.5, ""),
     ("1954-W", "All Customers", "", BLANK_DATE, BLANK_DATE, 10.0, 29.9, ""),

@@ -76,7 +76,7 @@ fn expected_drift(erp: &BTreeMap<At, (f64, i64)>, shop: &BTreeMap<At, (f64, i64)
 fn report(demo: &Demo) -> (BTreeMap<At, String>, Vec<String>) {
     let text = std::fs::read_to_string(demo.out().join("stock-drift.csv")).unwrap_or_default();
     let mut rows = csv::Reader::from_reader(text.as_bytes());
-    let header = rows.headers().map(Clone::clone).unwrap_or_default();
+    let header = rows.headers().cloned().unwrap_or_default();
     let column = |name: &str| header.iter().position(|h| h == name).expect("a report column");
     let (mut drift, mut actions) = (BTreeMap::new(), Vec::new());
     for row in rows.records() {
