@@ -64,6 +64,10 @@ pub(crate) struct IdMapSink {
 }
 
 impl Sink for IdMapSink {
+    fn writes_only_state(&self) -> bool {
+        true
+    }
+
     fn open(&mut self, ctx: &SinkContext) -> Result<(), SinkError> {
         self.state = Some(ctx.state.clone().ok_or_else(|| {
             SinkError {

@@ -71,6 +71,12 @@ pub trait Sink: Send {
     /// returns as rejected.
     fn write(&mut self, batch: &[Record]) -> Result<Vec<RecordRejection>, SinkError>;
 
+    /// True when the sink's only effect is on the run's state store (the id map): `weir test` then
+    /// keeps it, writing into the test's in-memory store, instead of replacing it with a stand-in.
+    fn writes_only_state(&self) -> bool {
+        false
+    }
+
     /// After `write` failed: how many records at the start of that batch were settled before the
     /// failure — written, or rejected as listed (indexes into the batch) — so the runtime acknowledges
     /// them and only the rest stays unacknowledged. A sink that writes record by record (`http`) says

@@ -1,12 +1,22 @@
 //! Prices: base prices (the product's `price`), special prices and tier prices, each updated and
 //! read by SKU lists. As Magento does, an update answers 200 with one failure per refused item
-//! (`{"message", "parameters": [...]}`) and saves the others; configurable parents have no price of
+//! (`{"message", "parameters": [...]}`) and saves the others (a tier price for a customer group the
+//! shop does not have, or a quantity not above 0, a special price date not `YYYY-MM-DD hh:mm:ss`); configurable parents have no price of
 //! their own; unknown SKUs are left out of the `-information` answers.
 
 use serde_json::{Value, json};
 
 use super::input::{Answer, LIST_LIMIT, json_body, list, number, text};
 use super::{Sim, data, lock};
+
+/// The customer groups a tier price may name, lower-cased: `ALL GROUPS` and Luma's four groups.
+const CUSTOMER_GROUPS: &[&str] = &["all groups", "not logged in", "general", "wholesale", "retailer"];
+
+/// Whether a special price's date is written as Magento keeps it, `YYYY-MM-DD hh:mm:ss`, and exists.
+fn magento_date(text: &str) -> bool {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    text.len() == 19 && time::PrimitiveDateTime::parse(text, &format).is_ok()
+}
 
 /// Special and tier prices; base prices live on the products.
 #[derive(Default)]
@@ -113,10 +123,18 @@ fn refusal(sim: &Sim, kind: Kind, item: &Value) -> Option<Value> {
                     format!("The product that was requested doesn't exist. Verify the product and try again. {row}");
                 return Some(failure(&message, &ids));
             }
-            price.is_none().then(|| {
+            if price.is_none() {
                 let mut parameters = vec![field("price")];
                 parameters.extend(ids);
-                failure(&format!("Invalid attribute Price = %price. {row}"), &parameters)
+                return Some(failure(&format!("Invalid attribute Price = %price. {row}"), &parameters));
+            }
+            // Magento checks each date given (an empty one is no limit) round-trips `Y-m-d H:i:s`.
+            ["price_from", "price_to"].into_iter().find(|d| !field(d).is_empty() && !magento_date(&field(d))).map(|d| {
+                let (label, placeholder) =
+                    if d == "price_from" { ("Price From", "%priceFrom") } else { ("Price To", "%priceTo") };
+                let mut parameters = vec![label.to_string(), field(d)];
+                parameters.extend(ids);
+                failure(&format!("Invalid attribute %label = {placeholder}. {row}"), &parameters)
             })
         }
         Kind::Tier => {
@@ -126,10 +144,23 @@ fn refusal(sim: &Sim, kind: Kind, item: &Value) -> Option<Value> {
                 return Some(failure(&format!("Invalid attribute SKU = %SKU. {row}"), &ids));
             }
             let bad_type = !matches!(field("price_type").as_str(), "fixed" | "discount");
-            (price.is_none() || bad_type).then(|| {
+            if price.is_none() || bad_type {
                 let mut parameters = vec![field("price_type")];
                 parameters.extend(ids);
-                failure(&format!("Invalid attribute Price = %price. {row}"), &parameters)
+                return Some(failure(&format!("Invalid attribute Price = %price. {row}"), &parameters));
+            }
+            let quantity = item.get("quantity").and_then(number);
+            if quantity.is_none_or(|q| q <= 0.0) {
+                let mut parameters = vec![field("quantity")];
+                parameters.extend(ids);
+                return Some(failure(&format!("Invalid attribute Quantity = %qty. {row}"), &parameters));
+            }
+            // Customer groups are matched by code, case-insensitively (MySQL's collation).
+            let group = field("customer_group").to_lowercase();
+            (!CUSTOMER_GROUPS.contains(&group.as_str())).then(|| {
+                let mut parameters = vec![field("customer_group")];
+                parameters.extend(ids);
+                failure(&format!("No such entity with Customer Group = %customerGroup. {row}"), &parameters)
             })
         }
     }
@@ -194,4 +225,88 @@ fn change(sim: &Sim, kind: Kind, action: &str, items: &[Value]) -> Vec<Value> {
         }
     }
     failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::commerce::Options;
+
+    fn sim() -> Sim {
+        Sim::new(Options {
+            port: 0,
+            seed: 1,
+            admin_user: "admin".into(),
+            admin_password: "admin123".into(),
+            integration: crate::connectors::http::oauth1::OAuth1Credentials {
+                consumer_key: "ck".into(),
+                consumer_secret: "cs".into(),
+                token: "at".into(),
+                token_secret: "ats".into(),
+            },
+            input_limit: true,
+            rates: Default::default(),
+        })
+    }
+
+    fn post(sim: &Sim, endpoint: &str, prices: Value) -> Value {
+        let body = serde_json::to_vec(&json!({ "prices": prices })).expect("JSON");
+        let (status, answer) =
+            answer(sim, "POST", &format!("V1/products/{endpoint}"), &body).expect("a route").expect("200");
+        assert_eq!(status, 200);
+        answer
+    }
+
+    fn stored(sim: &Sim, endpoint: &str) -> Value {
+        let body = serde_json::to_vec(&json!({"skus": ["24-MB01"]})).expect("JSON");
+        answer(sim, "POST", &format!("V1/products/{endpoint}"), &body).expect("a route").expect("200").1
+    }
+
+    #[test]
+    fn tier_prices_need_a_customer_group_of_the_shop_and_a_quantity_above_zero() {
+        let sim = sim();
+        let tier = |group: &str, quantity: f64| {
+            json!({"sku": "24-MB01", "price": 30.0, "price_type": "fixed", "website_id": 0,
+                   "customer_group": group, "quantity": quantity})
+        };
+        let failures = post(
+            &sim,
+            "tier-prices",
+            json!([tier("all groups", 5.0), tier("Wholesale", 1.0), tier("VIP", 2.0), tier("General", 0.0)]),
+        );
+        let messages: Vec<&str> =
+            failures.as_array().expect("a list").iter().filter_map(|f| f["message"].as_str()).collect();
+        assert_eq!(messages.len(), 2, "{failures}");
+        assert!(messages[0].starts_with("No such entity with Customer Group = %customerGroup."), "{failures}");
+        assert_eq!(failures[0]["parameters"][0], "VIP");
+        assert!(messages[1].starts_with("Invalid attribute Quantity = %qty."), "{failures}");
+        let kept = stored(&sim, "tier-prices-information");
+        let groups: Vec<&str> =
+            kept.as_array().expect("a list").iter().filter_map(|t| t["customer_group"].as_str()).collect();
+        assert_eq!(groups, ["all groups", "Wholesale"]);
+    }
+
+    #[test]
+    fn special_price_dates_are_magentos_format_or_empty() {
+        let sim = sim();
+        let special = |from: &str, to: &str| json!({"sku": "24-MB01", "price": 29.5, "store_id": 0, "price_from": from, "price_to": to});
+        let failures = post(
+            &sim,
+            "special-price",
+            json!([
+                special("2026-03-01 00:00:00", "2026-03-31 23:59:59"),
+                special("2026-04-01 00:00:00", ""),
+                special("2026-03-01", "2026-03-31 23:59:59"),
+                special("2026-02-30 00:00:00", ""),
+            ]),
+        );
+        let failures = failures.as_array().expect("a list");
+        assert_eq!(failures.len(), 2, "{failures:?}");
+        assert_eq!(
+            (&failures[0]["parameters"][0], &failures[0]["parameters"][1]),
+            (&json!("Price From"), &json!("2026-03-01"))
+        );
+        assert_eq!(failures[1]["parameters"][1], "2026-02-30 00:00:00");
+        assert_eq!(stored(&sim, "special-price-information").as_array().map(Vec::len), Some(2));
+    }
 }

@@ -1,10 +1,12 @@
 //! The ERP's own control endpoints, not part of Business Central (never logged, never faulted, no
-//! credentials): list the state, set stock, change or add an item or a customer (between or during a
-//! paged read), ship an order, revoke every token and session.
+//! credentials): list the state, set stock, add a location, change or add an item, a customer (between
+//! or during a paged read) or a sales price, ship an order, revoke every token and session.
 
 use serde_json::{Value, json};
 
+use super::prices;
 use super::shipments::{self, Ship};
+use super::store::Store;
 use super::{Erp, error};
 use crate::sim::respond::json_response;
 use axum::response::Response;
@@ -19,6 +21,17 @@ struct Stock {
     location: String,
     /// The quantity on hand from now on.
     quantity: f64,
+}
+
+/// What `POST /__sim/locations` takes: a new warehouse.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Location {
+    /// The location's code, e.g. `NORTH`.
+    code: String,
+    /// Its name.
+    #[serde(default, rename = "displayName")]
+    display_name: String,
 }
 
 /// Answers `/__sim/{rest}` (the shared ones — requests, faults — are answered before).
@@ -36,6 +49,20 @@ pub(super) fn handle(erp: &Erp, method: &str, rest: &str, body: &[u8]) -> Respon
         ("POST", "stock") => match serde_json::from_slice::<Stock>(body) {
             Ok(stock) => set_stock(erp, &stock).unwrap_or_else(|e| bad(&e)),
             Err(e) => bad(&e),
+        },
+        ("POST", "locations") => match serde_json::from_slice::<Location>(body) {
+            Ok(location) => match add_location(&mut erp.store(), &location) {
+                Ok(row) => json_response(201, &row),
+                Err(e) => bad(&e),
+            },
+            Err(e) => bad(&e),
+        },
+        ("POST", "salesPrices") => match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(changes)) => match prices::upsert(&mut erp.store(), changes) {
+                Ok(line) => json_response(200, &line),
+                Err(e) => bad(&e),
+            },
+            _ => bad(&"the body is a JSON object of the sales price's properties"),
         },
         ("POST", "ship") => match serde_json::from_slice::<Ship>(body) {
             Ok(ship) => match shipments::ship(&mut erp.store(), &ship) {
@@ -55,6 +82,18 @@ pub(super) fn handle(erp: &Erp, method: &str, rest: &str, body: &[u8]) -> Respon
         }
         _ => error(404, "BadRequest_NotFound", "No such control endpoint."),
     }
+}
+
+/// Adds a location (a code not there yet).
+fn add_location(store: &mut Store, location: &Location) -> Result<Value, String> {
+    if location.code.is_empty() || store.find("locations", "code", &location.code).is_some() {
+        return Err(format!("location `{}` exists already (or the code is empty)", location.code));
+    }
+    let mut row = json!({"id": store.guid(), "code": location.code, "displayName": location.display_name,
+                         "contact": "", "addressLine1": "", "city": "", "country": "US"});
+    store.touch(&mut row, false);
+    store.all_mut("locations").push(row.clone());
+    Ok(row)
 }
 
 /// Sets an item's stock at a location; the item's `inventory` is the sum over locations.
@@ -117,4 +156,21 @@ fn upsert(erp: &Erp, set: &str, number: &str, changes: serde_json::Map<String, V
         None => store.all_mut(set).push(entity.clone()),
     }
     entity
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_location_is_added_once() {
+        let mut store = Store::new(super::super::data::generate(7));
+        let north = Location { code: "NORTH".into(), display_name: "North Warehouse".into() };
+        let row = add_location(&mut store, &north).expect("added");
+        assert_eq!((row["code"].as_str(), row["displayName"].as_str()), (Some("NORTH"), Some("North Warehouse")));
+        assert!(row["id"].is_string() && row["@odata.etag"].is_string() && row["lastModifiedDateTime"].is_string());
+        assert_eq!(store.find("locations", "code", "NORTH"), Some(&row));
+        assert!(add_location(&mut store, &north).is_err(), "a code is unique");
+        assert_eq!(store.all("locations").len(), 4);
+    }
 }

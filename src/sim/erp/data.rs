@@ -1,7 +1,8 @@
 //! The seeded ERP data, shaped like Business Central's API v2.0 entities: one company, locations
 //! (warehouses), items with prices and stock per location, customers with e-mail, credit limit and
-//! blocked status, and the apparel items per style and size with a variant per color (`apparel`).
-//! Orders and shipments start empty: they are what the tests create.
+//! blocked status, sales prices (special, group and quantity prices) for a few items, and the
+//! apparel items per style and size with a variant per color (`apparel`). Orders and shipments start
+//! empty: they are what the tests create.
 
 use serde_json::{Value, json};
 
@@ -129,6 +130,7 @@ pub(super) fn generate(seed: u64) -> Seeded {
             })
         })
         .collect();
+    let sales_prices = super::prices::seed(&items, &mut || guid(&mut rng), &mut modified);
     let (apparel, variants) = super::apparel::seed(&mut rng, &mut modified);
     items.extend(apparel);
     Seeded {
@@ -140,6 +142,7 @@ pub(super) fn generate(seed: u64) -> Seeded {
             ("itemVariants", variants),
             ("customers", customers),
             ("itemStocks", stocks),
+            ("salesPrices", sales_prices),
             ("salesOrders", Vec::new()),
             ("salesShipments", Vec::new()),
         ],

@@ -1,9 +1,11 @@
 //! An in-memory ERP shaped like Microsoft Dynamics 365 Business Central's API v2.0 (OData v4):
-//! companies, locations, items with prices and stock per location, customers, sales orders with lines
+//! companies, locations, items with prices and stock per location, sales prices (per customer group,
+//! quantity and date), customers, sales orders with lines
 //! and an external document number, sales shipments with tracking numbers; server-driven paging,
 //! `$filter`/`$orderby`/`$top`/`$skip`/`$select`, `@odata.etag` with `If-Match` on PATCH, a 429 budget,
 //! Azure AD client-credentials tokens and a SAP Business One-like session login; control endpoints
-//! (`/__sim/…`) to change stock, ship orders, change items and revoke tokens. See `docs/simulators.md`.
+//! (`/__sim/…`) to change stock, add locations, ship orders, change items and sales prices, and revoke
+//! tokens. See `docs/simulators.md`.
 
 mod apparel;
 mod auth;
@@ -12,6 +14,7 @@ mod control;
 mod data;
 mod documents;
 mod filter;
+mod prices;
 mod query;
 mod routes;
 mod shipments;

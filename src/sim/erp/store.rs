@@ -121,7 +121,7 @@ fn set_name(name: &str) -> &'static str {
 
 /// The entity sets a company has.
 pub(super) const SETS: &[&str] =
-    &["locations", "items", "itemVariants", "customers", "itemStocks", "salesOrders", "salesShipments"];
+    &["locations", "items", "itemVariants", "customers", "itemStocks", "salesPrices", "salesOrders", "salesShipments"];
 
 /// An entity as served: without the lines it keeps inside, unless `expand` names them.
 pub(super) fn served(entity: &Value, expand: &[String]) -> Value {

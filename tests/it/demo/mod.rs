@@ -9,6 +9,8 @@ mod customers;
 mod inventory;
 mod orders;
 mod prices;
+mod reconciliation;
+mod sales_prices;
 
 use std::collections::BTreeMap;
 
@@ -70,7 +72,8 @@ impl Demo {
         Demo { commerce, erp, company, state: tempfile::tempdir().expect("tempdir") }
     }
 
-    /// `weir run pipelines/demo/FILE --state …` with the connections' environment pointing at the sims.
+    /// `weir run pipelines/demo/FILE --state …` with the connections' environment pointing at the sims,
+    /// and the files the pipelines write (`${env:WEIR_OUT:-out}`) in [`Demo::out`].
     pub(crate) fn run(&self, file: &str) -> String {
         let path = format!("pipelines/demo/{file}");
         self.run_path(&repo().join(&path))
@@ -99,9 +102,15 @@ impl Demo {
             .env("ERP_COMPANY", &self.company)
             .env("ERP_TOKEN_URL", format!("{}/tenant-1/oauth2/v2.0/token", self.erp.base))
             .env("ERP_CLIENT_SECRET", "sim-client-secret")
+            .env("WEIR_OUT", self.out())
             .output()
             .expect("weir runs");
         outcome(out)
+    }
+
+    /// Where the pipelines' file sinks write: a folder of this run's own, not the repository.
+    pub(crate) fn out(&self) -> std::path::PathBuf {
+        self.state.path().join("out")
     }
 
     pub(crate) fn erp_state(&self) -> Value {
