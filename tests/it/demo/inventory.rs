@@ -140,3 +140,38 @@ fn a_full_inventory_resync_goes_through_async_bulk_and_dead_letters_what_magento
     assert_eq!(dead[0]["key"], "stock:1956-W@WEST", "{dead:?}");
     assert!(dead[0]["error"].as_str().is_some_and(|e| e.contains("The source item is not valid")), "{dead:?}");
 }
+
+#[test]
+fn many_changes_go_through_the_bulk_api_and_a_few_through_the_synchronous_one() {
+    let demo = Demo::start();
+    let expected = expected_stock(&demo.erp_state());
+    demo.commerce_posts("");
+    // Above 5 changes, bulk: the first run's 12 source items go in one bulk.
+    let bulk_above = [("INVENTORY_BULK_ABOVE", "5")];
+    let run = |demo: &Demo| {
+        let state = demo.state_path();
+        let (code, stdout, stderr) =
+            demo.weir_with(&["run", "pipelines/demo/inventory.yaml", "--state", &state], &bulk_above);
+        assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    };
+    run(&demo);
+    assert_shop_has(&source_items(&demo.commerce), &expected);
+    let bulks = demo.commerce_posts("/rest/async/bulk/V1/inventory/source-items");
+    assert_eq!(bulks.len(), 1, "{bulks:?}");
+    assert_eq!(bulks[0].as_array().map(Vec::len), Some(12), "one operation per source item");
+    // Two changes: the synchronous API.
+    for (item, location, quantity) in [("1952-W", "EAST", 9), ("1955-W", "WEST", 4)] {
+        demo.erp.control("POST", "stock", Some(json!({"item": item, "location": location, "quantity": quantity})));
+    }
+    run(&demo);
+    let (_, log) = demo.commerce.send("GET", "/__sim/requests", None, None);
+    let bulk_posts =
+        log.as_array().expect("a list").iter().filter(|r| {
+            r["method"] == "POST" && r["path"].as_str().is_some_and(|p| p.starts_with("/rest/async/bulk/"))
+        });
+    assert_eq!(bulk_posts.count(), 0, "two changes do not go through bulk");
+    let posts = demo.commerce_posts("/rest/V1/inventory/source-items");
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0]["sourceItems"].as_array().map(Vec::len), Some(2), "{posts:?}");
+    assert_shop_has(&source_items(&demo.commerce), &expected_stock(&demo.erp_state()));
+}

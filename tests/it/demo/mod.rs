@@ -95,7 +95,13 @@ impl Demo {
     /// `weir ARGS` in the repository with the connections' environment pointing at the sims: the exit
     /// code, stdout and stderr.
     pub(crate) fn weir(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        self.weir_with(args, &[])
+    }
+
+    /// [`Demo::weir`] with more environment variables.
+    pub(crate) fn weir_with(&self, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
         let out = command(args, &repo())
+            .envs(env.iter().copied())
             .env("COMMERCE_URL", &self.commerce.base)
             .env("COMMERCE_ADMIN_PASSWORD", "admin123")
             .env("ERP_URL", &self.erp.base)
