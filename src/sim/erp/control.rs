@@ -1,6 +1,6 @@
 //! The ERP's own control endpoints, not part of Business Central (never logged, never faulted, no
-//! credentials): list the state, set stock, change or add an item (between or during a paged read),
-//! ship an order, revoke every token and session.
+//! credentials): list the state, set stock, change or add an item (between or during a paged read) or
+//! an item variant, ship an order, revoke every token and session.
 
 use serde_json::{Value, json};
 
@@ -19,6 +19,19 @@ struct Stock {
     location: String,
     /// The quantity on hand from now on.
     quantity: f64,
+}
+
+/// What `POST /__sim/itemVariants` takes: a variant of an item, added, or changed when the item
+/// has that code already.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Variant {
+    /// The item's number.
+    item_number: String,
+    /// The variant's code, e.g. `BLK`.
+    code: String,
+    /// Its description, e.g. `Black`.
+    description: String,
 }
 
 /// Answers `/__sim/{rest}` (the shared ones — requests, faults — are answered before).
@@ -42,6 +55,10 @@ pub(super) fn handle(erp: &Erp, method: &str, rest: &str, body: &[u8]) -> Respon
                 Ok(shipment) => json_response(201, &shipment),
                 Err(e) => bad(&e),
             },
+            Err(e) => bad(&e),
+        },
+        ("POST", "itemVariants") => match serde_json::from_slice::<Variant>(body) {
+            Ok(variant) => upsert_variant(erp, &variant).unwrap_or_else(|e| bad(&e)),
             Err(e) => bad(&e),
         },
         ("POST", "tokens/revoke") => json_response(200, &json!({"revoked": erp.auth.revoke()})),
@@ -114,4 +131,25 @@ fn upsert_item(erp: &Erp, number: &str, changes: serde_json::Map<String, Value>)
         None => store.all_mut("items").push(item.clone()),
     }
     item
+}
+
+/// Adds a variant to an item, or changes the description of the one with that code. The item itself
+/// is not changed (Business Central keeps variants in a table of their own).
+fn upsert_variant(erp: &Erp, variant: &Variant) -> Result<Response, String> {
+    let mut store = erp.store();
+    let item = store.find("items", "number", &variant.item_number).cloned();
+    let item = item.ok_or(format!("no item `{}`", variant.item_number))?;
+    let same = |v: &Value| v["itemId"] == item["id"] && v["code"] == variant.code.as_str();
+    let mut row = match store.all("itemVariants").iter().find(|v| same(v)) {
+        Some(row) => row.clone(),
+        None => json!({"id": store.guid(), "itemId": item["id"], "itemNumber": item["number"], "code": variant.code}),
+    };
+    row["description"] = json!(variant.description);
+    store.touch(&mut row, false);
+    let rows = store.all_mut("itemVariants");
+    match rows.iter().position(same) {
+        Some(i) => rows[i] = row.clone(),
+        None => rows.push(row.clone()),
+    }
+    Ok(json_response(201, &row))
 }
