@@ -104,7 +104,8 @@ fn answer(erp: &Erp, r: &Incoming) -> Response {
                         if let Some(response) = unknown_property(store.all(set), &query) {
                             return response;
                         }
-                        let mut entities: Vec<Value> = store.all(set).iter().map(|e| served(e, &query.expand)).collect();
+                        let mut entities: Vec<Value> =
+                            store.all(set).iter().map(|e| served(e, &query.expand)).collect();
                         if set == "items" && query.expand.iter().any(|e| e == apparel::VARIANTS) {
                             entities = apparel::expand_variants(entities, store.all(apparel::VARIANTS));
                         }

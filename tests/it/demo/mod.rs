@@ -7,6 +7,7 @@
 
 mod inventory;
 mod prices;
+mod products;
 
 use std::collections::BTreeMap;
 

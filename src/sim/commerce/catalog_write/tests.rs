@@ -34,7 +34,8 @@ fn a_new_style_becomes_a_configurable_product_with_its_children_options_and_link
     }
     let size = json!({"option": {"attribute_id": "144", "label": "Size", "position": 0,
                                  "values": [{"value_index": 167}, {"value_index": 168}]}});
-    let color = json!({"option": {"attribute_id": "93", "label": "Color", "position": 1, "values": [{"value_index": 49}]}});
+    let color =
+        json!({"option": {"attribute_id": "93", "label": "Color", "position": 1, "values": [{"value_index": 49}]}});
     let (_, size_id) = add_option(&mut catalog, "MJ99", &size).expect("the size option");
     let (_, color_id) = add_option(&mut catalog, "MJ99", &color).expect("the color option");
     assert_ne!(size_id, color_id);
@@ -61,9 +62,13 @@ fn a_save_is_an_upsert_that_merges_custom_attributes() {
     let (_, product) = put(&mut catalog, "MJ99-S-Black", change).expect("updated without name or attribute set");
     assert_eq!(product["price"], 64.5);
     assert_eq!(product["name"], "MJ99-S-Black");
-    assert_eq!(product["custom_attributes"], json!([{"attribute_code": "size", "value": "167"}, {"attribute_code": "color", "value": "50"}]));
+    assert_eq!(
+        product["custom_attributes"],
+        json!([{"attribute_code": "size", "value": "167"}, {"attribute_code": "color", "value": "50"}])
+    );
     assert_eq!(catalog.iter().filter(|p| p["sku"] == "MJ99-S-Black").count(), 1, "one product, not two");
-    let (_, by_post) = save(&mut catalog, None, &json!({"product": {"sku": "MJ99-S-Black", "price": 65}})).expect("POST");
+    let (_, by_post) =
+        save(&mut catalog, None, &json!({"product": {"sku": "MJ99-S-Black", "price": 65}})).expect("POST");
     assert_eq!(by_post["id"], product["id"], "POST with a known SKU updates it too");
 }
 
@@ -96,19 +101,28 @@ fn repeats_unknown_skus_and_children_without_the_attribute_are_refused() {
     );
     let size = json!({"option": {"attribute_id": "144", "label": "Size", "values": [{"value_index": 167}]}});
     add_option(&mut catalog, "MJ99", &size).expect("the option");
-    assert_eq!(message(add_option(&mut catalog, "MJ99", &size)).1, json!({"message": "Product already has this option"}).to_string());
+    assert_eq!(
+        message(add_option(&mut catalog, "MJ99", &size)).1,
+        json!({"message": "Product already has this option"}).to_string()
+    );
     let no_values = json!({"option": {"attribute_id": "93", "label": "Color", "values": []}});
     assert!(message(add_option(&mut catalog, "MJ99", &no_values)).1.contains("Option values are not specified."));
     let unknown_attribute = json!({"option": {"attribute_id": "7", "label": "Fit", "values": [{"value_index": 1}]}});
     assert_eq!(message(add_option(&mut catalog, "MJ99", &unknown_attribute)).0, 404);
     add_child(&mut catalog, "MJ99", &link).expect("linked");
-    assert_eq!(message(add_child(&mut catalog, "MJ99", &link)), (400, json!({"message": "The product is already attached."}).to_string()));
+    assert_eq!(
+        message(add_child(&mut catalog, "MJ99", &link)),
+        (400, json!({"message": "The product is already attached."}).to_string())
+    );
     assert_eq!(message(add_child(&mut catalog, "MJ98", &link)).0, 404, "unknown parent");
     assert_eq!(message(add_child(&mut catalog, "MJ99", &json!({"childSku": "nope"}))).0, 404, "unknown child");
     assert_eq!(message(children(&catalog, "nope")).0, 404);
     let bare = json!({"sku": "MJ99-BARE", "name": "bare", "attribute_set_id": 9, "price": 1});
     put(&mut catalog, "MJ99-BARE", bare).expect("a product without size");
     let (status, body) = message(add_child(&mut catalog, "MJ99", &json!({"childSku": "MJ99-BARE"})));
-    assert!(status == 400 && body.contains("doesn't have the \\\"%1\\\" attribute value") && body.contains("size"), "{body}");
+    assert!(
+        status == 400 && body.contains("doesn't have the \\\"%1\\\" attribute value") && body.contains("size"),
+        "{body}"
+    );
     assert_eq!(message(options(&catalog, "MJ99-BARE")).0, 400, "options of a simple product");
 }
