@@ -87,11 +87,7 @@ fn set_stock(erp: &Erp, stock: &Stock) -> Result<Response, String> {
     };
     row["inventory"] = json!(stock.quantity);
     store.touch(&mut row, false);
-    let rows = store.all_mut("itemStocks");
-    match rows.iter().position(same) {
-        Some(i) => rows[i] = row.clone(),
-        None => rows.push(row.clone()),
-    }
+    store.put("itemStocks", row.clone(), same);
     let total: f64 = store
         .all("itemStocks")
         .iter()
@@ -146,10 +142,6 @@ fn upsert_variant(erp: &Erp, variant: &Variant) -> Result<Response, String> {
     };
     row["description"] = json!(variant.description);
     store.touch(&mut row, false);
-    let rows = store.all_mut("itemVariants");
-    match rows.iter().position(same) {
-        Some(i) => rows[i] = row.clone(),
-        None => rows.push(row.clone()),
-    }
+    store.put("itemVariants", row.clone(), same);
     Ok(json_response(201, &row))
 }
