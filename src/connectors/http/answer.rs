@@ -80,8 +80,8 @@ impl Answer {
         let jitter = fastrand::f64();
         match self {
             Answer::NoResponse { .. } => policy.verdict_unknown(attempt, elapsed, jitter),
-            Answer::Response { status, retry_after, .. } => {
-                policy.verdict(*status, attempt, elapsed, *retry_after, jitter)
+            Answer::Response { status, body, retry_after, .. } => {
+                policy.verdict(*status, Some(body), attempt, elapsed, *retry_after, jitter)
             }
         }
     }

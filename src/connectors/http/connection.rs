@@ -60,7 +60,8 @@ pub(crate) struct HttpConnectionConfig {
     /// max_attempts, initial, max, max_elapsed }` (see the `http` sink's `retry`).
     #[serde(default)]
     pub retry: Option<RetryConfig>,
-    /// What an answer means, by status code (`"409"`) or class (`"4xx"`), for every component using
+    /// What an answer means, by status code (`"409"`) or class (`"4xx"`), optionally followed by a text
+    /// the answer's body must hold (`"400 already attached"`), for every component using
     /// the connection: `ok`, `retry`, `rate_limited`, `dead_letter`, `ignore` or `fail` (see the `http`
     /// sink's `on_status`). A component's own `on_status` entries take precedence, code by code.
     #[serde(default)]
@@ -261,7 +262,7 @@ mod tests {
         let component = BTreeMap::from([("404".to_string(), StatusAction::DeadLetter)]);
         let policy =
             HttpConnection::policy(Some(&connection), None, RetryConfig::default(), &component).expect("builds");
-        let verdict = |status, attempt| policy.verdict(status, attempt, std::time::Duration::ZERO, None, 0.5);
+        let verdict = |status, attempt| policy.verdict(status, None, attempt, std::time::Duration::ZERO, None, 0.5);
         assert!(matches!(verdict(422, 1), Verdict::Settle(StatusAction::Ignore)), "the connection's entry");
         assert!(matches!(verdict(404, 1), Verdict::Settle(StatusAction::DeadLetter)), "the component's wins");
         assert!(matches!(verdict(503, 1), Verdict::Again { .. }));
@@ -269,7 +270,7 @@ mod tests {
         let own = RetryConfig { max_attempts: 3, ..RetryConfig::default() };
         let policy =
             HttpConnection::policy(Some(&connection), Some(&own), RetryConfig::default(), &component).expect("builds");
-        assert!(matches!(policy.verdict(503, 2, std::time::Duration::ZERO, None, 0.5), Verdict::Again { .. }));
+        assert!(matches!(policy.verdict(503, None, 2, std::time::Duration::ZERO, None, 0.5), Verdict::Again { .. }));
         let bad: HttpConnectionConfig =
             serde_yaml::from_str("base_url: https://erp.example.com\non_status: { \"6xx\": ok }\n").expect("valid");
         assert!(bad.build(&ConnectionContext::default()).is_err());

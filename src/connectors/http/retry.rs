@@ -1,7 +1,7 @@
 //! What to do with an HTTP answer, and when to try again: `on_status` maps a status code (`"409"`) or
-//! class (`"5xx"`) to an action, and `retry` bounds the tries — exponential backoff with full jitter
-//! (a random wait between zero and the doubled interval, so clients that failed together do not come
-//! back together), a cap on one wait, on the number of tries and on the total time, and the server's
+//! class (`"5xx"`), optionally with a text the body holds (`"400 already attached"`), to an action,
+//! and `retry` bounds the tries — exponential backoff with full jitter (a random wait between zero and
+//! the doubled interval, so clients that failed together do not come back together), a cap on one wait, on the number of tries and on the total time, and the server's
 //! `Retry-After` (seconds or an HTTP date) honoured when it asks for longer.
 
 use std::collections::BTreeMap;
@@ -73,9 +73,18 @@ impl Default for RetryConfig {
     }
 }
 
-/// Which answers an `on_status` key matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum StatusMatch {
+/// Which answers an `on_status` key matches: a status code or class, and optionally a text the
+/// answer's body must hold (`"400 already attached"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StatusMatch {
+    status: StatusKind,
+    /// Lower-cased; matched, without case, against every string of the body (or its text).
+    text: Option<String>,
+}
+
+/// The status part of an `on_status` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StatusKind {
     /// One code, `"409"`: wins over its class.
     Code(u16),
     /// A class, `"4xx"`.
@@ -84,20 +93,63 @@ enum StatusMatch {
 
 impl StatusMatch {
     fn parse(key: &str) -> Option<Self> {
-        let bytes = key.as_bytes();
-        match bytes {
-            [c @ b'1'..=b'5', b'x' | b'X', b'x' | b'X'] => Some(Self::Class(u16::from(c - b'0'))),
-            [b'1'..=b'5', b'0'..=b'9', b'0'..=b'9'] => key.parse().ok().map(Self::Code),
-            _ => None,
-        }
+        let (status, text) = match key.trim().split_once(' ') {
+            Some((status, text)) => (status, Some(text.trim().to_lowercase()).filter(|t| !t.is_empty())),
+            None => (key.trim(), None),
+        };
+        let bytes = status.as_bytes();
+        let status = match bytes {
+            [c @ b'1'..=b'5', b'x' | b'X', b'x' | b'X'] => StatusKind::Class(u16::from(c - b'0')),
+            [b'1'..=b'5', b'0'..=b'9', b'0'..=b'9'] => StatusKind::Code(status.parse().ok()?),
+            _ => return None,
+        };
+        Some(Self { status, text })
+    }
+
+    fn code(code: u16) -> Self {
+        Self { status: StatusKind::Code(code), text: None }
+    }
+
+    fn class(class: u16) -> Self {
+        Self { status: StatusKind::Class(class), text: None }
+    }
+
+    /// The order rules are tried in: those with a text (the more specific), codes before classes,
+    /// then those without.
+    fn rank(&self) -> (bool, bool) {
+        (self.text.is_none(), matches!(self.status, StatusKind::Class(_)))
+    }
+
+    fn matches(&self, status: u16, body: Option<&serde_json::Value>) -> bool {
+        let status_matches = match self.status {
+            StatusKind::Code(c) => c == status,
+            StatusKind::Class(c) => c == status / 100,
+        };
+        status_matches && self.text.as_deref().is_none_or(|text| body.is_some_and(|b| holds(b, text)))
+    }
+}
+
+/// Whether a string of `body` (a JSON answer's strings, any depth, or a text answer) holds `text`
+/// (lower case), without case: Magento's `{"message": "The product is already attached."}` holds
+/// `already attached`.
+fn holds(body: &serde_json::Value, text: &str) -> bool {
+    use serde_json::Value;
+    match body {
+        Value::String(s) => s.to_lowercase().contains(text),
+        Value::Array(items) => items.iter().any(|v| holds(v, text)),
+        Value::Object(map) => map.values().any(|v| holds(v, text)),
+        _ => false,
     }
 }
 
 /// Why a retry policy cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum RetryConfigError {
-    /// An `on_status` key that is neither a code nor a class.
-    #[error("`{0}` is not a status code (`409`) or class (`4xx`) from 100 to 599")]
+    /// An `on_status` key that is neither a code nor a class (optionally followed by a text).
+    #[error(
+        "`{0}` is not a status code (`409`) or class (`4xx`) from 100 to 599, optionally followed by a text the \
+         answer must hold (`400 already attached`)"
+    )]
     BadStatus(String),
     /// `max_attempts: 0`.
     #[error("`max_attempts` must be at least 1 (the first try)")]
@@ -142,25 +194,25 @@ impl RetryPolicy {
             return Err(RetryConfigError::NoAttempt);
         }
         let mut rules = vec![
-            (StatusMatch::Class(1), StatusAction::Fail),
-            (StatusMatch::Class(2), StatusAction::Ok),
+            (StatusMatch::class(1), StatusAction::Fail),
+            (StatusMatch::class(2), StatusAction::Ok),
             // Redirects are not followed unless the connection says so; the record is dead-lettered
             // with the status (an idempotent sink keeps its intent: a create may have happened).
-            (StatusMatch::Class(3), StatusAction::DeadLetter),
-            (StatusMatch::Class(4), StatusAction::DeadLetter),
-            (StatusMatch::Class(5), StatusAction::Retry),
-            (StatusMatch::Code(408), StatusAction::Retry),
+            (StatusMatch::class(3), StatusAction::DeadLetter),
+            (StatusMatch::class(4), StatusAction::DeadLetter),
+            (StatusMatch::class(5), StatusAction::Retry),
+            (StatusMatch::code(408), StatusAction::Retry),
             // The target has it already (an idempotent sink looks it up for its ids).
-            (StatusMatch::Code(409), StatusAction::Ignore),
-            (StatusMatch::Code(429), StatusAction::RateLimited),
+            (StatusMatch::code(409), StatusAction::Ignore),
+            (StatusMatch::code(429), StatusAction::RateLimited),
         ];
         for (key, action) in on_status {
             let m = StatusMatch::parse(key).ok_or_else(|| RetryConfigError::BadStatus(key.clone()))?;
             rules.retain(|(existing, _)| *existing != m);
             rules.push((m, *action));
         }
-        // Codes before classes.
-        rules.sort_by_key(|(m, _)| *m);
+        // Rules with a text first, codes before classes.
+        rules.sort_by_key(|(m, _)| m.rank());
         Ok(Self {
             rules,
             max_attempts: retry.max_attempts,
@@ -170,15 +222,16 @@ impl RetryPolicy {
         })
     }
 
-    /// The action for an answer with `status`.
+    /// The action for an answer with `status` (whatever its body says).
+    #[cfg(test)]
     pub(crate) fn action(&self, status: u16) -> StatusAction {
-        self.rules
-            .iter()
-            .find(|(m, _)| match m {
-                StatusMatch::Code(c) => *c == status,
-                StatusMatch::Class(c) => *c == status / 100,
-            })
-            .map_or(StatusAction::Fail, |(_, a)| *a)
+        self.action_for(status, None)
+    }
+
+    /// The action for an answer with `status` and `body`: a rule with a text matches only a body
+    /// holding it.
+    pub(crate) fn action_for(&self, status: u16, body: Option<&serde_json::Value>) -> StatusAction {
+        self.rules.iter().find(|(m, _)| m.matches(status, body)).map_or(StatusAction::Fail, |(_, a)| *a)
     }
 
     /// The wait before try number `attempt + 1` (after `attempt` tries, from 1): full jitter, a random
@@ -188,17 +241,19 @@ impl RetryPolicy {
         doubled.min(self.max).mul_f64(jitter.clamp(0.0, 1.0))
     }
 
-    /// What to do after try number `attempt` (from 1) answered `status`, `elapsed` after the first try
-    /// started; `retry_after` is the answer's `Retry-After`, `jitter` a random number from 0 to 1.
+    /// What to do after try number `attempt` (from 1) answered `status` with `body`, `elapsed` after
+    /// the first try started; `retry_after` is the answer's `Retry-After`, `jitter` a random number
+    /// from 0 to 1.
     pub(crate) fn verdict(
         &self,
         status: u16,
+        body: Option<&serde_json::Value>,
         attempt: u32,
         elapsed: StdDuration,
         retry_after: Option<StdDuration>,
         jitter: f64,
     ) -> Verdict {
-        let action = self.action(status);
+        let action = self.action_for(status, body);
         if !matches!(action, StatusAction::Retry | StatusAction::RateLimited) {
             return Verdict::Settle(action);
         }

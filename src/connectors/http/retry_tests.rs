@@ -35,8 +35,28 @@ fn codes_win_over_classes_and_the_defaults_fill_the_rest() {
 }
 
 #[test]
+fn a_status_with_a_text_matches_only_answers_whose_body_holds_it() {
+    let on_status = r#"{ "400 Already Attached": ignore, "4xx has this option": ok, "400": fail }"#;
+    let p = policy("{}", on_status).expect("valid");
+    let magento = |message: &str| serde_json::json!({ "message": message, "parameters": [] });
+    let attached = magento("The product is already attached.");
+    assert_eq!(p.action_for(400, Some(&attached)), StatusAction::Ignore, "any case, inside the message");
+    assert_eq!(p.action_for(400, Some(&magento("Option label is not specified."))), StatusAction::Fail);
+    assert_eq!(p.action_for(400, None), StatusAction::Fail, "no body, no text");
+    let option = magento("Product already has this option");
+    assert_eq!(p.action_for(400, Some(&option)), StatusAction::Ok, "a rule with a text wins over one without");
+    assert_eq!(p.action_for(422, Some(&option)), StatusAction::Ok);
+    assert_eq!(p.action_for(422, Some(&attached)), StatusAction::DeadLetter, "the default for 4xx");
+    let text = serde_json::Value::String("<html>The product is already attached.</html>".into());
+    assert_eq!(p.action_for(400, Some(&text)), StatusAction::Ignore, "a body that is not JSON is its text");
+    let nested = serde_json::json!({ "errors": [{ "message": "the product is ALREADY attached" }] });
+    assert_eq!(p.action_for(400, Some(&nested)), StatusAction::Ignore, "strings at any depth");
+    assert_eq!(p.verdict(400, Some(&attached), 1, StdDuration::ZERO, None, 1.0), Verdict::Settle(StatusAction::Ignore));
+}
+
+#[test]
 fn bad_status_keys_and_zero_attempts_are_refused() {
-    for key in ["600", "6xx", "40", "4x", "abc", "0xx", "099"] {
+    for key in ["600", "6xx", "40", "4x", "abc", "0xx", "099", "4000 x", "x 400"] {
         let error = policy("{}", &format!("{{ \"{key}\": retry }}")).expect_err(key);
         assert_eq!(error, RetryConfigError::BadStatus(key.into()));
     }
@@ -57,19 +77,19 @@ fn backoff_doubles_with_full_jitter_and_stops_at_max() {
 fn verdicts_respect_retry_after_and_every_bound() {
     let p = policy("{ max_attempts: 3, initial: 100ms, max: 10s, max_elapsed: 20s }", "{}").expect("valid");
     let s = StdDuration::from_secs;
-    assert_eq!(p.verdict(201, 1, s(0), None, 1.0), Verdict::Settle(StatusAction::Ok));
-    assert_eq!(p.verdict(422, 1, s(0), None, 1.0), Verdict::Settle(StatusAction::DeadLetter));
+    assert_eq!(p.verdict(201, None, 1, s(0), None, 1.0), Verdict::Settle(StatusAction::Ok));
+    assert_eq!(p.verdict(422, None, 1, s(0), None, 1.0), Verdict::Settle(StatusAction::DeadLetter));
     assert_eq!(
-        p.verdict(503, 1, s(0), None, 1.0),
+        p.verdict(503, None, 1, s(0), None, 1.0),
         Verdict::Again { wait: StdDuration::from_millis(100), pause_limit: false }
     );
     // A 429 pauses the limit for what the server asks, when that is longer than the backoff…
-    assert_eq!(p.verdict(429, 1, s(0), Some(s(4)), 1.0), Verdict::Again { wait: s(4), pause_limit: true });
+    assert_eq!(p.verdict(429, None, 1, s(0), Some(s(4)), 1.0), Verdict::Again { wait: s(4), pause_limit: true });
     // …but never for longer than `max`.
-    assert_eq!(p.verdict(429, 1, s(0), Some(s(3600)), 1.0), Verdict::Again { wait: s(10), pause_limit: true });
+    assert_eq!(p.verdict(429, None, 1, s(0), Some(s(3600)), 1.0), Verdict::Again { wait: s(10), pause_limit: true });
     // Out of tries, or the wait would pass the time budget.
-    assert_eq!(p.verdict(503, 3, s(0), None, 1.0), Verdict::GiveUp(StatusAction::Retry));
-    assert_eq!(p.verdict(429, 2, s(15), Some(s(6)), 1.0), Verdict::GiveUp(StatusAction::RateLimited));
+    assert_eq!(p.verdict(503, None, 3, s(0), None, 1.0), Verdict::GiveUp(StatusAction::Retry));
+    assert_eq!(p.verdict(429, None, 2, s(15), Some(s(6)), 1.0), Verdict::GiveUp(StatusAction::RateLimited));
 }
 
 #[test]

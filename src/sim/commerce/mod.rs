@@ -1,11 +1,13 @@
 //! An in-memory Adobe Commerce (Magento 2.4) REST API: admin tokens and OAuth 1.0a, the Luma sample
-//! catalog, prices, MSI source items, orders, shipments, customers and customer groups with `searchCriteria`, async
-//! bulk operations, and control endpoints (`/__sim/…`) that list the requests received, inject
-//! faults, add orders and steer bulk operations. See `docs/simulators.md`.
+//! catalog and its writes (products, configurable options and children), prices, MSI source items,
+//! orders, shipments, customers and customer groups with `searchCriteria`, async bulk operations, and
+//! control endpoints (`/__sim/…`) that list the requests received, inject faults, add orders and steer
+//! bulk operations. See `docs/simulators.md`.
 
 mod auth;
 mod bulk;
 mod catalog;
+mod catalog_write;
 pub(crate) use catalog::sample_children;
 mod customers;
 mod data;

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use super::input::{Answer, json_body};
 use super::respond::json_response;
 use super::{
-    MagentoError, Sim, auth, bulk, catalog, customers, groups, inventory, lock, orders, prices, search, shipments,
+    MagentoError, Sim, auth, bulk, catalog, catalog_write, customers, groups, inventory, lock, orders, prices,
+    search, shipments,
 };
 
 /// Answers one request: the simulator's own control endpoints (`/__sim/orders`, `/__sim/bulk`; the
@@ -61,7 +62,8 @@ fn answer(sim: &Sim, method: &str, path: &str, query: &str, headers: &HeaderMap,
         .or_else(|| shipments::answer(sim, method, route, query, body))
         .or_else(|| customers::answer(sim, method, route, query, body))
         .or_else(|| groups::answer(sim, method, route, query, body))
-        .or_else(|| bulk::answer(sim, method, route));
+        .or_else(|| bulk::answer(sim, method, route))
+        .or_else(|| catalog_write::answer(sim, method, route, body));
     if let Some(answer) = answered {
         return answer;
     }
@@ -86,12 +88,7 @@ fn answer(sim: &Sim, method: &str, path: &str, query: &str, headers: &HeaderMap,
             let sku = percent_decode_str(raw).decode_utf8_lossy();
             let products = lock(&sim.products);
             let product = products.iter().find(|p| p.get("sku").and_then(Value::as_str) == Some(&sku));
-            product.map(|p| (200, p.clone())).ok_or_else(|| {
-                MagentoError::new(
-                    404,
-                    "The product that was requested doesn't exist. Verify the product and try again.",
-                )
-            })
+            product.map(|p| (200, p.clone())).ok_or_else(catalog_write::no_product)
         }
         _ => Err(not_found()),
     }

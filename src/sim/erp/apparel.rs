@@ -39,6 +39,27 @@ pub(crate) fn color_code(label: &str) -> String {
     }
 }
 
+/// The navigation property of an item that holds its variants (`items({id})/itemVariants`,
+/// `items?$expand=itemVariants`).
+pub(super) const VARIANTS: &str = "itemVariants";
+
+/// The items with their variants inside, as `$expand=itemVariants` serves them (an item without
+/// variants gets an empty list).
+pub(super) fn expand_variants(items: Vec<Value>, variants: &[Value]) -> Vec<Value> {
+    let mut by_item: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for variant in variants {
+        by_item.entry(variant["itemId"].as_str().unwrap_or_default().to_string()).or_default().push(variant.clone());
+    }
+    items
+        .into_iter()
+        .map(|mut item| {
+            let own = by_item.get(item["id"].as_str().unwrap_or_default()).cloned().unwrap_or_default();
+            item[VARIANTS] = Value::Array(own);
+            item
+        })
+        .collect()
+}
+
 /// The apparel items and their variants, each stamped by `modified`.
 pub(super) fn seed(rng: &mut fastrand::Rng, mut modified: impl FnMut() -> String) -> (Vec<Value>, Vec<Value>) {
     // (style, size code) → the item and its variants' (code, description), in the catalog's order.
@@ -100,6 +121,18 @@ mod tests {
         numbers.sort();
         numbers.dedup();
         assert_eq!(numbers.len(), items.len(), "item numbers are unique");
+    }
+
+    #[test]
+    fn expanded_items_carry_their_own_variants() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let (items, variants) = seed(&mut rng, || "2026-01-01T00:00:00Z".into());
+        let mut lone = items[0].clone();
+        lone["id"] = json!("no-variants");
+        let expanded = expand_variants(vec![items[0].clone(), lone], &variants);
+        let own: Vec<&Value> = variants.iter().filter(|v| v["itemId"] == items[0]["id"]).collect();
+        assert_eq!(expanded[0][VARIANTS].as_array().map(|v| v.iter().collect::<Vec<_>>()), Some(own));
+        assert_eq!(expanded[1][VARIANTS], json!([]));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The ERP's own control endpoints, not part of Business Central (never logged, never faulted, no
-//! credentials): list the state, set stock, add a location, change or add an item, a customer (between
-//! or during a paged read) or a sales price, ship an order, revoke every token and session.
+//! credentials): list the state, set stock, add a location, change or add an item, an item variant, a
+//! customer (between or during a paged read) or a sales price, ship an order, revoke every token and
+//! session.
 
 use serde_json::{Value, json};
 
@@ -32,6 +33,19 @@ struct Location {
     /// Its name.
     #[serde(default, rename = "displayName")]
     display_name: String,
+}
+
+/// What `POST /__sim/itemVariants` takes: a variant of an item, added, or changed when the item
+/// has that code already.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Variant {
+    /// The item's number.
+    item_number: String,
+    /// The variant's code, e.g. `BLK`.
+    code: String,
+    /// Its description, e.g. `Black`.
+    description: String,
 }
 
 /// Answers `/__sim/{rest}` (the shared ones — requests, faults — are answered before).
@@ -69,6 +83,10 @@ pub(super) fn handle(erp: &Erp, method: &str, rest: &str, body: &[u8]) -> Respon
                 Ok(shipment) => json_response(201, &shipment),
                 Err(e) => bad(&e),
             },
+            Err(e) => bad(&e),
+        },
+        ("POST", "itemVariants") => match serde_json::from_slice::<Variant>(body) {
+            Ok(variant) => upsert_variant(erp, &variant).unwrap_or_else(|e| bad(&e)),
             Err(e) => bad(&e),
         },
         ("POST", "tokens/revoke") => json_response(200, &json!({"revoked": erp.auth.revoke()})),
@@ -110,11 +128,7 @@ fn set_stock(erp: &Erp, stock: &Stock) -> Result<Response, String> {
     };
     row["inventory"] = json!(stock.quantity);
     store.touch(&mut row, false);
-    let rows = store.all_mut("itemStocks");
-    match rows.iter().position(same) {
-        Some(i) => rows[i] = row.clone(),
-        None => rows.push(row.clone()),
-    }
+    store.put("itemStocks", row.clone(), same);
     let total: f64 = store
         .all("itemStocks")
         .iter()
@@ -173,4 +187,21 @@ mod tests {
         assert!(add_location(&mut store, &north).is_err(), "a code is unique");
         assert_eq!(store.all("locations").len(), 4);
     }
+}
+
+/// Adds a variant to an item, or changes the description of the one with that code. The item itself
+/// is not changed (Business Central keeps variants in a table of their own).
+fn upsert_variant(erp: &Erp, variant: &Variant) -> Result<Response, String> {
+    let mut store = erp.store();
+    let item = store.find("items", "number", &variant.item_number).cloned();
+    let item = item.ok_or(format!("no item `{}`", variant.item_number))?;
+    let same = |v: &Value| v["itemId"] == item["id"] && v["code"] == variant.code.as_str();
+    let mut row = match store.all("itemVariants").iter().find(|v| same(v)) {
+        Some(row) => row.clone(),
+        None => json!({"id": store.guid(), "itemId": item["id"], "itemNumber": item["number"], "code": variant.code}),
+    };
+    row["description"] = json!(variant.description);
+    store.touch(&mut row, false);
+    store.put("itemVariants", row.clone(), same);
+    Ok(json_response(201, &row))
 }

@@ -1,7 +1,8 @@
 //! Routing: the shared control logs each request and serves its fault; then the login endpoints, the
 //! credentials check, the 429 budget, and the API: `…/api/v2.0/companies({id})/{set}[({id})][/{lines}]`
 //! (any prefix before `/api/v2.0/`, as `/v2.0/{tenant}/{environment}/api/v2.0/` in the cloud). Reads
-//! take OData's query options; `PATCH` requires `If-Match` with the entity's current etag.
+//! take OData's query options (`items` also `$expand=itemVariants`; `items({id})/itemVariants` lists an
+//! item's variants); `PATCH` requires `If-Match` with the entity's current etag.
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use serde_json::Value;
 
 use super::query::{Query, preferred_page_size};
 use super::store::{LINES, SETS, served};
-use super::{Erp, auth, control, documents, error, odata, with_etag};
+use super::{Erp, apparel, auth, control, documents, error, odata, with_etag};
 use crate::sim::control::Incoming;
 use crate::sim::respond::json_response;
 
@@ -103,7 +104,11 @@ fn answer(erp: &Erp, r: &Incoming) -> Response {
                         if let Some(response) = unknown_property(store.all(set), &query) {
                             return response;
                         }
-                        let entities = store.all(set).iter().map(|e| served(e, &query.expand)).collect();
+                        let mut entities: Vec<Value> =
+                            store.all(set).iter().map(|e| served(e, &query.expand)).collect();
+                        if set == "items" && query.expand.iter().any(|e| e == apparel::VARIANTS) {
+                            entities = apparel::expand_variants(entities, store.all(apparel::VARIANTS));
+                        }
                         let size = asked.unwrap_or(erp.options.page_size);
                         let mut response = json_response(200, &query.page(entities, size, &url, &context(set)));
                         if let Some(size) = asked
@@ -121,6 +126,13 @@ fn answer(erp: &Erp, r: &Incoming) -> Response {
                     "PATCH" => patch(erp, set, id, &r.headers, &r.body),
                     _ => method_not_allowed(),
                 },
+                [Segment { name: set, key: Some(id) }, Segment { name: nav, key: None }]
+                    if set == "items" && nav == apparel::VARIANTS && r.method == "GET" =>
+                {
+                    let store = erp.store();
+                    let own = store.all(apparel::VARIANTS).iter().filter(|v| v["itemId"] == id.as_str()).cloned();
+                    json_response(200, &query.page(own.collect(), erp.options.page_size, &url, &context(nav)))
+                }
                 [Segment { name: set, key: Some(id) }, Segment { name: lines, key: None }]
                     if LINES.contains(&lines.as_str()) =>
                 {

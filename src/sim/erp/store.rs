@@ -57,6 +57,15 @@ impl Store {
         self.sets.entry(set_name(name)).or_default()
     }
 
+    /// Puts `entity` in `set`: in place of the one `same` finds, else at the end.
+    pub(super) fn put(&mut self, set: &str, entity: Value, same: impl Fn(&Value) -> bool) {
+        let entities = self.all_mut(set);
+        match entities.iter().position(same) {
+            Some(i) => entities[i] = entity,
+            None => entities.push(entity),
+        }
+    }
+
     /// The entity of `set` whose `field` is `value`.
     pub(super) fn find(&self, set: &str, field: &str, value: &str) -> Option<&Value> {
         self.all(set).iter().find(|e| e.get(field).and_then(Value::as_str) == Some(value))

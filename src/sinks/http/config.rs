@@ -97,7 +97,9 @@ pub(crate) struct HttpSinkConfig {
     /// Replaces `retries` and `retry_backoff`.
     #[serde(default)]
     pub retry: Option<RetryConfig>,
-    /// What to do with an answer, by status code (`"409"`) or class (`"4xx"`): `ok`, `retry`,
+    /// What to do with an answer, by status code (`"409"`) or class (`"4xx"`), optionally followed by a
+    /// text the answer's body must hold (`"400 already attached"`, without case; such entries are tried
+    /// first): `ok`, `retry`,
     /// `rate_limited`, `dead_letter`, `ignore` (counted as delivered) or `fail` (stop the run). Over the
     /// defaults: 2xx ok, 408 and 5xx retry, 409 ignore (the target has it), 429 rate limited (the
     /// connection's whole rate limit waits for its `Retry-After`), other 3xx and 4xx dead letter.

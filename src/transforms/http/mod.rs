@@ -143,7 +143,8 @@ pub(crate) struct HttpStepConfig {
     /// spent the run stops and the record stays unacknowledged (read again next run).
     #[serde(default)]
     pub(crate) retry: Option<RetryConfig>,
-    /// What to do with an answer, by status code (`"409"`) or class (`"4xx"`): `ok`, `retry`,
+    /// What to do with an answer, by status code (`"409"`) or class (`"4xx"`), optionally followed by a
+    /// text the answer's body must hold (`"400 already attached"`, without case): `ok`, `retry`,
     /// `rate_limited`, `dead_letter`, `ignore` (the record goes on unchanged) or `fail` (stop the run).
     /// Over the `http` sink's defaults, with `404` meaning missing (`on_missing`) unless listed here.
     #[serde(default)]

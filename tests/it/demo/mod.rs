@@ -9,6 +9,7 @@ mod customers;
 mod inventory;
 mod orders;
 mod prices;
+mod products;
 mod reconciliation;
 mod sales_prices;
 

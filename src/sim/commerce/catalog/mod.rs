@@ -55,6 +55,16 @@ pub(super) fn attribute_options(code: &str) -> Option<Value> {
     Some(Value::Array(options))
 }
 
+/// The attribute code of a configurable attribute's id (`144` is `size`, `93` is `color`); `None` for
+/// an attribute the catalog does not have.
+pub(crate) fn attribute_code(attribute_id: &str) -> Option<&'static str> {
+    match attribute_id {
+        SIZE_ATTRIBUTE => Some("size"),
+        COLOR_ATTRIBUTE => Some("color"),
+        _ => None,
+    }
+}
+
 /// The option id of a size or color label.
 fn option_id(labels: &[&str], first: usize, label: &str) -> Option<usize> {
     labels.iter().position(|l| *l == label).map(|i| first + i)
