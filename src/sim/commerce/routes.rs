@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use super::input::{Answer, json_body};
 use super::respond::json_response;
 use super::{
-    MagentoError, Sim, auth, bulk, catalog, catalog_write, customers, groups, inventory, lock, orders, prices,
-    search, shipments,
+    MagentoError, Sim, auth, bulk, catalog, catalog_write, customers, groups, inventory, lock, orders, prices, search,
+    shipments,
 };
 
 /// Answers one request: the simulator's own control endpoints (`/__sim/orders`, `/__sim/bulk`; the

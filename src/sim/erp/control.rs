@@ -172,23 +172,6 @@ fn upsert(erp: &Erp, set: &str, number: &str, changes: serde_json::Map<String, V
     entity
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_location_is_added_once() {
-        let mut store = Store::new(super::super::data::generate(7));
-        let north = Location { code: "NORTH".into(), display_name: "North Warehouse".into() };
-        let row = add_location(&mut store, &north).expect("added");
-        assert_eq!((row["code"].as_str(), row["displayName"].as_str()), (Some("NORTH"), Some("North Warehouse")));
-        assert!(row["id"].is_string() && row["@odata.etag"].is_string() && row["lastModifiedDateTime"].is_string());
-        assert_eq!(store.find("locations", "code", "NORTH"), Some(&row));
-        assert!(add_location(&mut store, &north).is_err(), "a code is unique");
-        assert_eq!(store.all("locations").len(), 4);
-    }
-}
-
 /// Adds a variant to an item, or changes the description of the one with that code. The item itself
 /// is not changed (Business Central keeps variants in a table of their own).
 fn upsert_variant(erp: &Erp, variant: &Variant) -> Result<Response, String> {
@@ -204,4 +187,21 @@ fn upsert_variant(erp: &Erp, variant: &Variant) -> Result<Response, String> {
     store.touch(&mut row, false);
     store.put("itemVariants", row.clone(), same);
     Ok(json_response(201, &row))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_location_is_added_once() {
+        let mut store = Store::new(super::super::data::generate(7));
+        let north = Location { code: "NORTH".into(), display_name: "North Warehouse".into() };
+        let row = add_location(&mut store, &north).expect("added");
+        assert_eq!((row["code"].as_str(), row["displayName"].as_str()), (Some("NORTH"), Some("North Warehouse")));
+        assert!(row["id"].is_string() && row["@odata.etag"].is_string() && row["lastModifiedDateTime"].is_string());
+        assert_eq!(store.find("locations", "code", "NORTH"), Some(&row));
+        assert!(add_location(&mut store, &north).is_err(), "a code is unique");
+        assert_eq!(store.all("locations").len(), 4);
+    }
 }
