@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::data::guid;
+use super::stamps::guid;
 use crate::sim::commerce::sample_children;
 
 /// The ERP's code for a shop size label (waist sizes get a `W`).

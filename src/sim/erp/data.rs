@@ -6,6 +6,9 @@
 
 use serde_json::{Value, json};
 
+use super::stamps::{guid, timestamp};
+use super::store::Seeded;
+
 /// Item numbers, names and unit prices.
 const ITEMS: &[(&str, &str, f64)] = &[
     ("1896-S", "ATHENS Desk", 1000.8),
@@ -37,38 +40,6 @@ const CUSTOMERS: &[&str] = &[
 ];
 /// When the seeded records were last modified: 2026-01-01T00:00:00Z, plus an hour per record.
 const EPOCH: i64 = 1_767_225_600;
-
-/// A GUID in BC's lower-case hyphenated form, from the seed and a number.
-pub(super) fn guid(rng: &mut fastrand::Rng) -> String {
-    let a = rng.u64(..);
-    let b = rng.u64(..);
-    format!(
-        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0xfff,
-        b >> 52,
-        b & 0xffff_ffff_ffff
-    )
-}
-
-/// An RFC 3339 timestamp with milliseconds, as BC writes `lastModifiedDateTime`.
-pub(super) fn timestamp(millis: i128) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    time::OffsetDateTime::from_unix_timestamp_nanos(millis * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
-}
-
-/// The seeded entity sets: `companies`, `locations`, `items`, `customers`, `itemStocks`.
-pub(super) struct Seeded {
-    /// The one company's id.
-    pub company: String,
-    /// Entity set name → entities (without `@odata.etag`, which the store adds).
-    pub sets: Vec<(&'static str, Vec<Value>)>,
-}
 
 /// Generates the data from `seed`: the same seed gives the same ids, stock and customers.
 pub(super) fn generate(seed: u64) -> Seeded {

@@ -18,6 +18,7 @@ mod prices;
 mod query;
 mod routes;
 mod shipments;
+mod stamps;
 mod store;
 
 use std::sync::{Arc, Mutex};

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use super::data::{self, Seeded};
+use super::stamps;
 
 /// The entity sets and the counters that version them.
 pub(super) struct Store {
@@ -90,7 +90,7 @@ impl Store {
     pub(super) fn now(&mut self) -> String {
         let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
         self.last_millis = now.max(self.last_millis + 1);
-        data::timestamp(self.last_millis)
+        stamps::timestamp(self.last_millis)
     }
 
     /// Marks `entity` changed: a new etag, and `lastModifiedDateTime` now unless `keep_time`.
@@ -106,7 +106,7 @@ impl Store {
 
     /// A new GUID.
     pub(super) fn guid(&mut self) -> String {
-        data::guid(&mut self.rng)
+        stamps::guid(&mut self.rng)
     }
 
     /// The next sales order number.
@@ -141,4 +141,12 @@ pub(super) fn served(entity: &Value, expand: &[String]) -> Value {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     Value::Object(kept)
+}
+
+/// The seeded entity sets: `companies`, `locations`, `items`, `customers`, `itemStocks`.
+pub(super) struct Seeded {
+    /// The one company's id.
+    pub company: String,
+    /// Entity set name → entities (without `@odata.etag`, which the store adds).
+    pub sets: Vec<(&'static str, Vec<serde_json::Value>)>,
 }
