@@ -11,6 +11,7 @@ mod budget;
 #[allow(clippy::unwrap_used)]
 mod budget_tests;
 mod check;
+mod dates;
 mod filters;
 mod ids;
 mod object;
