@@ -47,15 +47,12 @@ tests:
           then: { body: { items: [{ entity_id: 1, tracks: [{ track_number: T-1 }] }] } }
     expect:
       ids: { "shipment:S1": { shipment_id: 5 } }
-  - name: a where that fails on a candidate dead-letters the record, not sent again
+  - name: a where that fails on a candidate (it has no tracks) dead-letters the record, not sent again
     given: [{ rows: [{ number: S1, order: 7, tracking: T-2 }] }]
     mocks:
       shop:
-        - when: { method: POST }
-          then: { timeout: true }
-          times: 1
-        - when: { method: GET, path: /V1/shipments }
-          then: { body: { items: [{ entity_id: 1 }] } }
+        - { when: { method: POST }, then: { timeout: true }, times: 1 }
+        - { when: { method: GET, path: /V1/shipments }, then: { body: { items: [{ entity_id: 1 }] } } }
     expect:
       dead_letters: [{ step: shop, key: "shipment:S1", reason: "`where`: .*earlier attempt's outcome is unknown" }]
 "#;
