@@ -88,7 +88,7 @@ fn ship_calls(demo: &Demo) -> usize {
 
 /// `weir dlq list --json` of the demo's state.
 fn dead_letters(demo: &Demo) -> Vec<Value> {
-    let state = demo.state.path().join("state.db").display().to_string();
+    let state = demo.state_path();
     let out = command(&["dlq", "list", "--json", "--state", &state], &repo()).output().expect("weir runs");
     let (code, stdout, stderr) = outcome(out);
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
