@@ -37,6 +37,7 @@ mod http_sink_bulk;
 mod http_sink_flight;
 mod http_source;
 mod http_step;
+mod idempotent_where;
 mod jsonpath_cts;
 mod runtime;
 mod schema;

@@ -12,6 +12,7 @@ mod prices;
 mod products;
 mod reconciliation;
 mod sales_prices;
+mod shipments;
 
 use std::collections::BTreeMap;
 

@@ -20,7 +20,7 @@ use super::connection::HttpConnection;
 use super::request::{BodySpec, Prepared, RequestSpec, RequestTemplate};
 use crate::config::duration::Duration;
 use crate::expr::jsonpath::JsonPath;
-use crate::expr::template::StringTemplate;
+use crate::expr::template::{ExprTemplate, StringTemplate};
 use crate::kernel::build::{BuildContext, BuildErrors};
 use crate::kernel::dead_letter::now_rfc3339;
 use crate::state::{AuditEntry, CapturedId, StateError, WriteOutcome};
@@ -72,6 +72,14 @@ pub(crate) struct LookupConfig {
     /// a `2xx` answer that is not JSON (a proxy's or a login page) dead-letters the record and keeps
     /// the intent pending (whether the target has it is unknown).
     pub(crate) found: String,
+    /// A condition the existing record meets, for a search that cannot filter by what identifies it
+    /// (the shop's shipments of one order, told apart by their tracking number): an expression over
+    /// `found` (each value the `found` query selects, in turn) and `record`, e.g. `record.tracking in
+    /// found.tracks | map(attribute='track_number') | list`. The first value for which it holds is the
+    /// existing record (default: the first value `found` selects). Select the candidates one by one
+    /// (`$.items[*]`, not `$.items`).
+    #[serde(default, rename = "where")]
+    pub(crate) condition: Option<String>,
     /// Captures from the found record: name → JSONPath into the value `found` selected (default: the
     /// component's `capture`, applied to that value).
     #[serde(default)]
@@ -86,6 +94,8 @@ pub(crate) type Captures = Vec<(String, JsonPath)>;
 pub(crate) struct Lookup {
     pub(crate) request: RequestTemplate,
     pub(crate) found: JsonPath,
+    /// `where`: the condition a found value must meet.
+    pub(crate) condition: Option<ExprTemplate>,
     pub(crate) capture: Captures,
 }
 
@@ -146,6 +156,7 @@ impl IdempotencyConfig {
         };
         let request = RequestTemplate::compile(ctx, spec, errors);
         let found = errors.jsonpath(&["idempotency", "lookup", "found"], &l.found);
+        let condition = l.condition.as_ref().map(|c| errors.expression(ctx, &["idempotency", "lookup", "where"], c));
         let header =
             self.header.as_ref().and_then(|name| match reqwest::header::HeaderName::from_bytes(name.as_bytes()) {
                 Ok(name) => Some(name),
@@ -168,7 +179,15 @@ impl IdempotencyConfig {
                 Some(k) => Some(k?),
                 None => None,
             },
-            lookup: Lookup { request: request?, found: found?, capture: lookup_capture },
+            lookup: Lookup {
+                request: request?,
+                found: found?,
+                condition: match condition {
+                    Some(c) => Some(c?),
+                    None => None,
+                },
+                capture: lookup_capture,
+            },
             header,
             settle: self.settle.map(|d| d.0).unwrap_or_default(),
         })

@@ -327,6 +327,25 @@ impl<'a> Write<'a> {
         Ok(response)
     }
 
+    /// The existing record in a lookup's answer: the first value `found` selects that is not null,
+    /// `[]` or `{}` and, with `where`, meets it.
+    fn existing(&self, body: &Value) -> Result<Option<Value>, crate::expr::template::TemplateError> {
+        let present = |v: &&Value| match v {
+            Value::Null => false,
+            Value::Array(a) => !a.is_empty(),
+            Value::Object(o) => !o.is_empty(),
+            _ => true,
+        };
+        let lookup = &self.idempotency.lookup;
+        let Some(condition) = &lookup.condition else { return Ok(lookup.found.first(body).filter(present).cloned()) };
+        for candidate in lookup.found.query(body).into_iter().filter(present) {
+            if condition.is_true(&self.ctx.clone().with_var("found", candidate.clone()))? {
+                return Ok(Some(candidate.clone()));
+            }
+        }
+        Ok(None)
+    }
+
     /// Runs the lookup, retrying while its outcome is unknown.
     fn look_up(&self, attempts: &mut Attempts) -> Result<LookupResult, WriteError> {
         let lookup = match self.lookup.get_or_init(|| self.idempotency.lookup.request.render(self.ctx)) {
@@ -348,15 +367,10 @@ impl<'a> Write<'a> {
                     )));
                 }
                 Answer::Response { status, body, .. } if (200..300).contains(status) => {
-                    let found = self.idempotency.lookup.found.first(body).filter(|v| match v {
-                        Value::Null => false,
-                        Value::Array(a) => !a.is_empty(),
-                        Value::Object(o) => !o.is_empty(),
-                        _ => true,
-                    });
-                    return Ok(match found {
-                        Some(v) => LookupResult::Found(v.clone(), answer.clone()),
-                        None => LookupResult::Missing,
+                    return Ok(match self.existing(body) {
+                        Ok(Some(v)) => LookupResult::Found(v, answer.clone()),
+                        Ok(None) => LookupResult::Missing,
+                        Err(e) => LookupResult::Refused(format!("the lookup {}: `where`: {e}", lookup.target)),
                     });
                 }
                 a => match attempts.judge(a) {
