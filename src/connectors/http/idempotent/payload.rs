@@ -1,9 +1,12 @@
-//! A stable hash of a rendered payload: SHA-256 over its canonical JSON (object keys sorted at every
-//! level, no whitespace, serde_json's number and string formatting), written `sha256:<hex>`. It does not
-//! depend on the order the template wrote the keys in, nor on serde_json's map type.
+//! A stable hash of a rendered payload — SHA-256 over its canonical JSON (object keys sorted at every
+//! level, no whitespace, serde_json's number and string formatting), written `sha256:<hex>`; it does not
+//! depend on the order the template wrote the keys in, nor on serde_json's map type — and the
+//! idempotency key a create carries, derived from the intent and that hash.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use crate::state::IntentId;
 
 /// `sha256:<64 hex digits>` of `value`'s canonical JSON.
 pub(crate) fn payload_hash(value: &Value) -> String {
@@ -48,6 +51,21 @@ fn canonical(value: &Value, out: &mut Sha256) {
     }
 }
 
+/// The idempotency key a create carries: a UUID (version 8, RFC 9562) from the intent and the
+/// payload's hash — the same for every retry and run of this payload, another for a changed one.
+pub(crate) fn idempotency_key(id: &IntentId, hash: &str) -> String {
+    let mut hasher = Sha256::new();
+    for part in [id.pipeline.as_str(), id.sink.as_str(), id.key.as_str(), hash] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    let mut b: [u8; 16] = hasher.finalize()[..16].try_into().unwrap_or_default();
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,5 +87,17 @@ mod tests {
             payload_hash(&json!({"reference": "R1", "qty": 2})),
             "sha256:cb3bb0e3eeb1b1b9c76c2447cb7b88708c06f16e92eba183bcfa8125af8ab81c"
         );
+    }
+
+    #[test]
+    fn an_idempotency_key_is_a_uuid_per_intent_and_payload() {
+        let id = |key: &str| IntentId { pipeline: "orders".into(), sink: "erp".into(), key: key.into() };
+        let key = idempotency_key(&id("order:1"), "sha256:aa");
+        assert_eq!(key, idempotency_key(&id("order:1"), "sha256:aa"), "stable across tries and runs");
+        assert_ne!(key, idempotency_key(&id("order:1"), "sha256:bb"), "a changed payload");
+        assert_ne!(key, idempotency_key(&id("order:2"), "sha256:aa"), "another record");
+        let parts: Vec<&str> = key.split('-').collect();
+        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), [8, 4, 4, 4, 12], "{key}");
+        assert!(parts[2].starts_with('8'), "version 8: {key}");
     }
 }

@@ -13,7 +13,7 @@ use std::cell::OnceCell;
 
 use serde_json::{Map, Value, json};
 
-use super::payload::payload_hash;
+use super::payload::{idempotency_key, payload_hash};
 use super::{Captures, Delivery, Idempotency, WriteError, Writer, gave_up, refused};
 use crate::connectors::http::attempts::{Attempts, Judged};
 use crate::connectors::http::client::{Answer, Client};
@@ -22,22 +22,6 @@ use crate::connectors::http::retry::{RetryPolicy, StatusAction};
 use crate::expr::template::RenderContext;
 use crate::fault;
 use crate::state::{CompletedIntent, IntentId, PriorIntent, StateStore};
-
-/// The idempotency key a create carries: a UUID (version 8, RFC 9562) from the intent and the
-/// payload's hash — the same for every retry and run of this payload, another for a changed one.
-fn idempotency_key(id: &IntentId, hash: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    for part in [id.pipeline.as_str(), id.sink.as_str(), id.key.as_str(), hash] {
-        hasher.update(part.as_bytes());
-        hasher.update([0]);
-    }
-    let mut b: [u8; 16] = hasher.finalize()[..16].try_into().unwrap_or_default();
-    b[6] = (b[6] & 0x0f) | 0x80;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
-}
 
 /// What a lookup said.
 enum LookupResult {
@@ -386,22 +370,5 @@ impl<'a> Write<'a> {
                 },
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_idempotency_key_is_a_uuid_per_intent_and_payload() {
-        let id = |key: &str| IntentId { pipeline: "orders".into(), sink: "erp".into(), key: key.into() };
-        let key = idempotency_key(&id("order:1"), "sha256:aa");
-        assert_eq!(key, idempotency_key(&id("order:1"), "sha256:aa"), "stable across tries and runs");
-        assert_ne!(key, idempotency_key(&id("order:1"), "sha256:bb"), "a changed payload");
-        assert_ne!(key, idempotency_key(&id("order:2"), "sha256:aa"), "another record");
-        let parts: Vec<&str> = key.split('-').collect();
-        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), [8, 4, 4, 4, 12], "{key}");
-        assert!(parts[2].starts_with('8'), "version 8: {key}");
     }
 }
