@@ -197,8 +197,13 @@ impl Flows {
     /// The shop's MSI source item of `sku` at `source`: (quantity, status).
     fn source_item(&self, sku: &str, source: &str) -> (f64, u64) {
         let token = self.commerce.token();
-        let all = self.commerce.get("/rest/V1/inventory/source-items?searchCriteria[pageSize]=5000", &token);
-        let item = all["items"]
+        // The SKU in a query value: `%`, `+`, `&` and the space percent-encoded.
+        let value = sku.replace('%', "%25").replace('+', "%2B").replace('&', "%26").replace(' ', "%20");
+        let path = format!(
+            "/rest/V1/inventory/source-items?searchCriteria[filter_groups][0][filters][0][field]=sku&searchCriteria[filter_groups][0][filters][0][value]={value}"
+        );
+        let found = self.commerce.get(&path, &token);
+        let item = found["items"]
             .as_array()
             .expect("items")
             .iter()
