@@ -4,12 +4,17 @@
 //! loopback). What the flows did is read back from Tryton's REST API and the simulator's API, not
 //! from Weir's counters. Skipped, with a message, when Python or the package index is unavailable.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
 use crate::support::cli::{command, outcome};
 use crate::support::commerce::Sim as Commerce;
 use crate::support::repo;
 use crate::support::tryton::Tryton;
+
+/// A Tryton sale: its number, state and lines (product code, quantity).
+type Sale = (String, String, Vec<(String, f64)>);
 
 /// Both systems and a state store for the runs of `pipelines/demo/tryton/`.
 struct Flows {
@@ -50,9 +55,9 @@ impl Flows {
         (code, stdout, stderr)
     }
 
-    /// `weir run pipelines/demo/tryton/FILE --json`: its summary.
+    /// `weir run pipelines/demo/FILE --json` (a file of `tryton/`): its summary.
     fn run(&self, file: &str) -> Value {
-        let path = repo().join("pipelines/demo/tryton").join(file).display().to_string();
+        let path = repo().join("pipelines/demo").join(file).display().to_string();
         let state = self.state_path();
         let (code, stdout, stderr) = self.weir(&["run", &path, "--state", &state, "--json"]);
         assert_eq!(code, Some(0), "weir run {file}:\n{stdout}\n{stderr}");
@@ -96,13 +101,13 @@ impl Flows {
     }
 
     /// Tryton's sales of shop orders: reference → [(number, state, [(product code, quantity)])].
-    fn sales(&self) -> std::collections::BTreeMap<String, Vec<(String, String, Vec<(String, f64)>)>> {
+    fn sales(&self) -> BTreeMap<String, Vec<Sale>> {
         let found = self.tryton.search(
             "sale.sale",
             &json!([["reference", "!=", null]]),
             &["reference", "number", "state", "lines.product.code", "lines.quantity"],
         );
-        let mut sales: std::collections::BTreeMap<_, Vec<_>> = std::collections::BTreeMap::new();
+        let mut sales: BTreeMap<String, Vec<Sale>> = BTreeMap::new();
         for sale in found {
             let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
             let mut lines: Vec<(String, f64)> = sale["lines"]
@@ -216,63 +221,63 @@ impl Flows {
 
 #[test]
 fn tryton_orders_become_processed_sales_once_and_their_numbers_go_back_once() {
-    let Some(flows) = Flows::start() else { return };
-    let (known, _) = flows.shop_order(&["MH01-S-Black", "WT/09 Blue"]);
-    let first = flows.run("orders.yaml");
+    let Some(demo) = Flows::start() else { return };
+    let (known, _) = demo.shop_order(&["MH01-S-Black", "WT/09 Blue"]);
+    let first = demo.run("tryton/orders.yaml");
     assert_eq!(first["records"]["dead_lettered"], 0, "{first}");
-    flows.assert_each_order_once();
+    demo.assert_each_order_once();
     let s = |text: &str| text.to_string();
-    assert_eq!(flows.sales()[&known][0].2, vec![(s("MH01-S-Black"), 1.0), (s("WT/09 Blue"), 1.0)], "its lines");
+    assert_eq!(demo.sales()[&known][0].2, vec![(s("MH01-S-Black"), 1.0), (s("WT/09 Blue"), 1.0)], "its lines");
     // The write-backs changed the orders, so the next run reads them again — and creates nothing, nor
     // writes anything back again; the one after reads nothing.
-    flows.run("orders.yaml");
-    let third = flows.run("orders.yaml");
+    demo.run("tryton/orders.yaml");
+    let third = demo.run("tryton/orders.yaml");
     assert_eq!(third["records"]["received"], 0, "{third}");
-    flows.assert_each_order_once();
+    demo.assert_each_order_once();
     // A new order: only it goes on the next run.
-    let (new, _) = flows.shop_order(&["MH01-XS-Black"]);
-    let fourth = flows.run("orders.yaml");
+    let (new, _) = demo.shop_order(&["MH01-XS-Black"]);
+    let fourth = demo.run("tryton/orders.yaml");
     assert_eq!(fourth["records"]["delivered"], 1, "{fourth}");
-    flows.assert_each_order_once();
-    assert_eq!(flows.sales()[&new][0].2, vec![(s("MH01-XS-Black"), 1.0)]);
+    demo.assert_each_order_once();
+    assert_eq!(demo.sales()[&new][0].2, vec![(s("MH01-XS-Black"), 1.0)]);
 }
 
 #[test]
 fn tryton_shipments_reach_the_shop_with_their_tracking_once_and_its_stock_the_source_items() {
-    let Some(flows) = Flows::start() else { return };
+    let Some(demo) = Flows::start() else { return };
     // SKUs only these orders use (the seeded orders sell configurable children), so the stock is exact.
-    flows.count_stock(&[("WT/09 Blue", 10.0), ("GIFT+CARD 50", 5.0)]);
-    let (tracked, tracked_id) = flows.shop_order(&["WT/09 Blue", "GIFT+CARD 50"]);
-    let (untracked, untracked_id) = flows.shop_order(&["WT/09 Blue"]);
-    let (waiting, _) = flows.shop_order(&["WT/09 Blue"]);
-    flows.run("orders.yaml");
-    let shipment = flows.ship_in_tryton(&tracked, Some("1Z999AA10123456784"));
-    let bare = flows.ship_in_tryton(&untracked, None);
+    demo.count_stock(&[("WT/09 Blue", 10.0), ("GIFT+CARD 50", 5.0)]);
+    let (tracked, tracked_id) = demo.shop_order(&["WT/09 Blue", "GIFT+CARD 50"]);
+    let (untracked, untracked_id) = demo.shop_order(&["WT/09 Blue"]);
+    let (waiting, _) = demo.shop_order(&["WT/09 Blue"]);
+    demo.run("tryton/orders.yaml");
+    let shipment = demo.ship_in_tryton(&tracked, Some("1Z999AA10123456784"));
+    let bare = demo.ship_in_tryton(&untracked, None);
 
-    let first = flows.run("shipments.yaml");
+    let first = demo.run("tryton/shipments.yaml");
     assert_eq!(
         (first["records"]["delivered"].clone(), first["records"]["dead_lettered"].clone()),
         (json!(1), json!(1)),
         "{first}"
     );
-    assert_eq!(flows.shop_shipments(tracked_id), vec![vec![s("1Z999AA10123456784")]], "shipped once, with its track");
-    assert!(flows.shop_shipments(untracked_id).is_empty(), "no tracking number: not shipped in the shop");
-    let (_, dead, _) = flows.weir(&["dlq", "list", "--json", "--state", &flows.state_path()]);
+    assert_eq!(demo.shop_shipments(tracked_id), vec![vec![s("1Z999AA10123456784")]], "shipped once, with its track");
+    assert!(demo.shop_shipments(untracked_id).is_empty(), "no tracking number: not shipped in the shop");
+    let (_, dead, _) = demo.weir(&["dlq", "list", "--json", "--state", &demo.state_path()]);
     let dead: Value = serde_json::from_str(&dead).expect("the dead letters as JSON");
     let reasons = dead.to_string();
     assert!(reasons.contains(&format!("shipment:{bare}")), "{reasons}");
     assert!(reasons.contains(&format!("shipment {bare} is done without a tracking number")), "{reasons}");
     // Nothing new in Tryton: nothing is read, nothing shipped again.
-    let again = flows.run("shipments.yaml");
+    let again = demo.run("tryton/shipments.yaml");
     assert_eq!(again["records"]["delivered"], 0, "{again}");
-    assert_eq!(flows.shop_shipments(tracked_id).len(), 1, "shipment {shipment} reached the shop once");
+    assert_eq!(demo.shop_shipments(tracked_id).len(), 1, "shipment {shipment} reached the shop once");
 
     // Counted 10 and 5; shipped 1 + 1 and 1; one more waits to be shipped (processed, not done).
-    let stock = flows.run("inventory.yaml");
+    let stock = demo.run("tryton/inventory.yaml");
     assert_eq!(stock["records"]["dead_lettered"], 0, "{stock}");
-    assert_eq!(flows.source_item("WT/09 Blue", "default"), (7.0, 1), "on hand 8, one promised to {waiting}");
-    assert_eq!(flows.source_item("GIFT+CARD 50", "default"), (4.0, 1));
-    assert_eq!(flows.source_item("100%-COTTON", "default"), (0.0, 0));
+    assert_eq!(demo.source_item("WT/09 Blue", "default"), (7.0, 1), "on hand 8, one promised to {waiting}");
+    assert_eq!(demo.source_item("GIFT+CARD 50", "default"), (4.0, 1));
+    assert_eq!(demo.source_item("100%-COTTON", "default"), (0.0, 0));
 }
 
 fn s(text: &str) -> String {
