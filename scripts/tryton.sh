@@ -17,8 +17,9 @@ CACHE="$ROOT/.cache/tryton"
 VENV="$CACHE/venv"
 TEMPLATE="$CACHE/template"
 REQS=("trytond>=8.2,<8.3" "trytond-sale>=8.2,<8.3" "trytond-stock>=8.2,<8.3" "trytond-product>=8.2,<8.3" "proteus>=8.2,<8.3")
-# Bumped when the bootstrap changes, so that a stale template is rebuilt.
-TEMPLATE_VERSION="1-$(cksum < "$ROOT/scripts/tryton_bootstrap.py" | cut -d' ' -f1)"
+# Bumped when the bootstrap or the catalog it reads (the commerce simulator's SKUs become Tryton
+# products) changes, so that a stale template is rebuilt.
+TEMPLATE_VERSION="1-$(cat "$ROOT/scripts/tryton_bootstrap.py" "$ROOT/src/sim/commerce/catalog/products.csv" | cksum | cut -d' ' -f1)"
 
 unavailable() { echo "$1" >&2; exit 3; }
 

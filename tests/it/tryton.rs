@@ -1,355 +1,303 @@
-//! Commerce orders into a real Tryton 8.2 (`scripts/tryton.sh`: trytond from the package index in a
-//! cached virtual environment, SQLite, on loopback) through its REST API: an `http` step finds the
-//! products by SKU, an idempotent `http` sink creates `sale.sale` records, looked up by `reference`.
-//! Skipped, with a message, when Python or the package index is unavailable.
+//! The Tryton variant of the demo's ERP-facing flows, `pipelines/demo/tryton/`, end to end: the
+//! commerce simulator (`weir sim commerce`) on one side, a real Tryton 8.2 on the other
+//! (`scripts/tryton.sh`: trytond from the package index in a cached virtual environment, SQLite, on
+//! loopback). What the flows did is read back from Tryton's REST API and the simulator's API, not
+//! from Weir's counters. Skipped, with a message, when Python or the package index is unavailable.
 
-use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
-use std::process::Output;
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::support::cli;
+use crate::support::cli::{command, outcome};
+use crate::support::commerce::Sim as Commerce;
+use crate::support::repo;
 use crate::support::tryton::Tryton;
 
-const ORDERS: &str = r#"{"increment_id":"000000101","customer":"roni_cost@example.com","lines":[{"sku":"MH01-XS-Black","qty":2,"price":52.0},{"sku":"MH01-S-Black","qty":1,"price":52.0}]}
-{"increment_id":"000000102","customer":"roni_cost@example.com","lines":[{"sku":"MH01-S-Black","qty":3,"price":49.5}]}
-"#;
-
-/// The client folder: the Tryton connection (bearer application key, company context), the orders,
-/// and the pipeline.
-fn client(dir: &Path, tryton: &Tryton) {
-    let ids = &tryton.ids;
-    std::fs::create_dir_all(dir.join("data")).expect("mkdir data");
-    std::fs::write(dir.join("data/orders.ndjson"), ORDERS).expect("write orders");
-    std::fs::write(
-        dir.join("connections.yaml"),
-        format!(
-            r#"connections:
-  tryton:
-    type: http
-    base_url: "{rest}"
-    auth: {{ type: bearer, token: "${{secret:TRYTON_KEY}}" }}
-    headers: {{ X-Tryton-Context: "{context}" }}
-"#,
-            rest = tryton.rest,
-            context = tryton.context(),
-        ),
-    )
-    .expect("write the client folder");
-    std::fs::write(
-        dir.join("orders.yaml"),
-        format!(
-            r#"name: tryton-orders
-source: {{ id: orders, type: file, path: data/orders.ndjson, key: "order:{{{{ record.increment_id }}}}" }}
-steps:
-  # One request per order for the Tryton ids of its SKUs.
-  - id: products
-    type: http
-    connection: tryton
-    method: POST
-    path: /model/product.product/search_read
-    body:
-      domain: [["code", "in", "{{{{ record.lines | map(attribute='sku') | list }}}}"]]
-      fields_names: ["code"]
-    into: tryton_products
-sinks:
-  - id: sale
-    type: http
-    connection: tryton
-    path: /model/sale.sale
-    body:
-      reference: "{{{{ record.increment_id }}}}"
-      party: {customer}
-      company: {company}
-      currency: {currency}
-      invoice_address: {address}
-      shipment_address: {address}
-      payment_term: {payment_term}
-      lines:
-        - - create
-          - $each: "record.lines"
-            $as: line
-            $value:
-              product: "{{{{ (record.tryton_products | selectattr('code', 'equalto', line.sku) | first).id }}}}"
-              quantity: "{{{{ line.qty }}}}"
-              unit: {unit}
-              unit_price: {{ __class__: Decimal, decimal: "{{{{ line.price | decimal }}}}" }}
-    idempotency:
-      key: "{{{{ record.increment_id }}}}"
-      lookup:
-        path: "/model/sale.sale?d={{{{ [['reference', '=', record.increment_id]] | tojson | base64url }}}}"
-        found: "$[0]"
-    capture: {{ tryton_sale_id: "$.id" }}
-"#,
-            customer = ids["customer"],
-            company = ids["company"],
-            currency = ids["currency"],
-            unit = ids["unit"],
-            address = ids["address"],
-            payment_term = ids["payment_term"],
-        ),
-    )
-    .expect("write the client folder");
-    // Tryton's buttons, in order, on the sale created for each order (its id from the id map).
-    let button = |name: &str| button_call("sale.sale", "ids.tryton_sale_id", name);
-    std::fs::write(
-        dir.join("process.yaml"),
-        format!(
-            r#"name: tryton-process
-source: {{ id: orders, type: file, path: data/orders.ndjson, key: "order:{{{{ record.increment_id }}}}" }}
-steps:
-  - id: quote
-{quote}
-    into: quoted
-  - id: confirm
-{confirm}
-    into: confirmed
-sinks:
-  - id: process
-{process}
-"#,
-            quote = button("quote"),
-            confirm = button("confirm"),
-            process = button("process"),
-        ),
-    )
-    .expect("write the client folder");
-    // Each order's customer shipment (the first of its sale) through assign, pick, pack and done.
-    let shipment = |name: &str| button_call("stock.shipment.out", "record.shipment", name);
-    std::fs::write(
-        dir.join("ship.yaml"),
-        format!(
-            r#"name: tryton-ship
-source: {{ id: orders, type: file, path: data/orders.ndjson, key: "order:{{{{ record.increment_id }}}}" }}
-steps:
-  - id: shipment
-    type: http
-    connection: tryton
-    path: "/model/sale.sale/{{{{ ids.tryton_sale_id }}}}?f=shipments"
-    select: "$.shipments[0]"
-    into: shipment
-  - id: assign
-{assign}
-    into: assigned
-  - id: pick
-{pick}
-    into: picked
-  - id: pack
-{pack}
-    into: packed
-sinks:
-  - id: done
-{done}
-"#,
-            assign = shipment("assign_try"),
-            pick = shipment("pick"),
-            pack = shipment("pack"),
-            done = shipment("do"),
-        ),
-    )
-    .expect("write the client folder");
-    // Stock counts of a warehouse location into a confirmed Tryton inventory.
-    std::fs::write(dir.join("data/counts.ndjson"), COUNTS).expect("write counts");
-    std::fs::write(dir.join("inventory.yaml"), INVENTORY).expect("write the client folder");
-}
-
-const COUNTS: &str = r#"{"location":"STO","lines":[{"sku":"MH01-XS-Black","qty":10},{"sku":"MH01-S-Black","qty":5}]}
-"#;
-
-const INVENTORY: &str = r#"name: tryton-inventory
-source: { id: counts, type: file, path: data/counts.ndjson, key: "count:{{ record.location }}" }
-steps:
-  - id: location
-    type: http
-    connection: tryton
-    path: "/model/stock.location?d={{ [['code', '=', record.location]] | tojson | base64url }}"
-    select: "$[0].id"
-    into: tryton_location
-  - id: products
-    type: http
-    connection: tryton
-    method: POST
-    path: /model/product.product/search_read
-    body:
-      domain: [["code", "in", "{{ record.lines | map(attribute='sku') | list }}"]]
-      fields_names: ["code"]
-    into: tryton_products
-  - id: inventory
-    type: http
-    connection: tryton
-    method: POST
-    path: /model/stock.inventory
-    body:
-      location: "{{ record.tryton_location }}"
-      lines:
-        - - create
-          - $each: "record.lines"
-            $as: line
-            $value:
-              product: "{{ (record.tryton_products | selectattr('code', 'equalto', line.sku) | first).id }}"
-              quantity: "{{ line.qty }}"
-    select: "$.id"
-    into: tryton_inventory
-sinks:
-  - id: confirm
-    type: http
-    connection: tryton
-    path: "/model/stock.inventory/{{ record.tryton_inventory }}/confirm"
-    body: {}
-"#;
-
-fn run(dir: &Path, tryton: &Tryton, args: &[&str], fault: Option<&str>) -> Output {
-    let mut command = cli::command(args, dir);
-    command.env("TRYTON_KEY", &tryton.key);
-    if let Some(fault) = fault {
-        command.env("WEIR_FAULT", fault);
-    }
-    let out = command.output().expect("the weir binary runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!text.contains(&tryton.key), "the REST key was printed");
-    out
-}
-
+/// A Tryton sale: its number, state and lines (product code, quantity).
 type Sale = (String, String, Vec<(String, f64)>);
 
-/// The sales of Tryton as (reference, state, [(product code, quantity)]), sorted.
-fn sales(tryton: &Tryton) -> Vec<Sale> {
-    let found = tryton.search(
-        "sale.sale",
-        &json!([["reference", "like", "0000001%"]]),
-        &["reference", "state", "lines.product.code", "lines.quantity"],
-    );
-    let mut sales: Vec<Sale> = found
-        .iter()
-        .map(|sale| {
+/// Both systems and a state store for the runs of `pipelines/demo/tryton/`.
+struct Flows {
+    commerce: Commerce,
+    tryton: Tryton,
+    state: tempfile::TempDir,
+}
+
+impl Flows {
+    /// Both systems, or `None` (after saying why) when Tryton cannot run here.
+    fn start() -> Option<Flows> {
+        match Tryton::start() {
+            Ok(tryton) => Some(Flows {
+                commerce: Commerce::start(&["--input-limit"]),
+                tryton,
+                state: tempfile::tempdir().expect("tempdir"),
+            }),
+            Err(skip) => {
+                eprintln!("SKIPPED: Tryton unavailable: {}", skip.0);
+                None
+            }
+        }
+    }
+
+    /// `weir ARGS` in the repository, the connections pointing at both systems.
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = command(args, &repo());
+        command
+            .env("COMMERCE_URL", &self.commerce.base)
+            .env("COMMERCE_ADMIN_PASSWORD", "admin123")
+            .env("TRYTON_URL", &self.tryton.rest)
+            .env("TRYTON_KEY", &self.tryton.key)
+            .env("TRYTON_CONTEXT", self.tryton.context());
+        command
+    }
+
+    /// `weir ARGS`: exit code, stdout, stderr. The REST key is never printed.
+    fn weir(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        let (code, stdout, stderr) = outcome(self.command(args).output().expect("weir runs"));
+        assert!(!stdout.contains(&self.tryton.key) && !stderr.contains(&self.tryton.key), "the REST key was printed");
+        (code, stdout, stderr)
+    }
+
+    /// `weir run pipelines/demo/FILE` with the fault point `fault` armed (`WEIR_FAULT`): whether it
+    /// aborted there.
+    fn run_aborted(&self, file: &str, fault: &str) -> bool {
+        use std::os::unix::process::ExitStatusExt;
+        let path = repo().join("pipelines/demo").join(file).display().to_string();
+        let state = self.state_path();
+        let out =
+            self.command(&["run", &path, "--state", &state]).env("WEIR_FAULT", fault).output().expect("weir runs");
+        out.status.signal() == Some(6)
+    }
+
+    /// `weir run pipelines/demo/FILE --json` (a file of `tryton/`): its summary.
+    fn run(&self, file: &str) -> Value {
+        let path = repo().join("pipelines/demo").join(file).display().to_string();
+        let state = self.state_path();
+        let (code, stdout, stderr) = self.weir(&["run", &path, "--state", &state, "--json"]);
+        assert_eq!(code, Some(0), "weir run {file}:\n{stdout}\n{stderr}");
+        serde_json::from_str(&stdout).expect("a JSON summary")
+    }
+
+    fn state_path(&self) -> String {
+        self.state.path().join("state.db").display().to_string()
+    }
+
+    /// Adds a shop order of these SKUs; its increment id and entity id.
+    fn shop_order(&self, skus: &[&str]) -> (String, u64) {
+        let (status, answer) = self.commerce.send("POST", "/__sim/orders", None, Some(json!({"skus": skus})));
+        assert_eq!(status, 200, "{answer}");
+        let order = &answer["created"][0];
+        (
+            order["increment_id"].as_str().expect("an increment id").to_string(),
+            order["entity_id"].as_u64().expect("an id"),
+        )
+    }
+
+    /// The shop's orders: (increment id, status, ext_order_id, comments naming an ERP order).
+    fn shop_orders(&self) -> Vec<(String, String, Value, Vec<String>)> {
+        let token = self.commerce.token();
+        let page = self.commerce.get("/rest/V1/orders?searchCriteria[pageSize]=300", &token);
+        let orders = page["items"].as_array().expect("items");
+        orders
+            .iter()
+            .map(|o| {
+                let comments = o["status_histories"].as_array().into_iter().flatten();
+                let comments = comments.filter_map(|h| h["comment"].as_str()).filter(|c| c.starts_with("ERP order "));
+                let text = |k: &str| o[k].as_str().unwrap_or_default().to_string();
+                (
+                    text("increment_id"),
+                    text("status"),
+                    o["ext_order_id"].clone(),
+                    comments.map(str::to_string).collect(),
+                )
+            })
+            .collect()
+    }
+
+    /// Tryton's sales of shop orders: reference → [(number, state, [(product code, quantity)])].
+    fn sales(&self) -> BTreeMap<String, Vec<Sale>> {
+        let found = self.tryton.search(
+            "sale.sale",
+            &json!([["reference", "!=", null]]),
+            &["reference", "number", "state", "lines.product.code", "lines.quantity"],
+        );
+        let mut sales: BTreeMap<String, Vec<Sale>> = BTreeMap::new();
+        for sale in found {
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
             let mut lines: Vec<(String, f64)> = sale["lines"]
                 .as_array()
                 .expect("lines")
                 .iter()
-                .map(|l| {
-                    (
-                        l["product"]["code"].as_str().unwrap_or_default().to_string(),
-                        l["quantity"].as_f64().unwrap_or(-1.0),
-                    )
-                })
+                .map(|l| (text(&l["product"]["code"]), l["quantity"].as_f64().unwrap_or(-1.0)))
                 .collect();
             lines.sort_by(|a, b| a.0.cmp(&b.0));
-            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-            (text(&sale["reference"]), text(&sale["state"]), lines)
-        })
-        .collect();
-    sales.sort_by(|a, b| a.0.cmp(&b.0));
-    sales
-}
-
-/// The two orders as Tryton sales in `state`.
-fn expected(state: &str) -> Vec<Sale> {
-    let s = |text: &str| text.to_string();
-    vec![
-        (s("000000101"), s(state), vec![(s("MH01-S-Black"), 1.0), (s("MH01-XS-Black"), 2.0)]),
-        (s("000000102"), s(state), vec![(s("MH01-S-Black"), 3.0)]),
-    ]
-}
-
-/// A fresh Tryton, or `None` (after saying why) when it cannot run here.
-fn tryton() -> Option<Tryton> {
-    match Tryton::start() {
-        Ok(tryton) => Some(tryton),
-        Err(skip) => {
-            eprintln!("SKIPPED: Tryton unavailable: {}", skip.0);
-            None
+            sales.entry(text(&sale["reference"])).or_default().push((
+                text(&sale["number"]),
+                text(&sale["state"]),
+                lines,
+            ));
         }
+        sales
     }
-}
 
-#[test]
-fn tryton_orders_become_sales_once_through_rest() {
-    let Some(tryton) = tryton() else { return };
-    let dir = tempfile::tempdir().expect("tempdir");
-    client(dir.path(), &tryton);
-    let pipeline = dir.path().join("orders.yaml");
-    let pipeline = pipeline.to_str().expect("a UTF-8 path");
-
-    // The first run dies right after Tryton answered the first create, before Weir recorded it.
-    let first = run(dir.path(), &tryton, &["run", "-q", pipeline], Some("after_call:1"));
-    assert_eq!(first.status.signal(), Some(6), "expected the fault point to abort: {first:?}");
-    assert!(!sales(&tryton).is_empty(), "Tryton holds the order created before the crash");
-
-    // The next run looks the pending order up by reference instead of creating it again.
-    let second = run(dir.path(), &tryton, &["run", "-q", pipeline], None);
-    assert!(second.status.success(), "{second:?}");
-    // A third run from the start skips both: the ledger knows them.
-    let third = run(dir.path(), &tryton, &["run", "--from-start", "--json", pipeline], None);
-    assert!(third.status.success(), "{third:?}");
-    let summary: Value = serde_json::from_slice(&third.stdout).expect("a JSON summary");
-    assert_eq!(summary["records"]["delivered"], 2, "{summary}");
-
-    assert_eq!(sales(&tryton), expected("draft"));
-
-    // What each run did with the first order: found by the lookup, then skipped.
-    let trace = run(dir.path(), &tryton, &["trace", "--state", ".weir/state.db", "--wide", "order:000000101"], None);
-    let trace = String::from_utf8_lossy(&trace.stdout).into_owned();
-    assert!(trace.contains("\"via\":\"lookup\""), "{trace}");
-    assert!(trace.contains("skipped"), "{trace}");
-    let id = tryton.search("sale.sale", &json!([["reference", "=", "000000101"]]), &[])[0]["id"].clone();
-    assert!(trace.contains(&format!("\"tryton_sale_id\":{id}")), "{trace}");
-}
-
-#[test]
-fn tryton_stock_counted_orders_processed_and_shipped() {
-    let Some(tryton) = tryton() else { return };
-    let dir = tempfile::tempdir().expect("tempdir");
-    client(dir.path(), &tryton);
-    for pipeline in ["inventory.yaml", "orders.yaml", "process.yaml"] {
-        let out = run(dir.path(), &tryton, &["run", "--json", pipeline], None);
-        assert!(out.status.success(), "{pipeline}: {out:?}");
-        let summary: Value = serde_json::from_slice(&out.stdout).expect("a JSON summary");
-        assert_eq!(summary["records"]["dead_lettered"], 0, "{pipeline}: {summary}");
+    /// Every pending or processing shop order is one processing Tryton sale, its number written back
+    /// once (`ext_order_id` and one comment); no other order is in Tryton.
+    fn assert_each_order_once(&self) {
+        let sales = self.sales();
+        let mut eligible = 0;
+        for (reference, status, ext_order_id, comments) in self.shop_orders() {
+            let copies = sales.get(&reference).map_or(0, Vec::len);
+            if status == "pending" || status == "processing" {
+                eligible += 1;
+                assert_eq!(copies, 1, "order {reference} in Tryton");
+                let (number, state, _) = &sales[&reference][0];
+                assert_eq!(state, "processing", "order {reference}'s sale");
+                assert_eq!(ext_order_id, json!(number), "order {reference}'s ext_order_id");
+                assert_eq!(comments, [format!("ERP order {number}")], "order {reference}'s comments");
+            } else if status != "complete" {
+                // A shipped order completes: its sale stays.
+                assert_eq!(copies, 0, "order {reference} is {status}: not for Tryton");
+            }
+        }
+        assert!(eligible > 5, "{eligible} eligible orders");
     }
-    assert_eq!(sales(&tryton), expected("processing"));
-    // Processing a sale creates its customer shipment, one move per line, waiting.
-    let shipments = |state: &str| {
-        let found = tryton.search(
-            "stock.shipment.out",
-            &json!([]),
-            &["state", "outgoing_moves.product.code", "outgoing_moves.quantity"],
+
+    /// Counts `quantity` of each product code into Tryton's storage zone (a confirmed inventory).
+    fn count_stock(&self, counts: &[(&str, f64)]) {
+        let storage = self.tryton.search("stock.location", &json!([["code", "=", "STO"]]), &[])[0]["id"].clone();
+        let codes: Vec<&str> = counts.iter().map(|(code, _)| *code).collect();
+        let products = self.tryton.search("product.product", &json!([["code", "in", codes]]), &["code"]);
+        let id = |code: &str| products.iter().find(|p| p["code"] == code).expect("the product")["id"].clone();
+        let lines: Vec<Value> =
+            counts.iter().map(|(code, qty)| json!({"product": id(code), "quantity": qty})).collect();
+        let inventory = self.tryton.call(
+            "POST",
+            "/model/stock.inventory",
+            &json!({"location": storage, "lines": [["create", lines]]}),
         );
-        assert!(found.iter().all(|s| s["state"] == state), "{found:?}");
-        let mut moves: Vec<(String, f64)> = found
-            .iter()
-            .flat_map(|s| s["outgoing_moves"].as_array().cloned().unwrap_or_default())
-            .map(|m| {
-                (m["product"]["code"].as_str().unwrap_or_default().to_string(), m["quantity"].as_f64().unwrap_or(-1.0))
-            })
-            .collect();
-        moves.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
-        (found.len(), moves)
-    };
-    let s = |text: &str| text.to_string();
-    let moves = vec![(s("MH01-S-Black"), 1.0), (s("MH01-S-Black"), 3.0), (s("MH01-XS-Black"), 2.0)];
-    assert_eq!(shipments("waiting"), (2, moves.clone()));
+        self.tryton.call("POST", &format!("/model/stock.inventory/{}/confirm", inventory["id"]), &json!({}));
+    }
 
-    let ship = run(dir.path(), &tryton, &["run", "--json", "ship.yaml"], None);
-    assert!(ship.status.success(), "{ship:?}");
-    let summary: Value = serde_json::from_slice(&ship.stdout).expect("a JSON summary");
-    assert_eq!(summary["records"]["delivered"], 2, "{summary}");
-    assert_eq!(shipments("done"), (2, moves));
-    let sent = tryton.search("sale.sale", &json!([["shipment_state", "=", "sent"]]), &["reference"]);
-    assert_eq!(sent.len(), 2, "{sent:?}");
-    // Counted 10 and 5, shipped 2 and 1 + 3: the warehouse's storage zone holds 8 and 1.
-    let on_hand = tryton.quantities(&tryton.search("stock.location", &json!([["code", "=", "STO"]]), &[])[0]["id"]);
-    assert_eq!(on_hand, vec![(s("MH01-S-Black"), 1.0), (s("MH01-XS-Black"), 8.0)]);
+    /// Ships the sale of shop order `reference` in Tryton, the way a warehouse does: its customer
+    /// shipment gets `tracking` as its reference (when given), then assigned, picked, packed and done.
+    fn ship_in_tryton(&self, reference: &str, tracking: Option<&str>) -> String {
+        let sale = &self.tryton.search("sale.sale", &json!([["reference", "=", reference]]), &["shipments"])[0];
+        let shipment = sale["shipments"][0].clone();
+        if let Some(tracking) = tracking {
+            self.tryton.call("PUT", &format!("/model/stock.shipment.out/{shipment}"), &json!({"reference": tracking}));
+        }
+        for button in ["assign_try", "pick", "pack", "do"] {
+            self.tryton.call("POST", &format!("/model/stock.shipment.out/{shipment}/{button}"), &json!({}));
+        }
+        let done = &self.tryton.search("stock.shipment.out", &json!([["id", "=", shipment]]), &["state", "number"])[0];
+        assert_eq!(done["state"], "done", "{done}");
+        done["number"].as_str().expect("a number").to_string()
+    }
+
+    /// The shop's shipments of order `entity_id`: their tracks' numbers.
+    fn shop_shipments(&self, entity_id: u64) -> Vec<Vec<String>> {
+        let token = self.commerce.token();
+        let path = format!(
+            "/rest/V1/shipments?searchCriteria[filter_groups][0][filters][0][field]=order_id&searchCriteria[filter_groups][0][filters][0][value]={entity_id}"
+        );
+        let found = self.commerce.get(&path, &token);
+        let tracks = |s: &Value| -> Vec<String> {
+            s["tracks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t["track_number"].as_str())
+                .map(str::to_string)
+                .collect()
+        };
+        found["items"].as_array().expect("items").iter().map(tracks).collect()
+    }
+
+    /// The shop's MSI source item of `sku` at `source`: (quantity, status).
+    fn source_item(&self, sku: &str, source: &str) -> (f64, u64) {
+        let token = self.commerce.token();
+        // The SKU in a query value: `%`, `+`, `&` and the space percent-encoded.
+        let value = sku.replace('%', "%25").replace('+', "%2B").replace('&', "%26").replace(' ', "%20");
+        let path = format!(
+            "/rest/V1/inventory/source-items?searchCriteria[filter_groups][0][filters][0][field]=sku&searchCriteria[filter_groups][0][filters][0][value]={value}"
+        );
+        let found = self.commerce.get(&path, &token);
+        let item = found["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|i| i["sku"] == sku && i["source_code"] == source)
+            .unwrap_or_else(|| panic!("no source item {sku} at {source}"))
+            .clone();
+        (item["quantity"].as_f64().expect("a quantity"), item["status"].as_u64().expect("a status"))
+    }
 }
 
-/// The keys of an `http` step or sink pressing button `name` of a Tryton `model` record whose id the
-/// template expression `id` gives (indented for a component of a pipeline's list).
-fn button_call(model: &str, id: &str, name: &str) -> String {
-    format!(
-        r#"    type: http
-    connection: tryton
-    method: POST
-    path: "/model/{model}/{{{{ {id} }}}}/{name}"
-    body: {{}}"#
-    )
+#[test]
+fn tryton_orders_become_processed_sales_once_and_their_numbers_go_back_once() {
+    let Some(demo) = Flows::start() else { return };
+    let (known, _) = demo.shop_order(&["MH01-S-Black", "WT/09 Blue"]);
+    // The first run dies right after Tryton answered the first create, before Weir recorded it: the
+    // next run finds that sale by its reference instead of creating it again.
+    assert!(demo.run_aborted("tryton/orders.yaml", "after_call:1"), "the fault point aborts the run");
+    assert_eq!(demo.sales().len(), 1, "Tryton holds the sale created before the crash");
+    let first = demo.run("tryton/orders.yaml");
+    assert_eq!(first["records"]["dead_lettered"], 0, "{first}");
+    demo.assert_each_order_once();
+    let s = |text: &str| text.to_string();
+    assert_eq!(demo.sales()[&known][0].2, vec![(s("MH01-S-Black"), 1.0), (s("WT/09 Blue"), 1.0)], "its lines");
+    // The write-backs changed the orders, so the next run reads them again — and creates nothing, nor
+    // writes anything back again; the one after reads nothing.
+    demo.run("tryton/orders.yaml");
+    let third = demo.run("tryton/orders.yaml");
+    assert_eq!(third["records"]["received"], 0, "{third}");
+    demo.assert_each_order_once();
+    // A new order: only it goes on the next run.
+    let (new, _) = demo.shop_order(&["MH01-XS-Black"]);
+    let fourth = demo.run("tryton/orders.yaml");
+    assert_eq!(fourth["records"]["delivered"], 1, "{fourth}");
+    demo.assert_each_order_once();
+    assert_eq!(demo.sales()[&new][0].2, vec![(s("MH01-XS-Black"), 1.0)]);
+}
+
+#[test]
+fn tryton_shipments_reach_the_shop_with_their_tracking_once_and_its_stock_the_source_items() {
+    let Some(demo) = Flows::start() else { return };
+    // SKUs only these orders use (the seeded orders sell configurable children), so the stock is exact.
+    demo.count_stock(&[("WT/09 Blue", 10.0), ("GIFT+CARD 50", 5.0)]);
+    let (tracked, tracked_id) = demo.shop_order(&["WT/09 Blue", "GIFT+CARD 50"]);
+    let (untracked, untracked_id) = demo.shop_order(&["WT/09 Blue"]);
+    let (waiting, _) = demo.shop_order(&["WT/09 Blue"]);
+    demo.run("tryton/orders.yaml");
+    let shipment = demo.ship_in_tryton(&tracked, Some("1Z999AA10123456784"));
+    let bare = demo.ship_in_tryton(&untracked, None);
+
+    let first = demo.run("tryton/shipments.yaml");
+    assert_eq!(
+        (first["records"]["delivered"].clone(), first["records"]["dead_lettered"].clone()),
+        (json!(1), json!(1)),
+        "{first}"
+    );
+    assert_eq!(demo.shop_shipments(tracked_id), vec![vec![s("1Z999AA10123456784")]], "shipped once, with its track");
+    assert!(demo.shop_shipments(untracked_id).is_empty(), "no tracking number: not shipped in the shop");
+    let (_, dead, _) = demo.weir(&["dlq", "list", "--json", "--state", &demo.state_path()]);
+    let dead: Value = serde_json::from_str(&dead).expect("the dead letters as JSON");
+    let reasons = dead.to_string();
+    assert!(reasons.contains(&format!("shipment:{bare}")), "{reasons}");
+    assert!(reasons.contains(&format!("shipment {bare} is done without a tracking number")), "{reasons}");
+    // Nothing new in Tryton: nothing is read, nothing shipped again.
+    let again = demo.run("tryton/shipments.yaml");
+    assert_eq!(again["records"]["delivered"], 0, "{again}");
+    assert_eq!(demo.shop_shipments(tracked_id).len(), 1, "shipment {shipment} reached the shop once");
+
+    // Counted 10 and 5; shipped 1 + 1 and 1; one more waits to be shipped (processed, not done).
+    let stock = demo.run("tryton/inventory.yaml");
+    assert_eq!(stock["records"]["dead_lettered"], 0, "{stock}");
+    assert_eq!(demo.source_item("WT/09 Blue", "default"), (7.0, 1), "on hand 8, one promised to {waiting}");
+    assert_eq!(demo.source_item("GIFT+CARD 50", "default"), (4.0, 1));
+    assert_eq!(demo.source_item("100%-COTTON", "default"), (0.0, 0));
+}
+
+fn s(text: &str) -> String {
+    text.to_string()
 }

@@ -23,28 +23,43 @@ use crate::support::commerce::Sim as Commerce;
 use crate::support::repo;
 use crate::support::sim::Simulator;
 
-/// The pipeline files in `pipelines/demo/` (not `connections.yaml`, `shared.yaml`, nor `tests/`).
+/// The pipeline files in `pipelines/demo/` and its sub-folders (`tryton/orders.yaml`), not
+/// `connections.yaml`, `shared.yaml`, nor the folders Weir skips (`tables/`, `tests/`, …).
 pub(crate) fn demo_pipeline_files() -> Vec<String> {
-    let mut files: Vec<String> = std::fs::read_dir(repo().join("pipelines/demo"))
-        .expect("pipelines/demo is readable")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-        .filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_string))
-        .filter(|n| n != "connections.yaml" && n != "shared.yaml")
-        .collect();
+    let mut files = Vec::new();
+    pipeline_files_under(&repo().join("pipelines/demo"), "", &mut files);
     files.sort();
     files
 }
 
-/// The pipeline files of `pipelines/demo/` that no test of this folder runs (`demo.run("FILE")`).
+/// Appends the pipeline files of `dir` (named with `prefix`) and of its sub-folders to `files`.
+fn pipeline_files_under(dir: &std::path::Path, prefix: &str, files: &mut Vec<String>) {
+    const SKIPPED: &[&str] = &["tables", "tests", "schemas", "data", "expected", "out"];
+    for entry in std::fs::read_dir(dir).expect("a demo folder is readable").flatten() {
+        let path = entry.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
+        if path.is_dir() && !name.starts_with('.') && !SKIPPED.contains(&name.as_str()) {
+            pipeline_files_under(&path, &format!("{prefix}{name}/"), files);
+        } else if path.is_file()
+            && (name.ends_with(".yaml") || name.ends_with(".yml"))
+            && name != "connections.yaml"
+            && name != "shared.yaml"
+        {
+            files.push(format!("{prefix}{name}"));
+        }
+    }
+}
+
+/// The pipeline files of `pipelines/demo/` that no test of this folder, nor `tryton.rs` (the Tryton
+/// variant in `tryton/`, against a real Tryton), runs (`demo.run("FILE")`).
 pub(crate) fn demo_pipelines_not_run_here() -> Vec<String> {
-    let sources: String = std::fs::read_dir(repo().join("tests/it/demo"))
+    let mut sources: String = std::fs::read_dir(repo().join("tests/it/demo"))
         .expect("tests/it/demo is readable")
         .flatten()
         .filter(|e| e.path().extension().is_some_and(|x| x == "rs"))
         .map(|e| std::fs::read_to_string(e.path()).expect("a test source"))
         .collect();
+    sources.push_str(&std::fs::read_to_string(repo().join("tests/it/tryton.rs")).expect("tests/it/tryton.rs"));
     demo_pipeline_files().into_iter().filter(|f| !sources.contains(&format!("demo.run(\"{f}\")"))).collect()
 }
 

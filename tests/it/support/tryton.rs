@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Why the Tryton tests cannot run here (the script's one-line reason).
 #[derive(Debug)]
@@ -95,34 +95,29 @@ impl Tryton {
     }
 }
 
-impl Tryton {
-    /// The quantity of each product in `location` (by code, sorted): `GET /model/product.product`
-    /// with `locations` in the context.
-    pub(crate) fn quantities(&self, location: &Value) -> Vec<(String, f64)> {
-        use base64::Engine as _;
-        let context = json!({"company": self.ids["company"], "locations": [location]});
-        let answer = self
-            .client
-            .get(format!("{}/model/product.product?f=code&f=quantity", self.rest))
-            .bearer_auth(&self.key)
-            .header("X-Tryton-Context", base64::engine::general_purpose::URL_SAFE.encode(context.to_string()))
-            .send()
-            .expect("Tryton answers");
-        let status = answer.status();
-        let body = answer.text().expect("an answer body");
-        assert!(status.is_success(), "GET /model/product.product: {status}: {body}");
-        let products: Vec<Value> = serde_json::from_str(&body).expect("a JSON list");
-        let mut quantities: Vec<(String, f64)> = products
-            .iter()
-            .map(|p| (p["code"].as_str().unwrap_or_default().to_string(), p["quantity"].as_f64().unwrap_or(-1.0)))
-            .collect();
-        quantities.sort_by(|a, b| a.0.cmp(&b.0));
-        quantities
-    }
-}
-
 impl Drop for Tryton {
     fn drop(&mut self) {
         let _ = Command::new(script()).arg("stop").arg(self.dir.path()).status();
+    }
+}
+
+impl Tryton {
+    /// `METHOD {rest}PATH` with a JSON body in the bootstrapped company's context: the answer, which
+    /// must be a success.
+    pub(crate) fn call(&self, method: &str, path: &str, body: &Value) -> Value {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+        let answer = self
+            .client
+            .request(method, format!("{}{path}", self.rest))
+            .bearer_auth(&self.key)
+            .header("X-Tryton-Context", self.context())
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .expect("Tryton answers");
+        let status = answer.status();
+        let text = answer.text().expect("an answer body");
+        assert!(status.is_success(), "{path}: {status}: {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 }
