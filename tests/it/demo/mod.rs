@@ -5,6 +5,7 @@
 //! one holds the harness. `examples.rs` leaves this folder out (it needs the simulators);
 //! `every_demo_pipeline_is_run_here` keeps that honest.
 
+mod chaos;
 mod customers;
 mod inventory;
 mod prices;
@@ -69,19 +70,25 @@ impl Demo {
         Demo { commerce, erp, company, state: tempfile::tempdir().expect("tempdir") }
     }
 
-    /// `weir run pipelines/demo/FILE --state …` with the connections' environment pointing at the sims.
-    pub(crate) fn run(&self, file: &str) -> String {
-        let path = format!("pipelines/demo/{file}");
-        let state = self.state.path().join("state.db");
-        let out = command(&["run", &path, "--state", &state.display().to_string()], &repo())
-            .env("COMMERCE_URL", &self.commerce.base)
+    /// `weir ARGS…` in the repository with the connections' environment pointing at the sims and the
+    /// demo's state file as `WEIR_STATE`, to be given more arguments or environment and run (or spawned,
+    /// to be killed).
+    pub(crate) fn weir(&self, args: &[&str]) -> std::process::Command {
+        let mut weir = command(args, &repo());
+        weir.env("COMMERCE_URL", &self.commerce.base)
             .env("COMMERCE_ADMIN_PASSWORD", "admin123")
             .env("ERP_URL", &self.erp.base)
             .env("ERP_COMPANY", &self.company)
             .env("ERP_TOKEN_URL", format!("{}/tenant-1/oauth2/v2.0/token", self.erp.base))
             .env("ERP_CLIENT_SECRET", "sim-client-secret")
-            .output()
-            .expect("weir runs");
+            .env("WEIR_STATE", self.state.path().join("state.db"));
+        weir
+    }
+
+    /// `weir run pipelines/demo/FILE --state …` with the connections' environment pointing at the sims.
+    pub(crate) fn run(&self, file: &str) -> String {
+        let path = format!("pipelines/demo/{file}");
+        let out = self.weir(&["run", &path]).output().expect("weir runs");
         let (code, stdout, stderr) = outcome(out);
         assert_eq!(code, Some(0), "weir run {path}:\n{stdout}\n{stderr}");
         stdout
