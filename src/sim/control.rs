@@ -1,6 +1,7 @@
 //! What every simulator does around its API: each request is read, logged (credentials masked, with
 //! the fault it got) and served its fault; and the shared control endpoints, not part of any real
-//! API: `GET|DELETE /__sim/requests` (the log), `POST|DELETE /__sim/faults` (the queue),
+//! API: `GET|DELETE /__sim/requests` (the log; `?from=N` its entries from the N-th on, 0-based, so a
+//! test can follow it cheaply), `POST|DELETE /__sim/faults` (the queue),
 //! `GET|POST|DELETE /__sim/faults/rates` (faults drawn at random with a seed). Other `/__sim/…` paths
 //! are the simulator's own, answered without logging or faults.
 
@@ -65,7 +66,9 @@ impl Control {
             body,
         };
         if let Some(rest) = incoming.path.strip_prefix("/__sim/") {
-            return self.handle(&incoming.method, rest, &incoming.body).unwrap_or_else(|| answer(&incoming));
+            return self
+                .handle(&incoming.method, rest, &incoming.query, &incoming.body)
+                .unwrap_or_else(|| answer(&incoming));
         }
         let fault = self.next_fault();
         self.log(&incoming, fault.as_ref());
@@ -82,7 +85,8 @@ impl Control {
     }
 
     /// Records a request: `Authorization` keeps only its scheme, `Cookie` values and a password in the
-    /// body are masked; `fault` says what it got (`null`: nothing).
+    /// body are masked; `fault` says what it got (`null`: nothing); `at` is when it arrived (UTC, RFC
+    /// 3339 with milliseconds), so that a test can tell how long a client waited between two requests.
     fn log(&self, request: &Incoming, fault: Option<&Fault>) {
         let mut logged = serde_json::Map::new();
         for (name, value) in &request.headers {
@@ -112,7 +116,7 @@ impl Control {
         };
         lock(&self.requests).push(json!({
             "method": request.method, "path": request.path, "query": request.query, "headers": logged,
-            "body": body, "fault": fault.map(Fault::name),
+            "body": body, "fault": fault.map(Fault::name), "at": arrived_at(),
         }));
     }
 
@@ -127,10 +131,17 @@ impl Control {
     }
 
     /// Answers the shared `/__sim/{rest}` endpoints (`None`: not one of them).
-    fn handle(&self, method: &str, rest: &str, body: &[u8]) -> Option<Response> {
+    fn handle(&self, method: &str, rest: &str, query: &str, body: &[u8]) -> Option<Response> {
         let cleared = || json_response(200, &json!({"cleared": true}));
         Some(match (method, rest) {
-            ("GET", "requests") => json_response(200, &Value::Array(lock(&self.requests).clone())),
+            ("GET", "requests") => {
+                let from = url::form_urlencoded::parse(query.as_bytes())
+                    .find(|(k, _)| k == "from")
+                    .and_then(|(_, v)| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                let log = lock(&self.requests);
+                json_response(200, &Value::Array(log.get(from..).unwrap_or_default().to_vec()))
+            }
             ("DELETE", "requests") => {
                 lock(&self.requests).clear();
                 cleared()
@@ -169,6 +180,14 @@ impl Control {
             _ => return None,
         })
     }
+}
+
+/// Now, as the request log writes it: `2026-05-01T12:00:00.123Z`.
+fn arrived_at() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    now.format(&format).unwrap_or_default()
 }
 
 /// A form body (`client_secret=…&password=…`) with its secrets masked; any other text as it is.

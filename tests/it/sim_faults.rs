@@ -100,3 +100,31 @@ fn the_commerce_simulator_resets_and_holds_requests_too() {
     let faults: Vec<Value> = sim.requests().iter().map(|r| r["fault"].clone()).collect();
     assert_eq!(faults, [json!("reset"), json!("timeout"), Value::Null]);
 }
+
+#[test]
+fn the_request_log_says_when_each_request_arrived_and_can_be_followed_from_an_index() {
+    let sim = Simulator::start("erp", &[]);
+    let token = token(&sim);
+    let items = api(&sim, "items");
+    sim.control("DELETE", "requests", None);
+    let before = time::OffsetDateTime::now_utc();
+    sim.control("POST", "faults", Some(json!([{"latency_ms": 200}])));
+    for _ in 0..3 {
+        assert_eq!(get(&sim, &items, &token, &[]).status, 200);
+    }
+    let parse = |r: &Value| {
+        let at = r["at"].as_str().expect("an arrival time");
+        assert!(at.ends_with('Z') && at.len() == 24, "{at}");
+        time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).expect("RFC 3339")
+    };
+    let log = sim.requests();
+    let arrivals: Vec<time::OffsetDateTime> = log.iter().map(parse).collect();
+    assert_eq!(arrivals.len(), 3);
+    // Logged on arrival, to the millisecond: the second request came after the first's 200 ms delay.
+    assert!(arrivals[0] >= before - time::Duration::milliseconds(1), "{arrivals:?}");
+    assert!(arrivals[1] - arrivals[0] >= time::Duration::milliseconds(200), "{arrivals:?}");
+    assert!(arrivals[2] >= arrivals[1]);
+    let tail = sim.control("GET", "requests?from=1", None);
+    assert_eq!(tail.as_array().map(Vec::as_slice), Some(&log[1..]));
+    assert_eq!(sim.control("GET", "requests?from=9", None), json!([]));
+}

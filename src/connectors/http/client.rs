@@ -15,7 +15,7 @@ pub(crate) use super::answer::{Answer, ClientError, MAX_BODY, Prepared, excerpt,
 use super::answer::{certificate_problem, describe_error, read_bounded, read_bounded_async};
 use crate::connectors::http::auth::Auth;
 use crate::connectors::http::connection::ClientOptions;
-use crate::connectors::http::token::Refusal;
+use crate::connectors::http::token::{Refusal, TokenError};
 use crate::kernel::mock::RequestHook;
 use crate::kernel::rate_limit::RateLimit;
 
@@ -257,9 +257,10 @@ impl Client {
         }
         if let Some(auth) = &self.auth {
             // Signed last, over the URL exactly as it is sent.
-            let (name, value) = auth
-                .header(request.method.as_str(), &request.url, &self.inner)
-                .map_err(|e| ClientError { message: scrub(e.message), retryable: e.retryable })?;
+            let (name, value) = match auth.header(request.method.as_str(), &request.url, &self.inner) {
+                Ok(header) => header,
+                Err(e) => return self.login_failed(e).map(|answer| (answer, None)),
+            };
             headers.append(name, value.clone());
             sent = Some(value);
         }
@@ -286,7 +287,10 @@ impl Client {
             limit.acquire().await;
         }
         if let Some(auth) = &self.auth {
-            let (name, value) = self.auth_header_async(auth, request).await?;
+            let (name, value) = match self.auth_header_async(auth, request).await? {
+                Ok(header) => header,
+                Err(e) => return self.login_failed(e).map(|answer| (answer, None)),
+            };
             headers.append(name, value.clone());
             sent = Some(value);
         }
@@ -317,7 +321,7 @@ impl Client {
         &self,
         auth: &Auth,
         request: &Prepared,
-    ) -> Result<(HeaderName, HeaderValue), ClientError> {
+    ) -> Result<Result<(HeaderName, HeaderValue), TokenError>, ClientError> {
         let header = match auth.header_now(request.method.as_str(), &request.url) {
             Some(header) => header,
             None => {
@@ -329,7 +333,21 @@ impl Client {
                     .map_err(|_| ClientError { message: "login task failed".into(), retryable: true })?
             }
         };
-        header.map_err(|e| ClientError { message: scrub(e.message), retryable: e.retryable })
+        Ok(header)
+    }
+
+    /// A login that failed: a passing failure (no answer, 5xx, 408, 429) is the request's answer
+    /// `NoResponse` — nothing reached the API, and its retry policy tries again, as for the request
+    /// itself (a login's `Retry-After` pauses the rate limit, so that no request comes before it); a
+    /// refusal is an error: every try would be refused.
+    fn login_failed(&self, e: TokenError) -> Result<Answer, ClientError> {
+        if !e.retryable {
+            return Err(ClientError { message: scrub(e.message), retryable: false });
+        }
+        if let (Some(limit), Some(wait)) = (&self.limit, e.retry_after) {
+            limit.pause_for(wait.min(Duration::from_secs(300)));
+        }
+        Ok(Answer::NoResponse { message: scrub(e.message) })
     }
 
     /// The answer's `Retry-After`, as a wait; a 429 or 503 with one pauses the whole rate limit.

@@ -81,8 +81,11 @@ pub(crate) enum TokenKind {
 pub(crate) struct TokenError {
     /// What went wrong (secrets masked).
     pub message: String,
-    /// The endpoint could not be reached or failed (5xx): later may work. A refusal (4xx) is not.
+    /// The endpoint could not be reached, failed (5xx), timed out (408) or asked to slow down (429):
+    /// later may work. A refusal (another 4xx) is not.
     pub retryable: bool,
+    /// The login answer's `Retry-After` (a 429 or 503), as a wait.
+    pub retry_after: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -209,6 +212,7 @@ impl TokenAuth {
                           its `auth` and run again"
                     .into(),
                 retryable: false,
+                retry_after: None,
             });
         }
         Ok(state.cached.as_ref().filter(|c| c.fresh()).map(|c| c.header.clone()))
@@ -229,6 +233,7 @@ impl TokenAuth {
         let mut header = HeaderValue::from_str(&text).map_err(|_| TokenError {
             message: "the token the API gave cannot be sent in a header".into(),
             retryable: false,
+            retry_after: None,
         })?;
         header.set_sensitive(true);
         Ok((name, header))
@@ -260,12 +265,18 @@ impl TokenAuth {
         let fail = |message: String, retryable: bool| TokenError {
             message: secrets::redact(&format!("logging in at {url}: {message}")),
             retryable,
+            retry_after: None,
         };
         let response = request
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .map_err(|e| fail(e.to_string(), true))?;
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|a| super::retry::parse_retry_after(a, std::time::SystemTime::now()));
         // `Set-Cookie: NAME=VALUE; Path=/; HttpOnly`: the name and value are all a session needs.
         let cookies: Vec<(String, String)> = response
             .headers()
@@ -282,7 +293,9 @@ impl TokenAuth {
             .map_err(|e| fail(e.to_string(), true))?;
         if !status.is_success() {
             let excerpt: String = text.chars().take(200).collect();
-            return Err(fail(format!("HTTP {}: {excerpt}", status.as_u16()), status.is_server_error()));
+            let passing = status.is_server_error() || matches!(status.as_u16(), 408 | 429);
+            let error = fail(format!("HTTP {}: {excerpt}", status.as_u16()), passing);
+            return Err(TokenError { retry_after: retry_after.filter(|_| passing), ..error });
         }
         let body: Value = serde_json::from_str(&text).map_err(|_| fail("the answer is not JSON".into(), false))?;
         let now = Instant::now();

@@ -5,6 +5,7 @@
 //! one holds the harness. `examples.rs` leaves this folder out (it needs the simulators);
 //! `every_demo_pipeline_is_run_here` keeps that honest.
 
+mod chaos;
 mod customers;
 mod inventory;
 mod orders;
@@ -117,18 +118,24 @@ impl Demo {
 
     /// [`Demo::weir`] with more environment variables.
     pub(crate) fn weir_with(&self, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
-        let out = command(args, &repo())
-            .envs(env.iter().copied())
-            .env("COMMERCE_URL", &self.commerce.base)
+        let out = self.weir_command(args).envs(env.iter().copied()).output().expect("weir runs");
+        outcome(out)
+    }
+
+    /// `weir ARGS…` in the repository with the connections' environment pointing at the sims, the
+    /// demo's state file as `WEIR_STATE` and its output folder as `WEIR_OUT`, to be given more
+    /// arguments or environment and run (or spawned, to be killed).
+    pub(crate) fn weir_command(&self, args: &[&str]) -> std::process::Command {
+        let mut weir = command(args, &repo());
+        weir.env("COMMERCE_URL", &self.commerce.base)
             .env("COMMERCE_ADMIN_PASSWORD", "admin123")
             .env("ERP_URL", &self.erp.base)
             .env("ERP_COMPANY", &self.company)
             .env("ERP_TOKEN_URL", format!("{}/tenant-1/oauth2/v2.0/token", self.erp.base))
             .env("ERP_CLIENT_SECRET", "sim-client-secret")
             .env("WEIR_OUT", self.out())
-            .output()
-            .expect("weir runs");
-        outcome(out)
+            .env("WEIR_STATE", self.state.path().join("state.db"));
+        weir
     }
 
     /// Where the pipelines' file sinks write: a folder of this run's own, not the repository.
