@@ -102,7 +102,7 @@ pub(crate) struct HttpStepConfig {
     #[serde(default)]
     pub(crate) path: Option<String>,
     /// The HTTP method, `GET`, `POST`, `PUT`, `PATCH` or `DELETE`; may be a template (default: `GET`,
-    /// `POST` with `graphql`).
+    /// `POST` with `graphql` or `idempotency`).
     #[serde(default)]
     pub(crate) method: Option<String>,
     /// Query parameters added to the URL: name → template, each value URL-encoded, e.g.
