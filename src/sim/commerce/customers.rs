@@ -123,23 +123,9 @@ fn merged_attributes(stored: Option<&Value>, sent: Option<&Value>) -> Option<Val
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::commerce::Options;
 
     fn sim() -> Sim {
-        Sim::new(Options {
-            port: 0,
-            seed: 1,
-            admin_user: "admin".into(),
-            admin_password: "admin123".into(),
-            integration: crate::connectors::http::oauth1::OAuth1Credentials {
-                consumer_key: "ck".into(),
-                consumer_secret: "cs".into(),
-                token: "at".into(),
-                token_secret: "ats".into(),
-            },
-            input_limit: false,
-            rates: crate::sim::faults::Rates::default(),
-        })
+        Sim::for_tests(false)
     }
 
     fn put(sim: &Sim, id: u64, customer: Value) -> Answer {

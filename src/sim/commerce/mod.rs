@@ -97,6 +97,27 @@ pub(crate) struct Sim {
     control: Control,
 }
 
+#[cfg(test)]
+impl Sim {
+    /// A simulator for unit tests: seed 1, the default credentials, no faults; `input_limit` as given.
+    pub(super) fn for_tests(input_limit: bool) -> Sim {
+        Sim::new(Options {
+            port: 0,
+            seed: 1,
+            admin_user: "admin".into(),
+            admin_password: "admin123".into(),
+            integration: crate::connectors::http::oauth1::OAuth1Credentials {
+                consumer_key: "ck".into(),
+                consumer_secret: "cs".into(),
+                token: "at".into(),
+                token_secret: "ats".into(),
+            },
+            input_limit,
+            rates: crate::sim::faults::Rates::default(),
+        })
+    }
+}
+
 impl Sim {
     /// A simulator with the sample catalog, and orders seeded from `options.seed`.
     pub(crate) fn new(options: Options) -> Self {

@@ -230,23 +230,9 @@ fn change(sim: &Sim, kind: Kind, action: &str, items: &[Value]) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::commerce::Options;
 
     fn sim() -> Sim {
-        Sim::new(Options {
-            port: 0,
-            seed: 1,
-            admin_user: "admin".into(),
-            admin_password: "admin123".into(),
-            integration: crate::connectors::http::oauth1::OAuth1Credentials {
-                consumer_key: "ck".into(),
-                consumer_secret: "cs".into(),
-                token: "at".into(),
-                token_secret: "ats".into(),
-            },
-            input_limit: true,
-            rates: Default::default(),
-        })
+        Sim::for_tests(true)
     }
 
     fn post(sim: &Sim, endpoint: &str, prices: Value) -> Value {

@@ -176,8 +176,7 @@ impl Bulk {
         reason: Option<String>,
     ) {
         match reason {
-            None => settled.audit.push(HttpSink::audit_entry(
-                run,
+            None => settled.audit.push(run.writer.audit_entry(
                 key,
                 "sent",
                 target,
@@ -185,7 +184,7 @@ impl Bulk {
             )),
             Some(reason) => {
                 let detail = json!({ "status": status, "reason": reason });
-                settled.audit.push(HttpSink::audit_entry(run, key, "dead_lettered", target, detail));
+                settled.audit.push(run.writer.audit_entry(key, "dead_lettered", target, detail));
                 settled.rejected.push((i, reason));
             }
         }

@@ -25,7 +25,7 @@ pub(crate) use config::HttpSinkConfig;
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{RecordRejection, SinkError};
 use crate::connectors::http::attempts::{Attempts, Judged};
@@ -112,7 +112,7 @@ impl Settled {
         Settled {
             audit: keys
                 .iter()
-                .map(|key| HttpSink::audit_entry(run, key, "dead_lettered", target, detail.clone()))
+                .map(|key| run.writer.audit_entry(key, "dead_lettered", target, detail.clone()))
                 .collect(),
             ids: Vec::new(),
             rejected: (0..keys.len()).map(|i| (i, reason.clone())).collect(),
@@ -173,10 +173,6 @@ impl HttpSink {
 
     fn run(&self) -> Result<&Run, SinkError> {
         self.run.as_ref().ok_or_else(|| SinkError { message: "the http sink was not opened".into(), retryable: false })
-    }
-
-    fn audit_entry(run: &Run, key: &str, action: &str, target: &str, detail: Value) -> AuditEntry {
-        run.writer.audit_entry(key, action, target, detail)
     }
 
     /// Writes the records of one request: one record, a batch, or a bulk.
@@ -267,7 +263,7 @@ impl HttpSink {
     fn rejected_one(run: &Run, record: &Record, reason: String, target: &str) -> Settled {
         let reason = scrub(reason);
         let key = record.key.as_deref().unwrap_or("-");
-        let entry = Self::audit_entry(run, key, "dead_lettered", target, json!({ "reason": reason }));
+        let entry = run.writer.audit_entry(key, "dead_lettered", target, json!({ "reason": reason }));
         Settled { audit: vec![entry], ids: Vec::new(), rejected: vec![(0, reason)] }
     }
 
@@ -279,23 +275,6 @@ impl HttpSink {
     /// The retryable failure after the last attempt.
     fn gave_up(&self, request: &Prepared, answer: &Answer, attempts: u32) -> SinkError {
         idempotent::gave_up(request, answer, attempts).into()
-    }
-
-    /// The state changes of a written record: ids captured from `value` with `captures`, and its audit
-    /// entry. Returns the outcome and the captured ids.
-    #[allow(clippy::too_many_arguments)]
-    fn outcome(
-        &self,
-        run: &Run,
-        key: &str,
-        action: &str,
-        request: &Prepared,
-        answer: &Answer,
-        value: &Value,
-        captures: &Captures,
-        attempts: u32,
-    ) -> (WriteOutcome, serde_json::Map<String, Value>) {
-        run.writer.outcome(key, action, request, answer, value, captures, attempts)
     }
 }
 

@@ -112,7 +112,7 @@ impl HttpSink {
                 // Committed with the write's other outcomes (`Settled::commit`), before it is acknowledged.
                 let mut settled = Settled::default();
                 for key in keys {
-                    let (one, _) = self.outcome(run, key, action, request, &answer, body, &self.capture, attempts);
+                    let (one, _) = run.writer.outcome(key, action, request, &answer, body, &self.capture, attempts);
                     settled.ids.extend(one.ids);
                     settled.audit.extend(one.audit);
                 }

@@ -135,7 +135,7 @@ fn a_secret_cut_by_the_excerpt_of_an_answer_is_still_masked() {
     // The excerpt of an answer ends at 300 characters; a secret echoed across that boundary must not
     // leave its start behind.
     crate::config::secrets::register("cut-s3cret-0123456789");
-    let body = Value::String(format!("{} token cut-s3cret-0123456789 echoed", "x".repeat(280)));
+    let body = serde_json::Value::String(format!("{} token cut-s3cret-0123456789 echoed", "x".repeat(280)));
     let text = client::Answer::Response {
         status: 401,
         body,

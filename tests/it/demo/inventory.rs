@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::{Demo, table};
-use crate::support::cli::{command, outcome};
 use crate::support::commerce::Sim as Commerce;
-use crate::support::repo;
 
 /// The commerce sim's source items, by (SKU, source code) → (quantity, status).
 fn source_items(sim: &Commerce) -> BTreeMap<(String, String), (f64, i64)> {
@@ -130,12 +128,7 @@ fn a_full_inventory_resync_goes_through_async_bulk_and_dead_letters_what_magento
     assert_eq!(bulks.len(), 1, "one bulk of 12 operations: {bulks:?}");
     assert_eq!(bulks[0].as_array().map(Vec::len), Some(12), "{bulks:?}");
     assert!(demo.commerce_posts("/rest/V1/inventory/source-items").is_empty(), "nothing went the synchronous way");
-    let state = demo.state.path().join("state.db").display().to_string();
-    let (code, stdout, stderr) =
-        outcome(command(&["dlq", "list", "--json", "--state", &state], &repo()).output().expect("weir runs"));
-    assert_eq!(code, Some(0), "{stderr}");
-    let dead: Value = serde_json::from_str(&stdout).expect("a JSON list");
-    let dead = dead.as_array().expect("a list");
+    let dead = demo.dead_letters();
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!(dead[0]["key"], "stock:1956-W@WEST", "{dead:?}");
     assert!(dead[0]["error"].as_str().is_some_and(|e| e.contains("The source item is not valid")), "{dead:?}");

@@ -143,6 +143,14 @@ impl Demo {
         self.state.path().join("out")
     }
 
+    /// The dead-letter queue of the demo's state store (`weir dlq list --json`).
+    pub(crate) fn dead_letters(&self) -> Vec<Value> {
+        let (code, stdout, stderr) = self.weir(&["dlq", "list", "--json", "--state", &self.state_path()]);
+        assert_eq!(code, Some(0), "{stderr}");
+        let dead: Value = serde_json::from_str(&stdout).expect("a JSON list");
+        dead.as_array().expect("a list").clone()
+    }
+
     pub(crate) fn erp_state(&self) -> Value {
         self.erp.control("GET", "state", None)
     }

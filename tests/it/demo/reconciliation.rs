@@ -8,9 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::{Demo, table};
-use crate::support::cli::{command, outcome};
 use crate::support::commerce::Sim as Commerce;
-use crate::support::repo;
 
 /// (SKU, source code).
 type At = (String, String);
@@ -176,12 +174,7 @@ fn reconciliation_reports_every_drift_repairs_what_the_erp_knows_and_then_finds_
     assert_eq!(again, BTreeMap::from([(outlet, "unknown_in_erp".to_string())]));
 
     // The bad row was dead-lettered with a reason a support person can act on, run after run.
-    let state = demo.state.path().join("state.db").display().to_string();
-    let (code, stdout, stderr) =
-        outcome(command(&["dlq", "list", "--json", "--state", &state], &repo()).output().expect("weir runs"));
-    assert_eq!(code, Some(0), "{stderr}");
-    let dead: Value = serde_json::from_str(&stdout).expect("a JSON list");
-    let dead = dead.as_array().expect("a list");
+    let dead = demo.dead_letters();
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!(dead[0]["key"], "stock:1952-W@NORTH", "{dead:?}");
     assert!(dead[0]["error"].as_str().is_some_and(|e| e.contains("\"NORTH\" in table `warehouses`")), "{dead:?}");

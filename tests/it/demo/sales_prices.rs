@@ -7,9 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::{Demo, table};
-use crate::support::cli::{command, outcome};
 use crate::support::commerce::Sim as Commerce;
-use crate::support::repo;
 
 /// A special price as (SKU, from, to) → price in cents; a tier price as (SKU, group, quantity) → cents.
 type Specials = BTreeMap<(String, String, String), i64>;
@@ -148,12 +146,7 @@ fn sales_prices_become_special_and_tier_prices_and_then_only_what_changed() {
     assert_eq!(shop_specials.get(&sale), Some(&3999), "rounded to USD's two decimals");
     assert_eq!(shop_tiers.get(&("GIFT+CARD 50".to_string(), "ALL GROUPS".to_string(), 5)), Some(&4513));
 
-    let state = demo.state.path().join("state.db").display().to_string();
-    let (code, stdout, stderr) =
-        outcome(command(&["dlq", "list", "--json", "--state", &state], &repo()).output().expect("weir runs"));
-    assert_eq!(code, Some(0), "{stderr}");
-    let dead: Value = serde_json::from_str(&stdout).expect("a JSON list");
-    let dead = dead.as_array().expect("a list");
+    let dead = demo.dead_letters();
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!(dead[0]["key"], "sales-price:1954-W/Customer Price Group/VIP/0001-01-01/0.0/", "{dead:?}");
     assert!(dead[0]["error"].as_str().is_some_and(|e| e.contains("\"VIP\" in table `price-groups`")), "{dead:?}");
