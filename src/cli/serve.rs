@@ -26,6 +26,10 @@ pub(crate) struct ServeArgs {
     /// How long SIGTERM waits for runs in progress to finish their in-flight records.
     #[arg(long, env = "WEIR_DRAIN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     drain_timeout: Duration,
+    /// How often the folder's configuration files are checked for changes (hot reload): a sound
+    /// change replaces what runs, one with errors is reported and the last good version keeps running.
+    #[arg(long, env = "WEIR_RELOAD_EVERY", default_value = "2s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    reload_every: Duration,
 }
 
 /// Runs the service until SIGTERM/SIGINT. Exit 2 when a pipeline of the folder is invalid or the
@@ -43,8 +47,13 @@ pub(crate) fn serve_command(args: ServeArgs, state: Option<&std::path::Path>) ->
     };
     let admin_token = token.filter(|t| !t.is_empty()).map(AdminToken::new);
     let store = super::open_state(state, &args.dir)?;
-    let options =
-        ServeOptions { folder: args.dir, listen: args.listen, admin_token, drain_timeout: args.drain_timeout };
+    let options = ServeOptions {
+        folder: args.dir,
+        listen: args.listen,
+        admin_token,
+        drain_timeout: args.drain_timeout,
+        reload_every: args.reload_every.max(Duration::from_millis(100)),
+    };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the tokio runtime")?;
     match runtime.block_on(serve(options, store)) {

@@ -79,7 +79,12 @@ async fn ready(State(service): State<Arc<Service>>) -> Response {
     }
     let pipelines = service.slots().len();
     if reasons.is_empty() {
-        answer(StatusCode::OK, json!({"ready": true, "pipelines": pipelines}))
+        // Still ready with a bad edit: the last good version runs. The errors are shown until fixed.
+        let mut body = json!({"ready": true, "pipelines": pipelines});
+        if let Some(errors) = service.config_errors() {
+            body["config_errors"] = Value::String(errors);
+        }
+        answer(StatusCode::OK, body)
     } else {
         answer(StatusCode::SERVICE_UNAVAILABLE, json!({"ready": false, "pipelines": pipelines, "reasons": reasons}))
     }

@@ -4,13 +4,14 @@
 
 mod deployment;
 mod http;
+mod reload;
 mod scheduler;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -31,6 +32,8 @@ pub(crate) struct ServeOptions {
     pub(crate) admin_token: Option<AdminToken>,
     /// How long a shutdown waits for runs in progress to drain before it leaves them.
     pub(crate) drain_timeout: Duration,
+    /// How often the folder's configuration files are looked at for changes (hot reload).
+    pub(crate) reload_every: Duration,
 }
 
 /// The admin API's token: compared in constant time, never printed.
@@ -78,12 +81,19 @@ pub(crate) enum ServeError {
     Server(std::io::Error),
 }
 
-/// The running service, shared by the pipeline tasks and the HTTP handlers.
+/// The running service, shared by the pipeline tasks, the reloader and the HTTP handlers.
 pub(crate) struct Service {
+    folder: PathBuf,
     pub(crate) store: Arc<dyn StateStore>,
     slots: RwLock<BTreeMap<String, Arc<Slot>>>,
+    /// The pipeline tasks (one per slot).
+    tasks: Mutex<tokio::task::JoinSet<()>>,
+    /// Turns true when the service drains.
+    shutdown: watch::Receiver<bool>,
     /// Set by the first SIGTERM/SIGINT: no new work is taken.
     draining: AtomicBool,
+    /// The errors of the last configuration change, not applied (the last good version runs).
+    config_errors: Mutex<Option<String>>,
     admin_token: Option<AdminToken>,
 }
 
@@ -98,6 +108,53 @@ impl Service {
 
     fn is_draining(&self) -> bool {
         self.draining.load(Ordering::SeqCst)
+    }
+
+    fn config_errors(&self) -> Option<String> {
+        self.config_errors.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Adds a slot and starts its task.
+    fn start(&self, slots: &mut BTreeMap<String, Arc<Slot>>, slot: Arc<Slot>) {
+        slots.insert(slot.name.clone(), Arc::clone(&slot));
+        let (store, shutdown) = (Arc::clone(&self.store), self.shutdown.clone());
+        self.tasks.lock().unwrap_or_else(|e| e.into_inner()).spawn(scheduler::drive(slot, store, shutdown));
+    }
+
+    /// Loads the folder again and, when it is sound, puts what it holds in place of what runs (see
+    /// `reload`). Blocking: the folder is read from disk.
+    fn reload(&self) {
+        let (deployed, diagnostics) = deployment::load(&self.folder, &crate::assemble::load::process_env);
+        if !diagnostics.is_empty() {
+            let text = diagnostics.to_string();
+            tracing::error!("the folder changed but has errors; the last good version keeps running:\n{text}");
+            *self.config_errors.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
+            return;
+        }
+        *self.config_errors.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
+        let removed: Vec<String> = slots.keys().filter(|name| !deployed.contains_key(*name)).cloned().collect();
+        for name in &removed {
+            if let Some(slot) = slots.remove(name) {
+                slot.retire();
+            }
+        }
+        let mut added = Vec::new();
+        for (name, deployed) in deployed {
+            match slots.get(&name) {
+                Some(slot) => slot.replace(deployed),
+                None => {
+                    self.start(&mut slots, Arc::new(Slot::new(deployed)));
+                    added.push(name);
+                }
+            }
+        }
+        tracing::info!(
+            pipelines = slots.len(),
+            added = %added.join(", "),
+            removed = %removed.join(", "),
+            "configuration reloaded"
+        );
     }
 }
 
@@ -116,24 +173,33 @@ pub(crate) async fn serve(options: ServeOptions, store: Arc<dyn StateStore>) -> 
         .await
         .map_err(|source| ServeError::Listen { address: options.listen, source })?;
     let address = listener.local_addr().map_err(ServeError::Server)?;
-    let slots: BTreeMap<String, Arc<Slot>> =
-        deployed.into_iter().map(|(name, d)| (name, Arc::new(Slot::new(d)))).collect();
-    for slot in slots.values() {
-        tracing::info!(pipeline = %slot.name, trigger = %slot.deployed().trigger.describe(), "pipeline loaded");
-    }
+    let seen = reload::Fingerprint::of(&options.folder);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let service = Arc::new(Service {
+        folder: options.folder.clone(),
         store: Arc::clone(&store),
-        slots: RwLock::new(slots),
+        slots: RwLock::new(BTreeMap::new()),
+        tasks: Mutex::new(tokio::task::JoinSet::new()),
+        shutdown: shutdown_rx.clone(),
         draining: AtomicBool::new(false),
+        config_errors: Mutex::new(None),
         admin_token: options.admin_token.clone(),
     });
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let mut tasks = tokio::task::JoinSet::new();
-    for slot in service.slots() {
-        tasks.spawn(scheduler::drive(slot, Arc::clone(&store), shutdown_rx.clone()));
+    {
+        let mut slots = service.slots.write().unwrap_or_else(|e| e.into_inner());
+        for deployed in deployed.into_values() {
+            let trigger = deployed.trigger.describe();
+            tracing::info!(pipeline = %deployed.loaded.config.name, trigger = %trigger, "pipeline loaded");
+            service.start(&mut slots, Arc::new(Slot::new(deployed)));
+        }
     }
+    tokio::spawn(reload::watch(Arc::clone(&service), seen, options.reload_every));
     // Printed on stderr whatever the log level: scripts and people wait for it.
-    eprintln!("weir serve: {} pipelines from {}, listening on http://{address}", tasks.len(), options.folder.display());
+    eprintln!(
+        "weir serve: {} pipelines from {}, listening on http://{address}",
+        service.slots().len(),
+        options.folder.display()
+    );
     let server_shutdown = {
         let mut rx = shutdown_rx.clone();
         async move {
@@ -156,6 +222,7 @@ pub(crate) async fn serve(options: ServeOptions, store: Arc<dyn StateStore>) -> 
     for slot in service.slots() {
         slot.stop_current();
     }
+    let mut tasks = std::mem::take(&mut *service.tasks.lock().unwrap_or_else(|e| e.into_inner()));
     let drained =
         tokio::time::timeout(options.drain_timeout, async { while tasks.join_next().await.is_some() {} }).await;
     if drained.is_err() {

@@ -29,6 +29,9 @@ pub(crate) struct Slot {
     asked_by: Mutex<Option<&'static str>>,
     /// The stop flag of the run in progress (drain on shutdown).
     current_stop: Mutex<Option<Arc<AtomicBool>>>,
+    /// A new version was deployed, or the pipeline was removed: the task looks again.
+    changed: Notify,
+    retired: AtomicBool,
 }
 
 /// What the API says about a pipeline.
@@ -65,7 +68,21 @@ impl Slot {
             asked: Notify::new(),
             asked_by: Mutex::new(None),
             current_stop: Mutex::new(None),
+            changed: Notify::new(),
+            retired: AtomicBool::new(false),
         }
+    }
+
+    /// Puts a new version in place: the next run uses it (a run in progress finishes with the old).
+    pub(crate) fn replace(&self, deployed: Arc<Deployed>) {
+        *lock(&self.deployed) = deployed;
+        self.changed.notify_one();
+    }
+
+    /// The pipeline is gone from the folder: its task ends after the run in progress, if any.
+    pub(crate) fn retire(&self) {
+        self.retired.store(true, Ordering::SeqCst);
+        self.changed.notify_one();
     }
 
     pub(crate) fn deployed(&self) -> Arc<Deployed> {
@@ -122,7 +139,7 @@ pub(crate) async fn drive(slot: Arc<Slot>, store: Arc<dyn StateStore>, mut shutd
         _ => (0, None),
     };
     loop {
-        if *shutdown.borrow() {
+        if *shutdown.borrow() || slot.retired.load(Ordering::SeqCst) {
             return;
         }
         let deployed = slot.deployed();
@@ -144,6 +161,8 @@ pub(crate) async fn drive(slot: Arc<Slot>, store: Arc<dyn StateStore>, mut shutd
             // Shutdown, or the service is gone.
             changed = shutdown.changed() => if changed.is_ok() { continue } else { return },
             _ = slot.asked.notified() => lock(&slot.asked_by).take().unwrap_or("api"),
+            // A new version (its schedule may differ) or a removal: look again.
+            _ = slot.changed.notified() => continue,
             _ = sleep(wait) => if owed > 0 { "missed" } else { "schedule" },
         };
         owed = owed.saturating_sub(usize::from(trigger == "missed"));

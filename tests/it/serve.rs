@@ -392,3 +392,51 @@ fn a_sigkill_mid_create_loses_nothing_and_duplicates_nothing() {
     assert_eq!(stats.creates.len(), ORDERS, "{:?}", stats.creates);
     assert!(stats.creates.values().all(|n| *n == 1), "an order sent twice: {:?}", stats.creates);
 }
+
+#[test]
+fn an_edit_reloads_what_changed_and_a_bad_edit_keeps_the_last_good_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "in.ndjson", "{\"id\":1}\n");
+    let pipeline = |name: &str, schedule: &str| {
+        format!(
+            "name: {name}\nschedule: {schedule}\nsource: {{ id: in, type: file, path: in.ndjson }}\nsinks: [{{ id: out, type: file, path: {name}.ndjson }}]\n"
+        )
+    };
+    write(dir.path(), "a.yaml", &pipeline("a", "{ every: 200ms }"));
+    let served = Served::start(dir.path(), &[("WEIR_RELOAD_EVERY", "100ms")]);
+    let triggers = |s: &Served| -> Vec<(String, String)> {
+        let list = s.get("/api/pipelines");
+        let text = |p: &Value, f: &str| p[f].as_str().expect("a text").to_string();
+        list.as_array().expect("a list").iter().map(|p| (text(p, "name"), text(p, "trigger"))).collect()
+    };
+    assert_eq!(triggers(&served), [("a".to_string(), "every 200ms".to_string())]);
+
+    // A changed schedule and a new pipeline.
+    write(dir.path(), "a.yaml", &pipeline("a", "{ cron: '0 3 * * *', timezone: Europe/Berlin }"));
+    write(dir.path(), "b.yaml", &pipeline("b", "{ every: 100ms }"));
+    let expected =
+        [("a".to_string(), "cron 0 3 * * * (Europe/Berlin)".to_string()), ("b".to_string(), "every 100ms".to_string())];
+    served.wait_for(Duration::from_secs(20), "the reload", |s| triggers(s) == expected);
+    served.wait_for(Duration::from_secs(20), "runs of the new pipeline", |s| {
+        s.runs("b").iter().filter(|r| ended(r)).count() >= 2
+    });
+
+    // A bad edit: reported, and `b` goes on as it was.
+    write(dir.path(), "b.yaml", &pipeline("b", "{ every: 100ms, cron: '*/5 * * * *' }"));
+    served.wait_for(Duration::from_secs(20), "the errors reported", |s| s.get("/readyz")["config_errors"].is_string());
+    let ready = served.get("/readyz");
+    let errors = ready["config_errors"].as_str().expect("the errors");
+    assert!(errors.contains("b.yaml:2:27") && errors.contains("`every` or `cron`, not both"), "{errors}");
+    assert_eq!(ready["ready"], true, "the last good version runs: {ready}");
+    let before = served.runs("b").len();
+    served.wait_for(Duration::from_secs(20), "`b` still running", |s| s.runs("b").len() >= before + 2);
+    assert_eq!(triggers(&served), expected);
+
+    // Fixed, then `a` removed.
+    write(dir.path(), "b.yaml", &pipeline("b", "{ every: 1h }"));
+    std::fs::remove_file(dir.path().join("a.yaml")).expect("remove a.yaml");
+    served.wait_for(Duration::from_secs(20), "the fix", |s| triggers(s) == [("b".to_string(), "every 1h".to_string())]);
+    assert!(served.get("/readyz").get("config_errors").is_none());
+    assert!(served.log().contains("configuration reloaded"), "{}", served.log());
+    assert_eq!(served.signal("-TERM"), Some(0));
+}
