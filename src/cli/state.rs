@@ -13,10 +13,7 @@ use clap::{Args, Subcommand};
 
 use crate::cli::output::{one_line, print_line};
 use crate::config::secrets;
-use crate::kernel::ack::Outcome;
-use crate::runtime::executor::{Execution, RunOptions};
-use crate::runtime::replay::Replay;
-use crate::state::session::RunSession;
+use crate::runtime::redeliver::redeliver;
 use crate::state::{StateStore, StoredDeadLetter};
 
 /// `weir dlq …`
@@ -149,6 +146,8 @@ fn replay(
     for e in entries {
         by_pipeline.entry(e.entry.pipeline.clone()).or_default().push(e);
     }
+    let mut plan_retention: BTreeMap<String, _> =
+        plans.iter().map(|(p, _)| (p.config.name.clone(), p.config.retention.clone())).collect();
     let mut plans: BTreeMap<String, _> = plans.into_iter().map(|(p, plan)| (p.config.name.clone(), plan)).collect();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
     let mut failed = false;
@@ -163,63 +162,24 @@ fn replay(
             continue;
         };
         let stop = Arc::new(AtomicBool::new(false));
-        let session = RunSession::begin(Arc::clone(&store), &pipeline, "replay", Arc::clone(&stop))?;
-        // Chosen before the lease was taken: another replay may have handled some since.
-        let mut still_queued = Vec::with_capacity(entries.len());
-        for e in entries {
-            if store.dead_letter(e.id)?.is_some() {
-                still_queued.push(e);
-            }
-        }
-        let replay = Arc::new(Replay { entries: still_queued, whole_input: false });
-        for missing in replay.missing_components(&plan.graph) {
+        let retention = plan_retention.remove(&pipeline).unwrap_or_default();
+        let done = runtime.block_on(redeliver(plan, entries, &store, &retention, stop))?;
+        for missing in &done.missing_components {
             eprintln!("warning: `{pipeline}` has no component `{missing}` any more; its entries are kept");
         }
-        for id in replay.truncated() {
+        for id in &done.truncated {
             eprintln!(
                 "warning: entry {id} holds a truncated record (too big to store whole) and cannot be replayed; \
                  it is kept: fix the record at its source, run again, then drop the entry"
             );
         }
-        let options = RunOptions {
-            stop,
-            state: Some(Arc::clone(&store)),
-            run_id: Some(session.run_id()),
-            replay: Some(Arc::clone(&replay)),
-            ..RunOptions::default()
-        };
-        let (summary, outcomes) = runtime.block_on(async {
-            let execution = Execution::start(plan, options);
-            let tracker = execution.progress_handle();
-            let summary = execution.wait().await;
-            (summary, replay.outcomes(&tracker))
-        });
-        let run_id = session.run_id();
-        summary.record_in(session)?;
-        let mut counts = BTreeMap::new();
-        for (id, outcome) in outcomes {
-            // Rejected again at the same component: this entry was updated (one more attempt) and stays;
-            // rejected elsewhere (or without a key): the new entry replaces this one.
-            let updated =
-                outcome == Outcome::DeadLettered && store.dead_letter(id)?.is_some_and(|e| e.run_id == Some(run_id));
-            if outcome != Outcome::Unacknowledged && !updated {
-                store.drop_dead_letter(id)?;
-            }
-            let label = match outcome {
-                Outcome::Delivered => "delivered",
-                Outcome::Filtered => "filtered",
-                Outcome::DeadLettered => "dead-lettered again",
-                Outcome::Unacknowledged => "undecided (kept)",
-            };
-            *counts.entry(label).or_insert(0) += 1;
-        }
         eprintln!(
             "{pipeline}: replayed {} entr{}: {}",
-            replay.entries.len(),
-            if replay.entries.len() == 1 { "y" } else { "ies" },
-            counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")
+            done.replayed,
+            if done.replayed == 1 { "y" } else { "ies" },
+            done.outcomes.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")
         );
-        failed |= summary.error.is_some() || counts.contains_key("undecided (kept)");
+        failed |= !done.settled();
     }
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -5,6 +5,7 @@
 mod concurrent_sink;
 pub(crate) mod executor;
 pub(crate) mod recorded;
+pub(crate) mod redeliver;
 pub(crate) mod replay;
 mod sink_env;
 pub(crate) mod sources;

@@ -1,7 +1,7 @@
 //! `weir serve`'s HTTP surface: `/healthz` (the process answers), `/readyz` (the state store answers,
 //! the pipelines are loaded, no drain under way — else 503 with the reasons), and the admin API under
 //! `/api/` behind the admin token: the pipelines with their trigger and status, a run on request, the
-//! run history.
+//! run history, and (`dlq`) the dead-letter queue and traces.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +26,7 @@ pub(super) fn router(service: Arc<Service>) -> Router {
         .route("/api/pipelines", get(pipelines))
         .route("/api/pipelines/{name}/run", post(run_now))
         .route("/api/runs", get(runs))
+        .merge(super::dlq::routes())
         .route_layer(middleware::from_fn_with_state(Arc::clone(&service), admin_only));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -36,7 +37,7 @@ pub(super) fn router(service: Arc<Service>) -> Router {
 }
 
 /// A JSON answer.
-fn answer(status: StatusCode, body: Value) -> Response {
+pub(super) fn answer(status: StatusCode, body: Value) -> Response {
     let mut response = (status, body.to_string()).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
@@ -123,7 +124,7 @@ async fn run_now(State(service): State<Arc<Service>>, Path(name): Path<String>) 
 }
 
 /// 503 with `Retry-After` while draining.
-fn draining() -> Response {
+pub(super) fn draining() -> Response {
     let mut response = answer(StatusCode::SERVICE_UNAVAILABLE, json!({"error": "shutting down; try again shortly"}));
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
     response

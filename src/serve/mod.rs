@@ -3,6 +3,7 @@
 //! (`http`), and a graceful drain on SIGTERM. Sits above `runtime` (it starts runs) and below the CLI.
 
 mod deployment;
+mod dlq;
 mod http;
 mod reload;
 mod scheduler;

@@ -16,6 +16,7 @@ use crate::graph::plan::compile;
 use crate::kernel::stats::RunSummary;
 use crate::runtime::executor::{Execution, RunOptions};
 use crate::runtime::recorded;
+use crate::runtime::redeliver::redeliver;
 use crate::state::{StateError, StateStore};
 
 /// A pipeline's place in the service: what is deployed now, its status, its wake-up call.
@@ -27,6 +28,8 @@ pub(crate) struct Slot {
     /// A run was asked for (event, API): the task wakes, or runs once more after the current run.
     asked: Notify,
     asked_by: Mutex<Option<&'static str>>,
+    /// Dead-letter entries to replay (ids), asked for through the API.
+    replays: Mutex<Vec<i64>>,
     /// The stop flag of the run in progress (drain on shutdown).
     current_stop: Mutex<Option<Arc<AtomicBool>>>,
     /// A new version was deployed, or the pipeline was removed: the task looks again.
@@ -67,6 +70,7 @@ impl Slot {
             status: Mutex::new(Status::default()),
             asked: Notify::new(),
             asked_by: Mutex::new(None),
+            replays: Mutex::new(Vec::new()),
             current_stop: Mutex::new(None),
             changed: Notify::new(),
             retired: AtomicBool::new(false),
@@ -97,6 +101,13 @@ impl Slot {
     /// Requests made during one run are one run.
     pub(crate) fn ask(&self, by: &'static str) {
         *lock(&self.asked_by) = Some(by);
+        self.asked.notify_one();
+    }
+
+    /// Asks for these dead-letter entries (of this pipeline) to be replayed: as a run of the
+    /// pipeline, now if idle, else after the run in progress.
+    pub(crate) fn ask_replay(&self, ids: Vec<i64>) {
+        lock(&self.replays).extend(ids);
         self.asked.notify_one();
     }
 
@@ -160,7 +171,16 @@ pub(crate) async fn drive(slot: Arc<Slot>, store: Arc<dyn StateStore>, mut shutd
         let trigger = tokio::select! {
             // Shutdown, or the service is gone.
             changed = shutdown.changed() => if changed.is_ok() { continue } else { return },
-            _ = slot.asked.notified() => lock(&slot.asked_by).take().unwrap_or("api"),
+            _ = slot.asked.notified() => {
+                let ids = std::mem::take(&mut *lock(&slot.replays));
+                if !ids.is_empty() {
+                    replay(&slot, &deployed, &store, ids).await;
+                }
+                match lock(&slot.asked_by).take() {
+                    Some(by) => by,
+                    None => continue,
+                }
+            }
             // A new version (its schedule may differ) or a removal: look again.
             _ = slot.changed.notified() => continue,
             _ = sleep(wait) => if owed > 0 { "missed" } else { "schedule" },
@@ -234,6 +254,57 @@ async fn run(slot: &Slot, deployed: &Deployed, store: &Arc<dyn StateStore>, trig
                 error: Some(error),
             });
         }
+    }
+}
+
+/// Replays the dead-letter entries `ids` that are still queued and belong to this pipeline, as a
+/// run of it (`redeliver`), and shows the outcome as the last run.
+async fn replay(slot: &Slot, deployed: &Deployed, store: &Arc<dyn StateStore>, ids: Vec<i64>) {
+    let config = &deployed.loaded.config;
+    let (reader, name) = (Arc::clone(store), config.name.clone());
+    let entries = tokio::task::spawn_blocking(move || {
+        ids.into_iter()
+            .filter_map(|id| reader.dead_letter(id).ok().flatten())
+            .filter(|e| e.entry.pipeline == name)
+            .collect()
+    })
+    .await
+    .unwrap_or_default();
+    if Vec::is_empty(&entries) {
+        return;
+    }
+    let plan = match compile(&deployed.loaded) {
+        Ok(plan) => plan,
+        Err(errors) => {
+            tracing::warn!(pipeline = %config.name, "replay not started: {errors}");
+            return;
+        }
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    *lock(&slot.current_stop) = Some(Arc::clone(&stop));
+    lock(&slot.status).running = true;
+    let started_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let done = redeliver(plan, entries, store, &config.retention, stop).await;
+    *lock(&slot.current_stop) = None;
+    let mut status = lock(&slot.status);
+    status.running = false;
+    match done {
+        Ok(done) => {
+            let count = |label: &str| done.outcomes.get(label).copied().unwrap_or(0) as u64;
+            tracing::info!(pipeline = %config.name, replayed = done.replayed, outcomes = ?done.outcomes, "replay ended");
+            status.last_run = Some(LastRun {
+                run_id: Some(done.run_id),
+                trigger: "replay",
+                started_at,
+                status: if done.settled() { "succeeded" } else { "failed" }.into(),
+                received: done.replayed as u64,
+                delivered: count("delivered"),
+                filtered: count("filtered"),
+                dead_lettered: count("dead-lettered again"),
+                error: done.summary.error.clone(),
+            });
+        }
+        Err(e) => tracing::warn!(pipeline = %config.name, "replay not made: {e}"),
     }
 }
 

@@ -440,3 +440,62 @@ fn an_edit_reloads_what_changed_and_a_bad_edit_keeps_the_last_good_version() {
     assert!(served.log().contains("configuration reloaded"), "{}", served.log());
     assert_eq!(served.signal("-TERM"), Some(0));
 }
+
+#[test]
+fn a_dead_letter_is_replayed_through_the_api_after_the_table_is_fixed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "in.ndjson", "{\"sku\":\"A\"}\n{\"sku\":\"B\"}\n");
+    std::fs::create_dir(dir.path().join("tables")).expect("tables/");
+    write(dir.path(), "tables/prices.csv", "sku,price\nA,10\n");
+    write(
+        dir.path(),
+        "prices.yaml",
+        r#"name: prices
+source: { id: in, type: file, path: in.ndjson, key: "sku:{{ record.sku }}" }
+steps:
+  - id: price
+    type: template
+    set:
+      price: "{{ lookup('prices', record.sku, key='sku', column='price', default=none) | required('no price for ' ~ record.sku ~ ' in tables/prices.csv') }}"
+sinks: [{ id: out, type: file, path: out.ndjson }]
+"#,
+    );
+    let served = Served::start(dir.path(), &[("WEIR_RELOAD_EVERY", "100ms")]);
+    assert_eq!(served.request("POST", "/api/pipelines/prices/run").0, 202);
+    served.wait_for(Duration::from_secs(20), "the run", |s| s.runs("prices").first().is_some_and(ended));
+    let entries = served.get("/api/dlq?pipeline=prices");
+    let entries = entries.as_array().expect("a list");
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let id = entries[0]["id"].as_i64().expect("an id");
+    assert_eq!(entries[0]["key"], "sku:B");
+    assert!(
+        entries[0]["error"].as_str().is_some_and(|e| e.contains("no price for B in tables/prices.csv")),
+        "{entries:?}"
+    );
+    assert_eq!(served.get(&format!("/api/dlq/{id}"))["record"]["sku"], "B");
+
+    // Replayed before the fix: dead-lettered again, one more attempt, still queued.
+    assert_eq!(served.request("POST", &format!("/api/dlq/{id}/replay")).0, 202);
+    served.wait_for(Duration::from_secs(20), "the first replay", |s| {
+        s.get(&format!("/api/dlq/{id}"))["attempts"].as_u64() == Some(2)
+    });
+
+    write(dir.path(), "tables/prices.csv", "sku,price\nA,10\nB,12\n");
+    served.wait_for(Duration::from_secs(20), "the reload", |s| s.log().matches("configuration reloaded").count() >= 1);
+    let (status, body) = served.request("POST", "/api/pipelines/prices/replay");
+    assert_eq!((status, &body["queued"]), (202, &serde_json::json!([id])), "{body}");
+    served.wait_for(Duration::from_secs(20), "the replay", |s| s.get("/api/dlq").as_array().is_some_and(Vec::is_empty));
+    let out = std::fs::read_to_string(dir.path().join("out.ndjson")).expect("output");
+    let priced: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    let prices: Vec<(&str, &str)> =
+        priced.iter().map(|r| (r["sku"].as_str().expect("sku"), r["price"].as_str().expect("price"))).collect();
+    assert_eq!(prices, [("A", "10"), ("B", "12")]);
+    let triggers: Vec<String> =
+        served.runs("prices").iter().map(|r| r["trigger"].as_str().expect("a text").to_string()).collect();
+    assert_eq!(triggers, ["api", "replay", "replay"]);
+    let trace = served.get("/api/trace/sku:B");
+    assert!(trace.as_array().is_some_and(|t| !t.is_empty()), "{trace}");
+    assert_eq!(served.request("GET", &format!("/api/dlq/{id}")).0, 404);
+    assert_eq!(served.request("DELETE", &format!("/api/dlq/{id}")).0, 404);
+    assert_eq!(served.request("POST", "/api/dlq/99999/replay").0, 404);
+}
