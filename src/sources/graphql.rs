@@ -243,7 +243,7 @@ impl GraphqlSource {
                 let position = InputPosition { stream: 0, seq };
                 seq += 1;
                 let input =
-                    Input { position, parsed: Ok(record.clone()), original: None, end: InputEnd::default(), size };
+                    Input { position, parsed: Ok(record.clone()), original: None, end: InputEnd::default(), size, key: None };
                 if !emitter.push(input) {
                     emitter.send();
                     return Ok(());

@@ -50,3 +50,4 @@ mod tryton;
 mod weir_diff;
 mod weir_test;
 mod weir_test_cassette;
+mod webhook;
