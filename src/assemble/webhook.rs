@@ -11,7 +11,10 @@ use crate::state::StateStore;
 /// The ingress of `pipeline`'s webhook source, storing into `store`: `None` when the pipeline has no
 /// webhook source; an error (every problem, one per line) when its config does not build — which
 /// `weir validate` reports too — or when it has several.
-pub fn webhook_ingress(pipeline: &LoadedPipeline, store: Arc<dyn StateStore>) -> Option<Result<WebhookIngress, String>> {
+pub fn webhook_ingress(
+    pipeline: &LoadedPipeline,
+    store: Arc<dyn StateStore>,
+) -> Option<Result<WebhookIngress, String>> {
     let webhooks: Vec<_> = pipeline
         .config
         .sources

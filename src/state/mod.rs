@@ -14,9 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub(crate) use dead_letter_entry::DeadLetterEntry;
-pub use inbox::{
-    Acceptance, EventInbox, EventOutcome, EventStatus, InboxEvent, NewEvent, OutcomeKind, Settlement,
-};
+pub use inbox::{Acceptance, EventInbox, EventOutcome, EventStatus, InboxEvent, NewEvent, OutcomeKind, Settlement};
 pub(crate) use retention::{RetentionConfig, RetentionRule};
 
 pub(crate) use lease::{LeaseHolder, LeaseInfo};

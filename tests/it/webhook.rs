@@ -10,8 +10,8 @@ use std::time::SystemTime;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
 use weir::api::{
-    AnswerKind, EventInbox, EventOutcome, EventStatus, Execution, IngressAnswer, OutcomeKind, RunOptions, SqliteStore, StateStore,
-    WebhookIngress, WebhookRequest, compile, load_paths, webhook_ingress,
+    AnswerKind, EventInbox, EventOutcome, EventStatus, Execution, IngressAnswer, OutcomeKind, RunOptions, SqliteStore,
+    StateStore, WebhookIngress, WebhookRequest, compile, load_paths, webhook_ingress,
 };
 
 use crate::support::cli::outcome;
@@ -57,14 +57,15 @@ fn signed(body: &[u8]) -> HeaderMap {
 }
 
 async fn post(hook: &WebhookIngress, headers: &HeaderMap, body: &[u8]) -> IngressAnswer {
-    let request =
-        WebhookRequest { method: &Method::POST, query: None, headers, body, received_at: SystemTime::now() };
+    let request = WebhookRequest { method: &Method::POST, query: None, headers, body, received_at: SystemTime::now() };
     hook.accept(request).await
 }
 
 fn delivered(dir: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(dir.join("out/orders.ndjson")).unwrap_or_default();
-    text.lines().map(|l| serde_json::from_str::<Value>(l).expect("json")["id"].as_str().unwrap_or("?").to_string()).collect()
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json")["id"].as_str().unwrap_or("?").to_string())
+        .collect()
 }
 
 fn run(dir: &Path) {
@@ -82,7 +83,9 @@ fn events_accepted_before_a_crash_are_delivered_once_by_weir_run() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let (store, hook) = ingress(dir.path(), "orders.yaml");
     rt.block_on(async {
-        for body in [&br#"{"id":"o-1","kind":"sale"}"#[..], br#"{"id":"o-2","kind":"sale"}"#, br#"{"id":"o-3","kind":"test"}"#] {
+        for body in
+            [&br#"{"id":"o-1","kind":"sale"}"#[..], br#"{"id":"o-2","kind":"sale"}"#, br#"{"id":"o-3","kind":"test"}"#]
+        {
             assert_eq!(post(&hook, &signed(body), body).await.kind, AnswerKind::Accepted);
         }
         let again = post(&hook, &signed(br#"{"id":"o-2","kind":"sale"}"#), br#"{"id":"o-2","kind":"sale"}"#).await;
@@ -105,8 +108,12 @@ fn events_accepted_before_a_crash_are_delivered_once_by_weir_run() {
     assert_eq!(status("o-3"), settled(OutcomeKind::Filtered));
     let malformed = store.dead_letters(Some("orders")).expect("dead letters");
     assert_eq!(malformed.len(), 1, "{malformed:?}");
-    let Some(EventStatus::Settled(EventOutcome { kind: OutcomeKind::DeadLettered, reason: Some(reason) })) =
-        store.inbox_events("orders", 0, None, 10).expect("events").iter().find(|e| e.malformed.is_some()).map(|e| status(&e.event_id))
+    let Some(EventStatus::Settled(EventOutcome { kind: OutcomeKind::DeadLettered, reason: Some(reason) })) = store
+        .inbox_events("orders", 0, None, 10)
+        .expect("events")
+        .iter()
+        .find(|e| e.malformed.is_some())
+        .map(|e| status(&e.event_id))
     else {
         panic!("the malformed event is dead-lettered")
     };
@@ -161,7 +168,11 @@ fn a_following_run_delivers_events_as_they_arrive_and_answers_with_their_outcome
     let (answers, summary) = rt.block_on(async {
         let execution = Execution::start(plan, options);
         let mut answers = Vec::new();
-        for body in [r#"{"id":"c-1","postcode":"10115"}"#, r#"{"id":"c-2","postcode":"60000"}"#, r#"{"id":"ping","postcode":"1"}"#] {
+        for body in [
+            r#"{"id":"c-1","postcode":"10115"}"#,
+            r#"{"id":"c-2","postcode":"60000"}"#,
+            r#"{"id":"ping","postcode":"1"}"#,
+        ] {
             let answer = post(&hook, &HeaderMap::new(), body.as_bytes()).await;
             answers.push(serde_json::from_slice::<Value>(&answer.body).expect("json"));
         }

@@ -129,10 +129,8 @@ impl AdobeIo {
     pub(super) fn check_recipient(&self, body: &Value) -> Result<(), Refusal> {
         let Some(expected) = &self.client_id else { return Ok(()) };
         // `recipient_client_id` in Adobe's own format; CloudEvents extension names have no `_`.
-        let recipient = ["recipient_client_id", "recipientclientid"]
-            .iter()
-            .find_map(|k| body.get(*k))
-            .and_then(Value::as_str);
+        let recipient =
+            ["recipient_client_id", "recipientclientid"].iter().find_map(|k| body.get(*k)).and_then(Value::as_str);
         match recipient {
             Some(r) if r == expected => Ok(()),
             Some(_) => Err(Refusal::Unauthorized("the event is for another client (`recipient_client_id`)".into())),
@@ -151,7 +149,8 @@ impl AdobeIo {
         let mut refusal = None;
         let mut unavailable = None;
         for (signature_header, path_header) in SIGNATURES {
-            let (Some(signature), Some(path)) = (header_text(headers, signature_header), header_text(headers, path_header))
+            let (Some(signature), Some(path)) =
+                (header_text(headers, signature_header), header_text(headers, path_header))
             else {
                 continue;
             };
@@ -212,7 +211,10 @@ impl AdobeIo {
         let fetched = self.fetch(&url).await;
         match &fetched {
             Ok(key) => {
-                self.keys.lock().unwrap_or_else(|e| e.into_inner()).put(path.to_string(), (Arc::clone(key), Instant::now()));
+                self.keys
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .put(path.to_string(), (Arc::clone(key), Instant::now()));
             }
             Err(Refusal::Unauthorized(_)) => {
                 self.missing.lock().unwrap_or_else(|e| e.into_inner()).put(path.to_string(), Instant::now());

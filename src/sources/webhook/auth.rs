@@ -121,7 +121,8 @@ impl WebhookAuthConfig {
             WebhookAuthConfig::AdobeCommerce { public_key } => match RsaPublicKey::from_pem(public_key) {
                 Ok(key) => Some(Verifier::AdobeCommerce(key)),
                 Err(e) => {
-                    let hint = "paste the key Commerce shows, `-----BEGIN PUBLIC KEY-----` to `-----END PUBLIC KEY-----`";
+                    let hint =
+                        "paste the key Commerce shows, `-----BEGIN PUBLIC KEY-----` to `-----END PUBLIC KEY-----`";
                     errors.push(&["auth", "public_key"], "bad-value", e, Some(hint.into()));
                     None
                 }
@@ -131,28 +132,33 @@ impl WebhookAuthConfig {
                     .map(|a| Verifier::AdobeIo(Box::new(a)))
             }
             WebhookAuthConfig::Hmac { secret, header, prefix, encoding, timestamp_header } => {
-                if secret.trim().is_empty() {
-                    let hint = "an unset `${env:…}` or an empty secret gives an empty value".to_string();
-                    errors.push(&["auth", "secret"], "bad-value", "`secret` is empty", Some(hint));
-                }
-                // Secret wherever it was written (a literal, `${env:…}`): masked in every output.
+                // Secret wherever it was written (a literal, `${env:…}`): masked in every output (one too
+                // short to mask is refused below).
                 if secret.len() >= secrets::MIN_LEN {
                     secrets::register(secret);
                 }
                 let header = header_name(header, &["auth", "header"], errors);
-                let timestamp_header =
-                    timestamp_header.as_ref().map(|h| header_name(h, &["auth", "timestamp_header"], errors));
+                let timestamp_header = match timestamp_header {
+                    Some(h) => Some(header_name(h, &["auth", "timestamp_header"], errors)?),
+                    None => None,
+                };
+                if secret.trim().is_empty() {
+                    let hint = "an unset `${env:…}` or an empty secret gives an empty value".to_string();
+                    errors.push(&["auth", "secret"], "bad-value", "`secret` is empty", Some(hint));
+                    return None;
+                }
+                if secret.len() < secrets::MIN_LEN {
+                    let message = format!("`secret` is shorter than {} characters", secrets::MIN_LEN);
+                    errors.push(&["auth", "secret"], "bad-value", message, Some("use a long random secret".into()));
+                    return None;
+                }
                 Some(Verifier::Hmac(HmacCheck {
                     secret: Secret(secret.as_bytes().to_vec()),
                     header: header?,
                     prefix: prefix.clone().filter(|p| !p.is_empty()),
                     encoding: *encoding,
-                    timestamp_header: match timestamp_header {
-                        Some(h) => Some(h?),
-                        None => None,
-                    },
+                    timestamp_header,
                 }))
-                .filter(|_| !secret.trim().is_empty())
             }
             WebhookAuthConfig::None => Some(Verifier::None),
         }
@@ -278,9 +284,8 @@ impl HmacCheck {
         if let Some(name) = &self.timestamp_header {
             let text = header_text(headers, name.as_str())
                 .ok_or_else(|| unauthorized(format!("no `{}` header", name.as_str())))?;
-            let seconds: i64 = text
-                .parse()
-                .map_err(|_| unauthorized(format!("`{}` is not a Unix time in seconds", name.as_str())))?;
+            let seconds: i64 =
+                text.parse().map_err(|_| unauthorized(format!("`{}` is not a Unix time in seconds", name.as_str())))?;
             signed_at_ms = Some(seconds.saturating_mul(1000));
             mac.update(text.as_bytes());
             mac.update(b".");
@@ -302,7 +307,7 @@ fn encoding_name(encoding: HmacEncoding) -> &'static str {
 /// Hexadecimal digits (either case) as bytes; `None` for odd lengths or other characters.
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
     let digits = text.as_bytes();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     let value = |d: u8| (d as char).to_digit(16).map(|v| v as u8);

@@ -75,13 +75,17 @@ impl EventIds {
         match self {
             EventIds::Configured(at) => match at.find(headers, body) {
                 Some(value) => id_text(&value).ok_or_else(|| {
-                    format!("the event id at {} is not a string or an integer of at most {MAX_ID_CHARS} characters", at.describe())
+                    format!(
+                        "the event id at {} is not a string or an integer of at most {MAX_ID_CHARS} characters",
+                        at.describe()
+                    )
                 }),
                 None => Err(format!("the event has no id at {}", at.describe())),
             },
-            EventIds::Defaults(places) => {
-                Ok(places.iter().find_map(|at| at.find(headers, body).as_ref().and_then(id_text)).unwrap_or_else(|| body_hash(raw)))
-            }
+            EventIds::Defaults(places) => Ok(places
+                .iter()
+                .find_map(|at| at.find(headers, body).as_ref().and_then(id_text))
+                .unwrap_or_else(|| body_hash(raw))),
         }
     }
 }
@@ -128,9 +132,9 @@ impl EventTimes {
     ) -> Option<EventTimes> {
         match (text, auth) {
             (Some(text), _) => Locator::compile(text, "event_time", errors).map(EventTimes::Configured),
-            (None, WebhookAuthConfig::AdobeIo { .. }) => {
-                Some(JsonPath::compile("$.time").map_or(EventTimes::Unknown, |p| EventTimes::Optional(Locator::Path(p))))
-            }
+            (None, WebhookAuthConfig::AdobeIo { .. }) => Some(
+                JsonPath::compile("$.time").map_or(EventTimes::Unknown, |p| EventTimes::Optional(Locator::Path(p))),
+            ),
             (None, _) => Some(EventTimes::Unknown),
         }
     }
@@ -154,7 +158,7 @@ impl EventTimes {
 
 /// RFC 3339 text, or Unix seconds (a number, or digits in a string), as Unix milliseconds.
 pub(super) fn parse_time_ms(value: &Value) -> Option<i64> {
-    let seconds = |s: f64| (s.is_finite() && s.abs() < 1e13).then(|| (s * 1000.0) as i64);
+    let seconds = |s: f64| (s.is_finite() && s.abs() < 1e13).then_some((s * 1000.0) as i64);
     match value {
         Value::Number(n) => n.as_f64().and_then(seconds),
         Value::String(s) => {

@@ -205,8 +205,11 @@ impl WebhookIngress {
             return IngressAnswer::json(StatusCode::OK, AnswerKind::Challenge, &json!({ "challenge": challenge }));
         }
         if request.method != Method::POST {
-            let mut answer =
-                IngressAnswer::error(StatusCode::METHOD_NOT_ALLOWED, AnswerKind::MethodNotAllowed, "send events with POST");
+            let mut answer = IngressAnswer::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                AnswerKind::MethodNotAllowed,
+                "send events with POST",
+            );
             let allow = if adobe_io.is_some() { "GET, POST" } else { "POST" };
             answer.headers.insert(header::ALLOW, HeaderValue::from_static(allow));
             return answer;

@@ -101,8 +101,8 @@ pub(crate) struct WebhookSourceConfig {
     pub(crate) auth: WebhookAuthConfig,
     /// Where each event's id is: a header name (`x-event-id`) or a JSONPath into the body (`$.id`). An
     /// event whose id was accepted before is a duplicate: answered 200 and not stored again (default:
-    /// `adobe_io` reads `$.event_id`, else `$.id`; the other kinds use the SHA-256 of the body, so only an
-    /// identical body is a duplicate).
+    /// for `adobe_io`, `$.event_id` or else `$.id`; for the other kinds, the SHA-256 of the body, so that
+    /// only an identical body is a duplicate).
     #[serde(default)]
     pub(crate) event_id: Option<String>,
     /// Where each event's time is: a header name or a JSONPath into the body, holding RFC 3339 text or
@@ -179,7 +179,8 @@ impl WebhookSourceConfig {
             errors.push(&["max_body_bytes"], "bad-value", "`max_body_bytes` must be at least 1", None);
         }
         let sync_timeout = self.sync_timeout.map_or(DEFAULT_SYNC_TIMEOUT, |d| d.0);
-        if self.reply == Reply::Accepted && (self.sync_timeout.is_some() || self.sync_on_timeout != SyncTimeout::default())
+        if self.reply == Reply::Accepted
+            && (self.sync_timeout.is_some() || self.sync_on_timeout != SyncTimeout::default())
         {
             let hint = "add `reply: sync`, or remove the `sync_*` keys".to_string();
             errors.push(&["sync_timeout"], "bad-value", "`sync_*` keys apply to `reply: sync` only", Some(hint));

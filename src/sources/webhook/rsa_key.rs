@@ -40,8 +40,8 @@ impl RsaPublicKey {
         if text.is_empty() {
             return Err("the public key is empty".into());
         }
-        let (label, der) = spki::der::pem::decode_vec(text.as_bytes())
-            .map_err(|e| format!("the public key is not PEM ({e})"))?;
+        let (label, der) =
+            spki::der::pem::decode_vec(text.as_bytes()).map_err(|e| format!("the public key is not PEM ({e})"))?;
         let pkcs1 = match label {
             "PUBLIC KEY" => {
                 let info = spki::SubjectPublicKeyInfoRef::from_der(&der)

@@ -53,7 +53,9 @@ pub(super) fn settings(yaml: &str) -> Settings {
 pub(super) fn build_errors(yaml: &str) -> String {
     match config(yaml).compile() {
         Ok(_) => panic!("expected build errors"),
-        Err(errors) => errors.0.iter().map(|e| format!("{}: {}", e.field.join("."), e.message)).collect::<Vec<_>>().join("\n"),
+        Err(errors) => {
+            errors.0.iter().map(|e| format!("{}: {}", e.field.join("."), e.message)).collect::<Vec<_>>().join("\n")
+        }
     }
 }
 
@@ -88,7 +90,12 @@ pub(super) async fn post(ingress: &WebhookIngress, headers: &HeaderMap, body: &[
 }
 
 /// `POST`s `body` received at `at`.
-pub(super) async fn post_at(ingress: &WebhookIngress, headers: &HeaderMap, body: &[u8], at: SystemTime) -> IngressAnswer {
+pub(super) async fn post_at(
+    ingress: &WebhookIngress,
+    headers: &HeaderMap,
+    body: &[u8],
+    at: SystemTime,
+) -> IngressAnswer {
     let request = WebhookRequest { method: &Method::POST, query: None, headers, body, received_at: at };
     ingress.accept(request).await
 }

@@ -41,7 +41,9 @@ async fn adobe_commerce_checks_the_signature_of_the_base64_body() {
     let other = KeyPair::new();
     let forged = headers(&[("x-adobe-commerce-webhook-signature", &other.sign(base64_of(BODY).as_bytes()))]);
     unauthorized(verifier.verify(&forged, BODY).await);
-    assert!(unauthorized(verifier.verify(&headers(&[]), BODY).await).contains("no `x-adobe-commerce-webhook-signature`"));
+    assert!(
+        unauthorized(verifier.verify(&headers(&[]), BODY).await).contains("no `x-adobe-commerce-webhook-signature`")
+    );
     let garbage = headers(&[("x-adobe-commerce-webhook-signature", "!!not base64!!")]);
     assert!(unauthorized(verifier.verify(&garbage, BODY).await).contains("not base64"));
 }
@@ -80,10 +82,9 @@ async fn hmac_checks_hex_or_base64_with_a_prefix_in_constant_time() {
     unauthorized(plain.verify(&headers(&[("x-signature", &wrong)]), BODY).await);
     assert!(unauthorized(plain.verify(&headers(&[]), BODY).await).contains("no `x-signature`"));
     assert!(unauthorized(plain.verify(&headers(&[("x-signature", "zz")]), BODY).await).contains("hexadecimal"));
-    let github = settings(&format!(
-        "auth: {{ type: hmac, secret: {secret}, header: X-Hub-Signature-256, prefix: 'sha256=' }}"
-    ))
-    .verifier;
+    let github =
+        settings(&format!("auth: {{ type: hmac, secret: {secret}, header: X-Hub-Signature-256, prefix: 'sha256=' }}"))
+            .verifier;
     let prefixed = format!("sha256={good}");
     assert!(github.verify(&headers(&[("x-hub-signature-256", &prefixed)]), BODY).await.is_ok());
     assert!(unauthorized(github.verify(&headers(&[("x-hub-signature-256", &good)]), BODY).await).contains("sha256="));
@@ -99,7 +100,8 @@ async fn hmac_checks_hex_or_base64_with_a_prefix_in_constant_time() {
 #[tokio::test]
 async fn hmac_with_a_timestamp_signs_it_and_reports_it() {
     let secret = "s3cret-for-hmac-tests";
-    let verifier = settings(&format!("auth: {{ type: hmac, secret: {secret}, timestamp_header: x-timestamp }}")).verifier;
+    let verifier =
+        settings(&format!("auth: {{ type: hmac, secret: {secret}, timestamp_header: x-timestamp }}")).verifier;
     let at = "1767225600";
     let signed = hmac_hex(secret, format!("{at}.{}", std::str::from_utf8(BODY).expect("utf-8")).as_bytes());
     let verified = verifier.verify(&headers(&[("x-signature", &signed), ("x-timestamp", at)]), BODY).await;
@@ -112,7 +114,8 @@ async fn hmac_with_a_timestamp_signs_it_and_reports_it() {
 #[test]
 fn the_hmac_secret_is_never_shown() {
     let secret = "hunter2-webhook-secret";
-    let config = super::test_support::config(&format!("auth: {{ type: hmac, secret: {secret}, header: 'bad header' }}"));
+    let config =
+        super::test_support::config(&format!("auth: {{ type: hmac, secret: {secret}, header: 'bad header' }}"));
     assert!(!format!("{config:?}").contains(secret));
     let errors = build_errors(&format!("auth: {{ type: hmac, secret: {secret}, header: 'bad header' }}"));
     assert!(errors.contains("not a valid header name") && !errors.contains(secret), "{errors}");

@@ -38,7 +38,8 @@ async fn without_an_id_the_same_body_is_the_same_event() {
     post(&hook, &headers(&[]), b"{\"a\":1}").await;
     assert_eq!(post(&hook, &headers(&[]), b"{\"a\":1}").await.kind, AnswerKind::Duplicate);
     assert_eq!(post(&hook, &headers(&[]), b"{\"a\":2}").await.kind, AnswerKind::Accepted);
-    let ids: Vec<String> = store.inbox_events("p", 0, None, 10).expect("events").into_iter().map(|e| e.event_id).collect();
+    let ids: Vec<String> =
+        store.inbox_events("p", 0, None, 10).expect("events").into_iter().map(|e| e.event_id).collect();
     assert!(ids.iter().all(|id| id.starts_with("sha256:") && id.len() == 7 + 64), "{ids:?}");
 }
 
@@ -106,7 +107,10 @@ async fn a_stale_signed_timestamp_is_refused() {
     use hmac::Mac as _;
     let (_dir, store) = store();
     let secret = "s3cret-for-hmac-tests";
-    let hook = ingress(&format!("auth: {{ type: hmac, secret: {secret}, timestamp_header: x-ts }}\nreplay_window: 5m"), &store);
+    let hook = ingress(
+        &format!("auth: {{ type: hmac, secret: {secret}, timestamp_header: x-ts }}\nreplay_window: 5m"),
+        &store,
+    );
     let sign = |ts: &str| {
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
         mac.update(format!("{ts}.{{}}").as_bytes());
@@ -119,10 +123,10 @@ async fn a_stale_signed_timestamp_is_refused() {
     assert_eq!(answer.kind, AnswerKind::Accepted);
     let old = secs(now - Duration::from_secs(3600));
     let answer = post_at(&hook, &headers(&[("x-ts", &old), ("x-signature", &sign(&old))]), b"{}", now).await;
-    assert_eq!((answer.status, body_of(&answer)["error"].clone()), (
-        StatusCode::UNAUTHORIZED,
-        json!("the signed timestamp is outside the replay window")
-    ));
+    assert_eq!(
+        (answer.status, body_of(&answer)["error"].clone()),
+        (StatusCode::UNAUTHORIZED, json!("the signed timestamp is outside the replay window"))
+    );
     assert_eq!(hook.counts().unauthorized, 1);
 }
 
@@ -183,7 +187,10 @@ async fn sync_replies_wait_for_the_outcome() {
     assert_eq!(body_of(&post(&hook, &headers(&[]), br#"{"id":"ok"}"#).await), json!({ "op": "success" }));
     let reason = EventOutcome { kind: OutcomeKind::DeadLettered, reason: Some("postcode not allowed".into()) };
     assert_eq!(hook.sync_reply(Some(&reason)), json!({ "op": "exception", "message": "postcode not allowed" }));
-    assert_eq!(hook.sync_reply(None), json!({ "op": "exception", "message": "the event was not processed within 20s" }));
+    assert_eq!(
+        hook.sync_reply(None),
+        json!({ "op": "exception", "message": "the event was not processed within 20s" })
+    );
 }
 
 #[tokio::test]
@@ -219,7 +226,10 @@ async fn no_input_makes_the_ingress_panic() {
     let (_dir, store) = store();
     let secret = "s3cret-for-hmac-tests";
     let hooks = [
-        ingress(&format!("auth: {{ type: hmac, secret: {secret}, timestamp_header: x-ts }}\nevent_time: x-time"), &store),
+        ingress(
+            &format!("auth: {{ type: hmac, secret: {secret}, timestamp_header: x-ts }}\nevent_time: x-time"),
+            &store,
+        ),
         ingress("auth: { type: adobe_io, client_id: me }", &store),
         ingress(&format!("{OPEN}\nevent_id: x-id\nevent_time: $.t\non_malformed: dead_letter"), &store),
     ];

@@ -6,10 +6,10 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, map_error};
 use crate::clock::now_rfc3339;
+use crate::state::StateResult;
 use crate::state::inbox::{
     Acceptance, EventInbox, EventOutcome, EventStatus, InboxEvent, NewEvent, OutcomeKind, Settlement,
 };
-use crate::state::StateResult;
 
 fn outcome_of(kind: Option<String>, reason: Option<String>) -> Option<EventOutcome> {
     kind.as_deref().and_then(OutcomeKind::parse).map(|kind| EventOutcome { kind, reason })
