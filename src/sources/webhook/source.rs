@@ -34,6 +34,8 @@ use crate::state::{InboxEvent, OutcomeKind, Settlement, StateStore};
 const PAGE: usize = 256;
 /// How often the end of a run looks for the last outcomes, besides being told.
 const SETTLE_POLL: Duration = Duration::from_millis(50);
+/// How long a stopped run waits for the outcomes of the events still in flight.
+const STOPPED_WAIT: Duration = Duration::from_secs(30);
 
 /// The built `webhook` source.
 #[derive(Debug)]
@@ -245,13 +247,22 @@ impl WebhookSource {
         drop(emitter);
         // Everything read is on its way: close the output, so that the steps downstream see the end
         // of the input, then record the outcomes as they come back.
+        // Records in flight when the run is stopped still drain (delivered, or dropped unacknowledged),
+        // so this ends; a run stopped for good waits at most `STOPPED_WAIT` for them.
         let SourceContext { output, stop, dry_run, .. } = ctx;
         drop(output);
+        let mut stopped_at = None;
         loop {
             self.record_outcomes(&state, &pipeline, dry_run).await;
-            let done = self.acks.lock().in_flight.is_empty();
-            if done || stop.load(std::sync::atomic::Ordering::SeqCst) {
+            if self.acks.lock().in_flight.is_empty() {
                 break;
+            }
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let since = *stopped_at.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() > STOPPED_WAIT {
+                    tracing::warn!(pipeline, "stopped with webhook events in flight; their outcomes are not recorded");
+                    break;
+                }
             }
             let _ = tokio::time::timeout(SETTLE_POLL, self.acks.heard.notified()).await;
         }
@@ -277,5 +288,42 @@ impl Source for WebhookSource {
 
     fn run(self: Box<Self>, ctx: SourceContext, chain: Chain) -> SourceRun {
         SourceRun::Async(Box::pin(async move { (*self).read(ctx, chain).await }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_position_is_the_last_event_settled_with_all_before_it() {
+        let position = InboxPosition { restored: 7 };
+        assert!(position.resumes());
+        assert_eq!(position.position(&Acknowledged::default())["seq"], json!(7), "nothing new settled");
+        assert!(!InboxPosition { restored: 0 }.resumes());
+        assert_eq!(saved_seq(&Map::new()), Ok(0));
+        let saved = |v: Value| saved_seq(v.as_object().expect("object"));
+        assert_eq!(saved(json!({ "seq": 12 })), Ok(12));
+        assert!(saved(json!({ "seq": "12" })).expect_err("unreadable").contains("not an event number"));
+        assert!(saved(json!({ "seq": -1 })).is_err());
+    }
+
+    #[test]
+    fn an_event_becomes_an_input_keyed_by_its_id_ending_at_its_number() {
+        let event = |malformed: Option<&str>, body: &[u8]| InboxEvent {
+            seq: 41,
+            event_id: "evt-9".into(),
+            received_at_ms: 0,
+            body: body.to_vec(),
+            malformed: malformed.map(str::to_string),
+        };
+        let input = WebhookSource::input(3, &event(None, br#"{"n":1.50}"#));
+        assert_eq!((input.position.seq, input.end.offset), (3, 41));
+        assert_eq!(input.key.as_deref(), Some("event:evt-9"));
+        assert_eq!(input.parsed.expect("parsed").to_string(), r#"{"n":1.50}"#, "numbers as written");
+        let (why, raw) = WebhookSource::input(4, &event(Some("no id"), b"\xff{")).parsed.expect_err("dead letter");
+        assert_eq!((why.as_str(), raw.as_str().is_some()), ("no id", true));
+        let unreadable = WebhookSource::input(5, &event(None, b"{oops")).parsed.expect_err("not JSON");
+        assert!(unreadable.0.starts_with("the body is not JSON"));
     }
 }
