@@ -14,8 +14,8 @@ use base64::Engine as _;
 use http::HeaderMap;
 use serde_json::Value;
 
-use super::auth::{Refusal, Verified, header_text};
 use super::rsa_key::RsaPublicKey;
+use super::verdict::{Refusal, Verified, header_text};
 use crate::kernel::build::BuildErrors;
 
 /// Adobe's key host.

@@ -5,7 +5,8 @@
 use http::{HeaderMap, HeaderName};
 use serde_json::Value;
 
-use super::auth::{WebhookAuthConfig, header_name, header_text};
+use super::auth::WebhookAuthConfig;
+use super::verdict::{header_name, header_text};
 use crate::expr::jsonpath::JsonPath;
 use crate::kernel::build::BuildErrors;
 

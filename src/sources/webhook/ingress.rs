@@ -15,8 +15,8 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::adobe_io::AdobeIo;
-use super::auth::Refusal;
 use super::event::body_hash;
+use super::verdict::Refusal;
 use super::{OnMalformed, Reply, Settings, SyncTimeout, signal};
 use crate::state::{Acceptance, EventOutcome, EventStatus, NewEvent, OutcomeKind, StateError, StateStore};
 

@@ -20,6 +20,7 @@ pub(crate) mod ingress;
 mod rsa_key;
 mod signal;
 mod source;
+mod verdict;
 
 #[cfg(test)]
 mod test_support;

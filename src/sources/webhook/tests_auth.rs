@@ -5,9 +5,10 @@ use hmac::Mac as _;
 use rsa::pkcs1::EncodeRsaPublicKey;
 use rsa::pkcs8::LineEnding;
 
-use super::auth::{Refusal, Verifier};
+use super::auth::Verifier;
 use super::rsa_key::RsaPublicKey;
 use super::test_support::{KeyHost, KeyPair, build_errors, headers, settings};
+use super::verdict::{Refusal, Verified};
 
 const BODY: &[u8] = br#"{"id":"evt-1","data":{"sku":"MH01"}}"#;
 
@@ -20,7 +21,7 @@ fn base64_of(body: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(body)
 }
 
-fn unauthorized(result: Result<super::auth::Verified, Refusal>) -> String {
+fn unauthorized(result: Result<Verified, Refusal>) -> String {
     match result {
         Err(Refusal::Unauthorized(why)) => why,
         other => panic!("expected a 401 refusal, got {other:?}"),
