@@ -10,6 +10,8 @@
 //!   [`RunSummary`];
 //! - **state**: the [`StateStore`] trait and its SQLite implementation [`SqliteStore`], with the types
 //!   its methods take and return that the tests read;
+//! - **webhooks**: a pipeline's [`WebhookIngress`] ([`webhook_ingress`]), which a server hands each
+//!   [`WebhookRequest`] to its hook and answers with the [`IngressAnswer`];
 //! - **components written outside the crate**: a [`Source`] (run with a [`SourceContext`] and the
 //!   fused steps' [`Chain`], emitting [`Input`]s through an [`Emitter`], hearing outcomes through an
 //!   [`AckListener`], keeping a [`Resumable`] position) and a [`Sink`] (optionally with
@@ -24,6 +26,7 @@
 
 pub use crate::assemble::load::{LoadedPipeline, load_paths, load_paths_partial};
 pub use crate::assemble::schema::{connections_schema, pipeline_schema, shared_schema};
+pub use crate::assemble::webhook::webhook_ingress;
 pub use crate::cli::main as cli_main;
 pub use crate::config::diagnostic::Diagnostics;
 pub use crate::expr::jsonpath::JsonPath;
@@ -40,8 +43,12 @@ pub use crate::runtime::sources::Progress;
 pub use crate::sinks::concurrent::{ConcurrentWrites, WriteFuture, WriteOutcome};
 pub use crate::sinks::{RecordRejection, Sink, SinkError};
 pub use crate::sources::emit::{Emitter, Input};
+pub use crate::sources::webhook::ingress::{AnswerKind, IngressAnswer, IngressCounts, WebhookIngress, WebhookRequest};
 pub use crate::sources::{Source, SourceContext, SourceError, SourceRun};
 pub use crate::state::sqlite::SqliteStore;
-pub use crate::state::{AuditEntry, IntentId, PriorIntent, StateError, StateStore};
+pub use crate::state::{
+    Acceptance, AuditEntry, EventInbox, EventOutcome, EventStatus, InboxEvent, IntentId, NewEvent, OutcomeKind,
+    PriorIntent, Settlement, StateError, StateStore,
+};
 pub use crate::tables::Tables;
 pub use crate::testing::test_schema;

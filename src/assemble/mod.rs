@@ -10,3 +10,4 @@ pub(crate) mod parse;
 pub(crate) mod pipeline;
 pub(crate) mod schema;
 pub(crate) mod schema_editor;
+pub(crate) mod webhook;

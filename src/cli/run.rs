@@ -128,6 +128,7 @@ pub(crate) async fn run_plans(
             from_start,
             replay: None,
             tap: None,
+            follow: false,
         };
         let execution = Execution::start(plan, options);
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {

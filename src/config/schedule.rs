@@ -151,54 +151,61 @@ pub(crate) struct ScheduleError {
 }
 
 impl ScheduleConfig {
-    /// Checks the combination of keys (each key's value was checked when read).
-    pub(crate) fn build(&self) -> Result<Schedule, ScheduleError> {
+    /// Checks the combination of keys (each key's value was checked when read): every problem found.
+    pub(crate) fn build(&self) -> Result<Schedule, Vec<ScheduleError>> {
+        let error = |key, message: &str, hint: &str| ScheduleError { key, message: message.into(), hint: hint.into() };
+        let mut errors = Vec::new();
         let cadence = match (&self.every, &self.cron) {
             (Some(_), Some(_)) => {
-                return Err(ScheduleError {
-                    key: "cron",
-                    message: "a schedule has `every` or `cron`, not both".into(),
-                    hint: "keep one: `every: 5m`, or `cron: \"*/5 * * * *\"`".into(),
-                });
+                errors.push(error(
+                    "cron",
+                    "a schedule has `every` or `cron`, not both",
+                    "keep one: `every: 5m`, or `cron: \"*/5 * * * *\"`",
+                ));
+                None
             }
             (None, None) => {
-                return Err(ScheduleError {
-                    key: "every",
-                    message: "a schedule needs `every` or `cron`".into(),
-                    hint: "add `every: 5m`, or `cron: \"0 2 * * *\"` with a `timezone`".into(),
-                });
-            }
-            (Some(every), None) if every.0.is_zero() => {
-                return Err(ScheduleError {
-                    key: "every",
-                    message: "`every` must be longer than zero".into(),
-                    hint: "write e.g. `every: 30s`".into(),
-                });
+                errors.push(error(
+                    "every",
+                    "a schedule needs `every` or `cron`",
+                    "add `every: 5m`, or `cron: \"0 2 * * *\"` with a `timezone`",
+                ));
+                None
             }
             (Some(every), None) => {
-                if self.timezone.is_some() {
-                    return Err(ScheduleError {
-                        key: "timezone",
-                        message: "`timezone` applies to `cron`, not to `every`".into(),
-                        hint: "remove `timezone`, or use `cron`".into(),
-                    });
+                if every.0.is_zero() {
+                    errors.push(error("every", "`every` must be longer than zero", "write e.g. `every: 30s`"));
                 }
-                Cadence::Every(every.0)
+                if self.timezone.is_some() {
+                    errors.push(error(
+                        "timezone",
+                        "`timezone` applies to `cron`, not to `every`",
+                        "remove `timezone`, or use `cron`",
+                    ));
+                }
+                Some(Cadence::Every(every.0))
             }
-            (None, Some(cron)) => Cadence::Cron {
+            (None, Some(cron)) => Some(Cadence::Cron {
                 cron: Box::new(cron.cron.clone()),
                 text: cron.text.clone(),
                 zone: self.timezone.map_or(chrono_tz::UTC, |z| z.0),
-            },
+            }),
         };
         if self.catch_up_limit.is_some() && self.missed != MissedRuns::CatchUp {
-            return Err(ScheduleError {
-                key: "catch_up_limit",
-                message: "`catch_up_limit` applies to `missed: catch_up` only".into(),
-                hint: "add `missed: catch_up`, or remove `catch_up_limit`".into(),
-            });
+            errors.push(error(
+                "catch_up_limit",
+                "`catch_up_limit` applies to `missed: catch_up` only",
+                "add `missed: catch_up`, or remove `catch_up_limit`",
+            ));
         }
-        Ok(Schedule { cadence, missed: self.missed, catch_up_limit: self.catch_up_limit.unwrap_or(CATCH_UP_LIMIT) })
+        match cadence {
+            Some(cadence) if errors.is_empty() => Ok(Schedule {
+                cadence,
+                missed: self.missed,
+                catch_up_limit: self.catch_up_limit.unwrap_or(CATCH_UP_LIMIT),
+            }),
+            _ => Err(errors),
+        }
     }
 }
 

@@ -46,6 +46,9 @@ pub struct RunOptions {
     pub replay: Option<Arc<Replay>>,
     /// Told what passes through each step and sink (`weir test`).
     pub tap: Option<Arc<dyn crate::kernel::tap::Tap>>,
+    /// Sources fed continuously (a webhook) keep reading new input until `stop` is set, instead of
+    /// ending once what there is to read is read (see `SourceContext::follow`).
+    pub follow: bool,
 }
 
 /// A running pipeline.
@@ -208,6 +211,10 @@ impl Execution {
                 id: source.id.clone(),
                 counters: Arc::clone(&source.counters),
                 projection: source.projection,
+                pipeline: name.clone(),
+                state: options.state.clone(),
+                dry_run: options.dry_run,
+                follow: options.follow,
             };
             contexts.push(ctx);
             readers.push((source.id, source.source, chain));

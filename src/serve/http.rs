@@ -32,6 +32,7 @@ pub(super) fn router(service: Arc<Service>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .merge(api)
+        .merge(super::hooks::routes())
         .fallback(|| async { answer(StatusCode::NOT_FOUND, json!({"error": "no such endpoint"})) })
         .with_state(service)
 }

@@ -4,6 +4,7 @@
 
 mod deployment;
 mod dlq;
+mod hooks;
 mod http;
 mod reload;
 mod scheduler;
@@ -115,8 +116,25 @@ impl Service {
         self.config_errors.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Sets the slot's webhook ingress from the version deployed in it (pipelines with a `webhook`
+    /// source). A config that does not build was reported at load; this logs it again, rather than
+    /// serving a hook without its checks.
+    fn equip(&self, slot: &Slot) {
+        let ingress = match crate::assemble::webhook::webhook_ingress(&slot.deployed().loaded, Arc::clone(&self.store))
+        {
+            None => None,
+            Some(Ok(ingress)) => Some(Arc::new(ingress)),
+            Some(Err(errors)) => {
+                tracing::error!(pipeline = %slot.name, "its webhook is not served: {errors}");
+                None
+            }
+        };
+        slot.set_ingress(ingress);
+    }
+
     /// Adds a slot and starts its task.
     fn start(&self, slots: &mut BTreeMap<String, Arc<Slot>>, slot: Arc<Slot>) {
+        self.equip(&slot);
         slots.insert(slot.name.clone(), Arc::clone(&slot));
         let (store, shutdown) = (Arc::clone(&self.store), self.shutdown.clone());
         self.tasks.lock().unwrap_or_else(|e| e.into_inner()).spawn(scheduler::drive(slot, store, shutdown));
@@ -143,7 +161,10 @@ impl Service {
         let mut added = Vec::new();
         for (name, deployed) in deployed {
             match slots.get(&name) {
-                Some(slot) => slot.replace(deployed),
+                Some(slot) => {
+                    slot.replace(deployed);
+                    self.equip(slot);
+                }
                 None => {
                     self.start(&mut slots, Arc::new(Slot::new(deployed)));
                     added.push(name);

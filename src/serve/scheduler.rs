@@ -17,6 +17,7 @@ use crate::kernel::stats::RunSummary;
 use crate::runtime::executor::{Execution, RunOptions};
 use crate::runtime::recorded;
 use crate::runtime::redeliver::redeliver;
+use crate::sources::webhook::WebhookIngress;
 use crate::state::{StateError, StateStore};
 
 /// A pipeline's place in the service: what is deployed now, its status, its wake-up call.
@@ -30,6 +31,8 @@ pub(crate) struct Slot {
     asked_by: Mutex<Option<&'static str>>,
     /// Dead-letter entries to replay (ids), asked for through the API.
     replays: Mutex<Vec<i64>>,
+    /// The hook of a pipeline with a `webhook` source.
+    ingress: Mutex<Option<Arc<WebhookIngress>>>,
     /// The stop flag of the run in progress (drain on shutdown).
     current_stop: Mutex<Option<Arc<AtomicBool>>>,
     /// A new version was deployed, or the pipeline was removed: the task looks again.
@@ -71,6 +74,7 @@ impl Slot {
             asked: Notify::new(),
             asked_by: Mutex::new(None),
             replays: Mutex::new(Vec::new()),
+            ingress: Mutex::new(None),
             current_stop: Mutex::new(None),
             changed: Notify::new(),
             retired: AtomicBool::new(false),
@@ -79,7 +83,12 @@ impl Slot {
 
     /// Puts a new version in place: the next run uses it (a run in progress finishes with the old).
     pub(crate) fn replace(&self, deployed: Arc<Deployed>) {
+        let following = self.follows();
         *lock(&self.deployed) = deployed;
+        // A following run never ends by itself: it is stopped (drained) so that the new version starts.
+        if following {
+            self.stop_current();
+        }
         self.changed.notify_one();
     }
 
@@ -108,7 +117,25 @@ impl Slot {
     /// pipeline, now if idle, else after the run in progress.
     pub(crate) fn ask_replay(&self, ids: Vec<i64>) {
         lock(&self.replays).extend(ids);
+        if self.follows() {
+            self.stop_current();
+        }
         self.asked.notify_one();
+    }
+
+    /// True for a pipeline fed by events: its run follows the inbox until stopped.
+    fn follows(&self) -> bool {
+        matches!(self.deployed().trigger, Trigger::Events)
+    }
+
+    /// The webhook ingress of the version deployed now (pipelines with a `webhook` source).
+    pub(crate) fn ingress(&self) -> Option<Arc<WebhookIngress>> {
+        lock(&self.ingress).clone()
+    }
+
+    /// Sets the ingress that goes with the version deployed now.
+    pub(crate) fn set_ingress(&self, ingress: Option<Arc<WebhookIngress>>) {
+        *lock(&self.ingress) = ingress;
     }
 
     /// Stops the run in progress, if any: its sources stop reading, in-flight records drain.
@@ -149,6 +176,7 @@ pub(crate) async fn drive(slot: Arc<Slot>, store: Arc<dyn StateStore>, mut shutd
         }
         _ => (0, None),
     };
+    let mut resume_at: Option<DateTime<Utc>> = None;
     loop {
         if *shutdown.borrow() || slot.retired.load(Ordering::SeqCst) {
             return;
@@ -164,7 +192,10 @@ pub(crate) async fn drive(slot: Arc<Slot>, store: Arc<dyn StateStore>, mut shutd
                     crate::config::schedule::Cadence::Cron { .. } => schedule.next_after(Utc::now()),
                 },
             },
-            Trigger::Events | Trigger::Manual => None,
+            // Events: one run follows the inbox; when it ends (a reload, a replay, a failure) the
+            // next starts, a second later after a failure so that a broken one does not spin.
+            Trigger::Events => Some(resume_at.unwrap_or_else(Utc::now)),
+            Trigger::Manual => None,
         };
         lock(&slot.status).next_run = due.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         let wait = due.map(|t| (t - Utc::now()).to_std().unwrap_or_default());
@@ -183,11 +214,16 @@ pub(crate) async fn drive(slot: Arc<Slot>, store: Arc<dyn StateStore>, mut shutd
             }
             // A new version (its schedule may differ) or a removal: look again.
             _ = slot.changed.notified() => continue,
-            _ = sleep(wait) => if owed > 0 { "missed" } else { "schedule" },
+            _ = sleep(wait) => match deployed.trigger {
+                Trigger::Events => "events",
+                _ if owed > 0 => "missed",
+                _ => "schedule",
+            },
         };
         owed = owed.saturating_sub(usize::from(trigger == "missed"));
         let started = Utc::now();
-        run(&slot, &deployed, &store, trigger).await;
+        let succeeded = run(&slot, &deployed, &store, trigger).await;
+        resume_at = (!succeeded).then(|| Utc::now() + chrono::Duration::seconds(1));
         if trigger != "event" && trigger != "api" {
             base = Some(started);
         }
@@ -202,14 +238,20 @@ async fn sleep(wait: Option<std::time::Duration>) {
     }
 }
 
-/// One run of the deployed pipeline, recorded in the history and the slot's status.
-async fn run(slot: &Slot, deployed: &Deployed, store: &Arc<dyn StateStore>, trigger: &'static str) {
+/// One run of the deployed pipeline, recorded in the history and the slot's status; true when it
+/// succeeded.
+async fn run(slot: &Slot, deployed: &Deployed, store: &Arc<dyn StateStore>, trigger: &'static str) -> bool {
     let config = &deployed.loaded.config;
     let stop = Arc::new(AtomicBool::new(false));
     *lock(&slot.current_stop) = Some(Arc::clone(&stop));
+    // Replaced between the choice of this version and now: a following run would never end by itself.
+    if !std::ptr::eq(&*slot.deployed(), deployed) {
+        stop.store(true, Ordering::SeqCst);
+    }
     lock(&slot.status).running = true;
     let started_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let outcome = run_recorded(deployed, store, trigger, &stop).await;
+    let follow = matches!(deployed.trigger, Trigger::Events);
+    let outcome = run_recorded(deployed, store, trigger, &stop, follow).await;
     *lock(&slot.current_stop) = None;
     let mut status = lock(&slot.status);
     status.running = false;
@@ -225,6 +267,7 @@ async fn run(slot: &Slot, deployed: &Deployed, store: &Arc<dyn StateStore>, trig
             };
             tracing::info!(pipeline = %config.name, trigger, received = r.received, delivered = r.delivered,
                 dead_lettered = r.dead_lettered, "run ended: {state}");
+            let succeeded = state != "failed";
             status.last_run = Some(LastRun {
                 run_id,
                 trigger,
@@ -236,9 +279,11 @@ async fn run(slot: &Slot, deployed: &Deployed, store: &Arc<dyn StateStore>, trig
                 dead_lettered: r.dead_lettered,
                 error: summary.error.clone(),
             });
+            succeeded
         }
         Err(RunRefused::LeaseHeld(who)) => {
             tracing::info!(pipeline = %config.name, "not run: another engine runs it ({who})");
+            false
         }
         Err(RunRefused::Other(error)) => {
             tracing::warn!(pipeline = %config.name, "run not started: {error}");
@@ -253,6 +298,7 @@ async fn run(slot: &Slot, deployed: &Deployed, store: &Arc<dyn StateStore>, trig
                 dead_lettered: 0,
                 error: Some(error),
             });
+            false
         }
     }
 }
@@ -320,6 +366,7 @@ async fn run_recorded(
     store: &Arc<dyn StateStore>,
     trigger: &'static str,
     stop: &Arc<AtomicBool>,
+    follow: bool,
 ) -> Result<(Option<i64>, RunSummary), RunRefused> {
     let config = &deployed.loaded.config;
     let plan = compile(&deployed.loaded).map_err(|d| RunRefused::Other(d.to_string()))?;
@@ -338,6 +385,7 @@ async fn run_recorded(
         from_start: false,
         replay: None,
         tap: None,
+        follow,
     };
     let summary = Execution::start(plan, options).wait().await;
     recorded::end(store, session, &summary, &config.retention).await;

@@ -32,6 +32,9 @@ pub struct Input {
     pub end: InputEnd,
     /// How many bytes the input took: batches are bounded in bytes as well as records.
     pub size: usize,
+    /// The record's key when the pipeline sets no `key` template (a webhook event's id): the source
+    /// knows one. A `key` template, when written, wins.
+    pub key: Option<std::sync::Arc<str>>,
 }
 
 /// Collects records into batches and sends them; stops early when asked or at the limit.
@@ -122,9 +125,9 @@ impl<'a> Emitter<'a> {
         }
         self.emitted += 1;
         self.uncounted.0 += 1;
-        let Input { position, parsed, original, end, size } = input;
+        let Input { position, parsed, original, end, size, key } = input;
         let acks = Acks::One(self.ctx.tracker.track_until(position, end));
-        let mut record = Record { value: Value::Null, key: None, parent: None, acks, original: None, encoded: None };
+        let mut record = Record { value: Value::Null, key, parent: None, acks, original: None, encoded: None };
         match parsed {
             Ok(value) => {
                 record.value = value;

@@ -242,8 +242,14 @@ impl GraphqlSource {
                 let size = record.to_string().len();
                 let position = InputPosition { stream: 0, seq };
                 seq += 1;
-                let input =
-                    Input { position, parsed: Ok(record.clone()), original: None, end: InputEnd::default(), size };
+                let input = Input {
+                    position,
+                    parsed: Ok(record.clone()),
+                    original: None,
+                    end: InputEnd::default(),
+                    size,
+                    key: None,
+                };
                 if !emitter.push(input) {
                     emitter.send();
                     return Ok(());

@@ -5,6 +5,7 @@ pub(crate) mod emit;
 pub(crate) mod file;
 pub(crate) mod graphql;
 pub(crate) mod http;
+pub(crate) mod webhook;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -26,6 +27,7 @@ crate::config::registry::component_registry! {
         "file" => File(file::FileSourceConfig),
         "http" => Http(Box<http::HttpSourceConfig>),
         "graphql" => Graphql(Box<graphql::GraphqlSourceConfig>),
+        "webhook" => Webhook(Box<webhook::WebhookSourceConfig>),
     }
 }
 
@@ -134,6 +136,17 @@ pub struct SourceContext {
     /// Encode each record as compact JSON where it is built ([`crate::kernel::record::Record::encode_json`]):
     /// set when the records' only destination is a sink that writes exactly that.
     pub(crate) encode_json: bool,
+    /// The pipeline's name.
+    pub(crate) pipeline: String,
+    /// The run's state store, when it has one (also in a dry run: a source may read it, but must not
+    /// write to it then).
+    pub(crate) state: Option<Arc<dyn crate::state::StateStore>>,
+    /// `--dry-run`: nothing may change anywhere.
+    pub(crate) dry_run: bool,
+    /// Keep reading new input until [`SourceContext::stop`] is set (`weir serve`), instead of ending at
+    /// the end of what there is to read (`weir run`). Only sources fed continuously (a webhook, a
+    /// queue) tell the two apart.
+    pub(crate) follow: bool,
 }
 
 impl SourceContext {

@@ -1,8 +1,9 @@
-//! Weir's memory: checkpoints, the id map, the intent ledger, the dead-letter queue, run history and
-//! the per-record audit log, behind one [`StateStore`] trait. The embedded default is SQLite
+//! Weir's memory: checkpoints, the id map, the intent ledger, the dead-letter queue, run history, the
+//! per-record audit log and the webhook inbox, behind one [`StateStore`] trait. The embedded default is SQLite
 //! ([`sqlite::SqliteStore`]); a server-backed store (PostgreSQL) can implement the same trait.
 
 mod dead_letter_entry;
+pub(crate) mod inbox;
 pub(crate) mod lease;
 pub(crate) mod outcome;
 pub(crate) mod retention;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub(crate) use dead_letter_entry::DeadLetterEntry;
+pub use inbox::{Acceptance, EventInbox, EventOutcome, EventStatus, InboxEvent, NewEvent, OutcomeKind, Settlement};
 pub(crate) use retention::{RetentionConfig, RetentionRule};
 
 pub(crate) use lease::{LeaseHolder, LeaseInfo};
@@ -198,8 +200,8 @@ pub struct AuditEntry {
 }
 
 /// Everything Weir remembers between runs. Implementations are shared between threads; every method
-/// commits durably before it returns.
-pub trait StateStore: Send + Sync + std::fmt::Debug {
+/// commits durably before it returns. The webhook inbox is part of it ([`EventInbox`]).
+pub trait StateStore: EventInbox + Send + Sync + std::fmt::Debug {
     /// The saved position of a source, if any.
     fn checkpoint(&self, pipeline: &str, source: &str) -> StateResult<Option<Value>>;
     /// Saves a source's position (only ever called with fully acknowledged positions).

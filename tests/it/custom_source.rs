@@ -93,6 +93,7 @@ impl Source for Queue {
                     original: None,
                     end: InputEnd::default(),
                     size: text.len(),
+                    key: None,
                 };
                 if !emitter.push(input) || !emitter.send_finished().await {
                     break;

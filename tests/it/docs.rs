@@ -49,6 +49,22 @@ const DOC_ENV: &[(&str, &str)] = &[
     ("BC_CLIENT_ID", "00000000-0000-0000-0000-000000000000"),
     ("BC_CLIENT_SECRET", "doc-client-secret"),
     ("TRYTON_KEY", "doc-tryton-key"),
+    ("WEBHOOK_SECRET", "doc-webhook-secret"),
+    ("ADOBE_IO_CLIENT_ID", "doc-adobe-io-client"),
+    // A real RSA public key (made for these examples; its private half was thrown away): the webhook
+    // source reads it when the example is built.
+    (
+        "COMMERCE_WEBHOOKS_PUBLIC_KEY",
+        "-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEApSVotNpT17duq7n99xjT
+u7+q0bBkgTno3m26kw2pP2NcDMerNXHKmN1vCHn5UcvgpYvqN2ZJgl9j4TqAIAU6
+ictEIfCA9OPgKDeJ3n9XB2/x4cH4YS0YLSMKSyNeSAlWzcOf3l6fvWS0An6ln2Lm
+BhqXYh3TWQAQHGADZtJV+g+HcLrRhBKrsWJ32LTfo8xcB1XmNKJVx2WX+LH+pDO6
+MPOx3D/Pm0TYYpG3sS09UCKSWoilhQrb7ocSUnDhfx4Xs/+MfYeJ5pCvSY8KJNKA
+fbGtsRbx+TipObgiIgX7JRDa6cl8/wVWg/wsXJC8U1TkueC+voyG3uanQhhyMErI
+1wIDAQAB
+-----END PUBLIC KEY-----",
+    ),
 ];
 
 const MARKER: &str = "# weir-doc:";

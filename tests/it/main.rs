@@ -48,6 +48,7 @@ mod state;
 mod state_file;
 mod tls;
 mod tryton;
+mod webhook;
 mod weir_diff;
 mod weir_test;
 mod weir_test_cassette;

@@ -150,12 +150,17 @@ impl Parser<'_> {
         let retention = root.get("retention").map(|v| self.de(v, "/retention", None, ""));
         let schedule: Option<Option<ScheduleConfig>> = root.get("schedule").map(|v| self.de(v, "/schedule", None, ""));
         if let Some(Some(config)) = &schedule
-            && let Err(e) = config.build()
+            && let Err(errors) = config.build()
         {
-            let at = format!("/schedule/{}", e.key);
-            let anchor = if root["schedule"].get(e.key).is_some() { Anchor::Key } else { Anchor::Value };
-            let at = if anchor == Anchor::Key { at } else { "/schedule".to_string() };
-            self.error("invalid-schedule", e.message, &at, anchor, None, "", Some(e.hint));
+            for e in errors {
+                let written = root["schedule"].get(e.key).is_some();
+                let (at, anchor) = if written {
+                    (format!("/schedule/{}", e.key), Anchor::Key)
+                } else {
+                    ("/schedule".into(), Anchor::Value)
+                };
+                self.error("invalid-schedule", e.message, &at, anchor, None, "", Some(e.hint));
+            }
         }
         Some(PipelineConfig {
             name: name?,

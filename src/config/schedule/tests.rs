@@ -2,7 +2,7 @@ use chrono::TimeZone as _;
 
 use super::*;
 
-fn schedule(yaml: &str) -> Result<Schedule, ScheduleError> {
+fn schedule(yaml: &str) -> Result<Schedule, Vec<ScheduleError>> {
     let config: ScheduleConfig = serde_yaml::from_str(yaml).expect("a schedule");
     config.build()
 }
@@ -51,11 +51,20 @@ fn bad_schedules_say_what_to_write() {
     assert!(e.to_string().contains("unknown time zone `Mars/Olympus`"), "{e}");
     let e = serde_yaml::from_str::<ScheduleConfig>("{ every: 5m, hourly: true }").expect_err("unknown key");
     assert!(e.to_string().contains("unknown field `hourly`"), "{e}");
-    assert_eq!(schedule("{ every: 5m, cron: '* * * * *' }").expect_err("both").key, "cron");
-    assert_eq!(schedule("missed: skip").expect_err("neither").key, "every");
-    assert_eq!(schedule("every: 0s").expect_err("zero").key, "every");
-    assert_eq!(schedule("{ every: 5m, timezone: UTC }").expect_err("zone for every").key, "timezone");
-    assert_eq!(schedule("{ every: 5m, catch_up_limit: 3 }").expect_err("limit without catch_up").key, "catch_up_limit");
+    assert_eq!(schedule("{ every: 5m, cron: '* * * * *' }").expect_err("both")[0].key, "cron");
+    assert_eq!(schedule("missed: skip").expect_err("neither")[0].key, "every");
+    assert_eq!(schedule("every: 0s").expect_err("zero")[0].key, "every");
+    assert_eq!(schedule("{ every: 5m, timezone: UTC }").expect_err("zone for every")[0].key, "timezone");
+    assert_eq!(
+        schedule("{ every: 5m, catch_up_limit: 3 }").expect_err("limit without catch_up")[0].key,
+        "catch_up_limit"
+    );
+    let both: Vec<&str> = schedule("{ every: 5m, timezone: UTC, catch_up_limit: 3 }")
+        .expect_err("two problems")
+        .iter()
+        .map(|e| e.key)
+        .collect();
+    assert_eq!(both, ["timezone", "catch_up_limit"], "every problem reported");
 }
 
 #[test]

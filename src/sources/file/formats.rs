@@ -70,7 +70,7 @@ pub(super) fn read_csv(
                 )
             });
         let size = row.as_slice().len() + row.len();
-        if !visit(Input { position: InputPosition { stream, seq }, parsed, original: None, end, size }) {
+        if !visit(Input { position: InputPosition { stream, seq }, parsed, original: None, end, size, key: None }) {
             return Ok(CsvEnd::Stopped);
         }
         seq += 1;

@@ -48,7 +48,7 @@ pub(super) fn read_json_array(
         });
         let position = InputPosition { stream, seq: n - skip - 1 };
         let end = InputEnd { offset: file_len, lines: 0 };
-        if !visit(Input { position, parsed, original: None, end, size: text.len() }) {
+        if !visit(Input { position, parsed, original: None, end, size: text.len(), key: None }) {
             return Ok(false);
         }
     }

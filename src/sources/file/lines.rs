@@ -165,7 +165,7 @@ pub(super) fn parse_line(projection: Option<&Projection>, path: &Path, line: Lin
     let parsed = parse_record(projection, text).map_err(invalid);
     // Parsed in part: the line is kept for a dead-letter entry to show the whole input.
     let original = (projection.is_some() && parsed.is_ok()).then(|| whole.clone());
-    Input { position, parsed, original, end, size: whole.len() }
+    Input { position, parsed, original, end, size: whole.len(), key: None }
 }
 
 #[cfg(test)]

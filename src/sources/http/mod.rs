@@ -130,6 +130,7 @@ impl HttpSource {
                     original: None,
                     end: InputEnd::default(),
                     size,
+                    key: None,
                 };
                 seq += 1;
                 if !emitter.push(input) {

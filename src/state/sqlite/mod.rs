@@ -3,6 +3,7 @@
 //! or power loss. Opening refuses — with a message that says why — a file from a newer or unknown
 //! schema, a corrupt file, or a location Weir cannot write, instead of silently starting over.
 
+mod inbox;
 mod open;
 mod retention;
 mod store;
@@ -59,6 +60,15 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE dead_letters ADD COLUMN record_hash TEXT;
      CREATE INDEX dead_letters_key ON dead_letters (pipeline, key);
      CREATE INDEX dead_letters_record ON dead_letters (pipeline, record_hash);",
+    // 4: the webhook inbox (`state::inbox`): accepted events in arrival order, unique by id per
+    // pipeline, with their outcome once settled.
+    "CREATE TABLE webhook_events (
+         seq INTEGER PRIMARY KEY AUTOINCREMENT, pipeline TEXT NOT NULL, event_id TEXT NOT NULL,
+         received_at_ms INTEGER NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL, malformed TEXT,
+         outcome TEXT CHECK (outcome IN ('delivered', 'filtered', 'dead_lettered')), reason TEXT,
+         settled_at TEXT,
+         UNIQUE (pipeline, event_id));
+     CREATE INDEX webhook_events_pipeline ON webhook_events (pipeline, seq);",
 ];
 
 /// The schema version this build writes.
