@@ -9,6 +9,8 @@ ARG BUILDER_IMAGE=rust:1.95-slim-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 FROM ${BUILDER_IMAGE} AS builder
+# Lets a script clear old builder stages (`podman image prune --filter label=weir.stage=builder`).
+LABEL weir.stage=builder
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
@@ -38,6 +40,8 @@ LABEL org.opencontainers.image.title="weir" \
       org.opencontainers.image.description="Declarative integration engine: YAML pipelines between an ERP and Adobe Commerce" \
       org.opencontainers.image.licenses="Apache-2.0"
 
+# `0.0.0.0` opens the admin API to the network, which `weir serve` allows only with a token: set
+# WEIR_ADMIN_TOKEN, or mount a file and add `--admin-token-file PATH` (without either it exits 2).
 # The state (checkpoints, dead letters, run history) outlives the container; the client folder is
 # mounted read-only at /pipelines, so files that pipelines write (`${env:WEIR_OUT:-out}`) go to the
 # volume too.
