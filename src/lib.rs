@@ -19,6 +19,7 @@ pub(crate) mod fault;
 pub(crate) mod graph;
 pub(crate) mod kernel;
 pub(crate) mod runtime;
+pub(crate) mod serve;
 pub(crate) mod sim;
 pub(crate) mod sinks;
 pub(crate) mod sources;

@@ -33,6 +33,10 @@ pub struct PipelineConfig {
     #[serde(default)]
     #[expect(dead_code, reason = "a key for the people reading the file: accepted and in the schema, never read")]
     pub(crate) description: Option<String>,
+    /// When `weir serve` runs the pipeline: `{ every: 5m }`, or `{ cron: "0 2 * * *", timezone:
+    /// Europe/Berlin }`, with `missed` for runs due while the engine was down. `weir run` ignores it.
+    #[serde(default)]
+    pub(crate) schedule: Option<crate::config::schedule::ScheduleConfig>,
     /// Where records come from, when there are several (e.g. the two sides of a `reconcile`): each
     /// with its own `id`, named by the `inputs` of the steps that read it (the first step reads the
     /// first source by default). Write `source` or `sources`, not both.

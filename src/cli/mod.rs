@@ -9,6 +9,7 @@ pub(crate) mod healthcheck;
 pub(crate) mod init;
 pub(crate) mod output;
 pub(crate) mod run;
+pub(crate) mod serve;
 pub(crate) mod sim;
 pub(crate) mod state;
 pub(crate) mod test;
@@ -96,6 +97,10 @@ enum Command {
         #[arg(long, value_name = "N|P%")]
         max_dead_letters: Option<checks::DeadLetterLimit>,
     },
+    /// Run every pipeline of a folder as a long-lived service: each under its `schedule` (or on events,
+    /// or when asked), with `/healthz`, `/readyz` and an admin API; SIGTERM drains and stops.
+    #[command(after_help = EXIT_CODES)]
+    Serve(serve::ServeArgs),
     /// The dead-letter queue: list, show, replay and drop entries.
     #[command(after_help = EXIT_CODES)]
     Dlq {
@@ -314,6 +319,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let options = run::RunSettings { dry_run, limit, quiet, json, from_start, max_dead_letters, state_flag };
             runtime.block_on(run::run_plans(plans, state, options))
         }
+        Command::Serve(args) => serve::serve_command(args, cli.state.as_deref()),
         Command::Dlq { command } => {
             let store = open_existing_state(cli.state.as_deref())?;
             state::dlq(command, store)

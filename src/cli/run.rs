@@ -13,8 +13,8 @@ use crate::cli::checks::{self, DeadLetterLimit};
 use crate::cli::output::print_line;
 use crate::graph::plan::Plan;
 use crate::runtime::executor::{Execution, RunOptions};
-use crate::state::session::RunSession;
-use crate::state::{StateStore, apply_retention};
+use crate::runtime::recorded;
+use crate::state::StateStore;
 
 /// How `weir run` runs.
 #[derive(Debug, Clone)]
@@ -109,18 +109,14 @@ pub(crate) async fn run_plans(
             continue;
         };
         let session = match &state {
-            Some(store) => {
-                let store = Arc::clone(store);
-                let (name, lease_stop) = (loaded.config.name.clone(), Arc::clone(&stop));
-                match tokio::task::spawn_blocking(move || RunSession::begin(store, &name, "cli", lease_stop)).await? {
-                    Ok(session) => Some(session),
-                    Err(e) => {
-                        eprintln!("error: {}: {e}", loaded.config.name);
-                        failed.push(format!("{} ({})", loaded.config.name, loaded.file.display));
-                        continue;
-                    }
+            Some(store) => match recorded::begin(store, &loaded.config.name, "cli", &stop).await {
+                Ok(session) => Some(session),
+                Err(e) => {
+                    eprintln!("error: {}: {e}", loaded.config.name);
+                    failed.push(format!("{} ({})", loaded.config.name, loaded.file.display));
+                    continue;
                 }
-            }
+            },
             None => None,
         };
         let options = RunOptions {
@@ -128,7 +124,7 @@ pub(crate) async fn run_plans(
             limit,
             stop,
             state: state.clone(),
-            run_id: session.as_ref().map(RunSession::run_id),
+            run_id: session.as_ref().map(crate::state::session::RunSession::run_id),
             from_start,
             replay: None,
             tap: None,
@@ -162,18 +158,8 @@ pub(crate) async fn run_plans(
         if let (Some(flag), Some(hint)) = (&state_flag, &mut summary.dead_letter_path) {
             *hint = hint.replace("(weir dlq list ", &format!("(weir dlq list --state {} ", flag.display()));
         }
-        if let Some(session) = session {
-            let summary = summary.clone();
-            if let Err(e) = tokio::task::spawn_blocking(move || summary.record_in(session)).await? {
-                eprintln!("warning: {}: cannot record the run's end: {e}", loaded.config.name);
-            }
-        }
-        if let Some(store) = state.clone() {
-            let (name, retention) = (loaded.config.name.clone(), loaded.config.retention.clone());
-            let pruned = tokio::task::spawn_blocking(move || apply_retention(&*store, &name, &retention)).await?;
-            if let Err(e) = pruned {
-                eprintln!("warning: {}: cannot prune the audit log and run history: {e}", loaded.config.name);
-            }
+        if let (Some(session), Some(store)) = (session, &state) {
+            recorded::end(store, session, &summary, &loaded.config.retention).await;
         }
         if json {
             // On stdout, one line per pipeline, so that logs (on stderr) never mix with it.

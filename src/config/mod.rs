@@ -10,6 +10,7 @@ pub(crate) mod interpolate;
 pub(crate) mod paths;
 pub(crate) mod present;
 pub(crate) mod registry;
+pub(crate) mod schedule;
 pub(crate) mod schema_walk;
 pub(crate) mod secrets;
 pub(crate) mod source_map;

@@ -29,6 +29,18 @@ crate::config::registry::component_registry! {
     }
 }
 
+/// Source types whose records arrive as events (each accepted event asks `weir serve` for a run)
+/// rather than being fetched on a schedule.
+const EVENT_DRIVEN: &[&str] = &["webhook"];
+
+impl SourceConfig {
+    /// True for a source fed by events pushed to Weir (a webhook), which `weir serve` runs when one
+    /// arrives.
+    pub(crate) fn is_event_driven(&self) -> bool {
+        EVENT_DRIVEN.contains(&self.type_name())
+    }
+}
+
 /// A built source: where a pipeline's records come from. The runtime knows no source type: it asks a
 /// source whether it keeps a position, hands it back what it saved, and runs it. A finite source (a
 /// file, one poll of an API) returns at the end of its input; a long-lived one (a webhook, a queue

@@ -37,8 +37,10 @@ const LAYERS: &[(&str, u8)] = &[
     ("graph", 4),
     // 5: the runtime
     ("runtime", 5),
-    // 6: `weir test`, which runs pipelines under its own hooks
+    // 6: `weir test`, which runs pipelines under its own hooks; `weir serve`, which runs them under
+    // their triggers
     ("testing", 6),
+    ("serve", 6),
     // 7: the command line, and the public API (`api`, which re-exports from every layer)
     ("cli", 7),
     ("api", 7),

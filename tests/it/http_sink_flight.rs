@@ -216,12 +216,18 @@ fn a_rate_limit_holds_with_many_requests_in_flight() {
     assert!(summary.is_success(), "{summary}");
     let times: Vec<_> = stub.requests().all().iter().map(|s| s.arrived).collect();
     assert_eq!(times.len(), 65);
+    // Counted where they arrive, not where the limiter let them go: on a loaded machine requests let
+    // go apart can arrive together. A window of 2 s holds what the limiter let go in 2 s plus what
+    // was let go up to `DELAY` before and arrived late: 5 + 20 × (2 + 0.5) = 55 at most. Without the
+    // limit all 65 arrive within a fraction of a second.
+    const DELAY: f64 = 0.5;
     let most = times
         .iter()
-        .map(|t| times.iter().filter(|u| **u >= *t && **u - *t < Duration::from_secs(1)).count())
+        .map(|t| times.iter().filter(|u| **u >= *t && **u - *t < Duration::from_secs(2)).count())
         .max()
         .unwrap_or(0);
-    assert!(most <= 25, "{most} requests within one second (limit 20 + burst 5)");
+    let bound = 5 + (20.0 * (2.0 + DELAY)) as usize;
+    assert!(most <= bound, "{most} requests within two seconds (limit 20/s + burst 5, arrival delay {DELAY} s)");
     let span = times.iter().max().zip(times.iter().min()).map(|(a, b)| *a - *b).unwrap_or_default();
     assert!(span >= Duration::from_millis(2800), "60 requests past the burst at 20/s take 3 s: {span:?}");
 }

@@ -42,6 +42,7 @@ mod idempotent_where;
 mod jsonpath_cts;
 mod runtime;
 mod schema;
+mod serve;
 mod several_sources;
 mod sim_faults;
 mod state;

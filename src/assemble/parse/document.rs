@@ -11,6 +11,7 @@ use crate::assemble::pipeline::{
 };
 use crate::config::diagnostic::Diagnostic;
 use crate::config::file::Anchor;
+use crate::config::schedule::ScheduleConfig;
 use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
 use crate::transforms::StepConfig;
@@ -27,6 +28,7 @@ impl Parser<'_> {
         const TOP: &[&str] = &[
             "name",
             "description",
+            "schedule",
             "source",
             "sources",
             "steps",
@@ -146,9 +148,22 @@ impl Parser<'_> {
         let tables = root.get("tables").map(|v| self.de(v, "/tables", None, ""));
         let runtime = root.get("runtime").map(|v| self.de(v, "/runtime", None, ""));
         let retention = root.get("retention").map(|v| self.de(v, "/retention", None, ""));
+        let schedule: Option<Option<ScheduleConfig>> = root.get("schedule").map(|v| self.de(v, "/schedule", None, ""));
+        if let Some(Some(config)) = &schedule
+            && let Err(e) = config.build()
+        {
+            let at = format!("/schedule/{}", e.key);
+            let anchor = if root["schedule"].get(e.key).is_some() { Anchor::Key } else { Anchor::Value };
+            let at = if anchor == Anchor::Key { at } else { "/schedule".to_string() };
+            self.error("invalid-schedule", e.message, &at, anchor, None, "", Some(e.hint));
+        }
         Some(PipelineConfig {
             name: name?,
             description,
+            schedule: match schedule {
+                None => None,
+                Some(parsed) => Some(parsed?),
+            },
             sources,
             steps,
             sinks,

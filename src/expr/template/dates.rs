@@ -12,7 +12,7 @@ use time::format_description::well_known::{Iso8601, Rfc3339};
 use time::macros::format_description;
 use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
-use super::filters::invalid;
+use super::error::invalid;
 
 /// Parsed time format descriptions, shared by every render (format strings are almost always literals).
 #[derive(Clone, Default)]

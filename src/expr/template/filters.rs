@@ -7,16 +7,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use minijinja::value::{Kwargs, Value};
-use minijinja::{Environment, Error, ErrorKind};
+use minijinja::{Environment, Error};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::dates;
+use super::error::invalid;
 use super::object::{JsonNode, scalar_to_value};
 use crate::tables::Tables;
-
-pub(super) fn invalid(msg: impl Into<String>) -> Error {
-    Error::new(ErrorKind::InvalidOperation, msg.into())
-}
 
 /// Registers every Weir filter on `env` (after minijinja's builtins and minijinja-contrib's, so ours
 /// win where names clash: `round`, `tojson`, `dateformat`).

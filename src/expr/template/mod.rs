@@ -12,6 +12,7 @@ mod budget;
 mod budget_tests;
 mod check;
 mod dates;
+mod error;
 mod filters;
 mod ids;
 mod object;

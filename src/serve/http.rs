@@ -1,0 +1,161 @@
+//! `weir serve`'s HTTP surface: `/healthz` (the process answers), `/readyz` (the state store answers,
+//! the pipelines are loaded, no drain under way — else 503 with the reasons), and the admin API under
+//! `/api/` behind the admin token: the pipelines with their trigger and status, a run on request, the
+//! run history.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::Service;
+
+/// How long `/readyz` waits for the state store.
+const STORE_PROBE: Duration = Duration::from_secs(2);
+/// Most runs `/api/runs` lists.
+const MOST_RUNS: usize = 1_000;
+
+pub(super) fn router(service: Arc<Service>) -> Router {
+    let api = Router::new()
+        .route("/api/pipelines", get(pipelines))
+        .route("/api/pipelines/{name}/run", post(run_now))
+        .route("/api/runs", get(runs))
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&service), admin_only));
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .merge(api)
+        .fallback(|| async { answer(StatusCode::NOT_FOUND, json!({"error": "no such endpoint"})) })
+        .with_state(service)
+}
+
+/// A JSON answer.
+fn answer(status: StatusCode, body: Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// Lets a request through when it carries the admin token (`Authorization: Bearer …`), or when no
+/// token is configured (loopback only, checked at start-up).
+async fn admin_only(State(service): State<Arc<Service>>, headers: HeaderMap, request: Request, next: Next) -> Response {
+    if let Some(token) = &service.admin_token {
+        let offered = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !token.accepts(offered.trim()) {
+            let mut response = answer(
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "the admin API needs `Authorization: Bearer <token>` with the admin token"}),
+            );
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+/// 200 when ready, else 503 with every reason.
+async fn ready(State(service): State<Arc<Service>>) -> Response {
+    let mut reasons = Vec::new();
+    if service.is_draining() {
+        reasons.push("shutting down: draining runs in progress".to_string());
+    }
+    let store = Arc::clone(&service.store);
+    let probe = tokio::time::timeout(STORE_PROBE, tokio::task::spawn_blocking(move || store.runs(None, 1))).await;
+    match probe {
+        Ok(Ok(Ok(_))) => {}
+        Ok(Ok(Err(e))) => reasons.push(format!("the state store does not answer: {e}")),
+        Ok(Err(e)) => reasons.push(format!("the state store probe failed: {e}")),
+        Err(_) => reasons.push(format!("the state store did not answer within {}s", STORE_PROBE.as_secs())),
+    }
+    let pipelines = service.slots().len();
+    if reasons.is_empty() {
+        // Still ready with a bad edit: the last good version runs. The errors are shown until fixed.
+        let mut body = json!({"ready": true, "pipelines": pipelines});
+        if let Some(errors) = service.config_errors() {
+            body["config_errors"] = Value::String(errors);
+        }
+        answer(StatusCode::OK, body)
+    } else {
+        answer(StatusCode::SERVICE_UNAVAILABLE, json!({"ready": false, "pipelines": pipelines, "reasons": reasons}))
+    }
+}
+
+/// Every pipeline: name, file, trigger, status (running, next run, last run).
+async fn pipelines(State(service): State<Arc<Service>>) -> Response {
+    let list: Vec<Value> = service
+        .slots()
+        .iter()
+        .map(|slot| {
+            let deployed = slot.deployed();
+            json!({
+                "name": slot.name,
+                "file": deployed.loaded.file.display,
+                "trigger": deployed.trigger.describe(),
+                "status": slot.status(),
+            })
+        })
+        .collect();
+    answer(StatusCode::OK, Value::Array(list))
+}
+
+/// Asks for a run of the pipeline: 202, it runs now, or right after the run in progress.
+async fn run_now(State(service): State<Arc<Service>>, Path(name): Path<String>) -> Response {
+    if service.is_draining() {
+        return draining();
+    }
+    match service.slot(&name) {
+        Some(slot) => {
+            slot.ask("api");
+            answer(StatusCode::ACCEPTED, json!({"pipeline": name, "queued": true}))
+        }
+        None => answer(StatusCode::NOT_FOUND, json!({"error": format!("no pipeline `{name}` is served here")})),
+    }
+}
+
+/// 503 with `Retry-After` while draining.
+fn draining() -> Response {
+    let mut response = answer(StatusCode::SERVICE_UNAVAILABLE, json!({"error": "shutting down; try again shortly"}));
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+    response
+}
+
+/// The run history, newest first: `?pipeline=NAME&limit=N` (default 50).
+async fn runs(State(service): State<Arc<Service>>, RawQuery(query): RawQuery) -> Response {
+    let (mut pipeline, mut limit) = (None, 50usize);
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match &*key {
+            "pipeline" => pipeline = Some(value.into_owned()),
+            "limit" => match value.parse::<usize>() {
+                Ok(n) => limit = n.min(MOST_RUNS),
+                Err(_) => {
+                    return answer(
+                        StatusCode::BAD_REQUEST,
+                        json!({"error": format!("`limit` must be a number, not `{value}`")}),
+                    );
+                }
+            },
+            other => {
+                return answer(
+                    StatusCode::BAD_REQUEST,
+                    json!({"error": format!("unknown parameter `{other}`: `pipeline` and `limit` are known")}),
+                );
+            }
+        }
+    }
+    let store = Arc::clone(&service.store);
+    match tokio::task::spawn_blocking(move || store.runs(pipeline.as_deref(), limit)).await {
+        Ok(Ok(runs)) => answer(StatusCode::OK, serde_json::to_value(runs).unwrap_or_default()),
+        Ok(Err(e)) => answer(StatusCode::SERVICE_UNAVAILABLE, json!({"error": format!("the state store: {e}")})),
+        Err(e) => answer(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": e.to_string()})),
+    }
+}

@@ -1,0 +1,442 @@
+//! `weir serve`: pipelines run under their schedules in one process (never overlapping themselves, a
+//! slow one not starving the others), runs missed while it was down made up by policy, a run on
+//! request, health and readiness, the admin token, bad configuration refused, and SIGTERM draining
+//! so that a restart sends nothing twice — nor a SIGKILL loses anything.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::receiver::{Config, Receiver};
+
+/// A `weir serve` process on a free port of 127.0.0.1.
+struct Served {
+    child: Child,
+    base: String,
+    stderr: Arc<Mutex<String>>,
+    client: reqwest::blocking::Client,
+    token: Option<String>,
+}
+
+impl Served {
+    fn start(dir: &Path, env: &[(&str, &str)]) -> Served {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--state"])
+            .arg(dir.join("state.db"))
+            .arg(dir)
+            .env("WEIR_LOG", "info")
+            .env_remove("WEIR_ADMIN_TOKEN")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("weir serve starts");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let mut seen = String::new();
+        let base = loop {
+            let line = lines.next().and_then(Result::ok).unwrap_or_else(|| panic!("weir serve ended:\n{seen}"));
+            seen.push_str(&line);
+            seen.push('\n');
+            if let Some(at) = line.find("listening on http://") {
+                break line[at + "listening on ".len()..].trim().to_string();
+            }
+        };
+        let stderr = Arc::new(Mutex::new(seen));
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut all = sink.lock().expect("stderr");
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+        let token = env.iter().find(|(k, _)| *k == "WEIR_ADMIN_TOKEN").map(|(_, v)| v.to_string());
+        Served { child, base, stderr, client: reqwest::blocking::Client::new(), token }
+    }
+
+    fn request(&self, method: &str, path: &str) -> (u16, Value) {
+        let mut request = self.client.request(method.parse().expect("a method"), format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().expect("weir serve answers");
+        let status = response.status().as_u16();
+        let text = response.text().expect("a body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    fn get(&self, path: &str) -> Value {
+        let (status, body) = self.request("GET", path);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// The pipeline's runs in the history, oldest first.
+    fn runs(&self, pipeline: &str) -> Vec<Value> {
+        let mut runs =
+            self.get(&format!("/api/runs?pipeline={pipeline}&limit=1000")).as_array().expect("a list").clone();
+        runs.reverse();
+        runs
+    }
+
+    /// Polls until `done` holds (panics with the log after `within`).
+    fn wait_for(&self, within: Duration, what: &str, done: impl Fn(&Served) -> bool) {
+        let started = Instant::now();
+        while !done(self) {
+            assert!(started.elapsed() < within, "{what} not within {within:?}; log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log(&self) -> String {
+        self.stderr.lock().expect("stderr").clone()
+    }
+
+    /// Sends `signal` and waits for the exit code.
+    fn signal(mut self, signal: &str) -> Option<i32> {
+        let sent = Command::new("kill").args([signal, &self.child.id().to_string()]).status().expect("kill runs");
+        assert!(sent.success());
+        self.child.wait().expect("weir serve exits").code()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ended(run: &Value) -> bool {
+    run["ended_at"].is_string()
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).expect("write");
+}
+
+#[test]
+fn pipelines_run_under_their_schedules_or_on_request_with_health_and_readiness() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "in.ndjson", "{\"id\":1}\n{\"id\":2}\n");
+    write(
+        dir.path(),
+        "tick.yaml",
+        "name: tick\nschedule: { every: 300ms }\nsource: { id: in, type: file, path: in.ndjson }\nsinks: [{ id: out, type: file, path: tick.ndjson }]\n",
+    );
+    write(
+        dir.path(),
+        "manual.yaml",
+        "name: manual\nsource: { id: in, type: file, path: in.ndjson }\nsinks: [{ id: out, type: file, path: manual.ndjson }]\n",
+    );
+    let served = Served::start(dir.path(), &[]);
+    assert_eq!(served.request("GET", "/healthz"), (200, Value::String("ok\n".into())));
+    assert_eq!(served.get("/readyz")["ready"], true);
+    served.wait_for(Duration::from_secs(20), "three runs of `tick`", |s| {
+        s.runs("tick").iter().filter(|r| ended(r)).count() >= 3
+    });
+    let pipelines = served.get("/api/pipelines");
+    let triggers: Vec<(&str, &str)> = pipelines
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|p| (p["name"].as_str().expect("a text"), p["trigger"].as_str().expect("a text")))
+        .collect();
+    assert_eq!(triggers, [("manual", "manual"), ("tick", "every 300ms")]);
+    assert!(served.runs("manual").is_empty(), "a pipeline without a schedule runs only when asked");
+
+    let (status, body) = served.request("POST", "/api/pipelines/manual/run");
+    assert_eq!(status, 202, "{body}");
+    served.wait_for(Duration::from_secs(20), "the run asked for", |s| s.runs("manual").first().is_some_and(ended));
+    let manual = served.runs("manual");
+    assert_eq!(
+        (manual.len(), &manual[0]["trigger"], &manual[0]["status"]),
+        (1, &Value::from("api"), &Value::from("succeeded"))
+    );
+    assert_eq!(std::fs::read_to_string(dir.path().join("manual.ndjson")).expect("output").lines().count(), 2);
+    // The file was read once: later scheduled runs deliver nothing new.
+    assert_eq!(std::fs::read_to_string(dir.path().join("tick.ndjson")).expect("output").lines().count(), 2);
+    let (status, body) = served.request("POST", "/api/pipelines/nothing/run");
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(served.request("GET", "/api/runs?limit=many").0, 400);
+    assert_eq!(served.signal("-TERM"), Some(0));
+}
+
+#[test]
+fn a_slow_pipeline_never_overlaps_itself_nor_starves_the_others() {
+    let receiver = Receiver::start(Config { slow: Duration::from_millis(400), ..Config::default() });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let orders: String = (0..4).map(|i| format!("{{\"reference\":\"slow-{i}\"}}\n")).collect();
+    write(dir.path(), "orders.ndjson", &orders);
+    let base = receiver.base_url();
+    write(
+        dir.path(),
+        "slow.yaml",
+        &format!(
+            "name: slow\nschedule: {{ every: 100ms }}\nsource: {{ id: in, type: file, path: orders.ndjson }}\n\
+             sinks:\n  - {{ id: api, type: http, url: \"{base}/orders\", max_in_flight: 1, body: {{ reference: \"{{{{ record.reference }}}}\" }} }}\n"
+        ),
+    );
+    write(dir.path(), "in.ndjson", "{\"id\":1}\n");
+    write(
+        dir.path(),
+        "fast.yaml",
+        "name: fast\nschedule: { every: 100ms }\nsource: { id: in, type: file, path: in.ndjson }\nsinks: [{ id: out, type: file, path: fast.ndjson }]\n",
+    );
+    let served = Served::start(dir.path(), &[]);
+    served.wait_for(Duration::from_secs(30), "two ended runs of `slow`", |s| {
+        s.runs("slow").iter().filter(|r| ended(r)).count() >= 2
+    });
+    let slow = served.runs("slow");
+    let fast = served.runs("fast");
+    // Never two runs of `slow` at once: each starts after the one before ended.
+    for pair in slow.windows(2).filter(|p| ended(&p[0])) {
+        assert!(pair[1]["started_at"].as_str() >= pair[0]["ended_at"].as_str(), "overlap: {pair:?}");
+    }
+    // The first run of `slow` took four creates of 400 ms each; `fast` went on meanwhile.
+    let (from, to) = (slow[0]["started_at"].as_str().expect("a text"), slow[0]["ended_at"].as_str().expect("a text"));
+    let during = fast.iter().filter(|r| r["started_at"].as_str().is_some_and(|t| t > from && t < to)).count();
+    assert!(during >= 3, "`fast` ran {during} times during the 1.6 s run of `slow` ({from} – {to})");
+    assert_eq!(receiver.stats().total_creates, 4, "each order sent once");
+}
+
+/// Moves the whole run history `minutes` into the past (as if the engine had been down that long).
+fn age_history(state: &Path, minutes: i64) {
+    let db = rusqlite::Connection::open(state).expect("the state file");
+    let ago = format!("-{minutes} minutes");
+    db.execute(
+        "UPDATE runs SET started_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?1), \
+         ended_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?1)",
+        [ago],
+    )
+    .expect("the run history is aged");
+}
+
+#[test]
+fn runs_missed_while_down_are_made_up_by_each_pipelines_policy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "in.ndjson", "{\"id\":1}\n");
+    for (name, policy) in [("once", "once"), ("skip", "skip"), ("all", "catch_up")] {
+        write(
+            dir.path(),
+            &format!("{name}.yaml"),
+            &format!(
+                "name: {name}\nschedule: {{ every: 1h, missed: {policy} }}\nsource: {{ id: in, type: file, path: in.ndjson }}\nsinks: [{{ id: out, type: file, path: {name}.ndjson }}]\n"
+            ),
+        );
+    }
+    // A first start runs each `every` pipeline at once; then the engine is down for 3 h 30 min.
+    let served = Served::start(dir.path(), &[]);
+    served.wait_for(Duration::from_secs(20), "a first run of each", |s| {
+        ["once", "skip", "all"].iter().all(|p| s.runs(p).first().is_some_and(ended))
+    });
+    assert_eq!(served.signal("-TERM"), Some(0));
+    age_history(&dir.path().join("state.db"), 210);
+
+    let served = Served::start(dir.path(), &[]);
+    served.wait_for(Duration::from_secs(20), "the missed runs", |s| {
+        s.runs("once").iter().filter(|r| ended(r)).count() == 2
+            && s.runs("all").iter().filter(|r| ended(r)).count() == 4
+    });
+    let triggers =
+        |p: &str| served.runs(p).iter().map(|r| r["trigger"].as_str().expect("a text").to_string()).collect::<Vec<_>>();
+    assert_eq!(triggers("once"), ["schedule", "missed"]);
+    assert_eq!(triggers("all"), ["schedule", "missed", "missed", "missed"], "three hours missed");
+    // `skip` waits for its next time, an hour from now; the others' next runs too.
+    assert_eq!(triggers("skip"), ["schedule"]);
+    let pipelines = served.get("/api/pipelines");
+    for p in pipelines.as_array().expect("a list") {
+        let next = p["status"]["next_run"].as_str().expect("a next run");
+        let next = time::OffsetDateTime::parse(next, &time::format_description::well_known::Rfc3339).expect("RFC 3339");
+        let ahead = next - time::OffsetDateTime::now_utc();
+        assert!(
+            ahead > time::Duration::minutes(50) && ahead <= time::Duration::hours(1),
+            "{}: next run in {ahead}",
+            p["name"]
+        );
+    }
+}
+
+#[test]
+fn the_admin_api_needs_the_token_and_an_open_one_is_refused_off_loopback() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "in.ndjson", "{\"id\":1}\n");
+    write(
+        dir.path(),
+        "p.yaml",
+        "name: p\nsource: { id: in, type: file, path: in.ndjson }\nsinks: [{ id: out, type: stdout }]\n",
+    );
+    let secret = "s3cr3t-admin-token-value";
+    let mut served = Served::start(dir.path(), &[("WEIR_ADMIN_TOKEN", secret)]);
+    assert_eq!(served.get("/api/pipelines").as_array().map(Vec::len), Some(1));
+    served.token = Some("wrong".into());
+    assert_eq!(served.request("GET", "/api/pipelines").0, 401);
+    assert_eq!(served.request("POST", "/api/pipelines/p/run").0, 401);
+    served.token = None;
+    assert_eq!(served.request("GET", "/api/runs").0, 401);
+    assert_eq!(served.request("GET", "/readyz").0, 200, "health and readiness need no token");
+    assert!(!served.log().contains(secret));
+    assert_eq!(served.signal("-TERM"), Some(0));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .arg(dir.path())
+        .env_remove("WEIR_ADMIN_TOKEN")
+        .output()
+        .expect("weir runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("needs an admin token: set WEIR_ADMIN_TOKEN"), "{stderr}");
+    let help =
+        Command::new(env!("CARGO_BIN_EXE_weir")).args(["serve", "--help"]).env("WEIR_ADMIN_TOKEN", secret).output();
+    assert!(!String::from_utf8_lossy(&help.expect("help").stdout).contains(secret));
+}
+
+#[test]
+fn a_bad_schedule_stops_the_start_with_its_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "p.yaml",
+        "name: p\nschedule: { cron: \"0 25 * * *\", timezone: Europe/Berlin }\nsource: { id: in, type: file, path: in.ndjson }\nsinks: [{ id: out, type: stdout }]\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg(dir.path())
+        .output()
+        .expect("weir runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("invalid cron expression `0 25 * * *`"), "{stderr}");
+    assert!(stderr.contains("p.yaml:2:19"), "{stderr}");
+}
+
+/// Orders in [`slow_orders`].
+const ORDERS: usize = 40;
+
+/// A folder whose one pipeline sends [`ORDERS`] orders, one at a time, each answered after 50 ms, to
+/// `receiver` as idempotent creates, reading one record at a time (so that a stop leaves most unread).
+fn slow_orders(dir: &Path, receiver: &Receiver) {
+    let orders: String = (0..ORDERS).map(|i| format!("{{\"reference\":\"slow-{i}\"}}\n")).collect();
+    write(dir, "orders.ndjson", &orders);
+    let base = receiver.base_url();
+    write(
+        dir,
+        "orders.yaml",
+        &format!(
+            r#"name: orders
+schedule: {{ every: 1h }}
+runtime: {{ batch_size: 1, channel_capacity: 1 }}
+source: {{ id: in, type: file, path: orders.ndjson, key: "order:{{{{ record.reference }}}}" }}
+sinks:
+  - id: api
+    type: http
+    url: "{base}/orders"
+    max_in_flight: 1
+    body: {{ reference: "{{{{ record.reference }}}}" }}
+    idempotency:
+      lookup: {{ url: "{base}/orders?reference={{{{ record.reference | urlencode }}}}", found: "$[0]" }}
+"#
+        ),
+    );
+}
+
+#[test]
+fn sigterm_drains_and_a_restart_sends_nothing_twice() {
+    let receiver = Receiver::start(Config { slow: Duration::from_millis(50), ..Config::default() });
+    let dir = tempfile::tempdir().expect("tempdir");
+    slow_orders(dir.path(), &receiver);
+    let served = Served::start(dir.path(), &[]);
+    assert!(receiver.wait_until(Duration::from_secs(20), |s| s.total_creates >= 3), "the run started");
+    assert_eq!(served.signal("-TERM"), Some(0), "a drained stop");
+    let sent = receiver.stats().total_creates;
+    assert!(sent < ORDERS as u64 / 2, "the signal stopped the run early ({sent} sent)");
+
+    let served = Served::start(dir.path(), &[]);
+    let runs = served.runs("orders");
+    assert_eq!(runs[0]["status"], "interrupted", "{runs:?}");
+    assert_eq!(served.request("POST", "/api/pipelines/orders/run").0, 202);
+    served.wait_for(Duration::from_secs(30), "the rest sent", |s| {
+        s.runs("orders").len() == 2 && ended(&s.runs("orders")[1])
+    });
+    let stats = receiver.stats();
+    assert_eq!(stats.creates.len(), ORDERS, "{:?}", stats.creates);
+    assert!(stats.creates.values().all(|n| *n == 1), "an order sent twice: {:?}", stats.creates);
+    assert_eq!(served.runs("orders")[1]["summary"]["records"]["delivered"].as_u64(), Some(ORDERS as u64 - sent));
+}
+
+#[test]
+fn a_sigkill_mid_create_loses_nothing_and_duplicates_nothing() {
+    let receiver = Receiver::start(Config { slow: Duration::from_millis(50), ..Config::default() });
+    let dir = tempfile::tempdir().expect("tempdir");
+    slow_orders(dir.path(), &receiver);
+    // The fifth create is made but its answer held: the kill lands between the create and its outcome.
+    receiver.pause_at(5);
+    let served = Served::start(dir.path(), &[]);
+    assert!(receiver.wait_until(Duration::from_secs(20), |s| s.paused.is_some()), "the fifth create is in flight");
+    assert_eq!(served.signal("-KILL"), None);
+    receiver.release();
+
+    let served = Served::start(dir.path(), &[]);
+    assert_eq!(served.request("POST", "/api/pipelines/orders/run").0, 202);
+    served.wait_for(Duration::from_secs(30), "the rest sent", |s| {
+        s.runs("orders").iter().filter(|r| ended(r) && r["trigger"] == "api").count() == 1
+    });
+    let stats = receiver.stats();
+    assert_eq!(stats.creates.len(), ORDERS, "{:?}", stats.creates);
+    assert!(stats.creates.values().all(|n| *n == 1), "an order sent twice: {:?}", stats.creates);
+}
+
+#[test]
+fn an_edit_reloads_what_changed_and_a_bad_edit_keeps_the_last_good_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "in.ndjson", "{\"id\":1}\n");
+    let pipeline = |name: &str, schedule: &str| {
+        format!(
+            "name: {name}\nschedule: {schedule}\nsource: {{ id: in, type: file, path: in.ndjson }}\nsinks: [{{ id: out, type: file, path: {name}.ndjson }}]\n"
+        )
+    };
+    write(dir.path(), "a.yaml", &pipeline("a", "{ every: 200ms }"));
+    let served = Served::start(dir.path(), &[("WEIR_RELOAD_EVERY", "100ms")]);
+    let triggers = |s: &Served| -> Vec<(String, String)> {
+        let list = s.get("/api/pipelines");
+        let text = |p: &Value, f: &str| p[f].as_str().expect("a text").to_string();
+        list.as_array().expect("a list").iter().map(|p| (text(p, "name"), text(p, "trigger"))).collect()
+    };
+    assert_eq!(triggers(&served), [("a".to_string(), "every 200ms".to_string())]);
+
+    // A changed schedule and a new pipeline.
+    write(dir.path(), "a.yaml", &pipeline("a", "{ cron: '0 3 * * *', timezone: Europe/Berlin }"));
+    write(dir.path(), "b.yaml", &pipeline("b", "{ every: 100ms }"));
+    let expected =
+        [("a".to_string(), "cron 0 3 * * * (Europe/Berlin)".to_string()), ("b".to_string(), "every 100ms".to_string())];
+    served.wait_for(Duration::from_secs(20), "the reload", |s| triggers(s) == expected);
+    served.wait_for(Duration::from_secs(20), "runs of the new pipeline", |s| {
+        s.runs("b").iter().filter(|r| ended(r)).count() >= 2
+    });
+
+    // A bad edit: reported, and `b` goes on as it was.
+    write(dir.path(), "b.yaml", &pipeline("b", "{ every: 100ms, cron: '*/5 * * * *' }"));
+    served.wait_for(Duration::from_secs(20), "the errors reported", |s| s.get("/readyz")["config_errors"].is_string());
+    let ready = served.get("/readyz");
+    let errors = ready["config_errors"].as_str().expect("the errors");
+    assert!(errors.contains("b.yaml:2:27") && errors.contains("`every` or `cron`, not both"), "{errors}");
+    assert_eq!(ready["ready"], true, "the last good version runs: {ready}");
+    let before = served.runs("b").len();
+    served.wait_for(Duration::from_secs(20), "`b` still running", |s| s.runs("b").len() >= before + 2);
+    assert_eq!(triggers(&served), expected);
+
+    // Fixed, then `a` removed.
+    write(dir.path(), "b.yaml", &pipeline("b", "{ every: 1h }"));
+    std::fs::remove_file(dir.path().join("a.yaml")).expect("remove a.yaml");
+    served.wait_for(Duration::from_secs(20), "the fix", |s| triggers(s) == [("b".to_string(), "every 1h".to_string())]);
+    assert!(served.get("/readyz").get("config_errors").is_none());
+    assert!(served.log().contains("configuration reloaded"), "{}", served.log());
+    assert_eq!(served.signal("-TERM"), Some(0));
+}
