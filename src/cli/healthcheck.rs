@@ -52,7 +52,10 @@ pub(crate) fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<ExitCode> {
             // The reason is a courtesy: a body that cannot be read leaves it out.
             let _ = answer.take(REASON_BYTES).read_to_string(&mut body);
             let reason = body.split_whitespace().collect::<Vec<_>>().join(" ");
-            eprintln!("unhealthy: {url} answered {status}{}", if reason.is_empty() { String::new() } else { format!(": {reason}") });
+            eprintln!(
+                "unhealthy: {url} answered {status}{}",
+                if reason.is_empty() { String::new() } else { format!(": {reason}") }
+            );
             Ok(ExitCode::from(1))
         }
         Err(e) => {

@@ -33,7 +33,8 @@ fn a_ready_server_is_healthy_and_asked_for_readyz_on_its_listen_address() {
     let (code, stdout, stderr) = healthcheck(&[], &listen_of(&stub));
     assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
     assert!(stdout.contains("200"), "{stdout}");
-    let targets: Vec<String> = stub.requests().all().into_iter().map(|s| format!("{} {}", s.method, s.target)).collect();
+    let targets: Vec<String> =
+        stub.requests().all().into_iter().map(|s| format!("{} {}", s.method, s.target)).collect();
     assert_eq!(targets, ["GET /readyz"]);
 }
 
