@@ -5,6 +5,7 @@
 
 pub(crate) mod checks;
 pub(crate) mod diff;
+pub(crate) mod healthcheck;
 pub(crate) mod init;
 pub(crate) mod output;
 pub(crate) mod run;
@@ -156,6 +157,9 @@ enum Command {
         #[command(subcommand)]
         command: sim::SimCommand,
     },
+    /// Ask a running `weir serve` whether it is ready (`/readyz`), for a container's `HEALTHCHECK`: exit
+    /// 0 on a 2xx answer, 1 otherwise, with the reason it gave.
+    Healthcheck(healthcheck::HealthcheckArgs),
     /// Print a pipeline's DAG.
     #[command(after_help = EXIT_CODES)]
     Graph {
@@ -270,6 +274,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Test(args) => test::test(args),
         Command::Diff(args) => diff::diff(args),
         Command::Sim { command } => sim::sim(command),
+        Command::Healthcheck(args) => healthcheck::healthcheck(args),
         Command::Schema { kind, output } => {
             let value = match kind {
                 SchemaKind::Pipeline => schema::pipeline_schema(),

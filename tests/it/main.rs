@@ -9,6 +9,7 @@ mod support;
 mod architecture;
 mod benchmark_pipeline;
 mod cli;
+mod cli_healthcheck;
 mod cli_init;
 mod cli_pipe;
 mod cli_run;
