@@ -5,6 +5,7 @@
 mod deployment;
 mod dlq;
 mod http;
+mod page;
 mod reload;
 mod scheduler;
 
