@@ -51,7 +51,7 @@ fn a_dead_letter_is_seen_and_replayed_from_the_status_page_after_the_table_is_fi
     };
     let dir = tempfile::tempdir().expect("tempdir");
     prices_folder(dir.path());
-    let served = Served::start(dir.path(), &[("WEIR_RELOAD_EVERY", "100ms"), ("WEIR_ADMIN_TOKEN", TOKEN)]);
+    let mut served = Served::start(dir.path(), &[("WEIR_RELOAD_EVERY", "100ms"), ("WEIR_ADMIN_TOKEN", TOKEN)]);
     assert_eq!(served.request("POST", "/api/pipelines/prices/run").0, 202);
     served.wait_for(WAIT, "the run", |s| s.runs("prices").first().is_some_and(ended));
     let entries = served.get("/api/dlq?pipeline=prices");
@@ -93,6 +93,9 @@ fn a_dead_letter_is_seen_and_replayed_from_the_status_page_after_the_table_is_fi
     for label in ["in (file)", "price (template)", "out (file)"] {
         assert!(svg.contains(label), "{label} in {svg}");
     }
+    let token = served.token.take();
+    assert_eq!(served.request("GET", "/api/pipelines/prices/graph").0, 401, "the graph is behind the token");
+    served.token = token;
 
     // Fixed on disk, reloaded, replayed with the button: the entry goes and the record is delivered.
     write(dir.path(), "tables/prices.csv", "sku,price\nA,10\nB,12\n");
