@@ -8,6 +8,9 @@
 # - Tryton 8.2 (PyPI), which `tests/it/tryton.rs` runs on loopback: `scripts/tryton.sh install` puts it
 #   into `.cache/tryton/` once (a venv and a bootstrapped template database). Best effort: without
 #   Python or the package index the Tryton test says it is skipped, and everything else runs.
+# - Chromium and its WebDriver (Debian's `chromium` and `chromium-driver`), which
+#   `tests/it/status_page.rs` drives headless against `weir serve`'s status page: installed with
+#   apt-get when missing. Best effort too: without them the status page test says it is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +27,15 @@ if ! grep -qs "\"version\": \"$YAML_LS_VERSION\"" "$YAML_LS_DIR/node_modules/yam
     exit 1
   fi
   npm install --prefix "$YAML_LS_DIR" --no-audit --no-fund --save-exact "yaml-language-server@$YAML_LS_VERSION"
+fi
+
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } ||
+      echo "apt-get install chromium chromium-driver failed: the status page test will be skipped" >&2
+  else
+    echo "chromium and chromium-driver are missing (apt-get as root is needed): the status page test will be skipped" >&2
+  fi
 fi
 
 scripts/tryton.sh install || echo "scripts/tryton.sh install failed: the Tryton test will be skipped" >&2

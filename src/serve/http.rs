@@ -33,6 +33,7 @@ pub(super) fn router(service: Arc<Service>) -> Router {
         .route("/readyz", get(ready))
         .merge(api)
         .merge(super::hooks::routes())
+        .merge(super::page::routes(&service))
         .fallback(|| async { answer(StatusCode::NOT_FOUND, json!({"error": "no such endpoint"})) })
         .with_state(service)
 }
@@ -46,7 +47,12 @@ pub(super) fn answer(status: StatusCode, body: Value) -> Response {
 
 /// Lets a request through when it carries the admin token (`Authorization: Bearer …`), or when no
 /// token is configured (loopback only, checked at start-up).
-async fn admin_only(State(service): State<Arc<Service>>, headers: HeaderMap, request: Request, next: Next) -> Response {
+pub(super) async fn admin_only(
+    State(service): State<Arc<Service>>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
     if let Some(token) = &service.admin_token {
         let offered = headers
             .get(header::AUTHORIZATION)

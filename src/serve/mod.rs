@@ -6,6 +6,7 @@ mod deployment;
 mod dlq;
 mod hooks;
 mod http;
+mod page;
 mod reload;
 mod scheduler;
 

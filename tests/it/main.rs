@@ -47,6 +47,7 @@ mod several_sources;
 mod sim_faults;
 mod state;
 mod state_file;
+mod status_page;
 mod tls;
 mod tryton;
 mod webhook;

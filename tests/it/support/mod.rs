@@ -1,12 +1,14 @@
 //! Helpers shared by the integration tests.
 
 pub(crate) mod api;
+pub(crate) mod browser;
 pub(crate) mod changes;
 pub(crate) mod cli;
 pub(crate) mod commerce;
 pub(crate) mod lsp;
 pub(crate) mod pages;
 pub(crate) mod receiver;
+pub(crate) mod served;
 pub(crate) mod sim;
 pub(crate) mod stub;
 pub(crate) mod tryton;
