@@ -8,6 +8,7 @@
 //!   of the files ([`pipeline_schema`], [`connections_schema`], [`shared_schema`]);
 //! - **runs**: [`Execution`] started with [`RunOptions`], watched through [`Progress`], ending in a
 //!   [`RunSummary`];
+//! - **metrics**: the process's Prometheus text ([`render_metrics`], served as [`METRICS_CONTENT_TYPE`]);
 //! - **state**: the [`StateStore`] trait and its SQLite implementation [`SqliteStore`], with the types
 //!   its methods take and return that the tests read;
 //! - **components written outside the crate**: a [`Source`] (run with a [`SourceContext`] and the
@@ -44,4 +45,5 @@ pub use crate::sources::{Source, SourceContext, SourceError, SourceRun};
 pub use crate::state::sqlite::SqliteStore;
 pub use crate::state::{AuditEntry, IntentId, PriorIntent, StateError, StateStore};
 pub use crate::tables::Tables;
+pub use crate::telemetry::metrics::{CONTENT_TYPE as METRICS_CONTENT_TYPE, render as render_metrics};
 pub use crate::testing::test_schema;

@@ -45,6 +45,7 @@ mod several_sources;
 mod sim_faults;
 mod state;
 mod state_file;
+mod telemetry;
 mod tls;
 mod tryton;
 mod weir_diff;
