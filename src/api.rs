@@ -45,5 +45,5 @@ pub use crate::sources::{Source, SourceContext, SourceError, SourceRun};
 pub use crate::state::sqlite::SqliteStore;
 pub use crate::state::{AuditEntry, IntentId, PriorIntent, StateError, StateStore};
 pub use crate::tables::Tables;
-pub use crate::telemetry::metrics::{CONTENT_TYPE as METRICS_CONTENT_TYPE, render as render_metrics};
+pub use crate::telemetry::exposition::{CONTENT_TYPE as METRICS_CONTENT_TYPE, render as render_metrics};
 pub use crate::testing::test_schema;

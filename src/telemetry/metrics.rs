@@ -1,8 +1,9 @@
-//! The process's Prometheus metrics, kept with `prometheus-client` (the Prometheus project's Rust
-//! client) in one registry for the process — as `tracing` keeps one dispatcher: what is measured is
-//! the process (`weir serve` runs every pipeline of a folder in one), and the HTTP client, the rate
-//! limits and the executor record into it without a handle threaded through every constructor.
-//! [`render`] writes the Prometheus text exposition (format 0.0.4, [`CONTENT_TYPE`]).
+//! The metrics recorded as things happen — HTTP answers, retries and latency per connection, rate-limit
+//! waits, runs per pipeline — kept with `prometheus-client` (the Prometheus project's Rust client), one
+//! set for the process, as `tracing` keeps one dispatcher: what is measured is the process (`weir
+//! serve` runs every pipeline of a folder in one), and the HTTP client, the rate limits and the
+//! executor record into it without a handle threaded through every constructor. `exposition` writes
+//! them out at each scrape.
 //!
 //! Labels stay bounded: pipeline, node and connection names come from the configuration; a status
 //! is a code from 100 to 599; a method one of HTTP's own; never a record key or a URL.
@@ -17,11 +18,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-use crate::state::StateStore;
-
-/// The `Content-Type` of what [`render`] returns: the Prometheus text format, version 0.0.4.
-pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ConnectionLabels {
@@ -195,13 +191,10 @@ pub(super) fn run_abandoned(pipeline: &str) {
     METRICS.runs_in_progress.get_or_create(&PipelineLabels { pipeline: pipeline.to_string() }).dec();
 }
 
-/// Every metric as Prometheus text (format 0.0.4, [`CONTENT_TYPE`]). With `store`, also what it holds:
-/// dead letters per pipeline, checkpoint age and watermark lag per source (read now: blocking, call it
-/// from a blocking thread). Metrics no run has recorded yet are absent, not zero.
-pub fn render(store: Option<&dyn StateStore>) -> String {
+/// Registers every metric recorded as things happen, for one scrape.
+pub(super) fn register(registry: &mut Registry) {
     let m = &*METRICS;
-    let mut registry = Registry::default();
-    let r = &mut registry;
+    let r = registry;
     r.register(
         "weir_http_requests",
         "HTTP requests by connection, method and status (`none`: no answer)",
@@ -245,36 +238,4 @@ pub fn render(store: Option<&dyn StateStore>) -> String {
         m.run_last_success.clone(),
     );
     r.register("weir_run_last_duration_seconds", "How long the pipeline's last run took", m.run_last_duration.clone());
-    register_records(r);
-    if let Some(store) = store {
-        super::scrape::register(store, r);
-    }
-    let mut text = String::new();
-    // Writing into a `String` does not fail; an error would only cut the text short.
-    let _ = prometheus_client::encoding::prometheus_text::encode(&mut text, &registry);
-    text
 }
-
-/// The records each node counted ([`super::nodes::totals`]), one counter per kind of count.
-fn register_records(registry: &mut Registry) {
-    let names = [
-        ("weir_records_in", "Records that arrived at a node (for a source: records read)"),
-        ("weir_records_out", "Records that left a node: passed downstream (sources, steps) or written (sinks)"),
-        ("weir_records_filtered", "Records a node dropped on purpose"),
-        ("weir_records_dead_lettered", "Records a node sent to the dead-letter queue"),
-    ];
-    let families: [Family<super::nodes::NodeLabels, Counter>; 4] = Default::default();
-    for (labels, counts) in super::nodes::totals() {
-        let values = [counts.received, counts.out(labels.kind), counts.filtered, counts.dead_lettered];
-        for (family, value) in families.iter().zip(values) {
-            family.get_or_create(&labels).inc_by(value);
-        }
-    }
-    for ((name, help), family) in names.into_iter().zip(families) {
-        registry.register(name, help, family);
-    }
-}
-
-#[cfg(test)]
-#[path = "metrics_tests.rs"]
-mod tests;

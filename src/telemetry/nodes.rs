@@ -9,6 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
 
 /// The counts of one node, as its counters hold them now.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -139,5 +142,25 @@ impl Drop for WatchedRun {
             self.fold();
             super::metrics::run_abandoned(&self.pipeline);
         }
+    }
+}
+
+/// Registers the records each node counted ([`totals`]) for one scrape, one counter per kind of count.
+pub(super) fn register(registry: &mut Registry) {
+    let names = [
+        ("weir_records_in", "Records that arrived at a node (for a source: records read)"),
+        ("weir_records_out", "Records that left a node: passed downstream (sources, steps) or written (sinks)"),
+        ("weir_records_filtered", "Records a node dropped on purpose"),
+        ("weir_records_dead_lettered", "Records a node sent to the dead-letter queue"),
+    ];
+    let families: [Family<NodeLabels, Counter>; 4] = Default::default();
+    for (labels, counts) in totals() {
+        let values = [counts.received, counts.out(labels.kind), counts.filtered, counts.dead_lettered];
+        for (family, value) in families.iter().zip(values) {
+            family.get_or_create(&labels).inc_by(value);
+        }
+    }
+    for ((name, help), family) in names.into_iter().zip(families) {
+        registry.register(name, help, family);
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::*;
 use crate::state::sqlite::SqliteStore;
 use crate::state::{DeadLetterEntry, StateStore};
+use crate::telemetry::metrics::{http, rate_limit_paused, rate_limit_waited, unix_now};
 use crate::telemetry::nodes::{LiveRecords, RecordCounts, run_started};
 
 #[derive(Debug, Clone, PartialEq)]
