@@ -13,15 +13,15 @@ pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CON
 /// dead letters per pipeline, checkpoint age and watermark lag per source (read now: blocking, call it
 /// from a blocking thread). Metrics nothing has recorded yet are absent, not zero.
 pub fn render(store: Option<&dyn StateStore>) -> String {
-    let mut registry = Registry::default();
-    super::metrics::register(&mut registry);
-    super::nodes::register(&mut registry);
+    let mut read_now = Registry::default();
+    super::nodes::register(&mut read_now);
     if let Some(store) = store {
-        super::scrape::register(store, &mut registry);
+        super::scrape::register(store, &mut read_now);
     }
     let mut text = String::new();
     // Writing into a `String` does not fail; an error would only cut the text short.
-    let _ = prometheus_client::encoding::prometheus_text::encode(&mut text, &registry);
+    let _ = super::metrics::encode(&mut text)
+        .and_then(|()| prometheus_client::encoding::prometheus_text::encode(&mut text, &read_now));
     text
 }
 

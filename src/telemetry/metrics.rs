@@ -17,7 +17,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ConnectionLabels {
@@ -57,8 +57,10 @@ type Seconds = Gauge<f64, AtomicU64>;
 type SecondsTotal = Counter<f64, AtomicU64>;
 type Latency = Family<ConnectionLabels, Histogram, fn() -> Histogram>;
 
-/// Every metric recorded as things happen (those read at scrape time are made by [`render`]).
+/// Every metric recorded as things happen (those read at scrape time are made by `exposition`), and
+/// the registry that holds them all.
 struct Metrics {
+    registry: Registry,
     http_requests: Family<RequestLabels, Counter>,
     http_latency: Latency,
     http_retries: Family<RetryLabels, Counter>,
@@ -77,18 +79,78 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 14))
 }
 
-static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
-    http_requests: Family::default(),
-    http_latency: Family::new_with_constructor(latency_histogram),
-    http_retries: Family::default(),
-    rate_limit_waits: Family::default(),
-    rate_limit_wait_seconds: Family::default(),
-    rate_limit_pauses: Family::default(),
-    runs: Family::default(),
-    runs_in_progress: Family::default(),
-    run_last_end: Family::default(),
-    run_last_success: Family::default(),
-    run_last_duration: Family::default(),
+/// Registers `metric` as `name` with `help`, and hands it back to record into.
+fn add<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let mut r = Registry::default();
+    Metrics {
+        http_requests: add(
+            &mut r,
+            "weir_http_requests",
+            "HTTP requests by connection, method and status (`none`: no answer)",
+            Family::default(),
+        ),
+        http_latency: add(
+            &mut r,
+            "weir_http_request_duration_seconds",
+            "Time from sending an HTTP request to its whole answer, by connection",
+            Family::new_with_constructor(latency_histogram),
+        ),
+        http_retries: add(
+            &mut r,
+            "weir_http_retries",
+            "HTTP requests sent again, by connection and the status that called for it (`no_response`: none came)",
+            Family::default(),
+        ),
+        rate_limit_waits: add(
+            &mut r,
+            "weir_rate_limit_waits",
+            "Requests that waited for a permit of a rate limit",
+            Family::default(),
+        ),
+        rate_limit_wait_seconds: add(
+            &mut r,
+            "weir_rate_limit_wait_seconds",
+            "Seconds requests waited for a permit of a rate limit",
+            Family::default(),
+        ),
+        rate_limit_pauses: add(
+            &mut r,
+            "weir_rate_limit_pauses",
+            "Times an API asked every request of a rate limit to wait (429 or 503 with Retry-After)",
+            Family::default(),
+        ),
+        runs: add(
+            &mut r,
+            "weir_runs",
+            "Runs that ended, by pipeline and status (succeeded, failed, interrupted)",
+            Family::default(),
+        ),
+        runs_in_progress: add(&mut r, "weir_runs_in_progress", "Runs of a pipeline in progress", Family::default()),
+        run_last_end: add(
+            &mut r,
+            "weir_run_last_end_timestamp_seconds",
+            "When the pipeline's last run ended (Unix time)",
+            Family::default(),
+        ),
+        run_last_success: add(
+            &mut r,
+            "weir_run_last_success_timestamp_seconds",
+            "When the pipeline's last successful run ended (Unix time)",
+            Family::default(),
+        ),
+        run_last_duration: add(
+            &mut r,
+            "weir_run_last_duration_seconds",
+            "How long the pipeline's last run took",
+            Family::default(),
+        ),
+        registry: r,
+    }
 });
 
 /// Seconds since the Unix epoch.
@@ -191,51 +253,7 @@ pub(super) fn run_abandoned(pipeline: &str) {
     METRICS.runs_in_progress.get_or_create(&PipelineLabels { pipeline: pipeline.to_string() }).dec();
 }
 
-/// Registers every metric recorded as things happen, for one scrape.
-pub(super) fn register(registry: &mut Registry) {
-    let m = &*METRICS;
-    let r = registry;
-    r.register(
-        "weir_http_requests",
-        "HTTP requests by connection, method and status (`none`: no answer)",
-        m.http_requests.clone(),
-    );
-    r.register(
-        "weir_http_request_duration_seconds",
-        "Time from sending an HTTP request to its whole answer, by connection",
-        m.http_latency.clone(),
-    );
-    r.register(
-        "weir_http_retries",
-        "HTTP requests sent again, by connection and the status that called for it (`no_response`: none came)",
-        m.http_retries.clone(),
-    );
-    r.register(
-        "weir_rate_limit_waits",
-        "Requests that waited for a permit of a rate limit",
-        m.rate_limit_waits.clone(),
-    );
-    r.register(
-        "weir_rate_limit_wait_seconds",
-        "Seconds requests waited for a permit of a rate limit",
-        m.rate_limit_wait_seconds.clone(),
-    );
-    r.register(
-        "weir_rate_limit_pauses",
-        "Times an API asked every request of a rate limit to wait (429 or 503 with Retry-After)",
-        m.rate_limit_pauses.clone(),
-    );
-    r.register("weir_runs", "Runs that ended, by pipeline and status (succeeded, failed, interrupted)", m.runs.clone());
-    r.register("weir_runs_in_progress", "Runs of a pipeline in progress", m.runs_in_progress.clone());
-    r.register(
-        "weir_run_last_end_timestamp_seconds",
-        "When the pipeline's last run ended (Unix time)",
-        m.run_last_end.clone(),
-    );
-    r.register(
-        "weir_run_last_success_timestamp_seconds",
-        "When the pipeline's last successful run ended (Unix time)",
-        m.run_last_success.clone(),
-    );
-    r.register("weir_run_last_duration_seconds", "How long the pipeline's last run took", m.run_last_duration.clone());
+/// Writes every metric recorded as things happen, as Prometheus text, to `text`.
+pub(super) fn encode(text: &mut String) -> std::fmt::Result {
+    prometheus_client::encoding::prometheus_text::encode(text, &METRICS.registry)
 }
