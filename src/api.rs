@@ -8,6 +8,7 @@
 //!   of the files ([`pipeline_schema`], [`connections_schema`], [`shared_schema`]);
 //! - **runs**: [`Execution`] started with [`RunOptions`], watched through [`Progress`], ending in a
 //!   [`RunSummary`];
+//! - **metrics**: the process's Prometheus text ([`render_metrics`], served as [`METRICS_CONTENT_TYPE`]);
 //! - **state**: the [`StateStore`] trait and its SQLite implementation [`SqliteStore`], with the types
 //!   its methods take and return that the tests read;
 //! - **webhooks**: a pipeline's [`WebhookIngress`] ([`webhook_ingress`]), which a server hands each
@@ -51,4 +52,5 @@ pub use crate::state::{
     PriorIntent, Settlement, StateError, StateStore,
 };
 pub use crate::tables::Tables;
+pub use crate::telemetry::exposition::{CONTENT_TYPE as METRICS_CONTENT_TYPE, render as render_metrics};
 pub use crate::testing::test_schema;

@@ -1,6 +1,6 @@
 //! Weir: a declarative integration engine. YAML pipelines are loaded (`config`, `assemble`), checked
 //! and wired into a DAG (`graph`), built into runtime components (`transforms`, `sources`, `sinks`) and
-//! run on tokio (`runtime`); `cli` is the command line.
+//! run on tokio (`runtime`), watched through metrics and logs (`telemetry`); `cli` is the command line.
 //!
 //! Every module is private to the crate; [`api`] is the public surface (the binary, the integration
 //! tests and the benchmarks use only it), so that the compiler reports what nothing uses.
@@ -26,5 +26,6 @@ pub(crate) mod sources;
 pub(crate) mod state;
 pub(crate) mod stdout;
 pub(crate) mod tables;
+pub(crate) mod telemetry;
 pub(crate) mod testing;
 pub(crate) mod transforms;

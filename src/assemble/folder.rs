@@ -124,7 +124,12 @@ pub(super) fn build_connections(
         }
     }
     let base_dir = file.path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-    let ctx = ConnectionContext { rate_limits: connections.rate_limits.keys().cloned().collect(), limits, base_dir };
+    let ctx = ConnectionContext {
+        name: String::new(),
+        rate_limits: connections.rate_limits.keys().cloned().collect(),
+        limits,
+        base_dir,
+    };
     let mut built: BTreeMap<String, NamedConnection> =
         failed.iter().map(|name| (name.clone(), NamedConnection::invalid())).collect();
     // In the order they are written, so errors read top to bottom.
@@ -134,21 +139,22 @@ pub(super) fn build_connections(
     });
     for (name, connection) in written {
         let base = format!("/connections/{}", escape(name));
-        let named = connection.connect(&ctx).unwrap_or_else(|errors| {
-            for e in errors.0 {
-                let pointer: String = e.field.iter().fold(base.clone(), |p, f| format!("{p}/{}", escape(f)));
-                // A structure is pointed at by its key; a scalar at its value.
-                let container = file.value.pointer(&pointer).is_some_and(|v| v.is_object() || v.is_array());
-                let anchor = if e.field.is_empty() || container { Anchor::Key } else { Anchor::Value };
-                let mut d = Diagnostic::new(e.code, e.message)
-                    .with_component(Some(format!("connection `{name}`")))
-                    .with_field(e.field.join("."))
-                    .at(file.locate(&pointer, anchor));
-                d.hint = e.hint;
-                diagnostics.push(d);
-            }
-            NamedConnection::invalid()
-        });
+        let named =
+            connection.connect(&ConnectionContext { name: name.clone(), ..ctx.clone() }).unwrap_or_else(|errors| {
+                for e in errors.0 {
+                    let pointer: String = e.field.iter().fold(base.clone(), |p, f| format!("{p}/{}", escape(f)));
+                    // A structure is pointed at by its key; a scalar at its value.
+                    let container = file.value.pointer(&pointer).is_some_and(|v| v.is_object() || v.is_array());
+                    let anchor = if e.field.is_empty() || container { Anchor::Key } else { Anchor::Value };
+                    let mut d = Diagnostic::new(e.code, e.message)
+                        .with_component(Some(format!("connection `{name}`")))
+                        .with_field(e.field.join("."))
+                        .at(file.locate(&pointer, anchor));
+                    d.hint = e.hint;
+                    diagnostics.push(d);
+                }
+                NamedConnection::invalid()
+            });
         built.insert(name.clone(), named);
     }
     built

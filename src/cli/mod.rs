@@ -27,6 +27,7 @@ use crate::config::secrets;
 use crate::graph::plan::{Plan, compile};
 use crate::state::StateStore;
 use crate::state::sqlite::SqliteStore;
+use crate::telemetry::logs::LogFormat;
 
 use output::{print, print_line};
 
@@ -43,6 +44,11 @@ struct Cli {
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `weir=debug`. Also read from WEIR_LOG.
     #[arg(long, global = true, env = "WEIR_LOG", default_value = "warn")]
     log: String,
+    /// Log lines as `text`, as `json` (one object per line, with `pipeline`, `run_id`, `node` and a
+    /// record's `key` as fields), or `auto`: text on a terminal, JSON otherwise. Also read from
+    /// WEIR_LOG_FORMAT.
+    #[arg(long, global = true, env = "WEIR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
+    log_format: LogFormat,
     /// The state file (checkpoints, id map, dead letters, run history). Default: `.weir/state.db` in
     /// the pipeline's folder for `run`, in the current folder for `dlq`, `runs` and `trace`.
     #[arg(long, global = true, env = "WEIR_STATE", value_name = "PATH")]
@@ -191,33 +197,11 @@ enum GraphFormat {
     Mermaid,
 }
 
-/// Log output with every registered secret masked.
-struct RedactingStderr;
-
-impl std::io::Write for RedactingStderr {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = secrets::redact(&String::from_utf8_lossy(buf));
-        std::io::stderr().write_all(text.as_bytes())?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
-    }
-}
-
 /// Runs the command line: parses the process's arguments, sets up logging, runs the command and returns
 /// its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(|| RedactingStderr)
-        .with_ansi(output::stderr_colors())
-        .with_target(false)
-        .init();
+    crate::telemetry::logs::init(&cli.log, cli.log_format, output::stderr_colors());
     match run(cli) {
         Ok(code) => code,
         // `weir … | head`: the reader has what it wanted; end quietly, as ripgrep does.

@@ -12,18 +12,24 @@ pub(crate) const MIN_LEN: usize = 4;
 
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
-/// Remembers a secret value so that it is masked from now on. Empty values are ignored; the config
-/// loader refuses `${secret:…}` values shorter than [`MIN_LEN`] before they get here.
+/// Remembers a secret value so that it is masked from now on, as written and as a JSON string holds
+/// it (a JSON log line escapes its quotes, backslashes and control characters). Empty values are
+/// ignored; the config loader refuses `${secret:…}` values shorter than [`MIN_LEN`] before they get
+/// here.
 pub(crate) fn register(value: &str) {
     if value.is_empty() {
         return;
     }
+    let escaped = serde_json::to_string(value).unwrap_or_default();
+    let escaped = escaped.get(1..escaped.len().saturating_sub(1)).unwrap_or_default();
     let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
-    if !secrets.iter().any(|s| s == value) {
-        secrets.push(value.to_string());
-        // Longest first, so a secret that contains another is masked whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for form in [value, escaped] {
+        if !form.is_empty() && !secrets.iter().any(|s| s == form) {
+            secrets.push(form.to_string());
+        }
     }
+    // Longest first, so a secret that contains another is masked whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
 }
 
 /// `text` with every registered secret replaced by [`MASK`].
@@ -53,5 +59,8 @@ mod tests {
         register("hunter2");
         assert_eq!(redact("a hunter2-long b hunter2"), "a *** b ***");
         assert!(any());
+        register("quo\"te\\d");
+        let json = serde_json::to_string("x quo\"te\\d y").expect("a JSON string");
+        assert_eq!(redact(&json), "\"x *** y\"", "masked as a JSON string holds it");
     }
 }

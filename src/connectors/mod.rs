@@ -10,6 +10,8 @@ use crate::kernel::build::{BuildErrors, NamedConnection};
 /// What a connection's `build()` may check against: the rest of `connections.yaml`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ConnectionContext {
+    /// The name of the connection being built (what its metrics are labelled with).
+    pub name: String,
     /// The names of the file's `rate_limits`.
     pub rate_limits: Vec<String>,
     /// Those that are valid, built: one per name for the whole process, shared by every connection

@@ -160,6 +160,7 @@ impl DeadLetterSender {
             },
             parent: record.parent.as_deref().cloned(),
         };
+        tracing::debug!(key = entry.key.as_deref(), component = step, reason = %entry.error, attempts, "record dead-lettered");
         // A record too big to store (SQLite refuses values over 1 GB) would fail every run: it is stored
         // truncated, with its size; the error names where it came from (a source entry: file and line).
         let max = self.0.max_record;

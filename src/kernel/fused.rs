@@ -62,6 +62,8 @@ pub(crate) struct StepEnv {
     pub(crate) stop: Arc<AtomicBool>,
     /// Told what the step passed on (`weir test`); `None` in normal runs.
     pub(crate) tap: Option<Arc<dyn super::tap::Tap>>,
+    /// Its log span ([`crate::telemetry::logs::node_span`]): entered while it works inside the source.
+    pub(crate) span: tracing::Span,
 }
 
 impl StepEnv {
@@ -150,6 +152,7 @@ impl Chain {
                 return Vec::new();
             }
             NodeCounters::add(&env.counters.received, batch.len());
+            let _in_step = env.span.enter();
             let mut out = Output::default();
             step.process(batch, &mut out);
             batch = env.route(out);

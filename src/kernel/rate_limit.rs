@@ -122,6 +122,7 @@ impl<C: Clock + Clone> RateLimit<C> {
         if paused.is_none_or(|p| until > p) {
             *paused = Some(until);
         }
+        crate::telemetry::metrics::rate_limit_paused(&self.name);
         tracing::warn!(limit = %self.name, wait_ms = wait.as_millis() as u64, "the API asked to slow down: every request of this rate limit waits");
     }
 }
@@ -129,16 +130,29 @@ impl<C: Clock + Clone> RateLimit<C> {
 impl RateLimit<DefaultClock> {
     /// Waits until a request may be sent, blocking the thread (a blocking component's).
     pub(crate) fn acquire_blocking(&self) {
+        let mut waited = Duration::ZERO;
         while let Err(wait) = self.try_acquire() {
             std::thread::sleep(wait);
+            waited += wait;
         }
+        self.count_wait(waited);
     }
 
     /// Waits until a request may be sent, from async code (the `http` sink's requests in flight): the
     /// same permits and pauses as [`RateLimit::acquire_blocking`], shared with its callers.
     pub(crate) async fn acquire(&self) {
+        let mut waited = Duration::ZERO;
         while let Err(wait) = self.try_acquire() {
             tokio::time::sleep(wait).await;
+            waited += wait;
+        }
+        self.count_wait(waited);
+    }
+
+    /// Counts a request that waited for its permit (the metrics).
+    fn count_wait(&self, waited: Duration) {
+        if !waited.is_zero() {
+            crate::telemetry::metrics::rate_limit_waited(&self.name, waited);
         }
     }
 }

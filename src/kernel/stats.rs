@@ -53,6 +53,19 @@ impl NodeCounters {
     }
 }
 
+/// What the metrics read of a run in progress, at scrape time.
+impl crate::telemetry::nodes::LiveRecords for NodeCounters {
+    fn records(&self) -> crate::telemetry::nodes::RecordCounts {
+        crate::telemetry::nodes::RecordCounts {
+            received: self.received.load(Ordering::Relaxed),
+            emitted: self.emitted.load(Ordering::Relaxed),
+            filtered: self.filtered.load(Ordering::Relaxed),
+            dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
+            delivered: self.delivered.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// Counts a step keeps about its own work, by name, in the order it gives them (e.g. `reconcile`'s
 /// findings: `matching`, `different`, `missing_left`, `missing_right`). In the JSON summary, an object.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -10,6 +10,7 @@ use std::time::Instant;
 use petgraph::algo::has_path_connecting;
 use petgraph::graph::NodeIndex;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use super::replay::{self, Replay};
 use super::sources::{Progress, SourceOptions, prepare_sources, side_inputs};
@@ -25,6 +26,8 @@ use crate::sinks::dry_run::DryRunSink;
 use crate::sinks::{Sink, SinkContext};
 use crate::sources::{SourceContext, SourceError, SourceRun};
 use crate::state::StateStore;
+use crate::telemetry::logs::{node_span, run_span};
+use crate::telemetry::nodes::{LiveRecords, WatchedRun};
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
@@ -64,6 +67,10 @@ pub struct Execution {
     started: Instant,
     name: String,
     dry_run: bool,
+    /// The run as the metrics count it.
+    watched: WatchedRun,
+    /// The run's log span.
+    span: tracing::Span,
 }
 
 impl Execution {
@@ -75,6 +82,9 @@ impl Execution {
         }
         let stop = Arc::clone(&options.stop);
         let failure = Failure::default();
+        let run_id = options.run_id;
+        let span = run_span(&name, run_id);
+        let span_of = |node: &str, kind: &'static str| node_span(&name, run_id, node, kind);
         let dead_letter = match (&dead_letter, &options.state) {
             _ if options.dry_run => DeadLetterSender::printing(&name),
             (DeadLetterTarget::File(path), _) => DeadLetterSender::to_file(&name, path),
@@ -167,6 +177,7 @@ impl Execution {
             failure: failure.clone(),
             stop: Arc::clone(&stop),
             tap: options.tap.clone(),
+            span: span_of(&step.id, "step"),
         };
         // The stateless steps right after each source run inside it (`kernel::fused`) — except in a
         // replay, which injects records at a step's own input.
@@ -231,14 +242,15 @@ impl Execution {
             for (ctx, (source_id, src, chain)) in contexts.into_iter().zip(readers) {
                 let failure = failure.clone();
                 let stop = Arc::clone(&stop);
+                let span = span_of(&source_id, "source");
                 let report = move |result: Result<(), SourceError>| {
                     if let Err(e) = result {
                         failure.set(format!("source `{source_id}`: {e}"), &stop);
                     }
                 };
                 handles.push(match src.run(ctx, chain) {
-                    SourceRun::Blocking(read) => tokio::task::spawn_blocking(move || report(read())),
-                    SourceRun::Async(read) => tokio::spawn(async move { report(read.await) }),
+                    SourceRun::Blocking(read) => tokio::task::spawn_blocking(move || span.in_scope(|| report(read()))),
+                    SourceRun::Async(read) => tokio::spawn(async move { report(read.await) }.instrument(span)),
                 });
             }
         }
@@ -260,7 +272,8 @@ impl Execution {
                 sources: upstream_sources(n).into_iter().map(|s| Arc::clone(&source_counters[s])).collect(),
                 partial: partial_upstream(n),
             };
-            handles.push(tokio::spawn(run_step(step.transform, env, (sides, rx), outputs, end)));
+            let span = env.span.clone();
+            handles.push(tokio::spawn(run_step(step.transform, env, (sides, rx), outputs, end).instrument(span)));
         }
 
         for (i, built) in sinks.into_iter().enumerate() {
@@ -281,12 +294,17 @@ impl Execution {
             let failure = failure.clone();
             let stop = Arc::clone(&stop);
             let tap = options.tap.clone();
+            let span = span_of(&id, "sink");
             handles.push(tokio::task::spawn_blocking(move || {
+                let _in_sink = span.enter();
                 run_sink(sink_ctx, sink, rx, dlq, &node_counters, &failure, &stop, tap.as_deref())
             }));
         }
         drop(senders);
         drop(side_senders);
+        let live = counters.iter().map(|(id, kind, _, c)| (id.clone(), *kind, Arc::clone(c) as Arc<dyn LiveRecords>));
+        let watched = crate::telemetry::nodes::run_started(&name, live);
+        span.in_scope(|| tracing::info!(dry_run = options.dry_run, "run started"));
         Self {
             progress,
             handles,
@@ -299,6 +317,8 @@ impl Execution {
             started: Instant::now(),
             name,
             dry_run: options.dry_run,
+            watched,
+            span,
         }
     }
 
@@ -333,7 +353,7 @@ impl Execution {
         }
         let error = self.failure.take();
         let interrupted = error.is_none() && self.stop.load(Ordering::SeqCst);
-        RunSummary {
+        let summary = RunSummary {
             pipeline: self.name,
             duration: self.started.elapsed(),
             records: self.progress.summary(),
@@ -342,7 +362,22 @@ impl Execution {
             interrupted,
             error,
             dry_run: self.dry_run,
-        }
+        };
+        let status = summary.run_status().as_str();
+        let r = &summary.records;
+        self.span.in_scope(|| {
+            tracing::info!(
+                status,
+                seconds = summary.duration.as_secs_f64(),
+                received = r.received,
+                delivered = r.delivered,
+                filtered = r.filtered,
+                dead_lettered = r.dead_lettered,
+                "run finished"
+            );
+        });
+        self.watched.ended(status, summary.duration);
+        summary
     }
 }
 

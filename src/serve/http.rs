@@ -1,5 +1,6 @@
-//! `weir serve`'s HTTP surface: `/healthz` (the process answers), `/readyz` (the state store answers,
-//! the pipelines are loaded, no drain under way — else 503 with the reasons), and the admin API under
+//! `weir serve`'s HTTP surface: `/healthz` (the process answers), `/metrics` (Prometheus), `/readyz`
+//! (the state store answers, the pipelines are loaded, no drain under way — else 503 with the
+//! reasons), and the admin API under
 //! `/api/` behind the admin token: the pipelines with their trigger and status, a run on request, the
 //! run history, and (`dlq`) the dead-letter queue and traces.
 
@@ -31,6 +32,7 @@ pub(super) fn router(service: Arc<Service>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .merge(api)
         .merge(super::hooks::routes())
         .merge(super::page::routes(&service))
@@ -69,6 +71,21 @@ pub(super) async fn admin_only(
         }
     }
     next.run(request).await
+}
+
+/// The Prometheus exposition: every pipeline's and connection's counters, the store's gauges.
+async fn metrics(State(service): State<Arc<Service>>) -> Response {
+    let store = Arc::clone(&service.store);
+    match tokio::task::spawn_blocking(move || crate::telemetry::exposition::render(Some(&*store))).await {
+        Ok(text) => {
+            let mut response = (StatusCode::OK, text).into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(crate::telemetry::exposition::CONTENT_TYPE));
+            response
+        }
+        Err(e) => answer(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": e.to_string()})),
+    }
 }
 
 /// 200 when ready, else 503 with every reason.

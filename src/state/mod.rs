@@ -122,7 +122,8 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    fn as_str(self) -> &'static str {
+    /// As the run history and the metrics write it.
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RunStatus::Running => "running",
             RunStatus::Succeeded => "succeeded",
@@ -199,6 +200,20 @@ pub struct AuditEntry {
     pub detail: Option<Value>,
 }
 
+/// When a source's checkpoint was last saved, for the metrics (checkpoint age, watermark lag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointStamp {
+    /// The pipeline's name.
+    pub(crate) pipeline: String,
+    /// The source's id.
+    pub(crate) source: String,
+    /// When it was saved (RFC 3339, UTC).
+    pub(crate) saved_at: String,
+    /// Its top-level `watermark` field when that is text: an incremental source's last change time
+    /// delivered (the `http` source's `incremental`).
+    pub(crate) watermark: Option<String>,
+}
+
 /// Everything Weir remembers between runs. Implementations are shared between threads; every method
 /// commits durably before it returns. The webhook inbox is part of it ([`EventInbox`]).
 pub trait StateStore: EventInbox + Send + Sync + std::fmt::Debug {
@@ -208,6 +223,9 @@ pub trait StateStore: EventInbox + Send + Sync + std::fmt::Debug {
     fn save_checkpoint(&self, pipeline: &str, source: &str, position: &Value) -> StateResult<()>;
     /// Forgets a source's position (`weir run --from-start`).
     fn clear_checkpoint(&self, pipeline: &str, source: &str) -> StateResult<()>;
+    /// When every saved checkpoint was saved, with its watermark (for the metrics, at every scrape:
+    /// cheap, without reading whole positions out).
+    fn checkpoint_stamps(&self) -> StateResult<Vec<CheckpointStamp>>;
 
     /// Every remote id recorded for a key (`{"erp_order_id": "SO123"}`).
     fn ids(&self, key: &str) -> StateResult<serde_json::Map<String, Value>>;
@@ -237,6 +255,9 @@ pub trait StateStore: EventInbox + Send + Sync + std::fmt::Debug {
     fn push_dead_letter(&self, entry: &DeadLetterEntry, run_id: Option<i64>) -> StateResult<i64>;
     /// Dead-letter entries, oldest first, of one pipeline or all.
     fn dead_letters(&self, pipeline: Option<&str>) -> StateResult<Vec<StoredDeadLetter>>;
+    /// How many dead-letter entries each pipeline that has any has (for the metrics, at every scrape:
+    /// counted, not read).
+    fn dead_letter_counts(&self) -> StateResult<Vec<(String, u64)>>;
     /// One dead-letter entry.
     fn dead_letter(&self, id: i64) -> StateResult<Option<StoredDeadLetter>>;
     /// Removes a dead-letter entry; false when there was none.

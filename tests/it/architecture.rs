@@ -21,10 +21,11 @@ const LAYERS: &[(&str, u8)] = &[
     ("clock", 0),
     ("csv_text", 0),
     ("stdout", 0),
-    // 1: expressions, tables, the state store
+    // 1: expressions, tables, the state store, and telemetry (metrics read the state store at scrape time)
     ("expr", 1),
     ("tables", 1),
     ("state", 1),
+    ("telemetry", 1),
     // 2: what every component uses
     ("kernel", 2),
     // 3: the components

@@ -99,14 +99,29 @@ fn the_json_summary_is_not_mixed_with_logs() {
 #[test]
 fn no_colours_off_a_terminal_unless_forced() {
     let dir = folder();
-    let plain = weir_logging(&["run", "a-fails.yaml"], dir.path(), &[]);
+    let text = ["run", "a-fails.yaml", "--log-format", "text"];
+    let plain = weir_logging(&text, dir.path(), &[]);
     let stderr = String::from_utf8_lossy(&plain.stderr);
     assert!(stderr.contains("pipeline failed"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "ANSI codes on a stderr that is not a terminal: {stderr:?}");
-    let forced = weir_logging(&["run", "a-fails.yaml"], dir.path(), &[("CLICOLOR_FORCE", "1")]);
+    let forced = weir_logging(&text, dir.path(), &[("CLICOLOR_FORCE", "1")]);
     assert!(String::from_utf8_lossy(&forced.stderr).contains('\u{1b}'), "CLICOLOR_FORCE=1 forces colours");
-    let off = weir_logging(&["run", "a-fails.yaml"], dir.path(), &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+    let off = weir_logging(&text, dir.path(), &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
     assert!(String::from_utf8_lossy(&off.stderr).contains('\u{1b}'), "CLICOLOR_FORCE wins over NO_COLOR");
+}
+
+#[test]
+fn logs_off_a_terminal_are_json_lines_unless_text_is_asked_for() {
+    let dir = folder();
+    let auto = weir_logging(&["run", "a-fails.yaml"], dir.path(), &[("CLICOLOR_FORCE", "1")]);
+    let stderr = String::from_utf8_lossy(&auto.stderr);
+    let logged: Vec<serde_json::Value> = stderr.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let failed = logged.iter().find(|l| l["message"] == "pipeline failed").unwrap_or_else(|| panic!("{stderr}"));
+    assert_eq!((&failed["level"], &failed["span"]["pipeline"]), (&"ERROR".into(), &"a-fails".into()), "{failed}");
+    assert!(!stderr.contains('\u{1b}'), "no colours in JSON: {stderr:?}");
+    let text = weir_logging(&["run", "a-fails.yaml"], dir.path(), &[("WEIR_LOG_FORMAT", "text")]);
+    let stderr = String::from_utf8_lossy(&text.stderr);
+    assert!(stderr.lines().any(|l| l.contains("pipeline failed") && !l.starts_with('{')), "{stderr}");
 }
 
 /// A folder with `in.csv` and `p.yaml` reading it with the source options `options`.

@@ -48,6 +48,7 @@ mod sim_faults;
 mod state;
 mod state_file;
 mod status_page;
+mod telemetry;
 mod tls;
 mod tryton;
 mod webhook;

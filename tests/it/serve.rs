@@ -473,3 +473,39 @@ sinks: [{ id: out, type: file, path: out/events.ndjson }]
     assert_eq!(ids, ["e1", "e2", "e3", "e6"], "each accepted event once, none of the refused");
     assert_eq!(served.signal("-TERM"), Some(0));
 }
+
+#[test]
+fn metrics_are_served_for_prometheus_with_each_pipelines_counts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "in.ndjson", "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n");
+    write(
+        dir.path(),
+        "counted.yaml",
+        "name: counted\nsource: { id: in, type: file, path: in.ndjson }\nsteps: [{ id: odd, type: filter, when: \"record.id is odd\" }]\nsinks: [{ id: out, type: file, path: out.ndjson }]\n",
+    );
+    let served = Served::start(dir.path(), &[("WEIR_ADMIN_TOKEN", "metrics-test-token")]);
+    assert_eq!(served.request("POST", "/api/pipelines/counted/run").0, 202);
+    served.wait_for(Duration::from_secs(20), "the run", |s| s.runs("counted").first().is_some_and(ended));
+    let response = reqwest::blocking::get(format!("{}/metrics", served.base)).expect("metrics answer");
+    assert_eq!(response.status().as_u16(), 200, "no token needed to scrape");
+    let content_type = response.headers()["content-type"].to_str().expect("a content type").to_string();
+    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+    let text = response.text().expect("a body");
+    let sample = |prefix: &str| -> Option<f64> {
+        text.lines().find(|l| l.starts_with(prefix)).and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    };
+    let runs = text.lines().filter(|l| l.starts_with("weir_runs_total{") && l.contains("pipeline=\"counted\"")).count();
+    assert!(runs >= 1, "{text}");
+    let filtered: Vec<f64> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("weir_records_filtered_total{")
+                && l.contains("pipeline=\"counted\"")
+                && l.contains("node=\"odd\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(filtered, [1.0], "id 2 filtered by `odd`: {text}");
+    assert_eq!(sample("weir_state_store_up"), Some(1.0), "{text}");
+    assert!(!text.contains("metrics-test-token"));
+}

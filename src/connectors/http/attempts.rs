@@ -3,11 +3,16 @@
 //! virtually under a test's mock.
 
 use super::answer::Answer;
+use super::client::Client;
 use super::retry::{RetryPolicy, StatusAction, Verdict};
 
 /// The tries of one record's write.
 pub(crate) struct Attempts<'p> {
     policy: &'p RetryPolicy,
+    /// The client sending them: it counts and logs each try sent again.
+    client: &'p Client,
+    /// The record's key, when the request is one record's (for the logs).
+    key: Option<&'p str>,
     /// How to wait between tries (virtually under a test's mock).
     pauses: crate::kernel::mock::Pauses,
     /// Requests sent so far.
@@ -26,8 +31,9 @@ pub(crate) enum Judged {
 }
 
 impl<'p> Attempts<'p> {
-    pub(crate) fn new(policy: &'p RetryPolicy, pauses: crate::kernel::mock::Pauses) -> Self {
-        Self { policy, pauses, made: 0, started: std::time::Instant::now() }
+    /// The tries of a request `client` sends for the record with `key` (none: a batch's, a lookup's).
+    pub(crate) fn new(policy: &'p RetryPolicy, client: &'p Client, key: Option<&'p str>) -> Self {
+        Self { policy, client, key, pauses: client.pauses(), made: 0, started: std::time::Instant::now() }
     }
 
     /// Counts one request sent.
@@ -59,7 +65,10 @@ impl<'p> Attempts<'p> {
     fn judged(&self, answer: &Answer) -> Result<Judged, std::time::Duration> {
         match answer.verdict(self.policy, self.made, self.started.elapsed()) {
             Verdict::Settle(action) => Ok(Judged::Settle(action)),
-            Verdict::Again { wait, .. } => Err(wait),
+            Verdict::Again { wait, .. } => {
+                self.client.sending_again(answer, self.made, wait, self.key);
+                Err(wait)
+            }
             Verdict::GiveUp(_) => Ok(Judged::GaveUp),
         }
     }

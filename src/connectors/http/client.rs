@@ -6,7 +6,7 @@
 //! Every text that leaves this module (errors, targets) has the registered secrets masked.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
@@ -40,6 +40,8 @@ pub(crate) struct Client {
     mock: Option<Arc<dyn crate::kernel::mock::RequestMock>>,
     /// Told every exchange with the real API (`weir test --record`).
     recorder: Option<Arc<dyn crate::kernel::mock::ExchangeRecorder>>,
+    /// The connection's metrics: every answer (status, time), every request sent again.
+    metrics: crate::telemetry::metrics::HttpMetrics,
 }
 
 /// The settings of a component's client.
@@ -127,7 +129,24 @@ impl Client {
         // A mocked API gets no credentials (no login is made) and no rate limit (waits are virtual).
         let (auth, limit) = if mock.is_some() { (None, None) } else { (auth, limit) };
         let refused = Arc::default();
-        Ok(Self { inner, asynchronous: Arc::default(), settings, auth, limit, refused, mock, recorder })
+        let metrics = options.metrics.clone();
+        Ok(Self { inner, asynchronous: Arc::default(), settings, auth, limit, refused, mock, recorder, metrics })
+    }
+
+    /// Counts and logs a request sent again in `wait` after `answer` to its try number `attempt`
+    /// (`key`: the record's, when the request is one record's).
+    pub(crate) fn sending_again(&self, answer: &Answer, attempt: u32, wait: Duration, key: Option<&str>) {
+        let status = answer.status();
+        self.metrics.retried(status);
+        let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        tracing::debug!(
+            connection = self.metrics.connection(),
+            key,
+            attempt,
+            status,
+            wait_ms,
+            "sending the request again"
+        );
     }
 
     /// How this client's components wait between tries: for real, or virtually with a mock.
@@ -268,13 +287,19 @@ impl Client {
         if let Some(body) = body {
             builder = builder.body(body);
         }
+        let started = Instant::now();
         let response = match builder.send() {
             Ok(response) => response,
-            Err(e) => return Self::unsent(request, &e).map(|answer| (answer, sent)),
+            Err(e) => {
+                self.metrics.answered(request.method.as_str(), None, started.elapsed());
+                return Self::unsent(request, &e).map(|answer| (answer, sent));
+            }
         };
         let (status, headers) = (response.status().as_u16(), response.headers().clone());
         let retry_after = self.slow_down(status, &headers);
-        Ok((Self::answer(status, headers, retry_after, read_bounded(response)), sent))
+        let body = read_bounded(response);
+        self.metrics.answered(request.method.as_str(), Some(status), started.elapsed());
+        Ok((Self::answer(status, headers, retry_after, body), sent))
     }
 
     async fn send_once_async(&self, request: &Prepared) -> Result<(Answer, Option<HeaderValue>), ClientError> {
@@ -304,14 +329,24 @@ impl Client {
             builder = builder.body(body);
         }
         // As the blocking client: the headers within `timeout`, then each read of the body.
+        let started = Instant::now();
+        let no_answer = || self.metrics.answered(request.method.as_str(), None, started.elapsed());
         let response = match tokio::time::timeout(self.settings.timeout, builder.send()).await {
             Ok(Ok(response)) => response,
-            Ok(Err(e)) => return Self::unsent(request, &e).map(|answer| (answer, sent)),
-            Err(_) => return Ok((Answer::NoResponse { message: "timed out: no answer in time".into() }, sent)),
+            Ok(Err(e)) => {
+                no_answer();
+                return Self::unsent(request, &e).map(|answer| (answer, sent));
+            }
+            Err(_) => {
+                no_answer();
+                return Ok((Answer::NoResponse { message: "timed out: no answer in time".into() }, sent));
+            }
         };
         let (status, headers) = (response.status().as_u16(), response.headers().clone());
         let retry_after = self.slow_down(status, &headers);
-        Ok((Self::answer(status, headers, retry_after, read_bounded_async(response).await), sent))
+        let body = read_bounded_async(response).await;
+        self.metrics.answered(request.method.as_str(), Some(status), started.elapsed());
+        Ok((Self::answer(status, headers, retry_after, body), sent))
     }
 
     /// The auth header from async code: at once when it needs no login (a static header, an OAuth 1.0a

@@ -179,6 +179,7 @@ impl HttpConnectionConfig {
             follow_redirects: self.follow_redirects,
             ca_certificates,
             hook: None,
+            metrics: crate::telemetry::metrics::http(&ctx.name),
         };
         let auth = self.auth.as_ref().map(|a| a.build(self.base_url.trim_end_matches('/'), &mut errors));
         if let Err(e) = RetryPolicy::build(&self.retry.clone().unwrap_or_default(), &self.on_status) {
@@ -213,6 +214,8 @@ pub(crate) struct ClientOptions {
     pub follow_redirects: bool,
     /// Certificate authorities trusted besides the system's.
     pub ca_certificates: Vec<reqwest::Certificate>,
+    /// What its requests record: the connection's metrics (none named without a connection).
+    pub metrics: crate::telemetry::metrics::HttpMetrics,
 }
 
 /// True for `http://HOST…` or `https://HOST…` (scheme in any case) with a non-empty host and no

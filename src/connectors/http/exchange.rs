@@ -59,7 +59,10 @@ pub(crate) fn exchange(
         attempt += 1;
         let answer = client.send(request)?;
         match answer.verdict(policy, attempt, started.elapsed()) {
-            Verdict::Again { wait, .. } => client.pauses().sleep(wait),
+            Verdict::Again { wait, .. } => {
+                client.sending_again(&answer, attempt, wait, None);
+                client.pauses().sleep(wait);
+            }
             Verdict::Settle(action) => return Ok((Exchange::Settled(action, answer), attempt)),
             Verdict::GiveUp(_) => return Ok((Exchange::GaveUp(answer), attempt)),
         }

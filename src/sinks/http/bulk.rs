@@ -193,7 +193,7 @@ impl Bulk {
     /// Sends one bulk and polls its status until no operation is open: each operation's status and
     /// message, in the order of the request's records.
     fn round(&self, sink: &HttpSink, run: &Run, request: &Prepared) -> Result<Round, SinkError> {
-        let answer = match sink.exchange(run, request)? {
+        let answer = match sink.exchange(run, request, None)? {
             Exchanged::Refused(answer) => {
                 let reason = scrub(format!("{} answered {}", request.target, answer.describe()));
                 return Ok(Round::Refused(reason, answer.status()));
@@ -235,7 +235,7 @@ impl Bulk {
             if poll > 0 {
                 run.client.pauses().sleep(self.poll_interval);
             }
-            let answer = match sink.exchange(run, &status_request)? {
+            let answer = match sink.exchange(run, &status_request, None)? {
                 Exchanged::Accepted(_, answer, _) => answer,
                 Exchanged::Refused(answer) => {
                     return Err(SinkError {

@@ -81,7 +81,7 @@ impl IfMatch {
             Ok(r) => r,
             Err(e) => return Ok(Err(format!("the ETag's read cannot be rendered: {e}"))),
         };
-        let answer = match sink.exchange(run, &read)? {
+        let answer = match sink.exchange(run, &read, None)? {
             Exchanged::Accepted(_, answer, _) => answer,
             Exchanged::Refused(answer) => {
                 return Ok(Err(format!("reading the ETag, {} answered {}", read.target, answer.describe())));
@@ -121,7 +121,7 @@ impl IfMatch {
             };
             let mut sent = request.clone();
             sent.headers.insert(IF_MATCH, value);
-            let exchanged = sink.exchange(run, &sent)?;
+            let exchanged = sink.exchange(run, &sent, None)?;
             let stale = matches!(&exchanged, Exchanged::Refused(a) if a.status() == Some(412));
             last = Some((sent, exchanged));
             if !stale {

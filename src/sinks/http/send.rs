@@ -19,10 +19,19 @@ pub(super) enum Exchanged {
     Refused(Answer),
 }
 
+/// The key of a request's only record (a batch's requests log none).
+fn one_key<'k>(keys: &[&'k str]) -> Option<&'k str> {
+    match keys {
+        [one] => Some(one),
+        _ => None,
+    }
+}
+
 impl HttpSink {
-    /// Sends `request` until the retry policy settles its answer.
-    pub(super) fn exchange(&self, run: &Run, request: &Prepared) -> Result<Exchanged, SinkError> {
-        let mut attempts = Attempts::new(&self.policy, run.client.pauses());
+    /// Sends `request` (the record `key`'s, when it is one record's) until the retry policy settles its
+    /// answer.
+    pub(super) fn exchange(&self, run: &Run, request: &Prepared, key: Option<&str>) -> Result<Exchanged, SinkError> {
+        let mut attempts = Attempts::new(&self.policy, &run.client, key);
         loop {
             attempts.sent();
             let answer = run.client.send(request)?;
@@ -34,8 +43,8 @@ impl HttpSink {
     }
 
     /// [`HttpSink::exchange`] from async code (the requests in flight).
-    async fn exchange_async(&self, run: &Run, request: &Prepared) -> Result<Exchanged, SinkError> {
-        let mut attempts = Attempts::new(&self.policy, run.client.pauses());
+    async fn exchange_async(&self, run: &Run, request: &Prepared, key: Option<&str>) -> Result<Exchanged, SinkError> {
+        let mut attempts = Attempts::new(&self.policy, &run.client, key);
         loop {
             attempts.sent();
             let answer = run.client.send_async(request).await?;
@@ -76,7 +85,7 @@ impl HttpSink {
         };
         match prepared {
             Ok((request, keys)) => {
-                let exchanged = self.exchange_async(run, &request).await?;
+                let exchanged = self.exchange_async(run, &request, one_key(&keys)).await?;
                 self.settle(run, &request, &keys, exchanged)
             }
             Err(rejected) => Ok(rejected),
@@ -86,7 +95,7 @@ impl HttpSink {
     /// A write without intents of the records with `keys`: send (retrying when the outcome is unknown;
     /// this may repeat a create). Each record is audited under its key.
     pub(super) fn send_once(&self, run: &Run, request: &Prepared, keys: &[&str]) -> Result<Settled, SinkError> {
-        let exchanged = self.exchange(run, request)?;
+        let exchanged = self.exchange(run, request, one_key(keys))?;
         self.settle(run, request, keys, exchanged)
     }
 

@@ -293,7 +293,10 @@ impl HttpSource {
             attempt += 1;
             let answer = client.send(&request).map_err(|e| failed(e.message, e.retryable))?;
             match answer.verdict(&self.policy, attempt, started.elapsed()) {
-                Verdict::Again { wait, .. } => client.pauses().sleep(wait),
+                Verdict::Again { wait, .. } => {
+                    client.sending_again(&answer, attempt, wait, None);
+                    client.pauses().sleep(wait);
+                }
                 Verdict::Settle(StatusAction::Ok) => return self.page(&request, answer).map(Some),
                 Verdict::Settle(_) if ranged && answer.status() == Some(416) => return Ok(None),
                 Verdict::GiveUp(_) => {

@@ -11,10 +11,11 @@ use std::sync::{Mutex, PoisonError};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
-use time::{OffsetDateTime, PrimitiveDateTime};
 
+use crate::clock::{TimeFormat, parse_change_time};
 use crate::config::duration::Duration;
 use crate::expr::jsonpath::JsonPath;
 use crate::kernel::build::BuildErrors;
@@ -48,16 +49,6 @@ pub(crate) enum Mark {
     Number(f64),
 }
 
-/// How a timestamp was written, to write the watermark back the same way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd)]
-pub(crate) enum TimeFormat {
-    Rfc3339,
-    /// `YYYY-MM-DD hh:mm:ss`, UTC.
-    Space,
-    /// `YYYY-MM-DDThh:mm:ss`, UTC.
-    LocalT,
-}
-
 impl Mark {
     /// Reads a change time from a record's value.
     pub(crate) fn read(value: &Value) -> Result<Self, String> {
@@ -71,18 +62,8 @@ impl Mark {
     /// Reads a change time from text.
     pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
-            return Ok(Mark::Time(t, TimeFormat::Rfc3339));
-        }
-        let space =
-            format_description!(version = 2, "[year]-[month]-[day] [hour]:[minute]:[second][optional [.[subsecond]]]");
-        if let Ok(t) = PrimitiveDateTime::parse(text, space) {
-            return Ok(Mark::Time(t.assume_utc(), TimeFormat::Space));
-        }
-        let local =
-            format_description!(version = 2, "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]");
-        if let Ok(t) = PrimitiveDateTime::parse(text, local) {
-            return Ok(Mark::Time(t.assume_utc(), TimeFormat::LocalT));
+        if let Some((t, format)) = parse_change_time(text) {
+            return Ok(Mark::Time(t, format));
         }
         if let Ok(n) = text.parse::<f64>()
             && n.is_finite()

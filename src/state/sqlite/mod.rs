@@ -3,6 +3,7 @@
 //! or power loss. Opening refuses — with a message that says why — a file from a newer or unknown
 //! schema, a corrupt file, or a location Weir cannot write, instead of silently starting over.
 
+mod gauges;
 mod inbox;
 mod open;
 mod retention;

@@ -12,8 +12,8 @@ use crate::state::DeadLetterEntry;
 use crate::state::RetentionRule;
 use crate::state::lease::{LeaseHolder, LeaseInfo, process_alive};
 use crate::state::{
-    AuditEntry, HistoryKind, IntentId, PriorIntent, RunRecord, RunStatus, StateError, StateResult, StateStore,
-    StoredDeadLetter, WriteOutcome,
+    AuditEntry, CheckpointStamp, HistoryKind, IntentId, PriorIntent, RunRecord, RunStatus, StateError, StateResult,
+    StateStore, StoredDeadLetter, WriteOutcome,
 };
 
 fn to_json(value: &Value) -> String {
@@ -83,6 +83,10 @@ impl StateStore for SqliteStore {
             .execute("DELETE FROM checkpoints WHERE pipeline = ?1 AND source = ?2", params![pipeline, source])
             .map_err(map_error)?;
         Ok(())
+    }
+
+    fn checkpoint_stamps(&self) -> StateResult<Vec<CheckpointStamp>> {
+        self.stamps()
     }
 
     fn ids(&self, key: &str) -> StateResult<Map<String, Value>> {
@@ -226,6 +230,10 @@ impl StateStore for SqliteStore {
         let mut stmt = conn.prepare_cached(&sql).map_err(map_error)?;
         let rows = stmt.query_map(params![pipeline], dead_letter_row).map_err(map_error)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(map_error)
+    }
+
+    fn dead_letter_counts(&self) -> StateResult<Vec<(String, u64)>> {
+        self.count_dead_letters()
     }
 
     fn dead_letter(&self, id: i64) -> StateResult<Option<StoredDeadLetter>> {

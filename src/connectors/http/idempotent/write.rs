@@ -143,7 +143,7 @@ impl<'a> Write<'a> {
             self.request.headers.insert(name.clone(), value);
         }
         let state = self.state;
-        let mut attempts = Attempts::new(self.policy, self.client.pauses());
+        let mut attempts = Attempts::new(self.policy, self.client, Some(self.id_key.as_str()));
         match state.begin_intent(&id, &hash)? {
             PriorIntent::Done { payload_hash, response } if payload_hash == hash => {
                 let ids = ids_of(response.as_ref());
