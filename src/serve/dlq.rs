@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 use super::Service;
-use super::http::{answer, draining};
+use super::reply::{answer, draining};
 use crate::state::StateStore;
 
 /// The routes, under the admin token (the caller adds the layer).

@@ -15,7 +15,7 @@ use axum::routing::any;
 use serde_json::json;
 
 use super::Service;
-use super::http::{answer, draining};
+use super::reply::{answer, draining};
 use crate::sources::webhook::ingress::WebhookRequest;
 
 /// The hook route; no admin token (webhooks are verified by their signatures).

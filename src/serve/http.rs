@@ -8,14 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::Service;
+use super::reply::{admin_only, answer, draining};
 
 /// How long `/readyz` waits for the state store.
 const STORE_PROBE: Duration = Duration::from_secs(2);
@@ -38,39 +39,6 @@ pub(super) fn router(service: Arc<Service>) -> Router {
         .merge(super::page::routes(&service))
         .fallback(|| async { answer(StatusCode::NOT_FOUND, json!({"error": "no such endpoint"})) })
         .with_state(service)
-}
-
-/// A JSON answer.
-pub(super) fn answer(status: StatusCode, body: Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
-/// Lets a request through when it carries the admin token (`Authorization: Bearer …`), or when no
-/// token is configured (loopback only, checked at start-up).
-pub(super) async fn admin_only(
-    State(service): State<Arc<Service>>,
-    headers: HeaderMap,
-    request: Request,
-    next: Next,
-) -> Response {
-    if let Some(token) = &service.admin_token {
-        let offered = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if !token.accepts(offered.trim()) {
-            let mut response = answer(
-                StatusCode::UNAUTHORIZED,
-                json!({"error": "the admin API needs `Authorization: Bearer <token>` with the admin token"}),
-            );
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return response;
-        }
-    }
-    next.run(request).await
 }
 
 /// The Prometheus exposition: every pipeline's and connection's counters, the store's gauges.
@@ -145,13 +113,6 @@ async fn run_now(State(service): State<Arc<Service>>, Path(name): Path<String>) 
         }
         None => answer(StatusCode::NOT_FOUND, json!({"error": format!("no pipeline `{name}` is served here")})),
     }
-}
-
-/// 503 with `Retry-After` while draining.
-pub(super) fn draining() -> Response {
-    let mut response = answer(StatusCode::SERVICE_UNAVAILABLE, json!({"error": "shutting down; try again shortly"}));
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
-    response
 }
 
 /// The run history, newest first: `?pipeline=NAME&limit=N` (default 50).

@@ -8,6 +8,7 @@ mod hooks;
 mod http;
 mod page;
 mod reload;
+mod reply;
 mod scheduler;
 
 use std::collections::BTreeMap;

@@ -16,7 +16,7 @@ use axum::routing::get;
 use serde_json::json;
 
 use super::Service;
-use super::http::{admin_only, answer};
+use super::reply::{admin_only, answer};
 use crate::graph::plan::compile;
 
 const INDEX: &str = include_str!("index.html");
