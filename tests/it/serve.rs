@@ -10,11 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::receiver::{Config, Receiver};
-use crate::support::served::{Served, ended};
-
-fn write(dir: &Path, name: &str, text: &str) {
-    std::fs::write(dir.join(name), text).expect("write");
-}
+use crate::support::served::{Served, ended, prices_folder, write};
 
 #[test]
 fn pipelines_run_under_their_schedules_or_on_request_with_health_and_readiness() {
@@ -339,22 +335,7 @@ fn an_edit_reloads_what_changed_and_a_bad_edit_keeps_the_last_good_version() {
 #[test]
 fn a_dead_letter_is_replayed_through_the_api_after_the_table_is_fixed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    write(dir.path(), "in.ndjson", "{\"sku\":\"A\"}\n{\"sku\":\"B\"}\n");
-    std::fs::create_dir(dir.path().join("tables")).expect("tables/");
-    write(dir.path(), "tables/prices.csv", "sku,price\nA,10\n");
-    write(
-        dir.path(),
-        "prices.yaml",
-        r#"name: prices
-source: { id: in, type: file, path: in.ndjson, key: "sku:{{ record.sku }}" }
-steps:
-  - id: price
-    type: template
-    set:
-      price: "{{ lookup('prices', record.sku, key='sku', column='price', default=none) | required('no price for ' ~ record.sku ~ ' in tables/prices.csv') }}"
-sinks: [{ id: out, type: file, path: out.ndjson }]
-"#,
-    );
+    prices_folder(dir.path(), &serde_json::json!({"sku": "B"}));
     let served = Served::start(dir.path(), &[("WEIR_RELOAD_EVERY", "100ms")]);
     assert_eq!(served.request("POST", "/api/pipelines/prices/run").0, 202);
     served.wait_for(Duration::from_secs(20), "the run", |s| s.runs("prices").first().is_some_and(ended));

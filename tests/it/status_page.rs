@@ -2,43 +2,17 @@
 //! a dead-lettered record shown as text (its `<script>` never runs), the graph drawn, the table fixed
 //! on disk, the Replay button pressed and the record delivered, and the record's trace found by key.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::support::browser::Browser;
-use crate::support::served::{Served, ended};
+use crate::support::served::{Served, ended, prices_folder, write};
 
 const TOKEN: &str = "page-test-token";
 /// A hostile record value: markup that would run if the page parsed it as HTML.
 const HOSTILE: &str = "<script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\">";
 const WAIT: Duration = Duration::from_secs(30);
-
-fn write(dir: &Path, name: &str, text: &str) {
-    std::fs::write(dir.join(name), text).expect("write");
-}
-
-/// `prices`: each record priced from `tables/prices.csv`; a sku without a row is dead-lettered.
-fn prices_folder(dir: &Path) {
-    let b = json!({"sku": "B", "note": HOSTILE});
-    write(dir, "in.ndjson", &format!("{{\"sku\":\"A\"}}\n{b}\n"));
-    std::fs::create_dir(dir.join("tables")).expect("tables/");
-    write(dir, "tables/prices.csv", "sku,price\nA,10\n");
-    write(
-        dir,
-        "prices.yaml",
-        r#"name: prices
-source: { id: in, type: file, path: in.ndjson, key: "sku:{{ record.sku }}" }
-steps:
-  - id: price
-    type: template
-    set:
-      price: "{{ lookup('prices', record.sku, key='sku', column='price', default=none) | required('no price for ' ~ record.sku ~ ' in tables/prices.csv') }}"
-sinks: [{ id: out, type: file, path: out.ndjson }]
-"#,
-    );
-}
 
 #[test]
 fn a_dead_letter_is_seen_and_replayed_from_the_status_page_after_the_table_is_fixed() {
@@ -50,7 +24,7 @@ fn a_dead_letter_is_seen_and_replayed_from_the_status_page_after_the_table_is_fi
         }
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    prices_folder(dir.path());
+    prices_folder(dir.path(), &json!({"sku": "B", "note": HOSTILE}));
     let mut served = Served::start(dir.path(), &[("WEIR_RELOAD_EVERY", "100ms"), ("WEIR_ADMIN_TOKEN", TOKEN)]);
     assert_eq!(served.request("POST", "/api/pipelines/prices/run").0, 202);
     served.wait_for(WAIT, "the run", |s| s.runs("prices").first().is_some_and(ended));

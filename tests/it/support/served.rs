@@ -115,3 +115,29 @@ impl Drop for Served {
 pub(crate) fn ended(run: &Value) -> bool {
     run["ended_at"].is_string()
 }
+
+/// Writes `text` to `dir/name`.
+pub(crate) fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).expect("write");
+}
+
+/// A folder with the `prices` pipeline: each record of `in.ndjson` (`{"sku":"A"}` then `b`) priced
+/// from `tables/prices.csv`, which has a row for A only: B is dead-lettered until the table is fixed.
+pub(crate) fn prices_folder(dir: &Path, b: &Value) {
+    write(dir, "in.ndjson", &format!("{{\"sku\":\"A\"}}\n{b}\n"));
+    std::fs::create_dir(dir.join("tables")).expect("tables/");
+    write(dir, "tables/prices.csv", "sku,price\nA,10\n");
+    write(
+        dir,
+        "prices.yaml",
+        r#"name: prices
+source: { id: in, type: file, path: in.ndjson, key: "sku:{{ record.sku }}" }
+steps:
+  - id: price
+    type: template
+    set:
+      price: "{{ lookup('prices', record.sku, key='sku', column='price', default=none) | required('no price for ' ~ record.sku ~ ' in tables/prices.csv') }}"
+sinks: [{ id: out, type: file, path: out.ndjson }]
+"#,
+    );
+}
