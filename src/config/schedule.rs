@@ -35,7 +35,8 @@ pub(crate) struct ScheduleConfig {
     /// `catch_up` runs each missed one in turn, at most `catch_up_limit`.
     #[serde(default)]
     pub(crate) missed: MissedRuns,
-    /// The most missed runs `missed: catch_up` makes up for (the oldest are dropped). Default 24.
+    /// The most missed runs `missed: catch_up` makes up for (the oldest are dropped). Default 24,
+    /// at most 1000.
     #[serde(default)]
     pub(crate) catch_up_limit: Option<u32>,
 }
@@ -55,6 +56,8 @@ pub(crate) enum MissedRuns {
 
 /// Default of `catch_up_limit`.
 const CATCH_UP_LIMIT: u32 = 24;
+/// The largest `catch_up_limit`: the missed runs are listed at start-up, then made one by one.
+const MAX_CATCH_UP_LIMIT: u32 = 1000;
 
 /// A cron expression, parsed when the file is read.
 #[derive(Clone)]
@@ -191,6 +194,13 @@ impl ScheduleConfig {
                 zone: self.timezone.map_or(chrono_tz::UTC, |z| z.0),
             }),
         };
+        if self.catch_up_limit.is_some_and(|n| n > MAX_CATCH_UP_LIMIT) {
+            errors.push(error(
+                "catch_up_limit",
+                "`catch_up_limit` is at most 1000 (each missed run is made, one after another, at start-up)",
+                "write a smaller number; flows that read by watermark need `missed: once`",
+            ));
+        }
         if self.catch_up_limit.is_some() && self.missed != MissedRuns::CatchUp {
             errors.push(error(
                 "catch_up_limit",

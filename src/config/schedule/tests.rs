@@ -65,6 +65,8 @@ fn bad_schedules_say_what_to_write() {
         .map(|e| e.key)
         .collect();
     assert_eq!(both, ["timezone", "catch_up_limit"], "every problem reported");
+    let huge = schedule("{ every: 1s, missed: catch_up, catch_up_limit: 4000000000 }").expect_err("too many");
+    assert_eq!(huge[0].key, "catch_up_limit");
 }
 
 #[test]
