@@ -17,39 +17,40 @@ fn outcome_of(kind: Option<String>, reason: Option<String>) -> Option<EventOutco
 
 impl EventInbox for SqliteStore {
     fn inbox_accept(&self, pipeline: &str, event: &NewEvent<'_>) -> StateResult<Acceptance> {
-        let mut conn = self.lock();
-        // IMMEDIATE: the duplicate probe and the insert see the same state, whatever other processes do.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
-        let inserted = tx
-            .prepare_cached(
-                "INSERT INTO webhook_events (pipeline, event_id, received_at_ms, headers, body, malformed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (pipeline, event_id) DO NOTHING",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    pipeline,
-                    event.event_id,
-                    event.received_at_ms,
-                    event.headers.to_string(),
-                    event.body,
-                    event.malformed
-                ])
-            })
-            .map_err(map_error)?;
-        let acceptance = if inserted == 1 {
-            Acceptance::Accepted { seq: tx.last_insert_rowid() }
-        } else {
-            let (seq, kind, reason): (i64, Option<String>, Option<String>) = tx
-                .query_row(
-                    "SELECT seq, outcome, reason FROM webhook_events WHERE pipeline = ?1 AND event_id = ?2",
-                    params![pipeline, event.event_id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        self.write(|conn| {
+            // IMMEDIATE: the duplicate probe and the insert see the same state, whatever other processes do.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO webhook_events (pipeline, event_id, received_at_ms, headers, body, malformed)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (pipeline, event_id) DO NOTHING",
                 )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        pipeline,
+                        event.event_id,
+                        event.received_at_ms,
+                        event.headers.to_string(),
+                        event.body,
+                        event.malformed
+                    ])
+                })
                 .map_err(map_error)?;
-            Acceptance::Duplicate { seq, outcome: outcome_of(kind, reason) }
-        };
-        tx.commit().map_err(map_error)?;
-        Ok(acceptance)
+            let acceptance = if inserted == 1 {
+                Acceptance::Accepted { seq: tx.last_insert_rowid() }
+            } else {
+                let (seq, kind, reason): (i64, Option<String>, Option<String>) = tx
+                    .query_row(
+                        "SELECT seq, outcome, reason FROM webhook_events WHERE pipeline = ?1 AND event_id = ?2",
+                        params![pipeline, event.event_id],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .map_err(map_error)?;
+                Acceptance::Duplicate { seq, outcome: outcome_of(kind, reason) }
+            };
+            tx.commit().map_err(map_error)?;
+            Ok(acceptance)
+        })
     }
 
     fn inbox_events(
@@ -93,26 +94,27 @@ impl EventInbox for SqliteStore {
         if settlements.is_empty() {
             return Ok(());
         }
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
-        {
-            // The reason of a dead-lettered event is its record's newest dead-letter entry: written
-            // before the record was acknowledged as dead-lettered, so it is there by now.
-            let mut stmt = tx
-                .prepare_cached(
-                    "UPDATE webhook_events SET outcome = ?3, settled_at = ?4,
-                         reason = CASE WHEN ?5 IS NULL THEN NULL ELSE (SELECT error FROM dead_letters
-                             WHERE pipeline = ?1 AND key = ?5 ORDER BY id DESC LIMIT 1) END
-                     WHERE pipeline = ?1 AND event_id = ?2",
-                )
-                .map_err(map_error)?;
-            let now = now_rfc3339();
-            for s in settlements {
-                let key = s.dead_letter_key.filter(|_| s.kind == OutcomeKind::DeadLettered);
-                stmt.execute(params![pipeline, s.event_id, s.kind.as_str(), now, key]).map_err(map_error)?;
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
+            {
+                // The reason of a dead-lettered event is its record's newest dead-letter entry: written
+                // before the record was acknowledged as dead-lettered, so it is there by now.
+                let mut stmt = tx
+                    .prepare_cached(
+                        "UPDATE webhook_events SET outcome = ?3, settled_at = ?4,
+                             reason = CASE WHEN ?5 IS NULL THEN NULL ELSE (SELECT error FROM dead_letters
+                                 WHERE pipeline = ?1 AND key = ?5 ORDER BY id DESC LIMIT 1) END
+                         WHERE pipeline = ?1 AND event_id = ?2",
+                    )
+                    .map_err(map_error)?;
+                let now = now_rfc3339();
+                for s in settlements {
+                    let key = s.dead_letter_key.filter(|_| s.kind == OutcomeKind::DeadLettered);
+                    stmt.execute(params![pipeline, s.event_id, s.kind.as_str(), now, key]).map_err(map_error)?;
+                }
             }
-        }
-        tx.commit().map_err(map_error)
+            tx.commit().map_err(map_error)
+        })
     }
 
     fn inbox_status(&self, pipeline: &str, event_id: &str) -> StateResult<EventStatus> {
@@ -135,13 +137,13 @@ impl EventInbox for SqliteStore {
     }
 
     fn inbox_prune(&self, pipeline: &str, through: i64, received_before_ms: i64) -> StateResult<u64> {
-        let removed = self
-            .lock()
-            .execute(
+        let removed = self.write(|conn| {
+            conn.execute(
                 "DELETE FROM webhook_events WHERE pipeline = ?1 AND seq <= ?2 AND received_at_ms < ?3",
                 params![pipeline, through, received_before_ms],
             )
-            .map_err(map_error)?;
+            .map_err(map_error)
+        })?;
         Ok(removed as u64)
     }
 }

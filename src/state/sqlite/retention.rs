@@ -31,17 +31,19 @@ impl SqliteStore {
                      WHERE pipeline = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
             ),
         };
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(map_error)?;
-        let mut removed = 0;
-        if let Some(age) = rule.max_age {
-            removed += tx.execute(by_age, params![pipeline, cutoff(age.0)]).map_err(map_error)?;
-        }
-        if let Some(keep) = rule.max_entries {
-            removed += tx.execute(by_count, params![pipeline, keep.min(i64::MAX as u64) as i64]).map_err(map_error)?;
-        }
-        tx.commit().map_err(map_error)?;
-        Ok(removed as u64)
+        self.write(|conn| {
+            let tx = conn.transaction().map_err(map_error)?;
+            let mut removed = 0;
+            if let Some(age) = rule.max_age {
+                removed += tx.execute(by_age, params![pipeline, cutoff(age.0)]).map_err(map_error)?;
+            }
+            if let Some(keep) = rule.max_entries {
+                removed +=
+                    tx.execute(by_count, params![pipeline, keep.min(i64::MAX as u64) as i64]).map_err(map_error)?;
+            }
+            tx.commit().map_err(map_error)?;
+            Ok(removed as u64)
+        })
     }
 
     /// Rewrites the state file without its free pages (`VACUUM`) and empties the write-ahead log;
@@ -49,11 +51,10 @@ impl SqliteStore {
     /// fails rather than interrupt a running pipeline's writes.
     pub(crate) fn compact(&self) -> StateResult<(u64, u64)> {
         let before = self.size()?;
-        {
-            let conn = self.lock();
+        self.write(|conn| {
             conn.execute_batch("VACUUM").map_err(map_error)?;
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(map_error)?;
-        }
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(map_error)
+        })?;
         Ok((before, self.size()?))
     }
 

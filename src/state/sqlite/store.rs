@@ -68,21 +68,23 @@ impl StateStore for SqliteStore {
     }
 
     fn save_checkpoint(&self, pipeline: &str, source: &str, position: &Value) -> StateResult<()> {
-        self.lock()
-            .execute(
+        self.write(|conn| {
+            conn.execute(
                 "INSERT INTO checkpoints (pipeline, source, position, updated_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (pipeline, source) DO UPDATE SET position = ?3, updated_at = ?4",
                 params![pipeline, source, to_json(position), now_rfc3339()],
             )
             .map_err(map_error)?;
-        Ok(())
+            Ok(())
+        })
     }
 
     fn clear_checkpoint(&self, pipeline: &str, source: &str) -> StateResult<()> {
-        self.lock()
-            .execute("DELETE FROM checkpoints WHERE pipeline = ?1 AND source = ?2", params![pipeline, source])
-            .map_err(map_error)?;
-        Ok(())
+        self.write(|conn| {
+            conn.execute("DELETE FROM checkpoints WHERE pipeline = ?1 AND source = ?2", params![pipeline, source])
+                .map_err(map_error)?;
+            Ok(())
+        })
     }
 
     fn checkpoint_stamps(&self) -> StateResult<Vec<CheckpointStamp>> {
@@ -104,123 +106,126 @@ impl StateStore for SqliteStore {
     }
 
     fn put_id(&self, key: &str, name: &str, value: &Value) -> StateResult<()> {
-        writes::put_id(&self.lock(), key, name, value)
+        self.write(|conn| writes::put_id(conn, key, name, value))
     }
 
     fn begin_intent(&self, id: &IntentId, payload_hash: &str) -> StateResult<PriorIntent> {
-        let mut conn = self.lock();
-        // IMMEDIATE: it reads before it writes; a deferred transaction's read snapshot could fail the
-        // write with SQLITE_BUSY_SNAPSHOT when another process commits in between.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
-        let prior: Option<(String, String, Option<String>)> = tx
-            .query_row(
-                "SELECT status, payload_hash, response FROM intents WHERE pipeline = ?1 AND sink = ?2 AND key = ?3",
-                params![id.pipeline, id.sink, id.key],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(map_error)?;
-        let now = now_rfc3339();
-        let prior = match prior {
-            None => {
-                tx.execute(
-                    "INSERT INTO intents (pipeline, sink, key, payload_hash, status, attempts, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, 'pending', 1, ?5, ?5)",
-                    params![id.pipeline, id.sink, id.key, payload_hash, now],
+        self.write(|conn| {
+            // IMMEDIATE: it reads before it writes; a deferred transaction's read snapshot could fail the
+            // write with SQLITE_BUSY_SNAPSHOT when another process commits in between.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
+            let prior: Option<(String, String, Option<String>)> = tx
+                .query_row(
+                    "SELECT status, payload_hash, response FROM intents WHERE pipeline = ?1 AND sink = ?2 AND key = ?3",
+                    params![id.pipeline, id.sink, id.key],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
+                .optional()
                 .map_err(map_error)?;
-                PriorIntent::None
-            }
-            Some((status, hash, response)) if status == "done" => {
-                PriorIntent::Done { payload_hash: hash, response: from_json(response) }
-            }
-            Some((_, hash, _)) => {
-                tx.execute(
-                    "UPDATE intents SET attempts = attempts + 1, updated_at = ?4
-                     WHERE pipeline = ?1 AND sink = ?2 AND key = ?3",
-                    params![id.pipeline, id.sink, id.key, now],
-                )
-                .map_err(map_error)?;
-                PriorIntent::Pending { payload_hash: hash }
-            }
-        };
-        tx.commit().map_err(map_error)?;
-        Ok(prior)
+            let now = now_rfc3339();
+            let prior = match prior {
+                None => {
+                    tx.execute(
+                        "INSERT INTO intents (pipeline, sink, key, payload_hash, status, attempts, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, 'pending', 1, ?5, ?5)",
+                        params![id.pipeline, id.sink, id.key, payload_hash, now],
+                    )
+                    .map_err(map_error)?;
+                    PriorIntent::None
+                }
+                Some((status, hash, response)) if status == "done" => {
+                    PriorIntent::Done { payload_hash: hash, response: from_json(response) }
+                }
+                Some((_, hash, _)) => {
+                    tx.execute(
+                        "UPDATE intents SET attempts = attempts + 1, updated_at = ?4
+                         WHERE pipeline = ?1 AND sink = ?2 AND key = ?3",
+                        params![id.pipeline, id.sink, id.key, now],
+                    )
+                    .map_err(map_error)?;
+                    PriorIntent::Pending { payload_hash: hash }
+                }
+            };
+            tx.commit().map_err(map_error)?;
+            Ok(prior)
+        })
     }
 
     fn complete_intent(&self, id: &IntentId, payload_hash: &str, response: Option<&Value>) -> StateResult<()> {
-        writes::complete_intent(&self.lock(), id, payload_hash, response)
+        self.write(|conn| writes::complete_intent(conn, id, payload_hash, response))
     }
 
     fn abandon_intent(&self, id: &IntentId) -> StateResult<()> {
-        self.lock()
-            .execute(
+        self.write(|conn| {
+            conn.execute(
                 "DELETE FROM intents WHERE pipeline = ?1 AND sink = ?2 AND key = ?3 AND status = 'pending'",
                 params![id.pipeline, id.sink, id.key],
             )
             .map_err(map_error)?;
-        Ok(())
+            Ok(())
+        })
     }
 
     fn push_dead_letter(&self, entry: &DeadLetterEntry, run_id: Option<i64>) -> StateResult<i64> {
-        let mut conn = self.lock();
-        // IMMEDIATE: it reads before it writes; a deferred transaction's read snapshot could fail the
-        // write with SQLITE_BUSY_SNAPSHOT when another process commits in between.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
-        let record = to_json(&entry.record);
-        let parent = entry.parent.as_ref().map(to_json);
-        let hash = record_hash(&record);
-        // The same record failing again at the same component in a later run is one entry, one more
-        // attempt. A record is recognised by its key; without one (a line that does not parse, a
-        // source without `key`), by its content. Within one run, two failures are two records (a
-        // source may repeat a key or a line); children of an `explode` may share their original's key:
-        // they are told apart by content too. Without a run id (library use) nothing is merged.
-        let existing: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM dead_letters WHERE pipeline = ?1 AND step = ?2
-                     AND (CASE WHEN ?3 IS NULL THEN key IS NULL AND record_hash = ?4
-                          ELSE key = ?3 AND (?5 IS NULL OR record_hash = ?4) END)
-                     AND ?6 IS NOT NULL AND (run_id IS NULL OR run_id != ?6)
-                 ORDER BY id LIMIT 1",
-                params![entry.pipeline, entry.step, entry.key, hash, parent, run_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(map_error)?;
-        let id = match existing {
-            Some(id) => {
-                tx.execute(
-                    "UPDATE dead_letters SET run_id = ?2, time = ?3, error = ?4, attempts = max(attempts + 1, ?5),
-                         record = ?6, parent = ?7, record_hash = ?8 WHERE id = ?1",
-                    params![id, run_id, entry.time, entry.error, entry.attempts, record, parent, hash],
+        self.write(|conn| {
+            // IMMEDIATE: it reads before it writes; a deferred transaction's read snapshot could fail the
+            // write with SQLITE_BUSY_SNAPSHOT when another process commits in between.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
+            let record = to_json(&entry.record);
+            let parent = entry.parent.as_ref().map(to_json);
+            let hash = record_hash(&record);
+            // The same record failing again at the same component in a later run is one entry, one more
+            // attempt. A record is recognised by its key; without one (a line that does not parse, a
+            // source without `key`), by its content. Within one run, two failures are two records (a
+            // source may repeat a key or a line); children of an `explode` may share their original's key:
+            // they are told apart by content too. Without a run id (library use) nothing is merged.
+            let existing: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM dead_letters WHERE pipeline = ?1 AND step = ?2
+                         AND (CASE WHEN ?3 IS NULL THEN key IS NULL AND record_hash = ?4
+                              ELSE key = ?3 AND (?5 IS NULL OR record_hash = ?4) END)
+                         AND ?6 IS NOT NULL AND (run_id IS NULL OR run_id != ?6)
+                     ORDER BY id LIMIT 1",
+                    params![entry.pipeline, entry.step, entry.key, hash, parent, run_id],
+                    |r| r.get(0),
                 )
+                .optional()
                 .map_err(map_error)?;
-                id
-            }
-            None => {
-                tx.execute(
-                    "INSERT INTO dead_letters
-                         (run_id, time, pipeline, step, key, error, attempts, record, parent, record_hash)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    params![
-                        run_id,
-                        entry.time,
-                        entry.pipeline,
-                        entry.step,
-                        entry.key,
-                        entry.error,
-                        entry.attempts,
-                        record,
-                        parent,
-                        hash
-                    ],
-                )
-                .map_err(map_error)?;
-                tx.last_insert_rowid()
-            }
-        };
-        tx.commit().map_err(map_error)?;
-        Ok(id)
+            let id = match existing {
+                Some(id) => {
+                    tx.execute(
+                        "UPDATE dead_letters SET run_id = ?2, time = ?3, error = ?4, attempts = max(attempts + 1, ?5),
+                             record = ?6, parent = ?7, record_hash = ?8 WHERE id = ?1",
+                        params![id, run_id, entry.time, entry.error, entry.attempts, record, parent, hash],
+                    )
+                    .map_err(map_error)?;
+                    id
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO dead_letters
+                             (run_id, time, pipeline, step, key, error, attempts, record, parent, record_hash)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                        params![
+                            run_id,
+                            entry.time,
+                            entry.pipeline,
+                            entry.step,
+                            entry.key,
+                            entry.error,
+                            entry.attempts,
+                            record,
+                            parent,
+                            hash
+                        ],
+                    )
+                    .map_err(map_error)?;
+                    tx.last_insert_rowid()
+                }
+            };
+            tx.commit().map_err(map_error)?;
+            Ok(id)
+        })
     }
 
     fn dead_letters(&self, pipeline: Option<&str>) -> StateResult<Vec<StoredDeadLetter>> {
@@ -243,40 +248,43 @@ impl StateStore for SqliteStore {
     }
 
     fn drop_dead_letter(&self, id: i64) -> StateResult<bool> {
-        let n = self.lock().execute("DELETE FROM dead_letters WHERE id = ?1", params![id]).map_err(map_error)?;
+        let n =
+            self.write(|conn| conn.execute("DELETE FROM dead_letters WHERE id = ?1", params![id]).map_err(map_error))?;
         Ok(n > 0)
     }
 
     fn start_run(&self, pipeline: &str, trigger: &str) -> StateResult<i64> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(map_error)?;
-        let now = now_rfc3339();
-        tx.execute(
-            "UPDATE runs SET status = 'interrupted', ended_at = coalesce(ended_at, ?2),
-                 error = coalesce(error, 'the process ended without finishing the run')
-             WHERE pipeline = ?1 AND status = 'running'",
-            params![pipeline, now],
-        )
-        .map_err(map_error)?;
-        let holder = LeaseHolder::this_process();
-        tx.execute(
-            "INSERT INTO runs (pipeline, trigger, started_at, status, host, pid) VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
-            params![pipeline, trigger, now, holder.host, holder.pid],
-        )
-        .map_err(map_error)?;
-        let id = tx.last_insert_rowid();
-        tx.commit().map_err(map_error)?;
-        Ok(id)
+        self.write(|conn| {
+            let tx = conn.transaction().map_err(map_error)?;
+            let now = now_rfc3339();
+            tx.execute(
+                "UPDATE runs SET status = 'interrupted', ended_at = coalesce(ended_at, ?2),
+                     error = coalesce(error, 'the process ended without finishing the run')
+                 WHERE pipeline = ?1 AND status = 'running'",
+                params![pipeline, now],
+            )
+            .map_err(map_error)?;
+            let holder = LeaseHolder::this_process();
+            tx.execute(
+                "INSERT INTO runs (pipeline, trigger, started_at, status, host, pid) VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
+                params![pipeline, trigger, now, holder.host, holder.pid],
+            )
+            .map_err(map_error)?;
+            let id = tx.last_insert_rowid();
+            tx.commit().map_err(map_error)?;
+            Ok(id)
+        })
     }
 
     fn finish_run(&self, id: i64, status: RunStatus, summary: &Value, error: Option<&str>) -> StateResult<()> {
-        self.lock()
-            .execute(
+        self.write(|conn| {
+            conn.execute(
                 "UPDATE runs SET status = ?2, ended_at = ?3, summary = ?4, error = ?5 WHERE id = ?1",
                 params![id, status.as_str(), now_rfc3339(), to_json(summary), error],
             )
             .map_err(map_error)?;
-        Ok(())
+            Ok(())
+        })
     }
 
     fn runs(&self, pipeline: Option<&str>, limit: usize) -> StateResult<Vec<RunRecord>> {
@@ -308,21 +316,23 @@ impl StateStore for SqliteStore {
         if entries.is_empty() {
             return Ok(());
         }
-        let mut conn = self.lock();
-        // Immediate: the dead-letter probe reads before the first write; a deferred transaction would
-        // take its snapshot then, and another process's commit in between would make the write fail
-        // (SQLITE_BUSY_SNAPSHOT) instead of waiting for the lock.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
-        writes::audit(&tx, entries)?;
-        tx.commit().map_err(map_error)
+        self.write(|conn| {
+            // Immediate: the dead-letter probe reads before the first write; a deferred transaction would
+            // take its snapshot then, and another process's commit in between would make the write fail
+            // (SQLITE_BUSY_SNAPSHOT) instead of waiting for the lock.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
+            writes::audit(&tx, entries)?;
+            tx.commit().map_err(map_error)
+        })
     }
 
     fn record_outcome(&self, outcome: &WriteOutcome) -> StateResult<()> {
-        let mut conn = self.lock();
-        // Immediate, as in `audit`: its dead-letter probe may read before the first write.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
-        writes::outcome(&tx, outcome)?;
-        tx.commit().map_err(map_error)
+        self.write(|conn| {
+            // Immediate, as in `audit`: its dead-letter probe may read before the first write.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
+            writes::outcome(&tx, outcome)?;
+            tx.commit().map_err(map_error)
+        })
     }
 
     fn trace(&self, key: &str) -> StateResult<Vec<AuditEntry>> {
@@ -355,54 +365,56 @@ impl StateStore for SqliteStore {
     }
 
     fn acquire_lease(&self, pipeline: &str, holder: &LeaseHolder, ttl: Duration) -> StateResult<()> {
-        let mut conn = self.lock();
-        // IMMEDIATE: take the write lock before reading, so two processes cannot both see the lease free.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
-        let now = now_ms();
-        let current: Option<(String, String, u32, String, i64)> = tx
-            .query_row(
-                "SELECT holder, host, pid, acquired_at, expires_at_ms FROM leases WHERE pipeline = ?1",
-                params![pipeline],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()
-            .map_err(map_error)?;
-        let expires = now + ttl.as_millis() as i64;
-        match current {
-            Some((id, ..)) if id == holder.id => {
-                tx.execute("UPDATE leases SET expires_at_ms = ?2 WHERE pipeline = ?1", params![pipeline, expires])
-                    .map_err(map_error)?;
-            }
-            Some((_, host, pid, since, expires_at))
-                // A holder on this host whose process is gone cannot renew: take over at once.
-                if expires_at > now && (host != holder.host || process_alive(pid)) =>
-            {
-                return Err(StateError::LeaseHeld(LeaseInfo {
-                    pipeline: pipeline.to_string(),
-                    host,
-                    pid,
-                    since,
-                    expires_in_ms: expires_at - now,
-                }));
-            }
-            _ => {
-                tx.execute(
-                    "INSERT INTO leases (pipeline, holder, host, pid, acquired_at, expires_at_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (pipeline) DO UPDATE SET holder = ?2, host = ?3, pid = ?4, acquired_at = ?5,
-                         expires_at_ms = ?6",
-                    params![pipeline, holder.id, holder.host, holder.pid, now_rfc3339(), expires],
+        self.write(|conn| {
+            // IMMEDIATE: take the write lock before reading, so two processes cannot both see the lease free.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
+            let now = now_ms();
+            let current: Option<(String, String, u32, String, i64)> = tx
+                .query_row(
+                    "SELECT holder, host, pid, acquired_at, expires_at_ms FROM leases WHERE pipeline = ?1",
+                    params![pipeline],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
+                .optional()
                 .map_err(map_error)?;
+            let expires = now + ttl.as_millis() as i64;
+            match current {
+                Some((id, ..)) if id == holder.id => {
+                    tx.execute("UPDATE leases SET expires_at_ms = ?2 WHERE pipeline = ?1", params![pipeline, expires])
+                        .map_err(map_error)?;
+                }
+                Some((_, host, pid, since, expires_at))
+                    // A holder on this host whose process is gone cannot renew: take over at once.
+                    if expires_at > now && (host != holder.host || process_alive(pid)) =>
+                {
+                    return Err(StateError::LeaseHeld(LeaseInfo {
+                        pipeline: pipeline.to_string(),
+                        host,
+                        pid,
+                        since,
+                        expires_in_ms: expires_at - now,
+                    }));
+                }
+                _ => {
+                    tx.execute(
+                        "INSERT INTO leases (pipeline, holder, host, pid, acquired_at, expires_at_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT (pipeline) DO UPDATE SET holder = ?2, host = ?3, pid = ?4, acquired_at = ?5,
+                             expires_at_ms = ?6",
+                        params![pipeline, holder.id, holder.host, holder.pid, now_rfc3339(), expires],
+                    )
+                    .map_err(map_error)?;
+                }
             }
-        }
-        tx.commit().map_err(map_error)
+            tx.commit().map_err(map_error)
+        })
     }
 
     fn release_lease(&self, pipeline: &str, holder: &LeaseHolder) -> StateResult<()> {
-        self.lock()
-            .execute("DELETE FROM leases WHERE pipeline = ?1 AND holder = ?2", params![pipeline, holder.id])
-            .map_err(map_error)?;
-        Ok(())
+        self.write(|conn| {
+            conn.execute("DELETE FROM leases WHERE pipeline = ?1 AND holder = ?2", params![pipeline, holder.id])
+                .map_err(map_error)?;
+            Ok(())
+        })
     }
 }
