@@ -15,7 +15,7 @@ pub(crate) use super::answer::{Answer, ClientError, MAX_BODY, Prepared, excerpt,
 use super::answer::{certificate_problem, describe_error, read_bounded, read_bounded_async};
 use crate::connectors::http::auth::Auth;
 use crate::connectors::http::connection::ClientOptions;
-use crate::connectors::http::token::{Refusal, TokenError};
+use crate::connectors::http::token::{Refusal, TokenError, TokenUse};
 use crate::kernel::mock::RequestHook;
 use crate::kernel::rate_limit::RateLimit;
 
@@ -98,6 +98,21 @@ fn proves_accepted(status: u16) -> bool {
     (200..300).contains(&status) || ((400..500).contains(&status) && !matches!(status, 401 | 403 | 407))
 }
 
+/// The use of a token that the API refused with 401, for the caller to judge ([`TokenUse::refused`]);
+/// any other answer gives the use back here, as accepted when it proves so.
+fn refused_use<'a>(answer: &Answer, used: Option<TokenUse<'a>>) -> Option<TokenUse<'a>> {
+    let used = used?;
+    match answer.status() {
+        Some(401) => Some(used),
+        Some(status) if proves_accepted(status) => {
+            used.accepted();
+            None
+        }
+        // Dropped: given back, proving nothing.
+        _ => None,
+    }
+}
+
 /// What to do after an answer, as far as credentials go.
 enum AfterAuth {
     /// The token was renewed after a 401: send again.
@@ -159,7 +174,7 @@ impl Client {
         &self,
         request: &Prepared,
         body: Option<&[u8]>,
-    ) -> Option<Result<(Answer, Option<HeaderValue>), ClientError>> {
+    ) -> Option<Result<(Answer, Option<TokenUse<'_>>), ClientError>> {
         let mock = self.mock.as_deref()?;
         let answer = |status, headers: HeaderMap, bytes: Vec<u8>| {
             let retry_after = self.slow_down(status, &headers);
@@ -175,8 +190,9 @@ impl Client {
         let mut renewals = Renewals::default();
         loop {
             self.still_accepted()?;
-            let (answer, sent) = self.send_once(request)?;
-            match self.after_auth(request, answer, sent.as_ref(), &mut renewals) {
+            let (answer, used) = self.send_once(request)?;
+            let refusal = refused_use(&answer, used).map(|used| used.refused(self.settings.timeout));
+            match self.after_auth(request, answer, refusal, &mut renewals) {
                 AfterAuth::SendAgain => {}
                 AfterAuth::Done(done) => return super::mocked::recorded(self.recorder.as_deref(), request, done),
             }
@@ -188,8 +204,12 @@ impl Client {
         let mut renewals = Renewals::default();
         loop {
             self.still_accepted()?;
-            let (answer, sent) = self.send_once_async(request).await?;
-            match self.after_auth(request, answer, sent.as_ref(), &mut renewals) {
+            let (answer, used) = self.send_once_async(request).await?;
+            let refusal = match refused_use(&answer, used) {
+                Some(used) => Some(used.refused_async(self.settings.timeout).await),
+                None => None,
+            };
+            match self.after_auth(request, answer, refusal, &mut renewals) {
                 AfterAuth::SendAgain => {}
                 AfterAuth::Done(done) => return super::mocked::recorded(self.recorder.as_deref(), request, done),
             }
@@ -200,40 +220,33 @@ impl Client {
     /// another request has replaced meanwhile is renewed and the request sent again; a fresh token
     /// refused is renewed once per request, and a token from the login after such a refusal is not
     /// (whichever request meets it); a request is sent again at most [`MAX_RESENDS`] times for 401s.
-    /// After that, or with credentials that do not renew, the refusal is final. Only an answer that
-    /// proves it ([`proves_accepted`]) marks the token as accepted.
+    /// After that, or with credentials that do not renew, the refusal is final. `refusal` is what a
+    /// 401 meant for the token sent ([`refused_use`], judged once the requests in flight with the token
+    /// have answered); `None` for credentials that are not a token.
     fn after_auth(
         &self,
         request: &Prepared,
         answer: Answer,
-        sent: Option<&HeaderValue>,
+        refusal: Option<Refusal>,
         renewals: &mut Renewals,
     ) -> AfterAuth {
-        let Some(auth) = &self.auth else { return AfterAuth::Done(Ok(answer)) };
+        if self.auth.is_none() || answer.status() != Some(401) {
+            return AfterAuth::Done(Ok(answer));
+        }
         let mut after_login = renewals.resends > 0;
-        match (answer.status(), auth.token(), sent) {
-            (Some(401), Some(token), Some(sent)) => {
-                let again = match token.refused(sent) {
-                    Refusal::Replaced | Refusal::Expired => true,
-                    Refusal::Unused => !std::mem::replace(&mut renewals.renewed, true),
-                    Refusal::Final => {
-                        after_login = true;
-                        false
-                    }
-                };
-                if again && renewals.resends < MAX_RESENDS {
-                    renewals.resends += 1;
-                    return AfterAuth::SendAgain;
+        if let Some(refusal) = refusal {
+            let again = match refusal {
+                Refusal::Replaced | Refusal::Expired => true,
+                Refusal::Unused => !std::mem::replace(&mut renewals.renewed, true),
+                Refusal::Final => {
+                    after_login = true;
+                    false
                 }
+            };
+            if again && renewals.resends < MAX_RESENDS {
+                renewals.resends += 1;
+                return AfterAuth::SendAgain;
             }
-            (Some(401), _, _) => {}
-            (Some(status), Some(token), Some(sent)) => {
-                if proves_accepted(status) {
-                    token.accepted(sent);
-                }
-                return AfterAuth::Done(Ok(answer));
-            }
-            _ => return AfterAuth::Done(Ok(answer)),
         }
         let again = if after_login { " (after logging in again)" } else { "" };
         let error = ClientError {
@@ -264,13 +277,13 @@ impl Client {
         (headers, body)
     }
 
-    /// One try: the answer, and the auth header value it went with.
-    fn send_once(&self, request: &Prepared) -> Result<(Answer, Option<HeaderValue>), ClientError> {
+    /// One try: the answer, and the use of the token it went with (credentials that are a token).
+    fn send_once(&self, request: &Prepared) -> Result<(Answer, Option<TokenUse<'_>>), ClientError> {
         let (mut headers, body) = Self::outgoing(request);
         if let Some(mocked) = self.mocked(request, body.as_deref()) {
             return mocked;
         }
-        let mut sent = None;
+        let mut used = None;
         if let Some(limit) = &self.limit {
             limit.acquire_blocking();
         }
@@ -281,7 +294,8 @@ impl Client {
                 Err(e) => return self.login_failed(e).map(|answer| (answer, None)),
             };
             headers.append(name, value.clone());
-            sent = Some(value);
+            // Counted in flight before it is sent: a refusal judged meanwhile waits for its answer.
+            used = auth.token().map(|token| token.in_use(value));
         }
         let mut builder = self.inner.request(request.method.clone(), request.url.clone()).headers(headers);
         if let Some(body) = body {
@@ -292,22 +306,22 @@ impl Client {
             Ok(response) => response,
             Err(e) => {
                 self.metrics.answered(request.method.as_str(), None, started.elapsed());
-                return Self::unsent(request, &e).map(|answer| (answer, sent));
+                return Self::unsent(request, &e).map(|answer| (answer, used));
             }
         };
         let (status, headers) = (response.status().as_u16(), response.headers().clone());
         let retry_after = self.slow_down(status, &headers);
         let body = read_bounded(response);
         self.metrics.answered(request.method.as_str(), Some(status), started.elapsed());
-        Ok((Self::answer(status, headers, retry_after, body), sent))
+        Ok((Self::answer(status, headers, retry_after, body), used))
     }
 
-    async fn send_once_async(&self, request: &Prepared) -> Result<(Answer, Option<HeaderValue>), ClientError> {
+    async fn send_once_async(&self, request: &Prepared) -> Result<(Answer, Option<TokenUse<'_>>), ClientError> {
         let (mut headers, body) = Self::outgoing(request);
         if let Some(mocked) = self.mocked(request, body.as_deref()) {
             return mocked;
         }
-        let mut sent = None;
+        let mut used = None;
         if let Some(limit) = &self.limit {
             limit.acquire().await;
         }
@@ -317,7 +331,8 @@ impl Client {
                 Err(e) => return self.login_failed(e).map(|answer| (answer, None)),
             };
             headers.append(name, value.clone());
-            sent = Some(value);
+            // Counted in flight before it is sent: a refusal judged meanwhile waits for its answer.
+            used = auth.token().map(|token| token.in_use(value));
         }
         let client = self
             .asynchronous
@@ -335,18 +350,18 @@ impl Client {
             Ok(Ok(response)) => response,
             Ok(Err(e)) => {
                 no_answer();
-                return Self::unsent(request, &e).map(|answer| (answer, sent));
+                return Self::unsent(request, &e).map(|answer| (answer, used));
             }
             Err(_) => {
                 no_answer();
-                return Ok((Answer::NoResponse { message: "timed out: no answer in time".into() }, sent));
+                return Ok((Answer::NoResponse { message: "timed out: no answer in time".into() }, used));
             }
         };
         let (status, headers) = (response.status().as_u16(), response.headers().clone());
         let retry_after = self.slow_down(status, &headers);
         let body = read_bounded_async(response).await;
         self.metrics.answered(request.method.as_str(), Some(status), started.elapsed());
-        Ok((Self::answer(status, headers, retry_after, body), sent))
+        Ok((Self::answer(status, headers, retry_after, body), used))
     }
 
     /// The auth header from async code: at once when it needs no login (a static header, an OAuth 1.0a

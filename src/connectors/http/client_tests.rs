@@ -112,7 +112,7 @@ fn a_request_the_api_keeps_refusing_is_sent_a_bounded_number_of_times() {
         let other = Arc::clone(&token);
         serve(listener, Arc::clone(&seen), move |n| {
             if let Some((_, held)) = other.header_held() {
-                other.accepted(&held);
+                other.in_use(held).accepted();
             }
             if n > 50 { 200 } else { 401 }
         });

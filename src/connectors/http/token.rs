@@ -3,10 +3,10 @@
 //! Central / Azure AD style, `expires_in`), and a session login (SAP Business One's Service Layer and
 //! many ERPs: POST the credentials, keep the session id, send it as a cookie or a header). A token is
 //! fetched on first use, renewed before it expires, and once more when the API answers 401 (the
-//! caller tells it with [`TokenAuth::refused`]); a 401 to a token that never served a request, after
+//! caller tells it with [`TokenUse::refused`]); a 401 to a token that never served a request, after
 //! a renewal, is the caller's to report as a failure, not to retry.
 
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HeaderName, HeaderValue, SET_COOKIE};
@@ -14,6 +14,9 @@ use serde_json::Value;
 
 use crate::config::secrets;
 use crate::expr::jsonpath::JsonPath;
+
+mod in_flight;
+pub(crate) use in_flight::TokenUse;
 
 /// The most of a login answer that is read.
 const MAX_LOGIN_ANSWER: u64 = 1 << 20;
@@ -96,6 +99,11 @@ struct Cached {
     /// True once the API has accepted the token for a request: a 401 to it later means it expired or
     /// was revoked, not that the credentials are refused.
     served: bool,
+    /// The requests sent with the token whose answers are not known yet ([`TokenUse`]). An API that
+    /// counts or times its tokens may accept some of them and refuse a later one, and the answers
+    /// can be processed in another order than they were given: a 401 to a token not known to have
+    /// served waits for these answers before it is taken for refused credentials.
+    in_flight: usize,
 }
 
 impl Cached {
@@ -105,15 +113,19 @@ impl Cached {
     }
 }
 
-/// What a 401 to a token means (see [`TokenAuth::refused`]).
+/// What a 401 to a token means (see [`TokenUse::refused`]). A token not known to have served is
+/// judged once the other requests in flight with it have answered (or the wait's bound has passed):
+/// one of them accepted means it served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Refusal {
     /// Another request met the refusal first and has replaced (or forgotten) the token: send again.
     Replaced,
-    /// The token had served requests before: it expired or was revoked. Forgotten; send again.
+    /// The token had served requests before, or a request in flight with it when it was refused was
+    /// accepted: it expired or was revoked. Forgotten; send again.
     Expired,
-    /// The token was refused before it ever served a request. Forgotten; the caller allows one such
-    /// renewal per request, then the credentials are refused for good.
+    /// The token was refused before it ever served a request, and no request in flight with it was
+    /// accepted. Forgotten; the caller allows one such renewal per request, then the credentials are
+    /// refused for good.
     Unused,
     /// The token of the login that followed an [`Refusal::Unused`] was refused unused too: the
     /// credentials are refused for good, for every request (no request logs in again).
@@ -141,23 +153,34 @@ pub(crate) struct TokenAuth {
     /// Held during a login (blocking callers only), so that requests needing a token together cause
     /// one login.
     login: Mutex<()>,
+    /// Told whenever a use of a token is given back: blocking callers waiting in [`TokenUse::refused`].
+    given_back: Condvar,
+    /// The same for async callers ([`TokenUse::refused_async`]), which must not block their thread: the
+    /// requests they wait for may be futures of the same task.
+    given_back_async: tokio::sync::Notify,
 }
 
 impl TokenAuth {
     /// A source of `kind`, with no token yet.
     pub(crate) fn new(kind: TokenKind) -> Self {
-        Self { kind, state: Mutex::default(), login: Mutex::new(()) }
+        Self {
+            kind,
+            state: Mutex::default(),
+            login: Mutex::new(()),
+            given_back: Condvar::new(),
+            given_back_async: tokio::sync::Notify::new(),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The API answered 401 to a request sent with `sent` (the token's header value): forgets that
-    /// token, if it is still the one held, so the next request logs in again; and says what the
-    /// refusal means. Requests in flight refused together thus cause one login, not one each.
-    pub(crate) fn refused(&self, sent: &HeaderValue) -> Refusal {
-        let mut state = self.lock();
+    /// The API answered 401 to a request sent with `sent`, and the requests in flight with it have
+    /// answered: forgets that token, if it is still the one held, so the next request logs in again;
+    /// and says what the refusal means. Requests in flight refused together thus cause one login, not
+    /// one each.
+    fn judge(state: &mut State, sent: &HeaderValue) -> Refusal {
         match state.cached.take() {
             Some(held) if held.header.1 == sent => {
                 if held.served {
@@ -174,15 +197,6 @@ impl TokenAuth {
                 state.cached = other;
                 Refusal::Replaced
             }
-        }
-    }
-
-    /// The API accepted a request sent with `sent`: the token works (see [`Cached::served`]).
-    pub(crate) fn accepted(&self, sent: &HeaderValue) {
-        let mut state = self.lock();
-        if let Some(held) = state.cached.as_mut().filter(|held| !held.served && held.header.1 == sent) {
-            held.served = true;
-            state.after_unused = false;
         }
     }
 
@@ -207,9 +221,11 @@ impl TokenAuth {
     fn held(&self) -> Result<Option<(HeaderName, HeaderValue)>, TokenError> {
         let state = self.lock();
         if state.refused {
+            // Worded as the client's error for the request that met the refusal: of the requests in
+            // flight, any may be the one whose error the run reports.
             return Err(TokenError {
-                message: "the API refused a token from a fresh login: it refuses the connection's credentials; fix \
-                          its `auth` and run again"
+                message: "the API answered HTTP 401 (after logging in again) to the token of a fresh login: it \
+                          refuses the connection's credentials; fix its `auth` and run again"
                     .into(),
                 retryable: false,
                 retry_after: None,
@@ -317,62 +333,9 @@ impl TokenAuth {
         };
         let value = value.filter(|v| !v.is_empty()).ok_or_else(|| fail("the answer holds no token".into(), false))?;
         secrets::register(&value);
-        Ok(Cached { header: self.to_header(&value)?, renew_at, served: false })
+        Ok(Cached { header: self.to_header(&value)?, renew_at, served: false, in_flight: 0 })
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A source holding `token`, as if a login had given it.
-    fn holding(token: &str) -> (TokenAuth, HeaderValue) {
-        let kind = TokenKind::ClientCredentials { url: "http://127.0.0.1:1/token".parse().expect("url"), form: vec![] };
-        let auth = TokenAuth::new(kind);
-        let header = auth.to_header(token).expect("header");
-        auth.lock().cached = Some(Cached { header: header.clone(), renew_at: None, served: false });
-        (auth, header.1)
-    }
-
-    #[test]
-    fn a_refusal_forgets_only_the_token_it_was_sent_with_and_says_whether_it_had_served() {
-        // Never accepted: the credentials may be wrong (the caller allows one such renewal).
-        let (auth, t1) = holding("t1");
-        assert_eq!(auth.refused(&t1), Refusal::Unused);
-        assert!(auth.header_held().is_none(), "forgotten: the next request logs in");
-        // Another request refused with the same token meanwhile: it only sends again.
-        assert_eq!(auth.refused(&t1), Refusal::Replaced);
-        // Accepted once, refused later: it expired.
-        let (auth, t1) = holding("t1");
-        auth.accepted(&t1);
-        assert_eq!(auth.refused(&t1), Refusal::Expired);
-        // A refusal of an older token leaves the one held alone.
-        let (auth, t2) = holding("t2");
-        let (_, t1) = holding("t1");
-        assert_eq!(auth.refused(&t1), Refusal::Replaced);
-        assert_eq!(auth.header_held().map(|h| h.1), Some(t2));
-    }
-
-    #[test]
-    fn the_token_of_the_login_after_an_unused_refusal_refused_too_refuses_the_credentials_for_all() {
-        let (auth, t1) = holding("t1");
-        let hold = |token: &str| {
-            let header = auth.to_header(token).expect("header");
-            auth.lock().cached = Some(Cached { header: header.clone(), renew_at: None, served: false });
-            header.1
-        };
-        assert_eq!(auth.refused(&t1), Refusal::Unused);
-        // Accepted: the refusal before it was a passing one.
-        let t2 = hold("t2");
-        auth.accepted(&t2);
-        assert_eq!(auth.refused(&t2), Refusal::Expired);
-        let t3 = hold("t3");
-        assert_eq!(auth.refused(&t3), Refusal::Unused);
-        let t4 = hold("t4");
-        assert_eq!(auth.refused(&t4), Refusal::Final);
-        // No further login, whichever request asks (this endpoint would not answer anyway).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let error = auth.header(&reqwest::blocking::Client::new()).expect_err("refused for good");
-        assert!(error.message.contains("refuses the connection's credentials") && !error.retryable, "{error}");
-    }
-}
+mod tests;
