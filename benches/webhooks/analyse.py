@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reads what benches/webhooks/run.sh kept and prints the results as Markdown.
 
-usage: analyse.py OUT_DIR RATE DURATION ERP_IN_FLIGHT
+usage: analyse.py OUT_DIR RATE DURATION
 
 OUT_DIR holds sent.csv (the load generator's record of each event), erp-requests.json (the ERP
 simulator's request log), erp-orders.json (its sales orders), serve-cpu-ms-hwm-kib-drained.txt,
@@ -31,7 +31,7 @@ def unix_ms(text):
 
 
 def main():
-    out, rate, duration, in_flight = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+    out, rate, duration = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
     path = lambda name: os.path.join(out, name)  # noqa: E731
     with open(path("sent.csv")) as f:
         sent = list(csv.DictReader(f))
@@ -81,7 +81,9 @@ def main():
 
     print(f"## Webhook load: {int(rate)} signed events/s for {int(duration)} s through `weir serve` into the ERP\n")
     print(f"- Load generator: {load_line[-1] if load_line else '?'}")
-    print(f"- Sink `max_in_flight`: {in_flight}; load average before: {os.getloadavg()}\n")
+    with open(path("loadavg-before.txt")) as f:
+        loadavg = f.read().strip().replace(" ", "/")
+    print(f"- The sink: 16 requests in flight; load average 1/5/15 min before the load: {loadavg}\n")
     print("| measure | value |")
     print("|---|---:|")
     print(f"| events sent | {len(sent)} |")

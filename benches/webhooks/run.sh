@@ -14,7 +14,8 @@
 #    do; its resident memory after SETTLE seconds (default 10), against one pipeline.
 #
 # Usage: cargo build --release && benches/webhooks/run.sh      (WEIR=path/to/weir for another binary)
-# Knobs: RATE, DURATION, ERP_IN_FLIGHT (the sink's max_in_flight, default 16), IDLE_PIPELINES, SETTLE.
+# Knobs: RATE, DURATION, IDLE_PIPELINES, SETTLE. (The sink sends 16 requests at once: `max_in_flight` in
+# benches/webhooks/folder/order-placed.yaml.)
 # Results as Markdown on stdout and in bench-data/results/webhooks-<date>.md; the raw files stay in
 # bench-data/webhooks/ (sent.csv, the ERP's request log and state, the serve log).
 set -euo pipefail
@@ -25,7 +26,6 @@ RATE=${RATE:-500}
 DURATION=${DURATION:-60}
 IDLE_PIPELINES=${IDLE_PIPELINES:-50}
 SETTLE=${SETTLE:-10}
-export ERP_IN_FLIGHT=${ERP_IN_FLIGHT:-16}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target/bench-peers}
 LOAD=$CARGO_TARGET_DIR/release/webhook-load
 OUT=$REPO/bench-data/webhooks
@@ -88,6 +88,7 @@ log "weir serve (pid $LOAD_PID) at $SERVE_URL, ERP at $ERP_URL; $RATE events/s f
 ( while kill -0 "$LOAD_PID" 2>/dev/null; do echo "$(date +%s%3N) $(rss_kib "$LOAD_PID")"; sleep 1; done ) \
   >"$OUT/rss-during-load.txt" 2>/dev/null &
 PIDS+=($!)
+cut -d' ' -f1-3 /proc/loadavg >"$OUT/loadavg-before.txt"
 ticks0=$(cpu_ticks "$LOAD_PID")
 "$LOAD" --url "$SERVE_URL/hooks/order-placed" --key "$WORK/key.der" --items "$ITEMS" \
   --rate "$RATE" --seconds "$DURATION" --out "$OUT/sent.csv" 2>&1 | tee "$OUT/load.txt" >&2
@@ -151,5 +152,5 @@ read -r idleN_rss idleN_hwm < <(idle "$IDLE_PIPELINES")
 echo "1 $idle1_rss $idle1_hwm" >"$OUT/idle.txt"
 echo "$IDLE_PIPELINES $idleN_rss $idleN_hwm" >>"$OUT/idle.txt"
 
-python3 benches/webhooks/analyse.py "$OUT" "$RATE" "$DURATION" "$ERP_IN_FLIGHT" \
+python3 benches/webhooks/analyse.py "$OUT" "$RATE" "$DURATION" \
   | tee "bench-data/results/webhooks-$(date +%Y%m%d-%H%M%S).md"

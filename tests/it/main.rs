@@ -40,6 +40,7 @@ mod http_source;
 mod http_step;
 mod idempotent_where;
 mod jsonpath_cts;
+mod order_webhooks;
 mod runtime;
 mod schema;
 mod serve;

@@ -84,6 +84,7 @@ fn every_shipped_pipeline_declares_and_satisfies_the_schema() {
     let mut files = Vec::new();
     pipeline_files(&repo().join("pipelines"), &mut files);
     pipeline_files(&repo().join("benches/pipelines"), &mut files);
+    pipeline_files(&repo().join("benches/webhooks/folder"), &mut files);
     assert!(files.len() >= 3, "expected the example pipelines, found {files:?}");
     let validator = validator();
     for file in files {

