@@ -70,10 +70,17 @@ def main():
     first_due = min(due_ms.values())
     last_answer = max(due_ms[r["increment_id"]] + int(r["accept_us"]) / 1000 for r in accepted)
     last_created = max(first_post.values()) if first_post else first_due
-    with open(path("serve-cpu-ms-hwm-kib-drained.txt")) as f:
-        cpu_ms, hwm_kib, drained_at = (int(x) for x in f.read().split())
-    with open(path("rss-during-load.txt")) as f:
-        rss = [int(line.split()[1]) for line in f if len(line.split()) == 2]
+    killed = None
+    if os.path.exists(path("killed-at.txt")):
+        with open(path("killed-at.txt")) as f:
+            killed = [int(x) for x in f.read().split()]
+        cpu_ms = hwm_kib = None
+        rss = []
+    else:
+        with open(path("serve-cpu-ms-hwm-kib-drained.txt")) as f:
+            cpu_ms, hwm_kib, _drained_at = (int(x) for x in f.read().split())
+        with open(path("rss-during-load.txt")) as f:
+            rss = [int(line.split()[1]) for line in f if len(line.split()) == 2]
     with open(path("idle.txt")) as f:
         idle = [line.split() for line in f if line.strip()]
     with open(path("load.txt")) as f:
@@ -84,6 +91,10 @@ def main():
     with open(path("loadavg-before.txt")) as f:
         loadavg = f.read().strip().replace(" ", "/")
     print(f"- The sink: 16 requests in flight; load average 1/5/15 min before the load: {loadavg}\n")
+    if killed:
+        down = (killed[1] - killed[0]) / 1000 if len(killed) > 1 else float("nan")
+        print(f"- **`weir serve` was killed (SIGKILL) {(killed[0] - first_due) / 1000:.1f} s into the load** and "
+              f"ready again {down:.2f} s later on the same port.\n")
     print("| measure | value |")
     print("|---|---:|")
     print(f"| events sent | {len(sent)} |")
@@ -101,11 +112,11 @@ def main():
     print(f"| **duplicated** (created twice) | **{len(duplicated)}** |")
     print(f"| created though never accepted | {len(strangers)} |")
     print(f"| orders POSTed more than once | {reposted} |")
-    print(f"| weir serve CPU time (load + drain) | {cpu_ms / 1000:.1f} s = {cpu_ms * 1000 / max(1, len(accepted)):.0f} µs"
-          f" per event |")
-    print(f"| weir serve RSS during the load: max / last | {max(rss) / 1024:.1f} / {rss[-1] / 1024:.1f} MiB |"
-          if rss else "| weir serve RSS during the load | ? |")
-    print(f"| weir serve peak RSS (VmHWM) | {hwm_kib / 1024:.1f} MiB |")
+    if cpu_ms is not None:
+        print(f"| weir serve CPU time (load + drain) | {cpu_ms / 1000:.1f} s = "
+              f"{cpu_ms * 1000 / max(1, len(accepted)):.0f} µs per event |")
+        print(f"| weir serve RSS during the load: max / last | {max(rss) / 1024:.1f} / {rss[-1] / 1024:.1f} MiB |")
+        print(f"| weir serve peak RSS (VmHWM) | {hwm_kib / 1024:.1f} MiB |")
     for n, rss_kib, hwm in idle:
         print(f"| weir serve idle with {n} pipeline(s): RSS / peak | {int(rss_kib) / 1024:.1f} / "
               f"{int(hwm) / 1024:.1f} MiB |")

@@ -14,7 +14,10 @@
 #    do; its resident memory after SETTLE seconds (default 10), against one pipeline.
 #
 # Usage: cargo build --release && benches/webhooks/run.sh      (WEIR=path/to/weir for another binary)
-# Knobs: RATE, DURATION, IDLE_PIPELINES, SETTLE. (The sink sends 16 requests at once: `max_in_flight` in
+# With KILL_AT=S, `weir serve` is killed (SIGKILL) S seconds after the generator starts (it signs for a
+# few seconds first) and started again on the same port at once: every event answered 200 must still be created exactly once (the generator resends
+# what got no answer, as Commerce would); CPU and memory are then not reported.
+# Knobs: RATE, DURATION, KILL_AT, IDLE_PIPELINES, SETTLE. (The sink sends 16 requests at once: `max_in_flight` in
 # benches/webhooks/folder/order-placed.yaml.)
 # Results as Markdown on stdout and in bench-data/results/webhooks-<date>.md; the raw files stay in
 # bench-data/webhooks/ (sent.csv, the ERP's request log and state, the serve log).
@@ -36,7 +39,11 @@ done
 cargo build --quiet --release --locked --manifest-path benches/webhooks/load/Cargo.toml
 WORK=$(mktemp -d)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+cleanup() {
+  if [ -f "$WORK/restarted.pid" ]; then kill "$(cat "$WORK/restarted.pid")" 2>/dev/null || true; fi
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$WORK" || true
+}
 trap cleanup EXIT
 rm -rf "$OUT" && mkdir -p "$OUT" bench-data/results
 log() { printf '[webhooks] %s\n' "$*" >&2; }
@@ -48,8 +55,8 @@ COMMERCE_WEBHOOKS_PUBLIC_KEY=$(openssl pkey -in "$WORK/key.pem" -pubout)
 export COMMERCE_WEBHOOKS_PUBLIC_KEY
 
 # serve FOLDER LOG: starts `weir serve` on a free port; sets SERVE_PID and SERVE_URL once /readyz is 200.
-serve() {
-  "$WEIR" serve "$1" --listen 127.0.0.1:0 --log-format json 2>"$2" &
+serve() { # FOLDER LOG [ADDRESS]
+  "$WEIR" serve "$1" --listen "${3:-127.0.0.1:0}" --log-format json 2>>"$2" &
   SERVE_PID=$!
   PIDS+=("$SERVE_PID")
   SERVE_URL=
@@ -65,7 +72,12 @@ serve() {
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-delivered() { # order-placed records through the sink, and dead-lettered, from /metrics
+settled() { # order-placed records through the sink, and dead-lettered (from /metrics; after a kill, the
+  # ERP's orders: the counters start again with the process)
+  if [ -n "${KILL_AT:-}" ]; then
+    echo "$(curl -sf "$ERP_URL/__sim/state" | jq '.salesOrders | length') 0"
+    return
+  fi
   curl -sf "$SERVE_URL/metrics" | awk '
     /^weir_records_out_total\{.*pipeline="order-placed".*node="erp_order"/ {out += $NF}
     /^weir_records_dead_lettered_total\{.*pipeline="order-placed"/ {dead += $NF}
@@ -90,23 +102,39 @@ log "weir serve (pid $LOAD_PID) at $SERVE_URL, ERP at $ERP_URL; $RATE events/s f
 PIDS+=($!)
 cut -d' ' -f1-3 /proc/loadavg >"$OUT/loadavg-before.txt"
 ticks0=$(cpu_ticks "$LOAD_PID")
+if [ -n "${KILL_AT:-}" ]; then
+  (
+    sleep "$KILL_AT"
+    kill -KILL "$LOAD_PID"
+    date +%s%3N >"$OUT/killed-at.txt"
+    serve "$WORK/load" "$OUT/serve-load.log" "${SERVE_URL#http://}"
+    echo "$SERVE_PID" >"$WORK/restarted.pid"
+    date +%s%3N >>"$OUT/killed-at.txt"
+    wait
+  ) &
+fi
 "$LOAD" --url "$SERVE_URL/hooks/order-placed" --key "$WORK/key.der" --items "$ITEMS" \
   --rate "$RATE" --seconds "$DURATION" --out "$OUT/sent.csv" 2>&1 | tee "$OUT/load.txt" >&2
 accepted=$(awk -F, 'NR > 1 && $5 == 200' "$OUT/sent.csv" | wc -l)
 log "waiting until the $accepted accepted events are through (at most 300 s)"
 for _ in $(seq 1500); do
-  read -r out dead < <(delivered)
+  read -r out dead < <(settled)
   [ $((out + dead)) -ge "$accepted" ] && break
   sleep 0.2
 done
 drained_at=$(date +%s%3N)
-ticks1=$(cpu_ticks "$LOAD_PID")
-echo "$(( (ticks1 - ticks0) * 1000 / $(getconf CLK_TCK) )) $(hwm_kib "$LOAD_PID") $drained_at" >"$OUT/serve-cpu-ms-hwm-kib-drained.txt"
+if [ -z "${KILL_AT:-}" ]; then
+  ticks1=$(cpu_ticks "$LOAD_PID")
+  echo "$(( (ticks1 - ticks0) * 1000 / $(getconf CLK_TCK) )) $(hwm_kib "$LOAD_PID") $drained_at" >"$OUT/serve-cpu-ms-hwm-kib-drained.txt"
+else
+  LOAD_PID=$(cat "$WORK/restarted.pid")
+fi
 curl -sf "$SERVE_URL/metrics" >"$OUT/metrics.txt"
 curl -sf "$ERP_URL/__sim/requests" >"$OUT/erp-requests.json"
 curl -sf "$ERP_URL/__sim/state" | jq '{salesOrders: [.salesOrders[] | {number, externalDocumentNumber}]}' >"$OUT/erp-orders.json"
 kill -TERM "$LOAD_PID"
-wait "$LOAD_PID" || true
+# (After a kill, the restarted process is not this shell's child: `wait` cannot wait for it.)
+while kill -0 "$LOAD_PID" 2>/dev/null; do sleep 0.1; done
 
 # --- 2. idle memory ---------------------------------------------------------------------------------
 # idle_folder DIR N: N pipelines, every other one a webhook pipeline (a copy of order-placed), the

@@ -6,6 +6,7 @@
 mod gauges;
 mod group_sync;
 mod inbox;
+mod leases;
 mod open;
 mod retention;
 mod store;
