@@ -3,7 +3,8 @@
 //! send, with one behaviour: blocking ([`Client::send`], for the components that run on a thread of
 //! their own) and async ([`Client::send_async`], for the `http` sink's requests in flight, so that
 //! 64 requests in flight are 64 futures, not 64 threads each waiting on reqwest's internal runtime).
-//! Every text that leaves this module (errors, targets) has the registered secrets masked.
+//! What a 401 or a failed login means for the credentials is judged in `credentials`. Every text that
+//! leaves this module (errors, targets) has the registered secrets masked.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -15,9 +16,12 @@ pub(crate) use super::answer::{Answer, ClientError, MAX_BODY, Prepared, excerpt,
 use super::answer::{certificate_problem, describe_error, read_bounded, read_bounded_async};
 use crate::connectors::http::auth::Auth;
 use crate::connectors::http::connection::ClientOptions;
-use crate::connectors::http::token::{Refusal, TokenError, TokenUse};
+use crate::connectors::http::token::{TokenError, TokenUse};
 use crate::kernel::mock::RequestHook;
 use crate::kernel::rate_limit::RateLimit;
+
+mod credentials;
+use credentials::{AfterAuth, Renewals, refused_use};
 
 /// One HTTP client per component (connections are pooled and kept alive).
 #[derive(Debug, Clone)]
@@ -77,48 +81,6 @@ macro_rules! configure {
         }
         builder.build().map_err(|e| format!("cannot create the HTTP client: {e}"))
     }};
-}
-
-/// The 401s one request may meet and still be sent again (its token expired, replaced by another
-/// request's login, or renewed once): a request is sent at most `1 + MAX_RESENDS` times for 401s.
-const MAX_RESENDS: u32 = 2;
-
-/// The renewals one request has had.
-#[derive(Debug, Default)]
-struct Renewals {
-    /// A token refused unused has been renewed for this request (allowed once).
-    renewed: bool,
-    /// Sent again after a 401, for any reason.
-    resends: u32,
-}
-
-/// True when an answer proves the token was accepted: a 2xx, or a 4xx about the request itself (not
-/// 401, 403 or 407, which may be about the credentials). A 5xx or no response proves nothing.
-fn proves_accepted(status: u16) -> bool {
-    (200..300).contains(&status) || ((400..500).contains(&status) && !matches!(status, 401 | 403 | 407))
-}
-
-/// The use of a token that the API refused with 401, for the caller to judge ([`TokenUse::refused`]);
-/// any other answer gives the use back here, as accepted when it proves so.
-fn refused_use<'a>(answer: &Answer, used: Option<TokenUse<'a>>) -> Option<TokenUse<'a>> {
-    let used = used?;
-    match answer.status() {
-        Some(401) => Some(used),
-        Some(status) if proves_accepted(status) => {
-            used.accepted();
-            None
-        }
-        // Dropped: given back, proving nothing.
-        _ => None,
-    }
-}
-
-/// What to do after an answer, as far as credentials go.
-enum AfterAuth {
-    /// The token was renewed after a 401: send again.
-    SendAgain,
-    /// The answer stands, or the credentials are refused for good.
-    Done(Result<Answer, ClientError>),
 }
 
 impl Client {
@@ -214,56 +176,6 @@ impl Client {
                 AfterAuth::Done(done) => return super::mocked::recorded(self.recorder.as_deref(), request, done),
             }
         }
-    }
-
-    /// What a 401 means for credentials: a token that had served requests (expired, revoked) or that
-    /// another request has replaced meanwhile is renewed and the request sent again; a fresh token
-    /// refused is renewed once per request, and a token from the login after such a refusal is not
-    /// (whichever request meets it); a request is sent again at most [`MAX_RESENDS`] times for 401s.
-    /// After that, or with credentials that do not renew, the refusal is final. `refusal` is what a
-    /// 401 meant for the token sent ([`refused_use`], judged once the requests in flight with the token
-    /// have answered); `None` for credentials that are not a token.
-    fn after_auth(
-        &self,
-        request: &Prepared,
-        answer: Answer,
-        refusal: Option<Refusal>,
-        renewals: &mut Renewals,
-    ) -> AfterAuth {
-        if self.auth.is_none() || answer.status() != Some(401) {
-            return AfterAuth::Done(Ok(answer));
-        }
-        let mut after_login = renewals.resends > 0;
-        if let Some(refusal) = refusal {
-            let again = match refusal {
-                Refusal::Replaced | Refusal::Expired => true,
-                Refusal::Unused => !std::mem::replace(&mut renewals.renewed, true),
-                Refusal::Final => {
-                    after_login = true;
-                    false
-                }
-            };
-            if again && renewals.resends < MAX_RESENDS {
-                renewals.resends += 1;
-                return AfterAuth::SendAgain;
-            }
-        }
-        let again = if after_login { " (after logging in again)" } else { "" };
-        let error = ClientError {
-            message: scrub(format!(
-                "{} answered HTTP 401{again}: the API refuses the connection's credentials; fix its `auth` and run \
-                 again",
-                request.target
-            )),
-            retryable: false,
-        };
-        let _ = self.refused.set(error.clone());
-        AfterAuth::Done(Err(error))
-    }
-
-    /// The error of credentials refused for good by an earlier request, if they were.
-    fn still_accepted(&self) -> Result<(), ClientError> {
-        self.refused.get().map_or(Ok(()), |error| Err(error.clone()))
     }
 
     /// The headers and the body of `request` as sent, the auth header aside.
@@ -384,20 +296,6 @@ impl Client {
             }
         };
         Ok(header)
-    }
-
-    /// A login that failed: a passing failure (no answer, 5xx, 408, 429) is the request's answer
-    /// `NoResponse` — nothing reached the API, and its retry policy tries again, as for the request
-    /// itself (a login's `Retry-After` pauses the rate limit, so that no request comes before it); a
-    /// refusal is an error: every try would be refused.
-    fn login_failed(&self, e: TokenError) -> Result<Answer, ClientError> {
-        if !e.retryable {
-            return Err(ClientError { message: scrub(e.message), retryable: false });
-        }
-        if let (Some(limit), Some(wait)) = (&self.limit, e.retry_after) {
-            limit.pause_for(wait.min(Duration::from_secs(300)));
-        }
-        Ok(Answer::NoResponse { message: scrub(e.message) })
     }
 
     /// The answer's `Retry-After`, as a wait; a 429 or 503 with one pauses the whole rate limit.

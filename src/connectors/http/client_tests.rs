@@ -6,6 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::credentials::{MAX_RESENDS, proves_accepted};
 use super::*;
 use crate::connectors::http::token::{SendAs, TokenAuth, TokenKind};
 use crate::expr::jsonpath::JsonPath;
