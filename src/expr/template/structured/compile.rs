@@ -93,7 +93,7 @@ impl Compiler<'_> {
         }
         let name = format!("{}#{}", path_string(&self.path), self.next_name(""));
         let program = Program::compile(&name, builder.src.clone())
-            .map_err(|e| crate::expr::template::syntax_error(&e, &builder.src))?;
+            .map_err(|e| crate::expr::template::error::syntax_error(&e, &builder.src))?;
         Ok(Frame { program: Some(program), pieces: builder.pieces })
     }
 

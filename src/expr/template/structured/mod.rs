@@ -256,9 +256,9 @@ fn frame_error(frame: &Frame, e: &minijinja::Error, path: &mut Vec<Seg>) -> Temp
     match frame.pieces.iter().find(|p| p.first_line <= line && line <= p.last_line) {
         Some(p) => {
             path.extend(p.rel_path.iter().cloned());
-            super::render_error_at(e, &p.source, Some(line - p.first_line + 1))
+            super::error::render_error_at(e, &p.source, Some(line - p.first_line + 1))
         }
-        None => super::render_error(e, ""),
+        None => super::error::render_error(e, ""),
     }
 }
 
