@@ -2,9 +2,10 @@
 //! fan-out and records derived by explode/group share or merge it. When the last holder lets go, the
 //! source's [`AckTracker`] learns the input's fate — delivered, filtered, dead-lettered, or
 //! unacknowledged (dropped without an outcome, e.g. a sink failed) — and advances its progress
-//! watermark only over inputs that were fully acknowledged.
+//! watermark only over inputs that were fully acknowledged. A source that listens to each outcome
+//! ([`AckListener`]) also hears why a dead-lettered input was: its dead-letter entry's error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -101,8 +102,10 @@ struct StreamProgress {
 /// Told each input's final outcome, as it is decided: how acknowledgements flow back to a source that
 /// settles inputs upstream one by one (a queue consumer acks or rejects the broker's message).
 pub trait AckListener: Send + Sync {
-    /// `position`'s outcome is `outcome`; called on the thread that let go of its last record.
-    fn completed(&self, position: InputPosition, outcome: Outcome);
+    /// `position`'s outcome is `outcome`; called on the thread that let go of its last record. For
+    /// `DeadLettered`, `reason` is the error of the input's first dead-letter entry, as written (secrets
+    /// masked); otherwise `None`.
+    fn completed(&self, position: InputPosition, outcome: Outcome, reason: Option<&str>);
 }
 
 /// Collects acknowledgements for one source.
@@ -114,6 +117,9 @@ pub(crate) struct AckTracker {
     outcomes: Option<Mutex<Vec<(InputPosition, Outcome)>>>,
     /// The source's listener, when it wants each outcome.
     listener: Option<Arc<dyn AckListener>>,
+    /// For the listener: why each dead-lettered input still in flight was (its first entry's error).
+    /// Kept here rather than in each handle, as dead letters are rare and most sources have no listener.
+    reasons: Mutex<HashMap<InputPosition, String>>,
 }
 
 impl std::fmt::Debug for AckTracker {
@@ -191,6 +197,14 @@ impl AckTracker {
         progress.get(stream as usize).map_or(0, |p| p.watermark)
     }
 
+    /// Keeps why `position` was dead-lettered, for the listener; the first reason stays.
+    fn dead_lettered(&self, position: InputPosition, reason: &str) {
+        if self.listener.is_some() {
+            let mut reasons = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
+            reasons.entry(position).or_insert_with(|| reason.to_string());
+        }
+    }
+
     fn complete(&self, position: InputPosition, end: InputEnd, state: u8) {
         let outcome = outcome_of(state);
         if let Some(outcomes) = &self.outcomes {
@@ -231,7 +245,12 @@ impl AckTracker {
         // final watermark.
         counter.fetch_add(1, Ordering::AcqRel);
         if let Some(listener) = &self.listener {
-            listener.completed(position, outcome);
+            // Taken whatever the outcome (an unacknowledged one wins over a dead letter): none is left behind.
+            let reason = (state & DEAD_LETTERED != 0)
+                .then(|| self.reasons.lock().unwrap_or_else(|e| e.into_inner()).remove(&position))
+                .flatten()
+                .filter(|_| outcome == Outcome::DeadLettered);
+            listener.completed(position, outcome, reason.as_deref());
         }
     }
 }
@@ -280,8 +299,9 @@ impl AckRef {
         self.0.state.fetch_or(FILTERED, Ordering::AcqRel);
     }
 
-    /// Records that a derived record was written to the dead-letter output.
-    pub(crate) fn dead_lettered(&self) {
+    /// Records that a derived record was written to the dead-letter output with the error `reason`.
+    pub(crate) fn dead_lettered(&self, reason: &str) {
+        self.0.tracker.dead_lettered(self.0.position, reason);
         self.0.state.fetch_or(DEAD_LETTERED, Ordering::AcqRel);
     }
 
@@ -298,112 +318,5 @@ impl AckRef {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pos(seq: u64) -> InputPosition {
-        InputPosition { stream: 0, seq }
-    }
-
-    #[test]
-    fn outcome_is_decided_when_last_copy_drops() {
-        let tracker = AckTracker::new();
-        let a = tracker.track(pos(0));
-        let copy = a.clone();
-        copy.filtered();
-        drop(copy);
-        assert_eq!(tracker.summary().in_flight(), 1, "one copy still alive");
-        a.delivered();
-        drop(a);
-        let s = tracker.summary();
-        assert_eq!((s.received, s.delivered, s.filtered), (1, 1, 0));
-    }
-
-    #[test]
-    fn dead_letter_wins_and_unmarked_drop_is_unacknowledged() {
-        let tracker = AckTracker::new();
-        let a = tracker.track(pos(0));
-        a.delivered();
-        a.dead_lettered();
-        drop(a);
-        drop(tracker.track(pos(1)));
-        let s = tracker.summary();
-        assert_eq!((s.dead_lettered, s.unacknowledged), (1, 1));
-    }
-
-    #[test]
-    fn a_copy_dropped_without_outcome_wins_over_a_delivered_one() {
-        let tracker = AckTracker::new();
-        let a = tracker.track(pos(0));
-        let copy = a.clone();
-        a.delivered();
-        drop(a);
-        copy.unacknowledged();
-        drop(copy);
-        assert_eq!(tracker.summary().unacknowledged, 1);
-        assert_eq!(tracker.acknowledged_prefix(0), 0);
-    }
-
-    #[test]
-    fn watermark_advances_over_contiguous_acks_only() {
-        let tracker = AckTracker::new();
-        let refs: Vec<_> = (0..4).map(|i| tracker.track(pos(i))).collect();
-        let mut refs = refs.into_iter();
-        let (r0, r1, r2, r3) = (refs.next(), refs.next(), refs.next(), refs.next());
-        for r in [&r1, &r2, &r3, &r0].into_iter().flatten() {
-            r.delivered();
-        }
-        drop(r2);
-        drop(r3);
-        assert_eq!(tracker.acknowledged_prefix(0), 0);
-        drop(r0);
-        assert_eq!(tracker.acknowledged_prefix(0), 1);
-        drop(r1);
-        assert_eq!(tracker.acknowledged_prefix(0), 4);
-    }
-
-    #[test]
-    fn inputs_before_an_unacknowledged_one_still_count_when_they_complete_after_it() {
-        // Writes in flight: the write of input 1 failed first; the write of input 0 succeeds after.
-        let tracker = AckTracker::new();
-        let (r0, r1, r2) = (tracker.track(pos(0)), tracker.track(pos(1)), tracker.track(pos(2)));
-        drop(r1);
-        r2.delivered();
-        drop(r2);
-        assert_eq!(tracker.acknowledged_prefix(0), 0);
-        r0.delivered();
-        drop(r0);
-        assert_eq!(tracker.acknowledged_prefix(0), 1, "up to the unacknowledged input, not past it");
-    }
-
-    #[test]
-    fn unacknowledged_input_blocks_the_watermark() {
-        let tracker = AckTracker::new();
-        let r0 = tracker.track(pos(0));
-        let r1 = tracker.track(pos(1));
-        drop(r0);
-        r1.delivered();
-        drop(r1);
-        assert_eq!(tracker.acknowledged_prefix(0), 0);
-    }
-
-    #[test]
-    fn resume_point_is_the_end_of_the_last_contiguous_input() {
-        let tracker = AckTracker::recording();
-        let end = |i: u64| InputEnd { offset: (i + 1) * 10, lines: i + 1 };
-        let lines: Vec<AckRef> = (0..3).map(|i| tracker.track_until(pos(i), end(i))).collect();
-        let mut lines = lines.into_iter();
-        let (first, second, third) = (lines.next().unwrap_or_else(|| unreachable!()), lines.next(), lines.next());
-        third.iter().for_each(AckRef::delivered);
-        drop(third);
-        assert_eq!(tracker.resume_point(0), (0, InputEnd::default()), "an input ahead of the watermark does not count");
-        first.filtered();
-        drop(first);
-        assert_eq!(tracker.resume_point(0), (1, end(0)));
-        second.iter().for_each(AckRef::delivered);
-        drop(second);
-        assert_eq!(tracker.resume_point(0), (3, end(2)), "the gap closed: resume after the third line");
-        let outcomes: Vec<_> = tracker.outcomes().into_iter().map(|(p, o)| (p.seq, o)).collect();
-        assert_eq!(outcomes, vec![(2, Outcome::Delivered), (0, Outcome::Filtered), (1, Outcome::Delivered)]);
-    }
-}
+#[path = "ack_tests.rs"]
+mod tests;

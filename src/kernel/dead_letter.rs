@@ -181,7 +181,7 @@ impl DeadLetterSender {
         }
         match self.write(&entry) {
             Ok(()) => {
-                record.mark_dead_lettered();
+                record.mark_dead_lettered(&entry.error);
                 self.0.written.fetch_add(1, Ordering::AcqRel);
             }
             Err(e) => {

@@ -103,9 +103,9 @@ impl Record {
         self.acks.each(AckRef::filtered);
     }
 
-    /// Marks every input as dead-lettered.
-    pub(crate) fn mark_dead_lettered(&self) {
-        self.acks.each(AckRef::dead_lettered);
+    /// Marks every input as dead-lettered, with the error its dead-letter entry was written with.
+    pub(crate) fn mark_dead_lettered(&self, reason: &str) {
+        self.acks.each(|a| a.dead_lettered(reason));
     }
 
     /// Marks every input as unacknowledged: this record was dropped without an outcome, so its inputs

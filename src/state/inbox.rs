@@ -102,9 +102,8 @@ pub struct Settlement<'a> {
     pub event_id: &'a str,
     /// How it ended.
     pub kind: OutcomeKind,
-    /// For a dead-lettered event: the key its record carried, whose newest dead-letter entry of the
-    /// pipeline gives the reason.
-    pub dead_letter_key: Option<&'a str>,
+    /// For a dead-lettered event: why (its dead-letter entry's error); ignored for other outcomes.
+    pub reason: Option<&'a str>,
 }
 
 /// Where an event stands.

@@ -21,7 +21,7 @@ struct Heard {
 }
 
 impl AckListener for Heard {
-    fn completed(&self, position: InputPosition, outcome: Outcome) {
+    fn completed(&self, position: InputPosition, outcome: Outcome, _reason: Option<&str>) {
         let mut outcomes = self.outcomes.lock().expect("lock");
         outcomes.insert(position.seq, outcome);
         if outcomes.len() >= *self.expected.lock().expect("lock") {

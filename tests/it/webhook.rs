@@ -10,8 +10,8 @@ use std::time::SystemTime;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
 use weir::api::{
-    AnswerKind, EventInbox, EventOutcome, EventStatus, Execution, IngressAnswer, OutcomeKind, RunOptions, SqliteStore,
-    StateStore, WebhookIngress, WebhookRequest, compile, load_paths, webhook_ingress,
+    AnswerKind, EventInbox, EventOutcome, EventStatus, Execution, IngressAnswer, OutcomeKind, RunOptions, RunSummary,
+    SqliteStore, StateStore, WebhookIngress, WebhookRequest, compile, load_paths, webhook_ingress,
 };
 
 use crate::support::cli::outcome;
@@ -154,12 +154,11 @@ sinks:
   - { id: out, type: file, path: out.ndjson }
 "#;
 
-#[test]
-fn a_following_run_delivers_events_as_they_arrive_and_answers_with_their_outcome() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("checkout.yaml"), CHECKOUT).expect("write pipeline");
-    let (store, hook) = ingress(dir.path(), "checkout.yaml");
-    let pipelines = load_paths(&[dir.path().join("checkout.yaml")], &env).unwrap_or_else(|d| panic!("{d}"));
+/// Runs the pipeline of `file` as `weir serve` keeps a following run, posts `bodies` one after the
+/// other (each answered once its outcome is known, with `reply: sync`), then stops the run.
+fn answers_of_a_following_run(dir: &Path, file: &str, bodies: &[&str]) -> (Arc<SqliteStore>, Vec<Value>, RunSummary) {
+    let (store, hook) = ingress(dir, file);
+    let pipelines = load_paths(&[dir.join(file)], &env).unwrap_or_else(|d| panic!("{d}"));
     let plan = compile(&pipelines[0]).unwrap_or_else(|d| panic!("{d}"));
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let state: Arc<dyn StateStore> = store.clone();
@@ -168,11 +167,7 @@ fn a_following_run_delivers_events_as_they_arrive_and_answers_with_their_outcome
     let (answers, summary) = rt.block_on(async {
         let execution = Execution::start(plan, options);
         let mut answers = Vec::new();
-        for body in [
-            r#"{"id":"c-1","postcode":"10115"}"#,
-            r#"{"id":"c-2","postcode":"60000"}"#,
-            r#"{"id":"ping","postcode":"1"}"#,
-        ] {
+        for body in bodies {
             let answer = post(&hook, &HeaderMap::new(), body.as_bytes()).await;
             answers.push(serde_json::from_slice::<Value>(&answer.body).expect("json"));
         }
@@ -180,6 +175,16 @@ fn a_following_run_delivers_events_as_they_arrive_and_answers_with_their_outcome
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         (answers, execution.wait().await)
     });
+    (store, answers, summary)
+}
+
+#[test]
+fn a_following_run_delivers_events_as_they_arrive_and_answers_with_their_outcome() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("checkout.yaml"), CHECKOUT).expect("write pipeline");
+    let bodies =
+        [r#"{"id":"c-1","postcode":"10115"}"#, r#"{"id":"c-2","postcode":"60000"}"#, r#"{"id":"ping","postcode":"1"}"#];
+    let (store, answers, summary) = answers_of_a_following_run(dir.path(), "checkout.yaml", &bodies);
     assert!(summary.error.is_none() && summary.balances(), "{summary}");
     assert_eq!(answers[0], json!({ "op": "success" }));
     assert_eq!(answers[1]["op"], "exception");
@@ -190,4 +195,57 @@ fn a_following_run_delivers_events_as_they_arrive_and_answers_with_their_outcome
     assert!(out.contains("c-1"));
     let checkpoint = store.checkpoint("checkout", "hook").expect("checkpoint").expect("saved");
     assert_eq!(checkpoint["seq"], json!(3));
+}
+
+/// Adobe Commerce's order hook, each record keyed by its order: the key the dead-letter entries carry is
+/// the pipeline's, not the event's id.
+const KEYED_CHECKOUT: &str = r#"
+name: keyed-checkout
+source:
+  id: hook
+  type: webhook
+  auth: { type: none }
+  event_id: $.id
+  reply: sync
+  sync_timeout: 30s
+  key: "order:{{ record.data.order.increment_id }}"
+steps:
+  - id: check
+    type: template
+    value:
+      order: "{{ record.data.order.increment_id }}"
+      postcode: "{{ record.data.order.postcode if record.data.order.postcode | int < 50000 else fail('postcode ' ~ record.data.order.postcode ~ ' is not served') }}"
+sinks:
+  - { id: out, type: file, path: out.ndjson }
+"#;
+
+#[test]
+fn a_sync_answer_gives_the_dead_letter_reason_whatever_key_the_pipeline_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("checkout.yaml"), KEYED_CHECKOUT).expect("write pipeline");
+    let not_served = r#"{"id":"k-2","data":{"order":{"increment_id":"100000002","postcode":"60000"}}}"#;
+    let bodies = [
+        r#"{"id":"k-1","data":{"order":{"increment_id":"100000001","postcode":"10115"}}}"#,
+        not_served,
+        // Commerce retrying the same event: answered its recorded outcome.
+        not_served,
+        // No order number: the record's key cannot be written.
+        r#"{"id":"k-3","data":{"order":{"postcode":"10115"}}}"#,
+    ];
+    let (store, answers, summary) = answers_of_a_following_run(dir.path(), "checkout.yaml", &bodies);
+    assert!(summary.error.is_none() && summary.balances(), "{summary}");
+    let dead_letters = serde_json::to_value(store.dead_letters(Some("keyed-checkout")).expect("dead letters"))
+        .expect("entries as JSON");
+    let field = |name: &str| -> Vec<String> {
+        dead_letters.as_array().expect("a list").iter().map(|d| d[name].as_str().unwrap_or("-").to_string()).collect()
+    };
+    let (keys, errors) = (field("key"), field("error"));
+    assert_eq!(keys, ["order:100000002", "event:k-3"], "keyed by the pipeline's key when it could be written");
+    let exception = |reason: &str| json!({ "op": "exception", "message": reason });
+    assert_eq!(answers[0], json!({ "op": "success" }));
+    assert_eq!(answers[1], exception(&errors[0]), "{answers:?}");
+    assert!(errors[0].contains("postcode 60000 is not served"), "{errors:?}");
+    assert_eq!(answers[2], answers[1], "the duplicate is answered the same reason");
+    assert_eq!(answers[3], exception(&errors[1]), "{answers:?}");
+    assert!(errors[1].starts_with("record key: "), "{errors:?}");
 }

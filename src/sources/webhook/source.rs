@@ -6,7 +6,8 @@
 //! (`{"seq": N}`), so an event accepted but not settled when a run crashed is read again by the next
 //! run — and file sinks cut back to the checkpoint deliver it exactly once. Each event's outcome
 //! (delivered, filtered, dead-lettered with the reason) is recorded in the inbox as its acknowledgement
-//! comes back, for `reply: sync` answers and duplicates.
+//! comes back, for `reply: sync` answers and duplicates; the reason comes with the acknowledgement (the
+//! error its dead-letter entry was written with), whatever key the record carried by then.
 //!
 //! Two modes, chosen by the run (`SourceContext::follow`):
 //! - **drain** (`weir run`): reads the events stored before the run started, then ends once their
@@ -73,11 +74,20 @@ fn saved_seq(saved: &Map<String, Value>) -> Result<i64, String> {
     }
 }
 
+/// An event's outcome, heard and not yet recorded.
+#[derive(Debug)]
+struct Heard {
+    event_id: String,
+    kind: OutcomeKind,
+    /// Why it was dead-lettered.
+    reason: Option<String>,
+}
+
 /// Outcomes heard and not yet recorded, and the events still in flight (by input number).
 #[derive(Debug, Default)]
 struct AckState {
     in_flight: HashMap<u64, String>,
-    settled: Vec<(String, OutcomeKind)>,
+    settled: Vec<Heard>,
 }
 
 /// Hears each event's outcome; the source records them in the inbox.
@@ -94,7 +104,7 @@ impl InboxAcks {
 }
 
 impl AckListener for InboxAcks {
-    fn completed(&self, position: InputPosition, outcome: Outcome) {
+    fn completed(&self, position: InputPosition, outcome: Outcome, reason: Option<&str>) {
         let mut state = self.lock();
         let Some(event_id) = state.in_flight.remove(&position.seq) else { return };
         let kind = match outcome {
@@ -108,7 +118,7 @@ impl AckListener for InboxAcks {
                 return;
             }
         };
-        state.settled.push((event_id, kind));
+        state.settled.push(Heard { event_id, kind, reason: reason.map(str::to_string) });
         drop(state);
         self.heard.notify_one();
     }
@@ -128,7 +138,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// The key of an event's record when the pipeline writes none.
-pub(super) fn event_key(event_id: &str) -> String {
+fn event_key(event_id: &str) -> String {
     format!("event:{event_id}")
 }
 
@@ -164,11 +174,9 @@ impl WebhookSource {
         }
         let (store, name) = (Arc::clone(state), pipeline.to_string());
         let written = blocking(move || {
-            let keys: Vec<String> = settled.iter().map(|(id, _)| event_key(id)).collect();
             let settlements: Vec<Settlement<'_>> = settled
                 .iter()
-                .zip(&keys)
-                .map(|((id, kind), key)| Settlement { event_id: id, kind: *kind, dead_letter_key: Some(key) })
+                .map(|h| Settlement { event_id: &h.event_id, kind: h.kind, reason: h.reason.as_deref() })
                 .collect();
             store.inbox_settle(&name, &settlements)
         })

@@ -171,7 +171,7 @@ async fn sync_replies_wait_for_the_outcome() {
                 assert!(std::time::Instant::now() < deadline, "the ingress never stored `{id}`");
                 std::thread::yield_now();
             }
-            store.inbox_settle("p", &[Settlement { event_id: id, kind, dead_letter_key: None }]).expect("settle");
+            store.inbox_settle("p", &[Settlement { event_id: id, kind, reason: None }]).expect("settle");
             super::signal::notify("p");
         }
     };

@@ -100,31 +100,16 @@ impl EventInbox for SqliteStore {
         self.write(|conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_error)?;
             {
-                // Two statements rather than `CASE WHEN ?5 IS NULL …`: SQLite would prepare one such
-                // statement again each time the value bound to ?5 changes between NULL and a key.
-                let mut settled = tx
+                let mut settle = tx
                     .prepare_cached(
-                        "UPDATE webhook_events SET outcome = ?3, settled_at = ?4, reason = NULL
-                         WHERE pipeline = ?1 AND event_id = ?2",
-                    )
-                    .map_err(map_error)?;
-                // The reason of a dead-lettered event is its record's newest dead-letter entry: written
-                // before the record was acknowledged as dead-lettered, so it is there by now.
-                let mut dead_lettered = tx
-                    .prepare_cached(
-                        "UPDATE webhook_events SET outcome = ?3, settled_at = ?4,
-                             reason = (SELECT error FROM dead_letters WHERE pipeline = ?1 AND key = ?5
-                                 ORDER BY id DESC LIMIT 1)
+                        "UPDATE webhook_events SET outcome = ?3, settled_at = ?4, reason = ?5
                          WHERE pipeline = ?1 AND event_id = ?2",
                     )
                     .map_err(map_error)?;
                 let now = now_rfc3339();
                 for s in settlements {
-                    match s.dead_letter_key.filter(|_| s.kind == OutcomeKind::DeadLettered) {
-                        Some(key) => dead_lettered.execute(params![pipeline, s.event_id, s.kind.as_str(), now, key]),
-                        None => settled.execute(params![pipeline, s.event_id, s.kind.as_str(), now]),
-                    }
-                    .map_err(map_error)?;
+                    let reason = s.reason.filter(|_| s.kind == OutcomeKind::DeadLettered);
+                    settle.execute(params![pipeline, s.event_id, s.kind.as_str(), now, reason]).map_err(map_error)?;
                 }
             }
             tx.commit().map_err(map_error)
@@ -209,26 +194,15 @@ mod tests {
         for id in ["a", "b", "c"] {
             store.inbox_accept("p", &event(id, b"{}", &h)).expect("accept");
         }
-        let entry = crate::state::DeadLetterEntry {
-            time: now_rfc3339(),
-            pipeline: "p".into(),
-            step: "check".into(),
-            key: Some("event:b".into()),
-            error: "postcode not allowed".into(),
-            attempts: 1,
-            record: json!({}),
-            parent: None,
-        };
-        crate::state::StateStore::push_dead_letter(&store, &entry, Some(1)).expect("dead letter");
         assert_eq!(store.inbox_status("p", "a").expect("status"), EventStatus::Pending);
         assert_eq!(store.inbox_status("p", "zzz").expect("status"), EventStatus::Unknown);
         store
             .inbox_settle(
                 "p",
                 &[
-                    Settlement { event_id: "a", kind: OutcomeKind::Delivered, dead_letter_key: Some("event:a") },
-                    Settlement { event_id: "b", kind: OutcomeKind::DeadLettered, dead_letter_key: Some("event:b") },
-                    Settlement { event_id: "c", kind: OutcomeKind::Filtered, dead_letter_key: None },
+                    Settlement { event_id: "a", kind: OutcomeKind::Delivered, reason: Some("only for dead letters") },
+                    Settlement { event_id: "b", kind: OutcomeKind::DeadLettered, reason: Some("postcode not allowed") },
+                    Settlement { event_id: "c", kind: OutcomeKind::Filtered, reason: None },
                 ],
             )
             .expect("settle");
