@@ -192,28 +192,11 @@ fn validate(files: &[(&str, &str)]) -> Result<(), String> {
     if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
-/// Copies `from` into `to`, recursively (outputs and state left out).
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)?.filter_map(Result::ok) {
-        let (path, name) = (entry.path(), entry.file_name());
-        if name == "out" || name == ".weir" {
-            continue;
-        }
-        if path.is_dir() {
-            copy_dir(&path, &to.join(&name))?
-        } else {
-            std::fs::copy(&path, to.join(&name)).map(drop)?
-        }
-    }
-    Ok(())
-}
-
 /// Runs a documented test file with `weir test` in a copy of the examples' client folder.
 fn passes_as_a_test(text: &str) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
     let folder = dir.path().join("examples");
-    copy_dir(&repo().join("pipelines/examples"), &folder).map_err(|e| e.to_string())?;
+    crate::support::copy_dir(&repo().join("pipelines/examples"), &folder, &["out", ".weir"]);
     std::fs::write(folder.join("tests/documented.yaml"), text).map_err(|e| e.to_string())?;
     let out = crate::support::cli::weir(&["test", "tests/documented.yaml"], &folder);
     if out.status.success() {

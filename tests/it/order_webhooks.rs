@@ -3,7 +3,6 @@
 //! them (RSA-SHA256 over the base64 of the body) and creates each order once in the ERP simulator — a
 //! repeated event is not created again, a forged or re-signed one is refused and never created.
 
-use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -14,15 +13,6 @@ use serde_json::{Value, json};
 
 use crate::support::served::Served;
 use crate::support::sim::Simulator;
-
-/// Copies the benchmark's folder (pipeline and connections) into `to`.
-fn copy_folder(to: &Path) {
-    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/webhooks/folder");
-    for entry in std::fs::read_dir(&from).expect("benches/webhooks/folder") {
-        let path = entry.expect("an entry").path();
-        std::fs::copy(&path, to.join(path.file_name().expect("a name"))).expect("copied");
-    }
-}
 
 /// An order-placed event as the load generator makes it: `lines` lines of the given ERP items.
 fn order_event(number: u32, items: &[(String, u32)]) -> String {
@@ -68,7 +58,7 @@ fn signed_order_events_become_erp_orders_once_each() {
     let sign = |body: &str| b64.encode(signer.sign(b64.encode(body).as_bytes()).to_bytes());
 
     let dir = tempfile::tempdir().expect("tempdir");
-    copy_folder(dir.path());
+    crate::support::copy_dir(&crate::support::repo().join("benches/webhooks/folder"), dir.path(), &[]);
     let token_url = format!("{}/tenant-1/oauth2/v2.0/token", erp.base);
     let served = Served::start(
         dir.path(),

@@ -62,7 +62,7 @@ pub(super) struct GroupSync {
     committed: AtomicU64,
     progress: Mutex<Progress>,
     flushed: Condvar,
-    /// Flushes made (for the tests and the log).
+    /// Flushes made (read by the tests: a group shares one).
     flushes: AtomicU64,
 }
 

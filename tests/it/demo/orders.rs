@@ -124,7 +124,7 @@ fn bad_orders_are_dead_lettered_and_one_arrives_once_after_its_table_is_fixed_an
     let demo = Demo::start();
     // A copy of the demo folder whose size table lacks XS.
     let folder = tempfile::tempdir().expect("tempdir");
-    copy_dir(&repo().join("pipelines/demo"), folder.path());
+    crate::support::copy_dir(&repo().join("pipelines/demo"), folder.path(), &[]);
     let sizes = folder.path().join("tables/sizes.csv");
     let full = std::fs::read_to_string(&sizes).expect("sizes");
     let without_xs: String = full.lines().filter(|l| !l.starts_with("XS,")).map(|l| format!("{l}\n")).collect();
@@ -187,16 +187,4 @@ fn bad_orders_are_dead_lettered_and_one_arrives_once_after_its_table_is_fixed_an
     let (_, stdout, _) = demo.weir(&["dlq", "list", "--json", "--state", &demo.state_path()]);
     let left: Value = serde_json::from_str(&stdout).expect("a JSON list");
     assert_eq!(left.as_array().map(Vec::len), Some(1), "only the unknown SKU is left: {left}");
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    for entry in std::fs::read_dir(from).expect("readable").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            std::fs::create_dir_all(&target).expect("a folder");
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("a copy");
-        }
-    }
 }
